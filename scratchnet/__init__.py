@@ -1,0 +1,66 @@
+"""scratchnet: a deep-learning engine written from scratch on NumPy, for learning how CNNs work.
+
+The public names mirror PyTorch's (``scratchnet.tensor``, ``Tensor.backward``, ``nn.Conv2d``,
+``optim.SGD``), so what you learn here carries over. Importing scratchnet loads neither CuPy nor
+torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
+"""
+
+from scratchnet import cuda
+from scratchnet.creation import (
+    arange,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from scratchnet.function import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from scratchnet.gradcheck import GradcheckError, gradcheck
+from scratchnet.ops.elementwise import (
+    abs,
+    clamp,
+    clip,
+    exp,
+    log,
+    maximum,
+    minimum,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    tanh,
+    where,
+)
+from scratchnet.ops.linalg import matmul
+from scratchnet.ops.reduce import amax, amin, broadcast_to, max, mean, min, sum, var
+from scratchnet.ops.shape import (
+    cat,
+    chunk,
+    concat,
+    flatten,
+    pad,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
+from scratchnet.rng import manual_seed
+from scratchnet.tensor import (
+    Tensor,
+    bool_,
+    float16,
+    float32,
+    float64,
+    int8,
+    int32,
+    int64,
+    uint8,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""Functions that make new tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``randn``, ... (PyTorch's names).
+
+Every one takes ``dtype`` (default float32 for floating values), ``device`` ("cpu" or "cuda") and
+``requires_grad``. Random tensors are drawn on the CPU from ``scratchnet.rng`` and then moved, so a
+seed gives the same numbers on every device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from scratchnet.backend import normalize_device, to_device
+from scratchnet.rng import generator
+from scratchnet.tensor import DEFAULT_FLOAT, Tensor, _to_array
+
+
+def _make(array: Any, dtype: Any, device: str | None, requires_grad: bool) -> Tensor:
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    return Tensor(to_device(array, normalize_device(device)), requires_grad=requires_grad)
+
+
+def _shape(size: tuple[Any, ...]) -> tuple[int, ...]:
+    if len(size) == 1 and isinstance(size[0], Sequence):
+        return tuple(int(s) for s in size[0])
+    return tuple(int(s) for s in size)
+
+
+def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (a number, nested list, NumPy array or Tensor).
+
+    Python floats become float32; a NumPy array keeps its dtype, as ``torch.tensor`` does.
+    """
+    array = _to_array(data.data if isinstance(data, Tensor) else data)
+    array = array.copy()  # a new leaf never shares memory with the caller's array
+    return _make(array, dtype, device, requires_grad)
+
+
+def zeros(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+    """A tensor of zeros of the given shape: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return _make(np.zeros(_shape(size), dtype=dtype), None, device, requires_grad)
+
+
+def ones(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+    """A tensor of ones of the given shape."""
+    return _make(np.ones(_shape(size), dtype=dtype), None, device, requires_grad)
+
+
+def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False,
+         device: str | None = "cpu") -> Tensor:  # fmt: skip
+    """A tensor of the given shape filled with ``fill_value`` (float32 for a float value)."""
+    array = np.full(tuple(size), fill_value)
+    if dtype is None and array.dtype == np.float64:
+        dtype = DEFAULT_FLOAT
+    return _make(array, dtype, device, requires_grad)
+
+
+def zeros_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape, dtype and device of ``other``."""
+    return _make(np.zeros(other.shape, dtype=dtype or other.dtype), None, other.device, requires_grad)
+
+
+def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with the shape, dtype and device of ``other``."""
+    return _make(np.ones(other.shape, dtype=dtype or other.dtype), None, other.device, requires_grad)
+
+
+def randn(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+    """Standard normal samples N(0, 1) of the given shape."""
+    return _make(generator().standard_normal(_shape(size)), dtype, device, requires_grad)
+
+
+def rand(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+    """Uniform samples in [0, 1) of the given shape."""
+    return _make(generator().random(_shape(size)), dtype, device, requires_grad)
+
+
+def randint(low: int, high: int, size: Sequence[int], dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:
+    """Random integers in [low, high)."""
+    return _make(generator().integers(low, high, size=tuple(size)), dtype, device, False)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False, device: str | None = "cpu") -> Tensor:  # fmt: skip
+    """Evenly spaced values in [start, end): integers stay int64, floats become float32."""
+    if end is None:
+        start, end = 0, start
+    array = np.arange(start, end, step)
+    if dtype is None and array.dtype == np.float64:
+        dtype = DEFAULT_FLOAT
+    return _make(array, dtype, device, requires_grad)

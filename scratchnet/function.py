@@ -1,0 +1,167 @@
+"""The Function base class: one differentiable op, its forward and its backward, side by side.
+
+Calling a Function on tensors runs ``forward`` on their arrays and, when a gradient is needed,
+records the call in the graph: each output tensor remembers the Function that created it
+(``creator``), and the Function remembers its inputs. ``Tensor.backward`` later walks that graph
+from the loss back to the leaves, calling each Function's ``backward``.
+
+Subclasses implement two methods on plain arrays (NumPy or CuPy):
+
+* ``forward(*xs) -> y`` (or a tuple of outputs), saving what backward needs as attributes;
+* ``backward(*gys) -> gx`` (or a tuple, one per input; ``None`` for an input with no gradient).
+
+Also here: ``no_grad`` (switch graph recording off) and ``detect_anomaly`` (stop at the first op
+that produces NaN or Inf).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from scratchnet.backend import Array, get_xp
+
+
+class _GradMode:
+    """Global switches, changed only through the context managers below."""
+
+    enabled = True  # record the graph for backward
+    detect_anomaly = False  # check every op's outputs and gradients for NaN/Inf
+
+
+# A global counter gives every recorded call a creation number: the backward walk breaks ties
+# between Functions of equal generation by it, so the order is deterministic.
+_call_counter = itertools.count()
+
+
+class Function:
+    """Base class of every differentiable op. See the module docstring."""
+
+    generation: int = 0
+    inputs: tuple[Tensor, ...] | None = None
+    freed: bool = False
+
+    def __call__(self, *inputs: Tensor) -> Any:
+        _check_same_device(self, inputs)
+        outputs = self.forward(*(t.data for t in inputs))
+        is_tuple = isinstance(outputs, tuple)
+        if not is_tuple:
+            outputs = (outputs,)
+
+        needs_grad = _GradMode.enabled and any(t.requires_grad for t in inputs)
+        # Only floating-point outputs carry gradients (max's indices do not).
+        results = tuple(Tensor(y, requires_grad=needs_grad and y.dtype.kind == "f") for y in outputs)
+        if needs_grad:
+            self.inputs = inputs
+            self.outputs = tuple(weakref.ref(result) for result in results)
+            self.generation = max(t.generation for t in inputs)
+            self.order = next(_call_counter)
+            for result in results:
+                if result.requires_grad:
+                    result.creator = self
+                    result.generation = self.generation + 1
+        if _GradMode.detect_anomaly:
+            check_finite(self, "forward", outputs, inputs)
+        return results if is_tuple else results[0]
+
+    def forward(self, *xs: Array) -> Array | tuple[Array, ...]:
+        raise NotImplementedError
+
+    def backward(self, *gys: Array) -> Array | tuple[Array | None, ...] | None:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        """The op's name for messages: ``MulFunction`` -> ``Mul``."""
+        return type(self).__name__.removesuffix("Function")
+
+    def free(self) -> None:
+        """Drop the arrays saved for backward and the links to the inputs (the graph is freed)."""
+        for key, value in list(vars(self).items()):
+            if hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__"):
+                delattr(self, key)
+        self.inputs = None
+        self.freed = True
+
+
+def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
+    devices = {t.device for t in inputs}
+    if len(devices) > 1:
+        described = ", ".join(f"{t.device} {tuple(t.shape)}" for t in inputs)
+        raise RuntimeError(
+            f"{function.name}: expected all tensors on the same device, got {described}; "
+            "move them with .to(device), .cuda() or .cpu() first"
+        )
+
+
+def check_finite(function: Function, stage: str, arrays: Any, inputs: Any = ()) -> None:
+    """Raise if any array is NaN or Inf (used under ``detect_anomaly``)."""
+    for array in arrays:
+        if array is None or not get_xp(array).issubdtype(array.dtype, get_xp(array).floating):
+            continue
+        if not bool(get_xp(array).isfinite(array).all()):
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs) or "-"
+            raise FloatingPointError(
+                f"detect_anomaly: {function.name} produced NaN or Inf in its {stage} "
+                f"(output of shape {tuple(array.shape)}, inputs of shapes {shapes})"
+            )
+
+
+# --------------------------------------------------------------------------- switches
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager and decorator that turns graph recording off (``torch.no_grad``).
+
+    Use it for evaluation and for updating parameters: ops run, but nothing is remembered for
+    backward, which saves memory and time.
+    """
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Turn graph recording back on inside a ``no_grad`` block (``torch.enable_grad``)."""
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (outside ``no_grad``)."""
+    return _GradMode.enabled
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first op whose forward or backward produces NaN or Inf, naming it.
+
+    A debugging aid (``torch.autograd.detect_anomaly``): it checks every array, so it is slow.
+    """
+    previous, _GradMode.detect_anomaly = _GradMode.detect_anomaly, True
+    try:
+        yield
+    finally:
+        _GradMode.detect_anomaly = previous
+
+
+def anomaly_mode_enabled() -> bool:
+    """True inside ``detect_anomaly()``."""
+    return _GradMode.detect_anomaly
+
+
+# Imported last because tensor.py's operators call the ops, which are Functions: the circle
+# tensor -> ops -> function -> tensor closes here, after every name above exists.
+from scratchnet.tensor import Tensor  # noqa: E402

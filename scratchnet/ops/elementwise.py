@@ -1,0 +1,376 @@
+"""Element-wise ops: arithmetic with broadcasting, and the unary functions (exp, log, relu, ...).
+
+Broadcasting follows NumPy's rules. In backward, the gradient of an input that was broadcast is
+summed back to that input's shape (``sum_to``): an input used many times collects every use's
+gradient, just as a variable used twice in a formula does (slide "ResNet (2)": a residual add sends
+the same gradient down both branches).
+
+Shapes: every op here maps inputs of broadcast-compatible shapes to an output of the broadcast
+shape; unary ops keep the shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scratchnet.backend import Array, device_of, get_xp
+from scratchnet.backend import to_device as move_array
+from scratchnet.function import Function
+from scratchnet.ops.reduce import sum_to
+from scratchnet.tensor import Tensor, as_tensor, broadcast_shape
+
+
+class AddFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return a + b
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        return sum_to(gy, self.a_shape), sum_to(gy, self.b_shape)
+
+
+def add(a: Tensor, b: Any) -> Tensor:
+    """A + b.  Shapes broadcast.  d(a+b)/da = 1, d(a+b)/db = 1."""
+    a, b = _operands("add", a, b)
+    return AddFunction()(a, b)
+
+
+class SubFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return a - b
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        return sum_to(gy, self.a_shape), sum_to(-gy, self.b_shape)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """A - b.  Shapes broadcast.  d/da = 1, d/db = -1."""
+    a, b = _operands("sub", a, b)
+    return SubFunction()(a, b)
+
+
+class MulFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        return sum_to(gy * self.b, self.a.shape), sum_to(gy * self.a, self.b.shape)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """A * b.  Shapes broadcast.  d(ab)/da = b, d(ab)/db = a."""
+    a, b = _operands("mul", a, b)
+    return MulFunction()(a, b)
+
+
+class DivFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        ga = gy / self.b
+        gb = -ga * self.a / self.b
+        return sum_to(ga, self.a.shape), sum_to(gb, self.b.shape)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """A / b.  Shapes broadcast.  d(a/b)/da = 1/b, d(a/b)/db = -a/b^2."""
+    a, b = _operands("div", a, b)
+    return DivFunction()(a, b)
+
+
+class PowScalarFunction(Function):
+    def __init__(self, exponent: float) -> None:
+        self.exponent = exponent
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return x**self.exponent
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.exponent * self.x ** (self.exponent - 1)
+
+
+class PowFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        self.y = a**b
+        return self.y
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        xp = get_xp(gy)
+        ga = gy * self.b * self.a ** (self.b - 1)
+        # d(a^b)/db = a^b log(a), defined for a > 0; PyTorch's convention: 0 where a == 0.
+        log_a = xp.log(xp.where(self.a > 0, self.a, 1))
+        gb = gy * self.y * log_a
+        return sum_to(ga, self.a.shape), sum_to(gb, self.b.shape)
+
+
+def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (torch.pow's name)
+    """X ** exponent.  d/dx = p x^(p-1); for a tensor exponent also d/dp = x^p log x."""
+    if isinstance(exponent, int | float) and isinstance(x, Tensor):
+        return PowScalarFunction(exponent)(x)
+    a, b = _operands("pow", x, exponent)
+    return PowFunction()(a, b)
+
+
+class NegFunction(Function):
+    def forward(self, x: Array) -> Array:
+        return -x
+
+    def backward(self, gy: Array) -> Array:
+        return -gy
+
+
+def neg(x: Tensor) -> Tensor:
+    """-x.  d(-x)/dx = -1."""
+    return NegFunction()(x)
+
+
+class AbsFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return get_xp(x).abs(x)
+
+    def backward(self, gy: Array) -> Array:
+        # sign(0) = 0: the subgradient PyTorch uses at the kink.
+        return gy * get_xp(gy).sign(self.x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 (torch.abs's name)
+    """|x|.  d|x|/dx = sign(x), taken as 0 at x = 0."""
+    return AbsFunction()(x)
+
+
+class ExpFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.y = get_xp(x).exp(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.y
+
+
+def exp(x: Tensor) -> Tensor:
+    """e^x.  d(e^x)/dx = e^x."""
+    return ExpFunction()(x)
+
+
+class LogFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return get_xp(x).log(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy / self.x
+
+
+def log(x: Tensor) -> Tensor:
+    """Natural log.  d(log x)/dx = 1/x."""
+    return LogFunction()(x)
+
+
+class SqrtFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.y = get_xp(x).sqrt(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy / (2 * self.y)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    """Square root.  d(sqrt x)/dx = 1 / (2 sqrt x)."""
+    return SqrtFunction()(x)
+
+
+class TanhFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.y = get_xp(x).tanh(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * (1 - self.y * self.y)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent.  d(tanh x)/dx = 1 - tanh(x)^2."""
+    return TanhFunction()(x)
+
+
+class SigmoidFunction(Function):
+    def forward(self, x: Array) -> Array:
+        xp = get_xp(x)
+        # 0.5 * (1 + tanh(x/2)) equals 1 / (1 + e^-x) but never overflows for large |x|.
+        self.y = 0.5 * (xp.tanh(0.5 * x) + 1)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.y * (1 - self.y)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """Logistic sigmoid 1 / (1 + e^-x).  d(sigma)/dx = sigma (1 - sigma)."""
+    return SigmoidFunction()(x)
+
+
+class ReluFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, gy: Array) -> Array:
+        # The derivative at exactly 0 is taken as 0, PyTorch's convention.
+        return gy * self.mask
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0).  d relu/dx = 1 where x > 0, else 0 (also at 0)."""
+    return ReluFunction()(x)
+
+
+class ClampFunction(Function):
+    def __init__(self, low: float | None, high: float | None) -> None:
+        self.low, self.high = low, high
+
+    def forward(self, x: Array) -> Array:
+        xp = get_xp(x)
+        y = x if self.low is None else xp.maximum(x, xp.asarray(self.low, dtype=x.dtype))
+        y = y if self.high is None else xp.minimum(y, xp.asarray(self.high, dtype=x.dtype))
+        # Gradient passes where x is inside [low, high], bounds included (as PyTorch).
+        self.inside = y == x
+        return y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.inside
+
+
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Clip x to [min, max] (either bound may be None).  d/dx = 1 inside the range, 0 outside."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return ClampFunction(min, max)(x)
+
+
+clip = clamp
+
+
+class MaximumFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        xp = get_xp(a)
+        self.a_shape, self.b_shape = a.shape, b.shape
+        self.a_wins = a > b
+        self.tie = a == b
+        return xp.maximum(a, b)
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        # At a tie the gradient is split evenly between both inputs, as PyTorch does.
+        ga = gy * (self.a_wins + 0.5 * self.tie).astype(gy.dtype)
+        gb = gy - ga
+        return sum_to(ga, self.a_shape), sum_to(gb, self.b_shape)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Element-wise max.  Gradient to the larger input (halved on each at a tie)."""
+    a, b = _operands("maximum", a, b)
+    return MaximumFunction()(a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Element-wise min, as -max(-a, -b).  Gradient to the smaller input."""
+    a, b = _operands("minimum", a, b)
+    return neg(maximum(neg(a), neg(b)))
+
+
+class WhereFunction(Function):
+    def __init__(self, condition: Array) -> None:
+        self.condition = condition
+
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return get_xp(a).where(self.condition, a, b)
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        zero = get_xp(gy).zeros((), dtype=gy.dtype)
+        ga = get_xp(gy).where(self.condition, gy, zero)
+        return sum_to(ga, self.a_shape), sum_to(gy - ga, self.b_shape)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Pick a where condition is true, else b.  Gradient flows to the picked input only."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    a, b = _operands("where", a, b)
+    broadcast_shape("where", condition.shape, broadcast_shape("where", a.shape, b.shape))
+    return WhereFunction(condition.astype(bool))(a, b)
+
+
+class CastFunction(Function):
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+
+    def forward(self, x: Array) -> Array:
+        self.x_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy: Array) -> Array:
+        return gy.astype(self.x_dtype)
+
+
+def cast(x: Tensor, dtype: Any) -> Tensor:
+    """X converted to ``dtype``.  The gradient is converted back (none flows to an integer result)."""
+    if x.dtype == np.dtype(dtype):
+        return x
+    return CastFunction(np.dtype(dtype))(x)
+
+
+class ToDeviceFunction(Function):
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def forward(self, x: Array) -> Array:
+        self.source = device_of(x)
+        return move_array(x, self.device)
+
+    def backward(self, gy: Array) -> Array:
+        return move_array(gy, self.source)
+
+
+def to_device(x: Tensor, device: str) -> Tensor:
+    """X copied to ``"cpu"`` or ``"cuda"``.  The gradient is copied back."""
+    if x.device == device.split(":")[0]:
+        return x
+    return ToDeviceFunction(device)(x)
+
+
+class CloneFunction(Function):
+    def forward(self, x: Array) -> Array:
+        return x.copy()
+
+    def backward(self, gy: Array) -> Array:
+        return gy
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of x with its own memory.  d/dx = 1."""
+    return CloneFunction()(x)
+
+
+def _operands(op: str, a: Any, b: Any, broadcast: bool = True) -> tuple[Tensor, Tensor]:
+    """Turn both operands into tensors of one dtype and (if ``broadcast``) check that their shapes broadcast.
+
+    A Python number takes the dtype of the tensor it meets, so ``x * 2.0`` stays float32 (as in
+    PyTorch), and an integer tensor meeting a float becomes float.
+    """
+    like = a if isinstance(a, Tensor) else b
+    a, b = as_tensor(a, like=like), as_tensor(b, like=like)
+    if a.dtype != b.dtype:
+        dtype = np.result_type(a.dtype, b.dtype)
+        a, b = a.to(dtype), b.to(dtype)
+    if broadcast:
+        broadcast_shape(op, a.shape, b.shape)
+    return a, b

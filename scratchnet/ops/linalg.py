@@ -1,0 +1,90 @@
+"""Matrix products: ``matmul`` (with batch dimensions, NumPy's rules) and ``linear`` (a fully
+connected layer, y = x W^T + b, the "FC" rows of the VGG table on slide "VGGNet (3)").
+"""
+
+from __future__ import annotations
+
+from scratchnet.backend import Array, get_xp
+from scratchnet.function import Function
+from scratchnet.ops.elementwise import _operands
+from scratchnet.ops.reduce import sum_to
+from scratchnet.tensor import Tensor
+
+
+class MatMulFunction(Function):
+    def forward(self, a: Array, b: Array) -> Array:
+        self.a, self.b = a, b
+        return get_xp(a).matmul(a, b)
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        xp = get_xp(gy)
+        a, b = self.a, self.b
+        # A 1-D operand is treated as a row (a) or column (b) vector; put that dim back first.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = gy
+        if a.ndim == 1:
+            g2 = xp.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = xp.expand_dims(g2, -1)
+        ga = xp.matmul(g2, xp.swapaxes(b2, -1, -2))  # (..., M, K) = (..., M, N) @ (..., N, K)
+        gb = xp.matmul(xp.swapaxes(a2, -1, -2), g2)  # (..., K, N) = (..., K, M) @ (..., M, N)
+        # Batch dims were broadcast: sum them back to each operand's own shape.
+        ga = sum_to(ga, a2.shape).reshape(a.shape)
+        gb = sum_to(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with NumPy's rules: (..., M, K) @ (..., K, N) -> (..., M, N), batch dims broadcast.
+
+    d(AB)/dA = G B^T,  d(AB)/dB = A^T G  (G the upstream gradient).
+    """
+    a, b = _operands("matmul", a, b, broadcast=False)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last dim of the first "
+            f"({k_a}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} dim of the second ({k_b})"
+        )
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            get_xp(a.data).broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast") from None
+    return MatMulFunction()(a, b)
+
+
+class LinearFunction(Function):
+    def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
+        self.x, self.weight, self.has_bias = x, weight, bias is not None
+        y = x @ weight.T  # (..., out) = (..., in) @ (in, out)
+        return y if bias is None else y + bias
+
+    def backward(self, gy: Array) -> tuple[Array, ...]:
+        gx = gy @ self.weight  # (..., in)
+        g2 = gy.reshape(-1, gy.shape[-1])  # (rows, out)
+        x2 = self.x.reshape(-1, self.x.shape[-1])  # (rows, in)
+        gw = g2.T @ x2  # (out, in)
+        if not self.has_bias:
+            return gx, gw
+        return gx, gw, g2.sum(axis=0)  # the bias gradient, (out,)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """Fully connected layer y = x W^T + b.
+
+    Shapes: x (..., in), W (out, in), b (out,) -> y (..., out).
+    dy/dx = W, dy/dW = x (summed over rows), dy/db = 1 (summed over rows).
+    """
+    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"Linear({weight.shape[1]}, {weight.shape[0]}) expects inputs of shape (..., {weight.shape[1]}), "
+            f"got {input.shape}"
+        )
+    if bias is None:
+        return LinearFunction()(input, weight)
+    return LinearFunction()(input, weight, bias)

@@ -1,0 +1,267 @@
+"""Shape ops: reshape, permute, indexing, concatenation and splitting, padding.
+
+None of these change a value, they only move values around, so each backward moves the gradient
+back the same way: reshape's backward reshapes, permute's applies the inverse permutation,
+indexing's scatters into zeros, ``cat``'s splits. Concatenation along channels is how an Inception
+module joins its branches and how a DenseNet layer sees all earlier feature maps (slides
+"GoogLeNet (5)" and "DenseNet (1)").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from scratchnet.backend import Array, get_xp
+from scratchnet.function import Function
+from scratchnet.tensor import Tensor, normalize_dims
+
+
+class ReshapeFunction(Function):
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x: Array) -> Array:
+        self.x_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy: Array) -> Array:
+        return gy.reshape(self.x_shape)
+
+
+def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    """Same values, new shape (one size may be -1).  Backward reshapes the gradient back."""
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        shape = tuple(shape[0])
+    shape = tuple(int(s) for s in shape)
+    known = math.prod(s for s in shape if s != -1)
+    target = tuple(x.data.size // known if s == -1 and known else s for s in shape)
+    if shape.count(-1) > 1 or math.prod(target) != x.data.size:
+        raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.data.size} elements) as {shape}")
+    if target == x.shape:
+        return x
+    return ReshapeFunction(target)(x)
+
+
+view = reshape
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = (d % x.ndim for d in (start_dim, end_dim))
+    merged = math.prod(x.shape[start : end + 1])
+    return reshape(x, (*x.shape[:start], merged, *x.shape[end + 1 :]))
+
+
+def squeeze(x: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
+    """Drop size-1 dimensions (only ``dim`` if given; a ``dim`` of another size is left alone)."""
+    dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim)
+    shape = tuple(size for i, size in enumerate(x.shape) if not (i in dims and size == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dimension at ``dim`` (-1 appends)."""
+    if not -x.ndim - 1 <= dim <= x.ndim:
+        raise IndexError(f"unsqueeze: dim {dim} out of range for a tensor of shape {x.shape}")
+    dim = dim % (x.ndim + 1)
+    return reshape(x, (*x.shape[:dim], 1, *x.shape[dim:]))
+
+
+class PermuteFunction(Function):
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        self.dims = dims
+
+    def forward(self, x: Array) -> Array:
+        return x.transpose(self.dims)
+
+    def backward(self, gy: Array) -> Array:
+        inverse = tuple(sorted(range(len(self.dims)), key=self.dims.__getitem__))
+        return gy.transpose(inverse)
+
+
+def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
+    """Reorder dimensions: output dim i is input dim ``dims[i]``.  Backward: the inverse order."""
+    if len(dims) == 1 and isinstance(dims[0], Sequence):
+        dims = tuple(dims[0])
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}")
+    return PermuteFunction(tuple(d % x.ndim for d in dims))(x)
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    dims = list(range(x.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return permute(x, dims)
+
+
+class GetItemFunction(Function):
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: Array) -> Array:
+        self.x_shape, self.x_dtype = x.shape, x.dtype
+        return x[self.index]
+
+    def backward(self, gy: Array) -> Array:
+        xp = get_xp(gy)
+        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
+        # add.at, not gx[index] = gy: an integer index may pick the same element twice, and
+        # each pick must add its gradient.
+        xp.add.at(gx, self.index, gy)
+        return gx
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    """``x[index]`` with basic slicing and integer/boolean array indexing (NumPy's rules)."""
+    index = _unwrap_index(index)
+    try:
+        return GetItemFunction(index)(x)
+    except IndexError as error:
+        raise IndexError(f"indexing a tensor of shape {x.shape} with {index!r}: {error}") from None
+
+
+def _unwrap_index(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(_unwrap_index(i) for i in index)
+    if isinstance(index, list) and any(isinstance(i, Tensor) for i in index):
+        return [_unwrap_index(i) for i in index]
+    return index
+
+
+class CatFunction(Function):
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def forward(self, *xs: Array) -> Array:
+        self.sizes = [x.shape[self.dim] for x in xs]
+        return get_xp(xs[0]).concatenate(xs, axis=self.dim)
+
+    def backward(self, gy: Array) -> tuple[Array, ...]:
+        xp = get_xp(gy)
+        boundaries = list(_cumulative(self.sizes))[:-1]
+        return tuple(xp.split(gy, boundaries, axis=self.dim))
+
+
+def _cumulative(sizes: Sequence[int]) -> list[int]:
+    total, out = 0, []
+    for size in sizes:
+        total += size
+        out.append(total)
+    return out
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along ``dim``; all other dimensions must agree.  Backward splits the gradient.
+
+    Shapes: (N, C1, H, W), (N, C2, H, W) -> (N, C1 + C2, H, W) for dim=1.
+    """
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    first = tensors[0]
+    axis = dim % first.ndim if first.ndim else 0
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(
+            a != b for i, (a, b) in enumerate(zip(t.shape, first.shape, strict=True)) if i != axis
+        ):
+            shapes = ", ".join(str(u.shape) for u in tensors)
+            raise ValueError(f"cat: shapes must match except in dim {dim}, got {shapes}")
+    dtype = first.dtype
+    tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+    return CatFunction(axis)(*tensors)
+
+
+concat = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension ``dim``."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: all shapes must be equal, got {', '.join(str(t.shape) for t in tensors)}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+class SplitFunction(Function):
+    def __init__(self, sizes: list[int], dim: int) -> None:
+        self.sizes, self.dim = sizes, dim
+
+    def forward(self, x: Array) -> tuple[Array, ...]:
+        self.x_shape, self.dtype = x.shape, x.dtype
+        return tuple(get_xp(x).split(x, _cumulative(self.sizes)[:-1], axis=self.dim))
+
+    def backward(self, *gys: Array | None) -> Array:
+        # An unused piece gets no gradient from the walk: it contributes zeros.
+        xp = get_xp(next(g for g in gys if g is not None))
+        pieces = []
+        for g, size in zip(gys, self.sizes, strict=True):
+            if g is None:
+                shape = list(self.x_shape)
+                shape[self.dim] = size
+                g = xp.zeros(shape, dtype=self.dtype)
+            pieces.append(g)
+        return xp.concatenate(pieces, axis=self.dim)
+
+
+def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut x along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    axis = dim % x.ndim
+    length = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, length - start) for start in range(0, length, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise ValueError(f"split: sizes {sizes} do not add up to {length}, the size of dim {dim} of {x.shape}")
+    outputs = SplitFunction(sizes, axis)(x)
+    return outputs if isinstance(outputs, tuple) else (outputs,)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut x into ``chunks`` nearly equal pieces along ``dim`` (PyTorch's rule: ceil-sized pieces)."""
+    size = -(-x.shape[dim % x.ndim] // chunks)
+    return split(x, max(size, 1), dim)
+
+
+class PadFunction(Function):
+    def __init__(self, widths: tuple[tuple[int, int], ...], value: float) -> None:
+        self.widths, self.value = widths, value
+
+    def forward(self, x: Array) -> Array:
+        return get_xp(x).pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, gy: Array) -> Array:
+        crop = tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths))
+        return gy[crop]
+
+
+def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Constant padding with PyTorch's ``F.pad`` convention: ``pad`` lists (before, after) pairs
+    starting from the LAST dimension, e.g. ``(left, right, top, bottom)`` for an image.
+
+    Backward crops the gradient back to the input's shape.
+    """
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: expected an even number of at most {2 * x.ndim} values for shape {x.shape}, got {tuple(pad)}"
+        )
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return PadFunction(tuple(widths), value)(x)

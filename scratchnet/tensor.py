@@ -1,0 +1,588 @@
+"""Tensor: an array that remembers how it was computed, so gradients can flow back through it.
+
+A Tensor wraps an array (``.data``, NumPy on the CPU, CuPy on the GPU). When it is the result of an
+op on tensors that require gradients, ``.creator`` points to that op (a ``Function``) and the op
+points to its inputs: together they form the computation graph, built as the code runs
+("define-by-run"). ``loss.backward()`` walks that graph from the loss back to the leaves (tensors
+made by the user, such as parameters) and stores d loss / d leaf in each leaf's ``.grad``.
+
+The walk is iterative and deterministic: Functions are taken from a heap, latest generation first,
+so a Function runs only after every op that used its outputs has sent its gradient back. No
+recursion, so a 5,000-layer chain or a DenseNet's graph is fine.
+
+Every operator below is a one-line call into ``scratchnet.ops``, where each op's forward and
+backward stand side by side.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from scratchnet.backend import Array, device_of, get_xp, to_device
+
+# The dtypes, under PyTorch's names (scratchnet.float32 is numpy's float32).
+float32, float64, float16 = np.float32, np.float64, np.float16
+int64, int32, int8, uint8, bool_ = np.int64, np.int32, np.int8, np.uint8, np.bool_
+
+DEFAULT_FLOAT = np.float32  # Python floats and lists become float32, as in PyTorch
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation (PyTorch's ``torch.Tensor``).
+
+    Build tensors with ``scratchnet.tensor(data, requires_grad=...)`` or ``zeros``/``randn``/...;
+    ``Tensor(array)`` wraps an existing array without copying.
+    """
+
+    __slots__ = ("__weakref__", "_retains_grad", "creator", "data", "generation", "grad", "requires_grad")
+    # Let NumPy hand mixed expressions (ndarray * Tensor) to Tensor's reflected operators.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        if not (isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy")):
+            data = _to_array(data)
+        self.data: Array = data
+        self.grad: Tensor | None = None
+        self.creator: Any = None  # the Function that produced this tensor (None for a leaf)
+        self.generation = 0  # 1 + the generation of the creator: the walk's ordering key
+        self._retains_grad = False
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        """``"cpu"`` or ``"cuda"``."""
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (not produced by an op that records the graph)."""
+        return self.creator is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The Function that produced this tensor (PyTorch's name for ``creator``)."""
+        return self.creator
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the size of one dimension (PyTorch's ``size()``)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(to_device(self.data, "cpu")), separator=", ", prefix="tensor(")
+        extras = [] if self.dtype in (np.float32, np.int64, np.bool_) else [f"dtype={self.dtype}"]
+        if self.device == "cuda":
+            extras.append("device='cuda'")
+        if self.creator is not None:
+            extras.append(f"grad_fn=<{self.creator.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ------------------------------------------------------------------ autograd
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark this leaf as needing a gradient (in place); returns self."""
+        if requires_grad and self.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, got dtype {self.dtype}; "
+                "convert first, e.g. x.float()"
+            )
+        if not requires_grad and not self.is_leaf:
+            raise RuntimeError("requires_grad can only be turned off on a leaf; use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        self._retains_grad = True
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing the same data, cut from the graph."""
+        return Tensor(self.data)
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Compute d self / d leaf for every leaf that requires grad, adding it to ``leaf.grad``.
+
+        Parameters
+        ----------
+        gradient : Tensor or array, same shape as self, optional
+            The upstream gradient d L / d self. Needed unless self has a single element.
+        retain_graph : bool
+            Keep the graph (and the arrays the ops saved) so backward can run through it again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no creator; did you forget "
+                "requires_grad=True on the inputs, or compute it under no_grad()?"
+            )
+        xp = get_xp(self.data)
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() on a tensor of shape {self.shape} needs a `gradient` of that shape; "
+                    "for a loss, reduce it to a scalar first (e.g. loss.mean())"
+                )
+            seed = xp.ones_like(self.data)
+        else:
+            seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise RuntimeError(f"backward(): gradient has shape {seed.shape}, expected {self.shape}")
+        _run_backward(self, seed, retain_graph)
+
+    # ------------------------------------------------------------------ conversions
+
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU)."""
+        if self.device == "cuda":
+            raise TypeError("numpy(): this tensor is on the GPU; call .cpu() first")
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return to_device(self.data, "cpu").tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+        return bool(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(to_device(self.data, "cpu"), dtype=dtype)
+
+    def to(self, target: Any) -> Tensor:
+        """``to("cuda")`` / ``to("cpu")`` moves the tensor; ``to(scratchnet.float64)`` casts it.
+
+        Both are differentiable: the result's gradient flows back to this tensor. (``Module.to``
+        instead moves parameters in place, so they stay leaves.)
+        """
+        if isinstance(target, str):
+            return elementwise.to_device(self, target)
+        return elementwise.cast(self, target)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def float(self) -> Tensor:
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        return self.to(np.float64)
+
+    def long(self) -> Tensor:
+        return self.to(np.int64)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
+    def clone(self) -> Tensor:
+        """A differentiable copy with its own memory."""
+        return elementwise.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ------------------------------------------------------------------ in-place (no graph)
+
+    def _check_inplace(self, op: str) -> None:
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                f"{op}: a tensor that requires grad cannot be changed in place while the graph "
+                "is recorded; wrap the update in `with scratchnet.no_grad():`"
+            )
+
+    def zero_(self) -> Tensor:
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self._check_inplace("fill_")
+        self.data[...] = value
+        return self
+
+    def copy_(self, source: Any) -> Tensor:
+        """Copy values from ``source`` (same shape, any device) into this tensor's memory."""
+        self._check_inplace("copy_")
+        array = source.data if isinstance(source, Tensor) else source
+        array = to_device(get_xp(array).asarray(array), self.device)
+        if tuple(array.shape) != self.shape:
+            raise ValueError(f"copy_: source of shape {tuple(array.shape)} does not match {self.shape}")
+        self.data[...] = array
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("__setitem__")
+        self.data[shape_ops._unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    # ------------------------------------------------------------------ operators
+
+    __hash__ = object.__hash__  # identity hash, as PyTorch (== is element-wise)
+
+    def __add__(self, other: Any) -> Tensor:
+        return elementwise.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return elementwise.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return elementwise.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return elementwise.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return elementwise.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return elementwise.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return elementwise.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return elementwise.div(other, self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return elementwise.pow(self, exponent)
+
+    def __rpow__(self, base: Any) -> Tensor:
+        return elementwise.pow(as_tensor(base, like=self), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return linalg.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return linalg.matmul(as_tensor(other, like=self), self)
+
+    def __neg__(self) -> Tensor:
+        return elementwise.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return elementwise.abs(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return shape_ops.getitem(self, index)
+
+    # Comparisons give boolean tensors that never require grad.
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(self, other, "equal")
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(self, other, "not_equal")
+
+    def __lt__(self, other: Any) -> Tensor:
+        return _compare(self, other, "less")
+
+    def __le__(self, other: Any) -> Tensor:
+        return _compare(self, other, "less_equal")
+
+    def __gt__(self, other: Any) -> Tensor:
+        return _compare(self, other, "greater")
+
+    def __ge__(self, other: Any) -> Tensor:
+        return _compare(self, other, "greater_equal")
+
+    # ------------------------------------------------------------------ methods
+
+    def add(self, other: Any) -> Tensor:
+        return elementwise.add(self, other)
+
+    def sub(self, other: Any) -> Tensor:
+        return elementwise.sub(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        return elementwise.mul(self, other)
+
+    def div(self, other: Any) -> Tensor:
+        return elementwise.div(self, other)
+
+    def pow(self, exponent: Any) -> Tensor:
+        return elementwise.pow(self, exponent)
+
+    def matmul(self, other: Any) -> Tensor:
+        return linalg.matmul(self, other)
+
+    def abs(self) -> Tensor:
+        return elementwise.abs(self)
+
+    def exp(self) -> Tensor:
+        return elementwise.exp(self)
+
+    def log(self) -> Tensor:
+        return elementwise.log(self)
+
+    def sqrt(self) -> Tensor:
+        return elementwise.sqrt(self)
+
+    def tanh(self) -> Tensor:
+        return elementwise.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return elementwise.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return elementwise.relu(self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return elementwise.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return elementwise.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return elementwise.minimum(self, other)
+
+    def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+        return reduce.sum(self, dim, keepdim)
+
+    def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+        return reduce.mean(self, dim, keepdim)
+
+    def var(self, dim: int | tuple[int, ...] | None = None, *, correction: int = 1,
+            unbiased: bool | None = None, keepdim: bool = False) -> Tensor:  # fmt: skip
+        return reduce.var(self, dim, correction=correction, unbiased=unbiased, keepdim=keepdim)
+
+    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return reduce.max(self, dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
+        return reduce.min(self, dim, keepdim)
+
+    def amax(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+        return reduce.amax(self, dim, keepdim)
+
+    def amin(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+        return reduce.amin(self, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _argext(self, dim, keepdim, "argmax")
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _argext(self, dim, keepdim, "argmin")
+
+    def any(self) -> Tensor:
+        return Tensor(get_xp(self.data).asarray(self.data.any()))
+
+    def all(self) -> Tensor:
+        return Tensor(get_xp(self.data).asarray(self.data.all()))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return shape_ops.reshape(self, *shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return shape_ops.reshape(self, *shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return shape_ops.flatten(self, start_dim, end_dim)
+
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        return shape_ops.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return shape_ops.unsqueeze(self, dim)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return shape_ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: Any) -> Tensor:
+        return shape_ops.permute(self, *dims)
+
+    @property
+    def T(self) -> Tensor:
+        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
+        return shape_ops.permute(self, tuple(reversed(range(self.ndim))))
+
+    def expand(self, *sizes: Any) -> Tensor:
+        return reduce.expand(self, *sizes)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return reduce.broadcast_to(self, tuple(shape))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return reduce.broadcast_to(self, other.shape)
+
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        return shape_ops.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return shape_ops.chunk(self, chunks, dim)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _to_array(data: Any) -> Array:
+    """Turn Python numbers, lists and NumPy scalars into an array (float lists -> float32)."""
+    if isinstance(data, Tensor):
+        return data.data
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
+        return np.stack([_to_array(d) for d in data])
+    array = np.asarray(data)
+    if array.dtype == np.float64:
+        array = array.astype(DEFAULT_FLOAT)
+    return array
+
+
+def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
+    """Return ``value`` as a Tensor; a Python number takes the dtype and device of ``like``."""
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and isinstance(value, int | float | bool | np.generic):
+        xp = get_xp(like.data)
+        dtype = like.dtype if (like.dtype.kind == "f" or isinstance(value, int | bool)) else DEFAULT_FLOAT
+        return Tensor(xp.asarray(value, dtype=dtype))
+    array = _to_array(value)
+    if like is not None and like.device == "cuda":
+        array = to_device(array, "cuda")
+    return Tensor(array)
+
+
+def broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The broadcast of two shapes, or a ValueError naming the op and both shapes."""
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        raise ValueError(
+            f"{op}: shapes {tuple(a)} and {tuple(b)} cannot be broadcast together (NumPy's rule: "
+            "aligned from the right, each pair of sizes must be equal or one of them 1)"
+        ) from None
+
+
+def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """``dim`` (int, sequence or None for all) as a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    for d in dims:
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise IndexError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
+    return tuple(sorted({d % max(ndim, 1) for d in dims}))
+
+
+def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
+    b = b.data if isinstance(b, Tensor) else b
+    return Tensor(getattr(get_xp(a.data), ufunc)(a.data, b))
+
+
+def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
+    xp = get_xp(x.data)
+    if dim is None:
+        return Tensor(xp.asarray(getattr(xp, name)(x.data), dtype=np.int64))
+    index = getattr(xp, name)(x.data, axis=dim)
+    return Tensor(xp.expand_dims(index, dim) if keepdim else index)
+
+
+def _accumulate(tensor: Tensor, g: Array) -> None:
+    """Add ``g`` into ``tensor.grad`` (a new array each time: earlier grads are never mutated)."""
+    tensor.grad = Tensor(g if tensor.grad is None else tensor.grad.data + g)
+
+
+def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
+    """The backward walk: see the module docstring."""
+    if root.creator is None:
+        _accumulate(root, seed)
+        return
+    # Gradient received so far by each non-leaf, keyed by id. The tensor is kept beside it: once
+    # its consumer is freed, this entry is what keeps it alive until its creator runs.
+    pending: dict[int, tuple[Tensor, Array]] = {id(root): (root, seed)}
+    heap: list[tuple[int, int, Any]] = []
+    queued: set[int] = set()
+
+    def schedule(function: Any) -> None:
+        if id(function) not in queued:
+            queued.add(id(function))
+            # Latest generation first; among equals, the most recently created first.
+            heapq.heappush(heap, (-function.generation, -function.order, function))
+
+    schedule(root.creator)
+    while heap:
+        function = heapq.heappop(heap)[2]
+        if function.freed:
+            raise RuntimeError(
+                f"backward through {function.name} a second time: its saved arrays were freed "
+                "after the first backward; pass retain_graph=True to the first backward() call"
+            )
+        outputs = [ref() for ref in function.outputs]
+        gys = [pending.pop(id(out), (None, None))[1] if out is not None else None for out in outputs]
+        for out, gy in zip(outputs, gys, strict=True):
+            if gy is not None and out._retains_grad:
+                _accumulate(out, gy)
+        gxs = function.backward(*gys)
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        if anomaly_mode_enabled():
+            check_finite(function, "backward", gxs, function.inputs)
+        for x, gx in zip(function.inputs, gxs, strict=True):
+            if gx is None or not x.requires_grad:
+                continue
+            if x.creator is None:
+                _accumulate(x, gx)
+            else:
+                previous = pending.get(id(x))
+                pending[id(x)] = (x, gx if previous is None else previous[1] + gx)
+                schedule(x.creator)
+        if not retain_graph:
+            function.free()
+
+
+# The ops call back into Tensor, so they are imported after it is defined (the circle
+# tensor -> ops -> tensor closes here).
+from scratchnet.function import anomaly_mode_enabled, check_finite, is_grad_enabled  # noqa: E402
+from scratchnet.ops import elementwise, linalg, reduce  # noqa: E402
+from scratchnet.ops import shape as shape_ops  # noqa: E402
