@@ -22,11 +22,8 @@ class MatMulFunction(Function):
         # A 1-D operand is treated as a row (a) or column (b) vector; put that dim back first.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = gy
-        if a.ndim == 1:
-            g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
+        g2 = gy[..., None] if b.ndim == 1 else gy  # (..., M, 1) for a matrix-vector product
+        g2 = g2[..., None, :] if a.ndim == 1 else g2  # (..., 1, N) for a vector-matrix product
         ga = xp.matmul(g2, xp.swapaxes(b2, -1, -2))  # (..., M, K) = (..., M, N) @ (..., N, K)
         gb = xp.matmul(xp.swapaxes(a2, -1, -2), g2)  # (..., K, N) = (..., K, M) @ (..., M, N)
         # Batch dims were broadcast: sum them back to each operand's own shape.
