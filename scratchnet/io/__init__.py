@@ -1,0 +1,1 @@
+"""Saving and loading: scratchnet's own ``.npz`` checkpoints and PyTorch weights."""
