@@ -8,16 +8,20 @@ torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
 from scratchnet import cuda
 from scratchnet.creation import (
     arange,
+    eye,
     full,
+    full_like,
     ones,
     ones_like,
     rand,
+    randint,
     randn,
+    randn_like,
     tensor,
     zeros,
     zeros_like,
 )
-from scratchnet.function import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from scratchnet.function import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from scratchnet.gradcheck import GradcheckError, gradcheck
 from scratchnet.ops.elementwise import (
     abs,
@@ -35,7 +39,7 @@ from scratchnet.ops.elementwise import (
     where,
 )
 from scratchnet.ops.linalg import matmul
-from scratchnet.ops.reduce import amax, amin, broadcast_to, max, mean, min, sum, var
+from scratchnet.ops.reduce import amax, amin, broadcast_to, expand, max, mean, min, sum, var
 from scratchnet.ops.shape import (
     cat,
     chunk,

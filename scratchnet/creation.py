@@ -68,6 +68,18 @@ def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> 
     return _make(np.ones(other.shape, dtype=dtype or other.dtype), None, other.device, requires_grad)
 
 
+def full_like(other: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` everywhere, with the shape, dtype and device of ``other``."""
+    array = np.full(other.shape, fill_value, dtype=dtype or other.dtype)
+    return _make(array, None, other.device, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False,
+        device: str | None = "cpu") -> Tensor:  # fmt: skip
+    """The (n, m) identity matrix: ones on the diagonal, zeros elsewhere (m defaults to n)."""
+    return _make(np.eye(n, m, dtype=dtype), None, device, requires_grad)
+
+
 def randn(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
     """Standard normal samples N(0, 1) of the given shape."""
     return _make(generator().standard_normal(_shape(size)), dtype, device, requires_grad)
@@ -76,6 +88,11 @@ def randn(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, d
 def rand(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
     """Uniform samples in [0, 1) of the given shape."""
     return _make(generator().random(_shape(size)), dtype, device, requires_grad)
+
+
+def randn_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with the shape, dtype and device of ``other``."""
+    return _make(generator().standard_normal(other.shape), dtype or other.dtype, other.device, requires_grad)
 
 
 def randint(low: int, high: int, size: Sequence[int], dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:

@@ -45,22 +45,24 @@ class Function:
     freed: bool = False
 
     def __call__(self, *inputs: Tensor) -> Any:
-        _check_same_device(self, inputs)
-        outputs = self.forward(*(t.data for t in inputs))
+        if len(inputs) > 1:
+            _check_same_device(self, inputs)
+        outputs = self.forward(*[t.data for t in inputs])
         is_tuple = isinstance(outputs, tuple)
         if not is_tuple:
             outputs = (outputs,)
+        results = tuple(Tensor(y) for y in outputs)
 
-        needs_grad = _GradMode.enabled and any(t.requires_grad for t in inputs)
-        # Only floating-point outputs carry gradients (max's indices do not).
-        results = tuple(Tensor(y, requires_grad=needs_grad and y.dtype.kind == "f") for y in outputs)
-        if needs_grad:
+        if _GradMode.enabled and any([t.requires_grad for t in inputs]):
+            # Record the call: the inputs for backward, the outputs weakly (they own this Function
+            # through .creator, and a cycle would keep the graph alive after they are gone).
             self.inputs = inputs
             self.outputs = tuple(weakref.ref(result) for result in results)
-            self.generation = max(t.generation for t in inputs)
+            self.generation = max([t.generation for t in inputs])
             self.order = next(_call_counter)
             for result in results:
-                if result.requires_grad:
+                if result.dtype.kind == "f":  # only floating outputs carry gradients (max's indices do not)
+                    result.requires_grad = True
                     result.creator = self
                     result.generation = self.generation + 1
         if _GradMode.detect_anomaly:
@@ -88,13 +90,15 @@ class Function:
 
 
 def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
-    devices = {t.device for t in inputs}
-    if len(devices) > 1:
-        described = ", ".join(f"{t.device} {tuple(t.shape)}" for t in inputs)
-        raise RuntimeError(
-            f"{function.name}: expected all tensors on the same device, got {described}; "
-            "move them with .to(device), .cuda() or .cpu() first"
-        )
+    """Raise if the inputs live on different devices: a NumPy and a CuPy array cannot meet in one op."""
+    device = inputs[0].device
+    if all([t.device == device for t in inputs]):
+        return
+    described = ", ".join(f"{t.device} {tuple(t.shape)}" for t in inputs)
+    raise RuntimeError(
+        f"{function.name}: expected all tensors on the same device, got {described}; "
+        "move them with .to(device), .cuda() or .cpu() first"
+    )
 
 
 def check_finite(function: Function, stage: str, arrays: Any, inputs: Any = ()) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, device_of, get_xp, to_device
+from scratchnet.backend import Array, device_of, get_xp, is_cuda_array, to_device
 
 # The dtypes, under PyTorch's names (scratchnet.float32 is numpy's float32).
 float32, float64, float16 = np.float32, np.float64, np.float16
@@ -99,8 +99,15 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(to_device(self.data, "cpu")), separator=", ", prefix="tensor(")
-        extras = [] if self.dtype in (np.float32, np.int64, np.bool_) else [f"dtype={self.dtype}"]
+        array = np.asarray(to_device(self.data, "cpu"))
+        # PyTorch's look: whole numbers as "2.", anything else with 4 decimals ("2.5000").
+        fractional = array.dtype.kind == "f" and bool((array != np.round(array)).any())
+        body = np.array2string(
+            array, separator=", ", prefix="tensor(", precision=4, floatmode="fixed" if fractional else "maxprec"
+        )
+        extras = [f"size={self.shape}"] if self.data.size == 0 and self.ndim != 1 else []  # "[]" hides it
+        if self.dtype not in (np.float32, np.int64, np.bool_):  # PyTorch's defaults are not printed
+            extras.append(f"dtype={self.dtype}")
         if self.device == "cuda":
             extras.append("device='cuda'")
         if self.creator is not None:
@@ -155,7 +162,7 @@ class Tensor:
                 )
             seed = xp.ones_like(self.data)
         else:
-            seed = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
+            seed = xp.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
             if seed.shape != self.shape:
                 raise RuntimeError(f"backward(): gradient has shape {seed.shape}, expected {self.shape}")
         _run_backward(self, seed, retain_graph)
@@ -466,9 +473,15 @@ class Tensor:
 
 
 def _to_array(data: Any) -> Array:
-    """Turn Python numbers, lists and NumPy scalars into an array (float lists -> float32)."""
+    """Turn Python numbers, lists, NumPy scalars and arrays into an array.
+
+    Python floats (and lists of them) become float32, PyTorch's default; an array or NumPy scalar
+    keeps its dtype, as in ``torch.tensor(np.array(...))``.
+    """
     if isinstance(data, Tensor):
         return data.data
+    if isinstance(data, np.ndarray) or is_cuda_array(data):
+        return data
     if isinstance(data, np.generic):
         return np.asarray(data)
     if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
@@ -479,14 +492,57 @@ def _to_array(data: Any) -> Array:
     return array
 
 
+# Type categories of PyTorch's promotion rule: a higher category wins whatever the sizes.
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+_DEFAULT_OF_CATEGORY = {0: np.bool_, 1: np.int64, 2: DEFAULT_FLOAT, 3: np.complex64}
+
+
+def _scalar_dtype(value: Any, like: np.dtype) -> np.dtype:
+    """The dtype a Python (or NumPy) number takes next to a tensor of dtype ``like``.
+
+    A number never widens a tensor of its own category (``x * 2.0`` stays float32, ``i + 2`` stays
+    int32); one of a higher category takes that category's default (``i * 0.5`` is float32).
+    """
+    if isinstance(value, np.generic):
+        kind = value.dtype.kind
+    else:  # bool before int: True is also an int
+        kind = "b" if isinstance(value, bool) else "i" if isinstance(value, int) else "f"
+    if _CATEGORY[kind] <= _CATEGORY[like.kind]:
+        return like
+    return np.dtype(_DEFAULT_OF_CATEGORY[_CATEGORY[kind]])
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The dtype both ``a`` and ``b`` convert to, by PyTorch's rule (``torch.promote_types``).
+
+    The higher category (bool < integer < floating) wins: int64 with float32 is float32, not NumPy's
+    float64. Within one category the wider dtype wins: float32 with float64 is float64.
+    """
+    if a == b:
+        return a
+    category_a, category_b = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if category_a != category_b:
+        return a if category_a > category_b else b
+    return np.result_type(a, b)
+
+
+def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """The dtype of a binary op on ``a`` and ``b``: ``promote_types``, except that within one
+    category a 0-d tensor does not widen a tensor with dimensions (float32 * a float64 0-d tensor
+    is float32), as in PyTorch.
+    """
+    if (a.ndim == 0) != (b.ndim == 0) and _CATEGORY[a.dtype.kind] == _CATEGORY[b.dtype.kind]:
+        return b.dtype if a.ndim == 0 else a.dtype
+    return promote_types(a.dtype, b.dtype)
+
+
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
-    """Return ``value`` as a Tensor; a Python number takes the dtype and device of ``like``."""
+    """Return ``value`` as a Tensor; a Python number takes its dtype and device from ``like``."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, int | float | bool | np.generic):
-        xp = get_xp(like.data)
-        dtype = like.dtype if (like.dtype.kind == "f" or isinstance(value, int | bool)) else DEFAULT_FLOAT
-        return Tensor(xp.asarray(value, dtype=dtype))
+    if like is not None and isinstance(value, int | float | np.generic):
+        dtype = _scalar_dtype(value, like.dtype)
+        return Tensor(get_xp(like.data).asarray(value, dtype=dtype))
     array = _to_array(value)
     if like is not None and like.device == "cuda":
         array = to_device(array, "cuda")
@@ -494,30 +550,52 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
 
 
 def broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    """The broadcast of two shapes, or a ValueError naming the op and both shapes."""
-    try:
-        return tuple(np.broadcast_shapes(a, b))
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {tuple(a)} and {tuple(b)} cannot be broadcast together (NumPy's rule: "
-            "aligned from the right, each pair of sizes must be equal or one of them 1)"
-        ) from None
+    """The shape NumPy broadcasting gives two shapes, or a ValueError naming the op and both shapes.
+
+    Align the shapes from the right; each pair of sizes must be equal or one of them 1, which is
+    stretched: (8, 1, 6) and (7, 1) give (8, 7, 6).
+    """
+    if a == b or not b:  # the common cases (equal shapes, a scalar) need no loop
+        return a
+    if not a:
+        return b
+    shape = []
+    for i in range(1, max(len(a), len(b)) + 1):
+        size_a = a[-i] if i <= len(a) else 1  # a missing leading dimension counts as 1
+        size_b = b[-i] if i <= len(b) else 1
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            raise ValueError(
+                f"{op}: shapes {tuple(a)} and {tuple(b)} cannot be broadcast together (NumPy's rule: "
+                "aligned from the right, each pair of sizes must be equal or one of them 1)"
+            )
+        shape.append(size_b if size_a == 1 else size_a)
+    return tuple(reversed(shape))
 
 
 def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """``dim`` (int, sequence or None for all) as a sorted tuple of non-negative axes."""
+    """``dim`` (int, sequence or None for all) as a sorted tuple of non-negative axes.
+
+    Negative dims count from the end (-1 is the last). A 0-d tensor accepts dim 0 and -1, as in
+    PyTorch, and has no axis to reduce: the result is ``()``.
+    """
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    rank = max(ndim, 1)
     for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
+        if not -rank <= d < rank:
             raise IndexError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted({d % max(ndim, 1) for d in dims}))
+    axes = sorted(d % rank for d in dims)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"dim {dim} names the same dimension twice")
+    return tuple(axes) if ndim else ()
 
 
 def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
-    b = b.data if isinstance(b, Tensor) else b
-    return Tensor(getattr(get_xp(a.data), ufunc)(a.data, b))
+    """An element-wise comparison: a boolean tensor, never part of the graph."""
+    b = as_tensor(b, like=a)
+    broadcast_shape(ufunc, a.shape, b.shape)
+    return Tensor(getattr(get_xp(a.data), ufunc)(a.data, b.data))
 
 
 def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
@@ -529,8 +607,13 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
 
 
 def _accumulate(tensor: Tensor, g: Array) -> None:
-    """Add ``g`` into ``tensor.grad`` (a new array each time: earlier grads are never mutated)."""
-    tensor.grad = Tensor(g if tensor.grad is None else tensor.grad.data + g)
+    """Add ``g`` into ``tensor.grad``, always as a new array of the tensor's dtype.
+
+    A new array, because ``g`` may be shared (an add sends the same array to both inputs, a sum
+    sends a read-only broadcast view), and an optimizer may later change ``.grad`` in place.
+    """
+    total = g if tensor.grad is None else tensor.grad.data + g
+    tensor.grad = Tensor(total.astype(tensor.dtype))  # astype copies
 
 
 def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:

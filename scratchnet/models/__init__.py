@@ -8,6 +8,10 @@ from scratchnet.models.vgg import *
 from scratchnet.models.nin import *
 from scratchnet.models.googlenet import *
 from scratchnet.models.inception import *
+from scratchnet.models.inception_v4 import *
+from scratchnet.models.inception_resnet import *
 from scratchnet.models.resnet import *
+from scratchnet.models.resnet_cifar import *
+from scratchnet.models.preact_resnet import *
 from scratchnet.models.densenet import *
 from scratchnet.models.senet import *

@@ -1,3 +1,351 @@
-"""Placeholder: being written."""
+"""ResNet (He et al. 2015, "Deep Residual Learning for Image Recognition"), slides "ResNet (1)-(5)".
 
-__all__: list[str] = []
+The table of slide "ResNet (3)" (the paper's Table 1), one row per stage::
+
+    conv1    7x7, 64, stride 2; 3x3 max pool, stride 2          112x112 -> 56x56
+    layer1   blocks [2, 2, 2] (18), [3, 4, 6, 3] (34, 50), ...  56x56   (conv2_x in the paper)
+    layer2   ... 128 channels, first block stride 2             28x28   (conv3_x)
+    layer3   ... 256 channels, first block stride 2             14x14   (conv4_x)
+    layer4   ... 512 channels, first block stride 2             7x7     (conv5_x)
+    avgpool, fc 1000
+
+``BasicBlock`` (two 3x3 convs, ResNet-18/34) and ``Bottleneck`` (1x1 reduce, 3x3, 1x1 expand x4,
+ResNet-50/101/152) add their input back to their output: y = F(x) + x. Module names, parameter
+shapes and initialisation follow torchvision, so ``resnet50().state_dict()`` has torchvision's keys.
+
+Three switches reproduce the experiments of the lecture:
+
+* ``shortcut``: ``"B"`` projection (1x1 conv + BN) where the shape changes, identity elsewhere
+  (torchvision, the paper's ImageNet models); ``"A"`` zero-padding identity (parameter-free, the
+  paper's CIFAR models); ``"none"``: no shortcut at all, the *plain* network of the degradation
+  experiment (slide "ResNet (1)": the deeper plain net trains worse).
+* ``stride_in_1x1`` (Bottleneck): ``False`` puts the stride-2 on the 3x3 conv (torchvision,
+  "ResNet v1.5"); ``True`` puts it on the first 1x1 conv, as the paper did (fewer multiply-adds:
+  3.8e9 vs 4.1e9 for ResNet-50, see ``scratchnet.summary``).
+* ``variant``: where BN and ReLU sit around the addition, the five units of slide "ResNet (5)"
+  (He et al. 2016, "Identity Mappings in Deep Residual Networks", Fig. 4); see ``BLOCK_ORDERS``.
+
+CIFAR-sized networks (``resnet56``) are in ``resnet_cifar.py``, pre-activation ones in
+``preact_resnet.py``; both use the classes below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import scratchnet.nn.functional as F
+from scratchnet import nn
+from scratchnet.tensor import Tensor
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "ResNet",
+    "VARIANTS",
+    "ZeroPadShortcut",
+    "plain18",
+    "plain34",
+    "plain50",
+    "plain101",
+    "plain152",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+]
+
+# The five residual units of slide "ResNet (5)" (He et al. 2016, Fig. 4 (a)-(e)): the order of the
+# layers on the residual branch, and what follows the addition, for a block with two 3x3 convs.
+#                     residual branch F(x)                                  after  x + F(x)
+_BASIC_ORDERS = {
+    "original":        (("conv1", "bn1", "relu", "conv2", "bn2"),           ("relu",)),  # (a)
+    "bn_after_add":    (("conv1", "bn1", "relu", "conv2"),                  ("bn2", "relu")),  # (b)
+    "relu_before_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu"),   ()),  # (c)
+    "relu_preact":     (("relu", "conv1", "bn1", "relu", "conv2", "bn2"),   ()),  # (d)
+    "full_preact":     (("bn1", "relu", "conv1", "bn2", "relu", "conv2"),   ()),  # (e)
+}  # fmt: skip
+# The same five for the bottleneck block (1x1, 3x3, 1x1).
+_BOTTLENECK_ORDERS = {
+    "original":        (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"),          ("relu",)),
+    "bn_after_add":    (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3"),                 ("bn3", "relu")),
+    "relu_before_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"),  ()),
+    "relu_preact":     (("relu", "conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"),  ()),
+    "full_preact":     (("bn1", "relu", "conv1", "bn2", "relu", "conv2", "bn3", "relu", "conv3"),  ()),
+}  # fmt: skip
+#: The names accepted by ``variant=``: (a) original, (b) BN after addition, (c) ReLU before
+#: addition, (d) ReLU-only pre-activation, (e) full pre-activation (the best in He et al. 2016).
+VARIANTS = tuple(_BASIC_ORDERS)
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding 1 and no bias (the BN that follows has one)."""
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution without bias: mixes channels, changes their number (slide "GoogLeNet (4)")."""
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+class _ResidualBlock(nn.Module):
+    """The forward shared by both blocks: run the branch, add the shortcut, run what follows.
+
+    The layer order comes from ``_BASIC_ORDERS`` / ``_BOTTLENECK_ORDERS`` so that the five variants
+    are five rows of a table rather than five classes. In the pre-activation variants (d, e) a
+    projection shortcut takes the pre-activated input (what enters conv1), as He et al.'s code does;
+    an identity shortcut always carries x unchanged.
+    """
+
+    orders: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+
+    def _check(self, variant: str, downsample: nn.Module | None, residual: bool) -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if downsample is not None and not residual:
+            raise ValueError("a plain block (residual=False) has no shortcut, so it takes no downsample")
+        self.variant, self.residual = variant, residual
+        self.branch_order, self.after_add_order = self.orders[variant]
+
+    def run(self, names: tuple[str, ...], x: Tensor) -> Tensor:
+        """Apply the submodules called ``names`` in order."""
+        for name in names:
+            x = getattr(self, name)(x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        first_conv = self.branch_order.index("conv1")
+        preactivated = self.run(self.branch_order[:first_conv], x)  # x itself unless (d) or (e)
+        out = self.run(self.branch_order[first_conv:], preactivated)  # F(x)
+        if self.residual:
+            shortcut = x if self.downsample is None else self.downsample(preactivated)
+            out = out + shortcut  # the residual connection: y = F(x) + x
+        return self.run(self.after_add_order, out)
+
+
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 convs and a shortcut (slide "ResNet (4)", left). ResNet-18/34, CIFAR ResNets.
+
+    Shapes: (N, in_channels, H, W) -> (N, channels, H / stride, W / stride).
+    """
+
+    expansion = 1  # output channels = channels * expansion
+    orders = _BASIC_ORDERS
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
+                 variant: str = "original", residual: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self._check(variant, downsample, residual)
+        preact = variant == "full_preact"  # BN normalises a conv's input instead of its output
+        self.conv1 = conv3x3(in_channels, channels, stride)
+        self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(channels, channels)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.downsample = downsample
+
+
+class Bottleneck(_ResidualBlock):
+    """1x1 reduce, 3x3, 1x1 expand (x4) and a shortcut (slide "ResNet (4)", right). ResNet-50/101/152.
+
+    The 1x1 convs make the 3x3 work on ``channels`` instead of ``4 * channels`` maps: 3x3 convs on
+    64 channels inside a 256-channel network, about 17x fewer multiply-adds than two 3x3 on 256.
+
+    Shapes: (N, in_channels, H, W) -> (N, 4 * channels, H / stride, W / stride).
+    """
+
+    expansion = 4
+
+    orders = _BOTTLENECK_ORDERS
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
+                 variant: str = "original", residual: bool = True, stride_in_1x1: bool = False) -> None:  # fmt: skip
+        super().__init__()
+        self._check(variant, downsample, residual)
+        preact = variant == "full_preact"
+        out_channels = channels * self.expansion
+        # The paper (and Caffe's ResNet) strides the first 1x1; torchvision ("v1.5") strides the 3x3,
+        # which sees every input pixel instead of one in four: +0.3e9 multiply-adds, better accuracy.
+        self.conv1 = conv1x1(in_channels, channels, stride if stride_in_1x1 else 1)
+        self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
+        self.conv2 = conv3x3(channels, channels, 1 if stride_in_1x1 else stride)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = conv1x1(channels, out_channels)
+        self.bn3 = nn.BatchNorm2d(channels if preact else out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A of the paper: a parameter-free identity shortcut for blocks that change shape.
+
+    Takes every ``stride``-th pixel and appends zero channels: (N, C, H, W) -> (N, C + extra,
+    H / stride, W / stride). The new channels get no shortcut signal (He et al. 2015, Sec. 3.3).
+    """
+
+    def __init__(self, extra_channels: int, stride: int) -> None:
+        super().__init__()
+        self.extra_channels, self.stride = extra_channels, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]  # (N, C, H / stride, W / stride)
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))  # (N, C + extra, ., .)
+
+
+class ResNet(nn.Module):
+    """A residual network: stem, stages of blocks, global average pooling, one linear layer.
+
+    Parameters
+    ----------
+    block : BasicBlock or Bottleneck
+    layers : list of int
+        Blocks per stage, e.g. ``[3, 4, 6, 3]`` for ResNet-50 (one entry per stage).
+    num_classes : int
+    widths : tuple of int
+        Channels of each stage's blocks before expansion: ``(64, 128, 256, 512)`` for ImageNet,
+        ``(16, 32, 64)`` for CIFAR. Smaller widths keep the geometry (cheap receptive-field tests).
+    cifar_stem : bool
+        ``True``: one 3x3 conv, no max pooling (32x32 inputs, He et al. 2015, Sec. 4.2).
+        ``False``: 7x7 stride-2 conv and 3x3 stride-2 max pooling (224x224 inputs).
+    shortcut : {"B", "A", "none"}
+        Projection, zero-padding identity, or no shortcut (a plain network); see the module docstring.
+    variant : str
+        One of ``VARIANTS``: where BN and ReLU sit around the addition.
+    block_kwargs : dict, optional
+        Passed to every block (``stride_in_1x1``, an SE block's ``reduction``, ...).
+    """
+
+    def __init__(self, block: type[_ResidualBlock], layers: list[int], num_classes: int = 1000, *,
+                 widths: tuple[int, ...] = (64, 128, 256, 512), cifar_stem: bool = False, shortcut: str = "B",
+                 variant: str = "original", block_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
+        super().__init__()
+        if shortcut not in ("A", "B", "none"):
+            raise ValueError(f"shortcut must be 'A', 'B' or 'none', got {shortcut!r}")
+        if len(layers) != len(widths):
+            raise ValueError(f"{len(layers)} stages of blocks but {len(widths)} widths")
+        self.variant, self.shortcut, self.num_stages = variant, shortcut, len(layers)
+        self.block_kwargs = dict(block_kwargs or {})
+        self.in_channels = widths[0]
+
+        if cifar_stem:
+            self.conv1 = conv3x3(3, widths[0])
+        else:
+            self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        if variant != "full_preact":  # a pre-activation net normalises at the start of each block
+            self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        for i, (width, count) in enumerate(zip(widths, layers, strict=True)):
+            stage = self._make_layer(block, width, count, stride=1 if i == 0 else 2)
+            setattr(self, f"layer{i + 1}", stage)
+        out_channels = widths[-1] * block.expansion
+        if variant == "full_preact":  # the last unit's sum is not normalised yet (He et al. 2016)
+            self.bn_final = nn.BatchNorm2d(out_channels)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(out_channels, num_classes)
+
+        # torchvision's initialisation: He-normal convs (fan_out), BN scale 1 and shift 0.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+    def _make_layer(self, block: type[_ResidualBlock], channels: int, count: int, stride: int) -> nn.Sequential:
+        out_channels = channels * block.expansion
+        downsample = None
+        if self.shortcut != "none" and (stride != 1 or self.in_channels != out_channels):
+            if self.shortcut == "A":
+                downsample = ZeroPadShortcut(out_channels - self.in_channels, stride)
+            elif self.variant == "full_preact":  # its input is already normalised: conv only
+                downsample = nn.Sequential(conv1x1(self.in_channels, out_channels, stride))
+            else:
+                downsample = nn.Sequential(
+                    conv1x1(self.in_channels, out_channels, stride), nn.BatchNorm2d(out_channels)
+                )
+        kwargs = dict(self.block_kwargs, variant=self.variant, residual=self.shortcut != "none")
+        blocks = [block(self.in_channels, channels, stride, downsample, **kwargs)]
+        self.in_channels = out_channels
+        blocks += [block(out_channels, channels, **kwargs) for _ in range(1, count)]
+        return nn.Sequential(*blocks)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv1(x)  # (N, 64, H/2, W/2); CIFAR: (N, 16, H, W)
+        if self.variant != "full_preact":
+            x = self.relu(self.bn1(x))
+        x = self.maxpool(x)  # (N, 64, H/4, W/4)
+        for i in range(self.num_stages):
+            x = getattr(self, f"layer{i + 1}")(x)  # ImageNet layer4: (N, 512 * expansion, H/32, W/32)
+        if self.variant == "full_preact":
+            x = self.relu(self.bn_final(x))
+        elif self.variant == "relu_preact":  # the last unit ends with BN, not ReLU
+            x = self.relu(x)
+        x = self.avgpool(x)  # (N, C, 1, 1)
+        x = x.flatten(1)  # (N, C)
+        return self.fc(x)  # (N, num_classes)
+
+
+def _resnet(block: type[_ResidualBlock], layers: list[int], num_classes: int, stride_in_1x1: bool,
+            **kwargs: Any) -> ResNet:  # fmt: skip
+    if stride_in_1x1:
+        if block is not Bottleneck:
+            raise ValueError("stride_in_1x1 applies to the Bottleneck networks (50, 101, 152 layers)")
+        kwargs["block_kwargs"] = dict(kwargs.get("block_kwargs") or {}, stride_in_1x1=True)
+    return ResNet(block, layers, num_classes, **kwargs)
+
+
+def resnet18(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
+    """ResNet-18: BasicBlock, [2, 2, 2, 2]; 11,689,512 parameters, 1.8e9 multiply-adds."""
+    return _resnet(BasicBlock, [2, 2, 2, 2], num_classes, stride_in_1x1, **kwargs)
+
+
+def resnet34(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
+    """ResNet-34: BasicBlock, [3, 4, 6, 3]; 21,797,672 parameters, 3.6e9 multiply-adds."""
+    return _resnet(BasicBlock, [3, 4, 6, 3], num_classes, stride_in_1x1, **kwargs)
+
+
+def resnet50(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
+    """ResNet-50: Bottleneck, [3, 4, 6, 3]; 25,557,032 parameters, 4.1e9 multiply-adds (3.8e9 with
+    ``stride_in_1x1=True``, the paper's figure).
+    """
+    return _resnet(Bottleneck, [3, 4, 6, 3], num_classes, stride_in_1x1, **kwargs)
+
+
+def resnet101(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
+    """ResNet-101: Bottleneck, [3, 4, 23, 3]; 44,549,160 parameters."""
+    return _resnet(Bottleneck, [3, 4, 23, 3], num_classes, stride_in_1x1, **kwargs)
+
+
+def resnet152(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
+    """ResNet-152: Bottleneck, [3, 8, 36, 3]; 60,192,808 parameters."""
+    return _resnet(Bottleneck, [3, 8, 36, 3], num_classes, stride_in_1x1, **kwargs)
+
+
+# The plain counterparts: the same layers without shortcuts (slide "ResNet (1)", the degradation
+# problem). Without projection shortcuts they have slightly fewer parameters than the ResNets.
+
+
+def plain18(num_classes: int = 1000, **kwargs: Any) -> ResNet:
+    """Plain-18: ResNet-18's layers, no shortcuts."""
+    return resnet18(num_classes, shortcut="none", **kwargs)
+
+
+def plain34(num_classes: int = 1000, **kwargs: Any) -> ResNet:
+    """Plain-34: ResNet-34's layers, no shortcuts (trains worse than plain-18, slide "ResNet (1)")."""
+    return resnet34(num_classes, shortcut="none", **kwargs)
+
+
+def plain50(num_classes: int = 1000, **kwargs: Any) -> ResNet:
+    """Plain-50: ResNet-50's bottleneck layers, no shortcuts."""
+    return resnet50(num_classes, shortcut="none", **kwargs)
+
+
+def plain101(num_classes: int = 1000, **kwargs: Any) -> ResNet:
+    """Plain-101: ResNet-101's layers, no shortcuts."""
+    return resnet101(num_classes, shortcut="none", **kwargs)
+
+
+def plain152(num_classes: int = 1000, **kwargs: Any) -> ResNet:
+    """Plain-152: ResNet-152's layers, no shortcuts."""
+    return resnet152(num_classes, shortcut="none", **kwargs)

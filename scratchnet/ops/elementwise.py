@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, device_of, get_xp
+from scratchnet.backend import Array, device_of, get_xp, normalize_device
 from scratchnet.backend import to_device as move_array
 from scratchnet.function import Function
 from scratchnet.ops.reduce import sum_to
-from scratchnet.tensor import Tensor, as_tensor, broadcast_shape
+from scratchnet.tensor import DEFAULT_FLOAT, Tensor, as_tensor, broadcast_shape, result_dtype
 
 
 class AddFunction(Function):
@@ -81,7 +81,7 @@ class DivFunction(Function):
 def div(a: Any, b: Any) -> Tensor:
     """A / b.  Shapes broadcast.  d(a/b)/da = 1/b, d(a/b)/db = -a/b^2."""
     a, b = _operands("div", a, b)
-    return DivFunction()(a, b)
+    return DivFunction()(_floating(a), _floating(b))
 
 
 class PowScalarFunction(Function):
@@ -93,6 +93,8 @@ class PowScalarFunction(Function):
         return x**self.exponent
 
     def backward(self, gy: Array) -> Array:
+        if self.exponent == 0:  # x^0 = 1 is constant; x^(0-1) would put 0 * inf = NaN at x = 0
+            return get_xp(gy).zeros_like(gy)
         return gy * self.exponent * self.x ** (self.exponent - 1)
 
 
@@ -104,7 +106,9 @@ class PowFunction(Function):
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
         xp = get_xp(gy)
-        ga = gy * self.b * self.a ** (self.b - 1)
+        # d(a^b)/da = b a^(b-1). Where b == 0 that is 0 (a^0 is constant), but a^(0-1) would be
+        # inf at a = 0 and 0 * inf = NaN: the exponent 1 there keeps every factor finite.
+        ga = gy * self.b * self.a ** xp.where(self.b == 0, 1, self.b - 1)
         # d(a^b)/db = a^b log(a), defined for a > 0; PyTorch's convention: 0 where a == 0.
         log_a = xp.log(xp.where(self.a > 0, self.a, 1))
         gb = gy * self.y * log_a
@@ -114,7 +118,7 @@ class PowFunction(Function):
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (torch.pow's name)
     """X ** exponent.  d/dx = p x^(p-1); for a tensor exponent also d/dp = x^p log x."""
     if isinstance(exponent, int | float) and isinstance(x, Tensor):
-        return PowScalarFunction(exponent)(x)
+        return PowScalarFunction(exponent)(_floating(x) if isinstance(exponent, float) else x)
     a, b = _operands("pow", x, exponent)
     return PowFunction()(a, b)
 
@@ -158,7 +162,7 @@ class ExpFunction(Function):
 
 def exp(x: Tensor) -> Tensor:
     """e^x.  d(e^x)/dx = e^x."""
-    return ExpFunction()(x)
+    return ExpFunction()(_floating(x))
 
 
 class LogFunction(Function):
@@ -172,7 +176,7 @@ class LogFunction(Function):
 
 def log(x: Tensor) -> Tensor:
     """Natural log.  d(log x)/dx = 1/x."""
-    return LogFunction()(x)
+    return LogFunction()(_floating(x))
 
 
 class SqrtFunction(Function):
@@ -186,7 +190,7 @@ class SqrtFunction(Function):
 
 def sqrt(x: Tensor) -> Tensor:
     """Square root.  d(sqrt x)/dx = 1 / (2 sqrt x)."""
-    return SqrtFunction()(x)
+    return SqrtFunction()(_floating(x))
 
 
 class TanhFunction(Function):
@@ -200,7 +204,7 @@ class TanhFunction(Function):
 
 def tanh(x: Tensor) -> Tensor:
     """Hyperbolic tangent.  d(tanh x)/dx = 1 - tanh(x)^2."""
-    return TanhFunction()(x)
+    return TanhFunction()(_floating(x))
 
 
 class SigmoidFunction(Function):
@@ -216,7 +220,7 @@ class SigmoidFunction(Function):
 
 def sigmoid(x: Tensor) -> Tensor:
     """Logistic sigmoid 1 / (1 + e^-x).  d(sigma)/dx = sigma (1 - sigma)."""
-    return SigmoidFunction()(x)
+    return SigmoidFunction()(_floating(x))
 
 
 class ReluFunction(Function):
@@ -240,10 +244,15 @@ class ClampFunction(Function):
 
     def forward(self, x: Array) -> Array:
         xp = get_xp(x)
-        y = x if self.low is None else xp.maximum(x, xp.asarray(self.low, dtype=x.dtype))
-        y = y if self.high is None else xp.minimum(y, xp.asarray(self.high, dtype=x.dtype))
-        # Gradient passes where x is inside [low, high], bounds included (as PyTorch).
-        self.inside = y == x
+        low = None if self.low is None else xp.asarray(self.low, dtype=x.dtype)
+        high = None if self.high is None else xp.asarray(self.high, dtype=x.dtype)
+        y = x if low is None else xp.maximum(x, low)
+        y = y if high is None else xp.minimum(y, high)
+        # The gradient passes strictly inside (low, high); at a bound it is 0, as in PyTorch, so
+        # clamp(x, min=0) and relu(x) agree at 0 too.
+        above = True if low is None else x > low
+        below = True if high is None else x < high
+        self.inside = xp.logical_and(above, below)
         return y
 
     def backward(self, gy: Array) -> Array:
@@ -251,7 +260,7 @@ class ClampFunction(Function):
 
 
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Clip x to [min, max] (either bound may be None).  d/dx = 1 inside the range, 0 outside."""
+    """Clip x to [min, max] (either bound may be None).  d/dx = 1 inside (min, max), else 0."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     return ClampFunction(min, max)(x)
@@ -303,10 +312,10 @@ class WhereFunction(Function):
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick a where condition is true, else b.  Gradient flows to the picked input only."""
-    condition = condition.data if isinstance(condition, Tensor) else condition
     a, b = _operands("where", a, b)
+    condition = as_tensor(condition, like=a).data.astype(bool)
     broadcast_shape("where", condition.shape, broadcast_shape("where", a.shape, b.shape))
-    return WhereFunction(condition.astype(bool))(a, b)
+    return WhereFunction(condition)(a, b)
 
 
 class CastFunction(Function):
@@ -342,7 +351,7 @@ class ToDeviceFunction(Function):
 
 def to_device(x: Tensor, device: str) -> Tensor:
     """X copied to ``"cpu"`` or ``"cuda"``.  The gradient is copied back."""
-    if x.device == device.split(":")[0]:
+    if x.device == normalize_device(device):
         return x
     return ToDeviceFunction(device)(x)
 
@@ -360,16 +369,21 @@ def clone(x: Tensor) -> Tensor:
     return CloneFunction()(x)
 
 
+def _floating(x: Tensor) -> Tensor:
+    """X itself if it is floating, else x as float32: ``int / int`` and ``exp(int)`` are float32, as in PyTorch."""
+    return x if x.dtype.kind in "fc" else cast(x, DEFAULT_FLOAT)
+
+
 def _operands(op: str, a: Any, b: Any, broadcast: bool = True) -> tuple[Tensor, Tensor]:
     """Turn both operands into tensors of one dtype and (if ``broadcast``) check that their shapes broadcast.
 
     A Python number takes the dtype of the tensor it meets, so ``x * 2.0`` stays float32 (as in
-    PyTorch), and an integer tensor meeting a float becomes float.
+    PyTorch), and an integer tensor meeting a float becomes float (``result_dtype`` has the rule).
     """
-    like = a if isinstance(a, Tensor) else b
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a, b = as_tensor(a, like=like), as_tensor(b, like=like)
     if a.dtype != b.dtype:
-        dtype = np.result_type(a.dtype, b.dtype)
+        dtype = result_dtype(a, b)
         a, b = a.to(dtype), b.to(dtype)
     if broadcast:
         broadcast_shape(op, a.shape, b.shape)

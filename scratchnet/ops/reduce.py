@@ -61,7 +61,9 @@ def expand(x: Tensor, *sizes: int) -> Tensor:
     """PyTorch's ``expand``: ``broadcast_to`` where -1 keeps a dimension's size."""
     if len(sizes) == 1 and isinstance(sizes[0], tuple | list):
         sizes = tuple(sizes[0])
-    lead = len(sizes) - x.ndim
+    lead = len(sizes) - x.ndim  # new leading dimensions
+    if lead < 0 or -1 in sizes[:lead]:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {tuple(sizes)} (-1 only keeps an existing dim)")
     shape = tuple(x.shape[i - lead] if size == -1 else size for i, size in enumerate(sizes))
     return broadcast_to(x, shape)
 

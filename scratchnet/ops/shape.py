@@ -9,13 +9,14 @@ module joins its branches and how a DenseNet layer sees all earlier feature maps
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet.backend import Array, get_xp
 from scratchnet.function import Function
-from scratchnet.tensor import Tensor, normalize_dims
+from scratchnet.tensor import Tensor, normalize_dims, promote_types
 
 
 class ReshapeFunction(Function):
@@ -51,7 +52,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dimensions ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
     if x.ndim == 0:
         return reshape(x, 1)
-    start, end = (d % x.ndim for d in (start_dim, end_dim))
+    start, end = _axis("flatten", start_dim, x.ndim), _axis("flatten", end_dim, x.ndim)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
     merged = math.prod(x.shape[start : end + 1])
     return reshape(x, (*x.shape[:start], merged, *x.shape[end + 1 :]))
 
@@ -87,16 +90,29 @@ def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
     """Reorder dimensions: output dim i is input dim ``dims[i]``.  Backward: the inverse order."""
     if len(dims) == 1 and isinstance(dims[0], Sequence):
         dims = tuple(dims[0])
-    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+    if len(dims) != x.ndim or any(not -x.ndim <= d < x.ndim for d in dims):
         raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}")
-    return PermuteFunction(tuple(d % x.ndim for d in dims))(x)
+    axes = tuple(d % x.ndim for d in dims)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}")
+    return PermuteFunction(axes)(x)
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions."""
+    if x.ndim == 0:
+        return x  # PyTorch allows transpose(0, 0) / (-1, -1) of a 0-d tensor: nothing to swap
+    dim0, dim1 = _axis("transpose", dim0, x.ndim), _axis("transpose", dim1, x.ndim)
     dims = list(range(x.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return permute(x, dims)
+
+
+def _axis(op: str, dim: int, ndim: int) -> int:
+    """``dim`` as a non-negative axis of an ``ndim``-dimensional tensor (-1 is the last)."""
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % ndim
 
 
 class GetItemFunction(Function):
@@ -110,10 +126,19 @@ class GetItemFunction(Function):
     def backward(self, gy: Array) -> Array:
         xp = get_xp(gy)
         gx = xp.zeros(self.x_shape, dtype=gy.dtype)
-        # add.at, not gx[index] = gy: an integer index may pick the same element twice, and
-        # each pick must add its gradient.
-        xp.add.at(gx, self.index, gy)
+        if _is_basic(self.index):
+            gx[self.index] = gy  # slices and ints pick each element at most once
+        else:
+            # add.at, not gx[index] = gy: an integer array may pick the same element twice, and
+            # each pick must add its gradient (x[[0, 0]] sends two gradients to x[0]).
+            xp.add.at(gx, self.index, gy)
         return gx
+
+
+def _is_basic(index: Any) -> bool:
+    """True for NumPy's basic indexing (ints, slices, None, ...), which never repeats an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, int | slice) or i is None or i is Ellipsis for i in parts)
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
@@ -166,14 +191,16 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
     first = tensors[0]
-    axis = dim % first.ndim if first.ndim else 0
+    if first.ndim == 0:
+        raise ValueError("cat: 0-d tensors cannot be concatenated; use stack, or unsqueeze them first")
+    axis = _axis("cat", dim, first.ndim)
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(
             a != b for i, (a, b) in enumerate(zip(t.shape, first.shape, strict=True)) if i != axis
         ):
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ValueError(f"cat: shapes must match except in dim {dim}, got {shapes}")
-    dtype = first.dtype
+    dtype = functools.reduce(promote_types, [t.dtype for t in tensors])
     tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
     return CatFunction(axis)(*tensors)
 
@@ -214,7 +241,9 @@ class SplitFunction(Function):
 
 def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
     """Cut x along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
-    axis = dim % x.ndim
+    if x.ndim == 0:
+        raise ValueError("split: a 0-d tensor has no dimension to split")
+    axis = _axis("split", dim, x.ndim)
     length = x.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -231,7 +260,11 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut x into ``chunks`` nearly equal pieces along ``dim`` (PyTorch's rule: ceil-sized pieces)."""
-    size = -(-x.shape[dim % x.ndim] // chunks)
+    if chunks <= 0:
+        raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
+    if x.ndim == 0:
+        raise ValueError("chunk: a 0-d tensor has no dimension to split")
+    size = -(-x.shape[_axis("chunk", dim, x.ndim)] // chunks)  # ceil(length / chunks)
     return split(x, max(size, 1), dim)
 
 

@@ -1,0 +1,81 @@
+"""Load PyTorch weights into a scratchnet model: ``load_torch_state_dict(model, path_or_dict)``.
+
+scratchnet's models use torchvision's module names (``layer1.0.conv1.weight``,
+``features.denseblock1.denselayer1.norm1.running_mean``, ...) and the same array layouts (conv
+weights (OC, C, KH, KW), linear weights (out, in)), so a torchvision state_dict needs no renaming:
+each tensor becomes a NumPy array and ``model.load_state_dict(..., strict=True)`` checks that every
+key is present on both sides with the same shape (BatchNorm's ``num_batches_tracked`` included).
+
+torch is imported only to read a ``.pth`` file, and then with ``weights_only=True``: unpickling
+an untrusted checkpoint otherwise runs whatever code it contains. Without torch, convert the file
+once on a machine that has it::
+
+    import numpy as np, torch
+    state = torch.load("resnet50.pth", map_location="cpu", weights_only=True)
+    np.savez("resnet50.npz", **{k: v.numpy() for k, v in state.items()})
+
+and load the ``.npz`` (read with ``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["load_torch_state_dict", "torch_state_dict_to_numpy"]
+
+
+def torch_state_dict_to_numpy(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Each value (torch tensor, NumPy array or number) as a NumPy array, keys and order unchanged."""
+    arrays = {}
+    for key, value in state_dict.items():
+        if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor, without importing torch
+            value = value.detach().cpu().numpy()
+        arrays[key] = np.asarray(value)
+    return arrays
+
+
+def load_torch_state_dict(model: Any, path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Any:
+    """Copy PyTorch weights into ``model`` (strict: every key and shape must match).
+
+    Parameters
+    ----------
+    model : scratchnet.nn.Module
+    path_or_dict : mapping or path
+        A state_dict of torch tensors or NumPy arrays, a ``.pth``/``.pt`` file (needs torch), or an
+        ``.npz`` file of arrays.
+
+    Returns
+    -------
+    The result of ``model.load_state_dict`` (missing and unexpected keys: empty when it succeeds).
+    """
+    if isinstance(path_or_dict, Mapping):
+        state = path_or_dict
+    else:
+        state = _read(Path(path_or_dict))
+    return model.load_state_dict(torch_state_dict_to_numpy(state), strict=True)
+
+
+def _read(path: Path) -> Mapping[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            f"reading {path.name} needs PyTorch (`pip install torch`); or convert it to .npz where "
+            "torch is installed (see scratchnet.io.torch_weights) and load the .npz instead"
+        ) from None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]  # a training checkpoint {"state_dict": ..., "epoch": ...}
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{path.name} holds a {type(state).__name__}, not a state_dict (a dict of tensors)")
+    return state

@@ -1,0 +1,91 @@
+"""Numba siblings of the four per-channel loops of batch normalization (``scratchnet/ops/norm.py``).
+
+Each function has the signature, layout and result of the NumPy reference of the same name in
+``scratchnet.ops.norm``; ``tests/test_norm.py`` pins them together. They are faster because each
+makes one or two passes over the (N, C, M) array, with no temporaries, and runs the channels (or
+rows) in parallel. Sums are accumulated in float64, so they are at least as accurate as the reference.
+
+Imported only through ``scratchnet.ops.norm._kernels``, once ``scratchnet.backend.import_numba()``
+has succeeded. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python for debugging.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# Let LLVM reorder the float additions so the sums vectorise; no 'nnan'/'ninf' flags, so NaN and Inf
+# still propagate (detect_anomaly relies on that).
+_FAST = {"reassoc", "contract"}
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def channel_mean_var(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirrors ``ops.norm.channel_mean_var``: (N, C, M) -> mean (C,), biased var (C,), two passes."""
+    N, C, M = x3.shape
+    n = N * M
+    # Samples run in parallel, in memory order; each writes its own row of partial sums (float64).
+    partial = np.zeros((N, C))
+    for i in prange(N):
+        for c in range(C):
+            total = 0.0
+            for m in range(M):
+                total += x3[i, c, m]
+            partial[i, c] = total
+    mean = partial.sum(axis=0) / n  # (C,)
+    for i in prange(N):
+        for c in range(C):
+            mu = mean[c]
+            squares = 0.0
+            for m in range(M):
+                d = x3[i, c, m] - mu
+                squares += d * d
+            partial[i, c] = squares
+    var = partial.sum(axis=0) / n  # (C,)
+    return mean.astype(x3.dtype), var.astype(x3.dtype)
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def channel_grad_sums(g3: np.ndarray, x3: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirrors ``ops.norm.channel_grad_sums``: sum g and sum g (x - mean) per channel, one pass."""
+    N, C, M = x3.shape
+    partial_g = np.zeros((N, C))
+    partial_gx = np.zeros((N, C))
+    for i in prange(N):
+        for c in range(C):
+            mu = mean[c]
+            s0 = 0.0
+            s1 = 0.0
+            for m in range(M):
+                g = g3[i, c, m]
+                s0 += g
+                s1 += g * (x3[i, c, m] - mu)
+            partial_g[i, c] = s0
+            partial_gx[i, c] = s1
+    return partial_g.sum(axis=0).astype(g3.dtype), partial_gx.sum(axis=0).astype(g3.dtype)
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def channel_affine(x3: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Mirrors ``ops.norm.channel_affine``: x * scale + shift per channel, (N, C, M) -> (N, C, M)."""
+    N, C, M = x3.shape
+    y = np.empty_like(x3)
+    for i in prange(N):
+        for c in range(C):
+            s, t = scale[c], shift[c]
+            for m in range(M):
+                y[i, c, m] = x3[i, c, m] * s + t
+    return y
+
+
+@njit(parallel=True, cache=True, fastmath=_FAST)
+def channel_affine2(g3: np.ndarray, x3: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Mirrors ``ops.norm.channel_affine2``: a g + b x + c per channel, (N, C, M) -> (N, C, M)."""
+    N, C, M = x3.shape
+    out = np.empty_like(g3)
+    for i in prange(N):
+        for k in range(C):
+            ak, bk, ck = a[k], b[k], c[k]
+            for m in range(M):
+                out[i, k, m] = ak * g3[i, k, m] + bk * x3[i, k, m] + ck
+    return out

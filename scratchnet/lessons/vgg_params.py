@@ -1,0 +1,290 @@
+"""VGG16's memory and parameters, layer by layer: the lecture's table recomputed from the real model.
+
+Slide "VGGNet (3)" lists, for every layer of VGG16, the shape of its output, how many numbers that
+output holds for one image ("memory") and how many weights the layer has ("params, not counting
+biases"). This lesson builds ``scratchnet.models.vgg16()``, pushes one 224x224 image through it,
+and recounts every line from the real layers and the real output arrays:
+
+    memory of a layer = output.numel() for one image     e.g. 224*224*64 = 3,211,264
+    params of a layer = layer.weight.numel()              e.g. (3*3*3)*64 = 1,728
+
+Then it adds the rows up, compares the totals with the slide (138M parameters agrees; the slide's
+"24M activations" does not follow from its own rows, which add up to 15.2M), and shows where the
+memory and the parameters live: early convolutions and late fully connected layers.
+
+Run it: ``python -m scratchnet.lessons.vgg_params`` (``--json``, ``--plot vgg.png``).
+Read next: ``scratchnet/models/vgg.py`` (the model, built from the paper's configuration table),
+``scratchnet/nn/layers.py`` (``Conv2d``, ``MaxPool2d``, ``Linear``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import scratchnet
+from scratchnet import nn
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    count_weights,
+    finish,
+    fmt_bytes,
+    fmt_int,
+    fmt_pct,
+    fmt_shape,
+    fmt_si,
+    parse_args,
+    record_outputs,
+)
+from scratchnet.models import vgg16
+
+SLIDE = "lecture, VGGNet (3)"
+
+# The slide's rows, as printed: (layer, memory, params not counting biases). These are the
+# references; nothing below is computed from them except their own sums.
+LECTURE_ROWS: list[tuple[str, str, int]] = [
+    ("INPUT", "150K", 0),
+    ("CONV3-64", "3.2M", 1_728),
+    ("CONV3-64", "3.2M", 36_864),
+    ("POOL2", "800K", 0),
+    ("CONV3-128", "1.6M", 73_728),
+    ("CONV3-128", "1.6M", 147_456),
+    ("POOL2", "400K", 0),
+    ("CONV3-256", "800K", 294_912),
+    ("CONV3-256", "800K", 589_824),
+    ("CONV3-256", "800K", 589_824),
+    ("POOL2", "200K", 0),
+    ("CONV3-512", "400K", 1_179_648),
+    ("CONV3-512", "400K", 2_359_296),
+    ("CONV3-512", "400K", 2_359_296),
+    ("POOL2", "100K", 0),
+    ("CONV3-512", "100K", 2_359_296),
+    ("CONV3-512", "100K", 2_359_296),
+    ("CONV3-512", "100K", 2_359_296),
+    ("POOL2", "25K", 0),
+    ("FC", "4096", 102_760_448),
+    ("FC", "4096", 16_777_216),
+    ("FC", "1000", 4_096_000),
+]
+LECTURE_TOTAL_MEMORY = 24e6  # "TOTAL memory: 24M * 4 bytes ~ 96MB / image (only forward! ~2 for bwd)"
+LECTURE_TOTAL_BYTES = 96e6
+LECTURE_TOTAL_PARAMS = 138e6  # "TOTAL params: 138M parameters"
+TORCHVISION_VGG16 = 138_357_544  # torchvision.models.VGG16_Weights.IMAGENET1K_V1.meta["num_params"]
+
+# The slide rounds memory to two significant figures ("800K" for 802,816): a 1% tolerance.
+ROUNDING = 0.01
+
+
+def parse_si(text: str) -> float:
+    """``'3.2M' -> 3.2e6``, ``'150K' -> 150e3``, ``'4096' -> 4096``: the slide's way of writing numbers."""
+    scale = {"K": 1e3, "M": 1e6}
+    return float(text[:-1]) * scale[text[-1]] if text[-1] in scale else float(text)
+
+
+def layer_rows(model: nn.Module, image: scratchnet.Tensor) -> list[dict[str, Any]]:
+    """One row per line of the slide: the input, every conv, every max pool, every linear layer.
+
+    The shapes come from a real forward pass (``record_outputs`` hooks every layer). A conv row
+    stands for conv + ReLU, as on the slide: the ReLU keeps the shape and has no weights.
+    """
+    outputs = record_outputs(model, image, (nn.Conv2d, nn.MaxPool2d, nn.Linear))
+    rows = [_row("INPUT", "input", "", image.shape[1:], image.dtype.itemsize, None)]
+    block, conv_in_block, fc = 1, 0, 6
+    for path, layer, output in outputs:
+        if isinstance(layer, nn.Conv2d):
+            conv_in_block += 1
+            label, name = f"CONV{layer.kernel_size[0]}-{layer.out_channels}", f"conv{block}_{conv_in_block}"
+        elif isinstance(layer, nn.MaxPool2d):
+            label, name = f"POOL{_first(layer.kernel_size)}", f"pool{block}"
+            block, conv_in_block = block + 1, 0
+        else:
+            label, name, fc = "FC", f"fc{fc}", fc + 1
+        rows.append(_row(label, name, path, output.shape[1:], output.dtype.itemsize, layer))
+    return rows
+
+
+def _row(label: str, name: str, path: str, shape: Sequence[int], itemsize: int, layer: Any) -> dict[str, Any]:
+    weights = layer.weight.numel() if layer is not None and hasattr(layer, "weight") else 0
+    biases = layer.bias.numel() if weights and layer.bias is not None else 0
+    if isinstance(layer, nn.Conv2d):
+        c_out, c_in, kh, kw = layer.weight.shape
+        weights_formula = f"({kh}*{kw}*{c_in})*{c_out}"
+    elif isinstance(layer, nn.Linear):
+        n_out, n_in = layer.weight.shape
+        weights_formula = f"{n_in}*{n_out}"
+    else:
+        weights_formula = "0"
+    memory = 1
+    for s in shape:
+        memory *= s
+    memory_formula = "*".join(str(s) for s in (*shape[1:], shape[0])) if len(shape) == 3 else str(memory)
+    return {
+        "layer": label,
+        "name": name,
+        "module": path,  # where the layer lives in model.state_dict()
+        "output": tuple(shape),
+        "memory": memory,
+        "memory_formula": memory_formula,
+        "bytes": memory * itemsize,
+        "weights": weights,
+        "weights_formula": weights_formula,
+        "biases": biases,
+    }
+
+
+def _first(size: int | Sequence[int]) -> int:
+    return size if isinstance(size, int) else size[0]
+
+
+def main(argv: Sequence[str] | None = None) -> Report:
+    args = parse_args(argv, __doc__)
+    report = Report("vgg_params", "VGG16: memory and parameters, layer by layer (slide VGGNet (3))")
+
+    model = vgg16()
+    model.eval()
+    image = scratchnet.randn(1, 3, 224, 224)  # one RGB image; the values do not matter for shapes
+    rows = layer_rows(model, image)
+
+    report.say(
+        "We build scratchnet.models.vgg16() and push one 224x224 RGB image through it (batch 1, no "
+        "gradients), recording the output of every layer. For each line of the slide we count:",
+        "  memory = the numbers in the layer's output for one image (its activations), output.numel()\n"
+        "  params = the layer's weights, layer.weight.numel() (the slide does not count biases)\n"
+        "The slide's figures stand beside ours; 'ok' means they agree (the slide rounds memory to two "
+        "significant figures).",
+    )
+
+    # -- per-row comparison with the slide
+    if len(rows) != len(LECTURE_ROWS):
+        raise RuntimeError(f"vgg16 gave {len(rows)} rows, the slide has {len(LECTURE_ROWS)}")
+    for row, (label, memory_shown, weights_ref) in zip(rows, LECTURE_ROWS, strict=True):
+        row["lecture_memory"] = memory_shown
+        row["lecture_weights"] = weights_ref
+        memory = report.check(f"{row['name']} memory", row["memory"], parse_si(memory_shown), SLIDE,
+                              rel_tol=ROUNDING, shown=memory_shown, quiet=True)
+        weights = report.check(f"{row['name']} params", row["weights"], weights_ref, SLIDE, quiet=True)
+        layer = report.check(f"{row['name']} type", row["layer"], label, SLIDE, quiet=True)
+        row["agrees"] = memory.agrees and weights.agrees and layer.agrees
+
+    total_memory = sum(r["memory"] for r in rows)
+    total_bytes = sum(r["bytes"] for r in rows)
+    total_weights = sum(r["weights"] for r in rows)
+    total_biases = sum(r["biases"] for r in rows)
+    report.table(
+        "layers",
+        "Step 1. The slide's table, recomputed (output shape is height x width x channels)",
+        [
+            Column("name", "layer", align="<"),
+            Column("layer", "slide", align="<"),
+            Column("output", "output", fmt_shape, "<"),
+            Column("memory_formula", "memory =", align="<"),
+            Column("memory", "", fmt_int),
+            Column("lecture_memory", "slide"),
+            Column("weights_formula", "params =", align="<"),
+            Column("weights", "", fmt_int),
+            Column("lecture_weights", "slide", fmt_int),
+            Column("agrees", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
+        ],
+        rows,
+        totals=[{"name": "TOTAL", "memory": total_memory, "weights": total_weights,
+                 "lecture_memory": "24M", "lecture_weights": LECTURE_TOTAL_PARAMS}],
+    )
+    n_ok = sum(r["agrees"] for r in rows)
+    report.say(f"{n_ok} of {len(rows)} rows agree with the slide in type, memory and params.")
+
+    # -- Step 2: totals
+    conv_relu_outputs = sum(
+        output.numel() for _, _, output in record_outputs(model, image, (nn.ReLU,)) if output.ndim == 4
+    )
+    convs_only = sum(r["memory"] for r in rows if r["layer"].startswith("CONV"))
+    report.say(
+        "Step 2. Totals. Adding up the rows gives the memory of one forward pass and the size of the model.",
+        f"  activations, sum of the rows:  {fmt_int(total_memory)} numbers ({fmt_si(total_memory)})"
+        f" x {image.dtype.itemsize} bytes = {fmt_bytes(total_bytes)} per image, forward only\n"
+        f"  with the backward pass (x2):    {fmt_bytes(2 * total_bytes)} per image\n"
+        f"  weights (no biases):            {fmt_int(total_weights)}\n"
+        f"  biases:                         {fmt_int(total_biases)}\n"
+        f"  all parameters, model.parameters(): {fmt_int(count_parameters(model))}",
+    )
+    lecture_rows_memory = sum(parse_si(m) for _, m, _ in LECTURE_ROWS)
+    report.check("sum of the rows' memory (vs the slide's rows added up)", total_memory, lecture_rows_memory,
+                 SLIDE + ", its 22 rows added up", rel_tol=ROUNDING, shown=fmt_si(lecture_rows_memory, 2),
+                 note="The slide's own rows, as printed (rounded), add up to this.")
+    report.check(
+        "TOTAL memory (activations per image)", total_memory, LECTURE_TOTAL_MEMORY, SLIDE, rel_tol=0.05,
+        shown="24M",
+        why=(
+            f"The slide's total does not follow from its own rows, which add up to {fmt_si(total_memory)}. "
+            "The same rows and the same 24M are on the CS231n slide the lecture cites, so the error comes from "
+            f"there. No counting convention we tried gives 24M: convolutions only give {fmt_si(convs_only)}; "
+            "storing every ReLU output as a separate array (as a framework without in-place ReLU does) gives "
+            f"{fmt_si(total_memory + conv_relu_outputs)}."
+        ),
+    )
+    report.check(
+        "TOTAL memory in bytes, forward", total_bytes, LECTURE_TOTAL_BYTES, SLIDE, rel_tol=0.05, shown="96MB",
+        why=f"Follows from the 24M above: the rows give {fmt_si(total_memory)} x 4 bytes = {fmt_bytes(total_bytes)}.",
+    )
+    report.check("weights without biases (vs the slide's rows added up)", total_weights,
+                 sum(w for _, _, w in LECTURE_ROWS), SLIDE + ", its 22 rows added up")
+    report.check("TOTAL params, biases included", count_parameters(model), LECTURE_TOTAL_PARAMS, SLIDE,
+                 rel_tol=0.005, shown="138M",
+                 note=f"With or without the {fmt_int(total_biases)} biases, it rounds to 138M.")
+    report.check("TOTAL params, biases included (torchvision)", count_parameters(model), TORCHVISION_VGG16,
+                 "torchvision vgg16, IMAGENET1K_V1 num_params")
+
+    # -- Step 3: where memory and parameters live
+    first_block = sum(r["memory"] for r in rows if r["name"] in ("conv1_1", "conv1_2"))
+    conv_memory = sum(r["memory"] for r in rows if r["layer"].startswith("CONV"))
+    fc_weights = sum(r["weights"] for r in rows if r["layer"] == "FC")
+    fc6 = next(r for r in rows if r["name"] == "fc6")
+    conv_weights = total_weights - fc_weights
+    report.say(
+        "Step 3. Where do memory and parameters live?",
+        f"  Memory: the first two convolutions (224x224x64 each) hold {fmt_pct(first_block / total_memory)} "
+        f"of all activations, and the 13 convolutions together {fmt_pct(conv_memory / total_memory)}; "
+        f"the three FC layers output only {fmt_int(4096 + 4096 + 1000)} numbers. Big images with few "
+        "channels early on cost memory.\n"
+        f"  Params: the three FC layers hold {fmt_pct(fc_weights / total_weights)} of the weights, fc6 alone "
+        f"({fc6['weights_formula']} = {fmt_int(fc6['weights'])}) {fmt_pct(fc6['weights'] / total_weights)}; "
+        f"all 13 convolutions share the remaining {fmt_int(conv_weights)}. A 3x3 kernel is tiny; a layer "
+        "that connects every one of 25,088 inputs to every one of 4,096 outputs is not.",
+    )
+    report.check("share of activations in the convolutions ('most memory is in early CONV')",
+                 round(conv_memory / total_memory, 4), 0.5, SLIDE, shown="> 50%", agrees=conv_memory > total_memory / 2)
+    report.check("share of weights in the FC layers ('most params are in late FC')", round(fc_weights / total_weights, 4),
+                 0.5, SLIDE, shown="> 50%", agrees=fc_weights > total_weights / 2)
+
+    batch = 32
+    report.say(
+        "Step 4. Memory during training. The table counts one image's activations. The weights themselves "
+        f"take {fmt_bytes(count_parameters(model) * image.dtype.itemsize)} at 4 bytes each, and training keeps "
+        "as much again for their gradients, plus what the optimizer stores. Activations grow with the batch, "
+        f"weights do not: at batch {batch} the forward activations alone take {fmt_bytes(batch * total_bytes)}, "
+        f"about {fmt_bytes(2 * batch * total_bytes)} with the backward pass.",
+    )
+
+    report.data.update(total_memory=total_memory, total_bytes=total_bytes, total_weights=total_weights,
+                       total_biases=total_biases, total_params=count_parameters(model),
+                       relu_outputs=conv_relu_outputs, fc_weight_share=fc_weights / total_weights)
+    return finish(report, args, plot)
+
+
+def plot(fig: Any, report: Report) -> None:
+    """Two bar charts over the same layers: activations (early layers) and weights (late layers)."""
+    rows = report.as_dict()["rows"]["layers"][:-1]  # without the TOTAL line
+    names = [r["name"] for r in rows]
+    x = range(len(rows))
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    top.bar(x, [r["memory"] / 1e6 for r in rows], color="tab:blue")
+    top.set_ylabel("activations (millions)")
+    top.set_title("VGG16, one 224x224 image: memory is early, parameters are late")
+    bottom.bar(x, [r["weights"] / 1e6 for r in rows], color="tab:orange")
+    bottom.set_ylabel("weights (millions)")
+    bottom.set_xticks(list(x), names, rotation=90)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Activation layers: ReLU, ReLU6, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax.
+
+Each is a thin Module around the op of the same name (``scratchnet.ops.elementwise`` and
+``scratchnet.ops.activation``), so it can sit in a ``Sequential``. None has parameters.
+
+``inplace=True`` is accepted, so PyTorch code (``nn.ReLU(inplace=True)`` in every torchvision
+model) runs unchanged, but the result is always a new tensor: overwriting the input would
+corrupt a value that backward still needs (a ResNet's skip connection, for one).
+"""
+
+from __future__ import annotations
+
+from scratchnet.nn.module import Module
+from scratchnet.ops.activation import leaky_relu, log_softmax, relu6, softmax
+from scratchnet.ops.elementwise import relu, sigmoid, tanh
+from scratchnet.tensor import Tensor
+
+
+class ReLU(Module):
+    """max(x, 0) element-wise.  ``inplace`` is accepted but the output is always a new tensor."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+        return relu(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU6(Module):
+    """min(max(x, 0), 6) element-wise.  ``inplace`` is accepted but the output is always a new tensor."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return relu6(input)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    """X for x > 0, else negative_slope * x.  ``inplace`` is accepted but the output is always a new tensor."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class Sigmoid(Module):
+    """1 / (1 + e^-x) element-wise (the gate of a squeeze-and-excitation block)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return sigmoid(input)
+
+
+class Tanh(Module):
+    """Hyperbolic tangent element-wise."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return tanh(input)
+
+
+class Softmax(Module):
+    """Softmax along ``dim`` (pass it: e.g. ``Softmax(dim=1)`` for logits (N, num_classes))."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return log_softmax(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

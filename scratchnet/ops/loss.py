@@ -1,0 +1,252 @@
+"""Losses: cross_entropy (with label smoothing), nll_loss, mse_loss, binary_cross_entropy_with_logits.
+
+Cross-entropy is what every classifier of the lecture is trained with: softmax over the class
+scores, then -log of the probability of the true class. Computing it in one Function from the
+logits (not as log(softmax(x))) is both stable for huge logits and gives the famous gradient
+
+    dL/dlogits = softmax(logits) - target distribution    (divided by N for the mean),
+
+which is also why label smoothing is one line: it only changes the target distribution.
+
+Every loss takes ``reduction``: "mean" (the default), "sum", or "none" (one loss per element).
+Notation: N batch, C classes; ``(N, C, d1, ...)`` inputs with ``(N, d1, ...)`` targets are
+accepted too (per-pixel classification), the class dimension always being dim 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scratchnet.backend import Array, get_xp
+from scratchnet.function import Function
+from scratchnet.ops.elementwise import _operands
+from scratchnet.tensor import Tensor
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class WeightedNllFunction(Function):
+    """L_i = -sum_c a_ic z_ic, reduced; ``a`` is a fixed (N, C, ...) array of target weights.
+
+    With ``log_softmax=True`` z = log softmax(x) is computed here (cross-entropy), otherwise z = x
+    (nll_loss, whose input already holds log-probabilities).
+    """
+
+    def __init__(self, a: Array, reduction: str, divisor: Any, log_softmax: bool) -> None:
+        self.a, self.reduction, self.divisor, self.log_softmax = a, reduction, divisor, log_softmax
+
+    def forward(self, x: Array) -> Array:
+        xp = get_xp(x)
+        z = x
+        if self.log_softmax:
+            shifted = x - x.max(axis=1, keepdims=True)  # the log-sum-exp trick (see log_softmax)
+            z = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))  # (N, C, ...)
+            self.probs = xp.exp(z)  # softmax(x), kept for backward
+        losses = -(self.a * z).sum(axis=1)  # (N, ...)
+        return _reduce(losses, self.reduction, self.divisor)
+
+    def backward(self, gy: Array) -> Array:
+        g = _unreduce(gy, self.a.shape[:1] + self.a.shape[2:], self.reduction, self.divisor)
+        g = g[:, None]  # (N, 1, ...): the per-sample gradient, broadcast over classes
+        if not self.log_softmax:
+            return -self.a * g  # dL/dz = -a
+        # d/dx of -sum_c a_c log softmax_c(x) = softmax(x) * sum_c a_c - a; with sum_c a_c = 1
+        # (no class weights) this is the familiar softmax - target.
+        return (self.probs * self.a.sum(axis=1, keepdims=True) - self.a) * g
+
+
+def cross_entropy(
+    input: Tensor,  # noqa: A002 (PyTorch's argument name)
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Cross-entropy between the softmax of ``input`` (logits) and integer class ``target``.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C) or (N, C, d1, ...): unnormalised class scores (logits)
+    target : Tensor of integers, shape (N,) or (N, d1, ...), values in [0, C) (or ``ignore_index``)
+    weight : Tensor, shape (C,), optional: a rescaling weight per class
+    ignore_index : int: targets with this value contribute neither loss nor gradient
+    reduction : "mean" | "sum" | "none"
+        "mean" divides by the number of (weighted) non-ignored targets, as PyTorch.
+    label_smoothing : float in [0, 1]
+        The target distribution becomes (1 - s) one_hot + s / C (Szegedy et al., 2016).
+
+    Returns
+    -------
+    Tensor, a scalar (shape ()) or, for reduction="none", shape (N,) or (N, d1, ...).
+
+    Notes
+    -----
+    With q the (smoothed) target distribution and p = softmax(x):
+    L_n = -sum_c w_c q_nc log p_nc, and dL_n/dx_n = p_n * sum_c w_c q_nc - w * q_n (= p_n - q_n without weights).
+    """
+    a, divisor = _target_weights("cross_entropy", input, target, weight, ignore_index, label_smoothing, reduction)
+    return WeightedNllFunction(a, reduction, divisor, log_softmax=True)(input)
+
+
+def nll_loss(
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood: -input[n, target[n]], for ``input`` holding log-probabilities.
+
+    Shapes as ``cross_entropy``: input (N, C) or (N, C, d1, ...), integer target (N,) or (N, d1, ...).
+    ``cross_entropy(x, t) == nll_loss(log_softmax(x, dim=1), t)``.
+    dL/dinput[n, c] = -w_c for c = target[n] (divided by the weight total for "mean"), else 0.
+    """
+    a, divisor = _target_weights("nll_loss", input, target, weight, ignore_index, 0.0, reduction)
+    return WeightedNllFunction(a, reduction, divisor, log_softmax=False)(input)
+
+
+def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+                    label_smoothing: float, reduction: str) -> tuple[Array, Any]:  # fmt: skip
+    """Check the target, and build a = w * q (shape of x) and the divisor of the "mean" reduction."""
+    _check_reduction(op, reduction)
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected input of shape (N, C) or (N, C, d1, ...), got shape {x.shape}")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    xp = get_xp(x.data)
+    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    C = x.shape[1]
+    expected = x.shape[:1] + x.shape[2:]
+    if t.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: target must hold integer class indices in [0, {C}), got dtype {t.dtype} of shape "
+            f"{tuple(t.shape)} (class-probability targets are not supported); convert with target.long()"
+        )
+    if tuple(t.shape) != expected:
+        raise ValueError(f"{op}: target of shape {tuple(t.shape)} does not match input of shape {x.shape}; "
+                         f"expected target shape {expected}")  # fmt: skip
+    ignored = t == ignore_index
+    bad = ((t < 0) | (t >= C)) & ~ignored
+    if bool(bad.any()):
+        values = sorted({int(v) for v in t[bad].ravel()[:5].tolist()})
+        raise IndexError(
+            f"{op}: target values must be class indices in [0, {C}) for input of shape {x.shape} "
+            f"({C} classes), got {values} in target of shape {tuple(t.shape)}"
+        )
+
+    classes = xp.arange(C).reshape((1, C) + (1,) * (x.ndim - 2))  # (1, C, 1, ...)
+    one_hot = (classes == xp.where(ignored, 0, t)[:, None]).astype(x.dtype)  # (N, C, ...)
+    q = (1 - label_smoothing) * one_hot + label_smoothing / C  # the target distribution
+    w = xp.ones(C, dtype=x.dtype) if weight is None else weight.data.astype(x.dtype)
+    a = q * w.reshape(classes.shape) * ~ignored[:, None]  # ignored targets: a = 0, no loss, no gradient
+    # "mean" divides by the total weight of the true classes of the non-ignored targets (PyTorch's rule;
+    # the number of non-ignored targets when there are no class weights).
+    divisor = (w[xp.where(ignored, 0, t)] * ~ignored).sum()
+    return a, divisor
+
+
+class MseFunction(Function):
+    def __init__(self, reduction: str) -> None:
+        self.reduction = reduction
+
+    def forward(self, x: Array, t: Array) -> Array:
+        self.diff = x - t
+        return _reduce(self.diff * self.diff, self.reduction, self.diff.size)
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        g = _unreduce(gy, self.diff.shape, self.reduction, self.diff.size) * 2 * self.diff
+        return g, -g
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """Mean squared error (x - t)^2.  Shapes: input and target equal (any shape).
+
+    dL/dx = 2 (x - t) (divided by the number of elements for "mean"), dL/dt = -dL/dx.
+    """
+    _check_reduction("mse_loss", reduction)
+    if input.shape != getattr(target, "shape", None):
+        raise ValueError(f"mse_loss: input of shape {input.shape} and target of shape "
+                         f"{getattr(target, 'shape', None)} must have the same shape")  # fmt: skip
+    x, t = _operands("mse_loss", input, target)
+    return MseFunction(reduction)(x, t)
+
+
+class BceWithLogitsFunction(Function):
+    def __init__(self, reduction: str, weight: Array | None, pos_weight: Array | None) -> None:
+        self.reduction, self.weight, self.pos_weight = reduction, weight, pos_weight
+
+    def forward(self, x: Array, t: Array) -> Array:
+        xp = get_xp(x)
+        # softplus(-x) = log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): never overflows.
+        self.softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
+        self.sigmoid_neg = xp.exp(-self.softplus_neg)  # sigmoid(x) = 1 / (1 + e^-x) = e^-softplus(-x)
+        # Loss = -[p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] = (1 - t) x + (1 + (p - 1) t) softplus(-x).
+        self.log_weight = 1 if self.pos_weight is None else 1 + (self.pos_weight - 1) * t
+        self.x, self.t = x, t
+        losses = (1 - t) * x + self.log_weight * self.softplus_neg
+        if self.weight is not None:
+            losses = losses * self.weight
+        self.shape = losses.shape
+        return _reduce(losses, self.reduction, losses.size)
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        g = _unreduce(gy, self.shape, self.reduction, int(np.prod(self.shape)))
+        if self.weight is not None:
+            g = g * self.weight
+        # d/dx = (1 - t) - (1 + (p - 1) t) (1 - sigmoid(x)); for p = 1 this is sigmoid(x) - t.
+        gx = g * ((1 - self.t) - self.log_weight * (1 - self.sigmoid_neg))
+        # d/dt = -x + (p - 1) softplus(-x)
+        pos = 0 if self.pos_weight is None else (self.pos_weight - 1) * self.softplus_neg
+        gt = g * (pos - self.x)
+        return gx, gt
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy of sigmoid(input) against ``target`` in [0, 1], computed from the logits.
+
+    Shapes: input and target equal (any shape); ``weight`` broadcasts to it, ``pos_weight``
+    (weight of the positive class) broadcasts along the last dimension, e.g. shape (num_classes,).
+    L = -[pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]; dL/dx = sigmoid(x) - t when pos_weight is 1.
+    """
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    if input.shape != getattr(target, "shape", None):
+        raise ValueError(f"binary_cross_entropy_with_logits: input of shape {input.shape} and target of shape "
+                         f"{getattr(target, 'shape', None)} must have the same shape")  # fmt: skip
+    x, t = _operands("binary_cross_entropy_with_logits", input, target)
+    w = None if weight is None else weight.data.astype(x.dtype)
+    p = None if pos_weight is None else pos_weight.data.astype(x.dtype)
+    return BceWithLogitsFunction(reduction, w, p)(x, t)
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _check_reduction(op: str, reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(losses: Array, reduction: str, divisor: Any) -> Array:
+    """Per-element losses -> what ``reduction`` asks for (mean divides by ``divisor``)."""
+    if reduction == "none":
+        return losses
+    total = get_xp(losses).asarray(losses.sum())  # a 0-d array (NumPy's sum gives a scalar)
+    return total if reduction == "sum" else total / divisor
+
+
+def _unreduce(gy: Array, shape: tuple[int, ...], reduction: str, divisor: Any) -> Array:
+    """The adjoint of ``_reduce``: the upstream gradient as one value per element, of ``shape``."""
+    xp = get_xp(gy)
+    if reduction == "none":
+        return gy
+    g = gy if reduction == "sum" else gy / divisor
+    return xp.broadcast_to(g, shape)

@@ -1,0 +1,207 @@
+"""Losses: gradients for every reduction and option, PyTorch cross-checks, stability, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+from scratchnet import nn
+from scratchnet.ops.activation import log_softmax
+from scratchnet.ops.loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+
+REDUCTIONS = ["mean", "sum", "none"]
+CE_OPTIONS = [
+    {},
+    {"label_smoothing": 0.2},
+    {"weight": True},
+    {"ignore_index": 1},
+    {"weight": True, "label_smoothing": 0.1, "ignore_index": 1},
+]
+
+
+def _logits(shape=(5, 4), seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return sn.tensor(rng.standard_normal(shape) * 2, dtype=dtype, requires_grad=True)
+
+
+def _targets(shape=(5,), classes=4, seed=1):
+    t = np.random.default_rng(seed).integers(0, classes, size=shape)
+    t.flat[0] = 1  # at least one target hits ignore_index=1 where that option is used
+    return sn.tensor(t)
+
+
+def _options(options, dtype=np.float64, classes=4):
+    options = dict(options)
+    if options.get("weight"):
+        options["weight"] = sn.tensor(np.linspace(0.5, 2.0, classes), dtype=dtype)
+    return options
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options", CE_OPTIONS)
+def test_gradcheck_cross_entropy(reduction, options):
+    x, t = _logits(), _targets()
+    kwargs = _options(options)
+    assert sn.gradcheck(lambda x: cross_entropy(x, t, reduction=reduction, **kwargs), [x])
+
+
+def test_gradcheck_cross_entropy_per_pixel():
+    x, t = _logits((2, 3, 2, 2)), _targets((2, 2, 2), classes=3)
+    assert sn.gradcheck(lambda x: cross_entropy(x, t, label_smoothing=0.1), [x])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradcheck_nll_loss(reduction):
+    x, t = _logits(), _targets()
+    assert sn.gradcheck(lambda x: nll_loss(log_softmax(x, dim=1), t, reduction=reduction), [x])
+    w = sn.tensor(np.linspace(0.5, 2.0, 4))
+    assert sn.gradcheck(lambda x: nll_loss(x, t, weight=w, reduction=reduction), [x])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradcheck_mse_loss(reduction):
+    x, t = _logits((3, 4), seed=2), _logits((3, 4), seed=3)
+    assert sn.gradcheck(lambda x, t: mse_loss(x, t, reduction=reduction), [x, t])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gradcheck_bce_with_logits(reduction):
+    x = _logits((3, 4), seed=4)
+    t = sn.tensor(np.random.default_rng(5).random((3, 4)), requires_grad=True)
+    weight = sn.tensor(np.random.default_rng(6).random((3, 4)) + 0.5)
+    pos_weight = sn.tensor(np.array([0.5, 1.0, 2.0, 3.0]))
+    assert sn.gradcheck(lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction), [x, t])
+    assert sn.gradcheck(
+        lambda x, t: binary_cross_entropy_with_logits(x, t, weight, reduction=reduction, pos_weight=pos_weight), [x, t]
+    )
+
+
+def test_cross_entropy_gradient_is_softmax_minus_target():
+    x, t = _logits(), _targets()
+    cross_entropy(x, t).backward()
+    probs = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
+    one_hot = np.eye(4)[t.data]
+    np.testing.assert_allclose(x.grad.data, (probs - one_hot) / 5, rtol=1e-12)
+
+
+def test_cross_entropy_equals_nll_of_log_softmax():
+    x, t = _logits(), _targets()
+    np.testing.assert_allclose(cross_entropy(x, t).data, nll_loss(log_softmax(x, dim=1), t).data, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- PyTorch as the oracle
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float32, 1e-4), (np.float64, 1e-10)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("options", CE_OPTIONS)
+def test_cross_entropy_matches_torch(torch, dtype, rtol, reduction, options):
+    for shape, target_shape in [((5, 4), (5,)), ((2, 4, 3, 2), (2, 3, 2))]:
+        x, t = _logits(shape, dtype=dtype), _targets(target_shape)
+        kwargs = _options(options, dtype)
+        torch_kwargs = {k: (torch.tensor(v.data) if isinstance(v, sn.Tensor) else v) for k, v in kwargs.items()}
+        tx = torch.tensor(x.data, requires_grad=True)
+        ty = torch.nn.functional.cross_entropy(tx, torch.tensor(t.data), reduction=reduction, **torch_kwargs)
+        y = cross_entropy(x, t, reduction=reduction, **kwargs)
+        g = np.random.default_rng(7).standard_normal(y.shape).astype(dtype)
+        y.backward(g)
+        ty.backward(torch.tensor(g))
+        assert y.dtype == dtype and y.shape == tuple(ty.shape)
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float32, 1e-4), (np.float64, 1e-10)])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_other_losses_match_torch(torch, dtype, rtol, reduction):
+    rng = np.random.default_rng(8)
+    a = (rng.standard_normal((4, 3)) * 3).astype(dtype)
+    b = rng.random((4, 3)).astype(dtype)
+    w = (rng.random((4, 3)) + 0.5).astype(dtype)
+    pw = np.array([0.5, 2.0, 3.0], dtype=dtype)
+    labels = np.array([0, 2, 1, 2])
+    tf = torch.nn.functional
+    cases = [
+        (lambda x, t: mse_loss(x, t, reduction), lambda x, t: tf.mse_loss(x, t, reduction=reduction), a, b),
+        (lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction),
+         lambda x, t: tf.binary_cross_entropy_with_logits(x, t, reduction=reduction), a, b),
+        (lambda x, t: binary_cross_entropy_with_logits(x, t, sn.tensor(w), reduction, sn.tensor(pw)),
+         lambda x, t: tf.binary_cross_entropy_with_logits(x, t, torch.tensor(w), reduction=reduction,
+                                                          pos_weight=torch.tensor(pw)), a, b),
+        (lambda x, _: nll_loss(x, sn.tensor(labels), reduction=reduction),
+         lambda x, _: tf.nll_loss(x, torch.tensor(labels), reduction=reduction), a, b),
+    ]  # fmt: skip
+    for ours, theirs, xa, ta in cases:
+        x, t = sn.tensor(xa, requires_grad=True), sn.tensor(ta, requires_grad=True)
+        tx, tt = torch.tensor(xa, requires_grad=True), torch.tensor(ta, requires_grad=True)
+        y, ty = ours(x, t), theirs(tx, tt)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        y.backward(g)
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=rtol)
+        if tt.grad is not None:
+            np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=rtol, atol=rtol)
+
+
+def test_losses_are_stable_for_huge_logits(torch):
+    data = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]], dtype=np.float32)
+    target = np.array([1, 1])
+    x = sn.tensor(data, requires_grad=True)
+    loss = cross_entropy(x, sn.tensor(target))
+    expected = torch.nn.functional.cross_entropy(torch.tensor(data), torch.tensor(target))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)  # 1e4, finite
+    loss.backward()
+    assert np.isfinite(x.grad.data).all()
+    bce = binary_cross_entropy_with_logits(sn.tensor(data), sn.tensor(np.ones_like(data)))
+    assert np.isfinite(bce.item())
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_cross_entropy_target_errors():
+    x = sn.randn(8, 10)
+    with pytest.raises(IndexError, match=r"class indices in \[0, 10\).*\(8, 10\).*got \[-3, 10\].*\(8,\)"):
+        cross_entropy(x, sn.tensor([0, 1, 10, 3, -3, 5, 6, 7]))
+    with pytest.raises(TypeError, match=r"integer class indices in \[0, 10\), got dtype float32 of shape \(8,\)"):
+        cross_entropy(x, sn.zeros(8))
+    with pytest.raises(ValueError, match=r"target of shape \(8, 1\) does not match input of shape \(8, 10\)"):
+        cross_entropy(x, sn.zeros(8, 1, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"reduction must be one of"):
+        cross_entropy(x, sn.zeros(8, dtype=np.int64), reduction="avg")
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\]"):
+        cross_entropy(x, sn.zeros(8, dtype=np.int64), label_smoothing=1.5)
+    with pytest.raises(IndexError, match=r"\[0, 10\)"):
+        nll_loss(x, sn.tensor([11] * 8))
+    # ignore_index is allowed outside the range
+    assert np.isfinite(cross_entropy(x, sn.tensor([-100] + [1] * 7)).item())
+
+
+def test_elementwise_loss_shape_errors():
+    with pytest.raises(ValueError, match=r"\(2, 3\) and target of shape \(3, 2\)"):
+        mse_loss(sn.randn(2, 3), sn.randn(3, 2))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and target of shape \(2,\)"):
+        binary_cross_entropy_with_logits(sn.randn(2, 3), sn.randn(2))
+
+
+def test_loss_modules():
+    x, t = _logits(), _targets()
+    w = sn.tensor(np.linspace(0.5, 2.0, 4))
+    np.testing.assert_allclose(nn.CrossEntropyLoss()(x, t).data, cross_entropy(x, t).data)
+    np.testing.assert_allclose(
+        nn.CrossEntropyLoss(w, label_smoothing=0.1, reduction="sum", ignore_index=1)(x, t).data,
+        cross_entropy(x, t, w, 1, "sum", 0.1).data,
+    )
+    np.testing.assert_allclose(nn.NLLLoss(reduction="none")(x, t).data, nll_loss(x, t, reduction="none").data)
+    y = _logits(seed=9)
+    np.testing.assert_allclose(nn.MSELoss()(x, y).data, mse_loss(x, y).data)
+    p = sn.tensor(np.random.default_rng(1).random((5, 4)))
+    np.testing.assert_allclose(nn.BCEWithLogitsLoss()(x, p).data, binary_cross_entropy_with_logits(x, p).data)
+    assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
+    with pytest.raises(TypeError):
+        nn.CrossEntropyLoss(None, None, -100)  # PyTorch's legacy positional size_average is refused

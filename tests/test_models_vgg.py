@@ -1,0 +1,182 @@
+"""VGG: the configuration table, parameter counts, torchvision's keys, and equal outputs and gradients.
+
+A VGG holds 133-144M parameters, 103M of them in the first fully connected layer whatever the
+input size. Drawing them at random takes seconds, so the structural tests build the models with the
+random fills of ``nn.init`` switched off (``no_init``), and the numerical tests load torchvision's
+weights into one shared pair of models (``vgg11_bn_pair``). Inputs are 32x32, torchvision's minimum.
+"""
+
+import numpy as np
+import pytest
+
+import scratchnet
+from scratchnet import models, nn
+from scratchnet.models.vgg import CONFIGS
+
+VARIANTS = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+COUNTS = {
+    "vgg11": 132_863_336,
+    "vgg11_bn": 132_868_840,
+    "vgg13": 133_047_848,
+    "vgg13_bn": 133_053_736,
+    "vgg16": 138_357_544,
+    "vgg16_bn": 138_365_992,
+    "vgg19": 143_667_240,
+    "vgg19_bn": 143_678_248,
+}
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.fixture
+def no_init(monkeypatch):
+    """Build models without drawing random weights (the tensors stay zero): structure only."""
+    for name in dir(nn.init):
+        if name.endswith("_") and not name.startswith("_"):
+            monkeypatch.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+
+
+def randomize_(tv_model, torch):
+    """Give a torch model well-scaled random weights and BatchNorm statistics, so outputs are O(1)."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, t in tv_model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                continue
+            if name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):  # BN variance, gamma
+                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
+            elif t.ndim == 1:  # biases, BN beta, running means
+                t.copy_(0.1 * torch.randn(t.shape, generator=gen))
+            else:  # He scaling keeps the activations O(1) through the whole stack
+                t.copy_(torch.randn(t.shape, generator=gen) * (2.0 / t[0].numel()) ** 0.5)
+    return tv_model
+
+
+def load_from_torch(model, tv_model):
+    state = {k: v.detach().numpy() for k, v in tv_model.state_dict().items()}
+    model.load_state_dict(state, strict=True)
+
+
+def test_configs_are_the_papers_table_1():
+    convs = {name: sum(1 for e in cfg if e != "M") for name, cfg in CONFIGS.items()}
+    assert convs == {"A": 8, "B": 10, "D": 13, "E": 16}  # + 3 FC = 11, 13, 16, 19 weight layers
+    assert all(cfg.count("M") == 5 for cfg in CONFIGS.values())  # 224 / 2**5 = 7
+    assert all(cfg[-2] == 512 for cfg in CONFIGS.values())
+
+
+def test_vgg16_parameter_count_by_hand(no_init):
+    # the slide's table (weights only), plus one bias per output channel / unit
+    convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
+             (256, 512), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]  # fmt: skip
+    fcs = [(7 * 7 * 512, 4096), (4096, 4096), (4096, 1000)]
+    expected = sum(3 * 3 * c_in * c_out + c_out for c_in, c_out in convs) + sum(i * o + o for i, o in fcs)
+    assert expected == 138_357_544
+    model = models.vgg16()
+    assert n_params(model) == expected
+    assert model.classifier[0].weight.shape == (4096, 25088)  # 102,760,448 weights: most of VGG
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_parameter_count(name, no_init):
+    assert n_params(getattr(models, name)()) == COUNTS[name]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_state_dict_matches_torchvision(name, no_init):
+    torch = pytest.importorskip("torch", reason="torch is not installed: no torchvision comparison")
+    tvm = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
+    with torch.device("meta"):  # shapes only, no memory
+        reference = getattr(tvm, name)()
+    ours = {k: tuple(v.shape) for k, v in getattr(models, name)().state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    assert list(ours) == list(theirs)
+    assert ours == theirs
+
+
+@pytest.fixture(scope="module")
+def vgg11_bn_pair():
+    """vgg11_bn with dropout 0 (train mode is then deterministic), ours holding torchvision's weights."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: no torchvision comparison")
+    tvm = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
+    torch.manual_seed(0)
+    reference = randomize_(tvm.vgg11_bn(dropout=0.0), torch)
+    with pytest.MonkeyPatch.context() as mp:
+        for name in dir(nn.init):
+            if name.endswith("_") and not name.startswith("_"):
+                mp.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        ours = models.vgg11_bn(dropout=0.0)
+    load_from_torch(ours, reference)
+    return ours, reference, torch
+
+
+def test_outputs_match_torchvision_in_eval(vgg11_bn_pair):
+    ours, reference, torch = vgg11_bn_pair
+    x = np.random.randn(2, 3, 32, 32).astype(np.float32)
+    ours.eval()
+    reference.eval()
+    y = ours(scratchnet.tensor(x)).numpy()
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x)).numpy()
+    assert y.shape == (2, 1000)
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_training_step_matches_torchvision(vgg11_bn_pair):
+    """Train mode: BN on batch statistics, running stats updated, and equal gradients."""
+    ours, reference, torch = vgg11_bn_pair
+    x = np.random.randn(2, 3, 32, 32).astype(np.float32)
+    target = np.array([3, 7])
+    ours.train()
+    reference.train()
+    ours.zero_grad()
+    reference.zero_grad()
+    loss = nn.functional.cross_entropy(ours(scratchnet.tensor(x)), scratchnet.tensor(target))
+    loss.backward()
+    expected = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(target))
+    expected.backward()
+    np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-4)
+    theirs = dict(reference.named_parameters())
+    for key in ["features.0.weight", "features.1.weight", "features.25.bias", "classifier.0.weight",
+                "classifier.6.bias"]:  # fmt: skip
+        g = dict(ours.named_parameters())[key].grad.numpy()
+        g_ref = theirs[key].grad.numpy()
+        np.testing.assert_allclose(g, g_ref, rtol=1e-3, atol=1e-4 * np.abs(g_ref).max(), err_msg=key)
+    buffers = dict(reference.named_buffers())
+    for key, value in ours.state_dict().items():
+        if "running" in key:
+            np.testing.assert_allclose(np.asarray(value), buffers[key].numpy(), rtol=1e-4, atol=1e-6, err_msg=key)
+
+
+def test_dropout_only_in_training(vgg11_bn_pair):
+    ours = vgg11_bn_pair[0]
+    dropouts = [m for m in ours.modules() if isinstance(m, nn.Dropout)]
+    assert len(dropouts) == 2
+    x = scratchnet.tensor(np.random.randn(2, 3, 32, 32).astype(np.float32))
+    try:
+        for m in dropouts:
+            m.p = 0.5
+        ours.eval()
+        np.testing.assert_array_equal(ours(x).numpy(), ours(x).numpy())
+        ours.train()
+        assert not np.allclose(ours(x).numpy(), ours(x).numpy())
+    finally:
+        for m in dropouts:
+            m.p = 0.0
+
+
+def test_init_is_torchvisions():
+    with pytest.MonkeyPatch.context() as mp:  # skip the 103M-weight classifier's random draw
+        for name in dir(nn.init):
+            if name.endswith("_") and not name.startswith("_"):
+                mp.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        model = models.VGG(models.make_layers([8, "M"], batch_norm=True))
+    model.classifier = nn.Sequential(nn.Linear(400, 300))
+    model._init_weights()
+    conv, bn, fc = model.features[0], model.features[1], model.classifier[0]
+    assert abs(conv.weight.numpy().std() - (2 / (8 * 3 * 3)) ** 0.5) < 0.05  # He normal, fan_out = 72
+    assert abs(fc.weight.numpy().std() - 0.01) < 0.001  # N(0, 0.01)
+    for zero in (conv.bias, bn.bias, fc.bias):
+        assert np.all(zero.numpy() == 0)
+    assert np.all(bn.weight.numpy() == 1)

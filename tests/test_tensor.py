@@ -1,0 +1,224 @@
+"""Tensor basics: creation, attributes, conversions, repr, dtype promotion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import scratchnet as sn
+
+# ---------------------------------------------------------------------- creation
+
+
+def test_tensor_from_python_data():
+    assert sn.tensor([1.0, 2.0]).dtype == np.float32  # Python floats: PyTorch's default float32
+    assert sn.tensor([1, 2]).dtype == np.int64
+    assert sn.tensor([True, False]).dtype == np.bool_
+    assert sn.tensor(2.5).shape == () and sn.tensor(2.5).item() == 2.5
+    assert sn.tensor([[1, 2.5]]).dtype == np.float32
+    assert sn.tensor([1.0], dtype=sn.float64).dtype == np.float64
+    assert sn.tensor([sn.tensor(1.0), sn.tensor(2.0)]).tolist() == [1.0, 2.0]
+
+
+def test_tensor_from_numpy_keeps_dtype_and_copies():
+    a = np.array([1.0, 2.0])  # float64
+    x = sn.tensor(a)
+    assert x.dtype == np.float64  # as torch.tensor(np_array)
+    a[0] = 5.0
+    assert x.tolist() == [1.0, 2.0]  # a new leaf never shares the caller's memory
+    assert sn.tensor(np.float32(2.0)).dtype == np.float32
+    assert sn.tensor(np.array([1, 2], np.int32)).dtype == np.int32
+    y = sn.tensor(x, dtype=sn.float32)
+    assert y.dtype == np.float32 and x.dtype == np.float64
+
+
+def test_tensor_class_wraps_without_copy():
+    a = np.zeros(3, np.float64)
+    x = sn.Tensor(a)
+    assert x.data is a and x.dtype == np.float64 and x.is_leaf and not x.requires_grad
+    assert sn.Tensor(2.0).dtype == np.float32
+
+
+def test_constructors():
+    assert sn.zeros(2, 3).shape == (2, 3) and sn.zeros((2, 3)).tolist() == [[0.0] * 3] * 2
+    assert sn.ones([4]).dtype == np.float32 and sn.ones(2, dtype=sn.float64).dtype == np.float64
+    assert sn.full((2,), 7.0).tolist() == [7.0, 7.0] and sn.full((2,), 7.0).dtype == np.float32
+    assert sn.full((2,), 7).dtype == np.int64
+    assert sn.arange(4).tolist() == [0, 1, 2, 3] and sn.arange(4).dtype == np.int64
+    assert sn.arange(1, 2, 0.5).tolist() == [1.0, 1.5] and sn.arange(0.0, 1.0, 0.5).dtype == np.float32
+    assert sn.eye(2).tolist() == [[1.0, 0.0], [0.0, 1.0]] and sn.eye(2, 3).shape == (2, 3)
+    x = sn.randn(2, 3, dtype=sn.float64)
+    for like in [sn.zeros_like(x), sn.ones_like(x), sn.full_like(x, 2.0), sn.randn_like(x)]:
+        assert like.shape == (2, 3) and like.dtype == np.float64 and like.device == "cpu"
+    assert sn.zeros_like(x, dtype=sn.float32).dtype == np.float32
+    assert sn.rand(100).numpy().min() >= 0 and sn.rand(100).numpy().max() < 1
+    r = sn.randint(0, 3, (50,))
+    assert r.dtype == np.int64 and set(r.tolist()) <= {0, 1, 2}
+    assert sn.randn(3, requires_grad=True).requires_grad
+
+
+def test_manual_seed_makes_random_tensors_reproducible():
+    sn.manual_seed(42)
+    a = sn.randn(5).numpy().copy()
+    sn.manual_seed(42)
+    b = sn.randn(5).numpy()
+    assert np.array_equal(a, b)
+    assert not np.array_equal(b, sn.randn(5).numpy())
+
+
+# ---------------------------------------------------------------------- attributes and conversions
+
+
+def test_attributes():
+    x = sn.randn(2, 3, 4)
+    assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3 and x.numel() == 24
+    assert x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4 and len(x) == 2
+    assert x.device == "cpu" and x.is_leaf and x.grad is None and x.grad_fn is None
+    assert x.contiguous() is x and isinstance(x.data, np.ndarray)
+
+
+def test_conversions():
+    x = sn.tensor([[1.5]])
+    assert x.item() == 1.5 and float(x) == 1.5 and int(x) == 1 and bool(x)
+    assert x.tolist() == [[1.5]] and x.numpy() is x.data
+    assert np.asarray(x).dtype == np.float32 and np.asarray(x, dtype=np.float64).dtype == np.float64
+    assert x.long().dtype == np.int64 and x.bool().dtype == np.bool_ and x.double().dtype == np.float64
+    assert x.cpu() is x and x.to("cpu") is x and x.to(sn.float32) is x
+
+
+def test_clone_is_a_differentiable_copy():
+    x = sn.tensor([1.0, 2.0], requires_grad=True)
+    y = x.clone()
+    assert not np.shares_memory(x.data, y.data) and y.grad_fn is not None
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_any_all_argmax():
+    x = sn.tensor([[0.0, 2.0], [3.0, -1.0]])
+    assert (x > 2).any().item() and not (x > 2).all().item()
+    assert x.argmax().item() == 2 and x.argmax(1).tolist() == [1, 0] and x.argmin(0, keepdim=True).tolist() == [[0, 1]]
+
+
+def test_identity_hash_and_elementwise_equality():
+    a, b = sn.tensor([1.0]), sn.tensor([1.0])
+    assert len({a, b}) == 2 and (a == b).item()
+
+
+# ---------------------------------------------------------------------- repr
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: sn.tensor([1.0, 2.5]), "tensor([1.0000, 2.5000])"),
+        (lambda: sn.tensor(3.0), "tensor(3.)"),
+        (lambda: sn.tensor([1, 2]), "tensor([1, 2])"),
+        (lambda: sn.tensor(3, dtype=sn.int32), "tensor(3, dtype=int32)"),
+        (lambda: sn.tensor([1.0], dtype=sn.float64), "tensor([1.], dtype=float64)"),
+        (lambda: sn.tensor([True, False]), "tensor([ True, False])"),
+        (lambda: sn.tensor([1.0], requires_grad=True), "tensor([1.], requires_grad=True)"),
+        (lambda: sn.tensor([1.0], requires_grad=True) * 2, "tensor([2.], grad_fn=<MulBackward>)"),
+        (lambda: sn.zeros(0), "tensor([])"),
+        (lambda: sn.zeros(2, 0, 3), "tensor([], size=(2, 0, 3))"),
+        (lambda: sn.zeros((0,), dtype=sn.float64), "tensor([], dtype=float64)"),
+    ],
+)
+def test_repr(make, expected):
+    assert repr(make()) == expected
+
+
+def test_repr_of_a_matrix_aligns_rows():
+    assert repr(sn.tensor([[1.0, 2.0], [3.0, 4.0]])) == "tensor([[1., 2.],\n        [3., 4.]])"
+
+
+def test_repr_matches_torch_for_simple_cases(torch):
+    for data in [[1.0, 2.5], [[1.0, -2.0], [3.25, 4.0]], 3.0, 2.5, [1, 2], [1e-5, 1.0], [float("nan"), 0.5]]:
+        assert repr(sn.tensor(data)) == repr(torch.tensor(data))
+
+
+# ---------------------------------------------------------------------- dtype promotion
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda: sn.tensor([1, 2]) + sn.tensor([1.5]), np.float32),  # NumPy would give float64
+        (lambda: sn.tensor([1, 2]) + 0.5, np.float32),
+        (lambda: sn.tensor([1, 2]) + 2, np.int64),
+        (lambda: sn.tensor([1, 2]) + np.int64(2), np.int64),
+        (lambda: sn.tensor([1, 2], dtype=sn.int32) + 2, np.int32),
+        (lambda: sn.tensor([1, 2]) / 2, np.float32),  # true division of integers is float
+        (lambda: sn.tensor([1, 4]).sqrt(), np.float32),
+        (lambda: sn.tensor([1, 4]) ** 0.5, np.float32),
+        (lambda: sn.tensor([1, 4]) ** 2, np.int64),
+        (lambda: 2.0 ** sn.tensor([1, 4]), np.float32),
+        (lambda: sn.tensor([True]) + 2, np.int64),
+        (lambda: sn.tensor([True]) + True, np.bool_),
+        (lambda: sn.tensor([1.0]) + sn.tensor([1.0], dtype=sn.float64), np.float64),
+        (lambda: sn.tensor([1.0]) * sn.tensor(2.0, dtype=sn.float64), np.float32),  # a 0-d tensor does not widen
+        (lambda: sn.tensor([1]) * sn.tensor(2.0, dtype=sn.float64), np.float64),  # ... unless of a higher kind
+        (lambda: sn.tensor([1.0]) * np.float64(2.0), np.float32),
+        (lambda: sn.tensor([1.0]) * np.ones(1), np.float64),  # an array operand keeps its dtype
+        (lambda: sn.tensor([1], dtype=sn.uint8) + sn.tensor([1], dtype=sn.int8), np.int16),
+        (lambda: sn.cat([sn.tensor([1]), sn.tensor([1.5])]), np.float32),
+        (lambda: sn.where(sn.tensor([True]), sn.tensor([1]), 0.5), np.float32),
+    ],
+)
+def test_promotion(make, expected):
+    assert make().dtype == expected
+
+
+def test_promotion_matches_torch(torch):
+    dtypes = ["bool", "uint8", "int8", "int32", "int64", "float32", "float64"]
+    for a in dtypes:
+        for b in dtypes:
+            for shape_b in [(2,), ()]:
+                x = sn.zeros(2, dtype=np.dtype(a)) + sn.zeros(shape_b, dtype=np.dtype(b))
+                t = torch.zeros(2, dtype=getattr(torch, a)) + torch.zeros(shape_b, dtype=getattr(torch, b))
+                assert str(t.dtype) == f"torch.{x.dtype}", (a, b, shape_b)
+
+
+@given(value=st.one_of(st.booleans(), st.integers(-5, 5), st.floats(-5, 5)))
+def test_python_scalars_match_torch_promotion(value):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: cross-checks against torch skipped")
+    for dtype in ["bool", "int32", "int64", "float32", "float64"]:
+        x = sn.zeros(2, dtype=np.dtype(dtype)) + value
+        t = torch.zeros(2, dtype=getattr(torch, dtype)) + value
+        assert str(t.dtype) == f"torch.{x.dtype}", (dtype, value)
+
+
+def test_mixed_dtype_gradients_flow_back_in_each_dtype():
+    a = sn.tensor([1.0, 2.0], requires_grad=True)
+    b = sn.tensor([3.0, 4.0], dtype=sn.float64, requires_grad=True)
+    y = a * b
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+    assert a.grad.tolist() == [3.0, 4.0] and b.grad.tolist() == [1.0, 2.0]
+
+
+def test_integer_tensors_meeting_floats_give_differentiable_float_results():
+    i = sn.tensor([1, 2])
+    w = sn.tensor([0.5, 0.5], requires_grad=True)
+    y = i * w
+    assert y.dtype == np.float32 and y.requires_grad
+    y.sum().backward()
+    assert w.grad.tolist() == [1.0, 2.0]
+
+
+# ---------------------------------------------------------------------- zero-dimensional tensors
+
+
+def test_zero_dim_tensors():
+    x = sn.tensor(2.0, requires_grad=True)
+    y = (x * x + x.exp()).sum(0).mean(-1).reshape(1).squeeze()
+    assert y.shape == ()
+    y.backward()
+    assert np.isclose(x.grad.item(), 4 + np.exp(2))
+    assert x.flatten().shape == (1,) and x.unsqueeze(0).shape == (1,) and x.T.shape == ()
+    assert x.var(correction=0).item() == 0.0
+    with pytest.raises(IndexError):
+        x.sum(1)
