@@ -51,13 +51,13 @@ class Function:
         is_tuple = isinstance(outputs, tuple)
         if not is_tuple:
             outputs = (outputs,)
-        results = tuple(Tensor(y) for y in outputs)
+        results = tuple([Tensor(y) for y in outputs])
 
         if _GradMode.enabled and any([t.requires_grad for t in inputs]):
             # Record the call: the inputs for backward, the outputs weakly (they own this Function
             # through .creator, and a cycle would keep the graph alive after they are gone).
             self.inputs = inputs
-            self.outputs = tuple(weakref.ref(result) for result in results)
+            self.outputs = [weakref.ref(result) for result in results]
             self.generation = max([t.generation for t in inputs])
             self.order = next(_call_counter)
             for result in results:
@@ -91,6 +91,9 @@ class Function:
 
 def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
     """Raise if the inputs live on different devices: a NumPy and a CuPy array cannot meet in one op."""
+    array_type = type(inputs[0].data)
+    if all([type(t.data) is array_type for t in inputs]):  # the common case, quick to check
+        return
     device = inputs[0].device
     if all([t.device == device for t in inputs]):
         return
@@ -124,23 +127,31 @@ class no_grad(contextlib.ContextDecorator):
     backward, which saves memory and time.
     """
 
+    def __init__(self) -> None:
+        # A stack, not one saved value: as a decorator, this one object is entered again by every
+        # call, also by a call nested in another (a recursive function).
+        self._previous: list[bool] = []
+
     def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
+        self._previous.append(_GradMode.enabled)
         _GradMode.enabled = False
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
+        _GradMode.enabled = self._previous.pop()
 
 
 class enable_grad(contextlib.ContextDecorator):
     """Turn graph recording back on inside a ``no_grad`` block (``torch.enable_grad``)."""
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # a stack, as in no_grad
+
     def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
+        self._previous.append(_GradMode.enabled)
         _GradMode.enabled = True
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
+        _GradMode.enabled = self._previous.pop()
 
 
 def is_grad_enabled() -> bool:

@@ -12,6 +12,10 @@ recursion, so a 5,000-layer chain or a DenseNet's graph is fine.
 
 Every operator below is a one-line call into ``scratchnet.ops``, where each op's forward and
 backward stand side by side.
+
+Dtypes follow PyTorch: Python floats become float32, a Python number never widens the tensor it
+meets (``x * 2.0`` stays float32), and mixed tensors promote by kind before size (int64 + float32
+is float32; see ``result_dtype`` at the end of this file).
 """
 
 from __future__ import annotations
@@ -469,7 +473,7 @@ class Tensor:
             yield self[i]
 
 
-# ---------------------------------------------------------------------- helpers
+# ---------------------------------------------------------------------- conversion and dtype promotion
 
 
 def _to_array(data: Any) -> Array:
@@ -487,6 +491,8 @@ def _to_array(data: Any) -> Array:
     if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
         return np.stack([_to_array(d) for d in data])
     array = np.asarray(data)
+    if array.dtype.kind not in "biufc":  # None, strings, other objects: not numbers
+        raise TypeError(f"cannot make a tensor from {type(data).__name__} {data!r:.50} (NumPy dtype {array.dtype})")
     if array.dtype == np.float64:
         array = array.astype(DEFAULT_FLOAT)
     return array
@@ -549,6 +555,9 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     return Tensor(array)
 
 
+# ---------------------------------------------------------------------- shapes and dims
+
+
 def broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     """The shape NumPy broadcasting gives two shapes, or a ValueError naming the op and both shapes.
 
@@ -591,6 +600,9 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...
     return tuple(axes) if ndim else ()
 
 
+# ---------------------------------------------------------------------- operator helpers
+
+
 def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
     """An element-wise comparison: a boolean tensor, never part of the graph."""
     b = as_tensor(b, like=a)
@@ -604,6 +616,9 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
         return Tensor(xp.asarray(getattr(xp, name)(x.data), dtype=np.int64))
     index = getattr(xp, name)(x.data, axis=dim)
     return Tensor(xp.expand_dims(index, dim) if keepdim else index)
+
+
+# ---------------------------------------------------------------------- the backward walk
 
 
 def _accumulate(tensor: Tensor, g: Array) -> None:

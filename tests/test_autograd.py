@@ -111,6 +111,24 @@ def test_no_grad_context_and_decorator():
     assert not z.requires_grad and sn.is_grad_enabled()
 
 
+def test_no_grad_decorator_on_a_recursive_function():
+    @sn.no_grad()
+    def depth(n):
+        assert not sn.is_grad_enabled()
+        return depth(n - 1) + 1 if n else 0
+
+    assert depth(3) == 3
+    assert sn.is_grad_enabled()  # the outermost call restores the mode, not the innermost's saved value
+
+    @sn.enable_grad()
+    def inner(n):
+        return inner(n - 1) if n else sn.is_grad_enabled()
+
+    with sn.no_grad():
+        assert inner(2)
+        assert not sn.is_grad_enabled()
+
+
 def test_enable_grad_inside_no_grad():
     x = sn.tensor([1.0], requires_grad=True)
     with sn.no_grad():

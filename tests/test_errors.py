@@ -186,6 +186,16 @@ def test_numpy_of_a_cuda_tensor():
 # ---------------------------------------------------------------------- conversions
 
 
+def test_operands_that_are_not_numbers():
+    x = sn.randn(2)
+    with pytest.raises(TypeError, match="cannot make a tensor from NoneType None"):
+        x + None
+    with pytest.raises(TypeError, match="cannot make a tensor from str 'a'"):
+        x * "a"
+    with pytest.raises(TypeError, match="cannot make a tensor"):
+        sn.tensor([None, 1])
+
+
 def test_item_and_truth_value_errors():
     x = sn.randn(2, 3)
     with pytest.raises(ValueError, match=r"only one-element tensors can be converted, got shape \(2, 3\)"):

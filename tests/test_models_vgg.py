@@ -30,12 +30,16 @@ def n_params(model):
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.fixture
-def no_init(monkeypatch):
-    """Build models without drawing random weights (the tensors stay zero): structure only."""
+def skip_random_init(mp):
+    """Switch off the fills of ``nn.init`` (the weights stay zero): for tests of structure only."""
     for name in dir(nn.init):
         if name.endswith("_") and not name.startswith("_"):
-            monkeypatch.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+            mp.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+
+
+@pytest.fixture
+def no_init(monkeypatch):
+    skip_random_init(monkeypatch)
 
 
 def randomize_(tv_model, torch):
@@ -103,9 +107,7 @@ def vgg11_bn_pair():
     torch.manual_seed(0)
     reference = randomize_(tvm.vgg11_bn(dropout=0.0), torch)
     with pytest.MonkeyPatch.context() as mp:
-        for name in dir(nn.init):
-            if name.endswith("_") and not name.startswith("_"):
-                mp.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        skip_random_init(mp)
         ours = models.vgg11_bn(dropout=0.0)
     load_from_torch(ours, reference)
     return ours, reference, torch
@@ -124,7 +126,11 @@ def test_outputs_match_torchvision_in_eval(vgg11_bn_pair):
 
 
 def test_training_step_matches_torchvision(vgg11_bn_pair):
-    """Train mode: BN on batch statistics, running stats updated, and equal gradients."""
+    """Train mode: BN on batch statistics, running stats updated, and equal gradients.
+
+    (A conv bias right before BN gets an exactly-zero gradient in theory, rounding noise in practice,
+    so the checked keys avoid those.)
+    """
     ours, reference, torch = vgg11_bn_pair
     x = np.random.randn(2, 3, 32, 32).astype(np.float32)
     target = np.array([3, 7])
@@ -138,39 +144,31 @@ def test_training_step_matches_torchvision(vgg11_bn_pair):
     expected.backward()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-4)
     theirs = dict(reference.named_parameters())
-    for key in ["features.0.weight", "features.1.weight", "features.25.bias", "classifier.0.weight",
-                "classifier.6.bias"]:  # fmt: skip
+    checked = ["features.0.weight", "features.1.weight", "features.22.weight", "features.26.bias"]
+    for key in [*checked, "classifier.0.weight", "classifier.6.bias"]:
         g = dict(ours.named_parameters())[key].grad.numpy()
         g_ref = theirs[key].grad.numpy()
         np.testing.assert_allclose(g, g_ref, rtol=1e-3, atol=1e-4 * np.abs(g_ref).max(), err_msg=key)
     buffers = dict(reference.named_buffers())
-    for key, value in ours.state_dict().items():
+    for key, value in ours.named_buffers():
         if "running" in key:
-            np.testing.assert_allclose(np.asarray(value), buffers[key].numpy(), rtol=1e-4, atol=1e-6, err_msg=key)
+            np.testing.assert_allclose(value.numpy(), buffers[key].numpy(), rtol=1e-4, atol=1e-6, err_msg=key)
 
 
-def test_dropout_only_in_training(vgg11_bn_pair):
-    ours = vgg11_bn_pair[0]
-    dropouts = [m for m in ours.modules() if isinstance(m, nn.Dropout)]
-    assert len(dropouts) == 2
-    x = scratchnet.tensor(np.random.randn(2, 3, 32, 32).astype(np.float32))
-    try:
-        for m in dropouts:
-            m.p = 0.5
-        ours.eval()
-        np.testing.assert_array_equal(ours(x).numpy(), ours(x).numpy())
-        ours.train()
-        assert not np.allclose(ours(x).numpy(), ours(x).numpy())
-    finally:
-        for m in dropouts:
-            m.p = 0.0
+def test_dropout_and_train_eval_flags(no_init):
+    model = models.vgg16()
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert [model.classifier[2], model.classifier[5]] == dropouts  # after fc6 and fc7, none in the features
+    assert all(m.p == 0.5 for m in dropouts)
+    model.eval()
+    assert not any(m.training for m in model.modules())  # dropout off, BatchNorm on running statistics
+    model.train()
+    assert all(m.training for m in model.modules())
 
 
 def test_init_is_torchvisions():
     with pytest.MonkeyPatch.context() as mp:  # skip the 103M-weight classifier's random draw
-        for name in dir(nn.init):
-            if name.endswith("_") and not name.startswith("_"):
-                mp.setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        skip_random_init(mp)
         model = models.VGG(models.make_layers([8, "M"], batch_norm=True))
     model.classifier = nn.Sequential(nn.Linear(400, 300))
     model._init_weights()

@@ -291,7 +291,7 @@ def test_python_scalars_keep_the_tensor_dtype(shape, scalar, op):
 def test_unary_gradients_are_the_derivative(shape, seed):
     """For every unary op, backward(g) = g * f'(x) (the derivative written out independently)."""
     rng = np.random.default_rng(seed)
-    a = off_kinks(rng.standard_normal(shape), (0.0,), 0.05)
+    a = off_kinks(rng.standard_normal(shape), (0.0, -0.5, 0.5), 0.05)
     g = rng.standard_normal(shape)
     derivatives = {
         "exp": (np.exp, lambda x: np.exp(x)),
@@ -299,14 +299,34 @@ def test_unary_gradients_are_the_derivative(shape, seed):
         "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2),
         "relu": (lambda x: np.maximum(x, 0), lambda x: (x > 0) * 1.0),
         "abs": (np.abs, np.sign),
+        "clamp": (lambda x: np.clip(x, -0.5, 0.5), lambda x: (np.abs(x) < 0.5) * 1.0),
         "neg": (np.negative, lambda x: -np.ones_like(x)),
     }
     for name, (f, df) in derivatives.items():
         x = sn.tensor(a, requires_grad=True)
-        y = -x if name == "neg" else getattr(x, name)()
+        y = -x if name == "neg" else x.clamp(-0.5, 0.5) if name == "clamp" else getattr(x, name)()
         np.testing.assert_allclose(y.numpy(), f(a), rtol=1e-12, atol=1e-15)
         y.backward(g)
         np.testing.assert_allclose(x.grad.numpy(), g * df(a), rtol=1e-10, atol=1e-15)
+
+
+@given(
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=3),
+    seed=st.integers(0, 2**16),
+)
+def test_where_over_broadcasts(shapes, seed):
+    """The picked input gets the gradient, summed back over broadcasting; the other gets none there."""
+    shape_c, shape_a, shape_b = shapes.input_shapes
+    rng = np.random.default_rng(seed)
+    c, a, b = rng.random(shape_c) < 0.5, rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    x, y = sn.tensor(a, requires_grad=True), sn.tensor(b, requires_grad=True)
+    out = sn.where(sn.tensor(c), x, y)
+    np.testing.assert_array_equal(out.numpy(), np.where(c, a, b))
+    g = rng.standard_normal(out.shape)
+    out.backward(g)
+    picked = np.broadcast_to(c, out.shape)
+    np.testing.assert_allclose(x.grad.numpy(), adjoint_of_broadcast(g * picked, shape_a), atol=1e-12)
+    np.testing.assert_allclose(y.grad.numpy(), adjoint_of_broadcast(g * ~picked, shape_b), atol=1e-12)
 
 
 # ---------------------------------------------------------------------- comparisons

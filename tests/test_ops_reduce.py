@@ -30,6 +30,7 @@ CASES = {
     "max-dim-keepdim": (lambda x: x.max(-1, keepdim=True).values, (3, 4)),
     "min": (lambda x: x.min(), (3, 4)),
     "min-dim": (lambda x: x.min(0).values, (3, 4)),
+    "max-0d-dim": (lambda x: x.max(-1).values, ()),
     "amax": (lambda x: x.amax(dim=(0, 1)), (3, 4, 2)),
     "amin-keepdim": (lambda x: x.amin(dim=1, keepdim=True), (3, 4)),
     "expand": (lambda x: x.expand(2, 3, 4), (3, 1)),

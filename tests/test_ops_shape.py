@@ -162,6 +162,35 @@ def test_permute_gradient_is_the_inverse_permutation(shape, data):
     np.testing.assert_array_equal(x.grad.numpy(), g.transpose(np.argsort(dims)))
 
 
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=3), data=st.data())
+def test_view_ops_match_numpy_and_send_the_gradient_back(shape, data):
+    """flatten, squeeze, unsqueeze and transpose against their NumPy spellings; each gradient is the
+    upstream gradient put back into the input's shape."""
+    ndim = len(shape)
+    start = data.draw(st.integers(-ndim, ndim - 1))
+    end = data.draw(st.integers(start % ndim, ndim - 1))
+    dim0, dim1 = data.draw(st.integers(-ndim, ndim - 1)), data.draw(st.integers(-ndim, ndim - 1))
+    new_axis = data.draw(st.integers(-ndim - 1, ndim))
+    ops = [
+        (lambda x: x.flatten(start, end), lambda a: a.reshape(*shape[: start % ndim], -1, *shape[end + 1 :])),
+        (lambda x: x.squeeze(), np.squeeze),
+        (lambda x: x.squeeze(dim0), lambda a: np.squeeze(a, dim0) if shape[dim0] == 1 else a),
+        (lambda x: x.unsqueeze(new_axis), lambda a: np.expand_dims(a, new_axis)),
+        (lambda x: x.transpose(dim0, dim1), lambda a: np.swapaxes(a, dim0, dim1)),
+    ]
+    a = np.random.default_rng(0).standard_normal(shape)
+    for op, numpy_op in ops:
+        x = sn.tensor(a, requires_grad=True)
+        y = op(x)
+        np.testing.assert_array_equal(y.numpy(), numpy_op(a))
+        g = np.random.default_rng(1).standard_normal(y.shape)
+        y.backward(g)
+        expected = np.zeros(shape)
+        expected_view = numpy_op(expected)  # a view of `expected` in the output's layout
+        expected_view[...] = g
+        np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
 @given(shape=hnp.array_shapes(min_dims=0, max_dims=4, max_side=4), data=st.data())
 def test_reshape_gradient_is_reshaped_back(shape, data):
     size = int(np.prod(shape))

@@ -254,9 +254,8 @@ class ReceptiveFields:
         """Aligned text: leaf layers only (``depth=None``) or every module down to ``depth``."""
         rows = [r for r in self.rows if (r.is_leaf if depth is None else r.depth <= depth)]
         header = ("Layer (type)", "Output shape", "RF size", "Jump", "Start")
-        lines = [header] + [
-            (f"{'  ' * (r.depth - 1)}{r.name} ({r.type})", str(r.output_shape), *_describe(r.field)) for r in rows
-        ]
+        indent = (lambda r: "  " * (r.depth - 1)) if depth is not None else (lambda r: "")
+        lines = [header] + [(f"{indent(r)}{r.name} ({r.type})", str(r.output_shape), *_describe(r.field)) for r in rows]
         widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
         text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
                 for line in lines]  # fmt: skip

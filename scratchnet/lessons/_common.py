@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,8 +95,8 @@ def fmt_si(n: float, digits: int = 1) -> str:
 
 
 def fmt_bytes(n: float) -> str:
-    """Decimal megabytes (1 MB = 10^6 bytes, the lecture's unit): ``60950432 -> '61.0 MB'``."""
-    return f"{n / 1e6:,.1f} MB"
+    """Decimal units, as the lecture's "96MB" (1 MB = 10^6 bytes): ``60950432 -> '61.0 MB'``."""
+    return f"{n / 1e9:,.2f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB"
 
 
 def fmt_shape(shape: Sequence[int]) -> str:
@@ -134,7 +135,7 @@ class Table:
     def render(self) -> str:
         cells = [[c.header for c in self.columns]]
         for row in [*self.rows, *self.totals]:
-            cells.append([c.fmt(row[c.key]) if row.get(c.key) is not None else "" for c in self.columns])
+            cells.append([_cell(c, row.get(c.key)) for c in self.columns])
         widths = [max(len(line[i]) for line in cells) for i in range(len(self.columns))]
 
         def line(values: list[str]) -> str:
@@ -142,12 +143,19 @@ class Table:
             return "  " + "  ".join(parts).rstrip()
 
         rule = "  " + "  ".join("-" * w for w in widths)
-        out = [self.title, line(cells[0]), rule]
+        out = [self.title] if self.title else []
+        out += [line(cells[0]), rule]
         out += [line(values) for values in cells[1 : 1 + len(self.rows)]]
         if self.totals:
             out.append(rule)
             out += [line(values) for values in cells[1 + len(self.rows) :]]
         return "\n".join(out)
+
+
+def _cell(column: Column, value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else column.fmt(value)
 
 
 @dataclass
@@ -161,6 +169,7 @@ class Check:
     agrees: bool
     note: str = ""
     shown: str = ""  # the reference as the source prints it ("138M"), for the text report
+    fmt: Callable[[Any], str] = field(default=lambda x: fmt_number(x), repr=False)  # how to print computed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -206,13 +215,15 @@ class Report:
         note: str = "",
         agrees: bool | None = None,
         quiet: bool = False,
+        fmt: Callable[[Any], str] | None = None,
     ) -> Check:
         """Compare ``computed`` with ``reference`` and record the verdict.
 
         ``rel_tol`` is how much rounding the printed reference carries (0: it is exact). ``agrees``
         overrides the comparison for a statement that is not an equality ("more than half").
         ``why`` explains a disagreement and is kept only when they disagree; ``note`` is kept always.
-        A ``quiet`` check goes to ``--json`` only (a table already shows it).
+        A ``quiet`` check goes to ``--json`` only (a table already shows it). ``fmt`` prints the
+        computed value (default: thousands separators).
         """
         if agrees is None:
             if reference is None:
@@ -222,7 +233,8 @@ class Report:
             else:
                 agrees = math.isclose(computed, reference, rel_tol=rel_tol)
         text = " ".join(t for t in (note, "" if agrees else why) if t)
-        check = Check(name, computed, reference, source, agrees, text, shown or _default_shown(reference))
+        check = Check(name, computed, reference, source, agrees, text, shown or _default_shown(reference),
+                      fmt or fmt_number)
         self.checks.append(check)
         if quiet:
             return check
@@ -235,7 +247,7 @@ class Report:
     # -- output
 
     def render(self) -> str:
-        out = [self.title, "=" * len(self.title)]
+        out = [self.title + "\n" + "=" * len(self.title)]
         for block in self.blocks:
             if isinstance(block, str):
                 out.append(_wrap(block))
@@ -244,8 +256,8 @@ class Report:
             else:
                 out.append(_render_checks(block))
         agreed = sum(c.agrees for c in self.checks)
-        out.append(f"{agreed} of {len(self.checks)} checks agree with their reference; "
-                   "each disagreement is explained above.")
+        out.append(f"In all, {agreed} of {len(self.checks)} checks agree with their reference (the tables' "
+                   "rows count one check per number); every disagreement is explained above.")
         return "\n\n".join(out)
 
     def as_dict(self) -> dict[str, Any]:
@@ -260,36 +272,44 @@ class Report:
 
 
 def _render_checks(checks: list[Check]) -> str:
-    name_w = max(len(c.name) for c in checks)
-    comp_w = max(len(_fmt_number(c.computed)) for c in checks)
-    lines = ["Checks: computed here vs the reference"]
-    for c in checks:
-        verdict = "agrees " if c.agrees else "DIFFERS"
-        lines.append(f"  [{verdict}] {c.name:<{name_w}}  {_fmt_number(c.computed):>{comp_w}}"
-                     f"  vs {c.shown}  ({c.source})")
+    """A small table: verdict, quantity, computed, reference, source; the note under its row."""
+    cells = [(("agrees" if c.agrees else "DIFFERS"), c.name, c.fmt(c.computed), c.shown, c.source) for c in checks]
+    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    lines = ["Checks (computed here vs the reference):"]
+    for c, (verdict, name, computed, shown, source) in zip(checks, cells, strict=True):
+        lines.append(f"  {verdict:<{widths[0]}}  {name:<{widths[1]}}  {computed:>{widths[2]}}  vs  "
+                     f"{shown:<{widths[3]}}  {source}".rstrip())
         if c.note:
-            lines.append(_wrap(c.note, indent=" " * 12))
+            lines.append(_wrap(c.note, indent=" " * (widths[0] + 4)))
     return "\n".join(lines)
 
 
-def _fmt_number(x: float) -> str:
+def fmt_number(x: Any) -> str:
+    """Integers with thousands separators, other numbers with 4 significant digits."""
+    if isinstance(x, str):
+        return x
+    if isinstance(x, (list, tuple)):
+        return "[" + ", ".join(fmt_number(v) for v in x) + "]"
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
     if isinstance(x, (int, np.integer)) or float(x).is_integer():
         return fmt_int(x)
     return f"{x:,.4g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def _default_shown(reference: float | str | None) -> str:
-    if reference is None:
-        return "-"
-    return reference if isinstance(reference, str) else _fmt_number(reference)
+    return "-" if reference is None else fmt_number(reference)
 
 
 def _wrap(text: str, indent: str = "", width: int = 100) -> str:
-    import textwrap
-
-    return "\n".join(
-        textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent) for p in text.split("\n")
-    )
+    """Fill each line of ``text`` to ``width``; a line that starts with spaces keeps them, and its
+    continuation lines are indented two more, so lists stay readable."""
+    out = []
+    for line in text.split("\n"):
+        lead = indent + line[: len(line) - len(line.lstrip())]
+        hang = lead + ("  " if line.startswith(" ") else "")
+        out.append(textwrap.fill(line.strip(), width, initial_indent=lead, subsequent_indent=hang))
+    return "\n".join(out)
 
 
 def _plain(x: Any) -> Any:

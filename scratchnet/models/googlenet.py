@@ -34,8 +34,7 @@ from scratchnet import cat, flatten, nn
 from scratchnet.nn import functional as F
 from scratchnet.tensor import Tensor
 
-__all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "googlenet",
-           "googlenet_loss"]  # fmt: skip
+__all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "googlenet", "googlenet_loss"]
 
 
 class GoogLeNetOutputs(NamedTuple):

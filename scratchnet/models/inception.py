@@ -32,8 +32,17 @@ from scratchnet.models.googlenet import BasicConv2d
 from scratchnet.nn import functional as F
 from scratchnet.tensor import Tensor
 
-__all__ = ["Inception3", "InceptionA", "InceptionB", "InceptionC", "InceptionD", "InceptionE", "InceptionOutputs",
-           "InceptionV3Aux", "inception_v3"]  # fmt: skip
+__all__ = [
+    "Inception3",
+    "InceptionA",
+    "InceptionB",
+    "InceptionC",
+    "InceptionD",
+    "InceptionE",
+    "InceptionOutputs",
+    "InceptionV3Aux",
+    "inception_v3",
+]
 
 
 class InceptionOutputs(NamedTuple):

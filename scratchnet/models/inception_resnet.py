@@ -45,8 +45,17 @@ from scratchnet.models.inception_v4 import ReductionA
 from scratchnet.nn import functional as F
 from scratchnet.tensor import Tensor
 
-__all__ = ["InceptionResNetA", "InceptionResNetB", "InceptionResNetC", "InceptionResNetReductionB",
-           "InceptionResNetV1", "InceptionResNetV2", "Mixed5b", "inception_resnet_v1", "inception_resnet_v2"]  # fmt: skip
+__all__ = [
+    "InceptionResNetA",
+    "InceptionResNetB",
+    "InceptionResNetC",
+    "InceptionResNetReductionB",
+    "InceptionResNetV1",
+    "InceptionResNetV2",
+    "Mixed5b",
+    "inception_resnet_v1",
+    "inception_resnet_v2",
+]
 
 
 class InceptionResNetA(nn.Module):

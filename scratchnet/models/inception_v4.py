@@ -25,7 +25,8 @@ The released average pools inside the modules exclude the padding (TF's "SAME" p
 released model has no dropout layer (it is an inference port); ours has the paper's.
 
 Parameters: 42,679,816 at 1000 classes (the figure published for the PyTorch ports, timm's 42.68M),
-42,681,353 at 1001 (the TF-slim checkpoint's classes: background + 1000). The smallest input is 75x75 (sizes at 299: 149, 147, 147, 73, 71, 35, 17, 8).
+42,681,353 at 1001 (the TF-slim checkpoint's classes: background + 1000). The smallest input is
+75x75 (grid sizes at 299: 149, 147, 147, 73, 71, 35, 17, 8; at 75: 37, 35, 35, 17, 15, 7, 3, 1).
 """
 
 from __future__ import annotations
@@ -34,8 +35,18 @@ from scratchnet import cat, flatten, nn
 from scratchnet.models.googlenet import BasicConv2d
 from scratchnet.tensor import Tensor
 
-__all__ = ["InceptionV4", "InceptionV4A", "InceptionV4B", "InceptionV4C", "Mixed3a", "Mixed4a", "Mixed5a",
-           "ReductionA", "ReductionB", "inception_v4"]  # fmt: skip
+__all__ = [
+    "InceptionV4",
+    "InceptionV4A",
+    "InceptionV4B",
+    "InceptionV4C",
+    "Mixed3a",
+    "Mixed4a",
+    "Mixed5a",
+    "ReductionA",
+    "ReductionB",
+    "inception_v4",
+]
 
 
 def _avg_pool() -> nn.AvgPool2d:

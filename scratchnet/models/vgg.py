@@ -34,8 +34,19 @@ from typing import Any
 from scratchnet import flatten, nn
 from scratchnet.tensor import Tensor
 
-__all__ = ["CONFIGS", "VGG", "make_layers", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
-           "vgg19_bn"]  # fmt: skip
+__all__ = [
+    "CONFIGS",
+    "VGG",
+    "make_layers",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+]
 
 # Table 1 of the paper, one column per network: an int is a 3x3 conv with that many output channels,
 # "M" a 2x2 max pool with stride 2. Configuration A-LRN (A with local response normalisation) and C

@@ -220,6 +220,10 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
     if dim is None:
         return amax(x)
     _check_not_empty("max", x, dim)
+    if x.ndim == 0:  # PyTorch allows dim 0 or -1 here: the value itself, at index 0
+        normalize_dims(dim, 0)
+        values, indices = MaxDimFunction(0, keepdim=False)(x.reshape(1))
+        return MaxResult(values, indices)
     (axis,) = normalize_dims(dim, x.ndim)
     values, indices = MaxDimFunction(axis, keepdim)(x)
     return MaxResult(values, indices)

@@ -1,0 +1,235 @@
+"""The layers: shapes and parameter counts at construction, default init, BatchNorm state, clear errors, nn.init, F."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+from scratchnet import nn
+from scratchnet.nn import functional as F
+from scratchnet.nn import init
+
+
+def _count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+# --------------------------------------------------------------------------- shapes and parameters
+
+
+def test_parameter_counts_are_known_before_any_data_flows():
+    assert _count(nn.Conv2d(3, 64, 3)) == 64 * 3 * 9 + 64  # VGG's first layer: 1,792
+    assert _count(nn.Conv2d(64, 64, 3, bias=False)) == 36_864
+    assert _count(nn.Conv2d(64, 128, 1, groups=4)) == 128 * 16 + 128
+    assert _count(nn.Linear(512, 10)) == 5130  # a ResNet-18 head for CIFAR-10
+    assert _count(nn.BatchNorm2d(64)) == 128
+    assert _count(nn.BatchNorm2d(64, affine=False)) == 0
+    conv = nn.Conv2d(6, 12, (3, 5), groups=3)
+    assert conv.weight.shape == (12, 2, 3, 5) and conv.bias.shape == (12,)
+
+
+@pytest.mark.parametrize(
+    ("layer", "in_shape", "out_shape"),
+    [
+        (lambda: nn.Conv2d(3, 8, 3), (2, 3, 10, 12), (2, 8, 8, 10)),
+        (lambda: nn.Conv2d(3, 8, 3, stride=2, padding=1), (2, 3, 10, 12), (2, 8, 5, 6)),
+        (lambda: nn.Conv2d(4, 8, (1, 3), padding="same", groups=2), (2, 4, 7, 7), (2, 8, 7, 7)),
+        (lambda: nn.Linear(5, 7), (3, 5), (3, 7)),
+        (lambda: nn.Linear(5, 7, bias=False), (2, 3, 5), (2, 3, 7)),
+        (lambda: nn.BatchNorm1d(4), (6, 4), (6, 4)),
+        (lambda: nn.BatchNorm1d(4), (6, 4, 3), (6, 4, 3)),
+        (lambda: nn.BatchNorm2d(4), (2, 4, 3, 3), (2, 4, 3, 3)),
+        (lambda: nn.MaxPool2d(2), (2, 3, 8, 9), (2, 3, 4, 4)),
+        (lambda: nn.MaxPool2d(3, 2, ceil_mode=True), (1, 1, 8, 8), (1, 1, 4, 4)),
+        (lambda: nn.AvgPool2d(3, stride=1, padding=1), (2, 3, 5, 5), (2, 3, 5, 5)),
+        (lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 7, 5), (2, 3, 1, 1)),
+        (lambda: nn.AdaptiveMaxPool2d((2, 3)), (2, 3, 7, 5), (2, 3, 2, 3)),
+        (lambda: nn.Flatten(), (2, 3, 4, 5), (2, 60)),
+        (lambda: nn.Flatten(0, 1), (2, 3, 4), (6, 4)),
+        (lambda: nn.Identity(54, unused="x"), (2, 3), (2, 3)),
+        (lambda: nn.Dropout(0.2), (4, 5), (4, 5)),
+    ],
+)
+def test_output_shapes(layer, in_shape, out_shape):
+    assert layer()(sn.randn(*in_shape)).shape == out_shape
+
+
+def test_return_indices_of_max_pools():
+    y, idx = nn.MaxPool2d(2, return_indices=True)(sn.randn(1, 2, 4, 4))
+    assert y.shape == idx.shape == (1, 2, 2, 2)
+    y, idx = nn.AdaptiveMaxPool2d(1, return_indices=True)(sn.randn(1, 2, 4, 4))
+    assert y.shape == idx.shape == (1, 2, 1, 1)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Conv2d(8, 16, 3), lambda: nn.Linear(72, 16), lambda: nn.Conv2d(8, 16, 3, groups=4)])
+def test_default_init_is_pytorchs(make):
+    # Kaiming-uniform with a = sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
+    layer = make()
+    fan_in = layer.weight.numel() // layer.weight.shape[0]
+    bound = 1 / math.sqrt(fan_in)
+    for p in (layer.weight, layer.bias):
+        assert np.abs(p.data).max() <= bound
+        assert p.dtype == np.float32
+    assert np.abs(layer.weight.data).max() > 0.9 * bound
+    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+
+
+def test_default_init_is_seeded():
+    sn.manual_seed(1)
+    a = nn.Conv2d(3, 4, 3).weight.data.copy()
+    sn.manual_seed(1)
+    np.testing.assert_array_equal(nn.Conv2d(3, 4, 3).weight.data, a)
+
+
+# --------------------------------------------------------------------------- BatchNorm module state
+
+
+def test_batchnorm_buffers_and_counter():
+    bn = nn.BatchNorm2d(3)
+    assert [name for name, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    assert bn.num_batches_tracked.dtype == np.int64 and bn.num_batches_tracked.shape == ()
+    x = sn.randn(4, 3, 2, 2) * 2 + 1
+    bn(x)
+    bn(x)
+    assert bn.num_batches_tracked.item() == 2
+    mean = bn.running_mean.data.copy()
+    bn.eval()
+    y = bn(x)
+    assert bn.num_batches_tracked.item() == 2
+    np.testing.assert_array_equal(bn.running_mean.data, mean)  # eval never updates
+    expected = (x.data - mean[None, :, None, None]) / np.sqrt(bn.running_var.data[None, :, None, None] + 1e-5)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+    bn.reset_running_stats()
+    assert bn.num_batches_tracked.item() == 0 and (bn.running_var.data == 1).all()
+
+
+def test_batchnorm_momentum_none_is_a_cumulative_average():
+    bn = nn.BatchNorm1d(2, momentum=None)
+    batches = [sn.randn(5, 2) * (i + 1) + i for i in range(4)]
+    for batch in batches:
+        bn(batch)
+    expected = np.mean([b.data.mean(axis=0) for b in batches], axis=0)
+    np.testing.assert_allclose(bn.running_mean.data, expected, rtol=1e-5)
+
+
+def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
+    bn = nn.BatchNorm2d(3, track_running_stats=False).eval()
+    assert bn.running_mean is None and list(bn.state_dict()) == ["weight", "bias"]
+    y = bn(sn.randn(4, 3, 2, 2) * 5 + 3).data
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- errors that name the layer and shapes
+
+
+def test_conv_errors():
+    conv = nn.Conv2d(3, 64, 3)
+    with pytest.raises(ValueError) as error:
+        conv(sn.randn(8, 1, 28, 28))
+    assert str(error.value) == "Conv2d(3, 64) expects 3 input channels, got 1 for input of shape (8, 1, 28, 28)"
+    with pytest.raises(ValueError) as error:
+        conv(sn.randn(3, 32, 32))
+    assert str(error.value) == "Conv2d(3, 64) expects a 4-D input (N, C, H, W), got shape (3, 32, 32)"
+    with pytest.raises(ValueError, match=r"groups=2 must divide both in_channels \(3\) and out_channels \(64\)"):
+        nn.Conv2d(3, 64, 3, groups=2)
+    with pytest.raises(ValueError, match=r"groups=4 must divide both in_channels \(8\) and out_channels \(6\)"):
+        nn.Conv2d(8, 6, 3, groups=4)
+    with pytest.raises(ValueError, match=r"larger than the padded input"):
+        nn.Conv2d(3, 4, 7)(sn.randn(1, 3, 4, 4))
+
+
+def test_batchnorm_errors():
+    with pytest.raises(ValueError) as error:
+        nn.BatchNorm2d(64)(sn.randn(2, 32, 4, 4))
+    assert str(error.value) == "BatchNorm2d(64) expects 64 channels, got 32 for input of shape (2, 32, 4, 4)"
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\) expects a 4-D \(N, C, H, W\) input, got shape \(2, 3\)"):
+        nn.BatchNorm2d(3)(sn.randn(2, 3))
+    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\) expects a 2-D \(N, C\) or 3-D \(N, C, L\) input"):
+        nn.BatchNorm1d(3)(sn.randn(2, 3, 4, 4))
+
+
+def test_linear_errors():
+    with pytest.raises(ValueError) as error:
+        nn.Linear(512, 10)(sn.randn(8, 256))
+    assert str(error.value) == "Linear(512, 10) expects inputs of shape (..., 512), got shape (8, 256)"
+
+
+def test_pool_errors_name_the_op():
+    with pytest.raises(ValueError, match=r"max_pool2d.*\(2, 3\)"):
+        nn.MaxPool2d(2)(sn.randn(2, 3))
+
+
+# --------------------------------------------------------------------------- nn.init
+
+
+def test_calculate_gain(torch):
+    for args in [("linear",), ("conv2d",), ("sigmoid",), ("tanh",), ("relu",), ("leaky_relu",),
+                 ("leaky_relu", 0.2), ("selu",)]:  # fmt: skip
+        assert init.calculate_gain(*args) == pytest.approx(torch.nn.init.calculate_gain(*args))
+    with pytest.raises(ValueError, match="unsupported nonlinearity"):
+        init.calculate_gain("swish")
+
+
+def test_kaiming_and_xavier_statistics():
+    w = sn.zeros(256, 128, 3, 3)  # fan_in = 1152, fan_out = 2304
+    init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
+    assert w.data.std() == pytest.approx(math.sqrt(2 / 2304), rel=0.02)
+    init.kaiming_normal_(w)  # leaky_relu with a=0 = relu gain, fan_in
+    assert w.data.std() == pytest.approx(math.sqrt(2 / 1152), rel=0.02)
+    init.kaiming_uniform_(w, a=math.sqrt(5))
+    assert np.abs(w.data).max() <= 1 / math.sqrt(1152) and w.data.std() == pytest.approx(1 / math.sqrt(3 * 1152), rel=0.02)
+    init.xavier_uniform_(w, gain=2.0)
+    bound = 2 * math.sqrt(6 / (1152 + 2304))
+    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
+    init.xavier_normal_(w)
+    assert w.data.std() == pytest.approx(math.sqrt(2 / (1152 + 2304)), rel=0.02)
+    assert w.dtype == np.float32
+
+
+def test_simple_initialisers():
+    w = nn.Parameter(sn.zeros(300, 400))  # requires grad: init works under no_grad
+    assert init.normal_(w, mean=2.0, std=0.5) is w
+    assert w.data.mean() == pytest.approx(2.0, abs=0.01) and w.data.std() == pytest.approx(0.5, rel=0.02)
+    init.uniform_(w, -3, -1)
+    assert w.data.min() >= -3 and w.data.max() <= -1 and w.data.mean() == pytest.approx(-2, abs=0.01)
+    init.trunc_normal_(w, mean=0.0, std=1.0, a=-0.5, b=1.0)
+    assert w.data.min() >= -0.5 and w.data.max() <= 1.0 and w.data.min() < -0.49
+    init.constant_(w, 0.25)
+    assert (w.data == 0.25).all()
+    init.ones_(w)
+    assert (w.data == 1).all()
+    init.zeros_(w)
+    assert (w.data == 0).all() and w.is_leaf and w.grad is None
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        init.kaiming_uniform_(sn.zeros(5))
+    with pytest.raises(ValueError, match="mode must be"):
+        init.kaiming_normal_(sn.zeros(2, 2), mode="fan_avg")
+
+
+def test_init_is_reproducible():
+    w = sn.zeros(4, 4)
+    sn.manual_seed(3)
+    a = init.kaiming_normal_(w).data.copy()
+    sn.manual_seed(3)
+    np.testing.assert_array_equal(init.kaiming_normal_(w).data, a)
+
+
+# --------------------------------------------------------------------------- the F namespace
+
+
+def test_functional_namespace():
+    for name in ["conv2d", "conv2d_naive", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+                 "global_avg_pool2d", "batch_norm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax",
+                 "log_softmax", "dropout", "linear", "cross_entropy", "nll_loss", "mse_loss",
+                 "binary_cross_entropy_with_logits", "pad", "flatten", "cat"]:  # fmt: skip
+        assert callable(getattr(F, name)), name
+    x = sn.randn(2, 3, 4, 4)
+    assert F.pad(x, (1, 1, 2, 0)).shape == (2, 3, 6, 6)
+    assert F.cat([x, x], dim=1).shape == (2, 6, 4, 4)
+    assert F.flatten(x, 1).shape == (2, 48)
+    assert F.global_avg_pool2d(x).shape[:2] == (2, 3)
+    assert F.linear(sn.randn(2, 5), sn.randn(3, 5)).shape == (2, 3)
+    assert nn.functional is F
