@@ -5,7 +5,7 @@ The public names mirror PyTorch's (``scratchnet.tensor``, ``Tensor.backward``, `
 torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
 """
 
-from scratchnet import autograd, cuda
+from scratchnet import autograd, cuda, nn
 from scratchnet.creation import (
     arange,
     eye,

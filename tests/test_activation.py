@@ -38,8 +38,11 @@ def test_gradcheck_softmax(op, dim):
 
 def test_conventions_at_the_kinks(torch):
     values = np.array([-1.0, 0.0, 3.0, 6.0, 7.0])
-    for ours, theirs in [(relu6, torch.nn.functional.relu6), (lambda t: leaky_relu(t, 0.1),
-                                                             lambda t: torch.nn.functional.leaky_relu(t, 0.1))]:  # fmt: skip
+    cases = [
+        (relu6, torch.nn.functional.relu6),
+        (lambda t: leaky_relu(t, 0.1), lambda t: torch.nn.functional.leaky_relu(t, 0.1)),
+    ]
+    for ours, theirs in cases:
         x = sn.tensor(values, requires_grad=True)
         tx = torch.tensor(values, requires_grad=True)
         ours(x).sum().backward()
@@ -152,7 +155,7 @@ def test_dropout_module_train_and_eval():
     assert (layer(x).data == 0).any()
     layer.eval()
     assert layer(x) is x
-    with pytest.raises(ValueError, match="got -0.1"):
+    with pytest.raises(ValueError, match=r"got -0\.1"):
         nn.Dropout(-0.1)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import scratchnet as sn
 from scratchnet import nn
@@ -47,6 +49,25 @@ def test_gradcheck_cross_entropy(reduction, options):
     x, t = _logits(), _targets()
     kwargs = _options(options)
     assert sn.gradcheck(lambda x: cross_entropy(x, t, reduction=reduction, **kwargs), [x])
+
+
+@given(
+    N=st.integers(1, 4),
+    C=st.integers(1, 5),
+    spatial=st.lists(st.integers(1, 3), max_size=1),
+    reduction=st.sampled_from(REDUCTIONS),
+    label_smoothing=st.sampled_from([0.0, 0.05, 0.5]),
+    weighted=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_gradcheck_cross_entropy_drawn_configurations(N, C, spatial, reduction, label_smoothing, weighted, seed):
+    rng = np.random.default_rng(seed)
+    x = sn.tensor(rng.standard_normal((N, C, *spatial)) * 3, requires_grad=True)
+    t = sn.tensor(rng.integers(0, C, size=(N, *spatial)))
+    w = sn.tensor(rng.random(C) + 0.5) if weighted else None
+    assert sn.gradcheck(
+        lambda x: cross_entropy(x, t, w, reduction=reduction, label_smoothing=label_smoothing), [x], seed=seed
+    )
 
 
 def test_gradcheck_cross_entropy_per_pixel():
@@ -125,13 +146,14 @@ def test_other_losses_match_torch(torch, dtype, rtol, reduction):
     pw = np.array([0.5, 2.0, 3.0], dtype=dtype)
     labels = np.array([0, 2, 1, 2])
     tf = torch.nn.functional
+    options = {"reduction": reduction}
+    weighted, t_weighted = {"pos_weight": sn.tensor(pw)}, {"pos_weight": torch.tensor(pw)}
     cases = [
-        (lambda x, t: mse_loss(x, t, reduction), lambda x, t: tf.mse_loss(x, t, reduction=reduction), a, b),
+        (lambda x, t: mse_loss(x, t, reduction=reduction), lambda x, t: tf.mse_loss(x, t, reduction=reduction), a, b),
         (lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction),
          lambda x, t: tf.binary_cross_entropy_with_logits(x, t, reduction=reduction), a, b),
-        (lambda x, t: binary_cross_entropy_with_logits(x, t, sn.tensor(w), reduction, sn.tensor(pw)),
-         lambda x, t: tf.binary_cross_entropy_with_logits(x, t, torch.tensor(w), reduction=reduction,
-                                                          pos_weight=torch.tensor(pw)), a, b),
+        (lambda x, t: binary_cross_entropy_with_logits(x, t, sn.tensor(w), **options, **weighted),
+         lambda x, t: tf.binary_cross_entropy_with_logits(x, t, torch.tensor(w), **options, **t_weighted), a, b),
         (lambda x, _: nll_loss(x, sn.tensor(labels), reduction=reduction),
          lambda x, _: tf.nll_loss(x, torch.tensor(labels), reduction=reduction), a, b),
     ]  # fmt: skip
@@ -195,7 +217,7 @@ def test_loss_modules():
     np.testing.assert_allclose(nn.CrossEntropyLoss()(x, t).data, cross_entropy(x, t).data)
     np.testing.assert_allclose(
         nn.CrossEntropyLoss(w, label_smoothing=0.1, reduction="sum", ignore_index=1)(x, t).data,
-        cross_entropy(x, t, w, 1, "sum", 0.1).data,
+        cross_entropy(x, t, w, ignore_index=1, reduction="sum", label_smoothing=0.1).data,
     )
     np.testing.assert_allclose(nn.NLLLoss(reduction="none")(x, t).data, nll_loss(x, t, reduction="none").data)
     y = _logits(seed=9)
@@ -203,5 +225,7 @@ def test_loss_modules():
     p = sn.tensor(np.random.default_rng(1).random((5, 4)))
     np.testing.assert_allclose(nn.BCEWithLogitsLoss()(x, p).data, binary_cross_entropy_with_logits(x, p).data)
     assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
+    with pytest.raises(TypeError):
+        cross_entropy(x, t, None, None, -100)  # PyTorch's legacy positional size_average is refused
     with pytest.raises(TypeError):
         nn.CrossEntropyLoss(None, None, -100)  # PyTorch's legacy positional size_average is refused

@@ -64,7 +64,10 @@ def test_return_indices_of_max_pools():
     assert y.shape == idx.shape == (1, 2, 1, 1)
 
 
-@pytest.mark.parametrize("make", [lambda: nn.Conv2d(8, 16, 3), lambda: nn.Linear(72, 16), lambda: nn.Conv2d(8, 16, 3, groups=4)])
+LAYERS = [lambda: nn.Conv2d(8, 16, 3), lambda: nn.Linear(72, 16), lambda: nn.Conv2d(8, 16, 3, groups=4)]
+
+
+@pytest.mark.parametrize("make", LAYERS)
 def test_default_init_is_pytorchs(make):
     # Kaiming-uniform with a = sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
     layer = make()
@@ -180,7 +183,8 @@ def test_kaiming_and_xavier_statistics():
     init.kaiming_normal_(w)  # leaky_relu with a=0 = relu gain, fan_in
     assert w.data.std() == pytest.approx(math.sqrt(2 / 1152), rel=0.02)
     init.kaiming_uniform_(w, a=math.sqrt(5))
-    assert np.abs(w.data).max() <= 1 / math.sqrt(1152) and w.data.std() == pytest.approx(1 / math.sqrt(3 * 1152), rel=0.02)
+    assert np.abs(w.data).max() <= 1 / math.sqrt(1152)
+    assert w.data.std() == pytest.approx(1 / math.sqrt(3 * 1152), rel=0.02)
     init.xavier_uniform_(w, gain=2.0)
     bound = 2 * math.sqrt(6 / (1152 + 2304))
     assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound

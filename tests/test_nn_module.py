@@ -92,7 +92,7 @@ def test_setattr_getattr_delattr():
     del m.child, m.buf, m.plain
     assert not hasattr(m, "child") and not hasattr(m, "buf") and not hasattr(m, "plain")
     with pytest.raises(AttributeError, match="'Linear' object has no attribute 'wieght'"):
-        nn.Linear(1, 1).wieght  # noqa: B018
+        nn.Linear(1, 1).wieght
     assert "weight" in dir(nn.Linear(1, 1))
 
 
@@ -101,7 +101,7 @@ def test_registration_errors():
         def __init__(self):
             self.w = nn.Parameter(sn.zeros(1))  # before super().__init__()
 
-    with pytest.raises(AttributeError, match="before Module.__init__"):
+    with pytest.raises(AttributeError, match=r"before Module\.__init__"):
         Early()
     m = nn.Module()
     with pytest.raises(KeyError, match="contain"):
@@ -205,7 +205,8 @@ def test_state_dict_keys_values_and_round_trip():
         "features.0.scale", "features.0.steps", "features.0.conv.weight", "features.0.bn.weight",
         "features.0.bn.bias", "features.0.bn.running_mean", "features.0.bn.running_var",
         "features.0.bn.num_batches_tracked", "fc.weight", "fc.bias",
-    ]  # fmt: skip  (the non-persistent buffer "cache" is left out)
+    ]  # fmt: skip
+    # (the non-persistent buffer "cache" is left out)
     assert all(isinstance(v, np.ndarray) for v in state.values())
     assert state["features.0.bn.num_batches_tracked"].dtype == np.int64
     state["fc.weight"][...] = 0  # a copy: changing it leaves the model alone
@@ -254,7 +255,7 @@ def test_load_state_dict_non_strict():
     assert result.unexpected_keys == ["nonsense"] and "fc.bias" in result.missing_keys
     np.testing.assert_array_equal(net.fc.weight.data, 1)
     assert net.fc.weight.dtype == np.float32  # cast to the parameter's dtype
-    with pytest.raises(RuntimeError, match="size mismatch for fc.weight"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for fc\.weight"):
         net.load_state_dict({"fc.weight": np.ones((4, 4))}, strict=False)  # shapes are always checked
 
 

@@ -6,6 +6,8 @@ import contextlib
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import scratchnet as sn
 from scratchnet.backend import reference_kernels
@@ -58,9 +60,27 @@ def test_gradcheck_without_affine(training, kernels):
 
 
 def test_gradcheck_weight_only_and_bias_only():
-    x, weight, bias, running_mean, running_var = _inputs((5, 3, 2, 2))
+    x, weight, bias, _, _ = _inputs((5, 3, 2, 2))
     assert sn.gradcheck(lambda x, w: batch_norm(x, None, None, weight=w, training=True), [x, weight])
     assert sn.gradcheck(lambda x, b: batch_norm(x, None, None, bias=b, training=True), [x, bias])
+
+
+@given(
+    N=st.integers(2, 4),
+    C=st.integers(1, 3),
+    spatial=st.lists(st.integers(1, 3), max_size=2),
+    training=st.booleans(),
+    affine=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_gradcheck_drawn_configurations(N, C, spatial, training, affine, seed):
+    x, weight, bias, running_mean, running_var = _inputs((N, C, *spatial), seed=seed)
+    inputs = [x, weight, bias] if affine else [x]
+
+    def fn(x, weight=None, bias=None):
+        return batch_norm(x, sn.tensor(running_mean), sn.tensor(running_var), weight, bias, training=training)
+
+    assert sn.gradcheck(fn, inputs, seed=seed)
 
 
 def test_training_input_gradient_is_not_trivially_zero():
@@ -87,7 +107,7 @@ def test_backward_does_not_modify_the_upstream_gradient(kernels):
 
 @pytest.mark.parametrize("shape", SHAPES)
 def test_forward_training_normalises_each_channel(shape, kernels):
-    x, weight, bias, running_mean, running_var = _inputs(shape)
+    x = _inputs(shape)[0]
     y = batch_norm(x, None, None, training=True).data
     axes = (0, *range(2, len(shape)))
     np.testing.assert_allclose(y.mean(axis=axes), 0, atol=1e-12)
@@ -167,11 +187,36 @@ def test_numba_kernels_match_reference(shape, dtype):
         expected = getattr(reference, name)(*args)
         got = getattr(fast, name)(*args)
         for e, r in zip(
-            expected if isinstance(expected, tuple) else (expected,), got if isinstance(got, tuple) else (got,),
+            expected if isinstance(expected, tuple) else (expected,),
+            got if isinstance(got, tuple) else (got,),
             strict=True,
         ):
             assert r.dtype == dtype and r.shape == e.shape, name
             np.testing.assert_allclose(r, e, rtol=rtol, atol=rtol * np.abs(e).max(), err_msg=name)
+
+
+@given(
+    N=st.integers(1, 5),
+    C=st.integers(1, 6),
+    M=st.integers(1, 40),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_numba_kernels_match_reference_on_drawn_shapes(N, C, M, dtype, seed):
+    fast = pytest.importorskip("scratchnet.kernels.numba_norm", reason="numba is not installed")
+    rng = np.random.default_rng(seed)
+    x3 = (rng.standard_normal((N, C, M)) * 3 + 2).astype(dtype)
+    g3 = rng.standard_normal((N, C, M)).astype(dtype)
+    rtol = 1e-4 if dtype == np.float32 else 1e-11
+    for expected, got in [
+        (reference.channel_mean_var(x3), fast.channel_mean_var(x3)),
+        (
+            reference.channel_grad_sums(g3, x3, x3.mean(axis=(0, 2))),
+            fast.channel_grad_sums(g3, x3, x3.mean(axis=(0, 2))),
+        ),
+    ]:
+        for e, r in zip(expected, got, strict=True):
+            np.testing.assert_allclose(r, e, rtol=rtol, atol=rtol * (1 + np.abs(e).max()))
 
 
 def test_fast_and_reference_paths_agree_end_to_end():

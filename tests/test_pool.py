@@ -29,8 +29,9 @@ def pool_configs(draw, dilation=True):
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
     dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
+    # At least one dilation step wide, so that no dilated window holds only padding (an error).
     spatial = tuple(
-        max(1, d * (k - 1) + 1 - 2 * p + draw(st.integers(0, 4))) for k, p, d in zip(kernel, padding, dil, strict=True)
+        max(d, d * (k - 1) + 1 - 2 * p + draw(st.integers(0, 4))) for k, p, d in zip(kernel, padding, dil, strict=True)
     )
     return dict(
         x_shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial),
@@ -283,6 +284,7 @@ def test_float32_stays_float32():
         (lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 2, stride=0), r"stride and dilation must be >= 1"),
         (lambda: adaptive_avg_pool2d(sn.zeros(1, 1, 9, 9), 0), r"output_size \(0, 0\) must be >= 1"),
         (lambda: global_avg_pool2d(sn.zeros(1, 1, 1, 9, 9)), r"global_avg_pool2d: expected input of shape"),
+        (lambda: max_pool2d(sn.zeros(1, 1, 1, 5), 2, 1, 1, dilation=2), r"some window of kernel \(2, 2\) holds only padding"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, match):

@@ -23,11 +23,30 @@ Notation as in ``scratchnet.ops.im2col``.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from scratchnet.backend import Array
 from scratchnet.ops.im2col import IntPair, window_geometry
+
+
+# Below this many output elements a kernel runs on one thread: waking the other threads costs
+# 10-30 us (much more when the machine is busy), more than the work itself.
+PARALLEL_MIN_WORK = 2**16
+
+
+def _launch(kernel, work: int, *args) -> None:
+    """Run a compiled ``prange`` kernel, threaded only when there is enough work to share."""
+    if work >= PARALLEL_MIN_WORK:
+        kernel(*args)
+        return
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
 
 
 @njit(cache=True)
@@ -84,7 +103,7 @@ def im2col(
     N, C = x.shape[:2]
     if out is None:
         out = np.empty((C * g.KH * g.KW, N * g.OH * g.OW), dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), *g, pad_value, out)
+    _launch(_im2col, out.size, np.ascontiguousarray(x), *g, pad_value, out)
     return out
 
 
@@ -129,7 +148,7 @@ def col2im(
     g = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
     if out is None:
         out = np.empty(x_shape, dtype=col.dtype)
-    _col2im(np.ascontiguousarray(col), *g, out)
+    _launch(_col2im, col.size, np.ascontiguousarray(col), *g, out)
     return out
 
 
@@ -156,7 +175,7 @@ def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
     has_bias = bias is not None
     if not has_bias:
         bias = np.zeros(OC, dtype=rows.dtype)  # unused; keeps one compiled signature
-    _rows_to_nchw(np.ascontiguousarray(rows), bias, has_bias, flat)
+    _launch(_rows_to_nchw, rows.size, np.ascontiguousarray(rows), bias, has_bias, flat)
     return out
 
 
@@ -173,7 +192,7 @@ def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
     N, OC, OH, OW = y.shape
     if out is None:
         out = np.empty((OC, N * OH * OW), dtype=y.dtype)
-    _nchw_to_rows(np.ascontiguousarray(y).reshape(N, OC, OH * OW), out)
+    _launch(_nchw_to_rows, out.size, np.ascontiguousarray(y).reshape(N, OC, OH * OW), out)
     return out
 
 
@@ -220,7 +239,8 @@ def max_pool2d_forward(
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     indices = np.empty((N, C, g.OH, g.OW), dtype=np.int64)
-    _max_pool2d_forward(np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, y, indices)
+    work = y.size * g.KH * g.KW
+    _launch(_max_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, y, indices)
     return y, indices
 
 
@@ -239,7 +259,9 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     """Fast :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners."""
     N, C, H, W = x_shape
     gx = np.empty(x_shape, dtype=gy.dtype)
-    _max_pool2d_backward(
+    _launch(
+        _max_pool2d_backward,
+        gx.size + gy.size,
         np.ascontiguousarray(gy).reshape(N, C, -1),
         np.ascontiguousarray(indices, dtype=np.int64).reshape(N, C, -1),
         gx.reshape(N, C, H * W),
@@ -297,7 +319,8 @@ def avg_pool2d_forward(
     g = window_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode)
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
-    _avg_pool2d_forward(np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, y)
+    work = y.size * g.KH * g.KW
+    _launch(_avg_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, y)
     return y
 
 
@@ -335,5 +358,6 @@ def avg_pool2d_backward(
     """Fast :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W)."""
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
     gx = np.empty(x_shape, dtype=gy.dtype)
-    _avg_pool2d_backward(np.ascontiguousarray(gy), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, gx)
+    work = gy.size * g.KH * g.KW
+    _launch(_avg_pool2d_backward, work, np.ascontiguousarray(gy), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, gx)
     return gx

@@ -236,13 +236,16 @@ class Report:
         check = Check(name, computed, reference, source, agrees, text, shown or _default_shown(reference),
                       fmt or fmt_number)
         self.checks.append(check)
-        if quiet:
-            return check
+        if not quiet:
+            self.show(check)  # consecutive checks print as one block
+        return check
+
+    def show(self, check: Check) -> None:
+        """Print a check recorded with ``quiet=True`` after all (e.g. a table row that disagrees)."""
         if self.blocks and isinstance(self.blocks[-1], list):
-            self.blocks[-1].append(check)  # consecutive checks print as one block
+            self.blocks[-1].append(check)
         else:
             self.blocks.append([check])
-        return check
 
     # -- output
 

@@ -31,9 +31,10 @@ class Sequential(Module):
                 self.add_module(str(index), module)
 
     def forward(self, input: Any) -> Any:  # noqa: A002 (PyTorch's argument name)
+        x = input
         for module in self._modules.values():
-            input = module(input)
-        return input
+            x = module(x)
+        return x
 
     def __getitem__(self, index: int | slice) -> Any:
         items = list(self._modules.items())

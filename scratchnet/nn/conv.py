@@ -40,13 +40,23 @@ class Conv2d(Module):
     Parameters: out_channels * (in_channels / groups) * KH * KW (+ out_channels for the bias).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
-                 padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1, bias: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair | str = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         name = f"Conv2d({in_channels}, {out_channels})"
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"{name}: groups={groups} must divide both in_channels ({in_channels}) and out_channels ({out_channels})"
+                f"{name}: groups={groups} must divide both in_channels ({in_channels}) "
+                f"and out_channels ({out_channels})"
             )
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"{name}: in_channels and out_channels must be positive")
@@ -75,7 +85,8 @@ class Conv2d(Module):
             raise ValueError(f"{name} expects a 4-D input (N, C, H, W), got shape {input.shape}")
         if input.shape[1] != self.in_channels:
             raise ValueError(
-                f"{name} expects {self.in_channels} input channels, got {input.shape[1]} for input of shape {input.shape}"
+                f"{name} expects {self.in_channels} input channels, "
+                f"got {input.shape[1]} for input of shape {input.shape}"
             )
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 

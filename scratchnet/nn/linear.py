@@ -55,7 +55,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch's default: Kaiming-uniform with a=sqrt(5) (bound 1/sqrt(in_features)), bias U(+-1/sqrt(in_features))."""
+        """PyTorch's default: Kaiming-uniform, a=sqrt(5) (bound 1/sqrt(in_features)); bias U(+-1/sqrt(in_features))."""
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from scratchnet.backend import Array, to_device
+from scratchnet.backend import Array, is_cuda_array, to_device
 from scratchnet.tensor import Tensor
 
 
@@ -132,7 +132,9 @@ class Module:
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as child module '{name}' (Module or None expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as child module '{name}' (Module or None expected)"
+                )
             modules[name] = None
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
@@ -214,7 +216,7 @@ class Module:
 
     def named_modules(self, memo: set[int] | None = None, prefix: str = "",
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:  # fmt: skip
-        """This module and all below it, depth first, with their dotted names ('' for self)."""
+        """Yield this module and all below it, depth first, with their dotted names ('' for self)."""
         memo = set() if memo is None else memo
         if remove_duplicate:
             if id(self) in memo:
@@ -397,7 +399,10 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if isinstance(value, Tensor):
+                array = value.data
+            else:  # a NumPy or CuPy array, a number, or anything NumPy can convert (a torch CPU tensor)
+                array = value if is_cuda_array(value) else np.asarray(value)
             if tuple(array.shape) != tensor.shape:
                 problems.append(f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
                                 f"from checkpoint, the shape in current model is {tensor.shape}.")  # fmt: skip

@@ -2,7 +2,7 @@
 
 ``relu``, ``sigmoid`` and ``tanh`` live in ``elementwise.py``; this file holds the ones the CNNs of
 the lecture add on top: ReLU6 (MobileNet), leaky ReLU, the softmax at the end of every classifier
-(slide "GoogLeNet (3)": softmax over 1000 classes), and dropout in the fully connected heads
+(slide "GoogLeNet (6)": softmax over 1000 classes), and dropout in the fully connected heads
 (VGG, AlexNet, GoogLeNet's 40% dropout).
 
 Shapes: every op keeps the input's shape.
@@ -27,8 +27,11 @@ class Relu6Function(Function):
         return gy * self.inside
 
 
-def relu6(input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
-    """min(max(x, 0), 6).  d/dx = 1 for 0 < x < 6, else 0 (also at 0 and 6)."""
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    """min(max(x, 0), 6).  d/dx = 1 for 0 < x < 6, else 0 (also at 0 and 6).
+
+    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    """
     return Relu6Function()(input)
 
 

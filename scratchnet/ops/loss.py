@@ -9,6 +9,8 @@ logits (not as log(softmax(x))) is both stable for huge logits and gives the fam
 which is also why label smoothing is one line: it only changes the target distribution.
 
 Every loss takes ``reduction``: "mean" (the default), "sum", or "none" (one loss per element).
+Options after ``weight`` are keyword-only, so PyTorch's legacy positional arguments
+(``size_average``, ``reduce``) cannot land in the wrong parameter.
 Notation: N batch, C classes; ``(N, C, d1, ...)`` inputs with ``(N, d1, ...)`` targets are
 accepted too (per-pixel classification), the class dimension always being dim 1.
 """
@@ -61,6 +63,7 @@ def cross_entropy(
     input: Tensor,  # noqa: A002 (PyTorch's argument name)
     target: Tensor,
     weight: Tensor | None = None,
+    *,
     ignore_index: int = -100,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
@@ -95,6 +98,7 @@ def nll_loss(
     input: Tensor,  # noqa: A002
     target: Tensor,
     weight: Tensor | None = None,
+    *,
     ignore_index: int = -100,
     reduction: str = "mean",
 ) -> Tensor:
@@ -161,7 +165,7 @@ class MseFunction(Function):
         return g, -g
 
 
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:  # noqa: A002
     """Mean squared error (x - t)^2.  Shapes: input and target equal (any shape).
 
     dL/dx = 2 (x - t) (divided by the number of elements for "mean"), dL/dt = -dL/dx.
@@ -208,6 +212,7 @@ def binary_cross_entropy_with_logits(
     input: Tensor,  # noqa: A002
     target: Tensor,
     weight: Tensor | None = None,
+    *,
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:

@@ -1,6 +1,6 @@
 """Batch normalization (Ioffe & Szegedy, 2015): forward, the compact hand-derived backward, running statistics.
 
-For every channel c, over the N*H*W values it takes in a batch (slide "DenseNet (2)": BN - ReLU - conv):
+For every channel c, over the N*H*W values it takes in a batch (slide "DenseNet (1)": BN - ReLU - conv):
 
     mean_c = average of x,   var_c = average of (x - mean_c)^2   (biased: divides by n = N*H*W)
     x_hat  = (x - mean_c) / sqrt(var_c + eps)
@@ -140,7 +140,9 @@ def batch_norm(
     C = input.shape[1]
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and t.shape != (C,):
-            raise ValueError(f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}")
+            raise ValueError(
+                f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}"
+            )
     if training and input.data.size // C <= 1:
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"

@@ -377,6 +377,21 @@ def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> N
             f"{name}: kernel {KH}x{KW} (dilation {(DH, DW)}) does not fit input of shape {x.shape} with "
             f"padding {(PH, PW)}: the output would be {g.OH}x{g.OW}"
         )
+    H, W = x.shape[2:]
+    if not (_windows_see_input(H, KH, SH, PH, DH, g.OH) and _windows_see_input(W, KW, SW, PW, DW, g.OW)):
+        raise ValueError(
+            f"{name}: with dilation {(DH, DW)} some window of kernel {(KH, KW)} holds only padding "
+            f"for input of shape {x.shape} (padding {(PH, PW)}); its result would be undefined"
+        )
+
+
+def _windows_see_input(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> bool:
+    """Whether every window holds at least one input element (not a given when dilation skips the input)."""
+    if dilation == 1:
+        return True  # a solid window starting at most kernel // 2 before the input always reaches it
+    return all(
+        any(0 <= o * stride - padding + i * dilation < size for i in range(kernel)) for o in range(out)
+    )
 
 
 def _adaptive_size(name: str, x: Tensor, output_size) -> tuple[int, int]:

@@ -1,0 +1,220 @@
+"""GoogLeNet's auxiliary classifiers: where they attach, what they cost, what gradient they add.
+
+Slide GoogLeNet (7): during training, two small classifiers sit on intermediate feature maps, after
+inception (4a) and (4d). Their losses, weighted 0.3, are added to the main loss, so in the backward
+pass the gradient at (4a) is the main network's gradient *plus* what the auxiliary heads send back
+directly. At inference the heads are removed.
+
+This lesson builds ``scratchnet.models.googlenet(aux_logits=True)``, finds where each head takes its
+input (by following the tensors of a real forward pass), counts the heads' parameters and
+multiply-adds, checks their layers against the paper's description, and then measures, on a real
+backward pass, the gradient that reaches the output of inception (4a) from each of the three losses.
+
+Run it: ``python -m scratchnet.lessons.auxiliary_classifiers`` (``--json``, ``--plot aux.png``).
+Read next: ``scratchnet/models/googlenet.py`` (``InceptionAux``, ``googlenet_loss``),
+``scratchnet/tensor.py`` (``backward`` and how gradients from two paths add up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import scratchnet
+from scratchnet import Tensor, nn
+from scratchnet.analysis import summary
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.models.googlenet import GoogLeNetOutputs, googlenet, googlenet_loss
+from scratchnet.ops.loss import cross_entropy
+
+PAPER = "Szegedy et al. 2015, Sec. 5"  # the auxiliary classifiers' description
+SLIDE = "lecture, GoogLeNet (7)"
+# torchvision.models.googlenet(aux_logits=True) / GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
+TORCHVISION_WITH_AUX, TORCHVISION_WITHOUT_AUX = 13_004_888, 6_624_904
+AUX_WEIGHT = 0.3
+BATCH = 2  # BatchNorm in training mode needs more than one value per channel
+
+
+def head_costs(model: nn.Module) -> list[dict[str, Any]]:
+    """Parameters and multiply-adds of each head (summary in training mode, when the heads run)."""
+    s = summary(model, (3, 224, 224), mode="train")
+    rows = []
+    for head in ("aux1", "aux2"):
+        module = getattr(model, head)
+        rows.append({"head": head, "params": count_parameters(module), "macs": s[head].macs,
+                     "conv": f"1x1 {module.conv.conv.in_channels}->{module.conv.conv.out_channels}",
+                     "fc1": f"{module.fc1.in_features}->{module.fc1.out_features}",
+                     "fc2": f"{module.fc2.in_features}->{module.fc2.out_features}",
+                     "dropout": module.dropout.p})  # fmt: skip
+    rows.append({"head": "main network", "params": count_parameters(model) - sum(r["params"] for r in rows),
+                 "macs": s.macs - sum(r["macs"] for r in rows)})  # fmt: skip
+    return rows
+
+
+def training_pass(model: nn.Module) -> dict[str, Any]:
+    """One forward pass in training mode: where each head takes its input, and the gradient that each
+    loss sends back to the output of inception (4a).
+
+    Hooks record every inception module's output and each head's input; the head's input is the very
+    same tensor object as the output of the module it is attached to. A first hook on (4a) replaces
+    its output by a leaf tensor with the same values: each backward pass then stops there and leaves
+    d loss / d output(4a) in its ``.grad``. The weights are frozen, so only that gradient is computed.
+    """
+    model.train()
+    model.requires_grad_(False)
+    outputs: dict[str, Tensor] = {}
+    inputs: dict[str, Tensor] = {}
+
+    def make_leaf(module: nn.Module, args: Any, out: Tensor) -> Tensor:
+        return Tensor(out.data, requires_grad=True)
+
+    handles = [model.inception4a.register_forward_hook(make_leaf)]  # first, so the hooks below see the leaf
+    for name in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
+        handles.append(getattr(model, name).register_forward_hook(
+            lambda m, a, out, name=name: outputs.__setitem__(name, out)))  # fmt: skip
+    for head in ("aux1", "aux2"):
+        handles.append(getattr(model, head).register_forward_pre_hook(
+            lambda m, a, head=head: inputs.__setitem__(head, a[0])))  # fmt: skip
+        handles.append(getattr(model, head).conv.register_forward_pre_hook(
+            lambda m, a, head=head: inputs.__setitem__(f"{head}.conv", a[0])))  # after the 4x4 pooling
+    images = scratchnet.randn(BATCH, 3, 224, 224)
+    labels = scratchnet.tensor(np.arange(BATCH) % 1000)
+    result = model(images)
+    for handle in handles:
+        handle.remove()
+    assert isinstance(result, GoogLeNetOutputs)
+
+    found = {}
+    for head in ("aux1", "aux2"):
+        source = next(name for name, out in outputs.items() if out is inputs[head])  # the very same tensor
+        found[head] = {"source": source, "input": inputs[head].shape[1:], "pooled": inputs[f"{head}.conv"].shape[1:]}
+
+    losses = {
+        "main": cross_entropy(result.logits, labels),
+        "aux1": cross_entropy(result.aux_logits1, labels),
+        "aux2": cross_entropy(result.aux_logits2, labels),
+    }
+    total = googlenet_loss(result, labels, aux_weight=AUX_WEIGHT)
+    leaf, grads = outputs["inception4a"], {}
+    for name, loss in [*losses.items(), ("total", total)]:
+        leaf.grad = None
+        loss.backward(retain_graph=True)
+        grads[name] = leaf.grad.numpy().copy()
+    combined = grads["main"] + AUX_WEIGHT * (grads["aux1"] + grads["aux2"])
+    return {
+        "attach": found,
+        "losses": {name: loss.item() for name, loss in losses.items()} | {"total": total.item()},
+        "norms": {name: float(np.linalg.norm(g)) for name, g in grads.items()},
+        "weighted_aux_norms": {name: float(np.linalg.norm(AUX_WEIGHT * grads[name])) for name in ("aux1", "aux2")},
+        "max_error": float(np.max(np.abs(grads["total"] - combined))),
+        "scale": float(np.max(np.abs(grads["total"]))),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> Report:
+    args = parse_args(argv, __doc__)
+    report = Report("auxiliary_classifiers", "GoogLeNet's auxiliary classifiers (slide GoogLeNet (7))")
+    model = googlenet(aux_logits=True)  # torchvision's layout, so the counts compare with torchvision's
+
+    g = training_pass(model)
+    found = g.pop("attach")
+    report.say(
+        f"Step 1. Where do the heads attach? We run the model once in training mode (a batch of {BATCH} random images) "
+        "with hooks on every inception module and on the two heads, and look for the module whose output tensor is "
+        "the very object a head receives:",
+        "\n".join(f"  {head} reads the output of {f['source']}: {_chw(f['input'])}, average-pooled to {_chw(f['pooled'])}"
+                  for head, f in found.items()),
+    )  # fmt: skip
+    report.check("aux1 is attached to", found["aux1"]["source"], "inception4a", PAPER, shown="(4a)")
+    report.check("aux2 is attached to", found["aux2"]["source"], "inception4d", PAPER, shown="(4d)")
+    report.check("aux1 input after pooling", _chw(found["aux1"]["pooled"]), "4x4x512", PAPER,
+                 note="The paper: 5x5 average pool, stride 3, 14x14 -> 4x4; the model pools adaptively to 4x4 "
+                      "(torchvision), which is the same window at 224x224.")  # fmt: skip
+    report.check("aux2 input after pooling", _chw(found["aux2"]["pooled"]), "4x4x528", PAPER)
+
+    rows = head_costs(model)
+    report.say(
+        "Step 2. What do they cost? Parameters from .parameters(), multiply-adds from summary() in training mode "
+        "(in eval mode the heads do not run)."
+    )
+    report.table("heads", "", [
+        Column("head", "", align="<"),
+        Column("conv", "conv", align="<"),
+        Column("fc1", "fc 1", align="<"),
+        Column("fc2", "fc 2", align="<"),
+        Column("dropout", "dropout", lambda p: f"{p:.0%}"),
+        Column("params", "parameters", fmt_int),
+        Column("macs", "multiply-adds", fmt_si),
+    ], rows)  # fmt: skip
+    aux1 = rows[0]
+    report.check("aux head: 1x1 conv filters", aux1["conv"].split("->")[1], "128", PAPER)
+    report.check("aux head: units of the hidden FC layer", aux1["fc1"].split("->")[1], "1024", PAPER)
+    report.check("aux head: dropout", aux1["dropout"], 0.7, PAPER, shown="70%")
+    report.check("GoogLeNet with both heads, parameters", count_parameters(model), TORCHVISION_WITH_AUX,
+                 "torchvision googlenet(aux_logits=True)")
+    without = rows[-1]["params"]
+    report.check("GoogLeNet without the heads, parameters", without, TORCHVISION_WITHOUT_AUX,
+                 "torchvision GoogLeNet_Weights.IMAGENET1K_V1")
+    heads = aux1["params"] + rows[1]["params"]
+    report.say(
+        f"The two heads hold {fmt_int(heads)} parameters, {heads / count_parameters(model):.0%} of the model in training "
+        f"(almost all in their first FC layer, 2048 x 1024), yet cost only {sum(r['macs'] for r in rows[:2]) / rows[-1]['macs']:.1%} "
+        "of its multiply-adds: they see a 4x4 map."
+    )
+
+    model.eval()
+    with scratchnet.no_grad():
+        eval_out = model(scratchnet.randn(1, 3, 64, 64))  # any size the model accepts will do here
+    report.check("eval mode returns the main logits only", type(eval_out).__name__, "Tensor", SLIDE,
+                 note="'학습된 DNN을 사용할 때는 Auxiliary Classifier를 삭제 후 사용': the heads are skipped at inference.")
+
+    lines = [
+        ("d main / d (4a)", g["norms"]["main"], ""),
+        (f"{AUX_WEIGHT} x d aux1 / d (4a)", g["weighted_aux_norms"]["aux1"], "aux1 sits right on (4a)"),
+        (f"{AUX_WEIGHT} x d aux2 / d (4a)", g["weighted_aux_norms"]["aux2"], "reaches (4a) through 4b, 4c, 4d"),
+        ("d total / d (4a)", g["norms"]["total"], "the training loss"),
+    ]
+    report.say(
+        "Step 3. The gradient they add (slide GoogLeNet (7): at 'X4' the auxiliary gradient adds to the main one). "
+        "In the same training-mode pass we back-propagate each loss on its own and read the gradient that arrives "
+        f"at the output of inception (4a), the first head's attachment point. The training loss is main + {AUX_WEIGHT} "
+        "x (aux1 + aux2) (googlenet_loss). Norms of the gradients:",
+        "\n".join(f"  ||{name}||{'':<{27 - len(name)}}{value:.3e}   {comment}".rstrip() for name, value, comment in lines),
+    )
+    report.check("gradients add: d total = d main + 0.3 (d aux1 + d aux2), largest difference", g["max_error"], 0.0,
+                 "linearity of the backward pass", agrees=g["max_error"] <= 1e-5 * g["scale"], shown="0 (float32 rounding)",
+                 fmt=lambda v: f"{v:.1e}")  # fmt: skip
+    report.check("gradient at (4a) with the heads vs without", round(g["norms"]["total"] / g["norms"]["main"], 3), 1.0,
+                 SLIDE, agrees=g["norms"]["total"] > g["norms"]["main"], shown="> 1",
+                 fmt=lambda v: f"{v:.3f}x")  # fmt: skip
+    report.say(
+        "Gradients from two paths simply add up at the tensor where the paths meet (Tensor.backward sums them), "
+        "so the auxiliary losses put a short, direct signal into the middle of the network. This untrained model "
+        "has BatchNorm, which came after GoogLeNet, so its main gradient is far from vanishing here; the heads were "
+        "designed for the 2014 network without it. The Inception-v3 paper later found that they help mostly near the "
+        "end of training, acting as a regulariser."
+    )
+    report.data.update(attach=found, heads=rows, gradients=g)
+    return finish(report, args, plot)
+
+
+def _chw(shape: Sequence[int]) -> str:
+    c, h, w = shape
+    return f"{h}x{w}x{c}"
+
+
+def plot(fig: Any, report: Report) -> None:
+    """Norm of the gradient at inception (4a) from each loss and from their weighted sum."""
+    g = report.data["gradients"]
+    names = ["main", f"{AUX_WEIGHT} x aux1", f"{AUX_WEIGHT} x aux2", "total"]
+    values = [g["norms"]["main"], g["weighted_aux_norms"]["aux1"], g["weighted_aux_norms"]["aux2"], g["norms"]["total"]]
+    ax = fig.subplots()
+    ax.bar(names, values, color=["tab:blue", "tab:orange", "tab:green", "tab:red"])
+    ax.set_ylabel("norm of d loss / d output of inception (4a)")
+    ax.set_title("GoogLeNet: gradient reaching (4a) from each loss")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""GoogLeNet's table (slide GoogLeNet (6), the paper's Table 1), recomputed from the real model.
+
+Every row of the table -- type, patch size/stride, output size, depth, the six widths of an
+Inception module, params and ops -- is read off ``scratchnet.models.googlenet``: shapes and
+multiply-adds from ``scratchnet.analysis.summary`` (one forward pass at 224x224), widths from the
+layers' ``out_channels``, params from the layers' weights. The paper's figures stand beside them.
+
+Which counting convention does the paper use? Trying the candidates on every row shows that
+
+* params = the weights of the convolutions and the linear layer (no biases), in units of
+  K = 1024 (163,328 weights in inception (3a) = 159.5K; the table prints 159K);
+* ops = multiply-adds of the convolutions and the linear layer, in units of M = 10^6
+  (inception (3a): 128,049,152 = 128M).
+
+With that convention 10 of the 12 params entries and 11 of the 12 ops entries agree within 1%; the
+others are slips in the paper, explained where they occur.
+
+Run it: ``python -m scratchnet.lessons.googlenet_table`` (``--json``, ``--plot googlenet.png``).
+Read next: ``scratchnet/models/googlenet.py`` (the table, row by row), ``scratchnet/analysis/summary.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from scratchnet import nn
+from scratchnet.analysis import summary
+from scratchnet.lessons._common import Column, Report, count_weights, finish, fmt_int, parse_args
+from scratchnet.models.googlenet import BasicConv2d, Inception, googlenet
+
+SOURCE = "lecture, GoogLeNet (6) = Szegedy et al. 2015, Table 1"
+K, M = 1024, 1e6  # the table's units for params and ops (see the module docstring)
+TOLERANCE = 0.01  # the table prints 3 significant figures and sometimes truncates (159.5K -> 159K)
+
+# The table as printed: type -> (patch size/stride, output size, depth, widths, params in K, ops in M).
+# widths: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); None where the column is empty.
+PAPER: dict[str, tuple[str, str, int, tuple[int | None, ...], float | None, float | None]] = {
+    "convolution 1": ("7x7/2", "112x112x64", 1, (None, None, None, None, None, None), 2.7, 34),
+    "max pool 1": ("3x3/2", "56x56x64", 0, (None,) * 6, None, None),
+    "convolution 2": ("3x3/1", "56x56x192", 2, (None, 64, 192, None, None, None), 112, 360),
+    "max pool 2": ("3x3/2", "28x28x192", 0, (None,) * 6, None, None),
+    "inception (3a)": ("", "28x28x256", 2, (64, 96, 128, 16, 32, 32), 159, 128),
+    "inception (3b)": ("", "28x28x480", 2, (128, 128, 192, 32, 96, 64), 380, 304),
+    "max pool 3": ("3x3/2", "14x14x480", 0, (None,) * 6, None, None),
+    "inception (4a)": ("", "14x14x512", 2, (192, 96, 208, 16, 48, 64), 364, 73),
+    "inception (4b)": ("", "14x14x512", 2, (160, 112, 224, 24, 64, 64), 437, 88),
+    "inception (4c)": ("", "14x14x512", 2, (128, 128, 256, 24, 64, 64), 463, 100),
+    "inception (4d)": ("", "14x14x528", 2, (112, 144, 288, 32, 64, 64), 580, 119),
+    "inception (4e)": ("", "14x14x832", 2, (256, 160, 320, 32, 128, 128), 840, 170),
+    "max pool 4": ("3x3/2", "7x7x832", 0, (None,) * 6, None, None),
+    "inception (5a)": ("", "7x7x832", 2, (256, 160, 320, 32, 128, 128), 1072, 54),
+    "inception (5b)": ("", "7x7x1024", 2, (384, 192, 384, 48, 128, 128), 1388, 71),
+    "avg pool": ("7x7/1", "1x1x1024", 0, (None,) * 6, None, None),
+    "dropout (40%)": ("", "1x1x1024", 0, (None,) * 6, None, None),
+    "linear": ("", "1x1x1000", 1, (None,) * 6, 1000, 1),
+}
+WIDTH_KEYS = ("n1x1", "n3x3red", "n3x3", "n5x5red", "n5x5", "pool_proj")
+PAPER_BUDGET = 1.5e9  # Section 5: "a computational budget of 1.5 billion multiply-adds at inference time"
+
+
+def table_rows(model: nn.Module) -> list[dict[str, Any]]:
+    """One row per line of the table, from the model's top-level layers and one summary() pass."""
+    s = summary(model, (3, 224, 224))
+    groups: list[tuple[str, list[str]]] = []  # (the table's type, the model's top-level modules)
+    counters = {"convolution": 0, "max pool": 0}
+    children = dict(model.named_children())
+    for name, child in children.items():
+        if name == "conv3":
+            groups[-1][1].append(name)  # conv2 (1x1 "3x3 reduce") + conv3 (3x3): one row, depth 2
+            continue
+        if isinstance(child, BasicConv2d):
+            counters["convolution"] += 1
+            groups.append((f"convolution {counters['convolution']}", [name]))
+        elif isinstance(child, nn.MaxPool2d):
+            counters["max pool"] += 1
+            groups.append((f"max pool {counters['max pool']}", [name]))
+        elif isinstance(child, Inception):
+            groups.append((f"inception ({name[-2:]})", [name]))
+        elif isinstance(child, nn.AdaptiveAvgPool2d):
+            groups.append(("avg pool", [name]))
+        elif isinstance(child, nn.Dropout):
+            groups.append((f"dropout ({child.p:.0%})", [name]))
+        elif isinstance(child, nn.Linear):
+            groups.append(("linear", [name]))
+
+    rows, previous_shape = [], (1, 3, 224, 224)
+    for label, names in groups:
+        modules = [children[n] for n in names]
+        shape = s[names[-1]].output_shape  # (1, C, H, W) or (1, C) after the linear layer
+        row: dict[str, Any] = {"type": label, "modules": "+".join(names)}
+        row["patch"] = _patch(modules[-1], previous_shape)  # conv2 + conv3: the 3x3's patch
+        row["output"] = f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else f"1x1x{shape[1]}"
+        row["depth"] = _depth(modules)
+        row.update(_widths(modules))
+        weights = sum(count_weights(m)[0] for m in modules)  # conv and linear weights: no biases, no BN
+        row["params"] = weights if weights else None
+        row["ops"] = sum(s[n].macs for n in names) or None
+        rows.append(row)
+        previous_shape = shape
+    return rows
+
+
+def _patch(module: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """'7x7/2' from the layer's kernel and stride; the global average pool's window is its input."""
+    layer = module.conv if isinstance(module, BasicConv2d) else module
+    if isinstance(layer, nn.AdaptiveAvgPool2d):
+        return f"{input_shape[2]}x{input_shape[3]}/1"
+    if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+        k, s = _pair(layer.kernel_size), _pair(layer.stride)
+        return f"{k[0]}x{k[1]}/{s[0]}"
+    return ""
+
+
+def _pair(x: int | tuple[int, int]) -> tuple[int, int]:
+    return (x, x) if isinstance(x, int) else tuple(x)
+
+
+def _depth(modules: list[nn.Module]) -> int:
+    """Layers with weights on the longest path: the table's 'depth'."""
+    if isinstance(modules[0], Inception):
+        branches = [modules[0].branch1, modules[0].branch2, modules[0].branch3, modules[0].branch4]
+        return max(sum(isinstance(m, nn.Conv2d) for m in b.modules()) for b in branches)
+    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for module in modules for m in module.modules())
+
+
+def _widths(modules: list[nn.Module]) -> dict[str, int | None]:
+    """The six width columns, from the convs' out_channels."""
+    widths = dict.fromkeys(WIDTH_KEYS)
+    first = modules[0]
+    if isinstance(first, Inception):
+        widths["n1x1"] = first.branch1.conv.out_channels
+        widths["n3x3red"], widths["n3x3"] = (m.conv.out_channels for m in first.branch2)
+        widths["n5x5red"], widths["n5x5"] = (m.conv.out_channels for m in first.branch3)
+        widths["pool_proj"] = first.branch4[1].conv.out_channels
+    elif len(modules) == 2:  # conv2 (1x1) + conv3 (3x3): the table's "#3x3 reduce" and "#3x3"
+        widths["n3x3red"], widths["n3x3"] = modules[0].conv.out_channels, modules[1].conv.out_channels
+    return widths
+
+
+def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: bool, ops_ok: bool) -> str:
+    """Explain a disagreeing row from its own numbers."""
+    h, w = (int(v) for v in row["output"].split("x")[:2])
+    implied_ops = paper_params * K * h * w / M  # the ops the paper's params entry would give
+    if params_ok != ops_ok:
+        bad, good = ("params", "ops") if ops_ok else ("ops", "params")
+        return (f"Its {good} agree, so the layer widths printed in the row are the ones we counted; the {bad} entry "
+                f"does not fit them (a slip in the paper).")  # fmt: skip
+    if abs(implied_ops - paper_ops) <= 0.05 * paper_ops:
+        return (f"The paper's params and ops agree with each other ({paper_params:g}K x 1024 x {h} x {w} = "
+                f"{implied_ops:.1f}M), but not with the layer the row describes, whose {fmt_int(row['params'])} weights "
+                f"we count: the paper counted something else here (a slip in the paper).")  # fmt: skip
+    return "We found no counting convention that gives the paper's figures (a slip in the paper)."
+
+
+def main(argv: Sequence[str] | None = None) -> Report:
+    args = parse_args(argv, __doc__)
+    report = Report("googlenet_table", "GoogLeNet's table, recomputed (slide GoogLeNet (6), paper Table 1)")
+    # The paper's layout: 5x5 convs in the third branch (torchvision has 3x3 there) and 40% dropout
+    # (torchvision 20%); no auxiliary heads, which the table does not list. init_weights=False: the
+    # values do not matter here, only the shapes.
+    model = googlenet(aux_logits=False, paper_5x5=True, dropout=0.4, init_weights=False)
+    rows = table_rows(model)
+    report.say(
+        "We build scratchnet.models.googlenet(paper_5x5=True, dropout=0.4, aux_logits=False), the paper's layout "
+        "(torchvision's uses a 3x3 conv in the '5x5' branch and 20% dropout), run summary() on one 224x224 image, and "
+        "fill the table from the model. params = conv and linear weights, no biases (the model's BatchNorm layers "
+        "came after the paper), in K = 1024; ops = multiply-adds in M = 10^6. Columns marked 'paper' are the "
+        "lecture's; 'ok' means within 1%."
+    )
+    disagreements = []  # shown under the table
+    for row in rows:
+        patch, output, depth, widths, paper_params, paper_ops = PAPER[row["type"]]
+        row["paper_params"], row["paper_ops"] = paper_params, paper_ops
+        layout = [report.check(f"{row['type']}: {key}", row[key], ref, SOURCE, quiet=True)
+                  for key, ref in (("output", output), ("depth", depth))]  # fmt: skip
+        layout += [report.check(f"{row['type']}: {key}", row[key], ref, SOURCE, quiet=True)
+                   for key, ref in zip(WIDTH_KEYS, widths, strict=True) if ref is not None]  # fmt: skip
+        if patch:
+            patch_check = report.check(
+                f"{row['type']}: patch size/stride", row["patch"], patch, SOURCE, quiet=True,
+                why="The model follows torchvision's layout, which pools with a 2x2 window before (5a); with "
+                    "ceil_mode the output is 7x7 either way.")  # fmt: skip
+            if not patch_check.agrees:
+                disagreements.append(patch_check)
+        row["layout_ok"] = all(c.agrees for c in layout)
+        if paper_params is None:
+            continue
+        params = report.check(f"{row['type']}: params", round(row["params"] / K, 2), paper_params, SOURCE,
+                              rel_tol=TOLERANCE, quiet=True, shown=f"{paper_params:g}K", fmt=lambda v: f"{v:,.1f}K")
+        ops = report.check(f"{row['type']}: ops", round(row["ops"] / M, 2), paper_ops, SOURCE, rel_tol=TOLERANCE,
+                           quiet=True, shown=f"{paper_ops:g}M", fmt=lambda v: f"{v:,.1f}M")
+        if row["type"] == "linear":  # "1M" has one significant figure: 1.024M rounds to it
+            ops.agrees = round(row["ops"] / M) == paper_ops
+        row["params_ok"], row["ops_ok"] = params.agrees, ops.agrees
+        why = _why(row, paper_params, paper_ops, params.agrees, ops.agrees)
+        for check in (params, ops):
+            if not check.agrees:
+                check.note = why if why else "The same as the line above."
+                disagreements.append(check)
+                why = ""  # explain a row once
+
+    def ok(flag: bool | None) -> str:
+        return "" if flag is None else ("ok" if flag else "DIFFERS")
+
+    report.table("googlenet", "", [
+        Column("type", "type", align="<"),
+        Column("patch", "patch/stride", align="<"),
+        Column("output", "output size", align="<"),
+        Column("depth", "depth"),
+        Column("n1x1", "#1x1"), Column("n3x3red", "#3x3r"), Column("n3x3", "#3x3"),
+        Column("n5x5red", "#5x5r"), Column("n5x5", "#5x5"), Column("pool_proj", "proj"),
+        Column("params", "params (K)", lambda v: f"{v / K:,.1f}"),
+        Column("paper_params", "paper", lambda v: f"{v:g}"),
+        Column("params_ok", "", ok, "<"),
+        Column("ops", "ops (M)", lambda v: f"{v / M:,.1f}"),
+        Column("paper_ops", "paper", lambda v: f"{v:g}"),
+        Column("ops_ok", "", ok, "<"),
+    ], rows)  # fmt: skip
+    layout_ok = sum(r["layout_ok"] for r in rows)
+    report.say(
+        f"Type, output size, depth and the six widths agree with the paper in {layout_ok} of {len(rows)} rows. "
+        "The params and ops columns follow the convention above except where marked; each is explained below "
+        "the table."
+    )
+    for check in disagreements:
+        report.show(check)
+
+    total_weights = sum(r["params"] or 0 for r in rows)
+    total_ops = sum(r["ops"] or 0 for r in rows)
+    paper_ops_sum = sum(p[5] or 0 for p in PAPER.values()) * M
+    conv1 = rows[0]
+    report.check("total multiply-adds (inference)", total_ops, PAPER_BUDGET, "Szegedy et al. 2015, Sec. 5: 1.5 billion",
+                 rel_tol=0.02, shown="1.5G",
+                 why=f"The paper's ops column adds up to {paper_ops_sum / 1e9:.2f}G, its 1.5 billion; the real conv1 alone "
+                     f"costs {conv1['ops'] / M - PAPER['convolution 1'][5]:.0f}M more than the 34M printed.")  # fmt: skip
+    report.check("total weights (conv + linear)", total_weights, sum(p[4] or 0 for p in PAPER.values()) * K,
+                 "the table's params column added up", rel_tol=TOLERANCE, shown=f"{sum(p[4] or 0 for p in PAPER.values()):,.0f}K",
+                 note="Biases and the BatchNorm layers of our model come on top: "
+                      f"{fmt_int(sum(p.numel() for p in model.parameters()))} parameters in all.")  # fmt: skip
+    report.data.update(rows=rows, total_weights=total_weights, total_ops=total_ops)
+    return finish(report, args, plot)
+
+
+def plot(fig: Any, report: Report) -> None:
+    """Computed vs paper, params and ops, row by row."""
+    rows = [r for r in report.data["rows"] if r["paper_params"] is not None]
+    labels = [r["type"].replace("inception ", "").replace("convolution", "conv") for r in rows]
+    left, right = fig.subplots(1, 2)
+    x = range(len(rows))
+    for ax, key, unit, scale in ((left, "params", "K (1024)", K), (right, "ops", "M (10^6)", M)):
+        ax.bar([i - 0.2 for i in x], [r[key] / scale for r in rows], width=0.4, label="scratchnet")
+        ax.bar([i + 0.2 for i in x], [r[f"paper_{key}"] for r in rows], width=0.4, label="paper")
+        ax.set_xticks(list(x), labels, rotation=90)
+        ax.set_title(f"{key} ({unit})")
+        ax.legend()
+
+
+if __name__ == "__main__":
+    main()
