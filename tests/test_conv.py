@@ -137,7 +137,9 @@ def test_conv2d_matches_torch(torch, cfg, dtype):
 @pytest.mark.parametrize("padding", ["same", "valid"])
 @pytest.mark.parametrize("kernel", [(3, 3), (2, 4), (1, 5)])
 def test_string_padding_matches_torch(torch, padding, kernel):
-    cfg = dict(x_shape=(2, 3, 7, 9), w_shape=(4, 3, *kernel), bias=True, stride=1, padding=padding, dilation=(1, 2), groups=1)
+    cfg = dict(
+        x_shape=(2, 3, 7, 9), w_shape=(4, 3, *kernel), bias=True, stride=1, padding=padding, dilation=(1, 2), groups=1
+    )
     ours = forward_backward(conv2d, cfg)
     x, w, b = (torch.tensor(t.data, requires_grad=True) for t in make_inputs(cfg))
     y = torch.nn.functional.conv2d(x, w, b, padding=padding, dilation=(1, 2))
@@ -188,7 +190,9 @@ def test_one_by_one_conv_is_a_matrix_product_over_channels():
 def test_channel_mismatch_names_the_shapes(fn):
     with pytest.raises(ValueError) as error:
         fn(sn.zeros(8, 1, 28, 28), sn.zeros(64, 3, 3, 3))
-    expected = "weight of shape (64, 3, 3, 3) expects 3 input channels (groups=1), got 1 for input of shape (8, 1, 28, 28)"
+    expected = (
+        "weight of shape (64, 3, 3, 3) expects 3 input channels (groups=1), got 1 for input of shape (8, 1, 28, 28)"
+    )
     assert expected in str(error.value)
     assert str(error.value).startswith(fn.__name__)
 
@@ -205,7 +209,12 @@ def test_channel_mismatch_names_the_shapes(fn):
         ((2, 6, 8, 8), (3, 3, 3, 3), {"groups": 2}, r"groups=2 does not divide the 3 output channels"),
         ((2, 6, 8, 8), (4, 3, 3, 3), {"stride": 0}, r"must be positive"),
         ((2, 6, 8, 8), (4, 3, 3, 3), {"groups": 2, "padding": -1}, r"padding must be >= 0"),
-        ((2, 6, 8, 8), (4, 3, 3, 3), {"groups": 2, "padding": "full"}, r"padding must be an int, a pair, 'valid' or 'same'"),
+        (
+            (2, 6, 8, 8),
+            (4, 3, 3, 3),
+            {"groups": 2, "padding": "full"},
+            r"padding must be an int, a pair, 'valid' or 'same'",
+        ),
         ((2, 6, 8, 8), (4, 3, 3, 3), {"groups": 2, "stride": 2, "padding": "same"}, r"padding='same' needs stride 1"),
     ],
 )
@@ -215,7 +224,9 @@ def test_bad_arguments_raise_clear_errors(x_shape, w_shape, kwargs, match):
 
 
 def test_channel_mismatch_of_one_image_names_its_shape():
-    with pytest.raises(ValueError, match=r"expects 3 input channels \(groups=1\), got 1 for input of shape \(1, 28, 28\)"):
+    with pytest.raises(
+        ValueError, match=r"expects 3 input channels \(groups=1\), got 1 for input of shape \(1, 28, 28\)"
+    ):
         conv2d(sn.zeros(1, 28, 28), sn.zeros(64, 3, 3, 3))
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import scratchnet
-from scratchnet import models, nn
+from scratchnet import models
 from scratchnet.nn import functional as F
 
 # (in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj): the lecture's "GoogLeNet (6)" table

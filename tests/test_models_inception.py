@@ -93,6 +93,16 @@ def test_v3_aux_head_only_in_training():
     assert isinstance(y, scratchnet.Tensor) and y.shape == (1, 10)
 
 
+def test_v3_aux_head_backward():
+    head = models.InceptionV3Aux(768, num_classes=10)
+    head.train()
+    x = scratchnet.randn(2, 768, 17, 17, requires_grad=True)  # Mixed_6e's output at 299x299
+    y = head(x)
+    assert y.shape == (2, 10)
+    y.backward(scratchnet.randn(2, 10))
+    assert x.grad is not None and all(p.grad is not None for p in head.parameters())
+
+
 @pytest.mark.slow
 def test_v3_training_returns_aux_logits_at_299():
     model = models.inception_v3(num_classes=10)
@@ -176,7 +186,7 @@ def test_v4_keys_are_the_released_ports():
     shapes = {k: tuple(v.shape) for k, v in models.inception_v4(num_classes=1001).state_dict().items()}
     assert shapes["features.0.conv.weight"] == (32, 3, 3, 3)
     assert shapes["features.3.conv.conv.weight"] == (96, 64, 3, 3)  # Mixed_3a
-    assert shapes["features.11.branch2.1.conv.weight"] == (192, 1024, 7, 1)  # Inception-B: 7x1 first (released)
+    assert shapes["features.11.branch2.1.conv.weight"] == (192, 192, 7, 1)  # Inception-B: 7x1 first (released)
     assert shapes["features.19.branch2_1.conv.weight"] == (448, 384, 3, 1)  # Inception-C: 3x1 first (released)
     assert shapes["features.21.branch3.1.bn.running_var"] == (256,)
     assert shapes["last_linear.weight"] == (1001, 1536)

@@ -21,6 +21,7 @@ def projection_params(model) -> int:
 
 # ------------------------------------------------------------------------------ parameter counts
 
+
 # torchvision's figures (torchvision.models.resnetXX(): sum of p.numel()).
 @pytest.mark.parametrize(
     "name, expected",
@@ -50,7 +51,9 @@ def cifar_count(n: int) -> int:
     return total + 64 * 10 + 10  # fc
 
 
-@pytest.mark.parametrize("depth, expected", [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018), (110, 1_727_962)])
+@pytest.mark.parametrize(
+    "depth, expected", [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018), (110, 1_727_962)]
+)
 def test_cifar_parameter_counts(depth, expected):
     assert cifar_count((depth - 2) // 6) == expected
     assert count(getattr(resnet_cifar, f"resnet{depth}")()) == expected
@@ -126,7 +129,9 @@ def test_output_shapes_at_224_layout():
     model = resnet.resnet50().eval()
     shapes = {}
     for name in ["conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"]:
-        model.get_submodule(name).register_forward_hook(lambda m, a, out, name=name: shapes.__setitem__(name, out.shape))
+        model.get_submodule(name).register_forward_hook(
+            lambda m, a, out, name=name: shapes.__setitem__(name, out.shape)
+        )
     with sn.no_grad():
         model(sn.randn(1, 3, 64, 64))
     assert shapes == {"conv1": (1, 64, 32, 32), "maxpool": (1, 64, 16, 16), "layer1": (1, 256, 16, 16),

@@ -93,11 +93,10 @@ def test_designs_match_the_figure(design, block_type):
     assert block.se.fc2.out_features == (8 if design == "pre" else 4 * block_type.expansion)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["se_resnet18", "se_resnet50"] + [pytest.param(n, marks=pytest.mark.slow) for n in
-                                      ["se_resnet34", "se_resnet101", "se_resnet152"]],  # fmt: skip
-)
+SLOW = [pytest.param(name, marks=pytest.mark.slow) for name in ["se_resnet34", "se_resnet101", "se_resnet152"]]
+
+
+@pytest.mark.parametrize("name", ["se_resnet18", "se_resnet50", *SLOW])
 def test_forward_backward(name):
     model = getattr(senet, name)(num_classes=4)
     x = sn.randn(2, 3, 16, 16, requires_grad=True)

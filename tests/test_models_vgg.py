@@ -43,18 +43,18 @@ def no_init(monkeypatch):
 
 
 def randomize_(tv_model, torch):
-    """Give a torch model well-scaled random weights and BatchNorm statistics, so outputs are O(1)."""
+    """Random biases and BatchNorm parameters and statistics (torchvision leaves them 0 and 1).
+
+    The weights keep torchvision's random init, which keeps the outputs O(1) (and redrawing 133M of
+    them would cost seconds).
+    """
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, t in tv_model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
             if name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):  # BN variance, gamma
                 t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
-            elif t.ndim == 1:  # biases, BN beta, running means
+            elif t.ndim == 1 and not name.endswith("num_batches_tracked"):  # biases, BN beta, running means
                 t.copy_(0.1 * torch.randn(t.shape, generator=gen))
-            else:  # He scaling keeps the activations O(1) through the whole stack
-                t.copy_(torch.randn(t.shape, generator=gen) * (2.0 / t[0].numel()) ** 0.5)
     return tv_model
 
 
@@ -125,6 +125,7 @@ def test_outputs_match_torchvision_in_eval(vgg11_bn_pair):
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.slow  # ~1 GB of weight and gradient traffic in each library
 def test_training_step_matches_torchvision(vgg11_bn_pair):
     """Train mode: BN on batch statistics, running stats updated, and equal gradients.
 

@@ -169,7 +169,9 @@ def test_max_pool2d_matches_torch(torch, cfg, dtype):
 
 
 @torch_settings
-@given(cfg=pool_configs(dilation=False), count_include_pad=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+@given(
+    cfg=pool_configs(dilation=False), count_include_pad=st.booleans(), dtype=st.sampled_from([np.float32, np.float64])
+)
 def test_avg_pool2d_matches_torch(torch, cfg, count_include_pad, dtype):
     x = sn.tensor(np.random.default_rng(0).standard_normal(cfg["x_shape"]).astype(dtype))
     args = avg_args(cfg, count_include_pad)
@@ -278,13 +280,25 @@ def test_float32_stays_float32():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: max_pool2d(sn.zeros(4, 4), 2), r"max_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(4, 4\)"),
-        (lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 3, padding=2), r"padding \(2, 2\) must be at most half the kernel size \(3, 3\)"),
-        (lambda: avg_pool2d(sn.zeros(1, 1, 9, 9), 10), r"avg_pool2d: kernel 10x10 .* does not fit input of shape \(1, 1, 9, 9\)"),
+        (
+            lambda: max_pool2d(sn.zeros(4, 4), 2),
+            r"max_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(4, 4\)",
+        ),
+        (
+            lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 3, padding=2),
+            r"padding \(2, 2\) must be at most half the kernel size \(3, 3\)",
+        ),
+        (
+            lambda: avg_pool2d(sn.zeros(1, 1, 9, 9), 10),
+            r"avg_pool2d: kernel 10x10 .* does not fit input of shape \(1, 1, 9, 9\)",
+        ),
         (lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 2, stride=0), r"stride and dilation must be >= 1"),
         (lambda: adaptive_avg_pool2d(sn.zeros(1, 1, 9, 9), 0), r"output_size \(0, 0\) must be >= 1"),
         (lambda: global_avg_pool2d(sn.zeros(1, 1, 1, 9, 9)), r"global_avg_pool2d: expected input of shape"),
-        (lambda: max_pool2d(sn.zeros(1, 1, 1, 5), 2, 1, 1, dilation=2), r"some window of kernel \(2, 2\) holds only padding"),
+        (
+            lambda: max_pool2d(sn.zeros(1, 1, 1, 5), 2, 1, 1, dilation=2),
+            r"some window of kernel \(2, 2\) holds only padding",
+        ),
     ],
 )
 def test_bad_arguments_raise_clear_errors(call, match):

@@ -151,6 +151,10 @@ def test_empirical_cifar_resnet():
 def test_empirical_vgg16_geometry():
     vgg = pytest.importorskip("scratchnet.models.vgg")
     narrow = vgg.make_layers([4 if entry != "M" else "M" for entry in vgg.CONFIGS["D"]])  # 4 channels per conv
+    for m in narrow.modules():  # He initialisation keeps the signal alive through 13 narrow ReLU layers
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.constant_(m.bias, 0)
     check_empirically(narrow, (3, 224, 224), "30")  # pool5: 212 pixels around 15.5 + 3 * 32
 
 

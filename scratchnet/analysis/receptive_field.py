@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchnet.analysis.summary import align_columns
 from scratchnet.function import Function, enable_grad
 from scratchnet.ops.conv import Conv2dFunction, Conv2dNaiveFunction
 from scratchnet.ops.im2col import pair
@@ -213,8 +214,10 @@ def trace_fields(image: Tensor, outputs: Sequence[Tensor]) -> dict[int, tuple[Te
 
 @dataclass(frozen=True)
 class LayerField:
-    """One module call: its dotted name, type, output shape, and the field of its output
-    (``size``/``jump``/``start`` are None when it depends on the whole input)."""
+    """One module call: its dotted name, type, output shape, and the field of its output.
+
+    ``size``, ``jump`` and ``start`` are None when the output depends on the whole input.
+    """
 
     name: str
     type: str
@@ -256,9 +259,7 @@ class ReceptiveFields:
         header = ("Layer (type)", "Output shape", "RF size", "Jump", "Start")
         indent = (lambda r: "  " * (r.depth - 1)) if depth is not None else (lambda r: "")
         lines = [header] + [(f"{indent(r)}{r.name} ({r.type})", str(r.output_shape), *_describe(r.field)) for r in rows]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
-                for line in lines]  # fmt: skip
+        text = align_columns(lines)
         rule = "-" * len(text[0])
         notes = ("RF size and jump in input pixels; start = centre of the first output pixel's field "
                  "(input pixel i has centre i); 'global' = depends on the whole input.")  # fmt: skip
@@ -360,8 +361,11 @@ class _hooked:
 
 @dataclass(frozen=True)
 class EmpiricalField:
-    """Where the input gradient of one output pixel is non-zero: ``bounds`` per axis (first, last
-    input pixel), its ``size`` and centre; ``clipped`` when it touches the image border."""
+    """Where the input gradient of one output pixel is non-zero.
+
+    ``bounds``: (first, last) input pixel per axis; ``size`` and ``center`` follow from them;
+    ``clipped``: the support touches the image border, so the field may be larger than measured.
+    """
 
     bounds: tuple[tuple[int, int], tuple[int, int]]
     position: tuple[int, int]
@@ -409,6 +413,11 @@ def empirical_receptive_field(model: Any, input_size: Sequence[int], layer: str,
         seed_grad[:, :, row, col] = rng.standard_normal(out.shape[:2])  # one pixel, every channel; random
         out.backward(seed_grad)
     support = np.abs(image.grad.numpy()).sum(axis=(0, 1)) > 0  # (H, W)
+    if not support.any():
+        raise RuntimeError(
+            f"no gradient reached the input from pixel {(row, col)} of {layer!r}: every path is blocked "
+            "(ReLUs off for these inputs?); try another seed, more channels or He initialisation"
+        )
     rows, cols = np.nonzero(support.any(axis=1))[0], np.nonzero(support.any(axis=0))[0]
     bounds = ((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])))
     clipped = bounds[0][0] == 0 or bounds[1][0] == 0 or bounds[0][1] == shape[2] - 1 or bounds[1][1] == shape[3] - 1

@@ -90,9 +90,7 @@ class ModelSummary:
             indent = "  " * (r.depth - 1) if depth is not None else ""
             lines.append((f"{indent}{r.name} ({r.type})", _shape(r.output_shape), f"{r.params:,}",
                           f"{r.macs:,}", f"{r.activations:,}", _bytes(r.activation_bytes)))  # fmt: skip
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
-                for line in lines]  # fmt: skip
+        text = align_columns(lines)
         rule = "=" * len(text[0])
         batch = self.input_shape[0]
         per = f"per batch of {batch}" if batch > 1 else "per image"
@@ -110,6 +108,18 @@ class ModelSummary:
 
     def __str__(self) -> str:
         return self.table()
+
+
+def align_columns(lines: list[tuple[str, ...]]) -> list[str]:
+    """Pad each column to its widest cell: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    text = []
+    for line in lines:
+        cells = [
+            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+        ]
+        text.append("  ".join(cells))
+    return text
 
 
 def _shape(shape: Any) -> str:

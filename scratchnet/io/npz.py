@@ -75,6 +75,7 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     # Same directory => same file system => os.replace is an atomic rename, not a copy.
     fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(temp_name, _file_mode(path))  # mkstemp makes it private (0600); use the usual mode
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()
@@ -138,6 +139,15 @@ def _decode(node: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or of a new file under the current umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)  # reading the umask means setting it: put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_directory(directory: Path) -> None:

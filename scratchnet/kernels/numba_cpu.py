@@ -12,7 +12,12 @@ Why they are faster than the NumPy reference:
 * both CPU cores: ``prange`` splits the outer loop (over rows of the column matrix, or over the
   (image, channel) planes) between threads, and every thread writes only its own part of the
   output, so there is no race and no lock;
-* no temporary arrays and no float64 promotion.
+* no temporary arrays and no float64 promotion;
+* every bound is computed once per kernel (``_valid_outputs``), not per element, and the inner
+  loops index flat arrays with unsigned integers. Numba checks every signed index for a negative
+  value (``a[-1]`` is the last element), and that check keeps the compiler from turning a loop
+  into vector instructions; an unsigned index cannot be negative, so the loop vectorises. The three
+  tiny loops that do all the copying (``_fill``, ``_copy``, ``_add``) are inlined into each kernel.
 
 The kernels are compiled on first use and cached on disk (``cache=True``), so only the first run on
 a machine pays the compile time. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python for debugging.
@@ -29,7 +34,6 @@ from numba import njit, prange
 
 from scratchnet.backend import Array
 from scratchnet.ops.im2col import IntPair, window_geometry
-
 
 # Below this many output elements a kernel runs on one thread: waking the other threads costs
 # 10-30 us (much more when the machine is busy), more than the work itself.
@@ -49,13 +53,58 @@ def _launch(kernel, work: int, *args) -> None:
         numba.set_num_threads(threads)
 
 
+@njit(cache=True, inline="always")
+def _fill(dst, start, count, value):
+    """dst[start + k] = value for k < count (unsigned indices: see the module docstring)."""
+    start = np.uint64(start)
+    for k in range(np.uint64(max(count, 0))):
+        dst[start + k] = value
+
+
+@njit(cache=True, inline="always")
+def _copy(dst, start, src, src_start, count, step):
+    """dst[start + k] = src[src_start + k * step] for k < count."""
+    start, src_start, step = np.uint64(start), np.uint64(src_start), np.uint64(step)
+    for k in range(np.uint64(max(count, 0))):
+        dst[start + k] = src[src_start + k * step]
+
+
+@njit(cache=True, inline="always")
+def _add(dst, start, step, src, src_start, count):
+    """dst[start + k * step] += src[src_start + k] for k < count."""
+    start, src_start, step = np.uint64(start), np.uint64(src_start), np.uint64(step)
+    for k in range(np.uint64(max(count, 0))):
+        dst[start + k * step] += src[src_start + k]
+
+
 @njit(cache=True)
-def _valid_range(offset, stride, size, count):
-    """The outputs o in [lo, hi) whose input index ``o*stride + offset`` lies in [0, size)."""
-    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
-    hi = 0 if size - 1 - offset < 0 else (size - 1 - offset) // stride + 1
-    hi = min(hi, count)
-    return min(lo, hi), hi
+def _valid_outputs(size, kernel, stride, padding, dilation, count):
+    """For each kernel offset i: the outputs o in [lo[i], hi[i]) that read inside the input.
+
+    Output o reads input index ``o * stride - padding + i * dilation``; it is inside when that
+    lies in [0, size). Outside it, im2col writes padding and col2im drops the gradient.
+    """
+    lo, hi = np.zeros(kernel, np.int64), np.zeros(kernel, np.int64)
+    for i in range(kernel):
+        offset = i * dilation - padding
+        first = 0 if offset >= 0 else (-offset + stride - 1) // stride  # ceil(-offset / stride)
+        last = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0  # one past the last
+        hi[i] = min(last, count)
+        lo[i] = min(first, hi[i])
+    return lo, hi
+
+
+@njit(cache=True)
+def _window_bounds(size, kernel, stride, padding, dilation, count):
+    """For each output o: the kernel offsets i in [lo[o], hi[o]) whose input index lies inside."""
+    lo, hi = np.zeros(count, np.int64), np.zeros(count, np.int64)
+    for o in range(count):
+        start = o * stride - padding
+        first = 0 if start >= 0 else (-start + dilation - 1) // dilation
+        last = (size - 1 - start) // dilation + 1 if size - 1 - start >= 0 else 0
+        hi[o] = min(last, kernel)
+        lo[o] = min(first, hi[o])
+    return lo, hi
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -65,27 +114,23 @@ def _valid_range(offset, stride, size, count):
 def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
     N, C, H, W = x.shape
     P = OH * OW
-    # One task per (row of col, image): a contiguous run of P outputs, written by one thread.
-    for task in prange(C * KH * KW * N):
-        r, n = task // N, task % N
+    x_flat, col_flat = x.reshape(-1), col.reshape(-1)
+    oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)  # per kernel row i: the output rows inside
+    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)  # per kernel column j: the output columns inside
+    # One row of col per task: (c, i, j) for all images; only this task writes to it.
+    for r in prange(C * KH * KW):
         c, i, j = r // (KH * KW), (r // KW) % KH, r % KW
-        dst = col[r, n * P : (n + 1) * P]
-        w_offset = j * DW - PW
-        lo, hi = _valid_range(w_offset, SW, W, OW)  # the ow whose column is inside the input
-        for oh in range(OH):
-            h = oh * SH - PH + i * DH
-            out_row = dst[oh * OW : (oh + 1) * OW]
-            if h < 0 or h >= H:
-                out_row[:] = pad_value
-                continue
-            src = x[n, c, h]
-            out_row[:lo] = pad_value
-            if SW == 1:  # a contiguous copy, which the compiler vectorises
-                out_row[lo:hi] = src[lo + w_offset : hi + w_offset]
-            else:
-                for ow in range(lo, hi):
-                    out_row[ow] = src[ow * SW + w_offset]
-            out_row[hi:] = pad_value
+        for n in range(N):
+            block = (r * N + n) * P  # col[r, n*P]: where image n's OH x OW outputs start
+            _fill(col_flat, block, oh_lo[i] * OW, pad_value)  # output rows that read the top padding
+            for oh in range(oh_lo[i], oh_hi[i]):
+                out = block + oh * OW
+                h = oh * SH - PH + i * DH
+                first = ((n * C + c) * H + h) * W + ow_lo[j] * SW + j * DW - PW  # x[n, c, h, first column]
+                _fill(col_flat, out, ow_lo[j], pad_value)
+                _copy(col_flat, out + ow_lo[j], x_flat, first, ow_hi[j] - ow_lo[j], SW)
+                _fill(col_flat, out + ow_hi[j], OW - ow_hi[j], pad_value)
+            _fill(col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value)  # ... the bottom padding
 
 
 def im2col(
@@ -111,27 +156,21 @@ def im2col(
 def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, gx):
     N, C, H, W = gx.shape
     P = OH * OW
-    # One task per (image, channel) plane: only this task writes to it.
+    col_flat, gx_flat = col.reshape(-1), gx.reshape(-1)
+    oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)
+    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)
+    # One (image, channel) plane per task: only this task writes to it.
     for task in prange(N * C):
         n, c = task // C, task % C
-        plane = gx[n, c]
-        plane[:] = 0
+        plane = task * H * W  # gx[n, c, 0, 0]
+        _fill(gx_flat, plane, H * W, 0)
         for i in range(KH):
             for j in range(KW):
-                src = col[(c * KH + i) * KW + j, n * P : (n + 1) * P]
-                w_offset = j * DW - PW
-                lo, hi = _valid_range(w_offset, SW, W, OW)
-                for oh in range(OH):
+                block = (((c * KH + i) * KW + j) * N + n) * P  # col[(c, i, j), n*P]
+                for oh in range(oh_lo[i], oh_hi[i]):  # rows outside fell on the padding: dropped
                     h = oh * SH - PH + i * DH
-                    if h < 0 or h >= H:
-                        continue  # this part of the window lies on the padding: dropped
-                    row = plane[h]
-                    src_row = src[oh * OW : (oh + 1) * OW]
-                    if SW == 1:
-                        row[lo + w_offset : hi + w_offset] += src_row[lo:hi]
-                    else:
-                        for ow in range(lo, hi):
-                            row[ow * SW + w_offset] += src_row[ow]
+                    first = plane + h * W + ow_lo[j] * SW + j * DW - PW
+                    _add(gx_flat, first, SW, col_flat, block + oh * OW + ow_lo[j], ow_hi[j] - ow_lo[j])
 
 
 def col2im(
@@ -157,34 +196,33 @@ def col2im(
 
 @njit(parallel=True, cache=True)
 def _rows_to_nchw(rows, bias, has_bias, out):
-    N, OC = out.shape[:2]
-    P = rows.shape[1] // N
+    N, OC, P = out.shape
+    rows_flat, out_flat = rows.reshape(-1), out.reshape(-1)
     for task in prange(N * OC):
         n, o = task // OC, task % OC
-        src = rows[o, n * P : (n + 1) * P]
-        dst = out[n, o]
         b = bias[o] if has_bias else 0
-        for p in range(P):
-            dst[p] = src[p] + b
+        src, dst = np.uint64((o * N + n) * P), np.uint64(task * P)  # rows[o, n*P], out[n, o, 0]
+        for p in range(np.uint64(P)):
+            out_flat[dst + p] = rows_flat[src + p] + b
 
 
 def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
     """Fast :func:`scratchnet.ops.im2col.rows_to_nchw`: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
     N, OC = out.shape[:2]
-    flat = out.reshape(N, OC, -1)  # a view: out is contiguous
     has_bias = bias is not None
     if not has_bias:
         bias = np.zeros(OC, dtype=rows.dtype)  # unused; keeps one compiled signature
-    _launch(_rows_to_nchw, rows.size, np.ascontiguousarray(rows), bias, has_bias, flat)
+    _launch(_rows_to_nchw, rows.size, np.ascontiguousarray(rows), bias, has_bias, out.reshape(N, OC, -1))
     return out
 
 
 @njit(parallel=True, cache=True)
 def _nchw_to_rows(y, out):
     N, OC, P = y.shape
+    y_flat, out_flat = y.reshape(-1), out.reshape(-1)
     for task in prange(N * OC):
         n, o = task // OC, task % OC
-        out[o, n * P : (n + 1) * P] = y[n, o]
+        _copy(out_flat, (o * N + n) * P, y_flat, task * P, P, 1)  # out[o, n*P:(n+1)*P] = y[n, o]
 
 
 def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
@@ -240,7 +278,9 @@ def max_pool2d_forward(
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     indices = np.empty((N, C, g.OH, g.OW), dtype=np.int64)
     work = y.size * g.KH * g.KW
-    _launch(_max_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, y, indices)
+    _launch(
+        _max_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, y, indices
+    )
     return y, indices
 
 
@@ -320,7 +360,9 @@ def avg_pool2d_forward(
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     work = y.size * g.KH * g.KW
-    _launch(_avg_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, y)
+    _launch(
+        _avg_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, y
+    )
     return y
 
 
@@ -359,5 +401,7 @@ def avg_pool2d_backward(
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
     gx = np.empty(x_shape, dtype=gy.dtype)
     work = gy.size * g.KH * g.KW
-    _launch(_avg_pool2d_backward, work, np.ascontiguousarray(gy), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, gx)
+    _launch(
+        _avg_pool2d_backward, work, np.ascontiguousarray(gy), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, gx
+    )
     return gx

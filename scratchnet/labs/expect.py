@@ -47,7 +47,7 @@ def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol
     want = as_numpy(expected).astype(np.float64)
     expect_shape(actual, want.shape, what)
     got = as_numpy(actual).astype(np.float64)
-    excess = np.abs(got - want) - (atol + rtol * np.abs(want))
+    excess = np.asarray(np.abs(got - want) - (atol + rtol * np.abs(want)))  # 0-d stays an array
     excess[np.isnan(got) != np.isnan(want)] = np.inf  # a NaN where a number belongs is always wrong
     excess[np.isnan(got) & np.isnan(want)] = -1.0
     if not (excess > 0).any():

@@ -63,10 +63,13 @@ def record_outputs(
     """
     calls: list[tuple[str, nn.Module, scratchnet.Tensor]] = []
     handles = []
+
+    def recorder(path: str) -> Callable[..., None]:
+        return lambda layer, inputs, output: calls.append((path, layer, output))
+
     for path, layer in model.named_modules():
         if isinstance(layer, types):
-            hook = (lambda path: lambda layer, inputs, output: calls.append((path, layer, output)))(path)
-            handles.append(layer.register_forward_hook(hook))
+            handles.append(layer.register_forward_hook(recorder(path)))
     try:
         with scratchnet.no_grad():
             model(x)
@@ -196,8 +199,14 @@ class Report:
         """Add paragraphs of explanation (plain words; printed with a blank line between)."""
         self.blocks.extend(paragraphs)
 
-    def table(self, key: str, title: str, columns: list[Column], rows: list[dict[str, Any]],
-              totals: Iterable[dict[str, Any]] = ()) -> Table:
+    def table(
+        self,
+        key: str,
+        title: str,
+        columns: list[Column],
+        rows: list[dict[str, Any]],
+        totals: Iterable[dict[str, Any]] = (),
+    ) -> Table:
         table = Table(key, title, columns, rows, list(totals))
         self.blocks.append(table)
         return table
@@ -233,8 +242,9 @@ class Report:
             else:
                 agrees = math.isclose(computed, reference, rel_tol=rel_tol)
         text = " ".join(t for t in (note, "" if agrees else why) if t)
-        check = Check(name, computed, reference, source, agrees, text, shown or _default_shown(reference),
-                      fmt or fmt_number)
+        check = Check(
+            name, computed, reference, source, agrees, text, shown or _default_shown(reference), fmt or fmt_number
+        )
         self.checks.append(check)
         if not quiet:
             self.show(check)  # consecutive checks print as one block
@@ -258,9 +268,15 @@ class Report:
                 out.append(block.render())
             else:
                 out.append(_render_checks(block))
+        shown = {id(c) for block in self.blocks if isinstance(block, list) for c in block}
+        unexplained = [c for c in self.checks if not c.agrees and id(c) not in shown]
+        if unexplained:  # a safety net: every disagreement is printed with its reason
+            out.append(_render_checks(unexplained))
         agreed = sum(c.agrees for c in self.checks)
-        out.append(f"In all, {agreed} of {len(self.checks)} checks agree with their reference (the tables' "
-                   "rows count one check per number); every disagreement is explained above.")
+        out.append(
+            f"In all, {agreed} of {len(self.checks)} checks agree with their reference (the tables' "
+            "rows count one check per number); every disagreement is explained above."
+        )
         return "\n\n".join(out)
 
     def as_dict(self) -> dict[str, Any]:
@@ -280,8 +296,10 @@ def _render_checks(checks: list[Check]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(4)]
     lines = ["Checks (computed here vs the reference):"]
     for c, (verdict, name, computed, shown, source) in zip(checks, cells, strict=True):
-        lines.append(f"  {verdict:<{widths[0]}}  {name:<{widths[1]}}  {computed:>{widths[2]}}  vs  "
-                     f"{shown:<{widths[3]}}  {source}".rstrip())
+        lines.append(
+            f"  {verdict:<{widths[0]}}  {name:<{widths[1]}}  {computed:>{widths[2]}}  vs  "
+            f"{shown:<{widths[3]}}  {source}".rstrip()
+        )
         if c.note:
             lines.append(_wrap(c.note, indent=" " * (widths[0] + 4)))
     return "\n".join(lines)
@@ -306,7 +324,8 @@ def _default_shown(reference: float | str | None) -> str:
 
 def _wrap(text: str, indent: str = "", width: int = 100) -> str:
     """Fill each line of ``text`` to ``width``; a line that starts with spaces keeps them, and its
-    continuation lines are indented two more, so lists stay readable."""
+    continuation lines are indented two more, so lists stay readable.
+    """
     out = []
     for line in text.split("\n"):
         lead = indent + line[: len(line) - len(line.lstrip())]
@@ -371,7 +390,7 @@ def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report
 
 
 def pyplot() -> Any:
-    """matplotlib's pyplot on the file-only Agg backend, imported only when a figure is asked for."""
+    """Matplotlib's pyplot on the file-only Agg backend, imported only when a figure is asked for."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -34,22 +34,38 @@ SLIDE = "lecture, GoogLeNet (7)"
 # torchvision.models.googlenet(aux_logits=True) / GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
 TORCHVISION_WITH_AUX, TORCHVISION_WITHOUT_AUX = 13_004_888, 6_624_904
 AUX_WEIGHT = 0.3
-BATCH = 2  # BatchNorm in training mode needs more than one value per channel
+BATCH = 1  # one image: BatchNorm in training mode still has 16 or more values per channel everywhere
+TORCHVISION_MACS = 1.498e9  # GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"]: multiply-adds, no heads
 
 
-def head_costs(model: nn.Module) -> list[dict[str, Any]]:
-    """Parameters and multiply-adds of each head (summary in training mode, when the heads run)."""
-    s = summary(model, (3, 224, 224), mode="train")
+def head_costs(model: nn.Module, attach: dict[str, Any]) -> list[dict[str, Any]]:
+    """Parameters and multiply-adds of each head and of the network without them.
+
+    Each head is summarised on its own, on the input it receives (``attach``); the network in eval
+    mode, when the heads do not run.
+    """
+    s = summary(model, (3, 224, 224))  # eval mode: the main network only
     rows = []
     for head in ("aux1", "aux2"):
         module = getattr(model, head)
-        rows.append({"head": head, "params": count_parameters(module), "macs": s[head].macs,
-                     "conv": f"1x1 {module.conv.conv.in_channels}->{module.conv.conv.out_channels}",
-                     "fc1": f"{module.fc1.in_features}->{module.fc1.out_features}",
-                     "fc2": f"{module.fc2.in_features}->{module.fc2.out_features}",
-                     "dropout": module.dropout.p})  # fmt: skip
-    rows.append({"head": "main network", "params": count_parameters(model) - sum(r["params"] for r in rows),
-                 "macs": s.macs - sum(r["macs"] for r in rows)})  # fmt: skip
+        rows.append(
+            {
+                "head": head,
+                "params": count_parameters(module),
+                "macs": summary(module, attach[head]["input"]).macs,
+                "conv": f"1x1 {module.conv.conv.in_channels}->{module.conv.conv.out_channels}",
+                "fc1": f"{module.fc1.in_features}->{module.fc1.out_features}",
+                "fc2": f"{module.fc2.in_features}->{module.fc2.out_features}",
+                "dropout": module.dropout.p,
+            }
+        )
+    rows.append(
+        {
+            "head": "main network",
+            "params": count_parameters(model) - sum(r["params"] for r in rows),
+            "macs": s.macs - sum(r["macs"] for r in rows),
+        }
+    )
     return rows
 
 
@@ -72,13 +88,18 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
 
     handles = [model.inception4a.register_forward_hook(make_leaf)]  # first, so the hooks below see the leaf
     for name in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
-        handles.append(getattr(model, name).register_forward_hook(
-            lambda m, a, out, name=name: outputs.__setitem__(name, out)))  # fmt: skip
+        handles.append(
+            getattr(model, name).register_forward_hook(lambda m, a, out, name=name: outputs.__setitem__(name, out))
+        )
     for head in ("aux1", "aux2"):
-        handles.append(getattr(model, head).register_forward_pre_hook(
-            lambda m, a, head=head: inputs.__setitem__(head, a[0])))  # fmt: skip
-        handles.append(getattr(model, head).conv.register_forward_pre_hook(
-            lambda m, a, head=head: inputs.__setitem__(f"{head}.conv", a[0])))  # after the 4x4 pooling
+        handles.append(
+            getattr(model, head).register_forward_pre_hook(lambda m, a, head=head: inputs.__setitem__(head, a[0]))
+        )
+        handles.append(
+            getattr(model, head).conv.register_forward_pre_hook(
+                lambda m, a, head=head: inputs.__setitem__(f"{head}.conv", a[0])
+            )
+        )  # after the 4x4 pooling
     images = scratchnet.randn(BATCH, 3, 224, 224)
     labels = scratchnet.tensor(np.arange(BATCH) % 1000)
     result = model(images)
@@ -121,54 +142,89 @@ def main(argv: Sequence[str] | None = None) -> Report:
     g = training_pass(model)
     found = g.pop("attach")
     report.say(
-        f"Step 1. Where do the heads attach? We run the model once in training mode (a batch of {BATCH} random images) "
+        f"Step 1. Where do the heads attach? We run the model once in training mode ({BATCH} random image) "
         "with hooks on every inception module and on the two heads, and look for the module whose output tensor is "
         "the very object a head receives:",
-        "\n".join(f"  {head} reads the output of {f['source']}: {_chw(f['input'])}, average-pooled to {_chw(f['pooled'])}"
-                  for head, f in found.items()),
-    )  # fmt: skip
+        "\n".join(
+            f"  {head} reads the output of {f['source']}: {_chw(f['input'])}, average-pooled to {_chw(f['pooled'])}"
+            for head, f in found.items()
+        ),
+    )
     report.check("aux1 is attached to", found["aux1"]["source"], "inception4a", PAPER, shown="(4a)")
     report.check("aux2 is attached to", found["aux2"]["source"], "inception4d", PAPER, shown="(4d)")
-    report.check("aux1 input after pooling", _chw(found["aux1"]["pooled"]), "4x4x512", PAPER,
-                 note="The paper: 5x5 average pool, stride 3, 14x14 -> 4x4; the model pools adaptively to 4x4 "
-                      "(torchvision), which is the same window at 224x224.")  # fmt: skip
+    report.check(
+        "aux1 input after pooling",
+        _chw(found["aux1"]["pooled"]),
+        "4x4x512",
+        PAPER,
+        note="The paper: 5x5 average pool, stride 3, 14x14 -> 4x4; the model pools adaptively to 4x4 "
+        "(torchvision), which is the same window at 224x224.",
+    )
     report.check("aux2 input after pooling", _chw(found["aux2"]["pooled"]), "4x4x528", PAPER)
 
-    rows = head_costs(model)
+    rows = head_costs(model, found)
     report.say(
-        "Step 2. What do they cost? Parameters from .parameters(), multiply-adds from summary() in training mode "
-        "(in eval mode the heads do not run)."
+        "Step 2. What do they cost? Parameters from .parameters(), multiply-adds from summary(): each head on the "
+        "map it receives, the network in eval mode (when the heads do not run)."
     )
-    report.table("heads", "", [
-        Column("head", "", align="<"),
-        Column("conv", "conv", align="<"),
-        Column("fc1", "fc 1", align="<"),
-        Column("fc2", "fc 2", align="<"),
-        Column("dropout", "dropout", lambda p: f"{p:.0%}"),
-        Column("params", "parameters", fmt_int),
-        Column("macs", "multiply-adds", fmt_si),
-    ], rows)  # fmt: skip
+    report.table(
+        "heads",
+        "",
+        [
+            Column("head", "", align="<"),
+            Column("conv", "conv", align="<"),
+            Column("fc1", "fc 1", align="<"),
+            Column("fc2", "fc 2", align="<"),
+            Column("dropout", "dropout", lambda p: f"{p:.0%}"),
+            Column("params", "parameters", fmt_int),
+            Column("macs", "multiply-adds", fmt_si),
+        ],
+        rows,
+    )
     aux1 = rows[0]
     report.check("aux head: 1x1 conv filters", aux1["conv"].split("->")[1], "128", PAPER)
     report.check("aux head: units of the hidden FC layer", aux1["fc1"].split("->")[1], "1024", PAPER)
     report.check("aux head: dropout", aux1["dropout"], 0.7, PAPER, shown="70%")
-    report.check("GoogLeNet with both heads, parameters", count_parameters(model), TORCHVISION_WITH_AUX,
-                 "torchvision googlenet(aux_logits=True)")
+    report.check(
+        "GoogLeNet with both heads, parameters",
+        count_parameters(model),
+        TORCHVISION_WITH_AUX,
+        "torchvision googlenet(aux_logits=True)",
+    )
     without = rows[-1]["params"]
-    report.check("GoogLeNet without the heads, parameters", without, TORCHVISION_WITHOUT_AUX,
-                 "torchvision GoogLeNet_Weights.IMAGENET1K_V1")
+    report.check(
+        "GoogLeNet without the heads, multiply-adds",
+        rows[-1]["macs"],
+        TORCHVISION_MACS,
+        "torchvision GoogLeNet_Weights.IMAGENET1K_V1 (_ops)",
+        rel_tol=0.0005,
+        shown="1.498 x 10^9",
+        fmt=lambda v: f"{v / 1e9:.3f} x 10^9",
+    )
+    report.check(
+        "GoogLeNet without the heads, parameters",
+        without,
+        TORCHVISION_WITHOUT_AUX,
+        "torchvision GoogLeNet_Weights.IMAGENET1K_V1",
+    )
     heads = aux1["params"] + rows[1]["params"]
+    head_macs = sum(r["macs"] for r in rows[:2]) / rows[-1]["macs"]
     report.say(
-        f"The two heads hold {fmt_int(heads)} parameters, {heads / count_parameters(model):.0%} of the model in training "
-        f"(almost all in their first FC layer, 2048 x 1024), yet cost only {sum(r['macs'] for r in rows[:2]) / rows[-1]['macs']:.1%} "
-        "of its multiply-adds: they see a 4x4 map."
+        f"The two heads hold {fmt_int(heads)} parameters, {heads / count_parameters(model):.0%} of the model in "
+        f"training (almost all in their first FC layer, 2048 x 1024), yet cost only {head_macs:.1%} of its "
+        "multiply-adds: they see a 4x4 map."
     )
 
     model.eval()
     with scratchnet.no_grad():
         eval_out = model(scratchnet.randn(1, 3, 64, 64))  # any size the model accepts will do here
-    report.check("eval mode returns the main logits only", type(eval_out).__name__, "Tensor", SLIDE,
-                 note="'학습된 DNN을 사용할 때는 Auxiliary Classifier를 삭제 후 사용': the heads are skipped at inference.")
+    report.check(
+        "eval mode returns the main logits only",
+        type(eval_out).__name__,
+        "Tensor",
+        SLIDE,
+        note="'학습된 DNN을 사용할 때는 Auxiliary Classifier를 삭제 후 사용': the heads are skipped at inference.",
+    )
 
     lines = [
         ("d main / d (4a)", g["norms"]["main"], ""),
@@ -181,14 +237,28 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "In the same training-mode pass we back-propagate each loss on its own and read the gradient that arrives "
         f"at the output of inception (4a), the first head's attachment point. The training loss is main + {AUX_WEIGHT} "
         "x (aux1 + aux2) (googlenet_loss). Norms of the gradients:",
-        "\n".join(f"  ||{name}||{'':<{27 - len(name)}}{value:.3e}   {comment}".rstrip() for name, value, comment in lines),
+        "\n".join(
+            f"  ||{name}||{'':<{27 - len(name)}}{value:.3e}   {comment}".rstrip() for name, value, comment in lines
+        ),
     )
-    report.check("gradients add: d total = d main + 0.3 (d aux1 + d aux2), largest difference", g["max_error"], 0.0,
-                 "linearity of the backward pass", agrees=g["max_error"] <= 1e-5 * g["scale"], shown="0 (float32 rounding)",
-                 fmt=lambda v: f"{v:.1e}")  # fmt: skip
-    report.check("gradient at (4a) with the heads vs without", round(g["norms"]["total"] / g["norms"]["main"], 3), 1.0,
-                 SLIDE, agrees=g["norms"]["total"] > g["norms"]["main"], shown="> 1",
-                 fmt=lambda v: f"{v:.3f}x")  # fmt: skip
+    report.check(
+        "gradients add: d total = d main + 0.3 (d aux1 + d aux2), largest difference",
+        g["max_error"],
+        0.0,
+        "linearity of the backward pass",
+        agrees=g["max_error"] <= 1e-5 * g["scale"],
+        shown="0 (float32 rounding)",
+        fmt=lambda v: f"{v:.1e}",
+    )
+    report.check(
+        "gradient at (4a) with the heads vs without",
+        round(g["norms"]["total"] / g["norms"]["main"], 3),
+        1.0,
+        SLIDE,
+        agrees=g["norms"]["total"] > g["norms"]["main"],
+        shown="> 1",
+        fmt=lambda v: f"{v:.3f}x",
+    )
     report.say(
         "Gradients from two paths simply add up at the tensor where the paths meet (Tensor.backward sums them), "
         "so the auxiliary losses put a short, direct signal into the middle of the network. This untrained model "

@@ -40,7 +40,8 @@ SMALL, FULL = 32, 224  # 224 = 7 x 32; every map at 224 is 7 x 7 times the one a
 
 def structure(model: nn.Module) -> dict[str, Any]:
     """Blocks, growth rate, bottleneck width and compression, read off the modules; channels from a
-    real forward pass on a 32x32 image; multiply-adds of a 224x224 image (convs x 49, see resnet_flops)."""
+    real forward pass on a 32x32 image; multiply-adds of a 224x224 image (convs x 49, see resnet_flops).
+    """
     s = summary(model, (3, SMALL, SMALL))
     blocks = [m for m in model.features.children() if isinstance(m, DenseBlock)]
     transitions = [m for m in model.features.children() if isinstance(m, Transition)]
@@ -69,7 +70,7 @@ def structure(model: nn.Module) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report("densenet_params", "DenseNet-121 to 264: growth, transitions, parameters (slides DenseNet (1)-(2))")
-    found, models = {}, {}
+    found, models, layer_count_mismatch = {}, {}, None
     for depth, make in CONSTRUCTORS.items():
         models[depth] = make()
         found[depth] = structure(models[depth])
@@ -83,37 +84,88 @@ def main(argv: Sequence[str] | None = None) -> Report:
     rows = []
     for depth, f in found.items():
         ch = f["channels"]
-        rows.append({"network": f"DenseNet-{depth}", "blocks": " ".join(map(str, f["blocks"])), "k": f["k"],
-                     "stem": ch[0], "b1": ch[1], "t1": ch[2], "b2": ch[3], "t2": ch[4], "b3": ch[5], "t3": ch[6],
-                     "b4": ch[7]})  # fmt: skip
-        report.check(f"DenseNet-{depth}: layers per block", list(f["blocks"]), list(LECTURE_BLOCKS[depth]), SLIDE, quiet=True)
+        rows.append(
+            {
+                "network": f"DenseNet-{depth}",
+                "blocks": " ".join(map(str, f["blocks"])),
+                "k": f["k"],
+                "stem": ch[0],
+                "b1": ch[1],
+                "t1": ch[2],
+                "b2": ch[3],
+                "t2": ch[4],
+                "b3": ch[5],
+                "t3": ch[6],
+                "b4": ch[7],
+            }
+        )
+        report.check(
+            f"DenseNet-{depth}: layers per block", list(f["blocks"]), list(LECTURE_BLOCKS[depth]), SLIDE, quiet=True
+        )
         for i, L in enumerate(f["blocks"]):  # c_out = c_in + L k, in a real forward pass
             before = ch[2 * i]
-            report.check(f"DenseNet-{depth} block {i + 1}: {before} + {L} x {f['k']}", ch[2 * i + 1], before + L * f["k"],
-                         "c + L k", quiet=True)  # fmt: skip
-        report.check(f"DenseNet-{depth}: layers with weights", f["layers"], depth, "the name", quiet=True)
-    report.table("structure", "", [
-        Column("network", "network", align="<"),
-        Column("blocks", "layers per block", align="<"),
-        Column("k", "k"),
-        *[Column(key, key) for key in ("stem", "b1", "t1", "b2", "t2", "b3", "t3", "b4")],
-    ], rows)  # fmt: skip
+            report.check(
+                f"DenseNet-{depth} block {i + 1}: {before} + {L} x {f['k']}",
+                ch[2 * i + 1],
+                before + L * f["k"],
+                "c + L k",
+                quiet=True,
+            )
+        named = report.check(
+            f"DenseNet-{depth}: layers with weights",
+            f["layers"],
+            depth,
+            "the name",
+            quiet=True,
+            why=f"The rule that gives 121, 169 and 201 gives {f['layers']} for blocks {f['blocks']}: 1 + 2 x "
+            f"{sum(f['blocks'])} + 3 + 1. The name in the paper is off by one; the block sizes are the paper's "
+            "and are what the ported models use.",
+        )
+        if not named.agrees:
+            layer_count_mismatch = named
+    report.table(
+        "structure",
+        "",
+        [
+            Column("network", "network", align="<"),
+            Column("blocks", "layers per block", align="<"),
+            Column("k", "k"),
+            *[Column(key, key) for key in ("stem", "b1", "t1", "b2", "t2", "b3", "t3", "b4")],
+        ],
+        rows,
+    )
     d121 = found[121]
     conv_kernel, pool_kernel, pool_stride = d121["transition"]
-    report.check("layers per block, all four networks", sum(c.agrees for c in report.checks if "per block" in c.name), 4,
-                 SLIDE, shown="4 of 4", fmt=lambda v: f"{v} of 4")  # fmt: skip
+    report.check(
+        "layers per block, all four networks",
+        sum(c.agrees for c in report.checks if "per block" in c.name),
+        4,
+        SLIDE,
+        shown="4 of 4",
+        fmt=lambda v: f"{v} of 4",
+    )
     report.check("growth rate k", d121["k"], PAPER_K, "Huang et al. 2017, Sec. 3 (ImageNet)")
     report.check("bottleneck width (1x1 conv maps)", d121["bottleneck"], 4 * PAPER_K, "Huang et al. 2017: 4k")
-    report.check("transition: keeps this share of the channels", d121["compression"], PAPER_COMPRESSION,
-                 "Huang et al. 2017: theta = 0.5")  # fmt: skip
-    report.check("transition: 1x1 conv, 2x2 average pool, stride 2", [_first(conv_kernel), _first(pool_kernel),
-                 _first(pool_stride)], [1, 2, 2], SLIDE)  # fmt: skip
+    report.check(
+        "transition: keeps this share of the channels",
+        d121["compression"],
+        PAPER_COMPRESSION,
+        "Huang et al. 2017: theta = 0.5",
+    )
+    report.check(
+        "transition: 1x1 conv, 2x2 average pool, stride 2",
+        [_first(conv_kernel), _first(pool_kernel), _first(pool_stride)],
+        [1, 2, 2],
+        SLIDE,
+    )
+    report.show(layer_count_mismatch)
     report.say(
         f"Every block adds L x k channels: DenseNet-121's first block turns {d121['channels'][0]} into "
         f"{d121['channels'][0]} + 6 x {d121['k']} = {d121['channels'][1]}, and transition 1 halves that to "
         f"{d121['channels'][2]}. The name counts the layers with weights: the stem conv, two convs per dense layer, "
-        f"one conv per transition and the classifier: 1 + 2 x {sum(d121['blocks'])} + 3 + 1 = {d121['layers']} "
-        "(checked for all four)."
+        f"one conv per transition and the classifier: 1 + 2 x {sum(d121['blocks'])} + 3 + 1 = {d121['layers']}; "
+        f"likewise {found[169]['layers']} and {found[201]['layers']}, but {found[264]['layers']} for DenseNet-264 "
+        "(above)."
     )
 
     # -- Step 2: parameters and multiply-adds, vs torchvision and ResNet-50
@@ -123,34 +175,59 @@ def main(argv: Sequence[str] | None = None) -> Report:
     cost = []
     for depth, f in found.items():
         params_ref, macs_ref = TORCHVISION[depth]
-        cost.append({"network": f"DenseNet-{depth}", "params": f["params"], "params_ref": params_ref,
-                     "macs": f["macs"], "macs_ref": macs_ref * 1e9})  # fmt: skip
+        cost.append(
+            {
+                "network": f"DenseNet-{depth}",
+                "params": f["params"],
+                "params_ref": params_ref,
+                "macs": f["macs"],
+                "macs_ref": macs_ref * 1e9,
+            }
+        )
         source = "torchvision" if depth != 264 else "torchvision DenseNet(32, (6, 12, 64, 48), 64)"
         report.check(f"DenseNet-{depth} parameters", f["params"], params_ref, source, quiet=True)
         report.check(f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref * 1e9, source, rel_tol=0.0005, quiet=True)
-    cost.append({"network": "ResNet-50", "params": count_parameters(resnet), "params_ref": RESNET50[0],
-                 "macs": sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in resnet_macs.rows if r.is_leaf),
-                 "macs_ref": RESNET50[1] * 1e9})  # fmt: skip
+    cost.append(
+        {
+            "network": "ResNet-50",
+            "params": count_parameters(resnet),
+            "params_ref": RESNET50[0],
+            "macs": sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in resnet_macs.rows if r.is_leaf),
+            "macs_ref": RESNET50[1] * 1e9,
+        }
+    )
     report.say(
         "Step 2. Parameters (count_parameters) and multiply-adds of one 224x224 image (summary() on 32x32, convs x 49 "
         "as in resnet_flops), beside torchvision's published figures (DenseNet-264 is not in torchvision: its "
         "reference is torchvision's DenseNet class with DenseNet-264's blocks). ResNet-50 for comparison."
     )
-    report.table("cost", "", [
-        Column("network", "network", align="<"),
-        Column("params", "parameters", fmt_int),
-        Column("params_ref", "torchvision", fmt_int),
-        Column("macs", "multiply-adds (10^9)", lambda v: f"{v / 1e9:.3f}"),
-        Column("macs_ref", "torchvision", lambda v: f"{v / 1e9:.3f}"),
-    ], cost)  # fmt: skip
+    report.table(
+        "cost",
+        "",
+        [
+            Column("network", "network", align="<"),
+            Column("params", "parameters", fmt_int),
+            Column("params_ref", "torchvision", fmt_int),
+            Column("macs", "multiply-adds (10^9)", lambda v: f"{v / 1e9:.3f}"),
+            Column("macs_ref", "torchvision", lambda v: f"{v / 1e9:.3f}"),
+        ],
+        cost,
+    )
     agreeing = sum(c.agrees for c in report.checks if c.name.endswith(("parameters", "multiply-adds")))
-    report.check("parameters and multiply-adds equal to torchvision's", agreeing, 8, "torchvision", shown="8 of 8",
-                 fmt=lambda v: f"{v} of 8")  # fmt: skip
+    report.check(
+        "parameters and multiply-adds equal to torchvision's",
+        agreeing,
+        8,
+        "torchvision",
+        shown="8 of 8",
+        fmt=lambda v: f"{v} of 8",
+    )
     r50 = cost[-1]
     report.say(
-        f"DenseNet-121 is deeper than ResNet-50 (121 vs 50 layers) with {r50['params'] / found[121]['params']:.1f}x fewer "
-        f"parameters and {r50['macs'] / found[121]['macs']:.1f}x fewer multiply-adds; even DenseNet-201 has fewer "
-        "parameters than ResNet-50."
+        f"DenseNet-121 is deeper than ResNet-50 (121 vs 50 layers) with "
+        f"{r50['params'] / found[121]['params']:.1f}x fewer parameters and "
+        f"{r50['macs'] / found[121]['macs']:.1f}x fewer multiply-adds; even DenseNet-201 has fewer parameters than "
+        "ResNet-50."
     )
 
     # -- Step 3: why so few: the cost of one dense layer grows only with its input channels
@@ -158,24 +235,39 @@ def main(argv: Sequence[str] | None = None) -> Report:
     first, last = block3.denselayer1, getattr(block3, f"denselayer{block3.num_layers}")
     layer_rows = []
     for name, layer in (("first", first), ("last", last)):
-        layer_rows.append({"layer": f"denseblock3, {name} layer", "in": layer.conv1.in_channels,
-                           "conv1": layer.conv1.weight.numel(), "conv2": layer.conv2.weight.numel(),
-                           "all": count_parameters(layer)})  # fmt: skip
+        layer_rows.append(
+            {
+                "layer": f"denseblock3, {name} layer",
+                "in": layer.conv1.in_channels,
+                "conv1": layer.conv1.weight.numel(),
+                "conv2": layer.conv2.weight.numel(),
+                "all": count_parameters(layer),
+            }
+        )
     report.say(
         "Step 3. Why so few parameters? A dense layer's 1x1 conv shrinks however many maps it receives to "
         f"{d121['bottleneck']} (4k), and its 3x3 conv makes only k = {d121['k']} new maps, so its cost grows only "
         "linearly with its input: in_channels x 128 for the 1x1, a fixed 128 x 9 x 32 for the 3x3 (DenseNet-121, "
         "block 3):"
     )
-    report.table("layers", "", [
-        Column("layer", "layer", align="<"),
-        Column("in", "input maps"),
-        Column("conv1", "1x1 conv weights", fmt_int),
-        Column("conv2", "3x3 conv weights", fmt_int),
-        Column("all", "with BN", fmt_int),
-    ], layer_rows)  # fmt: skip
-    report.check("3x3 conv of a dense layer: 4k x 9 x k weights", first.conv2.weight.numel(), 4 * PAPER_K * 9 * PAPER_K,
-                 "Huang et al. 2017 (k = 32)")  # fmt: skip
+    report.table(
+        "layers",
+        "",
+        [
+            Column("layer", "layer", align="<"),
+            Column("in", "input maps"),
+            Column("conv1", "1x1 conv weights", fmt_int),
+            Column("conv2", "3x3 conv weights", fmt_int),
+            Column("all", "with BN", fmt_int),
+        ],
+        layer_rows,
+    )
+    report.check(
+        "3x3 conv of a dense layer: 4k x 9 x k weights",
+        first.conv2.weight.numel(),
+        4 * PAPER_K * 9 * PAPER_K,
+        "Huang et al. 2017 (k = 32)",
+    )
     c = last.conv1.in_channels
     report.say(
         f"A plain 3x3 conv from {c} to {c} maps would have {c} x {c} x 9 = {c * c * 9 / 1e6:.1f}M weights; the last "

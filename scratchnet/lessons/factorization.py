@@ -79,10 +79,14 @@ def grid_reduction(report: Report) -> dict[str, Any]:
             return cat([self.conv(x), self.pool(x)], 1)  # (N, 640, 17, 17)
 
     ways = {
-        "pool, then conv 320->640": nn.Sequential(nn.MaxPool2d(3, stride=2), nn.Conv2d(320, 640, 3, padding=1, bias=False)),
-        "conv 320->640, then pool": nn.Sequential(nn.Conv2d(320, 640, 3, padding=1, bias=False), nn.MaxPool2d(3, stride=2)),
+        "pool, then conv 320->640": nn.Sequential(
+            nn.MaxPool2d(3, stride=2), nn.Conv2d(320, 640, 3, padding=1, bias=False)
+        ),
+        "conv 320->640, then pool": nn.Sequential(
+            nn.Conv2d(320, 640, 3, padding=1, bias=False), nn.MaxPool2d(3, stride=2)
+        ),
         "conv/2 and pool/2 side by side": ConvAndPool(),
-    }  # fmt: skip
+    }
     ways["Inception-v3's InceptionB, 288 -> 768"] = InceptionB(288)  # the real module (Mixed_6a)
     rows = []
     for name, net in ways.items():
@@ -98,24 +102,42 @@ def grid_reduction(report: Report) -> dict[str, Any]:
         "bottleneck'); convolving first keeps them and costs about 4x; Inception-v3 does both at once, "
         "a stride-2 conv beside a stride-2 pool, concatenated."
     )
-    report.table("grid_reduction", "", [
-        Column("way", "35x35x320 -> 17x17x640", align="<"),
-        Column("output", "output shape", lambda s: "x".join(map(str, s[1:])), "<"),
-        Column("macs", "multiply-adds", fmt_int),
-        Column("params", "weights", fmt_int),
-    ], rows)  # fmt: skip
-    report.check("conv first vs pool first, multiply-adds", round(conv_first / pool_first, 2), 4.0,
-                 'lecture, GoogLeNet (11): "4배 증가"', rel_tol=0.1, shown="4x",
-                 note="Exactly (35 / 17)^2 = 4.24: a 3x3/2 pool without padding turns 35 into 17, not 17.5; "
-                      "the paper's d -> d/2 gives 4.")  # fmt: skip
-    report.check("conv and pool side by side vs pool first", round(both / pool_first, 2), 0.5, "320 of the 640 channels "
-                 "come from the conv", rel_tol=0.01, shown="1/2")  # fmt: skip
+    report.table(
+        "grid_reduction",
+        "",
+        [
+            Column("way", "35x35x320 -> 17x17x640", align="<"),
+            Column("output", "output shape", lambda s: "x".join(map(str, s[1:])), "<"),
+            Column("macs", "multiply-adds", fmt_int),
+            Column("params", "weights", fmt_int),
+        ],
+        rows,
+    )
+    report.check(
+        "conv first vs pool first, multiply-adds",
+        round(conv_first / pool_first, 2),
+        4.0,
+        'lecture, GoogLeNet (11): "4배 증가"',
+        rel_tol=0.1,
+        shown="4x",
+        note="Exactly (35 / 17)^2 = 4.24: a 3x3/2 pool without padding turns 35 into 17, not 17.5; "
+        "the paper's d -> d/2 gives 4.",
+    )
+    report.check(
+        "conv and pool side by side vs pool first",
+        round(both / pool_first, 2),
+        0.5,
+        "320 of the 640 channels come from the conv",
+        rel_tol=0.01,
+        shown="1/2",
+    )
     return {"rows": rows}
 
 
 def _output_shape(net: nn.Module, s: Any) -> tuple[int, ...]:
     """A Sequential's output is its last layer's (summary's last row); for branches that meet in a
-    concatenation we run the module once more and look."""
+    concatenation we run the module once more and look.
+    """
     if isinstance(net, nn.Sequential):
         return s.rows[-1].output_shape
     with no_grad():
@@ -136,39 +158,92 @@ def main(argv: Sequence[str] | None = None) -> Report:
         result = compare_pair(big, small)
         b, s = result["big"], result["stack"]
         ratio = s["params"] / b["params"]
-        rows.append({
-            "pair": name,
-            "big_params": b["params"], "stack_params": s["params"], "ratio": ratio, "saving": 1 - ratio,
-            "big_macs": b["macs"], "stack_macs": s["macs"],
-            "big_rf": "x".join(map(str, b["rf"])), "stack_rf": "x".join(map(str, s["rf"])),
-            "measured": "x".join(map(str, s["rf_measured"])),
-        })  # fmt: skip
+        rows.append(
+            {
+                "pair": name,
+                "big_params": b["params"],
+                "stack_params": s["params"],
+                "ratio": ratio,
+                "saving": 1 - ratio,
+                "big_macs": b["macs"],
+                "stack_macs": s["macs"],
+                "big_rf": "x".join(map(str, b["rf"])),
+                "stack_rf": "x".join(map(str, s["rf"])),
+                "measured": "x".join(map(str, s["rf_measured"])),
+            }
+        )
         if ratio_ref is not None:
-            report.check(f"{name}: weights of the stack / the big conv", round(ratio, 4), ratio_ref, source,
-                         rel_tol=0.005, fmt=fmt_pct, shown=fmt_pct(ratio_ref), quiet=True)  # fmt: skip
-        report.check(f"{name}: receptive field, stack (measured) vs big conv", rows[-1]["measured"], rows[-1]["big_rf"],
-                     "receptive_field() of the big conv", quiet=True)  # fmt: skip
-    report.table("pairs", "", [
-        Column("pair", "big conv -> stack", align="<"),
-        Column("big_params", "weights", fmt_int), Column("stack_params", "-> weights", fmt_int),
-        Column("ratio", "ratio", fmt_pct), Column("saving", "saving", fmt_pct),
-        Column("big_macs", "multiply-adds", fmt_si), Column("stack_macs", "->", fmt_si),
-        Column("big_rf", "field"), Column("stack_rf", "->"), Column("measured", "measured"),
-    ], rows)  # fmt: skip
+            report.check(
+                f"{name}: weights of the stack / the big conv",
+                round(ratio, 4),
+                ratio_ref,
+                source,
+                rel_tol=0.005,
+                fmt=fmt_pct,
+                shown=fmt_pct(ratio_ref),
+                quiet=True,
+            )
+        report.check(
+            f"{name}: receptive field, stack (measured) vs big conv",
+            rows[-1]["measured"],
+            rows[-1]["big_rf"],
+            "receptive_field() of the big conv",
+            quiet=True,
+        )
+    report.table(
+        "pairs",
+        "",
+        [
+            Column("pair", "big conv -> stack", align="<"),
+            Column("big_params", "weights", fmt_int),
+            Column("stack_params", "-> weights", fmt_int),
+            Column("ratio", "ratio", fmt_pct),
+            Column("saving", "saving", fmt_pct),
+            Column("big_macs", "multiply-adds", fmt_si),
+            Column("stack_macs", "->", fmt_si),
+            Column("big_rf", "field"),
+            Column("stack_rf", "->"),
+            Column("measured", "measured"),
+        ],
+        rows,
+    )
     five, three, seven, two = rows
-    report.check("5x5 -> two 3x3: saving", round(five["saving"], 4), 0.28, 'lecture, GoogLeNet (9): "28% 절감"',
-                 fmt=fmt_pct, shown="28%")
-    report.check("3x3 -> 1x3 + 3x1: saving", round(three["saving"], 4), 0.33, 'lecture, GoogLeNet (10): "33% 절감"',
-                 rel_tol=0.02, fmt=fmt_pct, shown="33%", note="Exactly 1/3; the slide truncates 66.6...% to 66.6.")
-    report.check("3x3 -> two 2x2: saving", round(two["saving"], 4), 0.11, "Szegedy et al. 2016, Sec. 3.2",
-                 rel_tol=0.02, fmt=fmt_pct, shown="11%")
+    report.check(
+        "5x5 -> two 3x3: saving",
+        round(five["saving"], 4),
+        0.28,
+        'lecture, GoogLeNet (9): "28% 절감"',
+        fmt=fmt_pct,
+        shown="28%",
+    )
+    report.check(
+        "3x3 -> 1x3 + 3x1: saving",
+        round(three["saving"], 4),
+        0.33,
+        'lecture, GoogLeNet (10): "33% 절감"',
+        rel_tol=0.02,
+        fmt=fmt_pct,
+        shown="33%",
+        note="Exactly 1/3; the slide truncates 66.6...% to 66.6.",
+    )
+    report.check(
+        "3x3 -> two 2x2: saving",
+        round(two["saving"], 4),
+        0.11,
+        "Szegedy et al. 2016, Sec. 3.2",
+        rel_tol=0.02,
+        fmt=fmt_pct,
+        shown="11%",
+    )
     report.say(
         f"Per pair of channels a k x k kernel has k^2 weights, so the ratios are 18/25, 6/9, 14/49 and 8/9, "
         f"whatever C is; the multiply-adds shrink by the same ratio, since every weight is used once per output "
-        f"pixel (the 2x2 pair, which cannot be padded symmetrically, also shrinks the grid from {GRID} to {GRID - 2}). Every stack sees the same patch as its big conv (field = measured). The asymmetric 1 x n + n x 1 "
-        f"saves more the bigger n is ({fmt_pct(seven['saving'])} for n = 7), and beats splitting a 3x3 into two 2x2 "
-        f"({fmt_pct(two['saving'])} saved), which the paper tried first. The stacks also have room for a ReLU "
-        "between their convs (Inception-v3 puts BN + ReLU after every conv), more non-linearity for fewer weights."
+        f"pixel (the 2x2 pair, which cannot be padded symmetrically, also shrinks the grid from {GRID} to "
+        f"{GRID - 2}). Every stack sees the same patch as its big conv (field = measured). The asymmetric "
+        f"1 x n + n x 1 saves more the bigger n is ({fmt_pct(seven['saving'])} for n = 7), and beats splitting a "
+        f"3x3 into two 2x2 ({fmt_pct(two['saving'])} saved), which the paper tried first. The stacks also have "
+        "room for a ReLU between their convs (Inception-v3 puts BN + ReLU after every conv): more non-linearity "
+        "for fewer weights."
     )
     report.data["pairs"] = rows
     report.data["grid_reduction"] = grid_reduction(report)

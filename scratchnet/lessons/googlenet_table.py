@@ -144,12 +144,16 @@ def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: 
     implied_ops = paper_params * K * h * w / M  # the ops the paper's params entry would give
     if params_ok != ops_ok:
         bad, good = ("params", "ops") if ops_ok else ("ops", "params")
-        return (f"Its {good} agree, so the layer widths printed in the row are the ones we counted; the {bad} entry "
-                f"does not fit them (a slip in the paper).")  # fmt: skip
+        return (
+            f"Its {good} agree, so the layer widths printed in the row are the ones we counted; the {bad} entry "
+            f"does not fit them (a slip in the paper)."
+        )
     if abs(implied_ops - paper_ops) <= 0.05 * paper_ops:
-        return (f"The paper's params and ops agree with each other ({paper_params:g}K x 1024 x {h} x {w} = "
-                f"{implied_ops:.1f}M), but not with the layer the row describes, whose {fmt_int(row['params'])} weights "
-                f"we count: the paper counted something else here (a slip in the paper).")  # fmt: skip
+        return (
+            f"The paper's params and ops agree with each other ({paper_params:g}K x 1024 x {h} x {w} = "
+            f"{implied_ops:.1f}M), but not with the layer the row describes, whose {fmt_int(row['params'])} weights "
+            f"we count: the paper counted something else here (a slip in the paper)."
+        )
     return "We found no counting convention that gives the paper's figures (a slip in the paper)."
 
 
@@ -172,24 +176,50 @@ def main(argv: Sequence[str] | None = None) -> Report:
     for row in rows:
         patch, output, depth, widths, paper_params, paper_ops = PAPER[row["type"]]
         row["paper_params"], row["paper_ops"] = paper_params, paper_ops
-        layout = [report.check(f"{row['type']}: {key}", row[key], ref, SOURCE, quiet=True)
-                  for key, ref in (("output", output), ("depth", depth))]  # fmt: skip
-        layout += [report.check(f"{row['type']}: {key}", row[key], ref, SOURCE, quiet=True)
-                   for key, ref in zip(WIDTH_KEYS, widths, strict=True) if ref is not None]  # fmt: skip
+        layout = [
+            report.check(f"{row['type']}: {key}", row[key], ref, SOURCE, quiet=True)
+            for key, ref in (("output", output), ("depth", depth))
+        ]
+        layout += [
+            report.check(f"{row['type']}: {key}", row[key], ref, SOURCE, quiet=True)
+            for key, ref in zip(WIDTH_KEYS, widths, strict=True)
+            if ref is not None
+        ]
         if patch:
             patch_check = report.check(
-                f"{row['type']}: patch size/stride", row["patch"], patch, SOURCE, quiet=True,
+                f"{row['type']}: patch size/stride",
+                row["patch"],
+                patch,
+                SOURCE,
+                quiet=True,
                 why="The model follows torchvision's layout, which pools with a 2x2 window before (5a); with "
-                    "ceil_mode the output is 7x7 either way.")  # fmt: skip
+                "ceil_mode the output is 7x7 either way.",
+            )
             if not patch_check.agrees:
                 disagreements.append(patch_check)
         row["layout_ok"] = all(c.agrees for c in layout)
         if paper_params is None:
             continue
-        params = report.check(f"{row['type']}: params", round(row["params"] / K, 2), paper_params, SOURCE,
-                              rel_tol=TOLERANCE, quiet=True, shown=f"{paper_params:g}K", fmt=lambda v: f"{v:,.1f}K")
-        ops = report.check(f"{row['type']}: ops", round(row["ops"] / M, 2), paper_ops, SOURCE, rel_tol=TOLERANCE,
-                           quiet=True, shown=f"{paper_ops:g}M", fmt=lambda v: f"{v:,.1f}M")
+        params = report.check(
+            f"{row['type']}: params",
+            round(row["params"] / K, 2),
+            paper_params,
+            SOURCE,
+            rel_tol=TOLERANCE,
+            quiet=True,
+            shown=f"{paper_params:g}K",
+            fmt=lambda v: f"{v:,.1f}K",
+        )
+        ops = report.check(
+            f"{row['type']}: ops",
+            round(row["ops"] / M, 2),
+            paper_ops,
+            SOURCE,
+            rel_tol=TOLERANCE,
+            quiet=True,
+            shown=f"{paper_ops:g}M",
+            fmt=lambda v: f"{v:,.1f}M",
+        )
         if row["type"] == "linear":  # "1M" has one significant figure: 1.024M rounds to it
             ops.agrees = round(row["ops"] / M) == paper_ops
         row["params_ok"], row["ops_ok"] = params.agrees, ops.agrees
@@ -203,20 +233,29 @@ def main(argv: Sequence[str] | None = None) -> Report:
     def ok(flag: bool | None) -> str:
         return "" if flag is None else ("ok" if flag else "DIFFERS")
 
-    report.table("googlenet", "", [
-        Column("type", "type", align="<"),
-        Column("patch", "patch/stride", align="<"),
-        Column("output", "output size", align="<"),
-        Column("depth", "depth"),
-        Column("n1x1", "#1x1"), Column("n3x3red", "#3x3r"), Column("n3x3", "#3x3"),
-        Column("n5x5red", "#5x5r"), Column("n5x5", "#5x5"), Column("pool_proj", "proj"),
-        Column("params", "params (K)", lambda v: f"{v / K:,.1f}"),
-        Column("paper_params", "paper", lambda v: f"{v:g}"),
-        Column("params_ok", "", ok, "<"),
-        Column("ops", "ops (M)", lambda v: f"{v / M:,.1f}"),
-        Column("paper_ops", "paper", lambda v: f"{v:g}"),
-        Column("ops_ok", "", ok, "<"),
-    ], rows)  # fmt: skip
+    report.table(
+        "googlenet",
+        "",
+        [
+            Column("type", "type", align="<"),
+            Column("patch", "patch/stride", align="<"),
+            Column("output", "output size", align="<"),
+            Column("depth", "depth"),
+            Column("n1x1", "#1x1"),
+            Column("n3x3red", "#3x3r"),
+            Column("n3x3", "#3x3"),
+            Column("n5x5red", "#5x5r"),
+            Column("n5x5", "#5x5"),
+            Column("pool_proj", "proj"),
+            Column("params", "params (K)", lambda v: f"{v / K:,.1f}"),
+            Column("paper_params", "paper", lambda v: f"{v:g}"),
+            Column("params_ok", "", ok, "<"),
+            Column("ops", "ops (M)", lambda v: f"{v / M:,.1f}"),
+            Column("paper_ops", "paper", lambda v: f"{v:g}"),
+            Column("ops_ok", "", ok, "<"),
+        ],
+        rows,
+    )
     layout_ok = sum(r["layout_ok"] for r in rows)
     report.say(
         f"Type, output size, depth and the six widths agree with the paper in {layout_ok} of {len(rows)} rows. "
@@ -230,14 +269,26 @@ def main(argv: Sequence[str] | None = None) -> Report:
     total_ops = sum(r["ops"] or 0 for r in rows)
     paper_ops_sum = sum(p[5] or 0 for p in PAPER.values()) * M
     conv1 = rows[0]
-    report.check("total multiply-adds (inference)", total_ops, PAPER_BUDGET, "Szegedy et al. 2015, Sec. 5: 1.5 billion",
-                 rel_tol=0.02, shown="1.5G",
-                 why=f"The paper's ops column adds up to {paper_ops_sum / 1e9:.2f}G, its 1.5 billion; the real conv1 alone "
-                     f"costs {conv1['ops'] / M - PAPER['convolution 1'][5]:.0f}M more than the 34M printed.")  # fmt: skip
-    report.check("total weights (conv + linear)", total_weights, sum(p[4] or 0 for p in PAPER.values()) * K,
-                 "the table's params column added up", rel_tol=TOLERANCE, shown=f"{sum(p[4] or 0 for p in PAPER.values()):,.0f}K",
-                 note="Biases and the BatchNorm layers of our model come on top: "
-                      f"{fmt_int(sum(p.numel() for p in model.parameters()))} parameters in all.")  # fmt: skip
+    report.check(
+        "total multiply-adds (inference)",
+        total_ops,
+        PAPER_BUDGET,
+        "Szegedy et al. 2015, Sec. 5: 1.5 billion",
+        rel_tol=0.02,
+        shown="1.5G",
+        why=f"The paper's ops column adds up to {paper_ops_sum / 1e9:.2f}G, its 1.5 billion; the real conv1 alone "
+        f"costs {conv1['ops'] / M - PAPER['convolution 1'][5]:.0f}M more than the 34M printed.",
+    )
+    report.check(
+        "total weights (conv + linear)",
+        total_weights,
+        sum(p[4] or 0 for p in PAPER.values()) * K,
+        "the table's params column added up",
+        rel_tol=TOLERANCE,
+        shown=f"{sum(p[4] or 0 for p in PAPER.values()):,.0f}K",
+        note="Biases and the BatchNorm layers of our model come on top: "
+        f"{fmt_int(sum(p.numel() for p in model.parameters()))} parameters in all.",
+    )
     report.data.update(rows=rows, total_weights=total_weights, total_ops=total_ops)
     return finish(report, args, plot)
 

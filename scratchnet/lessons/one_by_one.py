@@ -64,12 +64,22 @@ def four_to_two(report: Report) -> dict[str, Any]:
     for o in range(2):
         rows.append({"map": f"output {o}", "values": _grid(out.numpy()[0, o])})
         rows.append({"map": f"ReLU(output {o})", "values": _grid(relu_out.numpy()[0, o])})
-    report.table("four_to_two", "", [Column("map", "map", align="<"), Column("values", "rows of the 3x3 map", align="<")],
-                 rows)  # fmt: skip
-    report.check("1x1 conv output = W @ (input at each pixel)", bool(np.array_equal(out.numpy(), by_hand)), True,
-                 "np.einsum on the same numbers", shown="True")  # fmt: skip
-    report.check("output maps", out.shape[1], 2, 'lecture, GoogLeNet (4): "4개의 입력 feature map이 2개의 출력 feature map으로"')
-    report.check("weights of the 1x1 conv (4 in x 2 out)", count_parameters(layer), 4 * 2, "one weight per (in, out) pair")
+    report.table(
+        "four_to_two", "", [Column("map", "map", align="<"), Column("values", "rows of the 3x3 map", align="<")], rows
+    )
+    report.check(
+        "1x1 conv output = W @ (input at each pixel)",
+        bool(np.array_equal(out.numpy(), by_hand)),
+        True,
+        "np.einsum on the same numbers",
+        shown="True",
+    )
+    report.check(
+        "output maps", out.shape[1], 2, 'lecture, GoogLeNet (4): "4개의 입력 feature map이 2개의 출력 feature map으로"'
+    )
+    report.check(
+        "weights of the 1x1 conv (4 in x 2 out)", count_parameters(layer), 4 * 2, "one weight per (in, out) pair"
+    )
     report.say(
         "The spatial size is untouched; only the number of maps changes. Negative outputs are cut to 0 by the ReLU, "
         "so a 1x1 conv + ReLU is a small non-linear network applied at every pixel, the 'MLP' of Network in Network."
@@ -104,8 +114,14 @@ def module_costs(module: Inception, size: int) -> dict[str, Any]:
         branch["macs"] += row.macs
     with scratchnet.no_grad():
         out = module(scratchnet.zeros(*s.input_shape))
-    return {"branches": branches, "weights": sum(b["weights"] for b in branches.values()), "macs": s.macs,
-            "all_params": s.total_params, "out_channels": out.shape[1], "in_channels": s.input_shape[1]}  # fmt: skip
+    return {
+        "branches": branches,
+        "weights": sum(b["weights"] for b in branches.values()),
+        "macs": s.macs,
+        "all_params": s.total_params,
+        "out_channels": out.shape[1],
+        "in_channels": s.input_shape[1],
+    }
 
 
 def naive_vs_reduced(report: Report) -> dict[str, Any]:
@@ -115,52 +131,101 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
     rows = []
     for label, costs in (("naive (a)", naive), ("with 1x1 reductions (b)", reduced)):
         for name, b in costs["branches"].items():
-            rows.append({"module": label, "branch": BRANCHES[name], "layers": ", ".join(b["layers"]),
-                         "weights": b["weights"], "macs": b["macs"]})  # fmt: skip
+            rows.append(
+                {
+                    "module": label,
+                    "branch": BRANCHES[name],
+                    "layers": ", ".join(b["layers"]),
+                    "weights": b["weights"],
+                    "macs": b["macs"],
+                }
+            )
         if label.startswith("naive"):
-            rows.append({"module": label, "branch": "pool", "layers": "3x3 max pool, all 192 maps pass", "weights": 0,
-                         "macs": 0})  # fmt: skip
-        rows.append({"module": label, "branch": "total", "layers": f"{costs['in_channels']} -> {costs['out_channels']} maps",
-                     "weights": costs["weights"], "macs": costs["macs"]})  # fmt: skip
+            rows.append(
+                {
+                    "module": label,
+                    "branch": "pool",
+                    "layers": "3x3 max pool, all 192 maps pass",
+                    "weights": 0,
+                    "macs": 0,
+                }
+            )
+        rows.append(
+            {
+                "module": label,
+                "branch": "total",
+                "layers": f"{costs['in_channels']} -> {costs['out_channels']} maps",
+                "weights": costs["weights"],
+                "macs": costs["macs"],
+            }
+        )
     report.say(
         "Step 2. Inception (3a) at 28x28x192, built twice with scratchnet.models.googlenet.Inception(192, 64, 96, 128, "
         "16, 32, 32, paper_5x5=True): reduce=False is the naive module of figure (a), reduce=True figure (b). "
         "'weights' are conv weights (the paper's networks have no BatchNorm), 'multiply-adds' come from summary(). "
         "('paper_5x5=True': torchvision, whose layout the model follows, uses a 3x3 in the 5x5 branch.)"
     )
-    report.table("inception_3a", "", [
-        Column("module", "module", align="<"),
-        Column("branch", "branch", align="<"),
-        Column("layers", "convolutions", align="<"),
-        Column("weights", "weights", fmt_int),
-        Column("macs", "multiply-adds", fmt_int),
-    ], rows)  # fmt: skip
-    report.check("(3a) with reductions: weights", reduced["weights"], TABLE_3A_PARAMS, TABLE, rel_tol=0.01, shown="159K",
-                 note="The table's K is 1024 (163,328 / 1024 = 159.5); see googlenet_table.")  # fmt: skip
-    report.check("(3a) with reductions: multiply-adds", reduced["macs"], TABLE_3A_OPS, TABLE, rel_tol=0.01, shown="128M")
+    report.table(
+        "inception_3a",
+        "",
+        [
+            Column("module", "module", align="<"),
+            Column("branch", "branch", align="<"),
+            Column("layers", "convolutions", align="<"),
+            Column("weights", "weights", fmt_int),
+            Column("macs", "multiply-adds", fmt_int),
+        ],
+        rows,
+    )
+    report.check(
+        "(3a) with reductions: weights",
+        reduced["weights"],
+        TABLE_3A_PARAMS,
+        TABLE,
+        rel_tol=0.01,
+        shown="159K",
+        note="The table's K is 1024 (163,328 / 1024 = 159.5); see googlenet_table.",
+    )
+    report.check(
+        "(3a) with reductions: multiply-adds", reduced["macs"], TABLE_3A_OPS, TABLE, rel_tol=0.01, shown="128M"
+    )
     report.check("(3a) output maps with reductions", reduced["out_channels"], 256, "lecture, GoogLeNet (6): 28x28x256")
 
     # The naive module's output is wider than its input; the next module then costs even more.
     naive_3b = module_costs(Inception(naive["out_channels"], *WIDTHS_3B[1:], reduce=False, paper_5x5=True), 28)
     reduced_3b = module_costs(Inception(*WIDTHS_3B, reduce=True, paper_5x5=True), 28)
     chain = [
-        {"modules": "naive (3a) -> naive (3b)", "maps": f"192 -> {naive['out_channels']} -> {naive_3b['out_channels']}",
-         "weights": naive["weights"] + naive_3b["weights"], "macs": naive["macs"] + naive_3b["macs"]},
-        {"modules": "reduced (3a) -> reduced (3b)", "maps": f"192 -> {reduced['out_channels']} -> {reduced_3b['out_channels']}",
-         "weights": reduced["weights"] + reduced_3b["weights"], "macs": reduced["macs"] + reduced_3b["macs"]},
-    ]  # fmt: skip
+        {
+            "modules": "naive (3a) -> naive (3b)",
+            "maps": f"192 -> {naive['out_channels']} -> {naive_3b['out_channels']}",
+            "weights": naive["weights"] + naive_3b["weights"],
+            "macs": naive["macs"] + naive_3b["macs"],
+        },
+        {
+            "modules": "reduced (3a) -> reduced (3b)",
+            "maps": f"192 -> {reduced['out_channels']} -> {reduced_3b['out_channels']}",
+            "weights": reduced["weights"] + reduced_3b["weights"],
+            "macs": reduced["macs"] + reduced_3b["macs"],
+        },
+    ]
     report.say(
         f"The naive module costs {naive['macs'] / reduced['macs']:.1f}x the multiply-adds and "
         f"{naive['weights'] / reduced['weights']:.1f}x the weights, and because its pool branch passes all "
-        f"{naive['in_channels']} maps on, it outputs {naive['out_channels']} maps instead of {reduced['out_channels']}. "
-        "Stack a second naive module (with (3b)'s widths) on top and the width keeps growing, and so does the cost:"
+        f"{naive['in_channels']} maps on, it outputs {naive['out_channels']} maps instead of "
+        f"{reduced['out_channels']}. Stack a second naive module (with (3b)'s widths) on top and the width keeps "
+        "growing, and so does the cost:"
     )
-    report.table("two_modules", "", [
-        Column("modules", "two modules at 28x28", align="<"),
-        Column("maps", "maps", align="<"),
-        Column("weights", "weights", fmt_int),
-        Column("macs", "multiply-adds", fmt_si),
-    ], chain)  # fmt: skip
+    report.table(
+        "two_modules",
+        "",
+        [
+            Column("modules", "two modules at 28x28", align="<"),
+            Column("maps", "maps", align="<"),
+            Column("weights", "weights", fmt_int),
+            Column("macs", "multiply-adds", fmt_si),
+        ],
+        chain,
+    )
     report.say(
         "The 1x1 reductions cut the channels to 96 and 16 before the 3x3 and 5x5 convs and to 32 after the pool: "
         "cheap (a 1x1 conv has one weight per pair of maps), and each adds a ReLU. This is what lets GoogLeNet "
@@ -185,7 +250,9 @@ def plot(fig: Any, report: Report) -> None:
     for offset, key, name in ((-0.2, "naive", "naive (a)"), (0.2, "reduced", "with 1x1 reductions (b)")):
         branches = data[key]["branches"]
         values = [branches[b]["macs"] / 1e6 if b in branches else 0 for b in BRANCHES]
-        ax.bar([i + offset for i in range(len(labels))], values, width=0.4, label=f"{name}: {data[key]['macs'] / 1e6:.0f}M")
+        ax.bar(
+            [i + offset for i in range(len(labels))], values, width=0.4, label=f"{name}: {data[key]['macs'] / 1e6:.0f}M"
+        )
     ax.set_xticks(range(len(labels)), [f"{b} branch" for b in labels])
     ax.set_ylabel("multiply-adds (millions), 28x28x192 input")
     ax.set_title("Inception (3a): the 1x1 reductions pay for themselves")

@@ -45,40 +45,61 @@ C = 64  # channels in and out of the 7x7 / 3x3 comparison; any C gives the same 
 def seven_vs_three(report: Report) -> dict[str, Any]:
     """Step 1: a 7x7 conv + ReLU against three (3x3 conv + ReLU), same C in and out, no biases."""
     one = nn.Sequential(nn.Conv2d(C, C, 7, padding=3, bias=False), nn.ReLU())
-    stack = nn.Sequential(*[layer for _ in range(3) for layer in (nn.Conv2d(C, C, 3, padding=1, bias=False), nn.ReLU())])
+    stack = nn.Sequential(
+        *[layer for _ in range(3) for layer in (nn.Conv2d(C, C, 3, padding=1, bias=False), nn.ReLU())]
+    )
     rows = []
     for name, net in (("one 7x7 conv", one), ("three 3x3 convs", stack)):
         fields = receptive_field(net, (C, 15, 15))
         measured = empirical_receptive_field(net, (C, 15, 15), layer=fields.rows[-1].name, batch_size=1)
-        rows.append({
-            "stack": name,
-            "params": count_parameters(net),
-            "per_filter": count_parameters(net) // C,
-            "relus": sum(isinstance(m, nn.ReLU) for m in net.modules()),
-            "rf": fields.rows[-1].size[0],
-            "rf_measured": measured.size[0],
-        })
+        rows.append(
+            {
+                "stack": name,
+                "params": count_parameters(net),
+                "per_filter": count_parameters(net) // C,
+                "relus": sum(isinstance(m, nn.ReLU) for m in net.modules()),
+                "rf": fields.rows[-1].size[0],
+                "rf_measured": measured.size[0],
+            }
+        )
     report.say(
         f"Step 1. One 7x7 conv vs three stacked 3x3 convs, both from C = {C} to C = {C} channels, stride 1, "
         "no biases, each conv followed by a ReLU. Parameters come from .parameters(); the receptive field "
         "from scratchnet.analysis.receptive_field and, measured, from back-propagating one output pixel "
         "of a 15x15 input (empirical_receptive_field)."
     )
-    report.table("seven_vs_three", "", [
-        Column("stack", "", align="<"),
-        Column("params", "weights", fmt_int),
-        Column("per_filter", "per output channel", fmt_int),
-        Column("relus", "non-linearities"),
-        Column("rf", "receptive field"),
-        Column("rf_measured", "measured"),
-    ], rows)  # fmt: skip
+    report.table(
+        "seven_vs_three",
+        "",
+        [
+            Column("stack", "", align="<"),
+            Column("params", "weights", fmt_int),
+            Column("per_filter", "per output channel", fmt_int),
+            Column("relus", "non-linearities"),
+            Column("rf", "receptive field"),
+            Column("rf_measured", "measured"),
+        ],
+        rows,
+    )
     seven, three = rows
-    report.check("3x3 stack, weights per output channel", three["per_filter"], 3 * (3 * 3 * C), SLIDE,
-                 shown=f"3x(3x3xC) = {3 * 9 * C:,}")
-    report.check("7x7 conv, weights per output channel", seven["per_filter"], 7 * 7 * C, SLIDE,
-                 shown=f"7x7xC = {49 * C:,}")
-    report.check("receptive field, three 3x3 (theory = measured = 7x7)", three["rf_measured"], seven["rf"], SLIDE,
-                 shown=f"{seven['rf']} (the 7x7's)", note="'The same effective receptive field'.")
+    report.check(
+        "3x3 stack, weights per output channel",
+        three["per_filter"],
+        3 * (3 * 3 * C),
+        SLIDE,
+        shown=f"3x(3x3xC) = {3 * 9 * C:,}",
+    )
+    report.check(
+        "7x7 conv, weights per output channel", seven["per_filter"], 7 * 7 * C, SLIDE, shown=f"7x7xC = {49 * C:,}"
+    )
+    report.check(
+        "receptive field, three 3x3 (theory = measured = 7x7)",
+        three["rf_measured"],
+        seven["rf"],
+        SLIDE,
+        shown=f"{seven['rf']} (the 7x7's)",
+        note="'The same effective receptive field'.",
+    )
     report.check("non-linearities, three 3x3 vs one 7x7", three["relus"], 3, SLIDE, shown="3 ('more non-linearities')")
     report.say(
         f"With C channels in and out the 7x7 layer has 7*7*C*C = 49C^2 weights, the stack 3*(3*3*C*C) = 27C^2: "
@@ -110,22 +131,37 @@ def vgg_fields(report: Report) -> list[dict[str, Any]]:
             block, conv = block + 1, 0
         rule = f"{r} + ({k}-1)*{j}"
         r, j = r + (k - 1) * j, j * s
-        rows.append({"layer": name, "module": f"features.{row.name}", "kernel": f"{k}x{k}/{s}", "rule": rule,
-                     "rf": row.size[0], "rule_rf": r, "jump": row.jump[0], "start": row.start[0]})  # fmt: skip
+        rows.append(
+            {
+                "layer": name,
+                "module": f"features.{row.name}",
+                "kernel": f"{k}x{k}/{s}",
+                "rule": rule,
+                "rf": row.size[0],
+                "rule_rf": r,
+                "jump": row.jump[0],
+                "start": row.start[0],
+            }
+        )
         report.check(f"{name} field: rule vs graph walk", r, row.size[0], "receptive_field()", quiet=True)
     report.say(
         "Step 2. The field grows layer by layer: r_out = r + (k - 1) * j and j_out = j * stride. Each 3x3 conv "
         "adds 2 jumps, each 2x2 pool adds 1 and doubles the jump. 'start' is the centre of the first output "
         "pixel's field in input pixels (pixel i of row 0 of a layer sees around start + i * jump)."
     )
-    report.table("vgg16", "VGG16 (scratchnet.models.vgg16().features)", [
-        Column("layer", "layer", align="<"),
-        Column("kernel", "kernel/stride", align="<"),
-        Column("rule", "r + (k-1)*j", align="<"),
-        Column("rf", "receptive field"),
-        Column("jump", "jump"),
-        Column("start", "start", lambda x: f"{x:g}"),
-    ], rows)  # fmt: skip
+    report.table(
+        "vgg16",
+        "VGG16 (scratchnet.models.vgg16().features)",
+        [
+            Column("layer", "layer", align="<"),
+            Column("kernel", "kernel/stride", align="<"),
+            Column("rule", "r + (k-1)*j", align="<"),
+            Column("rf", "receptive field"),
+            Column("jump", "jump"),
+            Column("start", "start", lambda x: f"{x:g}"),
+        ],
+        rows,
+    )
     by_name = {row["layer"]: row for row in rows}
     report.check("VGG16 conv5_3 receptive field", by_name["conv5_3"]["rf"], VGG16_CONV5_3, DISTILL + " (pool5 - 16)")
     report.check("VGG16 pool5 receptive field", by_name["pool5"]["rf"], VGG16_POOL5, DISTILL)
@@ -154,46 +190,76 @@ def measured_vgg(report: Report) -> dict[str, Any]:
         f"Step 3. Measured: we push a random {size}x{size} image through conv1_1 ... conv4_3, set the gradient "
         f"of every channel of conv4_3's pixel ({row}, {col}) to random numbers and everything else to zero, and "
         "back-propagate. The input gradient is non-zero on rows "
-        f"{measured.bounds[0][0]}..{measured.bounds[0][1]} and columns {measured.bounds[1][0]}..{measured.bounds[1][1]}: "
+        f"{measured.bounds[0][0]}..{measured.bounds[0][1]} and columns "
+        f"{measured.bounds[1][0]}..{measured.bounds[1][1]}: "
         f"a {measured.size[0]}x{measured.size[1]} patch. The rule predicts the field of pixel {row} to be centred at "
         f"start + {row} * jump = {field.start[0]:g} + {row} * {field.jump[0]} and to span {low:g}..{high:g}."
     )
     report.check("conv4_3 field, measured by back-propagation", measured.size[0], field.size[0], "the rule (Step 2)")
-    report.check("conv4_3 field, first and last row", list(measured.bounds[0]), [round(low), round(high)], "the rule (Step 2)",
-                 shown=f"[{low:g}, {high:g}]")  # fmt: skip
+    report.check(
+        "conv4_3 field, first and last row",
+        list(measured.bounds[0]),
+        [round(low), round(high)],
+        "the rule (Step 2)",
+        shown=f"[{low:g}, {high:g}]",
+    )
     return {"bounds": measured.bounds, "size": measured.size, "position": measured.position}
 
 
 def resnet_fields(report: Report) -> list[dict[str, Any]]:
     """Step 4: ResNet-50's last layer, in torchvision's layout and the paper's (stride in the first 1x1)."""
     rows = []
-    for layout, stride_in_1x1 in (("torchvision (stride on the 3x3)", False), ("paper (stride on the first 1x1)", True)):
+    for layout, stride_in_1x1 in (
+        ("torchvision (stride on the 3x3)", False),
+        ("paper (stride on the first 1x1)", True),
+    ):
         model = resnet50(stride_in_1x1=stride_in_1x1)
         fields = receptive_field(model, (3, 32, 32))  # geometry only: the smallest input is enough
         main_path = _main_path_rule(model)
         for stage in ("maxpool", "layer1", "layer2", "layer3", "layer4"):
-            rows.append({"layout": layout, "layer": stage, "rf": fields[stage].size[0], "jump": fields[stage].jump[0],
-                         "main_path": main_path[stage]})  # fmt: skip
+            rows.append(
+                {
+                    "layout": layout,
+                    "layer": stage,
+                    "rf": fields[stage].size[0],
+                    "jump": fields[stage].jump[0],
+                    "main_path": main_path[stage],
+                }
+            )
     report.say(
         "Step 4. ResNet-50. Branches meet at every residual addition; the field there is the union of the two "
         "branches' fields, and the shortcut's (a 1x1 conv or nothing) is always the smaller one, so the rule "
         "along the main path of 3x3 convs ('main path' below) gives the same numbers as the graph walk. Where "
         "the stride-2 sits matters: on the first 1x1, the 3x3 after it already runs at the doubled jump."
     )
-    report.table("resnet50", "ResNet-50, output of each stage", [
-        Column("layout", "layout", align="<"),
-        Column("layer", "stage", align="<"),
-        Column("rf", "receptive field"),
-        Column("main_path", "main path rule"),
-        Column("jump", "jump"),
-    ], rows)  # fmt: skip
+    report.table(
+        "resnet50",
+        "ResNet-50, output of each stage",
+        [
+            Column("layout", "layout", align="<"),
+            Column("layer", "stage", align="<"),
+            Column("rf", "receptive field"),
+            Column("main_path", "main path rule"),
+            Column("jump", "jump"),
+        ],
+        rows,
+    )
     last = {r["layout"]: r for r in rows if r["layer"] == "layer4"}
     torchvision_rf, paper_rf = (r["rf"] for r in last.values())
-    report.check("ResNet-50 layer4, stride in the first 1x1 (the paper's layout)", paper_rf, RESNET50_V1, DISTILL,
-                 note="The TF-slim ResNet-50 v1 that Araujo et al. measured strides the 3x3 of the last block "
-                      "of a stage instead; its field happens to add up to the same 483.")  # fmt: skip
-    report.check("ResNet-50 layer4, torchvision's layout: graph walk vs main-path rule", torchvision_rf,
-                 last["torchvision (stride on the 3x3)"]["main_path"], "the rule along the main path")
+    report.check(
+        "ResNet-50 layer4, stride in the first 1x1 (the paper's layout)",
+        paper_rf,
+        RESNET50_V1,
+        DISTILL,
+        note="The TF-slim ResNet-50 v1 that Araujo et al. measured strides the 3x3 of the last block "
+        "of a stage instead; its field happens to add up to the same 483.",
+    )
+    report.check(
+        "ResNet-50 layer4, torchvision's layout: graph walk vs main-path rule",
+        torchvision_rf,
+        last["torchvision (stride on the 3x3)"]["main_path"],
+        "the rule along the main path",
+    )
     report.say(
         f"Both are larger than the 224x224 image: every pixel of layer4 depends on the whole image (the rest of "
         f"its {torchvision_rf}- or {paper_rf}-pixel field is zero padding). Pixels near the centre of the field "

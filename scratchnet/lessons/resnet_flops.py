@@ -33,8 +33,13 @@ PAPER_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 # multiply-adds) and meta["num_params"].
 TORCHVISION_GMACS = {18: 1.814, 34: 3.664, 50: 4.089, 101: 7.801, 152: 11.514}
 TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
-CONSTRUCTORS: dict[int, Callable[..., nn.Module]] = {18: resnet18, 34: resnet34, 50: resnet50, 101: resnet101,
-                                                     152: resnet152}  # fmt: skip
+CONSTRUCTORS: dict[int, Callable[..., nn.Module]] = {
+    18: resnet18,
+    34: resnet34,
+    50: resnet50,
+    101: resnet101,
+    152: resnet152,
+}
 SMALL, FULL = 32, 224  # 224 = 7 x 32: every feature map at 224 is exactly 7 x 7 times the one at 32
 
 
@@ -56,8 +61,9 @@ def macs_at_224(model: nn.Module) -> dict[str, int]:
 
 def weighted_layers(model: nn.Module) -> int:
     """The layers the name counts: conv1, the convs of every block, the fc (not the 1x1 shortcuts)."""
-    downsample = {id(m) for name, module in model.named_modules() if name.endswith("downsample")
-                  for m in module.modules()}  # fmt: skip
+    downsample = {
+        id(m) for name, module in model.named_modules() if name.endswith("downsample") for m in module.modules()
+    }
     return sum(isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in downsample for m in model.modules())
 
 
@@ -75,8 +81,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
     rows, blocks = [], {}
     for depth, make in CONSTRUCTORS.items():
         paper_model = make(stride_in_1x1=True) if depth >= 50 else make()
-        row = {"network": f"ResNet-{depth}", "layers": weighted_layers(paper_model),
-               "params": count_parameters(paper_model)}  # fmt: skip
+        row = {
+            "network": f"ResNet-{depth}",
+            "layers": weighted_layers(paper_model),
+            "params": count_parameters(paper_model),
+        }
         per_layer = macs_at_224(paper_model)
         row["paper_layout"] = sum(per_layer.values())
         if depth >= 50:
@@ -84,8 +93,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
             torchvision_per_layer = macs_at_224(torchvision_model)
             row["torchvision_layout"] = sum(torchvision_per_layer.values())
             if depth == 50:
-                extra = {name: macs - per_layer[name] for name, macs in torchvision_per_layer.items()
-                         if macs != per_layer[name]}  # fmt: skip
+                extra = {
+                    name: macs - per_layer[name]
+                    for name, macs in torchvision_per_layer.items()
+                    if macs != per_layer[name]
+                }
                 blocks["bottleneck"] = torchvision_model.layer1[1]  # 256 -> 64 -> 64 -> 256, at 56x56
         else:
             row["torchvision_layout"] = row["paper_layout"]
@@ -97,81 +109,128 @@ def main(argv: Sequence[str] | None = None) -> Report:
         row["torchvision"] = TORCHVISION_GMACS[depth] * 1e9
         rows.append(row)
         paper_check = report.check(
-            f"ResNet-{depth}, paper's layout", row["paper_layout"], row["paper"], SLIDE, rel_tol=0.02,
-            shown=f"{PAPER_GMACS[depth]:g} x 10^9", fmt=_g, quiet=True,
-            note=(f"{row['paper_layout'] / 1e9:.2f} would round to {row['paper_layout'] / 1e9:.1f}: the paper truncates "
-                  "this one (all five agree within 2%).") if round(row["paper_layout"] / 1e8) != PAPER_GMACS[depth] * 10
-            else "")  # fmt: skip
+            f"ResNet-{depth}, paper's layout",
+            row["paper_layout"],
+            row["paper"],
+            SLIDE,
+            rel_tol=0.02,
+            shown=f"{PAPER_GMACS[depth]:g} x 10^9",
+            fmt=_g,
+            quiet=True,
+            note=(
+                f"{row['paper_layout'] / 1e9:.2f} would round to {row['paper_layout'] / 1e9:.1f}: the paper truncates "
+                "this one (all five agree within 2%)."
+            )
+            if round(row["paper_layout"] / 1e8) != PAPER_GMACS[depth] * 10
+            else "",
+        )
         row["paper_ok"] = paper_check.agrees
-        tv_check = report.check(f"ResNet-{depth}, torchvision's layout", row["torchvision_layout"], row["torchvision"],
-                                "torchvision weights meta['_ops']", rel_tol=0.0005, shown=f"{TORCHVISION_GMACS[depth]:g} x 10^9",
-                                fmt=_g,
-                                quiet=True)  # fmt: skip
+        tv_check = report.check(
+            f"ResNet-{depth}, torchvision's layout",
+            row["torchvision_layout"],
+            row["torchvision"],
+            "torchvision weights meta['_ops']",
+            rel_tol=0.0005,
+            shown=f"{TORCHVISION_GMACS[depth]:g} x 10^9",
+            fmt=_g,
+            quiet=True,
+        )
         row["torchvision_ok"] = tv_check.agrees
         report.check(f"ResNet-{depth} parameters", row["params"], TORCHVISION_PARAMS[depth], "torchvision", quiet=True)
-        report.check(f"ResNet-{depth}: layers with weights on the main path", row["layers"], depth,
-                     "the name", quiet=True)  # fmt: skip
+        report.check(
+            f"ResNet-{depth}: layers with weights on the main path", row["layers"], depth, "the name", quiet=True
+        )
 
-    report.table("flops", "Step 1. Multiply-adds of one 224x224 image, 10^9 (conv + fc)", [
-        Column("network", "network", align="<"),
-        Column("layers", "layers"),
-        Column("params", "parameters", fmt_int),
-        Column("paper_layout", "stride in 1x1", lambda v: f"{v / 1e9:.3f}"),
-        Column("paper", "paper", _g),
-        Column("paper_ok", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
-        Column("torchvision_layout", "stride in 3x3", lambda v: f"{v / 1e9:.3f}"),
-        Column("torchvision", "torchvision", lambda v: f"{v / 1e9:.3f}"),
-        Column("torchvision_ok", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
-    ], rows)  # fmt: skip
+    report.table(
+        "flops",
+        "Step 1. Multiply-adds of one 224x224 image, 10^9 (conv + fc)",
+        [
+            Column("network", "network", align="<"),
+            Column("layers", "layers"),
+            Column("params", "parameters", fmt_int),
+            Column("paper_layout", "stride in 1x1", lambda v: f"{v / 1e9:.3f}"),
+            Column("paper", "paper", _g),
+            Column("paper_ok", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
+            Column("torchvision_layout", "stride in 3x3", lambda v: f"{v / 1e9:.3f}"),
+            Column("torchvision", "torchvision", lambda v: f"{v / 1e9:.3f}"),
+            Column("torchvision_ok", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
+        ],
+        rows,
+    )
     by_depth = {int(r["network"].split("-")[1]): r for r in rows}
     r34, r50 = by_depth[34], by_depth[50]
     for depth in (34, 50):
         check = next(c for c in report.checks if c.name == f"ResNet-{depth}, paper's layout")
         report.show(check)
-    report.check("ResNet-50 in torchvision's layout vs the paper", r50["torchvision_layout"], r50["paper"], SLIDE,
-                 rel_tol=0.02, shown="3.8 x 10^9", fmt=_g,
-                 why="Where the stride sits changes the cost of exactly these layers (torchvision minus paper): "
-                    + ", ".join(f"{name} {macs / 1e6:+.1f}M" for name, macs in extra.items())
-                    + ". The first 1x1 of a downsampling block now runs at the input's full resolution (4x the "
-                    "outputs); the 3x3's cost is the same either way (its output is half-size in both), but it sees "
-                    "every input pixel instead of one in four. The paper's layout reproduces its figure.")  # fmt: skip
+    report.check(
+        "ResNet-50 in torchvision's layout vs the paper",
+        r50["torchvision_layout"],
+        r50["paper"],
+        SLIDE,
+        rel_tol=0.02,
+        shown="3.8 x 10^9",
+        fmt=_g,
+        why="Where the stride sits changes the cost of exactly these layers (torchvision minus paper): "
+        + ", ".join(f"{name} {macs / 1e6:+.1f}M" for name, macs in extra.items())
+        + ". The first 1x1 of a downsampling block now runs at the input's full resolution (4x the "
+        "outputs); the 3x3's cost is the same either way (its output is half-size in both), but it sees "
+        "every input pixel instead of one in four. The paper's layout reproduces its figure.",
+    )
     report.say(
-        f"'layers' counts the convs and the fc on the main path ({r50['layers']} for ResNet-50: conv1, 16 blocks x 3, fc); "
-        "the 1x1 projection shortcuts are not counted in the name. All five networks agree with the paper in its "
+        f"'layers' counts the convs and the fc on the main path ({r50['layers']} for ResNet-50: conv1, 16 blocks x 3, "
+        "fc); the 1x1 projection shortcuts are not counted in the name. All five networks agree with the paper in its "
         "layout (within 2%), and with torchvision's figures in torchvision's; the parameters are the same in both "
         "layouts (a stride has no weights) and equal torchvision's counts.",
-        f"ResNet-34 -> ResNet-50 adds 16 layers but only {(r50['paper_layout'] - r34['paper_layout']) / 1e9:.2f} x 10^9 "
-        "multiply-adds: each 2-layer basic block becomes a 3-layer bottleneck of about the same cost (Step 2).",
+        f"ResNet-34 -> ResNet-50 adds {r50['layers'] - r34['layers']} layers but only "
+        f"{(r50['paper_layout'] - r34['paper_layout']) / 1e9:.2f} x 10^9 multiply-adds: each 2-layer basic block "
+        "becomes a 3-layer bottleneck of about the same cost (Step 2).",
     )
 
     # -- Step 2: basic vs bottleneck block
     block_rows = []
-    for name, block, channels in (("basic (ResNet-34 layer1.1)", blocks["basic"], 64),
-                                  ("bottleneck (ResNet-50 layer1.1)", blocks["bottleneck"], 256)):  # fmt: skip
+    for name, block, channels in (
+        ("basic (ResNet-34 layer1.1)", blocks["basic"], 64),
+        ("bottleneck (ResNet-50 layer1.1)", blocks["bottleneck"], 256),
+    ):
         s = summary(block, (channels, 56, 56))
         convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
-        block_rows.append({"block": name, "convs": ", ".join(_conv_text(c) for c in convs),
-                           "weights": sum(c.weight.numel() for c in convs), "macs": s.macs,
-                           "maps": f"{channels} -> {s.rows[-1].output_shape[1]}"})  # fmt: skip
-    report.table("blocks", "Step 2. A basic block vs a bottleneck block at 56x56 (slide ResNet (4))", [
-        Column("block", "block", align="<"),
-        Column("convs", "convolutions", align="<"),
-        Column("maps", "maps", align="<"),
-        Column("weights", "weights", fmt_int),
-        Column("macs", "multiply-adds", fmt_si),
-    ], block_rows)  # fmt: skip
+        block_rows.append(
+            {
+                "block": name,
+                "convs": ", ".join(_conv_text(c) for c in convs),
+                "weights": sum(c.weight.numel() for c in convs),
+                "macs": s.macs,
+                "maps": f"{channels} -> {s.rows[-1].output_shape[1]}",
+            }
+        )
+    report.table(
+        "blocks",
+        "Step 2. A basic block vs a bottleneck block at 56x56 (slide ResNet (4))",
+        [
+            Column("block", "block", align="<"),
+            Column("convs", "convolutions", align="<"),
+            Column("maps", "maps", align="<"),
+            Column("weights", "weights", fmt_int),
+            Column("macs", "multiply-adds", fmt_si),
+        ],
+        block_rows,
+    )
     basic, bottleneck = block_rows
     report.say(
-        f"The bottleneck works on 4x as many maps ({bottleneck['maps']}) for {bottleneck['macs'] / basic['macs']:.0%} of the "
-        "basic block's multiply-adds: the 1x1 convs shrink 256 maps to 64 for the 3x3 and expand them back. That is "
-        "why ResNet-50 costs barely more than ResNet-34."
+        f"The bottleneck works on 4x as many maps ({bottleneck['maps']}) for "
+        f"{bottleneck['macs'] / basic['macs']:.0%} of the basic block's multiply-adds: the 1x1 convs shrink 256 maps "
+        "to 64 for the 3x3 and expand them back. That is why ResNet-50 costs barely more than ResNet-34."
     )
 
     # -- Step 3: the 32x32 shortcut, checked at full size on the smallest network
     direct = summary(resnet18_model, (3, FULL, FULL)).macs
     report.say("Step 3. The 32x32 shortcut of Step 1, checked on ResNet-18 with a real 224x224 forward pass:")
-    report.check("ResNet-18: 49 x conv MACs at 32x32 + fc", by_depth[18]["paper_layout"], direct,
-                 "summary(resnet18(), (3, 224, 224)).macs")  # fmt: skip
+    report.check(
+        "ResNet-18: 49 x conv MACs at 32x32 + fc",
+        by_depth[18]["paper_layout"],
+        direct,
+        "summary(resnet18(), (3, 224, 224)).macs",
+    )
     report.data.update(rows=rows, blocks=block_rows, direct_resnet18=direct)
     return finish(report, args, plot)
 
@@ -191,9 +250,12 @@ def plot(fig: Any, report: Report) -> None:
     rows = report.data["rows"]
     ax = fig.subplots()
     x = range(len(rows))
-    for offset, key, label in ((-0.3, "paper_layout", "stride in 1x1 (computed)"), (-0.1, "paper", "paper"),
-                               (0.1, "torchvision_layout", "stride in 3x3 (computed)"),
-                               (0.3, "torchvision", "torchvision docs")):  # fmt: skip
+    for offset, key, label in (
+        (-0.3, "paper_layout", "stride in 1x1 (computed)"),
+        (-0.1, "paper", "paper"),
+        (0.1, "torchvision_layout", "stride in 3x3 (computed)"),
+        (0.3, "torchvision", "torchvision docs"),
+    ):
         ax.bar([i + offset for i in x], [r[key] / 1e9 for r in rows], width=0.2, label=label)
     ax.set_xticks(list(x), [r["network"] for r in rows])
     ax.set_ylabel("multiply-adds per 224x224 image (10^9)")

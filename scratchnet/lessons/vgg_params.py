@@ -28,7 +28,6 @@ from scratchnet.lessons._common import (
     Column,
     Report,
     count_parameters,
-    count_weights,
     finish,
     fmt_bytes,
     fmt_int,
@@ -83,7 +82,9 @@ def parse_si(text: str) -> float:
     return float(text[:-1]) * scale[text[-1]] if text[-1] in scale else float(text)
 
 
-def layer_rows(outputs: list[tuple[str, nn.Module, scratchnet.Tensor]], image: scratchnet.Tensor) -> list[dict[str, Any]]:
+def layer_rows(
+    outputs: list[tuple[str, nn.Module, scratchnet.Tensor]], image: scratchnet.Tensor
+) -> list[dict[str, Any]]:
     """One row per line of the slide: the input, every conv, every max pool, every linear layer.
 
     ``outputs`` are the ``(path, layer, output)`` of a real forward pass (``record_outputs``). A
@@ -166,8 +167,15 @@ def main(argv: Sequence[str] | None = None) -> Report:
     for row, (label, memory_shown, weights_ref) in zip(rows, LECTURE_ROWS, strict=True):
         row["lecture_memory"] = memory_shown
         row["lecture_weights"] = weights_ref
-        memory = report.check(f"{row['name']} memory", row["memory"], parse_si(memory_shown), SLIDE,
-                              rel_tol=ROUNDING, shown=memory_shown, quiet=True)
+        memory = report.check(
+            f"{row['name']} memory",
+            row["memory"],
+            parse_si(memory_shown),
+            SLIDE,
+            rel_tol=ROUNDING,
+            shown=memory_shown,
+            quiet=True,
+        )
         weights = report.check(f"{row['name']} params", row["weights"], weights_ref, SLIDE, quiet=True)
         layer = report.check(f"{row['name']} type", row["layer"], label, SLIDE, quiet=True)
         row["agrees"] = memory.agrees and weights.agrees and layer.agrees
@@ -192,8 +200,16 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("agrees", "check", lambda ok: "ok" if ok else "DIFFERS", "<"),  # a str (TOTAL) prints as is
         ],
         rows,
-        totals=[{"name": "TOTAL", "memory": total_memory, "weights": total_weights,
-                 "lecture_memory": "24M", "lecture_weights": "138M", "agrees": "see Step 2"}],
+        totals=[
+            {
+                "name": "TOTAL",
+                "memory": total_memory,
+                "weights": total_weights,
+                "lecture_memory": "24M",
+                "lecture_weights": "138M",
+                "agrees": "see Step 2",
+            }
+        ],
     )
     n_ok = sum(r["agrees"] for r in rows)
     report.say(f"{n_ok} of {len(rows)} rows agree with the slide in type, memory and params.")
@@ -211,31 +227,60 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"  all of model.parameters():     {fmt_int(count_parameters(model))}",
     )
     lecture_rows_memory = sum(parse_si(m) for _, m, _ in LECTURE_ROWS)
-    report.check("sum of the rows' memory (vs the slide's rows added up)", total_memory, lecture_rows_memory,
-                 SLIDE + ", its 22 rows added up", rel_tol=ROUNDING, shown=fmt_si(lecture_rows_memory, 2),
-                 note="The slide's own rows, as printed (rounded), add up to this.")
     report.check(
-        "TOTAL memory (activations per image)", total_memory, LECTURE_TOTAL_MEMORY, SLIDE, rel_tol=0.05,
+        "sum of the rows' memory (vs the slide's rows added up)",
+        total_memory,
+        lecture_rows_memory,
+        SLIDE + ", its 22 rows added up",
+        rel_tol=ROUNDING,
+        shown=fmt_si(lecture_rows_memory, 2),
+        note="The slide's own rows, as printed (rounded), add up to this.",
+    )
+    report.check(
+        "TOTAL memory (activations per image)",
+        total_memory,
+        LECTURE_TOTAL_MEMORY,
+        SLIDE,
+        rel_tol=0.05,
         shown="24M",
         why=(
             f"The slide's total does not follow from its own rows, which add up to {fmt_si(total_memory)}. "
             "The same rows and the same 24M are on the CS231n slide in the lecture's references, so the slip "
-            f"is inherited from there. No counting convention we tried gives 24M: convolutions only give {fmt_si(convs_only)}; "
-            "storing every ReLU output as a separate array (as a framework without in-place ReLU does) gives "
-            f"{fmt_si(total_memory + relu_outputs)}."
+            "is inherited from there. No counting convention we tried gives 24M: convolutions only give "
+            f"{fmt_si(convs_only)}; storing every ReLU output as a separate array (as a framework without in-place "
+            f"ReLU does) gives {fmt_si(total_memory + relu_outputs)}."
         ),
     )
     report.check(
-        "TOTAL memory in bytes, forward", total_bytes, LECTURE_TOTAL_BYTES, SLIDE, rel_tol=0.05, shown="96MB",
+        "TOTAL memory in bytes, forward",
+        total_bytes,
+        LECTURE_TOTAL_BYTES,
+        SLIDE,
+        rel_tol=0.05,
+        shown="96MB",
         why=f"Follows from the 24M above: the rows give {fmt_si(total_memory)} x 4 bytes = {fmt_bytes(total_bytes)}.",
     )
-    report.check("weights without biases (vs the slide's rows added up)", total_weights,
-                 sum(w for _, _, w in LECTURE_ROWS), SLIDE + ", its 22 rows added up")
-    report.check("TOTAL params, biases included", count_parameters(model), LECTURE_TOTAL_PARAMS, SLIDE,
-                 rel_tol=0.005, shown="138M",
-                 note=f"With or without the {fmt_int(total_biases)} biases, it rounds to 138M.")
-    report.check("TOTAL params, biases included (torchvision)", count_parameters(model), TORCHVISION_VGG16,
-                 "torchvision vgg16, IMAGENET1K_V1 num_params")
+    report.check(
+        "weights without biases (vs the slide's rows added up)",
+        total_weights,
+        sum(w for _, _, w in LECTURE_ROWS),
+        SLIDE + ", its 22 rows added up",
+    )
+    report.check(
+        "TOTAL params, biases included",
+        count_parameters(model),
+        LECTURE_TOTAL_PARAMS,
+        SLIDE,
+        rel_tol=0.005,
+        shown="138M",
+        note=f"With or without the {fmt_int(total_biases)} biases, it rounds to 138M.",
+    )
+    report.check(
+        "TOTAL params, biases included (torchvision)",
+        count_parameters(model),
+        TORCHVISION_VGG16,
+        "torchvision vgg16, IMAGENET1K_V1 num_params",
+    )
 
     # -- Step 3: where memory and parameters live
     first_block = sum(r["memory"] for r in rows if r["name"] in ("conv1_1", "conv1_2"))
@@ -254,11 +299,24 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"all 13 convolutions share the remaining {fmt_int(conv_weights)}. A 3x3 kernel is tiny; a layer "
         "that connects every one of 25,088 inputs to every one of 4,096 outputs is not.",
     )
-    report.check("share of activations in the convolutions ('most memory is in early CONV')",
-                 round(conv_memory / total_memory, 4), 0.5, SLIDE, shown="> 50%", fmt=fmt_pct,
-                 agrees=conv_memory > total_memory / 2)
-    report.check("share of weights in the FC layers ('most params are in late FC')", round(fc_weights / total_weights, 4),
-                 0.5, SLIDE, shown="> 50%", fmt=fmt_pct, agrees=fc_weights > total_weights / 2)
+    report.check(
+        "share of activations in the convolutions ('most memory is in early CONV')",
+        round(conv_memory / total_memory, 4),
+        0.5,
+        SLIDE,
+        shown="> 50%",
+        fmt=fmt_pct,
+        agrees=conv_memory > total_memory / 2,
+    )
+    report.check(
+        "share of weights in the FC layers ('most params are in late FC')",
+        round(fc_weights / total_weights, 4),
+        0.5,
+        SLIDE,
+        shown="> 50%",
+        fmt=fmt_pct,
+        agrees=fc_weights > total_weights / 2,
+    )
 
     batch = 32
     report.say(
@@ -269,9 +327,15 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"about {fmt_bytes(2 * batch * total_bytes)} with the backward pass.",
     )
 
-    report.data.update(total_memory=total_memory, total_bytes=total_bytes, total_weights=total_weights,
-                       total_biases=total_biases, total_params=count_parameters(model),
-                       relu_outputs=relu_outputs, fc_weight_share=fc_weights / total_weights)
+    report.data.update(
+        total_memory=total_memory,
+        total_bytes=total_bytes,
+        total_weights=total_weights,
+        total_biases=total_biases,
+        total_params=count_parameters(model),
+        relu_outputs=relu_outputs,
+        fc_weight_share=fc_weights / total_weights,
+    )
     return finish(report, args, plot)
 
 

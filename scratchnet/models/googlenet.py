@@ -13,13 +13,15 @@ actually used (figure (b)) puts a 1x1 conv in front of the 3x3 and 5x5 ("reduce"
 
 The layout is torchvision's, so ``state_dict()`` keys and shapes match (``conv1.conv.weight``,
 ``inception3a.branch2.1.bn.running_mean``, ``aux1.fc2.bias``, ...). torchvision differs from the
-paper in three ways, which we keep so its weights load:
+paper as follows; we keep its choices so that its weights load:
 
 - every conv is ``BasicConv2d``: conv (no bias) + BatchNorm (eps 0.001) + ReLU (BN postdates the paper);
 - the "5x5" branch uses a **3x3** conv (torchvision issue #906, kept for its pretrained weights);
   ``googlenet(paper_5x5=True)`` builds the paper's 5x5 instead;
 - the auxiliary heads average-pool adaptively to 4x4 (the paper: 5x5 average pool, stride 3, which
-  gives 4x4 at 224x224), so any input size works.
+  gives 4x4 at 224x224), so any input size works;
+- the pool before inception (5a) is 2x2/2 (the table: 3x3/2; both give 7x7), and the dropout before
+  the classifier is 0.2 (the table: 40%; ``dropout=0.4`` restores it).
 
 Parameter counts at 1000 classes: 6,624,904 without the auxiliary heads (torchvision's figure),
 13,004,888 with them (each head's fc1 alone is 2048 x 1024). With ``paper_5x5=True``:

@@ -16,7 +16,8 @@ The layout, names and ``state_dict()`` keys are torchvision's ``inception_v3`` (
 than the paper's Table 1 (the authors point to the released code as the reference: the table has
 slips, e.g. the layer before the 35x35 modules is a 3x3/2 max pool, listed as a conv, and the 35x35
 modules keep a 5x5 branch beside the factorised double 3x3). All convs are
-``BasicConv2d`` (conv + BN + ReLU); the paper's "BN-auxiliary" is the BN inside the aux head's convs.
+``BasicConv2d`` (conv + BN + ReLU). The auxiliary head batch-normalises its convs only, as the
+released model does; the paper's "BN-auxiliary" also normalises the head's fully connected layer.
 
 Parameters at 1000 classes: 27,161,264 with the auxiliary head, 23,834,568 without (torchvision's).
 Input 299x299; the smallest input without the auxiliary head is 75x75, with it (in training mode) 299x299

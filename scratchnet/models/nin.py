@@ -12,15 +12,16 @@ reduce channels (slide "GoogLeNet (4)") and average pooling before its single li
 
 Two networks:
 
-- ``nin()``, for ImageNet (224x224), the Caffe model zoo's NIN-ImageNet of the authors: mlpconvs of
+- ``nin()``, for ImageNet (224x224), the Caffe Model Zoo's NIN-ImageNet model: mlpconvs of
   11x11/4 (96), 5x5 (256), 3x3 (384), 3x3 (1024 -> num_classes); 7,595,176 parameters at 1000 classes.
-- ``nin_cifar()``, for 32x32 images, the paper's CIFAR-10 network (Section 4.2: three mlpconvs) with
+- ``nin_cifar()``, for 32x32 images, the paper's CIFAR-10 network (Sections 4.1-4.2: three mlpconvs) with
   the widths of the authors' released Caffe configuration: 5x5 (192-160-96), 5x5 (192-192-192),
   3x3 (192-192-num_classes); 966,986 parameters at 10 classes.
 
 The paper puts a 3x3/2 max pool after every mlpconv but the last, and applies dropout (0.5) "on the
-outputs of all but the last mlpconv layers"; we do both in both networks (the Caffe NIN-ImageNet
-keeps only the dropout before the last block; dropout has no parameters, so the counts agree). The
+outputs of all but the last mlpconv layers" (Section 4.1); we do both in both networks (the Caffe
+NIN-ImageNet model keeps only the dropout before the last block; dropout has no parameters, so the
+counts agree). The
 pools use ``ceil_mode=True`` as Caffe does: 224 -> 54 -> 27 -> 13 -> 6 and 32 -> 16 -> 8.
 """
 
@@ -109,7 +110,7 @@ class NIN(nn.Module):
 
 
 def nin(num_classes: int = 1000, dropout: float = 0.5) -> NIN:
-    """NIN for 224x224 ImageNet images (the authors' Caffe NIN-ImageNet), 7,595,176 parameters.
+    """NIN for 224x224 ImageNet images (Caffe's NIN-ImageNet), 7,595,176 parameters at 1000 classes.
 
     Spatial sizes at 224: 54 (11x11/4) -> 27 -> 27 -> 13 -> 13 -> 6 -> 6 -> GAP.
     """

@@ -38,10 +38,10 @@ from scratchnet import nn
 from scratchnet.tensor import Tensor
 
 __all__ = [
+    "VARIANTS",
     "BasicBlock",
     "Bottleneck",
     "ResNet",
-    "VARIANTS",
     "ZeroPadShortcut",
     "plain18",
     "plain34",
@@ -99,7 +99,7 @@ class _ResidualBlock(nn.Module):
 
     orders: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
 
-    def _check(self, variant: str, downsample: nn.Module | None, residual: bool) -> None:
+    def _set_variant(self, variant: str, downsample: nn.Module | None, residual: bool) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
         if downsample is not None and not residual:
@@ -135,7 +135,7 @@ class BasicBlock(_ResidualBlock):
     def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
                  variant: str = "original", residual: bool = True) -> None:  # fmt: skip
         super().__init__()
-        self._check(variant, downsample, residual)
+        self._set_variant(variant, downsample, residual)
         preact = variant == "full_preact"  # BN normalises a conv's input instead of its output
         self.conv1 = conv3x3(in_channels, channels, stride)
         self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
@@ -161,7 +161,7 @@ class Bottleneck(_ResidualBlock):
     def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
                  variant: str = "original", residual: bool = True, stride_in_1x1: bool = False) -> None:  # fmt: skip
         super().__init__()
-        self._check(variant, downsample, residual)
+        self._set_variant(variant, downsample, residual)
         preact = variant == "full_preact"
         out_channels = channels * self.expansion
         # The paper (and Caffe's ResNet) strides the first 1x1; torchvision ("v1.5") strides the 3x3,
@@ -313,12 +313,16 @@ def resnet50(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: 
 
 
 def resnet101(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
-    """ResNet-101: Bottleneck, [3, 4, 23, 3]; 44,549,160 parameters."""
+    """ResNet-101: Bottleneck, [3, 4, 23, 3]; 44,549,160 parameters, 7.8e9 multiply-adds (7.6e9 with
+    ``stride_in_1x1=True``).
+    """
     return _resnet(Bottleneck, [3, 4, 23, 3], num_classes, stride_in_1x1, **kwargs)
 
 
 def resnet152(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
-    """ResNet-152: Bottleneck, [3, 8, 36, 3]; 60,192,808 parameters."""
+    """ResNet-152: Bottleneck, [3, 8, 36, 3]; 60,192,808 parameters, 11.5e9 multiply-adds (11.3e9 with
+    ``stride_in_1x1=True``).
+    """
     return _resnet(Bottleneck, [3, 8, 36, 3], num_classes, stride_in_1x1, **kwargs)
 
 

@@ -207,70 +207,70 @@ def conv2d_naive(
 # --------------------------------------------------------------------------- checks
 
 
-def _convolve(name, function, input, weight, bias, stride, padding, dilation, groups) -> Tensor:  # noqa: A002
+def _convolve(name, function, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
     """Check the arguments (errors name the op and the shapes), then run ``function``."""
-    if input.ndim not in (3, 4):
-        raise ValueError(f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {input.shape}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{name}: expected x of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
     if weight.ndim != 4:
         raise ValueError(f"{name}: expected weight of shape (OC, C/groups, KH, KW), got shape {weight.shape}")
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     if min(stride) < 1 or min(dilation) < 1 or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{name}: stride, dilation and groups must be positive, got {stride}, {dilation}, {groups}")
-    (C, H, W), (OC, Cg, KH, KW) = input.shape[-3:], weight.shape
+    (C, H, W), (OC, Cg, KH, KW) = x.shape[-3:], weight.shape
     if OC % groups:
         raise ValueError(f"{name}: groups={groups} does not divide the {OC} output channels of weight {weight.shape}")
     if C % groups:
-        raise ValueError(f"{name}: groups={groups} does not divide the {C} channels of input {input.shape}")
+        raise ValueError(f"{name}: groups={groups} does not divide the {C} channels of x {x.shape}")
     if C != Cg * groups:
         raise ValueError(
-            f"{name}: weight of shape {weight.shape} expects {Cg * groups} input channels (groups={groups}), "
-            f"got {C} for input of shape {input.shape}"
+            f"{name}: weight of shape {weight.shape} expects {Cg * groups} x channels (groups={groups}), "
+            f"got {C} for x of shape {x.shape}"
         )
     if bias is not None and bias.shape != (OC,):
         raise ValueError(f"{name}: bias must have shape ({OC},) for weight of shape {weight.shape}, got {bias.shape}")
     for other in (weight, bias):
-        if other is not None and other.dtype != input.dtype:
+        if other is not None and other.dtype != x.dtype:
             raise TypeError(
-                f"{name}: input ({input.dtype}) and weight/bias ({other.dtype}) must have the same dtype; "
+                f"{name}: x ({x.dtype}) and weight/bias ({other.dtype}) must have the same dtype; "
                 "convert one of them, e.g. x.float()"
             )
-    batched = input.ndim == 4
+    batched = x.ndim == 4
     if not batched:  # one image (C, H, W), as PyTorch allows: add a batch dimension, drop it after
-        input = unsqueeze(input, 0)
+        x = unsqueeze(x, 0)
     if isinstance(padding, str):
-        input, padding = _string_padding(name, input, padding, (KH, KW), stride, dilation)
+        x, padding = _string_padding(name, x, padding, (KH, KW), stride, dilation)
     padding = pair(padding, "padding")
     if min(padding) < 0:
         raise ValueError(f"{name}: padding must be >= 0, got {padding}")
-    OH, OW = _conv_output_shape(input.shape, weight.shape, stride, padding, dilation)
+    OH, OW = _conv_output_shape(x.shape, weight.shape, stride, padding, dilation)
     if OH < 1 or OW < 1:
         raise ValueError(
             f"{name}: kernel {KH}x{KW} (dilation {dilation}) spans {dilation[0] * (KH - 1) + 1}x"
-            f"{dilation[1] * (KW - 1) + 1}, larger than the padded input {H + 2 * padding[0]}x{W + 2 * padding[1]} "
-            f"(input of shape {input.shape}, padding {padding}): the output would be {OH}x{OW}"
+            f"{dilation[1] * (KW - 1) + 1}, larger than the padded x {H + 2 * padding[0]}x{W + 2 * padding[1]} "
+            f"(x of shape {x.shape}, padding {padding}): the output would be {OH}x{OW}"
         )
-    inputs = (input, weight) if bias is None else (input, weight, bias)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
     y = function(stride, padding, dilation, groups)(*inputs)
     return y if batched else squeeze(y, 0)
 
 
-def _string_padding(name, input, padding, kernel, stride, dilation):  # noqa: A002
-    """``"valid"`` is no padding; ``"same"`` pads so the output has the input's size (stride 1).
+def _string_padding(name, x, padding, kernel, stride, dilation):
+    """``"valid"`` is no padding; ``"same"`` pads so the output has the x's size (stride 1).
 
     PyTorch puts the odd element of an even total padding at the bottom/right: that part is
     padded here explicitly, the symmetric rest by the convolution.
     """
     if padding == "valid":
-        return input, (0, 0)
+        return x, (0, 0)
     if padding != "same":
         raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     if stride != (1, 1):
         raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]  # input size - output size
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]  # x size - output size
     extra = [t % 2 for t in totals]
     if any(extra):
-        input = pad_tensor(input, (0, extra[1], 0, extra[0]))  # (left, right, top, bottom)
-    return input, (totals[0] // 2, totals[1] // 2)
+        x = pad_tensor(x, (0, extra[1], 0, extra[0]))  # (left, right, top, bottom)
+    return x, (totals[0] // 2, totals[1] // 2)
 
 
 def _conv_output_shape(x_shape, w_shape, stride, padding, dilation) -> tuple[int, int]:

@@ -44,7 +44,7 @@ def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair, padding:
         return fast(x, kernel_size, stride, padding, dilation, ceil_mode)
     xp = get_xp(x)
     N, C, H, W = x.shape
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    _, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     # Padding is -inf, which never wins a max (padding with 0 would beat an all-negative window).
     col = im2col(x.reshape(N * C, 1, H, W), kernel_size, stride, padding, dilation, ceil_mode, pad_value=-math.inf)
     k = col.argmax(axis=0)  # (N*C*OH*OW,): the winner's position in its window, i * KW + j
@@ -117,8 +117,9 @@ def avg_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair, padding:
     return col.sum(axis=0).reshape(N, C, *divisor.shape) / divisor  # (N, C, OH, OW)
 
 
-def avg_pool2d_backward(gy: Array, x_shape: tuple[int, int, int, int], kernel_size: IntPair, stride: IntPair,
-                        padding: IntPair = 0, ceil_mode: bool = False, count_include_pad: bool = True) -> Array:  # fmt: skip
+def avg_pool2d_backward(gy: Array, x_shape: tuple[int, int, int, int], kernel_size: IntPair,
+                        stride: IntPair, padding: IntPair = 0, ceil_mode: bool = False,
+                        count_include_pad: bool = True) -> Array:  # fmt: skip
     """Share each output's gradient evenly among its window: (N, C, OH, OW) -> (N, C, H, W)."""
     fast = fast_kernel(gy, "avg_pool2d_backward")
     if fast is not None:
@@ -259,7 +260,7 @@ class AdaptiveAvgPool2dFunction(Function):
 
     def backward(self, gy: Array) -> Array:
         xp = get_xp(gy)
-        (N, C, H, W), (OH, OW) = self.x_shape, self.output_size
+        (H, W), (OH, OW) = self.x_shape[2:], self.output_size
         gx = xp.zeros(self.x_shape, dtype=gy.dtype)
         for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
             for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
@@ -389,9 +390,7 @@ def _windows_see_input(size: int, kernel: int, stride: int, padding: int, dilati
     """Whether every window holds at least one input element (not a given when dilation skips the input)."""
     if dilation == 1:
         return True  # a solid window starting at most kernel // 2 before the input always reaches it
-    return all(
-        any(0 <= o * stride - padding + i * dilation < size for i in range(kernel)) for o in range(out)
-    )
+    return all(any(0 <= o * stride - padding + i * dilation < size for i in range(kernel)) for o in range(out))
 
 
 def _adaptive_size(name: str, x: Tensor, output_size) -> tuple[int, int]:

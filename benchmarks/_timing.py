@@ -1,0 +1,59 @@
+"""Timing helpers shared by the benchmarks: interleaved rounds, medians, paired ratios.
+
+Two traps on a small shared machine shape these helpers. OpenBLAS's and PyTorch's worker threads
+spin for a while after each call and slow whichever library runs next, so every sample is preceded
+by a short pause (and ``OPENBLAS_THREAD_TIMEOUT`` is set before NumPy is imported). Other programs
+come and go, so the libraries are interleaved (one sample of each per round, in a rotating order)
+and compared by the median of the per-round ratios, which cancels most of the drift.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+# Must be set before NumPy (OpenBLAS) starts its threads: let them sleep soon after a call.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+PAUSE_S = 0.02  # between samples: lets spinning worker threads go to sleep
+
+
+def interleaved(cases: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds per call of each case, one sample per case per round, in a rotating order."""
+    names = list(cases)
+    for name in names:
+        for _ in range(warmup):
+            cases[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            time.sleep(PAUSE_S)
+            start = time.perf_counter()
+            cases[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
+    """Median over rounds of numerator / denominator (samples of the same round are paired)."""
+    return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+
+def geometric_mean(values: list[float]) -> float:
+    values = [v for v in values if v == v and v > 0]  # skip NaN (a missing measurement)
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f}" if seconds == seconds else "-"
+
+
+def ratio(value: float) -> str:
+    return f"{value:.2f}x" if value == value else "-"
