@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import scratchnet
+import scratchnet.io
 from scratchnet import models
 from scratchnet.nn import functional as F
 
@@ -52,7 +53,12 @@ def randomize_(tv_model, torch):
 
 
 def load_from_torch(model, tv_model):
-    model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
+    """torchvision's weights into ours, as NumPy arrays; strict: every key and shape must match."""
+    load = getattr(scratchnet.io, "load_torch_state_dict", None)  # the library's loader, where exported
+    if load is not None:
+        load(model, tv_model.state_dict())
+    else:
+        model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
 
 
 def assert_close(actual, expected, rtol=1e-4):

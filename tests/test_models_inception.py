@@ -10,11 +10,16 @@ import numpy as np
 import pytest
 
 import scratchnet
+import scratchnet.io
 from scratchnet import models, nn
 
 
 def n_params(model):
     return sum(p.numel() for p in model.parameters())
+
+
+def dropout_rates(model):
+    return [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
 
 
 def basic_conv(c_in, c_out, kh, kw=None):
@@ -38,7 +43,12 @@ def randomize_(tv_model, torch):
 
 
 def load_from_torch(model, tv_model):
-    model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
+    """torchvision's weights into ours, as NumPy arrays; strict: every key and shape must match."""
+    load = getattr(scratchnet.io, "load_torch_state_dict", None)  # the library's loader, where exported
+    if load is not None:
+        load(model, tv_model.state_dict())
+    else:
+        model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
 
 
 def assert_close(actual, expected, rtol=1e-4):
@@ -158,9 +168,10 @@ def test_reduction_a_is_table_1(c_in, klmn, c_out):
     assert block(scratchnet.randn(1, c_in, 7, 7)).shape == (1, c_out, 3, 3)  # n + m + c_in channels
 
 
-def test_v4_parameter_count():
-    assert n_params(models.inception_v4()) == 42_679_816  # the released model's, as published for its ports
-    assert n_params(models.inception_v4(num_classes=1001)) == 42_679_816 + 1536 + 1
+def test_v4_parameter_count_and_head():
+    model = models.inception_v4()
+    assert n_params(model) == 42_679_816  # the released model's, as published for its ports
+    assert dropout_rates(model) == [0.2]  # the paper's keep probability 0.8, before the classifier
 
 
 def test_v4_forward_backward_and_grid_sizes():
@@ -183,7 +194,9 @@ def test_v4_forward_backward_and_grid_sizes():
 
 
 def test_v4_keys_are_the_released_ports():
-    shapes = {k: tuple(v.shape) for k, v in models.inception_v4(num_classes=1001).state_dict().items()}
+    model = models.inception_v4(num_classes=1001)  # the TF-slim checkpoint's classes: background + 1000
+    assert n_params(model) == 42_679_816 + 1536 + 1
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes["features.0.conv.weight"] == (32, 3, 3, 3)
     assert shapes["features.3.conv.conv.weight"] == (96, 64, 3, 3)  # Mixed_3a
     assert shapes["features.11.branch2.1.conv.weight"] == (192, 192, 7, 1)  # Inception-B: 7x1 first (released)
@@ -235,6 +248,7 @@ def test_inception_resnet_v1_follows_the_paper():
     assert {b.scale for b in model.repeat_2} == {0.20}
     assert all(b.activation for b in model.repeat_2)
     assert model.last_linear.weight.shape == (1000, 1792)
+    assert dropout_rates(model) == [0.2]
 
 
 def test_inception_resnet_v2_is_the_released_model():
@@ -242,6 +256,7 @@ def test_inception_resnet_v2_is_the_released_model():
     assert n_params(model) == 55_843_464  # as published for the released model's ports
     assert [len(model.repeat), len(model.repeat_1), len(model.repeat_2)] == [10, 20, 9]
     assert model.block8.scale == 1.0 and not model.block8.activation  # the 10th C block: no scale, no ReLU
+    assert dropout_rates(model) == [0.2]
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes["mixed_5b.branch3.1.conv.weight"] == (64, 192, 1, 1)
     assert shapes["repeat.9.conv2d.weight"] == (320, 128, 1, 1)
@@ -256,12 +271,10 @@ def test_inception_resnet_forward_backward(name):
     forward_backward(getattr(models, name)(num_classes=10), classes=10)
 
 
-@pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2"])
-def test_eval_is_deterministic_and_train_is_not(name):
-    model = getattr(models, name)(num_classes=10)
+def test_eval_is_deterministic_and_train_is_not():
+    model = models.inception_resnet_v1(num_classes=10)
     x = scratchnet.randn(2, 3, 75, 75)
     model.eval()  # dropout off, BatchNorm on its running statistics
     np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
-    assert all(m.p == 0.2 for m in model.modules() if isinstance(m, nn.Dropout))  # keep probability 0.8
     model.train()
     assert not np.array_equal(model(x).numpy(), model(x).numpy())

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import scratchnet
+import scratchnet.io
 from scratchnet import models, nn
 from scratchnet.models.vgg import CONFIGS
 
@@ -59,8 +60,12 @@ def randomize_(tv_model, torch):
 
 
 def load_from_torch(model, tv_model):
-    state = {k: v.detach().numpy() for k, v in tv_model.state_dict().items()}
-    model.load_state_dict(state, strict=True)
+    """torchvision's weights into ours, as NumPy arrays; strict: every key and shape must match."""
+    load = getattr(scratchnet.io, "load_torch_state_dict", None)  # the library's loader, where exported
+    if load is not None:
+        load(model, tv_model.state_dict())
+    else:
+        model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
 
 
 def test_configs_are_the_papers_table_1():

@@ -195,12 +195,12 @@ def col2im(
 
 
 @njit(parallel=True, cache=True)
-def _rows_to_nchw(rows, bias, has_bias, out):
+def _rows_to_nchw(rows, bias, out):
     N, OC, P = out.shape
     rows_flat, out_flat = rows.reshape(-1), out.reshape(-1)
     for task in prange(N * OC):
         n, o = task // OC, task % OC
-        b = bias[o] if has_bias else 0
+        b = bias[o]
         src, dst = np.uint64((o * N + n) * P), np.uint64(task * P)  # rows[o, n*P], out[n, o, 0]
         for p in range(np.uint64(P)):
             out_flat[dst + p] = rows_flat[src + p] + b
@@ -209,10 +209,9 @@ def _rows_to_nchw(rows, bias, has_bias, out):
 def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
     """Fast :func:`scratchnet.ops.im2col.rows_to_nchw`: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
     N, OC = out.shape[:2]
-    has_bias = bias is not None
-    if not has_bias:
-        bias = np.zeros(OC, dtype=rows.dtype)  # unused; keeps one compiled signature
-    _launch(_rows_to_nchw, rows.size, np.ascontiguousarray(rows), bias, has_bias, out.reshape(N, OC, -1))
+    if bias is None:
+        bias = np.zeros(OC, dtype=rows.dtype)  # adding 0 keeps one compiled kernel
+    _launch(_rows_to_nchw, rows.size, np.ascontiguousarray(rows), bias, out.reshape(N, OC, -1))
     return out
 
 
@@ -241,27 +240,30 @@ def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
 def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
+    x_flat, y_flat, indices_flat = x.reshape(-1), y.reshape(-1), indices.reshape(-1)
+    i_lo, i_hi = _window_bounds(H, KH, SH, PH, DH, OH)  # per output row: the kernel rows inside the input
+    j_lo, j_hi = _window_bounds(W, KW, SW, PW, DW, OW)
+    # One (image, channel) plane per task.
     for task in prange(N * C):
-        n, c = task // C, task % C
-        plane = x[n, c]
+        plane = np.uint64(task * H * W)
         for oh in range(OH):
             h0 = oh * SH - PH
-            i_lo, i_hi = _valid_range(h0, DH, H, KH)  # the kernel rows inside the input
             for ow in range(OW):
                 w0 = ow * SW - PW
-                j_lo, j_hi = _valid_range(w0, DW, W, KW)
-                # Start from the first element inside the input (padding is -inf: it never wins).
-                best_h, best_w = h0 + i_lo * DH, w0 + j_lo * DW
-                best = plane[best_h, best_w]
-                for i in range(i_lo, i_hi):
-                    h = h0 + i * DH
-                    for j in range(j_lo, j_hi):
-                        v = plane[h, w0 + j * DW]
-                        # Strictly greater: the first maximum wins a tie; NaN wins, as in np.argmax.
+                # Start from the window's first element inside the input (padding never wins a max).
+                best_at = (h0 + i_lo[oh] * DH) * W + w0 + j_lo[ow] * DW
+                best = x_flat[plane + np.uint64(best_at)]
+                for i in range(i_lo[oh], i_hi[oh]):
+                    row = (h0 + i * DH) * W + w0
+                    for j in range(j_lo[ow], j_hi[ow]):
+                        at = row + j * DW
+                        v = x_flat[plane + np.uint64(at)]
+                        # Strictly greater: the first maximum wins a tie; a NaN wins, as in np.argmax.
                         if v > best or (np.isnan(v) and not np.isnan(best)):
-                            best, best_h, best_w = v, h, w0 + j * DW
-                y[n, c, oh, ow] = best
-                indices[n, c, oh, ow] = best_h * W + best_w
+                            best, best_at = v, at
+                out = np.uint64((task * OH + oh) * OW + ow)
+                y_flat[out] = best
+                indices_flat[out] = best_at
 
 
 def max_pool2d_forward(
@@ -277,35 +279,30 @@ def max_pool2d_forward(
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     indices = np.empty((N, C, g.OH, g.OW), dtype=np.int64)
-    work = y.size * g.KH * g.KW
-    _launch(
-        _max_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, y, indices
-    )
+    args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW)
+    _launch(_max_pool2d_forward, y.size * g.KH * g.KW, np.ascontiguousarray(x), *args, y, indices)
     return y, indices
 
 
 @njit(parallel=True, cache=True)
 def _max_pool2d_backward(gy, indices, gx):
     N, C, P = gy.shape
+    HW = gx.shape[2]
+    gy_flat, indices_flat, gx_flat = gy.reshape(-1), indices.reshape(-1), gx.reshape(-1)
     for task in prange(N * C):
-        n, c = task // C, task % C
-        plane = gx[n, c]
-        plane[:] = 0
-        for p in range(P):
-            plane[indices[n, c, p]] += gy[n, c, p]  # one element may win several windows: add
+        plane = np.uint64(task * HW)
+        _fill(gx_flat, plane, HW, 0)
+        for p in range(np.uint64(task * P), np.uint64((task + 1) * P)):
+            gx_flat[plane + np.uint64(indices_flat[p])] += gy_flat[p]  # one element may win several windows
 
 
 def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int, int]) -> Array:
     """Fast :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners."""
     N, C, H, W = x_shape
     gx = np.empty(x_shape, dtype=gy.dtype)
-    _launch(
-        _max_pool2d_backward,
-        gx.size + gy.size,
-        np.ascontiguousarray(gy).reshape(N, C, -1),
-        np.ascontiguousarray(indices, dtype=np.int64).reshape(N, C, -1),
-        gx.reshape(N, C, H * W),
-    )
+    gy3 = np.ascontiguousarray(gy).reshape(N, C, -1)
+    indices3 = np.ascontiguousarray(indices, dtype=np.int64).reshape(N, C, -1)
+    _launch(_max_pool2d_backward, gx.size + gy.size, gy3, indices3, gx.reshape(N, C, H * W))
     return gx
 
 
@@ -313,38 +310,38 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
 
 
 @njit(cache=True)
-def _window(o, stride, padding, kernel, size):
-    """Window o along one axis: its first and one-past-last input index, and its divisor parts.
+def _avg_windows(size, kernel, stride, padding, count, count_include_pad):
+    """Per output o: its window [start, end) cut to the input, and the size it divides by.
 
-    Returns (start, end) cut to the input, and the length counted with padding (cut only at the
-    end of the padded input, where a ceil-mode window may hang over).
+    The divisor counts the padding (``count_include_pad``) up to the end of the padded input, where
+    a ceil-mode window may hang over; otherwise only the input elements.
     """
-    start = o * stride - padding
-    end = min(start + kernel, size + padding)
-    with_pad = end - start
-    return max(start, 0), min(end, size), with_pad
+    start, end, divisor = np.zeros(count, np.int64), np.zeros(count, np.int64), np.zeros(count, np.int64)
+    for o in range(count):
+        first = o * stride - padding
+        last = min(first + kernel, size + padding)
+        start[o], end[o] = max(first, 0), min(last, size)
+        divisor[o] = last - first if count_include_pad else end[o] - start[o]
+    return start, end, divisor
 
 
 @njit(parallel=True, cache=True)
 def _avg_pool2d_forward(x, KH, KW, SH, SW, PH, PW, count_include_pad, y):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
+    x_flat, y_flat = x.reshape(-1), y.reshape(-1)
+    h_start, h_end, h_div = _avg_windows(H, KH, SH, PH, OH, count_include_pad)
+    w_start, w_end, w_div = _avg_windows(W, KW, SW, PW, OW, count_include_pad)
     for task in prange(N * C):
-        n, c = task // C, task % C
-        plane = x[n, c]
+        plane = task * H * W
         for oh in range(OH):
-            h_start, h_end, h_pad = _window(oh, SH, PH, KH, H)
             for ow in range(OW):
-                w_start, w_end, w_pad = _window(ow, SW, PW, KW, W)
                 total = 0.0
-                for h in range(h_start, h_end):
-                    for w in range(w_start, w_end):
-                        total += plane[h, w]
-                if count_include_pad:
-                    divisor = h_pad * w_pad
-                else:
-                    divisor = (h_end - h_start) * (w_end - w_start)
-                y[n, c, oh, ow] = total / divisor
+                for h in range(h_start[oh], h_end[oh]):
+                    row = np.uint64(plane + h * W)
+                    for w in range(np.uint64(w_start[ow]), np.uint64(w_end[ow])):
+                        total += x_flat[row + w]
+                y_flat[np.uint64((task * OH + oh) * OW + ow)] = total / (h_div[oh] * w_div[ow])
 
 
 def avg_pool2d_forward(
@@ -359,10 +356,8 @@ def avg_pool2d_forward(
     g = window_geometry(x.shape, kernel_size, stride, padding, 1, ceil_mode)
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
-    work = y.size * g.KH * g.KW
-    _launch(
-        _avg_pool2d_forward, work, np.ascontiguousarray(x), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, y
-    )
+    args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad)
+    _launch(_avg_pool2d_forward, y.size * g.KH * g.KW, np.ascontiguousarray(x), *args, y)
     return y
 
 
@@ -370,22 +365,19 @@ def avg_pool2d_forward(
 def _avg_pool2d_backward(gy, KH, KW, SH, SW, PH, PW, count_include_pad, gx):
     N, C, H, W = gx.shape
     OH, OW = gy.shape[2:]
+    gy_flat, gx_flat = gy.reshape(-1), gx.reshape(-1)
+    h_start, h_end, h_div = _avg_windows(H, KH, SH, PH, OH, count_include_pad)
+    w_start, w_end, w_div = _avg_windows(W, KW, SW, PW, OW, count_include_pad)
     for task in prange(N * C):
-        n, c = task // C, task % C
-        plane = gx[n, c]
-        plane[:] = 0
+        plane = task * H * W
+        _fill(gx_flat, plane, H * W, 0)
         for oh in range(OH):
-            h_start, h_end, h_pad = _window(oh, SH, PH, KH, H)
             for ow in range(OW):
-                w_start, w_end, w_pad = _window(ow, SW, PW, KW, W)
-                if count_include_pad:
-                    divisor = h_pad * w_pad
-                else:
-                    divisor = (h_end - h_start) * (w_end - w_start)
-                share = gy[n, c, oh, ow] / divisor
-                for h in range(h_start, h_end):
-                    for w in range(w_start, w_end):
-                        plane[h, w] += share
+                share = gy_flat[np.uint64((task * OH + oh) * OW + ow)] / (h_div[oh] * w_div[ow])
+                for h in range(h_start[oh], h_end[oh]):
+                    row = np.uint64(plane + h * W)
+                    for w in range(np.uint64(w_start[ow]), np.uint64(w_end[ow])):
+                        gx_flat[row + w] += share
 
 
 def avg_pool2d_backward(
@@ -400,8 +392,6 @@ def avg_pool2d_backward(
     """Fast :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W)."""
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
     gx = np.empty(x_shape, dtype=gy.dtype)
-    work = gy.size * g.KH * g.KW
-    _launch(
-        _avg_pool2d_backward, work, np.ascontiguousarray(gy), g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad, gx
-    )
+    args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad)
+    _launch(_avg_pool2d_backward, gy.size * g.KH * g.KW, np.ascontiguousarray(gy), *args, gx)
     return gx

@@ -14,8 +14,8 @@ and so do we. BatchNorm sits inside the branches only, not after the addition (t
 Inception-ResNet-v1 follows the paper (Fig. 15 with Figs. 14, 10, 7, 11, 12, 13): stem to 35x35x256,
 5 x A (256), Reduction-A (k, l, m, n = 192, 192, 256, 384) to 17x17x896, 10 x B (896), Reduction-B
 to 8x8x1792, 5 x C (1792), average pooling, dropout (keep 0.8), classifier: 22,756,328 parameters at
-1000 classes (the paper gives no count; it says v1 costs about as much as Inception-v3, whose
-torchvision model without the auxiliary head has 23,834,568).
+1000 classes (the paper gives no parameter count; it matches v1's computational cost to
+Inception-v3's, which has 23,834,568 parameters without its auxiliary head).
 
 Inception-ResNet-v2 follows the **released** model (TF-slim's ``inception_resnet_v2``, ported as
 Cadene's ``pretrainedmodels.inceptionresnetv2`` and timm's ``inception_resnet_v2``), with the same

@@ -18,11 +18,11 @@ Two networks:
   the widths of the authors' released Caffe configuration: 5x5 (192-160-96), 5x5 (192-192-192),
   3x3 (192-192-num_classes); 966,986 parameters at 10 classes.
 
-The paper puts a 3x3/2 max pool after every mlpconv but the last, and applies dropout (0.5) "on the
-outputs of all but the last mlpconv layers" (Section 4.1); we do both in both networks (the Caffe
-NIN-ImageNet model keeps only the dropout before the last block; dropout has no parameters, so the
-counts agree). The
-pools use ``ceil_mode=True`` as Caffe does: 224 -> 54 -> 27 -> 13 -> 6 and 32 -> 16 -> 8.
+The paper follows every mlpconv but the last with a max pool that halves the grid (3x3, stride 2 in
+the released models) and applies dropout (0.5) "on the outputs of all but the last mlpconv layers"
+(Section 4.1); we do both in both networks (the Caffe NIN-ImageNet model keeps only the dropout
+before the last block; dropout has no parameters, so the counts agree). The pools use
+``ceil_mode=True`` as Caffe does: 224 -> 54 -> 27 -> 13 -> 6 and 32 -> 16 -> 8.
 """
 
 from __future__ import annotations

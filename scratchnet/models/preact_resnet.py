@@ -4,10 +4,11 @@ The unit of Fig. 4(e): BN and ReLU move *before* each convolution, and nothing f
 addition, so x_{l+1} = x_l + F(x_l) exactly and the signal (and its gradient) passes from any unit
 to any other through identities alone. The network then ends with one extra BN-ReLU.
 
-Layout (as in timm's ``resnetv2`` and the BiT models): the stem is the conv alone (the first unit
-normalises its input), a projection shortcut is a bare 1x1 conv fed with the pre-activated input,
-and ``bn_final`` + ReLU precede the pooling. He et al.'s Torch code differs only in where the first
-BN-ReLU sits (after the stem conv, with no pre-activation in the very first unit).
+Layout (as in timm's ``resnetv2`` and the BiT models): the stem has no BN-ReLU (conv, then max
+pooling for ImageNet; the first unit normalises its input), a projection shortcut is a bare 1x1
+conv fed with the pre-activated input, and ``bn_final`` + ReLU precede the pooling. He et al.'s
+Torch code differs only in where the first BN-ReLU sits (after the stem conv, and then none at the
+start of the very first unit).
 
 All constructors are ``ResNet`` (``resnet.py``) with ``variant="full_preact"``; any of the five
 variants of the figure is one keyword away: ``resnet110(variant="bn_after_add")``.

@@ -38,7 +38,7 @@ from scratchnet import nn
 from scratchnet.tensor import Tensor
 
 __all__ = [
-    "VARIANTS",
+    "RESIDUAL_VARIANTS",
     "BasicBlock",
     "Bottleneck",
     "ResNet",
@@ -75,7 +75,7 @@ _BOTTLENECK_ORDERS = {
 }  # fmt: skip
 #: The names accepted by ``variant=``: (a) original, (b) BN after addition, (c) ReLU before
 #: addition, (d) ReLU-only pre-activation, (e) full pre-activation (the best in He et al. 2016).
-VARIANTS = tuple(_BASIC_ORDERS)
+RESIDUAL_VARIANTS = tuple(_BASIC_ORDERS)
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -100,8 +100,8 @@ class _ResidualBlock(nn.Module):
     orders: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
 
     def _set_variant(self, variant: str, downsample: nn.Module | None, residual: bool) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if variant not in RESIDUAL_VARIANTS:
+            raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
         if downsample is not None and not residual:
             raise ValueError("a plain block (residual=False) has no shortcut, so it takes no downsample")
         self.variant, self.residual = variant, residual
@@ -155,7 +155,6 @@ class Bottleneck(_ResidualBlock):
     """
 
     expansion = 4
-
     orders = _BOTTLENECK_ORDERS
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
@@ -165,7 +164,7 @@ class Bottleneck(_ResidualBlock):
         preact = variant == "full_preact"
         out_channels = channels * self.expansion
         # The paper (and Caffe's ResNet) strides the first 1x1; torchvision ("v1.5") strides the 3x3,
-        # which sees every input pixel instead of one in four: +0.3e9 multiply-adds, better accuracy.
+        # which sees every input pixel instead of one in four: +0.23e9 multiply-adds for ResNet-50.
         self.conv1 = conv1x1(in_channels, channels, stride if stride_in_1x1 else 1)
         self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
         self.conv2 = conv3x3(channels, channels, 1 if stride_in_1x1 else stride)
@@ -210,7 +209,7 @@ class ResNet(nn.Module):
     shortcut : {"B", "A", "none"}
         Projection, zero-padding identity, or no shortcut (a plain network); see the module docstring.
     variant : str
-        One of ``VARIANTS``: where BN and ReLU sit around the addition.
+        One of ``RESIDUAL_VARIANTS``: where BN and ReLU sit around the addition.
     block_kwargs : dict, optional
         Passed to every block (``stride_in_1x1``, an SE block's ``reduction``, ...).
     """
