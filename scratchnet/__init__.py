@@ -6,6 +6,7 @@ torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
 """
 
 from scratchnet import autograd, cuda, nn
+from scratchnet.analysis import empirical_receptive_field, receptive_field, summary
 from scratchnet.creation import (
     arange,
     eye,
@@ -23,6 +24,7 @@ from scratchnet.creation import (
 )
 from scratchnet.function import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from scratchnet.gradcheck import GradcheckError, gradcheck
+from scratchnet.io import load, save
 from scratchnet.ops.elementwise import (
     abs,
     clamp,

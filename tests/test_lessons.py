@@ -154,7 +154,7 @@ def test_vgg_params_verdicts(lesson):
     assert not c["TOTAL memory (activations per image)"]["agrees"]  # 24M does not follow from the rows
     assert "15.2M" in c["TOTAL memory (activations per image)"]["note"]
     assert not c["TOTAL memory in bytes, forward"]["agrees"]  # 96MB, from the 24M
-    assert c["sum of the rows' memory (vs the slide's rows added up)"]["agrees"]
+    assert c["activations, rows added up"]["agrees"]
 
 
 # ------------------------------------------------------------------------------------------ receptive_field

@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "We build scratchnet.models.vgg16() and push one 224x224 RGB image through it (batch 1, no "
         "gradients), recording the output of every layer. For each line of the slide we count:",
         "  memory = the numbers in the layer's output for one image (its activations), output.numel()\n"
-        "  params = the layer's weights, layer.weight.numel() (the slide does not count biases)\n"
+        "  params = the layer's weights, layer.weight.numel() (the slide does not count biases)",
         "The slide's figures stand beside ours; 'ok' means they agree (the slide rounds memory to two "
         "significant figures).",
     )
@@ -219,16 +219,17 @@ def main(argv: Sequence[str] | None = None) -> Report:
     convs_only = sum(r["memory"] for r in rows if r["layer"].startswith("CONV"))
     report.say(
         "Step 2. Totals. Adding up the rows gives the memory of one forward pass and the size of the model.",
-        f"  activations, sum of the rows:  {fmt_int(total_memory)} numbers ({fmt_si(total_memory)}) x "
-        f"{image.dtype.itemsize} bytes (float32) = {fmt_bytes(total_bytes)} per image, forward only\n"
-        f"  with the backward pass (x2):   {fmt_bytes(2 * total_bytes)} per image\n"
-        f"  weights, not counting biases:  {fmt_int(total_weights)}\n"
-        f"  biases:                        {fmt_int(total_biases)}\n"
-        f"  all of model.parameters():     {fmt_int(count_parameters(model))}",
+        f"  activations (rows added up)  {fmt_int(total_memory)} numbers = {fmt_si(total_memory)}\n"
+        f"  memory per image, forward    {fmt_si(total_memory)} x {image.dtype.itemsize} bytes (float32) = "
+        f"{fmt_bytes(total_bytes)}\n"
+        f"  with the backward pass (x2)  {fmt_bytes(2 * total_bytes)}\n"
+        f"  weights, without biases      {fmt_int(total_weights)}\n"
+        f"  biases                       {fmt_int(total_biases)}\n"
+        f"  all of model.parameters()    {fmt_int(count_parameters(model))}",
     )
     lecture_rows_memory = sum(parse_si(m) for _, m, _ in LECTURE_ROWS)
     report.check(
-        "sum of the rows' memory (vs the slide's rows added up)",
+        "activations, rows added up",
         total_memory,
         lecture_rows_memory,
         SLIDE + ", its 22 rows added up",
@@ -261,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         why=f"Follows from the 24M above: the rows give {fmt_si(total_memory)} x 4 bytes = {fmt_bytes(total_bytes)}.",
     )
     report.check(
-        "weights without biases (vs the slide's rows added up)",
+        "weights without biases, rows added up",
         total_weights,
         sum(w for _, _, w in LECTURE_ROWS),
         SLIDE + ", its 22 rows added up",
@@ -283,30 +284,34 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
 
     # -- Step 3: where memory and parameters live
-    first_block = sum(r["memory"] for r in rows if r["name"] in ("conv1_1", "conv1_2"))
-    conv_memory = sum(r["memory"] for r in rows if r["layer"].startswith("CONV"))
-    fc_weights = sum(r["weights"] for r in rows if r["layer"] == "FC")
-    fc6 = next(r for r in rows if r["name"] == "fc6")
-    conv_weights = total_weights - fc_weights
+    convs = [r for r in rows if r["layer"].startswith("CONV")]
+    early = [r for r in convs if r["name"][4] in "12"]  # conv1_1 ... conv2_2: blocks 1 and 2
+    early_memory = sum(r["memory"] for r in early)
+    conv_memory = sum(r["memory"] for r in convs)
+    fcs = [r for r in rows if r["layer"] == "FC"]
+    fc_weights = sum(r["weights"] for r in fcs)
+    fc6 = fcs[0]
+    fc6_in, fc6_out = fc6["weights_formula"].split("*")
     report.say(
         "Step 3. Where do memory and parameters live?",
-        f"  Memory: the first two convolutions (224x224x64 each) hold {fmt_pct(first_block / total_memory)} "
-        f"of all activations, and the 13 convolutions together {fmt_pct(conv_memory / total_memory)}; "
-        f"the three FC layers output only {fmt_int(4096 + 4096 + 1000)} numbers. Big images with few "
-        "channels early on cost memory.\n"
-        f"  Params: the three FC layers hold {fmt_pct(fc_weights / total_weights)} of the weights, fc6 alone "
+        f"  Memory: the {len(early)} convolutions of blocks 1 and 2 ({', '.join(r['name'] for r in early)}) hold "
+        f"{fmt_pct(early_memory / total_memory)} of all activations, the {len(convs)} convolutions together "
+        f"{fmt_pct(conv_memory / total_memory)}; the {len(fcs)} FC layers output only "
+        f"{fmt_int(sum(r['memory'] for r in fcs))} numbers. Big images with few channels early on cost memory.\n"
+        f"  Params: the {len(fcs)} FC layers hold {fmt_pct(fc_weights / total_weights)} of the weights, fc6 alone "
         f"({fc6['weights_formula']} = {fmt_int(fc6['weights'])}) {fmt_pct(fc6['weights'] / total_weights)}; "
-        f"all 13 convolutions share the remaining {fmt_int(conv_weights)}. A 3x3 kernel is tiny; a layer "
-        "that connects every one of 25,088 inputs to every one of 4,096 outputs is not.",
+        f"all {len(convs)} convolutions share the remaining {fmt_int(total_weights - fc_weights)}. A 3x3 kernel is "
+        f"tiny; a layer that connects every one of {int(fc6_in):,} inputs to every one of {int(fc6_out):,} outputs "
+        "is not.",
     )
     report.check(
-        "share of activations in the convolutions ('most memory is in early CONV')",
-        round(conv_memory / total_memory, 4),
+        "share of activations in the convs of blocks 1-2 ('most memory is in early CONV')",
+        round(early_memory / total_memory, 4),
         0.5,
         SLIDE,
         shown="> 50%",
         fmt=fmt_pct,
-        agrees=conv_memory > total_memory / 2,
+        agrees=early_memory > total_memory / 2,
     )
     report.check(
         "share of weights in the FC layers ('most params are in late FC')",
@@ -319,12 +324,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
 
     batch = 32
+    itemsize = image.dtype.itemsize
     report.say(
         "Step 4. Memory during training. The table counts one image's activations. The weights themselves "
-        f"take {fmt_bytes(count_parameters(model) * image.dtype.itemsize)} at 4 bytes each, and training keeps "
-        "as much again for their gradients, plus what the optimizer stores. Activations grow with the batch, "
-        f"weights do not: at batch {batch} the forward activations alone take {fmt_bytes(batch * total_bytes)}, "
-        f"about {fmt_bytes(2 * batch * total_bytes)} with the backward pass.",
+        f"take {fmt_bytes(count_parameters(model) * itemsize)} at {itemsize} bytes each, and training keeps as much "
+        "again for their gradients, plus what the optimizer stores. Activations grow with the batch, weights do "
+        f"not: at batch {batch} the forward activations alone take {fmt_bytes(batch * total_bytes)}, about "
+        f"{fmt_bytes(2 * batch * total_bytes)} with the backward pass.",
     )
 
     report.data.update(
@@ -334,6 +340,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         total_biases=total_biases,
         total_params=count_parameters(model),
         relu_outputs=relu_outputs,
+        early_conv_memory_share=early_memory / total_memory,
         fc_weight_share=fc_weights / total_weights,
     )
     return finish(report, args, plot)
