@@ -28,7 +28,9 @@ Notation as in ``scratchnet.ops.im2col``.
 
 from __future__ import annotations
 
-import numba
+import types
+from collections.abc import Callable
+
 import numpy as np
 from numba import njit, prange
 
@@ -40,17 +42,22 @@ from scratchnet.ops.im2col import IntPair, window_geometry
 PARALLEL_MIN_WORK = 2**16
 
 
-def _launch(kernel, work: int, *args) -> None:
-    """Run a compiled ``prange`` kernel, threaded only when there is enough work to share."""
-    if work >= PARALLEL_MIN_WORK:
-        kernel(*args)
-        return
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        kernel(*args)
-    finally:
-        numba.set_num_threads(threads)
+def _kernel(loops: Callable) -> Callable:
+    """Compile a ``prange`` loop nest twice: threaded, and serial (``prange`` runs as ``range``).
+
+    The result is called as ``kernel(work, *args)``: inputs with less than ``PARALLEL_MIN_WORK``
+    elements take the serial build. The serial build compiles a renamed copy of the function, so
+    Numba's on-disk cache (keyed by the function's name) keeps the two builds apart.
+    """
+    serial = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial")
+    serial.__qualname__ = loops.__qualname__ + "_serial"
+    threaded, serial = njit(parallel=True, cache=True)(loops), njit(cache=True)(serial)
+
+    def run(work: int, *args) -> None:
+        (threaded if work >= PARALLEL_MIN_WORK else serial)(*args)
+
+    run.threaded, run.serial = threaded, serial
+    return run
 
 
 @njit(cache=True, inline="always")
@@ -110,7 +117,7 @@ def _window_bounds(size, kernel, stride, padding, dilation, count):
 # --------------------------------------------------------------------------- im2col / col2im
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
     N, C, H, W = x.shape
     P = OH * OW
@@ -148,11 +155,11 @@ def im2col(
     N, C = x.shape[:2]
     if out is None:
         out = np.empty((C * g.KH * g.KW, N * g.OH * g.OW), dtype=x.dtype)
-    _launch(_im2col, out.size, np.ascontiguousarray(x), *g, pad_value, out)
+    _im2col(out.size, np.ascontiguousarray(x), *g, pad_value, out)
     return out
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, gx):
     N, C, H, W = gx.shape
     P = OH * OW
@@ -187,14 +194,14 @@ def col2im(
     g = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
     if out is None:
         out = np.empty(x_shape, dtype=col.dtype)
-    _launch(_col2im, col.size, np.ascontiguousarray(col), *g, out)
+    _col2im(col.size, np.ascontiguousarray(col), *g, out)
     return out
 
 
 # --------------------------------------------------------------------------- layout reorders
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _rows_to_nchw(rows, bias, out):
     N, OC, P = out.shape
     rows_flat, out_flat = rows.reshape(-1), out.reshape(-1)
@@ -211,11 +218,11 @@ def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
     N, OC = out.shape[:2]
     if bias is None:
         bias = np.zeros(OC, dtype=rows.dtype)  # adding 0 keeps one compiled kernel
-    _launch(_rows_to_nchw, rows.size, np.ascontiguousarray(rows), bias, out.reshape(N, OC, -1))
+    _rows_to_nchw(rows.size, np.ascontiguousarray(rows), bias, out.reshape(N, OC, -1))
     return out
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _nchw_to_rows(y, out):
     N, OC, P = y.shape
     y_flat, out_flat = y.reshape(-1), out.reshape(-1)
@@ -229,14 +236,14 @@ def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
     N, OC, OH, OW = y.shape
     if out is None:
         out = np.empty((OC, N * OH * OW), dtype=y.dtype)
-    _launch(_nchw_to_rows, out.size, np.ascontiguousarray(y).reshape(N, OC, OH * OW), out)
+    _nchw_to_rows(out.size, np.ascontiguousarray(y).reshape(N, OC, OH * OW), out)
     return out
 
 
 # --------------------------------------------------------------------------- max pooling
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
@@ -280,11 +287,11 @@ def max_pool2d_forward(
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     indices = np.empty((N, C, g.OH, g.OW), dtype=np.int64)
     args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW)
-    _launch(_max_pool2d_forward, y.size * g.KH * g.KW, np.ascontiguousarray(x), *args, y, indices)
+    _max_pool2d_forward(y.size * g.KH * g.KW, np.ascontiguousarray(x), *args, y, indices)
     return y, indices
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _max_pool2d_backward(gy, indices, gx):
     N, C, P = gy.shape
     HW = gx.shape[2]
@@ -302,7 +309,7 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     gx = np.empty(x_shape, dtype=gy.dtype)
     gy3 = np.ascontiguousarray(gy).reshape(N, C, -1)
     indices3 = np.ascontiguousarray(indices, dtype=np.int64).reshape(N, C, -1)
-    _launch(_max_pool2d_backward, gx.size + gy.size, gy3, indices3, gx.reshape(N, C, H * W))
+    _max_pool2d_backward(gx.size + gy.size, gy3, indices3, gx.reshape(N, C, H * W))
     return gx
 
 
@@ -325,7 +332,7 @@ def _avg_windows(size, kernel, stride, padding, count, count_include_pad):
     return start, end, divisor
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _avg_pool2d_forward(x, KH, KW, SH, SW, PH, PW, count_include_pad, y):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
@@ -357,11 +364,11 @@ def avg_pool2d_forward(
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad)
-    _launch(_avg_pool2d_forward, y.size * g.KH * g.KW, np.ascontiguousarray(x), *args, y)
+    _avg_pool2d_forward(y.size * g.KH * g.KW, np.ascontiguousarray(x), *args, y)
     return y
 
 
-@njit(parallel=True, cache=True)
+@_kernel
 def _avg_pool2d_backward(gy, KH, KW, SH, SW, PH, PW, count_include_pad, gx):
     N, C, H, W = gx.shape
     OH, OW = gy.shape[2:]
@@ -393,5 +400,5 @@ def avg_pool2d_backward(
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
     gx = np.empty(x_shape, dtype=gy.dtype)
     args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad)
-    _launch(_avg_pool2d_backward, gy.size * g.KH * g.KW, np.ascontiguousarray(gy), *args, gx)
+    _avg_pool2d_backward(gy.size * g.KH * g.KW, np.ascontiguousarray(gy), *args, gx)
     return gx

@@ -211,8 +211,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
     head_macs = sum(r["macs"] for r in rows[:2]) / rows[-1]["macs"]
     report.say(
         f"The two heads hold {fmt_int(heads)} parameters, {heads / count_parameters(model):.0%} of the model in "
-        f"training (almost all in their first FC layer, 2048 x 1024), yet cost only {head_macs:.1%} of its "
-        "multiply-adds: they see a 4x4 map."
+        f"training (almost all in their first FC layer, {model.aux1.fc1.in_features} x "
+        f"{model.aux1.fc1.out_features}), yet cost only {head_macs:.1%} of its multiply-adds: they see a "
+        f"{_chw(found['aux1']['pooled']).rsplit('x', 1)[0]} map."
     )
 
     model.eval()

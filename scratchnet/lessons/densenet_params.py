@@ -247,8 +247,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
     report.say(
         "Step 3. Why so few parameters? A dense layer's 1x1 conv shrinks however many maps it receives to "
         f"{d121['bottleneck']} (4k), and its 3x3 conv makes only k = {d121['k']} new maps, so its cost grows only "
-        "linearly with its input: in_channels x 128 for the 1x1, a fixed 128 x 9 x 32 for the 3x3 (DenseNet-121, "
-        "block 3):"
+        f"linearly with its input: in_channels x {d121['bottleneck']} for the 1x1, a fixed {d121['bottleneck']} x 9 x "
+        f"{d121['k']} for the 3x3 (DenseNet-121, block 3):"
     )
     report.table(
         "layers",

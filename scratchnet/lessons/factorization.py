@@ -236,7 +236,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         shown="11%",
     )
     report.say(
-        f"Per pair of channels a k x k kernel has k^2 weights, so the ratios are 18/25, 6/9, 14/49 and 8/9, "
+        "Per pair of channels a k x k kernel has k^2 weights, so the ratios are "
+        + ", ".join(f"{r['stack_params'] // (C * C)}/{r['big_params'] // (C * C)}" for r in rows)
+        + ", "
         f"whatever C is; the multiply-adds shrink by the same ratio, since every weight is used once per output "
         f"pixel (the 2x2 pair, which cannot be padded symmetrically, also shrinks the grid from {GRID} to "
         f"{GRID - 2}). Every stack sees the same patch as its big conv (field = measured). The asymmetric "

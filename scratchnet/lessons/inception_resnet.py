@@ -310,13 +310,14 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     for name in PUBLISHED_RF:
         report.show(next(c for c in report.checks if c.name.startswith(f"{name}: receptive field")))
+    jump_b = fields["Inception-v4"][reduction_a(models["Inception-v4"])[0]].jump[0]  # after Reduction-A: 17x17
     counts = {
         name: [r["blocks"] for r in table if r["network"] == name and r["part"].startswith("Inception")]
         for name in models
     }
     report.say(
         "Several times the 299x299 image: every conv on the longest path adds (k - 1) x jump pixels, and the jump "
-        "is already 16 in the many 17x17 blocks. Inception-ResNet-v2's field is the largest: "
+        f"is already {jump_b} in the many 17x17 blocks. Inception-ResNet-v2's field is the largest: "
         f"it has the most blocks ({', '.join(map(str, counts['Inception-ResNet-v2']))} A, B, C blocks against "
         f"{', '.join(map(str, counts['Inception-v4']))} in Inception-v4)."
     )

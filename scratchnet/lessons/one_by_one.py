@@ -160,8 +160,9 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
             }
         )
     report.say(
-        "Step 2. Inception (3a) at 28x28x192, built twice with scratchnet.models.googlenet.Inception(192, 64, 96, 128, "
-        "16, 32, 32, paper_5x5=True): reduce=False is the naive module of figure (a), reduce=True figure (b). "
+        f"Step 2. Inception (3a) at 28x28x{WIDTHS_3A[0]}, built twice with scratchnet.models.googlenet.Inception("
+        f"{', '.join(map(str, WIDTHS_3A))}, paper_5x5=True): reduce=False is the naive module of figure (a), "
+        "reduce=True figure (b). "
         "'weights' are conv weights (the paper's networks have no BatchNorm), 'multiply-adds' come from summary(). "
         "('paper_5x5=True': torchvision, whose layout the model follows, uses a 3x3 in the 5x5 branch.)"
     )
@@ -227,7 +228,8 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
         chain,
     )
     report.say(
-        "The 1x1 reductions cut the channels to 96 and 16 before the 3x3 and 5x5 convs and to 32 after the pool: "
+        f"The 1x1 reductions cut the channels to {WIDTHS_3A[2]} and {WIDTHS_3A[4]} before the 3x3 and 5x5 convs and "
+        f"to {WIDTHS_3A[6]} after the pool: "
         "cheap (a 1x1 conv has one weight per pair of maps), and each adds a ReLU. This is what lets GoogLeNet "
         "stack nine such modules (googlenet_table)."
     )

@@ -73,9 +73,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
     report.say(
         "We build every ResNet of the table twice: as the paper (stride-2 on the first 1x1 conv of a bottleneck, "
         "resnet50(stride_in_1x1=True)) and as torchvision (stride-2 on the 3x3, the default), and count their "
-        "multiply-adds (MACs) with summary(). To keep this quick the forward pass runs on a 32x32 image: 224 = 7 x 32 "
-        "and every map at 224 is exactly 7 x 7 times as big, so each conv costs 49 times as much (the linear layer the "
-        "same); Step 3 checks this on ResNet-18 at full size. Basic-block networks (18, 34) have no 1x1 to move the "
+        f"multiply-adds (MACs) with summary(). To keep this quick the forward pass runs on a {SMALL}x{SMALL} image: "
+        f"{FULL} = {FULL // SMALL} x {SMALL} and every map at {FULL} is exactly {FULL // SMALL} x {FULL // SMALL} "
+        f"times as big, so each conv costs {(FULL // SMALL) ** 2} times as much (the linear layer the same); Step 3 "
+        "checks this on ResNet-18 at full size. Basic-block networks (18, 34) have no 1x1 to move the "
         "stride to: both layouts are the same network."
     )
     rows, blocks = [], {}
@@ -216,10 +217,12 @@ def main(argv: Sequence[str] | None = None) -> Report:
         block_rows,
     )
     basic, bottleneck = block_rows
+    reduce = blocks["bottleneck"].conv1
     report.say(
-        f"The bottleneck works on 4x as many maps ({bottleneck['maps']}) for "
-        f"{bottleneck['macs'] / basic['macs']:.0%} of the basic block's multiply-adds: the 1x1 convs shrink 256 maps "
-        "to 64 for the 3x3 and expand them back. That is why ResNet-50 costs barely more than ResNet-34."
+        f"The bottleneck works on {blocks['bottleneck'].conv3.out_channels // blocks['basic'].conv2.out_channels}x as "
+        f"many maps ({bottleneck['maps']}) for {bottleneck['macs'] / basic['macs']:.0%} of the basic block's "
+        f"multiply-adds: its first 1x1 conv shrinks {reduce.in_channels} maps to {reduce.out_channels} for the 3x3, "
+        "the last one expands them back. That is why ResNet-50 costs barely more than ResNet-34."
     )
 
     # -- Step 3: the 32x32 shortcut, checked at full size on the smallest network

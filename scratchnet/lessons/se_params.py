@@ -149,8 +149,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
             )
             disagreeing.append(check)
     report.say(
-        "Step 2. SE-ResNet-50 (an SE block in each of its 16 bottleneck blocks, on the block's output width) for the "
-        "reduction ratios of the slide, counted with count_parameters(); 'original' is ResNet-50."
+        f"Step 2. SE-ResNet-50 (an SE block in each of its {table[0]['blocks']} bottleneck blocks, on the block's "
+        "output width) for the reduction ratios of the slide, counted with count_parameters(); 'original' is ResNet-50."
     )
     report.table(
         "se_resnet50",
