@@ -176,6 +176,17 @@ def test_no_input_gradient_when_input_does_not_require_it():
     np.testing.assert_allclose(w.grad.data, w2.grad.data)
 
 
+def test_frozen_weight_gets_no_gradient_and_input_gradient_is_right():
+    x = sn.randn(2, 4, 7, 7, requires_grad=True)
+    w, b = sn.randn(6, 2, 3, 3), sn.randn(6, requires_grad=True)
+    conv2d(x, w, b, stride=2, padding=1, groups=2).sum().backward()
+    assert w.grad is None
+    np.testing.assert_allclose(b.grad.data, np.full(6, 2 * 4 * 4))  # N * OH * OW
+    x2 = sn.tensor(x.data, requires_grad=True)
+    conv2d_naive(x2, w, b, stride=2, padding=1, groups=2).sum().backward()
+    np.testing.assert_allclose(x.grad.data, x2.grad.data, rtol=1e-5, atol=1e-5)
+
+
 def test_one_by_one_conv_is_a_matrix_product_over_channels():
     """Slide "GoogLeNet (4)": a 1x1 convolution mixes channels at every position."""
     x, w = sn.randn(2, 6, 5, 4), sn.randn(3, 6, 1, 1)

@@ -37,7 +37,9 @@ def test_digits_is_bundled_and_split_without_overlap():
         assert d.images.min() == 0.0 and d.images.max() == 1.0
         assert d.labels.dtype == np.int64 and set(d.labels.tolist()) == set(range(10))
     # no image in two splits (compare the raw bytes of every image)
-    keys = [{img.tobytes() + bytes([lab]) for img, lab in zip(d.images, d.labels, strict=True)} for d in splits.values()]
+    keys = [
+        {img.tobytes() + bytes([lab]) for img, lab in zip(d.images, d.labels, strict=True)} for d in splits.values()
+    ]
     assert len(keys[0] & keys[2]) == 0 and len(keys[1] & keys[2]) == 0
     # stratified: every class has about 20% of its images in the test split
     counts = np.bincount(splits["test"].labels, minlength=10)
@@ -147,7 +149,7 @@ def test_medmnist_multiclass_rgb(tmp_path):
     assert ds.images.shape == (3, 3, 28, 28) and ds.num_classes == 9 and ds.task == "multi-class"
     np.testing.assert_array_equal(ds.images[1, 2], arrays["val_images"][1, :, :, 2])  # HWC -> CHW
     assert ds.labels.shape == (3,) and ds.labels.dtype == np.int64
-    x, y = ds.get_batch(np.array([0, 2]))
+    x, _ = ds.get_batch(np.array([0, 2]))
     assert x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
     np.testing.assert_allclose(x[0], arrays["val_images"][0].transpose(2, 0, 1) / 255, rtol=1e-6)
 
@@ -240,7 +242,7 @@ def test_cifar10_binary_and_missing(tmp_path):
     ds = cifar10("test", root=tmp_path)
     assert ds.labels.tolist() == [7, 0, 9] and ds.classes[7] == "horse"
     np.testing.assert_array_equal(ds.images[2].reshape(-1), records[2, 1:])
-    with pytest.raises(FileNotFoundError, match="cs.toronto.edu"):
+    with pytest.raises(FileNotFoundError, match=r"cs\.toronto\.edu"):
         cifar10("train", root=tmp_path)
 
 

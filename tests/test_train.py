@@ -120,8 +120,16 @@ def test_early_stopping_restores_the_best_epoch():
     train_loader, val_loader = digit_loaders(n_train=128)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     states = []
-    history = fit(model, train_loader, val_loader, optim.SGD(model.parameters(), lr=2.0), epochs=5,
-                  early_stopping=10, progress=False, callbacks=[lambda row: states.append(model.state_dict())])
+    history = fit(
+        model,
+        train_loader,
+        val_loader,
+        optim.SGD(model.parameters(), lr=2.0),
+        epochs=5,
+        early_stopping=10,
+        progress=False,
+        callbacks=[lambda row: states.append(model.state_dict())],
+    )
     best = int(np.argmin(history["val_loss"]))
     assert best < len(history) - 1  # a large lr: the last epoch is not the best one
     for key, value in model.state_dict().items():

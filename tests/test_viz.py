@@ -119,7 +119,7 @@ def test_to_dot_names_parameters_and_ops(tmp_path):
     loss = model(sn.randn(5, 4)).sum()
     dot = to_dot(loss, model, title="tiny MLP")
     assert dot.startswith("digraph computation {") and dot.rstrip().endswith("}")
-    for text in ("0.weight", "2.bias", "(5, 4)", "label=\"tiny MLP\"", "Relu"):
+    for text in ("0.weight", "2.bias", "(5, 4)", 'label="tiny MLP"', "Relu"):
         assert text.lower() in dot.lower(), text
     assert dot.count("shape=box") >= 4  # matmul/linear, relu, linear, sum
     rendered = render(dot, tmp_path / "graph")

@@ -23,7 +23,7 @@ import numpy as np
 from scratchnet.data import synthetic_lesions
 
 DATA_PATH = Path(__file__).resolve().parent / "data" / "synthetic_pneumoniamnist.npz"
-SPLITS = {"train": 800, "val": 200, "test": 200}
+SPLITS = {"train": 2000, "val": 400, "test": 400}
 
 
 def make_synthetic_medmnist(path: str | Path = DATA_PATH, sizes: dict[str, int] | None = None, seed: int = 0,
@@ -33,13 +33,13 @@ def make_synthetic_medmnist(path: str | Path = DATA_PATH, sizes: dict[str, int] 
     Parameters
     ----------
     path : path of the ``.npz`` to write (its folder is created)
-    sizes : images per split, default ``SPLITS`` (800 / 200 / 200)
+    sizes : images per split, default ``SPLITS`` (2000 / 400 / 400)
     seed : the splits use seeds ``seed``, ``seed + 1``, ``seed + 2``
     size : image height and width (MedMNIST's classic size is 28)
     """
     arrays = {}
     for offset, (split, count) in enumerate((sizes or SPLITS).items()):
-        data = synthetic_lesions(count, size=size, num_classes=4, noise=0.35, seed=seed + offset)
+        data = synthetic_lesions(count, size=size, num_classes=4, noise=0.2, seed=seed + offset)
         images = np.round(data.images[:, 0] * 255).astype(np.uint8)  # (N, 28, 28), as MedMNIST's grey sets
         labels = (data.labels > 0).astype(np.uint8).reshape(-1, 1)  # (N, 1): 0 normal, 1 lesion
         arrays.update({f"{split}_images": images, f"{split}_labels": labels, f"{split}_masks": data.masks})

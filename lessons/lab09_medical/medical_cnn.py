@@ -28,6 +28,7 @@ from make_dataset import DATA_PATH, ensure_dataset
 import scratchnet as sn
 from scratchnet import Tensor, nn, optim
 from scratchnet.data import DataLoader, TensorDataset, medmnist
+from scratchnet.data.transforms import resize
 from scratchnet.nn import functional as F
 from scratchnet.train import fit
 
@@ -198,8 +199,8 @@ def grad_cam(model: nn.Module, layer: nn.Module, images: np.ndarray, class_index
         alpha_k = mean over (h, w) of d y_c / d A_k         (N, K)    how much map k matters
         cam     = relu(sum over k of alpha_k * A_k)          (N, h, w)
 
-    then each map is divided by its maximum (a map that is all 0 stays 0) and repeated to the input
-    size by nearest neighbour: each cell of the h x w map becomes an (H/h) x (W/w) block.
+    then each map is resized to the images' H x W by bilinear interpolation
+    (``scratchnet.data.transforms.resize``) and divided by its maximum (a map that is all 0 stays 0).
 
     Returns ndarray (N, H, W), values in [0, 1]. The model is left in eval mode and ``layer`` without hooks.
     """
@@ -208,7 +209,7 @@ def grad_cam(model: nn.Module, layer: nn.Module, images: np.ndarray, class_index
     #       output.grad survives backward. handle.remove() afterwards.
     # HINT: model.eval(); scores = model(...); scores[:, class_index].sum().backward() gives every
     #       image's d y_c / d A at once (the images do not interact in eval mode).
-    # HINT: np.repeat(cam, H // h, axis=1), then the same along axis 2.
+    # HINT: resize(cam, (H, W)) resizes the last two axes of an (N, h, w) array.
     ### BEGIN SOLUTION
     saved: list[Tensor] = []
 
@@ -227,11 +228,9 @@ def grad_cam(model: nn.Module, layer: nn.Module, images: np.ndarray, class_index
     activations = saved[0].numpy()  # (N, K, h, w)
     alpha = saved[0].grad.numpy().mean(axis=(2, 3))  # (N, K)
     cam = np.maximum((alpha[:, :, None, None] * activations).sum(axis=1), 0)  # (N, h, w)
+    cam = resize(cam, images.shape[2:])  # (N, H, W)
     peak = cam.max(axis=(1, 2), keepdims=True)
-    cam = np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
-    H, W = images.shape[2:]
-    h, w = cam.shape[1:]
-    return np.repeat(np.repeat(cam, H // h, axis=1), W // w, axis=2)  # (N, H, W)
+    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
     ### END SOLUTION
 
 
@@ -283,7 +282,7 @@ def save_figure(path: Path, images: np.ndarray, cams: np.ndarray, masks: np.ndar
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Small CNN on a MedMNIST-format file: metrics and Grad-CAM.")
     parser.add_argument("--data", default=str(DATA_PATH), help="a PneumoniaMNIST-format .npz (default: the stand-in)")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--figure", default=str(Path(__file__).resolve().parent / "gradcam.png"))
     args = parser.parse_args(argv)
 

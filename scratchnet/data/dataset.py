@@ -9,6 +9,7 @@ dataset can stay compact in memory.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,7 +127,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int], seed: int = 0) -> lis
         raise ValueError(f"random_split: lengths {list(lengths)} do not add up to {len(dataset)}")
     order = np.random.default_rng(seed).permutation(len(dataset))
     bounds = np.cumsum([0, *lengths])
-    return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def collate(samples: Sequence[Any]) -> tuple[np.ndarray, ...]:

@@ -22,7 +22,7 @@ import gzip
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -142,7 +142,7 @@ def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = N
             f"{path} not found. MedMNIST is not bundled with scratchnet: download {filename} from "
             f"{MEDMNIST_URL} (or https://medmnist.com) and put it in {path.parent}, or pass root=<its folder>."
         )
-    channels, task, names = MEDMNIST_INFO[flag]
+    _, task, names = MEDMNIST_INFO[flag]
     with np.load(path, allow_pickle=False) as npz:
         images, labels = npz[f"{split}_images"], npz[f"{split}_labels"]
     images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)  # (N, C, H, W)
@@ -228,7 +228,7 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     that rebuild a NumPy array, so a tampered file raises instead of running code.
     """
 
-    ALLOWED = {
+    ALLOWED: ClassVar[set[tuple[str, str]]] = {
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
     }  # fmt: skip

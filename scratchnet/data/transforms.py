@@ -168,7 +168,8 @@ class Resize(Transform):
 
 class RandomResizedCrop(Transform):
     """GoogLeNet's crop: a random patch of 8%-100% of the area with aspect ratio in [3/4, 4/3],
-    resized to ``size`` (torchvision's ``RandomResizedCrop``, the same sampling rule)."""
+    resized to ``size`` (torchvision's ``RandomResizedCrop``, the same sampling rule).
+    """
 
     def __init__(self, size: int | Sequence[int], scale: tuple[float, float] = (0.08, 1.0),
                  ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> None:  # fmt: skip

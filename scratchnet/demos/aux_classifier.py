@@ -94,7 +94,9 @@ def gradient_norms(model: DeepPlainNet, trainer: Trainer, images: Tensor, labels
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.demos.aux_classifier", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchnet.demos.aux_classifier", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--dataset", default="digits", help=f"one of {DATASETS}")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--depth", type=int, default=12, help="conv layers")

@@ -27,7 +27,16 @@ import scratchnet as sn
 from scratchnet import models, optim
 from scratchnet.data import DataLoader
 from scratchnet.data.transforms import RandomCrop
-from scratchnet.demos.common import DATASETS, first_conv, limit, load_split, out_dir, small_cnn, with_channels, write_json
+from scratchnet.demos.common import (
+    DATASETS,
+    first_conv,
+    limit,
+    load_split,
+    out_dir,
+    small_cnn,
+    with_channels,
+    write_json,
+)
 from scratchnet.optim.lr_scheduler import CosineAnnealingLR
 from scratchnet.train import evaluate, fit, save_checkpoint
 from scratchnet.viz import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
@@ -66,7 +75,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = out_dir(args.out)
     sn.manual_seed(args.seed)
     train_set = limit(load_split(args.dataset, "train", args.data_root), args.train_limit)
-    val_set, test_set = load_split(args.dataset, "val", args.data_root), load_split(args.dataset, "test", args.data_root)
+    val_set, test_set = (
+        load_split(args.dataset, "val", args.data_root),
+        load_split(args.dataset, "test", args.data_root),
+    )
     num_classes = train_set.num_classes
 
     model = build_model(args.model, train_set.images.shape[1], num_classes)
@@ -85,18 +97,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.model} ({n_params:,} parameters) on {train_set} for {args.epochs} epochs")
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     history = fit(model, train_loader, val_loader, optimizer, args.epochs, scheduler=scheduler,
                   device=args.device, progress=not args.no_progress,
                   callbacks=[lambda row: print(_summary(row), flush=True)])  # fmt: skip
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start  # CPU time of this process (all its threads)
     test = evaluate(model, test_loader, device=args.device)
-    print(f"test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}, {seconds:.1f} s of training")
+    print(f"test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}")
+    print(f"training took {seconds:.1f} s ({cpu_seconds:.1f} s of CPU time)")
 
     metrics = {
         "dataset": args.dataset, "model": args.model, "parameters": n_params, "epochs": len(history),
         "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "device": args.device,
-        "seconds": seconds, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+        "seconds": seconds, "cpu_seconds": cpu_seconds, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
         "test_top5_accuracy": test["top5_accuracy"], "test_auc": test["auc"], "history": history.to_dict(),
     }  # fmt: skip
     write_json(out / "metrics.json", metrics)

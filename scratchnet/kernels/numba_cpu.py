@@ -28,14 +28,28 @@ Notation as in ``scratchnet.ops.im2col``.
 
 from __future__ import annotations
 
+import os
+import threading
 import types
 from collections.abc import Callable
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from scratchnet.backend import Array
 from scratchnet.ops.im2col import IntPair, window_geometry
+
+# Numba's default thread pool (OpenMP) keeps its threads spinning for a while after each kernel,
+# taking the cores from the matrix product (OpenBLAS) that runs next: conv2d forward + backward ran
+# 3-5x slower on 2 cores. Numba's own "workqueue" pool lets idle threads sleep. It has to be chosen
+# before the first threaded kernel runs; an explicit NUMBA_THREADING_LAYER setting wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+
+# The workqueue pool serves one launch at a time (a second, concurrent one would abort the
+# process), so threaded launches from several Python threads take turns.
+_threaded_launch = threading.Lock()
 
 # Below this many output elements a kernel runs on one thread: waking the other threads costs
 # 10-30 us (much more when the machine is busy), more than the work itself.
@@ -54,7 +68,11 @@ def _kernel(loops: Callable) -> Callable:
     threaded, serial = njit(parallel=True, cache=True)(loops), njit(cache=True)(serial)
 
     def run(work: int, *args) -> None:
-        (threaded if work >= PARALLEL_MIN_WORK else serial)(*args)
+        if work < PARALLEL_MIN_WORK:
+            serial(*args)
+            return
+        with _threaded_launch:
+            threaded(*args)
 
     run.threaded, run.serial = threaded, serial
     return run

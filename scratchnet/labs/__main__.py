@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     reports = []
     for lab in labs:
-        report = check_lab(lab, args.keyword)
+        report = check_lab(lab, args.keyword, traceback="auto" if args.verbose else "short")
         reports.append(report)
         if args.verbose:
             print(report.output)

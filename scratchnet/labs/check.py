@@ -109,7 +109,8 @@ def find_labs(path: str | Path) -> list[Path]:
     return labs
 
 
-def check_lab(lab: str | Path, keyword: str | None = None) -> LabReport:
+def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = False,
+              traceback: str = "short") -> LabReport:  # fmt: skip
     """Run the tests of one lab folder in this process and collect a :class:`LabReport`.
 
     Parameters
@@ -118,6 +119,10 @@ def check_lab(lab: str | Path, keyword: str | None = None) -> LabReport:
         A lab folder (instructor's or released), holding the student's file and ``test_*.py``.
     keyword : str, optional
         Only the checks whose name matches this pytest ``-k`` expression.
+    collect_only : bool
+        List the checks without running them (every outcome stays "PASS"; see ``LabReport.total``).
+    traceback : str
+        pytest's ``--tb`` style for ``LabReport.output`` ("short", "long", "no", ...).
     """
     import pytest  # imported here: checking is the only part of scratchnet that needs pytest
 
@@ -132,8 +137,7 @@ def check_lab(lab: str | Path, keyword: str | None = None) -> LabReport:
             config.write_text("[pytest]\n", encoding="utf-8")  # ignore any project's pytest settings
             args = [str(lab), "-q", "-p", "no:cacheprovider", "-c", str(config), "--rootdir", str(lab),
                     "--confcutdir", str(lab), "--import-mode=prepend", "-o", "python_files=test_*.py"]  # fmt: skip
-            if keyword:
-                args += ["-k", keyword]
+            args += [f"--tb={traceback}"] + (["-k", keyword] if keyword else []) + (["--collect-only"] if collect_only else [])
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 pytest.main(args, plugins=[collector])
     finally:
@@ -160,11 +164,12 @@ class _Collector:
         self.outcomes: dict[str, Outcome] = {}
         self.problems: list[str] = []
 
-    def pytest_itemcollected(self, item: Any) -> None:
-        doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
-        title = doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
-        params = getattr(getattr(item, "callspec", None), "id", None)
-        self.outcomes[item.nodeid] = Outcome(item.nodeid, f"{title} [{params}]" if params else title)
+    def pytest_collection_finish(self, session: Any) -> None:
+        for item in session.items:  # the checks that will run (after -k has deselected the others)
+            doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
+            title = doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+            params = getattr(getattr(item, "callspec", None), "id", None)
+            self.outcomes[item.nodeid] = Outcome(item.nodeid, f"{title} [{params}]" if params else title)
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         outcome = self.outcomes.get(report.nodeid)

@@ -54,22 +54,25 @@ class Conv2dFunction(Function):
         x, weight, G = self.x, self.weight, self.groups
         OC = weight.shape[0]
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
-        gw_rows = xp.zeros_like(w_rows)
-        gb = xp.zeros(OC, dtype=gy.dtype)
         gx = xp.empty_like(x) if self._needs_grad(0) else None
+        gw_rows = xp.zeros_like(w_rows) if self._needs_grad(1) else None  # None: a frozen weight
+        gb = xp.zeros(OC, dtype=gy.dtype)
         for batch, col_buffer, rows_buffer in self._chunks(x, OC, gy.shape[2] * gy.shape[3]):
-            col = im2col(x[batch], weight.shape[2:], self.stride, self.padding, self.dilation, out=col_buffer)
-            col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*OH*OW)
             gy_rows = nchw_to_rows(gy[batch], out=rows_buffer.reshape(OC, -1))  # (OC, n*OH*OW)
             gb += gy_rows.sum(axis=1)
             gy_rows = gy_rows.reshape(G, OC // G, -1)  # (G, OC/G, n*OH*OW)
-            gw_rows += xp.matmul(gy_rows, col.transpose(0, 2, 1))  # (G, OC/G, C/G*KH*KW)
+            if gw_rows is not None:
+                # The forward's columns, built again: keeping them would hold KH*KW copies of every
+                # layer's input in memory until backward.
+                col = im2col(x[batch], weight.shape[2:], self.stride, self.padding, self.dilation, out=col_buffer)
+                col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*OH*OW)
+                gw_rows += xp.matmul(gy_rows, col.transpose(0, 2, 1))  # (G, OC/G, C/G*KH*KW)
             if gx is not None:
-                # dL/dcol = W^T dL/dy, written over col (not needed any more), then summed onto x.
-                gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=col)  # (G, C/G*KH*KW, n*OH*OW)
+                # dL/dcol = W^T dL/dy (written over col, no longer needed), then summed onto x's windows.
+                gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=col_buffer.reshape(G, -1, gy_rows.shape[2]))
                 gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*OH*OW)
                 col2im(gcol, x[batch].shape, weight.shape[2:], self.stride, self.padding, self.dilation, out=gx[batch])
-        gw = gw_rows.reshape(weight.shape)
+        gw = None if gw_rows is None else gw_rows.reshape(weight.shape)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def _chunks(self, x: Array, OC: int, P: int):
@@ -210,28 +213,29 @@ def conv2d_naive(
 def _convolve(name, function, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
     """Check the arguments (errors name the op and the shapes), then run ``function``."""
     if x.ndim not in (3, 4):
-        raise ValueError(f"{name}: expected x of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
+        raise ValueError(f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
     if weight.ndim != 4:
         raise ValueError(f"{name}: expected weight of shape (OC, C/groups, KH, KW), got shape {weight.shape}")
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     if min(stride) < 1 or min(dilation) < 1 or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"{name}: stride, dilation and groups must be positive, got {stride}, {dilation}, {groups}")
-    (C, H, W), (OC, Cg, KH, KW) = x.shape[-3:], weight.shape
+    shape, (OC, Cg, KH, KW) = x.shape, weight.shape
+    C, H, W = shape[-3:]
     if OC % groups:
         raise ValueError(f"{name}: groups={groups} does not divide the {OC} output channels of weight {weight.shape}")
     if C % groups:
-        raise ValueError(f"{name}: groups={groups} does not divide the {C} channels of x {x.shape}")
+        raise ValueError(f"{name}: groups={groups} does not divide the {C} channels of input {x.shape}")
     if C != Cg * groups:
         raise ValueError(
-            f"{name}: weight of shape {weight.shape} expects {Cg * groups} x channels (groups={groups}), "
-            f"got {C} for x of shape {x.shape}"
+            f"{name}: weight of shape {weight.shape} expects {Cg * groups} input channels (groups={groups}), "
+            f"got {C} for input of shape {x.shape}"
         )
     if bias is not None and bias.shape != (OC,):
         raise ValueError(f"{name}: bias must have shape ({OC},) for weight of shape {weight.shape}, got {bias.shape}")
     for other in (weight, bias):
         if other is not None and other.dtype != x.dtype:
             raise TypeError(
-                f"{name}: x ({x.dtype}) and weight/bias ({other.dtype}) must have the same dtype; "
+                f"{name}: input ({x.dtype}) and weight/bias ({other.dtype}) must have the same dtype; "
                 "convert one of them, e.g. x.float()"
             )
     batched = x.ndim == 4
@@ -246,8 +250,8 @@ def _convolve(name, function, x, weight, bias, stride, padding, dilation, groups
     if OH < 1 or OW < 1:
         raise ValueError(
             f"{name}: kernel {KH}x{KW} (dilation {dilation}) spans {dilation[0] * (KH - 1) + 1}x"
-            f"{dilation[1] * (KW - 1) + 1}, larger than the padded x {H + 2 * padding[0]}x{W + 2 * padding[1]} "
-            f"(x of shape {x.shape}, padding {padding}): the output would be {OH}x{OW}"
+            f"{dilation[1] * (KW - 1) + 1}, larger than the padded input {H + 2 * padding[0]}x{W + 2 * padding[1]} "
+            f"(input of shape {shape}, padding {padding}): the output would be {OH}x{OW}"
         )
     inputs = (x, weight) if bias is None else (x, weight, bias)
     y = function(stride, padding, dilation, groups)(*inputs)
@@ -255,7 +259,7 @@ def _convolve(name, function, x, weight, bias, stride, padding, dilation, groups
 
 
 def _string_padding(name, x, padding, kernel, stride, dilation):
-    """``"valid"`` is no padding; ``"same"`` pads so the output has the x's size (stride 1).
+    """``"valid"`` is no padding; ``"same"`` pads so the output has the input's size (stride 1).
 
     PyTorch puts the odd element of an even total padding at the bottom/right: that part is
     padded here explicitly, the symmetric rest by the convolution.
@@ -266,7 +270,7 @@ def _string_padding(name, x, padding, kernel, stride, dilation):
         raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     if stride != (1, 1):
         raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]  # x size - output size
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]  # input size - output size
     extra = [t % 2 for t in totals]
     if any(extra):
         x = pad_tensor(x, (0, extra[1], 0, extra[0]))  # (left, right, top, bottom)

@@ -36,6 +36,8 @@ def pair(value: IntPair, name: str = "value") -> tuple[int, int]:
     """``3 -> (3, 3)``; ``(3, 5) -> (3, 5)``. Sizes, strides, paddings are (height, width) pairs."""
     if isinstance(value, int):
         return (value, value)
+    if type(value) is tuple and len(value) == 2:
+        return value
     values = tuple(value)
     if len(values) == 1:
         return (int(values[0]), int(values[0]))

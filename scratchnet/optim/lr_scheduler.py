@@ -86,7 +86,8 @@ class StepLR(LRScheduler):
 
 class MultiStepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` at each epoch in ``milestones`` (e.g. [32000, 48000]
-    iterations in the CIFAR ResNet paper)."""
+    iterations in the CIFAR ResNet paper).
+    """
 
     def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
                  last_epoch: int = -1) -> None:  # fmt: skip
@@ -118,7 +119,7 @@ class CosineAnnealingLR(LRScheduler):
     cosine goes on and the learning rate rises again, as in PyTorch.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:  # noqa: N803
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -128,7 +129,8 @@ class CosineAnnealingLR(LRScheduler):
 
 class LinearLR(LRScheduler):
     """Scale the learning rate linearly from ``start_factor`` to ``end_factor`` over ``total_iters``
-    epochs, then keep it: with ``start_factor < 1`` this is a linear warm-up (Goyal et al. 2017)."""
+    epochs, then keep it: with ``start_factor < 1`` this is a linear warm-up (Goyal et al. 2017).
+    """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
                  total_iters: int = 5, last_epoch: int = -1) -> None:  # fmt: skip

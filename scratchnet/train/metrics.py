@@ -30,7 +30,8 @@ def topk_accuracy(scores: np.ndarray, targets: np.ndarray, k: int = 1) -> float:
 
 def accuracy(scores: np.ndarray, targets: np.ndarray) -> float:
     """Top-1 accuracy for class indices; for multi-label 0/1 targets (N, L), the share of correct
-    labels with the decision ``score > 0`` (logits) per label."""
+    labels with the decision ``score > 0`` (logits) per label.
+    """
     if targets.ndim == 2:
         return float(((scores > 0) == (targets > 0.5)).mean())
     return topk_accuracy(scores, targets, 1)

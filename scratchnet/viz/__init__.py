@@ -1,5 +1,6 @@
 """Visualisation: training curves, confusion matrices, filters, feature maps, Grad-CAM, and the
-computation graph as Graphviz DOT. matplotlib is imported only when something is drawn."""
+computation graph as Graphviz DOT. matplotlib is imported only when something is drawn.
+"""
 
 from scratchnet.viz.gradcam import grad_cam, plot_gradcam, pointing_game
 from scratchnet.viz.graph import render, to_dot

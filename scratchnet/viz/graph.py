@@ -68,8 +68,7 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
         seen_functions.add(id(function))
         if function.inputs is None:
             raise RuntimeError(
-                "to_dot: the graph was freed by backward(); export before backward, or call "
-                "backward(retain_graph=True)"
+                "to_dot: the graph was freed by backward(); export before backward, or call backward(retain_graph=True)"
             )
         lines.append(f'  {function_node} [label="{function.name}", shape=box, style=filled, fillcolor=orange];')
         for x in function.inputs:
@@ -82,7 +81,8 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
 
 def render(dot_source: str, path: str | os.PathLike, format: str = "svg") -> Path | None:  # noqa: A002 (Graphviz's word)
     """Write ``path`` with suffix ``.dot`` and, if Graphviz's ``dot`` is installed, the rendered
-    ``.svg``/``.png`` beside it; returns the rendered file, or None without Graphviz."""
+    ``.svg``/``.png`` beside it; returns the rendered file, or None without Graphviz.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dot_path = path.with_suffix(".dot")

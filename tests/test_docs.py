@@ -1,0 +1,210 @@
+"""The documentation works: its links resolve, its runnable examples run, its API reference is complete.
+
+* Every relative link and image in docs/**/*.md and README.md points to a file or folder that exists,
+  and a ``#anchor`` into a Markdown file names one of its headings (GitHub's anchor rule).
+* Every fenced code block whose info string is ``python run`` executes without error. The blocks of
+  one page run in order in one namespace (like a notebook), in a temporary working directory.
+* docs/api.md lists every public name of the modules it documents, in that module's section.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PAGES = sorted(DOCS.rglob("*.md")) + [ROOT / "README.md"]
+
+FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
+HTML_SRC = re.compile(r"<(?:img|a)\s[^>]*?(?:src|href)=\"([^\"]+)\"", re.IGNORECASE)
+HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+
+
+def split_fences(text: str) -> tuple[str, list[tuple[str, str, int]]]:
+    """The page with its fenced code blocks blanked out, and the blocks as (info string, code, line)."""
+    prose, blocks = [], []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        match = FENCE.match(lines[i])
+        if not match:
+            prose.append(lines[i])
+            i += 1
+            continue
+        fence, info, start = match.group("fence"), match.group("info").strip(), i + 1
+        body = []
+        i += 1
+        while i < len(lines) and not (lines[i].strip().startswith(fence) and not lines[i].strip().strip(fence[0])):
+            body.append(lines[i])
+            i += 1
+        blocks.append((info, "\n".join(body), start))
+        prose.extend([""] * (len(body) + 2))
+        i += 1
+    return "\n".join(prose), blocks
+
+
+def github_anchors(text: str) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown page (repeats get -1, -2, ...)."""
+    prose, _ = split_fences(text)
+    anchors: set[str] = set()
+    counts: dict[str, int] = {}
+    for line in prose.splitlines():
+        match = HEADING.match(line)
+        if not match:
+            continue
+        title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", match.group(2))  # a link keeps its text
+        title = re.sub(r"<[^>]+>", "", title).replace("`", "").lower()
+        slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+        count = counts.get(slug, 0)
+        counts[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    anchors.update(re.findall(r"<a\s+(?:name|id)=\"([^\"]+)\"", text))  # explicit HTML anchors
+    return anchors
+
+
+def relative_links(page: Path) -> list[str]:
+    prose, _ = split_fences(page.read_text(encoding="utf-8"))
+    prose = re.sub(r"(`+).+?\1", "", prose)  # links inside inline code are examples, not links
+    targets = LINK.findall(prose) + REFERENCE.findall(prose) + HTML_SRC.findall(prose)
+    return [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t, re.IGNORECASE)]  # no http:, mailto:
+
+
+def runnable_blocks(page: Path) -> list[tuple[str, int]]:
+    _, blocks = split_fences(page.read_text(encoding="utf-8"))
+    return [(code, line) for info, code, line in blocks if info.split() == ["python", "run"]]
+
+
+# --------------------------------------------------------------------------- links
+
+
+def test_the_docs_exist():
+    for name in ("index.md", "getting-started.md", "api.md", "labs-for-instructors.md"):
+        assert (DOCS / name).is_file(), f"docs/{name} is missing"
+    assert len(PAGES) > 15
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(page):
+    broken = []
+    for target in relative_links(page):
+        path_part, _, fragment = target.partition("#")
+        resolved = page if not path_part else (page.parent / path_part).resolve()
+        if not resolved.exists():
+            broken.append(f"{target} (no such file: {resolved.relative_to(ROOT) if ROOT in resolved.parents else resolved})")
+            continue
+        if fragment and resolved.suffix == ".md" and fragment not in github_anchors(resolved.read_text("utf-8")):
+            broken.append(f"{target} (no heading with anchor #{fragment} in {resolved.name})")
+    assert not broken, f"{page.relative_to(ROOT)} has broken links:\n  " + "\n  ".join(broken)
+
+
+def test_link_checker_finds_broken_links(tmp_path):
+    page = tmp_path / "page.md"
+    (tmp_path / "there.md").write_text("# A title\n\n## Second `part`\n")
+    page.write_text(
+        "[ok](there.md) [ok](there.md#a-title) [ok](there.md#second-part) ![img](missing.png)\n"
+        "[bad](there.md#nowhere) [web](https://example.org/x) `[not a link](nope.md)`\n"
+        "```python\n[also not](nope.md)\n```\n"
+    )
+    assert relative_links(page) == [
+        "there.md",
+        "there.md#a-title",
+        "there.md#second-part",
+        "missing.png",
+        "there.md#nowhere",
+    ]
+    assert github_anchors((tmp_path / "there.md").read_text()) == {"a-title", "second-part"}
+
+
+# --------------------------------------------------------------------------- runnable examples
+
+RUNNABLE = [(page, blocks) for page in PAGES if (blocks := runnable_blocks(page))]
+
+
+def test_there_are_runnable_examples():
+    assert len(RUNNABLE) >= 10, "the convention is a fence opened with ```python run (see docs/index.md)"
+
+
+@pytest.mark.parametrize("page, blocks", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p, _ in RUNNABLE])
+def test_runnable_blocks_run(page, blocks, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # whatever an example writes lands here
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    for code, line in blocks:
+        name = f"{page.relative_to(ROOT)}:{line}"
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                exec(compile(code, name, "exec"), namespace)
+            except Exception as error:
+                pytest.fail(f"the runnable block at {name} raised {type(error).__name__}: {error}")
+
+
+# --------------------------------------------------------------------------- the API reference
+
+API_MODULES = [
+    "scratchnet",
+    "scratchnet.autograd",
+    "scratchnet.nn",
+    "scratchnet.nn.functional",
+    "scratchnet.nn.init",
+    "scratchnet.optim",
+    "scratchnet.optim.lr_scheduler",
+    "scratchnet.data",
+    "scratchnet.train",
+    "scratchnet.io",
+    "scratchnet.analysis",
+    "scratchnet.models",
+    "scratchnet.viz",
+    "scratchnet.cuda",
+    "scratchnet.labs",
+]
+
+
+def public_names(module: types.ModuleType) -> list[str]:
+    """``__all__``; without it, the non-underscore attributes that are not modules (for a plain
+    module, only those it defines itself, not what it imports)."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    is_package = hasattr(module, "__path__")
+    return [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"  # from __future__ import annotations
+        and (is_package or getattr(value, "__module__", None) == module.__name__)
+    ]
+
+
+def api_sections() -> dict[str, str]:
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## (\S+)\s*$", text, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+@pytest.mark.parametrize("module_name", API_MODULES)
+def test_api_reference_lists_every_public_name(module_name):
+    section = api_sections().get(module_name)
+    assert section is not None, f"docs/api.md has no section '## {module_name}'; run python docs/gen_api.py"
+    module = importlib.import_module(module_name)
+    names = public_names(module)
+    assert names, f"{module_name} has no public names?"
+    missing = [n for n in names if f"`{n}`" not in section and f"{module_name}.{n}" not in section]
+    assert not missing, f"docs/api.md does not list {module_name}.{missing}; run python docs/gen_api.py"
+
+
+def test_api_reference_has_no_stale_names():
+    """Every entry heading names something that still exists."""
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    for qualified in re.findall(r"^### (scratchnet\S*)$", text, flags=re.MULTILINE):
+        module_name, _, name = qualified.rpartition(".")
+        module = importlib.import_module(module_name)
+        assert hasattr(module, name), f"docs/api.md describes {qualified}, which no longer exists"
