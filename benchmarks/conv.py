@@ -197,14 +197,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 7)
     with_reference = not (args.quick or args.no_reference)
+    # Load the kernels first: they choose Numba's thread pool, which is fixed once any Numba
+    # threading call (such as get_num_threads below) has run.
+    kernels = backend.fast_kernels_for(np.zeros(1))
     torch = None if args.no_torch else optional_torch()
     if args.column_buffer_mb is not None:
         conv.COLUMN_BUFFER_BYTES = int(args.column_buffer_mb * 2**20)
-    kernels = backend.fast_kernels_for(np.zeros(1))
     import numba
 
     print(
-        f"float32, {numba.get_num_threads()} threads; fast kernels: {kernels.__name__ if kernels else 'none'}; "
+        f"float32, {numba.get_num_threads()} threads ({numba.threading_layer()} pool); "
+        f"fast kernels: {kernels.__name__ if kernels else 'none'}; "
         f"torch {torch.__version__ if torch else 'not available'}; {rounds} interleaved rounds; "
         f"column buffer {conv.COLUMN_BUFFER_BYTES / 2**20:.0f} MiB"
     )

@@ -141,15 +141,16 @@ def signature(obj: Any, name: str, wrap: bool = True) -> str | None:
 
 
 def source_link(obj: Any) -> str:
-    """A relative link from docs/ to the line that defines ``obj``, or '' when there is none."""
+    """A relative link from docs/ to the file that defines ``obj``, or '' when there is none.
+
+    The file, not the line: a line number would go stale with every edit above it.
+    """
     try:
-        target = inspect.unwrap(obj)
-        path = Path(inspect.getsourcefile(target)).resolve()
-        line = inspect.getsourcelines(target)[1]
-        relative = path.relative_to(ROOT)
+        path = Path(inspect.getsourcefile(inspect.unwrap(obj))).resolve()
+        relative = path.relative_to(ROOT).as_posix()
     except (TypeError, OSError, ValueError):
         return ""
-    return f"[source](../{relative.as_posix()}#L{line})"
+    return f"Source: [{relative}](../{relative})"
 
 
 def module_link(module: types.ModuleType) -> str:
@@ -275,7 +276,7 @@ def describe(qualified: str, value: Any, module: types.ModuleType) -> list[str]:
         text = repr(value)
         shown = text if len(text) <= 300 else text[:300] + " ..."
         lines += [f"A `{type(value).__name__}` constant." + (f" {inline(comment)}" if comment else ""), ""]
-        lines += ["```python", clean(shown), "```", ""]
+        lines += ["```text", clean(shown), "```", ""]  # text, not python: ruff format leaves it as printed
         return lines
     short_name = qualified.rsplit(".", 1)[1]
     sig = signature(value, short_name)

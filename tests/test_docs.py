@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import re
@@ -20,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PAGES = sorted(DOCS.rglob("*.md")) + [ROOT / "README.md"]
+PAGES = [*sorted(DOCS.rglob("*.md")), ROOT / "README.md"]
 
 FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>[^\n`]*)$")
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
@@ -50,6 +51,11 @@ def split_fences(text: str) -> tuple[str, list[tuple[str, str, int]]]:
         prose.extend([""] * (len(body) + 2))
         i += 1
     return "\n".join(prose), blocks
+
+
+@functools.cache
+def anchors_of(path: Path) -> frozenset[str]:
+    return frozenset(github_anchors(path.read_text(encoding="utf-8")))
 
 
 def github_anchors(text: str) -> set[str]:
@@ -99,9 +105,10 @@ def test_relative_links_resolve(page):
         path_part, _, fragment = target.partition("#")
         resolved = page if not path_part else (page.parent / path_part).resolve()
         if not resolved.exists():
-            broken.append(f"{target} (no such file: {resolved.relative_to(ROOT) if ROOT in resolved.parents else resolved})")
+            shown = resolved.relative_to(ROOT) if ROOT in resolved.parents else resolved
+            broken.append(f"{target} (no such file: {shown})")
             continue
-        if fragment and resolved.suffix == ".md" and fragment not in github_anchors(resolved.read_text("utf-8")):
+        if fragment and resolved.suffix == ".md" and fragment not in anchors_of(resolved):
             broken.append(f"{target} (no heading with anchor #{fragment} in {resolved.name})")
     assert not broken, f"{page.relative_to(ROOT)} has broken links:\n  " + "\n  ".join(broken)
 

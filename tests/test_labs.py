@@ -8,10 +8,10 @@ the command line.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -39,27 +39,37 @@ def test_the_nine_labs_are_there():
         assert (LESSONS / lab / "README.md").is_file(), f"{lab} has no handout"
 
 
+SOLUTION_TOTALS: dict[str, int] = {}  # checks per lab, counted by the solution's run
+
+
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_passes_every_check(lab):
     report = check_lab(LESSONS / lab)
     assert report.ok, report.render() + "\n\n" + report.output
     assert report.total >= 5
+    SOLUTION_TOTALS[lab] = report.total
+    handout = (LESSONS / lab / "README.md").read_text()
+    claimed = re.findall(r"Score: (\d+)/(\d+) checks passed", handout)
+    assert claimed == [(str(report.total), str(report.total))], f"{lab}/README.md's 'Score:' line is out of date"
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_released_stubs_fail_readably(lab, released):
+def test_released_stubs_fail_readably(lab, released, capsys):
     student = released / lab
     text = "".join(path.read_text() for path in student.glob("*.py"))
     assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text
-    report = check_lab(student)
-    assert not report.ok and not report.problems, report.render()
-    assert report.total == check_lab(LESSONS / lab, collect_only=True).total
-    failing = [o for o in report.outcomes if o.status != "PASS"]
-    assert failing, report.render()
-    for outcome in failing:  # a stub fails as "not implemented", never as a crash or a wrong value
-        assert outcome.status == "TODO", report.render()
-        assert outcome.message.startswith("not implemented yet: TASK"), outcome.message
-    assert "not implemented yet" in report.render()
+    assert labs_main(["check", str(student)]) == 1  # python -m scratchnet.labs check <student's lab>
+    out = capsys.readouterr().out
+    assert "not implemented yet: TASK" in out and "ERROR  could not import" not in out, out
+    passed, total = map(int, re.search(r"Score: (\d+)/(\d+) checks passed", out).groups())
+    expected_total = SOLUTION_TOTALS.get(lab) or check_lab(LESSONS / lab, collect_only=True).total
+    assert total == expected_total, "the student version has other checks than the instructor's"
+    statuses = re.findall(r"^  (PASS|TODO|FAIL|ERROR|SKIP) ", out, re.MULTILINE)
+    assert len(statuses) == total and statuses.count("PASS") == passed < total
+    # A stub fails as "not implemented" (with the task's name), never as a crash or a wrong value.
+    assert set(statuses) <= {"PASS", "TODO"}, out
+    messages = re.findall(r"^  TODO  .*\n {8}(.*)$", out, re.MULTILINE)
+    assert len(messages) == total - passed and all(m.startswith("not implemented yet: TASK") for m in messages), out
 
 
 def test_release_keeps_hints_and_indentation():
@@ -85,9 +95,14 @@ class Pool:
     assert holes == 2
     assert "gx = gy * 2" not in text and "return 1" not in text
     assert "        # HINT: add, never assign.\n" in text and '"""Docstring stays."""' in text
-    stub = '        raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.backward() in pool.py")\n'
+    stub = (
+        '        raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.backward() in pool.py")\n'
+    )
     assert stub in text
-    assert '            raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.other() in pool.py")\n' in text
+    assert (
+        '            raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.other() in pool.py")\n'
+        in text
+    )
     assert "        return 2\n" in text
 
 
@@ -185,6 +200,5 @@ def test_python_dash_m_entry_point(tmp_path):
 
 def test_project_suite_does_not_collect_the_labs():
     """The labs' tests run through `check` (with the lab folder on sys.path), not in the project's collection."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
+    assert re.search(r'^testpaths = \["tests"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
     assert not (LESSONS / "__init__.py").exists() and not (LESSONS / "conftest.py").exists()

@@ -62,7 +62,7 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, p
     # HINT: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))) pads only H and W, with zeros.
     # HINT: loop over n, o, oh, ow; the window is x_pad[n, :, oh*S : oh*S + KH, ow*S : ow*S + KW].
     ### BEGIN SOLUTION
-    N, C, H, W = x.shape
+    N, _, H, W = x.shape
     OC, _, KH, KW = w.shape
     OH = conv_output_size(H, KH, stride, padding)
     OW = conv_output_size(W, KW, stride, padding)
@@ -146,7 +146,9 @@ def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], KH: int, KW: int
     x_pad = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=col.dtype)
     for i in range(KH):
         for j in range(KW):
-            x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += col6[:, i, j].transpose(1, 0, 2, 3)
+            x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += col6[:, i, j].transpose(
+                1, 0, 2, 3
+            )
     return x_pad[:, :, padding : padding + H, padding : padding + W]
     ### END SOLUTION
 
@@ -170,7 +172,7 @@ class Conv2dFunction(Function):
         #       and transpose to (N, OC, OH, OW).
         # HINT: save what backward needs: x's shape, w, and col (no need to unfold x twice).
         ### BEGIN SOLUTION
-        N, C, H, W = x.shape
+        N, _, H, W = x.shape
         OC, _, KH, KW = w.shape
         OH = conv_output_size(H, KH, self.stride, self.padding)
         OW = conv_output_size(W, KW, self.stride, self.padding)

@@ -23,10 +23,12 @@ def scratchnet_conv(x, w, b, stride, padding):
 
 def test_output_size():
     """Task 2.1: conv_output_size for VGG's 3x3/1/1, GoogLeNet's 7x7/2 stem and a strided 3x3"""
-    for (size, kernel, stride, padding), expected in [((224, 3, 1, 1), 224), ((224, 7, 2, 3), 112),
-                                                       ((56, 3, 2, 1), 28), ((5, 3, 2, 0), 2), ((7, 1, 1, 0), 7)]:  # fmt: skip
+    cases = [((224, 3, 1, 1), 224), ((224, 7, 2, 3), 112), ((56, 3, 2, 1), 28), ((5, 3, 2, 0), 2), ((7, 1, 1, 0), 7)]
+    for (size, kernel, stride, padding), expected in cases:
         got = lab.conv_output_size(size, kernel, stride, padding)
-        expect_equal(got, expected, f"conv_output_size(size={size}, kernel={kernel}, stride={stride}, padding={padding})")
+        expect_equal(
+            got, expected, f"conv_output_size(size={size}, kernel={kernel}, stride={stride}, padding={padding})"
+        )
 
 
 @pytest.mark.parametrize(("stride", "padding"), GEOMETRIES)
@@ -38,11 +40,11 @@ def test_loops_match_scratchnet(stride, padding):
 
 
 def test_im2col_small_example():
-    """Task 2.3: im2col of a 3x3 image with a 2x2 kernel: four windows, four columns"""
-    x = np.arange(9.0).reshape(1, 1, 3, 3)
-    # Windows (row-major): [[0,1],[3,4]], [[1,2],[4,5]], [[3,4],[6,7]], [[4,5],[7,8]], each one column.
-    expected = np.array([[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]], dtype=float)
-    expect_close(lab.im2col(x, 2, 2), expected, "im2col(arange(9).reshape(1, 1, 3, 3), 2, 2)")
+    """Task 2.3: im2col of a 2x3 image with a 2x2 kernel: two windows, two columns"""
+    x = np.arange(6.0).reshape(1, 1, 2, 3)  # [[0, 1, 2], [3, 4, 5]]
+    # The windows [[0, 1], [3, 4]] and [[1, 2], [4, 5]], each read row by row into one column.
+    expected = np.array([[0, 1], [1, 2], [3, 4], [4, 5]], dtype=float)
+    expect_close(lab.im2col(x, 2, 2), expected, "im2col(arange(6).reshape(1, 1, 2, 3), 2, 2)")
 
 
 @pytest.mark.parametrize(("stride", "padding"), GEOMETRIES)

@@ -125,7 +125,7 @@ class VGG(nn.Module):
 
 
 # =====================================================================================
-# TASK 4.5  The memory and parameter table of slide "VGGNet (3)"
+# TASK 4.5  The memory and parameter table (slide "VGGNet (3)")
 # =====================================================================================
 
 
@@ -169,7 +169,9 @@ def format_table(rows: list[Row]) -> str:
     lines = []
     for row in rows:
         H, W, C = row.shape
-        lines.append(f"{row.name + ':':<11} [{H}x{W}x{C}]".ljust(28) + f"memory: {row.memory:>11,}   params: {row.params:>12,}")
+        lines.append(
+            f"{row.name + ':':<11} [{H}x{W}x{C}]".ljust(28) + f"memory: {row.memory:>11,}   params: {row.params:>12,}"
+        )
     memory, params = sum(r.memory for r in rows), sum(r.params for r in rows)
     lines.append(f"TOTAL memory: {memory:,} values x 4 bytes = {memory * 4 / 2**20:.1f} MiB / image (forward only)")
     lines.append(f"TOTAL params: {params:,} ({params / 1e6:.1f}M; the slide: 138M)")

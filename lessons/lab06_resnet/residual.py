@@ -137,7 +137,9 @@ def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10,
     ### BEGIN SOLUTION
     layers: list[nn.Module] = [conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU()]
     layers += [BasicBlock(width, width, 1, residual) for _ in range(blocks)]
-    layers += [BasicBlock(width if i == 0 else 2 * width, 2 * width, 2 if i == 0 else 1, residual) for i in range(blocks)]
+    layers += [
+        BasicBlock(width if i == 0 else 2 * width, 2 * width, 2 if i == 0 else 1, residual) for i in range(blocks)
+    ]
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes)]
     return nn.Sequential(*layers)
     ### END SOLUTION
@@ -184,29 +186,38 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, 
 
 
 def degradation_experiment(depths: tuple[int, ...] = (1, 4, 8), steps: int = 400, seed: int = 0,
-                           width: int = 8) -> dict[tuple[int, bool], float]:  # fmt: skip
-    """Train a plain and a residual network for every ``blocks`` in ``depths``, from the same seed;
-    return the training loss (mean of the last 50 steps) of each, keyed by (blocks, residual)."""
+                           width: int = 8) -> dict[str, list[float]]:  # fmt: skip
+    """Train a plain and a residual network for every ``blocks`` in ``depths``, from the same seed, and
+    print the training loss of each (mean of the last 50 steps); return every run's loss curve."""
     from scratchnet.data import digits
 
     images, labels = digits("train").arrays
-    results = {}
+    curves = {}
     for blocks in depths:
         for residual in (False, True):
             sn.manual_seed(seed)
-            losses = train(make_net(blocks, residual, width), images, labels, steps, seed=seed)
-            results[(blocks, residual)] = float(np.mean(losses[-50:]))
-            kind = "residual" if residual else "plain   "
-            print(f"{kind} {2 + 4 * blocks:>3} layers: training loss {results[(blocks, residual)]:.4f}", flush=True)
-    return results
+            name = f"{'residual' if residual else 'plain'}-{2 + 4 * blocks}"
+            curves[name] = train(make_net(blocks, residual, width), images, labels, steps, seed=seed)
+            print(f"{name:<12} training loss {np.mean(curves[name][-50:]):.4f}", flush=True)
+    return curves
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Plain vs residual networks on the digits (slide 'ResNet (1)').")
     parser.add_argument("--depths", default="1,4,8", help="blocks per stage; layers = 2 + 4 * blocks")
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--plot", metavar="PATH", help="also draw the loss curves into this image (needs matplotlib)")
     args = parser.parse_args()
-    degradation_experiment(tuple(int(d) for d in args.depths.split(",")), args.steps)
+    curves = degradation_experiment(tuple(int(d) for d in args.depths.split(",")), args.steps)
+    if args.plot:
+        from scratchnet.viz import plot_curves
+
+        window = 20  # a moving average: one batch's loss is noisy
+        smooth = {name: np.convolve(c, np.ones(window) / window, mode="valid").tolist() for name, c in curves.items()}
+        styles = {name: "--" if name.startswith("plain") else "-" for name in curves}
+        plot_curves(smooth, args.plot, xlabel="step", ylabel="training loss", logy=True, styles=styles,
+                    title="Plain (dashed) vs residual (solid) networks on the digits")  # fmt: skip
+        print(f"curves written to {args.plot}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def test_basic_block_shapes():
 
 
 def test_shortcut_only_where_needed():
-    """Task 6.1: an identity shortcut where the shape is kept, a 1x1 projection where it changes, none in a plain block"""
+    """Task 6.1: identity shortcut where the shape is kept, 1x1 projection where it changes, none in a plain block"""
     if lab.BasicBlock(8, 8).shortcut is not None:
         raise AssertionError("BasicBlock(8, 8).shortcut should be None: the identity needs no layers")
     if lab.BasicBlock(8, 16, 2, residual=False).shortcut is not None:
@@ -44,7 +44,9 @@ def test_basic_block_forward():
         module.eval()
     expect_close(block(x), F.relu(branch(block, x) + x), "residual BasicBlock(4, 4)(x)", atol=1e-5)
     expect_close(plain(x), F.relu(branch(plain, x)), "plain BasicBlock(4, 4, residual=False)(x)", atol=1e-5)
-    expect_close(projected(x), F.relu(branch(projected, x) + projected.shortcut(x)), "BasicBlock(4, 6, 2)(x)", atol=1e-5)
+    expect_close(
+        projected(x), F.relu(branch(projected, x) + projected.shortcut(x)), "BasicBlock(4, 6, 2)(x)", atol=1e-5
+    )
 
 
 def test_silenced_branch_is_the_identity():
@@ -109,13 +111,13 @@ def test_make_net():
 
 
 def test_train_lowers_the_loss():
-    """Task 6.4: train() returns one loss per step, and 30 steps lower the loss of a small residual net"""
+    """Task 6.4: train() returns one loss per step, and 20 steps lower the loss of a small residual net"""
     sn.manual_seed(0)
     images, labels = digits("train").arrays
-    losses = lab.train(lab.make_net(1, True), images, labels, steps=30, lr=0.05, batch_size=32)
-    expect_equal(len(losses), 30, "len(train(..., steps=30))")
+    losses = lab.train(lab.make_net(1, True), images, labels, steps=20, lr=0.05, batch_size=16)
+    expect_equal(len(losses), 20, "len(train(..., steps=20))")
     if not all(isinstance(loss, float) for loss in losses):
         raise AssertionError("train() should return Python floats (loss.item()), not Tensors")
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])
-    if not last < 0.7 * first:
+    if not last < 0.9 * first:
         raise AssertionError(f"the loss did not fall enough: first 5 steps {first:.3f}, last 5 steps {last:.3f}")

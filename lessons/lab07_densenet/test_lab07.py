@@ -59,8 +59,8 @@ def test_transition():
 
 def test_channel_arithmetic():
     """Task 7.4: densenet_channels reproduces the channels of DenseNet-121 and -169"""
-    expect_equal(lab.densenet_channels((6, 12, 24, 16)), [(64, 256, 128), (128, 512, 256), (256, 1024, 512),
-                                                          (512, 1024, None)], "densenet_channels((6, 12, 24, 16))")  # fmt: skip
+    expected = [(64, 256, 128), (128, 512, 256), (256, 1024, 512), (512, 1024, None)]
+    expect_equal(lab.densenet_channels((6, 12, 24, 16)), expected, "densenet_channels((6, 12, 24, 16))")
     expect_equal(lab.densenet_channels((6, 12, 32, 32))[-1], (640, 1664, None), "DenseNet-169's last block")
     expect_equal(lab.densenet_channels((2, 2), growth_rate=4, num_init_features=8), [(8, 16, 8), (8, 16, None)],
                  "densenet_channels((2, 2), growth_rate=4, num_init_features=8)")  # fmt: skip

@@ -303,15 +303,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{split:<6} {m['accuracy']:>9.3f} {m['sensitivity']:>12.3f} {m['specificity']:>12.3f} "
               f"{m['precision']:>10.3f} {m['auc']:>6.3f}")  # fmt: skip
 
-    x_test = normalize(images, mean, std)
-    cams = grad_cam(model, model.target_layer, x_test, class_index=1)
+    # Grad-CAM on the test split (the last one evaluated above): images, scores and masks are the test set's.
+    cams = grad_cam(model, model.target_layer, normalize(images, mean, std), class_index=1)
     if masks is not None:
         print(f"\npointing game on the test lesions: {pointing_game(cams, masks):.2f} "
               "(the hottest pixel of the map inside the lesion)")  # fmt: skip
     try:
-        chosen = np.arange(8)
-        save_figure(Path(args.figure), images[chosen], cams[chosen],
-                    masks[chosen] if masks is not None else np.zeros_like(cams[chosen], dtype=bool), scores[chosen])  # fmt: skip
+        shown = slice(0, 8)  # the first eight test images
+        outlines = masks[shown] if masks is not None else np.zeros_like(cams[shown], dtype=bool)
+        save_figure(Path(args.figure), images[shown], cams[shown], outlines, scores[shown])
         print(f"Grad-CAM maps written to {args.figure}")
     except ImportError:
         print("matplotlib is not installed: no figure (pip install matplotlib)")

@@ -25,6 +25,7 @@ import numpy as np
 import scratchnet as sn
 from scratchnet import nn, optim
 from scratchnet.data import DataLoader
+from scratchnet.data.transforms import Normalize
 from scratchnet.demos.common import DATASETS, limit, load_split, out_dir, write_json
 from scratchnet.models.googlenet import GoogLeNetOutputs
 from scratchnet.tensor import Tensor
@@ -117,7 +118,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = out_dir(args.out)
     train_set = limit(load_split(args.dataset, "train", args.data_root), args.train_limit)
     channels = train_set.images.shape[1]
-    probe = [Tensor(a) for a in train_set.get_batch(np.arange(min(128, len(train_set))))]  # a fixed batch
+    # Without batch normalisation the inputs must be standardised by hand (zero mean, unit spread).
+    pixels = train_set.get_batch(np.arange(len(train_set)))[0]
+    normalize = Normalize(float(pixels.mean()), float(pixels.std()))
+    images, labels = train_set.get_batch(np.arange(min(128, len(train_set))))
+    probe = [Tensor(normalize(images)), Tensor(labels)]  # a fixed batch for the gradient norms
 
     results: dict[str, Any] = {}
     for name, aux in (("with auxiliary heads", True), ("without", False)):
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
         trainer = Trainer(model, optimizer, aux_weight=args.aux_weight, progress=not args.no_progress)
         norms_at_init = gradient_norms(model, trainer, *probe)
-        loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed)
+        loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, transform=normalize)
         history = trainer.fit(loader, None, args.epochs)
         errors = [1 - a for a in history["train_accuracy"]]
         results[name] = {"gradient_norms_at_init": norms_at_init, "training_error": errors}

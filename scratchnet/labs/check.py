@@ -4,13 +4,16 @@
 in this process, and prints one line per check instead of pytest's report::
 
     lab02_im2col  (lessons/lab02_im2col)
-      PASS  Task 2.1: the output-size formula
-      TODO  Task 2.3: im2col matches scratchnet's reference
-            not implemented yet: TASK 2.3 (im2col): complete im2col() in conv_im2col.py
-      FAIL  Task 2.6: conv backward passes gradcheck
-            conv backward: gradcheck: gradient of input 1 (weight, shape (4, 3, 3, 3)) is wrong at ...
-            at conv_im2col.py, line 131, in backward
-    Score: 1/9 checks passed.
+      PASS  Task 2.1: conv_output_size for VGG's 3x3/1/1, GoogLeNet's 7x7/2 stem and a strided 3x3
+      FAIL  Task 2.3: im2col has shape (C*KH*KW, N*OH*OW) and matches scratchnet's im2col [1-0]
+            im2col(x of shape (2, 3, 6, 5), KH=3, KW=2, stride=1, padding=0): expected shape (18, 32), got (32, 18)
+            at test_lab02.py, line 56, in test_im2col_matches_reference
+      TODO  Task 2.5: Conv2dFunction.forward matches scratchnet's convolution [1-0]
+            not implemented yet: TASK 2.5 (The convolution's forward): complete Conv2dFunction.forward() in ...
+      FAIL  Task 2.6: Conv2dFunction.backward passes gradcheck for x, w and b [1-1]
+            conv2d backward (stride=1, padding=1): gradcheck: gradient of input 1 (w, shape (3, 2, 3, 3)) is
+            wrong at index (1, 0, 0, 1): analytic 32.1412, numeric 16.0706 (...)
+    Score: 1/4 checks passed.
 
 A check's title is the first line of its test's docstring. The exit status is 0 only when every
 check passes. The lab folder goes on ``sys.path`` for the run (the tests import the student's
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -124,28 +128,39 @@ def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = 
     traceback : str
         pytest's ``--tb`` style for ``LabReport.output`` ("short", "long", "no", ...).
     """
-    import pytest  # imported here: checking is the only part of scratchnet that needs pytest
+    try:
+        import pytest  # imported here: checking is the only part of scratchnet that needs pytest
+    except ImportError as error:
+        raise RuntimeError("checking a lab runs its tests with pytest: pip install pytest") from error
 
     lab = Path(lab).resolve()
     collector = _Collector(lab)
     saved_path, saved_bytecode = list(sys.path), sys.dont_write_bytecode
+    saved_addopts = os.environ.pop("PYTEST_ADDOPTS", None)  # a CI's options are not the lab's
     sys.dont_write_bytecode = True  # leave no __pycache__ in the student's folder
     buffer = io.StringIO()
     try:
         with tempfile.TemporaryDirectory() as config_dir:
             config = Path(config_dir) / "pytest.ini"
             config.write_text("[pytest]\n", encoding="utf-8")  # ignore any project's pytest settings
-            args = [str(lab), "-q", "-p", "no:cacheprovider", "-c", str(config), "--rootdir", str(lab),
-                    "--confcutdir", str(lab), "--import-mode=prepend", "-o", "python_files=test_*.py"]  # fmt: skip
-            args += [f"--tb={traceback}"] + (["-k", keyword] if keyword else []) + (["--collect-only"] if collect_only else [])
+            # This folder's tests only, with no other project's settings or conftest, and the folder put on
+            # sys.path ("prepend") so that the tests can import the student's module by name.
+            args = [str(lab), "-q", f"--tb={traceback}", "-p", "no:cacheprovider", "-c", str(config),
+                    "--rootdir", str(lab), "--confcutdir", str(lab), "--import-mode=prepend",
+                    "-o", "python_files=test_*.py"]  # fmt: skip
+            if keyword:
+                args += ["-k", keyword]
+            if collect_only:
+                args.append("--collect-only")
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 pytest.main(args, plugins=[collector])
     finally:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
+        if saved_addopts is not None:
+            os.environ["PYTEST_ADDOPTS"] = saved_addopts
         _forget_modules_under(lab)
-    report = LabReport(lab, list(collector.outcomes.values()), collector.problems, buffer.getvalue())
-    return report
+    return LabReport(lab, list(collector.outcomes.values()), collector.problems, buffer.getvalue())
 
 
 def _forget_modules_under(folder: Path) -> None:
@@ -197,7 +212,8 @@ class _Collector:
 
     def _student_frame(self, excinfo: Any) -> str:
         """The deepest traceback line in the lab folder outside the tests (the student's code),
-        else the deepest in a test file."""
+        else the deepest in a test file.
+        """
         in_lab = [entry for entry in excinfo.traceback if self.lab in Path(str(entry.path)).resolve().parents]
         student = [entry for entry in in_lab if not Path(str(entry.path)).name.startswith("test_")]
         chosen = (student or in_lab)[-1:] if in_lab else []

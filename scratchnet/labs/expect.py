@@ -71,7 +71,8 @@ def expect_equal(actual: Any, expected: Any, what: str) -> None:
 def expect_gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], what: str,
                      names: Sequence[str] | None = None, **options: Any) -> None:  # fmt: skip
     """``scratchnet.gradcheck(fn, inputs)``, its error message prefixed by ``what`` and with the
-    inputs named (``input 1 (weight, shape ...)``) when ``names`` are given."""
+    inputs named (``input 1 (weight, shape ...)``) when ``names`` are given.
+    """
     try:
         gradcheck(fn, inputs, **options)
     except GradcheckError as error:

@@ -65,7 +65,9 @@ def release_text(source: str, filename: str = "<lab file>") -> tuple[str, int]:
         marker = line.strip()
         if marker.startswith(BEGIN):
             if begin_line is not None:
-                raise ReleaseError(f"{filename}:{number + 1}: {BEGIN} inside the region opened at line {begin_line + 1}")
+                raise ReleaseError(
+                    f"{filename}:{number + 1}: {BEGIN} inside the region opened at line {begin_line + 1}"
+                )
             begin_line = number
         elif marker.startswith(END):
             if begin_line is None:
@@ -107,7 +109,11 @@ def _stub_message(lines: list[str], begin: int, filename: str) -> str:
     where = f"complete {scope}() in {Path(filename).name}"
     if task is None:
         return where
-    label, title = task.group(1), task.group(2).split(":")[0].strip()  # "Mul: the product rule" -> "Mul"
+    label, title = task.group(1), task.group(2)
+    if not title:  # a bare "# TASK 2.5" inside a method: the title is on the banner with the same label
+        titled = (m for m in (_TASK.match(line) for line in lines) if m and m.group(1) == label and m.group(2))
+        title = next((m.group(2) for m in titled), "")
+    title = re.split(r":| \(", title)[0].strip()  # "Mul: the product rule" -> "Mul"
     return f"{label} ({title}): {where}" if title else f"{label}: {where}"
 
 

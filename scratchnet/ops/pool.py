@@ -184,11 +184,10 @@ def max_pool2d(
     x, batched = _as_batch("max_pool2d", input)
     _check_pool("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     function = MaxPool2dFunction(kernel_size, stride, padding, dilation, ceil_mode)
-    y = function(x)
-    indices = Tensor(function.indices)
+    y, indices = function(x), function.indices
     if not batched:
-        y, indices = squeeze(y, 0), Tensor(function.indices[0])
-    return (y, indices) if return_indices else y
+        y, indices = squeeze(y, 0), indices[0]
+    return (y, Tensor(indices)) if return_indices else y
 
 
 class AvgPool2dFunction(Function):
