@@ -12,14 +12,20 @@ For each layer (input shape -> output channels, kernel, stride, padding) it time
 
 It prints medians (ms) and the medians of paired ratios, and their geometric means over the layers.
 
-    python -m benchmarks.conv            # about a minute on 2 cores
+    python -m benchmarks.conv            # about two minutes on 2 cores
     python -m benchmarks.conv --quick    # fewer rounds, no reference path
+
+On a busy shared machine, wall times of multi-threaded code swing by 2x and more. One thread per
+library and CPU time give steadier ratios of the work done:
+
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.conv --cpu-time
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import time
 
 # benchmarks._timing sets OPENBLAS_THREAD_TIMEOUT, which must happen before NumPy is imported.
 from benchmarks._timing import geometric_mean, interleaved, median, ms, paired_ratio, ratio  # isort: skip
@@ -194,6 +200,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-reference", action="store_true", help="skip the NumPy reference path")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument("--column-buffer-mb", type=float, default=None, help="override conv.COLUMN_BUFFER_BYTES")
+    parser.add_argument("--cpu-time", action="store_true", help="CPU time of all threads instead of wall time")
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 7)
     with_reference = not (args.quick or args.no_reference)
@@ -208,14 +215,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(
         f"float32, {numba.get_num_threads()} threads ({numba.threading_layer()} pool); "
         f"fast kernels: {kernels.__name__ if kernels else 'none'}; "
-        f"torch {torch.__version__ if torch else 'not available'}; {rounds} interleaved rounds; "
+        f"torch {torch.__version__ if torch else 'not available'}; {rounds} interleaved rounds of "
+        f"{'CPU' if args.cpu_time else 'wall'} time; "
         f"column buffer {conv.COLUMN_BUFFER_BYTES / 2**20:.0f} MiB"
     )
     rows = []
     for layer in LAYERS:
         cases, shape = conv_cases(layer, torch, with_reference)
         cases |= pool_and_norm_cases(layer, shape, torch, with_reference)
-        times = interleaved(cases, rounds)
+        times = interleaved(cases, rounds, clock=time.process_time if args.cpu_time else time.perf_counter)
         for op in dict.fromkeys(op for op, _ in cases):
             get = lambda path, op=op, times=times: times.get((op, path))  # noqa: E731
             row = {"layer": layer_name(layer), "op": op}

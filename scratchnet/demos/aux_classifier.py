@@ -64,6 +64,9 @@ class DeepPlainNet(nn.Module):
         super().__init__()
         self.convs = nn.ModuleList([nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1)
                                     for i in range(depth)])  # fmt: skip
+        for conv in self.convs:  # He initialisation: the signal keeps its size through the ReLUs
+            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
         self.head = nn.Linear(width, num_classes)
         self.aux_at = (depth // 3 - 1, 2 * depth // 3 - 1)  # after these conv layers (0-based)
         self.aux_logits = aux_logits
