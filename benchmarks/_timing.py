@@ -1,24 +1,23 @@
 """Timing helpers shared by the benchmarks: interleaved rounds, medians, paired ratios.
 
 Two traps on a small shared machine shape these helpers. OpenBLAS's and PyTorch's worker threads
-spin for a while after each call and slow whichever library runs next, so every sample is preceded
-by a short pause (and ``OPENBLAS_THREAD_TIMEOUT`` is set before NumPy is imported). Other programs
-come and go, so the libraries are interleaved (one sample of each per round, in a rotating order)
-and compared by the median of the per-round ratios, which cancels most of the drift.
+keep spinning for a while after each call (OpenBLAS: 2^28 cycles, about 0.1 s) and slow whichever
+library runs next, so every sample is preceded by a pause longer than that. (Shortening the spin
+with ``OPENBLAS_THREAD_TIMEOUT=4`` instead made OpenBLAS's sleeping threads wake up late: skinny
+matrix products such as a convolution's weight gradient then stalled for about 0.6 s, one call in
+two.) Other programs come and go, so the libraries are interleaved (one sample of each per round,
+in a rotating order) and compared by the median of the per-round ratios, which cancels most of
+the drift.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable
 
-# Must be set before NumPy (OpenBLAS) starts its threads: let them sleep soon after a call.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-PAUSE_S = 0.02  # between samples: lets spinning worker threads go to sleep
+PAUSE_S = 0.15  # between samples: longer than the worker threads' spin after a call
 
 
 def interleaved(

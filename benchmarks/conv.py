@@ -12,7 +12,7 @@ For each layer (input shape -> output channels, kernel, stride, padding) it time
 
 It prints medians (ms) and the medians of paired ratios, and their geometric means over the layers.
 
-    python -m benchmarks.conv            # about two minutes on 2 cores
+    python -m benchmarks.conv            # about four minutes on 2 cores
     python -m benchmarks.conv --quick    # fewer rounds, no reference path
 
 On a busy shared machine, wall times of multi-threaded code swing by 2x and more. One thread per
@@ -27,11 +27,10 @@ import argparse
 import importlib
 import time
 
-# benchmarks._timing sets OPENBLAS_THREAD_TIMEOUT, which must happen before NumPy is imported.
-from benchmarks._timing import geometric_mean, interleaved, median, ms, paired_ratio, ratio  # isort: skip
 import numpy as np
 
 import scratchnet as sn
+from benchmarks._timing import geometric_mean, interleaved, median, ms, paired_ratio, ratio
 from scratchnet import backend
 from scratchnet.ops import conv
 from scratchnet.ops.conv import conv2d

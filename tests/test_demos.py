@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from scratchnet import tensor
 from scratchnet.demos import aux_classifier, degradation, gradcam, se_excitation, train
 from scratchnet.demos.common import load_split, small_cnn
 from scratchnet.train import load_checkpoint
@@ -21,7 +22,9 @@ def _png(path):
 
 
 def test_train_demo_writes_metrics_figures_and_checkpoint(tmp_path):
-    metrics = train.main(["--dataset", "digits", "--epochs", "1", "--train-limit", "96", "--out", str(tmp_path), *QUIET])
+    metrics = train.main(
+        ["--dataset", "digits", "--epochs", "1", "--train-limit", "96", "--out", str(tmp_path), *QUIET]
+    )
     saved = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("test_accuracy", "test_loss", "epochs", "seconds", "history"):
         assert key in saved, key
@@ -36,8 +39,8 @@ def test_train_demo_writes_metrics_figures_and_checkpoint(tmp_path):
 
 def test_train_demo_with_a_zoo_model_on_grey_images(tmp_path):
     """A model built for RGB input gets the grey digits repeated to three channels."""
-    metrics = train.main(["--model", "resnet20", "--epochs", "1", "--train-limit", "32", "--batch-size", "16",
-                          "--optimizer", "adam", "--lr", "0.01", "--augment", "--out", str(tmp_path), *QUIET])  # fmt: skip
+    args = ["--model", "resnet20", "--epochs", "1", "--train-limit", "32", "--batch-size", "16", "--optimizer", "adam"]
+    metrics = train.main([*args, "--lr", "0.01", "--augment", "--out", str(tmp_path), *QUIET])
     assert metrics["model"] == "resnet20" and metrics["parameters"] == 269_722
 
 
@@ -67,8 +70,6 @@ def test_aux_classifier_demo(tmp_path):
 def test_aux_net_returns_googlenet_outputs_in_training_only():
     net = aux_classifier.DeepPlainNet(1, 10, depth=6, width=4)
     x = np.zeros((2, 1, 8, 8), np.float32)
-    from scratchnet import tensor
-
     outputs = net(tensor(x))
     assert type(outputs).__name__ == "GoogLeNetOutputs" and outputs.logits.shape == (2, 10)
     net.eval()
@@ -78,16 +79,16 @@ def test_aux_net_returns_googlenet_outputs_in_training_only():
 def test_se_excitation_demo(tmp_path):
     args = ["--widths", "4,4,8", "--epochs", "1", "--train-limit", "64", "--out", str(tmp_path)]
     metrics = se_excitation.main(args + QUIET)
-    assert len(metrics["class_share"]) == 3 and all(0 <= v <= 1 for v in metrics["class_share"].values())
+    assert len(metrics["class_spread"]) == 3 and all(0 <= v <= 0.5 for v in metrics["class_spread"].values())
     assert _png(tmp_path / "se_excitation.png")
 
 
-def test_class_share_by_hand():
+def test_class_spread_by_hand():
     labels = np.array([0, 0, 1, 1])
-    determined = np.array([[0.1], [0.1], [0.9], [0.9]])  # the excitation is the class
-    agnostic = np.array([[0.1], [0.9], [0.1], [0.9]])  # the same spread in every class
-    assert se_excitation.class_share(determined, labels) == pytest.approx(1.0)
-    assert se_excitation.class_share(agnostic, labels) == pytest.approx(0.0)
+    determined = np.array([[0.1, 0.5], [0.1, 0.5], [0.9, 0.5], [0.9, 0.5]])  # channel 0 tells the class
+    agnostic = np.array([[0.1], [0.9], [0.1], [0.9]])  # the same mean in every class
+    assert se_excitation.class_spread(determined, labels) == pytest.approx((0.4 + 0.0) / 2)
+    assert se_excitation.class_spread(agnostic, labels) == pytest.approx(0.0)
 
 
 def test_gradcam_demo(tmp_path):

@@ -71,6 +71,7 @@ def test_fast_kernel_has_the_reference_signature(module, name):
     assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in getattr(fast, name).__doc__
 
 
+@pytest.mark.skipif(not backend.fast_kernels_enabled(), reason="SCRATCHNET_KERNELS=reference forces the reference path")
 def test_dispatch_picks_the_fast_kernels():
     assert backend.fast_kernels_for(np.zeros(1)) is fast
     with backend.reference_kernels():

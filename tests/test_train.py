@@ -96,6 +96,20 @@ def test_auxiliary_outputs_are_weighted_into_the_loss():
     assert history["val_accuracy"][-1] > 0.5
 
 
+def test_zoo_googlenet_aux_outputs_match_its_own_loss_helper():
+    from scratchnet.models import googlenet, googlenet_loss
+
+    model = googlenet(num_classes=4, aux_logits=True)  # 32x32 inputs keep it cheap
+    x = np.random.default_rng(0).random((8, 3, 32, 32)).astype(np.float32)
+    y = np.arange(8) % 4
+    trainer = Trainer(model, optim.SGD(model.parameters(), lr=0.01), progress=False)
+    outputs = model(sn.tensor(x[:4]))
+    loss, _ = trainer.compute_loss(outputs, sn.tensor(y[:4]))
+    assert loss.item() == pytest.approx(googlenet_loss(outputs, sn.tensor(y[:4])).item(), rel=1e-6)
+    history = trainer.fit(DataLoader(TensorDataset(x, y), 4), DataLoader(TensorDataset(x, y), 8), epochs=1)
+    assert len(history) == 1 and history["val_top5_accuracy"] == [1.0]  # 4 classes: top-5 is certain
+
+
 def test_multilabel_targets_use_binary_cross_entropy():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 1, 4, 4)).astype(np.float32)

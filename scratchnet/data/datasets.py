@@ -282,7 +282,7 @@ LESION_CLASSES = ["healthy", "round lesion", "elongated lesion", "ring lesion"]
 
 
 def synthetic_lesions(num_samples: int = 1000, size: int = 32, num_classes: int = 4, channels: int = 1,
-                      noise: float = 0.25, seed: int = 0) -> ImageDataset:  # fmt: skip
+                      noise: float = 0.15, seed: int = 0) -> ImageDataset:  # fmt: skip
     """Tissue-like noisy images, some with a bright "lesion" whose shape is the class.
 
     Classes (the first ``num_classes`` of): 0 healthy (no lesion), 1 round lesion (a Gaussian
@@ -318,10 +318,10 @@ def synthetic_lesions(num_samples: int = 1000, size: int = 32, num_classes: int 
     masks = np.zeros((num_samples, size, size), dtype=bool)
     for i, label in enumerate(labels):
         image = 0.5 + noise * _texture(rng, size)
-        image += 0.5 * _vessel(rng, rows, cols, size)
+        image += 0.4 * _vessel(rng, rows, cols, size)
         if label > 0:
             lesion, masks[i] = _lesion(rng, int(label), rows, cols, size)
-            image += rng.uniform(0.6, 1.0) * lesion
+            image += rng.uniform(0.8, 1.2) * lesion
         image = np.clip(image / 2, 0, 1)  # about 0.25 background, lesions up to 1
         if channels == 3:  # an H&E-like pink tint: the same structure in every channel, scaled
             images[i] = image[None] * np.array([0.95, 0.6, 0.8], dtype=np.float32)[:, None, None]
@@ -361,7 +361,7 @@ def _vessel(rng: np.random.Generator, rows: np.ndarray, cols: np.ndarray, size: 
 def _lesion(rng: np.random.Generator, label: int, rows: np.ndarray, cols: np.ndarray,
             size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """The intensity of one lesion of the given class and its mask."""
-    radius = rng.uniform(0.12, 0.2) * size
+    radius = rng.uniform(0.15, 0.22) * size
     margin = 1.5 * radius + 1  # keeps the whole lesion (an ellipse reaches 1.4 radii) inside
     cy, cx = rng.uniform(margin, size - margin, 2)
     dy, dx = rows - cy, cols - cx
@@ -371,7 +371,7 @@ def _lesion(rng: np.random.Generator, label: int, rows: np.ndarray, cols: np.nda
     elif label == 2:  # elongated: a thin ellipse at a random angle
         angle = rng.uniform(0, np.pi)
         a = (dx * np.cos(angle) + dy * np.sin(angle)) / (1.4 * radius)
-        b = (-dx * np.sin(angle) + dy * np.cos(angle)) / (0.45 * radius)
+        b = (-dx * np.sin(angle) + dy * np.cos(angle)) / (0.6 * radius)
         r = np.hypot(a, b)
         intensity = np.exp(-2 * r**2)
     else:  # ring: bright rim round a dark core

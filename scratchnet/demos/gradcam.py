@@ -25,6 +25,7 @@ from scratchnet import optim
 from scratchnet.data import DataLoader
 from scratchnet.data.transforms import RandomHorizontalFlip
 from scratchnet.demos.common import DATASETS, limit, load_split, out_dir, small_cnn, write_json
+from scratchnet.optim.lr_scheduler import CosineAnnealingLR
 from scratchnet.train import evaluate, fit
 from scratchnet.viz import grad_cam, pointing_game
 from scratchnet.viz.plots import finish, pyplot
@@ -37,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=32, help="image size of the synthetic set")
     parser.add_argument("--samples", type=int, default=1500, help="training images of the synthetic set")
     parser.add_argument("--width", type=int, default=16, help="channels of the first conv layers")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--show", type=int, default=12, help="images in the figure")
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model = small_cnn(train_set.images.shape[1], train_set.num_classes, width=args.width)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     loader = DataLoader(train_set, args.batch_size, shuffle=True, transform=RandomHorizontalFlip())
-    fit(model, loader, None, optimizer, args.epochs, progress=not args.no_progress)
+    scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)  # a calm end: steady BN statistics
+    fit(model, loader, None, optimizer, args.epochs, scheduler=scheduler, progress=not args.no_progress)
     test = evaluate(model, DataLoader(test_set, 256))
     print(f"test accuracy {test['accuracy']:.4f}")
 

@@ -10,9 +10,9 @@ later layers they differ from class to class (class-specific features).
 trains a small CIFAR-style SE-ResNet (``scratchnet.models.SEBasicBlock``, one block per stage by
 default) on the bundled digits, runs the test images through it, and averages every SE block's
 excitation per class. ``se_excitation.png`` shows, for the earliest and the latest block, the mean
-excitation of each class per channel; ``metrics.json`` gives each block's *class share*: the
-fraction of the variance of s_c over test images explained by the class (0 = class-agnostic,
-1 = determined by the class), averaged over channels.
+excitation of each class per channel; ``metrics.json`` gives each block's *class spread*: how far
+apart the classes' mean excitations are (their standard deviation over classes, averaged over
+channels; 0 = class-agnostic).
 """
 
 from __future__ import annotations
@@ -47,20 +47,15 @@ def collect_excitations(model: Any, images: np.ndarray, batch_size: int = 256) -
     return {name: np.concatenate(parts) for name, parts in collected.items()}
 
 
-def class_share(excitation: np.ndarray, labels: np.ndarray) -> float:
-    """Share of each channel's excitation variance explained by the class (eta squared), averaged.
+def class_spread(excitation: np.ndarray, labels: np.ndarray) -> float:
+    """How much the mean excitation differs between classes: for every channel, the standard
+    deviation over classes of the class's mean excitation, averaged over channels.
 
-    eta^2_c = sum_k n_k (mean_k s_c - mean s_c)^2 / sum_i (s_ic - mean s_c)^2 -- the between-class
-    part of the total sum of squares (one-way ANOVA).
+    0 means every class gets the same excitation (class-agnostic); the excitation is in (0, 1),
+    so values near 0.1 or more mean clearly different channels are emphasised for each class.
     """
-    excitation = excitation.astype(np.float64)  # float32 sums of near-equal values lose the difference
-    overall = excitation.mean(axis=0)  # (C,)
-    total = ((excitation - overall) ** 2).sum(axis=0)  # (C,)
-    between = sum(
-        (labels == k).sum() * (excitation[labels == k].mean(axis=0) - overall) ** 2 for k in np.unique(labels)
-    )  # (C,)
-    varies = total > 1e-12 * len(excitation)  # a constant channel (e.g. saturated at 1) has no share to give
-    return float(np.mean(between[varies] / total[varies])) if varies.any() else 0.0
+    means = np.stack([excitation[labels == k].mean(axis=0) for k in np.unique(labels)])  # (K, C)
+    return float(means.astype(np.float64).std(axis=0).mean())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -99,9 +94,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     images, labels = test_set.get_batch(np.arange(len(test_set)))
     excitations = collect_excitations(model, images)
-    shares = {name: class_share(s, labels) for name, s in excitations.items()}
-    for name, share in shares.items():
-        print(f"{name}: {excitations[name].shape[1]} channels, class share of the excitation variance {share:.3f}")
+    spreads = {name: class_spread(s, labels) for name, s in excitations.items()}
+    for name, spread in spreads.items():
+        print(f"{name}: {excitations[name].shape[1]} channels, spread of the mean excitation over classes {spread:.3f}")
 
     names = list(excitations)
     shown = [names[0], names[-1]] if len(names) > 1 else names
@@ -114,18 +109,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ax.plot(s[labels == k].mean(axis=0), color=colours(k % 10), linewidth=1, label=test_set.classes[k])
         ax.plot(s.mean(axis=0), color="black", linewidth=2, linestyle="--", label="all")
         ax.set(xlabel="channel", ylabel="mean excitation", ylim=(0, 1),
-               title=f"{'early' if name == shown[0] else 'late'}: {name} (class share {shares[name]:.2f})")  # fmt: skip
+               title=f"{'early' if name == shown[0] else 'late'}: {name} (class spread {spreads[name]:.3f})")  # fmt: skip
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
     finish(fig, out / "se_excitation.png")
 
     metrics = {"dataset": args.dataset, "epochs": args.epochs, "widths": widths, "reduction": args.reduction,
-               "test_accuracy": test["accuracy"], "class_share": shares,
+               "test_accuracy": test["accuracy"], "class_spread": spreads,
                "early_block": names[0], "late_block": names[-1],
-               "late_more_class_specific": shares[names[-1]] > shares[names[0]]}  # fmt: skip
+               "late_more_class_specific": spreads[names[-1]] > spreads[names[0]]}  # fmt: skip
     write_json(out / "metrics.json", metrics)
-    print(f"class-specific later (late share {shares[names[-1]]:.3f} > early {shares[names[0]]:.3f}): "
+    print(f"class-specific later (late spread {spreads[names[-1]]:.3f} > early {spreads[names[0]]:.3f}): "
           f"{metrics['late_more_class_specific']}; figure: {out / 'se_excitation.png'}")  # fmt: skip
     return metrics
 

@@ -3,7 +3,7 @@
 Every public function here has the signature, the memory layout and the result of the reference
 function its docstring names (``scratchnet.ops.im2col.im2col`` and so on); a parity test pins each
 pair together (tests/test_kernels.py). The public functions are thin Python wrappers that allocate
-the outputs and call a compiled ``_kernel`` that writes into them.
+the outputs and call a compiled loop nest (``_im2col`` ...) that writes into them.
 
 Why they are faster than the NumPy reference:
 
@@ -42,8 +42,8 @@ from scratchnet.ops.im2col import IntPair, window_geometry
 
 # Numba's default thread pool (OpenMP) keeps its threads spinning for a while after each kernel,
 # taking the cores from the matrix product (OpenBLAS) that runs next: conv2d forward + backward ran
-# 3-5x slower on 2 cores. Numba's own "workqueue" pool lets idle threads sleep. It has to be chosen
-# before the first threaded kernel runs; an explicit NUMBA_THREADING_LAYER setting wins.
+# 3-5x slower on a shared 2-core machine. Numba's own "workqueue" pool lets idle threads sleep. It
+# has to be chosen before the first threaded kernel runs; an explicit NUMBA_THREADING_LAYER wins.
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
