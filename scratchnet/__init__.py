@@ -5,7 +5,7 @@ The public names mirror PyTorch's (``scratchnet.tensor``, ``Tensor.backward``, `
 torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
 """
 
-from scratchnet import autograd, cuda, nn
+from scratchnet import autograd, cuda, data, nn, optim, train, viz
 from scratchnet.analysis import empirical_receptive_field, receptive_field, summary
 from scratchnet.creation import (
     arange,
@@ -57,6 +57,7 @@ from scratchnet.ops.shape import (
     unsqueeze,
 )
 from scratchnet.rng import manual_seed
+from scratchnet.train import load_checkpoint, save_checkpoint
 from scratchnet.tensor import (
     Tensor,
     bool_,

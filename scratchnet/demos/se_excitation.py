@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for k in range(train_set.num_classes):
             ax.plot(s[labels == k].mean(axis=0), color=colours(k % 10), linewidth=1, label=test_set.classes[k])
         ax.plot(s.mean(axis=0), color="black", linewidth=2, linestyle="--", label="all")
+        stage = "early" if name == shown[0] else "late"
         ax.set(xlabel="channel", ylabel="mean excitation", ylim=(0, 1),
-               title=f"{'early' if name == shown[0] else 'late'}: {name} (class spread {spreads[name]:.3f})")  # fmt: skip
+               title=f"{stage}: {name} (class spread {spreads[name]:.3f})")  # fmt: skip
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()
