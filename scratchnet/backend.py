@@ -28,8 +28,9 @@ import numpy as np
 Array = Any
 
 _CUPY_INSTALL_HINT = (
-    "install CuPy for your CUDA driver, e.g. `pip install cupy-cuda12x` (CUDA 12) or "
-    "`pip install cupy-cuda13x` (CUDA 13), on a machine with an NVIDIA GPU"
+    "Install the CuPy build that matches the CUDA version of your NVIDIA driver (`nvidia-smi` shows it): "
+    "`pip install cupy-cuda12x` for CUDA 12 (what `pip install scratchnet[gpu]` installs), "
+    "`pip install cupy-cuda13x` for CUDA 13"
 )
 
 
@@ -57,25 +58,50 @@ def device_of(x: Array) -> str:
     return "cuda" if is_cuda_array(x) else "cpu"
 
 
+_cupy_module: ModuleType | None = None
+_cupy_checked = False
+_cupy_problem = ""  # why CuPy cannot be used, for the error message
+
+
 def import_cupy() -> ModuleType | None:
-    """Import CuPy if it is installed and sees a GPU; return None otherwise (never raises)."""
-    if "cupy" in sys.modules:
-        return sys.modules["cupy"]
+    """Import CuPy if it is installed and sees a GPU; return None otherwise (never raises).
+
+    The answer is worked out once and remembered: CuPy installed on a machine without a GPU (or with
+    a driver too old for it) imports fine but fails at the first array, so the device count is checked
+    here, and ``require_cupy`` later says which of the two went wrong.
+    """
+    global _cupy_module, _cupy_checked, _cupy_problem
+    if _cupy_checked:
+        return _cupy_module
+    _cupy_checked = True
     try:
         cupy = importlib.import_module("cupy")
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return None
-    except Exception:  # ImportError, or a CUDA driver error on a machine without a GPU
+    except Exception as error:  # ImportError, or a broken install
+        _cupy_problem = f"CuPy could not be imported ({type(error).__name__}: {error})"
         return None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # no driver, or a driver older than the CUDA of this CuPy build
+        _cupy_problem = f"CuPy {cupy.__version__} is installed but cannot reach a GPU ({error})"
+        return None
+    if count < 1:
+        _cupy_problem = f"CuPy {cupy.__version__} is installed but sees no GPU"
+        return None
+    _cupy_module = cupy
     return cupy
 
 
 def require_cupy(what: str) -> ModuleType:
-    """Return CuPy, or raise a RuntimeError that says what to install."""
+    """Return CuPy, or raise a RuntimeError that says what went wrong and what to install."""
     cupy = import_cupy()
     if cupy is None:
-        raise RuntimeError(f"{what} needs a CUDA GPU and CuPy, and none was found: {_CUPY_INSTALL_HINT}.")
+        raise RuntimeError(f"{what} needs an NVIDIA GPU and CuPy: {_cupy_problem}. {_CUPY_INSTALL_HINT}.")
     return cupy
+
+
+def cupy_in_use() -> ModuleType | None:
+    """CuPy if an earlier call found it usable, else None; never imports anything (for seeding)."""
+    return _cupy_module
 
 
 def normalize_device(device: str | None) -> str:
@@ -102,6 +128,17 @@ def to_device(x: Array, device: str) -> Array:
 _use_fast_kernels = os.environ.get("SCRATCHNET_KERNELS", "fast").lower() != "reference"
 _numba_module: ModuleType | None = None
 _numba_checked = False
+
+# Which module holds the fast kernels of each family, per device. "window": the sliding-window
+# kernels behind conv2d and pooling (im2col, col2im, the reorders, max/avg pooling); "norm": the
+# four per-channel loops of batch normalization. The GPU module holds both families.
+KERNEL_MODULES = {
+    ("window", "cpu"): "scratchnet.kernels.numba_cpu",
+    ("window", "cuda"): "scratchnet.kernels.cupy_gpu",
+    ("norm", "cpu"): "scratchnet.kernels.numba_norm",
+    ("norm", "cuda"): "scratchnet.kernels.cupy_gpu",
+}
+_loaded: dict[str, ModuleType | None] = {}  # module name -> the module, or None if it failed to import
 
 
 def fast_kernels_enabled() -> bool:
@@ -137,16 +174,30 @@ def import_numba() -> ModuleType | None:
     return _numba_module
 
 
-def fast_kernels_for(x: Array) -> ModuleType | None:
-    """The fast-kernel module for the array's device, or None to use the reference path.
+def fast_kernels_for(x: Array, family: str = "window") -> ModuleType | None:
+    """The fast-kernel module of ``family`` for the array's device, or None to use the reference path.
 
-    ``scratchnet.kernels.numba_cpu`` for NumPy arrays (when Numba imports),
-    ``scratchnet.kernels.cupy_gpu`` for CuPy arrays.
+    ``family="window"`` (im2col, col2im, pooling): ``scratchnet.kernels.numba_cpu`` for NumPy arrays
+    (when Numba imports), ``scratchnet.kernels.cupy_gpu`` for CuPy arrays. ``family="norm"`` (batch
+    norm's per-channel loops): ``scratchnet.kernels.numba_norm``, or ``cupy_gpu`` again. A module that
+    fails to import is reported once and the reference path runs instead.
     """
     if not _use_fast_kernels:
         return None
-    if is_cuda_array(x):
-        return importlib.import_module("scratchnet.kernels.cupy_gpu")
-    if import_numba() is None:
-        return None
-    return importlib.import_module("scratchnet.kernels.numba_cpu")
+    name = KERNEL_MODULES[(family, device_of(x))]
+    if name in _loaded:  # the common case: one dict lookup per call
+        return _loaded[name]
+    if name.endswith("numba_cpu") or name.endswith("numba_norm"):
+        _loaded[name] = None if import_numba() is None else importlib.import_module(name)
+        return _loaded[name]
+    try:
+        _loaded[name] = importlib.import_module(name)
+    except Exception as error:  # e.g. a CuPy build without the compiler (NVRTC) it needs
+        _loaded[name] = None
+        warnings.warn(
+            f"{name} could not be imported ({type(error).__name__}: {error}); scratchnet runs its "
+            "reference code on this device instead, which is correct but slower.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return _loaded[name]

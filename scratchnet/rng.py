@@ -1,27 +1,60 @@
-"""The random number generator behind ``randn``, ``rand``, weight initialisation and dropout.
+"""The random number generators behind ``randn``, ``rand``, weight initialisation and dropout.
 
-One NumPy ``Generator`` for the whole library; ``manual_seed(seed)`` resets it (and CuPy's, when
-CuPy is in use), so a seeded script gives the same numbers every run, as ``torch.manual_seed``.
+One NumPy ``Generator`` for the whole library; ``manual_seed(seed)`` resets it, so a seeded script
+gives the same numbers every run, as ``torch.manual_seed``. Tensors created with ``randn(...,
+device="cuda")`` and initial weights are drawn from it on the CPU and then copied, so they are the
+same numbers on every device.
+
+Dropout draws a fresh mask at every step, on the device of its input: there a second generator
+(CuPy's, made on first use) draws it, so no mask is copied from the CPU at each step. Its seed is
+derived from the seed given to ``manual_seed`` (or ``scratchnet.cuda.manual_seed``): GPU runs are
+reproducible too, but their masks differ from the CPU's.
 """
 
 from __future__ import annotations
 
-import sys
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
+from scratchnet.backend import Array, cupy_in_use
+
 _generator = np.random.default_rng(0)
+_device_seed = 0
+_device_generator: Any = None  # a cupy.random.RandomState, made on first use
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed every random number scratchnet draws; returns the new generator."""
+    """Seed every random number scratchnet draws, on the CPU and the GPU; returns the new generator."""
     global _generator
     _generator = np.random.default_rng(seed)
-    if "cupy" in sys.modules:  # only if the program already uses the GPU; never imports CuPy
-        sys.modules["cupy"].random.seed(seed)
+    manual_seed_device(seed)
     return _generator
+
+
+def manual_seed_device(seed: int) -> None:
+    """Seed the GPU generator only (``scratchnet.cuda.manual_seed``); never imports CuPy."""
+    global _device_seed, _device_generator
+    _device_seed, _device_generator = seed, None
+    cupy = cupy_in_use()  # only if the program already uses the GPU
+    if cupy is not None:
+        cupy.random.seed(seed)  # CuPy's own global generator too, for code that calls cupy.random directly
 
 
 def generator() -> np.random.Generator:
     """The library's current generator (changes when ``manual_seed`` is called)."""
     return _generator
+
+
+def random(shape: tuple[int, ...], xp: ModuleType) -> Array:
+    """Uniform float32 samples in [0, 1) of ``shape``, drawn on the device of the array module ``xp``."""
+    if xp is np:
+        return _generator.random(shape, dtype=np.float32)
+    global _device_generator
+    if _device_generator is None:
+        # A seed of its own (not the CPU generator's next draw), so that using the GPU does not
+        # change the numbers the CPU generator gives afterwards.
+        seed = int(np.random.SeedSequence([_device_seed, 1]).generate_state(1)[0])
+        _device_generator = xp.random.RandomState(seed)
+    return _device_generator.random_sample(shape, dtype=np.float32)

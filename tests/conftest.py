@@ -1,4 +1,4 @@
-"""Shared test fixtures: the optional PyTorch oracle, the GPU marker, hypothesis settings."""
+"""Shared test fixtures: the optional PyTorch oracle, the device fixture and GPU marker, hypothesis settings."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ settings.load_profile("scratchnet")
 def torch():
     """PyTorch as an oracle; the test is skipped (with the reason) where it cannot be imported."""
     return pytest.importorskip("torch", reason="PyTorch is not installed: cross-checks against torch skipped")
+
+
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def device(request):
+    """Run a test on the CPU and, where CuPy sees a GPU, on the GPU (``pytest -m gpu`` runs only those)."""
+    return request.param
 
 
 @pytest.fixture(autouse=True)

@@ -88,6 +88,23 @@ def test_conv2d_naive_gradcheck(cfg):
     assert gradcheck(lambda *t: conv2d_naive(*t, **conv_args(cfg)), inputs)
 
 
+@st.composite
+def pointwise_configs(draw):
+    """1x1 convolutions with stride 1 and no padding: conv2d's path without im2col."""
+    cfg = draw(conv_configs(max_kernel=1))
+    return dict(cfg, stride=(1, 1), padding=(0, 0), dilation=(draw(st.integers(1, 2)),) * 2)
+
+
+@given(pointwise_configs())
+def test_pointwise_conv2d_gradcheck_and_matches_naive(cfg):
+    x, w, b = make_inputs(cfg)
+    assert type(conv2d(x, w, b, **conv_args(cfg)).creator) is conv.PointwiseConv2dFunction
+    inputs = [x, w] if b is None else [x, w, b]
+    assert gradcheck(lambda *t: conv2d(*t, **conv_args(cfg)), inputs)
+    for a, e in zip(forward_backward(conv2d, cfg), forward_backward(conv2d_naive, cfg), strict=True):
+        assert_close(a, e, 1e-12)
+
+
 @given(conv_configs(), st.integers(1, 3))
 def test_conv2d_matches_naive(cfg, images_per_chunk):
     """Forward and every gradient equal the loop definition, also when the batch is split into chunks."""
@@ -121,7 +138,7 @@ def test_reference_path_matches_fast_path(cfg):
 
 
 @torch_settings
-@given(cfg=conv_configs(), dtype=st.sampled_from([np.float32, np.float64]))
+@given(cfg=st.one_of(conv_configs(), pointwise_configs()), dtype=st.sampled_from([np.float32, np.float64]))
 def test_conv2d_matches_torch(torch, cfg, dtype):
     ours = forward_backward(conv2d, cfg, dtype)
     x, w, b = (None if t is None else torch.tensor(t.data, requires_grad=True) for t in make_inputs(cfg, dtype))

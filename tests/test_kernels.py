@@ -183,8 +183,10 @@ def test_max_pool_ties_go_to_the_first_element_on_both_paths():
 def test_large_inputs_take_the_threaded_path():
     x = random((4, 16, 64, 64), np.float32)
     assert x.size >= fast.PARALLEL_MIN_WORK
-    geometry = dict(kernel_size=3, stride=1, padding=1)
-    assert_same(fast.im2col(x, **geometry), reference(reference_im2col.im2col, x, **geometry), np.float32)
-    y, _ = fast.max_pool2d_forward(x, 2, 2)
-    y_ref, _ = reference(reference_pool.max_pool2d_forward, x, 2, 2)
+    y, indices = fast.max_pool2d_forward(x, 3, 2, 1)
+    y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, 3, 2, 1)
     assert_same(y, y_ref, np.float32)
+    np.testing.assert_array_equal(indices, indices_ref)
+    gy = random(y.shape, np.float32, seed=1)
+    expected = reference(reference_pool.avg_pool2d_backward, gy, x.shape, 3, 2, 1)
+    assert_same(fast.avg_pool2d_backward(gy, x.shape, 3, 2, 1), expected, np.float32)

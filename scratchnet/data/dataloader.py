@@ -3,6 +3,9 @@
 Batches are assembled in NumPy with one fancy-indexing step per array (``dataset.get_batch``), so
 a loader over an in-memory dataset costs almost nothing next to the network.
 
+With ``device="cuda"`` each batch is copied to the GPU once, as it is yielded, so the training
+loop's ``images.to("cuda")`` has nothing left to do.
+
 Randomness is reproducible and resumable: the order of epoch ``e`` and the random augmentations
 applied during it come from ``np.random.default_rng([seed, e])``. A training run resumed at epoch
 ``e`` from a checkpoint therefore sees exactly the batches it would have seen without the break.
@@ -17,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchnet.backend import normalize_device, require_cupy, to_device
 from scratchnet.data.dataset import Dataset, collate
 from scratchnet.rng import generator as global_generator
 from scratchnet.tensor import Tensor
@@ -45,6 +49,9 @@ class DataLoader:
         transforms receive the epoch's generator as ``rng``.
     collate_fn : callable, optional
         Turns a list of samples into a tuple of arrays, for datasets without ``get_batch``.
+    device : "cpu" or "cuda"
+        Where the yielded tensors live: batches are assembled (and augmented) on the CPU, then
+        copied to this device once.
 
     Yields
     ------
@@ -55,9 +62,13 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
                  seed: int | None = None, generator: np.random.Generator | None = None,
                  transform: Callable[..., np.ndarray] | None = None,
-                 collate_fn: Callable[[list[Any]], tuple[np.ndarray, ...]] | None = None) -> None:  # fmt: skip
+                 collate_fn: Callable[[list[Any]], tuple[np.ndarray, ...]] | None = None, *,
+                 device: str = "cpu") -> None:  # fmt: skip
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        self.device = normalize_device(device)
+        if self.device == "cuda":
+            require_cupy("DataLoader(device='cuda')")  # fail here, not at the first batch
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         if seed is None:
             seed = int((generator or global_generator()).integers(2**63))
@@ -86,7 +97,7 @@ class DataLoader:
             arrays = self._fetch(indices)
             if self.transform is not None:
                 arrays = (self._apply_transform(arrays[0], rng), *arrays[1:])
-            yield tuple(Tensor(np.ascontiguousarray(a)) for a in arrays)
+            yield tuple(Tensor(to_device(np.ascontiguousarray(a), self.device)) for a in arrays)
 
     def _fetch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         if hasattr(self.dataset, "get_batch"):

@@ -8,8 +8,8 @@ walks the (N, C, M) array once or twice in memory order, with no temporaries, an
 They run on one thread on purpose: batch norm is limited by memory bandwidth, so extra threads
 gain little, and on a busy machine waiting for them costs far more than it saves.
 
-Imported only through ``scratchnet.ops.norm._kernels``, once ``scratchnet.backend.import_numba()``
-has succeeded. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python for debugging.
+Imported only through ``scratchnet.backend.fast_kernels_for(x, family="norm")``, once Numba has
+imported. ``NUMBA_DISABLE_JIT=1`` runs them as plain Python for debugging.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ Shapes: every op keeps the input's shape.
 
 from __future__ import annotations
 
-from scratchnet.backend import Array, device_of, get_xp, to_device
+from scratchnet import rng
+from scratchnet.backend import Array, get_xp
 from scratchnet.function import Function
-from scratchnet.rng import generator
 from scratchnet.tensor import Tensor
 
 
@@ -141,16 +141,17 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     (``training=False``) dropout is simply the identity. Shapes: any; the output keeps the shape.
     dL/dx = mask, the same zeros and 1 / (1 - p) values as the forward.
 
-    The mask is drawn from ``scratchnet.rng.generator()`` on the CPU (then moved to the input's
-    device), so a seed gives the same mask everywhere. ``inplace`` is accepted for PyTorch
+    The mask is drawn on the input's device (``scratchnet.rng.random``): on the CPU from
+    ``scratchnet.rng.generator()``, on the GPU from CuPy's generator, so no mask crosses from the CPU
+    at every step; ``manual_seed`` makes both reproducible. ``inplace`` is accepted for PyTorch
     compatibility; the result is always a new tensor.
     """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0:
         return input
-    keep = generator().random(input.shape, dtype="float32") >= p  # True with probability 1 - p
+    keep = rng.random(input.shape, get_xp(input.data)) >= p  # True with probability 1 - p
     # p = 1 drops everything; the scale 1 / (1 - p) would be inf, so the mask is all zeros.
     scale = 0.0 if p == 1 else 1 / (1 - p)
-    mask = to_device(keep.astype(input.dtype) * input.dtype.type(scale), device_of(input.data))
+    mask = keep.astype(input.dtype) * input.dtype.type(scale)
     return DropoutFunction(mask)(input)

@@ -100,6 +100,43 @@ class Conv2dFunction(Function):
         return self.inputs is None or self.inputs[i].requires_grad
 
 
+class PointwiseConv2dFunction(Conv2dFunction):
+    """A 1x1 convolution with stride 1 and no padding (slide "GoogLeNet (4)").
+
+    At every position it is a matrix product over channels, so each image's (C, H*W) block is
+    already its own column matrix: no im2col, and the product lands directly in (N, OC, H*W) order.
+    """
+
+    def __init__(self, groups: int):
+        super().__init__(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=groups)
+
+    def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
+        self.x, self.weight, self.has_bias = x, weight, bias is not None
+        (N, C, H, W), OC, G = x.shape, weight.shape[0], self.groups
+        w = weight.reshape(G, OC // G, C // G)  # (G, OC/G, C/G)
+        y = get_xp(x).matmul(w, x.reshape(N, G, C // G, H * W))  # (N, G, OC/G, H*W)
+        y = y.reshape(N, OC, H, W)
+        if bias is not None:
+            y += bias.reshape(1, OC, 1, 1)
+        return y
+
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+        xp = get_xp(gy)
+        x, weight, G = self.x, self.weight, self.groups
+        (N, C, H, W), OC = x.shape, weight.shape[0]
+        w = weight.reshape(G, OC // G, C // G)  # (G, OC/G, C/G)
+        gy4 = gy.reshape(N, G, OC // G, H * W)  # (N, G, OC/G, H*W)
+        gx = gw = None
+        if self._needs_grad(0):
+            gx = xp.matmul(w.transpose(0, 2, 1), gy4).reshape(x.shape)  # (N, G, C/G, H*W)
+        if self._needs_grad(1):
+            x4 = x.reshape(N, G, C // G, H * W)
+            gw = xp.matmul(gy4, x4.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)  # sum over images
+        if not self.has_bias:
+            return gx, gw
+        return gx, gw, gy.sum(axis=(2, 3)).sum(axis=0)  # (OC,)
+
+
 def conv2d(
     input: Tensor,  # noqa: A002 (PyTorch's argument name)
     weight: Tensor,
@@ -137,7 +174,13 @@ def conv2d(
     >>> conv2d(sn.ones((1, 3, 32, 32)), sn.ones((64, 3, 3, 3)), padding=1).shape
     (1, 64, 32, 32)
     """
-    return _convolve("conv2d", Conv2dFunction, input, weight, bias, stride, padding, dilation, groups)
+    return _convolve("conv2d", _conv2d_function, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv2d_function(stride, padding, dilation, groups, kernel) -> Function:
+    if kernel == (1, 1) and stride == (1, 1) and padding == (0, 0):
+        return PointwiseConv2dFunction(groups)  # no im2col needed
+    return Conv2dFunction(stride, padding, dilation, groups)
 
 
 # --------------------------------------------------------------------------- the definition, in loops
@@ -204,14 +247,18 @@ def conv2d_naive(
     Same arguments, shapes and result as :func:`conv2d`; slow, for teaching and as a test oracle.
     Its backward loops over the same windows: ``dL/dx[window] += g * w[o]``, ``dL/dw[o] += g * x[window]``.
     """
-    return _convolve("conv2d_naive", Conv2dNaiveFunction, input, weight, bias, stride, padding, dilation, groups)
+    return _convolve("conv2d_naive", _naive_function, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _naive_function(stride, padding, dilation, groups, kernel) -> Function:
+    return Conv2dNaiveFunction(stride, padding, dilation, groups)
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def _convolve(name, function, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
-    """Check the arguments (errors name the op and the shapes), then run ``function``."""
+def _convolve(name, make_function, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
+    """Check the arguments (errors name the op and the shapes), then run the Function ``make_function`` picks."""
     if x.ndim not in (3, 4):
         raise ValueError(f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
     if weight.ndim != 4:
@@ -254,7 +301,7 @@ def _convolve(name, function, x, weight, bias, stride, padding, dilation, groups
             f"(input of shape {shape}, padding {padding}): the output would be {OH}x{OW}"
         )
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    y = function(stride, padding, dilation, groups)(*inputs)
+    y = make_function(stride, padding, dilation, groups, (KH, KW))(*inputs)
     return y if batched else squeeze(y, 0)
 
 

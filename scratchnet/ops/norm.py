@@ -11,8 +11,8 @@ towards them. In eval mode the running averages are used instead, so y is a fixe
 
 The per-channel loops (statistics, the two gradient sums, the affine maps) are the four small
 functions at the bottom. ``scratchnet/kernels/numba_norm.py`` holds Numba siblings of the same
-four, with the same signatures, chosen automatically on the CPU (``SCRATCHNET_KERNELS=reference``
-forces these NumPy versions).
+four, with the same signatures, and ``scratchnet/kernels/cupy_gpu.py`` CuPy ones for the GPU; the
+backend picks them automatically (``SCRATCHNET_KERNELS=reference`` forces these NumPy versions).
 
 Notation: N batch, C channels, M = H*W values per channel and sample (M = 1 for (N, C) inputs),
 n = N*M values per channel in the batch.
@@ -20,11 +20,10 @@ n = N*M values per channel in the batch.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from types import ModuleType
 
-from scratchnet.backend import Array, fast_kernels_enabled, get_xp, import_numba, is_cuda_array
+from scratchnet.backend import Array, fast_kernels_for, get_xp
 from scratchnet.function import Function
 from scratchnet.tensor import Tensor
 
@@ -149,6 +148,12 @@ def batch_norm(
         )
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given in eval mode (training=False)")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None and t.device != input.device:  # not inputs of the Function, so checked here
+            raise RuntimeError(
+                f"batch_norm: input is on {input.device} but {name} is on {t.device}; "
+                "move the module with .to(device) (it moves the running statistics too)"
+            )
     affine = [t for t in (weight, bias) if t is not None]
     function = BatchNormFunction(
         None if running_mean is None else running_mean.data,
@@ -206,11 +211,10 @@ def channel_affine2(g3: Array, x3: Array, a: Array, b: Array, c: Array) -> Array
 
 
 def _kernels(x3: Array) -> ModuleType:
-    """The module whose four per-channel functions run: the Numba siblings or this module's NumPy ones.
+    """The module whose four per-channel functions run: the backend's fast siblings or this module's.
 
-    Numba is used for images on the CPU (unless the reference path is forced). For (N, C) inputs
-    (M = 1) NumPy's reductions down the rows are already as fast, so the reference runs.
+    Fast kernels are used for images (M > 1). For (N, C) inputs (M = 1) NumPy's reductions down the
+    rows are already as fast, so the reference runs.
     """
-    if fast_kernels_enabled() and not is_cuda_array(x3) and x3.shape[2] > 1 and import_numba() is not None:
-        return importlib.import_module("scratchnet.kernels.numba_norm")
-    return sys.modules[__name__]
+    fast = fast_kernels_for(x3, family="norm") if x3.shape[2] > 1 else None
+    return sys.modules[__name__] if fast is None else fast

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from scratchnet.backend import Array, get_xp
+from scratchnet.backend import Array, device_of, get_xp, to_device
 from scratchnet.function import Function
 from scratchnet.tensor import Tensor, normalize_dims, promote_types
 
@@ -121,6 +121,7 @@ class GetItemFunction(Function):
 
     def forward(self, x: Array) -> Array:
         self.x_shape, self.x_dtype = x.shape, x.dtype
+        self.index = _index_on(self.index, device_of(x))
         return x[self.index]
 
     def backward(self, gy: Array) -> Array:
@@ -148,6 +149,15 @@ def getitem(x: Tensor, index: Any) -> Tensor:
         return GetItemFunction(index)(x)
     except IndexError as error:
         raise IndexError(f"indexing a tensor of shape {x.shape} with {index!r}: {error}") from None
+
+
+def _index_on(index: Any, device: str) -> Any:
+    """The index with its integer/boolean arrays on the data's device (a NumPy index for a GPU tensor)."""
+    if isinstance(index, tuple):
+        return tuple(_index_on(i, device) for i in index)
+    if getattr(index, "ndim", 0) > 0 and hasattr(index, "dtype"):  # an array, not an int or a slice
+        return to_device(index, device)  # no copy when it is already there
+    return index
 
 
 def _unwrap_index(index: Any) -> Any:
