@@ -39,8 +39,10 @@ def get_device_name(device: int = 0) -> str:
 
 
 def synchronize() -> None:
-    """Wait for all queued GPU work to finish: GPU calls return before the work is done, so time
-    GPU code only between two ``synchronize()`` calls."""
+    """Wait for all queued GPU work to finish.
+
+    GPU calls return before the work is done, so time GPU code only between two ``synchronize()`` calls.
+    """
     require_cupy("scratchnet.cuda.synchronize()").cuda.Device().synchronize()
 
 
@@ -50,8 +52,11 @@ def memory_allocated() -> int:
 
 
 def max_memory_allocated() -> int:
-    """Peak of ``memory_allocated()`` since ``reset_peak_memory_stats()``; before any reset, the pool's
-    size (CuPy keeps freed blocks for reuse, so the pool is the high-water mark, an upper bound)."""
+    """Peak of ``memory_allocated()`` since ``reset_peak_memory_stats()``.
+
+    Before any reset: the pool's size (CuPy keeps freed blocks for reuse, so the pool is the
+    high-water mark, an upper bound of the peak).
+    """
     cupy = require_cupy("scratchnet.cuda.max_memory_allocated()")
     if _peak_tracker is not None:
         return _peak_tracker.peak

@@ -1,219 +1,184 @@
-"""The GPU kernels of scratchnet/kernels/cupy_gpu.py, run on the CPU: no GPU, no CuPy needed.
+"""scratchnet's GPU code path, run on the CPU: no GPU and no CuPy needed.
 
-``cupy_gpu.py`` is loaded with a stand-in for the ``cupy`` module. Its ``RawKernel`` compiles the
-very same CUDA C source with the host C++ compiler, behind a few lines that define what CUDA gives a
-kernel (``blockIdx``, ``threadIdx``, ``atomicAdd``), and "launches" it by running a tiny grid of
-2 blocks x 3 threads one thread after the other. Every kernel walks its elements in a grid-stride
-loop, so 6 threads cover any size, and the index arithmetic, bounds, padding, ceil mode and the
-Python wrappers (argument types, buffers, layouts) are all checked against the NumPy reference.
-``ElementwiseKernel`` and ``ReductionKernel`` run their (Python-compatible) expressions in NumPy.
+tests/fake_cupy.py stands in for CuPy: its RawKernel compiles the CUDA C of
+scratchnet/kernels/cupy_gpu.py with the host C++ compiler, and its arrays are as strict as CuPy's
+(a NumPy array meeting a device array, or a NumPy function called on one, raises) and count every
+read of device data by the host. With it, this file checks the GPU kernels against the NumPy
+reference, then runs the op catalog, a ResNet-20 training step, the optimizers, the DataLoader and
+dropout on "cuda", with the same check bodies as tests/test_gpu.py (tests/device_checks.py).
 
-What this cannot check: races between threads, real atomics, and CuPy itself; tests/test_gpu.py
+What this cannot check: races between GPU threads, atomics, CuPy itself and speed; tests/test_gpu.py
 does that on a GPU.
 """
 
 from __future__ import annotations
 
-import ctypes
-import hashlib
-import importlib.util
 import re
 import shutil
-import subprocess
 import sys
-import types
-from pathlib import Path
 
+import device_checks as checks
 import numpy as np
 import pytest
+from fake_cupy import FakeCupyArray, load_cupy_gpu, make_fake_cupy
 
-import kernel_parity as parity
-import scratchnet
+import scratchnet as sn
+from scratchnet import backend, rng
 
 if shutil.which("g++") is None:
     pytest.skip("no host C++ compiler (g++) to emulate the CUDA kernels", allow_module_level=True)
 
-KERNELS_FILE = Path(scratchnet.__file__).parent / "kernels" / "cupy_gpu.py"
 
-# What the CUDA compiler provides to a kernel, for the host compiler.
-CUDA_ON_THE_HOST = r"""
-#include <cmath>
-using std::isnan;
-struct Dim3 { unsigned x, y, z; };
-static Dim3 blockIdx, threadIdx, blockDim, gridDim;
-extern "C" void emulator_set_thread(unsigned block, unsigned thread, unsigned blocks, unsigned threads) {
-    blockIdx.x = block; threadIdx.x = thread; gridDim.x = blocks; blockDim.x = threads;
-}
-template <class T> T atomicAdd(T* address, T value) { T old = *address; *address = old + value; return old; }
-#define __global__
-"""
-GRID = (2, 3)  # emulated blocks, threads per block
-_CTYPES = {np.int32: ctypes.c_int32, np.int64: ctypes.c_int64, np.float32: ctypes.c_float, np.float64: ctypes.c_double}
-
-
-class HostRawKernel:
-    """Stands in for ``cupy.RawKernel``: the CUDA C source, compiled by g++ and run thread by thread."""
-
-    def __init__(self, code: str, name: str, options: tuple[str, ...] = (), *, build_dir: Path) -> None:
-        self.code, self.name, self.build_dir = code, name, build_dir
-        self.launches: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-        self._function = None
-
-    def _compile(self):
-        source = CUDA_ON_THE_HOST + self.code
-        digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-        library = self.build_dir / f"{self.name}_{digest}.so"
-        if not library.exists():
-            cpp = library.with_suffix(".cpp")
-            cpp.write_text(source)
-            subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(library), str(cpp)], check=True)
-        lib = ctypes.CDLL(str(library))
-        return lib.emulator_set_thread, getattr(lib, self.name)
-
-    def __call__(self, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> None:
-        assert isinstance(grid, tuple) and isinstance(block, tuple) and grid[0] >= 1 and block[0] >= 1
-        self.launches.append((grid, block))
-        if self._function is None:
-            self._function = self._compile()
-        set_thread, kernel = self._function
-        c_args = []
-        for a in args:
-            if isinstance(a, np.ndarray):
-                c_args.append(ctypes.c_void_p(a.ctypes.data))
-            elif type(a) in _CTYPES:
-                c_args.append(_CTYPES[type(a)](a))
-            else:  # CuPy would guess a C type for a Python number; the kernels must never rely on that
-                raise TypeError(f"{self.name}: argument {a!r} of type {type(a).__name__} has no exact C type")
-        for b in range(GRID[0]):
-            for t in range(GRID[1]):
-                set_thread(b, t, *GRID)
-                kernel(*c_args)
-
-
-def _names(params: str) -> list[tuple[str, str]]:
-    return [tuple(p.split()) for p in params.split(",")]
-
-
-def _broadcast_inputs(kind: str, params: list[tuple[str, str]], args: tuple) -> dict:
-    dtypes = {a.dtype for (t, _), a in zip(params, args, strict=True) if t == "T"}
-    if len(dtypes) != 1:  # CuPy refuses arguments of one type parameter T with different dtypes
-        raise TypeError(f"{kind}: arguments typed T have different dtypes {dtypes}")
-    shape = np.broadcast_shapes(*(a.shape for a in args))
-    return {name: np.broadcast_to(a, shape) for (_, name), a in zip(params, args, strict=True)}
-
-
-class HostElementwiseKernel:
-    """Stands in for ``cupy.ElementwiseKernel``; the operation (``y = x * scale + shift``) runs in NumPy."""
-
-    def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel") -> None:
-        self.inputs, self.output, self.operation = _names(in_params), _names(out_params)[0][1], operation
-
-    def __call__(self, *args):
-        env = _broadcast_inputs("ElementwiseKernel", self.inputs, args)
-        dtype = next(iter(env.values())).dtype
-        exec(self.operation, {}, env)
-        return np.ascontiguousarray(env[self.output], dtype=dtype)
-
-
-class HostReductionKernel:
-    """Stands in for ``cupy.ReductionKernel`` with ``reduce_expr="a + b"``: map, sum over ``axis``, post-map."""
-
-    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce"):
-        assert reduce_expr == "a + b" and identity == "0"
-        self.inputs, self.output = _names(in_params), _names(out_params)[0][1]
-        self.map_expr, self.post_map_expr = map_expr, post_map_expr
-
-    def __call__(self, *args, axis):
-        env = _broadcast_inputs("ReductionKernel", self.inputs, args)
-        dtype = next(iter(env.values())).dtype
-        result = {"a": eval(self.map_expr, {}, env).sum(axis=axis)}
-        exec(self.post_map_expr, {}, result)
-        return np.asarray(result[self.output], dtype=dtype)
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    return make_fake_cupy(tmp_path_factory.mktemp("cuda_on_the_host"))
 
 
 @pytest.fixture(scope="module")
-def gpu(tmp_path_factory):
-    """scratchnet/kernels/cupy_gpu.py loaded on a NumPy-backed stand-in for ``cupy``."""
-    build_dir = tmp_path_factory.mktemp("cuda_on_the_host")
-    fake = types.ModuleType("cupy")
-    fake.__getattr__ = lambda name: getattr(np, name)  # cupy.empty, cupy.int64 ... -> NumPy's
-    fake.RawKernel = lambda code, name, options=(): HostRawKernel(code, name, options, build_dir=build_dir)
-    fake.ElementwiseKernel = HostElementwiseKernel
-    fake.ReductionKernel = HostReductionKernel
-    saved = sys.modules.get("cupy")
-    sys.modules["cupy"] = fake
-    try:
-        spec = importlib.util.spec_from_file_location("scratchnet_cupy_gpu_on_the_host", KERNELS_FILE)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        if saved is None:
-            del sys.modules["cupy"]
-        else:
-            sys.modules["cupy"] = saved
-    return module
+def kernels(fake):
+    """scratchnet/kernels/cupy_gpu.py, loaded on the stand-in."""
+    return load_cupy_gpu(fake)
 
 
-def same(a):
-    return a
+@pytest.fixture
+def emulated_gpu(fake, kernels, monkeypatch):
+    """While the test runs, "cuda" means the stand-in: all of scratchnet's GPU code path runs on the CPU."""
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(backend, "_cupy_module", fake)
+    monkeypatch.setattr(backend, "_cupy_checked", True)
+    monkeypatch.setitem(backend._loaded, backend.KERNEL_MODULES[("window", "cuda")], kernels)
+    monkeypatch.setattr(rng, "_device_generator", None)
+    monkeypatch.setattr(FakeCupyArray, "host_reads", 0)
+    return fake
 
 
-def test_signatures_and_docstrings_mirror_the_reference(gpu):
-    parity.check_signatures(gpu)
+# --------------------------------------------------------------------------- the kernels
 
 
-def test_every_kernel_is_named_after_its_function(gpu):
-    for name, source in gpu.SOURCES.items():
+def test_signatures_and_docstrings_mirror_the_reference(kernels):
+    checks.check_signatures(kernels)
+
+
+def test_every_kernel_is_named_after_its_function(kernels):
+    for name, source in kernels.SOURCES.items():
         assert re.search(rf'extern "C" __global__ void scratchnet_{name}\(', source), name
 
 
-@pytest.mark.parametrize("dtype", parity.DTYPES)
-@pytest.mark.parametrize(("x_shape", "geometry"), parity.WINDOWS)
-def test_window_kernels_match_reference(gpu, x_shape, geometry, dtype):
-    parity.check_im2col(gpu, same, same, x_shape, geometry, dtype)
-    parity.check_col2im(gpu, same, same, x_shape, geometry, dtype)
-    parity.check_max_pool(gpu, same, same, x_shape, geometry, dtype)
+@pytest.mark.parametrize("dtype", checks.DTYPES)
+@pytest.mark.parametrize(("x_shape", "geometry"), checks.WINDOWS)
+def test_window_kernels_match_reference(emulated_gpu, kernels, x_shape, geometry, dtype):
+    put, get = emulated_gpu.asarray, emulated_gpu.asnumpy
+    checks.check_im2col(kernels, put, get, x_shape, geometry, dtype)
+    checks.check_col2im(kernels, put, get, x_shape, geometry, dtype)
+    checks.check_max_pool(kernels, put, get, x_shape, geometry, dtype)
     if geometry["dilation"] == 1:
-        parity.check_avg_pool(gpu, same, same, x_shape, geometry, dtype)
+        checks.check_avg_pool(kernels, put, get, x_shape, geometry, dtype)
 
 
-@pytest.mark.parametrize("dtype", parity.DTYPES)
-@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 4, 5), (3, 2, 1, 7)])
-def test_reorders_match_reference(gpu, shape, dtype):
-    parity.check_reorders(gpu, same, same, shape, dtype)
+@pytest.mark.parametrize("dtype", checks.DTYPES)
+def test_reorders_and_norm_kernels_match_reference(emulated_gpu, kernels, dtype):
+    put, get = emulated_gpu.asarray, emulated_gpu.asnumpy
+    for shape in [(1, 1, 1, 1), (2, 3, 4, 5), (3, 2, 1, 7)]:
+        checks.check_reorders(kernels, put, get, shape, dtype)
+    for shape in [(4, 3, 10), (2, 5, 1), (1, 2, 33)]:
+        checks.check_norm(kernels, put, get, shape, dtype)
+    checks.check_max_pool_ties_and_nan(kernels, put, get)
 
 
-def test_max_pool_ties_and_nan(gpu):
-    parity.check_max_pool_ties_and_nan(gpu, same, same)
-
-
-@pytest.mark.parametrize("dtype", parity.DTYPES)
-@pytest.mark.parametrize("shape", [(4, 3, 10), (2, 5, 1), (1, 2, 33)])
-def test_norm_kernels_match_reference(gpu, shape, dtype):
-    parity.check_norm(gpu, same, same, shape, dtype)
-
-
-def test_64_bit_indices(gpu, monkeypatch):
+def test_64_bit_indices(emulated_gpu, kernels, monkeypatch):
     """Above 2^30 elements the kernels index with ``long long``: the same results."""
-    monkeypatch.setattr(gpu, "INDEX32_LIMIT", 0)
-    x_shape, geometry = parity.WINDOWS[1]
-    parity.check_im2col(gpu, same, same, x_shape, geometry, np.float32)
-    parity.check_col2im(gpu, same, same, x_shape, geometry, np.float32)
-    parity.check_max_pool(gpu, same, same, x_shape, geometry, np.float32)
-    parity.check_avg_pool(gpu, same, same, x_shape, geometry, np.float64)
-    parity.check_reorders(gpu, same, same, (2, 3, 4, 5), np.float32)
+    monkeypatch.setattr(kernels, "INDEX32_LIMIT", 0)
+    put, get = emulated_gpu.asarray, emulated_gpu.asnumpy
+    x_shape, geometry = checks.WINDOWS[1]
+    checks.check_im2col(kernels, put, get, x_shape, geometry, np.float32)
+    checks.check_col2im(kernels, put, get, x_shape, geometry, np.float32)
+    checks.check_max_pool(kernels, put, get, x_shape, geometry, np.float32)
+    checks.check_avg_pool(kernels, put, get, x_shape, geometry, np.float64)
+    checks.check_reorders(kernels, put, get, (2, 3, 4, 5), np.float32)
 
 
-def test_launch_configuration(gpu):
+def test_launch_configuration(fake, kernels):
     """One thread per element in blocks of BLOCK; nothing is launched for an empty array."""
-    kernel = gpu.compiled("nchw_to_rows", np.dtype(np.float32), False)
+    kernel = kernels.compiled("nchw_to_rows", np.dtype(np.float32), False)
     kernel.launches.clear()
-    gpu.nchw_to_rows(np.zeros((2, 3, 20, 20), np.float32))
-    assert kernel.launches == [((-(-2400 // gpu.BLOCK),), (gpu.BLOCK,))]
-    gpu.nchw_to_rows(np.zeros((0, 3, 20, 20), np.float32))
+    kernels.nchw_to_rows(fake.zeros((2, 3, 20, 20), np.float32))
+    assert kernel.launches == [((-(-2400 // kernels.BLOCK),), (kernels.BLOCK,))]
+    kernels.nchw_to_rows(fake.zeros((0, 3, 20, 20), np.float32))
     assert len(kernel.launches) == 1
 
 
-def test_only_float32_and_float64_are_compiled(gpu):
+def test_only_float32_and_float64_are_compiled(fake, kernels):
     with pytest.raises(NotImplementedError, match="float32 and float64"):
-        gpu.im2col(np.zeros((1, 1, 3, 3), np.float16), 2)
+        kernels.im2col(fake.zeros((1, 1, 3, 3), np.float16), 2)
+
+
+def test_the_stand_in_is_as_strict_as_cupy(fake):
+    """So that the tests below would catch a CPU array or a NumPy call slipping into the GPU path."""
+    device_array = fake.zeros(3)
+    with pytest.raises(TypeError, match="NumPy"):
+        device_array + np.ones(3)
+    with pytest.raises(TypeError, match=r"numpy\.pad called on a GPU array"):
+        np.pad(device_array, 1)
+    with pytest.raises(TypeError, match="NumPy"):
+        fake.concatenate([device_array, np.ones(3)])
+    assert isinstance(device_array + 1.0, FakeCupyArray) and isinstance(device_array.sum(), FakeCupyArray)
+
+
+# --------------------------------------------------------------------------- everything else, on "cuda"
+
+
+def test_dispatch_picks_the_gpu_kernels(emulated_gpu, kernels):
+    x = emulated_gpu.zeros(2)
+    assert backend.fast_kernels_for(x) is kernels and backend.fast_kernels_for(x, family="norm") is kernels
+    assert sn.cuda.is_available() and sn.zeros(2, device="cuda").device == "cuda"
+
+
+@pytest.mark.parametrize("name", sorted(checks.CATALOG))
+def test_op_catalog(emulated_gpu, name):
+    checks.check_catalog(name, "cuda")
+    checks.check_catalog_gradcheck(name, "cuda")
+
+
+@pytest.mark.parametrize("name", checks.WINDOW_OPS)
+def test_reference_path_on_the_gpu(emulated_gpu, name):
+    checks.check_catalog(name, "cuda", reference_on_device=True)
+
+
+def test_training_step_matches_the_cpu(emulated_gpu):
+    checks.check_training_step("cuda", np.float64)
+
+
+def test_training_step_reads_nothing_back_but_the_label_check(emulated_gpu):
+    """Forward, backward and the optimizer step queue GPU work without waiting for it: the one read
+    of device data is cross_entropy's check that the labels are valid class indices."""
+    net = checks.model().to("cuda")
+    optimizer = sn.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    x, t = sn.randn(4, 3, 32, 32, device="cuda"), sn.tensor(np.array([1, 2, 3, 4]), device="cuda")
+    for _ in range(2):
+        FakeCupyArray.host_reads = 0
+        loss = sn.nn.functional.cross_entropy(net(x), t)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        assert FakeCupyArray.host_reads == 1
+
+
+def test_module_to(emulated_gpu):
+    checks.check_module_to("cuda")
+
+
+@pytest.mark.parametrize("name", sorted(checks.OPTIMIZERS))
+def test_optimizers(emulated_gpu, name):
+    checks.check_optimizer(name, "cuda")
+
+
+def test_data_loader(emulated_gpu):
+    checks.check_data_loader("cuda")
+
+
+def test_dropout(emulated_gpu):
+    checks.check_dropout("cuda")
+
+
+def test_devices_do_not_mix(emulated_gpu):
+    checks.check_devices_do_not_mix("cuda")

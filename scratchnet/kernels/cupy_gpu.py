@@ -247,7 +247,10 @@ def launch(name: str, dtype: np.dtype, count: int, largest: int, *args: object) 
     wide = largest >= INDEX32_LIMIT
     index = np.int64 if wide else np.int32
     kernel = compiled(name, dtype, wide)
-    values = [index(a) if isinstance(a, int | np.integer | np.bool_) else dtype.type(a) if isinstance(a, float) else a for a in args]
+    values = [
+        index(a) if isinstance(a, int | np.integer | np.bool_) else dtype.type(a) if isinstance(a, float) else a
+        for a in args
+    ]
     blocks = min(-(-count // BLOCK), MAX_BLOCKS)
     kernel((blocks,), (BLOCK,), (*values, index(count)))
 
@@ -399,7 +402,7 @@ def avg_pool2d_backward(
 ) -> Array:
     """GPU :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W), without atomics."""
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
-    N, C, H, W = x_shape
+    H, W = x_shape[2:]
     gy = cupy.ascontiguousarray(gy)
     gx = cupy.empty(x_shape, dtype=gy.dtype)
     geometry = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW)

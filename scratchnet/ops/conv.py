@@ -15,6 +15,9 @@ For one output element, with g the group of filter o and Cg = C / groups::
 The gradients follow from the same sum: dL/dw collects x under every window times the upstream
 gradient; dL/dx scatters the upstream gradient times w back onto every window (a "transposed
 convolution"); dL/db sums the upstream gradient over the batch and the positions.
+
+``conv2d`` runs ``Conv2dFunction`` (im2col, a few images at a time) or, for a 1x1 kernel with
+stride 1 and no padding, ``PointwiseConv2dFunction``, which needs no im2col at all.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from scratchnet.backend import Array, device_of, get_xp, to_device
 from scratchnet.function import Function
 from scratchnet.tensor import Tensor, normalize_dims, promote_types
@@ -152,9 +154,15 @@ def getitem(x: Tensor, index: Any) -> Tensor:
 
 
 def _index_on(index: Any, device: str) -> Any:
-    """The index with its integer/boolean arrays on the data's device (a NumPy index for a GPU tensor)."""
+    """The index with its integer/boolean arrays on the data's device (a NumPy index for a GPU tensor).
+
+    A list of ints or bools (``x[[0, 0, 2]]``) is the array it stands for, as in NumPy; as an array it
+    is moved like one, and ``add.at`` in backward receives the same array on every device.
+    """
     if isinstance(index, tuple):
         return tuple(_index_on(i, device) for i in index)
+    if isinstance(index, list) and index and all(isinstance(i, int) for i in index):
+        index = np.asarray(index)
     if getattr(index, "ndim", 0) > 0 and hasattr(index, "dtype"):  # an array, not an int or a slice
         return to_device(index, device)  # no copy when it is already there
     return index
