@@ -70,4 +70,7 @@ from scratchnet.tensor import (
     uint8,
 )
 
+# Last, because the model files build on the names above (``from scratchnet import nn, flatten``).
+from scratchnet import models
+
 __version__ = "0.1.0"
