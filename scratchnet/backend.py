@@ -95,7 +95,7 @@ def require_cupy(what: str) -> ModuleType:
     """Return CuPy, or raise a RuntimeError that says what went wrong and what to install."""
     cupy = import_cupy()
     if cupy is None:
-        raise RuntimeError(f"{what} needs an NVIDIA GPU and CuPy: {_cupy_problem}. {_CUPY_INSTALL_HINT}.")
+        raise RuntimeError(f"{what} needs a CUDA GPU and CuPy: {_cupy_problem}. {_CUPY_INSTALL_HINT}.")
     return cupy
 
 

@@ -183,5 +183,5 @@ def test_asking_for_cuda_without_a_gpu_says_what_to_install():
         lambda: DataLoader(TensorDataset(np.zeros((2, 1))), device="cuda"),
     ]
     for make in makers:
-        with pytest.raises(RuntimeError, match=r"needs an NVIDIA GPU and CuPy: .*cupy-cuda12x.*cupy-cuda13x"):
+        with pytest.raises(RuntimeError, match=r"needs a CUDA GPU and CuPy: .*cupy-cuda12x.*cupy-cuda13x"):
             make()

@@ -39,6 +39,18 @@ from scratchnet.tensor import Tensor
 __all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "googlenet", "googlenet_loss"]
 
 
+def transform_input(x: Tensor) -> Tensor:
+    """Map an image normalised with ImageNet's mean/std to the [-1, 1] range Google's weights expect.
+
+    torchvision's ``transform_input=True`` for GoogLeNet and Inception-v3: per channel c,
+    ``x * std_c / 0.5 + (mean_c - 0.5) / 0.5`` undoes the usual normalisation and applies (x - 0.5) / 0.5.
+    """
+    x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+    x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+    x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+    return cat([x0, x1, x2], 1)
+
+
 class GoogLeNetOutputs(NamedTuple):
     """What ``GoogLeNet`` returns in training mode with auxiliary heads (torchvision's order)."""
 
@@ -205,16 +217,9 @@ class GoogLeNet(nn.Module):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
-    def _transform_input(self, x: Tensor) -> Tensor:
-        # channel c: x * std_c / 0.5 + (mean_c - 0.5) / 0.5, undoing ImageNet's normalisation
-        x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
-        x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
-        x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-        return cat([x0, x1, x2], 1)
-
     def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
         if self.transform_input:
-            x = self._transform_input(x)
+            x = transform_input(x)
         with_aux = self.aux_logits and self.training
         x = self.maxpool1(self.conv1(x))  # (N, 64, 56, 56)
         x = self.maxpool2(self.conv3(self.conv2(x)))  # (N, 192, 28, 28)

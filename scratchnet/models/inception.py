@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from scratchnet import cat, flatten, nn
-from scratchnet.models.googlenet import BasicConv2d
+from scratchnet.models.googlenet import BasicConv2d, transform_input
 from scratchnet.nn import functional as F
 from scratchnet.tensor import Tensor
 
@@ -257,16 +257,9 @@ class Inception3(nn.Module):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
-    def _transform_input(self, x: Tensor) -> Tensor:
-        # channel c: x * std_c / 0.5 + (mean_c - 0.5) / 0.5, undoing ImageNet's normalisation
-        x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
-        x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
-        x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
-        return cat([x0, x1, x2], 1)
-
     def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
         if self.transform_input:
-            x = self._transform_input(x)
+            x = transform_input(x)
         x = self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x))  # (N, 32, 147, 147)
         x = self.maxpool1(self.Conv2d_2b_3x3(x))  # (N, 64, 73, 73)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))  # (N, 192, 71, 71)
