@@ -21,7 +21,8 @@ Precision is matched both ways, and both are reported, each in its own subproces
 Every timing is bracketed by ``synchronize()`` on the GPU; the tables give medians (ms), the median
 of the per-round ratios scratchnet / PyTorch, and the peak GPU memory of each library during one
 call or step (PyTorch's ``max_memory_allocated``; scratchnet's ``scratchnet.cuda.max_memory_allocated``,
-measured by a CuPy memory hook after the timings, so the hook costs no time).
+measured by a CuPy memory hook after the timings, so the hook costs no time); memory is given for
+forward + backward, with only that case's tensors alive.
 
 scratchnet's ``conv2d`` builds its column matrix a few images at a time into a buffer of
 ``scratchnet.ops.conv.COLUMN_BUFFER_BYTES`` (8 MiB, sized for a CPU cache). On a GPU that would
@@ -49,8 +50,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from benchmarks._timing import geometric_mean, median, paired_ratio  # noqa: E402
-from benchmarks.conv import LAYERS, layer_name  # noqa: E402
+from benchmarks._timing import geometric_mean, median, paired_ratio
+from benchmarks.conv import LAYERS, layer_name
 
 MiB = 2**20
 MIN_CALL_S = 1e-3  # each conv call should take at least this long in PyTorch
@@ -131,13 +132,18 @@ def torch_resnet50(torch):
 
 
 def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
-    """Run every measurement at one precision; return the results (run in a subprocess)."""
+    """Run every measurement at one precision; return the results (run in a subprocess).
+
+    First all timings, then (with scratchnet's memory hook installed, which would slow the timings)
+    the peak memory of each case, built afresh so that nothing else is alive on the GPU.
+    """
     import cupy
     import torch
 
     import scratchnet as sn
     from scratchnet.io.torch_weights import torch_state_dict_to_numpy
     from scratchnet.models.resnet import resnet50
+    from scratchnet.nn import functional as F
     from scratchnet.ops import conv
 
     tf32 = precision == "tf32"
@@ -150,7 +156,7 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
         torch.cuda.synchronize()
         cupy.cuda.Device().synchronize()
 
-    rounds, warmup = (5, 2) if quick else (15, 3)
+    rounds, warmup = (5, 2) if quick else (10, 3)
     info = {
         "precision": precision,
         "device": sn.cuda.get_device_name(),
@@ -163,17 +169,11 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
     }
     print(f"[{precision}] {info}", flush=True)
 
-    # ----------------------------------------------------------------- conv2d layers
-    conv_rows, memory_jobs = [], []
-    layers = LAYERS[:3] if quick else LAYERS
-    for layer in layers:
-        (N0, C, H, W), OC, k, s, p = layer
-        OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
-        rng = np.random.default_rng(0)
-        N = N0
-        while True:  # double the batch until PyTorch's forward takes MIN_CALL_S
-            tx = torch.randn(N, C, H, W, device="cuda")
-            tw = torch.randn(OC, C, k, k, device="cuda") * 0.1
+    def batch_for(layer) -> int:
+        """The layer's batch, doubled until PyTorch's forward takes MIN_CALL_S."""
+        (N, C, H, W), OC, k, s, p = layer
+        while True:
+            tx, tw = torch.randn(N, C, H, W, device="cuda"), torch.randn(OC, C, k, k, device="cuda")
             for _ in range(3):
                 torch.nn.functional.conv2d(tx, tw, stride=s, padding=p)
             sync()
@@ -182,9 +182,13 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
                 torch.nn.functional.conv2d(tx, tw, stride=s, padding=p)
             sync()
             if (time.perf_counter() - start) / 5 >= MIN_CALL_S or N >= MAX_BATCH:
-                break
+                return N
             N *= 2
-        del tx, tw
+
+    def conv_cases(layer, N, with_floor: bool) -> dict:
+        (_, C, H, W), OC, k, s, p = layer
+        OH, OW = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+        rng = np.random.default_rng(0)
         x_data = rng.standard_normal((N, C, H, W), dtype=np.float32)
         w_data = (rng.standard_normal((OC, C, k, k)) * 0.1).astype(np.float32)
         b_data = rng.standard_normal(OC).astype(np.float32)
@@ -193,43 +197,85 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
         g = sn.tensor(g_data, device="cuda")
         tx, tw, tb = (torch.tensor(a, device="cuda", requires_grad=True) for a in (x_data, w_data, b_data))
         tg = torch.tensor(g_data, device="cuda")
-        R, NP = C * k * k, N * OH * OW
-        col, w_rows, g_rows = (cupy.ones(shape, dtype=cupy.float32) for shape in ((R, NP), (OC, R), (OC, NP)))
-        y_out, gw_out, gcol_out = cupy.empty((OC, NP), cupy.float32), cupy.empty((OC, R), cupy.float32), col.copy()
 
-        def sn_fwd(x=x, w=w, b=b, s=s, p=p):
+        def sn_fwd():
             with sn.no_grad():
-                sn.nn.functional.conv2d(x, w, b, stride=s, padding=p)
+                F.conv2d(x, w, b, stride=s, padding=p)
 
-        def sn_fb(x=x, w=w, b=b, g=g, s=s, p=p):
+        def sn_fb():
             x.grad = w.grad = b.grad = None
-            sn.nn.functional.conv2d(x, w, b, stride=s, padding=p).backward(g)
+            F.conv2d(x, w, b, stride=s, padding=p).backward(g)
 
-        def torch_fwd(tx=tx, tw=tw, tb=tb, s=s, p=p):
+        def torch_fwd():
             with torch.no_grad():
                 torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)
 
-        def torch_fb(tx=tx, tw=tw, tb=tb, tg=tg, s=s, p=p):
+        def torch_fb():
             tx.grad = tw.grad = tb.grad = None
             torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p).backward(tg)
 
-        def floor_fwd(col=col, w_rows=w_rows, y_out=y_out):
-            cupy.matmul(w_rows, col, out=y_out)
+        cases = {("fwd", "scratchnet"): sn_fwd, ("fwd", "torch"): torch_fwd,
+                 ("fwd+bwd", "scratchnet"): sn_fb, ("fwd+bwd", "torch"): torch_fb}  # fmt: skip
+        if with_floor:  # the matrix products of an im2col convolution alone, on preallocated arrays
+            R, NP = C * k * k, N * OH * OW
+            col, w_rows, g_rows = (cupy.ones(shape, dtype=cupy.float32) for shape in ((R, NP), (OC, R), (OC, NP)))
+            y_out, gw_out, gcol_out = cupy.empty((OC, NP), cupy.float32), cupy.empty((OC, R), cupy.float32), col.copy()
 
-        def floor_fb(col=col, w_rows=w_rows, g_rows=g_rows, y_out=y_out, gw_out=gw_out, gcol_out=gcol_out):
-            cupy.matmul(w_rows, col, out=y_out)
-            cupy.matmul(g_rows, col.T, out=gw_out)
-            cupy.matmul(w_rows.T, g_rows, out=gcol_out)
+            def floor_fwd():
+                cupy.matmul(w_rows, col, out=y_out)
 
-        cases = {
-            ("fwd", "scratchnet"): sn_fwd,
-            ("fwd", "torch"): torch_fwd,
-            ("fwd", "floor"): floor_fwd,
-            ("fwd+bwd", "scratchnet"): sn_fb,
-            ("fwd+bwd", "torch"): torch_fb,
-            ("fwd+bwd", "floor"): floor_fb,
-        }
-        times = interleaved_gpu(cases, rounds, warmup, sync)
+            def floor_fb():
+                cupy.matmul(w_rows, col, out=y_out)
+                cupy.matmul(g_rows, col.T, out=gw_out)
+                cupy.matmul(w_rows.T, g_rows, out=gcol_out)
+
+            cases |= {("fwd", "floor"): floor_fwd, ("fwd+bwd", "floor"): floor_fb}
+        return cases
+
+    def resnet_cases() -> tuple[dict, dict]:
+        batch = 32
+        torch.manual_seed(0)
+        tmodel = torch_resnet50(torch).train()
+        smodel = resnet50()
+        smodel.load_state_dict(torch_state_dict_to_numpy(tmodel.state_dict()))  # the same weights
+        tmodel.cuda()
+        smodel.to("cuda").train()
+        rng = np.random.default_rng(0)
+        images = rng.standard_normal((batch, 3, 224, 224), dtype=np.float32)
+        labels = rng.integers(0, 1000, batch)
+        sx, st = sn.tensor(images, device="cuda"), sn.tensor(labels, device="cuda")
+        tx, tt = torch.tensor(images, device="cuda"), torch.tensor(labels, device="cuda")
+        s_opt = sn.optim.SGD(smodel.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        t_opt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        first_losses = {}
+
+        def sn_step():
+            loss = F.cross_entropy(smodel(sx), st)
+            s_opt.zero_grad()
+            loss.backward()
+            s_opt.step()
+            first_losses.setdefault("scratchnet", loss)
+
+        def torch_step():
+            loss = torch.nn.functional.cross_entropy(tmodel(tx), tt)
+            t_opt.zero_grad()
+            loss.backward()
+            t_opt.step()
+            first_losses.setdefault("torch", loss)
+
+        return {"scratchnet": sn_step, "torch": torch_step}, first_losses
+
+    def release():
+        sync()
+        sn.cuda.empty_cache()
+        torch.cuda.empty_cache()
+
+    # ----------------------------------------------------------------- timings
+    layers = LAYERS[:3] if quick else LAYERS
+    batches = [batch_for(layer) for layer in layers]
+    conv_rows = []
+    for layer, N in zip(layers, batches, strict=True):
+        times = interleaved_gpu(conv_cases(layer, N, with_floor=True), rounds, warmup, sync)
         for op in ("fwd", "fwd+bwd"):
             mine, theirs, floor = times[(op, "scratchnet")], times[(op, "torch")], times[(op, "floor")]
             row = {"layer": layer_name(layer), "N": N, "op": op, "scratchnet_ms": median(mine) * 1e3,
@@ -237,53 +283,25 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
                    "ratio": paired_ratio(mine, theirs), "floor_ratio": paired_ratio(mine, floor)}  # fmt: skip
             conv_rows.append(row)
             print(f"[{precision}] {row}", flush=True)
-        memory_jobs.append((conv_rows[-1], sn_fb, torch_fb))
-        del col, w_rows, g_rows, y_out, gw_out, gcol_out, cases
-        sn.cuda.empty_cache()
-        torch.cuda.empty_cache()
+        release()
 
-    # ----------------------------------------------------------------- ResNet-50 training step
-    batch, steps = 32, (4 if quick else 10)
-    torch.manual_seed(0)
-    tmodel = torch_resnet50(torch).cuda().train()
-    smodel = resnet50()
-    smodel.load_state_dict(torch_state_dict_to_numpy(tmodel.state_dict()))  # the same weights
-    smodel.to("cuda").train()
-    rng = np.random.default_rng(0)
-    images = rng.standard_normal((batch, 3, 224, 224), dtype=np.float32)
-    labels = rng.integers(0, 1000, batch)
-    sx, st = sn.tensor(images, device="cuda"), sn.tensor(labels, device="cuda")
-    tx, tt = torch.tensor(images, device="cuda"), torch.tensor(labels, device="cuda")
-    s_opt = sn.optim.SGD(smodel.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    t_opt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    losses = {}
-
-    def sn_step():
-        loss = sn.nn.functional.cross_entropy(smodel(sx), st)
-        s_opt.zero_grad()
-        loss.backward()
-        s_opt.step()
-        losses.setdefault("scratchnet", loss)
-
-    def torch_step():
-        loss = torch.nn.functional.cross_entropy(tmodel(tx), tt)
-        t_opt.zero_grad()
-        loss.backward()
-        t_opt.step()
-        losses.setdefault("torch", loss)
-
-    times = interleaved_gpu({"scratchnet": sn_step, "torch": torch_step}, steps, warmup, sync)
-    resnet = {"batch": batch, "scratchnet_ms": median(times["scratchnet"]) * 1e3,
+    steps, first_losses = resnet_cases()
+    times = interleaved_gpu(steps, 4 if quick else 8, warmup, sync)
+    resnet = {"batch": 32, "scratchnet_ms": median(times["scratchnet"]) * 1e3,
               "torch_ms": median(times["torch"]) * 1e3, "ratio": paired_ratio(times["scratchnet"], times["torch"]),
-              "first_loss_scratchnet": float(losses["scratchnet"].item()),
-              "first_loss_torch": float(losses["torch"].item())}  # fmt: skip
+              "first_loss_scratchnet": float(first_losses["scratchnet"].item()),
+              "first_loss_torch": float(first_losses["torch"].item())}  # fmt: skip
     print(f"[{precision}] resnet50 {resnet}", flush=True)
+    del steps, first_losses
+    release()
 
     # ----------------------------------------------------------------- peak memory, after all timings
-    def peaks(sn_fn, torch_fn):
+    def peaks(sn_fn, torch_fn) -> tuple[float, float]:
+        """Peak MiB in use during one call of each (after a first, unmeasured call of each)."""
+        sn_fn()
+        torch_fn()
         sync()
-        sn.cuda.empty_cache()
-        sn.cuda.reset_peak_memory_stats()  # installs the (slow) memory hook: timings are done
+        sn.cuda.reset_peak_memory_stats()  # installs the memory hook on the first call
         sn_fn()
         sync()
         torch.cuda.reset_peak_memory_stats()
@@ -291,10 +309,16 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
         sync()
         return sn.cuda.max_memory_allocated() / MiB, torch.cuda.max_memory_allocated() / MiB
 
-    resnet["scratchnet_peak_mib"], resnet["torch_peak_mib"] = peaks(sn_step, torch_step)
-    del smodel, tmodel, s_opt, t_opt, sx, tx
-    for row, sn_fn, torch_fn in memory_jobs:
-        row["scratchnet_peak_mib"], row["torch_peak_mib"] = peaks(sn_fn, torch_fn)
+    for layer, N in zip(layers, batches, strict=True):
+        cases = conv_cases(layer, N, with_floor=False)
+        scratchnet_mib, torch_mib = peaks(cases[("fwd+bwd", "scratchnet")], cases[("fwd+bwd", "torch")])
+        for row in conv_rows:
+            if row["layer"] == layer_name(layer) and row["op"] == "fwd+bwd":
+                row["scratchnet_peak_mib"], row["torch_peak_mib"] = scratchnet_mib, torch_mib
+        del cases
+        release()
+    steps, _ = resnet_cases()
+    resnet["scratchnet_peak_mib"], resnet["torch_peak_mib"] = peaks(steps["scratchnet"], steps["torch"])
     return {"info": info, "conv": conv_rows, "resnet50": resnet}
 
 
@@ -309,17 +333,16 @@ def markdown(results: list[dict]) -> str:
         lines += [
             f"### {name} on {info['device']}",
             "",
-            f"torch {info['torch']} (cuDNN {info['cudnn']}), CuPy {info['cupy']}, CUPY_TF32={info['CUPY_TF32'] or 'unset'}, "
-            f"{info['rounds']} interleaved rounds, scratchnet column buffer {info['column_buffer_mb']:.0f} MiB.",
+            f"torch {info['torch']} (cuDNN {info['cudnn']}), CuPy {info['cupy']}, "
+            f"CUPY_TF32={info['CUPY_TF32'] or 'unset'}, {info['rounds']} interleaved rounds, "
+            f"scratchnet column buffer {info['column_buffer_mb']:.0f} MiB.",
             "",
-            "| layer | batch | op | scratchnet ms | torch ms | cuBLAS floor ms | scratchnet / torch | scratchnet / floor "
-            "| scratchnet peak MiB | torch peak MiB |",
+            "| layer | batch | op | scratchnet ms | torch ms | cuBLAS floor ms | scratchnet / torch "
+            "| scratchnet / floor | scratchnet peak MiB | torch peak MiB |",
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in result["conv"]:
-            memory = (
-                f"{r['scratchnet_peak_mib']:.0f} | {r['torch_peak_mib']:.0f}" if "torch_peak_mib" in r else "- | -"
-            )
+            memory = f"{r['scratchnet_peak_mib']:.0f} | {r['torch_peak_mib']:.0f}" if "torch_peak_mib" in r else "- | -"
             lines.append(
                 f"| {r['layer']} | {r['N']} | {r['op']} | {r['scratchnet_ms']:.2f} | {r['torch_ms']:.2f} | "
                 f"{r['floor_ms']:.2f} | {r['ratio']:.2f}x | {r['floor_ratio']:.2f}x | {memory} |"

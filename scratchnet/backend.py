@@ -184,20 +184,23 @@ def fast_kernels_for(x: Array, family: str = "window") -> ModuleType | None:
     """
     if not _use_fast_kernels:
         return None
-    name = KERNEL_MODULES[(family, device_of(x))]
-    if name in _loaded:  # the common case: one dict lookup per call
-        return _loaded[name]
-    if name.endswith("numba_cpu") or name.endswith("numba_norm"):
-        _loaded[name] = None if import_numba() is None else importlib.import_module(name)
-        return _loaded[name]
+    device = device_of(x)
+    name = KERNEL_MODULES[(family, device)]
+    if name not in _loaded:  # the first call only: later ones are one dict lookup
+        _loaded[name] = _import_kernels(name, device)
+    return _loaded[name]
+
+
+def _import_kernels(name: str, device: str) -> ModuleType | None:
+    if device == "cpu":  # Numba kernels: none without Numba (import_numba warns once)
+        return None if import_numba() is None else importlib.import_module(name)
     try:
-        _loaded[name] = importlib.import_module(name)
-    except Exception as error:  # e.g. a CuPy build without the compiler (NVRTC) it needs
-        _loaded[name] = None
+        return importlib.import_module(name)
+    except Exception as error:  # e.g. a CuPy build that lacks a part the kernels use
         warnings.warn(
             f"{name} could not be imported ({type(error).__name__}: {error}); scratchnet runs its "
             "reference code on this device instead, which is correct but slower.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return _loaded[name]
+        return None

@@ -8,7 +8,7 @@ Memory. CuPy keeps the GPU memory of freed arrays in a pool and reuses it, as Py
 allocator does. ``memory_allocated()`` is what arrays hold now. ``max_memory_allocated()`` is the
 peak of that since ``reset_peak_memory_stats()``, measured by a CuPy memory hook that the reset
 installs (it costs a few microseconds per allocation, so it is off until asked for); before any
-reset it is the pool's size, which only grows and so is an upper bound of the peak.
+reset it is the pool's size, which only grows (until ``empty_cache()``) and so bounds the peak from above.
 """
 
 from __future__ import annotations
@@ -91,9 +91,6 @@ def manual_seed(seed: int) -> None:
     """Seed the GPU's random numbers (dropout masks drawn on the GPU, and CuPy's own generator)."""
     require_cupy("scratchnet.cuda.manual_seed()")
     rng.manual_seed_device(seed)
-
-
-manual_seed_all = manual_seed
 
 
 def _make_peak_tracker(cupy: Any) -> Any:

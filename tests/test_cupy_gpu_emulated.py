@@ -133,6 +133,14 @@ def test_dispatch_picks_the_gpu_kernels(emulated_gpu, kernels):
     assert sn.cuda.is_available() and sn.zeros(2, device="cuda").device == "cuda"
 
 
+def test_a_kernel_module_that_fails_to_import_leaves_the_reference_path(emulated_gpu, monkeypatch):
+    monkeypatch.setitem(backend.KERNEL_MODULES, ("window", "cuda"), "scratchnet.kernels.no_such_module")
+    monkeypatch.setattr(backend, "_loaded", {})
+    with pytest.warns(RuntimeWarning, match="no_such_module could not be imported"):
+        assert backend.fast_kernels_for(emulated_gpu.zeros(2)) is None
+    checks.check_catalog("conv", "cuda")  # conv2d still runs, on the reference code
+
+
 @pytest.mark.parametrize("name", sorted(checks.CATALOG))
 def test_op_catalog(emulated_gpu, name):
     checks.check_catalog(name, "cuda")
@@ -144,8 +152,9 @@ def test_reference_path_on_the_gpu(emulated_gpu, name):
     checks.check_catalog(name, "cuda", reference_on_device=True)
 
 
-def test_training_step_matches_the_cpu(emulated_gpu):
-    checks.check_training_step("cuda", np.float64)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_step_matches_the_cpu(emulated_gpu, dtype):
+    checks.check_training_step("cuda", dtype)
 
 
 def test_training_step_reads_nothing_back_but_the_label_check(emulated_gpu):

@@ -48,6 +48,15 @@ def test_reference_path_runs_on_the_gpu(name):
 # --------------------------------------------------------------------------- kernel parity
 
 
+def test_the_backend_picks_batch_norms_kernels():
+    """One place decides: Numba's siblings on the CPU (for images), CuPy's on the GPU."""
+    numba_norm = pytest.importorskip("scratchnet.kernels.numba_norm", reason="numba is not installed")
+    if backend.fast_kernels_enabled():
+        assert backend.fast_kernels_for(np.zeros((2, 3, 4)), family="norm") is numba_norm
+    with backend.reference_kernels():
+        assert backend.fast_kernels_for(np.zeros((2, 3, 4)), family="norm") is None
+
+
 def _kernels():
     from scratchnet.kernels import cupy_gpu
 
@@ -123,10 +132,9 @@ def test_module_to_moves_parameters_buffers_and_gradients():
     checks.check_module_to("cuda")
 
 
-@gpu
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_resnet20_training_step_matches_the_cpu(dtype):
-    checks.check_training_step("cuda", dtype)
+def test_resnet20_training_step_matches_the_cpu_reference(dtype, device):
+    checks.check_training_step(device, dtype)
 
 
 @pytest.mark.parametrize("name", sorted(checks.OPTIMIZERS))

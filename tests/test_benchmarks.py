@@ -1,0 +1,42 @@
+"""The benchmark suite measures what it claims: torch twins compute the same function, cases run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scratchnet as sn
+
+# benchmarks/ sits beside the package, not in it: reachable from the repository root only.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import run
+from benchmarks.models import pair
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "resnet20"])
+def test_torch_twin_computes_the_same_function(name):
+    torch = pytest.importorskip("torch")
+    mine, theirs, shape = pair(name, torch)
+    mine.eval()
+    theirs.eval()
+    x = np.random.default_rng(0).standard_normal((2, *shape[1:]), dtype=np.float32)
+    with sn.no_grad():
+        ours = mine(sn.tensor(x)).data
+    with torch.no_grad():
+        reference = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_op_cases_run_and_table_is_written(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8, 8), dtype=np.float32)
+    cases = run.op_pair(lambda t: sn.nn.functional.max_pool2d(t, 2), None, [x], torch=None)
+    assert set(cases) == {("fwd", "fast"), ("fwd+bwd", "fast"), ("fwd", "reference"), ("fwd+bwd", "reference")}
+    rows = run.measure("ops", "max_pool2d", "(2,3,8,8)", cases, rounds=1, memory_ops=("fwd+bwd",))
+    assert [r["op"] for r in rows] == ["fwd", "fwd+bwd"]
+    assert rows[1]["fast"] > 0 and rows[1]["fast/torch"] != rows[1]["fast/torch"]  # NaN: no torch
+    markdown = run.to_markdown(rows, {"cpu": "test"})
+    assert "| max_pool2d | fwd+bwd |" in markdown
