@@ -1,4 +1,6 @@
-"""Benchmarks: scratchnet against the matrix-product floor and PyTorch, interleaved, as medians and ratios.
+"""Benchmarks: scratchnet against PyTorch, the matrix-product floor and DeZero, as medians and ratios.
 
-Run one with ``python -m benchmarks.conv`` (add ``--quick`` for a short run).
+``python -m benchmarks`` runs the whole suite (``run.py``; ``--quick`` for a short run); the
+torch twins of the networks are in ``models.py``; ``python -m benchmarks.conv`` is the detailed
+conv2d / pooling / batch-norm comparison on the lecture's layer list.
 """

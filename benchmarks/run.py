@@ -21,6 +21,11 @@ each network has the same weights (``benchmarks/models.py``) and uses the same t
 Numba. Peak memory is the growth of the process's peak resident set (VmHWM, reset through
 ``/proc/self/clear_refs``) during one call: it counts NumPy's and PyTorch's allocations alike.
 Results go to ``latest.md`` and ``latest.json`` in ``benchmarks/results/`` (or ``--out``).
+
+On a machine where another program holds a core, two OpenBLAS threads wait for each other and
+matrix products slow down 2-10x at random; one thread per library gives steadier numbers:
+
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks --quick
 """
 
 from __future__ import annotations
@@ -539,7 +544,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.md").write_text(markdown)
-    (out / "latest.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1, default=str))
+    finite = [{key: None if value != value else value for key, value in row.items()} for row in rows]  # NaN -> null
+    (out / "latest.json").write_text(json.dumps({"machine": info, "rows": finite}, indent=1, default=str))
     return rows
 
 
