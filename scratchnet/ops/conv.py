@@ -22,7 +22,7 @@ stride 1 and no padding, ``PointwiseConv2dFunction``, which needs no im2col at a
 
 from __future__ import annotations
 
-from scratchnet.backend import Array, get_xp
+from scratchnet.backend import Array, device_of, get_xp
 from scratchnet.function import Function
 from scratchnet.ops.im2col import IntPair, col2im, im2col, nchw_to_rows, output_size, pair, rows_to_nchw
 from scratchnet.ops.shape import pad as pad_tensor
@@ -33,6 +33,9 @@ from scratchnet.tensor import Tensor
 # builds it a few images at a time into one buffer of about this size. A buffer that stays in the
 # CPU's cache is filled and read by the matrix product without going through main memory.
 COLUMN_BUFFER_BYTES = 8 * 2**20
+# On a GPU the opposite holds: each chunk is a kernel launch and a cuBLAS call, and a small chunk
+# leaves most of the GPU idle, so the whole batch is unrolled at once up to this size.
+GPU_COLUMN_BUFFER_BYTES = 1024 * 2**20
 
 
 class Conv2dFunction(Function):
@@ -87,7 +90,8 @@ class Conv2dFunction(Function):
         xp = get_xp(x)
         N, C = x.shape[:2]
         R = C * self.weight.shape[2] * self.weight.shape[3]  # rows of col: C*KH*KW
-        images = max(1, min(N, COLUMN_BUFFER_BYTES // (R * P * x.itemsize)))
+        budget = GPU_COLUMN_BUFFER_BYTES if device_of(x) == "cuda" else COLUMN_BUFFER_BYTES
+        images = max(1, min(N, budget // (R * P * x.itemsize)))
         col_buffer = xp.empty(R * images * P, dtype=x.dtype)
         rows_buffer = xp.empty(OC * images * P, dtype=x.dtype)
         for start in range(0, N, images):

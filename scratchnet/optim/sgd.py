@@ -64,9 +64,13 @@ class SGD(Optimizer):
         mu = group["momentum"]
         if mu != 0:
             if "momentum_buffer" not in state:
-                buffer = g.copy()  # the first step starts the buffer at g, undampened (as PyTorch)
+                state["momentum_buffer"] = g.copy()  # the first step starts at g, undampened (as PyTorch)
             else:
-                buffer = mu * state["momentum_buffer"] + (1 - group["dampening"]) * g
-            state["momentum_buffer"] = buffer
+                # b = mu * b + (1 - dampening) * g, in place: a new b each step would allocate
+                # another copy of the weights (392 MiB for VGG's first FC layer).
+                buffer = state["momentum_buffer"]
+                buffer *= mu
+                buffer += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
+            buffer = state["momentum_buffer"]
             g = g + mu * buffer if group["nesterov"] else buffer
         p.data -= group["lr"] * g  # the update itself: in place, so every holder of p sees it
