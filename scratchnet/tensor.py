@@ -268,7 +268,10 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("__setitem__")
-        self.data[shape_ops._unwrap_index(index)] = value.data if isinstance(value, Tensor) else value
+        value = value.data if isinstance(value, Tensor) else value
+        if hasattr(value, "shape"):  # an array: bring it to this tensor's device first
+            value = to_device(value, self.device)
+        self.data[shape_ops._unwrap_index(index)] = value
 
     # ------------------------------------------------------------------ operators
 
@@ -489,7 +492,8 @@ def _to_array(data: Any) -> Array:
     if isinstance(data, np.generic):
         return np.asarray(data)
     if isinstance(data, list | tuple) and any(isinstance(d, Tensor) for d in data):
-        return np.stack([_to_array(d) for d in data])
+        arrays = [_to_array(d) for d in data]
+        return get_xp(arrays[0]).stack(arrays)
     array = np.asarray(data)
     if array.dtype.kind not in "biufc":  # None, strings, other objects: not numbers
         raise TypeError(f"cannot make a tensor from {type(data).__name__} {data!r:.50} (NumPy dtype {array.dtype})")

@@ -31,27 +31,19 @@ Notation as in ``scratchnet.ops.im2col``.
 
 from __future__ import annotations
 
-import os
 import threading
 import types
 from collections.abc import Callable
 
-import numba
 import numpy as np
 from numba import njit, prange
 
 from scratchnet.backend import Array
 from scratchnet.ops.im2col import IntPair, window_geometry
 
-# Numba's default thread pool (OpenMP) keeps its threads spinning for a while after each kernel,
-# taking the cores from the matrix product (OpenBLAS) that runs next: conv2d forward + backward ran
-# 3-5x slower on a shared 2-core machine. Numba's own "workqueue" pool lets idle threads sleep. It
-# has to be chosen before the first threaded kernel runs; an explicit NUMBA_THREADING_LAYER wins.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
-
-# The workqueue pool serves one launch at a time (a second, concurrent one would abort the
-# process), so threaded launches from several Python threads take turns.
+# scratchnet.backend.import_numba chose Numba's "workqueue" thread pool before this module was
+# imported (see there why). That pool serves one launch at a time (a second, concurrent one would
+# abort the process), so threaded launches from several Python threads take turns.
 _threaded_launch = threading.Lock()
 
 # Below this many output elements a kernel runs on one thread: waking the other threads costs
