@@ -38,7 +38,27 @@ _call_counter = itertools.count()
 
 
 class Function:
-    """Base class of every differentiable op. See the module docstring."""
+    """Base class of every differentiable op: ``forward`` and ``backward`` on arrays, side by side.
+
+    A subclass saves in ``forward`` what its ``backward`` needs, under a name, and returns one
+    array per output; ``backward`` receives one upstream gradient per output and returns one
+    gradient per input (``None`` where an input gets none). ``__call__`` unwraps the tensors,
+    runs ``forward`` and records the call in the graph when a gradient is needed.
+
+    Example
+    -------
+    >>> class Square(Function):
+    ...     def forward(self, x):
+    ...         self.x = x
+    ...         return x * x
+    ...     def backward(self, gy):
+    ...         return 2 * self.x * gy  # d(x^2)/dx = 2x, times the upstream gradient
+    >>> import scratchnet as sn
+    >>> x = sn.tensor([3.0], requires_grad=True)
+    >>> Square()(x).backward()
+    >>> x.grad
+    tensor([6.])
+    """
 
     generation: int = 0
     inputs: tuple[Tensor, ...] | None = None
