@@ -3,10 +3,12 @@ loss, and torchvision equality (keys, eval outputs, a training step with the aux
 
 import numpy as np
 import pytest
+from torchvision_helpers import assert_close, randomize_
 
 import scratchnet
 import scratchnet.io
 from scratchnet import models
+from scratchnet.io import load_torch_state_dict
 from scratchnet.nn import functional as F
 
 # (in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj): the lecture's "GoogLeNet (6)" table
@@ -34,36 +36,6 @@ def basic_conv(c_in, c_out, k):
 def inception_params(c_in, c1, c3r, c3, c5r, c5, pp, k5=3):
     return (basic_conv(c_in, c1, 1) + basic_conv(c_in, c3r, 1) + basic_conv(c3r, c3, 3)
             + basic_conv(c_in, c5r, 1) + basic_conv(c5r, c5, k5) + basic_conv(c_in, pp, 1))  # fmt: skip
-
-
-def randomize_(tv_model, torch):
-    """Well-scaled random weights and BN statistics for a torch model, so that outputs are O(1)."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, t in tv_model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):
-                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
-            elif t.ndim == 1:
-                t.copy_(0.1 * torch.randn(t.shape, generator=gen))
-            else:
-                t.copy_(torch.randn(t.shape, generator=gen) * (2.0 / t[0].numel()) ** 0.5)
-    return tv_model
-
-
-def load_from_torch(model, tv_model):
-    """torchvision's weights into ours, as NumPy arrays; strict: every key and shape must match."""
-    load = getattr(scratchnet.io, "load_torch_state_dict", None)  # the library's loader, where exported
-    if load is not None:
-        load(model, tv_model.state_dict())
-    else:
-        model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
-
-
-def assert_close(actual, expected, rtol=1e-4):
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 # --- the module --------------------------------------------------------------------------------------
@@ -169,7 +141,7 @@ def torchvision_pair():
     torch.manual_seed(0)
     reference = randomize_(tvm.googlenet(init_weights=False, dropout=0.0, dropout_aux=0.0), torch)
     ours = models.googlenet(init_weights=False, dropout=0.0, dropout_aux=0.0)
-    load_from_torch(ours, reference)
+    load_torch_state_dict(ours, reference.state_dict())
     return ours, reference, torch
 
 

@@ -8,10 +8,12 @@ Training mode uses batch 2: at 75x75 the last grid is 1x1, and BatchNorm needs t
 
 import numpy as np
 import pytest
+from torchvision_helpers import assert_close, randomize_
 
 import scratchnet
 import scratchnet.io
 from scratchnet import models, nn
+from scratchnet.io import load_torch_state_dict
 
 
 def n_params(model):
@@ -24,35 +26,6 @@ def dropout_rates(model):
 
 def basic_conv(c_in, c_out, kh, kw=None):
     return kh * (kh if kw is None else kw) * c_in * c_out + 2 * c_out  # conv without bias + BN's gamma, beta
-
-
-def randomize_(tv_model, torch):
-    """Well-scaled random weights and BN statistics for a torch model, so that outputs are O(1)."""
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, t in tv_model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):
-                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
-            elif t.ndim == 1:
-                t.copy_(0.1 * torch.randn(t.shape, generator=gen))
-            else:
-                t.copy_(torch.randn(t.shape, generator=gen) * (2.0 / t[0].numel()) ** 0.5)
-    return tv_model
-
-
-def load_from_torch(model, tv_model):
-    """torchvision's weights into ours, as NumPy arrays; strict: every key and shape must match."""
-    load = getattr(scratchnet.io, "load_torch_state_dict", None)  # the library's loader, where exported
-    if load is not None:
-        load(model, tv_model.state_dict())
-    else:
-        model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
-
-
-def assert_close(actual, expected, rtol=1e-4):
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
 
 
 def forward_backward(model, size=75, classes=1000):
@@ -137,7 +110,7 @@ def test_v3_eval_outputs_match_torchvision():
     torch, tvm = torchvision_or_skip()
     reference = randomize_(tvm.inception_v3(init_weights=False, transform_input=True), torch).eval()
     ours = models.inception_v3(init_weights=False, transform_input=True).eval()
-    load_from_torch(ours, reference)
+    load_torch_state_dict(ours, reference.state_dict())
     x = np.random.randn(1, 3, 75, 75).astype(np.float32)
     with torch.no_grad():
         expected = reference(torch.from_numpy(x)).numpy()

@@ -8,10 +8,12 @@ weights into one shared pair of models (``vgg11_bn_pair``). Inputs are 32x32, to
 
 import numpy as np
 import pytest
+from torchvision_helpers import randomize_
 
 import scratchnet
 import scratchnet.io
 from scratchnet import models, nn
+from scratchnet.io import load_torch_state_dict
 from scratchnet.models.vgg import CONFIGS
 
 VARIANTS = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
@@ -41,31 +43,6 @@ def skip_random_init(mp):
 @pytest.fixture
 def no_init(monkeypatch):
     skip_random_init(monkeypatch)
-
-
-def randomize_(tv_model, torch):
-    """Random biases and BatchNorm parameters and statistics (torchvision leaves them 0 and 1).
-
-    The weights keep torchvision's random init, which keeps the outputs O(1) (and redrawing 133M of
-    them would cost seconds).
-    """
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, t in tv_model.state_dict().items():
-            if name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):  # BN variance, gamma
-                t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
-            elif t.ndim == 1 and not name.endswith("num_batches_tracked"):  # biases, BN beta, running means
-                t.copy_(0.1 * torch.randn(t.shape, generator=gen))
-    return tv_model
-
-
-def load_from_torch(model, tv_model):
-    """torchvision's weights into ours, as NumPy arrays; strict: every key and shape must match."""
-    load = getattr(scratchnet.io, "load_torch_state_dict", None)  # the library's loader, where exported
-    if load is not None:
-        load(model, tv_model.state_dict())
-    else:
-        model.load_state_dict({k: v.detach().numpy() for k, v in tv_model.state_dict().items()}, strict=True)
 
 
 def test_configs_are_the_papers_table_1():
@@ -110,11 +87,11 @@ def vgg11_bn_pair():
     torch = pytest.importorskip("torch", reason="torch is not installed: no torchvision comparison")
     tvm = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
     torch.manual_seed(0)
-    reference = randomize_(tvm.vgg11_bn(dropout=0.0), torch)
+    reference = randomize_(tvm.vgg11_bn(dropout=0.0), torch, redraw_weights=False)
     with pytest.MonkeyPatch.context() as mp:
         skip_random_init(mp)
         ours = models.vgg11_bn(dropout=0.0)
-    load_from_torch(ours, reference)
+    load_torch_state_dict(ours, reference.state_dict())
     return ours, reference, torch
 
 
