@@ -19,7 +19,9 @@ Every case runs each library once per round, in a rotating order, after a pause 
 ``_timing.py``); the table shows medians and the medians of the per-round ratios. The torch twin of
 each network has the same weights (``benchmarks/models.py``) and uses the same thread count as
 Numba. Peak memory is the growth of the process's peak resident set (VmHWM, reset through
-``/proc/self/clear_refs``) during one call: it counts NumPy's and PyTorch's allocations alike.
+``/proc/self/clear_refs``) during one call: it counts NumPy's and PyTorch's allocations alike. It
+is measured in a second pass, after every timing, because the malloc setting it needs would slow
+the timed calls down (see ``measure_memory``).
 Results go to ``latest.md`` and ``latest.json`` in ``benchmarks/results/`` (or ``--out``).
 
 On a machine where another program holds a core, two OpenBLAS threads wait for each other and
@@ -73,7 +75,17 @@ def fix_malloc_threshold() -> None:
 
 
 def peak_rss_growth(fn) -> float:
-    """Bytes by which the process's peak resident set grows during ``fn()`` (Linux; NaN elsewhere)."""
+    """Bytes by which the process's peak resident set grows during ``fn()`` (Linux; NaN elsewhere).
+
+    Free memory that glibc still holds (from the timed calls before) is handed back first, so that
+    ``fn`` reusing it shows up as growth too.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM (peak RSS) to the current RSS
@@ -445,7 +457,7 @@ def dispatch_benchmarks(torch, dezero):
 
 
 # --------------------------------------------------------------------------------- the run
-def measure(section, name, label, cases, rounds, memory_ops=()):
+def measure(section, name, label, cases, rounds):
     """Rows (one per op of the cases) with medians per path and paired ratios."""
     times = interleaved(cases, rounds)
     rows = []
@@ -456,15 +468,42 @@ def measure(section, name, label, cases, rounds, memory_ops=()):
             row[path] = median(get(path)) if get(path) else float("nan")
         for key, (a, b) in RATIOS.items():
             row[key] = paired_ratio(get(a), get(b)) if get(a) and get(b) else float("nan")
-        if op in memory_ops:
-            for path in ("fast", "torch"):
-                if (op, path) in cases:
-                    row[f"{path} peak MiB"] = peak_rss_growth(cases[(op, path)]) / 2**20
         if section == "dispatch":
             for path in PATHS:
                 row[path] = row[path] / 1000  # per op
         rows.append(row)
     return rows
+
+
+def measure_memory(rows, section, name, label, cases, memory_ops) -> None:
+    """Add the peak-memory growth of one call of each ``memory_ops`` case to its row, after a warm-up call.
+
+    Run after all the timings, once ``fix_malloc_threshold`` has made the resident set track what
+    is in use: that setting also makes every large allocation fresh pages from the kernel, whose
+    page faults would inflate the times of whichever library allocates more.
+    """
+    for op in memory_ops:
+        row = next(r for r in rows if (r["section"], r["name"], r["shape"], r["op"]) == (section, name, label, op))
+        for path in ("fast", "torch"):
+            if (op, path) in cases:
+                cases[(op, path)]()  # warm-up: first-call allocations (optimizer state, compiled kernels)
+                row[f"{path} peak MiB"] = peak_rss_growth(cases[(op, path)]) / 2**20
+
+
+def all_benchmarks(sections, torch, dezero, quick: bool, reference: bool):
+    """Yield (section, name, shape label, cases, ops whose peak memory is measured) for the chosen sections."""
+    if "ops" in sections:
+        for name, label, cases in ops_benchmarks(torch, dezero, quick, reference):
+            yield "ops", name, label, cases, ("fwd+bwd",) if name == "conv2d" else ()
+    if "train" in sections:
+        for name, label, cases in train_benchmarks(torch, dezero, quick, reference):
+            yield "train", name, label, cases, ("train step",)
+    if "infer" in sections:
+        for name, label, cases in infer_benchmarks(torch, quick):
+            yield "infer", name, label, cases, ("inference",)
+    if "dispatch" in sections:
+        for name, label, cases in dispatch_benchmarks(torch, dezero):
+            yield "dispatch", name, label, cases, ()
 
 
 def machine() -> dict:
@@ -502,7 +541,6 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 5)
     reference = not (args.quick or args.no_reference)
-    fix_malloc_threshold()
     kernels = backend.fast_kernels_for(np.zeros(1))  # fixes Numba's thread pool before torch loads
     torch = None if args.no_torch else optional_torch()
     dezero = None if args.no_dezero else optional_dezero()
@@ -521,23 +559,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     sections = args.only.split(",")
     started = time.perf_counter()
     rows: list[dict] = []
-    if "ops" in sections:
-        for name, label, cases in ops_benchmarks(torch, dezero, args.quick, reference):
-            renamed = {(f"{op}", path): fn for (op, path), fn in cases.items()}
-            memory = ("fwd+bwd",) if name == "conv2d" else ()
-            rows += measure("ops", name, label, renamed, rounds, memory)
+    for section, name, label, cases, _ in all_benchmarks(sections, torch, dezero, args.quick, reference):
+        rows += measure(section, name, label, cases, rounds)
+        if section != "dispatch":
             print(format_row(rows[-1]), flush=True)
-    if "train" in sections:
-        for name, label, cases in train_benchmarks(torch, dezero, args.quick, reference):
-            rows += measure("train", name, label, cases, rounds, ("train step",))
-            print(format_row(rows[-1]), flush=True)
-    if "infer" in sections:
-        for name, label, cases in infer_benchmarks(torch, args.quick):
-            rows += measure("infer", name, label, cases, rounds, ("inference",))
-            print(format_row(rows[-1]), flush=True)
-    if "dispatch" in sections:
-        for name, label, cases in dispatch_benchmarks(torch, dezero):
-            rows += measure("dispatch", name, label, cases, rounds)
+    fix_malloc_threshold()
+    for section, name, label, cases, memory_ops in all_benchmarks(sections, torch, dezero, args.quick, False):
+        if memory_ops:
+            measure_memory(rows, section, name, label, cases, memory_ops)
     info["seconds"] = round(time.perf_counter() - started, 1)
     markdown = to_markdown(rows, info)
     print(markdown)

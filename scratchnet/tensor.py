@@ -625,20 +625,31 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
 # ---------------------------------------------------------------------- the backward walk
 
 
-def _accumulate(tensor: Tensor, g: Array) -> None:
-    """Add ``g`` into ``tensor.grad``, always as a new array of the tensor's dtype.
+def _accumulate(tensor: Tensor, g: Array, taken: set[int]) -> None:
+    """Add ``g`` into ``tensor.grad``; every ``.grad`` ends up a writable array of its own.
 
-    A new array, because ``g`` may be shared (an add sends the same array to both inputs, a sum
-    sends a read-only broadcast view), and an optimizer may later change ``.grad`` in place.
+    ``g`` itself becomes the gradient only when nothing else can hold it: it owns its memory (not
+    a view, such as the read-only broadcast a sum sends back), has the tensor's dtype, and its id
+    is not in ``taken`` (the arrays already kept as a ``.grad`` in this walk, such as the one array
+    an add sends to both of its inputs, and the caller's seed). Otherwise it is copied, because an
+    optimizer may change ``.grad`` in place. Not copying a fresh gradient saves a copy of every
+    weight gradient (392 MiB for VGG16's first fully connected layer).
     """
-    total = g if tensor.grad is None else tensor.grad.data + g
-    tensor.grad = Tensor(total.astype(tensor.dtype))  # astype copies
+    if tensor.grad is not None:
+        total = (tensor.grad.data + g).astype(tensor.dtype, copy=False)
+    elif g.flags.owndata and g.dtype == tensor.dtype and id(g) not in taken:
+        total = g
+    else:
+        total = g.astype(tensor.dtype)  # astype copies
+    taken.add(id(total))
+    tensor.grad = Tensor(total)
 
 
 def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
     """The backward walk: see the module docstring."""
+    taken = {id(seed)}  # the caller may still hold the seed: copy it before keeping it as a .grad
     if root.creator is None:
-        _accumulate(root, seed)
+        _accumulate(root, seed, taken)
         return
     # Gradient received so far by each non-leaf, keyed by id. The tensor is kept beside it: once
     # its consumer is freed, this entry is what keeps it alive until its creator runs.
@@ -664,7 +675,7 @@ def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
         gys = [pending.pop(id(out), (None, None))[1] if out is not None else None for out in outputs]
         for out, gy in zip(outputs, gys, strict=True):
             if gy is not None and out._retains_grad:
-                _accumulate(out, gy)
+                _accumulate(out, gy, taken)
         gxs = function.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
@@ -674,7 +685,7 @@ def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
             if gx is None or not x.requires_grad:
                 continue
             if x.creator is None:
-                _accumulate(x, gx)
+                _accumulate(x, gx, taken)
             else:
                 previous = pending.get(id(x))
                 pending[id(x)] = (x, gx if previous is None else previous[1] + gx)

@@ -182,7 +182,9 @@ def test_max_pool_ties_go_to_the_first_element_on_both_paths():
 
 def test_large_inputs_take_the_threaded_path():
     x = random((4, 16, 64, 64), np.float32)
-    assert x.size >= fast.PARALLEL_MIN_WORK
+    from scratchnet.kernels.numba_threads import PARALLEL_MIN_WORK
+
+    assert x.size >= PARALLEL_MIN_WORK
     y, indices = fast.max_pool2d_forward(x, 3, 2, 1)
     y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, 3, 2, 1)
     assert_same(y, y_ref, np.float32)

@@ -195,6 +195,27 @@ def test_numba_kernels_match_reference(shape, dtype):
             np.testing.assert_allclose(r, e, rtol=rtol, atol=rtol * np.abs(e).max(), err_msg=name)
 
 
+def test_numba_kernels_on_the_threaded_path_match_reference():
+    """An input above THREADED_MIN_ELEMENTS is split between threads by channel: same results."""
+    fast = pytest.importorskip("scratchnet.kernels.numba_norm", reason="numba is not installed")
+    rng = np.random.default_rng(5)
+    shape = (2, 16, fast.THREADED_MIN_ELEMENTS // 16)  # 2x the threshold
+    x3 = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
+    g3 = rng.standard_normal(shape).astype(np.float32)
+    a, b, c = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(3))
+    mean = x3.mean(axis=(0, 2), dtype=np.float64).astype(np.float32)
+    for name, args in [
+        ("channel_mean_var", (x3,)),
+        ("channel_grad_sums", (g3, x3, mean)),
+        ("channel_affine", (x3, a, b)),
+        ("channel_affine2", (g3, x3, a, b, c)),
+    ]:
+        expected, got = getattr(reference, name)(*args), getattr(fast, name)(*args)
+        for e, r in zip(expected if isinstance(expected, tuple) else (expected,),
+                        got if isinstance(got, tuple) else (got,), strict=True):  # fmt: skip
+            np.testing.assert_allclose(r, e, rtol=1e-4, atol=1e-4 * np.abs(e).max(), err_msg=name)
+
+
 @given(
     N=st.integers(1, 5),
     C=st.integers(1, 6),

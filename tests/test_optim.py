@@ -97,6 +97,23 @@ def test_sgd_momentum_by_hand():
     np.testing.assert_allclose(opt.state[p]["momentum_buffer"], [1.8])
 
 
+def test_add_scaled_updates_in_place_slice_by_slice():
+    """p += alpha * g in slices: the same result as in one go, on the same array, for any size."""
+    from scratchnet.optim.optimizer import UPDATE_SLICE, add_scaled_
+
+    rng = np.random.default_rng(0)
+    for shape in [(3,), (UPDATE_SLICE + 5,), (7, UPDATE_SLICE // 3)]:
+        p, g = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
+        expected = p - np.float32(0.1) * g
+        target = p
+        add_scaled_(p, -0.1, g)
+        assert p is target and p.dtype == np.float32
+        np.testing.assert_allclose(p, expected, rtol=1e-6, atol=1e-7)
+    strided = np.zeros((4, 6), np.float32)[:, ::2]  # not contiguous: updated all the same
+    add_scaled_(strided, 2.0, np.ones((4, 3), np.float32))
+    assert (strided == 2.0).all()
+
+
 def test_adam_first_step_is_lr_times_sign():
     """With bias correction, Adam's first step is lr * g / (|g| + eps): about lr * sign(g)."""
     p = sn.tensor([1.0, -2.0, 3.0], dtype=np.float64, requires_grad=True)

@@ -30,8 +30,10 @@ from scratchnet.ops.shape import squeeze, unsqueeze
 from scratchnet.tensor import Tensor
 
 # The column matrix of a whole batch is KH*KW times larger than its input (9x for 3x3), so conv2d
-# builds it a few images at a time into one buffer of about this size. A buffer that stays in the
-# CPU's cache is filled and read by the matrix product without going through main memory.
+# builds it a few images at a time into one buffer of at most this size, and no larger than the
+# input itself (one image's columns at least). A buffer that stays in the CPU's cache is filled and
+# read by the matrix product without going through main memory; the cap by the input keeps the
+# extra memory of a late, small layer (ResNet's 8x8 stage) near its own size.
 COLUMN_BUFFER_BYTES = 8 * 2**20
 # On a GPU the opposite holds: each chunk is a kernel launch and a cuBLAS call, and a small chunk
 # leaves most of the GPU idle, so the whole batch is unrolled at once up to this size.
@@ -61,7 +63,9 @@ class Conv2dFunction(Function):
         OC = weight.shape[0]
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
         gx = xp.empty_like(x) if self._needs_grad(0) else None
-        gw_rows = xp.zeros_like(w_rows) if self._needs_grad(1) else None  # None: a frozen weight
+        gw = xp.zeros_like(weight) if self._needs_grad(1) else None  # None: a frozen weight
+        gw_rows = None if gw is None else gw.reshape(w_rows.shape)  # (G, OC/G, C/G*KH*KW), a view of gw
+        gw_chunk = None if gw is None else xp.empty_like(w_rows)  # one chunk's share, reused
         gb = xp.zeros(OC, dtype=gy.dtype)
         for batch, col_buffer, rows_buffer in self._chunks(x, OC, gy.shape[2] * gy.shape[3]):
             gy_rows = nchw_to_rows(gy[batch], out=rows_buffer.reshape(OC, -1))  # (OC, n*OH*OW)
@@ -72,17 +76,16 @@ class Conv2dFunction(Function):
                 # layer's input in memory until backward.
                 col = im2col(x[batch], weight.shape[2:], self.stride, self.padding, self.dilation, out=col_buffer)
                 col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*OH*OW)
-                gw_rows += xp.matmul(gy_rows, col.transpose(0, 2, 1))  # (G, OC/G, C/G*KH*KW)
+                gw_rows += xp.matmul(gy_rows, col.transpose(0, 2, 1), out=gw_chunk)  # (G, OC/G, C/G*KH*KW)
             if gx is not None:
                 # dL/dcol = W^T dL/dy (written over col, no longer needed), then summed onto x's windows.
                 gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=col_buffer.reshape(G, -1, gy_rows.shape[2]))
                 gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*OH*OW)
                 col2im(gcol, x[batch].shape, weight.shape[2:], self.stride, self.padding, self.dilation, out=gx[batch])
-        gw = None if gw_rows is None else gw_rows.reshape(weight.shape)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def _chunks(self, x: Array, OC: int, P: int):
-        """Split the batch into runs of images whose column matrix fits ``COLUMN_BUFFER_BYTES``.
+        """Split the batch into runs of images whose column matrix fits the buffer (see ``COLUMN_BUFFER_BYTES``).
 
         Yields (batch slice, col buffer, rows buffer); the two buffers are allocated once and
         reused by every chunk, as contiguous views of the right shape.
@@ -90,7 +93,7 @@ class Conv2dFunction(Function):
         xp = get_xp(x)
         N, C = x.shape[:2]
         R = C * self.weight.shape[2] * self.weight.shape[3]  # rows of col: C*KH*KW
-        budget = GPU_COLUMN_BUFFER_BYTES if device_of(x) == "cuda" else COLUMN_BUFFER_BYTES
+        budget = GPU_COLUMN_BUFFER_BYTES if device_of(x) == "cuda" else min(COLUMN_BUFFER_BYTES, x.nbytes)
         images = max(1, min(N, budget // (R * P * x.itemsize)))
         col_buffer = xp.empty(R * images * P, dtype=x.dtype)
         rows_buffer = xp.empty(OC * images * P, dtype=x.dtype)

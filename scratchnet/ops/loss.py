@@ -44,8 +44,10 @@ class WeightedNllFunction(Function):
         z = x
         if self.log_softmax:
             shifted = x - x.max(axis=1, keepdims=True)  # the log-sum-exp trick (see log_softmax)
-            z = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))  # (N, C, ...)
-            self.probs = xp.exp(z)  # softmax(x), kept for backward
+            exps = xp.exp(shifted)
+            total = exps.sum(axis=1, keepdims=True)
+            z = shifted - xp.log(total)  # log softmax(x), (N, C, ...)
+            self.probs = exps / total  # softmax(x), kept for backward
         losses = -(self.a * z).sum(axis=1)  # (N, ...)
         return _reduce(losses, self.reduction, self.divisor)
 
@@ -142,13 +144,20 @@ def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, i
         )
 
     classes = xp.arange(C).reshape((1, C) + (1,) * (x.ndim - 2))  # (1, C, 1, ...)
-    one_hot = (classes == xp.where(ignored, 0, t)[:, None]).astype(x.dtype)  # (N, C, ...)
-    q = (1 - label_smoothing) * one_hot + label_smoothing / C  # the target distribution
+    safe_t = xp.where(ignored, 0, t)  # any valid class where the target is ignored; its a is zeroed below
+    a = (classes == safe_t[:, None]).astype(x.dtype)  # one-hot targets, (N, C, ...)
+    # a = q * w * (not ignored), with q = (1 - s) one_hot + s / C the target distribution; each
+    # factor that is 1 everywhere (the usual case: no smoothing, no weights) is skipped.
+    if label_smoothing:
+        a *= 1 - label_smoothing
+        a += label_smoothing / C
     w = xp.ones(C, dtype=x.dtype) if weight is None else weight.data.astype(x.dtype)
-    a = q * w.reshape(classes.shape) * ~ignored[:, None]  # ignored targets: a = 0, no loss, no gradient
+    if weight is not None:
+        a *= w.reshape(classes.shape)
+    a *= ~ignored[:, None]  # ignored targets: a = 0, no loss, no gradient
     # "mean" divides by the total weight of the true classes of the non-ignored targets (PyTorch's rule;
     # the number of non-ignored targets when there are no class weights).
-    divisor = (w[xp.where(ignored, 0, t)] * ~ignored).sum()
+    divisor = (w[safe_t] * ~ignored).sum()
     return a, divisor
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from scratchnet.backend import Array
-from scratchnet.optim.optimizer import Optimizer
+from scratchnet.optim.optimizer import Optimizer, add_scaled_
 from scratchnet.tensor import Tensor
 
 
@@ -73,4 +73,4 @@ class SGD(Optimizer):
                 buffer += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
             buffer = state["momentum_buffer"]
             g = g + mu * buffer if group["nesterov"] else buffer
-        p.data -= group["lr"] * g  # the update itself: in place, so every holder of p sees it
+        add_scaled_(p.data, -group["lr"], g)  # p -= lr * g, in place, so every holder of p sees it
