@@ -18,7 +18,7 @@ import importlib
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -131,12 +131,15 @@ _numba_checked = False
 
 # Which module holds the fast kernels of each family, per device. "window": the sliding-window
 # kernels behind conv2d and pooling (im2col, col2im, the reorders, max/avg pooling); "norm": the
-# four per-channel loops of batch normalization. The GPU module holds both families.
+# four per-channel loops of batch normalization; "activation": ReLU's forward and backward. The GPU
+# module holds the first two families; CuPy's own element-wise kernels already serve ReLU there.
 KERNEL_MODULES = {
     ("window", "cpu"): "scratchnet.kernels.numba_cpu",
     ("window", "cuda"): "scratchnet.kernels.cupy_gpu",
     ("norm", "cpu"): "scratchnet.kernels.numba_norm",
     ("norm", "cuda"): "scratchnet.kernels.cupy_gpu",
+    ("activation", "cpu"): "scratchnet.kernels.numba_activation",
+    ("activation", "cuda"): "scratchnet.kernels.cupy_gpu",
 }
 _loaded: dict[str, ModuleType | None] = {}  # module name -> the module, or None if it failed to import
 
@@ -196,6 +199,11 @@ def fast_kernels_for(x: Array, family: str = "window") -> ModuleType | None:
     if name not in _loaded:  # the first call only: later ones are one dict lookup
         _loaded[name] = _import_kernels(name, device)
     return _loaded[name]
+
+
+def fast_kernel(x: Array, name: str, family: str = "window") -> Callable[..., Any] | None:
+    """The fast kernel ``name`` of ``family`` for x's device, or None: then the reference code runs."""
+    return getattr(fast_kernels_for(x, family), name, None)
 
 
 def _import_kernels(name: str, device: str) -> ModuleType | None:

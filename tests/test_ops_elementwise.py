@@ -369,3 +369,24 @@ def test_where_accepts_lists_and_scalars():
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 0.0, 1.0]
     assert sn.where(x > 1.5, 1.0, -1.0).tolist() == [-1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("size", [50, 2**20 + 3])  # one thread, and split between threads
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_fast_kernels_match_reference(size, dtype):
+    """The Numba ReLU equals the NumPy reference, also at 0, +-inf and NaN (which stays NaN)."""
+    fast = pytest.importorskip("scratchnet.kernels.numba_activation", reason="numba is not installed")
+    from scratchnet.ops import elementwise
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(size).astype(dtype)
+    x[:5] = [0.0, -0.0, np.inf, -np.inf, np.nan]
+    gy = rng.standard_normal(size).astype(dtype)
+    y = fast.relu_forward(x)
+    np.testing.assert_array_equal(y, elementwise.relu_forward(x))  # NaN == NaN for assert_array_equal
+    assert y[3] == 0 and np.isnan(y[4]) and y.dtype == dtype
+    gx = fast.relu_backward(gy, y)
+    np.testing.assert_array_equal(gx, elementwise.relu_backward(gy, y))
+    assert gx[0] == 0 and gx[2] == gy[2] and gx[4] == 0  # relu'(0) = 0; a NaN output passes no gradient
+    y4 = fast.relu_forward(x[: 2**4 * 3].reshape(2, 3, 2, 4))  # any shape, the same values
+    np.testing.assert_array_equal(y4.ravel(), y[: 2**4 * 3])

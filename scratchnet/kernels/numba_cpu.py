@@ -251,28 +251,33 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
     OH, OW = y.shape[2:]
     x_flat, y_flat, indices_flat = x.reshape(-1), y.reshape(-1), indices.reshape(-1)
     i_lo, i_hi = _window_bounds(H, KH, SH, PH, DH, OH)  # per output row: the kernel rows inside the input
-    j_lo, j_hi = _window_bounds(W, KW, SW, PW, DW, OW)
-    # One (image, channel) plane per task.
+    j_lo, _ = _window_bounds(W, KW, SW, PW, DW, OW)  # per output column: its first kernel column inside
+    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)  # per kernel column: the output columns inside
+    # One (image, channel) plane per task, one output row at a time.
     for task in prange(N * C):
         plane = np.uint64(task * H * W)
         for oh in range(OH):
             h0 = oh * SH - PH
+            out = np.uint64((task * OH + oh) * OW)  # y[n, c, oh, 0]
+            # Each window starts from its first element inside the input (padding never wins a max) ...
+            first_row = (h0 + i_lo[oh] * DH) * W - PW
             for ow in range(OW):
-                w0 = ow * SW - PW
-                # Start from the window's first element inside the input (padding never wins a max).
-                best_at = (h0 + i_lo[oh] * DH) * W + w0 + j_lo[ow] * DW
-                best = x_flat[plane + np.uint64(best_at)]
-                for i in range(i_lo[oh], i_hi[oh]):
-                    row = (h0 + i * DH) * W + w0
-                    for j in range(j_lo[ow], j_hi[ow]):
-                        at = row + j * DW
+                at = first_row + ow * SW + j_lo[ow] * DW
+                y_flat[out + np.uint64(ow)] = x_flat[plane + np.uint64(at)]
+                indices_flat[out + np.uint64(ow)] = at
+            # ... then meets its elements in row-major order, each window offset (i, j) swept over the
+            # whole output row at once: long loops, where one window at a time makes 2x2 loops.
+            for i in range(i_lo[oh], i_hi[oh]):
+                row = (h0 + i * DH) * W - PW
+                for j in range(KW):
+                    for ow in range(ow_lo[j], ow_hi[j]):
+                        at = row + ow * SW + j * DW
                         v = x_flat[plane + np.uint64(at)]
+                        best = y_flat[out + np.uint64(ow)]
                         # Strictly greater: the first maximum wins a tie; a NaN wins, as in np.argmax.
                         if v > best or (np.isnan(v) and not np.isnan(best)):
-                            best, best_at = v, at
-                out = np.uint64((task * OH + oh) * OW + ow)
-                y_flat[out] = best
-                indices_flat[out] = best_at
+                            y_flat[out + np.uint64(ow)] = v
+                            indices_flat[out + np.uint64(ow)] = at
 
 
 def max_pool2d_forward(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, device_of, get_xp, normalize_device
+from scratchnet.backend import Array, device_of, fast_kernel, get_xp, normalize_device
 from scratchnet.backend import to_device as move_array
 from scratchnet.function import Function
 from scratchnet.ops.reduce import sum_to
@@ -225,12 +225,27 @@ def sigmoid(x: Tensor) -> Tensor:
 
 class ReluFunction(Function):
     def forward(self, x: Array) -> Array:
-        self.mask = x > 0
-        return x * self.mask
+        fast = fast_kernel(x, "relu_forward", family="activation")
+        self.y = relu_forward(x) if fast is None else fast(x)
+        return self.y
 
     def backward(self, gy: Array) -> Array:
-        # The derivative at exactly 0 is taken as 0, PyTorch's convention.
-        return gy * self.mask
+        fast = fast_kernel(gy, "relu_backward", family="activation")
+        return relu_backward(gy, self.y) if fast is None else fast(gy, self.y)
+
+
+def relu_forward(x: Array) -> Array:
+    """max(x, 0), element-wise (a NaN stays NaN)."""
+    return get_xp(x).maximum(x, 0)
+
+
+def relu_backward(gy: Array, y: Array) -> Array:
+    """dL/dx = dL/dy where the output y = relu(x) is positive (x > 0), else 0.
+
+    The derivative at exactly 0 is taken as 0, PyTorch's convention. Reading it off the output
+    rather than the input lets backward keep nothing but the output, which the next layer keeps anyway.
+    """
+    return gy * (y > 0)
 
 
 def relu(x: Tensor) -> Tensor:

@@ -24,10 +24,9 @@ Notation (as in DeZero's im2col):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from scratchnet.backend import Array, fast_kernels_for, get_xp
+from scratchnet.backend import Array, fast_kernel, get_xp
 
 IntPair = int | tuple[int, int]
 
@@ -93,11 +92,6 @@ def window_geometry(
     OH = output_size(H, KH, SH, PH, DH, ceil_mode)
     OW = output_size(W, KW, SW, PW, DW, ceil_mode)
     return WindowGeometry(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
-
-
-def fast_kernel(x: Array, name: str) -> Callable[..., Any] | None:
-    """The fast kernel ``name`` for x's device, or None: then the reference code runs."""
-    return getattr(fast_kernels_for(x), name, None)
 
 
 def _padded_extent(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> int:

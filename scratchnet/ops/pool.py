@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 
-from scratchnet.backend import Array, get_xp
+from scratchnet.backend import Array, fast_kernel, get_xp
 from scratchnet.function import Function
-from scratchnet.ops.im2col import IntPair, col2im, fast_kernel, im2col, pair, window_geometry
+from scratchnet.ops.im2col import IntPair, col2im, im2col, pair, window_geometry
 from scratchnet.ops.shape import squeeze, unsqueeze
 from scratchnet.tensor import Tensor
 

@@ -182,4 +182,3 @@ def add_scaled_(target: Array, alpha: float, x: Array) -> None:
     flat_target, flat_x = target.reshape(-1), x.reshape(-1)
     for start in range(0, flat_target.size, UPDATE_SLICE):
         flat_target[start : start + UPDATE_SLICE] += alpha * flat_x[start : start + UPDATE_SLICE]
-
