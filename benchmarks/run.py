@@ -58,6 +58,21 @@ RATIOS = {
 
 
 # ----------------------------------------------------------------------------------- memory
+def set_mmap_threshold(size: int) -> bool:
+    """Ask glibc to serve allocations below ``size`` bytes from its heap (``mallopt(M_MMAP_THRESHOLD)``).
+
+    By default glibc moves this threshold between 128 KiB and 32 MiB as blocks are freed; an
+    array above it gets fresh pages from the kernel on every allocation, and each page costs a
+    fault when first written. Returns False where it cannot be set (not glibc).
+    """
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, size))  # M_MMAP_THRESHOLD = -3
+    except (OSError, AttributeError):
+        return False
+
+
 def fix_malloc_threshold() -> None:
     """Make glibc hand every block of 64 KiB or more back to the system when it is freed.
 
@@ -66,12 +81,7 @@ def fix_malloc_threshold() -> None:
     op that reuses freed heap pages shows no growth at all. A fixed threshold makes the peak-RSS
     growth comparable between NumPy and PyTorch (both allocate through malloc).
     """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD = -3
-    except (OSError, AttributeError):
-        pass
+    set_mmap_threshold(64 * 1024)
 
 
 def peak_rss_growth(fn) -> float:
@@ -538,7 +548,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-dezero", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument(
+        "--mmap-threshold-mib",
+        type=float,
+        default=None,
+        help="fix glibc's mmap threshold for the timings (both libraries), e.g. 32: see docs/performance.md",
+    )
     args = parser.parse_args(argv)
+    if args.mmap_threshold_mib:
+        set_mmap_threshold(int(args.mmap_threshold_mib * 2**20))
     rounds = args.rounds or (2 if args.quick else 5)
     reference = not (args.quick or args.no_reference)
     kernels = backend.fast_kernels_for(np.zeros(1))  # fixes Numba's thread pool before torch loads
@@ -553,6 +571,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "torch": torch.__version__ if torch else "not available",
         "dezero": getattr(dezero, "__version__", "available") if dezero else "not available",
         "rounds": rounds,
+        "mmap threshold": f"{args.mmap_threshold_mib:g} MiB" if args.mmap_threshold_mib else "glibc default",
         "pause_ms": _timing.PAUSE_S * 1e3,
     }
     print(", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)

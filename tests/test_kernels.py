@@ -103,8 +103,23 @@ def test_col2im_matches_reference(window, dtype):
     expected = reference(reference_im2col.col2im, col, x_shape, **geometry)
     assert_same(fast.col2im(col, x_shape, **geometry), expected, dtype)
     out = np.full(x_shape, np.nan, dtype)
+    before = col.copy()
     assert fast.col2im(col, x_shape, **geometry, out=out) is out
     assert_same(out, expected, dtype)
+    np.testing.assert_array_equal(col, before)  # not allowed to overwrite: col is untouched
+    assert_same(fast.col2im(col, x_shape, **geometry, overwrite_col=True), expected, dtype)
+
+
+@pytest.mark.parametrize("dilation", [1, 2])
+@pytest.mark.parametrize(("kernel", "padding"), [(3, 1), (3, 0), (5, 2), (3, 2), (2, 1)])
+def test_col2im_whole_runs_of_a_same_convolution_match_reference(kernel, padding, dilation):
+    """Stride 1 and as many output as input columns: col2im, allowed to overwrite col, adds whole runs."""
+    x_shape = (2, 3, 8, 8)  # a same convolution where 2 * padding == dilation * (kernel - 1), others too
+    geometry = {"kernel_size": kernel, "padding": padding, "dilation": dilation}
+    col_shape = reference_im2col.im2col(np.zeros(x_shape), **geometry).shape
+    col = random(col_shape, np.float64)
+    expected = reference(reference_im2col.col2im, col, x_shape, **geometry)
+    assert_same(fast.col2im(col.copy(), x_shape, **geometry, overwrite_col=True), expected, np.float64)
 
 
 @given(windows())

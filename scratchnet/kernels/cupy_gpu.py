@@ -303,6 +303,7 @@ def col2im(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     out: Array | None = None,
+    overwrite_col: bool = False,  # accepted for the same signature: the gather kernel only reads col
 ) -> Array:
     """GPU :func:`scratchnet.ops.im2col.col2im`: (C*KH*KW, N*OH*OW) -> (N, C, H, W), without atomics."""
     g = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)

@@ -163,12 +163,13 @@ def im2col(
 
 
 @njit(cache=True)
-def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, gx):
+def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
     N, C, H, W = gx.shape
     P = OH * OW
     col_flat, gx_flat = col.reshape(-1), gx.reshape(-1)
     oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)
     ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)
+    rows_follow = SH == 1 and SW == 1 and OW == W  # as in _im2col
     for task in range(N * C):  # one (image, channel) plane at a time
         n, c = task // C, task % C
         plane = task * H * W  # gx[n, c, 0, 0]
@@ -176,6 +177,19 @@ def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, gx):
         for i in range(KH):
             for j in range(KW):
                 block = (((c * KH + i) * KW + j) * N + n) * P  # col[(c, i, j), n*P]
+                rows = oh_hi[i] - oh_lo[i]
+                if overwrite_col and rows_follow and rows > 1 and ow_hi[j] > ow_lo[j]:
+                    # The inside of all rows is one contiguous run of x (see _im2col): add it at once.
+                    # The run also spans the entries of col that fell on the padding columns; set to
+                    # zero first (the caller allowed it), they add nothing to the neighbouring pixels.
+                    for oh in range(oh_lo[i], oh_hi[i]):
+                        _fill(col_flat, block + oh * OW, ow_lo[j], 0)
+                        _fill(col_flat, block + oh * OW + ow_hi[j], OW - ow_hi[j], 0)
+                    h = oh_lo[i] - PH + i * DH
+                    first = plane + h * W + ow_lo[j] + j * DW - PW
+                    count = (rows - 1) * OW + ow_hi[j] - ow_lo[j]
+                    _add(gx_flat, first, 1, col_flat, block + oh_lo[i] * OW + ow_lo[j], count)
+                    continue
                 for oh in range(oh_lo[i], oh_hi[i]):  # rows outside fell on the padding: dropped
                     h = oh * SH - PH + i * DH
                     first = plane + h * W + ow_lo[j] * SW + j * DW - PW
@@ -191,12 +205,15 @@ def col2im(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     out: Array | None = None,
+    overwrite_col: bool = False,
 ) -> Array:
     """Fast :func:`scratchnet.ops.im2col.col2im`: (C*KH*KW, N*OH*OW) -> (N, C, H, W)."""
     g = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
     if out is None:
         out = np.empty(x_shape, dtype=col.dtype)
-    _col2im(np.ascontiguousarray(col), *g, out)
+    contiguous = np.ascontiguousarray(col)
+    # A copy made just above is ours to overwrite; the caller's col only if it allowed it.
+    _col2im(contiguous, *g, overwrite_col or contiguous is not col, out)
     return out
 
 

@@ -81,7 +81,8 @@ class Conv2dFunction(Function):
                 # dL/dcol = W^T dL/dy (written over col, no longer needed), then summed onto x's windows.
                 gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=col_buffer.reshape(G, -1, gy_rows.shape[2]))
                 gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*OH*OW)
-                col2im(gcol, x[batch].shape, weight.shape[2:], self.stride, self.padding, self.dilation, out=gx[batch])
+                col2im(gcol, x[batch].shape, weight.shape[2:], self.stride, self.padding, self.dilation,
+                       out=gx[batch], overwrite_col=True)  # fmt: skip
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def _chunks(self, x: Array, OC: int, P: int):

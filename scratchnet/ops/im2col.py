@@ -163,6 +163,7 @@ def col2im(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     out: Array | None = None,
+    overwrite_col: bool = False,
 ) -> Array:
     """The adjoint of :func:`im2col`: add every column back onto its window.
 
@@ -173,6 +174,9 @@ def col2im(
     kernel_size, stride, padding, dilation, ceil_mode : as for :func:`im2col`.
     out : Array, shape (N, C, H, W), optional
         Contiguous array to write the result into.
+    overwrite_col : bool
+        Allow a fast kernel to change ``col`` (it zeroes the entries that fell on the padding, to
+        add whole runs at once); for a caller whose ``col`` is scratch. This reference never does.
 
     Returns
     -------
@@ -182,7 +186,7 @@ def col2im(
     """
     fast = fast_kernel(col, "col2im")
     if fast is not None:
-        return fast(col, x_shape, kernel_size, stride, padding, dilation, ceil_mode, out)
+        return fast(col, x_shape, kernel_size, stride, padding, dilation, ceil_mode, out, overwrite_col)
     xp = get_xp(col)
     N, C, H, W = x_shape
     KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
