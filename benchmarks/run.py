@@ -1,6 +1,6 @@
 """The benchmark suite: scratchnet vs PyTorch CPU, the matrix-product floor, DeZero, its reference path.
 
-    python -m benchmarks              # all sections, about 10 minutes on 2 cores
+    python -m benchmarks              # all sections, about 5 minutes on 2 cores
     python -m benchmarks --quick      # 2 rounds, fewer shapes, no reference path: 1-2 minutes
     python -m benchmarks --only ops,train --out /tmp/bench
 
