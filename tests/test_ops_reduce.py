@@ -219,3 +219,13 @@ def test_sum_to_doctest_example():
     assert sum_to(np.ones((2, 3, 4)), (3, 1)).tolist() == [[8.0], [8.0], [8.0]]
     g = np.ones((2, 3))
     assert sum_to(g, (2, 3)) is g
+
+
+@pytest.mark.parametrize("values", [[1, 2, 3], [True, False, True]])
+def test_mean_and_var_of_integers_are_refused_as_in_pytorch(values):
+    """PyTorch raises for the mean of an int64 or bool tensor; a silent float64 result would differ."""
+    x = sn.tensor(values)
+    for op in ("mean", "var"):
+        with pytest.raises(TypeError, match=rf"{op}\(\): input of dtype {x.dtype}.*x.float\(\).{op}\(\)"):
+            getattr(x, op)()
+    assert x.float().mean().item() == pytest.approx(np.mean(values))
