@@ -347,3 +347,46 @@ def test_import_loads_neither_cupy_torch_nor_numba():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+GRAPHS = {
+    "shared add": lambda a, b, c: (a + b) + (b + c),
+    "add of one tensor to itself": lambda a, b, c: (a + a) * c,
+    "linear": lambda a, b, c: sn.nn.functional.linear(a, b, c[0, :2]),
+    "broadcast and reshape": lambda a, b, c: (a.reshape(3, 2) * c[0, :2]).T + b.T.reshape(2, 3).T.T,
+    "concat and index": lambda a, b, c: sn.cat([a, b, c], dim=0)[1:5] * 2.0,
+    "retained middle": lambda a, b, c: _retained(a * 1.0) + a + b + c,
+}
+
+
+_RETAINED: list = []
+
+
+def _retained(t):
+    t.retain_grad()
+    _RETAINED.append(t)
+    return t
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_every_gradient_is_its_own_writable_array(name):
+    """Gradients that are handed over without a copy are never shared: between leaves, with a
+    retained non-leaf, or with the caller's seed; changing one in place changes nothing else."""
+    rng = np.random.default_rng(0)
+    leaves = [sn.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True) for _ in range(3)]
+    _RETAINED.clear()
+    out = GRAPHS[name](*leaves)
+    seed = rng.standard_normal(out.shape).astype(np.float32)
+    seed_before = seed.copy()
+    out.backward(seed)
+    grads = [t.grad.data for t in leaves if t.grad is not None]
+    grads += [t.grad.data for t in _RETAINED]
+    for i, g in enumerate(grads):
+        assert g.flags.writeable and not np.shares_memory(g, seed)
+        for other in grads[i + 1 :]:
+            assert not np.shares_memory(g, other)
+    before = [g.copy() for g in grads]
+    grads[0] += 1.0
+    for g, b in zip(grads[1:], before[1:], strict=True):
+        np.testing.assert_array_equal(g, b)
+    np.testing.assert_array_equal(seed, seed_before)
