@@ -1,9 +1,10 @@
 """Numba siblings of ReLU's forward and backward (``scratchnet.ops.elementwise.relu_forward`` and
 ``relu_backward``): the same signature and result, one pass over memory each.
 
-The NumPy reference makes two passes and a temporary (a boolean mask, then a product with it) and
-runs on one core; these make one pass and, on an input large enough (VGG's and ResNet's early
-stages), split it between the cores. ``tests/test_ops_elementwise.py`` pins them to the reference.
+The NumPy reference runs on one core, and its backward makes two passes and a temporary (a boolean
+mask, then a product with it); these make one pass each and, on an input large enough (VGG's and
+ResNet's early stages), split it between the cores. ``tests/test_ops_elementwise.py`` pins them to
+the reference.
 
 Imported only through ``scratchnet.backend.fast_kernels_for(x, family="activation")``.
 """
