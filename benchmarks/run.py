@@ -58,6 +58,17 @@ RATIOS = {
 
 
 # ----------------------------------------------------------------------------------- memory
+def _glibc():
+    """The C library, where it is glibc (for ``mallopt`` and ``malloc_trim``); None elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
 def set_mmap_threshold(size: int) -> bool:
     """Ask glibc to serve allocations below ``size`` bytes from its heap (``mallopt(M_MMAP_THRESHOLD)``).
 
@@ -65,12 +76,8 @@ def set_mmap_threshold(size: int) -> bool:
     array above it gets fresh pages from the kernel on every allocation, and each page costs a
     fault when first written. Returns False where it cannot be set (not glibc).
     """
-    try:
-        import ctypes
-
-        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, size))  # M_MMAP_THRESHOLD = -3
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    return libc is not None and bool(libc.mallopt(-3, size))  # M_MMAP_THRESHOLD = -3
 
 
 def fix_malloc_threshold() -> None:
@@ -90,12 +97,9 @@ def peak_rss_growth(fn) -> float:
     Free memory that glibc still holds (from the timed calls before) is handed back first, so that
     ``fn`` reusing it shows up as growth too.
     """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM (peak RSS) to the current RSS

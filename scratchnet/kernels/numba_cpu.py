@@ -101,6 +101,31 @@ def _window_bounds(size, kernel, stride, padding, dilation, count):
 # --------------------------------------------------------------------------- im2col / col2im
 
 
+@njit(cache=True, inline="always")
+def _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW):
+    """Window position (i, j)'s run: (start in x's plane, start in the image's block of col, length).
+
+    Only for a same convolution (``SH == SW == 1`` and ``OW == W``): output row oh + 1 then reads
+    the input row after the one output row oh reads, so the inside part of all output rows is one
+    contiguous run of x, and one of col.
+    """
+    h = oh_lo[i] - PH + i * DH  # the input row of the first output row inside
+    in_plane = h * W + ow_lo[j] + j * DW - PW
+    in_block = oh_lo[i] * OW + ow_lo[j]
+    return in_plane, in_block, (oh_hi[i] - oh_lo[i] - 1) * OW + ow_hi[j] - ow_lo[j]
+
+
+@njit(cache=True, inline="always")
+def _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, value):
+    """Set the entries of col that read the left or right padding to ``value``, rows oh_lo[i]..oh_hi[i].
+
+    A run (``_run``) also covers them, with the neighbouring rows' edge pixels.
+    """
+    for oh in range(oh_lo[i], oh_hi[i]):
+        _fill(col_flat, block + oh * OW, ow_lo[j], value)
+        _fill(col_flat, block + oh * OW + ow_hi[j], OW - ow_hi[j], value)
+
+
 @njit(cache=True)
 def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
     N, C, H, W = x.shape
@@ -108,29 +133,19 @@ def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
     x_flat, col_flat = x.reshape(-1), col.reshape(-1)
     oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)  # per kernel row i: the output rows inside
     ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)  # per kernel column j: the output columns inside
-    # With stride 1 and as many output columns as input columns (a "same" convolution), output row
-    # oh + 1 reads the input row after the one output row oh reads, so a window position's inside
-    # part is one contiguous run of x for all rows together.
-    rows_follow = SH == 1 and SW == 1 and OW == W
+    rows_follow = SH == 1 and SW == 1 and OW == W  # a same convolution: see _run
     # One row of col, (c, i, j), at a time, for all images.
     for r in range(C * KH * KW):
         c, i, j = r // (KH * KW), (r // KW) % KH, r % KW
         for n in range(N):
             block = (r * N + n) * P  # col[r, n*P]: where image n's OH x OW outputs start
             _fill(col_flat, block, oh_lo[i] * OW, pad_value)  # output rows that read the top padding
-            rows = oh_hi[i] - oh_lo[i]
-            if rows_follow and rows > 1 and ow_hi[j] > ow_lo[j]:
-                # Copy that run at once: one long loop the compiler vectorises, where the row by
-                # row copy below makes 8-element loops on ResNet's 8x8 planes (5x slower). The run
-                # also writes the neighbouring rows' edge pixels into the padding columns; those
-                # are set back to pad_value after it.
-                h = oh_lo[i] - PH + i * DH
-                first = ((n * C + c) * H + h) * W + ow_lo[j] + j * DW - PW
-                count = (rows - 1) * OW + ow_hi[j] - ow_lo[j]
-                _copy(col_flat, block + oh_lo[i] * OW + ow_lo[j], x_flat, first, count, 1)
-                for oh in range(oh_lo[i], oh_hi[i]):
-                    _fill(col_flat, block + oh * OW, ow_lo[j], pad_value)
-                    _fill(col_flat, block + oh * OW + ow_hi[j], OW - ow_hi[j], pad_value)
+            if rows_follow and oh_hi[i] - oh_lo[i] > 1 and ow_hi[j] > ow_lo[j]:
+                # Copy the whole run at once: one long loop the compiler vectorises, where the row
+                # by row copy below makes 8-element loops on ResNet's 8x8 planes (5x slower).
+                in_plane, in_block, count = _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW)
+                _copy(col_flat, block + in_block, x_flat, (n * C + c) * H * W + in_plane, count, 1)
+                _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, pad_value)
                 _fill(col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value)
                 continue
             for oh in range(oh_lo[i], oh_hi[i]):
@@ -169,7 +184,7 @@ def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
     col_flat, gx_flat = col.reshape(-1), gx.reshape(-1)
     oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)
     ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)
-    rows_follow = SH == 1 and SW == 1 and OW == W  # as in _im2col
+    rows_follow = SH == 1 and SW == 1 and OW == W  # a same convolution: see _run
     for task in range(N * C):  # one (image, channel) plane at a time
         n, c = task // C, task % C
         plane = task * H * W  # gx[n, c, 0, 0]
@@ -177,18 +192,12 @@ def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
         for i in range(KH):
             for j in range(KW):
                 block = (((c * KH + i) * KW + j) * N + n) * P  # col[(c, i, j), n*P]
-                rows = oh_hi[i] - oh_lo[i]
-                if overwrite_col and rows_follow and rows > 1 and ow_hi[j] > ow_lo[j]:
-                    # The inside of all rows is one contiguous run of x (see _im2col): add it at once.
-                    # The run also spans the entries of col that fell on the padding columns; set to
-                    # zero first (the caller allowed it), they add nothing to the neighbouring pixels.
-                    for oh in range(oh_lo[i], oh_hi[i]):
-                        _fill(col_flat, block + oh * OW, ow_lo[j], 0)
-                        _fill(col_flat, block + oh * OW + ow_hi[j], OW - ow_hi[j], 0)
-                    h = oh_lo[i] - PH + i * DH
-                    first = plane + h * W + ow_lo[j] + j * DW - PW
-                    count = (rows - 1) * OW + ow_hi[j] - ow_lo[j]
-                    _add(gx_flat, first, 1, col_flat, block + oh_lo[i] * OW + ow_lo[j], count)
+                if overwrite_col and rows_follow and oh_hi[i] - oh_lo[i] > 1 and ow_hi[j] > ow_lo[j]:
+                    # Add the whole run at once. It also spans the entries of col that fell on the
+                    # padding columns: zeroed first (the caller allowed it), they add nothing.
+                    _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, 0)
+                    in_plane, in_block, count = _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW)
+                    _add(gx_flat, plane + in_plane, 1, col_flat, block + in_block, count)
                     continue
                 for oh in range(oh_lo[i], oh_hi[i]):  # rows outside fell on the padding: dropped
                     h = oh * SH - PH + i * DH
