@@ -4,6 +4,7 @@ computation graph as Graphviz DOT. matplotlib is imported only when something is
 
 from scratchnet.viz.gradcam import grad_cam, plot_gradcam, pointing_game
 from scratchnet.viz.graph import render, to_dot
+from scratchnet.viz.result import RunResult
 from scratchnet.viz.plots import (
     feature_maps,
     plot_confusion_matrix,
@@ -15,6 +16,7 @@ from scratchnet.viz.plots import (
 )
 
 __all__ = [
+    "RunResult",
     "feature_maps",
     "grad_cam",
     "plot_confusion_matrix",
