@@ -6,10 +6,15 @@ the data loaders' seeds and the state of scratchnet's random number generator (d
 init). It is one ``.npz`` file written by ``scratchnet.io.npz.save``: atomically, so a crash
 mid-save leaves the previous checkpoint intact, and without pickle, so loading a file from
 elsewhere cannot run code.
+
+Loading is all-or-nothing: a damaged or foreign file is refused before anything is touched, and
+if one of the objects refuses its state (a model of another shape, an optimizer of another kind),
+every object already loaded is put back as it was, so a failed ``load_checkpoint`` changes nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import Any
 
@@ -62,30 +67,91 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
 
 
 def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any = None, scheduler: Any = None,
-                    loaders: dict[str, Any] | None = None, restore_rng: bool = True) -> dict[str, Any]:  # fmt: skip
-    """Read a checkpoint and load it into the objects given (each optional).
+                    loaders: dict[str, Any] | None = None, restore_rng: bool = True,
+                    max_expansion: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """Read a checkpoint and load it into the objects given (each optional), all or nothing.
+
+    Parameters
+    ----------
+    path : path
+    model, optimizer, scheduler : optional
+        Loaded with their ``load_state_dict``.
+    loaders : dict of name -> DataLoader, optional
+    restore_rng : bool
+        Put scratchnet's random number generator back into its saved state.
+    max_expansion : float, optional
+        The decompression limit (``scratchnet.io.files.MAX_EXPANSION`` by default).
 
     Returns
     -------
     dict
         The whole checkpoint: ``epoch``, ``history``, ``extra`` and the raw states.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, ValueError
+        The file is missing, a directory, or not a readable scratchnet checkpoint (nothing changed).
+    RuntimeError, ValueError
+        An object refused its state, e.g. a model of another architecture; every object is left
+        as it was before the call.
     """
-    state = load(path)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a scratchnet checkpoint (expected format {FORMAT!r})")
+    state = load(path, max_expansion=max_expansion)
+    _check_layout(state, path)
+    targets = []  # (what, object, its saved state), in loading order
     if model is not None:
-        model.load_state_dict(state["model"])
-    if optimizer is not None:
-        if state["optimizer"] is None:
-            raise ValueError(f"{path} holds no optimizer state")
-        optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        if state["scheduler"] is None:
-            raise ValueError(f"{path} holds no scheduler state")
-        scheduler.load_state_dict(state["scheduler"])
+        targets.append(("model", model, state["model"]))
+    for what, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        if obj is not None:
+            if state[what] is None:
+                raise ValueError(f"{path} holds no {what} state")
+            targets.append((what, obj, state[what]))
     for name, loader in (loaders or {}).items():
         if name in state["loaders"]:
-            loader.load_state_dict(state["loaders"][name])
+            targets.append((f"loader {name!r}", loader, state["loaders"][name]))
     if restore_rng:
-        set_rng_state(state["rng"])
+        targets.append(("random number generator", _Rng(), state["rng"]))
+    undo = []  # (object, its state before): filled before each load, so a half-done load is undone too
+    try:
+        for _, obj, saved in targets:
+            undo.append((obj, copy.deepcopy(obj.state_dict())))
+            obj.load_state_dict(saved)
+    except Exception as error:
+        for obj, before in reversed(undo):
+            obj.load_state_dict(before)
+        if hasattr(error, "add_note"):  # Python 3.11+
+            error.add_note(f"while loading the {targets[len(undo) - 1][0]} from checkpoint {path}; "
+                           "nothing was changed")  # fmt: skip
+        raise
     return state
+
+
+class _Rng:
+    """scratchnet's random number generator, seen as one more object with a state."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return rng_state()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        try:
+            set_rng_state(state)
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"the saved random number generator state is not valid ({error!r})") from None
+
+
+# What each entry of a checkpoint must be: the file may come from anywhere.
+_LAYOUT: dict[str, tuple[type, ...]] = {
+    "epoch": (int,), "model": (dict,), "optimizer": (dict, type(None)), "scheduler": (dict, type(None)),
+    "rng": (dict,), "loaders": (dict,), "extra": (dict,),
+}  # fmt: skip
+
+
+def _check_layout(state: Any, path: str | os.PathLike) -> None:
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a scratchnet checkpoint (expected format {FORMAT!r}); "
+                         "a file written by scratchnet.save, not save_checkpoint, is read with scratchnet.load")  # fmt: skip
+    for key, types in _LAYOUT.items():
+        if not isinstance(state.get(key), types) or isinstance(state.get(key), bool):
+            raise ValueError(
+                f"{path} is damaged or not a scratchnet checkpoint: its {key!r} entry is "
+                f"{type(state.get(key)).__name__}, expected {' or '.join(t.__name__ for t in types)}"
+            )
