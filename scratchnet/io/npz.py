@@ -101,7 +101,8 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     """
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file name, e.g. {path / 'checkpoint.npz'}")
+        example = path / "checkpoint.npz"
+        raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file name, e.g. {example}")
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temporary_files(path)
@@ -220,7 +221,8 @@ def _read_header(member: np.ndarray, path: str | os.PathLike) -> Any:
     if not isinstance(header, dict) or "tree" not in header:
         raise _edited(path, f"{TREE_KEY} has no tree")
     if header.get("format") != FORMAT:
-        raise ValueError(f"{path}: unknown scratchnet file format {header.get('format')!r} (this version reads {FORMAT!r})")
+        found = header.get("format")
+        raise ValueError(f"{path}: unknown scratchnet file format {found!r} (this version reads {FORMAT!r})")
     return header["tree"]
 
 
@@ -243,8 +245,12 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], path: str | os.PathLike, d
         raise _edited(path, f"a {kind} node holds a {type(value).__name__}, not a list")
     if kind == "dict":
         for pair in value:
-            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str | int)
-                    and not isinstance(pair[0], bool)):
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], str | int)
+                and not isinstance(pair[0], bool)
+            ):
                 raise _edited(path, f"a dict entry is {str(pair)[:60]!r}, not a [key, node] pair")
         return {key: _decode(child, arrays, path, depth + 1) for key, child in value}
     children = [_decode(child, arrays, path, depth + 1) for child in value]

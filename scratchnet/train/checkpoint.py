@@ -147,8 +147,10 @@ _LAYOUT: dict[str, tuple[type, ...]] = {
 
 def _check_layout(state: Any, path: str | os.PathLike) -> None:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a scratchnet checkpoint (expected format {FORMAT!r}); "
-                         "a file written by scratchnet.save, not save_checkpoint, is read with scratchnet.load")  # fmt: skip
+        raise ValueError(
+            f"{path} is not a scratchnet checkpoint (expected format {FORMAT!r}); a file written by "
+            "scratchnet.save, not save_checkpoint, is read with scratchnet.load"
+        )
     for key, types in _LAYOUT.items():
         if not isinstance(state.get(key), types) or isinstance(state.get(key), bool):
             raise ValueError(
