@@ -13,20 +13,31 @@
 
 Each returns an ``ImageDataset`` with images (N, C, H, W), labels, class names and the task. A file
 that is missing gives an error that says where to download it and where to put it.
+
+Files from elsewhere are checked, not trusted: each is opened only if it is a regular file (a FIFO
+or a directory is refused), a truncated file or one with trailing bytes, a missing array, a wrong
+shape, a label outside the classes or not a whole number, and a NaN or infinite pixel each give a
+``ValueError`` that names the file. Compressed files (MedMNIST's ``.npz``, gzipped idx files) may
+expand to at most ``max_expansion`` times their size on disk (default 100, checked from their
+headers before anything is decompressed; see ``scratchnet.io.files``): a 389 KB file that would
+become 400 MB of zeros is refused, real data sets expand 1 to 3 times.
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
+import math
 import os
 import pickle
+import zlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
 from scratchnet.data.dataset import ImageDataset
+from scratchnet.io.files import check_expansion, describe_start, open_regular_file, read_npz
 
 DATA_HOME_ENV = "SCRATCHNET_DATA"
 _BUNDLED = Path(__file__).parent
@@ -109,7 +120,8 @@ MEDMNIST_INFO: dict[str, tuple[int, str, list[str]]] = {
 MEDMNIST_INFO["organcmnist"] = MEDMNIST_INFO["organsmnist"] = MEDMNIST_INFO["organamnist"]
 
 
-def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = None, size: int = 28) -> ImageDataset:
+def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = None, size: int = 28,
+             max_expansion: float | None = None) -> ImageDataset:  # fmt: skip
     """One split of a MedMNIST dataset, from the ``.npz`` file MedMNIST distributes.
 
     Parameters
@@ -121,6 +133,9 @@ def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = N
         Folder holding ``<flag>.npz`` (``<flag>_<size>.npz`` for sizes 64, 128, 224); default
         ``data_home()``.
     size : 28, 64, 128 or 224
+    max_expansion : float, optional
+        How many times its size on disk the archive may expand to; default
+        ``scratchnet.io.files.MAX_EXPANSION`` (100). Real MedMNIST files expand about 1.2 times.
 
     Returns
     -------
@@ -128,6 +143,16 @@ def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = N
         uint8 images (N, C, size, size). Labels: class indices (N,) int64; for the multi-label
         ChestMNIST, (N, 14) float32 of 0/1 (one binary finding per column, for a sigmoid +
         binary cross-entropy head).
+
+    Raises
+    ------
+    FileNotFoundError
+        The archive is missing (the message says where to download it).
+    ValueError
+        Naming the file: not a readable ``.npz``, a missing ``<split>_images`` or
+        ``<split>_labels``, images not (N, size, size) or (N, size, size, C) with the dataset's
+        channels, labels not one per image, outside the classes or not whole numbers, NaN pixels,
+        an archive past the expansion limit.
     """
     flag = flag.lower()
     if flag not in MEDMNIST_INFO:
@@ -142,13 +167,29 @@ def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = N
             f"{path} not found. MedMNIST is not bundled with scratchnet: download {filename} from "
             f"{MEDMNIST_URL} (or https://medmnist.com) and put it in {path.parent}, or pass root=<its folder>."
         )
-    _, task, names = MEDMNIST_INFO[flag]
-    with np.load(path, allow_pickle=False) as npz:
-        images, labels = npz[f"{split}_images"], npz[f"{split}_labels"]
+    channels, task, names = MEDMNIST_INFO[flag]
+    keys = [f"{split}_images", f"{split}_labels"]
+    arrays = read_npz(path, "MedMNIST archive", keys, max_expansion=max_expansion)
+    images, labels = arrays[keys[0]], arrays[keys[1]]
+    source = f"medmnist: {keys[0]} of {path}"
+    expected = (size, size) if channels == 1 else (size, size, channels)  # per image, as MedMNIST stores it
+    if images.shape[1:] not in [expected, (size, size, channels)]:
+        needed = ", ".join(map(str, expected))
+        raise ValueError(f"{source} has shape {images.shape}; {flag} at size {size} needs (N, {needed})")
+    images = _checked_pixels(images, source)
     images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)  # (N, C, H, W)
+    source = f"medmnist: {keys[1]} of {path}"
     if task == "multi-label":
+        if labels.shape != (len(images), len(names)):
+            raise ValueError(f"{source} has shape {labels.shape}; {flag} needs ({len(images)}, {len(names)}): "
+                             f"one 0/1 column per finding for each of the {len(images)} images")  # fmt: skip
+        _check_whole_numbers(labels, source, 0, 1)
         labels = labels.astype(np.float32)  # (N, 14) of 0/1
     else:
+        if labels.shape not in [(len(images),), (len(images), 1)]:
+            raise ValueError(f"{source} has shape {labels.shape}; {flag} needs one class index per image: "
+                             f"({len(images)}, 1) or ({len(images)},)")  # fmt: skip
+        _check_whole_numbers(labels, source, 0, len(names) - 1)
         labels = labels.reshape(len(labels)).astype(np.int64)  # (N, 1) -> (N,)
     return ImageDataset(np.ascontiguousarray(images), labels, names, task=task, name=f"{flag}-{split}")
 
@@ -158,22 +199,51 @@ def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = N
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an idx file (LeCun's MNIST format), gzipped or not.
+def read_idx(path: str | os.PathLike, max_expansion: float | None = None) -> np.ndarray:
+    """Read an idx file (LeCun's MNIST format), gzipped (``.gz``) or not.
 
     Layout: two zero bytes, a dtype code, the number of dimensions, then each dimension as a
-    big-endian uint32, then the data in C order.
+    big-endian uint32, then the data in C order. The file must hold exactly the bytes its header
+    declares: fewer (truncated) or more (trailing bytes) is an error naming the file, as it is in
+    torchvision. A gzipped file may expand to at most ``max_expansion`` times its size on disk
+    (default ``scratchnet.io.files.MAX_EXPANSION``), checked from the header before the data are
+    decompressed.
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as file:
-        raw = file.read()
-    if raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an idx file (magic bytes {raw[:4].hex()})")
-    ndim = raw[3]
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
-    return data.reshape(shape).astype(np.dtype(_IDX_DTYPES[raw[2]]).newbyteorder("="))
+    with open_regular_file(path, "idx file") as raw_file:
+        on_disk = os.fstat(raw_file.fileno()).st_size
+        if path.suffix != ".gz":
+            return _read_idx_stream(raw_file, path, on_disk, None, max_expansion)
+        try:
+            with gzip.GzipFile(fileobj=raw_file) as file:
+                return _read_idx_stream(file, path, on_disk, on_disk, max_expansion)
+        except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            raise ValueError(f"{path} is truncated or not a gzipped idx file ({error})") from None
+
+
+def _read_idx_stream(file: BinaryIO, path: Path, on_disk: int, compressed: int | None,
+                     max_expansion: float | None) -> np.ndarray:  # fmt: skip
+    """The array of an idx stream; ``compressed``: the size on disk of a gzipped one, else None."""
+    head = file.read(4)
+    if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an idx file: {describe_start(head)}")
+    dtype, ndim = np.dtype(_IDX_DTYPES[head[2]]), head[3]
+    dims = file.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{path} is truncated: it ends inside its header ({ndim} dimensions declared)")
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+    expected = 4 + 4 * ndim + math.prod(shape) * dtype.itemsize
+    if compressed is None and on_disk != expected:
+        problem = "is truncated" if on_disk < expected else f"has {on_disk - expected:,} trailing bytes"
+        raise ValueError(f"{path} {problem}: its header declares shape {shape} of {dtype} "
+                         f"({expected:,} bytes with the header), the file has {on_disk:,}")  # fmt: skip
+    if compressed is not None:
+        check_expansion(expected, compressed, path, "idx file", max_expansion)
+    data = file.read(expected - 4 - 4 * ndim)  # at most what the header declares: never more
+    if len(data) < expected - 4 - 4 * ndim or file.read(1):
+        problem = "is truncated" if len(data) < expected - 4 - 4 * ndim else "has trailing bytes"
+        raise ValueError(f"{path} {problem}: its header declares shape {shape} of {dtype}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find(root: Path, names: list[str], hint: str) -> Path:
@@ -184,7 +254,8 @@ def _find(root: Path, names: list[str], hint: str) -> Path:
     raise FileNotFoundError(f"{root / names[0]} (or .gz) not found. {hint}")
 
 
-def _idx_dataset(name: str, root: str | os.PathLike | None, split: str, classes: list[str], url: str) -> ImageDataset:
+def _idx_dataset(name: str, root: str | os.PathLike | None, split: str, classes: list[str], url: str,
+                 max_expansion: float | None) -> ImageDataset:  # fmt: skip
     if split not in ("train", "test"):
         raise ValueError(f"{name}: unknown split {split!r}; use 'train' or 'test'")
     base = Path(root) if root is not None else data_home() / name
@@ -193,27 +264,42 @@ def _idx_dataset(name: str, root: str | os.PathLike | None, split: str, classes:
     folders = [base, base / "raw"]  # torchvision keeps them in <root>/<Name>/raw
     for folder in folders:
         try:
-            images = read_idx(_find(folder, [f"{prefix}-images-idx3-ubyte"], hint))
-            labels = read_idx(_find(folder, [f"{prefix}-labels-idx1-ubyte"], hint))
+            image_path = _find(folder, [f"{prefix}-images-idx3-ubyte"], hint)
+            label_path = _find(folder, [f"{prefix}-labels-idx1-ubyte"], hint)
             break
         except FileNotFoundError:
             if folder is folders[-1]:
                 raise
+    images, labels = read_idx(image_path, max_expansion), read_idx(label_path, max_expansion)
+    if images.ndim != 3:
+        raise ValueError(f"{name}: {image_path} holds an array of shape {images.shape}, not images (N, H, W)")
+    if labels.shape != (len(images),):
+        raise ValueError(f"{name}: {label_path} holds labels of shape {labels.shape}, but {image_path} "
+                         f"holds {len(images)} images: one label per image needed")  # fmt: skip
+    images = _checked_pixels(images, f"{name}: {image_path}")
+    _check_whole_numbers(labels, f"{name}: {label_path}", 0, len(classes) - 1)
     return ImageDataset(images[:, None], labels.astype(np.int64), classes, name=f"{name}-{split}")
 
 
-def mnist(split: str = "train", root: str | os.PathLike | None = None) -> ImageDataset:
-    """MNIST (LeCun et al. 1998): 60,000 train / 10,000 test grey 28x28 digits, from the idx files."""
+def mnist(split: str = "train", root: str | os.PathLike | None = None,
+          max_expansion: float | None = None) -> ImageDataset:  # fmt: skip
+    """MNIST (LeCun et al. 1998): 60,000 train / 10,000 test grey 28x28 digits, from the idx files.
+
+    The files are checked (see ``read_idx``): exactly the bytes their headers declare, images
+    (N, H, W), one label 0..9 per image, no NaN pixels; ``max_expansion`` limits how far a gzipped
+    file may expand (default ``scratchnet.io.files.MAX_EXPANSION``, 100 times its size on disk).
+    """
     url = "https://ossci-datasets.s3.amazonaws.com/mnist/ (the mirror torchvision uses)"
-    return _idx_dataset("mnist", root, split, [str(d) for d in range(10)], url)
+    return _idx_dataset("mnist", root, split, [str(d) for d in range(10)], url, max_expansion)
 
 
-def fashion_mnist(split: str = "train", root: str | os.PathLike | None = None) -> ImageDataset:
-    """Fashion-MNIST (Xiao et al. 2017): MNIST's format with 10 kinds of clothing."""
+def fashion_mnist(split: str = "train", root: str | os.PathLike | None = None,
+                  max_expansion: float | None = None) -> ImageDataset:  # fmt: skip
+    """Fashion-MNIST (Xiao et al. 2017): MNIST's format with 10 kinds of clothing (checked as ``mnist``'s)."""
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                "Ankle boot"]  # fmt: skip
     url = "https://github.com/zalandoresearch/fashion-mnist"
-    return _idx_dataset("fashion-mnist", root, split, classes, url)
+    return _idx_dataset("fashion-mnist", root, split, classes, url, max_expansion)
 
 
 # --------------------------------------------------------------------------- CIFAR-10
@@ -233,22 +319,68 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
     }  # fmt: skip
 
+    def __init__(self, file: BinaryIO, path: Path) -> None:
+        super().__init__(file, encoding="bytes")  # bytes keys (b"data"), as the batches were written in Python 2
+        self.path = path
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch file")
+            raise _CodeRefusedError(
+                f"{self.path}: refusing to load {module}.{name} from a CIFAR batch file (a pickle that "
+                "names it would run code; real CIFAR batches hold arrays only)"
+            )
         return super().find_class(module, name)
 
 
+class _CodeRefusedError(pickle.UnpicklingError):
+    """A CIFAR batch that names a callable other than NumPy's array rebuilders."""
+
+
+_CIFAR_PIXELS = 3 * 32 * 32  # one row of a batch: the R, G and B planes of a 32x32 image
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as file:
-        batch = _ArraysOnlyUnpickler(file, encoding="bytes").load()
-    images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)  # rows of R, G, B planes
-    return images, np.asarray(batch[b"labels"], dtype=np.int64)
+    with open_regular_file(path, "CIFAR-10 batch") as file:
+        head = file.read(8)
+        file.seek(0)
+        try:
+            batch = _ArraysOnlyUnpickler(file, path).load()
+        except _CodeRefusedError:
+            raise
+        except Exception as error:  # a damaged pickle raises nearly anything (EOFError, KeyError ...)
+            detail = f"{type(error).__name__}: {error}" if head.startswith(b"\x80") else describe_start(head)
+            raise ValueError(f"{path} is truncated or not a CIFAR-10 python batch ({detail})") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        keys = sorted(batch)[:8] if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(f"{path} is not a CIFAR-10 python batch: it needs the entries b'data' and "
+                         f"b'labels', it holds {keys}")  # fmt: skip
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != _CIFAR_PIXELS:
+        shape = data.shape if isinstance(data, np.ndarray) else type(data).__name__
+        raise ValueError(f"cifar10: b'data' of {path} is {shape}; a CIFAR-10 batch holds (N, {_CIFAR_PIXELS}) pixels")
+    if not isinstance(labels, list | np.ndarray) or len(labels) != len(data):
+        count = len(labels) if isinstance(labels, list | np.ndarray) else type(labels).__name__
+        raise ValueError(f"cifar10: b'labels' of {path} holds {count} labels for {len(data)} images")
+    if isinstance(labels, list) and not all(isinstance(x, int | np.integer) for x in labels):
+        wrong = next(x for x in labels if not isinstance(x, int | np.integer))
+        raise ValueError(f"cifar10: b'labels' of {path} holds {wrong!r}, not a class index (a whole number)")
+    labels = np.asarray(labels)
+    _check_whole_numbers(labels, f"cifar10: b'labels' of {path}", 0, len(CIFAR10_CLASSES) - 1)
+    images = _checked_pixels(data, f"cifar10: b'data' of {path}").reshape(-1, 3, 32, 32)  # rows of R, G, B planes
+    return images, labels.astype(np.int64)
 
 
 def _read_cifar_binary(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    records = np.fromfile(path, dtype=np.uint8).reshape(-1, 1 + 3 * 32 * 32)  # label byte + pixels
-    return records[:, 1:].reshape(-1, 3, 32, 32), records[:, 0].astype(np.int64)
+    record = 1 + _CIFAR_PIXELS  # a label byte, then the pixels
+    with open_regular_file(path, "CIFAR-10 binary batch") as file:
+        raw = file.read()
+    if not raw or len(raw) % record:
+        raise ValueError(f"{path} is truncated or has trailing bytes: {len(raw):,} bytes is not a whole number "
+                         f"of {record:,}-byte records (1 label byte + {_CIFAR_PIXELS:,} pixel bytes)")  # fmt: skip
+    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)  # (N, 3073)
+    labels = records[:, 0].astype(np.int64)
+    _check_whole_numbers(labels, f"cifar10: {path}", 0, len(CIFAR10_CLASSES) - 1)
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
 def cifar10(split: str = "train", root: str | os.PathLike | None = None) -> ImageDataset:
@@ -274,6 +406,41 @@ def cifar10(split: str = "train", root: str | os.PathLike | None = None) -> Imag
         f"CIFAR-10 not found in {base}. It is not bundled: download cifar-10-python.tar.gz from "
         f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it in {base} (giving {base / 'cifar-10-batches-py'})."
     )
+
+
+# --------------------------------------------------------------------------- checks shared by the loaders
+
+
+def _checked_pixels(images: np.ndarray, source: str) -> np.ndarray:
+    """Images as stored (uint8, or float), after checking they are pixel values: no NaN, no text."""
+    if images.dtype.kind == "f":
+        bad = ~np.isfinite(images)
+        if bad.any():
+            first = np.unravel_index(np.argmax(bad), images.shape)[0]
+            count = int(bad.sum())
+            raise ValueError(f"{source} has {count:,} NaN or infinite pixel values (the first in image {first})")
+        return images
+    if images.dtype.kind not in "iu":
+        raise ValueError(f"{source} holds {images.dtype} values, not pixels (uint8 or float)")
+    if images.dtype != np.uint8:
+        _check_whole_numbers(images, source, 0, 255, what="pixel value")
+        images = images.astype(np.uint8)
+    return images
+
+
+def _check_whole_numbers(values: np.ndarray, source: str, low: int, high: int, what: str = "label") -> None:
+    """Every value an integer in ``low..high``: a class index, a 0/1 finding or a uint8 pixel."""
+    if values.dtype.kind not in "iuf":
+        raise ValueError(f"{source} holds {values.dtype} values, not {what}s (whole numbers)")
+    if values.dtype.kind == "f" and values.size:
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            value = values[bad].flat[0]
+            raise ValueError(f"{source}: {what} {value} is not a whole number ({what}s are {low}..{high})")
+    outside = (values < low) | (values > high)
+    if outside.any():
+        index = np.unravel_index(np.argmax(outside), values.shape)[0]
+        raise ValueError(f"{source}: {what} {values[outside].flat[0]} (at row {index}) is outside {low}..{high}")
 
 
 # --------------------------------------------------------------------------- synthetic lesions

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from scratchnet.io.files import open_regular_file, read_npz
+
 __all__ = ["load_torch_state_dict", "torch_state_dict_to_numpy"]
 
 
@@ -61,11 +63,9 @@ def load_torch_state_dict(model: Any, path_or_dict: str | os.PathLike | Mapping[
 
 
 def _read(path: Path) -> Mapping[str, Any]:
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        return read_npz(path, "weights file (.npz of arrays)")
+    open_regular_file(path, "PyTorch weights file").close()  # missing, a directory, a FIFO: refused here
     try:
         import torch
     except ImportError:
@@ -73,7 +73,16 @@ def _read(path: Path) -> Mapping[str, Any]:
             f"reading {path.name} needs PyTorch (`pip install torch`); or convert it to .npz where "
             "torch is installed (see scratchnet.io.torch_weights) and load the .npz instead"
         ) from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch's messages differ by version: say what we know
+        # torch's own message may suggest weights_only=False, which runs whatever code the file holds:
+        # keep only its first line, and only if it does not.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        detail = "" if "weights_only" in first_line else f" ({first_line})"
+        raise ValueError(
+            f"{path} is truncated or not a PyTorch state_dict that can be read without running code{detail}"
+        ) from None
     if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]  # a training checkpoint {"state_dict": ..., "epoch": ...}
     if not isinstance(state, Mapping):
