@@ -106,7 +106,9 @@ def test_process_killed_mid_write_keeps_the_previous_file(tmp_path):
     assert result.returncode == 3
     assert npz.load(path)["version"] == 1
     leftovers = [name for name in os.listdir(tmp_path) if name != "ckpt.npz"]
-    assert all(name.startswith(".ckpt.npz.") and name.endswith(".tmp") for name in leftovers)
+    assert leftovers and all(name.startswith(".ckpt.npz.") and name.endswith(".tmp") for name in leftovers)
+    npz.save({"version": 3}, path)  # the next save to that path cleans up after the dead one
+    assert os.listdir(tmp_path) == ["ckpt.npz"] and npz.load(path)["version"] == 3
 
 
 # --------------------------------------------------------------------------- checkpoints

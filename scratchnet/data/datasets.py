@@ -226,23 +226,23 @@ def _read_idx_stream(file: BinaryIO, path: Path, on_disk: int, compressed: int |
     """The array of an idx stream; ``compressed``: the size on disk of a gzipped one, else None."""
     head = file.read(4)
     if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an idx file: {describe_start(head)}")
+        raise ValueError(f"{path} is not an idx file (MNIST's format): {describe_start(head)}")
     dtype, ndim = np.dtype(_IDX_DTYPES[head[2]]), head[3]
     dims = file.read(4 * ndim)
     if len(dims) < 4 * ndim:
-        raise ValueError(f"{path} is truncated: it ends inside its header ({ndim} dimensions declared)")
+        raise ValueError(f"idx file {path} is truncated: it ends inside its header ({ndim} dimensions declared)")
     shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     expected = 4 + 4 * ndim + math.prod(shape) * dtype.itemsize
     if compressed is None and on_disk != expected:
         problem = "is truncated" if on_disk < expected else f"has {on_disk - expected:,} trailing bytes"
-        raise ValueError(f"{path} {problem}: its header declares shape {shape} of {dtype} "
+        raise ValueError(f"idx file {path} {problem}: its header declares shape {shape} of {dtype} "
                          f"({expected:,} bytes with the header), the file has {on_disk:,}")  # fmt: skip
     if compressed is not None:
         check_expansion(expected, compressed, path, "idx file", max_expansion)
     data = file.read(expected - 4 - 4 * ndim)  # at most what the header declares: never more
     if len(data) < expected - 4 - 4 * ndim or file.read(1):
         problem = "is truncated" if len(data) < expected - 4 - 4 * ndim else "has trailing bytes"
-        raise ValueError(f"{path} {problem}: its header declares shape {shape} of {dtype}")
+        raise ValueError(f"idx file {path} {problem}: its header declares shape {shape} of {dtype}")
     return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 

@@ -155,10 +155,10 @@ def read_npz(path: str | os.PathLike, what: str, names: list[str] | None = None,
             raise ValueError(f"{path} is not a {what} (a .npz zip archive): {describe_start(head)}")
         try:
             archive = zipfile.ZipFile(file)
-        except _LOW_LEVEL_ERRORS as error:
+        except _LOW_LEVEL_ERRORS:
             raise ValueError(
                 f"{path} is truncated or not a {what}: it starts like a zip archive but its zip "
-                f"directory is missing or damaged ({error}); a save or download that was cut off?"
+                "directory (at the end of the file) is missing or damaged; a save or download that was cut off?"
             ) from None
         with archive:
             members = _npy_members(archive, path, what)

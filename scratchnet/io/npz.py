@@ -216,8 +216,11 @@ def _read_header(member: np.ndarray, path: str | os.PathLike) -> Any:
         raise _edited(path, f"{TREE_KEY} is a {member.dtype} array of shape {member.shape}, not a JSON string")
     try:
         header = json.loads(str(member))
-    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested thousands deep
-        raise _edited(path, f"{TREE_KEY} is not valid JSON ({type(error).__name__}: {error})") from None
+    except RecursionError:  # JSON nested thousands of levels deep
+        raise _edited(path, f"{TREE_KEY} is nested too deeply to read") from None
+    except ValueError as error:  # json.JSONDecodeError, or an integer of more than 4300 digits
+        where = f"at character {error.pos}" if isinstance(error, json.JSONDecodeError) else "too long a number"
+        raise _edited(path, f"{TREE_KEY} is not valid JSON ({where})") from None
     if not isinstance(header, dict) or "tree" not in header:
         raise _edited(path, f"{TREE_KEY} has no tree")
     if header.get("format") != FORMAT:
