@@ -492,6 +492,19 @@ def test_a_failed_load_checkpoint_changes_nothing(tmp_path, mismatch):
         assert str(path) in note and "nothing was changed" in note, note
 
 
+def test_a_load_state_dict_that_fails_while_copying_changes_nothing():
+    """Every cast happens before the first copy: under np.seterr(invalid="raise") a NaN for an int
+    buffer (BatchNorm's num_batches_tracked) fails after three other tensors were already copied."""
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.Linear(2, 2))
+    state = {key: np.full(value.shape, 0.5) for key, value in model.state_dict().items()}
+    state["1.num_batches_tracked"] = np.array(np.nan)
+    before = _params(model)
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
 # --------------------------------------------------------------------------- the expansion limit
 
 

@@ -417,9 +417,11 @@ class Module:
                 problems.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
-        for key, array in arrays.items():
-            tensor = own[key]
-            tensor.data[...] = to_device(array, tensor.device)  # in place: the parameter objects stay the same
+        # Cast first, copy second: a cast can raise (NaN into an int buffer under np.seterr(all="raise")),
+        # and then no parameter may have been changed yet.
+        cast = {key: to_device(a, own[key].device).astype(own[key].dtype, copy=False) for key, a in arrays.items()}
+        for key, array in cast.items():
+            own[key].data[...] = array  # in place: the parameter objects stay the same
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks
