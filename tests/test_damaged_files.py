@@ -577,3 +577,37 @@ def test_save_to_a_directory_says_so(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"cannot save to .*runs: it is a directory; give a file name"):
         sn.save({"v": 1}, tmp_path / "runs")
     assert os.listdir(tmp_path / "runs") == [] and os.listdir(tmp_path) == ["runs"]
+
+
+# --------------------------------------------------------------------------- PyTorch files
+
+
+class _RunsCode:
+    """A pickle that would create ``marker`` when loaded: it must never be."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_pytorch_files_that_are_not_plain_state_dicts(tmp_path, torch):
+    marker = tmp_path / "code-ran"
+    evil = tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps({"0.weight": _RunsCode(marker)}, protocol=2))
+    with pytest.raises(ValueError, match=r"evil\.pth is damaged or holds more than tensors") as raised:
+        load_torch_state_dict(_model(), evil)
+    assert not marker.exists()
+    assert "weights_only=False" not in str(raised.value) and "trust" not in str(raised.value)  # no unsafe hint
+
+    good = tmp_path / "good.pth"
+    torch.save({key: torch.from_numpy(value) for key, value in _model().state_dict().items()}, good)
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"cut\.pth is truncated or not a PyTorch weights file"):
+        load_torch_state_dict(_model(), cut)
+    text = tmp_path / "notes.pth"
+    text.write_text("0.weight: [[1, 2, 3]]")
+    with pytest.raises(ValueError, match=r"notes\.pth is not a PyTorch weights file \(\.pth\): it is text"):
+        load_torch_state_dict(_model(), text)

@@ -20,13 +20,14 @@ and load the ``.npz`` (read with ``allow_pickle=False``).
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scratchnet.io.files import open_regular_file, read_npz
+from scratchnet.io.files import describe_start, open_regular_file, read_npz
 
 __all__ = ["load_torch_state_dict", "torch_state_dict_to_numpy"]
 
@@ -65,7 +66,10 @@ def load_torch_state_dict(model: Any, path_or_dict: str | os.PathLike | Mapping[
 def _read(path: Path) -> Mapping[str, Any]:
     if path.suffix == ".npz":
         return read_npz(path, "weights file (.npz of arrays)")
-    open_regular_file(path, "PyTorch weights file").close()  # missing, a directory, a FIFO: refused here
+    with open_regular_file(path, "PyTorch weights file") as file:  # missing, a directory, a FIFO: refused here
+        head = file.read(8)
+    if not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip archive (a pickle before PyTorch 1.6)
+        raise ValueError(f"{path} is not a PyTorch weights file (.pth): {describe_start(head)}")
     try:
         import torch
     except ImportError:
@@ -75,14 +79,18 @@ def _read(path: Path) -> Mapping[str, Any]:
         ) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch's messages differ by version: say what we know
-        # torch's own message may suggest weights_only=False, which runs whatever code the file holds:
-        # keep only its first line, and only if it does not.
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        detail = "" if "weights_only" in first_line else f" ({first_line})"
+    except pickle.UnpicklingError as error:  # torch's message suggests weights_only=False: never pass that on
+        unsafe_hints = ("weights_only", "safe_globals", "trust")  # the lines that suggest loading it anyway
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        lines = [line for line in lines if not any(hint in line for hint in unsafe_hints)]
+        reason = f" ({lines[0]})" if lines else ""
         raise ValueError(
-            f"{path} is truncated or not a PyTorch state_dict that can be read without running code{detail}"
+            f"{path} is damaged or holds more than tensors and plain containers{reason}: scratchnet reads "
+            "PyTorch files only with torch.load(weights_only=True), because loading anything else can run code"
         ) from None
+    except Exception as error:  # torch's messages differ by version: keep their first line
+        first_line = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise ValueError(f"{path} is truncated or not a PyTorch weights file ({first_line})") from None
     if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]  # a training checkpoint {"state_dict": ..., "epoch": ...}
     if not isinstance(state, Mapping):
