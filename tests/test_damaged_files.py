@@ -389,6 +389,7 @@ CASES: dict[str, Case] = {
     # --- CIFAR-10 python batches and binary files
     "cifar-no-data": _cifar_case({b"labels": [1, 2, 3]}),
     "cifar-not-a-dict": _cifar_case([1, 2, 3]),
+    "cifar-str-keys": _cifar_case({"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2, 3]}),
     "cifar-label-99": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 99, 3]}),
     "cifar-label-negative": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, -1, 3]}),
     "cifar-label-2.5": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2.5, 3]}),

@@ -351,7 +351,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             detail = f"{type(error).__name__}: {error}" if head.startswith(b"\x80") else describe_start(head)
             raise ValueError(f"{path} is truncated or not a CIFAR-10 python batch ({detail})") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        keys = sorted(batch)[:8] if isinstance(batch, dict) else type(batch).__name__
+        keys = list(batch)[:8] if isinstance(batch, dict) else type(batch).__name__  # keys may mix str and bytes
         raise ValueError(f"{path} is not a CIFAR-10 python batch: it needs the entries b'data' and "
                          f"b'labels', it holds {keys}")  # fmt: skip
     data, labels = batch[b"data"], batch[b"labels"]
