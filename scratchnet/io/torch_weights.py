@@ -68,8 +68,6 @@ def _read(path: Path) -> Mapping[str, Any]:
         return read_npz(path, "weights file (.npz of arrays)")
     with open_regular_file(path, "PyTorch weights file") as file:  # missing, a directory, a FIFO: refused here
         head = file.read(8)
-    if not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip archive (a pickle before PyTorch 1.6)
-        raise ValueError(f"{path} is not a PyTorch weights file (.pth): {describe_start(head)}")
     try:
         import torch
     except ImportError:
@@ -77,6 +75,8 @@ def _read(path: Path) -> Mapping[str, Any]:
             f"reading {path.name} needs PyTorch (`pip install torch`); or convert it to .npz where "
             "torch is installed (see scratchnet.io.torch_weights) and load the .npz instead"
         ) from None
+    if not head.startswith((b"PK", b"\x80")):  # torch.save writes a zip archive (a pickle before PyTorch 1.6)
+        raise ValueError(f"{path} is not a PyTorch weights file (.pth): {describe_start(head)}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:  # torch's message suggests weights_only=False: never pass that on
