@@ -158,7 +158,18 @@ def _fifo(path: Path) -> Path:
     # fails on what it reads instead of waiting forever for a writer (the bug this guards against).
     writer = os.open(path, os.O_RDWR | os.O_NONBLOCK)
     os.write(writer, b"not a checkpoint at all")
+    _FIFO_WRITERS.append(writer)
     return path
+
+
+_FIFO_WRITERS: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_fifo_writers():
+    yield
+    while _FIFO_WRITERS:
+        os.close(_FIFO_WRITERS.pop())
 
 
 # --------------------------------------------------------------------------- the table
