@@ -86,7 +86,7 @@ def dtype_of_type_string(name: str) -> Any:
     raise ValueError(f"invalid type: {name!r} (expected one of torch.FloatTensor, torch.LongTensor, ...)")
 
 
-def _parse_to(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+def parse_to(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
     """The (device, dtype) of a ``to(...)`` call in any of PyTorch's forms; None where not given."""
     kwargs = dict(kwargs)
     kwargs.pop("non_blocking", None)  # every copy is synchronous here: the flag changes nothing
@@ -285,7 +285,7 @@ class Tensor:
         gradient flows back to this tensor. (``Module.to`` instead moves parameters in place, so
         they stay leaves.)
         """
-        target_device, dtype = _parse_to("Tensor.to", args, kwargs)
+        target_device, dtype = parse_to("Tensor.to", args, kwargs)
         result = self
         if dtype is not None and np.dtype(dtype) != self.dtype:
             result = elementwise.cast(result, dtype)
