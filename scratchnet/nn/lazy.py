@@ -95,7 +95,7 @@ class LazyLinear(Linear):
         self.weight.materialize((self.out_features, self.in_features))
         if self.bias is not None:
             self.bias.materialize((self.out_features,))
-        _become(self, input)
+        _become(self)
         return self.forward(input)
 
 
@@ -137,7 +137,7 @@ class LazyConv2d(Conv2d):
         self.weight.materialize((self.out_channels, in_channels // self.groups, KH, KW))
         if self.bias is not None:
             self.bias.materialize((self.out_channels,))
-        _become(self, input)
+        _become(self)
         return self.forward(input)
 
 
@@ -167,15 +167,14 @@ class LazyBatchNorm2d(BatchNorm2d):
         for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
             if tensor is not None:
                 tensor.materialize((self.num_features,))
-        _become(self, input)
+        _become(self)
         return self.forward(input)
 
 
-def _become(module: Any, input: Tensor) -> None:
+def _become(module: Any) -> None:
     """Fill the now-shaped parameters as the eager layer does, and turn into the eager class."""
     module.__class__ = module.cls_to_become
     module.reset_parameters()  # the eager layer's initialisation (BatchNorm: ones, zeros, running stats)
-    del input  # the input only gave the shapes
 
 
 __all__ = ["LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "UninitializedBuffer", "UninitializedParameter"]
