@@ -27,6 +27,7 @@ from scratchnet.creation import (
     rand,
     randint,
     randn,
+    rand_like,
     randn_like,
     tensor,
     zeros,

@@ -166,3 +166,11 @@ def is_tensor(obj: Any) -> bool:
 
 def numel(x: Tensor) -> int:
     return x.numel()
+
+
+def rand_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) with the shape, dtype and device of ``other`` (``dtype`` overrides)."""
+    dtype = dtype or other.dtype
+    if np.dtype(dtype).kind != "f":
+        raise RuntimeError(f"rand_like: uniform samples need a floating dtype, got {np.dtype(dtype)}; pass dtype=")
+    return _make(generator().random(other.shape), dtype, other.device, requires_grad)
