@@ -26,7 +26,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from scratchnet.backend import Array
+from scratchnet.backend import Array, get_xp
 from scratchnet.function import (
     Function,
     anomaly_mode_enabled,
@@ -101,7 +101,7 @@ class CtxFunction(Function):
         self.non_differentiable.update(id(t) for t in outputs)
 
     def set_materialize_grads(self, value: bool) -> None:
-        """Accepted: scratchnet always hands backward a gradient array for every output."""
+        """Accepted: backward always gets a gradient for every output (zeros for an unused one)."""
 
     def forward(self, *arrays: Array) -> Array | tuple[Array, ...]:
         arrays_left = iter(arrays)
@@ -118,10 +118,16 @@ class CtxFunction(Function):
             if not isinstance(output, Tensor):
                 raise TypeError(f"{self.name}.forward must return tensors, got {type(output).__name__}")
         self.output_ids = [id(t) for t in outputs]
+        self.output_zeros = [(get_xp(t.data), t.shape, t.dtype) for t in outputs]  # for unused outputs
         result = tuple(t.data for t in outputs)
         return result if self.output_is_tuple else result[0]
 
     def backward(self, *gys: Array) -> tuple[Array | None, ...]:
+        # An output the loss does not use gets a zero gradient, as PyTorch's materialize_grads does.
+        gys = [
+            xp.zeros(shape, dtype) if g is None else g
+            for g, (xp, shape, dtype) in zip(gys, self.output_zeros, strict=True)
+        ]
         with no_grad():
             grads = self.definition.backward(self, *[Tensor(g) for g in gys])
         grads = grads if isinstance(grads, tuple) else (grads,)
