@@ -11,9 +11,13 @@ copied or pickled), N * ``prefetch_factor`` batches ahead, and yields them in or
 are exactly those of ``num_workers=0`` (the order is drawn in the main process, and ``transform``
 runs there too, with the epoch's generator). What runs in the workers is the dataset's own
 ``__getitem__``/``get_batch`` and ``collate_fn``: where PyTorch code does its per-sample work.
-Processes, not threads, because a Python ``__getitem__`` holds the GIL: on this course's 2-core
-machine, 512 samples of a ``__getitem__`` doing 0.5 ms of NumPy work each took MEASURED (see
-``docs/from-pytorch.md``). Where ``fork`` is unavailable (Windows, macOS's default) threads are used.
+Processes, as PyTorch's workers are (a ``worker_init_fn`` and module-level state per worker), and
+because only processes run a Python ``__getitem__`` (which holds the GIL) on two cores at once.
+Measured on the course machine (2 shared cores, load average 11-12), an epoch of 512 samples of a
+``__getitem__`` doing Python work took 2285 ms in the main process, 2415 ms with 2 processes and
+2690 ms with 2 threads: with both cores busy, no worker helps (docs/from-pytorch.md has the table).
+For an in-memory ``TensorDataset`` keep ``num_workers=0``. Where ``fork`` is unavailable (Windows,
+macOS's default) threads are used; ``multiprocessing_context="thread"`` asks for them.
 
 Randomness is reproducible and resumable: the order of epoch ``e`` and the random augmentations
 applied during it come from ``np.random.default_rng([seed, e])``. A training run resumed at epoch

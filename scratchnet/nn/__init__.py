@@ -52,5 +52,4 @@ __all__ = [
     "UninitializedParameter",
     "functional",
     "init",
-    "parallel",
 ]
