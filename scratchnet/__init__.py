@@ -29,6 +29,7 @@ from scratchnet.creation import (
     randn,
     rand_like,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -73,7 +74,7 @@ from scratchnet.ops.shape import (
     unsqueeze,
 )
 from scratchnet.ops.sort import topk
-from scratchnet.rng import manual_seed
+from scratchnet.rng import Generator, manual_seed
 from scratchnet.train import load_checkpoint, save_checkpoint
 from scratchnet.tensor import (
     Tensor,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import normalize_device, to_device
-from scratchnet.rng import generator
+from scratchnet.rng import generator, numpy_generator
 from scratchnet.tensor import DEFAULT_FLOAT, Tensor, _to_array
 
 
@@ -174,3 +174,8 @@ def rand_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> 
     if np.dtype(dtype).kind != "f":
         raise RuntimeError(f"rand_like: uniform samples need a floating dtype, got {np.dtype(dtype)}; pass dtype=")
     return _make(generator().random(other.shape), dtype, other.device, requires_grad)
+
+
+def randperm(n: int, *, generator: Any = None, dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:
+    """A random permutation of 0..n-1 (int64), from ``generator`` or the library's generator."""
+    return _make(numpy_generator(generator).permutation(n), dtype, device, False)

@@ -481,3 +481,31 @@ def test_warnings_free_import():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         import scratchnet.utils.data  # noqa: F401
+
+
+def test_random_split_takes_fractions_and_a_generator_as_torchs(torch):
+    for lengths in ([0.7, 0.2, 0.1], [0.33, 0.33, 0.34], [0.5, 0.5]):
+        ours = sn.data.random_split(TensorDataset(np.arange(10)), lengths, generator=sn.Generator().manual_seed(4))
+        theirs = torch.utils.data.random_split(torch.utils.data.TensorDataset(torch.arange(10)), lengths)
+        assert [len(p) for p in ours] == [len(p) for p in theirs]
+        assert sorted(int(i) for p in ours for i in p.indices) == list(range(10))
+    first = [list(p.indices) for p in sn.data.random_split(TensorDataset(np.arange(10)), [5, 5],
+                                                            generator=sn.Generator().manual_seed(1))]  # fmt: skip
+    again = [list(p.indices) for p in sn.data.random_split(TensorDataset(np.arange(10)), [5, 5],
+                                                            generator=sn.Generator().manual_seed(1))]  # fmt: skip
+    assert first == again
+    with pytest.raises(ValueError, match="add up"):
+        sn.data.random_split(TensorDataset(np.arange(10)), [0.5, 0.2])
+
+
+def test_generator_and_randperm(torch):
+    g = sn.Generator().manual_seed(3)
+    assert g.initial_seed() == 3 and torch.Generator().initial_seed() == sn.Generator().initial_seed()
+    perm = sn.randperm(6, generator=g)
+    assert perm.dtype == np.int64 and sorted(perm.tolist()) == list(range(6))
+    assert sn.randperm(6, generator=sn.Generator().manual_seed(3)).tolist() == perm.tolist()
+    loader = DataLoader(
+        TensorDataset(np.arange(8)), batch_size=8, shuffle=True, generator=sn.Generator().manual_seed(0)
+    )
+    again = DataLoader(TensorDataset(np.arange(8)), batch_size=8, shuffle=True, generator=sn.Generator().manual_seed(0))
+    assert next(iter(loader))[0].tolist() == next(iter(again))[0].tolist()

@@ -40,7 +40,7 @@ import numpy as np
 
 from scratchnet.backend import normalize_device, require_cupy, to_device
 from scratchnet.data.dataset import Dataset, collate
-from scratchnet.rng import generator as global_generator
+from scratchnet.rng import numpy_generator
 from scratchnet.tensor import Tensor
 
 
@@ -60,8 +60,8 @@ class DataLoader:
     seed : int, optional
         Seed of the shuffling and augmentation; by default drawn from scratchnet's generator, so
         ``scratchnet.manual_seed`` makes the whole run reproducible.
-    generator : numpy.random.Generator, optional
-        Draw the seed from this generator instead.
+    generator : scratchnet.Generator or numpy.random.Generator, optional
+        Draw the seed from this generator instead (``torch.Generator().manual_seed(0)`` in PyTorch code).
     transform : callable, optional
         Applied to the input of every batch, an array of shape (N, C, H, W); scratchnet's
         transforms receive the epoch's generator as ``rng``.
@@ -121,7 +121,7 @@ class DataLoader:
             require_cupy("DataLoader(device='cuda')")  # fail here, not at the first batch
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         if seed is None:
-            seed = int((generator or global_generator()).integers(2**63))
+            seed = int(numpy_generator(generator).integers(2**63))
         self.seed = seed
         self.epoch = 0  # the epoch the next iteration will be (set_epoch changes it)
         self.transform, self.collate_fn = transform, collate_fn or collate
