@@ -5,19 +5,31 @@ The public names mirror PyTorch's (``scratchnet.tensor``, ``Tensor.backward``, `
 torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
 """
 
-from scratchnet import autograd, cuda, data, nn, optim, train, viz
+import numpy as np
+
+from scratchnet import accelerator, autograd, backends, cuda, data, distributed, hub, nn, optim, train, utils, viz
 from scratchnet.analysis import empirical_receptive_field, receptive_field, summary
+from scratchnet.backend import device
+from scratchnet.compile import compile
 from scratchnet.creation import (
     arange,
+    as_tensor,
     eye,
     full,
+    from_numpy,
     full_like,
+    is_tensor,
+    linspace,
+    normal,
+    numel,
     ones,
     ones_like,
     rand,
     randint,
     randn,
+    rand_like,
     randn_like,
+    randperm,
     tensor,
     zeros,
     zeros_like,
@@ -29,6 +41,8 @@ from scratchnet.ops.elementwise import (
     abs,
     clamp,
     clip,
+    cos,
+    cosh,
     exp,
     log,
     maximum,
@@ -36,11 +50,14 @@ from scratchnet.ops.elementwise import (
     pow,
     relu,
     sigmoid,
+    sin,
+    sinh,
     sqrt,
     tanh,
     where,
 )
-from scratchnet.ops.linalg import matmul
+from scratchnet.ops.grid import meshgrid
+from scratchnet.ops.linalg import bmm, matmul
 from scratchnet.ops.reduce import amax, amin, broadcast_to, expand, max, mean, min, sum, var
 from scratchnet.ops.shape import (
     cat,
@@ -56,7 +73,8 @@ from scratchnet.ops.shape import (
     transpose,
     unsqueeze,
 )
-from scratchnet.rng import manual_seed
+from scratchnet.ops.sort import topk
+from scratchnet.rng import Generator, manual_seed
 from scratchnet.train import load_checkpoint, save_checkpoint
 from scratchnet.tensor import (
     Tensor,
@@ -69,6 +87,18 @@ from scratchnet.tensor import (
     int64,
     uint8,
 )
+
+# PyTorch's other names for the dtypes and for Tensor methods it also offers as functions.
+float, double, half = float32, float64, float16  # noqa: A001 (torch.float is float32)
+long, int = int64, int32  # noqa: A001 (torch.int is int32)
+bool = bool_  # noqa: A001
+int16 = short = np.int16
+complex64 = cfloat = np.complex64
+complex128 = cdouble = np.complex128
+argmax, argmin, eq, ne, lt, le, gt, ge, equal, t = (
+    Tensor.argmax, Tensor.argmin, Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge, Tensor.equal,
+    Tensor.t,
+)  # fmt: skip
 
 # Last, because the model files build on the names above (``from scratchnet import nn, flatten``).
 from scratchnet import models

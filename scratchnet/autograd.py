@@ -8,13 +8,25 @@ the checker in ``gradcheck.py``); this module only gathers it where PyTorch user
   naming that op and the shapes involved;
 * ``backward(tensors, grad_tensors)``: one backward pass from several outputs at once;
 * ``gradcheck(fn, inputs)``: compare backward with finite differences; ``Function``: the op base class.
+
+``Function`` speaks two dialects. scratchnet's own (the teaching form, ``function.py``): a subclass
+implements ``forward(self, *arrays)`` and ``backward(self, *gradient_arrays)`` and is called as
+``Square()(x)``. PyTorch's (what PyTorch calls the same thing): ``@staticmethod forward(ctx, ...)``
+on tensors and other arguments, ``ctx.save_for_backward(...)``, ``@staticmethod backward(ctx,
+*grads)``, called as ``Square.apply(x)``. ``apply`` runs such a class through scratchnet's own
+protocol: ``CtxFunction`` is an ordinary scratchnet Function whose forward and backward call the
+static methods, and it is itself the ``ctx`` (in PyTorch too, ``ctx`` is the graph node).
+
+``Variable`` is PyTorch's deprecated alias: ``Variable(t, requires_grad=True)`` returns a Tensor.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
+from scratchnet.backend import Array, get_xp
 from scratchnet.function import (
     Function,
     anomaly_mode_enabled,
@@ -50,9 +62,168 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retai
     total.backward(retain_graph=retain_graph)
 
 
+# ---------------------------------------------------------------------- PyTorch's ctx protocol
+
+
+class CtxFunction(Function):
+    """The graph node of one ``apply`` call of a PyTorch-style Function, and its ``ctx``.
+
+    ``forward`` receives the arrays of the tensor arguments, puts them back among the other
+    arguments as tensors, and calls the user's static ``forward(ctx, ...)`` with recording off (as
+    PyTorch does: the user's forward is one node, not a subgraph). ``backward`` calls the user's
+    static ``backward(ctx, *grads)`` and returns the gradients of the tensor arguments as arrays.
+    """
+
+    def __init__(self, definition: type[Function], args: tuple[Any, ...]) -> None:
+        self.definition, self.args = definition, args
+        self.to_save: tuple[Any, ...] = ()
+        self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        self.non_differentiable: set[int] = set()
+
+    @property
+    def name(self) -> str:
+        return self.definition.__name__
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        """Keep these tensors (or None) for backward; read them back as ``ctx.saved_tensors``."""
+        self.to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        if self.freed:
+            raise RuntimeError(
+                f"{self.name}: trying to backward through the graph a second time (or to read "
+                "saved_tensors after backward freed them); pass retain_graph=True to the first backward()"
+            )
+        return self.to_save
+
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        self.non_differentiable.update(id(t) for t in outputs)
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Accepted: backward always gets a gradient for every output (zeros for an unused one)."""
+
+    def forward(self, *arrays: Array) -> Array | tuple[Array, ...]:
+        arrays_left = iter(arrays)
+        args = [Tensor(next(arrays_left)) if isinstance(a, Tensor) else a for a in self.args]
+        with no_grad():
+            if _overrides(self.definition, "setup_context"):  # PyTorch 2's split form
+                outputs = self.definition.forward(*args)
+                self.definition.setup_context(self, tuple(args), outputs)
+            else:
+                outputs = self.definition.forward(self, *args)
+        self.output_is_tuple = isinstance(outputs, tuple)
+        outputs = outputs if self.output_is_tuple else (outputs,)
+        for output in outputs:
+            if not isinstance(output, Tensor):
+                raise TypeError(f"{self.name}.forward must return tensors, got {type(output).__name__}")
+        self.output_ids = [id(t) for t in outputs]
+        self.output_zeros = [(get_xp(t.data), t.shape, t.dtype) for t in outputs]  # for unused outputs
+        result = tuple(t.data for t in outputs)
+        return result if self.output_is_tuple else result[0]
+
+    def backward(self, *gys: Array) -> tuple[Array | None, ...]:
+        # An output the loss does not use gets a zero gradient, as PyTorch's materialize_grads does.
+        gys = [
+            xp.zeros(shape, dtype) if g is None else g
+            for g, (xp, shape, dtype) in zip(gys, self.output_zeros, strict=True)
+        ]
+        with no_grad():
+            grads = self.definition.backward(self, *[Tensor(g) for g in gys])
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        if len(grads) != len(self.args):
+            raise RuntimeError(
+                f"function {self.name}Backward returned an incorrect number of gradients "
+                f"(expected {len(self.args)}, got {len(grads)}): one per argument of forward, None for non-tensors"
+            )
+        gxs = []
+        for arg, grad in zip(self.args, grads, strict=True):
+            if not isinstance(arg, Tensor):
+                if grad is not None:
+                    raise RuntimeError(
+                        f"function {self.name}Backward returned a gradient for the non-tensor argument {arg!r}; "
+                        "return None in its place"
+                    )
+                continue
+            gxs.append(grad.data if isinstance(grad, Tensor) else grad)
+        return tuple(gxs)
+
+    def free(self) -> None:
+        super().free()
+        self.to_save = ()
+
+
+def _overrides(definition: type, name: str) -> bool:
+    return getattr(definition, name, None) is not getattr(Function, name, None)
+
+
+def apply_with_ctx(definition: type[Function], *args: Any) -> Any:
+    """``definition.apply(*args)``: run a PyTorch-style Function as one node of the graph."""
+    if not isinstance(inspect.getattr_static(definition, "forward"), staticmethod):
+        raise TypeError(
+            f"{definition.__name__}.apply(...) is PyTorch's protocol and needs @staticmethod forward(ctx, ...) "
+            f"and backward(ctx, ...); a scratchnet-style Function (forward(self, *arrays)) is called as "
+            f"{definition.__name__}()(x)"
+        )
+    node = CtxFunction(definition, args)
+    outputs = node(*[a for a in args if isinstance(a, Tensor)])
+    if node.non_differentiable:
+        for output, output_id in zip(outputs if node.output_is_tuple else (outputs,), node.output_ids, strict=True):
+            if output_id in node.non_differentiable:
+                output.requires_grad, output.creator = False, None
+    return outputs
+
+
+class AccumulateGrad:
+    """The node PyTorch shows for a leaf in ``next_functions``: it adds into ``variable.grad``."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self.next_functions: tuple[tuple[Any, int], ...] = ()
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad for a leaf of shape {tuple(self.variable.shape)}>"
+
+
+def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
+    """``grad_fn.next_functions``: ``(creator, output index)``, ``(AccumulateGrad, 0)`` or ``(None, 0)``."""
+    if function.inputs is None:
+        return ()
+    steps: list[tuple[Any, int]] = []
+    for x in function.inputs:
+        if x.creator is not None:
+            outputs = [ref() for ref in x.creator.outputs]
+            steps.append((x.creator, next(i for i, out in enumerate(outputs) if out is x)))
+        elif x.requires_grad:
+            steps.append((AccumulateGrad(x), 0))
+        else:
+            steps.append((None, 0))
+    return tuple(steps)
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Tensor:
+    """PyTorch's deprecated ``Variable``: since PyTorch 0.4 a Tensor is all it returns, as here.
+
+    The tensor shares ``data``'s array; ``volatile`` (removed in PyTorch 0.4) must stay False:
+    use ``with scratchnet.no_grad():`` instead.
+    """
+    if volatile:
+        raise RuntimeError("Variable(volatile=True) was removed in PyTorch 0.4; use `with no_grad():`")
+    tensor = data if isinstance(data, Tensor) else Tensor(data)
+    if requires_grad:
+        tensor = Tensor(tensor.data, requires_grad=True) if not tensor.is_leaf else tensor.requires_grad_(True)
+    return tensor
+
+
 __all__ = [
+    "AccumulateGrad",
+    "CtxFunction",
     "Function",
     "GradcheckError",
+    "Variable",
     "anomaly_mode_enabled",
     "backward",
     "detect_anomaly",

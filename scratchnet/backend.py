@@ -219,3 +219,58 @@ def _import_kernels(name: str, device: str) -> ModuleType | None:
             stacklevel=3,
         )
         return None
+
+
+# --------------------------------------------------------------------------- device objects
+
+
+class device:
+    """A device as PyTorch names it: ``device("cpu")``, ``device("cuda:0")``, ``device("cuda", 0)``.
+
+    Compares, hashes and prints like ``torch.device`` (``device(type='cuda', index=0)``; ``str`` is
+    ``"cuda:0"``), and goes wherever a device string goes (``x.to(device)``, ``Module.to``,
+    ``tensor(..., device=device)``). scratchnet has one GPU at most, so every CUDA index means the
+    current GPU; a device is a name, it never checks that the GPU exists (as in PyTorch).
+    """
+
+    __slots__ = ("index", "type")
+
+    def __init__(self, type: str | device, index: int | None = None) -> None:  # noqa: A002 (torch's name)
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index  # noqa: A001
+        name, _, number = str(type).partition(":")
+        if name not in ("cpu", "cuda"):
+            raise RuntimeError(
+                f"Expected one of cpu, cuda device type at start of device string: {type!r} "
+                "(scratchnet runs on the CPU with NumPy and on NVIDIA GPUs with CuPy)"
+            )
+        if number:
+            if index is not None:
+                raise RuntimeError(f"device({type!r}, {index}): the type string already has an index")
+            if not number.isdigit():
+                raise RuntimeError(f"Invalid device string: {type!r}")
+            index = int(number)
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise RuntimeError(f"Device index must not be negative, got {index!r}")
+        self.type, self.index = name, index
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other: object) -> bool:  # a string is not a device, as in PyTorch
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (torch.save, DataLoader workers)
+        return device, (self.type, self.index)
+
+
+def is_device(target: Any) -> bool:
+    """True for what names a device: ``"cpu"``, ``"cuda:0"``, a ``device`` (not a dtype)."""
+    return isinstance(target, str | device)

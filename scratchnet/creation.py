@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import normalize_device, to_device
-from scratchnet.rng import generator
+from scratchnet.rng import generator, numpy_generator
 from scratchnet.tensor import DEFAULT_FLOAT, Tensor, _to_array
 
 
@@ -109,3 +109,73 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if dtype is None and array.dtype == np.float64:
         dtype = DEFAULT_FLOAT
     return _make(array, dtype, device, requires_grad)
+
+
+# --------------------------------------------------------------------------- more of PyTorch's names (issue 14)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
+             device: str | None = "cpu") -> Tensor:  # fmt: skip
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (float32 by default)."""
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
+    return _make(np.linspace(start, end, steps), dtype or DEFAULT_FLOAT, device, requires_grad)
+
+
+def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *, dtype: Any = None,
+           requires_grad: bool = False, device: str | None = "cpu") -> Tensor:  # fmt: skip
+    """Samples of N(mean, std^2): ``normal(0.0, 1.0, size=(2, 3))``, or ``mean``/``std`` as tensors.
+
+    With tensors, each element has its own mean and standard deviation (shapes broadcast); with
+    numbers, ``size`` gives the shape (``torch.normal``'s two forms). Not differentiable, as in PyTorch.
+    """
+    mean_array = np.asarray(mean.data if isinstance(mean, Tensor) else mean)
+    std_array = np.asarray(std.data if isinstance(std, Tensor) else std)
+    if size is None:
+        if mean_array.ndim == 0 and std_array.ndim == 0:
+            raise TypeError("normal(mean, std) with two numbers needs size=, e.g. normal(0.0, 1.0, size=(2, 3))")
+        shape = np.broadcast_shapes(mean_array.shape, std_array.shape)
+    else:
+        shape = tuple(size)
+    if (std_array < 0).any():
+        raise RuntimeError("normal: std must be >= 0")
+    array = mean_array + std_array * generator().standard_normal(shape)
+    if dtype is None:
+        dtype = mean.dtype if isinstance(mean, Tensor) else std.dtype if isinstance(std, Tensor) else DEFAULT_FLOAT
+    return _make(array, dtype, device, requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and dtype (float64 stays float64), as ``torch.from_numpy``."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: str | None = None) -> Tensor:
+    """``data`` as a tensor, sharing memory where it can (a Tensor or NumPy array of the same dtype)."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    array = data if isinstance(data, np.ndarray) else _to_array(data)
+    return _make(array, dtype, device or "cpu", False)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()
+
+
+def rand_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) with the shape, dtype and device of ``other`` (``dtype`` overrides)."""
+    dtype = dtype or other.dtype
+    if np.dtype(dtype).kind != "f":
+        raise RuntimeError(f"rand_like: uniform samples need a floating dtype, got {np.dtype(dtype)}; pass dtype=")
+    return _make(generator().random(other.shape), dtype, other.device, requires_grad)
+
+
+def randperm(n: int, *, generator: Any = None, dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:
+    """A random permutation of 0..n-1 (int64), from ``generator`` or the library's generator."""
+    return _make(numpy_generator(generator).permutation(n), dtype, device, False)

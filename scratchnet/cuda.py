@@ -112,3 +112,48 @@ def _make_peak_tracker(cupy: Any) -> Any:
     tracker = PeakTracker()
     tracker.reset(0)
     return tracker
+
+
+# --------------------------------------------------------------------------- not available (issue 14)
+
+
+def _no_streams(feature: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"scratchnet.cuda.{feature}: CUDA streams and events are not available in scratchnet (all GPU work "
+        "runs on CuPy's default stream, in order); drop the stream code, and time GPU work between two "
+        "scratchnet.cuda.synchronize() calls"
+    )
+
+
+class Stream:
+    """Not available: see ``_no_streams``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _no_streams("Stream")
+
+
+class Event:
+    """Not available: see ``_no_streams``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _no_streams("Event")
+
+
+def stream(*args: Any, **kwargs: Any) -> Any:
+    raise _no_streams("stream")
+
+
+def current_stream(*args: Any, **kwargs: Any) -> Any:
+    raise _no_streams("current_stream")
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed every GPU: scratchnet uses one GPU at most; nothing to do without one (as in PyTorch)."""
+    if is_available():
+        manual_seed(seed)
+
+
+def current_device() -> int:
+    """Index of the current GPU: always 0 (scratchnet uses one GPU)."""
+    require_cupy("scratchnet.cuda.current_device()")
+    return 0

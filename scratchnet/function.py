@@ -108,6 +108,30 @@ class Function:
         self.inputs = None
         self.freed = True
 
+    # ---- PyTorch compatibility (issue 14)
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        """Call a PyTorch-style Function (``@staticmethod forward(ctx, ...)``): ``MyFunction.apply(x)``.
+
+        scratchnet's own Functions are called as ``MyFunction()(x)``; ``scratchnet.autograd`` has
+        the ``ctx`` protocol, what PyTorch calls the same thing.
+        """
+        from scratchnet.autograd import apply_with_ctx  # autograd.py builds on this module
+
+        return apply_with_ctx(cls, *args)
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, int], ...]:
+        """The graph one step back, as PyTorch shows it: one ``(node, output_index)`` per input.
+
+        The node is the input's creator, an ``AccumulateGrad`` for a leaf that requires grad, or
+        None for an input without gradient. Empty once the graph was freed by backward.
+        """
+        from scratchnet.autograd import next_functions_of
+
+        return next_functions_of(self)
+
 
 def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
     """Raise if the inputs live on different devices: a NumPy and a CuPy array cannot meet in one op."""

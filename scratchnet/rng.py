@@ -58,3 +58,39 @@ def random(shape: tuple[int, ...], xp: ModuleType) -> Array:
         seed = int(np.random.SeedSequence([_device_seed, 1]).generate_state(1)[0])
         _device_generator = xp.random.RandomState(seed)
     return _device_generator.random_sample(shape, dtype=np.float32)
+
+
+class Generator:
+    """A random generator of its own (``torch.Generator``), for ``random_split``, ``DataLoader``, ``randperm``.
+
+    ``Generator().manual_seed(42)`` seeds it and returns it, as in PyTorch. Its numbers are NumPy's
+    (``self.numpy``), so they differ from PyTorch's for the same seed.
+    """
+
+    default_seed = 67280421310721  # PyTorch's seed of a fresh Generator
+
+    def __init__(self, device: Any = "cpu") -> None:
+        self.device = str(device)
+        self.manual_seed(self.default_seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        self._seed = int(seed)
+        self.numpy = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def integers(self, *args: Any, **kwargs: Any) -> Any:
+        """Random integers (``numpy.random.Generator.integers``): the DataLoader draws its seed so."""
+        return self.numpy.integers(*args, **kwargs)
+
+    def permutation(self, n: int) -> np.ndarray:
+        return self.numpy.permutation(n)
+
+
+def numpy_generator(generator_: Generator | np.random.Generator | None) -> np.random.Generator:
+    """The NumPy generator behind ``generator_``: its own, or the library's when None."""
+    if generator_ is None:
+        return _generator
+    return generator_.numpy if isinstance(generator_, Generator) else generator_

@@ -20,19 +20,93 @@ is float32; see ``result_dtype`` at the end of this file).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, device_of, get_xp, is_cuda_array, to_device
+from scratchnet.backend import Array, device_of, get_xp, is_cuda_array, is_device, to_device
 
 # The dtypes, under PyTorch's names (scratchnet.float32 is numpy's float32).
 float32, float64, float16 = np.float32, np.float64, np.float16
 int64, int32, int8, uint8, bool_ = np.int64, np.int32, np.int8, np.uint8, np.bool_
 
 DEFAULT_FLOAT = np.float32  # Python floats and lists become float32, as in PyTorch
+
+
+# ---------------------------------------------------------------------- PyTorch's names (issue 14)
+
+
+def accepts_numpy_names(method: Any) -> Any:
+    """Let ``method`` take NumPy's ``axis=``/``keepdims=`` for ``dim=``/``keepdim=``, as torch does.
+
+    ``torch.argmax(x, axis=1)`` and ``x.sum(axis=0, keepdims=True)`` work in PyTorch (its argument
+    parser maps NumPy's names), and code copied from NumPy uses them.
+    """
+
+    @functools.wraps(method)
+    def with_numpy_names(*args: Any, **kwargs: Any) -> Any:
+        for numpy_name, torch_name in (("axis", "dim"), ("keepdims", "keepdim")):
+            if numpy_name in kwargs:
+                if torch_name in kwargs:
+                    raise TypeError(f"{method.__name__}() got both {torch_name}= and its alias {numpy_name}=")
+                kwargs[torch_name] = kwargs.pop(numpy_name)
+        return method(*args, **kwargs)
+
+    return with_numpy_names
+
+
+# torch's legacy type names (``x.type()`` prints them; ``x.type("torch.DoubleTensor")`` casts).
+_TYPE_NAMES = {
+    np.float32: "FloatTensor",
+    np.float64: "DoubleTensor",
+    np.float16: "HalfTensor",
+    np.int64: "LongTensor",
+    np.int32: "IntTensor",
+    np.int16: "ShortTensor",
+    np.int8: "CharTensor",
+    np.uint8: "ByteTensor",
+    np.bool_: "BoolTensor",
+}
+
+
+def type_string(dtype: np.dtype, device: str = "cpu") -> str:
+    """``"torch.FloatTensor"`` for float32 on the CPU, ``"torch.cuda.FloatTensor"`` on the GPU."""
+    prefix = "torch.cuda." if device == "cuda" else "torch."
+    return prefix + _TYPE_NAMES[np.dtype(dtype).type]
+
+
+def dtype_of_type_string(name: str) -> Any:
+    """The dtype a torch type string names: ``"torch.DoubleTensor"`` -> float64."""
+    for dtype, type_name in _TYPE_NAMES.items():
+        if name in (f"torch.{type_name}", f"torch.cuda.{type_name}"):
+            return dtype
+    raise ValueError(f"invalid type: {name!r} (expected one of torch.FloatTensor, torch.LongTensor, ...)")
+
+
+def parse_to(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The (device, dtype) of a ``to(...)`` call in any of PyTorch's forms; None where not given."""
+    kwargs = dict(kwargs)
+    kwargs.pop("non_blocking", None)  # every copy is synchronous here: the flag changes nothing
+    kwargs.pop("copy", None)
+    target_device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    if kwargs:
+        raise TypeError(f"{what}() got unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target_device, dtype = arg.device, arg.dtype
+        elif is_device(arg):
+            target_device = arg
+        elif isinstance(arg, bool):  # torch's positional non_blocking / copy flags
+            continue
+        elif arg is not None:
+            try:
+                dtype = np.dtype(arg).type
+            except TypeError:
+                raise TypeError(f"{what}(): expected a device, a dtype or a tensor, got {arg!r}") from None
+    return target_device, dtype
 
 
 class Tensor:
@@ -202,15 +276,22 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return np.asarray(to_device(self.data, "cpu"), dtype=dtype)
 
-    def to(self, target: Any) -> Tensor:
-        """``to("cuda")`` / ``to("cpu")`` moves the tensor; ``to(scratchnet.float64)`` casts it.
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to("cuda")`` / ``to(device)`` moves the tensor; ``to(scratchnet.float64)`` casts it.
 
-        Both are differentiable: the result's gradient flows back to this tensor. (``Module.to``
-        instead moves parameters in place, so they stay leaves.)
+        PyTorch's other forms work too: ``to(device, dtype)``, ``to(other_tensor)`` (its device and
+        dtype), ``to(device=..., dtype=..., non_blocking=True)`` (``non_blocking`` changes nothing
+        here: every copy is synchronous). Both moves and casts are differentiable: the result's
+        gradient flows back to this tensor. (``Module.to`` instead moves parameters in place, so
+        they stay leaves.)
         """
-        if isinstance(target, str):
-            return elementwise.to_device(self, target)
-        return elementwise.cast(self, target)
+        target_device, dtype = parse_to("Tensor.to", args, kwargs)
+        result = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            result = elementwise.cast(result, dtype)
+        if target_device is not None:
+            result = elementwise.to_device(result, str(target_device))
+        return result
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -475,6 +556,104 @@ class Tensor:
         for i in range(len(self)):
             yield self[i]
 
+    # ---- PyTorch compatibility (issue 14)
+    # PyTorch's other spellings of what the methods above do, so that code written for torch runs
+    # unchanged: NumPy's ``axis``/``keepdims`` names, torch's type strings, ``eq``, ``t``, ...
+
+    sum = accepts_numpy_names(sum)  # noqa: A003 (x.sum(axis=1, keepdims=True), as torch accepts)
+    mean = accepts_numpy_names(mean)
+    var = accepts_numpy_names(var)
+    max = accepts_numpy_names(max)  # noqa: A003
+    min = accepts_numpy_names(min)  # noqa: A003
+    amax = accepts_numpy_names(amax)
+    amin = accepts_numpy_names(amin)
+    argmax = accepts_numpy_names(argmax)
+    argmin = accepts_numpy_names(argmin)
+
+    def type(self, dtype: Any = None) -> Any:
+        """Without an argument, torch's type string (``"torch.FloatTensor"``); with one, a cast.
+
+        ``dtype`` may be a dtype (``scratchnet.float64``) or a type string
+        (``"torch.DoubleTensor"``), as ``torch.Tensor.type`` accepts.
+        """
+        if dtype is None:
+            return type_string(self.dtype, self.device)
+        if isinstance(dtype, str):
+            dtype = dtype_of_type_string(dtype)
+        return self.to(dtype)
+
+    def half(self) -> Tensor:
+        return self.to(np.float16)
+
+    def int(self) -> Tensor:
+        return self.to(np.int32)
+
+    def eq(self, other: Any) -> Tensor:
+        return _compare(self, other, "equal")
+
+    def ne(self, other: Any) -> Tensor:
+        return _compare(self, other, "not_equal")
+
+    def lt(self, other: Any) -> Tensor:
+        return _compare(self, other, "less")
+
+    def le(self, other: Any) -> Tensor:
+        return _compare(self, other, "less_equal")
+
+    def gt(self, other: Any) -> Tensor:
+        return _compare(self, other, "greater")
+
+    def ge(self, other: Any) -> Tensor:
+        return _compare(self, other, "greater_equal")
+
+    def equal(self, other: Tensor) -> bool:
+        """True if both have the same shape and the same values (``torch.equal``)."""
+        return self.shape == other.shape and bool((self == other).all())
+
+    def t(self) -> Tensor:
+        """Transpose of a matrix; a 0-d or 1-d tensor is returned as is (``torch.Tensor.t``)."""
+        if self.ndim > 2:
+            raise RuntimeError(
+                f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D (shape {self.shape}); "
+                "use transpose(dim0, dim1) or permute(...)"
+            )
+        return self if self.ndim < 2 else shape_ops.transpose(self, 0, 1)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return shape_ops.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def type_as(self, other: Tensor) -> Tensor:
+        return self.to(other.dtype)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+        return sort_ops.topk(self, k, dim, largest, sorted)
+
+    def sin(self) -> Tensor:
+        return elementwise.sin(self)
+
+    def cos(self) -> Tensor:
+        return elementwise.cos(self)
+
+    def sinh(self) -> Tensor:
+        return elementwise.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return elementwise.cosh(self)
+
+    def bmm(self, other: Tensor) -> Tensor:
+        return linalg.bmm(self, other)
+
+    def __index__(self) -> int:
+        """A one-element integer tensor used as a Python index: ``items[i]``, ``range(n)``."""
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError(
+                f"only integer tensors of a single element can be converted to an index, got dtype "
+                f"{self.dtype} and shape {self.shape}"
+            )
+        return int(self.item())
+
 
 # ---------------------------------------------------------------------- conversion and dtype promotion
 
@@ -699,3 +878,4 @@ def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
 from scratchnet.function import anomaly_mode_enabled, check_finite, is_grad_enabled  # noqa: E402
 from scratchnet.ops import elementwise, linalg, reduce  # noqa: E402
 from scratchnet.ops import shape as shape_ops  # noqa: E402
+from scratchnet.ops import sort as sort_ops  # noqa: E402

@@ -10,12 +10,14 @@ dataset can stay compact in memory.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from scratchnet.backend import to_device
+from scratchnet.rng import numpy_generator
 from scratchnet.tensor import Tensor
 
 
@@ -121,11 +123,24 @@ class Subset(Dataset):
         return collate([self.dataset[int(i)] for i in self.indices[indices]])
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int], seed: int = 0) -> list[Subset]:
-    """Split into non-overlapping subsets of the given lengths, in a seeded random order."""
-    if sum(lengths) != len(dataset):
-        raise ValueError(f"random_split: lengths {list(lengths)} do not add up to {len(dataset)}")
-    order = np.random.default_rng(seed).permutation(len(dataset))
+def random_split(dataset: Dataset, lengths: Sequence[int | float], seed: int = 0,
+                 generator: Any = None) -> list[Subset]:  # fmt: skip
+    """Split into non-overlapping subsets of the given lengths, in a seeded random order.
+
+    ``lengths`` may be fractions summing to 1, as PyTorch accepts: each subset gets
+    ``floor(fraction * len(dataset))`` samples and the remainder goes one by one to the first subsets.
+    ``generator`` (a ``scratchnet.Generator``, as ``torch.Generator``) draws the order instead of ``seed``.
+    """
+    n = len(dataset)
+    if lengths and all(0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) != n:
+        sizes = [math.floor(n * fraction) for fraction in lengths]
+        for i in range(n - sum(sizes)):  # PyTorch's round-robin of the remainder
+            sizes[i % len(sizes)] += 1
+        lengths = sizes
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: lengths {list(lengths)} do not add up to {n} (or, as fractions, to 1)")
+    rng = np.random.default_rng(seed) if generator is None else numpy_generator(generator)
+    order = rng.permutation(len(dataset))
     bounds = np.cumsum([0, *lengths])
     return [Subset(dataset, order[a:b]) for a, b in itertools.pairwise(bounds)]
 

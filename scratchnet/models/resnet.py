@@ -31,6 +31,7 @@ CIFAR-sized networks (``resnet56``) are in ``resnet_cifar.py``, pre-activation o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import scratchnet.nn.functional as F
@@ -212,12 +213,37 @@ class ResNet(nn.Module):
         One of ``RESIDUAL_VARIANTS``: where BN and ReLU sit around the addition.
     block_kwargs : dict, optional
         Passed to every block (``stride_in_1x1``, an SE block's ``reduction``, ...).
+    zero_init_residual, groups, width_per_group, norm_layer
+        torchvision's arguments, for a block class of your own written for torchvision's ResNet
+        (see below). ``zero_init_residual`` zeroes the last BN scale of scratchnet's blocks.
+
+    A block class of your own works as with torchvision: it needs ``expansion`` and torchvision's
+    signature ``__init__(inplanes, planes, stride=1, downsample=None, groups=1, base_width=64,
+    dilation=1, norm_layer=None)``. The first block of a stage gets these eight arguments
+    positionally, the others ``(inplanes, planes, groups=, base_width=, dilation=, norm_layer=)``,
+    as torchvision's ``_make_layer`` passes them. (scratchnet's own blocks, subclasses of
+    ``_ResidualBlock``, get ``variant`` and ``residual`` instead.)
     """
 
-    def __init__(self, block: type[_ResidualBlock], layers: list[int], num_classes: int = 1000, *,
+    def __init__(self, block: type[nn.Module], layers: list[int], num_classes: int = 1000, *,
                  widths: tuple[int, ...] = (64, 128, 256, 512), cifar_stem: bool = False, shortcut: str = "B",
-                 variant: str = "original", block_kwargs: dict[str, Any] | None = None) -> None:  # fmt: skip
+                 variant: str = "original", block_kwargs: dict[str, Any] | None = None,
+                 zero_init_residual: bool = False, groups: int = 1, width_per_group: int = 64,
+                 replace_stride_with_dilation: list[bool] | None = None,
+                 norm_layer: Callable[[int], nn.Module] | None = None) -> None:  # fmt: skip
         super().__init__()
+        if replace_stride_with_dilation is not None and any(replace_stride_with_dilation):
+            raise NotImplementedError(
+                "ResNet(replace_stride_with_dilation=...) (dilated stages, for segmentation) is not supported"
+            )
+        self.own_block = issubclass(block, _ResidualBlock)
+        if self.own_block and (groups != 1 or width_per_group != 64 or norm_layer is not None):
+            raise ValueError(
+                f"ResNet({block.__name__}): groups, width_per_group and norm_layer are passed to a block class "
+                "of your own (torchvision's protocol); scratchnet's BasicBlock and Bottleneck do not take them"
+            )
+        self.groups, self.base_width, self.dilation = groups, width_per_group, 1  # torchvision's names
+        self.norm_layer = norm_layer or nn.BatchNorm2d
         if shortcut not in ("A", "B", "none"):
             raise ValueError(f"shortcut must be 'A', 'B' or 'none', got {shortcut!r}")
         if len(layers) != len(widths):
@@ -231,7 +257,7 @@ class ResNet(nn.Module):
         else:
             self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
         if variant != "full_preact":  # a pre-activation net normalises at the start of each block
-            self.bn1 = nn.BatchNorm2d(widths[0])
+            self.bn1 = self.norm_layer(widths[0])
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         for i, (width, count) in enumerate(zip(widths, layers, strict=True)):
@@ -250,6 +276,20 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
+        if zero_init_residual:  # each block starts as the identity (Goyal et al. 2017), as torchvision does
+            for m in self.modules():
+                if isinstance(m, Bottleneck | BasicBlock):
+                    last_bn = m.bn3 if isinstance(m, Bottleneck) else m.bn2
+                    nn.init.constant_(last_bn.weight, 0)
+
+    @property
+    def inplanes(self) -> int:
+        """Torchvision's name for ``in_channels`` (the channels entering the next stage)."""
+        return self.in_channels
+
+    @inplanes.setter
+    def inplanes(self, value: int) -> None:
+        self.in_channels = value
 
     def _make_layer(self, block: type[_ResidualBlock], channels: int, count: int, stride: int) -> nn.Sequential:
         out_channels = channels * block.expansion
@@ -261,8 +301,14 @@ class ResNet(nn.Module):
                 downsample = nn.Sequential(conv1x1(self.in_channels, out_channels, stride))
             else:
                 downsample = nn.Sequential(
-                    conv1x1(self.in_channels, out_channels, stride), nn.BatchNorm2d(out_channels)
+                    conv1x1(self.in_channels, out_channels, stride), self.norm_layer(out_channels)
                 )
+        if not self.own_block:  # a block written for torchvision: its arguments, as torchvision passes them
+            tv = {"groups": self.groups, "base_width": self.base_width, "dilation": 1, "norm_layer": self.norm_layer}
+            blocks = [block(self.in_channels, channels, stride, downsample, *tv.values(), **self.block_kwargs)]
+            self.in_channels = out_channels
+            blocks += [block(out_channels, channels, **tv, **self.block_kwargs) for _ in range(1, count)]
+            return nn.Sequential(*blocks)
         kwargs = dict(self.block_kwargs, variant=self.variant, residual=self.shortcut != "none")
         blocks = [block(self.in_channels, channels, stride, downsample, **kwargs)]
         self.in_channels = out_channels

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scratchnet.backend import Array, is_cuda_array, to_device
-from scratchnet.tensor import Tensor
+from scratchnet.tensor import Tensor, parse_to
 
 
 class Parameter(Tensor):
@@ -325,21 +325,24 @@ class Module:
             elif param.grad is not None:
                 param.grad = Tensor(param.grad.data * 0)
 
-    def to(self, target: Any) -> Module:
-        """Move to ``"cpu"``/``"cuda"``, or cast floating tensors to a dtype, IN PLACE; returns self.
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move to ``"cpu"``/``"cuda"``/a ``device``, or cast floating tensors to a dtype, IN PLACE; returns self.
 
+        Takes PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``,
+        keywords ``device=``, ``dtype=``, ``non_blocking=`` (no effect: copies are synchronous).
         Unlike ``Tensor.to``, parameters stay the same objects (only their ``.data`` and ``.grad``
         change), so an optimizer built before ``model.to("cuda")`` still updates them.
         """
+        target_device, dtype = parse_to("Module.to", args, kwargs)
         for tensor in self._all_tensors():
-            if isinstance(target, str):
-                tensor.data = to_device(tensor.data, target)
+            if target_device is not None:
+                tensor.data = to_device(tensor.data, str(target_device))
                 if tensor.grad is not None:
-                    tensor.grad.data = to_device(tensor.grad.data, target)
-            elif tensor.dtype.kind == "f":  # num_batches_tracked and other integer buffers keep their dtype
-                tensor.data = tensor.data.astype(target)
+                    tensor.grad.data = to_device(tensor.grad.data, str(target_device))
+            if dtype is not None and tensor.dtype.kind == "f":  # integer buffers keep their dtype
+                tensor.data = tensor.data.astype(dtype)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(target)
+                    tensor.grad.data = tensor.grad.data.astype(dtype)
         return self
 
     def cpu(self) -> Module:

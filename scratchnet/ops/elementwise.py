@@ -403,3 +403,64 @@ def _operands(op: str, a: Any, b: Any, broadcast: bool = True) -> tuple[Tensor, 
     if broadcast:
         broadcast_shape(op, a.shape, b.shape)
     return a, b
+
+
+# --------------------------------------------------------------------------- trigonometric (issue 14)
+# sin and friends: tutorials fit polynomials to sin(x) ("Learning PyTorch with Examples"), and
+# d2l's plotting helpers draw them.
+
+
+class SinFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return get_xp(x).sin(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * get_xp(gy).cos(self.x)
+
+
+def sin(x: Tensor) -> Tensor:
+    """Sine.  d(sin x)/dx = cos x."""
+    return SinFunction()(_floating(x))
+
+
+class CosFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return get_xp(x).cos(x)
+
+    def backward(self, gy: Array) -> Array:
+        return -gy * get_xp(gy).sin(self.x)
+
+
+def cos(x: Tensor) -> Tensor:
+    """Cosine.  d(cos x)/dx = -sin x."""
+    return CosFunction()(_floating(x))
+
+
+class SinhFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return get_xp(x).sinh(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * get_xp(gy).cosh(self.x)
+
+
+def sinh(x: Tensor) -> Tensor:
+    """Hyperbolic sine.  d(sinh x)/dx = cosh x."""
+    return SinhFunction()(_floating(x))
+
+
+class CoshFunction(Function):
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return get_xp(x).cosh(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * get_xp(gy).sinh(self.x)
+
+
+def cosh(x: Tensor) -> Tensor:
+    """Hyperbolic cosine.  d(cosh x)/dx = sinh x."""
+    return CoshFunction()(_floating(x))

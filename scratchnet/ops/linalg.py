@@ -85,3 +85,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is None:
         return LinearFunction()(input, weight)
     return LinearFunction()(input, weight, bias)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product without broadcasting (``torch.bmm``): (B, M, K) @ (B, K, N) -> (B, M, N).
+
+    The same op as ``matmul`` (and the same backward: G B^T and A^T G per batch element), with
+    PyTorch's stricter check: both operands 3-D, equal batch sizes.
+    """
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(
+            f"bmm: both operands must be 3-D, (B, M, K) and (B, K, N), got shapes {a.shape} and {b.shape}"
+        )
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {a.shape} and {b.shape}")
+    return matmul(a, b)

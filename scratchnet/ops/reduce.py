@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from scratchnet.backend import Array, get_xp
 from scratchnet.function import Function
-from scratchnet.tensor import Tensor, normalize_dims
+from scratchnet.tensor import Tensor, accepts_numpy_names, normalize_dims
 
 
 def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
@@ -87,6 +87,7 @@ class SumFunction(Function):
         return get_xp(gy).broadcast_to(gy, self.x_shape)
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def sum(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (all if None).  d/dx_i = 1 for every summed element."""
     return SumFunction(normalize_dims(dim, x.ndim), keepdim)(x)
@@ -105,6 +106,7 @@ class MeanFunction(Function):
         return get_xp(gy).broadcast_to(gy, self.x_shape)
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def mean(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (all if None).  d/dx_i = 1/n for each of the n averaged elements."""
     _check_floating("mean", x)
@@ -143,6 +145,7 @@ def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
     return count
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def var(
     x: Tensor,
     dim: int | tuple[int, ...] | None = None,
@@ -181,12 +184,14 @@ def _reduced_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, 
     return tuple(size for i, size in enumerate(shape) if i not in dims)
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def amax(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
     """Largest value over ``dim``.  The gradient goes to the maximal elements (split at ties)."""
     _check_not_empty("amax", x, dim)
     return AmaxFunction(normalize_dims(dim, x.ndim), keepdim)(x)
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def amin(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
     """Smallest value over ``dim``, as ``-amax(-x)``."""
     return -amax(-x, dim, keepdim)
@@ -222,6 +227,7 @@ class MaxResult(NamedTuple):
     indices: Tensor
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
     """Without ``dim``: the largest element.  With ``dim``: ``(values, indices)`` along it.
 
@@ -240,6 +246,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
     return MaxResult(values, indices)
 
 
+@accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
     """As ``max``, for the smallest element (computed as ``-max(-x)``)."""
     if dim is None:
