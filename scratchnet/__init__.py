@@ -10,6 +10,7 @@ from scratchnet.analysis import empirical_receptive_field, receptive_field, summ
 from scratchnet.creation import (
     arange,
     eye,
+    from_numpy,
     full,
     full_like,
     ones,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from scratchnet.creation import zeros
 from scratchnet.nn import init
 from scratchnet.nn.module import Module, Parameter
@@ -52,7 +54,10 @@ class Conv2d(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        name = f"Conv2d({in_channels}, {out_channels})"
+        name = f"Conv2d({in_channels!r}, {out_channels!r})"
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__} {value!r}")
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: groups={groups} must divide both in_channels ({in_channels}) "
@@ -63,6 +68,13 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
         self.padding = padding if isinstance(padding, str) else pair(padding)
+        # PyTorch accepts these at construction and fails at the first forward; no such layer can
+        # ever run (a 0x0 kernel would also divide by a fan-in of 0 in reset_parameters), so
+        # scratchnet refuses it here, where the mistake is made.
+        for what, values, least in (("kernel_size", self.kernel_size, 1), ("stride", self.stride, 1),
+                                    ("dilation", self.dilation, 1), ("padding", self.padding, 0)):  # fmt: skip
+            if not isinstance(values, str) and min(values) < least:
+                raise ValueError(f"{name}: {what} must be >= {least}, got {values}")
         KH, KW = self.kernel_size
         self.weight = Parameter(zeros(out_channels, in_channels // groups, KH, KW))
         if bias:

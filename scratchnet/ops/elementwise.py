@@ -240,16 +240,18 @@ def relu_forward(x: Array) -> Array:
 
 
 def relu_backward(gy: Array, y: Array) -> Array:
-    """dL/dx = dL/dy where the output y = relu(x) is positive (x > 0), else 0.
+    """dL/dx = dL/dy except where the output y = relu(x) is <= 0 (x <= 0), where it is 0.
 
-    The derivative at exactly 0 is taken as 0, PyTorch's convention. Reading it off the output
-    rather than the input lets backward keep nothing but the output, which the next layer keeps anyway.
+    The derivative at exactly 0 is taken as 0, PyTorch's convention. A NaN input gives a NaN
+    output, which is not <= 0: its gradient passes, as in PyTorch (the test is "y <= 0 blocks",
+    not "y > 0 passes"). Reading it off the output rather than the input lets backward keep
+    nothing but the output, which the next layer keeps anyway.
     """
-    return gy * (y > 0)
+    return get_xp(gy).where(y <= 0, 0, gy).astype(gy.dtype, copy=False)
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0).  d relu/dx = 1 where x > 0, else 0 (also at 0)."""
+    """max(x, 0).  d relu/dx = 0 where x <= 0 (also at 0), else 1 (also for a NaN, as in PyTorch)."""
     return ReluFunction()(x)
 
 
@@ -263,10 +265,12 @@ class ClampFunction(Function):
         high = None if self.high is None else xp.asarray(self.high, dtype=x.dtype)
         y = x if low is None else xp.maximum(x, low)
         y = y if high is None else xp.minimum(y, high)
-        # The gradient passes strictly inside (low, high); at a bound it is 0, as in PyTorch, so
-        # clamp(x, min=0) and relu(x) agree at 0 too.
-        above = True if low is None else x > low
-        below = True if high is None else x < high
+        # The gradient passes on the closed interval [low, high], bounds included, as in PyTorch
+        # (so clamp(x, min=0) passes it at 0 where relu(x) does not). A NaN compares False with
+        # both bounds: its gradient is 0, as in PyTorch. With low > high every output is high
+        # and no x is in both halves: no gradient passes, again as in PyTorch.
+        above = True if low is None else x >= low
+        below = True if high is None else x <= high
         self.inside = xp.logical_and(above, below)
         return y
 
@@ -275,7 +279,10 @@ class ClampFunction(Function):
 
 
 def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Clip x to [min, max] (either bound may be None).  d/dx = 1 inside (min, max), else 0."""
+    """Clip x to [min, max] (either bound may be None).
+
+    d/dx = 1 on the closed interval [min, max] (bounds included, as in PyTorch), else 0.
+    """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     return ClampFunction(min, max)(x)
@@ -288,19 +295,22 @@ class MaximumFunction(Function):
     def forward(self, a: Array, b: Array) -> Array:
         xp = get_xp(a)
         self.a_shape, self.b_shape = a.shape, b.shape
-        self.a_wins = a > b
-        self.tie = a == b
+        # PyTorch's rule, written as what blocks the gradient: a loses where a < b, b where
+        # a > b, and a tie halves it. A NaN on either side compares False everywhere, so both
+        # inputs get the whole gradient there (the NaN output came from both), as in PyTorch.
+        self.a_loses, self.b_loses, self.tie = a < b, a > b, a == b
         return xp.maximum(a, b)
 
     def backward(self, gy: Array) -> tuple[Array, Array]:
-        # At a tie the gradient is split evenly between both inputs, as PyTorch does.
-        ga = gy * (self.a_wins + 0.5 * self.tie).astype(gy.dtype)
-        gb = gy - ga
+        xp = get_xp(gy)
+        share = xp.where(self.tie, 0.5, 1.0).astype(gy.dtype) * gy  # at a tie, half to each input
+        ga = xp.where(self.a_loses, 0, share).astype(gy.dtype, copy=False)
+        gb = xp.where(self.b_loses, 0, share).astype(gy.dtype, copy=False)
         return sum_to(ga, self.a_shape), sum_to(gb, self.b_shape)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Element-wise max.  Gradient to the larger input (halved on each at a tie)."""
+    """Element-wise max.  Gradient to the larger input (halved on each at a tie, whole to both at a NaN)."""
     a, b = _operands("maximum", a, b)
     return MaximumFunction()(a, b)
 
