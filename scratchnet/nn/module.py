@@ -212,7 +212,7 @@ class Module:
                 prefix = "nn." if module.__module__.startswith("scratchnet.nn") else ""
                 raise TypeError(f"{where} is the class {module.__name__}, not a layer; "
                                 f"create one by calling it: {prefix}{module.__name__}()")  # fmt: skip
-            raise TypeError(f"{where} is a {type(module).__name__}, not a Module (a layer such as nn.ReLU())")
+            raise TypeError(f"{where}: {type(module).__name__} is not a Module subclass (a layer such as nn.ReLU())")
         self._check_name("module", name, self._modules)
         self._modules[name] = module
 

@@ -101,7 +101,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: {not_a_tensor(input)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"{name} expects inputs of shape (..., {weight.shape[-1]}), got {input.shape}")
+        raise ValueError(f"{name} expects inputs of shape (..., {weight.shape[-1]}), got shape {input.shape}")
     if bias is not None and bias.shape != weight.shape[:1]:
         raise ValueError(f"{name}: bias must have shape ({weight.shape[0]},) for weight of shape "
                          f"{weight.shape}, got {bias.shape}")  # fmt: skip
