@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from scratchnet.creation import zeros
+from scratchnet.function import not_a_tensor
 from scratchnet.nn import init
 from scratchnet.nn.module import Module, Parameter
 from scratchnet.ops.conv import conv2d
@@ -93,12 +94,16 @@ class Conv2d(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
         name = f"Conv2d({self.in_channels}, {self.out_channels})"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: {not_a_tensor(input)}")
         if input.ndim != 4:
             raise ValueError(f"{name} expects a 4-D input (N, C, H, W), got shape {input.shape}")
         if input.shape[1] != self.in_channels:
+            # Images from PIL, matplotlib or NumPy are often channels-last (N, H, W, C): say so.
+            hint = "; channels last? use x.permute(0, 3, 1, 2)" if input.shape[3] == self.in_channels else ""
             raise ValueError(
                 f"{name} expects {self.in_channels} input channels, "
-                f"got {input.shape[1]} for input of shape {input.shape}"
+                f"got {input.shape[1]} for input of shape {input.shape}{hint}"
             )
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 

@@ -338,7 +338,12 @@ class WhereFunction(Function):
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick a where condition is true, else b.  Gradient flows to the picked input only."""
     a, b = _operands("where", a, b)
-    condition = as_tensor(condition, like=a).data.astype(bool)
+    condition = condition.data if isinstance(condition, Tensor) else get_xp(a.data).asarray(condition)
+    if condition.dtype != bool:  # PyTorch refuses too: a float mask is usually a forgotten comparison
+        raise TypeError(
+            f"where: condition must be boolean, got dtype {condition.dtype} of shape {tuple(condition.shape)}; "
+            "compare first, e.g. where(x > 0, a, b), or convert with .bool()"
+        )
     broadcast_shape("where", condition.shape, broadcast_shape("where", a.shape, b.shape))
     return WhereFunction(condition)(a, b)
 

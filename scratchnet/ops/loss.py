@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import Array, get_xp
-from scratchnet.function import Function
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.elementwise import _operands
 from scratchnet.tensor import Tensor
 
@@ -120,6 +120,8 @@ def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, i
                     label_smoothing: float, reduction: str) -> tuple[Array, Any]:  # fmt: skip
     """Check the target, and build a = w * q (shape of x) and the divisor of the "mean" reduction."""
     _check_reduction(op, reduction)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input: {not_a_tensor(x)}")
     if x.ndim < 2:
         raise ValueError(f"{op}: expected input of shape (N, C) or (N, C, d1, ...), got shape {x.shape}")
     if not 0 <= label_smoothing <= 1:

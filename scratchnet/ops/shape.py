@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import Array, device_of, get_xp, to_device
-from scratchnet.function import Function
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor, normalize_dims, promote_types
 
 
@@ -35,6 +35,8 @@ class ReshapeFunction(Function):
 
 def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """Same values, new shape (one size may be -1).  Backward reshapes the gradient back."""
+    if not isinstance(x, Tensor):  # x.data is read below, before the Function would check it
+        raise TypeError(f"reshape: {not_a_tensor(x)}")
     if len(shape) == 1 and isinstance(shape[0], Sequence):
         shape = tuple(shape[0])
     shape = tuple(int(s) for s in shape)
@@ -258,6 +260,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    for position, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: element {position} of the list: {not_a_tensor(t)}")
     first = tensors[0]
     if first.ndim == 0:
         raise ValueError("cat: 0-d tensors cannot be concatenated; use stack, or unsqueeze them first")
