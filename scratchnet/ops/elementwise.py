@@ -142,12 +142,13 @@ class AbsFunction(Function):
         return get_xp(x).abs(x)
 
     def backward(self, gy: Array) -> Array:
-        # sign(0) = 0: the subgradient PyTorch uses at the kink.
-        return gy * get_xp(gy).sign(self.x)
+        # sign(0) = 0: the subgradient PyTorch uses at the kink. Written as (x > 0) - (x < 0), not
+        # xp.sign, so that a NaN input gets 0 too, as in PyTorch (NumPy's sign(NaN) is NaN).
+        return gy * ((self.x > 0).astype(gy.dtype) - (self.x < 0))
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 (torch.abs's name)
-    """|x|.  d|x|/dx = sign(x), taken as 0 at x = 0."""
+    """|x|.  d|x|/dx = sign(x), taken as 0 at x = 0 (and at a NaN, as in PyTorch)."""
     return AbsFunction()(x)
 
 

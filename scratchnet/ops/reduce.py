@@ -131,17 +131,17 @@ class VarFunction(Function):
     def forward(self, x: Array) -> Array:
         self.x_shape = x.shape
         self.centered = x - x.mean(axis=self.dims, keepdims=True)
-        # PyTorch's divisor: n - correction, but never below 0. At 0 (one element, unbiased) the
-        # result is 0 / 0 = NaN, or x / 0 = inf, as in PyTorch; ``var`` warns about it.
-        count = _count(x.shape, self.dims)
-        self.divisor = count - self.correction if count > self.correction else 0
+        # n - correction. PyTorch's forward clamps it at 0: for one value (unbiased) the result is
+        # 0 / 0 = NaN, or x / 0 = inf, and ``var`` warns. Its backward does not clamp (below).
+        self.divisor = _count(x.shape, self.dims) - self.correction
         squares = (self.centered * self.centered).sum(axis=self.dims, keepdims=self.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return squares / x.dtype.type(self.divisor)
+            return squares / x.dtype.type(self.divisor if self.divisor > 0 else 0)
 
     def backward(self, gy: Array) -> Array:
         # d/dx_i sum_j (x_j - mean)^2 = 2 (x_i - mean): the mean's own gradient sums to zero.
-        # With a divisor of 0 the factor 2 / 0 is inf, and the gradient NaN (inf * 0), as in PyTorch.
+        # PyTorch's values where n <= correction: 2 / 0 = inf at n = correction (so the gradient is
+        # inf * 0 = NaN for one value), and the unclamped 2 / (n - correction) below it.
         scale = 2 / self.divisor if self.divisor else math.inf
         with np.errstate(invalid="ignore"):
             return _expand_reduced(gy, self.x_shape, self.dims) * gy.dtype.type(scale) * self.centered
