@@ -15,6 +15,7 @@ from scratchnet.creation import (
     arange,
     as_tensor,
     eye,
+    from_numpy,
     full,
     from_numpy,
     full_like,

@@ -24,19 +24,66 @@ def _make(array: Any, dtype: Any, device: str | None, requires_grad: bool) -> Te
 
 
 def _shape(size: tuple[Any, ...]) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], Sequence):
-        return tuple(int(s) for s in size[0])
+    """``(2, 3)`` from ``zeros(2, 3)`` or ``zeros((2, 3))``; sizes must be non-negative integers.
+
+    As in PyTorch, ``randn(2.5)`` is refused rather than truncated to ``randn(2)``.
+    """
+    if len(size) == 1 and isinstance(size[0], Sequence) and not isinstance(size[0], str):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, int | np.integer):
+            raise TypeError(f"size must be a tuple of ints, got {type(s).__name__} {s!r} in {size}")
+        if s < 0:
+            raise ValueError(f"cannot create a tensor with a negative dimension: {s} in size {size}")
     return tuple(int(s) for s in size)
 
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (a number, nested list, NumPy array or Tensor).
 
-    Python floats become float32; a NumPy array keeps its dtype, as ``torch.tensor`` does.
+    Python floats become float32; a NumPy array keeps its dtype, as ``torch.tensor`` does. A nested
+    list must be rectangular: ``[[1, 2], [3]]`` is refused, naming the first row that differs.
     """
-    array = _to_array(data.data if isinstance(data, Tensor) else data)
+    try:
+        array = _to_array(data.data if isinstance(data, Tensor) else data)
+    except ValueError:
+        ragged = _ragged_row(data)
+        if ragged is None:
+            raise
+        raise ValueError(f"tensor(): {ragged}; every row of a nested list must have the same length") from None
     array = array.copy()  # a new leaf never shares memory with the caller's array
     return _make(array, dtype, device, requires_grad)
+
+
+def _ragged_row(data: Any) -> str | None:
+    """Where a nested list stops being rectangular, in PyTorch's words, or None if it does not.
+
+    Walks the list one depth at a time: at depth ``dim`` every item must be a sequence of the
+    length of the first one (``[[1, 2], [3]]``: length 2 expected at dim 1, got 1).
+    """
+    level, dim = [data], 0
+    while any(isinstance(item, list | tuple) for item in level):
+        for item in level:
+            if not isinstance(item, list | tuple):
+                return f"expected a sequence at dim {dim}, got {type(item).__name__} {item!r:.20}"
+        expected = len(level[0])
+        for item in level:
+            if len(item) != expected:
+                return f"expected a sequence of length {expected} at dim {dim} (got {len(item)})"
+        level, dim = [child for item in level for child in item], dim + 1
+    return None
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor that shares memory with a NumPy array (``torch.from_numpy``): no copy, same dtype.
+
+    A change to either shows in the other. Unlike ``tensor``, float64 stays float64.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: cannot make a tensor from a NumPy array of dtype {array.dtype}")
+    return Tensor(array)
 
 
 def zeros(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:

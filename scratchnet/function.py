@@ -65,6 +65,9 @@ class Function:
     freed: bool = False
 
     def __call__(self, *inputs: Tensor) -> Any:
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{self.name}: {not_a_tensor(t)}")
         if len(inputs) > 1:
             _check_same_device(self, inputs)
         outputs = self.forward(*[t.data for t in inputs])
@@ -131,6 +134,18 @@ class Function:
         from scratchnet.autograd import next_functions_of
 
         return next_functions_of(self)
+
+
+def not_a_tensor(value: Any) -> str:
+    """The message for an op handed something that is not a Tensor (a NumPy array, a list)."""
+    kind = type(value).__qualname__
+    if type(value).__module__ not in ("builtins", None):
+        kind = f"{type(value).__module__.split('.')[0]}.{kind}"  # numpy.ndarray, cupy.ndarray
+    shape = f" of shape {tuple(value.shape)}" if hasattr(value, "shape") else ""
+    return (
+        f"expected a scratchnet Tensor, got {kind}{shape}; "
+        "wrap it with scratchnet.tensor(x) or scratchnet.from_numpy(x)"
+    )
 
 
 def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:

@@ -26,8 +26,20 @@ _device_generator: Any = None  # a cupy.random.RandomState, made on first use
 
 
 def manual_seed(seed: int) -> np.random.Generator:
-    """Seed every random number scratchnet draws, on the CPU and the GPU; returns the new generator."""
+    """Seed every random number scratchnet draws, on the CPU and the GPU; returns the new generator.
+
+    ``seed`` is taken as ``int(seed)``, as ``torch.manual_seed`` does, in PyTorch's range
+    [-2**63, 2**64); a negative seed wraps around to the same 64 bits. Anything else (``None``,
+    ``"abc"``) is refused: ``None`` would otherwise seed from the clock, and the run would not repeat.
+    """
     global _generator
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"manual_seed: the seed must be an integer, got {type(seed).__name__} {seed!r:.40}") from None
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"manual_seed: the seed must be in [-2**63, 2**64), got {seed}")
+    seed %= 2**64  # NumPy takes no negative seeds: -1 becomes 2**64 - 1, the same 64 bits
     _generator = np.random.default_rng(seed)
     manual_seed_device(seed)
     return _generator

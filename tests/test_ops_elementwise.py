@@ -387,6 +387,6 @@ def test_relu_fast_kernels_match_reference(size, dtype):
     assert y[3] == 0 and np.isnan(y[4]) and y.dtype == dtype
     gx = fast.relu_backward(gy, y)
     np.testing.assert_array_equal(gx, elementwise.relu_backward(gy, y))
-    assert gx[0] == 0 and gx[2] == gy[2] and gx[4] == 0  # relu'(0) = 0; a NaN output passes no gradient
+    assert gx[0] == 0 and gx[2] == gy[2] and gx[4] == gy[4]  # relu'(0) = 0; a NaN passes it, as in PyTorch
     y4 = fast.relu_forward(x[: 2**4 * 3].reshape(2, 3, 2, 4))  # any shape, the same values
     np.testing.assert_array_equal(y4.ravel(), y[: 2**4 * 3])

@@ -79,7 +79,7 @@ def test_linear_matches_torch(torch):
 
 
 def test_linear_shape_error_names_the_layer():
-    with pytest.raises(ValueError, match=r"Linear\(4, 3\) expects inputs of shape \(\.\.\., 4\), got \(2, 5\)"):
+    with pytest.raises(ValueError, match=r"Linear\(4, 3\) expects inputs of shape \(\.\.\., 4\), got shape \(2, 5\)"):
         linear(sn.randn(2, 5), sn.randn(3, 4))
 
 

@@ -38,11 +38,11 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
 @threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
 def _relu_backward(gy, y, gx):
     for k in prange(gy.size):
-        gx[k] = gy[k] if y[k] > 0 else 0
+        gx[k] = 0 if y[k] <= 0 else gy[k]  # a NaN output is not <= 0: its gradient passes, as in PyTorch
 
 
 def relu_backward(gy: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mirrors ``ops.elementwise.relu_backward``: gy where the output y is positive, else 0."""
+    """Mirrors ``ops.elementwise.relu_backward``: 0 where the output y is <= 0, else gy."""
     gy, y = _contiguous(gy), _contiguous(y)
     gx = np.empty_like(gy)
     _relu_backward(gy.size, gy.reshape(-1), y.reshape(-1), gx.reshape(-1))

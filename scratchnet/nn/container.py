@@ -23,6 +23,12 @@ class Sequential(Module):
 
     def __init__(self, *args: Module | Mapping[str, Module]) -> None:
         super().__init__()
+        if any(isinstance(arg, list | tuple) for arg in args):
+            raise TypeError(
+                "Sequential takes its layers as separate arguments, got a "
+                f"{type(next(a for a in args if isinstance(a, list | tuple))).__name__}; "
+                "unpack it: nn.Sequential(*layers)"
+            )
         if len(args) == 1 and isinstance(args[0], Mapping):
             for name, module in args[0].items():
                 self.add_module(name, module)
@@ -112,6 +118,9 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        if not isinstance(modules, Iterable):
+            raise TypeError(f"ModuleList expects an iterable of modules, got {type(modules).__name__}; "
+                            "wrap a single layer in a list: nn.ModuleList([layer])")  # fmt: skip
         for module in modules:
             self.append(module)
         return self

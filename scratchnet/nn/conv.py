@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from scratchnet.creation import zeros
+from scratchnet.function import not_a_tensor
 from scratchnet.nn import init
 from scratchnet.nn.module import Module, Parameter
 from scratchnet.ops.conv import conv2d
@@ -52,7 +55,10 @@ class Conv2d(Module):
         bias: bool = True,
     ) -> None:
         super().__init__()
-        name = f"Conv2d({in_channels}, {out_channels})"
+        name = f"Conv2d({in_channels!r}, {out_channels!r})"
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__} {value!r}")
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: groups={groups} must divide both in_channels ({in_channels}) "
@@ -63,6 +69,13 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
         self.padding = padding if isinstance(padding, str) else pair(padding)
+        # PyTorch accepts these at construction and fails at the first forward; no such layer can
+        # ever run (a 0x0 kernel would also divide by a fan-in of 0 in reset_parameters), so
+        # scratchnet refuses it here, where the mistake is made.
+        for what, values, least in (("kernel_size", self.kernel_size, 1), ("stride", self.stride, 1),
+                                    ("dilation", self.dilation, 1), ("padding", self.padding, 0)):  # fmt: skip
+            if not isinstance(values, str) and min(values) < least:
+                raise ValueError(f"{name}: {what} must be >= {least}, got {values}")
         KH, KW = self.kernel_size
         self.weight = Parameter(zeros(out_channels, in_channels // groups, KH, KW))
         if bias:
@@ -81,12 +94,16 @@ class Conv2d(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
         name = f"Conv2d({self.in_channels}, {self.out_channels})"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: {not_a_tensor(input)}")
         if input.ndim != 4:
             raise ValueError(f"{name} expects a 4-D input (N, C, H, W), got shape {input.shape}")
         if input.shape[1] != self.in_channels:
+            # Images from PIL, matplotlib or NumPy are often channels-last (N, H, W, C): say so.
+            hint = "; channels last? use x.permute(0, 3, 1, 2)" if input.shape[3] == self.in_channels else ""
             raise ValueError(
                 f"{name} expects {self.in_channels} input channels, "
-                f"got {input.shape[1]} for input of shape {input.shape}"
+                f"got {input.shape[1]} for input of shape {input.shape}{hint}"
             )
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from scratchnet.creation import zeros
 from scratchnet.nn import init
 from scratchnet.nn.module import Module, Parameter
@@ -46,6 +48,12 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
+        for what, size in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(size, bool) or not isinstance(size, int | np.integer):
+                raise TypeError(f"Linear({in_features!r}, {out_features!r}): {what} must be an int, "
+                                f"got {type(size).__name__} {size!r}")  # fmt: skip
+            if size < 0:
+                raise ValueError(f"Linear({in_features}, {out_features}): {what} must be >= 0, got {size}")
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(zeros(out_features, in_features))
         if bias:
@@ -62,11 +70,8 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear({self.in_features}, {self.out_features}) expects inputs of shape (..., {self.in_features}), "
-                f"got shape {input.shape}"
-            )
+        # linear() checks the input (a Tensor, of shape (..., in_features), of the weight's dtype)
+        # and names this layer in its errors: Linear(in_features, out_features).
         return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:

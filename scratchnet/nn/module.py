@@ -17,6 +17,7 @@ and ``eval()`` for the layers that behave differently in training (BatchNorm, Dr
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -206,7 +207,12 @@ class Module:
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module under ``name`` (what ``self.name = module`` does)."""
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            where = f"{type(self).__name__}: module '{name}'"
+            if isinstance(module, type) and issubclass(module, Module):  # nn.ReLU where nn.ReLU() was meant
+                prefix = "nn." if module.__module__.startswith("scratchnet.nn") else ""
+                raise TypeError(f"{where} is the class {module.__name__}, not a layer; "
+                                f"create one by calling it: {prefix}{module.__name__}()")  # fmt: skip
+            raise TypeError(f"{where}: {type(module).__name__} is not a Module subclass (a layer such as nn.ReLU())")
         self._check_name("module", name, self._modules)
         self._modules[name] = module
 
@@ -394,6 +400,14 @@ class Module:
         with ``strict=True``) and shape mismatches (always) are reported together in one error, and
         the module is left unchanged. Values are cast to each tensor's dtype and device.
         """
+        if not isinstance(state_dict, Mapping):
+            hint = ""
+            if isinstance(state_dict, str | os.PathLike):  # a path: the file must be read first
+                hint = f"; to load a file, read it first: model.load_state_dict(scratchnet.load({str(state_dict)!r}))"
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict expects a mapping of names to arrays "
+                f"(such as model.state_dict()), got {type(state_dict).__name__} {state_dict!r:.60}{hint}"
+            )
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]

@@ -5,10 +5,24 @@ connected layer, y = x W^T + b, the "FC" rows of the VGG table on slide "VGGNet 
 from __future__ import annotations
 
 from scratchnet.backend import Array, get_xp
-from scratchnet.function import Function
-from scratchnet.ops.elementwise import _operands
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.reduce import sum_to
-from scratchnet.tensor import Tensor
+from scratchnet.tensor import Tensor, as_tensor
+
+
+def check_same_dtype(op: str, tensors: dict[str, Tensor | None]) -> None:
+    """Raise unless the named tensors share one dtype: PyTorch's rule for matrix products.
+
+    NumPy would promote (float32 @ int64 is float64), which gives a layer a dtype nobody chose;
+    PyTorch refuses, and so does scratchnet, naming the op and every dtype.
+    """
+    present = {name: t for name, t in tensors.items() if t is not None}
+    if len({t.dtype for t in present.values()}) > 1:
+        described = ", ".join(f"{name} {t.dtype} {t.shape}" for name, t in present.items())
+        raise TypeError(
+            f"{op}: expected one dtype, got {described}; convert one of them, "
+            "e.g. x.float() for the input, or model.double() for the layer"
+        )
 
 
 class MatMulFunction(Function):
@@ -36,8 +50,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy's rules: (..., M, K) @ (..., K, N) -> (..., M, N), batch dims broadcast.
 
     d(AB)/dA = G B^T,  d(AB)/dB = A^T G  (G the upstream gradient).
+
+    Both operands must have the same dtype, as in PyTorch: float32 @ int64 is refused, not
+    promoted to a float64 result as NumPy would.
     """
-    a, b = _operands("matmul", a, b, broadcast=False)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    a, b = as_tensor(a, like=like), as_tensor(b, like=like)
+    check_same_dtype("matmul", {"the first operand": a, "the second operand": b})
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
     k_a = a.shape[-1]
@@ -76,12 +95,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     Shapes: x (..., in), W (out, in), b (out,) -> y (..., out).
     dy/dx = W, dy/dW = x (summed over rows), dy/db = 1 (summed over rows).
+    All three must have one dtype, as in PyTorch (an int64 input is refused, not promoted).
     """
+    name = f"Linear({weight.shape[-1]}, {weight.shape[0]})"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: {not_a_tensor(input)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"Linear({weight.shape[1]}, {weight.shape[0]}) expects inputs of shape (..., {weight.shape[1]}), "
-            f"got {input.shape}"
-        )
+        raise ValueError(f"{name} expects inputs of shape (..., {weight.shape[-1]}), got shape {input.shape}")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"{name}: bias must have shape ({weight.shape[0]},) for weight of shape "
+                         f"{weight.shape}, got {bias.shape}")  # fmt: skip
+    check_same_dtype(name, {"input": input, "weight": weight, "bias": bias})
     if bias is None:
         return LinearFunction()(input, weight)
     return LinearFunction()(input, weight, bias)

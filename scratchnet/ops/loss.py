@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import Array, get_xp
-from scratchnet.function import Function
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.elementwise import _operands
 from scratchnet.tensor import Tensor
 
@@ -48,7 +48,9 @@ class WeightedNllFunction(Function):
             total = exps.sum(axis=1, keepdims=True)
             z = shifted - xp.log(total)  # log softmax(x), (N, C, ...)
             self.probs = exps / total  # softmax(x), kept for backward
-        losses = -(self.a * z).sum(axis=1)  # (N, ...)
+        # Only the classes with a target weight count: a masked class (logit -inf, so z = -inf)
+        # with a = 0 would give 0 * -inf = NaN; PyTorch skips it, and so does this where.
+        losses = -(self.a * xp.where(self.a == 0, 0, z)).sum(axis=1)  # (N, ...)
         return _reduce(losses, self.reduction, self.divisor)
 
     def backward(self, gy: Array) -> Array:
@@ -118,6 +120,8 @@ def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, i
                     label_smoothing: float, reduction: str) -> tuple[Array, Any]:  # fmt: skip
     """Check the target, and build a = w * q (shape of x) and the divisor of the "mean" reduction."""
     _check_reduction(op, reduction)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input: {not_a_tensor(x)}")
     if x.ndim < 2:
         raise ValueError(f"{op}: expected input of shape (N, C) or (N, C, d1, ...), got shape {x.shape}")
     if not 0 <= label_smoothing <= 1:
@@ -250,17 +254,29 @@ def _check_reduction(op: str, reduction: str) -> None:
 
 
 def _reduce(losses: Array, reduction: str, divisor: Any) -> Array:
-    """Per-element losses -> what ``reduction`` asks for (mean divides by ``divisor``)."""
+    """Per-element losses -> what ``reduction`` asks for (mean divides by ``divisor``).
+
+    A divisor of 0 (every target equal to ``ignore_index``) gives 0 / 0 = NaN, PyTorch's value
+    for the mean of no losses; it is not warned about, as PyTorch does not.
+    """
     if reduction == "none":
         return losses
     total = get_xp(losses).asarray(losses.sum())  # a 0-d array (NumPy's sum gives a scalar)
-    return total if reduction == "sum" else total / divisor
+    if reduction == "sum":
+        return total
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / divisor
 
 
 def _unreduce(gy: Array, shape: tuple[int, ...], reduction: str, divisor: Any) -> Array:
-    """The adjoint of ``_reduce``: the upstream gradient as one value per element, of ``shape``."""
+    """The adjoint of ``_reduce``: the upstream gradient as one value per element, of ``shape``.
+
+    With a divisor of 0 (all targets ignored) no element took part in the mean, so each gets a
+    zero gradient, as in PyTorch, not 0 * (1 / 0) = NaN, which an optimizer step would write into
+    every weight. Dividing by inf instead of 0 gives that 0 without a branch or a warning.
+    """
     xp = get_xp(gy)
     if reduction == "none":
         return gy
-    g = gy if reduction == "sum" else gy / divisor
+    g = gy if reduction == "sum" else gy / xp.where(divisor == 0, xp.inf, divisor).astype(gy.dtype)
     return xp.broadcast_to(g, shape)

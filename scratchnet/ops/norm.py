@@ -24,7 +24,7 @@ import sys
 from types import ModuleType
 
 from scratchnet.backend import Array, fast_kernels_for, get_xp
-from scratchnet.function import Function
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor
 
 
@@ -134,6 +134,8 @@ def batch_norm(
 
     The running variance is updated with the unbiased variance var * n / (n - 1), as in PyTorch.
     """
+    if not isinstance(input, Tensor):  # read below before the Function would check it
+        raise TypeError(f"batch_norm: {not_a_tensor(input)}")
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, H, W), got shape {input.shape}")
     C = input.shape[1]

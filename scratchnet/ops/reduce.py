@@ -10,7 +10,11 @@ None (all dimensions); with ``keepdim=True`` the reduced dimensions stay as size
 
 from __future__ import annotations
 
+import math
+import warnings
 from typing import NamedTuple
+
+import numpy as np
 
 from scratchnet.backend import Array, get_xp
 from scratchnet.function import Function
@@ -129,13 +133,20 @@ class VarFunction(Function):
     def forward(self, x: Array) -> Array:
         self.x_shape = x.shape
         self.centered = x - x.mean(axis=self.dims, keepdims=True)
+        # n - correction. PyTorch's forward clamps it at 0: for one value (unbiased) the result is
+        # 0 / 0 = NaN, or x / 0 = inf, and ``var`` warns. Its backward does not clamp (below).
         self.divisor = _count(x.shape, self.dims) - self.correction
         squares = (self.centered * self.centered).sum(axis=self.dims, keepdims=self.keepdim)
-        return squares / self.divisor
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return squares / x.dtype.type(self.divisor if self.divisor > 0 else 0)
 
     def backward(self, gy: Array) -> Array:
         # d/dx_i sum_j (x_j - mean)^2 = 2 (x_i - mean): the mean's own gradient sums to zero.
-        return _expand_reduced(gy, self.x_shape, self.dims) * (2 / self.divisor) * self.centered
+        # PyTorch's values where n <= correction: 2 / 0 = inf at n = correction (so the gradient is
+        # inf * 0 = NaN for one value), and the unclamped 2 / (n - correction) below it.
+        scale = 2 / self.divisor if self.divisor else math.inf
+        with np.errstate(invalid="ignore"):
+            return _expand_reduced(gy, self.x_shape, self.dims) * gy.dtype.type(scale) * self.centered
 
 
 def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
@@ -161,7 +172,16 @@ def var(
     _check_floating("var", x)
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    return VarFunction(normalize_dims(dim, x.ndim), correction, keepdim)(x)
+    dims = normalize_dims(dim, x.ndim)
+    if _count(x.shape, dims) - correction <= 0:
+        warnings.warn(
+            f"var(): degrees of freedom is <= 0 for input of shape {x.shape} reduced over dim={dim} "
+            f"({_count(x.shape, dims)} values, correction={correction}): the result is NaN or inf, "
+            "as in PyTorch; pass correction=0 (unbiased=False) for the variance of one value",
+            UserWarning,  # PyTorch's category for this warning
+            stacklevel=2,
+        )
+    return VarFunction(dims, correction, keepdim)(x)
 
 
 class AmaxFunction(Function):

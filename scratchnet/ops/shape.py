@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import Array, device_of, get_xp, to_device
-from scratchnet.function import Function
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor, normalize_dims, promote_types
 
 
@@ -35,6 +35,8 @@ class ReshapeFunction(Function):
 
 def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """Same values, new shape (one size may be -1).  Backward reshapes the gradient back."""
+    if not isinstance(x, Tensor):  # x.data is read below, before the Function would check it
+        raise TypeError(f"reshape: {not_a_tensor(x)}")
     if len(shape) == 1 and isinstance(shape[0], Sequence):
         shape = tuple(shape[0])
     shape = tuple(int(s) for s in shape)
@@ -145,12 +147,62 @@ def _is_basic(index: Any) -> bool:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    """``x[index]`` with basic slicing and integer/boolean array indexing (NumPy's rules)."""
+    """``x[index]`` with basic slicing and integer/boolean array indexing, laid out as PyTorch does.
+
+    PyTorch and NumPy differ in one case: an integer next to an index array. NumPy counts the
+    integer as one more index array, so in ``x[0, :, idx]`` the two "arrays" are separated by the
+    slice and their dimension moves to the front: shape (4, 2) for x of shape (4, 2, 2) and 4
+    indices. PyTorch first selects with the integer (``x[0]``, shape (2, 2)) and then indexes
+    ``[:, idx]``: shape (2, 4). scratchnet follows PyTorch, doing the same two steps.
+    """
     index = _unwrap_index(index)
     try:
+        select, rest = _split_integers(index)
+        if select is not None:  # two steps, each a GetItem: backward scatters through both
+            return GetItemFunction(rest)(GetItemFunction(select)(x))
         return GetItemFunction(index)(x)
     except IndexError as error:
         raise IndexError(f"indexing a tensor of shape {x.shape} with {index!r}: {error}") from None
+
+
+def _split_integers(index: Any) -> tuple[Any, Any]:
+    """Split an index that mixes integers with index arrays into PyTorch's two steps.
+
+    Returns ``(select, rest)``: ``select`` applies the integers alone (basic indexing, so every
+    other entry becomes ``:``, one per dimension it consumes), ``rest`` the remaining entries on
+    the result (a ``None`` there becomes ``:`` over the size-1 dimension the first step inserted).
+    Returns ``(None, None)`` when NumPy's rule already is PyTorch's (no integer, or no array).
+    """
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [getattr(i, "ndim", 0) > 0 or isinstance(i, list) for i in parts]
+    integers = [_is_integer(i) for i in parts]
+    if not any(arrays) or not any(integers):
+        return None, None
+    select: list[Any] = []
+    rest: list[Any] = []
+    for part, is_integer in zip(parts, integers, strict=True):
+        if is_integer:
+            select.append(part)
+        elif part is None:
+            select.append(None)
+            rest.append(slice(None))
+        elif part is Ellipsis:
+            select.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:  # a slice or an array: consumes one dimension (a boolean array, one per its dimension)
+            consumed = part.ndim if getattr(part, "dtype", None) is not None and part.dtype == bool else 1
+            select.extend([slice(None)] * consumed)
+            rest.append(part)
+    return tuple(select), tuple(rest)
+
+
+def _is_integer(part: Any) -> bool:
+    """A Python or NumPy integer, or a 0-d integer array (a 0-d index tensor): PyTorch selects with it."""
+    if isinstance(part, bool):
+        return False
+    if isinstance(part, int | np.integer):
+        return True
+    return getattr(part, "ndim", None) == 0 and getattr(part, "dtype", np.dtype(bool)).kind in "iu"
 
 
 def _index_on(index: Any, device: str) -> Any:
@@ -208,6 +260,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty list of tensors")
+    for position, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"cat: element {position} of the list: {not_a_tensor(t)}")
     first = tensors[0]
     if first.ndim == 0:
         raise ValueError("cat: 0-d tensors cannot be concatenated; use stack, or unsqueeze them first")

@@ -43,6 +43,7 @@ class Optimizer:
         # Per-parameter state (momentum buffers, Adam's moments ...), keyed by the tensor itself:
         # a Tensor hashes by identity, so two parameters never share an entry.
         self.state: dict[Tensor, dict[str, Any]] = {}
+        _check_params_argument(type(self).__name__, params)
         params = list(params)
         if len(params) == 0:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -118,7 +119,21 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and state saved by ``state_dict`` (arrays are copied)."""
+        """Restore hyper-parameters and state saved by ``state_dict`` (arrays are copied).
+
+        Everything is checked before anything changes, and two things PyTorch lets through are
+        refused, because both give wrong results later: a state saved by another kind of
+        optimizer (``SGD.load_state_dict(adam.state_dict())`` would take Adam's lr and carry its
+        moments), recognised by hyper-parameters this optimizer has and the saved groups lack;
+        and state arrays whose shapes differ from the parameters' (a model with other layer sizes,
+        which PyTorch reports only at the next ``step()``, as a broadcast error).
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise TypeError(
+                f"{name}.load_state_dict expects what optimizer.state_dict() returns (a dict with 'state' "
+                f"and 'param_groups'), got {type(state_dict).__name__} {state_dict!r:.60}"
+            )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -130,8 +145,26 @@ class Optimizer:
                     f"parameter group {i}: loaded state has {len(saved['params'])} parameters, "
                     f"this optimizer has {len(group['params'])}"
                 )
+            missing = [key for key in self.defaults if key not in saved]
+            if missing:
+                found = ", ".join(sorted(key for key in saved if key != "params"))
+                raise ValueError(
+                    f"{name}.load_state_dict: the state was saved by another kind of optimizer: parameter "
+                    f"group {i} has no {', '.join(missing)} (it has {found}); load a state saved by {name}, "
+                    f"or build a fresh {name}"
+                )
         # A state saved to .npz and loaded back has string keys ("0", "1", ...): accept both.
         saved_state = {int(k): v for k, v in state_dict["state"].items()}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            for position, (p, index) in enumerate(zip(group["params"], saved["params"], strict=True)):
+                for key, value in saved_state.get(int(index), {}).items():
+                    shape = tuple(getattr(value, "shape", ()))
+                    if shape and shape != p.shape:  # a 0-d entry (the step count) has no shape to compare
+                        raise ValueError(
+                            f"{name}.load_state_dict: state '{key}' of parameter {position} in group {i} has "
+                            f"shape {shape}, but that parameter has shape {p.shape}; the state was saved for "
+                            "a model with other layer sizes"
+                        )
         self.state = {}
         for group, saved in zip(self.param_groups, saved_groups, strict=True):
             for name, value in saved.items():
@@ -147,6 +180,23 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join([*lines, ")"])
+
+
+def _check_params_argument(name: str, params: Any) -> None:
+    """Name the usual mistakes in an optimizer's first argument before ``list(params)`` hides them."""
+    if isinstance(params, Tensor):
+        raise TypeError(f"{name} expects an iterable of Tensors, got a single Tensor of shape {params.shape}; "
+                        f"wrap it in a list: {name}([w], lr=...)")  # fmt: skip
+    if callable(getattr(params, "parameters", None)):  # a Module, handed over itself
+        raise TypeError(f"{name} expects the parameters of a model, got the {type(params).__name__} model "
+                        f"itself; pass {name}(model.parameters(), lr=...)")  # fmt: skip
+    if callable(params) and not isinstance(params, Iterable):  # model.parameters, not called
+        raise TypeError(f"{name} expects an iterable of Tensors, got the method {getattr(params, '__name__', '?')} "
+                        f"itself; call it: {name}(model.parameters(), lr=...)")  # fmt: skip
+    if not isinstance(params, Iterable):
+        raise TypeError(
+            f"{name} expects an iterable of Tensors or of parameter-group dicts, got {type(params).__name__}"
+        )
 
 
 def _copy_value(value: Any) -> Any:
