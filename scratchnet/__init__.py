@@ -17,7 +17,6 @@ from scratchnet.creation import (
     eye,
     from_numpy,
     full,
-    from_numpy,
     full_like,
     is_tensor,
     linspace,

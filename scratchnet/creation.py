@@ -192,13 +192,6 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *, dtyp
     return _make(array, dtype, device, requires_grad)
 
 
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing ``array``'s memory and dtype (float64 stays float64), as ``torch.from_numpy``."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
-    return Tensor(array)
-
-
 def as_tensor(data: Any, dtype: Any = None, device: str | None = None) -> Tensor:
     """``data`` as a tensor, sharing memory where it can (a Tensor or NumPy array of the same dtype)."""
     if isinstance(data, Tensor):
