@@ -1,4 +1,4 @@
-"""Checks for lab 2. Run them with:  python -m scratchnet.labs check lessons/lab02_im2col"""
+"""Checks for lab 2. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import conv_im2col as lab
 import numpy as np
@@ -8,6 +8,19 @@ import scratchnet as sn
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
 from scratchnet.ops import im2col as reference
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"2.1": 1, "2.2": 3, "2.3": 4, "2.4": 4, "2.5": 4, "2.6": 4}
+# scratchnet's own versions of what this lab asks you to write: your file may not call them.
+FORBIDDEN = (
+    "scratchnet.ops.im2col.im2col",
+    "scratchnet.ops.im2col.col2im",
+    "scratchnet.ops.im2col.rows_to_nchw",
+    "scratchnet.ops.im2col.nchw_to_rows",
+    "scratchnet.ops.conv",
+    "scratchnet.nn.conv",
+    "scratchnet.kernels",
+)
 
 # (stride, padding) pairs, kernel shapes: VGG's 3x3/1/1, a strided conv, a 1x3 of Inception-v3's factorisation.
 GEOMETRIES = [(1, 0), (1, 1), (2, 1), (2, 0)]

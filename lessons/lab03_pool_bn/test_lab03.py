@@ -1,4 +1,4 @@
-"""Checks for lab 3. Run them with:  python -m scratchnet.labs check lessons/lab03_pool_bn"""
+"""Checks for lab 3. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import numpy as np
 import pool_bn as lab
@@ -8,6 +8,17 @@ import scratchnet as sn
 from scratchnet import nn
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"3.1": 3, "3.2": 4, "3.3": 5, "3.4": 5, "3.5": 3}
+# scratchnet's own versions of what this lab asks you to write: your file may not call them.
+FORBIDDEN = (
+    "scratchnet.ops.pool",
+    "scratchnet.ops.norm",
+    "scratchnet.nn.pooling",
+    "scratchnet.nn.norm",
+    "scratchnet.kernels",
+)
 
 
 def distinct(rng, *shape):
