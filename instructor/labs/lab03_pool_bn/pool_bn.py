@@ -127,9 +127,9 @@ class BatchNormFunction(Function):
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # TASK 3.4
         # HINT: dL/dbeta = sum of gy per channel; dL/dgamma = sum of gy * x_hat per channel.
-        # HINT: in training, mean and var depend on x too. The compact result (derive it!):
-        #           dL/dx = gamma * inv_std / n * (n * gy - sum(gy) - x_hat * sum(gy * x_hat))
-        #       with the sums per channel. In eval mode the statistics are constants: dL/dx = gy * gamma * inv_std.
+        # HINT: in training, mean and var depend on x too: follow the three paths (x_hat, var, mean) and
+        #       simplify; the result needs only the per-channel sums of gy and of gy * x_hat. In eval
+        #       mode the statistics are constants, so only the first path is left.
         ### BEGIN SOLUTION
         C = gy.shape[1]
         n = gy.size // C
