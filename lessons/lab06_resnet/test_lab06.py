@@ -110,9 +110,7 @@ def test_bottleneck_forward():
             branch_out = block.bn3(block.conv3(out))
             shortcut = x if block.shortcut is None else block.shortcut(x)
             got = block(x)
-        if np.allclose(got.numpy(), F.relu(branch_out).numpy(), atol=1e-6) and not np.allclose(
-            shortcut.numpy(), 0
-        ):
+        if np.allclose(got.numpy(), F.relu(branch_out).numpy(), atol=1e-6) and not np.allclose(shortcut.numpy(), 0):
             raise AssertionError(f"Bottleneck{args}(x) equals relu(F(x)): the shortcut is not added")
         if (got.numpy() < 0).any():
             raise AssertionError(f"Bottleneck{args}(x) has negative values: the final ReLU (after the sum) is missing")
@@ -175,7 +173,9 @@ def test_train_settings_and_seed(monkeypatch):
     settings = RecordingSGD.made[0]
     for key, value in (("lr", 0.07), ("momentum", 0.9), ("weight_decay", 1e-4)):
         if settings.get(key) != value:
-            raise AssertionError(f"train()'s SGD: expected {key}={value}, got {settings.get(key)} (settings {settings})")
+            raise AssertionError(
+                f"train()'s SGD: expected {key}={value}, got {settings.get(key)} (settings {settings})"
+            )
     first, again = runs[0]
     if first != again:
         raise AssertionError("two runs of train() with the same seed gave different losses: draw the batches "

@@ -8,6 +8,7 @@ grade SUBMISSIONS --out OUT                 # a class: OUT/grades.csv, OUT/resul
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_parser.add_argument("-v", "--verbose", action="store_true", help="also print what your code printed")
     check_parser.add_argument("--json", action="store_true", help="print the result in Gradescope's schema")
     check_parser.add_argument("--tests", help="take the lab's tests from this trusted lab folder, not from PATH")
+    check_parser.add_argument("--hidden-tests", help="instructor-only tests to add (a folder of test_*.py)")
     check_parser.add_argument("--timeout", type=float, default=600, help="seconds before the run is stopped")
 
     grade_parser = commands.add_parser("grade", help="grade a folder of submissions into a gradebook")
@@ -44,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     grade_parser.add_argument("--timeout", type=float, default=600, help="seconds per submission")
 
     args = parser.parse_args(argv)
+    if args.command != "release" and importlib.util.find_spec("pytest") is None:
+        print('checking a lab runs its tests with pytest, which is not installed: pip install -e ".[labs]"',
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         if args.command == "release":
             return _release(args)
@@ -84,7 +90,7 @@ def _check(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"check: no test_*.py in {path} or its sub-folders; is it a lab folder?")
     results = []
     for folder in folders:
-        lab = load_lab(args.tests or folder)
+        lab = load_lab(args.tests or folder, args.hidden_tests)
         known = find_lab(folder, _released_labs())
         if known is not None:  # which function is which task, even once every stub is filled in
             lab.task_of_scope = {**known.task_of_scope, **lab.task_of_scope}

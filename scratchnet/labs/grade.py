@@ -106,7 +106,8 @@ def load_lab(folder: str | Path, hidden_tests: str | Path | None = None) -> Lab:
             hidden_folder = hidden_folder / folder.name
         lab.hidden = {f"test_hidden_{p.name.removeprefix('test_')}": p.read_text(encoding="utf-8")
                       for p in sorted(hidden_folder.glob("test_*.py"))}  # fmt: skip
-        lab.hidden_points, _ = _settings(lab.hidden)
+        hidden_points, _ = _settings(lab.hidden)
+        lab.hidden_points = {f"{task} (hidden)": points for task, points in hidden_points.items()}
     return lab
 
 
@@ -180,10 +181,10 @@ class Result:
         for task, (score, maximum, hidden) in self.task_scores.items():
             checks = [c for c in self.checks if c.task == task and c.hidden == hidden]
             tests.append({
-                "name": f"{'Hidden: ' if hidden else ''}Task {task}",
+                "name": f"Task {task}",
                 "score": score,
                 "max_score": maximum,
-                "output": "\n".join([*self.violations.get(task, []), *(_check_lines(c) for c in checks)]),
+                "output": "\n".join([*self.violations.get(task.split(" ")[0], []), *(_check_lines(c) for c in checks)]),
                 "visibility": "after_published" if hidden else "visible",
             })  # fmt: skip
         overall = f"{self.lab}: {self.status}" + (f" - {self.detail}" if self.detail else "")
@@ -199,7 +200,7 @@ class Result:
         for task, (score, maximum, hidden) in self.task_scores.items():
             if hidden and not show_hidden:
                 continue
-            lines.append(f"Task {task}: {_number(score)}/{_number(maximum)} points" + (" (hidden)" if hidden else ""))
+            lines.append(f"Task {task}: {_number(score)}/{_number(maximum)} points")
             lines += [f"  NOT ALLOWED  {message}" for message in self.violations.get(task, [])]
             lines += ["  " + _check_lines(c).replace("\n", "\n  ") for c in self.checks
                       if c.task == task and c.hidden == hidden]  # fmt: skip
@@ -287,12 +288,17 @@ def _record_violation(result: Result, lab: Lab, finding: Finding) -> None:
     """A disallowed op used in a task's function: that task scores 0; in a helper: every task."""
     if finding.scope == "" or finding.scope == "main":
         return  # an import (its uses are what count), or the demo the tests never run
-    scope = finding.scope
+    own = _task_of(finding.scope, lab)
+    for task in [own] if own else list(lab.points):
+        result.violations.setdefault(task, []).append(finding.message)
+
+
+def _task_of(scope: str, lab: Lab) -> str:
+    """The task of the student's function ``scope`` ("Conv2dFunction.forward" -> "2.5"), or "" for a helper."""
+    scope = scope.replace(".<locals>", "")
     while scope and scope not in lab.task_of_scope:
         scope = scope.rpartition(".")[0]
-    tasks = [lab.task_of_scope[scope]] if scope else list(lab.points)
-    for task in tasks:
-        result.violations.setdefault(task, []).append(finding.message)
+    return lab.task_of_scope.get(scope, "")
 
 
 def _run(files: dict[str, bytes], lab: Lab, result: Result, checks: dict[str, Check], timeout: float,
@@ -392,13 +398,14 @@ def _apply(lines: list[str], nonce: str, lab: Lab, result: Result, checks: dict[
             for nodeid, title in record["checks"]:
                 hidden = Path(nodeid.split("::")[0]).name.startswith("test_hidden_")
                 match = _TASK.match(title)
-                checks[nodeid] = Check(nodeid, title, match.group(1) if match else "", hidden=hidden)
+                task = match.group(1) if match else ""
+                checks[nodeid] = Check(nodeid, title, f"{task} (hidden)" if task and hidden else task, hidden=hidden)
         elif kind == "outcome" and record["nodeid"] in checks:
             check = checks[record["nodeid"]]
             check.status, check.message, check.where = record["status"], record["message"], record["where"]
         elif kind == "violation":
             check = checks.get(record["nodeid"])
-            task = check.task if check else ""
+            task = _task_of(str(record.get("scope", "")), lab) or (check.task.split(" ")[0] if check else "")
             for target in [task] if task else list(lab.points):
                 messages = result.violations.setdefault(target, [])
                 if record["message"] not in messages:
@@ -416,7 +423,7 @@ def _score(result: Result, lab: Lab, partial: bool) -> None:
             if partial and not checks:
                 continue  # not selected by -k
             share = sum(c.status == "PASS" for c in checks) / len(checks) if checks else 0.0
-            if result.status != "ok" or (task in result.violations and not hidden):
+            if result.status != "ok" or task.split(" ")[0] in result.violations:
                 share = 0.0
             result.task_scores[task] = (round(maximum * share, 2), maximum, hidden)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -178,7 +179,8 @@ class _Inspector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and "__" in node.value and node.value != "__main__":
+        names = re.findall(r"__\w+?__", node.value) if isinstance(node.value, str) else []
+        if any(name not in ALLOWED_DUNDERS and name != "__main__" for name in names):
             self._refuse(node, "holds a string with a dunder name (a way to reach attributes by name)")
 
 
@@ -218,12 +220,13 @@ class DisallowedCallError(RuntimeError):
 
 
 def install_runtime_guard(forbidden: Iterable[str], student_files: Iterable[str],
-                          on_violation: Callable[[str], None]) -> int:  # fmt: skip
+                          on_violation: Callable[[str, str], None]) -> int:  # fmt: skip
     """Wrap scratchnet's entry points named in ``forbidden`` so that a call from the student's code is refused.
 
     A call is the student's when a frame of one of ``student_files`` (absolute paths) is on the stack:
     the lab's tests may call the reference themselves, the student's functions may not, directly or
-    through a helper. ``on_violation(message)`` records the call; then :class:`DisallowedCallError`
+    through a helper. ``on_violation(message, scope)`` records the call and the qualified name of the
+    student's function that made it (the innermost student frame); then :class:`DisallowedCallError`
     is raised in the student's code. Returns the number of entry points wrapped.
     """
     files = frozenset(student_files)
@@ -240,7 +243,7 @@ def install_runtime_guard(forbidden: Iterable[str], student_files: Iterable[str]
                     where = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}, line {frame.f_lineno}"
                     message = (f"not allowed: {where} calls {name}, scratchnet's own version of what this lab "
                                "asks you to write")  # fmt: skip
-                    on_violation(message)
+                    on_violation(message, frame.f_code.co_qualname)
                     raise DisallowedCallError(message)
                 frame = frame.f_back
             return original(*args, **kwargs)

@@ -42,7 +42,7 @@ def main() -> None:
     install_runtime_guard(
         job["forbidden"],
         job["student_files"],
-        lambda message: send("violation", nodeid=current["nodeid"], message=message),
+        lambda message, scope: send("violation", nodeid=current["nodeid"], scope=scope, message=message),
     )
     reporter = _Reporter(send, current)
     report = check_lab(Path(job["workdir"]), job.get("keyword"), plugins=[reporter])
@@ -62,6 +62,7 @@ class _Reporter:
     def __init__(self, send: Any, current: dict[str, str]) -> None:
         self.send, self.current = send, current
         self.collector: Any = None
+        self.failed = False
 
     @pytest.hookimpl(trylast=True)  # after the collector has given every check its title
     def pytest_collection_finish(self, session: Any) -> None:
@@ -70,11 +71,18 @@ class _Reporter:
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         self.current["nodeid"] = nodeid
+        self.failed = False
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        self.failed = self.failed or report.failed  # pytest's own verdict, kept apart from the collector's
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         outcome = self.collector.outcomes.get(nodeid)
         if outcome is not None:
-            self.send("outcome", nodeid=nodeid, title=outcome.title, status=outcome.status,
+            status = outcome.status
+            if self.failed and status in ("PASS", "SKIP"):
+                status = "FAIL"
+            self.send("outcome", nodeid=nodeid, title=outcome.title, status=status,
                       message=outcome.message, where=outcome.where)  # fmt: skip
         self.current["nodeid"] = ""
 
