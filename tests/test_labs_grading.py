@@ -113,7 +113,7 @@ def test_the_channel_cannot_be_forged_even_past_the_gate(monkeypatch, lab1):
     )
     result = grade_files({"autograd_ops.py": (STUBS1 + cheat).encode()}, "", lab1, "chuck")
     assert result.status == "crashed" and result.score == 0, result.render()
-    assert "\"status\": \"PASS\"" in result.output  # it wrote its forged lines everywhere; nobody believed them
+    assert '"status": "PASS"' in result.output  # it wrote its forged lines everywhere; nobody believed them
 
 
 def test_a_run_that_never_ends_is_stopped_and_scored_0(lab1):

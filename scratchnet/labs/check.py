@@ -1,7 +1,8 @@
-"""``check``: run a lab's tests against the files in a folder and explain the result.
+"""``check_lab``: run a lab's tests against the files in a folder and explain the result.
 
-``python -m scratchnet.labs check lessons/lab02_im2col`` runs the lab's ``test_*.py`` with pytest,
-in this process, and prints one line per check instead of pytest's report::
+``check_lab("lessons/lab02_im2col")`` runs the lab's ``test_*.py`` with pytest, in this process
+(the grading subprocess of :mod:`scratchnet.labs.harness` calls it), and collects one outcome per
+check instead of pytest's report; rendered, it reads::
 
     lab02_im2col  (lessons/lab02_im2col)
       PASS  Task 2.1: conv_output_size for VGG's 3x3/1/1, GoogLeNet's 7x7/2 stem and a strided 3x3
