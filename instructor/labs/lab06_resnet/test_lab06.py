@@ -147,14 +147,15 @@ def test_make_net_stages():
         expect_equal(block_shapes, expected, f"output shapes of the BasicBlocks of make_net({blocks}, width=6)")
 
 
+SGD_MADE: list[dict] = []  # the settings of every SGD that train() built
+
+
 class RecordingSGD(optim.SGD):
     """scratchnet's SGD, recording the settings train() chose."""
 
-    made: list[dict] = []
-
     def __init__(self, params, *args, **kwargs):
         super().__init__(params, *args, **kwargs)
-        RecordingSGD.made.append(dict(self.defaults))  # every setting, given or left at its default
+        SGD_MADE.append(dict(self.defaults))  # every setting, given or left at its default
 
 
 def test_train_settings_and_seed(monkeypatch):
@@ -162,15 +163,15 @@ def test_train_settings_and_seed(monkeypatch):
     images, labels = digits("train").arrays
     images, labels = images[:64], labels[:64]
     monkeypatch.setattr(optim, "SGD", RecordingSGD)
-    RecordingSGD.made.clear()
+    SGD_MADE.clear()
     runs = {}
     for seed in (0, 0, 1):
         sn.manual_seed(0)  # the same initial weights every time
         runs.setdefault(seed, []).append(lab.train(lab.make_net(1, True), images, labels, steps=3, lr=0.07,
                                                    batch_size=8, seed=seed))  # fmt: skip
-    if len(RecordingSGD.made) != 3:
+    if len(SGD_MADE) != 3:
         raise AssertionError("train() should build one optim.SGD (scratchnet's) per call")
-    settings = RecordingSGD.made[0]
+    settings = SGD_MADE[0]
     for key, value in (("lr", 0.07), ("momentum", 0.9), ("weight_decay", 1e-4)):
         if settings.get(key) != value:
             raise AssertionError(
