@@ -79,7 +79,8 @@ def gradcheck(
     Raises
     ------
     GradcheckError
-        Naming the input, the worst element's index, and the analytic and numeric values there.
+        Naming the input, the worst element's index, and the analytic and numeric values there; or
+        the input whose gradient came back with another shape than the input's.
     """
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad and x.dtype.kind == "f"]
@@ -109,6 +110,11 @@ def gradcheck(
     for i in checked:
         x = inputs[i]
         analytic = xp.zeros_like(x.data) if x.grad is None else x.grad.data
+        if analytic.shape != x.shape:  # a backward returned a gradient of another shape than its input
+            raise GradcheckError(
+                f"gradcheck: gradient of input {i} has shape {tuple(analytic.shape)}, expected the input's "
+                f"shape {tuple(x.shape)}: a backward returned a gradient of the wrong shape"
+            )
         numeric = numerical_grad(evaluate, x.data, upstream, eps)
         error = abs(analytic - numeric) - (atol + rtol * abs(numeric))
         if bool((error > 0).any()):

@@ -1,75 +1,271 @@
-"""The course labs in ``lessons/`` and the ``scratchnet.labs`` tools.
+"""The course labs: instructor/labs (solutions) and lessons/ (the released handouts), and the lab tools.
 
-Both directions, for every lab: the instructor's version passes all of its checks, and the released
-student version fails them, each with a "not implemented yet: TASK ..." message. Then the tools
-themselves: ``release_text`` on small sources, the feedback ``check`` gives for wrong answers, and
-the command line.
+Both directions, for every lab, graded as a class would be (a subprocess per submission): the
+reference solution gets full marks, and the released stubs score 0 with a "not implemented yet: TASK
+..." message per check. For every lab, typical wrong solutions lose marks in the task they break,
+with a message pointing at the bug. Then ``release_text`` on small sources, and the command line.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from scratchnet.labs import ReleaseError, check_lab, find_labs, release, release_text
+from scratchnet.labs import ReleaseError, release, release_text
 from scratchnet.labs.__main__ import main as labs_main
+from scratchnet.labs.grade import Lab, grade_files, grade_submission, load_lab
 
 ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR = ROOT / "instructor" / "labs"
 LESSONS = ROOT / "lessons"
-LABS = [lab.name for lab in find_labs(LESSONS)]
+LABS = sorted(p.name for p in INSTRUCTOR.iterdir() if p.is_dir())
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The student version of every lab, written once for this module."""
-    out = tmp_path_factory.mktemp("student") / "lessons"
-    release(LESSONS, out)
-    return out
+def trusted() -> dict[str, Lab]:
+    """Every released lab, as the grader reads it."""
+    return {name: load_lab(LESSONS / name) for name in LABS}
 
 
 def test_the_nine_labs_are_there():
     topics = ["autograd", "im2col", "pool_bn", "vgg", "inception", "resnet", "densenet", "senet", "medical"]
-    assert LABS[:9] == [f"lab{i:02d}_{topic}" for i, topic in enumerate(topics, start=1)]
+    assert LABS == [f"lab{i:02d}_{topic}" for i, topic in enumerate(topics, start=1)]
     for lab in LABS:
-        assert (LESSONS / lab / "README.md").is_file(), f"{lab} has no handout"
+        assert (INSTRUCTOR / lab / "README.md").is_file(), f"{lab} has no handout"
 
 
-SOLUTION_TOTALS: dict[str, int] = {}  # checks per lab, counted by the solution's run
+def test_lessons_hold_the_released_handouts_only(tmp_path):
+    """lessons/ is exactly `release instructor/labs`: stubs, no solution, no marker text."""
+    out = tmp_path / "lessons"
+    release(INSTRUCTOR, out)
+    released = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    committed = {
+        p.relative_to(LESSONS): p.read_bytes()
+        for p in LESSONS.glob("lab*/**/*")
+        if p.is_file() and "__pycache__" not in p.parts and "data" not in p.relative_to(LESSONS).parts[1:]
+    }
+    assert sorted(released) == sorted(committed), "lessons/ is out of date: python -m scratchnet.labs release ..."
+    assert "BEGIN SOLUTION" not in (LESSONS / "README.md").read_text()
+    for path, data in released.items():
+        assert committed[path] == data, f"lessons/{path} differs from the release of instructor/labs/{path}"
+        assert b"BEGIN SOLUTION" not in data and b"END SOLUTION" not in data, f"lessons/{path}"
+
+
+def test_every_lab_has_points_and_shows_them(trusted):
+    for name, lab in trusted.items():
+        tasks = sorted({t for t in lab.task_of_scope.values()}, key=lambda t: [int(p) for p in t.split(".")])
+        assert set(tasks) <= set(lab.points), f"{name}: a task without points"
+        handout = (LESSONS / name / "README.md").read_text()
+        for task, points in lab.points.items():
+            assert f"| {task} | {points:g} |" in handout, f"{name}/README.md does not show task {task}'s points"
+        assert "check lessons/" not in handout and "python -m scratchnet.labs check ." in handout
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_solution_passes_every_check(lab):
-    report = check_lab(LESSONS / lab)
-    assert report.ok, report.render() + "\n\n" + report.output
-    assert report.total >= 5
-    SOLUTION_TOTALS[lab] = report.total
-    handout = (LESSONS / lab / "README.md").read_text()
-    claimed = re.findall(r"Score: (\d+)/(\d+) checks passed", handout)
-    assert claimed == [(str(report.total), str(report.total))], f"{lab}/README.md's 'Score:' line is out of date"
+def test_solution_gets_full_marks(lab, trusted):
+    result = grade_submission(INSTRUCTOR / lab, trusted[lab], student="instructor")
+    assert result.status == "ok", result.render() + "\n" + result.output
+    assert result.score == result.max_score == trusted[lab].max_score > 0, result.render()
+    assert all(c.status == "PASS" for c in result.checks), result.render()
+    assert {c.task for c in result.checks if c.task} == set(trusted[lab].points), "a task without checks"
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_released_stubs_fail_readably(lab, released, capsys):
-    student = released / lab
-    text = "".join(path.read_text() for path in student.glob("*.py"))
-    assert "### BEGIN SOLUTION" not in text and "### END SOLUTION" not in text
-    assert labs_main(["check", str(student)]) == 1  # python -m scratchnet.labs check <student's lab>
-    out = capsys.readouterr().out
-    assert "not implemented yet: TASK" in out and "ERROR  could not import" not in out, out
-    passed, total = map(int, re.search(r"Score: (\d+)/(\d+) checks passed", out).groups())
-    expected_total = SOLUTION_TOTALS.get(lab) or check_lab(LESSONS / lab, collect_only=True).total
-    assert total == expected_total, "the student version has other checks than the instructor's"
-    statuses = re.findall(r"^  (PASS|TODO|FAIL|ERROR|SKIP) ", out, re.MULTILINE)
-    assert len(statuses) == total and statuses.count("PASS") == passed < total
-    # A stub fails as "not implemented" (with the task's name), never as a crash or a wrong value.
-    assert set(statuses) <= {"PASS", "TODO"}, out
-    messages = re.findall(r"^  TODO  .*\n {8}(.*)$", out, re.MULTILINE)
-    assert len(messages) == total - passed and all(m.startswith("not implemented yet: TASK") for m in messages), out
+def test_released_stubs_fail_readably(lab, trusted):
+    result = grade_submission(LESSONS / lab, trusted[lab], student="handout")
+    assert result.status == "ok" and result.score == 0 and result.checks, result.render()
+    scored = [c for c in result.checks if c.task]
+    assert all(c.status == "TODO" and c.message.startswith("not implemented yet: TASK") for c in scored), (
+        result.render()
+    )
+    assert "Traceback" not in result.render()
+
+
+# Typical wrong solutions, three or more per lab: (old, new) edits of the reference solution, the task
+# each one breaks and words of the message that must point at it. Bugs of one lab sit in different
+# tasks, so one graded run checks all of them; ``keyword`` skips a lab's slow end-to-end checks.
+WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
+    "lab01_autograd": (
+        None,
+        [
+            (
+                ("return gy * self.mask", "gy[self.mask == 0] = 0\n        return gy"),
+                "1.3",
+                "must not be changed in place",
+            ),
+            (("gw = self.x.T @ gy", "gw = 2 * self.x.T @ gy"), "1.5", "gradcheck: gradient of input 1"),
+            (("        x[index] = old\n", ""), "1.6", "put every element back"),
+        ],
+    ),
+    "lab02_im2col": (
+        None,
+        [
+            (("+= col6[:, i, j]", "= col6[:, i, j]"), "2.4", "col2im(im2col(ones"),
+            # The same transpose bug in forward and backward: gradcheck alone would pass the backward.
+            (("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)"), "2.5", "conv2d(x, w, b"),
+            (
+                ("g = gy.transpose(1, 0, 2, 3).reshape(OC, -1)", "g = gy.reshape(OC, -1)"),
+                "2.6",
+                "scratchnet's gradients",
+            ),
+        ],
+    ),
+    "lab03_pool_bn": (
+        None,
+        [
+            (
+                ("+= gy * (self.winner == i * K + j)", "+= gy * (self.ties[:, :, i * K + j] == self.top) / self.count"),
+                "3.2",
+                "with tied maxima",
+            ),
+            (("1 / np.sqrt(var + self.eps)", "1 / np.sqrt(var)"), "3.3", "constant channel"),
+            (
+                (
+                    "gx = scale / n * (n * gy - grad_beta.reshape(1, C, 1, 1) - self.x_hat * grad_gamma.reshape("
+                    "1, C, 1, 1))",
+                    "gx = gy * scale",
+                ),
+                "3.4",
+                "dL/dx for L = sum(batch_norm(x))",
+            ),
+        ],
+    ),
+    "lab04_vgg": (
+        None,
+        [
+            (("return layers * (kernel - 1) + 1", "return layers * kernel"), "4.1", "stack_receptive_field"),
+            (
+                (
+                    "layers += [nn.Conv2d(in_channels, int(entry), 3, padding=1), nn.ReLU()]",
+                    "layers += [nn.Conv2d(in_channels, int(entry), 3, padding=1)]",
+                ),
+                "4.3",
+                "features",
+            ),
+            (("3 * 3 * C * c))", "C * c))"), "4.5", "vgg_table"),
+        ],
+    ),
+    "lab05_inception": (
+        "not train",
+        [
+            (
+                (
+                    "return in_channels * (ch1x1 + 9 * ch3x3 + 25 * ch5x5)",
+                    "return in_channels * (ch1x1 + ch3x3 + ch5x5)",
+                ),
+                "5.3",
+                "naive",
+            ),
+            (
+                (
+                    "self.conv = ConvReLU(in_channels, 128, 1)\n        self.fc1 = nn.Linear(128 * 4 * 4, hidden)",
+                    "self.conv = ConvReLU(in_channels, 64, 1)\n        self.fc1 = nn.Linear(64 * 4 * 4, hidden)",
+                ),
+                "5.4",
+                "128",
+            ),
+            (("loss = loss + aux_weight * F.cross_entropy", "loss = loss + F.cross_entropy"), "5.5", "googlenet_loss"),
+        ],
+    ),
+    "lab06_resnet": (
+        "bottleneck or make_net or train_settings",
+        [
+            (
+                ("return F.relu(out + (x if self.shortcut is None else self.shortcut(x)))", "return out"),
+                "6.2",
+                "the final ReLU (after the sum) is missing",
+            ),
+            (("2 if i == 0 else 1, residual", "1, residual"), "6.3", "output shapes of the BasicBlocks"),
+            (("momentum=0.9, weight_decay=1e-4)\n    rng", "momentum=0.9)\n    rng"), "6.4", "weight_decay=0.0001"),
+        ],
+    ),
+    "lab07_densenet": (
+        None,
+        [
+            (("out = self.conv1(F.relu(self.norm1(x)))", "out = self.conv1(self.norm1(x))"), "7.1", "DenseLayer"),
+            (("return cat(features, dim=1)", "return cat(features[1:], dim=1)"), "7.2", "DenseBlock"),
+            (("after = int(out * compression) if", "after = out if"), "7.4", "densenet_channels"),
+        ],
+    ),
+    "lab08_senet": (
+        "not train",
+        [
+            (
+                ("s = F.sigmoid(self.fc2(F.relu(self.fc1(z))))", "s = F.relu(self.fc2(F.relu(self.fc1(z))))"),
+                "8.1",
+                "SEBlock",
+            ),
+            (
+                ("return channels * hidden + hidden + hidden * channels + channels", "return 2 * channels * hidden"),
+                "8.2",
+                "se_params",
+            ),
+            (('identity = self.se(x) if self.design == "identity" else x', "identity = x"), "8.3", "identity"),
+        ],
+    ),
+    "lab09_medical": (
+        "not end_to_end",
+        [
+            (
+                ("((images.astype(np.float32) / 255 - mean) / std)", "((images.astype(np.float32) - mean) / std)"),
+                "9.1",
+                "normalised images",
+            ),
+            (
+                ("(len(labels) / (num_classes * np.maximum(counts, 1)))", "(np.maximum(counts, 1) / len(labels))"),
+                "9.3",
+                "class_weights",
+            ),
+            (("+ 0.5 * (pos == neg)).mean()", ").mean()"), "9.5", "AUC"),
+        ],
+    ),
+}
+EXTRA_EDITS = {  # what a wrong solution needs besides its bug (lab 3's split of tied gradients saves the window)
+    "lab03_pool_bn": [("self.winner = windows.argmax(axis=2)  # (N, C, OH, OW): k = i*K + j",
+                       "self.winner = windows.argmax(axis=2)\n        self.ties, self.top = windows, "
+                       "windows.max(axis=2)\n        self.count = (windows == self.top[:, :, None]).sum(axis=2)")],
+}  # fmt: skip
+
+
+def edited(lab: str, edits: list[tuple[str, str]]) -> dict[str, bytes]:
+    """The reference solution of ``lab`` with ``edits`` applied (each must apply exactly once)."""
+    trusted = load_lab(LESSONS / lab)
+    files = {name: (INSTRUCTOR / lab / name).read_text() for name in trusted.student_files}
+    for old, new in edits:
+        hits = [name for name, text in files.items() if text.count(old) == 1]
+        assert len(hits) == 1, f"{lab}: the edit {old!r} does not apply exactly once"
+        files[hits[0]] = files[hits[0]].replace(old, new)
+    return {name: text.encode() for name, text in files.items()}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_wrong_solutions_lose_marks_with_a_pointer(lab, trusted):
+    keyword, cases = WRONG[lab]
+    assert len(cases) >= 3
+    files = edited(lab, [edit for edit, _, _ in cases] + EXTRA_EDITS.get(lab, []))
+    result = grade_files(files, "", trusted[lab], "wrong", keyword=keyword)
+    report = result.gradescope()
+    outputs = {test["name"]: test["output"] for test in report["tests"]}
+    assert result.status == "ok", result.render()
+    for (old, _), task, pointer in cases:
+        score, maximum, _ = result.task_scores[task]
+        assert score < maximum, f"{lab}: the bug {old!r} kept full marks for task {task}\n{result.render()}"
+        assert pointer in outputs[f"Task {task}"], f"{lab} task {task}: no pointer {pointer!r}\n{result.render()}"
+    untouched = {t for t in result.task_scores} - {task for _, task, _ in cases}
+    assert any(result.task_scores[t][0] == result.task_scores[t][1] for t in untouched) or not untouched
+
+
+def test_a_correct_backward_keeps_its_marks_under_a_wrong_forward(trusted):
+    """Lab 2: the better student gets the better grade (the backward is compared with the reference)."""
+    files = edited("lab02_im2col", [("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)")])
+    result = grade_files(files, "", trusted["lab02_im2col"], "wrong forward", keyword="forward or backward")
+    assert result.task_scores["2.5"][0] == 0 and result.task_scores["2.6"][0] < 4, result.render()
+    both = edited("lab02_im2col", [edit for edit, task, _ in WRONG["lab02_im2col"][1] if task in ("2.5", "2.6")])
+    mirrored = grade_files(both, "", trusted["lab02_im2col"], "both wrong", keyword="forward or backward")
+    assert mirrored.task_scores["2.6"][0] < result.task_scores["2.6"][0] or mirrored.task_scores["2.6"][0] == 0
 
 
 def test_release_keeps_hints_and_indentation():
@@ -129,76 +325,38 @@ def test_release_refuses_a_destination_inside_the_source(tmp_path):
         release(tmp_path, tmp_path / "out")
 
 
-def lab_copy(tmp_path: Path, lab: str) -> Path:
-    copy = tmp_path / lab
-    shutil.copytree(LESSONS / lab, copy, ignore=shutil.ignore_patterns("__pycache__", "data"))
-    return copy
-
-
-def broken_lab02(tmp_path: Path, name: str, *replacements: tuple[str, str]) -> Path:
-    lab = lab_copy(tmp_path / name, "lab02_im2col")
-    source = (lab / "conv_im2col.py").read_text()
-    for old, new in replacements:
-        assert old in source
-        source = source.replace(old, new, 1)
-    (lab / "conv_im2col.py").write_text(source)
-    return lab
-
-
-def test_check_explains_wrong_answers(tmp_path):
-    transposed = ("return col.reshape(C * KH * KW, N * OH * OW)", "return col.reshape(C * KH * KW, N * OH * OW).T")
-    report = check_lab(broken_lab02(tmp_path, "shape", transposed), keyword="im2col_matches_reference")
-    text = report.render()
-    assert not report.ok
-    assert "expected shape (18, 32), got (32, 18)" in text  # the shape, expected vs actual
-    assert f"Score: 0/{report.total} checks passed." in text
-
-    wrong_gradient = ("return gx, gw, gb", "return gx, 2 * gw, gb")
-    off_by_one = ("for ow in range(OW):", "for ow in range(OW + 1):")  # conv2d_loops indexes past the end
-    report = check_lab(broken_lab02(tmp_path, "values", wrong_gradient, off_by_one), keyword="gradcheck or loops")
-    text = report.render()
-    assert "FAIL  Task 2.6" in text
-    assert "gradcheck: gradient of input 1 (w, shape (3, 2, 3, 3)) is wrong at index" in text  # the worst element
-    assert "ERROR Task 2.2" in text and "Error: " in text and "at conv_im2col.py, line" in text  # where it crashed
-
-
-def test_check_reports_a_file_that_does_not_import(tmp_path):
-    lab = lab_copy(tmp_path, "lab01_autograd")
-    (lab / "autograd_ops.py").write_text("def broken(:\n")
-    report = check_lab(lab)
-    assert not report.ok and report.problems
-    assert "syntax error in autograd_ops.py, line 1" in report.render()
-
-
-def test_check_leaves_no_trace(released):
-    lab = released / "lab01_autograd"
-    path_before, modules_before = list(sys.path), set(sys.modules)
-    check_lab(lab)
-    assert sys.path == path_before
-    assert not [name for name in set(sys.modules) - modules_before if name in ("autograd_ops", "test_lab01")]
-    assert not (lab / "__pycache__").exists() and not (lab / ".pytest_cache").exists()
-
-
-def test_command_line(tmp_path, capsys):
-    out = tmp_path / "out"
-    assert labs_main(["release", str(LESSONS / "lab01_autograd"), str(out)]) == 0
-    assert "solution regions replaced by stubs" in capsys.readouterr().out
-    assert labs_main(["check", str(out)]) == 1
-    assert "not implemented yet: TASK 1.1" in capsys.readouterr().out
-    assert labs_main(["check", str(LESSONS / "lab01_autograd"), "-k", "test_mul"]) == 0
-    assert "Score: 2/2 checks passed." in capsys.readouterr().out
-    assert labs_main(["release", str(LESSONS / "lab01_autograd"), str(out)]) == 2  # not empty: needs --force
+def test_check_from_inside_a_lab_folder(tmp_path, capsys, monkeypatch):
+    """`check .` from a student's copy of the handout: a score in points, a message per task, no traceback."""
+    student = tmp_path / "lab01_autograd"
+    shutil.copytree(LESSONS / "lab01_autograd", student)
+    monkeypatch.chdir(student)
+    assert labs_main(["check", "."]) == 1
+    out = capsys.readouterr().out
+    assert "not implemented yet: TASK 1.1" in out and "Score: 0/20 points." in out and "Traceback" not in out
+    shutil.copy(INSTRUCTOR / "lab01_autograd" / "autograd_ops.py", student)
+    assert labs_main(["check", "-k", "test_mul"]) == 0
+    out = capsys.readouterr().out
+    assert "Task 1.1: 2/2 points" in out and "Score: 2/2 points. Well done!" in out
+    assert labs_main(["check", "-k", "no_such_check"]) == 2  # not "Score: 0/0"
+    assert "No check matches -k 'no_such_check'" in capsys.readouterr().out
     assert labs_main(["check", str(tmp_path / "nowhere")]) == 2
 
 
-def test_python_dash_m_entry_point(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scratchnet.labs", "check", str(LESSONS / "lab01_autograd"), "-k",
-                             "numerical"], capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Score: 2/2 checks passed." in result.stdout
+def test_check_reports_a_file_that_does_not_import(tmp_path, trusted):
+    result = grade_files({"autograd_ops.py": b"def broken(:\n"}, "", trusted["lab01_autograd"], "syntax")
+    assert result.status == "does not import" and result.score == 0
+    assert "syntax error in autograd_ops.py, line 1" in result.detail
+
+
+def test_command_line_release(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 0
+    assert "solution regions replaced by stubs" in capsys.readouterr().out
+    assert labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 2  # not empty: needs --force
 
 
 def test_project_suite_does_not_collect_the_labs():
     """The labs' tests run through `check` (with the lab folder on sys.path), not in the project's collection."""
     assert re.search(r'^testpaths = \["tests"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
-    assert not (LESSONS / "__init__.py").exists() and not (LESSONS / "conftest.py").exists()
+    for folder in (LESSONS, INSTRUCTOR, INSTRUCTOR.parent):
+        assert not (folder / "__init__.py").exists() and not (folder / "conftest.py").exists()

@@ -38,9 +38,7 @@ class MulFunction(Function):
 
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # HINT: dy/da = b and dy/db = a; multiply each by the upstream gradient gy.
-        ### BEGIN SOLUTION
-        return gy * self.b, gy * self.a
-        ### END SOLUTION
+        raise NotImplementedError("TASK 1.1 (Mul): complete MulFunction.backward() in autograd_ops.py")
 
 
 def mul(a: Tensor, b: Tensor) -> Tensor:
@@ -62,9 +60,7 @@ class AddBiasFunction(Function):
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # HINT: b was used N times (once per row), so dL/db adds up the N rows' gradients.
         # HINT: the gradient of an input always has that input's shape: gx (N, D), gb (D,).
-        ### BEGIN SOLUTION
-        return gy, gy.sum(axis=0)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 1.2 (AddBias): complete AddBiasFunction.backward() in autograd_ops.py")
 
 
 def add_bias(x: Tensor, b: Tensor) -> Tensor:
@@ -88,9 +84,7 @@ class ReluFunction(Function):
         # HINT: the derivative is 1 where x > 0 and 0 elsewhere; at exactly x = 0 take 0 (PyTorch's choice).
         # HINT: return a NEW array. Writing into gy (gy[~mask] = 0) would corrupt the gradient that
         #       another branch shares, e.g. a ResNet's skip connection.
-        ### BEGIN SOLUTION
-        return gy * self.mask
-        ### END SOLUTION
+        raise NotImplementedError("TASK 1.3 (ReLU): complete ReluFunction.backward() in autograd_ops.py")
 
 
 def relu(x: Tensor) -> Tensor:
@@ -108,15 +102,10 @@ class SigmoidFunction(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         # HINT: save the output as self.y: the derivative is y * (1 - y), no exp needed in backward.
-        ### BEGIN SOLUTION
-        self.y = 1 / (1 + np.exp(-x))
-        return self.y
-        ### END SOLUTION
+        raise NotImplementedError("TASK 1.4 (Sigmoid): complete SigmoidFunction.forward() in autograd_ops.py")
 
     def backward(self, gy: np.ndarray) -> np.ndarray:
-        ### BEGIN SOLUTION
-        return gy * self.y * (1 - self.y)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 1.4 (Sigmoid): complete SigmoidFunction.backward() in autograd_ops.py")
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -139,11 +128,7 @@ class MatMulFunction(Function):
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # HINT: gy is (N, M). Find the product of gy with x or w whose shape is x's (N, D), then w's (D, M):
         #       the shapes leave only one way to write each.
-        ### BEGIN SOLUTION
-        gx = gy @ self.w.T  # (N, M) @ (M, D) -> (N, D)
-        gw = self.x.T @ gy  # (D, N) @ (N, M) -> (D, M)
-        return gx, gw
-        ### END SOLUTION
+        raise NotImplementedError("TASK 1.5 (MatMul): complete MatMulFunction.backward() in autograd_ops.py")
 
 
 def matmul(x: Tensor, w: Tensor) -> Tensor:
@@ -176,18 +161,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     """
     # HINT: np.nditer or np.ndindex(x.shape) visits every index of an array of any shape.
     # HINT: remember x[i], set x[i] = old + eps, evaluate, set x[i] = old - eps, evaluate, put old back.
-    ### BEGIN SOLUTION
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        old = x[index]
-        x[index] = old + eps
-        plus = f(x)
-        x[index] = old - eps
-        minus = f(x)
-        x[index] = old
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
-    ### END SOLUTION
+    raise NotImplementedError("TASK 1.6 (The numerical gradient): complete numerical_gradient() in autograd_ops.py")
 
 
 # =====================================================================================
@@ -201,10 +175,7 @@ def two_layer_net(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> 
     Shapes: x (N, D), w1 (D, H), b1 (H,), w2 (H, K), b2 (K,) -> scores (N, K).
     The engine chains your backwards: nothing more to write for the network's gradient.
     """
-    ### BEGIN SOLUTION
-    hidden = relu(add_bias(matmul(x, w1), b1))  # (N, H)
-    return add_bias(matmul(hidden, w2), b2)  # (N, K)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 1.7 (A two-layer network made of your ops): complete two_layer_net() in autograd_ops.py")
 
 
 class _ForgetfulReluFunction(ReluFunction):

@@ -36,9 +36,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
     ``conv_output_size(224, 3, 1, 1) == 224`` (slide "VGGNet (1)")."""
     # HINT: the padded axis has size + 2*padding elements; the window's first element can sit at
     #       0, stride, 2*stride, ... as long as the whole window fits.
-    ### BEGIN SOLUTION
-    return (size + 2 * padding - kernel) // stride + 1
-    ### END SOLUTION
+    raise NotImplementedError("TASK 2.1 (The output size): complete conv_output_size() in conv_im2col.py")
 
 
 # =====================================================================================
@@ -61,21 +59,7 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, p
     """
     # HINT: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P))) pads only H and W, with zeros.
     # HINT: loop over n, o, oh, ow; the window is x_pad[n, :, oh*S : oh*S + KH, ow*S : ow*S + KW].
-    ### BEGIN SOLUTION
-    N, _, H, W = x.shape
-    OC, _, KH, KW = w.shape
-    OH = conv_output_size(H, KH, stride, padding)
-    OW = conv_output_size(W, KW, stride, padding)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))  # (N, C, H+2P, W+2P)
-    y = np.zeros((N, OC, OH, OW), dtype=x.dtype)
-    for n in range(N):
-        for o in range(OC):
-            for oh in range(OH):
-                for ow in range(OW):
-                    window = x_pad[n, :, oh * stride : oh * stride + KH, ow * stride : ow * stride + KW]  # (C, KH, KW)
-                    y[n, o, oh, ow] = (window * w[o]).sum() + b[o]
-    return y
-    ### END SOLUTION
+    raise NotImplementedError("TASK 2.2 (Convolution from its definition, in loops): complete conv2d_loops() in conv_im2col.py")
 
 
 # =====================================================================================
@@ -100,18 +84,7 @@ def im2col(x: np.ndarray, KH: int, KW: int, stride: int = 1, padding: int = 0) -
     #       is (N, C, OH, OW), every window's element (i, j) at once. Then reorder and reshape col6.
     # HINT: a loop over the N*OH*OW windows (x_pad[n, :, rows, cols].reshape(-1) into one column) is
     #       slower but fine here.
-    ### BEGIN SOLUTION
-    N, C, H, W = x.shape
-    OH = conv_output_size(H, KH, stride, padding)
-    OW = conv_output_size(W, KW, stride, padding)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))  # (N, C, H+2P, W+2P)
-    col = np.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            window = x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride]  # (N, C, OH, OW)
-            col[:, i, j] = window.transpose(1, 0, 2, 3)  # (C, N, OH, OW)
-    return col.reshape(C * KH * KW, N * OH * OW)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 2.3 (im2col): complete im2col() in conv_im2col.py")
 
 
 # =====================================================================================
@@ -138,19 +111,7 @@ def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], KH: int, KW: int
     #       (+=, not =) the slice back into a zero array of the padded shape. Overlapping windows
     #       (stride < kernel) share pixels, and each pixel must collect every window's share.
     # HINT: at the end cut the padding off: x_pad[:, :, P : P + H, P : P + W].
-    ### BEGIN SOLUTION
-    N, C, H, W = x_shape
-    OH = conv_output_size(H, KH, stride, padding)
-    OW = conv_output_size(W, KW, stride, padding)
-    col6 = col.reshape(C, KH, KW, N, OH, OW)
-    x_pad = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=col.dtype)
-    for i in range(KH):
-        for j in range(KW):
-            x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += col6[:, i, j].transpose(
-                1, 0, 2, 3
-            )
-    return x_pad[:, :, padding : padding + H, padding : padding + W]
-    ### END SOLUTION
+    raise NotImplementedError("TASK 2.4 (col2im): complete col2im() in conv_im2col.py")
 
 
 # =====================================================================================
@@ -171,31 +132,14 @@ class Conv2dFunction(Function):
         # HINT: their product is (OC, N*OH*OW): add b as a column, then reshape to (OC, N, OH, OW)
         #       and transpose to (N, OC, OH, OW).
         # HINT: save what backward needs: x's shape, w, and col (no need to unfold x twice).
-        ### BEGIN SOLUTION
-        N, _, H, W = x.shape
-        OC, _, KH, KW = w.shape
-        OH = conv_output_size(H, KH, self.stride, self.padding)
-        OW = conv_output_size(W, KW, self.stride, self.padding)
-        self.x_shape, self.w = x.shape, w
-        self.col = im2col(x, KH, KW, self.stride, self.padding)  # (C*KH*KW, N*OH*OW)
-        y = w.reshape(OC, -1) @ self.col + b[:, None]  # (OC, N*OH*OW)
-        return y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)  # (N, OC, OH, OW)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 2.5 (The convolution's forward): complete Conv2dFunction.forward() in conv_im2col.py")
 
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # TASK 2.6
         # HINT: first bring gy (N, OC, OH, OW) to the layout of the forward's product, (OC, N*OH*OW).
         # HINT: then the forward was a plain matmul (TASK 1.5 of lab 1): gw_rows = g @ col.T and
         #       gcol = w_rows.T @ g; col2im turns gcol into gx; gb adds g over everything but OC.
-        ### BEGIN SOLUTION
-        OC, _, KH, KW = self.w.shape
-        g = gy.transpose(1, 0, 2, 3).reshape(OC, -1)  # (OC, N*OH*OW)
-        gb = g.sum(axis=1)  # (OC,)
-        gw = (g @ self.col.T).reshape(self.w.shape)  # (OC, C*KH*KW) -> (OC, C, KH, KW)
-        gcol = self.w.reshape(OC, -1).T @ g  # (C*KH*KW, N*OH*OW)
-        gx = col2im(gcol, self.x_shape, KH, KW, self.stride, self.padding)  # (N, C, H, W)
-        return gx, gw, gb
-        ### END SOLUTION
+        raise NotImplementedError("TASK 2.6 (The convolution's backward): complete Conv2dFunction.backward() in conv_im2col.py")
 
 
 def conv2d(x: Tensor, w: Tensor, b: Tensor, stride: int = 1, padding: int = 0) -> Tensor:

@@ -1,4 +1,4 @@
-"""Checks for lab 2. Run them with:  python -m scratchnet.labs check lessons/lab02_im2col"""
+"""Checks for lab 2. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import conv_im2col as lab
 import numpy as np
@@ -8,6 +8,19 @@ import scratchnet as sn
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
 from scratchnet.ops import im2col as reference
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"2.1": 1, "2.2": 3, "2.3": 4, "2.4": 4, "2.5": 4, "2.6": 4}
+# scratchnet's own versions of what this lab asks you to write: your file may not call them.
+FORBIDDEN = (
+    "scratchnet.ops.im2col.im2col",
+    "scratchnet.ops.im2col.col2im",
+    "scratchnet.ops.im2col.rows_to_nchw",
+    "scratchnet.ops.im2col.nchw_to_rows",
+    "scratchnet.ops.conv",
+    "scratchnet.nn.conv",
+    "scratchnet.kernels",
+)
 
 # (stride, padding) pairs, kernel shapes: VGG's 3x3/1/1, a strided conv, a 1x3 of Inception-v3's factorisation.
 GEOMETRIES = [(1, 0), (1, 1), (2, 1), (2, 0)]
@@ -103,13 +116,39 @@ def test_one_by_one_is_a_matrix_product():
     expect_close(lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b)), expected, "1x1 conv2d vs einsum")
 
 
-@pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 1), (2, 0)])
-def test_backward_gradcheck(stride, padding):
-    """Task 2.6: Conv2dFunction.backward passes gradcheck for x, w and b"""
-    x, w, b = random_conv(np.random.default_rng(6), N=2, C=2, H=5, W=4, OC=3)
+def reference_gradients(x, w, b, gy, stride, padding):
+    """dL/dx, dL/dw, dL/db of L = sum(gy * conv2d(x, w, b)), by scratchnet's own convolution."""
     inputs = [sn.tensor(a, requires_grad=True) for a in (x, w, b)]
-    expect_gradcheck(lambda *t: lab.conv2d(*t, stride=stride, padding=padding), inputs,
-                     f"conv2d backward (stride={stride}, padding={padding})", names=("x", "w", "b"))  # fmt: skip
+    F.conv2d(*inputs, stride=stride, padding=padding).backward(sn.tensor(gy))
+    return [t.grad.numpy() for t in inputs]
+
+
+@pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 1), (2, 0)])
+def test_backward_matches_reference(stride, padding):
+    """Task 2.6: Conv2dFunction.backward gives scratchnet's gradients for x, w and b (a fixed random upstream)"""
+    # Compared with the reference, not only with your own forward: a backward that mirrors a bug of
+    # the forward (say, a missing (N, OC) <-> (OC, N) transpose in both) passes gradcheck, not this.
+    rng = np.random.default_rng(6)
+    x, w, b = random_conv(rng, N=2, C=2, H=5, W=4, OC=3)
+    function = lab.Conv2dFunction(stride, padding)
+    function.forward(x, w, b)
+    gy = rng.standard_normal(scratchnet_conv(x, w, b, stride, padding).shape)
+    grads = function.backward(gy.copy())
+    if not isinstance(grads, tuple | list) or len(grads) != 3:
+        raise AssertionError("Conv2dFunction.backward should return three gradients (gx, gw, gb)")
+    expected = reference_gradients(x, w, b, gy, stride, padding)
+    for grad, like, name in zip(grads, expected, ("x", "w", "b"), strict=True):
+        what = f"conv2d backward (stride={stride}, padding={padding}): gradient for {name}"
+        expect_shape(grad, like.shape, what)
+        expect_close(grad, like, what)
+
+
+def test_backward_gradcheck():
+    """Task 2.6: conv2d (your forward and backward, chained by the engine) passes gradcheck for x, w and b"""
+    x, w, b = random_conv(np.random.default_rng(9), N=2, C=2, H=5, W=4, OC=3)
+    inputs = [sn.tensor(a, requires_grad=True) for a in (x, w, b)]
+    expect_gradcheck(lambda *t: lab.conv2d(*t, stride=2, padding=1), inputs,
+                     "conv2d backward (stride=2, padding=1)", names=("x", "w", "b"))  # fmt: skip
 
 
 def test_backward_shapes():

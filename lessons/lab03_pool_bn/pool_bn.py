@@ -41,17 +41,7 @@ class MaxPool2dFunction(Function):
         #       (N, C, OH, OW), element (i, j) of every window) into windows (N, C, K*K, OH, OW).
         # HINT: windows.max(axis=2) is y; save windows.argmax(axis=2), the winner's k = i*K + j
         #       (the first one wins a tie), and x's shape for backward.
-        ### BEGIN SOLUTION
-        H, W = x.shape[2:]
-        K, S = self.K, self.S
-        OH, OW = (H - K) // S + 1, (W - K) // S + 1
-        windows = np.stack(
-            [x[:, :, i : i + S * OH : S, j : j + S * OW : S] for i in range(K) for j in range(K)], axis=2
-        )  # (N, C, K*K, OH, OW)
-        self.x_shape = x.shape
-        self.winner = windows.argmax(axis=2)  # (N, C, OH, OW): k = i*K + j
-        return windows.max(axis=2)  # (N, C, OH, OW)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 3.1 (Max pooling, forward): complete MaxPool2dFunction.forward() in pool_bn.py")
 
     def backward(self, gy: np.ndarray) -> np.ndarray:
         # TASK 3.2
@@ -60,15 +50,7 @@ class MaxPool2dFunction(Function):
         #       slice of gx that forward read element (i, j) from.
         # HINT: add (+=), never assign: with K > S (GoogLeNet's 3x3 windows moved by 2) one element
         #       can win two windows and must receive both gradients.
-        ### BEGIN SOLUTION
-        K, S = self.K, self.S
-        OH, OW = gy.shape[2:]
-        gx = np.zeros(self.x_shape, dtype=gy.dtype)
-        for i in range(K):
-            for j in range(K):
-                gx[:, :, i : i + S * OH : S, j : j + S * OW : S] += gy * (self.winner == i * K + j)
-        return gx
-        ### END SOLUTION
+        raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete MaxPool2dFunction.backward() in pool_bn.py")
 
 
 def max_pool2d(x: Tensor, kernel_size: int, stride: int | None = None) -> Tensor:
@@ -108,40 +90,15 @@ class BatchNormFunction(Function):
         # HINT: update the running statistics IN PLACE (self.running_mean[...] = ...): the layer owns
         #       these arrays and must see the change.
         # HINT: save x_hat, the inverse standard deviation and gamma for backward.
-        ### BEGIN SOLUTION
-        C = x.shape[1]
-        n = x.size // C
-        if self.training:
-            mean = x.mean(axis=(0, 2, 3))  # (C,)
-            var = x.var(axis=(0, 2, 3))  # (C,), biased: divided by n
-            self.running_mean[...] = (1 - self.momentum) * self.running_mean + self.momentum * mean
-            self.running_var[...] = (1 - self.momentum) * self.running_var + self.momentum * var * n / (n - 1)
-        else:
-            mean, var = self.running_mean, self.running_var
-        self.inv_std = 1 / np.sqrt(var + self.eps)  # (C,)
-        self.x_hat = (x - mean.reshape(1, C, 1, 1)) * self.inv_std.reshape(1, C, 1, 1)  # (N, C, H, W)
-        self.gamma = gamma
-        return gamma.reshape(1, C, 1, 1) * self.x_hat + beta.reshape(1, C, 1, 1)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 3.3 (Batch normalisation, forward): complete BatchNormFunction.forward() in pool_bn.py")
 
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # TASK 3.4
         # HINT: dL/dbeta = sum of gy per channel; dL/dgamma = sum of gy * x_hat per channel.
-        # HINT: in training, mean and var depend on x too. The compact result (derive it!):
-        #           dL/dx = gamma * inv_std / n * (n * gy - sum(gy) - x_hat * sum(gy * x_hat))
-        #       with the sums per channel. In eval mode the statistics are constants: dL/dx = gy * gamma * inv_std.
-        ### BEGIN SOLUTION
-        C = gy.shape[1]
-        n = gy.size // C
-        grad_beta = gy.sum(axis=(0, 2, 3))  # (C,)
-        grad_gamma = (gy * self.x_hat).sum(axis=(0, 2, 3))  # (C,)
-        scale = (self.gamma * self.inv_std).reshape(1, C, 1, 1)
-        if self.training:
-            gx = scale / n * (n * gy - grad_beta.reshape(1, C, 1, 1) - self.x_hat * grad_gamma.reshape(1, C, 1, 1))
-        else:
-            gx = gy * scale
-        return gx, grad_gamma, grad_beta
-        ### END SOLUTION
+        # HINT: in training, mean and var depend on x too: follow the three paths (x_hat, var, mean) and
+        #       simplify; the result needs only the per-channel sums of gy and of gy * x_hat. In eval
+        #       mode the statistics are constants, so only the first path is left.
+        raise NotImplementedError("TASK 3.4 (Batch normalisation, backward): complete BatchNormFunction.backward() in pool_bn.py")
 
 
 # =====================================================================================
@@ -162,17 +119,8 @@ class MyBatchNorm2d(nn.Module):
         self.momentum, self.eps = momentum, eps
         # HINT: nn.Parameter(ones(C)) is learned; self.register_buffer("running_mean", zeros(C)) is
         #       state that state_dict() saves but the optimizer never sees.
-        ### BEGIN SOLUTION
-        self.weight = nn.Parameter(ones(num_features))
-        self.bias = nn.Parameter(zeros(num_features))
-        self.register_buffer("running_mean", zeros(num_features))
-        self.register_buffer("running_var", ones(num_features))
-        ### END SOLUTION
+        raise NotImplementedError("TASK 3.5 (The layer): complete MyBatchNorm2d.__init__() in pool_bn.py")
 
     def forward(self, x: Tensor) -> Tensor:
         # HINT: the Function takes the buffers' arrays (self.running_mean.data) so it can update them.
-        ### BEGIN SOLUTION
-        function = BatchNormFunction(self.running_mean.data, self.running_var.data, self.training,
-                                     self.momentum, self.eps)  # fmt: skip
-        return function(x, self.weight, self.bias)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 3.5 (The layer): complete MyBatchNorm2d.forward() in pool_bn.py")

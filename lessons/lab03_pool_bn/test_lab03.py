@@ -1,4 +1,4 @@
-"""Checks for lab 3. Run them with:  python -m scratchnet.labs check lessons/lab03_pool_bn"""
+"""Checks for lab 3. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import numpy as np
 import pool_bn as lab
@@ -8,6 +8,17 @@ import scratchnet as sn
 from scratchnet import nn
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"3.1": 3, "3.2": 4, "3.3": 5, "3.4": 5, "3.5": 3}
+# scratchnet's own versions of what this lab asks you to write: your file may not call them.
+FORBIDDEN = (
+    "scratchnet.ops.pool",
+    "scratchnet.ops.norm",
+    "scratchnet.nn.pooling",
+    "scratchnet.nn.norm",
+    "scratchnet.kernels",
+)
 
 
 def distinct(rng, *shape):
@@ -45,6 +56,19 @@ def test_pool_backward_overlapping_winner():
     expect_close(function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward: gradient of the centre")
 
 
+def test_pool_backward_ties():
+    """Task 3.2: in a tie the first maximum of the window (row by row) takes the whole gradient, as in PyTorch"""
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 1.0]]]])  # every 2x2 window has tied 3s
+    function = lab.MaxPool2dFunction(2, 1)
+    function.forward(x)
+    gy = np.array([[[[1.0, 2.0], [4.0, 8.0]]]])
+    # torch.nn.functional.max_pool2d gives these (and scratchnet's reference too): window (0, 0) sends its 1
+    # to x[0, 1], window (0, 1) its 2 to x[0, 1] as well, window (1, 0) its 4 to x[1, 0], window (1, 1) its 8
+    # to x[1, 2]. Splitting a gradient among the tied elements is not what PyTorch does.
+    expected = np.array([[[[0.0, 3.0, 0.0], [4.0, 0.0, 8.0], [0.0, 0.0, 0.0]]]])
+    expect_close(function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward with tied maxima")
+
+
 def bn_inputs(rng, N=4, C=3, H=3, W=2):
     x = rng.standard_normal((N, C, H, W)) * 2 + 1
     return x, rng.standard_normal(C), rng.standard_normal(C)
@@ -61,6 +85,17 @@ def test_bn_forward_training():
     normalised = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True).forward(x, np.ones(C), np.zeros(C))
     expect_close(normalised.mean(axis=(0, 2, 3)), np.zeros(C), "per-channel mean of x_hat", atol=1e-6)
     expect_close(normalised.var(axis=(0, 2, 3)), np.ones(C), "per-channel variance of x_hat", atol=1e-3)
+
+
+def test_bn_constant_channel():
+    """Task 3.3: a constant channel (variance 0) normalises to 0, so its output is beta: eps keeps it finite"""
+    x, gamma, beta = bn_inputs(np.random.default_rng(9))
+    x[:, 1] = 3.0  # a channel that never changes, e.g. a dead feature map after ReLU
+    C = x.shape[1]
+    y = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True).forward(x, gamma, beta)
+    if not np.isfinite(y).all():
+        raise AssertionError("batch norm of a constant channel gave NaN or inf: divide by sqrt(var + eps), eps = 1e-5")
+    expect_close(y[:, 1], np.full_like(y[:, 1], beta[1]), "the output of a constant channel (x_hat = 0: beta)")
 
 
 def test_bn_running_statistics():

@@ -1,4 +1,4 @@
-"""Checks for lab 4. Run them with:  python -m scratchnet.labs check lessons/lab04_vgg"""
+"""Checks for lab 4. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,9 @@ import vgg16_table as lab
 import scratchnet as sn
 from scratchnet import nn
 from scratchnet.labs.expect import expect_equal, expect_shape
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"4.1": 3, "4.2": 4, "4.3": 4, "4.4": 4, "4.5": 5}
 
 # Slide "VGGNet (3)", row by row: (name, memory, params), params without biases.
 SLIDE = [

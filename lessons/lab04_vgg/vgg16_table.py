@@ -28,18 +28,14 @@ def stack_receptive_field(layers: int, kernel: int = 3) -> int:
     """The receptive field (in pixels along one axis) of ``layers`` stacked convolutions of size
     ``kernel``, stride 1: how wide a patch of the input one output of the last layer sees."""
     # HINT: one 3x3 conv sees 3 pixels; each further one widens the view by kernel - 1.
-    ### BEGIN SOLUTION
-    return layers * (kernel - 1) + 1
-    ### END SOLUTION
+    raise NotImplementedError("TASK 4.1 (Why 3x3): complete stack_receptive_field() in vgg16_table.py")
 
 
 def stack_weights(channels: int, layers: int, kernel: int = 3) -> int:
     """Weights (no biases) of ``layers`` stacked ``kernel`` x ``kernel`` convolutions, each with
     ``channels`` input and ``channels`` output channels. The slide's 3 x (3 x 3 x C) is per output
     channel; here count them all."""
-    ### BEGIN SOLUTION
-    return layers * kernel * kernel * channels * channels
-    ### END SOLUTION
+    raise NotImplementedError("TASK 4.1 (Why 3x3): complete stack_weights() in vgg16_table.py")
 
 
 # =====================================================================================
@@ -56,15 +52,7 @@ def vgg_config(depth: int) -> list[int | str]:
     """
     # HINT: VGG16 (configuration D) has 2, 2, 3, 3, 3 convs in its five stages: 13 convs + 3 FC = 16.
     # HINT: raise ValueError for a depth that is not 11, 13, 16 or 19.
-    ### BEGIN SOLUTION
-    convs_per_stage = {11: [1, 1, 2, 2, 2], 13: [2, 2, 2, 2, 2], 16: [2, 2, 3, 3, 3], 19: [2, 2, 4, 4, 4]}
-    if depth not in convs_per_stage:
-        raise ValueError(f"VGG has depth 11, 13, 16 or 19, not {depth}")
-    config: list[int | str] = []
-    for channels, convs in zip([64, 128, 256, 512, 512], convs_per_stage[depth], strict=True):
-        config += [channels] * convs + ["M"]
-    return config
-    ### END SOLUTION
+    raise NotImplementedError("TASK 4.2 (The configuration table): complete vgg_config() in vgg16_table.py")
 
 
 # =====================================================================================
@@ -76,16 +64,7 @@ def make_features(config: list[int | str], in_channels: int = 3) -> nn.Sequentia
     """One ``nn.Sequential``: for an int c, ``Conv2d(in, c, 3, padding=1)`` then ``ReLU()``; for "M",
     ``MaxPool2d(2, 2)``. Keeping them in one flat Sequential numbers the layers as torchvision
     does (``features.0.weight`` is the first conv), so its pretrained weights would load."""
-    ### BEGIN SOLUTION
-    layers: list[nn.Module] = []
-    for entry in config:
-        if entry == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(in_channels, int(entry), 3, padding=1), nn.ReLU()]
-            in_channels = int(entry)
-    return nn.Sequential(*layers)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 4.3 (The convolutional part, built from a configuration): complete make_features() in vgg16_table.py")
 
 
 # =====================================================================================
@@ -107,21 +86,10 @@ class VGG(nn.Module):
     def __init__(self, config: list[int | str], num_classes: int = 1000, image_size: int = 224,
                  hidden: int = 4096, in_channels: int = 3) -> None:  # fmt: skip
         super().__init__()
-        ### BEGIN SOLUTION
-        self.features = make_features(config, in_channels)
-        channels = [entry for entry in config if entry != "M"][-1]
-        side = image_size // 2 ** config.count("M")
-        self.classifier = nn.Sequential(
-            nn.Linear(int(channels) * side * side, hidden), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(hidden, num_classes),
-        )  # fmt: skip
-        ### END SOLUTION
+        raise NotImplementedError("TASK 4.4 (The whole network): complete VGG.__init__() in vgg16_table.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        return self.classifier(self.features(x).flatten(1))  # (N, C, s, s) -> (N, C*s*s) -> (N, classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 4.4 (The whole network): complete VGG.forward() in vgg16_table.py")
 
 
 # =====================================================================================
@@ -144,24 +112,7 @@ def vgg_table(config: list[int | str], image_size: int = 224, in_channels: int =
     of the three FC layers, in order. Computed by arithmetic alone: no network is built."""
     # HINT: walk the config keeping (H, W, C). A 3x3 conv with c filters has 3*3*C*c weights and
     #       keeps H, W; a pool halves H and W. The FC layers are C*H*W -> hidden -> hidden -> classes.
-    ### BEGIN SOLUTION
-    H = W = image_size
-    C = in_channels
-    rows = [Row("INPUT", (H, W, C), H * W * C, 0)]
-    for entry in config:
-        if entry == "M":
-            H, W = H // 2, W // 2
-            rows.append(Row("POOL2", (H, W, C), H * W * C, 0))
-        else:
-            c = int(entry)
-            rows.append(Row(f"CONV3-{c}", (H, W, c), H * W * c, 3 * 3 * C * c))
-            C = c
-    units = H * W * C
-    for out in (hidden, hidden, num_classes):
-        rows.append(Row("FC", (1, 1, out), out, units * out))
-        units = out
-    return rows
-    ### END SOLUTION
+    raise NotImplementedError("TASK 4.5 (The memory and parameter table): complete vgg_table() in vgg16_table.py")
 
 
 def format_table(rows: list[Row]) -> str:

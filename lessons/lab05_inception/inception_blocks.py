@@ -46,18 +46,11 @@ class InceptionNaive(nn.Module):
 
     def __init__(self, in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> None:
         super().__init__()
-        ### BEGIN SOLUTION
-        self.branch1 = ConvReLU(in_channels, ch1x1, 1)
-        self.branch2 = ConvReLU(in_channels, ch3x3, 3)
-        self.branch3 = ConvReLU(in_channels, ch5x5, 5)
-        self.branch4 = nn.MaxPool2d(3, stride=1, padding=1)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.1 (The naive Inception module): complete InceptionNaive.__init__() in inception_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
         # HINT: scratchnet.cat([a, b, ...], dim=1) joins tensors along the channels.
-        ### BEGIN SOLUTION
-        return cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.1 (The naive Inception module): complete InceptionNaive.forward() in inception_blocks.py")
 
 
 # =====================================================================================
@@ -80,17 +73,10 @@ class Inception(nn.Module):
                  pool_proj: int) -> None:  # fmt: skip
         super().__init__()
         # HINT: nn.Sequential(a, b) runs a then b; name the branches branch1 ... branch4.
-        ### BEGIN SOLUTION
-        self.branch1 = ConvReLU(in_channels, ch1x1, 1)
-        self.branch2 = nn.Sequential(ConvReLU(in_channels, ch3x3red, 1), ConvReLU(ch3x3red, ch3x3, 3))
-        self.branch3 = nn.Sequential(ConvReLU(in_channels, ch5x5red, 1), ConvReLU(ch5x5red, ch5x5, 5))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), ConvReLU(in_channels, pool_proj, 1))
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.2 (The Inception module with dimension reductions): complete Inception.__init__() in inception_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        return cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.2 (The Inception module with dimension reductions): complete Inception.forward() in inception_blocks.py")
 
 
 # =====================================================================================
@@ -100,27 +86,20 @@ class Inception(nn.Module):
 
 def naive_weights(in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> int:
     """Weights (no biases) of ``InceptionNaive(in_channels, ch1x1, ch3x3, ch5x5)``."""
-    ### BEGIN SOLUTION
-    return in_channels * (ch1x1 + 9 * ch3x3 + 25 * ch5x5)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 5.3 (What the 1x1 reductions save): complete naive_weights() in inception_blocks.py")
 
 
 def inception_weights(in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
                       pool_proj: int) -> int:  # fmt: skip
     """Weights (no biases) of ``Inception(...)`` with the same arguments: the table's "params"."""
     # HINT: a k x k conv from C to C' channels has k*k*C*C' weights; count the six convs.
-    ### BEGIN SOLUTION
-    return (in_channels * ch1x1 + in_channels * ch3x3red + 9 * ch3x3red * ch3x3
-            + in_channels * ch5x5red + 25 * ch5x5red * ch5x5 + in_channels * pool_proj)  # fmt: skip
-    ### END SOLUTION
+    raise NotImplementedError("TASK 5.3 (What the 1x1 reductions save): complete inception_weights() in inception_blocks.py")
 
 
 def macs(weights: int, height: int, width: int) -> int:
     """Multiply-adds of a module whose convs all keep the size H x W: every weight is used once per
     output position. The table's "ops" column (128M for inception (3a) at 28 x 28)."""
-    ### BEGIN SOLUTION
-    return weights * height * width
-    ### END SOLUTION
+    raise NotImplementedError("TASK 5.3 (What the 1x1 reductions save): complete macs() in inception_blocks.py")
 
 
 # =====================================================================================
@@ -141,20 +120,10 @@ class InceptionAux(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, hidden: int = 1024) -> None:
         super().__init__()
-        ### BEGIN SOLUTION
-        self.pool = nn.AdaptiveAvgPool2d(4)
-        self.conv = ConvReLU(in_channels, 128, 1)
-        self.fc1 = nn.Linear(128 * 4 * 4, hidden)
-        self.dropout = nn.Dropout(0.7)
-        self.fc2 = nn.Linear(hidden, num_classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.4 (The auxiliary classifier): complete InceptionAux.__init__() in inception_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        x = self.conv(self.pool(x))  # (N, 128, 4, 4)
-        x = F.relu(self.fc1(x.flatten(1)))  # (N, hidden)
-        return self.fc2(self.dropout(x))  # (N, num_classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.4 (The auxiliary classifier): complete InceptionAux.forward() in inception_blocks.py")
 
 
 # =====================================================================================
@@ -169,15 +138,7 @@ def googlenet_loss(outputs: Tensor | tuple[Tensor, ...], target: Tensor, aux_wei
     (then the loss is the main output's alone).
     """
     # HINT: F.cross_entropy(logits, target) is the mean cross-entropy of a batch.
-    ### BEGIN SOLUTION
-    if not isinstance(outputs, tuple):
-        return F.cross_entropy(outputs, target)
-    main, *auxiliary = outputs
-    loss = F.cross_entropy(main, target)
-    for aux in auxiliary:
-        loss = loss + aux_weight * F.cross_entropy(aux, target)
-    return loss
-    ### END SOLUTION
+    raise NotImplementedError("TASK 5.5 (The training loss with auxiliary heads): complete googlenet_loss() in inception_blocks.py")
 
 
 # =====================================================================================
@@ -206,14 +167,7 @@ class MiniGoogLeNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         # HINT: F.global_avg_pool2d(x) is (N, C, 1, 1); .flatten(1) makes it (N, C).
         # HINT: self.training is True after model.train() and False after model.eval().
-        ### BEGIN SOLUTION
-        a = self.inception_a(self.stem(x))  # (N, 32, H, W)
-        features = F.global_avg_pool2d(self.inception_b(a)).flatten(1)  # (N, 64)
-        logits = self.fc(self.dropout(features))  # (N, num_classes)
-        if self.training:
-            return logits, self.aux(a)
-        return logits
-        ### END SOLUTION
+        raise NotImplementedError("TASK 5.6 (A mini GoogLeNet): complete MiniGoogLeNet.forward() in inception_blocks.py")
 
 
 def main() -> None:

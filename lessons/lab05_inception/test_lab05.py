@@ -1,4 +1,4 @@
-"""Checks for lab 5. Run them with:  python -m scratchnet.labs check lessons/lab05_inception"""
+"""Checks for lab 5. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import inception_blocks as lab
 import numpy as np
@@ -9,6 +9,9 @@ from scratchnet import nn, optim
 from scratchnet.data import digits
 from scratchnet.labs.expect import expect_close, expect_equal, expect_shape
 from scratchnet.nn import functional as F
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"5.1": 3, "5.2": 3, "5.3": 4, "5.4": 3, "5.5": 3, "5.6": 4}
 
 # The paper's Table 1 (slide "GoogLeNet (6)"): input channels, the six widths, input size, "ops" in millions.
 TABLE = {

@@ -58,24 +58,11 @@ class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, channels: int, stride: int = 1, residual: bool = True) -> None:
         super().__init__()
         self.residual = residual
-        ### BEGIN SOLUTION
-        self.conv1 = conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = conv3x3(channels, channels)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.shortcut = None
-        if residual and (stride != 1 or in_channels != channels):
-            self.shortcut = nn.Sequential(conv1x1(in_channels, channels, stride), nn.BatchNorm2d(channels))
-        ### END SOLUTION
+        raise NotImplementedError("TASK 6.1 (The basic block): complete BasicBlock.__init__() in residual.py")
 
     def forward(self, x: Tensor) -> Tensor:
         # HINT: F(x) = bn2(conv2(relu(bn1(conv1(x))))); then y = relu(F(x) + shortcut(x)) or relu(F(x)).
-        ### BEGIN SOLUTION
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))  # F(x)
-        if self.residual:
-            out = out + (x if self.shortcut is None else self.shortcut(x))  # F(x) + x
-        return F.relu(out)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 6.1 (The basic block): complete BasicBlock.forward() in residual.py")
 
 
 # =====================================================================================
@@ -97,26 +84,10 @@ class Bottleneck(nn.Module):
 
     def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
         super().__init__()
-        ### BEGIN SOLUTION
-        out_channels = channels * self.expansion
-        self.conv1 = conv1x1(in_channels, channels)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = conv3x3(channels, channels, stride)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.conv3 = conv1x1(channels, out_channels)
-        self.bn3 = nn.BatchNorm2d(out_channels)
-        self.shortcut = None
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
-        ### END SOLUTION
+        raise NotImplementedError("TASK 6.2 (The bottleneck block): complete Bottleneck.__init__() in residual.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        out = F.relu(self.bn1(self.conv1(x)))  # (N, channels, H, W): the 1x1 reduces
-        out = F.relu(self.bn2(self.conv2(out)))  # (N, channels, H/s, W/s): the 3x3 on few channels
-        out = self.bn3(self.conv3(out))  # (N, 4 * channels, H/s, W/s): the 1x1 expands
-        return F.relu(out + (x if self.shortcut is None else self.shortcut(x)))
-        ### END SOLUTION
+        raise NotImplementedError("TASK 6.2 (The bottleneck block): complete Bottleneck.forward() in residual.py")
 
 
 # =====================================================================================
@@ -134,15 +105,7 @@ def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10,
 
     It has 2 + 4 * blocks weight layers: blocks = 4 gives 18, blocks = 8 gives 34.
     """
-    ### BEGIN SOLUTION
-    layers: list[nn.Module] = [conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU()]
-    layers += [BasicBlock(width, width, 1, residual) for _ in range(blocks)]
-    layers += [
-        BasicBlock(width if i == 0 else 2 * width, 2 * width, 2 if i == 0 else 1, residual) for i in range(blocks)
-    ]
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes)]
-    return nn.Sequential(*layers)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 6.3 (A small network of basic blocks, plain or residual): complete make_net() in residual.py")
 
 
 # =====================================================================================
@@ -164,20 +127,7 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, 
     # HINT: the four lines of every training step: loss = F.cross_entropy(model(x), y);
     #       optimizer.zero_grad(); loss.backward(); optimizer.step().
     # HINT: call model.train() first (batch norm uses the batch's statistics), and keep loss.item().
-    ### BEGIN SOLUTION
-    model.train()
-    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-    rng = np.random.default_rng(seed)
-    losses = []
-    for _ in range(steps):
-        batch = rng.choice(len(images), batch_size, replace=False)
-        loss = F.cross_entropy(model(sn.tensor(images[batch])), sn.tensor(labels[batch]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-    ### END SOLUTION
+    raise NotImplementedError("TASK 6.4 (The training loop): complete train() in residual.py")
 
 
 # =====================================================================================

@@ -1,13 +1,16 @@
-"""Checks for lab 6. Run them with:  python -m scratchnet.labs check lessons/lab06_resnet"""
+"""Checks for lab 6. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import numpy as np
 import residual as lab
 
 import scratchnet as sn
-from scratchnet import nn
+from scratchnet import nn, optim
 from scratchnet.data import digits
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"6.1": 6, "6.2": 5, "6.3": 5, "6.4": 4}
 
 
 def branch(block, x):
@@ -95,6 +98,25 @@ def test_bottleneck():
         expect_equal(n_params, bottleneck_params(args[0], args[1], projection), f"Bottleneck{args}'s parameters")
 
 
+def test_bottleneck_forward():
+    """Task 6.2: Bottleneck computes relu(F(x) + shortcut(x)): the shortcut is added, then the final ReLU"""
+    x = sn.randn(2, 16, 6, 6)
+    for args in [(16, 4), (16, 8, 2)]:
+        block = lab.Bottleneck(*args)
+        block.eval()
+        with sn.no_grad():
+            out = F.relu(block.bn1(block.conv1(x)))
+            out = F.relu(block.bn2(block.conv2(out)))
+            branch_out = block.bn3(block.conv3(out))
+            shortcut = x if block.shortcut is None else block.shortcut(x)
+            got = block(x)
+        if np.allclose(got.numpy(), F.relu(branch_out).numpy(), atol=1e-6) and not np.allclose(shortcut.numpy(), 0):
+            raise AssertionError(f"Bottleneck{args}(x) equals relu(F(x)): the shortcut is not added")
+        if (got.numpy() < 0).any():
+            raise AssertionError(f"Bottleneck{args}(x) has negative values: the final ReLU (after the sum) is missing")
+        expect_close(got, F.relu(branch_out + shortcut), f"Bottleneck{args}(x) vs relu(F(x) + shortcut(x))", atol=1e-5)
+
+
 def test_make_net():
     """Task 6.3: make_net has 2 + 4 * blocks weight layers; shortcuts only in the residual one"""
     x = sn.randn(3, 1, 8, 8)
@@ -108,6 +130,59 @@ def test_make_net():
         expect_equal(n_blocks, 2 * blocks, f"BasicBlocks in make_net({blocks})")
         projections = sum(getattr(m, "shortcut", None) is not None for m in net.modules())
         expect_equal(projections, 1 if residual else 0, f"projection shortcuts in make_net({blocks}, {residual})")
+
+
+def test_make_net_stages():
+    """Task 6.3: stage 1 keeps the 8x8 map at width channels; stage 2 ends on a 4x4 map at 2 * width"""
+    x = sn.randn(3, 1, 8, 8)
+    for blocks, residual in [(1, True), (2, False)]:
+        net = lab.make_net(blocks, residual, width=6)
+        net.eval()
+        shapes = []
+        for module in net:
+            x_out = module(x if not shapes else shapes[-1][1])
+            shapes.append((type(module).__name__, x_out))
+        block_shapes = [tuple(out.shape) for name, out in shapes if name == "BasicBlock"]
+        expected = [(3, 6, 8, 8)] * blocks + [(3, 12, 4, 4)] * blocks
+        expect_equal(block_shapes, expected, f"output shapes of the BasicBlocks of make_net({blocks}, width=6)")
+
+
+SGD_MADE: list[dict] = []  # the settings of every SGD that train() built
+
+
+class RecordingSGD(optim.SGD):
+    """scratchnet's SGD, recording the settings train() chose."""
+
+    def __init__(self, params, *args, **kwargs):
+        super().__init__(params, *args, **kwargs)
+        SGD_MADE.append(dict(self.defaults))  # every setting, given or left at its default
+
+
+def test_train_settings_and_seed(monkeypatch):
+    """Task 6.4: train() uses SGD(lr, momentum 0.9, weight decay 1e-4) and draws its batches from its seed"""
+    images, labels = digits("train").arrays
+    images, labels = images[:64], labels[:64]
+    monkeypatch.setattr(optim, "SGD", RecordingSGD)
+    SGD_MADE.clear()
+    runs = {}
+    for seed in (0, 0, 1):
+        sn.manual_seed(0)  # the same initial weights every time
+        runs.setdefault(seed, []).append(lab.train(lab.make_net(1, True), images, labels, steps=3, lr=0.07,
+                                                   batch_size=8, seed=seed))  # fmt: skip
+    if len(SGD_MADE) != 3:
+        raise AssertionError("train() should build one optim.SGD (scratchnet's) per call")
+    settings = SGD_MADE[0]
+    for key, value in (("lr", 0.07), ("momentum", 0.9), ("weight_decay", 1e-4)):
+        if settings.get(key) != value:
+            raise AssertionError(
+                f"train()'s SGD: expected {key}={value}, got {settings.get(key)} (settings {settings})"
+            )
+    first, again = runs[0]
+    if first != again:
+        raise AssertionError("two runs of train() with the same seed gave different losses: draw the batches "
+                             "with np.random.default_rng(seed)")  # fmt: skip
+    if runs[1][0] == first:
+        raise AssertionError("train() with seed=0 and seed=1 gave the same losses: the seed is not used")
 
 
 def test_train_lowers_the_loss():

@@ -35,19 +35,11 @@ class DenseLayer(nn.Module):
 
     def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4) -> None:
         super().__init__()
-        ### BEGIN SOLUTION
-        self.norm1 = nn.BatchNorm2d(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, bn_size * growth_rate, 1, bias=False)
-        self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
-        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, 3, padding=1, bias=False)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.1 (The dense layer H_l): complete DenseLayer.__init__() in dense_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
         # HINT: pre-activation order: normalise and activate BEFORE each convolution.
-        ### BEGIN SOLUTION
-        out = self.conv1(F.relu(self.norm1(x)))  # (N, bn_size * k, H, W)
-        return self.conv2(F.relu(self.norm2(out)))  # (N, k, H, W)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.1 (The dense layer H_l): complete DenseLayer.forward() in dense_blocks.py")
 
 
 # =====================================================================================
@@ -65,21 +57,11 @@ class DenseBlock(nn.Module):
 
     def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4) -> None:
         super().__init__()
-        ### BEGIN SOLUTION
-        self.layers = nn.ModuleList(
-            [DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size) for i in range(num_layers)]
-        )
-        self.out_channels = in_channels + num_layers * growth_rate
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.2 (The dense block): complete DenseBlock.__init__() in dense_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
         # HINT: keep a list features = [x]; each layer takes cat(features, dim=1) and its output is appended.
-        ### BEGIN SOLUTION
-        features = [x]
-        for layer in self.layers:
-            features.append(layer(cat(features, dim=1)))  # x_l = H_l([x_0, ..., x_{l-1}])
-        return cat(features, dim=1)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.2 (The dense block): complete DenseBlock.forward() in dense_blocks.py")
 
 
 # =====================================================================================
@@ -96,14 +78,7 @@ class Transition(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         # HINT: nn.Sequential accepts a dict {name: module} to name its layers.
-        ### BEGIN SOLUTION
-        super().__init__({
-            "norm": nn.BatchNorm2d(in_channels),
-            "relu": nn.ReLU(),
-            "conv": nn.Conv2d(in_channels, out_channels, 1, bias=False),
-            "pool": nn.AvgPool2d(2, stride=2),
-        })  # fmt: skip
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.3 (The transition layer between blocks): complete Transition.__init__() in dense_blocks.py")
 
 
 # =====================================================================================
@@ -119,16 +94,7 @@ def densenet_channels(block_config: tuple[int, ...], growth_rate: int = 32, num_
     the transition after it keeps int(compression * channels); the last block has no transition (None).
     DenseNet-121, (6, 12, 24, 16): [(64, 256, 128), (128, 512, 256), (256, 1024, 512), (512, 1024, None)].
     """
-    ### BEGIN SOLUTION
-    rows: list[tuple[int, int, int | None]] = []
-    channels = num_init_features
-    for i, num_layers in enumerate(block_config):
-        out = channels + num_layers * growth_rate
-        after = int(out * compression) if i < len(block_config) - 1 else None
-        rows.append((channels, out, after))
-        channels = after if after is not None else out
-    return rows
-    ### END SOLUTION
+    raise NotImplementedError("TASK 7.4 (The channel arithmetic of the table): complete densenet_channels() in dense_blocks.py")
 
 
 # =====================================================================================
@@ -150,29 +116,10 @@ class DenseNet(nn.Module):
                  num_classes: int = 1000, bn_size: int = 4, in_channels: int = 3) -> None:  # fmt: skip
         super().__init__()
         # HINT: densenet_channels(...) tells you every block's and transition's channel counts.
-        ### BEGIN SOLUTION
-        layers = {
-            "conv0": nn.Conv2d(in_channels, num_init_features, 7, stride=2, padding=3, bias=False),
-            "norm0": nn.BatchNorm2d(num_init_features),
-            "relu0": nn.ReLU(),
-            "pool0": nn.MaxPool2d(3, stride=2, padding=1),
-        }
-        rows = densenet_channels(block_config, growth_rate, num_init_features)
-        for i, (num_layers, (channels_in, channels_out, after)) in enumerate(zip(block_config, rows, strict=True)):
-            layers[f"denseblock{i + 1}"] = DenseBlock(num_layers, channels_in, growth_rate, bn_size)
-            if after is not None:
-                layers[f"transition{i + 1}"] = Transition(channels_out, after)
-        final = rows[-1][1]
-        layers["norm5"] = nn.BatchNorm2d(final)
-        self.features = nn.Sequential(layers)
-        self.classifier = nn.Linear(final, num_classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.5 (The whole network): complete DenseNet.__init__() in dense_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        features = F.relu(self.features(x))  # (N, C, H/32, W/32)
-        return self.classifier(F.global_avg_pool2d(features).flatten(1))  # (N, num_classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 7.5 (The whole network): complete DenseNet.forward() in dense_blocks.py")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Checks for lab 7. Run them with:  python -m scratchnet.labs check lessons/lab07_densenet"""
+"""Checks for lab 7. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import dense_blocks as lab
 import numpy as np
@@ -7,6 +7,9 @@ import scratchnet as sn
 from scratchnet import nn
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"7.1": 4, "7.2": 5, "7.3": 3, "7.4": 4, "7.5": 4}
 
 
 def test_dense_layer():

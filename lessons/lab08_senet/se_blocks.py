@@ -40,22 +40,12 @@ class SEBlock(nn.Module):
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
         self.last_excitation = None
-        ### BEGIN SOLUTION
-        hidden = max(channels // reduction, 1)
-        self.fc1 = nn.Linear(channels, hidden)  # W1: the bottleneck, C -> C/r
-        self.fc2 = nn.Linear(hidden, channels)  # W2: back to C
-        ### END SOLUTION
+        raise NotImplementedError("TASK 8.1 (The SE block): complete SEBlock.__init__() in se_blocks.py")
 
     def forward(self, u: Tensor) -> Tensor:
         # HINT: F.global_avg_pool2d(u) is (N, C, 1, 1); .flatten(1) gives z (N, C).
         # HINT: reshape s to (N, C, 1, 1) so that it broadcasts over H and W.
-        ### BEGIN SOLUTION
-        N, C = u.shape[:2]
-        z = F.global_avg_pool2d(u).flatten(1)  # (N, C)
-        s = F.sigmoid(self.fc2(F.relu(self.fc1(z))))  # (N, C), in (0, 1)
-        self.last_excitation = s.numpy().copy()
-        return u * s.reshape(N, C, 1, 1)  # channel c scaled by s_c
-        ### END SOLUTION
+        raise NotImplementedError("TASK 8.1 (The SE block): complete SEBlock.forward() in se_blocks.py")
 
 
 # =====================================================================================
@@ -69,17 +59,12 @@ RESNET50_BLOCKS = [(3, 256), (4, 512), (6, 1024), (3, 2048)]  # (blocks in the s
 
 def se_params(channels: int, reduction: int) -> int:
     """Parameters of ``SEBlock(channels, reduction)``: both FC layers' weights and biases."""
-    ### BEGIN SOLUTION
-    hidden = max(channels // reduction, 1)
-    return channels * hidden + hidden + hidden * channels + channels
-    ### END SOLUTION
+    raise NotImplementedError("TASK 8.2 (What an SE block costs, and SE-ResNet-50's parameters): complete se_params() in se_blocks.py")
 
 
 def se_resnet50_params(reduction: int) -> int:
     """Parameters of SE-ResNet-50 with reduction ratio r: ResNet-50's plus one SE block per bottleneck."""
-    ### BEGIN SOLUTION
-    return RESNET50_PARAMS + sum(blocks * se_params(channels, reduction) for blocks, channels in RESNET50_BLOCKS)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 8.2 (What an SE block costs, and SE-ResNet-50's parameters): complete se_resnet50_params() in se_blocks.py")
 
 
 # =====================================================================================
@@ -109,20 +94,10 @@ class SEResidualBlock(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
             nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
         )  # fmt: skip
-        ### BEGIN SOLUTION
-        self.se = None if design == "none" else SEBlock(channels, reduction)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 8.3 (The four integration designs): complete SEResidualBlock.__init__() in se_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        branch_input = self.se(x) if self.design == "pre" else x
-        out = self.residual_branch(branch_input)  # F(.)
-        if self.design == "standard":
-            out = self.se(out)
-        identity = self.se(x) if self.design == "identity" else x
-        out = F.relu(out + identity)
-        return self.se(out) if self.design == "post" else out
-        ### END SOLUTION
+        raise NotImplementedError("TASK 8.3 (The four integration designs): complete SEResidualBlock.forward() in se_blocks.py")
 
 
 def small_se_net(design: str, width: int = 16, num_classes: int = 10) -> nn.Sequential:

@@ -1,4 +1,4 @@
-"""Checks for lab 8. Run them with:  python -m scratchnet.labs check lessons/lab08_senet"""
+"""Checks for lab 8. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,9 @@ import se_blocks as lab
 import scratchnet as sn
 from scratchnet.labs.expect import expect_close, expect_equal, expect_gradcheck, expect_shape
 from scratchnet.nn import functional as F
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"8.1": 8, "8.2": 7, "8.3": 5}
 
 # SE-ResNet-50's parameters per reduction ratio r, counted with the FC biases (scratchnet/models/senet.py),
 # and the lecture's table (slide "Attentions (5)"), in millions.

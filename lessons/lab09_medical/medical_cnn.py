@@ -52,17 +52,12 @@ def load_split(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np
 def pixel_stats(images: np.ndarray) -> tuple[float, float]:
     """Mean and standard deviation of the pixels of uint8 ``images``, after scaling them to [0, 1].
     Computed on the TRAINING split only, and then used for every split."""
-    ### BEGIN SOLUTION
-    scaled = images.astype(np.float64) / 255
-    return float(scaled.mean()), float(scaled.std())
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.1 (Preprocessing): complete pixel_stats() in medical_cnn.py")
 
 
 def normalize(images: np.ndarray, mean: float, std: float) -> np.ndarray:
     """uint8 images (N, C, H, W) -> float32 (images / 255 - mean) / std, the same shape."""
-    ### BEGIN SOLUTION
-    return ((images.astype(np.float32) / 255 - mean) / std).astype(np.float32)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.1 (Preprocessing): complete normalize() in medical_cnn.py")
 
 
 # =====================================================================================
@@ -85,19 +80,10 @@ class SmallCNN(nn.Module):
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2) -> None:
         super().__init__()
-        ### BEGIN SOLUTION
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-        )  # fmt: skip
-        self.classifier = nn.Linear(32, num_classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 9.2 (A small CNN): complete SmallCNN.__init__() in medical_cnn.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        ### BEGIN SOLUTION
-        return self.classifier(F.global_avg_pool2d(self.features(x)).flatten(1))  # (N, num_classes)
-        ### END SOLUTION
+        raise NotImplementedError("TASK 9.2 (A small CNN): complete SmallCNN.forward() in medical_cnn.py")
 
     @property
     def target_layer(self) -> nn.Module:
@@ -113,10 +99,7 @@ def class_weights(labels: np.ndarray, num_classes: int = 2) -> np.ndarray:
     """Inverse-frequency weights w_c = N / (K * n_c) (float32, shape (K,)), for a weighted cross-entropy:
     with 600 lesions and 200 normals, a normal image counts 3 times as much as a lesion image, so
     both classes weigh the same in the loss (sum over images of w_label = N)."""
-    ### BEGIN SOLUTION
-    counts = np.bincount(labels, minlength=num_classes)
-    return (len(labels) / (num_classes * np.maximum(counts, 1))).astype(np.float32)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.3 (Weights against class imbalance): complete class_weights() in medical_cnn.py")
 
 
 def train_model(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int = 5, lr: float = 0.05,
@@ -142,12 +125,7 @@ def lesion_probability(model: nn.Module, images: np.ndarray) -> np.ndarray:
     """P(class 1) for every image, (N,) float: the softmax of the logits, computed in eval mode
     (batch norm's running statistics) and without recording the graph."""
     # HINT: model.eval(); with scratchnet.no_grad(): ...; F.softmax(logits, dim=1).
-    ### BEGIN SOLUTION
-    model.eval()
-    with sn.no_grad():
-        probabilities = F.softmax(model(sn.tensor(images)), dim=1)  # (N, 2)
-    return probabilities.numpy()[:, 1].astype(np.float64)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.4 (The network's answer): complete lesion_probability() in medical_cnn.py")
 
 
 # =====================================================================================
@@ -170,20 +148,7 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.
     # HINT: TP = ((scores >= t) & (labels == 1)).sum(), and so on for FP, TN, FN.
     # HINT: AUC: compare every positive score with every negative one (an (n_pos, n_neg) array of
     #       comparisons is fine for a few thousand images): mean of (pos > neg) + 0.5 * (pos == neg).
-    ### BEGIN SOLUTION
-    predicted = scores >= threshold
-    positive = labels == 1
-    tp, fp = int((predicted & positive).sum()), int((predicted & ~positive).sum())
-    tn, fn = int((~predicted & ~positive).sum()), int((~predicted & positive).sum())
-    pos, neg = scores[positive][:, None], scores[~positive][None, :]  # (n_pos, 1), (1, n_neg)
-    return {
-        "accuracy": (tp + tn) / len(labels),
-        "sensitivity": tp / max(tp + fn, 1),
-        "specificity": tn / max(tn + fp, 1),
-        "precision": tp / max(tp + fp, 1),
-        "auc": float(((pos > neg) + 0.5 * (pos == neg)).mean()),
-    }
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.5 (The metrics of a diagnostic test): complete binary_metrics() in medical_cnn.py")
 
 
 # =====================================================================================
@@ -210,28 +175,7 @@ def grad_cam(model: nn.Module, layer: nn.Module, images: np.ndarray, class_index
     # HINT: model.eval(); scores = model(...); scores[:, class_index].sum().backward() gives every
     #       image's d y_c / d A at once (the images do not interact in eval mode).
     # HINT: resize(cam, (H, W)) resizes the last two axes of an (N, h, w) array.
-    ### BEGIN SOLUTION
-    saved: list[Tensor] = []
-
-    def keep(module: nn.Module, args: tuple, output: Tensor) -> None:
-        output.retain_grad()
-        saved.append(output)
-
-    handle = layer.register_forward_hook(keep)
-    try:
-        model.eval()
-        scores = model(sn.tensor(images))  # (N, classes)
-        scores[:, class_index].sum().backward()
-    finally:
-        handle.remove()
-    model.zero_grad()  # the parameters' gradients are a side effect, not wanted
-    activations = saved[0].numpy()  # (N, K, h, w)
-    alpha = saved[0].grad.numpy().mean(axis=(2, 3))  # (N, K)
-    cam = np.maximum((alpha[:, :, None, None] * activations).sum(axis=1), 0)  # (N, h, w)
-    cam = resize(cam, images.shape[2:])  # (N, H, W)
-    peak = cam.max(axis=(1, 2), keepdims=True)
-    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.6 (Grad-CAM): complete grad_cam() in medical_cnn.py")
 
 
 # =====================================================================================
@@ -243,11 +187,7 @@ def pointing_game(cams: np.ndarray, masks: np.ndarray) -> float:
     """Of the images that have a lesion (a mask with at least one True pixel), the share whose map's
     hottest pixel lies inside the mask. ``cams`` (N, H, W), ``masks`` (N, H, W) bool. NaN if no image has one."""
     # HINT: np.unravel_index(cam.argmax(), cam.shape) is the (row, column) of the maximum.
-    ### BEGIN SOLUTION
-    hits = [bool(mask[np.unravel_index(cam.argmax(), cam.shape)]) for cam, mask in zip(cams, masks, strict=True)
-            if mask.any()]  # fmt: skip
-    return float(np.mean(hits)) if hits else float("nan")
-    ### END SOLUTION
+    raise NotImplementedError("TASK 9.7 (Scoring the maps): complete pointing_game() in medical_cnn.py")
 
 
 # =====================================================================================

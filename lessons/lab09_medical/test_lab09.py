@@ -1,4 +1,4 @@
-"""Checks for lab 9. Run them with:  python -m scratchnet.labs check lessons/lab09_medical"""
+"""Checks for lab 9. Run them from this folder with:  python -m scratchnet.labs check ."""
 
 import make_dataset
 import medical_cnn as lab
@@ -12,6 +12,9 @@ from scratchnet.labs.expect import expect_close, expect_equal, expect_shape
 from scratchnet.nn import functional as F
 from scratchnet.train.metrics import roc_auc
 from scratchnet.viz import grad_cam as reference_grad_cam
+
+# Points per task: the score is POINTS[task] x the share of that task's checks that pass.
+POINTS = {"9.1": 2, "9.2": 3, "9.3": 2, "9.4": 2, "9.5": 3, "9.6": 3, "9.7": 2, "9.8": 3}
 
 
 def test_stand_in_dataset(tmp_path):
@@ -152,7 +155,7 @@ def test_pointing_game():
 
 
 def test_project_end_to_end(tmp_path):
-    """Tasks 9.1-9.7 together: 2 epochs on 400 images give a validation AUC > 0.75; the maps find lesions (> 0.3)"""
+    """Task 9.8: the whole project: 2 epochs on 400 images give a val AUC > 0.75; the maps find lesions (> 0.3)"""
     path = make_dataset.make_synthetic_medmnist(tmp_path / "small.npz", sizes={"train": 400, "val": 200})
     train_images, train_labels, _ = lab.load_split(path, "train")
     val_images, val_labels, val_masks = lab.load_split(path, "val")

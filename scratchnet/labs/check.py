@@ -1,7 +1,8 @@
-"""``check``: run a lab's tests against the files in a folder and explain the result.
+"""``check_lab``: run a lab's tests against the files in a folder and explain the result.
 
-``python -m scratchnet.labs check lessons/lab02_im2col`` runs the lab's ``test_*.py`` with pytest,
-in this process, and prints one line per check instead of pytest's report::
+``check_lab("lessons/lab02_im2col")`` runs the lab's ``test_*.py`` with pytest, in this process
+(the grading subprocess of :mod:`scratchnet.labs.harness` calls it), and collects one outcome per
+check instead of pytest's report; rendered, it reads::
 
     lab02_im2col  (lessons/lab02_im2col)
       PASS  Task 2.1: conv_output_size for VGG's 3x3/1/1, GoogLeNet's 7x7/2 stem and a strided 3x3
@@ -28,6 +29,7 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +116,7 @@ def find_labs(path: str | Path) -> list[Path]:
 
 
 def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = False,
-              traceback: str = "short") -> LabReport:  # fmt: skip
+              traceback: str = "short", plugins: Sequence[Any] = ()) -> LabReport:  # fmt: skip
     """Run the tests of one lab folder in this process and collect a :class:`LabReport`.
 
     Parameters
@@ -127,6 +129,12 @@ def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = 
         List the checks without running them (every outcome stays "PASS"; see ``LabReport.total``).
     traceback : str
         pytest's ``--tb`` style for ``LabReport.output`` ("short", "long", "no", ...).
+    plugins : sequence
+        More pytest plugins (the grading subprocess's reporter).
+
+    This runs the student's code in the calling process, trusting it: a student checking their own
+    work is fine; grading goes through :func:`scratchnet.labs.grade.grade_submission`, which calls
+    this in a fresh subprocess the submission cannot steer.
     """
     try:
         import pytest  # imported here: checking is the only part of scratchnet that needs pytest
@@ -153,7 +161,7 @@ def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = 
             if collect_only:
                 args.append("--collect-only")
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-                pytest.main(args, plugins=[collector])
+                pytest.main(args, plugins=[collector, *plugins])
     finally:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
