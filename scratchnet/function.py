@@ -72,6 +72,10 @@ class Function:
     inputs: tuple[Tensor, ...] | None = None
     freed: bool = False
     makes_view = False  # an output shares its input's memory (reshape, x[0:2], transpose, ...)
+    # Saved arrays that serve the gradient of one input only ({"a": 1}: Mul's a is read only for
+    # b's gradient): a change to them is harmless when that input needs no gradient (x * 2 later
+    # changed in place, as in PyTorch, which saves only what the inputs that need grad need).
+    saved_for_input_grad: dict[str, int] = {}  # noqa: RUF012 (read-only, overridden per op)
 
     def __call__(self, *inputs: Tensor) -> Any:
         if len(inputs) > 1:
@@ -146,6 +150,9 @@ class Function:
                 )
             memory = _memory_of(tensor.data)
             for name, value in vars(self).items():
+                serves = self.saved_for_input_grad.get(name)
+                if serves is not None and not inputs[serves].requires_grad:
+                    continue
                 if _is_array(value) and _memory_of(value) is memory:
                     raise RuntimeError(
                         "one of the variables needed for gradient computation has been modified by an "

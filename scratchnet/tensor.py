@@ -58,8 +58,28 @@ class Tensor:
 
     __slots__ = ("__weakref__", "_base", "_retains_grad", "_version_counter", "creator", "data", "generation",
                  "grad", "requires_grad")  # fmt: skip
-    # Let NumPy hand mixed expressions (ndarray * Tensor) to Tensor's reflected operators.
-    __array_ufunc__ = None
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy meets a Tensor: ``array op= tensor`` writes into the array, ``array op tensor`` is a Tensor.
+
+        ``p.data -= lr * p.grad`` (PyTorch's idiom for a raw update) lands here with ``out=(p.data,)``:
+        the tensors give their arrays and NumPy writes in place. ``ndarray * Tensor`` goes to the
+        Tensor op, as if written the other way round. Any other NumPy function on a tensor is refused.
+        """
+        out = kwargs.get("out")
+        if method == "__call__" and out is not None and all(_is_array(o) for o in out):
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return ufunc(*arrays, **kwargs)
+        if method == "__call__" and out is None and len(inputs) == 2 and not kwargs:
+            if ufunc in _UFUNC_OPS:
+                return _UFUNC_OPS[ufunc](*inputs)
+            if ufunc.__name__ in _COMPARISONS:
+                a, b = inputs
+                return _compare(as_tensor(a, like=b), b, ufunc.__name__)
+        raise TypeError(
+            f"numpy.{ufunc.__name__} was called on a Tensor; use the Tensor's own op (x.exp(), x.sum(), ...) "
+            "or call NumPy on the array, x.numpy()"
+        )
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         if not (isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy")):
@@ -784,6 +804,11 @@ def _requires_grad(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad
 
 
+# NumPy's operators on (ndarray, Tensor), for Tensor.__array_ufunc__ (filled once the ops are imported).
+_UFUNC_OPS: dict[Any, Any] = {}
+_COMPARISONS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+
+
 # The out-of-place ops behind the in-place methods (each takes the tensor being changed first).
 
 
@@ -892,3 +917,6 @@ from scratchnet.function import (  # noqa: E402
 )
 from scratchnet.ops import elementwise, linalg, reduce  # noqa: E402
 from scratchnet.ops import shape as shape_ops  # noqa: E402
+
+_UFUNC_OPS.update({np.add: elementwise.add, np.subtract: elementwise.sub, np.multiply: elementwise.mul,
+                   np.true_divide: elementwise.div, np.power: elementwise.pow, np.matmul: linalg.matmul})  # fmt: skip
