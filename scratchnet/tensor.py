@@ -337,9 +337,7 @@ class Tensor:
         stand_in._version_counter = self._shared_version_counter()
         if self.creator is not None:
             stand_in.creator, stand_in.generation, stand_in.requires_grad = self.creator, self.generation, True
-            self.creator.outputs = [
-                weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs
-            ]
+            self.creator.outputs = [weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs]
         result = op(stand_in, *[stand_in if o is self else o for o in operands])
         function = result.creator
         # Saved old values of this tensor are copied, as PyTorch saves "original self"; but as the
@@ -357,8 +355,10 @@ class Tensor:
         # Expect the memory as it is now: the old values it held were copied above.
         function.output_versions = [self._version]
         if keeps_old_values:
-            function.input_versions = [self._version if t is stand_in else v
-                                       for t, v in zip(function.inputs, function.input_versions, strict=True)]
+            function.input_versions = [
+                self._version if t is stand_in else v
+                for t, v in zip(function.inputs, function.input_versions, strict=True)
+            ]
         self.creator, self.generation, self.requires_grad = function, result.generation, True
         return self
 
@@ -380,11 +380,11 @@ class Tensor:
         self._bump_version()
 
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
-        """self += alpha * other, in place."""
+        """Add ``alpha * other`` to this tensor, in place (``x += alpha * other``)."""
         return self._apply_inplace("add_", _add_scaled, other, alpha)
 
     def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
-        """self -= alpha * other, in place."""
+        """Subtract ``alpha * other`` from this tensor, in place (``x -= alpha * other``)."""
         return self._apply_inplace("sub_", _add_scaled, other, -alpha)
 
     def mul_(self, other: Any) -> Tensor:
