@@ -477,3 +477,21 @@ def test_random_inplace_sequences_match_torch_or_raise_where_torch_raises(steps,
     assert not isinstance(ours, RuntimeError), f"scratchnet raised {ours} but torch did not"
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"])
+def test_resnet_units_with_inplace_relu_compute_what_they_computed_out_of_place(variant):
+    """The (d) unit starts its branch with ReLU on x, which the shortcut still needs: not in place."""
+    from scratchnet.models.resnet import BasicBlock, Bottleneck
+
+    for block in (BasicBlock(8, 8, variant=variant), Bottleneck(8, 2, variant=variant)):
+        x = sn.randn(2, 8, 5, 5, requires_grad=True)
+        h = x * 1.0  # a non-leaf, as a block's input in a network
+        out = block(h)
+        out.sum().backward()
+        block.relu.inplace = False
+        x2 = sn.tensor(x.data, requires_grad=True)
+        expected = block(x2 * 1.0)
+        expected.sum().backward()
+        np.testing.assert_allclose(out.data, expected.data, rtol=1e-6)
+        np.testing.assert_allclose(x.grad.data, x2.grad.data, rtol=1e-5, atol=1e-6)
