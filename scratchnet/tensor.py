@@ -388,9 +388,11 @@ class Tensor:
         return self._apply_inplace("sub_", _add_scaled, other, -alpha)
 
     def mul_(self, other: Any) -> Tensor:
+        """Multiply this tensor by ``other``, in place (``x *= other``)."""
         return self._apply_inplace("mul_", elementwise.mul, other)
 
     def div_(self, other: Any) -> Tensor:
+        """Divide this tensor by ``other``, in place (``x /= other``)."""
         return self._apply_inplace("div_", elementwise.div, other)
 
     __iadd__ = add_
@@ -399,11 +401,13 @@ class Tensor:
     __itruediv__ = div_
 
     def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clip this tensor to [min, max], in place."""
         return self._apply_inplace("clamp_", elementwise.clamp, min, max)
 
     clip_ = clamp_
 
     def relu_(self) -> Tensor:
+        """max(x, 0), in place: what ``nn.ReLU(inplace=True)`` does."""
         return self._apply_inplace("relu_", elementwise.relu)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
@@ -414,9 +418,11 @@ class Tensor:
         return self._apply_inplace("masked_fill_", _masked_fill, mask, value)
 
     def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number, or a one-element tensor), in place."""
         if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
             return self._apply_inplace("fill_", _masked_fill, True, value)
         self.data[...] = value.item() if isinstance(value, Tensor) else value  # no graph: write directly
