@@ -313,20 +313,21 @@ class Tensor:
            points to this memory, so a later in-place change is caught (Relu saves its output).
         """
         recording = is_grad_enabled()
-        if recording and self.requires_grad:
-            if self.is_leaf:
-                raise RuntimeError(
-                    f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
-                    "A parameter may be changed in place only inside `with scratchnet.no_grad():` "
-                    "(as an optimizer does)"
-                )
-            if self._base is not None:
-                raise RuntimeError(
-                    f"{name}: this tensor of shape {self.shape} is a view of another tensor (x[...], "
-                    "reshape, transpose) in a graph that needs gradients; scratchnet does not record "
-                    "in-place changes of views (PyTorch does). Change the base tensor, or clone() the view"
-                )
+        if recording and self.requires_grad and self.is_leaf:
+            raise RuntimeError(
+                f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
+                "A parameter may be changed in place only inside `with scratchnet.no_grad():` "
+                "(as an optimizer does)"
+            )
         needs_graph = recording and (self.requires_grad or any(_requires_grad(o) for o in operands))
+        if needs_graph and self._base is not None:
+            # Its base would hold values the graph does not know how it got (PyTorch re-records the
+            # base; scratchnet refuses rather than give the base a wrong gradient).
+            raise RuntimeError(
+                f"{name}: this tensor of shape {self.shape} is a view of another tensor (x[...], "
+                "reshape, transpose), and scratchnet does not record in-place changes of views in a "
+                "graph (PyTorch does). Change the base tensor (x[i] = ... on it), or clone() the view"
+            )
         if not needs_graph:
             with no_grad():
                 result = op(self, *operands)
@@ -376,6 +377,7 @@ class Tensor:
                 f"{self.dtype} of this tensor (PyTorch's rule: in place, a float result cannot go "
                 "into an integer tensor); convert first, e.g. x = x.float()"
             )
+        _check_writeable(self, name)
         self.data[...] = array
         self._bump_version()
 
@@ -425,6 +427,7 @@ class Tensor:
         """Set every element to ``value`` (a number, or a one-element tensor), in place."""
         if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
             return self._apply_inplace("fill_", _masked_fill, True, value)
+        _check_writeable(self, "fill_")
         self.data[...] = value.item() if isinstance(value, Tensor) else value  # no graph: write directly
         self._bump_version()
         return self
@@ -442,6 +445,7 @@ class Tensor:
             raise ValueError(f"copy_: source of shape {tuple(source.shape)} does not match {self.shape}")
         if is_grad_enabled() and (self.requires_grad or source.requires_grad):
             return self._apply_inplace("copy_", _copy_from, source)
+        _check_writeable(self, "copy_")
         self.data[...] = to_device(source.data, self.device)  # no graph: write directly (NumPy casts)
         self._bump_version()
         return self
@@ -454,6 +458,7 @@ class Tensor:
         value = value.data if isinstance(value, Tensor) else value
         if hasattr(value, "shape"):  # an array: bring it to this tensor's device first
             value = to_device(value, self.device)
+        _check_writeable(self, "__setitem__")
         self.data[shape_ops._unwrap_index(index)] = value
         self._bump_version()
 
@@ -808,6 +813,18 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
 
 def _requires_grad(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad
+
+
+def _check_writeable(tensor: Tensor, name: str) -> None:
+    """Refuse to write into a read-only array (an ``expand``/``broadcast_to`` view, where many
+    elements share one memory location) with PyTorch's message, not NumPy's.
+    """
+    if not getattr(getattr(tensor.data, "flags", None), "writeable", True):
+        raise RuntimeError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor of shape "
+            f"{tensor.shape} refers to a single memory location (an expand() or broadcast view). "
+            "Please clone() the tensor before performing the operation"
+        )
 
 
 # NumPy's operators on (ndarray, Tensor), for Tensor.__array_ufunc__ (filled once the ops are imported).

@@ -495,3 +495,20 @@ def test_resnet_units_with_inplace_relu_compute_what_they_computed_out_of_place(
         expected.sum().backward()
         np.testing.assert_allclose(out.data, expected.data, rtol=1e-6)
         np.testing.assert_allclose(x.grad.data, x2.grad.data, rtol=1e-5, atol=1e-6)
+
+
+def test_inplace_on_a_view_in_a_graph_or_a_broadcast_view_is_refused():
+    x = sn.randn(2, 3, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="is a view of another tensor"):
+        y[0].add_(1)  # PyTorch re-records y; scratchnet refuses rather than give y a wrong gradient
+    a = sn.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="is a view of another tensor"):
+        a[0].add_(x[0])  # a would hold values that depend on x with no graph to say so
+    a[0].add_(1.0)  # no graph involved: fine, and counted for a too
+    assert a._version == 1 and a.tolist()[0] == [1.0, 1.0, 1.0]
+    wide = sn.ones(3).expand(2, 3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        wide.add_(1)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        wide[0, 0] = 5.0
