@@ -72,6 +72,7 @@ class Function:
     inputs: tuple[Tensor, ...] | None = None
     freed: bool = False
     makes_view = False  # an output shares its input's memory (reshape, x[0:2], transpose, ...)
+    output_versions: list[int] | None = None  # None: every output at version 0, as new tensors are
     # Saved arrays that serve the gradient of one input only ({"a": 1}: Mul's a is read only for
     # b's gradient): a change to them is harmless when that input needs no gradient (x * 2 later
     # changed in place, as in PyTorch, which saves only what the inputs that need grad need).
@@ -85,9 +86,10 @@ class Function:
         if not is_tuple:
             outputs = (outputs,)
         results = tuple([Tensor(y) for y in outputs])
-        for y, result in zip(outputs, results, strict=True):
-            # A view of an input (y.base is set) shares its memory, so it shares its version counter.
-            if getattr(y, "base", None) is not None or (inputs and y is inputs[0].data):
+        first = outputs[0]
+        if is_tuple or getattr(first, "base", None) is not None or (inputs and first is inputs[0].data):
+            # Maybe a view of an input (y.base is set): it shares that memory, and its version counter.
+            for result in results:
                 self.makes_view |= _share_version_if_view(result, inputs)
 
         if _GradMode.enabled and any([t.requires_grad for t in inputs]):
@@ -97,7 +99,8 @@ class Function:
             self.outputs = [weakref.ref(result) for result in results]
             # The versions backward expects to find (see check_saved_versions): an int per tensor.
             self.input_versions = [0 if t._version_counter is None else t._version_counter[0] for t in inputs]
-            self.output_versions = [0 if r._version_counter is None else r._version_counter[0] for r in results]
+            if self.makes_view:  # otherwise every output is new, at version 0 (see output_versions)
+                self.output_versions = [r._version for r in results]
             self.generation = max([t.generation for t in inputs])
             self.order = next(_call_counter)
             for result in results:
@@ -130,15 +133,16 @@ class Function:
         """
         inputs = self.inputs or ()
         now = [0 if t._version_counter is None else t._version_counter[0] for t in inputs]
+        output_versions = self.output_versions or [0] * len(outputs)
         now_out = [
             expected if t is None else 0 if t._version_counter is None else t._version_counter[0]
-            for t, expected in zip(outputs, self.output_versions, strict=True)
+            for t, expected in zip(outputs, output_versions, strict=True)
         ]  # an output that is gone cannot have changed
-        if now == self.input_versions and now_out == self.output_versions:
+        if now == self.input_versions and now_out == output_versions:
             return  # nothing changed: the usual case, a few int comparisons
         changed = [
             (f"output {i}", t, expected)
-            for i, (t, expected) in enumerate(zip(outputs, self.output_versions, strict=True))
+            for i, (t, expected) in enumerate(zip(outputs, output_versions, strict=True))
             if t is not None and t._version != expected
         ]
         changed += [
