@@ -338,8 +338,10 @@ class Tensor:
         stand_in._version_counter = self._shared_version_counter()
         if self.creator is not None:
             stand_in.creator, stand_in.generation, stand_in.requires_grad = self.creator, self.generation, True
-            self.creator.outputs = [weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs]
         result = op(stand_in, *[stand_in if o is self else o for o in operands])
+        self._check_result(name, result.data)  # before the graph changes: a refused op leaves it as it was
+        if self.creator is not None:
+            self.creator.outputs = [weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs]
         function = result.creator
         # Saved old values of this tensor are copied, as PyTorch saves "original self"; but as the
         # other operand too (y.mul_(y)) it is saved by reference, and backward will refuse it.
@@ -365,6 +367,12 @@ class Tensor:
 
     def _write(self, name: str, array: Array) -> None:
         """Write ``array`` (the in-place op's result) into this tensor's memory; count the change."""
+        self._check_result(name, array)
+        self.data[...] = array
+        self._bump_version()
+
+    def _check_result(self, name: str, array: Array) -> None:
+        """Raise unless ``array`` can be written into this tensor: same shape, a castable dtype."""
         if tuple(array.shape) != self.shape:
             raise RuntimeError(
                 f"{name}: the result has shape {tuple(array.shape)}, but this tensor has shape "
@@ -378,8 +386,6 @@ class Tensor:
                 "into an integer tensor); convert first, e.g. x = x.float()"
             )
         _check_writeable(self, name)
-        self.data[...] = array
-        self._bump_version()
 
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
         """Add ``alpha * other`` to this tensor, in place (``x += alpha * other``)."""

@@ -512,3 +512,12 @@ def test_inplace_on_a_view_in_a_graph_or_a_broadcast_view_is_refused():
         wide.add_(1)
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         wide[0, 0] = 5.0
+
+
+def test_a_refused_inplace_op_leaves_the_graph_as_it_was():
+    x = sn.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="cannot change a tensor's shape"):
+        y += sn.ones(2, 3)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [2.0, 2.0, 2.0])
