@@ -10,6 +10,14 @@ Subclasses implement two methods on plain arrays (NumPy or CuPy):
 * ``forward(*xs) -> y`` (or a tuple of outputs), saving what backward needs as attributes;
 * ``backward(*gys) -> gx`` (or a tuple, one per input; ``None`` for an input with no gradient).
 
+Saved arrays and in-place changes. ``forward`` saves arrays that ``backward`` reads later (Mul
+keeps both inputs, Relu its output). If one of them is changed in place in between (``a[0] = 100``,
+``a.zero_()``, ``optimizer.step()``), backward would compute a silently wrong gradient. So every
+tensor counts its in-place changes (``Tensor._version``, shared with its views), ``__call__`` notes
+the versions of the inputs and outputs, and before ``backward`` runs the walk calls
+``check_saved_versions``: if a tensor whose memory the Function saved is at another version now,
+it raises PyTorch's error. Changes to tensors a Function did not save are fine (Add saves nothing).
+
 Also here: ``no_grad`` (switch graph recording off) and ``detect_anomaly`` (stop at the first op
 that produces NaN or Inf).
 """
@@ -63,6 +71,12 @@ class Function:
     generation: int = 0
     inputs: tuple[Tensor, ...] | None = None
     freed: bool = False
+    makes_view = False  # an output shares its input's memory (reshape, x[0:2], transpose, ...)
+    output_versions: list[int] | None = None  # None: every output at version 0, as new tensors are
+    # Saved arrays that serve the gradient of one input only ({"a": 1}: Mul's a is read only for
+    # b's gradient): a change to them is harmless when that input needs no gradient (x * 2 later
+    # changed in place, as in PyTorch, which saves only what the inputs that need grad need).
+    saved_for_input_grad: dict[str, int] = {}  # noqa: RUF012 (read-only, overridden per op)
 
     def __call__(self, *inputs: Tensor) -> Any:
         for t in inputs:
@@ -75,12 +89,21 @@ class Function:
         if not is_tuple:
             outputs = (outputs,)
         results = tuple([Tensor(y) for y in outputs])
+        first = outputs[0]
+        if is_tuple or getattr(first, "base", None) is not None or (inputs and first is inputs[0].data):
+            # Maybe a view of an input (y.base is set): it shares that memory, and its version counter.
+            for result in results:
+                self.makes_view |= _share_version_if_view(result, inputs)
 
         if _GradMode.enabled and any([t.requires_grad for t in inputs]):
             # Record the call: the inputs for backward, the outputs weakly (they own this Function
             # through .creator, and a cycle would keep the graph alive after they are gone).
             self.inputs = inputs
             self.outputs = [weakref.ref(result) for result in results]
+            # The versions backward expects to find (see check_saved_versions): an int per tensor.
+            self.input_versions = [0 if t._version_counter is None else t._version_counter[0] for t in inputs]
+            if self.makes_view:  # otherwise every output is new, at version 0 (see output_versions)
+                self.output_versions = [r._version for r in results]
             self.generation = max([t.generation for t in inputs])
             self.order = next(_call_counter)
             for result in results:
@@ -103,10 +126,90 @@ class Function:
         """The op's name for messages: ``MulFunction`` -> ``Mul``."""
         return type(self).__name__.removesuffix("Function")
 
+    def check_saved_versions(self, outputs: list[Tensor | None]) -> None:
+        """Raise if an array this Function saved for backward was changed in place since forward.
+
+        Called by the backward walk just before ``backward``. Cheap when nothing changed (the usual
+        case): one int comparison per input and output. Only when a version differs does it look at
+        which arrays the Function saved (its array attributes) and whether one of them lives in the
+        changed tensor's memory; a changed tensor that was not saved (Add's inputs) is fine.
+        """
+        inputs = self.inputs or ()
+        now = [0 if t._version_counter is None else t._version_counter[0] for t in inputs]
+        output_versions = self.output_versions or [0] * len(outputs)
+        now_out = [
+            expected if t is None else 0 if t._version_counter is None else t._version_counter[0]
+            for t, expected in zip(outputs, output_versions, strict=True)
+        ]  # an output that is gone cannot have changed
+        if now == self.input_versions and now_out == output_versions:
+            return  # nothing changed: the usual case, a few int comparisons
+        changed = [
+            (f"output {i}", t, expected)
+            for i, (t, expected) in enumerate(zip(outputs, output_versions, strict=True))
+            if t is not None and t._version != expected
+        ]
+        changed += [
+            (f"input {i}", t, expected)
+            for i, (t, expected) in enumerate(zip(inputs, self.input_versions, strict=True))
+            if t._version != expected
+        ]
+        for role, tensor, expected in changed:
+            described = f"[Tensor of shape {tuple(tensor.shape)}, {tensor.dtype}]"
+            if self.makes_view and role.startswith("output"):
+                raise RuntimeError(
+                    f"{described}, {role} of {type(self).__name__}, is a view of that op's input and is "
+                    f"at version {tensor._version}; expected version {expected} instead: the memory it "
+                    "views was changed in place after the view was taken, and scratchnet does not "
+                    "replay views (PyTorch does). Take the view after the change, or clone() it"
+                )
+            memory = _memory_of(tensor.data)
+            for name, value in vars(self).items():
+                serves = self.saved_for_input_grad.get(name)
+                if serves is not None and not inputs[serves].requires_grad:
+                    continue
+                if _is_array(value) and _memory_of(value) is memory:
+                    raise RuntimeError(
+                        "one of the variables needed for gradient computation has been modified by an "
+                        f"inplace operation: {described}, {role} of {type(self).__name__} (saved as "
+                        f"`{name}`), is at version {tensor._version}; expected version {expected} "
+                        "instead. Find the in-place change between forward and backward (+=, add_, "
+                        "x[i] = ..., zero_(), optimizer.step()) and make it out of place, or clone() "
+                        "the tensor before changing it"
+                    )
+
+    def check_gradients(self, gxs: tuple[Any, ...]) -> None:
+        """Raise if ``backward`` returned the wrong number of gradients, or one of the wrong shape.
+
+        d L / d x has the shape of x, always: a gradient of another shape (a missing ``sum_to``
+        after broadcasting, a transposed matmul) would otherwise be added into ``.grad`` silently,
+        or fail much later with NumPy's broadcast message. ``None`` means "no gradient" (zeros),
+        PyTorch's convention for a custom Function.
+        """
+        inputs = self.inputs or ()
+        name = type(self).__name__
+        if len(gxs) != len(inputs):
+            raise RuntimeError(
+                f"{name}.backward returned {len(gxs)} gradient(s) for {len(inputs)} input(s); "
+                "return one per input of forward, None for an input that gets no gradient"
+            )
+        for i, (x, gx) in enumerate(zip(inputs, gxs, strict=True)):
+            if gx is None or not x.requires_grad:
+                continue
+            if not _is_array(gx):
+                raise TypeError(
+                    f"{name}.backward returned a {type(gx).__name__} for input {i}; it must return "
+                    "arrays (NumPy or CuPy), as forward receives them"
+                )
+            if gx.shape != x.shape:
+                raise RuntimeError(
+                    f"{name}.backward returned a gradient of shape {tuple(gx.shape)} for input {i} "
+                    f"of shape {tuple(x.shape)}; the gradient of an input has that input's shape"
+                )
+
     def free(self) -> None:
         """Drop the arrays saved for backward and the links to the inputs (the graph is freed)."""
         for key, value in list(vars(self).items()):
-            if hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__"):
+            if _is_array(value):
                 delattr(self, key)
         self.inputs = None
         self.freed = True
@@ -146,6 +249,32 @@ def not_a_tensor(value: Any) -> str:
         f"expected a scratchnet Tensor, got {kind}{shape}; "
         "wrap it with scratchnet.tensor(x) or scratchnet.from_numpy(x)"
     )
+
+
+def _is_array(value: Any) -> bool:
+    """True for a NumPy or CuPy array (what forward saves and backward returns)."""
+    return hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__")
+
+
+def _memory_of(array: Array) -> Any:
+    """The object that owns an array's memory: the array itself, or the array it is a view of."""
+    base = getattr(array, "base", None)
+    return array if base is None else base
+
+
+def _share_version_if_view(result: Tensor, inputs: tuple[Tensor, ...]) -> bool:
+    """If ``result`` lives in an input's memory, make it a view of that input; True if it does.
+
+    A view shares its base's version counter (an in-place change through either is one change to
+    the same memory), and ``result._base`` names the base, as in PyTorch.
+    """
+    memory = _memory_of(result.data)
+    for t in inputs:
+        if _memory_of(t.data) is memory:
+            result._base = t if t._base is None else t._base
+            result._version_counter = t._shared_version_counter()
+            return True
+    return False
 
 
 def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:

@@ -13,6 +13,19 @@ recursion, so a 5,000-layer chain or a DenseNet's graph is fine.
 Every operator below is a one-line call into ``scratchnet.ops``, where each op's forward and
 backward stand side by side.
 
+In-place operations (``+=``, ``add_``, ``relu_``, ``x[i] = v``, ``zero_``, ...) change the tensor's
+own memory, as in PyTorch, and count the change in its version (``_version``, shared with its views:
+one counter per piece of memory). Ops that saved that memory for backward notice the new version
+and refuse to compute a wrong gradient (``Function.check_saved_versions``). Inside a graph an
+in-place op is recorded like any op: the tensor object takes the in-place op as its new creator
+and an internal stand-in takes over its old place in the graph, so gradients stay right
+(``_apply_inplace`` has the steps). A leaf that requires grad (a parameter) may be changed in place
+only under ``no_grad()``, which is how optimizers and ``nn.init`` change it.
+
+``.data`` is the raw array. Writes through it (``p.data[...] = 0``, ``p.data -= lr * p.grad``) are
+not counted, exactly as writes through PyTorch's ``.data`` are not: use it when you mean to go
+behind autograd's back. ``detach()`` shares the version counter, so changes through it are caught.
+
 Dtypes follow PyTorch: Python floats become float32, a Python number never widens the tensor it
 meets (``x * 2.0`` stays float32), and mixed tensors promote by kind before size (int64 + float32
 is float32; see ``result_dtype`` at the end of this file).
@@ -22,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -116,9 +130,30 @@ class Tensor:
     ``Tensor(array)`` wraps an existing array without copying.
     """
 
-    __slots__ = ("__weakref__", "_retains_grad", "creator", "data", "generation", "grad", "requires_grad")
-    # Let NumPy hand mixed expressions (ndarray * Tensor) to Tensor's reflected operators.
-    __array_ufunc__ = None
+    __slots__ = ("__weakref__", "_base", "_retains_grad", "_version_counter", "creator", "data", "generation",
+                 "grad", "requires_grad")  # fmt: skip
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy meets a Tensor: ``array op= tensor`` writes into the array, ``array op tensor`` is a Tensor.
+
+        ``p.data -= lr * p.grad`` (PyTorch's idiom for a raw update) lands here with ``out=(p.data,)``:
+        the tensors give their arrays and NumPy writes in place. ``ndarray * Tensor`` goes to the
+        Tensor op, as if written the other way round. Any other NumPy function on a tensor is refused.
+        """
+        out = kwargs.get("out")
+        if method == "__call__" and out is not None and all(_is_array(o) for o in out):
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return ufunc(*arrays, **kwargs)
+        if method == "__call__" and out is None and len(inputs) == 2 and not kwargs:
+            if ufunc in _UFUNC_OPS:
+                return _UFUNC_OPS[ufunc](*inputs)
+            if ufunc.__name__ in _COMPARISONS:
+                a, b = inputs
+                return _compare(as_tensor(a, like=b), b, ufunc.__name__)
+        raise TypeError(
+            f"numpy.{ufunc.__name__} was called on a Tensor; use the Tensor's own op (x.exp(), x.sum(), ...) "
+            "or call NumPy on the array, x.numpy()"
+        )
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         if not (isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy")):
@@ -128,6 +163,8 @@ class Tensor:
         self.creator: Any = None  # the Function that produced this tensor (None for a leaf)
         self.generation = 0  # 1 + the generation of the creator: the walk's ordering key
         self._retains_grad = False
+        self._base: Tensor | None = None  # for a view (x[0], reshape, ...): the tensor it views
+        self._version_counter: list[int] | None = None  # in-place changes; made at the first one
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -213,8 +250,30 @@ class Tensor:
         self._retains_grad = True
 
     def detach(self) -> Tensor:
-        """A new leaf sharing the same data, cut from the graph."""
-        return Tensor(self.data)
+        """A new leaf sharing the same data, cut from the graph.
+
+        It shares the version counter too, as in PyTorch: an in-place change through the detached
+        tensor is seen by every op that saved this memory for backward (unlike a write through
+        ``.data``, the raw array, which autograd never sees).
+        """
+        detached = Tensor(self.data)
+        detached._version_counter = self._shared_version_counter()
+        return detached
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (PyTorch's ``_version``)."""
+        return 0 if self._version_counter is None else self._version_counter[0]
+
+    def _shared_version_counter(self) -> list[int]:
+        """The version counter as a one-element list that views can share (made on first use)."""
+        if self._version_counter is None:
+            self._version_counter = [0]
+        return self._version_counter
+
+    def _bump_version(self) -> None:
+        """Count one in-place change of this tensor's memory (for it and every view of it)."""
+        self._shared_version_counter()[0] += 1
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Compute d self / d leaf for every leaf that requires grad, adding it to ``leaf.grad``.
@@ -318,41 +377,177 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self
 
-    # ------------------------------------------------------------------ in-place (no graph)
+    # ------------------------------------------------------------------ in place
 
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and is_grad_enabled():
+    def _apply_inplace(self, name: str, op: Any, *operands: Any) -> Tensor:
+        """Change this tensor in place to ``op(self, *operands)``; the graph records the change.
+
+        1. A leaf that requires grad (a parameter) may change only under ``no_grad()``: its
+           ``.grad`` is d loss / d (this very tensor), which an in-place change would make a lie.
+        2. Outside a graph (``no_grad``, or nothing requires grad) the result is written into this
+           tensor's memory and the version goes up by one.
+        3. Inside a graph, a stand-in tensor (same memory, same version counter) takes this
+           tensor's old place in the graph; ``op`` runs on the stand-in, out of place, and is
+           recorded; the result is written into this tensor's memory, and the tensor object takes
+           the op as its new creator (PyTorch "rebases" it the same way). Arrays the op saved from
+           the old values are copied first (Mul saves its input), and the op's saved output now
+           points to this memory, so a later in-place change is caught (Relu saves its output).
+        """
+        recording = is_grad_enabled()
+        if recording and self.requires_grad and self.is_leaf:
             raise RuntimeError(
-                f"{op}: a tensor that requires grad cannot be changed in place while the graph "
-                "is recorded; wrap the update in `with scratchnet.no_grad():`"
+                f"{name}: a leaf Variable that requires grad is being used in an in-place operation. "
+                "A parameter may be changed in place only inside `with scratchnet.no_grad():` "
+                "(as an optimizer does)"
             )
+        needs_graph = recording and (self.requires_grad or any(_requires_grad(o) for o in operands))
+        if needs_graph and self._base is not None:
+            # Its base would hold values the graph does not know how it got (PyTorch re-records the
+            # base; scratchnet refuses rather than give the base a wrong gradient).
+            raise RuntimeError(
+                f"{name}: this tensor of shape {self.shape} is a view of another tensor (x[...], "
+                "reshape, transpose), and scratchnet does not record in-place changes of views in a "
+                "graph (PyTorch does). Change the base tensor (x[i] = ... on it), or clone() the view"
+            )
+        if not needs_graph:
+            with no_grad():
+                result = op(self, *operands)
+            self._write(name, result.data)
+            return self
 
-    def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        self.data[...] = 0
+        stand_in = Tensor(self.data)  # the old values' place in the graph
+        stand_in._version_counter = self._shared_version_counter()
+        if self.creator is not None:
+            stand_in.creator, stand_in.generation, stand_in.requires_grad = self.creator, self.generation, True
+        result = op(stand_in, *[stand_in if o is self else o for o in operands])
+        self._check_result(name, result.data)  # before the graph changes: a refused op leaves it as it was
+        if self.creator is not None:
+            self.creator.outputs = [weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs]
+        function = result.creator
+        # Saved old values of this tensor are copied, as PyTorch saves "original self"; but as the
+        # other operand too (y.mul_(y)) it is saved by reference, and backward will refuse it.
+        keeps_old_values = not any(o is self for o in operands)
+        memory = _memory_of(self.data)
+        for key, value in list(vars(function).items()):
+            if keeps_old_values and _is_array(value) and _memory_of(value) is memory:
+                setattr(function, key, value.copy())
+        self._write(name, result.data)
+        for key, value in list(vars(function).items()):  # the saved output now lives here
+            if value is result.data:
+                setattr(function, key, self.data)
+        function.outputs = [weakref.ref(self)]
+        # Expect the memory as it is now: the old values it held were copied above.
+        function.output_versions = [self._version]
+        if keeps_old_values:
+            function.input_versions = [
+                self._version if t is stand_in else v
+                for t, v in zip(function.inputs, function.input_versions, strict=True)
+            ]
+        self.creator, self.generation, self.requires_grad = function, result.generation, True
         return self
 
-    def fill_(self, value: float) -> Tensor:
-        self._check_inplace("fill_")
-        self.data[...] = value
+    def _write(self, name: str, array: Array) -> None:
+        """Write ``array`` (the in-place op's result) into this tensor's memory; count the change."""
+        self._check_result(name, array)
+        self.data[...] = array
+        self._bump_version()
+
+    def _check_result(self, name: str, array: Array) -> None:
+        """Raise unless ``array`` can be written into this tensor: same shape, a castable dtype."""
+        if tuple(array.shape) != self.shape:
+            raise RuntimeError(
+                f"{name}: the result has shape {tuple(array.shape)}, but this tensor has shape "
+                f"{self.shape}; an in-place op cannot change a tensor's shape (broadcasting goes to "
+                "the other operand only)"
+            )
+        if _CATEGORY[array.dtype.kind] > _CATEGORY[self.dtype.kind]:
+            raise RuntimeError(
+                f"{name}: result type {array.dtype} can't be cast to the desired output type "
+                f"{self.dtype} of this tensor (PyTorch's rule: in place, a float result cannot go "
+                "into an integer tensor); convert first, e.g. x = x.float()"
+            )
+        _check_writeable(self, name)
+
+    def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        """Add ``alpha * other`` to this tensor, in place (``x += alpha * other``)."""
+        return self._apply_inplace("add_", _add_scaled, other, alpha)
+
+    def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
+        """Subtract ``alpha * other`` from this tensor, in place (``x -= alpha * other``)."""
+        return self._apply_inplace("sub_", _add_scaled, other, -alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        """Multiply this tensor by ``other``, in place (``x *= other``)."""
+        return self._apply_inplace("mul_", elementwise.mul, other)
+
+    def div_(self, other: Any) -> Tensor:
+        """Divide this tensor by ``other``, in place (``x /= other``)."""
+        return self._apply_inplace("div_", elementwise.div, other)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        """Clip this tensor to [min, max], in place."""
+        return self._apply_inplace("clamp_", elementwise.clamp, min, max)
+
+    clip_ = clamp_
+
+    def relu_(self) -> Tensor:
+        """max(x, 0), in place: what ``nn.ReLU(inplace=True)`` does."""
+        return self._apply_inplace("relu_", elementwise.relu)
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        """Set the elements where ``mask`` (boolean, broadcast to this shape) is true to ``value``."""
+        mask = as_tensor(mask, like=self)
+        if mask.dtype != np.bool_:
+            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+        return self._apply_inplace("masked_fill_", _masked_fill, mask, value)
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` (a number, or a one-element tensor), in place."""
+        if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
+            return self._apply_inplace("fill_", _masked_fill, True, value)
+        _check_writeable(self, "fill_")
+        self.data[...] = value.item() if isinstance(value, Tensor) else value  # no graph: write directly
+        self._bump_version()
         return self
 
     def copy_(self, source: Any) -> Tensor:
-        """Copy values from ``source`` (same shape, any device) into this tensor's memory."""
-        self._check_inplace("copy_")
-        array = source.data if isinstance(source, Tensor) else source
-        array = to_device(get_xp(array).asarray(array), self.device)
-        if tuple(array.shape) != self.shape:
-            raise ValueError(f"copy_: source of shape {tuple(array.shape)} does not match {self.shape}")
-        self.data[...] = array
+        """Copy values from ``source`` (broadcast to this shape, any dtype or device) into this tensor's memory."""
+        if not isinstance(source, Tensor):
+            array = source.data if hasattr(source, "__cuda_array_interface__") else get_xp(source).asarray(source)
+            source = Tensor(array)
+        try:
+            fits = broadcast_shape("copy_", source.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"copy_: source of shape {tuple(source.shape)} does not match {self.shape}")
+        if is_grad_enabled() and (self.requires_grad or source.requires_grad):
+            return self._apply_inplace("copy_", _copy_from, source)
+        _check_writeable(self, "copy_")
+        self.data[...] = to_device(source.data, self.device)  # no graph: write directly (NumPy casts)
+        self._bump_version()
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("__setitem__")
+        """``x[index] = value``, in place (recorded in the graph like any in-place op)."""
+        if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
+            self._apply_inplace("__setitem__", shape_ops.setitem, index, value)
+            return
         value = value.data if isinstance(value, Tensor) else value
         if hasattr(value, "shape"):  # an array: bring it to this tensor's device first
             value = to_device(value, self.device)
+        _check_writeable(self, "__setitem__")
         self.data[shape_ops._unwrap_index(index)] = value
+        self._bump_version()
 
     # ------------------------------------------------------------------ operators
 
@@ -801,6 +996,49 @@ def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
     return Tensor(xp.expand_dims(index, dim) if keepdim else index)
 
 
+def _requires_grad(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.requires_grad
+
+
+def _check_writeable(tensor: Tensor, name: str) -> None:
+    """Refuse to write into a read-only array (an ``expand``/``broadcast_to`` view, where many
+    elements share one memory location) with PyTorch's message, not NumPy's.
+    """
+    if not getattr(getattr(tensor.data, "flags", None), "writeable", True):
+        raise RuntimeError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor of shape "
+            f"{tensor.shape} refers to a single memory location (an expand() or broadcast view). "
+            "Please clone() the tensor before performing the operation"
+        )
+
+
+# NumPy's operators on (ndarray, Tensor), for Tensor.__array_ufunc__ (filled once the ops are imported).
+_UFUNC_OPS: dict[Any, Any] = {}
+_COMPARISONS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+
+
+# The out-of-place ops behind the in-place methods (each takes the tensor being changed first).
+
+
+def _add_scaled(x: Tensor, other: Any, alpha: float) -> Tensor:
+    return elementwise.add(x, other if alpha == 1 else elementwise.mul(other, alpha))
+
+
+def _masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
+    """``value`` where ``mask``, else x: the gradient goes to x where not masked, to value where masked."""
+    mask_array = mask.data if isinstance(mask, Tensor) else get_xp(x.data).asarray(mask)
+    if isinstance(value, Tensor):
+        value = elementwise.cast(value, x.dtype)
+    else:  # a number takes x's dtype (fill_(2.7) of an integer tensor writes 2, as in PyTorch)
+        value = Tensor(get_xp(x.data).asarray(value).astype(x.dtype))
+    return elementwise.where(mask_array, value, x)
+
+
+def _copy_from(x: Tensor, source: Tensor) -> Tensor:
+    """``source`` (moved and cast to x's device and dtype) in x's shape; x itself gets no gradient."""
+    return _masked_fill(x, True, elementwise.cast(elementwise.to_device(source, x.device), x.dtype))
+
+
 # ---------------------------------------------------------------------- the backward walk
 
 
@@ -855,9 +1093,11 @@ def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
         for out, gy in zip(outputs, gys, strict=True):
             if gy is not None and out._retains_grad:
                 _accumulate(out, gy, taken)
+        function.check_saved_versions(outputs)
         gxs = function.backward(*gys)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
+        function.check_gradients(gxs)
         if anomaly_mode_enabled():
             check_finite(function, "backward", gxs, function.inputs)
         for x, gx in zip(function.inputs, gxs, strict=True):
@@ -875,7 +1115,17 @@ def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
 
 # The ops call back into Tensor, so they are imported after it is defined (the circle
 # tensor -> ops -> tensor closes here).
-from scratchnet.function import anomaly_mode_enabled, check_finite, is_grad_enabled  # noqa: E402
+from scratchnet.function import (  # noqa: E402
+    _is_array,
+    _memory_of,
+    anomaly_mode_enabled,
+    check_finite,
+    is_grad_enabled,
+    no_grad,
+)
 from scratchnet.ops import elementwise, linalg, reduce  # noqa: E402
 from scratchnet.ops import shape as shape_ops  # noqa: E402
 from scratchnet.ops import sort as sort_ops  # noqa: E402
+
+_UFUNC_OPS.update({np.add: elementwise.add, np.subtract: elementwise.sub, np.multiply: elementwise.mul,
+                   np.true_divide: elementwise.div, np.power: elementwise.pow, np.matmul: linalg.matmul})  # fmt: skip

@@ -116,7 +116,10 @@ class _ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         first_conv = self.branch_order.index("conv1")
-        preactivated = self.run(self.branch_order[:first_conv], x)  # x itself unless (d) or (e)
+        if self.branch_order[:first_conv] == ("relu",):  # (d): out of place, the shortcut still needs x
+            preactivated = F.relu(x)
+        else:
+            preactivated = self.run(self.branch_order[:first_conv], x)  # x itself unless (e)
         out = self.run(self.branch_order[first_conv:], preactivated)  # F(x)
         if self.residual:
             shortcut = x if self.downsample is None else self.downsample(preactivated)

@@ -3,9 +3,10 @@
 Each is a thin Module around the op of the same name (``scratchnet.ops.elementwise`` and
 ``scratchnet.ops.activation``), so it can sit in a ``Sequential``. None has parameters.
 
-``inplace=True`` is accepted, so PyTorch code (``nn.ReLU(inplace=True)`` in every torchvision
-model) runs unchanged, but the result is always a new tensor: overwriting the input would
-corrupt a value that backward still needs (a ResNet's skip connection, for one).
+``nn.ReLU(inplace=True)`` (in every torchvision model) overwrites its input, as in PyTorch, and
+saves memory the same way; if backward still needs the old values (a ResNet's skip connection
+that saved them, for one), backward raises instead of computing a wrong gradient (the version
+counter, see ``Tensor``). The other layers accept ``inplace=True`` but return a new tensor.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from scratchnet.tensor import Tensor
 
 
 class ReLU(Module):
-    """max(x, 0) element-wise.  ``inplace`` is accepted but the output is always a new tensor."""
+    """max(x, 0) element-wise.  ``inplace=True`` overwrites the input and returns it (``relu_``)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
-        return relu(input)
+        return input.relu_() if self.inplace else relu(input)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

@@ -26,8 +26,8 @@ from scratchnet.tensor import Tensor
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's argument name)
-    """max(x, 0).  ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor."""
-    return _relu(input)
+    """max(x, 0).  ``inplace=True`` overwrites ``input`` and returns it (``input.relu_()``), as in PyTorch."""
+    return input.relu_() if inplace else _relu(input)
 
 
 __all__ = [

@@ -9,7 +9,7 @@ network's activations vanish or explode. Choosing Var(w) = gain^2 / fan keeps it
 
 For a conv weight (out_channels, in_channels, KH, KW): fan_in = in_channels * KH * KW and
 fan_out = out_channels * KH * KW. Every function draws from ``scratchnet.rng.generator()``
-(so ``manual_seed`` makes it reproducible) and writes into ``tensor.data`` under ``no_grad``;
+(so ``manual_seed`` makes it reproducible) and writes into the tensor in place under ``no_grad``;
 each returns the tensor.
 """
 
@@ -65,15 +65,12 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
-    """Give the tensor the ``values`` drawn on the CPU, on its device, without recording a graph.
+    """Write the ``values`` drawn on the CPU into the tensor's memory, without recording a graph.
 
-    On the CPU the fresh array simply becomes the tensor's data: copying VGG's 103M-weight layer
-    into the old buffer would cost as long again as drawing it.
+    In place, as PyTorch's ``nn.init`` functions are: every holder of the tensor (a view, an
+    optimizer) sees the new values, and the version goes up, so a graph that saved the old values
+    refuses to run backward through them.
     """
-    values = values.astype(tensor.dtype, copy=False)
-    if tensor.device == "cpu" and values.shape == tensor.shape:
-        tensor.data = values
-        return tensor
     with no_grad():
         tensor.copy_(values)
     return tensor

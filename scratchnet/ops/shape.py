@@ -18,7 +18,8 @@ import numpy as np
 
 from scratchnet.backend import Array, device_of, get_xp, to_device
 from scratchnet.function import Function, not_a_tensor
-from scratchnet.tensor import Tensor, normalize_dims, promote_types
+from scratchnet.ops.reduce import sum_to
+from scratchnet.tensor import Tensor, as_tensor, normalize_dims, promote_types
 
 
 class ReshapeFunction(Function):
@@ -371,3 +372,32 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
     return PadFunction(tuple(widths), value)(x)
+
+
+class SetItemFunction(Function):
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def forward(self, x: Array, value: Array) -> Array:
+        self.index = _index_on(self.index, device_of(x))
+        self.value_shape = value.shape
+        y = x.copy()  # out of place: Tensor.__setitem__ writes the result back into x's memory
+        y[self.index] = value
+        return y
+
+    def backward(self, gy: Array) -> tuple[Array, Array]:
+        gx = gy.copy()
+        gx[self.index] = 0  # the overwritten elements of x no longer reach the output
+        return gx, sum_to(gy[self.index], self.value_shape)  # value was broadcast to x[index]
+
+
+def setitem(x: Tensor, index: Any, value: Any) -> Tensor:
+    """X with ``x[index] = value``, as a new tensor: the op behind ``x[index] = value`` in a graph.
+
+    d/dx = 1 except at the overwritten elements (0 there); d/dvalue = the gradient at x[index],
+    summed over the dimensions broadcasting added.
+    """
+    value = as_tensor(value, like=x)
+    if value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    return SetItemFunction(_unwrap_index(index))(x, value)

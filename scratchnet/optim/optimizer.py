@@ -88,6 +88,7 @@ class Optimizer:
                 if group.get("maximize", False):
                     grad = -grad  # gradient ascent: follow +grad instead of -grad
                 self.update(p, grad, self.state.setdefault(p, {}), group)
+                p._bump_version()  # p changed in place: a graph that saved p can no longer use it
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Apply the update rule to one parameter, in place on ``p.data`` (subclasses write this)."""
