@@ -24,8 +24,6 @@ import pytest
 COMPAT = Path(__file__).parent / "compat"
 ROOT = Path(__file__).parent.parent
 
-needs_13a = pytest.mark.skip(reason="needs in-place ops (issue 13a); the lead removes this marker after merging")
-
 
 class Program(NamedTuple):
     name: str
@@ -34,7 +32,7 @@ class Program(NamedTuple):
 
 PROGRAMS = [
     Program("blitz_cifar_cnn"),
-    pytest.param(Program("polynomial_manual_sgd"), marks=needs_13a),  # `a -= lr * a.grad` under no_grad
+    Program("polynomial_manual_sgd"),  # `a -= lr * a.grad` under no_grad
     Program("legendre_autograd_function"),
     Program("nn_module_polynomial"),
     Program("d2l_lazy_lenet"),
