@@ -213,6 +213,7 @@ def demo_run(build_parser: Callable[[], argparse.ArgumentParser], experiment: Ex
     result = RunResult(numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text)
     if args.out is not None:
         save(result, args.out, say)
+        result.text = say.text
     return result
 
 

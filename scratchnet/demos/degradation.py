@@ -84,6 +84,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         args.seeds, args.epochs = QUICK["seeds"], min(args.epochs, QUICK["epochs"])
     seeds = int_list(args.seeds)
     shallow, deep = int_list(args.depths)
+    if not shallow < deep:
+        raise ValueError(f"degradation: --depths is shallow,deep with shallow < deep, got {args.depths!r}")
     widths = tuple(int_list(args.widths))
     train_set = with_channels(limit(load_split(args.dataset, "train", args.data_root), args.train_limit), 3)
     networks = {f"plain-{shallow}": (shallow, "none"), f"plain-{deep}": (deep, "none"), f"ResNet-{deep}": (deep, "A")}
