@@ -236,7 +236,7 @@ def _gradient_figure(norms: dict[str, dict[int, list[float]]], seeds: list[int],
     for at in aux_at:
         ax.axvline(at + 1, color="grey", linestyle=":", linewidth=2)
     ax.set(xlabel="conv layer (1 = next to the input)", ylabel="|dL/dW| at initialisation (log scale)",
-           title=f"Gradient reaching each layer of a {args.depth}-layer plain net (dotted: auxiliary heads)")  # fmt: skip
+           title=f"Gradient reaching each layer, {args.depth}-layer plain net (dotted: auxiliary heads)")  # fmt: skip
     ax.legend()
     return fig
 

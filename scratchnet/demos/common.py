@@ -118,7 +118,6 @@ def out_dir(path: str | os.PathLike) -> Path:
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON, turning NumPy values into plain numbers and lists."""
-
     Path(path).write_text(json.dumps(data, indent=2, default=_plain) + "\n")
 
 
@@ -217,8 +216,9 @@ def demo_run(build_parser: Callable[[], argparse.ArgumentParser], experiment: Ex
     return result
 
 
-def demo_main(build_parser: Callable[[], argparse.ArgumentParser], experiment: Experiment,
-              argv: list[str] | None = None) -> dict[str, Any]:
+def demo_main(
+    build_parser: Callable[[], argparse.ArgumentParser], experiment: Experiment, argv: list[str] | None = None
+) -> dict[str, Any]:
     """The command line: parses ``argv`` (never ``sys.argv``: the ``__main__`` block passes it), runs,
     writes figures and ``metrics.json`` to ``--out``, closes the figures and returns the numbers.
 
@@ -269,7 +269,9 @@ def verdict(claim: str, effects: Sequence[float], fmt: Callable[[float], str], n
     e = seed_spread(effects)
     held = sum(x > 0 for x in e["per_seed"])
     n = len(e["per_seed"])
-    status = "holds in every seed" if held == n else ("does not hold" if held == 0 else f"holds in {held} of {n} seeds only")
+    status = f"holds in {held} of {n} seeds only"
+    if held in (0, n):
+        status = "holds in every seed" if held == n else "does not hold"
     line = f"{claim}: {status} (effect {fmt(e['mean'])}, per seed {fmt(e['min'])} to {fmt(e['max'])}"
     if noise is not None:
         line += f"; {noise_name} {fmt(noise).lstrip('+')}"

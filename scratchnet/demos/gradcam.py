@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, default=32, help="image size of the synthetic set")
     parser.add_argument("--samples", type=int, default=1500, help="training images of the synthetic set")
     parser.add_argument("--distractors", type=int, default=2,
-                        help="bright scanner labels per synthetic image (0: none; the lesion is then the brightest)")  # fmt: skip
+                        help="bright scanner labels per image (0: none; the lesion is the brightest)")  # fmt: skip
     parser.add_argument("--width", type=positive_int, default=16, help="channels of the first conv layers")
     parser.add_argument("--epochs", type=positive_int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -139,8 +139,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     channels = train_set.images.shape[1]
     say(f"Training the demos' small CNN ({parameter_count(small_cnn(channels, train_set.num_classes, args.width)):,} "
         f"parameters) on {train_set}, {args.epochs} epochs, seeds {seeds}.")  # fmt: skip
-    say("Watch for: does the heat map sit on the lesion (green outline) or on the equally bright scanner "
-        "labels? And does the network's pointing score beat the brightest pixel, the centre and a random pixel?")  # fmt: skip
+    say("Watch for: does the heat map sit on the lesion (green outline) or on the equally bright scanner labels? "
+        "And does the network's pointing score beat the brightest pixel, the centre and a random pixel?")  # fmt: skip
     images, labels = test_set.get_batch(np.arange(len(test_set)))
     masks = getattr(test_set, "masks", None)
     baselines = baseline_scores(images, masks) if masks is not None else {}
@@ -223,7 +223,8 @@ def _figure(images: np.ndarray, labels: np.ndarray, masks: np.ndarray | None, ca
         ax.invert_yaxis()
         ax.set(xlim=(0, 1), xlabel="pointing game score", title="hottest pixel in the lesion")
         ax.legend(loc="lower right")
-    fig.suptitle("Grad-CAM at the last conv layer\ntop: true class, lesion in green; bottom: prediction, x = hottest pixel")
+    fig.suptitle("Grad-CAM at the last conv layer\n"
+                 "top: true class, lesion in green; bottom: prediction, x = hottest pixel")  # fmt: skip
     return fig
 
 

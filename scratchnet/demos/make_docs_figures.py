@@ -27,7 +27,9 @@ DEMOS = ["degradation", "aux_classifier", "se_excitation", "gradcam", "train"]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.demos.make_docs_figures", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchnet.demos.make_docs_figures", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--out", default="docs/figures/demos")
     parser.add_argument("--only", default=",".join(DEMOS), help=f"comma-separated, from {DEMOS}")
     parser.add_argument("--no-progress", action="store_true")

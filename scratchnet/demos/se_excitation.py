@@ -166,7 +166,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
 
 
 def _figure(excitations: dict[str, np.ndarray], labels: np.ndarray, classes: list[str],
-            spreads: dict[int, dict[str, float]], untrained: dict[int, dict[str, float]], seeds: list[int]) -> Any:  # fmt: skip
+            spreads: dict[int, dict[str, float]], untrained: dict[int, dict[str, float]],
+            seeds: list[int]) -> Any:  # fmt: skip
     names = list(excitations)
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.6, 1.1]})

@@ -107,7 +107,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
     n_params = sum(p.numel() for p in model.parameters())
     say(f"Training {args.model} ({n_params:,} parameters) on {train_set} for {args.epochs} epochs "
-        f"(validation: {len(val_set)} images held out from training; the test set is used once, at the end).")  # fmt: skip
+        f"(validation: {len(val_set)} images held out from training; the test set is used once, at the end)."
+        )  # fmt: skip
     say("Watch for: training and validation loss falling together; a validation loss that turns up while the "
         "training loss keeps falling is overfitting.")  # fmt: skip
 

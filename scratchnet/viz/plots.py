@@ -98,7 +98,8 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: str | os.PathLike |
 
 def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | None = None,
                           path: str | os.PathLike | None = None, normalize: bool = False,
-                          title: str = "confusion matrix", figsize: tuple[float, float] | None = None) -> Any:  # fmt: skip
+                          title: str = "confusion matrix",
+                          figsize: tuple[float, float] | None = None) -> Any:  # fmt: skip
     """The confusion matrix as a heat map: rows are true classes, columns predicted ones.
 
     ``normalize=True`` divides each row by its total, so the diagonal is each class's recall.
