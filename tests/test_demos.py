@@ -257,3 +257,33 @@ def test_demos_run_as_modules():
         result = subprocess.run([sys.executable, "-m", f"scratchnet.demos.{name}", "--help"],
                                 capture_output=True, text=True, check=True)  # fmt: skip
         assert "--out" in result.stdout
+
+
+def test_make_docs_figures_writes_figures_and_merges_numbers(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scratchnet.demos import make_docs_figures
+
+    calls = []
+
+    def fake_run(name):
+        def run(**options):
+            calls.append((name, options))
+            return RunResult(numbers={"effect": 0.5}, figures={f"{name}_figure": plt.figure()}, text="")
+
+        return run
+
+    monkeypatch.setattr(train, "run", fake_run("train"))
+    monkeypatch.setattr(gradcam, "run", fake_run("gradcam"))
+    (tmp_path / "numbers.json").write_text(json.dumps({"degradation": {"kept": 1}}))
+    numbers = make_docs_figures.main(["--out", str(tmp_path), "--only", "train,gradcam", "--no-progress"])
+    assert calls == [("train", {"no_progress": True}), ("gradcam", {"no_progress": True})]  # the defaults
+    saved = json.loads((tmp_path / "numbers.json").read_text())
+    assert saved == numbers and saved["degradation"] == {"kept": 1} and saved["train"]["effect"] == 0.5
+    assert _png(tmp_path / "train_figure.png") and _png(tmp_path / "gradcam_figure.png")
+    with pytest.raises(SystemExit, match="unknown demo"):
+        make_docs_figures.main(["--out", str(tmp_path), "--only", "nope"])
+    plt.close("all")

@@ -250,7 +250,7 @@ def _training_figure(errors: dict[str, dict[int, list[float]]], seeds: list[int]
     for ax, seed in zip(axes.flat, seeds, strict=False):
         for name, per_seed in errors.items():
             ax.plot(epochs, per_seed[seed], marker="o", markersize=4, color=COLOURS[name], label=name)
-        ax.set(title=f"seed {seed}", xlabel="epoch")
+        ax.set(title=f"seed {seed}", xlabel="epoch", ylim=(0, 1))  # an error rate: the whole scale
     for ax in axes.flat[len(seeds) :]:
         ax.axis("off")
     for ax in axes[:, 0]:

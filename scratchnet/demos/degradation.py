@@ -151,7 +151,8 @@ def _figure(curves: dict[str, dict[int, list[float]]], final: dict[str, dict[str
             left.plot(epochs, per_seed[seed], styles[name], color=colours[name], linewidth=1, alpha=0.45)
         left.plot(epochs, np.mean([per_seed[s] for s in seeds], axis=0), styles[name], color=colours[name],
                   linewidth=3.5, label=f"{name} (mean)")  # fmt: skip
-    left.set(xlabel="epoch", ylabel="training error", title=f"thin: each of {len(seeds)} seeds; thick: mean")
+    left.set(xlabel="epoch", ylabel="training error", title=f"thin: each of {len(seeds)} seeds; thick: mean",
+             ylim=(0, 1))  # fmt: skip
     left.legend()
     for x, name in enumerate(curves):
         values = final[name]["per_seed"]
