@@ -54,7 +54,8 @@ def load_split(name: str, split: str, root: str | None = None, synthetic_size: i
     try:
         return _load_split(name, split, root, synthetic_size, synthetic_samples)
     except FileNotFoundError as error:  # a missing download: one line saying where to get it
-        raise DatasetNotFound(str(error).splitlines()[0]) from None
+        message = str(error).splitlines()[0].rstrip(".")
+        raise DatasetNotFound(f"{message} (a demo's option: --data-root DIR).") from None
 
 
 class DatasetNotFound(FileNotFoundError):
