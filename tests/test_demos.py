@@ -240,6 +240,8 @@ def test_gradcam_scores_the_network_against_baselines(results):
     per_seed = numbers["pointing_game"]["per_seed"]
     assert numbers["claims"]["beats_every_baseline"]["per_seed"] == pytest.approx([s - best for s in per_seed])
     assert "brightest pixel" in results["gradcam"].text
+    # The labels are what make the brightest-pixel baseline fail; without them it finds the lesion.
+    assert numbers["brightest_pixel_without_labels"] > numbers["baselines"]["brightest pixel"]
 
 
 def test_progress_bars_name_the_network(monkeypatch):

@@ -131,9 +131,9 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         args.seeds, args.epochs = QUICK["seeds"], min(args.epochs, QUICK["epochs"])
     seeds = int_list(args.seeds)
 
-    def split(name: str, seed: int) -> Any:
+    def split(name: str, seed: int, distractors: int = args.distractors) -> Any:
         data = load_split(args.dataset, name, args.data_root, synthetic_size=args.size, synthetic_samples=args.samples)
-        return add_scanner_labels(data, args.distractors, seed)
+        return add_scanner_labels(data, distractors, seed)
 
     train_set, test_set = split("train", 10), limit(split("test", 12), 400)
     channels = train_set.images.shape[1]
@@ -173,6 +173,12 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
                                "seeds": seeds, "test_accuracy": seed_spread(list(accuracy.values()))}  # fmt: skip
     if masks is not None:
         say("baselines (no network): " + ", ".join(f"{k} {v:.1%}" for k, v in baselines.items()))
+        if args.distractors > 0:  # the same test images without the labels: the lesion is the brightest thing
+            plain = limit(split("test", 12, distractors=0), 400)
+            unlabelled = baseline_scores(plain.get_batch(np.arange(len(plain)))[0], plain.masks)["brightest pixel"]
+            numbers["brightest_pixel_without_labels"] = unlabelled
+            say(f"(without the scanner labels the brightest pixel alone would score {unlabelled:.1%}: "
+                "a pointing score means nothing without that baseline)")  # fmt: skip
         best_name = max(baselines, key=baselines.get)
         line, claim = verdict(f"the network's maps point at the lesion more often than the {best_name} does",
                               [scores[s] - baselines[best_name] for s in seeds], points)  # fmt: skip
