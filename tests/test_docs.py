@@ -223,7 +223,7 @@ def test_api_reference_has_no_stale_names():
 NUMBERS_JSON = DOCS / "figures" / "demos" / "numbers.json"
 # <!-- number: degradation/final_training_error/plain-56/mean -->65.6%
 NUMBER = re.compile(
-    r"<!--\s*number:\s*(?P<path>[^\s>]+)\s*-->\s*(?P<shown>[-+]?\d[\d,]*(?:\.\d+)?)(?P<unit>%| points|x)?"
+    r"<!--\s*number:\s*(?P<path>[^<>]+?)\s*-->\s*(?P<shown>[-+]?\d[\d,]*(?:\.\d+)?)(?P<unit>%| points|x)?"
 )
 
 
@@ -268,9 +268,9 @@ def test_quoted_numbers_match_the_run():
 
 def test_number_checker_catches_a_stale_number():
     text = "<!-- number: a/b -->73.8% and <!-- number: a/c/1 -->176x and <!-- number: a/d -->0.095, "
-    text += "<!-- number: a/b -->+73.8 points"
+    text += "<!-- number: a/b -->+73.8 points, <!-- number: a/with space -->2.0"
     assert quoted_numbers(text) == [("a/b", "73.8", "%"), ("a/c/1", "176", "x"), ("a/d", "0.095", ""),
-                                    ("a/b", "+73.8", " points")]  # fmt: skip
+                                    ("a/b", "+73.8", " points"), ("a/with space", "2.0", "")]  # fmt: skip
     assert matches(0.7382, "+73.8", " points")
     numbers = {"a": {"b": 0.7382, "c": [1.0, 176.4], "d": 0.0951}}
     assert matches(lookup(numbers, "a/b"), "73.8", "%") and not matches(0.7372, "73.8", "%")

@@ -62,7 +62,7 @@ from scratchnet.train import Trainer
 from scratchnet.viz.plots import pyplot
 from scratchnet.viz.result import RunResult
 
-QUICK = {"seeds": "0,1", "epochs": 8}  # about a minute on a 2-core laptop
+QUICK = {"seeds": "0,1", "epochs": 8}  # the defaults cut to fit 1-2 minutes of class
 
 
 class AuxHead(nn.Module):

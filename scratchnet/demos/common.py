@@ -155,7 +155,7 @@ def add_common_options(parser: argparse.ArgumentParser, out: str, seeds: str | N
         parser.add_argument("--seeds", default=seeds,
                             help=f"comma-separated seeds, one full run each (default {seeds})")  # fmt: skip
         parser.add_argument("--quick", action="store_true",
-                            help="fewer seeds and epochs: a 1-2 minute version for class")  # fmt: skip
+                            help="2 seeds, fewer epochs: a version for class (at most 1-2 minutes)")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu or cuda (training runs there; analysis on the CPU)")
     parser.add_argument("--out", default=out, help="folder for the figures and metrics.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

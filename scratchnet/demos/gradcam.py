@@ -58,7 +58,7 @@ from scratchnet.viz import grad_cam, pointing_game
 from scratchnet.viz.plots import pyplot
 from scratchnet.viz.result import RunResult
 
-QUICK = {"seeds": "0,1", "epochs": 6}  # about a minute on a 2-core laptop
+QUICK = {"seeds": "0,1", "epochs": 6}  # the defaults cut to fit 1-2 minutes of class
 
 
 def build_parser() -> argparse.ArgumentParser:
