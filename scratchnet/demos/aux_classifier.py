@@ -192,7 +192,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
 
     ratios = [norms["with auxiliary heads"][s][0] / max(norms["without"][s][0], 1e-30) for s in seeds]
     ratio = seed_spread(ratios)
-    say(f"gradient at layer 1 with the heads: {ratio['min']:.3g}x to {ratio['max']:.3g}x larger "
+    times = "{:,.0f}x".format if ratio["min"] >= 100 else "{:.3g}x".format  # 1,111x, not 1.11e+03x
+    say(f"gradient at layer 1 with the heads: {times(ratio['min'])} to {times(ratio['max'])} larger "
         f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")  # fmt: skip
     claims = {}
     line, claims["more_gradient_at_layer_1"] = verdict(

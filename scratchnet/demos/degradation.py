@@ -24,8 +24,9 @@ seed's final error. The verdicts, printed seed by seed, are the claims that hold
 "ResNet-56 trains as well as plain-20" is *not* claimed: on the bundled digits at this size it
 holds in some seeds and not others (a few points either way), and the verdict says so.
 
-The defaults (the bundled digits, narrow stages of 8/16/32 channels, 8 epochs, 3 seeds) take
-about three minutes on a laptop; ``--quick`` (2 seeds, 6 epochs) about a minute. ``--depths``,
+The defaults (the bundled digits, narrow stages of 8/16/32 channels, 8 epochs, 3 seeds) take about
+a minute of CPU time per seed with one thread (``OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1``);
+``--quick`` runs 2 seeds of 6 epochs. ``--depths``,
 ``--widths``, ``--epochs`` and ``--dataset`` scale it up (CIFAR-10 as in the paper needs hours).
 """
 
