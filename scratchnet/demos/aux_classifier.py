@@ -21,7 +21,7 @@ Run over several seeds (``--seeds 0,1,2,3``), the two claims fare differently, a
 both verdicts seed by seed: the *gradient* effect (orders of magnitude more gradient at layer 1 with
 the heads) holds in every seed; "trains faster with heads" (a lower mean training error over the
 epochs) holds in some seeds and not in others on the bundled digits, and the verdict says so.
-Defaults: 4 seeds, 15 epochs, about three minutes on a laptop; ``--quick``: 2 seeds, 8 epochs.
+Defaults: 4 seeds, 15 epochs (about 150 s of CPU time, one thread); ``--quick``: 2 seeds, 8 epochs.
 
 Szegedy et al. later found (Inception-v3 paper, 2016) that with batch normalisation the heads no
 longer speed up early training and act mostly as regularisers: run the demo with ``--depth 4`` to
