@@ -22,7 +22,9 @@ Numba. Peak memory is the growth of the process's peak resident set (VmHWM, rese
 ``/proc/self/clear_refs``) during one call: it counts NumPy's and PyTorch's allocations alike. It
 is measured in a second pass, after every timing, because the malloc setting it needs would slow
 the timed calls down (see ``measure_memory``).
-Results go to ``latest.md`` and ``latest.json`` in ``benchmarks/results/`` (or ``--out``).
+Results go to ``latest.md`` and ``latest.json`` in ``./benchmark-results/`` (ignored by git; or
+``--out``). The committed ``benchmarks/results/`` holds the published run: a quick or local run never
+overwrites it unless given ``--out benchmarks/results``.
 
 On a machine where another program holds a core, two OpenBLAS threads wait for each other and
 matrix products slow down 2-10x at random; one thread per library gives steadier numbers:
@@ -551,7 +553,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-dezero", action="store_true")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    # Not benchmarks/results: that folder is the committed, published run (see the docstring).
+    parser.add_argument("--out", default="benchmark-results", help="folder for latest.md and latest.json")
     parser.add_argument(
         "--mmap-threshold-mib",
         type=float,

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import importlib
 import io
+import json
 import re
 import types
 from pathlib import Path
@@ -215,3 +216,63 @@ def test_api_reference_has_no_stale_names():
         module_name, _, name = qualified.rpartition(".")
         module = importlib.import_module(module_name)
         assert hasattr(module, name), f"docs/api.md describes {qualified}, which no longer exists"
+
+
+# --------------------------------------------------------------------------- numbers quoted from a run
+
+NUMBERS_JSON = DOCS / "figures" / "demos" / "numbers.json"
+# <!-- number: degradation/final_training_error/plain-56/mean -->65.6%
+NUMBER = re.compile(
+    r"<!--\s*number:\s*(?P<path>[^<>]+?)\s*-->\s*(?P<shown>[-+]?\d[\d,]*(?:\.\d+)?)(?P<unit>%| points|x)?"
+)
+
+
+def quoted_numbers(text: str) -> list[tuple[str, str, str]]:
+    """Every (path, number as shown, unit) a page quotes with a ``<!-- number: path -->`` marker."""
+    return [(m["path"], m["shown"], m["unit"] or "") for m in NUMBER.finditer(text)]
+
+
+def lookup(numbers: dict, path: str) -> float:
+    value = numbers
+    for key in path.split("/"):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return float(value)
+
+
+def matches(value: float, shown: str, unit: str) -> bool:
+    """``shown`` is ``value`` as printed (a rate as a percentage or percentage points, or the number
+    itself), to the digits shown."""
+    digits = len(shown.partition(".")[2])
+    scaled = 100 * value if unit in ("%", " points") else value
+    return round(scaled, digits) == float(shown.replace(",", ""))
+
+
+def test_quoted_numbers_match_the_run():
+    numbers = json.loads(NUMBERS_JSON.read_text())
+    wrong, count = [], 0
+    for page in PAGES:
+        for path, shown, unit in quoted_numbers(page.read_text(encoding="utf-8")):
+            count += 1
+            try:
+                value = lookup(numbers, path)
+            except (KeyError, IndexError, TypeError, ValueError):
+                wrong.append(f"{page.relative_to(ROOT)}: {path} is not in {NUMBERS_JSON.name}")
+                continue
+            if not matches(value, shown, unit):
+                wrong.append(f"{page.relative_to(ROOT)}: {path} is {value!r} in the run, the page says {shown}{unit}")
+    assert count >= 20, "the demo pages quote their numbers with <!-- number: path --> markers"
+    assert not wrong, "regenerate with python -m scratchnet.demos.make_docs_figures, then update:\n  " + "\n  ".join(
+        wrong
+    )
+
+
+def test_number_checker_catches_a_stale_number():
+    text = "<!-- number: a/b -->73.8% and <!-- number: a/c/1 -->176x and <!-- number: a/d -->0.095, "
+    text += "<!-- number: a/b -->+73.8 points, <!-- number: a/with space -->2.0"
+    assert quoted_numbers(text) == [("a/b", "73.8", "%"), ("a/c/1", "176", "x"), ("a/d", "0.095", ""),
+                                    ("a/b", "+73.8", " points"), ("a/with space", "2.0", "")]  # fmt: skip
+    assert matches(0.7382, "+73.8", " points")
+    numbers = {"a": {"b": 0.7382, "c": [1.0, 176.4], "d": 0.0951}}
+    assert matches(lookup(numbers, "a/b"), "73.8", "%") and not matches(0.7372, "73.8", "%")
+    assert matches(lookup(numbers, "a/c/1"), "176", "x") and matches(lookup(numbers, "a/d"), "0.095", "")
+    assert not matches(0.0961, "0.095", "")

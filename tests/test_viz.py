@@ -76,6 +76,21 @@ def test_feature_maps_equal_the_partial_forward(tmp_path):
         feature_maps(model, nn.ReLU(), x)
 
 
+def test_feature_maps_figure_shows_the_input_and_one_colour_scale():
+    model = cam_net()
+    x = np.random.default_rng(1).random((1, 1, 6, 6)).astype(np.float32)
+    fig = plot_feature_maps(model, "0", x[0])
+    titled = [ax for ax in fig.axes if ax.get_title() == "input"]
+    assert len(titled) == 1 and np.allclose(titled[0].images[0].get_array(), x[0, 0])
+    maps = feature_maps(model, "0", x)[0]
+    limits = {ax.images[0].get_clim() for ax in fig.axes if ax.images and ax not in titled}
+    assert limits == {(maps.min(), maps.max())}  # every map on the same scale ...
+    assert any(ax.get_ylabel() == "activation" for ax in fig.axes)  # ... which a colour bar shows
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def test_grad_cam_equals_class_activation_map_for_a_gap_head():
     """With GAP + linear after the layer, Grad-CAM is CAM (Zhou et al. 2016): ReLU(sum_k w_ck A_k)."""
     sn.manual_seed(1)

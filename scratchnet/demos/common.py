@@ -1,10 +1,20 @@
-"""What the demos share: dataset selection by name, the default small CNN, and writing results."""
+"""What the demos share: dataset selection by name, the default small CNN, writing results, and the
+harness that gives every demo both a command line (``main(argv)``) and a function (``run(**options)``).
+
+A demo module defines ``parse_args``-style ``build_parser()`` and ``experiment(args, say)``; the
+experiment prints through ``say`` (so the same lines reach the terminal and ``RunResult.text``),
+draws its figures in the slide style and returns ``(numbers, figures)``. ``demo_main`` and
+``demo_run`` below turn that into the CLI and the notebook function.
+"""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import math
 import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +23,8 @@ import numpy as np
 from scratchnet import nn
 from scratchnet.data import ImageDataset, cifar10, digits, fashion_mnist, medmnist, mnist, synthetic_lesions
 from scratchnet.data.datasets import MEDMNIST_INFO
+from scratchnet.train import Trainer
+from scratchnet.viz.result import RunResult
 
 DATASETS = ["digits", "synthetic", "mnist", "fashion-mnist", "cifar10", *sorted(MEDMNIST_INFO)]
 
@@ -39,6 +51,18 @@ def load_split(name: str, split: str, root: str | None = None, synthetic_size: i
     Datasets without a validation split (MNIST, CIFAR-10) use the last 10% of the training set;
     the synthetic set is generated with a different seed per split.
     """
+    try:
+        return _load_split(name, split, root, synthetic_size, synthetic_samples)
+    except FileNotFoundError as error:  # a missing download: one line saying where to get it
+        message = str(error).splitlines()[0].rstrip(".")
+        raise DatasetNotFound(f"{message} (a demo's option: --data-root DIR).") from None
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A dataset that is not bundled and not downloaded; the message says where to get it."""
+
+
+def _load_split(name: str, split: str, root: str | None, synthetic_size: int, synthetic_samples: int) -> ImageDataset:
     name = name.lower()
     if name == "digits":
         return digits(split)
@@ -95,12 +119,218 @@ def out_dir(path: str | os.PathLike) -> Path:
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
     """Write ``data`` as indented JSON, turning NumPy values into plain numbers and lists."""
+    Path(path).write_text(json.dumps(data, indent=2, default=_plain) + "\n")
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-        if isinstance(value, np.generic):
-            return value.item()
-        raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
-    Path(path).write_text(json.dumps(data, indent=2, default=plain) + "\n")
+# --------------------------------------------------------------------------- the demo harness
+
+
+class NamedTrainer(Trainer):
+    """A ``Trainer`` whose progress bar names the network it trains ("plain-56 seed 1: epoch 3/8")."""
+
+    def __init__(self, *args: Any, name: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = name
+
+    def train_epoch(self, loader: Any, description: str = "train") -> dict[str, float]:
+        return super().train_epoch(loader, f"{self.name}: {description}" if self.name else description)
+
+
+def parameter_count(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def int_list(value: str | int | Sequence[int]) -> list[int]:
+    """``"0,1,2"`` (the command line), ``3`` or ``[0, 1, 2]`` (a notebook) as a list of ints."""
+    if isinstance(value, str):
+        return [int(v) for v in value.split(",") if v.strip()]
+    if isinstance(value, int | np.integer):
+        return [int(value)]
+    return [int(v) for v in value]
+
+
+def add_common_options(parser: argparse.ArgumentParser, out: str, seeds: str | None = "0,1,2") -> None:
+    """The options every demo has: seeds (where it measures an effect), quick, device, out, progress."""
+    if seeds is not None:
+        parser.add_argument("--seeds", default=seeds,
+                            help=f"comma-separated seeds, one full run each (default {seeds})")  # fmt: skip
+        parser.add_argument("--quick", action="store_true",
+                            help="2 seeds, fewer epochs: a version for class (at most 1-2 minutes)")  # fmt: skip
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (training runs there; analysis on the CPU)")
+    parser.add_argument("--out", default=out, help="folder for the figures and metrics.json")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: an int of at least 1 (``--epochs 0`` would train nothing and plot nothing)."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+class Say:
+    """What a demo says: printed as it goes (for the terminal) and kept (for ``RunResult.text``)."""
+
+    def __init__(self, echo: bool = True) -> None:
+        self.lines: list[str] = []
+        self.echo = echo
+
+    def __call__(self, text: str = "") -> None:
+        self.lines.append(text)
+        if self.echo:
+            print(text, flush=True)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines) + ("\n" if self.lines else "")
+
+
+Experiment = Callable[[argparse.Namespace, Say], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def demo_run(build_parser: Callable[[], argparse.ArgumentParser], experiment: Experiment,
+             options: dict[str, Any], echo: bool = True) -> RunResult:  # fmt: skip
+    """The notebook function: ``options`` are the command line's, as keywords (``train_limit=64``).
+
+    Figures stay open in the result (a notebook shows them inline); nothing is written to disk
+    unless ``out`` is given.
+    """
+    parser = build_parser()
+    args = parser.parse_args([])  # the defaults, whatever sys.argv holds (a Jupyter kernel's own arguments)
+    known = vars(args)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"{parser.prog}: unknown option(s) {unknown}; the options are {sorted(known)}")
+    known.update(options)
+    if "out" not in options:
+        args.out = None
+    if "epochs" in known and int(args.epochs) < 1:
+        raise ValueError(f"{parser.prog}: epochs must be at least 1, got {args.epochs}")
+    say = Say(echo)
+    with slide_style():
+        numbers, figures = experiment(args, say)
+    result = RunResult(numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text)
+    if args.out is not None:
+        save(result, args.out, say)
+        result.text = say.text
+    return result
+
+
+def demo_main(
+    build_parser: Callable[[], argparse.ArgumentParser], experiment: Experiment, argv: list[str] | None = None
+) -> dict[str, Any]:
+    """The command line: parses ``argv`` (never ``sys.argv``: the ``__main__`` block passes it), runs,
+    writes figures and ``metrics.json`` to ``--out``, closes the figures and returns the numbers.
+
+    A missing dataset ends the run with one line saying where to get it, not a traceback.
+    """
+    parser = build_parser()
+    args = parser.parse_args([] if argv is None else argv)
+    say = Say(echo=True)
+    try:
+        with slide_style():
+            numbers, figures = experiment(args, say)
+    except DatasetNotFound as error:
+        raise SystemExit(f"{parser.prog}: {error}") from None
+    result = RunResult(numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text)
+    save(result, args.out, say)
+    plt = _pyplot()
+    for figure in figures.values():
+        plt.close(figure)
+    return result.numbers
+
+
+def save(result: RunResult, out: str | os.PathLike, say: Say) -> None:
+    folder = out_dir(out)
+    for name, figure in result.figures.items():
+        figure.savefig(folder / f"{name}.png")  # the slide's 1280x720 pixels (dpi 100, no cropping)
+    write_json(folder / "metrics.json", result.numbers)
+    say(f"figures ({', '.join(f'{n}.png' for n in result.figures)}) and metrics.json in {folder}")
+
+
+# --------------------------------------------------------------------------- effects against noise
+
+
+def seed_spread(values: Sequence[float]) -> dict[str, Any]:
+    """Per-seed values with their mean, standard deviation (ddof=1; 0 for one seed), min and max."""
+    v = np.asarray(values, dtype=np.float64)
+    return {"per_seed": v.tolist(), "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max())}  # fmt: skip
+
+
+def verdict(claim: str, effects: Sequence[float], fmt: Callable[[float], str], noise: float | None = None,
+            noise_name: str = "seed-to-seed spread") -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """Check a claim seed by seed. ``effects`` holds one signed effect per seed, positive when the
+    claim holds in that seed. Returns the printed line and its numbers.
+
+    The line puts the effect (mean over seeds and its range) beside the run-to-run noise, and says
+    in how many seeds the claim held: "holds in every seed", "holds in 2 of 4 seeds only", "does not hold".
+    """
+    e = seed_spread(effects)
+    held = sum(x > 0 for x in e["per_seed"])
+    n = len(e["per_seed"])
+    status = f"holds in {held} of {n} seeds only"
+    if held in (0, n):
+        status = "holds in every seed" if held == n else "does not hold"
+    line = f"{claim}: {status} (effect {fmt(e['mean'])}, per seed {fmt(e['min'])} to {fmt(e['max'])}"
+    if noise is not None:
+        line += f"; {noise_name} {fmt(noise).lstrip('+')}"
+    line += f"; {n} seed{'s' if n != 1 else ''})"
+    e.update({"claim": claim, "held_in": held, "seeds": n, "holds_in_every_seed": held == n})
+    if noise is not None:
+        e["noise"] = noise
+    return line, e
+
+
+def points(x: float) -> str:
+    """A difference of two rates in percentage points, signed."""
+    return f"{100 * x:+.1f} points"
+
+
+# --------------------------------------------------------------------------- the slide style
+
+
+SLIDE_RC = {
+    "figure.figsize": (12.8, 7.2),  # 1280 x 720 pixels at 100 dpi: a 16:9 slide
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "font.size": 14,  # points; 14 pt at 100 dpi is 19.4 px, above the ~18 px readable from the back row
+    "axes.titlesize": 16,
+    "axes.labelsize": 15,
+    "xtick.labelsize": 13.5,  # 18.75 px: the smallest text on the slide
+    "ytick.labelsize": 13.5,
+    "legend.fontsize": 13.5,
+    "legend.title_fontsize": 13.5,
+    "figure.titlesize": 18,
+    "lines.linewidth": 2.5,
+    "lines.markersize": 7,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+SMALLEST_TEXT_PX = 18.0  # what the tests hold every figure's text to
+
+
+@contextlib.contextmanager
+def slide_style() -> Iterator[None]:
+    """Draw figures for a 1280x720 slide with text of at least ~18 px (the demos' default)."""
+    plt = _pyplot()
+    with plt.rc_context(SLIDE_RC):
+        yield
+
+
+def _pyplot() -> Any:
+    from scratchnet.viz.plots import pyplot
+
+    return pyplot()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

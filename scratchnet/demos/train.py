@@ -13,11 +13,16 @@ writes to the ``--out`` folder:
 Other choices: ``--model resnet20`` (any constructor in ``scratchnet.models``), ``--dataset``
 ``synthetic``, ``mnist``, ``fashion-mnist``, ``cifar10`` or a MedMNIST name such as ``pathmnist``
 (these read the files from ``--data-root``; see ``scratchnet.data``), ``--device cuda``.
+
+This demo trains one network with one seed (``--seed``): it is a tool, not a claim to check against
+noise. ``run(**options)`` is the same for a notebook (figures open, nothing written unless ``out``
+is given); ``--quick`` trains 4 epochs.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -29,35 +34,41 @@ from scratchnet.data import DataLoader
 from scratchnet.data.transforms import RandomCrop
 from scratchnet.demos.common import (
     DATASETS,
+    SLIDE_RC,
+    NamedTrainer,
+    Say,
+    add_common_options,
+    demo_main,
+    demo_run,
     first_conv,
     limit,
     load_split,
     out_dir,
+    positive_int,
     small_cnn,
     with_channels,
-    write_json,
 )
 from scratchnet.optim.lr_scheduler import CosineAnnealingLR
-from scratchnet.train import evaluate, fit, save_checkpoint
+from scratchnet.train import evaluate, save_checkpoint
 from scratchnet.viz import plot_confusion_matrix, plot_feature_maps, plot_filters, plot_history
+from scratchnet.viz.result import RunResult
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scratchnet.demos.train", description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="small_cnn", help="small_cnn, or a scratchnet.models constructor")
     parser.add_argument("--dataset", default="digits", help=f"one of {DATASETS}")
     parser.add_argument("--data-root", default=None, help="folder with the downloaded dataset files")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=positive_int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (cosine decay to 0)")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument("--augment", action="store_true", help="random crops (padding 1/8 of the size)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="4 epochs")
     parser.add_argument("--train-limit", type=int, default=None, help="use only this many training images")
-    parser.add_argument("--out", default="runs/train", help="folder for metrics.json, figures, checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    add_common_options(parser, out="runs/train", seeds=None)
+    return parser
 
 
 def build_model(name: str, in_channels: int, num_classes: int) -> Any:
@@ -70,9 +81,9 @@ def build_model(name: str, in_channels: int, num_classes: int) -> Any:
     return constructor(num_classes=num_classes)
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parse_args(argv)
-    out = out_dir(args.out)
+def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict[str, Any]]:
+    if args.quick:
+        args.epochs = min(args.epochs, 4)
     sn.manual_seed(args.seed)
     train_set = limit(load_split(args.dataset, "train", args.data_root), args.train_limit)
     val_set, test_set = (
@@ -95,36 +106,55 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         optimizer = optim.AdamW(model.parameters(), lr=args.lr)
     scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{args.model} ({n_params:,} parameters) on {train_set} for {args.epochs} epochs")
+    say(f"Training {args.model} ({n_params:,} parameters) on {train_set} for {args.epochs} epochs "
+        f"(validation: {len(val_set)} images held out from training; the test set is used once, at the end)."
+        )  # fmt: skip
+    say("Watch for: training and validation loss falling together; a validation loss that turns up while the "
+        "training loss keeps falling is overfitting.")  # fmt: skip
 
     start, cpu_start = time.perf_counter(), time.process_time()
-    history = fit(model, train_loader, val_loader, optimizer, args.epochs, scheduler=scheduler,
-                  device=args.device, progress=not args.no_progress,
-                  callbacks=[lambda row: print(_summary(row), flush=True)])  # fmt: skip
+    trainer = NamedTrainer(model, optimizer, scheduler=scheduler, device=args.device,
+                           progress=not args.no_progress, name=args.model)  # fmt: skip
+    history = trainer.fit(train_loader, val_loader, args.epochs, callbacks=[lambda row: say(_summary(row))])
     seconds = time.perf_counter() - start
     cpu_seconds = time.process_time() - cpu_start  # CPU time of this process (all its threads)
     test = evaluate(model, test_loader, device=args.device)
-    print(f"test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}")
-    print(f"training took {seconds:.1f} s ({cpu_seconds:.1f} s of CPU time)")
+    say(f"test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}")
+    say(f"training took {seconds:.1f} s ({cpu_seconds:.1f} s of CPU time)")
 
-    metrics = {
+    numbers = {
         "dataset": args.dataset, "model": args.model, "parameters": n_params, "epochs": len(history),
         "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer, "device": args.device,
-        "seconds": seconds, "cpu_seconds": cpu_seconds, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-        "test_top5_accuracy": test["top5_accuracy"], "test_auc": test["auc"], "history": history.to_dict(),
+        "seed": args.seed, "seconds": seconds, "cpu_seconds": cpu_seconds, "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"], "test_top5_accuracy": test["top5_accuracy"], "test_auc": test["auc"],
+        "history": history.to_dict(),
     }  # fmt: skip
-    write_json(out / "metrics.json", metrics)
-    save_checkpoint(out / "checkpoint.npz", model, optimizer, scheduler, epoch=len(history), history=history)
-    plot_history(history, out / "curves.png", title=f"{args.model} on {args.dataset}")
+    if args.out is not None:
+        save_checkpoint(out_dir(args.out) / "checkpoint.npz", model, optimizer, scheduler, epoch=len(history),
+                        history=history)  # fmt: skip
+        say(f"checkpoint.npz in {args.out}")
+    slide = SLIDE_RC["figure.figsize"]
+    figures = {"curves": plot_history(history, title=f"{args.model} on {args.dataset}", figsize=slide)}
     if "confusion_matrix" in test:
-        plot_confusion_matrix(test["confusion_matrix"], test_set.classes, out / "confusion_matrix.png",
-                              title=f"test set, accuracy {test['accuracy']:.3f}")  # fmt: skip
-    conv = first_conv(model)
-    plot_filters(conv.weight.cpu(), out / "filters.png")
+        figures["confusion_matrix"] = plot_confusion_matrix(
+            test["confusion_matrix"], test_set.classes, title=f"test set, accuracy {test['accuracy']:.3f}",
+            figsize=slide)  # fmt: skip
     model.to("cpu")
-    plot_feature_maps(model, conv, test_set.get_batch(np.array([0]))[0][0], out / "feature_maps.png")
-    print(f"wrote metrics.json, figures and checkpoint.npz to {out}")
-    return metrics
+    conv = first_conv(model)
+    figures["filters"] = plot_filters(conv.weight)
+    figures["feature_maps"] = plot_feature_maps(model, conv, test_set.get_batch(np.array([0]))[0][0], figsize=slide,
+                                                title="the first conv layer's output for one test image")  # fmt: skip
+    return numbers, figures
+
+
+def run(**options: Any) -> RunResult:
+    """Run the demo with the command line's options as keywords, e.g. ``run(epochs=3)``."""
+    return demo_run(build_parser, experiment, options)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """The command line; ``argv`` defaults to no arguments (not ``sys.argv``: safe in a notebook)."""
+    return demo_main(build_parser, experiment, argv)
 
 
 def _summary(row: dict[str, Any]) -> str:
@@ -135,4 +165,4 @@ def _summary(row: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

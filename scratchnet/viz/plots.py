@@ -41,17 +41,25 @@ def finish(fig: Any, path: str | os.PathLike | None) -> Any:
     return fig
 
 
+def _tidy(fig: Any) -> None:
+    # Under a constrained layout (the demos' slide style) matplotlib lays the figure out itself;
+    # tight_layout would replace it.
+    if not fig.get_constrained_layout():
+        fig.tight_layout()
+
+
 # --------------------------------------------------------------------------- curves
 
 
-def plot_history(history: Any, path: str | os.PathLike | None = None, title: str = "") -> Any:
+def plot_history(history: Any, path: str | os.PathLike | None = None, title: str = "",
+                 figsize: tuple[float, float] = (10, 3.8)) -> Any:  # fmt: skip
     """Loss and accuracy per epoch, training and validation, side by side.
 
     ``history`` is what ``scratchnet.train.fit`` returns (or its ``to_dict()``, or a loaded one).
     """
     columns = history.to_dict() if hasattr(history, "to_dict") else dict(history)
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
     epochs = columns.get("epoch") or list(range(1, len(columns["train_loss"]) + 1))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for split, style in (("train", "-"), ("val", "--")):
@@ -64,7 +72,7 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, title: str
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    _tidy(fig)
     return finish(fig, path)
 
 
@@ -84,13 +92,14 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: str | os.PathLike |
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
+    _tidy(fig)
     return finish(fig, path)
 
 
 def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | None = None,
                           path: str | os.PathLike | None = None, normalize: bool = False,
-                          title: str = "confusion matrix") -> Any:  # fmt: skip
+                          title: str = "confusion matrix",
+                          figsize: tuple[float, float] | None = None) -> Any:  # fmt: skip
     """The confusion matrix as a heat map: rows are true classes, columns predicted ones.
 
     ``normalize=True`` divides each row by its total, so the diagonal is each class's recall.
@@ -101,7 +110,7 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | No
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     plt = pyplot()
     size = max(4.0, 0.45 * k + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
+    fig, ax = plt.subplots(figsize=figsize or (size, size))
     image = ax.imshow(shown, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     ax.set_xticks(range(k), names, rotation=90 if max(len(n) for n in names) > 3 else 0)
@@ -114,9 +123,9 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | No
         for i in range(k):
             for j in range(k):
                 text = f"{shown[i, j]:.2f}" if normalize else str(int(confusion[i, j]))
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                ax.text(j, i, text, ha="center", va="center", fontsize="medium",
                         color="white" if shown[i, j] > threshold else "black")  # fmt: skip
-    fig.tight_layout()
+    _tidy(fig)
     return finish(fig, path)
 
 
@@ -170,12 +179,34 @@ def feature_maps(model: Any, layer: Any, images: Any) -> np.ndarray:
 
 
 def plot_feature_maps(model: Any, layer: Any, image: Any, path: str | os.PathLike | None = None,
-                      max_maps: int = 32, title: str | None = None) -> Any:  # fmt: skip
-    """The channels of ``layer``'s output for one image (C, H, W), as a grid of grey images."""
+                      max_maps: int = 32, title: str | None = None,
+                      figsize: tuple[float, float] | None = None) -> Any:  # fmt: skip
+    """The input image (C, H, W) beside the channels of ``layer``'s output for it.
+
+    All maps share one colour scale (shown by a colour bar), so a bright map is a strongly
+    activated channel, not one stretched to its own range.
+    """
     image = np.asarray(image, dtype=np.float32)
     maps = feature_maps(model, layer, image[None])[0][:max_maps]  # (C, H, W)
     name = layer if isinstance(layer, str) else type(layer).__name__
-    return _grid(maps, path, title or f"feature maps of {name}", cmap="viridis")
+    columns = int(np.ceil(np.sqrt(len(maps) * 1.6)))  # a wide grid, for a 16:9 slide
+    rows = int(np.ceil(len(maps) / columns))
+    plt = pyplot()
+    fig = plt.figure(figsize=figsize or (1.3 * columns + 4, 1.3 * rows + 1))
+    grid = fig.add_gridspec(rows, columns + 2, width_ratios=[rows * 1.2, *[1] * columns, 0.15])
+    ax = fig.add_subplot(grid[:, 0])
+    shown = image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0]
+    ax.imshow(np.clip(shown, 0, 1) if image.shape[0] == 3 else shown, cmap="gray")
+    ax.set_title("input")
+    ax.axis("off")
+    low, high = float(maps.min()), float(maps.max())
+    for c, feature in enumerate(maps):
+        ax = fig.add_subplot(grid[c // columns, 1 + c % columns])
+        colours = ax.imshow(feature, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        ax.axis("off")
+    fig.colorbar(colours, cax=fig.add_subplot(grid[:, -1]), label="activation")
+    fig.suptitle(title or f"feature maps of {name} ({len(maps)} channels)")
+    return finish(fig, path)
 
 
 def plot_images(images: Any, labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
@@ -207,8 +238,8 @@ def _grid(images: np.ndarray, path: str | os.PathLike | None, title: str, cmap: 
         if overlays is not None:
             ax.imshow(overlays[i], cmap="jet", alpha=0.45, vmin=0, vmax=1, interpolation="bilinear")
         if labels is not None:
-            ax.set_title(labels[i], fontsize=7)
+            ax.set_title(labels[i])
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    _tidy(fig)
     return finish(fig, path)
