@@ -17,6 +17,7 @@ Read next: ``scratchnet/models/googlenet.py`` (``InceptionAux``, ``googlenet_los
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,9 +26,10 @@ import numpy as np
 import scratchnet
 from scratchnet import Tensor, nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
 from scratchnet.models.googlenet import GoogLeNetOutputs, googlenet, googlenet_loss
 from scratchnet.ops.loss import cross_entropy
+from scratchnet.viz.result import RunResult
 
 PAPER = "Szegedy et al. 2015, Sec. 5"  # the auxiliary classifiers' description
 SLIDE = "lecture, GoogLeNet (7)"
@@ -132,6 +134,15 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
         "max_error": float(np.max(np.abs(grads["total"] - combined))),
         "scale": float(np.max(np.abs(grads["total"]))),
     }
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -288,4 +299,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -17,14 +17,16 @@ Read next: ``scratchnet/models/densenet.py`` (``DenseLayer``, ``DenseBlock``, ``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args, run_lesson
 from scratchnet.models import densenet121, densenet169, densenet201, densenet264, resnet50
 from scratchnet.models.densenet import DenseBlock, DenseLayer, Transition
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, DenseNet (2) = Huang et al. 2017, Table 1"
 LECTURE_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
@@ -65,6 +67,15 @@ def structure(model: nn.Module) -> dict[str, Any]:
         "params": count_parameters(model),
         "macs": sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in s.rows if r.is_leaf),
     }
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -294,4 +305,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -19,14 +19,26 @@ and 7x1, ``InceptionB``: the grid reduction), ``scratchnet/analysis/summary.py``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import cat, nn, no_grad, zeros
 from scratchnet.analysis import empirical_receptive_field, receptive_field, summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_pct, fmt_si, parse_args
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    fmt_pct,
+    fmt_si,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models.inception import InceptionB
 from scratchnet.tensor import Tensor
+from scratchnet.viz.result import RunResult
 
 C = 64  # channels in and out of every pair; the ratios do not depend on C
 GRID = 17  # spatial size at which the multiply-adds are counted (Inception-v3's 17x17 stage)
@@ -142,6 +154,15 @@ def _output_shape(net: nn.Module, s: Any) -> tuple[int, ...]:
         return s.rows[-1].output_shape
     with no_grad():
         return net(zeros(*s.input_shape)).shape
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -268,4 +289,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

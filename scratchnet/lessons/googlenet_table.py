@@ -21,13 +21,15 @@ Read next: ``scratchnet/models/googlenet.py`` (the table, row by row), ``scratch
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_weights, finish, fmt_int, parse_args
+from scratchnet.lessons._common import Column, Report, count_weights, finish, fmt_int, parse_args, run_lesson
 from scratchnet.models.googlenet import BasicConv2d, Inception, googlenet
+from scratchnet.viz.result import RunResult
 
 SOURCE = "lecture, GoogLeNet (6) = Szegedy et al. 2015, Table 1"
 K, M = 1024, 1e6  # the table's units for params and ops (see the module docstring)
@@ -155,6 +157,15 @@ def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: 
             f"we count: the paper counted something else here (a slip in the paper)."
         )
     return "We found no counting convention that gives the paper's figures (a slip in the paper)."
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -308,4 +319,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -18,14 +18,25 @@ Read next: ``scratchnet/models/inception_v4.py`` (``ReductionA``), ``scratchnet/
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import receptive_field
-from scratchnet.lessons._common import Column, Report, count_parameters, count_weights, finish, fmt_int, parse_args
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    count_weights,
+    finish,
+    fmt_int,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models import inception_resnet_v1, inception_resnet_v2, inception_v4
 from scratchnet.models.inception_v4 import ReductionA
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, ResNet (9)"
 LECTURE_KLMN = {
@@ -109,6 +120,15 @@ def parts(model: nn.Module, fields: Any) -> list[dict[str, Any]]:
 
 def reduction_a(model: nn.Module) -> tuple[str, ReductionA]:
     return next((name, block) for name, block in blocks(model) if isinstance(block, ReductionA))
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -347,4 +367,4 @@ def _colour(part: str) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -18,6 +18,7 @@ Read next: ``scratchnet/models/googlenet.py`` (``Inception(reduce=...)``), ``scr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,8 +27,9 @@ import numpy as np
 import scratchnet
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
 from scratchnet.models.googlenet import Inception
+from scratchnet.viz.result import RunResult
 
 TABLE = "lecture, GoogLeNet (6), inception (3a)"
 # The table's (3a) row: params 159K, ops 128M (K = 1024 for params, M = 10^6 for ops: see googlenet_table).
@@ -236,6 +238,15 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
     return {"naive": naive, "reduced": reduced, "chain": chain}
 
 
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
+
+
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report("one_by_one", "1x1 convolutions and the Inception module (slides GoogLeNet (2)-(5))")
@@ -262,4 +273,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

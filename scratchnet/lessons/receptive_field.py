@@ -22,14 +22,16 @@ Read next: ``scratchnet/analysis/receptive_field.py`` (the rule, branches, the e
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import empirical_receptive_field, receptive_field
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args, run_lesson
 from scratchnet.models import resnet50
 from scratchnet.models.vgg import CONFIGS, make_layers
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, VGGNet (2)"
 # Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks" (Distill 2019) and
@@ -289,6 +291,15 @@ def _main_path_rule(model: nn.Module) -> dict[str, int]:
     return out
 
 
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
+
+
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report("receptive_field", "Receptive fields: 3x3 stacks, VGG16 and ResNet-50 (slide VGGNet (2))")
@@ -319,4 +330,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

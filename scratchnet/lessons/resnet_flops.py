@@ -19,13 +19,15 @@ Read next: ``scratchnet/models/resnet.py`` (``BasicBlock``, ``Bottleneck``, ``st
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
 from scratchnet.models import resnet18, resnet34, resnet50, resnet101, resnet152
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, ResNet (3) = He et al. 2015, Table 1"
 PAPER_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
@@ -65,6 +67,15 @@ def weighted_layers(model: nn.Module) -> int:
         id(m) for name, module in model.named_modules() if name.endswith("downsample") for m in module.modules()
     }
     return sum(isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in downsample for m in model.modules())
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -267,4 +278,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -16,13 +16,15 @@ Read next: ``scratchnet/models/senet.py`` (``SEBlock``, the four designs), ``scr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args, run_lesson
 from scratchnet.models import resnet50, se_resnet50
 from scratchnet.models.senet import SEBlock
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, Attentions (5) = Hu et al. 2018, reduction-ratio ablation"
 LECTURE_PARAMS = {2: 45.7e6, 4: 35.7e6, 8: 30.7e6, 16: 28.1e6, 32: 26.9e6, "original": 25.6e6}
@@ -34,6 +36,15 @@ SMALL, FULL = 32, 224  # summary on 32x32; every map at 224 is 7 x 7 times bigge
 def _rounds_to(computed: int, reference: float) -> bool:
     """The slide prints millions with one decimal: agree when ours rounds to the same."""
     return round(computed / 1e5) == round(reference / 1e5)
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -259,4 +270,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
