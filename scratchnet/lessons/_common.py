@@ -301,7 +301,8 @@ def verdict(computed: Any, reference: Any, *, rule: str = "nearest", kilo: int =
         if computed == reference.value:
             return EXACT, 0.0
         return (WITHIN_ROUNDING if round_as_printed(computed, reference) == reference.digits else DIFFERS), gap
-    if isinstance(reference, (int, float, np.number)) and not isinstance(computed, (str, tuple, list)):
+    numeric = (int, float, np.number)
+    if isinstance(reference, numeric) and isinstance(computed, numeric) and not isinstance(reference, bool):
         gap = computed / reference - 1 if reference else None
         return (EXACT if computed == reference else DIFFERS), gap
     return (EXACT if computed == reference else DIFFERS), None
