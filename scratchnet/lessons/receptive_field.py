@@ -307,7 +307,8 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
             )
     report.say(
         "Step 4. ResNet-50's fields, by the rule. Branches meet at every residual addition; the field "
-        "there is the union of the two branches' fields, and the shortcut's (a 1x1 conv or nothing) is always the smaller one, so the rule "
+        "there is the union of the two branches' fields, and the shortcut's (a 1x1 conv or nothing) is always "
+        "the smaller one, so the rule "
         "along the main path of 3x3 convs ('main path' below) gives the same numbers as the graph walk. Where "
         "the stride-2 sits matters: on the first 1x1, the 3x3 after it already runs at the doubled jump."
     )
