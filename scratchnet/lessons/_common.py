@@ -436,6 +436,20 @@ class Report:
             self.show(check)  # consecutive checks print as one block
         return check
 
+    def check_rounded(self, name: str, computed: Any, shown: str, source: str, **options: Any) -> Check:
+        """A check of a figure that its source rounds to nearest in most places and truncates in some.
+
+        Rounding to nearest is tried first; where only truncation (floor) reproduces the figure, the
+        verdict is "within rounding" with the rule floor, and a note says that the source truncates here.
+        """
+        check = self.check(name, computed, shown, source, quiet=True, **options)
+        kilo = options.get("kilo", 1000)
+        if not check.agrees and verdict(computed, printed(shown, rule="floor", kilo=kilo))[0] != DIFFERS:
+            self.checks.remove(check)
+            check = self.check(name, computed, shown, source, quiet=True, rule="floor", **options)
+            check.note = "The source truncates this figure where it rounds others to nearest."
+        return check
+
     def show(self, check: Check) -> None:
         """Print a check recorded with ``quiet=True`` after all (e.g. a table row that disagrees)."""
         if self.blocks and isinstance(self.blocks[-1], list):

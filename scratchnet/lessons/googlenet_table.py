@@ -40,8 +40,6 @@ from scratchnet.lessons._common import (
     finish,
     fmt_int,
     parse_args,
-    printed,
-    verdict,
 )
 from scratchnet.models.googlenet import BasicConv2d, Inception, googlenet
 
@@ -153,19 +151,6 @@ def _widths(modules: list[nn.Module]) -> dict[str, int | None]:
     return widths
 
 
-def _verdict(report: Report, name: str, computed: int, paper: float, unit: str) -> Any:
-    """One table entry: nearest first; where only truncation reproduces the figure, the rule is floor."""
-    shown = f"{paper:g}{unit}"
-    kilo = K if unit == "K" else 1000
-    options = {"shown": shown, "kilo": kilo, "quiet": True, "fmt": _fmt(unit)}
-    check = report.check(name, computed, shown, SOURCE, **options)
-    if not check.agrees and verdict(computed, printed(shown, rule="floor", kilo=kilo))[0] != "differs":
-        report.checks.remove(check)
-        check = report.check(name, computed, shown, SOURCE, rule="floor", **options)
-        check.note = "The paper truncates this entry where it rounds the others to nearest."
-    return check
-
-
 def _fmt(unit: str) -> Any:
     return (lambda v: f"{v / K:,.2f}K") if unit == "K" else (lambda v: f"{v / M:,.2f}M")
 
@@ -270,8 +255,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
         row["layout_ok"] = all(c.agrees for c in layout)
         if paper_params is None:
             continue
-        params = _verdict(report, f"{row['type']}: params", row["params"], paper_params, "K")
-        ops = _verdict(report, f"{row['type']}: ops", row["ops"], paper_ops, "M")
+        params = report.check_rounded(
+            f"{row['type']}: params", row["params"], f"{paper_params:g}K", SOURCE, kilo=K, fmt=_fmt("K")
+        )
+        ops = report.check_rounded(f"{row['type']}: ops", row["ops"], f"{paper_ops:g}M", SOURCE, fmt=_fmt("M"))
         row["params_ok"], row["ops_ok"] = params.agrees, ops.agrees
         row["params_verdict"], row["ops_verdict"] = _short(params), _short(ops)
         why = _why(row, paper_params, paper_ops, params.agrees, ops.agrees)
