@@ -34,7 +34,14 @@ PAPER_K, PAPER_COMPRESSION = 32, 0.5  # Huang et al. 2017, Sec. 3: "k = 32" on I
 # torchvision 0.29: DenseNet*_Weights.IMAGENET1K_V1.meta["num_params"] and ["_ops"] (multiply-adds, 10^9).
 # torchvision has no DenseNet-264; its DenseNet class with growth_rate=32, block_config=(6, 12, 64, 48)
 # and 64 stem channels has 33,337,704 parameters and 5.752 x 10^9 multiply-adds (counted with torch).
-TORCHVISION = {121: (7_978_856, 2.834), 169: (14_149_480, 3.36), 201: (20_013_928, 4.291), 264: (33_337_704, 5.752)}
+# (num_params, meta["_ops"] as printed: G multiply-adds); DenseNet-264 is not in torchvision: counted on
+# torchvision.models.DenseNet(32, (6, 12, 64, 48), 64).
+TORCHVISION = {
+    121: (7_978_856, "2.834"),
+    169: (14_149_480, "3.36"),
+    201: (20_013_928, "4.291"),
+    264: (33_337_704, "5.752"),
+}
 RESNET50 = (25_557_032, 4.089)  # torchvision ResNet50_Weights.IMAGENET1K_V1
 CONSTRUCTORS = {121: densenet121, 169: densenet169, 201: densenet201, 264: densenet264}
 SMALL, FULL = 32, 224  # 224 = 7 x 32; every map at 224 is 7 x 7 times the one at 32 (see resnet_flops)
@@ -90,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "Step 1. The block structure, read off the models: the number of DenseLayers in each DenseBlock, the growth "
         "rate k (out_channels of a layer's 3x3 conv) and the channels between the stages, taken from summary() of a "
         "real forward pass. 'stem' is after the 7x7 conv and the max pool; 'b1' after dense block 1, 't1' after "
-        "transition 1, and so on."
+        "transition 1, and so on. All four are DenseNet-BC, the paper's ImageNet models: B for the bottleneck "
+        "(a 1x1 conv to 4k maps before each 3x3 conv), C for compression (each transition keeps a share "
+        "theta = 0.5 of the channels)."
     )
     rows = []
     for depth, f in found.items():
@@ -161,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "transition: keeps this share of the channels",
         d121["compression"],
         PAPER_COMPRESSION,
-        "Huang et al. 2017: theta = 0.5",
+        "Huang et al. 2017: compression theta = 0.5 (the 'C' of DenseNet-BC)",
     )
     report.check(
         "transition: 1x1 conv, 2x2 average pool, stride 2",
@@ -192,12 +201,12 @@ def main(argv: Sequence[str] | None = None) -> Report:
                 "params": f["params"],
                 "params_ref": params_ref,
                 "macs": f["macs"],
-                "macs_ref": macs_ref * 1e9,
+                "macs_ref": float(macs_ref) * 1e9,
             }
         )
         source = "torchvision" if depth != 264 else "torchvision DenseNet(32, (6, 12, 64, 48), 64)"
         report.check(f"DenseNet-{depth} parameters", f["params"], params_ref, source, quiet=True)
-        report.check(f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref * 1e9, source, rel_tol=0.0005, quiet=True)
+        report.check(f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref + "G", source, quiet=True)
     cost.append(
         {
             "network": "ResNet-50",
@@ -269,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("in", "input maps"),
             Column("conv1", "1x1 conv weights", fmt_int),
             Column("conv2", "3x3 conv weights", fmt_int),
-            Column("all", "with BN", fmt_int),
+            Column("all", "with BatchNorm", fmt_int),
         ],
         layer_rows,
     )
@@ -284,6 +293,19 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"A plain 3x3 conv from {c} to {c} maps would have {c} x {c} x 9 = {c * c * 9 / 1e6:.1f}M weights; the last "
         f"dense layer reads all {c} earlier maps through the concatenation and pays for only {d121['k']} new ones "
         f"({fmt_int(count_parameters(last))} parameters)."
+    )
+    report.exercise(
+        "DenseNet-121's block 2 has 12 dense layers and starts with 128 maps. How many maps leave it, and how "
+        "many does transition 2 pass on?",
+        {"block": 128 + 12 * 32, "transition": (128 + 12 * 32) // 2},
+    )
+    report.exercise(
+        "How many weights does the 1x1 conv of a dense layer with 512 input maps have (k = 32, 4k maps out)?",
+        512 * 4 * 32,
+    )
+    report.exercise(
+        "Without the transitions' compression (theta = 1), how many maps would enter DenseNet-121's block 4?",
+        64 + 6 * 32 + 12 * 32 + 24 * 32,
     )
     report.data.update(structure=found, cost=cost, layers=layer_rows)
     return finish(report, args, plot)
