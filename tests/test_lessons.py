@@ -638,3 +638,78 @@ def test_inception_resnet(lesson):
     assert totals["Inception-ResNet-v2"] == 55_843_464
     fields = {r["network"]: r["rf"] for r in data["rows"]["receptive_fields"]}
     assert (fields["Inception-v4"], fields["Inception-ResNet-v2"]) == (2071, 3039)
+
+
+# ------------------------------------------------------------------------------------------ budgets
+
+
+def test_budgets_against_torchvision(lesson):
+    models = torchvision_models()
+    data = lesson("budgets")[0]
+    params = {r["network"]: r["params"] for r in data["rows"]["budget"]}
+    assert params["AlexNet"] == models.AlexNet_Weights.IMAGENET1K_V1.meta["num_params"] == 61_100_840
+    assert params["VGG16"] == models.VGG16_Weights.IMAGENET1K_V1.meta["num_params"]
+    assert params["GoogLeNet"] == models.GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
+    alexnet = meta_model(models.alexnet)
+    fc = sum(p.numel() for m in alexnet.classifier if hasattr(m, "weight") for p in m.parameters())
+    assert next(r for r in data["rows"]["budget"] if r["network"] == "AlexNet")["fc_params"] == fc
+    c = checks(data)
+    assert c["GoogLeNet's parameters / AlexNet's"]["verdict"] == "differs"  # about 1/9, not the slide's 1/2
+    assert c["AlexNet's parameters / GoogLeNet's"]["verdict"] == "differs"  # 9.2x, not the paper's 12x
+    heads = {r["head"]: r["params"] for r in data["rows"]["heads"]}
+    assert heads == {"global average pool + FC": 1024 * 1000 + 1000, "flatten + FC": 7 * 7 * 1024 * 1000 + 1000}
+    crops = data["data"]["test_crops"]
+    assert crops["crops"] == 4 * 3 * 6 * 2 == 144
+    assert crops["macs_per_image"] == 144 * crops["macs_per_crop"]
+    assert crops["macs_per_crop"] / 1e9 == pytest.approx(models.GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"], abs=5e-4)
+    low, high = data["data"]["training_crops"]["area_range"]
+    assert 0.08 <= low < 0.1 and 0.9 < high <= 1.0
+    layers = {r["network"]: (r["max_pools"], r["hidden_fcs"], r["dropouts"]) for r in data["rows"]["vgg_vs_resnet"]}
+    assert layers == {"VGG16": (5, 2, 2), "ResNet-34": (1, 0, 0)}
+
+
+# ------------------------------------------------------------------------------------------ shortcuts
+
+
+def test_shortcuts(lesson):
+    data = lesson("shortcuts")[0]
+    rows = {r["network"]: r for r in data["rows"]["gradients"]}
+    assert rows["plain-56"]["params"] == rows["ResNet-56"]["params"] == 853_018  # option A: no weights added
+    assert rows["plain-20"]["params"] == rows["ResNet-20"]["params"] == 269_722
+    for row in rows.values():
+        assert row["ratio"] == pytest.approx(row["first_conv"] / row["fc"])
+    # The measured effect: from 20 to 56 layers the plain network's first-layer share grows by far more
+    # (it explodes) than the residual one's.
+    plain = rows["plain-56"]["ratio"] / rows["plain-20"]["ratio"]
+    residual = rows["ResNet-56"]["ratio"] / rows["ResNet-20"]["ratio"]
+    assert abs(np.log(residual)) < abs(np.log(plain))
+    assert data["data"]["units"] == 54 and data["data"]["product"] == 0.5**54
+
+
+# ------------------------------------------------------------------------------------------ capstone
+
+
+def test_capstone_against_torchvision_and_direct_passes(lesson):
+    models = torchvision_models()
+    from scratchnet.analysis import summary
+    from scratchnet.lessons._common import cost_at_224
+    from scratchnet.models import googlenet
+
+    data = lesson("capstone")[0]
+    rows = {r["network"]: r for r in data["rows"]["networks"]}
+    for name, weights in (
+        ("VGG16", models.VGG16_Weights),
+        ("GoogLeNet", models.GoogLeNet_Weights),
+        ("ResNet-50 (torchvision)", models.ResNet50_Weights),
+        ("DenseNet-121", models.DenseNet121_Weights),
+    ):
+        meta = weights.IMAGENET1K_V1.meta
+        assert rows[name]["params"] == meta["num_params"], name
+        assert rows[name]["macs"] / 1e9 == pytest.approx(meta["_ops"], abs=5e-4), name
+    assert rows["Inception-v4"]["params"] == 42_679_816 and rows["Inception-ResNet-v2"]["params"] == 55_843_464
+    assert rows["ResNet-50 (paper)"]["macs"] == _resnet_macs(RESNET_BLOCKS[50], bottleneck=True, stride_in_1x1=True)
+    # The 32x32 -> 224x224 scaling, against a real 224x224 pass (MACs and activations).
+    model = googlenet(aux_logits=False)
+    scaled, direct = cost_at_224(model), summary(model, (3, 224, 224))
+    assert sum(r["macs"] for r in scaled) == direct.macs == rows["GoogLeNet"]["macs"]
+    assert sum(r["activations"] for r in scaled) == direct.activations == rows["GoogLeNet"]["activations"]

@@ -21,4 +21,5 @@ LESSONS: dict[str, str] = {
     "densenet_params": "DenseNet-121..264: channel growth, transitions, parameters vs ResNet-50",
     "se_params": "the SE block's 2C^2/r and SE-ResNet-50's parameters for r = 2..32",
     "inception_resnet": "Inception-v4 / Inception-ResNet modules and Reduction-A's (k, l, m, n)",
+    "capstone": "parameters, multiply-adds and activations of eight CNNs on one log-log chart",
 }

@@ -40,6 +40,7 @@ import numpy as np
 
 import scratchnet
 from scratchnet import nn
+from scratchnet.analysis import summary
 from scratchnet.viz.result import RunResult
 
 WIDTH = 100  # no printed line is wider than this many terminal columns
@@ -90,6 +91,42 @@ def record_outputs(
         for handle in handles:
             handle.remove()
     return calls
+
+
+SMALL, FULL = 32, 224  # 224 = 7 x 32: in the ImageNet CNNs every feature map at 224 is 7 x 7 times that at 32
+
+
+def cost_at_224(model: nn.Module) -> list[dict[str, Any]]:
+    """Multiply-adds and output values of every leaf layer for one 224x224 image, counted on a 32x32 one.
+
+    At 32x32 the maps of VGG, GoogLeNet, ResNet, DenseNet and SE-ResNet are 16, 8, 4, 2, 1 pixels wide
+    where at 224x224 they are 112, 56, 28, 14, 7: each exactly 7 times wider (every stride-2 layer halves
+    an even size exactly, GoogLeNet's pools round up). So a conv's multiply-adds and a layer's
+    (N, C, H, W) output are 7 x 7 = 49 times bigger at 224. Layers whose output does not depend on the
+    image size are not scaled: the FC layers, the adaptive (global) pools and what follows them (an SE
+    block's excitation). This does not hold for networks with unpadded convs (the Inception-v4 family);
+    the lessons that use it check it against a real 224x224 pass.
+    """
+    return scaled_to_224(summary(model, (3, SMALL, SMALL)))
+
+
+def scaled_to_224(s: Any) -> list[dict[str, Any]]:
+    """The leaf rows of a 32x32 ``summary()``, scaled to 224x224 as :func:`cost_at_224` explains."""
+    scale = (FULL // SMALL) ** 2
+    rows = []
+    for r in s.rows:
+        if not r.is_leaf:
+            continue
+        spatial = len(r.output_shape) == 4 and r.type != "AdaptiveAvgPool2d"
+        rows.append(
+            {
+                "name": r.name,
+                "type": r.type,
+                "macs": r.macs * (scale if r.type == "Conv2d" else 1),
+                "activations": r.activations * (scale if spatial else 1),
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -475,7 +512,8 @@ class Report:
         counts = {v: sum(c.verdict == v for c in self.checks) for v in (EXACT, WITHIN_ROUNDING, DIFFERS)}
         out.append(
             wrap(
-                f"In all, {len(self.checks)} checks (a table counts one per number): {counts[EXACT]} exact, "
+                f"In all, {len(self.checks)} check{'' if len(self.checks) == 1 else 's'} (a table counts one per "
+                f"number): {counts[EXACT]} exact, "
                 f"{counts[WITHIN_ROUNDING]} within rounding, {counts[DIFFERS]} differ, each explained above."
             )
         )

@@ -23,7 +23,17 @@ from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args, run_lesson
+from scratchnet.lessons._common import (
+    SMALL,
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    parse_args,
+    run_lesson,
+    scaled_to_224,
+)
 from scratchnet.models import densenet121, densenet169, densenet201, densenet264, resnet50
 from scratchnet.models.densenet import DenseBlock, DenseLayer, Transition
 from scratchnet.viz.result import RunResult
@@ -44,7 +54,6 @@ TORCHVISION = {
 }
 RESNET50 = (25_557_032, 4.089)  # torchvision ResNet50_Weights.IMAGENET1K_V1
 CONSTRUCTORS = {121: densenet121, 169: densenet169, 201: densenet201, 264: densenet264}
-SMALL, FULL = 32, 224  # 224 = 7 x 32; every map at 224 is 7 x 7 times the one at 32 (see resnet_flops)
 
 
 def structure(model: nn.Module) -> dict[str, Any]:
@@ -62,7 +71,6 @@ def structure(model: nn.Module) -> dict[str, Any]:
         if i < len(transitions):
             channels.append(s[f"features.transition{i + 1}"].output_shape[1])  # compressed
     weighted = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
-    scale = (FULL // SMALL) ** 2
     return {
         "blocks": tuple(sum(isinstance(m, DenseLayer) for m in b.children()) for b in blocks),
         "k": k,
@@ -72,7 +80,7 @@ def structure(model: nn.Module) -> dict[str, Any]:
         "channels": channels,
         "layers": weighted,
         "params": count_parameters(model),
-        "macs": sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in s.rows if r.is_leaf),
+        "macs": sum(r["macs"] for r in scaled_to_224(s)),
     }
 
 
@@ -191,7 +199,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
     # -- Step 2: parameters and multiply-adds, vs torchvision and ResNet-50
     resnet = resnet50()
     resnet_macs = summary(resnet, (3, SMALL, SMALL))
-    scale = (FULL // SMALL) ** 2
     cost = []
     for depth, f in found.items():
         params_ref, macs_ref = TORCHVISION[depth]
@@ -212,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             "network": "ResNet-50",
             "params": count_parameters(resnet),
             "params_ref": RESNET50[0],
-            "macs": sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in resnet_macs.rows if r.is_leaf),
+            "macs": sum(r["macs"] for r in scaled_to_224(resnet_macs)),
             "macs_ref": RESNET50[1] * 1e9,
         }
     )

@@ -25,7 +25,19 @@ from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
+from scratchnet.lessons._common import (
+    FULL,
+    SMALL,
+    Column,
+    Report,
+    cost_at_224,
+    count_parameters,
+    finish,
+    fmt_int,
+    fmt_si,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models import resnet18, resnet34, resnet50, resnet101, resnet152
 from scratchnet.models.resnet import Bottleneck
 from scratchnet.viz.result import RunResult
@@ -43,23 +55,14 @@ CONSTRUCTORS: dict[int, Callable[..., nn.Module]] = {
     101: resnet101,
     152: resnet152,
 }
-SMALL, FULL = 32, 224  # 224 = 7 x 32: every feature map at 224 is exactly 7 x 7 times the one at 32
 
 
 def macs_at_224(model: nn.Module) -> dict[str, int]:
-    """Multiply-adds of one 224x224 image, counted on a 32x32 image.
-
-    At 32x32 the maps after conv1, the max pool and the four stages are 16, 8, 8, 4, 2, 1 pixels
-    wide; at 224x224 they are 112, 56, 56, 28, 14, 7: each exactly 7 times wider (every stride-2
-    layer pads so that it halves an even size exactly). A conv's multiply-adds are proportional to
-    its output's height x width, so each conv costs 7 x 7 = 49 times as much at 224; the final linear
-    layer sees 2048 (or 512) averaged values at any size. ``main`` checks this on ResNet-18 at 224.
-
-    Returns the multiply-adds of every layer by name (the total is their sum).
+    """Multiply-adds of every layer by name for one 224x224 image, counted on a 32x32 image
+    (``cost_at_224``: each conv costs 7 x 7 = 49 times as much at 224; ``main`` checks this on
+    ResNet-18 at 224). The total is their sum.
     """
-    s = summary(model, (3, SMALL, SMALL))
-    scale = (FULL // SMALL) ** 2
-    return {r.name: r.macs * (scale if r.type == "Conv2d" else 1) for r in s.rows if r.is_leaf and r.macs}
+    return {r["name"]: r["macs"] for r in cost_at_224(model) if r["macs"]}
 
 
 def move_stride_to_3x3(model: nn.Module) -> nn.Module:

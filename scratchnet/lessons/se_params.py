@@ -23,6 +23,8 @@ from typing import Any
 
 from scratchnet.analysis import summary
 from scratchnet.lessons._common import (
+    FULL,
+    SMALL,
     Column,
     Report,
     count_parameters,
@@ -31,6 +33,7 @@ from scratchnet.lessons._common import (
     parse_args,
     printed,
     run_lesson,
+    scaled_to_224,
     verdict,
 )
 from scratchnet.models import resnet50, se_resnet50
@@ -43,7 +46,6 @@ PAPER_GFLOPS = {"ResNet-50": "3.86", "SE-ResNet-50": "3.87"}  # Hu et al. 2018, 
 PAPER_INCREASE = "0.26%"  # Hu et al. 2018, Sec. 4: SE-ResNet-50 needs "a 0.26% relative increase" over ResNet-50
 DESIGNS = {"standard": "(b) SE", "pre": "(c) SE-PRE", "post": "(d) SE-POST", "identity": "(e) SE-Identity"}
 STAGES = {"layer1": 256, "layer2": 512, "layer3": 1024, "layer4": 2048}  # ResNet-50's block outputs
-SMALL, FULL = 32, 224  # summary on 32x32; every map at 224 is 7 x 7 times bigger (see resnet_flops)
 
 
 def offsets_that_fit(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
@@ -239,8 +241,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
     se16 = summary(models[16], (3, SMALL, SMALL))
     base_s = summary(plain, (3, SMALL, SMALL))
     macs = {
-        name: sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in s.rows if r.is_leaf)
-        for name, s in (("ResNet-50", base_s), ("SE-ResNet-50", se16))
+        name: sum(r["macs"] for r in scaled_to_224(s)) for name, s in (("ResNet-50", base_s), ("SE-ResNet-50", se16))
     }
     pooled = sum(scale * _numel(r.output_shape) for r in se16.rows if r.type == "SEBlock")  # values squeezed and scaled
     report.say(
