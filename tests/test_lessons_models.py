@@ -20,7 +20,7 @@ def test_alexnet_matches_torchvision_layout_and_output():
         k: tuple(v.shape) for k, v in theirs.state_dict().items()
     }
     assert sum(p.numel() for p in alexnet().parameters()) == 61_100_840
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in ours.state_dict().items()})
     ours.eval(), theirs.eval()
     x = np.random.default_rng(0).standard_normal((2, 3, 96, 96)).astype(np.float32)  # any size >= 63
     with scratchnet.no_grad(), torch.no_grad():
