@@ -715,16 +715,19 @@ def run_lesson(main: Callable[[Sequence[str]], Report], doc: str | None, options
 def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report], None] | None = None) -> Report:
     """Print the report (text or JSON), save the figure if ``--plot`` was given; ``report.result`` keeps all.
 
-    Under ``run()`` nothing is printed and the figure stays open (in ``report.result.figures``); on the
-    command line the figure is drawn only for ``--plot PATH``, saved there and closed.
+    Under ``run()`` nothing is printed and the figure is kept (in ``report.result.figures``); on the
+    command line the figure is drawn only for ``--plot PATH`` and saved there.
     """
     capture = getattr(args, "capture", False)
     figures = {}
     if plot is None and args.plot:
         raise SystemExit(f"{report.name} has no figure")
     if plot is not None and (args.plot or capture):
-        plt = pyplot(interactive=capture)
-        fig = plt.figure(figsize=(8, 5))
+        # A Figure of its own, not one of pyplot's: no backend is chosen, nothing pops up, and a notebook
+        # shows it where the result's figure is displayed (not a second time at the end of the cell).
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 5))
         plot(fig, report)
         fig.tight_layout()
         if args.plot:
@@ -732,8 +735,6 @@ def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report
             report.data["plot"] = str(args.plot)
         if capture:
             figures[report.name] = fig
-        else:
-            plt.close(fig)
     if args.json:
         text = json.dumps(report.as_dict(), indent=1)
     else:
@@ -744,16 +745,11 @@ def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report
     return report
 
 
-def pyplot(interactive: bool = False) -> Any:
-    """Matplotlib's pyplot, imported only when a figure is asked for.
-
-    The command line draws on the file-only Agg backend; ``run()`` (``interactive``) keeps whatever
-    backend is active, so that a notebook shows the figure inline.
-    """
+def pyplot() -> Any:
+    """Matplotlib's pyplot on the file-only Agg backend, imported only when a figure is asked for."""
     import matplotlib
 
-    if not interactive:
-        matplotlib.use("Agg")
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
