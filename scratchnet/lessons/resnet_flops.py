@@ -37,6 +37,7 @@ from scratchnet.lessons._common import (
     fmt_si,
     parse_args,
     run_lesson,
+    scaled_to_224,
 )
 from scratchnet.models import resnet18, resnet34, resnet50, resnet101, resnet152
 from scratchnet.models.resnet import Bottleneck
@@ -77,6 +78,26 @@ def move_stride_to_3x3(model: nn.Module) -> nn.Module:
         if isinstance(block, Bottleneck) and block.conv1.stride != (1, 1):
             block.conv1.stride, block.conv2.stride = block.conv2.stride, block.conv1.stride
     return model
+
+
+def stride_moved_macs(model: nn.Module) -> dict[str, int]:
+    """How the multiply-adds of each layer change when the strides move from the 1x1 to the 3x3.
+
+    Only the first block of stages 2, 3 and 4 has a stride, so only those three blocks are counted
+    again, each on the input it gets in a 32x32 pass (scaled to 224 like the whole model), before and
+    after ``move_stride_to_3x3``. Returns torchvision's minus the paper's, for the layers that change.
+    """
+    changed = {}
+    for stage, size in (("layer2", SMALL // 4), ("layer3", SMALL // 8), ("layer4", SMALL // 16)):
+        block = getattr(model, stage)[0]  # its input at 32x32: the previous stage's 8x8, 4x4, 2x2 map
+        shape = (block.conv1.in_channels, size, size)
+        before = {r["name"]: r["macs"] for r in scaled_to_224(summary(block, shape))}
+        move_stride_to_3x3(block)
+        after = {r["name"]: r["macs"] for r in scaled_to_224(summary(block, shape))}
+        changed.update(
+            {f"{stage}.0.{name}": after[name] - before[name] for name in after if after[name] != before[name]}
+        )
+    return changed
 
 
 def weighted_layers(model: nn.Module) -> int:
@@ -120,16 +141,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         per_layer = macs_at_224(paper_model)
         row["paper_layout"] = sum(per_layer.values())
         if depth >= 50:
-            torchvision_model = move_stride_to_3x3(paper_model)  # the same model, strides moved
-            torchvision_per_layer = macs_at_224(torchvision_model)
-            row["torchvision_layout"] = sum(torchvision_per_layer.values())
+            changed = stride_moved_macs(paper_model)  # the same model, strides moved
+            row["torchvision_layout"] = row["paper_layout"] + sum(changed.values())
             if depth == 50:
-                extra = {
-                    name: macs - per_layer[name]
-                    for name, macs in torchvision_per_layer.items()
-                    if macs != per_layer[name]
-                }
-                blocks["bottleneck"] = torchvision_model.layer1[1]  # 256 -> 64 -> 64 -> 256, at 56x56
+                extra = changed
+                blocks["bottleneck"] = paper_model.layer1[1]  # 256 -> 64 -> 64 -> 256, at 56x56, stride 1
         else:
             row["torchvision_layout"] = row["paper_layout"]
             if depth == 34:
