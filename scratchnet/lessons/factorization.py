@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"3x3 into two 2x2 ({fmt_pct(two['saving'])} saved), the alternative the paper sets "
         "it against (it asks whether 2x2 convs would do, and shows that asymmetric ones do better). The stacks "
         "also have "
-        "room for a ReLU between their convs (Inception-v3 puts BN + ReLU after every conv): more non-linearity "
+        "room for a ReLU between their convs (Inception-v3 puts BatchNorm + ReLU after every conv): more non-linearity "
         "for fewer weights."
     )
     report.data["pairs"] = rows

@@ -198,7 +198,8 @@ def _conv1_hypotheses(report: Report, conv1: dict[str, Any]) -> None:
         "  (a) a slip in the paper: the row describes the plain 7x7 conv and its numbers are wrong.\n"
         "  (b) the row counts a depthwise-separable 7x7 conv: each of the 3 input channels gets 8 filters "
         "(depth multiplier 8, 24 maps), then a 1x1 conv mixes the 24 maps into 64. TF-slim, TensorFlow's "
-        "library of reference models, builds BN-Inception (Inception-v2) with exactly this first layer.\n"
+        "library of reference models, builds BN-Inception (GoogLeNet with batch normalisation, Inception-v2) "
+        "with exactly this first layer.\n"
         f"      weights: 7*7*3*8 + 24*64 = {weights[0]:,} + {weights[1]:,} = {sum(weights):,}\n"
         f"      multiply-adds: 112*112*({weights[0]:,} + {weights[1]:,}) = {sum(macs):,}",
         "Hypothesis (b) reproduces both printed figures, but the weights only with K = 1000 (2.712K -> 2.7K); "

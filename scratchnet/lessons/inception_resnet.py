@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("n", "n"),
             Column("weights", "conv weights", fmt_int),
             Column("formula", "formula", fmt_int),
-            Column("params", "with BN", fmt_int),
+            Column("params", "with BatchNorm", fmt_int),
             Column("out", "C + n + m"),
         ],
         rows,
@@ -324,6 +324,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
             {
                 "network": name,
                 "layer": last.name,
+                "block": kind(models[name].get_submodule(last.name))
+                or type(models[name].get_submodule(last.name)).__name__,
                 "rf": last.size[0],
                 "jump": last.jump[0],
                 "reference": PUBLISHED_RF.get(name),
@@ -347,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "",
         [
             Column("network", "network", align="<"),
-            Column("layer", "last feature map", align="<"),
+            Column("block", "last feature map: output of", align="<"),
             Column("rf", "receptive field"),
             Column("jump", "jump"),
             Column("reference", "Araujo et al."),
