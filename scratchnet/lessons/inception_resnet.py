@@ -126,6 +126,16 @@ def parts(model: nn.Module, fields: Any) -> list[dict[str, Any]]:
     return groups
 
 
+def _describe(block: nn.Module) -> str:
+    """A block's kind in words: 'Inception-C', 'Inception-ResNet-C', 'final 1x1 conv', ..."""
+    if isinstance(block, nn.Sequential):
+        block = list(block.children())[-1]
+    if kind(block):
+        return kind(block)
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    return "final 1x1 conv" if len(convs) == 1 and convs[0].kernel_size in (1, (1, 1)) else type(block).__name__
+
+
 def reduction_a(model: nn.Module) -> tuple[str, ReductionA]:
     return next((name, block) for name, block in blocks(model) if isinstance(block, ReductionA))
 
@@ -324,8 +334,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             {
                 "network": name,
                 "layer": last.name,
-                "block": kind(models[name].get_submodule(last.name))
-                or type(models[name].get_submodule(last.name)).__name__,
+                "block": _describe(models[name].get_submodule(last.name)),
                 "rf": last.size[0],
                 "jump": last.jump[0],
                 "reference": PUBLISHED_RF.get(name),
