@@ -78,6 +78,7 @@ def test_listing_names_every_lesson_module(capsys):
     for name in LESSONS:
         assert f"  {name} " in out
     assert "python -m scratchnet.lessons.vgg_params" in out
+    assert all(display_width(line) <= 100 for line in out.splitlines())
 
 
 CHECK_KEYS = {"name", "computed", "reference", "shown", "source", "verdict", "agrees", "rule", "gap", "note"}
