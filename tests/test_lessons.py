@@ -104,7 +104,7 @@ def test_lesson_runs_with_json_and_plot(lesson, name):
     text = report.render()
     assert printed.startswith(data["title"]) and text in printed
     flat = " ".join(text.split())
-    assert f"In all, {len(data['checks'])} checks" in flat
+    assert f"In all, {len(data['checks'])} check" in flat
     for check in data["checks"]:  # every disagreement is printed, with its reason
         if not check["agrees"]:
             assert check["name"] in flat and check["note"].split(".")[0][:40] in flat
