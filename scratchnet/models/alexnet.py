@@ -55,6 +55,7 @@ class AlexNet(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, 3, H, W) -> (N, num_classes) logits; H, W >= 63 (the smallest input the pools accept)."""
         x = self.features(x)  # (N, 256, 6, 6) at 224x224
         x = self.avgpool(x)  # (N, 256, 6, 6)
         x = flatten(x, 1)  # (N, 9216)
