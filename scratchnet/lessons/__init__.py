@@ -14,9 +14,12 @@ LESSONS: dict[str, str] = {
     "factorization": "5x5 -> two 3x3 and n x n -> 1 x n + n x 1: fewer weights, same receptive field",
     "one_by_one": "1x1 convolution as dimension reduction; naive vs reduced Inception (3a)",
     "googlenet_table": "GoogLeNet's table (params, ops) recomputed from the model; the paper's convention",
+    "budgets": "AlexNet, VGG16, GoogLeNet's parameters; GAP vs FC head; the 144 test crops; VGG16 vs ResNet-34",
     "auxiliary_classifiers": "GoogLeNet's auxiliary heads: where, what they cost, the gradient they add",
     "resnet_flops": "ResNet-18..152 multiply-adds vs the paper's table; stride in 1x1 vs 3x3; basic vs bottleneck",
+    "shortcuts": "plain-56 vs ResNet-56: the gradient at the first layer at init; scaled shortcuts (0.5^54)",
     "densenet_params": "DenseNet-121..264: channel growth, transitions, parameters vs ResNet-50",
     "se_params": "the SE block's 2C^2/r and SE-ResNet-50's parameters for r = 2..32",
     "inception_resnet": "Inception-v4 / Inception-ResNet modules and Reduction-A's (k, l, m, n)",
+    "capstone": "parameters, multiply-adds and activations of eight CNNs on one log-log chart",
 }

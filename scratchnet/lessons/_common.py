@@ -1,18 +1,26 @@
 """What every lesson shares: a report (text, tables, checks), number formatting, the command line.
 
-A lesson builds a :class:`Report` step by step -- a paragraph, a table, a list of checks -- and hands
-it to :func:`finish`, which prints it as readable text, or as JSON with ``--json``, and draws the
-lesson's figure with ``--plot PATH``.
+A lesson builds a :class:`Report` step by step -- a paragraph, a table, a list of checks, two or
+three exercises -- and hands it to :func:`finish`, which prints it as readable text (no line wider
+than 100 terminal columns), or as JSON with ``--json``, and draws the lesson's figure with
+``--plot PATH``. Every lesson also has ``run(**options)``, which returns a
+:class:`scratchnet.viz.RunResult` (numbers, open figures, text) for a notebook.
 
 A *check* sets one computed number beside a figure from the lecture or a paper::
 
-    report.check("VGG16 parameters", computed=138_357_544, reference=138e6, rel_tol=0.005,
-                 source='lecture, VGGNet (3): "TOTAL params: 138M"')
+    report.check("VGG16 parameters", 138_357_544, "138M", 'lecture, VGGNet (3): "TOTAL params: 138M"')
 
-It agrees when the two are within ``rel_tol`` of each other (0 means exactly equal); the tolerance is
-the rounding of the printed reference, never a fudge. Where they disagree the lesson says why in
-``why``: a counting convention, a rounding, or an error in the source. The computed side always
-comes from a real scratchnet model or layer; only references are typed in.
+and gives one of three verdicts (:func:`verdict`):
+
+* **exact**: the computed value equals the reference;
+* **within rounding**: rounded the way the source prints the figure (to the nearest unit of its last
+  digit, or down where the source truncates; the rule is named), it equals the printed figure: 138,357,544
+  to the nearest million is 138M;
+* **differs**: no such rounding gives the figure; the relative gap is printed, and the lesson says why
+  in ``why``: a counting convention, a slip in the source, or an open question.
+
+No tolerance is ever wider than the printed rounding. The computed side always comes from a real
+scratchnet model or layer; only references are typed in.
 """
 
 from __future__ import annotations
@@ -20,16 +28,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
-import textwrap
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
 
 import scratchnet
 from scratchnet import nn
+from scratchnet.analysis import summary
+from scratchnet.viz.result import RunResult
+
+WIDTH = 100  # no printed line is wider than this many terminal columns
 
 # ---------------------------------------------------------------------------- counting
 
@@ -77,6 +91,42 @@ def record_outputs(
         for handle in handles:
             handle.remove()
     return calls
+
+
+SMALL, FULL = 32, 224  # 224 = 7 x 32: in the ImageNet CNNs every feature map at 224 is 7 x 7 times that at 32
+
+
+def cost_at_224(model: nn.Module) -> list[dict[str, Any]]:
+    """Multiply-adds and output values of every leaf layer for one 224x224 image, counted on a 32x32 one.
+
+    At 32x32 the maps of VGG, GoogLeNet, ResNet, DenseNet and SE-ResNet are 16, 8, 4, 2, 1 pixels wide
+    where at 224x224 they are 112, 56, 28, 14, 7: each exactly 7 times wider (every stride-2 layer halves
+    an even size exactly, GoogLeNet's pools round up). So a conv's multiply-adds and a layer's
+    (N, C, H, W) output are 7 x 7 = 49 times bigger at 224. Layers whose output does not depend on the
+    image size are not scaled: the FC layers, the adaptive (global) pools and what follows them (an SE
+    block's excitation). This does not hold for networks with unpadded convs (the Inception-v4 family);
+    the lessons that use it check it against a real 224x224 pass.
+    """
+    return scaled_to_224(summary(model, (3, SMALL, SMALL)))
+
+
+def scaled_to_224(s: Any) -> list[dict[str, Any]]:
+    """The leaf rows of a 32x32 ``summary()``, scaled to 224x224 as :func:`cost_at_224` explains."""
+    scale = (FULL // SMALL) ** 2
+    rows = []
+    for r in s.rows:
+        if not r.is_leaf:
+            continue
+        spatial = len(r.output_shape) == 4 and r.type != "AdaptiveAvgPool2d"
+        rows.append(
+            {
+                "name": r.name,
+                "type": r.type,
+                "macs": r.macs * (scale if r.type == "Conv2d" else 1),
+                "activations": r.activations * (scale if spatial else 1),
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -135,24 +185,43 @@ class Table:
     rows: list[dict[str, Any]]
     totals: list[dict[str, Any]] = field(default_factory=list)  # printed under a rule
 
-    def render(self) -> str:
+    def render(self, width: int = WIDTH) -> str:
+        """The table as text; columns that do not fit in ``width`` go to a second part that repeats the first."""
         cells = [[c.header for c in self.columns]]
         for row in [*self.rows, *self.totals]:
             cells.append([_cell(c, row.get(c.key)) for c in self.columns])
-        widths = [max(len(line[i]) for line in cells) for i in range(len(self.columns))]
+        widths = [max(display_width(line[i]) for line in cells) for i in range(len(self.columns))]
+        parts: list[list[int]] = [[0]]  # column indices of each part; the first column is in every part
+        for i in range(1, len(self.columns)):
+            used = 2 + sum(widths[j] + 2 for j in parts[-1]) - 2
+            if used + 2 + widths[i] > width and len(parts[-1]) > 1:
+                parts.append([0])
+            parts[-1].append(i)
 
+        out = [wrap(self.title)] if self.title else []
+        for n, part in enumerate(parts):
+            if n:
+                out.append(f"  (continued, part {n + 1} of {len(parts)})")
+            out += self._render_part(cells, widths, part)
+        return "\n".join(out)
+
+    def _render_part(self, cells: list[list[str]], widths: list[int], part: list[int]) -> list[str]:
         def line(values: list[str]) -> str:
-            parts = [f"{v:{c.align}{w}}" for v, c, w in zip(values, self.columns, widths, strict=True)]
-            return "  " + "  ".join(parts).rstrip()
+            return "  " + "  ".join(_pad(values[i], widths[i], self.columns[i].align) for i in part).rstrip()
 
-        rule = "  " + "  ".join("-" * w for w in widths)
-        out = [self.title] if self.title else []
-        out += [line(cells[0]), rule]
+        rule = "  " + "  ".join("-" * widths[i] for i in part)
+        out = [line(cells[0]), rule]
         out += [line(values) for values in cells[1 : 1 + len(self.rows)]]
         if self.totals:
             out.append(rule)
             out += [line(values) for values in cells[1 + len(self.rows) :]]
-        return "\n".join(out)
+        return out
+
+
+def _pad(text: str, width: int, align: str) -> str:
+    """``text`` padded to ``width`` terminal columns (f-string padding counts characters, not columns)."""
+    room = " " * max(0, width - display_width(text))
+    return room + text if align == ">" else text + room
 
 
 def _cell(column: Column, value: Any) -> str:
@@ -161,39 +230,171 @@ def _cell(column: Column, value: Any) -> str:
     return value if isinstance(value, str) else column.fmt(value)
 
 
+# ---------------------------------------------------------------------------- printed figures
+
+# A printed figure: digits, then an optional decimal prefix, then an optional unit ("B" or "%").
+_PRINTED = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([KMGT]?)(B?|%)\s*$")
+_PREFIX = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+RULES = ("nearest", "floor")  # how a source turns a number into the figure it prints
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A reference figure as the source prints it: ``"15.18M"`` is 15.18 in units of 10^6, 2 decimals.
+
+    ``rule`` says how the source rounds: ``"nearest"`` (half away from zero) or ``"floor"`` (the
+    source truncates). A computed value reproduces the figure when, divided by ``unit`` and rounded to
+    ``decimals`` by that rule, it equals ``digits``.
+    """
+
+    text: str
+    digits: Decimal  # the printed number, without its unit: Decimal("15.18")
+    decimals: int
+    unit: float  # 1e6 for "M", 1024 for "K" where the source counts K = 1024, 0.01 for "%"
+    rule: str = "nearest"
+
+    @property
+    def value(self) -> float:
+        """The figure as a plain number: ``"15.18M" -> 15_180_000.0``."""
+        return float(self.digits) * self.unit
+
+    def describe(self) -> str:
+        """The rounding rule in words: ``'nearest 0.01M'``, ``'floor 1K (K = 1024)'``."""
+        step = f"{Decimal(1).scaleb(-self.decimals)}" if self.decimals > 0 else f"{10**-self.decimals}"
+        suffix = _PRINTED.match(self.text)
+        unit = (suffix.group(2) + suffix.group(3)) if suffix else ""
+        kilo = " (K = 1024)" if unit.startswith("K") and self.unit == 1024 else ""
+        return f"{self.rule} {step}{unit}{kilo}"
+
+
+def printed(
+    reference: str | tuple[float, int] | tuple[float, int, float] | Printed,
+    *,
+    rule: str = "nearest",
+    kilo: int = 1000,
+    significant: int | None = None,
+) -> Printed:
+    """The printed reference as a :class:`Printed`, from its text or from ``(value, decimals[, unit])``.
+
+    ``printed("138M")`` is 138 to the nearest 10^6; ``printed("2.7K", kilo=1024)`` is 2.7 in units of
+    1024 to one decimal; ``printed((7.6, 1))`` is 7.6 to one decimal; ``printed("0.26%")`` is 0.0026
+    to the nearest 0.0001. ``rule="floor"`` where the source truncates instead of rounding.
+    ``significant=2`` where the source rounds to significant figures: ``"800K"`` is then 800K to the
+    nearest 10K (its zeros are not digits the source vouches for).
+    """
+    if isinstance(reference, Printed):
+        return reference
+    if rule not in RULES:
+        raise ValueError(f"printed(): rule must be one of {RULES}, got {rule!r}")
+    if isinstance(reference, tuple):
+        value, decimals, *unit = reference
+        text = f"{value:.{decimals}f}"
+        return Printed(text, Decimal(text), decimals, unit[0] if unit else 1.0, rule)
+    match = _PRINTED.match(reference)
+    if match is None:
+        raise ValueError(f"printed(): {reference!r} is not a printed figure such as '138M', '2.7K' or '0.26%'")
+    number, prefix, suffix = match.groups()
+    number = number.replace(",", "")
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    unit = kilo if prefix == "K" else _PREFIX[prefix]
+    if suffix == "%":
+        unit = unit / 100
+    if significant is not None:
+        decimals = significant - 1 - Decimal(number).adjusted()
+    return Printed(reference.strip(), Decimal(number), decimals, unit, rule)
+
+
+def round_as_printed(computed: float, reference: Printed) -> Decimal:
+    """``computed`` in the reference's unit, rounded to its decimals by its rule (exact decimal arithmetic).
+
+    >>> round_as_printed(15_237_608, printed("15.18M"))
+    Decimal('15.24')
+    """
+    # str() of a float is its shortest repr: 7.55 stays 7.55, not 7.5499999999999998...
+    exact = Decimal(str(computed)) if isinstance(computed, float) else Decimal(int(computed))
+    scaled = exact / Decimal(str(reference.unit))
+    step = Decimal(1).scaleb(-reference.decimals)  # 1E+1 for "800K" to 2 significant figures: nearest 10K
+    return scaled.quantize(step, rounding=ROUND_FLOOR if reference.rule == "floor" else ROUND_HALF_UP)
+
+
+EXACT, WITHIN_ROUNDING, DIFFERS = "exact", "within rounding", "differs"
+
+
+def verdict(computed: Any, reference: Any, *, rule: str = "nearest", kilo: int = 1000) -> tuple[str, float | None]:
+    """``(verdict, relative gap)`` of a computed value against a reference.
+
+    A number (int or float) as reference must be matched exactly; a printed figure (a string such as
+    ``"138M"``, a ``(value, decimals[, unit])`` tuple or a :class:`Printed`) is matched "within rounding"
+    when ``round_as_printed`` reproduces it. The gap is ``computed / reference - 1`` (None for text).
+    Other values (layer names, shapes) are compared for equality.
+
+    >>> verdict(366_750, printed("364K"))[0], verdict(7.570, printed("7.6"))[0]
+    ('differs', 'within rounding')
+    """
+    if isinstance(reference, (str, tuple)) and not isinstance(computed, str):
+        reference = printed(reference, rule=rule, kilo=kilo)
+    if isinstance(reference, Printed):
+        gap = computed / reference.value - 1 if reference.value else None
+        if computed == reference.value:
+            return EXACT, 0.0
+        return (WITHIN_ROUNDING if round_as_printed(computed, reference) == reference.digits else DIFFERS), gap
+    numeric = (int, float, np.number)
+    if isinstance(reference, numeric) and isinstance(computed, numeric) and not isinstance(reference, bool):
+        gap = computed / reference - 1 if reference else None
+        return (EXACT if computed == reference else DIFFERS), gap
+    return (EXACT if computed == reference else DIFFERS), None
+
+
 @dataclass
 class Check:
-    """One computed number beside a reference figure, and whether they agree."""
+    """One computed number beside a reference figure, and the verdict: exact, within rounding, differs."""
 
     name: str
-    computed: float
-    reference: float | None
+    computed: Any
+    reference: Any
     source: str
-    agrees: bool
+    verdict: str
     note: str = ""
     shown: str = ""  # the reference as the source prints it ("138M"), for the text report
     fmt: Callable[[Any], str] = field(default=lambda x: fmt_number(x), repr=False)  # how to print computed
+    rule: str = ""  # the rounding rule that reproduces the printed figure ("nearest 1M"), if any
+    gap: float | None = None  # computed / reference - 1
+
+    @property
+    def agrees(self) -> bool:
+        """True iff the verdict is not "differs"."""
+        return self.verdict != DIFFERS
+
+    def label(self) -> str:
+        """The verdict as the text report prints it: ``exact``, ``within rounding``, ``DIFFERS``."""
+        return "DIFFERS" if self.verdict == DIFFERS else self.verdict
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "computed": _plain(self.computed),
-            "reference": _plain(self.reference),
+            "reference": _plain(self.reference.value if isinstance(self.reference, Printed) else self.reference),
+            "shown": self.shown,
             "source": self.source,
+            "verdict": self.verdict,
             "agrees": self.agrees,
+            "rule": self.rule,
+            "gap": self.gap,
             "note": self.note,
         }
 
 
 class Report:
-    """A lesson's output, built in reading order: paragraphs, tables and checks."""
+    """A lesson's output, built in reading order: paragraphs, tables, checks and exercises."""
 
     def __init__(self, name: str, title: str) -> None:
         self.name = name
         self.title = title
         self.blocks: list[Any] = []  # str (a paragraph), Table, or list[Check]
         self.checks: list[Check] = []
+        self.exercises: list[dict[str, Any]] = []
         self.data: dict[str, Any] = {}  # extra numbers for --json and the plot
+        self.result: Any = None  # the RunResult, set by finish()
 
     def say(self, *paragraphs: str) -> None:
         """Add paragraphs of explanation (plain words; printed with a blank line between)."""
@@ -211,43 +412,79 @@ class Report:
         self.blocks.append(table)
         return table
 
+    def exercise(self, question: str, answer: Any) -> None:
+        """An exercise for the end of the lesson: the question is printed, the answer is in ``--json`` only."""
+        self.exercises.append({"question": question, "answer": _plain(answer)})
+
     def check(
         self,
         name: str,
-        computed: float,
-        reference: float | None,
+        computed: Any,
+        reference: Any,
         source: str,
         *,
-        rel_tol: float = 0.0,
         shown: str = "",
+        rule: str = "nearest",
+        kilo: int = 1000,
+        significant: int | None = None,
         why: str = "",
         note: str = "",
         agrees: bool | None = None,
         quiet: bool = False,
         fmt: Callable[[Any], str] | None = None,
     ) -> Check:
-        """Compare ``computed`` with ``reference`` and record the verdict.
+        """Compare ``computed`` with ``reference`` and record the verdict (see :func:`verdict`).
 
-        ``rel_tol`` is how much rounding the printed reference carries (0: it is exact). ``agrees``
-        overrides the comparison for a statement that is not an equality ("more than half").
-        ``why`` explains a disagreement and is kept only when they disagree; ``note`` is kept always.
-        A ``quiet`` check goes to ``--json`` only (a table already shows it). ``fmt`` prints the
-        computed value (default: thousands separators).
+        ``reference`` is a number (matched exactly) or the figure as the source prints it (``"138M"``,
+        ``(7.6, 1)``): the computed value, rounded the same way, must reproduce it (``rule``
+        "nearest" or "floor"; ``kilo`` 1000 or 1024 for "K"; ``significant`` figures where the
+        source rounds so). ``agrees`` gives the verdict of a statement that is not an equality
+        ("more than half"): exact when it holds. ``why`` explains a disagreement and is kept only
+        then; ``note`` is kept always. A ``quiet`` check goes to ``--json`` only (a table already
+        shows it). ``fmt`` prints the computed value (default: thousands separators).
         """
-        if agrees is None:
-            if reference is None:
-                agrees = False
-            elif rel_tol == 0 or isinstance(computed, str):
-                agrees = bool(computed == reference)
-            else:
-                agrees = math.isclose(computed, reference, rel_tol=rel_tol)
-        text = " ".join(t for t in (note, "" if agrees else why) if t)
+        rule_text, gap = "", None
+        if agrees is not None:
+            result = EXACT if agrees else DIFFERS
+        elif reference is None:
+            result = DIFFERS
+        else:
+            if isinstance(reference, (str, tuple)) and not isinstance(computed, str):
+                reference = printed(reference, rule=rule, kilo=kilo, significant=significant)
+            result, gap = verdict(computed, reference)
+            if isinstance(reference, Printed):
+                shown = shown or reference.text
+                rule_text = reference.describe() if result == WITHIN_ROUNDING else ""
+        text = " ".join(t for t in (note, "" if result != DIFFERS else why) if t)
         check = Check(
-            name, computed, reference, source, agrees, text, shown or _default_shown(reference), fmt or fmt_number
+            name,
+            computed,
+            reference,
+            source,
+            result,
+            text,
+            shown or _default_shown(reference),
+            fmt or fmt_number,
+            rule_text,
+            gap,
         )
         self.checks.append(check)
         if not quiet:
             self.show(check)  # consecutive checks print as one block
+        return check
+
+    def check_rounded(self, name: str, computed: Any, shown: str, source: str, **options: Any) -> Check:
+        """A check of a figure that its source rounds to nearest in most places and truncates in some.
+
+        Rounding to nearest is tried first; where only truncation (floor) reproduces the figure, the
+        verdict is "within rounding" with the rule floor, and a note says that the source truncates here.
+        """
+        check = self.check(name, computed, shown, source, quiet=True, **options)
+        kilo = options.get("kilo", 1000)
+        if not check.agrees and verdict(computed, printed(shown, rule="floor", kilo=kilo))[0] != DIFFERS:
+            self.checks.remove(check)
+            check = self.check(name, computed, shown, source, quiet=True, rule="floor", **options)
+            check.note = "The source truncates this figure where it rounds others to nearest."
         return check
 
     def show(self, check: Check) -> None:
@@ -260,10 +497,10 @@ class Report:
     # -- output
 
     def render(self) -> str:
-        out = [self.title + "\n" + "=" * len(self.title)]
+        out = [self.title + "\n" + "=" * display_width(self.title)]
         for block in self.blocks:
             if isinstance(block, str):
-                out.append(_wrap(block))
+                out.append(wrap(block))
             elif isinstance(block, Table):
                 out.append(block.render())
             else:
@@ -272,12 +509,19 @@ class Report:
         unexplained = [c for c in self.checks if not c.agrees and id(c) not in shown]
         if unexplained:  # a safety net: every disagreement is printed with its reason
             out.append(_render_checks(unexplained))
-        agreed = sum(c.agrees for c in self.checks)
+        counts = {v: sum(c.verdict == v for c in self.checks) for v in (EXACT, WITHIN_ROUNDING, DIFFERS)}
         out.append(
-            f"In all, {agreed} of {len(self.checks)} checks agree with their reference (the tables' "
-            "rows count one check per number); every disagreement is explained above."
+            wrap(
+                f"In all, {len(self.checks)} check{'' if len(self.checks) == 1 else 's'} (a table counts one per "
+                f"number): {counts[EXACT]} exact, "
+                f"{counts[WITHIN_ROUNDING]} within rounding, {counts[DIFFERS]} differ, each explained above."
+            )
         )
-        return "\n\n".join(out)
+        if self.exercises:
+            lines = ['Exercises (answers: run with --json, under "exercises"):']
+            lines += [wrap(f"{i}. {e['question']}", "  ", "     ") for i, e in enumerate(self.exercises, 1)]
+            out.append("\n".join(lines))
+        return fit("\n\n".join(out))
 
     def as_dict(self) -> dict[str, Any]:
         tables = [b for b in self.blocks if isinstance(b, Table)]
@@ -286,23 +530,35 @@ class Report:
             "title": self.title,
             "rows": {t.key: [_plain_row(r) for r in [*t.rows, *t.totals]] for t in tables},
             "checks": [c.as_dict() for c in self.checks],
+            "verdicts": {v: sum(c.verdict == v for c in self.checks) for v in (EXACT, WITHIN_ROUNDING, DIFFERS)},
+            "exercises": self.exercises,
             "data": {k: _plain(v) for k, v in self.data.items()},
         }
 
 
 def _render_checks(checks: list[Check]) -> str:
-    """A small table: verdict, quantity, computed, reference, source; the note under its row."""
-    cells = [(("agrees" if c.agrees else "DIFFERS"), c.name, c.fmt(c.computed), c.shown, c.source) for c in checks]
-    widths = [max(len(row[i]) for row in cells) for i in range(4)]
+    """One entry per check: verdict, quantity, computed vs reference (rule or gap); source and note under it."""
+    width = max(len(c.label()) for c in checks)
     lines = ["Checks (computed here vs the reference):"]
-    for c, (verdict, name, computed, shown, source) in zip(checks, cells, strict=True):
-        lines.append(
-            f"  {verdict:<{widths[0]}}  {name:<{widths[1]}}  {computed:>{widths[2]}}  vs  "
-            f"{shown:<{widths[3]}}  {source}".rstrip()
-        )
+    for c in checks:
+        if c.verdict == WITHIN_ROUNDING:
+            detail = f" ({c.rule})"
+        elif c.verdict == DIFFERS and c.gap is not None:
+            detail = f" (off by {100 * c.gap:+.{_gap_digits(c.gap)}f}%)"
+        else:
+            detail = ""
+        hang = " " * (width + 4)
+        head = f"{c.name}: {c.fmt(c.computed)} vs {c.shown}{detail}"
+        lines.append(wrap(head, f"  {c.label():<{width}}  ", hang))
+        lines.append(wrap(f"source: {c.source}", hang, hang + "  "))
         if c.note:
-            lines.append(_wrap(c.note, indent=" " * (widths[0] + 4)))
+            lines.append(wrap(c.note, hang, hang))
     return "\n".join(lines)
+
+
+def _gap_digits(gap: float) -> int:
+    """Enough decimals to show a small relative gap as non-zero (0.04%, not 0.0%)."""
+    return 1 if abs(gap) >= 0.001 or gap == 0 else min(6, 1 - math.floor(math.log10(abs(100 * gap))))
 
 
 def fmt_number(x: Any) -> str:
@@ -322,15 +578,70 @@ def _default_shown(reference: float | str | None) -> str:
     return "-" if reference is None else fmt_number(reference)
 
 
-def _wrap(text: str, indent: str = "", width: int = 100) -> str:
-    """Fill each line of ``text`` to ``width``; a line that starts with spaces keeps them, and its
-    continuation lines are indented two more, so lists stay readable.
+# ---------------------------------------------------------------------------- terminal width
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: a wide (W) or fullwidth (F) character, e.g. Hangul, takes two."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap(text: str, indent: str = "", hang: str | None = None, width: int = WIDTH) -> str:
+    """Fill each line of ``text`` to ``width`` terminal columns (by display width, not characters).
+
+    A line that starts with spaces keeps them and its continuation lines are indented two more, so
+    lists stay readable; ``indent`` goes before every line, ``hang`` (default: ``indent``) before the
+    continuation lines of a paragraph. A word wider than the line is cut.
     """
     out = []
     for line in text.split("\n"):
+        if line.startswith(" ") and display_width(indent + line) <= width:
+            out.append(indent + line)  # a preformatted line that fits keeps its spacing (aligned columns)
+            continue
         lead = indent + line[: len(line) - len(line.lstrip())]
-        hang = lead + ("  " if line.startswith(" ") else "")
-        out.append(textwrap.fill(line.strip(), width, initial_indent=lead, subsequent_indent=hang))
+        cont = (hang if hang is not None else indent) + line[: len(line) - len(line.lstrip())]
+        cont += "  " if line.startswith(" ") else ""
+        out.extend(_fill(line.split(), lead, cont, width))
+    return "\n".join(out)
+
+
+def _fill(words: list[str], lead: str, cont: str, width: int) -> list[str]:
+    """Greedy line filling by display width."""
+    lines, current, used = [], lead, display_width(lead)
+    fresh = True  # nothing but the indent on the current line yet
+    for word in words:
+        w = display_width(word)
+        if not fresh and used + 1 + w > width:
+            lines.append(current)
+            current, used, fresh = cont, display_width(cont), True
+        while used + w > width and w > 1:  # a word wider than the line: cut it
+            room = width - used
+            piece, piece_w = "", 0
+            for ch in word:
+                if piece_w + display_width(ch) > room:
+                    break
+                piece, piece_w = piece + ch, piece_w + display_width(ch)
+            if not piece:
+                break
+            lines.append(current + ("" if fresh else " ") + piece)
+            word, w = word[len(piece) :], w - piece_w
+            current, used, fresh = cont, display_width(cont), True
+        current += ("" if fresh else " ") + word
+        used += (0 if fresh else 1) + w
+        fresh = False
+    lines.append(current.rstrip() if words else lead.rstrip())
+    return lines
+
+
+def fit(text: str, width: int = WIDTH) -> str:
+    """Every line of ``text`` within ``width`` columns: lines that are too wide are wrapped, hanging by 4."""
+    out = []
+    for line in text.split("\n"):
+        if display_width(line) <= width:
+            out.append(line)
+        else:
+            lead = line[: len(line) - len(line.lstrip())]
+            out.extend(_fill(line.split(), lead, lead + "    ", width))
     return "\n".join(out)
 
 
@@ -356,36 +667,81 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- command line
 
 
-def parse_args(argv: Sequence[str] | None, doc: str | None) -> argparse.Namespace:
+def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     """The options every lesson takes: ``--json`` and ``--plot PATH``."""
     first_line = (doc or "").strip().splitlines()[0] if doc else None
     parser = argparse.ArgumentParser(description=first_line)
     parser.add_argument("--json", action="store_true", help="print rows and checks as JSON instead of text")
     parser.add_argument("--plot", metavar="PATH", help="also save the lesson's figure to PATH (PNG, SVG, PDF)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None, doc: str | None) -> argparse.Namespace:
+    """Parse ``argv`` (no arguments when None: ``main()`` in a notebook never reads ``sys.argv``)."""
+    args = lesson_parser(doc).parse_args([] if argv is None else list(argv))
+    args.capture = bool(_CAPTURE)  # run(): keep the figure open and print nothing
     scratchnet.manual_seed(0)  # every lesson is deterministic: same weights, same inputs, same output
     return args
 
 
+_CAPTURE: list[bool] = []  # non-empty while run_lesson() is running a lesson's main()
+
+
+def run_lesson(main: Callable[[Sequence[str]], Report], doc: str | None, options: dict[str, Any]) -> RunResult:
+    """A lesson's ``run(**options)``: call ``main`` with the options as arguments and return its RunResult.
+
+    ``run(plot="vgg.png")`` is ``--plot vgg.png``, ``run(json=True)`` is ``--json``. Nothing is
+    printed: ``text`` holds what the command line would print, and ``figures`` the lesson's open figure.
+    """
+    known = {a.dest for a in lesson_parser(doc)._actions if a.dest != "help"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"run() got unknown option(s) {unknown}; this lesson takes {sorted(known)}")
+    argv: list[str] = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value not in (None, False):
+            argv += [flag, str(value)]
+    _CAPTURE.append(True)
+    try:
+        report = main(argv)
+    finally:
+        _CAPTURE.pop()
+    return report.result
+
+
 def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report], None] | None = None) -> Report:
-    """Print the report (text or JSON) and save the figure if ``--plot`` was given."""
-    if args.plot:
-        if plot is None:
-            raise SystemExit(f"{report.name} has no figure")
-        plt = pyplot()
-        fig = plt.figure(figsize=(8, 5))
+    """Print the report (text or JSON), save the figure if ``--plot`` was given; ``report.result`` keeps all.
+
+    Under ``run()`` nothing is printed and the figure is kept (in ``report.result.figures``); on the
+    command line the figure is drawn only for ``--plot PATH`` and saved there.
+    """
+    capture = getattr(args, "capture", False)
+    figures = {}
+    if plot is None and args.plot:
+        raise SystemExit(f"{report.name} has no figure")
+    if plot is not None and (args.plot or capture):
+        # A Figure of its own, not one of pyplot's: no backend is chosen, nothing pops up, and a notebook
+        # shows it where the result's figure is displayed (not a second time at the end of the cell).
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 5))
         plot(fig, report)
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
-        plt.close(fig)
-        report.data["plot"] = str(args.plot)
-    if args.json:
-        json.dump(report.as_dict(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        print(report.render())
         if args.plot:
-            print(f"\nFigure saved to {args.plot}")
+            fig.savefig(args.plot, dpi=120)
+            report.data["plot"] = str(args.plot)
+        if capture:
+            figures[report.name] = fig
+    if args.json:
+        text = json.dumps(report.as_dict(), indent=1)
+    else:
+        text = report.render() + (f"\n\nFigure saved to {args.plot}" if args.plot else "")
+    if not capture:
+        sys.stdout.write(text + "\n")
+    report.result = RunResult(numbers=report.as_dict(), figures=figures, text=text)
     return report
 
 

@@ -17,6 +17,7 @@ Read next: ``scratchnet/models/googlenet.py`` (``InceptionAux``, ``googlenet_los
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,9 +26,10 @@ import numpy as np
 import scratchnet
 from scratchnet import Tensor, nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
 from scratchnet.models.googlenet import GoogLeNetOutputs, googlenet, googlenet_loss
 from scratchnet.ops.loss import cross_entropy
+from scratchnet.viz.result import RunResult
 
 PAPER = "Szegedy et al. 2015, Sec. 5"  # the auxiliary classifiers' description
 SLIDE = "lecture, GoogLeNet (7)"
@@ -35,7 +37,28 @@ SLIDE = "lecture, GoogLeNet (7)"
 TORCHVISION_WITH_AUX, TORCHVISION_WITHOUT_AUX = 13_004_888, 6_624_904
 AUX_WEIGHT = 0.3
 BATCH = 1  # one image: BatchNorm in training mode still has 16 or more values per channel everywhere
-TORCHVISION_MACS = 1.498e9  # GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"]: multiply-adds, no heads
+# GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"] = 1.498 (G multiply-adds, no heads) is checked as printed.
+
+
+COMPONENTS = 24  # gradient entries drawn in the figure
+
+
+def compare_pools(feature_map: Any) -> dict[str, Any]:
+    """The adaptive 4x4 pool vs the paper's 5x5/stride-3 pool on a real 14x14 map (N, C, 14, 14)."""
+    size = feature_map.shape[-1]
+    # Adaptive pooling's window i covers [floor(i * size / 4), ceil((i + 1) * size / 4)): PyTorch's rule.
+    starts = [i * size // 4 for i in range(4)]
+    ends = [-(-(i + 1) * size // 4) for i in range(4)]
+    x = Tensor(feature_map)
+    adaptive = nn.functional.adaptive_avg_pool2d(x, (4, 4)).numpy()
+    paper = nn.functional.avg_pool2d(x, kernel_size=5, stride=3).numpy()
+    return {
+        "adaptive_starts": starts,
+        "adaptive_size": sorted({e - s for s, e in zip(starts, ends, strict=True)}),
+        "paper_starts": [3 * i for i in range(4)],
+        "max_difference": float(np.max(np.abs(adaptive - paper))),
+        "spread": float(np.max(feature_map) - np.min(feature_map)),
+    }
 
 
 def head_costs(model: nn.Module, attach: dict[str, Any]) -> list[dict[str, Any]]:
@@ -130,8 +153,23 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
         "norms": {name: float(np.linalg.norm(g)) for name, g in grads.items()},
         "weighted_aux_norms": {name: float(np.linalg.norm(AUX_WEIGHT * grads[name])) for name in ("aux1", "aux2")},
         "max_error": float(np.max(np.abs(grads["total"] - combined))),
+        "map_4a": leaf.data,
+        "cosines": {
+            f"{a}, {b}": float(np.sum(grads[a] * grads[b]) / (np.linalg.norm(grads[a]) * np.linalg.norm(grads[b])))
+            for a, b in (("main", "aux1"), ("main", "aux2"), ("aux1", "aux2"))
+        },
+        "components": {name: grads[name].ravel()[:COMPONENTS].tolist() for name in ("main", "aux1", "aux2", "total")},
         "scale": float(np.max(np.abs(grads["total"]))),
     }
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -152,13 +190,25 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     report.check("aux1 is attached to", found["aux1"]["source"], "inception4a", PAPER, shown="(4a)")
     report.check("aux2 is attached to", found["aux2"]["source"], "inception4d", PAPER, shown="(4d)")
+    report.check("aux1 input after pooling", _chw(found["aux1"]["pooled"]), "4x4x512", PAPER)
+    pools = compare_pools(g.pop("map_4a"))
+    report.say(
+        "The paper pools with a 5x5 window, stride 3; the model, like torchvision, pools adaptively to "
+        "4x4 so that any input size works. At 224x224 both turn the 14x14 map into 4x4, but not with the "
+        "same windows (rows and columns alike):",
+        f"  adaptive 14 -> 4:   size {pools['adaptive_size']}, starting at {pools['adaptive_starts']}\n"
+        f"  paper 5x5, stride 3: size 5, starting at {pools['paper_starts']}",
+        "On the real (4a) output of our pass the two pooled maps differ by up to "
+        f"{pools['max_difference']:.2f} (the map's values span {pools['spread']:.2f}). "
+        "InceptionAux(..., pool='paper') builds the paper's pool; torchvision's pretrained weights were "
+        "trained with the adaptive one.",
+    )
     report.check(
-        "aux1 input after pooling",
-        _chw(found["aux1"]["pooled"]),
-        "4x4x512",
+        "adaptive 4x4 pool vs the paper's 5x5/3 at 14x14: same windows",
+        pools["adaptive_starts"],
+        pools["paper_starts"],
         PAPER,
-        note="The paper: 5x5 average pool, stride 3, 14x14 -> 4x4; the model pools adaptively to 4x4 "
-        "(torchvision), which is the same window at 224x224.",
+        why="Windows of size 4 at 0, 3, 7, 10 are not windows of size 5 at 0, 3, 6, 9.",
     )
     report.check("aux2 input after pooling", _chw(found["aux2"]["pooled"]), "4x4x528", PAPER)
 
@@ -195,11 +245,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
     report.check(
         "GoogLeNet without the heads, multiply-adds",
         rows[-1]["macs"],
-        TORCHVISION_MACS,
+        "1.498G",
         "torchvision GoogLeNet_Weights.IMAGENET1K_V1 (_ops)",
-        rel_tol=0.0005,
-        shown="1.498 x 10^9",
-        fmt=lambda v: f"{v / 1e9:.3f} x 10^9",
     )
     report.check(
         "GoogLeNet without the heads, parameters",
@@ -209,22 +256,27 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     heads = aux1["params"] + rows[1]["params"]
     head_macs = sum(r["macs"] for r in rows[:2]) / rows[-1]["macs"]
+    fc1 = count_parameters(model.aux1.fc1)
     report.say(
-        f"The two heads hold {fmt_int(heads)} parameters, {heads / count_parameters(model):.0%} of the model in "
-        f"training (almost all in their first FC layer, {model.aux1.fc1.in_features} x "
-        f"{model.aux1.fc1.out_features}), yet cost only {head_macs:.1%} of its multiply-adds: they see a "
+        f"The two heads hold {fmt_int(heads)} parameters, {heads / count_parameters(model):.1%} of the model in "
+        f"training. Most of a head's {fmt_int(aux1['params'])} sit in its first FC layer "
+        f"({model.aux1.fc1.in_features} x {model.aux1.fc1.out_features} + {model.aux1.fc1.out_features} biases = "
+        f"{fmt_int(fc1)}, {fc1 / aux1['params']:.1%}); the rest is the last FC layer to the 1000 classes. Yet "
+        f"the heads cost only {head_macs:.1%} of the multiply-adds: they see a "
         f"{_chw(found['aux1']['pooled']).rsplit('x', 1)[0]} map."
     )
+    report.data["fc1_share_of_head"] = fc1 / aux1["params"]
 
     model.eval()
     with scratchnet.no_grad():
         eval_out = model(scratchnet.randn(1, 3, 64, 64))  # any size the model accepts will do here
     report.check(
-        "eval mode returns the main logits only",
-        type(eval_out).__name__,
-        "Tensor",
+        "in eval mode the model returns",
+        "main logits only" if isinstance(eval_out, Tensor) else "main and auxiliary logits",
+        "main logits only",
         SLIDE,
-        note="'학습된 DNN을 사용할 때는 Auxiliary Classifier를 삭제 후 사용': the heads are skipped at inference.",
+        note="'학습된 DNN을 사용할 때는 Auxiliary Classifier를 삭제 후 사용' (remove the auxiliary classifiers "
+        "when using the trained network): in eval mode the heads are skipped.",
     )
 
     lines = [
@@ -251,6 +303,15 @@ def main(argv: Sequence[str] | None = None) -> Report:
         shown="0 (float32 rounding)",
         fmt=lambda v: f"{v:.1e}",
     )
+    cos = g["cosines"]
+    report.say(
+        "The norms do not add up (the total is not the sum of the lines above): the gradients are vectors "
+        "with one entry per number of the (4a) map, and vectors add entry by entry. Their directions "
+        "(cosine of the angle between them: 1 = same direction, 0 = unrelated):",
+        "\n".join(f"  cos({pair}) = {value:+.3f}" for pair, value in cos.items()),
+        "The figure shows the first entries of each gradient: in every entry, main + 0.3 aux1 + 0.3 aux2 "
+        "equals the total.",
+    )
     report.check(
         "gradient at (4a) with the heads vs without",
         round(g["norms"]["total"] / g["norms"]["main"], 3),
@@ -267,6 +328,22 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "designed for the 2014 network without it. The Inception-v3 paper later found that they help mostly near the "
         "end of training, acting as a regulariser."
     )
+    norms = g["norms"]
+    quadrature = float(np.sqrt(norms["main"] ** 2 + sum(v**2 for v in g["weighted_aux_norms"].values())))
+    report.exercise(
+        "The three gradients are almost orthogonal (cosines near 0). Predict ||d total / d (4a)|| from the "
+        "three norms of Step 3 alone, and compare with the measured one.",
+        {"predicted": quadrature, "measured": norms["total"]},
+    )
+    report.exercise(
+        "Without its 4x4 pool, a head would flatten the 14x14x128 map after its 1x1 conv. How many "
+        "parameters would its first FC layer (to 1024 units, with biases) have then?",
+        14 * 14 * 128 * 1024 + 1024,
+    )
+    report.exercise(
+        "What share of a head's parameters is its last FC layer (1024 -> 1000, with biases)?",
+        round(count_parameters(model.aux1.fc2) / aux1["params"], 4),
+    )
     report.data.update(attach=found, heads=rows, gradients=g)
     return finish(report, args, plot)
 
@@ -277,15 +354,27 @@ def _chw(shape: Sequence[int]) -> str:
 
 
 def plot(fig: Any, report: Report) -> None:
-    """Norm of the gradient at inception (4a) from each loss and from their weighted sum."""
-    g = report.data["gradients"]
-    names = ["main", f"{AUX_WEIGHT} x aux1", f"{AUX_WEIGHT} x aux2", "total"]
-    values = [g["norms"]["main"], g["weighted_aux_norms"]["aux1"], g["weighted_aux_norms"]["aux2"], g["norms"]["total"]]
+    """The first entries of the gradient at inception (4a): the three parts stacked, the total on top."""
+    c = report.data["gradients"]["components"]
+    x = np.arange(len(c["main"]))
+    parts = [
+        ("d main", np.array(c["main"]), "tab:blue"),
+        (f"{AUX_WEIGHT} x d aux1", AUX_WEIGHT * np.array(c["aux1"]), "tab:orange"),
+        (f"{AUX_WEIGHT} x d aux2", AUX_WEIGHT * np.array(c["aux2"]), "tab:green"),
+    ]
     ax = fig.subplots()
-    ax.bar(names, values, color=["tab:blue", "tab:orange", "tab:green", "tab:red"])
-    ax.set_ylabel("norm of d loss / d output of inception (4a)")
-    ax.set_title("GoogLeNet: gradient reaching (4a) from each loss")
+    up, down = np.zeros(len(x)), np.zeros(len(x))  # stack positive parts up and negative parts down
+    for label, values, color in parts:
+        bottom = np.where(values >= 0, up, down)
+        ax.bar(x, values, bottom=bottom, color=color, label=label)
+        up, down = up + np.maximum(values, 0), down + np.minimum(values, 0)
+    ax.plot(x, c["total"], "k_", markersize=14, markeredgewidth=2, label="d total (measured)")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlabel(f"entry of the (4a) output (the first {len(x)})")
+    ax.set_ylabel("d loss / d entry")
+    ax.set_title("GoogLeNet: gradients add entry by entry (the bars sum to the black marks)")
+    ax.legend()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -19,24 +19,36 @@ and 7x1, ``InceptionB``: the grid reduction), ``scratchnet/analysis/summary.py``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import cat, nn, no_grad, zeros
 from scratchnet.analysis import empirical_receptive_field, receptive_field, summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_pct, fmt_si, parse_args
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    fmt_pct,
+    fmt_si,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models.inception import InceptionB
 from scratchnet.tensor import Tensor
+from scratchnet.viz.result import RunResult
 
 C = 64  # channels in and out of every pair; the ratios do not depend on C
 GRID = 17  # spatial size at which the multiply-adds are counted (Inception-v3's 17x17 stage)
 
-# (name, the big layer's kernel, the factorised stack's kernels, the source's ratio and where it says so)
-PAIRS: list[tuple[str, tuple[int, int], list[tuple[int, int]], float | None, str]] = [
-    ("5x5 -> 3x3 + 3x3", (5, 5), [(3, 3), (3, 3)], 0.72, 'lecture, GoogLeNet (9): "(9+9)/25 = 72"'),
-    ("3x3 -> 1x3 + 3x1", (3, 3), [(1, 3), (3, 1)], 0.666, 'lecture, GoogLeNet (10): "(3+3)/9 = 66.6"'),
+# (name, the big layer's kernel, the factorised stack's kernels, the source's ratio as printed, and where)
+PAIRS: list[tuple[str, tuple[int, int], list[tuple[int, int]], str | None, str]] = [
+    ("5x5 -> 3x3 + 3x3", (5, 5), [(3, 3), (3, 3)], "72%", 'lecture, GoogLeNet (9): "(9+9)/25 = 72"'),
+    ("3x3 -> 1x3 + 3x1", (3, 3), [(1, 3), (3, 1)], "66.6%", 'lecture, GoogLeNet (10): "(3+3)/9 = 66.6"'),
     ("7x7 -> 1x7 + 7x1", (7, 7), [(1, 7), (7, 1)], None, "Inception-v3's 17x17 modules (InceptionC)"),
-    ("3x3 -> 2x2 + 2x2", (3, 3), [(2, 2), (2, 2)], 0.89, 'Szegedy et al. 2016, Sec. 3.2: "only 11% saving"'),
+    ("3x3 -> 2x2 + 2x2", (3, 3), [(2, 2), (2, 2)], "89%", 'Szegedy et al. 2016, Sec. 3.2: "only 11% saving"'),
 ]
 
 
@@ -115,20 +127,18 @@ def grid_reduction(report: Report) -> dict[str, Any]:
     )
     report.check(
         "conv first vs pool first, multiply-adds",
-        round(conv_first / pool_first, 2),
-        4.0,
-        'lecture, GoogLeNet (11): "4배 증가"',
-        rel_tol=0.1,
-        shown="4x",
+        conv_first / pool_first,
+        "4",
+        'lecture, GoogLeNet (11): "4배 증가" (4 times more)',
+        fmt=lambda v: f"{v:.2f}x",
         note="Exactly (35 / 17)^2 = 4.24: a 3x3/2 pool without padding turns 35 into 17, not 17.5; "
         "the paper's d -> d/2 gives 4.",
     )
     report.check(
         "conv and pool side by side vs pool first",
-        round(both / pool_first, 2),
+        both / pool_first,
         0.5,
         "320 of the 640 channels come from the conv",
-        rel_tol=0.01,
         shown="1/2",
     )
     return {"rows": rows}
@@ -142,6 +152,15 @@ def _output_shape(net: nn.Module, s: Any) -> tuple[int, ...]:
         return s.rows[-1].output_shape
     with no_grad():
         return net(zeros(*s.input_shape)).shape
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -173,16 +192,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             }
         )
         if ratio_ref is not None:
-            report.check(
-                f"{name}: weights of the stack / the big conv",
-                round(ratio, 4),
-                ratio_ref,
-                source,
-                rel_tol=0.005,
-                fmt=fmt_pct,
-                shown=fmt_pct(ratio_ref),
-                quiet=True,
-            )
+            report.check_rounded(f"{name}: weights of the stack / the big conv", ratio, ratio_ref, source, fmt=fmt_pct)
         report.check(
             f"{name}: receptive field, stack (measured) vs big conv",
             rows[-1]["measured"],
@@ -210,30 +220,25 @@ def main(argv: Sequence[str] | None = None) -> Report:
     five, three, seven, two = rows
     report.check(
         "5x5 -> two 3x3: saving",
-        round(five["saving"], 4),
-        0.28,
-        'lecture, GoogLeNet (9): "28% 절감"',
+        five["saving"],
+        "28%",
+        'lecture, GoogLeNet (9): "28% 절감" (28% saved)',
         fmt=fmt_pct,
-        shown="28%",
     )
     report.check(
         "3x3 -> 1x3 + 3x1: saving",
-        round(three["saving"], 4),
-        0.33,
-        'lecture, GoogLeNet (10): "33% 절감"',
-        rel_tol=0.02,
+        three["saving"],
+        "33%",
+        'lecture, GoogLeNet (10): "33% 절감" (33% saved)',
         fmt=fmt_pct,
-        shown="33%",
-        note="Exactly 1/3; the slide truncates 66.6...% to 66.6.",
+        note="Exactly 1/3; the slide truncates the ratio 66.66...% to 66.6.",
     )
     report.check(
         "3x3 -> two 2x2: saving",
-        round(two["saving"], 4),
-        0.11,
+        two["saving"],
+        "11%",
         "Szegedy et al. 2016, Sec. 3.2",
-        rel_tol=0.02,
         fmt=fmt_pct,
-        shown="11%",
     )
     report.say(
         "Per pair of channels a k x k kernel has k^2 weights, so the ratios are "
@@ -243,11 +248,24 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"pixel (the 2x2 pair, which cannot be padded symmetrically, also shrinks the grid from {GRID} to "
         f"{GRID - 2}). Every stack sees the same patch as its big conv (field = measured). The asymmetric "
         f"1 x n + n x 1 saves more the bigger n is ({fmt_pct(seven['saving'])} for n = 7), and beats splitting a "
-        f"3x3 into two 2x2 ({fmt_pct(two['saving'])} saved), which the paper tried first. The stacks also have "
-        "room for a ReLU between their convs (Inception-v3 puts BN + ReLU after every conv): more non-linearity "
+        f"3x3 into two 2x2 ({fmt_pct(two['saving'])} saved), the alternative the paper sets "
+        "it against (it asks whether 2x2 convs would do, and shows that asymmetric ones do better). The stacks "
+        "also have "
+        "room for a ReLU between their convs (Inception-v3 puts BatchNorm + ReLU after every conv): more non-linearity "
         "for fewer weights."
     )
     report.data["pairs"] = rows
+    report.exercise(
+        "A 5x5 conv from 192 to 32 channels: how many weights has it, and how many has its replacement by "
+        "two 3x3 convs (192 -> 32 -> 32)?",
+        {"5x5": 25 * 192 * 32, "two 3x3": 9 * 192 * 32 + 9 * 32 * 32},
+    )
+    report.exercise("What share of a 5x5 conv's weights does 1x5 + 5x1 keep?", "10/25 = 40%")
+    report.exercise(
+        "Pooling 17x17 to 8x8 (3x3, stride 2, no padding) before a conv instead of after: by what exact "
+        "factor does the conv's cost drop?",
+        (17 / 8) ** 2,
+    )
     report.data["grid_reduction"] = grid_reduction(report)
     return finish(report, args, plot)
 
@@ -268,4 +286,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -18,14 +18,25 @@ Read next: ``scratchnet/models/inception_v4.py`` (``ReductionA``), ``scratchnet/
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import receptive_field
-from scratchnet.lessons._common import Column, Report, count_parameters, count_weights, finish, fmt_int, parse_args
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    count_weights,
+    finish,
+    fmt_int,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models import inception_resnet_v1, inception_resnet_v2, inception_v4
 from scratchnet.models.inception_v4 import ReductionA
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, ResNet (9)"
 LECTURE_KLMN = {
@@ -42,6 +53,7 @@ PAPER_REDUCTION_A_OUT = {"Inception-v4": 1024, "Inception-ResNet-v1": 896, "Ince
 PUBLISHED_PARAMS = {"Inception-v4": 42_679_816, "Inception-ResNet-v2": 55_843_464}
 PUBLISHED_RF = {"Inception-v4": 2071, "Inception-ResNet-v2": 3039}
 RF_SOURCE = "Araujo et al. 2019, receptive_field README"
+PAPER_IR_V2_BLOCKS = (5, 10, 5)  # Fig. 15: the schema figure of Inception-ResNet-v1 and -v2
 RESIDUAL_SCALE_RANGE = (0.1, 0.3)  # Sec. 3.3: "scaling factors between 0.1 and 0.3"
 CONSTRUCTORS = {
     "Inception-v4": inception_v4,
@@ -83,6 +95,13 @@ def parts(model: nn.Module, fields: Any) -> list[dict[str, Any]]:
     for name, block in blocks(model):
         label = kind(block)
         seen_module = seen_module or label is not None
+        if (
+            label is None
+            and seen_module
+            and count_parameters(block)
+            and not any(isinstance(m, nn.Linear) for m in block.modules())
+        ):
+            label = "final 1x1 conv"  # Inception-ResNet-v2's 2080 -> 1536 conv before the pooling
         label = label or ("head" if seen_module else "stem")
         if not groups or groups[-1]["part"] != label:
             groups.append(
@@ -107,8 +126,27 @@ def parts(model: nn.Module, fields: Any) -> list[dict[str, Any]]:
     return groups
 
 
+def _describe(block: nn.Module) -> str:
+    """A block's kind in words: 'Inception-C', 'Inception-ResNet-C', 'final 1x1 conv', ..."""
+    if isinstance(block, nn.Sequential):
+        block = list(block.children())[-1]
+    if kind(block):
+        return kind(block)
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    return "final 1x1 conv" if len(convs) == 1 and convs[0].kernel_size in (1, (1, 1)) else type(block).__name__
+
+
 def reduction_a(model: nn.Module) -> tuple[str, ReductionA]:
     return next((name, block) for name, block in blocks(model) if isinstance(block, ReductionA))
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -160,7 +198,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "",
         [
             Column("network", "network", align="<"),
-            Column("module", "module", align="<"),
             Column("C", "C in"),
             Column("k", "k"),
             Column("l", "l"),
@@ -168,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("n", "n"),
             Column("weights", "conv weights", fmt_int),
             Column("formula", "formula", fmt_int),
-            Column("params", "with BN", fmt_int),
+            Column("params", "with BatchNorm", fmt_int),
             Column("out", "C + n + m"),
         ],
         rows,
@@ -188,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
             row["out"],
             PAPER_REDUCTION_A_OUT[row["network"]],
             "Szegedy et al. 2017, Figs. 9 and 15",
-            why=f"We build the released Inception-ResNet-v2 (TF-slim), whose stem ends with {row['C']} channels "
+            why=f"We build the released Inception-ResNet-v2 (from TF-slim, TensorFlow's library of reference models, "
+            f"whose trained weights were published), whose stem ends with {row['C']} channels "
             f"instead of the paper's 384: {row['C']} + {row['n']} + {row['m']} = {row['out']} "
             f"(the paper: 384 + {row['n']} + {row['m']} = 1152).",
         )
@@ -221,9 +259,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
                 quiet=True,
             )
     report.say(
-        "Step 2. The three networks part by part: consecutive blocks of one kind, their parameters (with BatchNorm "
-        "and biases), the channels they output, and for the residual blocks the factor their branch is scaled by "
-        "before the addition."
+        "Step 2. The three networks part by part: consecutive blocks of one kind, their parameters (with "
+        "BatchNorm, i.e. batch normalisation, and biases), the channels they output (C out), and for the "
+        "residual blocks the factor their branch is scaled by before the addition (scale). 'head' is the "
+        "classifier alone (pooling, dropout, the FC layer); Inception-ResNet-v2's 1x1 conv from 2080 to 1536 "
+        "maps before it is a row of its own."
     )
     report.table(
         "parts",
@@ -235,8 +275,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("per_block", "per block", fmt_int),
             Column("params", "parameters", fmt_int),
             Column("share", "share", lambda v: f"{v:.0%}"),
-            Column("channels", "channels out"),
-            Column("scale", "residual scale", align="<"),
+            Column("channels", "C out"),
+            Column("scale", "scale", align="<"),
         ],
         table,
     )
@@ -252,7 +292,23 @@ def main(argv: Sequence[str] | None = None) -> Report:
         shown=f"{len(scales)} of {len(scales)}",
         fmt=lambda v: f"{v} of {len(scales)}",
         why="The released Inception-ResNet-v2 ends with one C block whose branch is not scaled (1.0) and which "
-        "has no ReLU after the addition (block8); all the others are.",
+        "has no ReLU after the addition (the model calls it block8, as the released code does); all the "
+        "others are scaled within 0.1-0.3.",
+    )
+    released = [r["blocks"] for r in table if r["network"] == "Inception-ResNet-v2" and "Inception-ResNet" in r["part"]]
+    report.check(
+        "Inception-ResNet-v2: A, B, C blocks",
+        released,
+        list(PAPER_IR_V2_BLOCKS),
+        "Szegedy et al. 2017, Fig. 15 (the schema of both Inception-ResNets)",
+        why="We build the released model, which has 10, 20 and 10 blocks (the last C block is block8); the "
+        "paper's schema figure, shared with Inception-ResNet-v1, shows 5, 10 and 5.",
+    )
+    report.say(
+        "The paper also disagrees with itself on Inception-ResNet-v2's width at 17x17: Reduction-A gives "
+        "384 + n + m = 384 + 384 + 384 = 1152 channels, but its Inception-ResNet-B figure for v2 (Fig. 17) "
+        "ends with a 1x1 conv to 1154 channels, which could not be added to 1152 inputs. The released model "
+        "has 1088 (a 320-channel stem + 384 + 384) and avoids the question."
     )
     biggest = [
         max((r for r in table if r["network"] == name and r["part"] != "total"), key=lambda r: r["params"])
@@ -278,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
             {
                 "network": name,
                 "layer": last.name,
+                "block": _describe(models[name].get_submodule(last.name)),
                 "rf": last.size[0],
                 "jump": last.jump[0],
                 "reference": PUBLISHED_RF.get(name),
@@ -301,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "",
         [
             Column("network", "network", align="<"),
-            Column("layer", "last feature map", align="<"),
+            Column("block", "last feature map: output of", align="<"),
             Column("rf", "receptive field"),
             Column("jump", "jump"),
             Column("reference", "Araujo et al."),
@@ -320,6 +377,30 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"is already {jump_b} in the many 17x17 blocks. Inception-ResNet-v2's field is the largest: "
         f"it has the most blocks ({', '.join(map(str, counts['Inception-ResNet-v2']))} A, B, C blocks against "
         f"{', '.join(map(str, counts['Inception-v4']))} in Inception-v4)."
+    )
+    v4_total = next(r["params"] for r in table if r["network"] == "Inception-v4" and r["part"] == "total")
+    report.exercise(
+        "Reduction-A of Inception-v4 has C = 384, k = 192, l = 224, m = 256, n = 384. How many conv weights, "
+        "and how many output channels?",
+        {"weights": 9 * 384 * 384 + 384 * 192 + 9 * 192 * 224 + 9 * 224 * 256, "channels": 384 + 384 + 256},
+    )
+    report.exercise(
+        "If Inception-ResNet-v2 had the schema figure's 5/10/5 blocks, how many parameters would it have "
+        "(remove half of the A, B and C blocks)?",
+        next(r["params"] for r in table if r["network"] == "Inception-ResNet-v2" and r["part"] == "total")
+        - sum(
+            r["per_block"] * (r["blocks"] // 2)
+            for r in table
+            if r["network"] == "Inception-ResNet-v2" and str(r["part"]).startswith("Inception-ResNet")
+        ),
+    )
+    report.exercise(
+        "What share of Inception-v4's parameters sit in its 7 Inception-B blocks?",
+        round(
+            next(r["params"] for r in table if r["network"] == "Inception-v4" and r["part"] == "Inception-B")
+            / v4_total,
+            3,
+        ),
     )
     report.data.update(reduction_a=rows, parts=table, receptive_fields=rf_rows)
     return finish(report, args, plot)
@@ -340,11 +421,21 @@ def plot(fig: Any, report: Report) -> None:
     ax.set_xticks(range(len(networks)), networks)
     ax.set_ylabel("parameters (millions)")
     ax.set_title("Where the parameters are")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=_colour(p), label=label) for p, label in LEGEND.items()]
+    ax.legend(handles=handles, fontsize=8)
+
+
+LEGEND = {"-A": "A blocks (35x35)", "-B": "B blocks (17x17)", "-C": "C blocks (8x8)", "other": "stem, reductions, head"}
 
 
 def _colour(part: str) -> str:
-    return {"A": "tab:blue", "B": "tab:orange", "C": "tab:green"}.get(part[-1], "tab:grey")
+    """One colour per kind of block: A, B and C modules; everything else grey (see LEGEND)."""
+    if part.startswith(("Inception", "-")) and part[-1] in "ABC":
+        return {"A": "tab:blue", "B": "tab:orange", "C": "tab:green"}[part[-1]]
+    return "tab:grey"
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -18,6 +18,7 @@ Read next: ``scratchnet/models/googlenet.py`` (``Inception(reduce=...)``), ``scr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,12 +27,13 @@ import numpy as np
 import scratchnet
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
 from scratchnet.models.googlenet import Inception
+from scratchnet.viz.result import RunResult
 
 TABLE = "lecture, GoogLeNet (6), inception (3a)"
 # The table's (3a) row: params 159K, ops 128M (K = 1024 for params, M = 10^6 for ops: see googlenet_table).
-TABLE_3A_PARAMS, TABLE_3A_OPS = 159 * 1024, 128e6
+TABLE_3A_PARAMS, TABLE_3A_OPS = "159K", "128M"  # as printed; the table's K is 1024
 
 # Inception (3a) and (3b) of the table: in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 WIDTHS_3A = (192, 64, 96, 128, 16, 32, 32)
@@ -178,18 +180,14 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
         ],
         rows,
     )
-    report.check(
-        "(3a) with reductions: weights",
-        reduced["weights"],
-        TABLE_3A_PARAMS,
-        TABLE,
-        rel_tol=0.01,
-        shown="159K",
-        note="The table's K is 1024 (163,328 / 1024 = 159.5); see googlenet_table.",
+    params_check = report.check_rounded("(3a) with reductions: weights", reduced["weights"], TABLE_3A_PARAMS,
+                                        TABLE, kilo=1024)  # fmt: skip
+    params_check.note = (
+        "The table's K is 1024: 163,328 / 1024 = 159.5, which the table truncates to 159 (rounded to nearest it "
+        "would print 160); see googlenet_table."
     )
-    report.check(
-        "(3a) with reductions: multiply-adds", reduced["macs"], TABLE_3A_OPS, TABLE, rel_tol=0.01, shown="128M"
-    )
+    report.show(params_check)
+    report.check("(3a) with reductions: multiply-adds", reduced["macs"], TABLE_3A_OPS, TABLE)
     report.check("(3a) output maps with reductions", reduced["out_channels"], 256, "lecture, GoogLeNet (6): 28x28x256")
 
     # The naive module's output is wider than its input; the next module then costs even more.
@@ -236,11 +234,34 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
     return {"naive": naive, "reduced": reduced, "chain": chain}
 
 
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
+
+
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report("one_by_one", "1x1 convolutions and the Inception module (slides GoogLeNet (2)-(5))")
     report.data["four_to_two"] = four_to_two(report)
     report.data["inception_3a"] = naive_vs_reduced(report)
+    report.exercise(
+        "A 1x1 conv turns 28x28x192 into 28x28x16. How many weights (no bias) and multiply-adds does it cost?",
+        {"weights": 192 * 16, "macs": 28 * 28 * 192 * 16},
+    )
+    report.exercise(
+        "In the naive (3a), the pool branch passes all 192 maps on. How many maps does the module output, "
+        "and how many weights would a 3x3 conv to 128 maps in the next module need on that input?",
+        {"maps": 64 + 128 + 32 + 192, "weights": 9 * (64 + 128 + 32 + 192) * 128},
+    )
+    report.exercise(
+        "By what factor does the 1x1 reduction to 16 maps cut the weights of (3a)'s 5x5 branch "
+        "(192 -> 32 directly vs 192 -> 16 -> 32)?",
+        round(25 * 192 * 32 / (192 * 16 + 25 * 16 * 32), 2),
+    )
     return finish(report, args, plot)
 
 
@@ -262,4 +283,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -22,14 +22,16 @@ Read next: ``scratchnet/analysis/receptive_field.py`` (the rule, branches, the e
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import empirical_receptive_field, receptive_field
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args
+from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args, run_lesson
 from scratchnet.models import resnet50
 from scratchnet.models.vgg import CONFIGS, make_layers
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, VGGNet (2)"
 # Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks" (Distill 2019) and
@@ -169,41 +171,117 @@ def vgg_fields(report: Report) -> list[dict[str, Any]]:
     report.say(
         f"Inside a block each conv adds 2 jumps: conv3_1, conv3_2 and conv3_3 see {growth[0]}, {growth[1]} and "
         f"{growth[2]} pixels more than pool2 (jump 4). At jump 1, n stacked 3x3 convs see 2n + 1 pixels, so "
-        f"three see 7, as in Step 1. By pool5 one output pixel sees a {by_name['pool5']['rf']}x"
-        f"{by_name['pool5']['rf']} patch of the 224x224 image."
+        f"three see 7, as in Step 1. By pool5 the field of one output pixel is {by_name['pool5']['rf']}x"
+        f"{by_name['pool5']['rf']}; Step 3 measures how much of it lies inside the 224x224 image."
     )
     return rows
 
 
-def measured_vgg(report: Report) -> dict[str, Any]:
-    """Step 3: the field of one conv4_3 pixel, measured by back-propagation on a 128x128 image."""
-    features = make_layers(CONFIGS["D"])
-    upto_conv4_3 = nn.Sequential(*list(features)[:22])  # conv1_1 ... conv4_3 (features.21), real layers
-    size = 128  # big enough to hold conv4_3's 92-pixel field without touching the border
-    fields = receptive_field(upto_conv4_3, (3, size, size))
-    field = fields["21"].field
-    measured = empirical_receptive_field(upto_conv4_3, (3, size, size), layer="21", batch_size=1)
-    row, col = measured.position
-    low = field.start[0] + row * field.jump[0] - (field.size[0] - 1) / 2
-    high = field.start[0] + row * field.jump[0] + (field.size[0] - 1) / 2
+IMAGE = 224
+NARROW = 8  # channels divided by this in the measured copies: the geometry, not the width, sets the field
+
+
+def measure_corner_and_centre(model: nn.Module, layer: str, theory: Any) -> list[dict[str, Any]]:
+    """Back-propagate from pixel (0, 0) and from the centre pixel of ``layer`` at 224x224: what each sees.
+
+    ``theory`` is the layer's Field (size, jump, start); the rule's interval for pixel i is
+    start + i * jump -/+ (size - 1) / 2, and the image keeps only its part inside 0..223.
+    """
+    model.eval()  # BatchNorm with fixed statistics: one image does not depend on the others
+    rows = []
+    last = None
+    for where in ("corner", "centre"):
+        if where == "corner":
+            position = (0, 0)
+        else:
+            side = last  # the map's size, known after the first measurement
+            position = (side // 2, side // 2)
+        measured = empirical_receptive_field(model, (3, IMAGE, IMAGE), layer=layer, position=position, batch_size=2)
+        if last is None:
+            last = _map_size(theory)
+        centre = theory.start[0] + position[0] * theory.jump[0]
+        low, high = centre - (theory.size[0] - 1) / 2, centre + (theory.size[0] - 1) / 2
+        rows.append(
+            {
+                "pixel": f"{where} {position}",
+                "field": f"{low:g}..{high:g}",
+                "inside": f"{max(0, round(low))}..{min(IMAGE - 1, round(high))}",
+                "measured": f"{measured.bounds[0][0]}..{measured.bounds[0][1]}",
+                "measured_cols": f"{measured.bounds[1][0]}..{measured.bounds[1][1]}",
+                "seen": (measured.bounds[0][1] - measured.bounds[0][0] + 1),
+                "whole_image": measured.bounds == ((0, IMAGE - 1), (0, IMAGE - 1)),
+            }
+        )
+    return rows
+
+
+def _map_size(field: Any) -> int:
+    """Output map size at 224x224 for a stride-``jump`` network that halves with floor: 224 / jump."""
+    return IMAGE // field.jump[0]
+
+
+def measured_corners(report: Report) -> dict[str, Any]:
+    """Step 3: the part of the field that lies inside the image, measured for VGG16's pool5 and ResNet-50."""
+    vgg = make_layers([v if v == "M" else v // NARROW for v in CONFIGS["D"]])  # vgg16().features, narrow
+    vgg_theory = receptive_field(vgg, (3, 32, 32)).rows[-1].field
+    resnet = resnet50(widths=tuple(w // NARROW for w in (64, 128, 256, 512)))
+    resnet_theory = receptive_field(resnet, (3, 32, 32))["layer4"].field
+    rows = []
+    for network, model, layer, theory in (
+        ("VGG16 pool5", vgg, str(len(vgg) - 1), vgg_theory),
+        ("ResNet-50 layer4", resnet, "layer4", resnet_theory),
+    ):
+        for row in measure_corner_and_centre(model, layer, theory):
+            rows.append({"network": network, "size": theory.size[0], **row})
     report.say(
-        f"Step 3. Measured: we push a random {size}x{size} image through conv1_1 ... conv4_3, set the gradient "
-        f"of every channel of conv4_3's pixel ({row}, {col}) to random numbers and everything else to zero, and "
-        "back-propagate. The input gradient is non-zero on rows "
-        f"{measured.bounds[0][0]}..{measured.bounds[0][1]} and columns "
-        f"{measured.bounds[1][0]}..{measured.bounds[1][1]}: "
-        f"a {measured.size[0]}x{measured.size[1]} patch. The rule predicts the field of pixel {row} to be centred at "
-        f"start + {row} * jump = {field.start[0]:g} + {row} * {field.jump[0]} and to span {low:g}..{high:g}."
+        "Step 3. The field's size is not what a pixel sees. A 212-pixel field centred on pixel 15.5 reaches "
+        "from -90 to 121: the part before 0 lies on the zero padding around the image, which holds no "
+        "information. So we measure, at 224x224: a random image goes through the network, the gradient of "
+        "one output pixel (every channel) is set to random numbers and back-propagated, and the input "
+        "pixels with a non-zero gradient are the ones that pixel depends on. We do it for the corner pixel "
+        "(0, 0) and the centre pixel. To keep it fast we measure copies with the same kernels, strides and "
+        f"paddings and 1/{NARROW} of the channels (the field depends only on the geometry); rows and columns "
+        "give the same ranges."
     )
-    report.check("conv4_3 field, measured by back-propagation", measured.size[0], field.size[0], "the rule (Step 2)")
+    report.table(
+        "corner_and_centre",
+        "Input rows each output pixel depends on, at 224x224 (field = the rule's interval)",
+        [
+            Column("network", "network", align="<"),
+            Column("size", "field size"),
+            Column("pixel", "output pixel", align="<"),
+            Column("field", "field", align=">"),
+            Column("inside", "inside the image"),
+            Column("measured", "measured"),
+            Column("seen", "rows seen"),
+        ],
+        rows,
+    )
+    for row in rows:
+        report.check(
+            f"{row['network']}, {row['pixel']}: rows seen, measured vs rule",
+            row["measured"],
+            row["inside"],
+            "the rule clipped to the image",
+            quiet=True,
+        )
+    vgg_corner, resnet_corner = rows[0], rows[2]
+    report.say(
+        f"So VGG16's pool5 pixel (0, 0) sees rows and columns {vgg_corner['measured']} only, "
+        f"{vgg_corner['seen']} of 224, although its field is 212 wide; the centre pixel sees its whole field, "
+        f"{rows[1]['measured']}. ResNet-50's field (427 in torchvision's layout) is wider than the image, yet its "
+        f"corner pixel sees rows {resnet_corner['measured']}: half the field hangs over the padding. Only "
+        "pixels near the centre of layer4 see the whole image."
+    )
     report.check(
-        "conv4_3 field, first and last row",
-        list(measured.bounds[0]),
-        [round(low), round(high)],
-        "the rule (Step 2)",
-        shown=f"[{low:g}, {high:g}]",
+        "ResNet-50 layer4 corner pixel sees the whole image",
+        resnet_corner["whole_image"],
+        True,
+        "the claim 'every pixel of layer4 depends on the whole image'",
+        why=f"It sees rows {resnet_corner['measured']}: a field centred on pixel 0 reaches 213 to each side, "
+        "and the half before 0 is padding.",
     )
-    return {"bounds": measured.bounds, "size": measured.size, "position": measured.position}
+    return {"rows": rows}
 
 
 def resnet_fields(report: Report) -> list[dict[str, Any]]:
@@ -213,8 +291,9 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
         ("torchvision (stride on the 3x3)", False),
         ("paper (stride on the first 1x1)", True),
     ):
-        model = resnet50(stride_in_1x1=stride_in_1x1)
-        fields = receptive_field(model, (3, 32, 32))  # geometry only: the smallest input is enough
+        # Geometry only: the smallest input and 1/NARROW of the channels give the same fields, faster.
+        model = resnet50(stride_in_1x1=stride_in_1x1, widths=tuple(w // NARROW for w in (64, 128, 256, 512)))
+        fields = receptive_field(model, (3, 32, 32))
         main_path = _main_path_rule(model)
         for stage in ("maxpool", "layer1", "layer2", "layer3", "layer4"):
             rows.append(
@@ -227,8 +306,9 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
                 }
             )
     report.say(
-        "Step 4. ResNet-50. Branches meet at every residual addition; the field there is the union of the two "
-        "branches' fields, and the shortcut's (a 1x1 conv or nothing) is always the smaller one, so the rule "
+        "Step 4. ResNet-50's fields, by the rule. Branches meet at every residual addition; the field "
+        "there is the union of the two branches' fields, and the shortcut's (a 1x1 conv or nothing) is always "
+        "the smaller one, so the rule "
         "along the main path of 3x3 convs ('main path' below) gives the same numbers as the graph walk. Where "
         "the stride-2 sits matters: on the first 1x1, the 3x3 after it already runs at the doubled jump."
     )
@@ -261,9 +341,10 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
         "the rule along the main path",
     )
     report.say(
-        f"Both are larger than the 224x224 image: every pixel of layer4 depends on the whole image (the rest of "
-        f"its {torchvision_rf}- or {paper_rf}-pixel field is zero padding). Pixels near the centre of the field "
-        "count far more than those at its edge, so the 'effective' field is smaller (Luo et al. 2016)."
+        f"Both fields, {torchvision_rf} and {paper_rf} pixels, are larger than the 224x224 image, but as Step 3 "
+        "measured, a field that large does not mean every pixel sees the whole image: a corner pixel's field "
+        "is centred near the corner. And inside the field, pixels near its centre count far more than those "
+        "at its edge, so the 'effective' field is smaller still (Luo et al. 2016)."
     )
     return rows
 
@@ -289,13 +370,37 @@ def _main_path_rule(model: nn.Module) -> dict[str, int]:
     return out
 
 
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
+
+
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report("receptive_field", "Receptive fields: 3x3 stacks, VGG16 and ResNet-50 (slide VGGNet (2))")
     report.data["step1"] = seven_vs_three(report)
     report.data["vgg16"] = vgg_fields(report)
-    report.data["measured"] = measured_vgg(report)
+    report.data["measured"] = measured_corners(report)
     report.data["resnet50"] = resnet_fields(report)
+    vgg = {r["layer"]: r for r in report.data["vgg16"]}
+    report.exercise(
+        "How many 3x3 convs (stride 1, no pooling) must be stacked for a receptive field of 224 or more?",
+        112,
+    )
+    report.exercise(
+        "VGG16's pool5 has jump 32 and start 15.5. Which input rows does pool5 pixel (6, 6), the last one, "
+        "see at 224x224?",
+        f"{round(15.5 + 6 * 32 - 105.5)}..{min(223, round(15.5 + 6 * 32 + 105.5))}",
+    )
+    report.exercise(
+        "conv4_3's field is 92 pixels with jump 8. How far apart are the centres of two neighbouring "
+        "conv4_3 pixels' fields, and how many input rows do their fields share?",
+        {"apart": vgg["conv4_3"]["jump"], "shared": vgg["conv4_3"]["rf"] - vgg["conv4_3"]["jump"]},
+    )
     return finish(report, args, plot)
 
 
@@ -319,4 +424,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

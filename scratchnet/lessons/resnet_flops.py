@@ -19,19 +19,35 @@ Read next: ``scratchnet/models/resnet.py`` (``BasicBlock``, ``Bottleneck``, ``st
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args
+from scratchnet.lessons._common import (
+    FULL,
+    SMALL,
+    Column,
+    Report,
+    cost_at_224,
+    count_parameters,
+    finish,
+    fmt_int,
+    fmt_si,
+    parse_args,
+    run_lesson,
+    scaled_to_224,
+)
 from scratchnet.models import resnet18, resnet34, resnet50, resnet101, resnet152
+from scratchnet.models.resnet import Bottleneck
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, ResNet (3) = He et al. 2015, Table 1"
-PAPER_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
+PAPER_GMACS = {18: "1.8", 34: "3.6", 50: "3.8", 101: "7.6", 152: "11.3"}  # as printed, 10^9
 # torchvision 0.29: ResNet*_Weights.IMAGENET1K_V1.meta["_ops"] (its docs call them "GFLOPS", but they are
 # multiply-adds) and meta["num_params"].
-TORCHVISION_GMACS = {18: 1.814, 34: 3.664, 50: 4.089, 101: 7.801, 152: 11.514}
+TORCHVISION_GMACS = {18: "1.814", 34: "3.664", 50: "4.089", 101: "7.801", 152: "11.514"}
 TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
 CONSTRUCTORS: dict[int, Callable[..., nn.Module]] = {
     18: resnet18,
@@ -40,23 +56,48 @@ CONSTRUCTORS: dict[int, Callable[..., nn.Module]] = {
     101: resnet101,
     152: resnet152,
 }
-SMALL, FULL = 32, 224  # 224 = 7 x 32: every feature map at 224 is exactly 7 x 7 times the one at 32
 
 
 def macs_at_224(model: nn.Module) -> dict[str, int]:
-    """Multiply-adds of one 224x224 image, counted on a 32x32 image.
-
-    At 32x32 the maps after conv1, the max pool and the four stages are 16, 8, 8, 4, 2, 1 pixels
-    wide; at 224x224 they are 112, 56, 56, 28, 14, 7: each exactly 7 times wider (every stride-2
-    layer pads so that it halves an even size exactly). A conv's multiply-adds are proportional to
-    its output's height x width, so each conv costs 7 x 7 = 49 times as much at 224; the final linear
-    layer sees 2048 (or 512) averaged values at any size. ``main`` checks this on ResNet-18 at 224.
-
-    Returns the multiply-adds of every layer by name (the total is their sum).
+    """Multiply-adds of every layer by name for one 224x224 image, counted on a 32x32 image
+    (``cost_at_224``: each conv costs 7 x 7 = 49 times as much at 224; ``main`` checks this on
+    ResNet-18 at 224). The total is their sum.
     """
-    s = summary(model, (3, SMALL, SMALL))
-    scale = (FULL // SMALL) ** 2
-    return {r.name: r.macs * (scale if r.type == "Conv2d" else 1) for r in s.rows if r.is_leaf and r.macs}
+    return {r["name"]: r["macs"] for r in cost_at_224(model) if r["macs"]}
+
+
+def move_stride_to_3x3(model: nn.Module) -> nn.Module:
+    """Turn the paper's layout into torchvision's in place: every bottleneck whose first 1x1 has
+    stride 2 gets stride 1 there and stride 2 on its 3x3 instead.
+
+    A stride has no weights, so this is exactly ``make(stride_in_1x1=False)`` with the same weights,
+    and building a second 60-million-parameter model just to move four strides would take longer
+    than the whole count.
+    """
+    for block in model.modules():
+        if isinstance(block, Bottleneck) and block.conv1.stride != (1, 1):
+            block.conv1.stride, block.conv2.stride = block.conv2.stride, block.conv1.stride
+    return model
+
+
+def stride_moved_macs(model: nn.Module) -> dict[str, int]:
+    """How the multiply-adds of each layer change when the strides move from the 1x1 to the 3x3.
+
+    Only the first block of stages 2, 3 and 4 has a stride, so only those three blocks are counted
+    again, each on the input it gets in a 32x32 pass (scaled to 224 like the whole model), before and
+    after ``move_stride_to_3x3``. Returns torchvision's minus the paper's, for the layers that change.
+    """
+    changed = {}
+    for stage, size in (("layer2", SMALL // 4), ("layer3", SMALL // 8), ("layer4", SMALL // 16)):
+        block = getattr(model, stage)[0]  # its input at 32x32: the previous stage's 8x8, 4x4, 2x2 map
+        shape = (block.conv1.in_channels, size, size)
+        before = {r["name"]: r["macs"] for r in scaled_to_224(summary(block, shape))}
+        move_stride_to_3x3(block)
+        after = {r["name"]: r["macs"] for r in scaled_to_224(summary(block, shape))}
+        changed.update(
+            {f"{stage}.0.{name}": after[name] - before[name] for name in after if after[name] != before[name]}
+        )
+    return changed
 
 
 def weighted_layers(model: nn.Module) -> int:
@@ -65,6 +106,15 @@ def weighted_layers(model: nn.Module) -> int:
         id(m) for name, module in model.named_modules() if name.endswith("downsample") for m in module.modules()
     }
     return sum(isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in downsample for m in model.modules())
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -79,9 +129,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "checks this on ResNet-18 at full size. Basic-block networks (18, 34) have no 1x1 to move the "
         "stride to: both layouts are the same network."
     )
-    rows, blocks = [], {}
+    rows, blocks, built, per_layer_34 = [], {}, {}, {}
     for depth, make in CONSTRUCTORS.items():
         paper_model = make(stride_in_1x1=True) if depth >= 50 else make()
+        built[depth] = [len(getattr(paper_model, f"layer{i}")) for i in (1, 2, 3, 4)]
         row = {
             "network": f"ResNet-{depth}",
             "layers": weighted_layers(paper_model),
@@ -90,53 +141,34 @@ def main(argv: Sequence[str] | None = None) -> Report:
         per_layer = macs_at_224(paper_model)
         row["paper_layout"] = sum(per_layer.values())
         if depth >= 50:
-            torchvision_model = make()
-            torchvision_per_layer = macs_at_224(torchvision_model)
-            row["torchvision_layout"] = sum(torchvision_per_layer.values())
+            changed = stride_moved_macs(paper_model)  # the same model, strides moved
+            row["torchvision_layout"] = row["paper_layout"] + sum(changed.values())
             if depth == 50:
-                extra = {
-                    name: macs - per_layer[name]
-                    for name, macs in torchvision_per_layer.items()
-                    if macs != per_layer[name]
-                }
-                blocks["bottleneck"] = torchvision_model.layer1[1]  # 256 -> 64 -> 64 -> 256, at 56x56
+                extra = changed
+                blocks["bottleneck"] = paper_model.layer1[1]  # 256 -> 64 -> 64 -> 256, at 56x56, stride 1
         else:
             row["torchvision_layout"] = row["paper_layout"]
             if depth == 34:
                 blocks["basic"] = paper_model.layer1[1]  # 64 -> 64 -> 64, at 56x56
+                per_layer_34 = per_layer
             if depth == 18:
                 resnet18_model = paper_model
-        row["paper"] = PAPER_GMACS[depth] * 1e9
-        row["torchvision"] = TORCHVISION_GMACS[depth] * 1e9
+        row["paper"] = PAPER_GMACS[depth]
+        row["torchvision"] = TORCHVISION_GMACS[depth]
         rows.append(row)
-        paper_check = report.check(
-            f"ResNet-{depth}, paper's layout",
-            row["paper_layout"],
-            row["paper"],
-            SLIDE,
-            rel_tol=0.02,
-            shown=f"{PAPER_GMACS[depth]:g} x 10^9",
-            fmt=_g,
-            quiet=True,
-            note=(
-                f"{row['paper_layout'] / 1e9:.2f} would round to {row['paper_layout'] / 1e9:.1f}: the paper truncates "
-                "this one (all five agree within 2%)."
-            )
-            if round(row["paper_layout"] / 1e8) != PAPER_GMACS[depth] * 10
-            else "",
+        paper_check = report.check_rounded(
+            f"ResNet-{depth}, paper's layout", row["paper_layout"], f"{PAPER_GMACS[depth]}G", SLIDE, fmt=_g
         )
-        row["paper_ok"] = paper_check.agrees
+        row["paper_ok"] = _short(paper_check)
         tv_check = report.check(
             f"ResNet-{depth}, torchvision's layout",
             row["torchvision_layout"],
-            row["torchvision"],
+            f"{TORCHVISION_GMACS[depth]}G",
             "torchvision weights meta['_ops']",
-            rel_tol=0.0005,
-            shown=f"{TORCHVISION_GMACS[depth]:g} x 10^9",
             fmt=_g,
             quiet=True,
         )
-        row["torchvision_ok"] = tv_check.agrees
+        row["torchvision_ok"] = _short(tv_check)
         report.check(f"ResNet-{depth} parameters", row["params"], TORCHVISION_PARAMS[depth], "torchvision", quiet=True)
         report.check(
             f"ResNet-{depth}: layers with weights on the main path", row["layers"], depth, "the name", quiet=True
@@ -150,26 +182,34 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("layers", "layers"),
             Column("params", "parameters", fmt_int),
             Column("paper_layout", "stride in 1x1", lambda v: f"{v / 1e9:.3f}"),
-            Column("paper", "paper", _g),
-            Column("paper_ok", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
+            Column("paper", "paper"),
+            Column("paper_ok", "", align="<"),
             Column("torchvision_layout", "stride in 3x3", lambda v: f"{v / 1e9:.3f}"),
-            Column("torchvision", "torchvision", lambda v: f"{v / 1e9:.3f}"),
-            Column("torchvision_ok", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
+            Column("torchvision", "torchvision"),
+            Column("torchvision_ok", "", align="<"),
         ],
         rows,
     )
     by_depth = {int(r["network"].split("-")[1]): r for r in rows}
     r34, r50 = by_depth[34], by_depth[50]
-    for depth in (34, 50):
+    rules = {}
+    for depth in PAPER_GMACS:
         check = next(c for c in report.checks if c.name == f"ResNet-{depth}, paper's layout")
-        report.show(check)
+        rules[depth] = check.rule.split()[0] if check.agrees else "differs"
+    report.say(
+        "Rounded to one decimal, ours reproduce all five of the paper's figures, but not by one rule: "
+        + ", ".join(
+            f"ResNet-{d} {v / 1e9:.3f} -> {PAPER_GMACS[d]} ({rules[d]})"
+            for d, v in ((d, by_depth[d]["paper_layout"]) for d in PAPER_GMACS)
+        )
+        + ". The paper truncates two and rounds the others to nearest (7.570 and 11.282 go up): its rounding "
+        "is inconsistent, so a printed 3.8 can stand for anything from 3.75 to just under 3.9."
+    )
     report.check(
         "ResNet-50 in torchvision's layout vs the paper",
         r50["torchvision_layout"],
-        r50["paper"],
+        PAPER_GMACS[50] + "G",
         SLIDE,
-        rel_tol=0.02,
-        shown="3.8 x 10^9",
         fmt=_g,
         why="Where the stride sits changes the cost of exactly these layers (torchvision minus paper): "
         + ", ".join(f"{name} {macs / 1e6:+.1f}M" for name, macs in extra.items())
@@ -179,9 +219,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     report.say(
         f"'layers' counts the convs and the fc on the main path ({r50['layers']} for ResNet-50: conv1, 16 blocks x 3, "
-        "fc); the 1x1 projection shortcuts are not counted in the name. All five networks agree with the paper in its "
-        "layout (within 2%), and with torchvision's figures in torchvision's; the parameters are the same in both "
-        "layouts (a stride has no weights) and equal torchvision's counts.",
+        "fc); the 1x1 projection shortcuts are not counted in the name. All five networks reproduce the paper's "
+        "figure in its layout (by the rules above) and torchvision's figure, to the nearest 0.001, in "
+        "torchvision's; the parameters are the same in both layouts (a stride has no weights) and equal "
+        "torchvision's counts.",
         f"ResNet-34 -> ResNet-50 adds {r50['layers'] - r34['layers']} layers but only "
         f"{(r50['paper_layout'] - r34['paper_layout']) / 1e9:.2f} x 10^9 multiply-adds: each 2-layer basic block "
         "becomes a 3-layer bottleneck of about the same cost (Step 2).",
@@ -234,8 +275,89 @@ def main(argv: Sequence[str] | None = None) -> Report:
         direct,
         "summary(resnet18(), (3, 224, 224)).macs",
     )
+    stage_level(report, per_layer_34)
+    block_table(report, built)
+    r101 = by_depth[101]
+    report.exercise(
+        "ResNet-101 differs from ResNet-50 only in layer3 (23 blocks instead of 6). From the table, how many "
+        "multiply-adds (paper's layout) does one layer3 bottleneck cost?",
+        (r101["paper_layout"] - r50["paper_layout"]) // 17,
+    )
+    report.exercise(
+        "Counting a multiply-add as two FLOPs, as most later papers do, what does ResNet-50 in torchvision's "
+        "layout cost, in 10^9 FLOPs?",
+        round(2 * r50["torchvision_layout"] / 1e9, 2),
+    )
+    report.exercise(
+        "A basic block at 28x28 with 128 channels: how many multiply-adds do its two 3x3 convs cost?",
+        2 * 28 * 28 * 9 * 128 * 128,
+    )
     report.data.update(rows=rows, blocks=block_rows, direct_resnet18=direct)
     return finish(report, args, plot)
+
+
+PAPER_BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+
+
+def stage_level(report: Report, per_layer: dict[str, int]) -> None:
+    """Step 4: halving the map and doubling the filters keeps a 3x3 conv's multiply-adds level."""
+    rows = []
+    for stage, (size, width) in enumerate(((56, 64), (28, 128), (14, 256), (7, 512)), start=1):
+        name = f"layer{stage}.1.conv1"  # the first conv of a stage's second block: width -> width, stride 1
+        rows.append({"conv": name, "map": f"{size}x{size}", "filters": width, "macs": per_layer[name],
+                     "formula": f"{size}*{size}*9*{width}*{width}"})  # fmt: skip
+    report.table(
+        "stage_level",
+        "Step 4. ResNet-34, one 3x3 conv per stage (slide ResNet (3): 'the map halves, the filters double')",
+        [
+            Column("conv", "conv", align="<"),
+            Column("map", "output", align="<"),
+            Column("filters", "filters"),
+            Column("formula", "h*w*9*C_in*C_out", align="<"),
+            Column("macs", "multiply-adds", fmt_int),
+        ],
+        rows,
+    )
+    report.check(
+        "3x3 conv multiply-adds, the same in all four stages",
+        len({r["macs"] for r in rows}),
+        1,
+        "lecture, ResNet (3)",
+        shown="1 distinct",
+        fmt=lambda n: f"{n} distinct",
+    )
+    report.say(
+        "Halving height and width divides the positions by 4; doubling the filters multiplies C_in x C_out "
+        "by 4. So every 3x3 conv costs the same in every stage, and the time per layer stays level."
+    )
+
+
+def block_table(report: Report, built: dict[int, list[int]]) -> None:
+    """Step 5: blocks per stage, read off the models, against the paper's Table 1."""
+    rows = [{"network": f"ResNet-{d}", "blocks": blocks, "paper": PAPER_BLOCKS[d]} for d, blocks in built.items()]
+    report.table(
+        "blocks_per_stage",
+        "Step 5. Blocks per stage (len(model.layer1) ... len(model.layer4)), the paper's Table 1",
+        [
+            Column("network", "network", align="<"),
+            Column("blocks", "model", lambda b: str(b), "<"),
+            Column("paper", "paper", lambda b: str(b), "<"),
+        ],
+        rows,
+    )
+    for row in rows:
+        report.check(f"{row['network']} blocks per stage", row["blocks"], row["paper"], SLIDE, quiet=True)
+    report.say(
+        "ResNet-50, 101 and 152 differ only in the number of bottleneck blocks in stages 2 and 3; "
+        "ResNet-34 and ResNet-50 have the same counts, with basic blocks (2 convs) vs bottlenecks (3)."
+    )
+
+
+def _short(check: Any) -> str:
+    """A verdict in a table cell: exact, nearest, floor, or DIFFERS."""
+    if check.verdict == "within rounding":
+        return check.rule.split()[0]
+    return check.verdict if check.agrees else "DIFFERS"
 
 
 def _g(macs: float) -> str:
@@ -259,7 +381,8 @@ def plot(fig: Any, report: Report) -> None:
         (0.1, "torchvision_layout", "stride in 3x3 (computed)"),
         (0.3, "torchvision", "torchvision docs"),
     ):
-        ax.bar([i + offset for i in x], [r[key] / 1e9 for r in rows], width=0.2, label=label)
+        values = [float(r[key]) if isinstance(r[key], str) else r[key] / 1e9 for r in rows]  # printed in 10^9
+        ax.bar([i + offset for i in x], values, width=0.2, label=label)
     ax.set_xticks(list(x), [r["network"] for r in rows])
     ax.set_ylabel("multiply-adds per 224x224 image (10^9)")
     ax.set_title("ResNet: the paper's FLOPs are multiply-adds with the stride in the first 1x1")
@@ -267,4 +390,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

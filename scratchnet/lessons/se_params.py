@@ -16,24 +16,61 @@ Read next: ``scratchnet/models/senet.py`` (``SEBlock``, the four designs), ``scr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args
+from scratchnet.lessons._common import (
+    FULL,
+    SMALL,
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    parse_args,
+    printed,
+    run_lesson,
+    scaled_to_224,
+    verdict,
+)
 from scratchnet.models import resnet50, se_resnet50
 from scratchnet.models.senet import SEBlock
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, Attentions (5) = Hu et al. 2018, reduction-ratio ablation"
-LECTURE_PARAMS = {2: 45.7e6, 4: 35.7e6, 8: 30.7e6, 16: 28.1e6, 32: 26.9e6, "original": 25.6e6}
-PAPER_GFLOPS = {"ResNet-50": 3.86, "SE-ResNet-50": 3.87}  # Hu et al. 2018, Table 2 (multiply-adds, r = 16)
+LECTURE_PARAMS = {2: "45.7M", 4: "35.7M", 8: "30.7M", 16: "28.1M", 32: "26.9M", "original": "25.6M"}
+PAPER_GFLOPS = {"ResNet-50": "3.86", "SE-ResNet-50": "3.87"}  # Hu et al. 2018, Table 2 (GFLOPs = 10^9 MACs)
+PAPER_INCREASE = "0.26%"  # Hu et al. 2018, Sec. 4: SE-ResNet-50 needs "a 0.26% relative increase" over ResNet-50
+DESIGNS = {"standard": "(b) SE", "pre": "(c) SE-PRE", "post": "(d) SE-POST", "identity": "(e) SE-Identity"}
 STAGES = {"layer1": 256, "layer2": 512, "layer3": 1024, "layer4": 2048}  # ResNet-50's block outputs
-SMALL, FULL = 32, 224  # summary on 32x32; every map at 224 is 7 x 7 times bigger (see resnet_flops)
 
 
-def _rounds_to(computed: int, reference: float) -> bool:
-    """The slide prints millions with one decimal: agree when ours rounds to the same."""
-    return round(computed / 1e5) == round(reference / 1e5)
+def offsets_that_fit(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The constants c for which every ``params + c`` rounds (to nearest 0.1M) to its printed figure.
+
+    A printed "45.7M" stands for [45.65M, 45.75M): each row gives an interval of c; the answer is
+    their intersection (inclusive integer bounds), or None when it is empty.
+    """
+    low, high = -(10**12), 10**12
+    for row in rows:
+        ref = printed(row["lecture"])
+        half = Decimal(ref.unit) * Decimal(5).scaleb(-ref.decimals - 1)  # 0.05M
+        centre = ref.digits * Decimal(ref.unit)
+        low = max(low, int((centre - half - row["params"]).to_integral_value(rounding="ROUND_CEILING")))
+        high = min(high, int((centre + half - row["params"]).to_integral_value(rounding="ROUND_CEILING")) - 1)
+    return (low, high) if low <= high else None
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
@@ -127,30 +164,26 @@ def main(argv: Sequence[str] | None = None) -> Report:
             "lecture": LECTURE_PARAMS["original"],
         }
     )
+    bn_statistics = sum(b.numel() for name, b in plain.named_buffers() if "running_" in name)
     disagreeing = []
     for row in table:
-        ok = _rounds_to(row["params"], row["lecture"])
-        row["agrees"] = ok
         label = "ResNet-50 (original)" if row["r"] == "original" else f"SE-ResNet-50, r = {row['r']}"
-        check = report.check(
-            f"{label}: parameters",
-            row["params"],
-            row["lecture"],
-            SLIDE,
-            agrees=ok,
-            shown=f"{row['lecture'] / 1e6:.1f}M",
-            quiet=True,
-        )
-        if not ok:
-            low = row["lecture"] - 0.05e6  # the smallest count the slide's figure can stand for
+        check = report.check(f"{label}: parameters", row["params"], row["lecture"], SLIDE, quiet=True)
+        row["agrees"] = check.agrees
+        row["with_bn_statistics"] = row["params"] + bn_statistics
+        row["bn_agrees"] = verdict(row["with_bn_statistics"], row["lecture"])[0] != "differs"
+        if not check.agrees:
+            ref = printed(row["lecture"])
+            low = float(ref.digits - Decimal("0.05")) * ref.unit  # the smallest count the figure stands for
             check.note = (
                 f"{row['params'] / 1e6:.2f}M rounds to {row['params'] / 1e6:.1f}M; the slide's figure needs at "
                 f"least {fmt_int(low - row['params'])} more parameters."
             )
             disagreeing.append(check)
     report.say(
-        f"Step 2. SE-ResNet-50 (an SE block in each of its {table[0]['blocks']} bottleneck blocks, on the block's "
-        "output width) for the reduction ratios of the slide, counted with count_parameters(); 'original' is ResNet-50."
+        f"Step 2. SE-ResNet-50 (an SE block in each of its {table[0]['blocks']} bottleneck blocks, on the "
+        "block's output width) for the reduction ratios of the slide, counted with count_parameters(); "
+        "'original' is ResNet-50. The slide prints millions to one decimal: ours must round to it."
     )
     report.table(
         "se_resnet50",
@@ -160,9 +193,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
             Column("blocks", "SE blocks"),
             Column("params", "parameters", fmt_int),
             Column("added", "added by SE", fmt_int),
-            Column("lecture", "slide", lambda v: f"{v / 1e6:.1f}M"),
+            Column("lecture", "slide", align=">"),
             Column("agrees", "", lambda ok: "ok" if ok else "DIFFERS", "<"),
-            Column("without_se_biases", "without SE biases", fmt_int),
+            Column("without_se_biases", "no SE biases", fmt_int),
         ],
         table,
     )
@@ -170,18 +203,32 @@ def main(argv: Sequence[str] | None = None) -> Report:
         report.show(check)
     added = {row["r"]: row["added"] for row in table if row["r"] != "original"}
     last_stage = sum(count_parameters(m) for m in models[16].layer4.modules() if isinstance(m, SEBlock))
+    offsets = offsets_that_fit(table)
+    n_bn = sum(row["bn_agrees"] for row in table)
     report.say(
         "Where we disagree, the slide's figures are higher by at least "
         + ", ".join(f"{c.note.split('least ')[1].split(' more')[0]}" for c in disagreeing)
         + " parameters. The SE blocks' cost is proportional to 1/r (they add "
         + ", ".join(f"{fmt_int(v)}" for v in added.values())
-        + " for r = 2 ... 32: halving each time, up to the biases), so gaps that do not follow 1/r are not a different "
-        "way of counting the SE blocks, and leaving out their biases (last column) changes nothing in the first "
-        "decimal. The paper does not say how it counted; we read its three figures as rounding slips.",
+        + " for r = 2 ... 32: halving each time, up to the biases), so the gaps are not a different way of "
+        "counting the SE blocks, and leaving out their biases (last column) changes nothing in the first "
+        "decimal. The paper does not say how it counted. Three hypotheses, tested on all six rows:",
+        "  (a) rounding slips in three of the six figures: fits by construction, explains nothing.\n"
+        + (
+            f"  (b) one constant added to every count (something counted in all six networks alike): any "
+            f"constant from {fmt_int(offsets[0])} to {fmt_int(offsets[1])} makes all 6 of 6 figures round right.\n"
+            if offsets
+            else "  (b) one constant added to every count: no single constant fits all six rows.\n"
+        )
+        + f"  (c) BatchNorm's running mean and variance counted as parameters ({fmt_int(bn_statistics)} "
+        f"numbers in ResNet-50): {n_bn} of 6 figures round right.",
+        "(b) is the most economical: one unknown, six figures. We cannot tell what the constant is.",
         f"With r = 16, the paper's choice, SE adds {added[16] / base:.1%} to ResNet-50's parameters: "
-        f"{fmt_int(added[16])}, {last_stage / added[16]:.0%} of them in the three 2048-wide blocks of the last stage "
-        "(the cost grows with C^2).",
+        f"{fmt_int(added[16])}, {last_stage / added[16]:.0%} of them in the three 2048-wide blocks of the last "
+        "stage (the cost grows with C^2).",
     )
+    report.data["constant_offsets"] = offsets
+    report.data["bn_statistics"] = bn_statistics
     report.check(
         "SE-ResNet-50 (r = 16) parameters",
         table[3]["params"],
@@ -194,8 +241,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
     se16 = summary(models[16], (3, SMALL, SMALL))
     base_s = summary(plain, (3, SMALL, SMALL))
     macs = {
-        name: sum(r.macs * (scale if r.type == "Conv2d" else 1) for r in s.rows if r.is_leaf)
-        for name, s in (("ResNet-50", base_s), ("SE-ResNet-50", se16))
+        name: sum(r["macs"] for r in scaled_to_224(s)) for name, s in (("ResNet-50", base_s), ("SE-ResNet-50", se16))
     }
     pooled = sum(scale * _numel(r.output_shape) for r in se16.rows if r.type == "SEBlock")  # values squeezed and scaled
     report.say(
@@ -207,33 +253,119 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"  the SE blocks also average {fmt_int(pooled)} values (squeeze) and multiply as many (scale), which "
         "summary() does not count",
     )
-    report.check(
-        "ResNet-50 multiply-adds (10^9)",
-        round(macs["ResNet-50"] / 1e9, 3),
-        PAPER_GFLOPS["ResNet-50"],
-        "Hu et al. 2018, Table 2",
-        rel_tol=0.005,
-        fmt=lambda v: f"{v:.3f}",
-    )
     with_squeeze = macs["SE-ResNet-50"] + 2 * pooled
+    report.check("ResNet-50 multiply-adds (10^9)", macs["ResNet-50"] / 1e9, PAPER_GFLOPS["ResNet-50"],
+                 "Hu et al. 2018, Table 2", fmt=lambda v: f"{v:.3f}")  # fmt: skip
     report.check(
-        "SE-ResNet-50 multiply-adds (10^9)",
-        round(macs["SE-ResNet-50"] / 1e9, 3),
+        "SE-ResNet-50 multiply-adds (10^9), conv and FC layers",
+        macs["SE-ResNet-50"] / 1e9,
         PAPER_GFLOPS["SE-ResNet-50"],
         "Hu et al. 2018, Table 2",
-        agrees=round(macs["SE-ResNet-50"] / 1e7) == 387,
         fmt=lambda v: f"{v:.3f}",
-        why=f"Conv and FC layers alone give {macs['SE-ResNet-50'] / 1e9:.3f}. Counting the squeeze's additions and "
-        f"the scale's multiplications too gives {with_squeeze / 1e9:.3f}, the paper's 3.87: its count "
-        "includes them.",
+        why="3.860 prints 3.86: the paper's 3.87 counts more than the SE blocks' FC layers (below).",
+    )
+    with_additions = macs["SE-ResNet-50"] + pooled
+    for label, value in (("+ the squeeze's additions", with_additions), ("+ additions and scale", with_squeeze)):
+        report.check(f"SE-ResNet-50 multiply-adds (10^9), {label}", value / 1e9, PAPER_GFLOPS["SE-ResNet-50"],
+                     "Hu et al. 2018, Table 2", fmt=lambda v: f"{v:.4f}")  # fmt: skip
+    report.say(
+        f"Conv and FC layers alone give {macs['SE-ResNet-50'] / 1e9:.3f}, which prints 3.86, not 3.87: the "
+        "paper counted more than the SE blocks' FC layers. Adding the squeeze's additions "
+        f"({with_additions / 1e9:.4f}) or those and the scale's multiplications ({with_squeeze / 1e9:.4f}) "
+        "both print 3.87, so which of the two the paper counted, its figure cannot tell."
+    )
+    exact_increase = (with_squeeze - macs["ResNet-50"]) / macs["ResNet-50"]
+    se_printed, plain_printed = (printed(PAPER_GFLOPS[k]).digits for k in ("SE-ResNet-50", "ResNet-50"))
+    printed_increase = float(se_printed / plain_printed) - 1
+    report.check(
+        "relative increase in multiply-adds, from exact counts",
+        exact_increase,
+        PAPER_INCREASE,
+        "Hu et al. 2018, Sec. 4: 'a 0.26% relative increase'",
+        fmt=lambda v: f"{100 * v:.2f}%",
+        why=f"The paper's 0.26% is its two rounded figures divided: 3.87 / 3.86 - 1 = {100 * printed_increase:.2f}%. "
+        f"The exact counts give {100 * exact_increase:.2f}% with squeeze and scale, "
+        f"{100 * (with_additions / macs['ResNet-50'] - 1):.2f}% with the squeeze's additions only, "
+        f"{100 * (macs['SE-ResNet-50'] / macs['ResNet-50'] - 1):.2f}% with the FC layers only: rounding both "
+        "figures to 0.01G before dividing changes the ratio.",
+    )
+    report.check(
+        "relative increase, from the paper's rounded figures",
+        printed_increase,
+        PAPER_INCREASE,
+        "Hu et al. 2018, Sec. 4",
+        fmt=lambda v: f"{100 * v:.3f}%",
     )
     report.say(
-        f"The SE blocks add {added[16] / base:.0%} parameters but only "
-        f"{(with_squeeze - macs['ResNet-50']) / macs['ResNet-50']:.2%} operations: their FC layers work on one number "
-        "per channel, not on every pixel."
+        f"The SE blocks add {added[16] / base:.0%} parameters but only {exact_increase:.2%} operations: their FC "
+        "layers work on one number per channel, not on every pixel."
+    )
+    designs(report, base, models[16])  # the stride's place changes no parameter count
+    report.exercise(
+        "How many parameters does one SE block add to a 2048-wide block at r = 16, biases included?",
+        2 * 2048 * 2048 // 16 + 2048 // 16 + 2048,
+    )
+    report.exercise(
+        "At which r would SE add as many parameters as ResNet-50's final FC layer (2048 x 1000 + 1000)? "
+        "Give the r whose count comes closest.",
+        min((2, 4, 8, 16, 32), key=lambda ratio: abs(added[ratio] - 2_049_000)),
+    )
+    report.exercise(
+        "Under hypothesis (c), BatchNorm's running statistics counted, which row's figure still does not "
+        "round right, and by how many parameters is it off?",
+        [
+            {"r": row["r"], "with_bn_statistics": row["with_bn_statistics"], "slide": row["lecture"]}
+            for row in table
+            if not row["bn_agrees"]
+        ],
     )
     report.data.update(se_block=rows, se_resnet50=table, macs=macs, squeezed=pooled)
     return finish(report, args, plot)
+
+
+def designs(report: Report, plain: int, standard: Any) -> None:
+    """Step 4: the four places an SE block can sit in a residual unit (slide Attentions (6))."""
+    rows = []
+    for design, label in DESIGNS.items():
+        model = standard if design == "standard" else se_resnet50(design=design)
+        blocks = [m for m in model.modules() if isinstance(m, SEBlock)]
+        rows.append(
+            {
+                "design": label,
+                "where": {
+                    "standard": "residual branch, before the addition",
+                    "pre": "start of the residual branch (block input)",
+                    "post": "after the addition and its ReLU",
+                    "identity": "shortcut branch, before the addition",
+                }[design],
+                "added": count_parameters(model) - plain,
+                "widths": sorted({b.fc1.in_features for b in blocks}),
+            }
+        )
+    report.say(
+        "Step 4. Where the SE block sits (slide Attentions (6), paper Table 14). se_resnet50(design=...) "
+        "builds each of the four designs; the parameters they add differ only where the SE block sees a "
+        "different width: SE-PRE works on each block's input, which in a stage's first block is the "
+        "previous stage's width."
+    )
+    report.table(
+        "designs",
+        "",
+        [
+            Column("design", "design", align="<"),
+            Column("where", "the SE block sits", align="<"),
+            Column("added", "added params", fmt_int),
+            Column("widths", "C seen", lambda w: ",".join(str(v) for v in w), "<"),
+        ],
+        rows,
+    )
+    standard = rows[0]["added"]
+    report.check(
+        "SE-POST and SE-Identity add as many parameters as the standard SE",
+        [rows[2]["added"], rows[3]["added"]],
+        [standard, standard],
+        "all three see the block's output width",
+    )
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -249,7 +381,7 @@ def plot(fig: Any, report: Report) -> None:
     base = next(r for r in report.data["se_resnet50"] if r["r"] == "original")["params"]
     ax = fig.subplots()
     ax.plot([r["r"] for r in rows], [r["params"] / 1e6 for r in rows], "o-", label="computed")
-    ax.plot([r["r"] for r in rows], [r["lecture"] / 1e6 for r in rows], "x--", label="slide")
+    ax.plot([r["r"] for r in rows], [printed(r["lecture"]).value / 1e6 for r in rows], "x--", label="slide")
     ax.axhline(base / 1e6, color="grey", linestyle=":", label="ResNet-50")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("reduction ratio r")
@@ -259,4 +391,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

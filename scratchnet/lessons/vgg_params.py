@@ -8,8 +8,9 @@ and recounts every line from the real layers and the real output arrays:
     memory of a layer = output.numel() for one image     e.g. 224*224*64 = 3,211,264
     params of a layer = layer.weight.numel()              e.g. (3*3*3)*64 = 1,728
 
-Then it adds the rows up, compares the totals with the slide (138M parameters agrees; the slide's
-"24M activations" does not follow from its own rows, which add up to 15.2M), and shows where the
+Then it adds the rows up, compares the totals with the slide (138,357,544 parameters is 138M to the
+nearest million; the slide's "24M activations" does not follow from its own rows: the exact rows add
+up to 15,237,608, the printed, rounded rows to 15.18M), and shows where the
 memory and the parameters live: early convolutions and late fully connected layers.
 
 Run it: ``python -m scratchnet.lessons.vgg_params`` (``--json``, ``--plot vgg.png``).
@@ -19,25 +20,31 @@ Read next: ``scratchnet/models/vgg.py`` (the model, built from the paper's confi
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 import scratchnet
 from scratchnet import nn
 from scratchnet.lessons._common import (
     Column,
+    Printed,
     Report,
     count_parameters,
     finish,
     fmt_bytes,
     fmt_int,
     fmt_pct,
-    fmt_shape,
     fmt_si,
     parse_args,
+    printed,
     record_outputs,
+    round_as_printed,
+    run_lesson,
 )
 from scratchnet.models import vgg16
+from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, VGGNet (3)"
 
@@ -67,19 +74,23 @@ LECTURE_ROWS: list[tuple[str, str, int]] = [
     ("FC", "4096", 16_777_216),
     ("FC", "1000", 4_096_000),
 ]
-LECTURE_TOTAL_MEMORY = 24e6  # "TOTAL memory: 24M * 4 bytes ~ 96MB / image (only forward! ~2 for bwd)"
-LECTURE_TOTAL_BYTES = 96e6
-LECTURE_TOTAL_PARAMS = 138e6  # "TOTAL params: 138M parameters"
+# The slide's totals are checked as printed: "TOTAL memory: 24M * 4 bytes ~ 96MB / image (only
+# forward! ~2 for bwd)" and "TOTAL params: 138M parameters".
 TORCHVISION_VGG16 = 138_357_544  # torchvision.models.VGG16_Weights.IMAGENET1K_V1.meta["num_params"]
 
-# The slide rounds memory to two significant figures ("800K" for 802,816): a 1% tolerance.
-ROUNDING = 0.01
+# The slide rounds memory to two significant figures ("800K" for 802,816 is 800K to the nearest 10K).
+SIGNIFICANT = 2
 
 
 def parse_si(text: str) -> float:
     """``'3.2M' -> 3.2e6``, ``'150K' -> 150e3``, ``'4096' -> 4096``: the slide's way of writing numbers."""
     scale = {"K": 1e3, "M": 1e6}
     return float(text[:-1]) * scale[text[-1]] if text[-1] in scale else float(text)
+
+
+def as_printed(memory: str) -> Printed:
+    """A memory figure of the slide: two significant figures where it abbreviates ("800K"), else exact."""
+    return printed(memory, significant=SIGNIFICANT) if memory[-1] in "KM" else printed(memory)
 
 
 def layer_rows(
@@ -140,6 +151,15 @@ def _first(size: int | Sequence[int]) -> int:
     return size if isinstance(size, int) else size[0]
 
 
+def run(**options: Any) -> RunResult:
+    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
+
+    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
+    (the lesson's figure, open) and ``text`` (what the command line prints).
+    """
+    return run_lesson(main, __doc__, options)
+
+
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report("vgg_params", "VGG16: memory and parameters, layer by layer (slide VGGNet (3))")
@@ -157,8 +177,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "gradients), recording the output of every layer. For each line of the slide we count:",
         "  memory = the numbers in the layer's output for one image (its activations), output.numel()\n"
         "  params = the layer's weights, layer.weight.numel() (the slide does not count biases)",
-        "The slide's figures stand beside ours; 'ok' means they agree (the slide rounds memory to two "
-        "significant figures).",
+        "The slide's figures stand beside ours. 'ok' means the slide's figure is ours rounded as the slide "
+        "rounds memory, to two significant figures (802,816 -> 800K), or equal where it prints every digit.",
     )
 
     # -- per-row comparison with the slide
@@ -170,10 +190,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
         memory = report.check(
             f"{row['name']} memory",
             row["memory"],
-            parse_si(memory_shown),
+            as_printed(memory_shown),
             SLIDE,
-            rel_tol=ROUNDING,
-            shown=memory_shown,
             quiet=True,
         )
         weights = report.check(f"{row['name']} params", row["weights"], weights_ref, SLIDE, quiet=True)
@@ -189,15 +207,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "Step 1. The slide's table, recomputed (output shape is height x width x channels)",
         [
             Column("name", "layer", align="<"),
-            Column("layer", "slide", align="<"),
-            Column("output", "output", fmt_shape, "<"),
-            Column("memory_formula", "memory =", align="<"),
+            Column("memory_formula", "memory = h*w*c", align="<"),
             Column("memory", "", fmt_int),
             Column("lecture_memory", "slide"),
             Column("weights_formula", "params =", align="<"),
             Column("weights", "", fmt_int),
             Column("lecture_weights", "slide", fmt_int),
-            Column("agrees", "check", lambda ok: "ok" if ok else "DIFFERS", "<"),  # a str (TOTAL) prints as is
+            Column("agrees", "", lambda ok: "ok" if ok else "DIFFERS", "<"),  # a str (TOTAL) prints as is
         ],
         rows,
         totals=[
@@ -207,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
                 "weights": total_weights,
                 "lecture_memory": "24M",
                 "lecture_weights": "138M",
-                "agrees": "see Step 2",
+                "agrees": "Step 2",
             }
         ],
     )
@@ -228,22 +244,36 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"  all of model.parameters()    {fmt_int(count_parameters(model))}",
     )
     lecture_rows_memory = sum(parse_si(m) for _, m, _ in LECTURE_ROWS)
+    rounded_rows = sum(
+        float(round_as_printed(r["memory"], as_printed(m)) * Decimal(as_printed(m).unit))
+        for r, (_, m, _) in zip(rows, LECTURE_ROWS, strict=True)
+    )
     report.check(
-        "activations, rows added up",
+        "our rows, each rounded as the slide prints it, added up",
+        rounded_rows,
+        lecture_rows_memory,
+        SLIDE + ", its 22 printed rows added up",
+        shown=fmt_si(lecture_rows_memory, 2),
+        note="Rounding every row to two significant figures first, as the slide does, gives the slide's sum.",
+    )
+    report.check(
+        "activations, our exact rows added up",
         total_memory,
         lecture_rows_memory,
-        SLIDE + ", its 22 rows added up",
-        rel_tol=ROUNDING,
-        shown=fmt_si(lecture_rows_memory, 2),
-        note="The slide's own rows, as printed (rounded), add up to this.",
+        SLIDE + ", its 22 printed rows added up",
+        shown=f"{fmt_int(lecture_rows_memory)} (15.18M)",
+        why=(
+            f"Two different sums: ours adds the exact rows ({fmt_int(total_memory)} = {fmt_si(total_memory, 2)}); "
+            f"the slide's printed rows are rounded before they are added and lose "
+            f"{fmt_int(total_memory - lecture_rows_memory)} on the way ({fmt_si(lecture_rows_memory, 2)}). "
+            "Both are about 15.2M, far from the slide's 24M below."
+        ),
     )
     report.check(
         "TOTAL memory (activations per image)",
         total_memory,
-        LECTURE_TOTAL_MEMORY,
+        "24M",
         SLIDE,
-        rel_tol=0.05,
-        shown="24M",
         why=(
             f"The slide's total does not follow from its own rows, which add up to {fmt_si(total_memory)}. "
             "The same rows and the same 24M are on the CS231n slide in the lecture's references, so the slip "
@@ -255,10 +285,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
     report.check(
         "TOTAL memory in bytes, forward",
         total_bytes,
-        LECTURE_TOTAL_BYTES,
+        "96MB",
         SLIDE,
-        rel_tol=0.05,
-        shown="96MB",
         why=f"Follows from the 24M above: the rows give {fmt_si(total_memory)} x 4 bytes = {fmt_bytes(total_bytes)}.",
     )
     report.check(
@@ -270,10 +298,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
     report.check(
         "TOTAL params, biases included",
         count_parameters(model),
-        LECTURE_TOTAL_PARAMS,
+        "138M",
         SLIDE,
-        rel_tol=0.005,
-        shown="138M",
         note=f"With or without the {fmt_int(total_biases)} biases, it rounds to 138M.",
     )
     report.check(
@@ -333,6 +359,21 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"{fmt_bytes(2 * batch * total_bytes)} with the backward pass.",
     )
 
+    conv3_1 = next(r for r in rows if r["name"] == "conv3_1")
+    pool5 = next(r for r in rows if r["name"] == "pool5")
+    report.exercise(
+        "A 256x256 image makes pool5 8x8x512 instead of 7x7x512. How many weights would fc6 need then?",
+        8 * 8 * pool5["output"][0] * int(fc6_out),
+    )
+    report.exercise(
+        "conv3_1 has (3*3*128)*256 weights. How many would it have with 5x5 kernels, and how many does a "
+        "stack of two 3x3 convs (128 -> 256 -> 256) have?",
+        {"5x5": conv3_1["weights"] * 25 // 9, "two 3x3": conv3_1["weights"] + 9 * 256 * 256},
+    )
+    report.exercise(
+        "At batch 64, how many MB (10^6 bytes) do the forward activations of the table take in float32?",
+        round(64 * total_bytes / 1e6, 1),
+    )
     report.data.update(
         total_memory=total_memory,
         total_bytes=total_bytes,
@@ -361,4 +402,4 @@ def plot(fig: Any, report: Report) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

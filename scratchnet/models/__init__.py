@@ -4,6 +4,7 @@ Constructors use torchvision's names where torchvision has the model (``vgg16``,
 ``densenet121``, ...) and the same style elsewhere (``nin``, ``inception_v4``, ``plain34``, ...).
 """
 
+from scratchnet.models.alexnet import *
 from scratchnet.models.vgg import *
 from scratchnet.models.nin import *
 from scratchnet.models.googlenet import *

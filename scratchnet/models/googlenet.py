@@ -19,7 +19,8 @@ paper as follows; we keep its choices so that its weights load:
 - the "5x5" branch uses a **3x3** conv (torchvision issue #906, kept for its pretrained weights);
   ``googlenet(paper_5x5=True)`` builds the paper's 5x5 instead;
 - the auxiliary heads average-pool adaptively to 4x4 (the paper: 5x5 average pool, stride 3, which
-  gives 4x4 at 224x224), so any input size works;
+  gives 4x4 at 224x224, with other windows: ``InceptionAux(..., pool="paper")`` builds it), so any
+  input size works;
 - the pool before inception (5a) is 2x2/2 (the table: 3x3/2; both give 7x7), and the dropout before
   the classifier is 0.2 (the table: 40%; ``dropout=0.4`` restores it).
 
@@ -137,17 +138,27 @@ class InceptionAux(nn.Module):
 
     Shapes: (N, in_channels, H, W) -> (N, in_channels, 4, 4) -> (N, 128, 4, 4) -> (N, 2048)
     -> (N, 1024) -> (N, num_classes).
+
+    ``pool="adaptive"`` (torchvision, the default) averages adaptively to 4x4: at 14x14 its windows
+    have size 4 and start at 0, 3, 7, 10. ``pool="paper"`` is the paper's 5x5 average pool with
+    stride 3 (windows of size 5 at 0, 3, 6, 9), which gives 4x4 only for a 14x14 map.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7) -> None:
+    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7, pool: str = "adaptive") -> None:
         super().__init__()
+        if pool not in ("adaptive", "paper"):
+            raise ValueError(f"InceptionAux: pool must be 'adaptive' or 'paper', got {pool!r}")
+        self.pool = pool
         self.conv = BasicConv2d(in_channels, 128, kernel_size=1)
         self.fc1 = nn.Linear(128 * 4 * 4, 1024)
         self.fc2 = nn.Linear(1024, num_classes)
         self.dropout = nn.Dropout(p=dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.adaptive_avg_pool2d(x, (4, 4))  # (N, C, 4, 4): 14x14 at 224x224 input
+        if self.pool == "paper":
+            x = F.avg_pool2d(x, kernel_size=5, stride=3)  # (N, C, 4, 4) from 14x14: (14 - 5) // 3 + 1 = 4
+        else:
+            x = F.adaptive_avg_pool2d(x, (4, 4))  # (N, C, 4, 4): 14x14 at 224x224 input
         x = self.conv(x)  # (N, 128, 4, 4)
         x = flatten(x, 1)  # (N, 2048)
         x = F.relu(self.fc1(x))  # (N, 1024)
