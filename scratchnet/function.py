@@ -45,6 +45,10 @@ class _GradMode:
 _call_counter = itertools.count()
 
 
+class GradientShapeError(RuntimeError):
+    """A ``backward`` returned a gradient whose shape is not its input's (named in the message)."""
+
+
 class Function:
     """Base class of every differentiable op: ``forward`` and ``backward`` on arrays, side by side.
 
@@ -201,7 +205,7 @@ class Function:
                     "arrays (NumPy or CuPy), as forward receives them"
                 )
             if gx.shape != x.shape:
-                raise RuntimeError(
+                raise GradientShapeError(
                     f"{name}.backward returned a gradient of shape {tuple(gx.shape)} for input {i} "
                     f"of shape {tuple(x.shape)}; the gradient of an input has that input's shape"
                 )

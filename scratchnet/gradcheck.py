@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import Array, get_xp
-from scratchnet.function import no_grad
+from scratchnet.function import GradientShapeError, no_grad
 from scratchnet.tensor import Tensor
 
 
@@ -101,7 +101,10 @@ def gradcheck(
     loss = (differentiable[0][0] * Tensor(differentiable[0][1])).sum()
     for y, g in differentiable[1:]:
         loss = loss + (y * Tensor(g)).sum()
-    loss.backward()
+    try:
+        loss.backward()
+    except GradientShapeError as error:  # an op's backward broke the shape rule: say it as gradcheck
+        raise GradcheckError(f"gradcheck: {error}") from error
 
     def evaluate() -> list[Array]:
         with no_grad():

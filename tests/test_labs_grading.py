@@ -56,7 +56,10 @@ def test_gradcheck_names_a_gradient_of_the_wrong_shape():
             return 2 * gy.sum(axis=0)
 
     x = sn.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
-    with pytest.raises(sn.GradcheckError, match=r"gradient of input 0 has shape \(4,\), expected .* \(3, 4\)"):
+    with pytest.raises(
+        sn.GradcheckError,
+        match=r"SumsTheRows.backward returned a gradient of shape \(4,\) for input 0 of shape \(3, 4\)",
+    ):
         sn.gradcheck(lambda t: SumsTheRows()(t), [x])
 
 
