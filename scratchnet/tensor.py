@@ -27,11 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, device_of, get_xp, is_cuda_array, is_device, to_device
+from scratchnet.backend import Array, device, get_xp, is_cuda_array, is_device, to_device
 
 # The dtypes, under PyTorch's names (scratchnet.float32 is numpy's float32).
 float32, float64, float16 = np.float32, np.float64, np.float16
 int64, int32, int8, uint8, bool_ = np.int64, np.int32, np.int8, np.uint8, np.bool_
+
+_CPU, _CUDA0 = device("cpu"), device("cuda", 0)  # what Tensor.device gives (one GPU at most)
 
 DEFAULT_FLOAT = np.float32  # Python floats and lists become float32, as in PyTorch
 
@@ -147,9 +149,12 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        """``"cpu"`` or ``"cuda"``."""
-        return device_of(self.data)
+    def device(self) -> device:
+        """``device(type='cpu')`` or ``device(type='cuda', index=0)``, as ``torch.Tensor.device``.
+
+        It also equals the strings ``"cpu"``/``"cuda"`` (``device_of(array)`` gives those).
+        """
+        return _CUDA0 if is_cuda_array(self.data) else _CPU
 
     @property
     def is_leaf(self) -> bool:
