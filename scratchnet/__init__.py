@@ -78,6 +78,8 @@ from scratchnet.rng import Generator, manual_seed
 from scratchnet.train import load_checkpoint, save_checkpoint
 from scratchnet.tensor import (
     Tensor,
+    get_default_dtype,
+    set_default_dtype,
     bool_,
     float16,
     float32,
@@ -99,6 +101,7 @@ argmax, argmin, eq, ne, lt, le, gt, ge, equal, t = (
     Tensor.argmax, Tensor.argmin, Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge, Tensor.equal,
     Tensor.t,
 )  # fmt: skip
+isclose, allclose = Tensor.isclose, Tensor.allclose
 
 # Last, because the model files build on the names above (``from scratchnet import nn, flatten``).
 from scratchnet import models

@@ -108,6 +108,7 @@ class Function:
         for key, value in list(vars(self).items()):
             if hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__"):
                 delattr(self, key)
+        self.freed_next_functions = self.next_functions  # the graph's shape outlives its arrays, as in PyTorch
         self.inputs = None
         self.freed = True
 
@@ -129,7 +130,8 @@ class Function:
         """The graph one step back, as PyTorch shows it: one ``(node, output_index)`` per input.
 
         The node is the input's creator, an ``AccumulateGrad`` for a leaf that requires grad, or
-        None for an input without gradient. Empty once the graph was freed by backward.
+        None for an input without gradient. After backward freed the graph (its saved arrays and
+        inputs), the nodes stay, as in PyTorch: the steps are those recorded when it was freed.
         """
         from scratchnet.autograd import next_functions_of
 

@@ -60,6 +60,27 @@ def accepts_numpy_names(method: Any) -> Any:
     return with_numpy_names
 
 
+def get_default_dtype() -> Any:
+    """float32: the dtype of tensors made from Python floats and of ``zeros``, ``randn``, ... (torch's name)."""
+    return DEFAULT_FLOAT
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """``torch.set_default_dtype``: only float32, scratchnet's fixed default, is accepted.
+
+    Changing the default would have to reach every factory function's default argument; rather
+    than half-apply it (a silent mix of float32 and float64), other dtypes raise and name the way
+    to get them.
+    """
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"only floating-point types are supported as the default type, got {np.dtype(dtype)}")
+    if np.dtype(dtype) != DEFAULT_FLOAT:
+        raise NotImplementedError(
+            f"set_default_dtype({np.dtype(dtype)}): scratchnet's default dtype is fixed at float32; pass "
+            "dtype=scratchnet.float64 to tensor()/zeros()/randn()/..., and call model.double() for the parameters"
+        )
+
+
 # torch's legacy type names (``x.type()`` prints them; ``x.type("torch.DoubleTensor")`` casts).
 _TYPE_NAMES = {
     np.float32: "FloatTensor",
@@ -614,6 +635,23 @@ class Tensor:
     def equal(self, other: Tensor) -> bool:
         """True if both have the same shape and the same values (``torch.equal``)."""
         return self.shape == other.shape and bool((self == other).all())
+
+    def isclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """Element-wise ``|self - other| <= atol + rtol * |other|``, broadcast (``torch.isclose``).
+
+        Both must be Tensors of the same dtype, as torch requires (float32 against float64 would
+        compare at float32's precision without saying so).
+        """
+        if not isinstance(other, Tensor):
+            raise TypeError(f"isclose(): argument 'other' must be Tensor, not {type(other).__name__}")
+        if self.dtype != other.dtype:
+            raise RuntimeError(f"isclose(): {self.dtype} did not match {other.dtype}; cast one with .to(dtype)")
+        xp = get_xp(self.data)
+        return Tensor(xp.asarray(xp.isclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+
+    def allclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """True if ``isclose`` holds everywhere (``torch.allclose``); shapes broadcast, dtypes must match."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
 
     def t(self) -> Tensor:
         """Transpose of a matrix; a 0-d or 1-d tensor is returned as is (``torch.Tensor.t``)."""
