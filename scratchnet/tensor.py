@@ -653,6 +653,45 @@ class Tensor:
         """True if ``isclose`` holds everywhere (``torch.allclose``); shapes broadcast, dtypes must match."""
         return bool(self.isclose(other, rtol, atol, equal_nan).all())
 
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The 2-norm (``p=2`` or ``"fro"``) or 1-norm of all elements, or along ``dim`` (``Tensor.norm``).
+
+        Built from ops, so it is differentiable: sqrt(sum(x * x)) and sum(|x|).
+        """
+        if p in ("fro", 2):
+            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        raise NotImplementedError(f"norm(p={p!r}): scratchnet has the 1-norm and the 2-norm; use (x.abs() ** p).sum()")
+
+    def mm(self, other: Tensor) -> Tensor:
+        """Matrix product of two 2-D tensors (``torch.mm``: no broadcasting, unlike ``matmul``)."""
+        if self.ndim != 2 or not isinstance(other, Tensor) or other.ndim != 2:
+            other_shape = other.shape if isinstance(other, Tensor) else type(other).__name__
+            raise RuntimeError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {other_shape}")
+        return linalg.matmul(self, other)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new tensor from ``data``, with this one's dtype and device unless given (``Tensor.new_tensor``)."""
+        array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype or self.dtype)
+        return Tensor(to_device(array, device or self.device), requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """A tensor of ``size`` filled with ``fill_value``, with this one's dtype and device unless given."""
+        size = tuple(size) if isinstance(size, list | tuple) else (size,)
+        return self.new_tensor(np.full(size, fill_value), dtype, device, requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_size_of(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_size_of(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros here (PyTorch leaves the values unspecified)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
     def t(self) -> Tensor:
         """Transpose of a matrix; a 0-d or 1-d tensor is returned as is (``torch.Tensor.t``)."""
         if self.ndim > 2:
@@ -699,6 +738,11 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------- conversion and dtype promotion
+
+
+def _size_of(size: tuple[Any, ...]) -> tuple[int, ...]:
+    """``new_zeros(2, 3)`` and ``new_zeros((2, 3))`` alike."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], list | tuple) else tuple(size)
 
 
 def _to_array(data: Any) -> Array:

@@ -191,8 +191,8 @@ class DataLoader:
         finally:
             for future in pending:  # the loop was left early: drop what is still queued
                 future.cancel()
-            if not self.persistent_workers:
-                self.shutdown_workers()
+            if not self.persistent_workers:  # this epoch's own pool (not kept in self._pool): stop it now
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _start_workers(self) -> concurrent.futures.Executor:
         context = self.multiprocessing_context
