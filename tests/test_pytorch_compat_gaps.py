@@ -284,3 +284,94 @@ def test_mark_dirty_makes_the_input_the_output_as_in_torch(torch):
         with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
             _double_in_place(library).apply(library.ones(2, requires_grad=True))
     assert results[0] == results[1]
+
+
+# ---------------------------------------------------------------------- what the public tutorials used
+
+
+def test_mm_norm_and_the_new_factories_match_torch(torch):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)
+    np.testing.assert_allclose(sn.tensor(a).mm(sn.tensor(b)).numpy(), torch.tensor(a).mm(torch.tensor(b)).numpy(),
+                               rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(sn.mm(sn.tensor(a), sn.tensor(b)).numpy(), (a @ b), rtol=1e-6)
+    for library in (sn, torch):
+        with pytest.raises(RuntimeError):
+            library.tensor(a).mm(library.tensor(a[None]))
+    for args in ((), (2,), ("fro",), (1,), (2, 1), (1, 0)):
+        ours = sn.tensor(a, requires_grad=True)
+        theirs = torch.tensor(a, requires_grad=True)
+        np.testing.assert_allclose(ours.norm(*args).numpy(), theirs.norm(*args).detach().numpy(), rtol=1e-5)
+        ours.norm(*args).sum().backward()
+        theirs.norm(*args).sum().backward()
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-7)
+    x, tx = sn.tensor(a), torch.tensor(a)
+    for name, args in (("new_ones", (2, 3)), ("new_zeros", ((2,),)), ("new_full", ((2, 2), 7)),
+                       ("new_empty", (0,)), ("new_tensor", ([1, 2],))):  # fmt: skip
+        ours, theirs = getattr(x, name)(*args), getattr(tx, name)(*args)
+        assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype) in str(theirs.dtype), name
+        if name != "new_empty":
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert x.new_ones(2, dtype=sn.float64).dtype == np.float64 and sn.empty(2, 3).shape == (2, 3)
+    assert sn.empty_like(x).shape == x.shape and sn.ones_like(x, device=x.device).device == x.device
+    assert sn.zeros_like(x, device="cpu").dtype == np.float32
+
+
+def test_out_alpha_generator_and_randint_forms_as_torchs(torch):
+    x, y = np.arange(6, dtype=np.float32).reshape(2, 3), np.ones((2, 3), dtype=np.float32)
+    for library in (sn, torch):
+        result = library.empty(2, 3)
+        returned = library.add(library.tensor(x), library.tensor(y), alpha=2, out=result)
+        assert returned is result and result.tolist() == (x + 2 * y).tolist()
+        assert library.sub(library.tensor(x), library.tensor(y), alpha=3).tolist() == (x - 3 * y).tolist()
+        assert library.mul(library.tensor(x), 2).tolist() == (2 * x).tolist()
+        with pytest.raises(RuntimeError, match=r"out=\.\.\. arguments don't support automatic differentiation"):
+            library.add(library.tensor(x, requires_grad=True), 1.0, out=library.empty(2, 3))
+    first = sn.randn(3, 2, generator=sn.Generator().manual_seed(1))
+    assert sn.randn(3, 2, generator=sn.Generator().manual_seed(1)).tolist() == first.tolist()
+    assert sn.rand(4, generator=sn.Generator().manual_seed(2)).tolist() == sn.rand(
+        4, generator=sn.Generator().manual_seed(2)).tolist()  # fmt: skip
+    for library in (sn, torch):
+        values = library.randint(5, (200,))
+        assert tuple(values.shape) == (200,) and values.min().item() >= 0 and values.max().item() == 4
+        assert library.randint(3, 5, (50,)).min().item() == 3
+
+
+def test_to_tensor_matches_torchvision():
+    torchvision_transforms = pytest.importorskip("torchvision.transforms")
+    rng = np.random.default_rng(0)
+    for image in (rng.integers(0, 256, (5, 4, 3), dtype=np.uint8), rng.integers(0, 256, (5, 4), dtype=np.uint8),
+                  rng.random((5, 4, 3)).astype(np.float32)):  # fmt: skip
+        ours = sn.data.transforms.ToTensor()(image)
+        assert isinstance(ours, sn.Tensor)
+        np.testing.assert_allclose(ours.numpy(), torchvision_transforms.ToTensor()(image).numpy(), rtol=1e-6)
+        pipeline = [("ToTensor", ()), ("Normalize", ((0.5,), (0.25,)))]
+        ours = sn.data.transforms.Compose([getattr(sn.data.transforms, n)(*a) for n, a in pipeline])(image)
+        theirs = torchvision_transforms.Compose([getattr(torchvision_transforms, n)(*a) for n, a in pipeline])(image)
+        np.testing.assert_allclose(np.asarray(ours), theirs.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="ToTensor"):
+        sn.data.transforms.ToTensor()(np.zeros((2, 2, 2, 2)))
+
+
+def test_load_takes_torchs_keywords_and_mps_is_not_available(tmp_path, torch):
+    model = nn.Linear(3, 2)
+    sn.save(model.state_dict(), tmp_path / "m.pt")
+    for kwargs in ({"weights_only": True}, {"weights_only": False}, {"map_location": "cpu"},
+                   {"map_location": sn.device("cpu")}):  # fmt: skip
+        loaded = sn.load(tmp_path / "m.pt", **kwargs)
+        np.testing.assert_array_equal(loaded["weight"], model.weight.data)
+    with pytest.raises(NotImplementedError, match="map_location"):
+        sn.load(tmp_path / "m.pt", map_location=lambda storage, location: storage)
+    assert sn.backends.mps.is_available() is False and sn.backends.mps.is_built() is False
+    assert hasattr(torch.backends.mps, "is_available") and hasattr(torch.backends.mps, "is_built")
+
+
+def test_an_epoch_with_workers_leaves_no_worker_processes():
+    import multiprocessing
+
+    loader = DataLoader(TensorDataset(np.arange(12, dtype=np.float32)), batch_size=3, num_workers=2)
+    assert [b[0].tolist() for b in loader][-1] == [9.0, 10.0, 11.0]
+    it = iter(loader)
+    next(it)
+    it.close()  # a loop left early (break): its workers stop too
+    assert multiprocessing.active_children() == []

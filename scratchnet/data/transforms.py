@@ -82,6 +82,11 @@ class Compose(Transform):
     def __init__(self, transforms: Sequence[Transform]) -> None:
         self.transforms = list(transforms)
 
+    def __call__(self, x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
+        if self.transforms and isinstance(self.transforms[0], ToTensor):  # an (H, W[, C]) image, or PIL's
+            return Compose(self.transforms[1:])(ToTensor.to_chw(x), rng)
+        return super().__call__(x, rng)
+
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         for transform in self.transforms:
             x = transform.apply(x, rng)
