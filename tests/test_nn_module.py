@@ -210,12 +210,14 @@ def test_state_dict_keys_values_and_round_trip():
     # PyTorch's rule: detached Tensors sharing the parameters' arrays (the dict follows training)
     assert all(isinstance(v, sn.Tensor) and not v.requires_grad for v in state.values())
     assert state["features.0.bn.num_batches_tracked"].dtype == np.int64
-    assert state["fc.weight"].data is net.fc.weight.data
-    snapshot, original = copy.deepcopy(state), net.fc.weight.data.copy()  # a snapshot, as in PyTorch
-    net.fc.weight.data[...] += 1.0
-    np.testing.assert_array_equal(state["fc.weight"].data, net.fc.weight.data)
-    np.testing.assert_array_equal(snapshot["fc.weight"].data, original)
-    net.fc.weight.data[...] = original
+    assert np.shares_memory(state["fc.weight"].numpy(), net.fc.weight.detach().numpy())
+    snapshot, original = copy.deepcopy(state), net.fc.weight.detach().numpy().copy()  # a snapshot, as in PyTorch
+    with sn.no_grad():
+        net.fc.weight.fill_(0.5)
+    assert np.all(state["fc.weight"].numpy() == 0.5)  # the live dict follows the model
+    np.testing.assert_array_equal(snapshot["fc.weight"].numpy(), original)
+    with sn.no_grad():
+        net.fc.weight.copy_(original)
 
     other = Net()
     params = list(other.parameters())
