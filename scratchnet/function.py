@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from scratchnet.backend import Array, get_xp
+from scratchnet.backend import Array, device_of, get_xp
 
 
 class _GradMode:
@@ -155,10 +155,10 @@ def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
     array_type = type(inputs[0].data)
     if all([type(t.data) is array_type for t in inputs]):  # the common case, quick to check
         return
-    device = inputs[0].device
-    if all([t.device == device for t in inputs]):
+    device = device_of(inputs[0].data)
+    if all([device_of(t.data) == device for t in inputs]):
         return
-    described = ", ".join(f"{t.device} {tuple(t.shape)}" for t in inputs)
+    described = ", ".join(f"{device_of(t.data)} {tuple(t.shape)}" for t in inputs)
     raise RuntimeError(
         f"{function.name}: expected all tensors on the same device, got {described}; "
         "move them with .to(device), .cuda() or .cpu() first"
