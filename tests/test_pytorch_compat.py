@@ -81,7 +81,6 @@ def test_cuda_accelerator_and_cudnn_answer_as_on_a_machine_without_gpu(torch):
         (lambda: sn.hub.load_state_dict_from_url("https://x"), "torch.hub.load_state_dict_from_url"),
         (lambda: sn.distributed.init_process_group("nccl"), "torch.distributed.init_process_group"),
         (lambda: nn.parallel.DistributedDataParallel(nn.Linear(2, 2)), "DistributedDataParallel"),
-        (lambda: DataLoader(TensorDataset(np.zeros(4)), sampler=[0, 1]), "sampler"),
     ],
 )
 def test_what_scratchnet_cannot_do_raises_naming_the_feature(call, names):
