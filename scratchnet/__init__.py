@@ -13,6 +13,8 @@ from scratchnet.backend import device
 from scratchnet.compile import compile
 from scratchnet.creation import (
     arange,
+    empty,
+    empty_like,
     as_tensor,
     eye,
     from_numpy,
@@ -39,20 +41,24 @@ from scratchnet.gradcheck import GradcheckError, gradcheck
 from scratchnet.io import load, save
 from scratchnet.ops.elementwise import (
     abs,
+    add,
     clamp,
     clip,
     cos,
     cosh,
+    div,
     exp,
     log,
     maximum,
     minimum,
+    mul,
     pow,
     relu,
     sigmoid,
     sin,
     sinh,
     sqrt,
+    sub,
     tanh,
     where,
 )
@@ -78,6 +84,8 @@ from scratchnet.rng import Generator, manual_seed
 from scratchnet.train import load_checkpoint, save_checkpoint
 from scratchnet.tensor import (
     Tensor,
+    get_default_dtype,
+    set_default_dtype,
     bool_,
     float16,
     float32,
@@ -99,6 +107,7 @@ argmax, argmin, eq, ne, lt, le, gt, ge, equal, t = (
     Tensor.argmax, Tensor.argmin, Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge, Tensor.equal,
     Tensor.t,
 )  # fmt: skip
+isclose, allclose, mm = Tensor.isclose, Tensor.allclose, Tensor.mm
 
 # Last, because the model files build on the names above (``from scratchnet import nn, flatten``).
 from scratchnet import models

@@ -261,11 +261,18 @@ class device:
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
 
-    def __eq__(self, other: object) -> bool:  # a string is not a device, as in PyTorch
+    def __eq__(self, other: object) -> bool:
+        # Between devices, torch's rule: type and index (``cuda`` is not ``cuda:0``). A string is
+        # compared by what it names, and a string without an index by the type alone, so that
+        # ``x.device == "cuda"`` keeps working now that ``Tensor.device`` is a device (torch says
+        # False to any string; scratchnet's code and lessons compare with "cpu"/"cuda").
+        if isinstance(other, str):
+            name, _, number = other.partition(":")
+            return name == self.type and (not number or number == str(self.index))
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
-    def __hash__(self) -> int:
-        return hash((self.type, self.index))
+    def __hash__(self) -> int:  # by type only: equal objects (``device("cpu")``, ``"cpu"``) hash alike
+        return hash(self.type)
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickles (torch.save, DataLoader workers)
         return device, (self.type, self.index)

@@ -105,20 +105,31 @@ def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_gra
     return _make(array, dtype, device, requires_grad)
 
 
-def zeros_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape, dtype and device of ``other``."""
-    return _make(np.zeros(other.shape, dtype=dtype or other.dtype), None, other.device, requires_grad)
+def zeros_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Zeros with the shape, dtype and device of ``other`` (``dtype=``/``device=`` override them)."""
+    return _make(np.zeros(other.shape, dtype=dtype or other.dtype), None, device or other.device, requires_grad)
 
 
-def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape, dtype and device of ``other``."""
-    return _make(np.ones(other.shape, dtype=dtype or other.dtype), None, other.device, requires_grad)
+def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """Ones with the shape, dtype and device of ``other`` (``dtype=``/``device=`` override them)."""
+    return _make(np.ones(other.shape, dtype=dtype or other.dtype), None, device or other.device, requires_grad)
 
 
-def full_like(other: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def full_like(other: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:  # fmt: skip
     """``fill_value`` everywhere, with the shape, dtype and device of ``other``."""
     array = np.full(other.shape, fill_value, dtype=dtype or other.dtype)
-    return _make(array, None, other.device, requires_grad)
+    return _make(array, None, device or other.device, requires_grad)
+
+
+def empty(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+    """PyTorch's "uninitialized" tensor; here it holds zeros (any content is allowed, zeros are reproducible)."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
+
+
+def empty_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+    """``empty`` with the shape, dtype and device of ``other``: zeros here."""
+    return zeros_like(other, dtype, requires_grad, device)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False,
@@ -127,24 +138,32 @@ def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_FLOAT, requires_grad:
     return _make(np.eye(n, m, dtype=dtype), None, device, requires_grad)
 
 
-def randn(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
-    """Standard normal samples N(0, 1) of the given shape."""
-    return _make(generator().standard_normal(_shape(size)), dtype, device, requires_grad)
+def randn(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu",
+          generator: Any = None) -> Tensor:  # fmt: skip
+    """Standard normal samples N(0, 1) of the given shape (from ``generator`` if given, as in PyTorch)."""
+    return _make(numpy_generator(generator).standard_normal(_shape(size)), dtype, device, requires_grad)
 
 
-def rand(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
-    """Uniform samples in [0, 1) of the given shape."""
-    return _make(generator().random(_shape(size)), dtype, device, requires_grad)
+def rand(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu",
+         generator: Any = None) -> Tensor:  # fmt: skip
+    """Uniform samples in [0, 1) of the given shape (from ``generator`` if given)."""
+    return _make(numpy_generator(generator).random(_shape(size)), dtype, device, requires_grad)
 
 
-def randn_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Standard normal samples with the shape, dtype and device of ``other``."""
-    return _make(generator().standard_normal(other.shape), dtype or other.dtype, other.device, requires_grad)
+    samples = generator().standard_normal(other.shape)
+    return _make(samples, dtype or other.dtype, device or other.device, requires_grad)
 
 
-def randint(low: int, high: int, size: Sequence[int], dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:
-    """Random integers in [low, high)."""
-    return _make(generator().integers(low, high, size=tuple(size)), dtype, device, False)
+def randint(low: int, high: Any = None, size: Sequence[int] | None = None, dtype: Any = np.int64,
+            device: str | None = "cpu", generator: Any = None) -> Tensor:  # fmt: skip
+    """Random integers in [low, high); ``randint(high, size)`` starts at 0, as PyTorch's does."""
+    if size is None:  # randint(high, size): PyTorch's two-argument form
+        if high is None:
+            raise TypeError("randint() needs a size: randint(low, high, size) or randint(high, size)")
+        low, high, size = 0, low, high
+    return _make(numpy_generator(generator).integers(low, high, size=tuple(size)), dtype, device, False)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
@@ -208,12 +227,12 @@ def numel(x: Tensor) -> int:
     return x.numel()
 
 
-def rand_like(other: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
     """Uniform samples in [0, 1) with the shape, dtype and device of ``other`` (``dtype`` overrides)."""
     dtype = dtype or other.dtype
     if np.dtype(dtype).kind != "f":
         raise RuntimeError(f"rand_like: uniform samples need a floating dtype, got {np.dtype(dtype)}; pass dtype=")
-    return _make(generator().random(other.shape), dtype, other.device, requires_grad)
+    return _make(generator().random(other.shape), dtype, device or other.device, requires_grad)
 
 
 def randperm(n: int, *, generator: Any = None, dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:

@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from scratchnet.backend import Array, get_xp
+from scratchnet.backend import Array, device_of, get_xp
 
 
 class _GradMode:
@@ -215,6 +215,7 @@ class Function:
         for key, value in list(vars(self).items()):
             if _is_array(value):
                 delattr(self, key)
+        self.freed_next_functions = self.next_functions  # the graph's shape outlives its arrays, as in PyTorch
         self.inputs = None
         self.freed = True
 
@@ -236,7 +237,8 @@ class Function:
         """The graph one step back, as PyTorch shows it: one ``(node, output_index)`` per input.
 
         The node is the input's creator, an ``AccumulateGrad`` for a leaf that requires grad, or
-        None for an input without gradient. Empty once the graph was freed by backward.
+        None for an input without gradient. After backward freed the graph (its saved arrays and
+        inputs), the nodes stay, as in PyTorch: the steps are those recorded when it was freed.
         """
         from scratchnet.autograd import next_functions_of
 
@@ -286,10 +288,10 @@ def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
     array_type = type(inputs[0].data)
     if all([type(t.data) is array_type for t in inputs]):  # the common case, quick to check
         return
-    device = inputs[0].device
-    if all([t.device == device for t in inputs]):
+    device = device_of(inputs[0].data)
+    if all([device_of(t.data) == device for t in inputs]):
         return
-    described = ", ".join(f"{t.device} {tuple(t.shape)}" for t in inputs)
+    described = ", ".join(f"{device_of(t.data)} {tuple(t.shape)}" for t in inputs)
     raise RuntimeError(
         f"{function.name}: expected all tensors on the same device, got {described}; "
         "move them with .to(device), .cuda() or .cpu() first"

@@ -41,11 +41,13 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, device_of, get_xp, is_cuda_array, is_device, to_device
+from scratchnet.backend import Array, device, get_xp, is_cuda_array, is_device, to_device
 
 # The dtypes, under PyTorch's names (scratchnet.float32 is numpy's float32).
 float32, float64, float16 = np.float32, np.float64, np.float16
 int64, int32, int8, uint8, bool_ = np.int64, np.int32, np.int8, np.uint8, np.bool_
+
+_CPU, _CUDA0 = device("cpu"), device("cuda", 0)  # what Tensor.device gives (one GPU at most)
 
 DEFAULT_FLOAT = np.float32  # Python floats and lists become float32, as in PyTorch
 
@@ -70,6 +72,27 @@ def accepts_numpy_names(method: Any) -> Any:
         return method(*args, **kwargs)
 
     return with_numpy_names
+
+
+def get_default_dtype() -> Any:
+    """float32: the dtype of tensors made from Python floats and of ``zeros``, ``randn``, ... (torch's name)."""
+    return DEFAULT_FLOAT
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """``torch.set_default_dtype``: only float32, scratchnet's fixed default, is accepted.
+
+    Changing the default would have to reach every factory function's default argument; rather
+    than half-apply it (a silent mix of float32 and float64), other dtypes raise and name the way
+    to get them.
+    """
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"only floating-point types are supported as the default type, got {np.dtype(dtype)}")
+    if np.dtype(dtype) != DEFAULT_FLOAT:
+        raise NotImplementedError(
+            f"set_default_dtype({np.dtype(dtype)}): scratchnet's default dtype is fixed at float32; pass "
+            "dtype=scratchnet.float64 to tensor()/zeros()/randn()/..., and call model.double() for the parameters"
+        )
 
 
 # torch's legacy type names (``x.type()`` prints them; ``x.type("torch.DoubleTensor")`` casts).
@@ -184,9 +207,12 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def device(self) -> str:
-        """``"cpu"`` or ``"cuda"``."""
-        return device_of(self.data)
+    def device(self) -> device:
+        """``device(type='cpu')`` or ``device(type='cuda', index=0)``, as ``torch.Tensor.device``.
+
+        It also equals the strings ``"cpu"``/``"cuda"`` (``device_of(array)`` gives those).
+        """
+        return _CUDA0 if is_cuda_array(self.data) else _CPU
 
     @property
     def is_leaf(self) -> bool:
@@ -805,6 +831,62 @@ class Tensor:
         """True if both have the same shape and the same values (``torch.equal``)."""
         return self.shape == other.shape and bool((self == other).all())
 
+    def isclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """Element-wise ``|self - other| <= atol + rtol * |other|``, broadcast (``torch.isclose``).
+
+        Both must be Tensors of the same dtype, as torch requires (float32 against float64 would
+        compare at float32's precision without saying so).
+        """
+        if not isinstance(other, Tensor):
+            raise TypeError(f"isclose(): argument 'other' must be Tensor, not {type(other).__name__}")
+        if self.dtype != other.dtype:
+            raise RuntimeError(f"isclose(): {self.dtype} did not match {other.dtype}; cast one with .to(dtype)")
+        xp = get_xp(self.data)
+        return Tensor(xp.asarray(xp.isclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+
+    def allclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """True if ``isclose`` holds everywhere (``torch.allclose``); shapes broadcast, dtypes must match."""
+        return bool(self.isclose(other, rtol, atol, equal_nan).all())
+
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
+        """The 2-norm (``p=2`` or ``"fro"``) or 1-norm of all elements, or along ``dim`` (``Tensor.norm``).
+
+        Built from ops, so it is differentiable: sqrt(sum(x * x)) and sum(|x|).
+        """
+        if p in ("fro", 2):
+            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        raise NotImplementedError(f"norm(p={p!r}): scratchnet has the 1-norm and the 2-norm; use (x.abs() ** p).sum()")
+
+    def mm(self, other: Tensor) -> Tensor:
+        """Matrix product of two 2-D tensors (``torch.mm``: no broadcasting, unlike ``matmul``)."""
+        if self.ndim != 2 or not isinstance(other, Tensor) or other.ndim != 2:
+            other_shape = other.shape if isinstance(other, Tensor) else type(other).__name__
+            raise RuntimeError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {other_shape}")
+        return linalg.matmul(self, other)
+
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new tensor from ``data``, with this one's dtype and device unless given (``Tensor.new_tensor``)."""
+        array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype or self.dtype)
+        return Tensor(to_device(array, device or self.device), requires_grad=requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+        """A tensor of ``size`` filled with ``fill_value``, with this one's dtype and device unless given."""
+        size = tuple(size) if isinstance(size, list | tuple) else (size,)
+        return self.new_tensor(np.full(size, fill_value), dtype, device, requires_grad)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_size_of(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self.new_full(_size_of(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros here (PyTorch leaves the values unspecified)."""
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
     def t(self) -> Tensor:
         """Transpose of a matrix; a 0-d or 1-d tensor is returned as is (``torch.Tensor.t``)."""
         if self.ndim > 2:
@@ -851,6 +933,11 @@ class Tensor:
 
 
 # ---------------------------------------------------------------------- conversion and dtype promotion
+
+
+def _size_of(size: tuple[Any, ...]) -> tuple[int, ...]:
+    """``new_zeros(2, 3)`` and ``new_zeros((2, 3))`` alike."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], list | tuple) else tuple(size)
 
 
 def _to_array(data: Any) -> Array:

@@ -45,6 +45,7 @@ PROGRAMS = [
         "mnist_adadelta", ("--epochs", "2", "--batch-size", "16", "--test-batch-size", "32", "--dropout", "0", "0")
     ),
     Program("tensors_and_devices"),
+    Program("samplers_and_snapshots"),
 ]
 
 

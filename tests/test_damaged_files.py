@@ -456,7 +456,7 @@ def test_damaged_file_gives_one_clear_error(case, tmp_path):
 
 
 def _params(model):
-    return {key: value.copy() for key, value in model.state_dict().items()}
+    return {key: value.clone() for key, value in model.state_dict().items()}
 
 
 def _assert_unchanged(model, opt, before, opt_before, rng_before):
@@ -614,7 +614,7 @@ def test_pytorch_files_that_are_not_plain_state_dicts(tmp_path, torch):
     assert "weights_only=False" not in str(raised.value) and "trust" not in str(raised.value)  # no unsafe hint
 
     good = tmp_path / "good.pth"
-    torch.save({key: torch.from_numpy(value) for key, value in _model().state_dict().items()}, good)
+    torch.save({key: torch.from_numpy(value.numpy()) for key, value in _model().state_dict().items()}, good)
     cut = tmp_path / "cut.pth"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(ValueError, match=r"cut\.pth is truncated or not a PyTorch weights file"):

@@ -207,10 +207,17 @@ def test_state_dict_keys_values_and_round_trip():
         "features.0.bn.num_batches_tracked", "fc.weight", "fc.bias",
     ]  # fmt: skip
     # (the non-persistent buffer "cache" is left out)
-    assert all(isinstance(v, np.ndarray) for v in state.values())
+    # PyTorch's rule: detached Tensors sharing the parameters' arrays (the dict follows training)
+    assert all(isinstance(v, sn.Tensor) and not v.requires_grad for v in state.values())
     assert state["features.0.bn.num_batches_tracked"].dtype == np.int64
-    state["fc.weight"][...] = 0  # a copy: changing it leaves the model alone
-    assert np.abs(net.fc.weight.data).sum() > 0
+    assert np.shares_memory(state["fc.weight"].numpy(), net.fc.weight.detach().numpy())
+    snapshot, original = copy.deepcopy(state), net.fc.weight.detach().numpy().copy()  # a snapshot, as in PyTorch
+    with sn.no_grad():
+        net.fc.weight.fill_(0.5)
+    assert np.all(state["fc.weight"].numpy() == 0.5)  # the live dict follows the model
+    np.testing.assert_array_equal(snapshot["fc.weight"].numpy(), original)
+    with sn.no_grad():
+        net.fc.weight.copy_(original)
 
     other = Net()
     params = list(other.parameters())
@@ -227,7 +234,7 @@ def test_state_dict_keys_values_and_round_trip():
 
 def test_load_state_dict_reports_every_problem_and_changes_nothing():
     net = Net()
-    before = net.state_dict()
+    before = copy.deepcopy(net.state_dict())  # a snapshot: state_dict() shares the arrays
     bad = Net().state_dict()
     del bad["fc.bias"], bad["features.0.bn.running_var"]
     bad["fc.weight"] = np.zeros((5, 4), dtype=np.float32)

@@ -90,7 +90,8 @@ def test_batchnorm_running_statistics_follow_torch(torch, momentum):
 def test_scratchnet_weights_load_into_torch(torch):
     model = _small_cnn(nn)
     reference = _small_cnn(torch.nn)
-    reference.load_state_dict({key: torch.tensor(value) for key, value in model.state_dict().items()})
+    # state_dict values are scratchnet Tensors: .numpy() hands them to PyTorch
+    reference.load_state_dict({key: torch.from_numpy(value.numpy()) for key, value in model.state_dict().items()})
     model.eval(), reference.eval()
     x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
     _check(model(sn.tensor(x)).data, reference(torch.tensor(x)), 1e-4)

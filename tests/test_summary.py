@@ -119,7 +119,7 @@ def test_modes_are_restored_and_aux_params_reported():
 
 def test_input_is_not_changed_by_summary():
     model = resnet.resnet18()
-    state = {k: v.copy() for k, v in model.state_dict().items()}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     summary(model, (3, 16, 16))
     after = model.state_dict()
     assert all(np.array_equal(state[k], after[k]) for k in state)  # eval mode: running stats untouched

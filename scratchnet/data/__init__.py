@@ -8,6 +8,14 @@ labelled images of any size.
 from scratchnet.data import transforms, tta
 from scratchnet.data.dataloader import DataLoader
 from scratchnet.data.dataset import Dataset, ImageDataset, Subset, TensorDataset, collate, random_split
+from scratchnet.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 from scratchnet.data.datasets import (
     MEDMNIST_INFO,
     cifar10,
@@ -22,11 +30,17 @@ from scratchnet.data.datasets import (
 
 __all__ = [
     "MEDMNIST_INFO",
+    "BatchSampler",
     "DataLoader",
     "Dataset",
     "ImageDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
     "cifar10",
     "collate",
     "data_home",

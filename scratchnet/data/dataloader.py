@@ -40,6 +40,7 @@ import numpy as np
 
 from scratchnet.backend import normalize_device, require_cupy, to_device
 from scratchnet.data.dataset import Dataset, collate
+from scratchnet.data.sampler import BatchSampler, RandomSampler, SequentialSampler
 from scratchnet.rng import numpy_generator
 from scratchnet.tensor import Tensor
 
@@ -83,6 +84,12 @@ class DataLoader:
         Called as ``worker_init_fn(worker_id)`` in each worker when it starts.
     timeout : float
         Seconds to wait for a batch from a worker (0: no limit).
+    sampler : Sampler or iterable of int, optional
+        The indices to visit, in order (``SubsetRandomSampler``, ``WeightedRandomSampler``, ...);
+        they are cut into batches of ``batch_size``. Not with ``shuffle``.
+    batch_sampler : iterable of lists of int, optional
+        Whole batches of indices (``BatchSampler``); not with ``batch_size``, ``shuffle``,
+        ``sampler`` or ``drop_last``.
 
     Yields
     ------
@@ -99,10 +106,14 @@ class DataLoader:
                  worker_init_fn: Callable[[int], None] | None = None, timeout: float = 0,
                  sampler: Any = None, batch_sampler: Any = None,
                  multiprocessing_context: Any = None) -> None:  # fmt: skip
-        if sampler is not None or batch_sampler is not None:
-            raise NotImplementedError(
-                "DataLoader(sampler=..., batch_sampler=...) is not supported by scratchnet; use shuffle=True, "
-                "or a Subset(dataset, indices) for a fixed selection of samples"
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+            raise ValueError(  # PyTorch's rule: the batch sampler decides all of these
+                "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                "and drop_last"
+            )
+        if sampler is not None and shuffle:
+            raise ValueError(
+                "DataLoader: sampler option is mutually exclusive with shuffle (the sampler sets the order)"
             )
         if num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be >= 0, got {num_workers}")
@@ -125,9 +136,17 @@ class DataLoader:
         self.seed = seed
         self.epoch = 0  # the epoch the next iteration will be (set_epoch changes it)
         self.transform, self.collate_fn = transform, collate_fn or collate
+        # Without a sampler the order comes from (seed, epoch), below; these describe it, as PyTorch's do.
+        self.custom_order = sampler is not None or batch_sampler is not None
+        if sampler is None:
+            sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler or BatchSampler(sampler, batch_size, drop_last)
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
+        if self.custom_order:
+            return len(self.batch_sampler)
         n = len(self.dataset)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
@@ -138,11 +157,14 @@ class DataLoader:
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         rng = np.random.default_rng([self.seed, self.epoch])  # this epoch's randomness, and only it
         self.epoch += 1
-        n = len(self.dataset)
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        batches = [order[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
-            batches.pop()
+        if self.custom_order:  # the (batch) sampler's batches, drawn here in the main process
+            batches = [np.asarray(batch, dtype=np.int64) for batch in self.batch_sampler]
+        else:
+            n = len(self.dataset)
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            batches = [order[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
+            if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+                batches.pop()
         fetched = self._fetch_in_workers(batches) if self.num_workers else map(self._fetch, batches)
         for arrays in fetched:
             if self.transform is not None:
@@ -169,8 +191,8 @@ class DataLoader:
         finally:
             for future in pending:  # the loop was left early: drop what is still queued
                 future.cancel()
-            if not self.persistent_workers:
-                self.shutdown_workers()
+            if not self.persistent_workers:  # this epoch's own pool (not kept in self._pool): stop it now
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _start_workers(self) -> concurrent.futures.Executor:
         context = self.multiprocessing_context

@@ -51,8 +51,13 @@ class TensorDataset(Dataset):
     def __len__(self) -> int:
         return len(self.arrays[0])
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
-        return tuple(a[0] for a in self.get_batch(np.array([index])))  # a batch of one, unpacked
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        """Sample ``index`` as Tensors, one per array (``x, y = ds[i]``), as PyTorch's ``TensorDataset``.
+
+        ``DataLoader`` does not come through here: it takes whole batches with ``get_batch``.
+        """
+        batch = self.get_batch(np.array([index]))  # a batch of one: the same conversion as a loader's
+        return tuple(Tensor(a[0, ...]) for a in batch)  # [0, ...]: an array even for a scalar label
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
         """All arrays at the given row indices (one fancy-index per array)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,10 +82,43 @@ class Compose(Transform):
     def __init__(self, transforms: Sequence[Transform]) -> None:
         self.transforms = list(transforms)
 
+    def __call__(self, x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
+        if self.transforms and isinstance(self.transforms[0], ToTensor):  # an (H, W[, C]) image, or PIL's
+            return Compose(self.transforms[1:])(ToTensor.to_chw(x), rng)
+        return super().__call__(x, rng)
+
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         for transform in self.transforms:
             x = transform.apply(x, rng)
         return x
+
+
+class ToTensor(Transform):
+    """torchvision's ``ToTensor``: an (H, W, C) image (NumPy or PIL) becomes (C, H, W) float32, uint8 scaled to [0, 1].
+
+    The first step of every torchvision pipeline (``Compose([ToTensor(), Normalize(...)])``), for
+    images read from files as height x width x channels. Called on its own it returns a Tensor,
+    as torchvision's does; inside ``Compose`` the pipeline works on arrays (see the module docstring).
+    """
+
+    def __call__(self, x: Any, rng: np.random.Generator | None = None) -> Any:
+        from scratchnet.tensor import Tensor  # the transforms work on arrays; only this call wraps
+
+        return Tensor(self.to_chw(x))
+
+    @staticmethod
+    def to_chw(x: Any) -> np.ndarray:
+        array = np.asarray(x)
+        if array.ndim == 2:  # a greyscale image (H, W): one channel
+            array = array[:, :, None]
+        if array.ndim != 3:
+            raise ValueError(f"ToTensor: expected an image of shape (H, W) or (H, W, C), got shape {array.shape}")
+        chw = np.ascontiguousarray(array.transpose(2, 0, 1))  # (C, H, W)
+        return chw.astype(np.float32) / 255 if chw.dtype == np.uint8 else chw.astype(np.float32, copy=False)
+
+    def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        # In a Compose the image arrives as a batch of one (1, H, W, C): convert each image.
+        return np.stack([self.to_chw(image) for image in x])
 
 
 class Normalize(Transform):

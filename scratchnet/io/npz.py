@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import to_device
+from scratchnet.backend import is_device, normalize_device, to_device
 from scratchnet.io.files import read_npz
 from scratchnet.tensor import Tensor
 
@@ -68,7 +68,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     atomic_write(path, lambda file: _write_arrays(file, arrays))
 
 
-def load(path: str | os.PathLike, max_expansion: float | None = None) -> Any:
+def load(path: str | os.PathLike, max_expansion: float | None = None, *, map_location: Any = None,
+         weights_only: bool | None = None) -> Any:  # fmt: skip
     """Read a file written by ``save``; a plain ``np.savez`` file comes back as a dict of arrays.
 
     Parameters
@@ -77,6 +78,11 @@ def load(path: str | os.PathLike, max_expansion: float | None = None) -> Any:
     max_expansion : float, optional
         How many times its size on disk the file may expand to when unpacked; default
         ``scratchnet.io.files.MAX_EXPANSION`` (100; see there).
+    map_location : "cpu", "cuda" or a device, optional
+        PyTorch's keyword: where the arrays go ("cpu": where they are read to, so no change).
+    weights_only : bool, optional
+        PyTorch's keyword, accepted either way: the file never holds code (no pickle), so loading
+        is always what ``torch.load(weights_only=True)`` does.
 
     Raises
     ------
@@ -86,11 +92,30 @@ def load(path: str | os.PathLike, max_expansion: float | None = None) -> Any:
         Anything else that is not a readable checkpoint (an empty, truncated, edited or foreign
         file, a FIFO or device, an archive past the expansion limit), with the path and the reason.
     """
+    if map_location is not None and not (isinstance(map_location, str) or is_device(map_location)):
+        raise NotImplementedError(
+            f"load(map_location={map_location!r}): scratchnet takes a device ('cpu', 'cuda', device(...)), "
+            "not a function or a dict; move the loaded tensors with .to(device)"
+        )
     members = read_npz(path, WHAT, max_expansion=max_expansion)
     if TREE_KEY not in members:
         return members
     tree = _read_header(members.pop(TREE_KEY), path)
-    return _decode(tree, members, path, depth=0)
+    loaded = _decode(tree, members, path, depth=0)
+    if map_location is not None and normalize_device(map_location) != "cpu":
+        loaded = _map_arrays(loaded, lambda a: to_device(a, map_location))
+    return loaded
+
+
+def _map_arrays(node: Any, change: Any) -> Any:
+    """``node`` with ``change`` applied to every array in it (dicts, lists and tuples rebuilt)."""
+    if isinstance(node, np.ndarray):
+        return change(node)
+    if isinstance(node, dict):
+        return {key: _map_arrays(value, change) for key, value in node.items()}
+    if isinstance(node, list | tuple):
+        return type(node)(_map_arrays(value, change) for value in node)
+    return node
 
 
 def atomic_write(path: str | os.PathLike, write: Any) -> None:

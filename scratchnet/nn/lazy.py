@@ -13,8 +13,10 @@ updates them, as in PyTorch), runs the eager layer's ``reset_parameters``, and t
 into the eager class (``LazyLinear`` becomes ``Linear``). From then on it is that layer:
 ``state_dict``, ``parameters()``, ``repr``.
 
-Before the first call the module has no shapes: ``state_dict()`` holds empty arrays and
-``load_state_dict`` cannot fill them (PyTorch can); run one batch first.
+Before the first call the module has no shapes: ``state_dict()`` holds empty tensors. As in
+PyTorch, ``load_state_dict`` can fill them: each uninitialized tensor takes the shape of its
+checkpoint value; then the layer reads its size from the loaded weight and becomes the eager
+layer at once (PyTorch waits for the first call to change the class).
 """
 
 from __future__ import annotations
@@ -68,13 +70,31 @@ def has_uninitialized_params(module: Any) -> bool:
     return any(isinstance(t, UninitializedParameter | UninitializedBuffer) for t in module._all_tensors())
 
 
-class LazyLinear(Linear):
+class LazyLoadMixin:
+    """``finish_lazy_load``: after ``load_state_dict`` shaped every tensor, become the eager layer."""
+
+    size_attribute = ""  # in_features / in_channels / num_features
+    size_of_weight = 1  # which dimension of the loaded weight (or running_mean) gives that size
+
+    def finish_lazy_load(self) -> None:
+        if has_uninitialized_params(self):  # nothing loaded (strict=False), or only part of it
+            return
+        source = self.weight if self.weight is not None else self.running_mean
+        if source is None:  # LazyBatchNorm2d(affine=False, track_running_stats=False): no tensors
+            return
+        groups = getattr(self, "groups", 1)  # a grouped conv's weight holds in_channels / groups
+        setattr(self, self.size_attribute, source.shape[self.size_of_weight] * groups)
+        self.__class__ = self.cls_to_become  # the values are the loaded ones: no reset_parameters
+
+
+class LazyLinear(LazyLoadMixin, Linear):
     """``Linear`` whose ``in_features`` is the last dimension of the first input (``nn.LazyLinear``).
 
     Shapes: (..., in_features) -> (..., out_features); becomes ``Linear(in_features, out_features)``.
     """
 
     cls_to_become = Linear
+    size_attribute = "in_features"
 
     def __init__(self, out_features: int, bias: bool = True) -> None:
         super().__init__(0, out_features, bias)  # no inputs yet: reset_parameters below does nothing
@@ -99,13 +119,14 @@ class LazyLinear(Linear):
         return self.forward(input)
 
 
-class LazyConv2d(Conv2d):
+class LazyConv2d(LazyLoadMixin, Conv2d):
     """``Conv2d`` whose ``in_channels`` is dimension 1 of the first input (``nn.LazyConv2d``).
 
     Shapes: (N, in_channels, H, W) -> (N, out_channels, OH, OW); becomes ``Conv2d``.
     """
 
     cls_to_become = Conv2d
+    size_attribute = "in_channels"
 
     def __init__(self, out_channels: int, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair | str = 0,
                  dilation: IntPair = 1, groups: int = 1, bias: bool = True) -> None:  # fmt: skip
@@ -141,10 +162,11 @@ class LazyConv2d(Conv2d):
         return self.forward(input)
 
 
-class LazyBatchNorm2d(BatchNorm2d):
+class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
     """``BatchNorm2d`` whose ``num_features`` is dimension 1 of the first input (``nn.LazyBatchNorm2d``)."""
 
     cls_to_become = BatchNorm2d
+    size_attribute, size_of_weight = "num_features", 0
 
     def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True) -> None:  # fmt: skip

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from scratchnet.backend import Array, is_cuda_array, to_device
+from scratchnet.backend import is_cuda_array, to_device
 from scratchnet.tensor import Tensor, parse_to
 
 
@@ -375,26 +375,28 @@ class Module:
 
     def state_dict(self, *, destination: dict[str, Any] | None = None, prefix: str = "",
                    keep_vars: bool = False) -> dict[str, Any]:  # fmt: skip
-        """Every parameter and persistent buffer by its dotted name, as NumPy arrays (CPU copies).
+        """Every parameter and persistent buffer by its dotted name, as detached Tensors (PyTorch's rule).
 
-        The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``, ``bn1.num_batches_tracked``),
-        so weights move between the two libraries as arrays. The arrays are copies: a saved state
-        does not change when training goes on. ``keep_vars=True`` gives the tensors themselves.
+        The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``, ``bn1.num_batches_tracked``).
+        Each value is a new Tensor, not requiring a gradient, that SHARES its array with the
+        parameter, as in PyTorch: the dict follows the model as it trains and is cheap to build.
+        To keep a snapshot (the best epoch's weights), copy it: ``copy.deepcopy(model.state_dict())``
+        or ``{k: v.clone() for k, v in ...}``. ``keep_vars=True`` gives the parameters themselves.
         """
         destination = {} if destination is None else destination
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else _to_numpy(param.data)
+                destination[prefix + name] = param if keep_vars else Tensor(param.data)
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buffer if keep_vars else _to_numpy(buffer.data)
+                destination[prefix + name] = buffer if keep_vars else Tensor(buffer.data)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
         return destination
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays (NumPy, Tensors, or torch CPU tensors) into the parameters and buffers, in place.
+        """Copy Tensors or arrays (NumPy, CuPy, torch CPU tensors) into the parameters and buffers, in place.
 
         Everything is checked before anything is copied: missing keys, unexpected keys (both only
         with ``strict=True``) and shape mismatches (always) are reported together in one error, and
@@ -420,7 +422,8 @@ class Module:
                 array = value.data
             else:  # a NumPy or CuPy array, a number, or anything NumPy can convert (a torch CPU tensor)
                 array = value if is_cuda_array(value) else np.asarray(value)
-            if tuple(array.shape) != tensor.shape:
+            uninitialized = hasattr(tensor, "materialize")  # a lazy layer's: it takes the checkpoint's shape
+            if tuple(array.shape) != tensor.shape and not uninitialized:
                 problems.append(f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
                                 f"from checkpoint, the shape in current model is {tensor.shape}.")  # fmt: skip
             elif array.dtype.kind not in "biuf":
@@ -438,7 +441,12 @@ class Module:
         # and then no parameter may have been changed yet.
         cast = {key: to_device(a, own[key].device).astype(own[key].dtype, copy=False) for key, a in arrays.items()}
         for key, array in cast.items():
+            if hasattr(own[key], "materialize"):  # PyTorch's lazy-layer rule: shaped by what is loaded
+                own[key].materialize(array.shape)
             own[key].data[...] = array  # in place: the parameter objects stay the same
+        for module in self.modules():
+            if hasattr(module, "finish_lazy_load"):  # a lazy layer now shaped: it becomes the eager one
+                module.finish_lazy_load()
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks
@@ -486,7 +494,3 @@ def _indent(text: str, spaces: int) -> str:
     """Indent every line but the first (a child's repr continues the parent's line)."""
     first, *rest = text.split("\n")
     return "\n".join([first] + [" " * spaces + line for line in rest])
-
-
-def _to_numpy(array: Array) -> np.ndarray:
-    return np.array(to_device(array, "cpu"), copy=True)

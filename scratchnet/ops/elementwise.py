@@ -17,7 +17,7 @@ import numpy as np
 
 from scratchnet.backend import Array, device_of, fast_kernel, get_xp, normalize_device
 from scratchnet.backend import to_device as move_array
-from scratchnet.function import Function
+from scratchnet.function import Function, is_grad_enabled
 from scratchnet.ops.reduce import sum_to
 from scratchnet.tensor import DEFAULT_FLOAT, Tensor, as_tensor, broadcast_shape, result_dtype
 
@@ -31,10 +31,15 @@ class AddFunction(Function):
         return sum_to(gy, self.a_shape), sum_to(gy, self.b_shape)
 
 
-def add(a: Tensor, b: Any) -> Tensor:
-    """A + b.  Shapes broadcast.  d(a+b)/da = 1, d(a+b)/db = 1."""
+def add(a: Tensor, b: Any, *, alpha: float = 1, out: Tensor | None = None) -> Tensor:
+    """A + alpha * b.  Shapes broadcast.  d(a+b)/da = 1, d(a+b)/db = 1.
+
+    ``alpha`` and ``out`` are PyTorch's keywords (``torch.add(x, y, out=result)``).
+    """
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = _operands("add", a, b)
-    return AddFunction()(a, b)
+    return write_out("add", AddFunction()(a, b), out)
 
 
 class SubFunction(Function):
@@ -46,10 +51,12 @@ class SubFunction(Function):
         return sum_to(gy, self.a_shape), sum_to(-gy, self.b_shape)
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    """A - b.  Shapes broadcast.  d/da = 1, d/db = -1."""
+def sub(a: Any, b: Any, *, alpha: float = 1, out: Tensor | None = None) -> Tensor:
+    """A - alpha * b.  Shapes broadcast.  d/da = 1, d/db = -1."""
+    if alpha != 1:
+        b = mul(b, alpha)
     a, b = _operands("sub", a, b)
-    return SubFunction()(a, b)
+    return write_out("sub", SubFunction()(a, b), out)
 
 
 class MulFunction(Function):
@@ -63,10 +70,10 @@ class MulFunction(Function):
         return sum_to(gy * self.b, self.a.shape), sum_to(gy * self.a, self.b.shape)
 
 
-def mul(a: Any, b: Any) -> Tensor:
+def mul(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     """A * b.  Shapes broadcast.  d(ab)/da = b, d(ab)/db = a."""
     a, b = _operands("mul", a, b)
-    return MulFunction()(a, b)
+    return write_out("mul", MulFunction()(a, b), out)
 
 
 class DivFunction(Function):
@@ -82,10 +89,30 @@ class DivFunction(Function):
         return sum_to(ga, self.a.shape), sum_to(gb, self.b.shape)
 
 
-def div(a: Any, b: Any) -> Tensor:
+def div(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
     """A / b.  Shapes broadcast.  d(a/b)/da = 1/b, d(a/b)/db = -a/b^2."""
     a, b = _operands("div", a, b)
-    return DivFunction()(_floating(a), _floating(b))
+    return write_out("div", DivFunction()(_floating(a), _floating(b)), out)
+
+
+def write_out(name: str, result: Tensor, out: Tensor | None) -> Tensor:
+    """PyTorch's ``out=``: write ``result`` into ``out`` (cast to its dtype) and return ``out``.
+
+    As in PyTorch, the graph does not go through ``out``: it is refused where a gradient would be needed.
+    """
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
+    if is_grad_enabled() and (result.requires_grad or out.requires_grad):
+        raise RuntimeError(
+            f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+            "but one of the arguments requires grad"
+        )
+    if out.shape != result.shape:
+        raise RuntimeError(f"{name}(): out= has shape {out.shape}, the result has shape {result.shape}")
+    out.data[...] = result.data
+    return out
 
 
 class PowScalarFunction(Function):

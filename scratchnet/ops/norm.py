@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
-from scratchnet.backend import Array, fast_kernels_for, get_xp
+from scratchnet.backend import Array, device_of, fast_kernels_for, get_xp
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor
 
@@ -151,9 +151,9 @@ def batch_norm(
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var must be given in eval mode (training=False)")
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and t.device != input.device:  # not inputs of the Function, so checked here
+        if t is not None and device_of(t.data) != device_of(input.data):  # not inputs of the Function: here
             raise RuntimeError(
-                f"batch_norm: input is on {input.device} but {name} is on {t.device}; "
+                f"batch_norm: input is on {device_of(input.data)} but {name} is on {device_of(t.data)}; "
                 "move the module with .to(device) (it moves the running statistics too)"
             )
     affine = [t for t in (weight, bias) if t is not None]

@@ -6,21 +6,33 @@ changed, and an ``isinstance`` check works whichever path the class was imported
 """
 
 from scratchnet.data import (
+    BatchSampler,
     DataLoader,
     Dataset,
     ImageDataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
     Subset,
+    SubsetRandomSampler,
     TensorDataset,
+    WeightedRandomSampler,
     random_split,
 )
 from scratchnet.data import collate as default_collate
 
 __all__ = [
+    "BatchSampler",
     "DataLoader",
     "Dataset",
     "ImageDataset",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
     "Subset",
+    "SubsetRandomSampler",
     "TensorDataset",
+    "WeightedRandomSampler",
     "default_collate",
     "random_split",
 ]

@@ -54,7 +54,7 @@ def report(**numbers: Any) -> None:
 
 
 def _numpy(tensor: Any) -> np.ndarray:
-    """A tensor's values as a NumPy array (scratchnet's ``state_dict()`` values already are arrays)."""
+    """A tensor's values as a NumPy array (an array is passed through)."""
     return tensor if isinstance(tensor, np.ndarray) else tensor.detach().cpu().numpy()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.util
+import os
 import runpy
 import sys
 import types
@@ -68,6 +69,8 @@ def main() -> None:
     program, *arguments = sys.argv[1:]
     sys.meta_path.insert(0, ScratchnetAsTorch())
     sys.argv = [program, *arguments]
+    # As `python program.py` does: the program's folder comes first on the path (its own modules).
+    sys.path[0] = os.path.dirname(os.path.abspath(program))
     try:
         runpy.run_path(program, run_name="__main__")
     finally:

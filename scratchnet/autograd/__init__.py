@@ -23,6 +23,7 @@ static methods, and it is itself the ``ctx`` (in PyTorch too, ``ctx`` is the gra
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,6 +80,7 @@ class CtxFunction(Function):
         self.to_save: tuple[Any, ...] = ()
         self.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         self.non_differentiable: set[int] = set()
+        self.dirty: set[int] = set()
 
     @property
     def name(self) -> str:
@@ -100,12 +102,21 @@ class CtxFunction(Function):
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
         self.non_differentiable.update(id(t) for t in outputs)
 
+    def mark_dirty(self, *tensors: Tensor) -> None:
+        """Say that forward changed these inputs in place and returns them (PyTorch's ``ctx.mark_dirty``).
+
+        After ``apply``, such an input IS the output (``y is x``, as in PyTorch): from then on it
+        carries this node as its ``grad_fn``, so every later use of it backpropagates through here.
+        """
+        self.dirty.update(id(t) for t in tensors)
+
     def set_materialize_grads(self, value: bool) -> None:
         """Accepted: backward always gets a gradient for every output (zeros for an unused one)."""
 
     def forward(self, *arrays: Array) -> Array | tuple[Array, ...]:
         arrays_left = iter(arrays)
         args = [Tensor(next(arrays_left)) if isinstance(a, Tensor) else a for a in self.args]
+        self.original_of = {id(new): a for new, a in zip(args, self.args, strict=True) if isinstance(a, Tensor)}
         with no_grad():
             if _overrides(self.definition, "setup_context"):  # PyTorch 2's split form
                 outputs = self.definition.forward(*args)
@@ -167,11 +178,59 @@ def apply_with_ctx(definition: type[Function], *args: Any) -> Any:
         )
     node = CtxFunction(definition, args)
     outputs = node(*[a for a in args if isinstance(a, Tensor)])
+    if node.dirty:
+        outputs = _rebind_dirty_inputs(node, outputs)
     if node.non_differentiable:
         for output, output_id in zip(outputs if node.output_is_tuple else (outputs,), node.output_ids, strict=True):
             if output_id in node.non_differentiable:
                 output.requires_grad, output.creator = False, None
     return outputs
+
+
+def _rebind_dirty_inputs(node: CtxFunction, outputs: Any) -> Any:
+    """Make each input that forward marked dirty the output itself, as PyTorch does.
+
+    The input's identity so far (its creator, its place among that creator's outputs) moves to a
+    stand-in tensor that becomes the node's input, and the input becomes the node's output: the
+    graph keeps both versions without a cycle, and every later use of the input goes through the node.
+    """
+    originals = node.original_of  # forward's tensor arguments (by id) -> the caller's tensors
+    listed = list(outputs) if node.output_is_tuple else [outputs]
+    inputs = list(node.inputs) if node.inputs is not None else None
+    for position, output_id in enumerate(node.output_ids):
+        original = originals.get(output_id)
+        if original is None or output_id not in node.dirty:
+            continue
+        if original.is_leaf and original.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                f"{node.name}: a leaf Variable that requires grad is being used in an in-place operation "
+                "(ctx.mark_dirty on a tensor with requires_grad=True); clone() it first"
+            )
+        made = listed[position]
+        if inputs is not None:  # recorded: the node's input becomes a stand-in for the old version
+            stand_in = Tensor(original.data)
+            stand_in.requires_grad, stand_in.creator, stand_in.generation = (
+                original.requires_grad, original.creator, original.generation)  # fmt: skip
+            if original.creator is not None:
+                refs = original.creator.outputs
+                refs[[ref() for ref in refs].index(original)] = weakref.ref(stand_in)
+            inputs[[id(t) for t in inputs].index(id(original))] = stand_in
+            node.outputs[position] = weakref.ref(original)
+        original.requires_grad, original.creator, original.generation = (
+            made.requires_grad, made.creator, made.generation)  # fmt: skip
+        listed[position] = original
+    if inputs is not None:
+        node.inputs = tuple(inputs)
+    return tuple(listed) if node.output_is_tuple else listed[0]
+
+
+def once_differentiable(backward: Any) -> Any:
+    """PyTorch's ``@once_differentiable`` on a ctx ``backward``: it runs without recording a graph.
+
+    scratchnet's ctx backward always runs so (no double backward through a custom Function), so
+    this decorator changes nothing here; it exists so that code using it runs unchanged.
+    """
+    return backward
 
 
 class AccumulateGrad:
@@ -190,8 +249,8 @@ class AccumulateGrad:
 
 def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     """``grad_fn.next_functions``: ``(creator, output index)``, ``(AccumulateGrad, 0)`` or ``(None, 0)``."""
-    if function.inputs is None:
-        return ()
+    if function.inputs is None:  # freed by backward: the steps it had (never called: none)
+        return getattr(function, "freed_next_functions", ())
     steps: list[tuple[Any, int]] = []
     for x in function.inputs:
         if x.creator is not None:
