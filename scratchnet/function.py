@@ -30,6 +30,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from scratchnet.backend import Array, device_of, get_xp
 
 
@@ -215,7 +217,9 @@ class Function:
         for key, value in list(vars(self).items()):
             if _is_array(value):
                 delattr(self, key)
-        self.freed_next_functions = self.next_functions  # the graph's shape outlives its arrays, as in PyTorch
+        # The graph's shape outlives its arrays, as in PyTorch: keep each input's step back (its
+        # creator and output index, or the leaf itself), cheap; next_functions builds the nodes if asked.
+        self.freed_steps = tuple(_step_back(x) for x in self.inputs or ())
         self.inputs = None
         self.freed = True
 
@@ -245,6 +249,15 @@ class Function:
         return next_functions_of(self)
 
 
+def _step_back(x: Tensor) -> tuple[Any, Any]:
+    """Where input ``x``'s gradient goes next: ``(creator, output index)``, ``(None, leaf)``, ``(None, None)``."""
+    if x.creator is not None:
+        outputs = x.creator.outputs
+        index = 0 if len(outputs) == 1 else next(i for i, ref in enumerate(outputs) if ref() is x)
+        return (x.creator, index)
+    return (None, x if x.requires_grad else None)
+
+
 def not_a_tensor(value: Any) -> str:
     """The message for an op handed something that is not a Tensor (a NumPy array, a list)."""
     kind = type(value).__qualname__
@@ -259,6 +272,8 @@ def not_a_tensor(value: Any) -> str:
 
 def _is_array(value: Any) -> bool:
     """True for a NumPy or CuPy array (what forward saves and backward returns)."""
+    if type(value) is np.ndarray:  # the usual case, without the two attribute look-ups
+        return True
     return hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__")
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from scratchnet.backend import Array, get_xp
 from scratchnet.function import (
     Function,
+    _step_back,
     anomaly_mode_enabled,
     detect_anomaly,
     enable_grad,
@@ -249,15 +250,16 @@ class AccumulateGrad:
 
 def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     """``grad_fn.next_functions``: ``(creator, output index)``, ``(AccumulateGrad, 0)`` or ``(None, 0)``."""
-    if function.inputs is None:  # freed by backward: the steps it had (never called: none)
-        return getattr(function, "freed_next_functions", ())
+    if function.inputs is None:  # freed by backward: the steps it recorded then (never called: none)
+        recorded = getattr(function, "freed_steps", ())
+    else:
+        recorded = tuple(_step_back(x) for x in function.inputs)
     steps: list[tuple[Any, int]] = []
-    for x in function.inputs:
-        if x.creator is not None:
-            outputs = [ref() for ref in x.creator.outputs]
-            steps.append((x.creator, next(i for i, out in enumerate(outputs) if out is x)))
-        elif x.requires_grad:
-            steps.append((AccumulateGrad(x), 0))
+    for creator, index_or_leaf in recorded:
+        if creator is not None:
+            steps.append((creator, index_or_leaf))
+        elif index_or_leaf is not None:
+            steps.append((AccumulateGrad(index_or_leaf), 0))
         else:
             steps.append((None, 0))
     return tuple(steps)
