@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from scratchnet.backend import Array, get_xp
-from scratchnet.function import Function
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor, accepts_numpy_names, normalize_dims
 
 
@@ -276,5 +276,7 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
 
 
 def _check_not_empty(op: str, x: Tensor, dim: int | tuple[int, ...] | None) -> None:
+    if not isinstance(x, Tensor):  # x.data of a NumPy array is a memoryview: say what is wrong instead
+        raise TypeError(f"{op}: {not_a_tensor(x)}")
     if x.data.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (dim={dim})")
