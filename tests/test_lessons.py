@@ -140,6 +140,14 @@ def test_lessons_are_deterministic(lesson):
     assert again["exercises"] == first["exercises"]
 
 
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_every_lesson_has_run_beside_main(name):
+    module = importlib.import_module(f"scratchnet.lessons.{name}")
+    assert callable(getattr(module, "run", None)), f"{name} has no run(**options) for notebooks"
+    with pytest.raises(TypeError, match="unknown option"):
+        module.run(no_such_option=1)  # checked before any work is done
+
+
 def test_run_returns_numbers_figure_and_the_printed_text(lesson, monkeypatch, capsys):
     from matplotlib.figure import Figure
 

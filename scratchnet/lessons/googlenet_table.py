@@ -40,8 +40,10 @@ from scratchnet.lessons._common import (
     finish,
     fmt_int,
     parse_args,
+    run_lesson,
 )
 from scratchnet.models.googlenet import BasicConv2d, Inception, googlenet
+from scratchnet.viz.result import RunResult
 
 SOURCE = "lecture, GoogLeNet (6) = Szegedy et al. 2015, Table 1"
 K, M = 1024, 1e6  # the table's units for params and ops (see the module docstring)
@@ -209,6 +211,11 @@ def _conv1_hypotheses(report: Report, conv1: dict[str, Any]) -> None:
     report.check("conv 1 as a depthwise-separable 7x7: weights", sum(weights), "2.7K", SOURCE + ", K = 1000")
     report.check("conv 1 as a depthwise-separable 7x7: multiply-adds", sum(macs), "34M", SOURCE)
     report.data["conv1_separable"] = {"weights": weights, "macs": macs}
+
+
+def run(**options: Any) -> RunResult:
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:

@@ -109,11 +109,7 @@ def weighted_layers(model: nn.Module) -> int:
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson as a function for a notebook: ``run(plot="x.png")`` is ``--plot x.png``.
-
-    Returns a :class:`scratchnet.viz.RunResult`: ``numbers`` (what ``--json`` prints), ``figures``
-    (the lesson's figure, open) and ``text`` (what the command line prints).
-    """
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
