@@ -851,10 +851,10 @@ class Tensor:
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False) -> Tensor:
         """The 2-norm (``p=2`` or ``"fro"``) or 1-norm of all elements, or along ``dim`` (``Tensor.norm``).
 
-        Built from ops, so it is differentiable: sqrt(sum(x * x)) and sum(|x|).
+        Differentiable: sqrt(sum(x * x)), with gradient 0 at a zero vector as in PyTorch, and sum(|x|).
         """
         if p in ("fro", 2):
-            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
+            return reduce.norm2(self, dim, keepdim)
         if p == 1:
             return self.abs().sum(dim=dim, keepdim=keepdim)
         raise NotImplementedError(f"norm(p={p!r}): scratchnet has the 1-norm and the 2-norm; use (x.abs() ** p).sum()")

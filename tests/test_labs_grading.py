@@ -96,6 +96,9 @@ def test_a_conftest_and_other_files_beside_the_handout_are_ignored(tmp_path, lab
         ("X = getattr(__builtins__, 'exec')\n", "getattr"),
         ("def f():\n    return f.__globals__\n", "__globals__"),
         ("X = '{0.__class__}'.format(1)\n", "dunder name"),
+        ("X = '{0.gi_frame}'.format(1)\n", "format string that looks up"),
+        ("import pathlib\npathlib.Path('test_lab01.py').write_text('')\n", ".write_text"),
+        ("import numpy as np\nnp.savetxt('test_lab01.py', np.zeros(0), header='import x', comments='')\n", ".savetxt"),
         ("def f(a):\n    return a._Collector\n", "private attribute ._Collector"),
     ],
 )
@@ -103,6 +106,20 @@ def test_code_that_could_reach_the_grader_is_refused(cheat, rule, lab1):
     result = grade_files({"autograd_ops.py": (SOLUTION1 + "\n" + cheat).encode()}, "", lab1, "chuck")
     assert result.status == "refused" and result.score == 0, result.render()
     assert rule in result.detail + " ".join(result.notes), result.render()
+
+
+def test_plain_format_strings_are_allowed():
+    source = 'def main():\n    print("loss {:.3f} at {}".format(0.5, 3), "{!r}".format("x"))\n'
+    assert inspect_source(source, "autograd_ops.py") == []
+
+
+def test_a_skipped_check_counts_as_not_passed(lab1):
+    task = next(iter(lab1.points))
+    result = grading.Result("chuck", lab1.name, "ok")
+    result.checks = [grading.Check(f"t{i}", f"t{i}", task, status) for i, status in enumerate(("PASS", "SKIP", "SKIP"))]
+    grading._score(result, lab1, partial=False)
+    score, maximum, _ = result.task_scores[task]
+    assert score == round(maximum / 3, 2)  # numpy.testing.SkipTest raised by the student is no pass
 
 
 def test_the_channel_cannot_be_forged_even_past_the_gate(monkeypatch, lab1):

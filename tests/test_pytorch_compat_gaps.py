@@ -374,3 +374,52 @@ def test_an_epoch_with_workers_leaves_no_worker_processes():
     next(it)
     it.close()  # a loop left early (break): its workers stop too
     assert multiprocessing.active_children() == []
+
+
+# --- found in review: each gave a silently wrong result before -----------------------------------
+
+
+def test_out_argument_counts_as_an_in_place_change():
+    a, b = sn.tensor([1.0, 2.0], requires_grad=True), sn.tensor([3.0, 4.0])
+    y = a * b  # saves b for a's gradient
+    sn.add(b, b, out=b)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_tensors_saved_by_a_ctx_function_are_version_checked():
+    class Square(sn.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, gy):
+            (x,) = ctx.saved_tensors
+            return 2 * x * gy
+
+    w = sn.tensor([1.0, 2.0], requires_grad=True)
+    h = w * 1.0
+    y = Square.apply(h)
+    y.sum().backward(retain_graph=True)
+    assert w.grad.tolist() == [2.0, 4.0]
+    h.add_(10)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype", "expected"),
+    [([1.0, np.nan, 3.0, 2.0], np.float32, [1, 2]), ([0, 5], np.uint8, [1, 0]), ([-128, 5, 3], np.int8, [1, 2])],
+)
+def test_topk_ranks_nan_first_and_handles_unsigned_and_minimum_ints(values, dtype, expected):
+    indices = sn.tensor(np.array(values, dtype=dtype)).topk(2).indices
+    assert indices.tolist() == expected  # torch: NaN is the largest; no wrap-around of -x
+
+
+def test_norm_has_gradient_zero_at_a_zero_vector():
+    x = sn.tensor([[0.0, 0.0], [3.0, 4.0]], requires_grad=True)
+    x.norm(dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [0.6, 0.8]], rtol=1e-6)  # not NaN at 0
+    assert x.norm(dim=1, keepdim=True).shape == (2, 1) and x.norm().item() == 5.0

@@ -90,6 +90,9 @@ class CtxFunction(Function):
     def save_for_backward(self, *tensors: Any) -> None:
         """Keep these tensors (or None) for backward; read them back as ``ctx.saved_tensors``."""
         self.to_save = tensors
+        for i, t in enumerate(tensors):  # their arrays as attributes: the version check and free() see them
+            if isinstance(t, Tensor):
+                setattr(self, f"saved_array_{i}", t.data)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:

@@ -419,7 +419,7 @@ def _score(result: Result, lab: Lab, partial: bool) -> None:
     """Points per task: POINTS[task] x the share of its checks that passed; 0 where a disallowed op was used."""
     for points, hidden in ((lab.points, False), (lab.hidden_points, True)):
         for task, maximum in points.items():
-            checks = [c for c in result.checks if c.task == task and c.hidden == hidden and c.status != "SKIP"]
+            checks = [c for c in result.checks if c.task == task and c.hidden == hidden]  # a skip is no pass
             if partial and not checks:
                 continue  # not selected by -k
             share = sum(c.status == "PASS" for c in checks) / len(checks) if checks else 0.0

@@ -44,9 +44,17 @@ ALLOWED_DUNDERS = frozenset({"__init__", "__call__", "__name__", "__len__", "__g
 # Attribute names that lead to the interpreter, the file system or the grader whatever object they are read on.
 FORBIDDEN_ATTRIBUTES = frozenset(
     {"labs", "sys", "os", "gc", "inspect", "importlib", "builtins", "modules", "ctypes", "ctypeslib", "subprocess",
-     "format", "format_map", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame", "tb_next",
-     "gi_frame", "cr_frame", "ag_frame", "gi_code", "co_code", "co_consts", "mro"}
+     "format_map", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame", "tb_next",
+     "gi_frame", "cr_frame", "ag_frame", "gi_code", "co_code", "co_consts", "mro",
+     # writing files: a submission could rewrite the lab's test files (or a module they import)
+     # in the grading folder before pytest reads them
+     "write_text", "write_bytes", "touch", "unlink", "rename", "chmod", "symlink_to",
+     "hardlink_to", "savetxt", "tofile", "memmap", "open_memmap"}
 )  # fmt: skip
+
+# A str.format field that reaches an attribute or an item of its argument ("{0.gi_frame}",
+# "{x[0]}"): what "{:.3f}" or "{} of {}" never need. The part before ':' or '!' is the field name.
+FORMAT_FIELD_LOOKUP = re.compile(r"\{[^{}:!]*[.\[][^{}]*\}")
 
 
 @dataclass
@@ -182,6 +190,8 @@ class _Inspector(ast.NodeVisitor):
         names = re.findall(r"__\w+?__", node.value) if isinstance(node.value, str) else []
         if any(name not in ALLOWED_DUNDERS and name != "__main__" for name in names):
             self._refuse(node, "holds a string with a dunder name (a way to reach attributes by name)")
+        elif isinstance(node.value, str) and FORMAT_FIELD_LOOKUP.search(node.value):
+            self._refuse(node, "holds a format string that looks up attributes or items (use an f-string)")
 
 
 def _lookup(path: str) -> object:

@@ -19,7 +19,7 @@ from scratchnet.backend import Array, device_of, fast_kernel, get_xp, normalize_
 from scratchnet.backend import to_device as move_array
 from scratchnet.function import Function, is_grad_enabled
 from scratchnet.ops.reduce import sum_to
-from scratchnet.tensor import DEFAULT_FLOAT, Tensor, as_tensor, broadcast_shape, result_dtype
+from scratchnet.tensor import DEFAULT_FLOAT, Tensor, _check_writeable, as_tensor, broadcast_shape, result_dtype
 
 
 class AddFunction(Function):
@@ -111,7 +111,9 @@ def write_out(name: str, result: Tensor, out: Tensor | None) -> Tensor:
         )
     if out.shape != result.shape:
         raise RuntimeError(f"{name}(): out= has shape {out.shape}, the result has shape {result.shape}")
+    _check_writeable(out, name)
     out.data[...] = result.data
+    out._bump_version()  # a graph that saved out's old values must refuse to use them
     return out
 
 

@@ -280,3 +280,33 @@ def _check_not_empty(op: str, x: Tensor, dim: int | tuple[int, ...] | None) -> N
         raise TypeError(f"{op}: {not_a_tensor(x)}")
     if x.data.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (dim={dim})")
+
+
+class Norm2Function(Function):
+    """The 2-norm over ``dims``: n = sqrt(sum x^2).  dn/dx = x / n, and 0 where n = 0 (PyTorch's
+    subgradient at the origin; sqrt's own derivative 1 / (2 sqrt) would give 0 * inf = NaN there).
+
+    Shapes: x (...) -> n with the ``dims`` removed (kept as size 1 with ``keepdim``).
+    """
+
+    def __init__(self, dims: tuple[int, ...], keepdim: bool) -> None:
+        self.dims, self.keepdim = dims, keepdim
+
+    def forward(self, x: Array) -> Array:
+        xp = get_xp(x)
+        self.x = x
+        self.n = xp.sqrt((x * x).sum(axis=self.dims, keepdims=True))  # dims kept as size 1
+        return self.n if self.keepdim else self.n.reshape([s for i, s in enumerate(x.shape) if i not in self.dims])
+
+    def backward(self, gy: Array) -> Array:
+        xp = get_xp(gy)
+        gy = gy.reshape(self.n.shape)  # put back the reduced dims as size 1
+        safe_n = xp.where(self.n == 0, 1, self.n)
+        return xp.where(self.n == 0, 0, gy / safe_n) * self.x
+
+
+def norm2(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+    """sqrt(sum(x * x)) over ``dim`` (all elements by default), with gradient 0 at a zero vector."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"norm: {not_a_tensor(x)}")
+    return Norm2Function(normalize_dims(dim, x.ndim), keepdim)(x)

@@ -20,9 +20,14 @@ class TopkFunction(Function):
     def forward(self, x: Array) -> tuple[Array, Array]:
         xp = get_xp(x)
         self.x_shape = x.shape
-        # A stable sort of -x (or x): among equal values the lower index comes first.
-        keys = -x if self.largest else x
-        order = xp.argsort(keys, axis=self.dim, kind="stable")
+        # A stable sort: among equal values the lower index comes first. For the largest, sort the
+        # reversed x ascending and read it backwards (no -x: it wraps unsigned ints, and NaN, which
+        # sorts last, must rank as the largest, as in PyTorch).
+        if self.largest:
+            n = x.shape[self.dim]
+            order = n - 1 - xp.flip(xp.argsort(xp.flip(x, self.dim), axis=self.dim, kind="stable"), self.dim)
+        else:
+            order = xp.argsort(x, axis=self.dim, kind="stable")
         self.index = xp.take(order, xp.arange(self.k), axis=self.dim)  # (..., k, ...)
         return xp.take_along_axis(x, self.index, axis=self.dim), self.index
 
