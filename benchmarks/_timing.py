@@ -25,7 +25,10 @@ WARM_CALL_BELOW_S = 0.1  # cases faster than this make an untimed call before ea
 
 
 def interleaved(
-    cases: dict[str, Callable[[], object]], rounds: int, warmup: int = 1, clock: Callable[[], float] = time.perf_counter
+    cases: dict[str, Callable[[], object]],
+    rounds: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Seconds per call of each case, one sample per case per round, in a rotating order.
 

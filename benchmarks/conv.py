@@ -90,7 +90,9 @@ def conv_cases(layer, torch, with_reference: bool):
 
     # The floor: the matrix products of an im2col convolution, on preallocated arrays.
     R, NP = C * k * k, N * OH * OW
-    col, w_rows, g_rows = (rng.standard_normal(shape, dtype=np.float32) for shape in ((R, NP), (OC, R), (OC, NP)))
+    col, w_rows, g_rows = (
+        rng.standard_normal(shape, dtype=np.float32) for shape in ((R, NP), (OC, R), (OC, NP))
+    )
     y_out, gw_out, gcol_out = (
         np.empty((OC, NP), np.float32),
         np.empty((OC, R), np.float32),
@@ -134,7 +136,9 @@ def conv_cases(layer, torch, with_reference: bool):
 def pool_and_norm_cases(layer, shape, torch, with_reference: bool):
     """{(op, path): callable} for max pooling and batch norm on the conv's output shape."""
     rng = np.random.default_rng(1)
-    pool = (3, 2, 1) if layer[2] == 7 else (2, 2, 0)  # ResNet's stem pool after the 7x7, else VGG's 2x2
+    pool = (
+        (3, 2, 1) if layer[2] == 7 else (2, 2, 0)
+    )  # ResNet's stem pool after the 7x7, else VGG's 2x2
     y_data = rng.standard_normal(shape, dtype=np.float32)
     y = sn.tensor(y_data, requires_grad=True)
     g_pool = rng.standard_normal(max_pool2d(y, *pool).shape, dtype=np.float32)
@@ -177,7 +181,9 @@ def pool_and_norm_cases(layer, shape, torch, with_reference: bool):
 
         def torch_norm_fb():
             ty.grad = t_gamma.grad = t_beta.grad = None
-            torch.nn.functional.batch_norm(ty, t_mean, t_var, t_gamma, t_beta, training=True).backward(tg_norm)
+            torch.nn.functional.batch_norm(
+                ty, t_mean, t_var, t_gamma, t_beta, training=True
+            ).backward(tg_norm)
 
         cases[("maxpool fwd+bwd", "torch")] = torch_pool_fb
         if norm is not None:
@@ -195,11 +201,17 @@ def _batch_norm():
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds, no reference path")
-    parser.add_argument("--rounds", type=int, default=None, help="samples per case (default 7, quick 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="samples per case (default 7, quick 3)"
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip the NumPy reference path")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
-    parser.add_argument("--column-buffer-mb", type=float, default=None, help="override conv.COLUMN_BUFFER_BYTES")
-    parser.add_argument("--cpu-time", action="store_true", help="CPU time of all threads instead of wall time")
+    parser.add_argument(
+        "--column-buffer-mb", type=float, default=None, help="override conv.COLUMN_BUFFER_BYTES"
+    )
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="CPU time of all threads instead of wall time"
+    )
     args = parser.parse_args(argv)
     rounds = args.rounds or (3 if args.quick else 7)
     with_reference = not (args.quick or args.no_reference)
@@ -222,7 +234,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     for layer in LAYERS:
         cases, shape = conv_cases(layer, torch, with_reference)
         cases |= pool_and_norm_cases(layer, shape, torch, with_reference)
-        times = interleaved(cases, rounds, clock=time.process_time if args.cpu_time else time.perf_counter)
+        times = interleaved(
+            cases, rounds, clock=time.process_time if args.cpu_time else time.perf_counter
+        )
         for op in dict.fromkeys(op for op, _ in cases):
             get = lambda path, op=op, times=times: times.get((op, path))  # noqa: E731
             row = {"layer": layer_name(layer), "op": op}
@@ -251,7 +265,10 @@ def print_table(rows: list[dict]) -> None:
         )
     for op in dict.fromkeys(r["op"] for r in rows):
         mine = [r for r in rows if r["op"] == op]
-        means = {key: geometric_mean([r[key] for r in mine]) for key in ("fast/torch", "fast/floor", "ref/torch")}
+        means = {
+            key: geometric_mean([r[key] for r in mine])
+            for key in ("fast/torch", "fast/floor", "ref/torch")
+        }
         print(
             f"| **geometric mean** | {op} | | | | | {ratio(means['fast/torch'])} | {ratio(means['fast/floor'])} | "
             f"{ratio(means['ref/torch'])} |"

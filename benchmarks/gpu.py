@@ -98,7 +98,9 @@ def torch_resnet50(torch):
             self.relu = nn.ReLU()
             self.downsample = None
             if stride != 1 or cin != 4 * c:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, 4 * c, 1, stride, bias=False), nn.BatchNorm2d(4 * c))
+                self.downsample = nn.Sequential(
+                    nn.Conv2d(cin, 4 * c, 1, stride, bias=False), nn.BatchNorm2d(4 * c)
+                )
 
         def forward(self, x):
             y = self.relu(self.bn1(self.conv1(x)))
@@ -113,7 +115,9 @@ def torch_resnet50(torch):
             self.relu, self.maxpool = nn.ReLU(), nn.MaxPool2d(3, 2, 1)
             cin, stages = 64, []
             for c, count, stride in [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)]:
-                blocks = [Bottleneck(cin, c, stride)] + [Bottleneck(4 * c, c, 1) for _ in range(count - 1)]
+                blocks = [Bottleneck(cin, c, stride)] + [
+                    Bottleneck(4 * c, c, 1) for _ in range(count - 1)
+                ]
                 stages.append(nn.Sequential(*blocks))
                 cin = 4 * c
             self.layer1, self.layer2, self.layer3, self.layer4 = stages
@@ -148,7 +152,9 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
     tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithm per shape, as usual in training
+    torch.backends.cudnn.benchmark = (
+        True  # cuDNN picks its fastest algorithm per shape, as usual in training
+    )
     conv.GPU_COLUMN_BUFFER_BYTES = int(column_buffer_mb * MiB)
 
     def sync():
@@ -192,9 +198,13 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
         w_data = (rng.standard_normal((OC, C, k, k)) * 0.1).astype(np.float32)
         b_data = rng.standard_normal(OC).astype(np.float32)
         g_data = rng.standard_normal((N, OC, OH, OW), dtype=np.float32)
-        x, w, b = (sn.tensor(a, device="cuda", requires_grad=True) for a in (x_data, w_data, b_data))
+        x, w, b = (
+            sn.tensor(a, device="cuda", requires_grad=True) for a in (x_data, w_data, b_data)
+        )
         g = sn.tensor(g_data, device="cuda")
-        tx, tw, tb = (torch.tensor(a, device="cuda", requires_grad=True) for a in (x_data, w_data, b_data))
+        tx, tw, tb = (
+            torch.tensor(a, device="cuda", requires_grad=True) for a in (x_data, w_data, b_data)
+        )
         tg = torch.tensor(g_data, device="cuda")
 
         def sn_fwd():
@@ -213,12 +223,22 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
             tx.grad = tw.grad = tb.grad = None
             torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p).backward(tg)
 
-        cases = {("fwd", "scratchnet"): sn_fwd, ("fwd", "torch"): torch_fwd,
-                 ("fwd+bwd", "scratchnet"): sn_fb, ("fwd+bwd", "torch"): torch_fb}  # fmt: skip
+        cases = {
+            ("fwd", "scratchnet"): sn_fwd,
+            ("fwd", "torch"): torch_fwd,
+            ("fwd+bwd", "scratchnet"): sn_fb,
+            ("fwd+bwd", "torch"): torch_fb,
+        }
         if with_floor:  # the matrix products of an im2col convolution alone, on preallocated arrays
             R, NP = C * k * k, N * OH * OW
-            col, w_rows, g_rows = (cupy.ones(shape, dtype=cupy.float32) for shape in ((R, NP), (OC, R), (OC, NP)))
-            y_out, gw_out, gcol_out = cupy.empty((OC, NP), cupy.float32), cupy.empty((OC, R), cupy.float32), col.copy()
+            col, w_rows, g_rows = (
+                cupy.ones(shape, dtype=cupy.float32) for shape in ((R, NP), (OC, R), (OC, NP))
+            )
+            y_out, gw_out, gcol_out = (
+                cupy.empty((OC, NP), cupy.float32),
+                cupy.empty((OC, R), cupy.float32),
+                col.copy(),
+            )
 
             def floor_fwd():
                 cupy.matmul(w_rows, col, out=y_out)
@@ -276,20 +296,35 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
     for layer, N in zip(layers, batches, strict=True):
         times = interleaved_gpu(conv_cases(layer, N, with_floor=True), rounds, warmup, sync)
         for op in ("fwd", "fwd+bwd"):
-            mine, theirs, floor = times[(op, "scratchnet")], times[(op, "torch")], times[(op, "floor")]
-            row = {"layer": layer_name(layer), "N": N, "op": op, "scratchnet_ms": median(mine) * 1e3,
-                   "torch_ms": median(theirs) * 1e3, "floor_ms": median(floor) * 1e3,
-                   "ratio": paired_ratio(mine, theirs), "floor_ratio": paired_ratio(mine, floor)}  # fmt: skip
+            mine, theirs, floor = (
+                times[(op, "scratchnet")],
+                times[(op, "torch")],
+                times[(op, "floor")],
+            )
+            row = {
+                "layer": layer_name(layer),
+                "N": N,
+                "op": op,
+                "scratchnet_ms": median(mine) * 1e3,
+                "torch_ms": median(theirs) * 1e3,
+                "floor_ms": median(floor) * 1e3,
+                "ratio": paired_ratio(mine, theirs),
+                "floor_ratio": paired_ratio(mine, floor),
+            }
             conv_rows.append(row)
             print(f"[{precision}] {row}", flush=True)
         release()
 
     steps, first_losses = resnet_cases()
     times = interleaved_gpu(steps, 4 if quick else 8, warmup, sync)
-    resnet = {"batch": 32, "scratchnet_ms": median(times["scratchnet"]) * 1e3,
-              "torch_ms": median(times["torch"]) * 1e3, "ratio": paired_ratio(times["scratchnet"], times["torch"]),
-              "first_loss_scratchnet": float(first_losses["scratchnet"].item()),
-              "first_loss_torch": float(first_losses["torch"].item())}  # fmt: skip
+    resnet = {
+        "batch": 32,
+        "scratchnet_ms": median(times["scratchnet"]) * 1e3,
+        "torch_ms": median(times["torch"]) * 1e3,
+        "ratio": paired_ratio(times["scratchnet"], times["torch"]),
+        "first_loss_scratchnet": float(first_losses["scratchnet"].item()),
+        "first_loss_torch": float(first_losses["torch"].item()),
+    }
     print(f"[{precision}] resnet50 {resnet}", flush=True)
     del steps, first_losses
     release()
@@ -310,14 +345,18 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
 
     for layer, N in zip(layers, batches, strict=True):
         cases = conv_cases(layer, N, with_floor=False)
-        scratchnet_mib, torch_mib = peaks(cases[("fwd+bwd", "scratchnet")], cases[("fwd+bwd", "torch")])
+        scratchnet_mib, torch_mib = peaks(
+            cases[("fwd+bwd", "scratchnet")], cases[("fwd+bwd", "torch")]
+        )
         for row in conv_rows:
             if row["layer"] == layer_name(layer) and row["op"] == "fwd+bwd":
                 row["scratchnet_peak_mib"], row["torch_peak_mib"] = scratchnet_mib, torch_mib
         del cases
         release()
     steps, _ = resnet_cases()
-    resnet["scratchnet_peak_mib"], resnet["torch_peak_mib"] = peaks(steps["scratchnet"], steps["torch"])
+    resnet["scratchnet_peak_mib"], resnet["torch_peak_mib"] = peaks(
+        steps["scratchnet"], steps["torch"]
+    )
     return {"info": info, "conv": conv_rows, "resnet50": resnet}
 
 
@@ -341,14 +380,20 @@ def markdown(results: list[dict]) -> str:
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in result["conv"]:
-            memory = f"{r['scratchnet_peak_mib']:.0f} | {r['torch_peak_mib']:.0f}" if "torch_peak_mib" in r else "- | -"
+            memory = (
+                f"{r['scratchnet_peak_mib']:.0f} | {r['torch_peak_mib']:.0f}"
+                if "torch_peak_mib" in r
+                else "- | -"
+            )
             lines.append(
                 f"| {r['layer']} | {r['N']} | {r['op']} | {r['scratchnet_ms']:.2f} | {r['torch_ms']:.2f} | "
                 f"{r['floor_ms']:.2f} | {r['ratio']:.2f}x | {r['floor_ratio']:.2f}x | {memory} |"
             )
         for op in ("fwd", "fwd+bwd"):
             ratios = [r["ratio"] for r in result["conv"] if r["op"] == op]
-            lines.append(f"| **geometric mean** | | {op} | | | | {geometric_mean(ratios):.2f}x | | | |")
+            lines.append(
+                f"| **geometric mean** | | {op} | | | | {geometric_mean(ratios):.2f}x | | | |"
+            )
         m = result["resnet50"]
         lines += [
             "",
@@ -367,9 +412,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--precision", choices=["fp32", "tf32", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="3 layers, fewer rounds")
-    parser.add_argument("--column-buffer-mb", type=float, default=1024.0, help="scratchnet's conv column buffer")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds for each precision's subprocess")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: write this precision's JSON here
+    parser.add_argument(
+        "--column-buffer-mb", type=float, default=1024.0, help="scratchnet's conv column buffer"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds for each precision's subprocess"
+    )
+    parser.add_argument(
+        "--worker", help=argparse.SUPPRESS
+    )  # internal: write this precision's JSON here
     args = parser.parse_args(argv)
 
     if args.worker:
@@ -386,8 +437,16 @@ def main(argv: list[str] | None = None) -> int:
         if precision == "tf32":
             env["CUPY_TF32"] = "1"  # read by CuPy at import: hence one subprocess per precision
         path = out_dir / f"gpu-{precision}.json"
-        command = [sys.executable, __file__, "--worker", str(path), "--precision", precision,
-                   "--column-buffer-mb", str(args.column_buffer_mb)] + (["--quick"] if args.quick else [])  # fmt: skip
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(path),
+            "--precision",
+            precision,
+            "--column-buffer-mb",
+            str(args.column_buffer_mb),
+        ] + (["--quick"] if args.quick else [])
         try:
             done = subprocess.run(command, env=env, timeout=args.timeout, check=False)
             ok = done.returncode == 0 and path.exists()
@@ -401,7 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     report = markdown(results)
     print(report)
     (out_dir / "gpu.md").write_text(report)
-    (out_dir / "gpu.json").write_text(json.dumps({"results": results, "failed": failures}, indent=1))
+    (out_dir / "gpu.json").write_text(
+        json.dumps({"results": results, "failed": failures}, indent=1)
+    )
     print(f"written to {out_dir}/gpu.md and gpu.json")
     return 1 if failures else 0
 

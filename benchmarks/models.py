@@ -60,7 +60,10 @@ def torch_resnet20(torch):
             self.relu = tnn.ReLU(inplace=True)
             widths, c_in = (16, 32, 64), 16
             for stage, width in enumerate(widths, start=1):
-                blocks = [Block(c_in if i == 0 else width, width, 2 if (i == 0 and stage > 1) else 1) for i in range(3)]
+                blocks = [
+                    Block(c_in if i == 0 else width, width, 2 if (i == 0 and stage > 1) else 1)
+                    for i in range(3)
+                ]
                 setattr(self, f"layer{stage}", tnn.Sequential(*blocks))
                 c_in = width
             self.avgpool = tnn.AdaptiveAvgPool2d(1)
@@ -91,7 +94,10 @@ def pair(name: str, torch):
     else:
         raise ValueError(name)
     if theirs is not None:
-        state = {key: torch.from_numpy(np.array(_array(value))) for key, value in mine.state_dict().items()}
+        state = {
+            key: torch.from_numpy(np.array(_array(value)))
+            for key, value in mine.state_dict().items()
+        }
         theirs.load_state_dict(state, strict=True)
     return mine, theirs, shape
 

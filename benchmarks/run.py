@@ -164,7 +164,10 @@ def op_pair(sn_fn, torch_fn, arrays, torch, dz_fn=None, dezero=None, reference=T
 
     cases = {("fwd", "fast"): forward, ("fwd+bwd", "fast"): forward_backward}
     if reference:
-        cases |= {("fwd", "reference"): on_reference(forward), ("fwd+bwd", "reference"): on_reference(forward_backward)}
+        cases |= {
+            ("fwd", "reference"): on_reference(forward),
+            ("fwd+bwd", "reference"): on_reference(forward_backward),
+        }
     if floor is not None:
         cases |= {("fwd", "floor"): floor[0], ("fwd+bwd", "floor"): floor[1]}
     if torch is not None:
@@ -203,8 +206,14 @@ def conv_floor(N, C, OC, k, OH, OW):
     """The matrix products of an im2col convolution on preallocated arrays: (forward, forward+backward)."""
     rng = np.random.default_rng(0)
     R, P = C * k * k, N * OH * OW
-    col, w_rows, g_rows = (rng.standard_normal(s, dtype=np.float32) for s in ((R, P), (OC, R), (OC, P)))
-    y, gw, gcol = np.empty((OC, P), np.float32), np.empty((OC, R), np.float32), np.empty((R, P), np.float32)
+    col, w_rows, g_rows = (
+        rng.standard_normal(s, dtype=np.float32) for s in ((R, P), (OC, R), (OC, P))
+    )
+    y, gw, gcol = (
+        np.empty((OC, P), np.float32),
+        np.empty((OC, R), np.float32),
+        np.empty((R, P), np.float32),
+    )
 
     def forward():
         np.matmul(w_rows, col, out=y)
@@ -244,7 +253,9 @@ def ops_benchmarks(torch, dezero, quick: bool, reference: bool):
             ),
         )
         y = rng.standard_normal((N, OC, OH, OW), dtype=np.float32)
-        pool = (3, 2, 1) if k == 7 else (2, 2, 0)  # ResNet's stem pool after the 7x7, else VGG's 2x2
+        pool = (
+            (3, 2, 1) if k == 7 else (2, 2, 0)
+        )  # ResNet's stem pool after the 7x7, else VGG's 2x2
         label = f"({N},{OC},{OH},{OW}) {pool[0]}x{pool[0]}/{pool[1]}"
         yield (
             "max_pool2d",
@@ -271,7 +282,10 @@ def ops_benchmarks(torch, dezero, quick: bool, reference: bool):
             ),
         )
         mean, var = np.zeros(OC, np.float32), np.ones(OC, np.float32)
-        gamma, beta = rng.standard_normal(OC).astype(np.float32), rng.standard_normal(OC).astype(np.float32)
+        gamma, beta = (
+            rng.standard_normal(OC).astype(np.float32),
+            rng.standard_normal(OC).astype(np.float32),
+        )
         yield (
             "batch_norm",
             f"({N},{OC},{OH},{OW}) train",
@@ -387,12 +401,17 @@ def torch_sgd_step(torch, model, x, target):
 def dezero_small_cnn_step(dezero, mine, x, target):
     """The small CNN in DeZero (its own Conv2d, pooling, Linear), with scratchnet's weights."""
     L, dF = dezero.layers, dezero.functions
-    weights = [np.array(p.data) for p in mine.parameters()]  # conv1 W, b, conv2 W, b, fc1 W, b, fc2 W, b
+    weights = [
+        np.array(p.data) for p in mine.parameters()
+    ]  # conv1 W, b, conv2 W, b, fc1 W, b, fc2 W, b
 
     class SmallCNN(dezero.Model):
         def __init__(self):
             super().__init__()
-            self.conv1, self.conv2 = L.Conv2d(32, 3, 1, 1, in_channels=1), L.Conv2d(64, 3, 1, 1, in_channels=32)
+            self.conv1, self.conv2 = (
+                L.Conv2d(32, 3, 1, 1, in_channels=1),
+                L.Conv2d(64, 3, 1, 1, in_channels=32),
+            )
             self.fc1, self.fc2 = L.Linear(128, in_size=64 * 7 * 7), L.Linear(10, in_size=128)
 
         def forward(self, x):
@@ -499,10 +518,16 @@ def measure_memory(rows, section, name, label, cases, memory_ops) -> None:
     page faults would inflate the times of whichever library allocates more.
     """
     for op in memory_ops:
-        row = next(r for r in rows if (r["section"], r["name"], r["shape"], r["op"]) == (section, name, label, op))
+        row = next(
+            r
+            for r in rows
+            if (r["section"], r["name"], r["shape"], r["op"]) == (section, name, label, op)
+        )
         for path in ("fast", "torch"):
             if (op, path) in cases:
-                cases[(op, path)]()  # warm-up: first-call allocations (optimizer state, compiled kernels)
+                cases[
+                    (op, path)
+                ]()  # warm-up: first-call allocations (optimizer state, compiled kernels)
                 row[f"{path} peak MiB"] = peak_rss_growth(cases[(op, path)]) / 2**20
 
 
@@ -523,10 +548,16 @@ def all_benchmarks(sections, torch, dezero, quick: bool, reference: bool):
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform()}
+    info = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
     try:
         with open("/proc/cpuinfo") as f:
-            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            info["cpu"] = next(
+                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         info["cpu"] = platform.processor()
     import os
@@ -547,14 +578,22 @@ def machine() -> dict:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 rounds, 3 conv layers, no reference path")
-    parser.add_argument("--rounds", type=int, default=None, help="samples per case (default 5, quick 2)")
-    parser.add_argument("--only", default="ops,train,infer,dispatch", help="comma-separated sections")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 rounds, 3 conv layers, no reference path"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="samples per case (default 5, quick 2)"
+    )
+    parser.add_argument(
+        "--only", default="ops,train,infer,dispatch", help="comma-separated sections"
+    )
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-dezero", action="store_true")
     # Not benchmarks/results: that folder is the committed, published run (see the docstring).
-    parser.add_argument("--out", default="benchmark-results", help="folder for latest.md and latest.json")
+    parser.add_argument(
+        "--out", default="benchmark-results", help="folder for latest.md and latest.json"
+    )
     parser.add_argument(
         "--mmap-threshold-mib",
         type=float,
@@ -578,19 +617,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "torch": torch.__version__ if torch else "not available",
         "dezero": getattr(dezero, "__version__", "available") if dezero else "not available",
         "rounds": rounds,
-        "mmap threshold": f"{args.mmap_threshold_mib:g} MiB" if args.mmap_threshold_mib else "glibc default",
+        "mmap threshold": f"{args.mmap_threshold_mib:g} MiB"
+        if args.mmap_threshold_mib
+        else "glibc default",
         "pause_ms": _timing.PAUSE_S * 1e3,
     }
     print(", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
     sections = args.only.split(",")
     started = time.perf_counter()
     rows: list[dict] = []
-    for section, name, label, cases, _ in all_benchmarks(sections, torch, dezero, args.quick, reference):
+    for section, name, label, cases, _ in all_benchmarks(
+        sections, torch, dezero, args.quick, reference
+    ):
         rows += measure(section, name, label, cases, rounds)
         if section != "dispatch":
             print(format_row(rows[-1]), flush=True)
     fix_malloc_threshold()
-    for section, name, label, cases, memory_ops in all_benchmarks(sections, torch, dezero, args.quick, False):
+    for section, name, label, cases, memory_ops in all_benchmarks(
+        sections, torch, dezero, args.quick, False
+    ):
         if memory_ops:
             measure_memory(rows, section, name, label, cases, memory_ops)
     info["seconds"] = round(time.perf_counter() - started, 1)
@@ -599,8 +644,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.md").write_text(markdown)
-    finite = [{key: None if value != value else value for key, value in row.items()} for row in rows]  # NaN -> null
-    (out / "latest.json").write_text(json.dumps({"machine": info, "rows": finite}, indent=1, default=str))
+    finite = [
+        {key: None if value != value else value for key, value in row.items()} for row in rows
+    ]  # NaN -> null
+    (out / "latest.json").write_text(
+        json.dumps({"machine": info, "rows": finite}, indent=1, default=str)
+    )
     return rows
 
 
@@ -637,7 +686,12 @@ def format_row(r: dict) -> str:
 
 
 def to_markdown(rows: list[dict], info: dict) -> str:
-    lines = ["Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items()), "", HEADER, "|" + "---|" * 4 + "---:|" * 10]
+    lines = [
+        "Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items()),
+        "",
+        HEADER,
+        "|" + "---|" * 4 + "---:|" * 10,
+    ]
     lines += [format_row(r) for r in rows]
     lines += [
         "",

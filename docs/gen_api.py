@@ -123,7 +123,11 @@ def signature(obj: Any, name: str, wrap: bool = True) -> str | None:
             params.append("/")
         text = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "") + p.name
         if p.annotation is not p.empty:
-            text += ": " + (p.annotation if isinstance(p.annotation, str) else inspect.formatannotation(p.annotation))
+            text += ": " + (
+                p.annotation
+                if isinstance(p.annotation, str)
+                else inspect.formatannotation(p.annotation)
+            )
         if p.default is not p.empty:
             text += (" = " if p.annotation is not p.empty else "=") + repr(p.default)
         params.append(text)
@@ -133,7 +137,9 @@ def signature(obj: Any, name: str, wrap: bool = True) -> str | None:
     returns = ""
     if sig.return_annotation is not sig.empty and not inspect.isclass(obj):
         annotation = sig.return_annotation
-        returns = " -> " + (annotation if isinstance(annotation, str) else inspect.formatannotation(annotation))
+        returns = " -> " + (
+            annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+        )
     one_line = f"{name}({', '.join(params)}){returns}"
     if len(one_line) <= 100 or not wrap:
         return clean(one_line)
@@ -160,7 +166,9 @@ def module_link(module: types.ModuleType) -> str:
 
 def data_comment(name: str, module: types.ModuleType) -> str:
     """The comment block just above ``NAME = ...`` in the module (or a submodule) that assigns it."""
-    candidates = [module] + [m for key, m in sorted(sys.modules.items()) if key.startswith(module.__name__ + ".")]
+    candidates = [module] + [
+        m for key, m in sorted(sys.modules.items()) if key.startswith(module.__name__ + ".")
+    ]
     for candidate in candidates:
         try:
             lines = inspect.getsource(candidate).splitlines()
@@ -255,12 +263,20 @@ def describe_class_members(cls: type) -> list[str]:
             text = signature(function, name, wrap=False) or name
             rows.append((f"`{text}`", type(member).__name__, inspect.getdoc(function)))
         elif inspect.isfunction(member):
-            text = (signature(member, name, wrap=False) or name).replace("(self, ", "(").replace("(self)", "()")
-            rows.append((f"`{text}`", "method", member.__doc__ and inspect.cleandoc(member.__doc__)))
+            text = (
+                (signature(member, name, wrap=False) or name)
+                .replace("(self, ", "(")
+                .replace("(self)", "()")
+            )
+            rows.append(
+                (f"`{text}`", "method", member.__doc__ and inspect.cleandoc(member.__doc__))
+            )
     if not rows:
         return []
     lines = ["| member | kind | description |", "| --- | --- | --- |"]
-    lines += [f"| {cell(sig)} | {kind} | {cell(summary_of(doc or ''))} |" for sig, kind, doc in rows]
+    lines += [
+        f"| {cell(sig)} | {kind} | {cell(summary_of(doc or ''))} |" for sig, kind, doc in rows
+    ]
     return lines
 
 
@@ -269,30 +285,57 @@ def describe(qualified: str, value: Any, module: types.ModuleType) -> list[str]:
     kind = kind_of(value)
     lines = [f"### {qualified}", ""]
     if kind == "alias":
-        lines += [f"Alias of `{value.__module__}.{value.__name__}` (a dtype, under PyTorch's name).", ""]
+        lines += [
+            f"Alias of `{value.__module__}.{value.__name__}` (a dtype, under PyTorch's name).",
+            "",
+        ]
         return lines
     if kind == "data":
         comment = data_comment(qualified.rsplit(".", 1)[1], module)
         text = repr(value)
         shown = text if len(text) <= 300 else text[:300] + " ..."
-        lines += [f"A `{type(value).__name__}` constant." + (f" {inline(comment)}" if comment else ""), ""]
-        lines += ["```text", clean(shown), "```", ""]  # text, not python: ruff format leaves it as printed
+        lines += [
+            f"A `{type(value).__name__}` constant." + (f" {inline(comment)}" if comment else ""),
+            "",
+        ]
+        lines += [
+            "```text",
+            clean(shown),
+            "```",
+            "",
+        ]  # text, not python: ruff format leaves it as printed
         return lines
     short_name = qualified.rsplit(".", 1)[1]
     sig = signature(value, short_name)
     if sig:
         lines += ["```python", ("class " if kind == "class" else "") + sig, "```", ""]
-    doc = inspect.getdoc(value) if kind != "class" else (value.__dict__.get("__doc__") and inspect.getdoc(value))
+    doc = (
+        inspect.getdoc(value)
+        if kind != "class"
+        else (value.__dict__.get("__doc__") and inspect.getdoc(value))
+    )
     if kind == "class":
         bases = [b for b in value.__bases__ if b is not object]
         if bases:
-            lines += ["Bases: " + ", ".join(f"`{b.__module__}.{b.__qualname__}`" for b in bases), ""]
+            lines += [
+                "Bases: " + ", ".join(f"`{b.__module__}.{b.__qualname__}`" for b in bases),
+                "",
+            ]
     if doc:
         head, _, rest = doc.partition("\n\n")
         lines += [inline(" ".join(head.split())), ""]
         if rest.strip():
             fence = "~~~~" if "```" in rest else "```"
-            lines += ["<details><summary>More</summary>", "", fence + "text", rest.strip(), fence, "", "</details>", ""]
+            lines += [
+                "<details><summary>More</summary>",
+                "",
+                fence + "text",
+                rest.strip(),
+                fence,
+                "",
+                "</details>",
+                "",
+            ]
     else:
         lines += ["(No docstring.)", ""]
     if kind == "class":
@@ -313,7 +356,9 @@ def plan(modules: dict[str, types.ModuleType]) -> dict[str, list[tuple[str, Any,
     described: dict[int, str] = {}  # object id -> qualified name of its entry
     for module_name, module in modules.items():
         rows = []
-        for name in sorted(public_names(module), key=lambda n: (order[kind_of(getattr(module, n))], n.lower())):
+        for name in sorted(
+            public_names(module), key=lambda n: (order[kind_of(getattr(module, n))], n.lower())
+        ):
             value = getattr(module, name)
             kind = kind_of(value)
             if kind == "module":
@@ -322,7 +367,9 @@ def plan(modules: dict[str, types.ModuleType]) -> dict[str, list[tuple[str, Any,
             section = owner[id(value)]
             if section == module_name and id(value) not in described:
                 described[id(value)] = f"{module_name}.{name}"
-            rows.append((name, value, kind, None if section != module_name else f"{module_name}.{name}"))
+            rows.append(
+                (name, value, kind, None if section != module_name else f"{module_name}.{name}")
+            )
         sections[module_name] = rows
     # Second pass: rows that only refer to an entry described elsewhere (another section, or another name).
     for rows in sections.values():
@@ -365,7 +412,14 @@ def generate() -> str:
     for module_name, rows in sections.items():
         module = modules[module_name]
         head = summary_of(inspect.getdoc(module) or "")
-        out += [f"## {module_name}", "", inline(" ".join(head.split())), "", f"Source: {module_link(module)}", ""]
+        out += [
+            f"## {module_name}",
+            "",
+            inline(" ".join(head.split())),
+            "",
+            f"Source: {module_link(module)}",
+            "",
+        ]
         out += ["| name | kind | description |", "| --- | --- | --- |"]
         entries: list[str] = []
         for name, value, kind, qualified in rows:
@@ -373,14 +427,20 @@ def generate() -> str:
                 target = value.__name__
                 out.append(f"| `{name}` | module | submodule, see [`{target}`](#{slugs[target]}) |")
                 continue
-            summary = cell(summary_of(inspect.getdoc(value) or "")) if kind in ("class", "function") else ""
+            summary = (
+                cell(summary_of(inspect.getdoc(value) or ""))
+                if kind in ("class", "function")
+                else ""
+            )
             if kind == "alias":
                 summary = f"`{value.__module__}.{value.__name__}`"
             if kind == "data":
                 summary = f"`{type(value).__name__}` constant"
             if qualified.startswith("->"):
                 target = qualified[2:]
-                summary = f"same as [`{target}`](#{slugs[target]})" + (f": {summary}" if summary else "")
+                summary = f"same as [`{target}`](#{slugs[target]})" + (
+                    f": {summary}" if summary else ""
+                )
                 out.append(f"| `{name}` | {kind} | {summary} |")
                 continue
             out.append(f"| [`{name}`](#{slugs[qualified]}) | {kind} | {summary} |")
@@ -392,14 +452,19 @@ def generate() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that docs/api.md is up to date")
+    parser.add_argument(
+        "--check", action="store_true", help="only check that docs/api.md is up to date"
+    )
     args = parser.parse_args(argv)
     text = generate()
     if args.check:
         if OUTPUT.exists() and OUTPUT.read_text(encoding="utf-8") == text:
             print(f"{OUTPUT.relative_to(ROOT)} is up to date")
             return 0
-        print(f"{OUTPUT.relative_to(ROOT)} is out of date: run python docs/gen_api.py", file=sys.stderr)
+        print(
+            f"{OUTPUT.relative_to(ROOT)} is out of date: run python docs/gen_api.py",
+            file=sys.stderr,
+        )
         return 1
     OUTPUT.write_text(text, encoding="utf-8")
     print(f"wrote {OUTPUT.relative_to(ROOT)} ({len(text):,} characters)")

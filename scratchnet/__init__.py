@@ -7,7 +7,20 @@ torch nor Numba; those are used only when a GPU or a fast kernel is asked for.
 
 import numpy as np
 
-from scratchnet import accelerator, autograd, backends, cuda, data, distributed, hub, nn, optim, train, utils, viz
+from scratchnet import (
+    accelerator,
+    autograd,
+    backends,
+    cuda,
+    data,
+    distributed,
+    hub,
+    nn,
+    optim,
+    train,
+    utils,
+    viz,
+)
 from scratchnet.analysis import empirical_receptive_field, receptive_field, summary
 from scratchnet.backend import device
 from scratchnet.compile import compile
@@ -104,9 +117,17 @@ int16 = short = np.int16
 complex64 = cfloat = np.complex64
 complex128 = cdouble = np.complex128
 argmax, argmin, eq, ne, lt, le, gt, ge, equal, t = (
-    Tensor.argmax, Tensor.argmin, Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge, Tensor.equal,
+    Tensor.argmax,
+    Tensor.argmin,
+    Tensor.eq,
+    Tensor.ne,
+    Tensor.lt,
+    Tensor.le,
+    Tensor.gt,
+    Tensor.ge,
+    Tensor.equal,
     Tensor.t,
-)  # fmt: skip
+)
 isclose, allclose, mm = Tensor.isclose, Tensor.allclose, Tensor.mm
 
 # Last, because the model files build on the names above (``from scratchnet import nn, flatten``).

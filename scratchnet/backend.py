@@ -95,7 +95,9 @@ def require_cupy(what: str) -> ModuleType:
     """Return CuPy, or raise a RuntimeError that says what went wrong and what to install."""
     cupy = import_cupy()
     if cupy is None:
-        raise RuntimeError(f"{what} needs a CUDA GPU and CuPy: {_cupy_problem}. {_CUPY_INSTALL_HINT}.")
+        raise RuntimeError(
+            f"{what} needs a CUDA GPU and CuPy: {_cupy_problem}. {_CUPY_INSTALL_HINT}."
+        )
     return cupy
 
 
@@ -141,7 +143,9 @@ KERNEL_MODULES = {
     ("activation", "cpu"): "scratchnet.kernels.numba_activation",
     ("activation", "cuda"): "scratchnet.kernels.cupy_gpu",
 }
-_loaded: dict[str, ModuleType | None] = {}  # module name -> the module, or None if it failed to import
+_loaded: dict[
+    str, ModuleType | None
+] = {}  # module name -> the module, or None if it failed to import
 
 
 def fast_kernels_enabled() -> bool:
@@ -246,7 +250,9 @@ class device:
             )
         if number:
             if index is not None:
-                raise RuntimeError(f"device({type!r}, {index}): the type string already has an index")
+                raise RuntimeError(
+                    f"device({type!r}, {index}): the type string already has an index"
+                )
             if not number.isdigit():
                 raise RuntimeError(f"Invalid device string: {type!r}")
             index = int(number)
@@ -271,7 +277,9 @@ class device:
             return name == self.type and (not number or number == str(self.index))
         return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
 
-    def __hash__(self) -> int:  # by type only: equal objects (``device("cpu")``, ``"cpu"``) hash alike
+    def __hash__(
+        self,
+    ) -> int:  # by type only: equal objects (``device("cpu")``, ``"cpu"``) hash alike
         return hash(self.type)
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickles (torch.save, DataLoader workers)

@@ -34,11 +34,15 @@ def _shape(size: tuple[Any, ...]) -> tuple[int, ...]:
         if not isinstance(s, int | np.integer):
             raise TypeError(f"size must be a tuple of ints, got {type(s).__name__} {s!r} in {size}")
         if s < 0:
-            raise ValueError(f"cannot create a tensor with a negative dimension: {s} in size {size}")
+            raise ValueError(
+                f"cannot create a tensor with a negative dimension: {s} in size {size}"
+            )
     return tuple(int(s) for s in size)
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+def tensor(
+    data: Any, dtype: Any = None, requires_grad: bool = False, device: str | None = "cpu"
+) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (a number, nested list, NumPy array or Tensor).
 
     Python floats become float32; a NumPy array keeps its dtype, as ``torch.tensor`` does. A nested
@@ -50,7 +54,9 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False, device: st
         ragged = _ragged_row(data)
         if ragged is None:
             raise
-        raise ValueError(f"tensor(): {ragged}; every row of a nested list must have the same length") from None
+        raise ValueError(
+            f"tensor(): {ragged}; every row of a nested list must have the same length"
+        ) from None
     array = array.copy()  # a new leaf never shares memory with the caller's array
     return _make(array, dtype, device, requires_grad)
 
@@ -82,22 +88,33 @@ def from_numpy(array: np.ndarray) -> Tensor:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     if array.dtype.kind not in "biufc":
-        raise TypeError(f"from_numpy: cannot make a tensor from a NumPy array of dtype {array.dtype}")
+        raise TypeError(
+            f"from_numpy: cannot make a tensor from a NumPy array of dtype {array.dtype}"
+        )
     return Tensor(array)
 
 
-def zeros(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+def zeros(
+    *size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu"
+) -> Tensor:
     """A tensor of zeros of the given shape: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     return _make(np.zeros(_shape(size), dtype=dtype), None, device, requires_grad)
 
 
-def ones(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+def ones(
+    *size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu"
+) -> Tensor:
     """A tensor of ones of the given shape."""
     return _make(np.ones(_shape(size), dtype=dtype), None, device, requires_grad)
 
 
-def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_grad: bool = False,
-         device: str | None = "cpu") -> Tensor:  # fmt: skip
+def full(
+    size: Sequence[int],
+    fill_value: float,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+) -> Tensor:
     """A tensor of the given shape filled with ``fill_value`` (float32 for a float value)."""
     array = np.full(tuple(size), fill_value)
     if dtype is None and array.dtype == np.float64:
@@ -105,69 +122,127 @@ def full(size: Sequence[int], fill_value: float, dtype: Any = None, requires_gra
     return _make(array, dtype, device, requires_grad)
 
 
-def zeros_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def zeros_like(
+    other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Zeros with the shape, dtype and device of ``other`` (``dtype=``/``device=`` override them)."""
-    return _make(np.zeros(other.shape, dtype=dtype or other.dtype), None, device or other.device, requires_grad)
+    return _make(
+        np.zeros(other.shape, dtype=dtype or other.dtype),
+        None,
+        device or other.device,
+        requires_grad,
+    )
 
 
-def ones_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def ones_like(
+    other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Ones with the shape, dtype and device of ``other`` (``dtype=``/``device=`` override them)."""
-    return _make(np.ones(other.shape, dtype=dtype or other.dtype), None, device or other.device, requires_grad)
+    return _make(
+        np.ones(other.shape, dtype=dtype or other.dtype),
+        None,
+        device or other.device,
+        requires_grad,
+    )
 
 
-def full_like(other: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False,
-              device: Any = None) -> Tensor:  # fmt: skip
+def full_like(
+    other: Tensor,
+    fill_value: float,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: Any = None,
+) -> Tensor:
     """``fill_value`` everywhere, with the shape, dtype and device of ``other``."""
     array = np.full(other.shape, fill_value, dtype=dtype or other.dtype)
     return _make(array, None, device or other.device, requires_grad)
 
 
-def empty(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu") -> Tensor:
+def empty(
+    *size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu"
+) -> Tensor:
     """PyTorch's "uninitialized" tensor; here it holds zeros (any content is allowed, zeros are reproducible)."""
     return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def empty_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def empty_like(
+    other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """``empty`` with the shape, dtype and device of ``other``: zeros here."""
     return zeros_like(other, dtype, requires_grad, device)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False,
-        device: str | None = "cpu") -> Tensor:  # fmt: skip
+def eye(
+    n: int,
+    m: int | None = None,
+    dtype: Any = DEFAULT_FLOAT,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+) -> Tensor:
     """The (n, m) identity matrix: ones on the diagonal, zeros elsewhere (m defaults to n)."""
     return _make(np.eye(n, m, dtype=dtype), None, device, requires_grad)
 
 
-def randn(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu",
-          generator: Any = None) -> Tensor:  # fmt: skip
+def randn(
+    *size: Any,
+    dtype: Any = DEFAULT_FLOAT,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+    generator: Any = None,
+) -> Tensor:
     """Standard normal samples N(0, 1) of the given shape (from ``generator`` if given, as in PyTorch)."""
-    return _make(numpy_generator(generator).standard_normal(_shape(size)), dtype, device, requires_grad)
+    return _make(
+        numpy_generator(generator).standard_normal(_shape(size)), dtype, device, requires_grad
+    )
 
 
-def rand(*size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu",
-         generator: Any = None) -> Tensor:  # fmt: skip
+def rand(
+    *size: Any,
+    dtype: Any = DEFAULT_FLOAT,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+    generator: Any = None,
+) -> Tensor:
     """Uniform samples in [0, 1) of the given shape (from ``generator`` if given)."""
     return _make(numpy_generator(generator).random(_shape(size)), dtype, device, requires_grad)
 
 
-def randn_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def randn_like(
+    other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Standard normal samples with the shape, dtype and device of ``other``."""
     samples = generator().standard_normal(other.shape)
     return _make(samples, dtype or other.dtype, device or other.device, requires_grad)
 
 
-def randint(low: int, high: Any = None, size: Sequence[int] | None = None, dtype: Any = np.int64,
-            device: str | None = "cpu", generator: Any = None) -> Tensor:  # fmt: skip
+def randint(
+    low: int,
+    high: Any = None,
+    size: Sequence[int] | None = None,
+    dtype: Any = np.int64,
+    device: str | None = "cpu",
+    generator: Any = None,
+) -> Tensor:
     """Random integers in [low, high); ``randint(high, size)`` starts at 0, as PyTorch's does."""
     if size is None:  # randint(high, size): PyTorch's two-argument form
         if high is None:
-            raise TypeError("randint() needs a size: randint(low, high, size) or randint(high, size)")
+            raise TypeError(
+                "randint() needs a size: randint(low, high, size) or randint(high, size)"
+            )
         low, high, size = 0, low, high
-    return _make(numpy_generator(generator).integers(low, high, size=tuple(size)), dtype, device, False)
+    return _make(
+        numpy_generator(generator).integers(low, high, size=tuple(size)), dtype, device, False
+    )
 
 
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False, device: str | None = "cpu") -> Tensor:  # fmt: skip
+def arange(
+    start: float,
+    end: float | None = None,
+    step: float = 1,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+) -> Tensor:
     """Evenly spaced values in [start, end): integers stay int64, floats become float32."""
     if end is None:
         start, end = 0, start
@@ -180,16 +255,29 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 # --------------------------------------------------------------------------- more of PyTorch's names (issue 14)
 
 
-def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False,
-             device: str | None = "cpu") -> Tensor:  # fmt: skip
+def linspace(
+    start: float,
+    end: float,
+    steps: int,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included (float32 by default)."""
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _make(np.linspace(start, end, steps), dtype or DEFAULT_FLOAT, device, requires_grad)
 
 
-def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *, dtype: Any = None,
-           requires_grad: bool = False, device: str | None = "cpu") -> Tensor:  # fmt: skip
+def normal(
+    mean: Any,
+    std: Any = 1.0,
+    size: Sequence[int] | None = None,
+    *,
+    dtype: Any = None,
+    requires_grad: bool = False,
+    device: str | None = "cpu",
+) -> Tensor:
     """Samples of N(mean, std^2): ``normal(0.0, 1.0, size=(2, 3))``, or ``mean``/``std`` as tensors.
 
     With tensors, each element has its own mean and standard deviation (shapes broadcast); with
@@ -199,7 +287,9 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *, dtyp
     std_array = np.asarray(std.data if isinstance(std, Tensor) else std)
     if size is None:
         if mean_array.ndim == 0 and std_array.ndim == 0:
-            raise TypeError("normal(mean, std) with two numbers needs size=, e.g. normal(0.0, 1.0, size=(2, 3))")
+            raise TypeError(
+                "normal(mean, std) with two numbers needs size=, e.g. normal(0.0, 1.0, size=(2, 3))"
+            )
         shape = np.broadcast_shapes(mean_array.shape, std_array.shape)
     else:
         shape = tuple(size)
@@ -207,7 +297,13 @@ def normal(mean: Any, std: Any = 1.0, size: Sequence[int] | None = None, *, dtyp
         raise RuntimeError("normal: std must be >= 0")
     array = mean_array + std_array * generator().standard_normal(shape)
     if dtype is None:
-        dtype = mean.dtype if isinstance(mean, Tensor) else std.dtype if isinstance(std, Tensor) else DEFAULT_FLOAT
+        dtype = (
+            mean.dtype
+            if isinstance(mean, Tensor)
+            else std.dtype
+            if isinstance(std, Tensor)
+            else DEFAULT_FLOAT
+        )
     return _make(array, dtype, device, requires_grad)
 
 
@@ -227,14 +323,20 @@ def numel(x: Tensor) -> int:
     return x.numel()
 
 
-def rand_like(other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None) -> Tensor:
+def rand_like(
+    other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+) -> Tensor:
     """Uniform samples in [0, 1) with the shape, dtype and device of ``other`` (``dtype`` overrides)."""
     dtype = dtype or other.dtype
     if np.dtype(dtype).kind != "f":
-        raise RuntimeError(f"rand_like: uniform samples need a floating dtype, got {np.dtype(dtype)}; pass dtype=")
+        raise RuntimeError(
+            f"rand_like: uniform samples need a floating dtype, got {np.dtype(dtype)}; pass dtype="
+        )
     return _make(generator().random(other.shape), dtype, device or other.device, requires_grad)
 
 
-def randperm(n: int, *, generator: Any = None, dtype: Any = np.int64, device: str | None = "cpu") -> Tensor:
+def randperm(
+    n: int, *, generator: Any = None, dtype: Any = np.int64, device: str | None = "cpu"
+) -> Tensor:
     """A random permutation of 0..n-1 (int64), from ``generator`` or the library's generator."""
     return _make(numpy_generator(generator).permutation(n), dtype, device, False)

@@ -34,7 +34,9 @@ def device_count() -> int:
 
 def get_device_name(device: int = 0) -> str:
     """The GPU's name, e.g. ``"NVIDIA H100 80GB HBM3"``."""
-    name = require_cupy("scratchnet.cuda.get_device_name()").cuda.runtime.getDeviceProperties(device)["name"]
+    name = require_cupy("scratchnet.cuda.get_device_name()").cuda.runtime.getDeviceProperties(
+        device
+    )["name"]
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
@@ -48,7 +50,9 @@ def synchronize() -> None:
 
 def memory_allocated() -> int:
     """Bytes held by arrays now (CuPy's memory pool, in use)."""
-    return int(require_cupy("scratchnet.cuda.memory_allocated()").get_default_memory_pool().used_bytes())
+    return int(
+        require_cupy("scratchnet.cuda.memory_allocated()").get_default_memory_pool().used_bytes()
+    )
 
 
 def max_memory_allocated() -> int:
@@ -65,7 +69,9 @@ def max_memory_allocated() -> int:
 
 def memory_reserved() -> int:
     """Bytes the memory pool holds from the GPU, in use or cached for reuse."""
-    return int(require_cupy("scratchnet.cuda.memory_reserved()").get_default_memory_pool().total_bytes())
+    return int(
+        require_cupy("scratchnet.cuda.memory_reserved()").get_default_memory_pool().total_bytes()
+    )
 
 
 def empty_cache() -> None:

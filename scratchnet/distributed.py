@@ -21,7 +21,9 @@ def is_initialized() -> bool:
 
 
 def _not_available(feature: str) -> NotImplementedError:
-    return NotImplementedError(f"{feature} (distributed training) is not available in scratchnet; {_INSTEAD}")
+    return NotImplementedError(
+        f"{feature} (distributed training) is not available in scratchnet; {_INSTEAD}"
+    )
 
 
 def init_process_group(*args: Any, **kwargs: Any) -> None:

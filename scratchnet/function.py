@@ -96,7 +96,11 @@ class Function:
             outputs = (outputs,)
         results = tuple([Tensor(y) for y in outputs])
         first = outputs[0]
-        if is_tuple or getattr(first, "base", None) is not None or (inputs and first is inputs[0].data):
+        if (
+            is_tuple
+            or getattr(first, "base", None) is not None
+            or (inputs and first is inputs[0].data)
+        ):
             # Maybe a view of an input (y.base is set): it shares that memory, and its version counter.
             for result in results:
                 self.makes_view |= _share_version_if_view(result, inputs)
@@ -107,13 +111,17 @@ class Function:
             self.inputs = inputs
             self.outputs = [weakref.ref(result) for result in results]
             # The versions backward expects to find (see check_saved_versions): an int per tensor.
-            self.input_versions = [0 if t._version_counter is None else t._version_counter[0] for t in inputs]
+            self.input_versions = [
+                0 if t._version_counter is None else t._version_counter[0] for t in inputs
+            ]
             if self.makes_view:  # otherwise every output is new, at version 0 (see output_versions)
                 self.output_versions = [r._version for r in results]
             self.generation = max([t.generation for t in inputs])
             self.order = next(_call_counter)
             for result in results:
-                if result.dtype.kind == "f":  # only floating outputs carry gradients (max's indices do not)
+                if (
+                    result.dtype.kind == "f"
+                ):  # only floating outputs carry gradients (max's indices do not)
                     result.requires_grad = True
                     result.creator = self
                     result.generation = self.generation + 1

@@ -27,7 +27,9 @@ class GradcheckError(AssertionError):
     """Backward's gradient disagrees with the numerical one; the message names where."""
 
 
-def numerical_grad(fn: Callable[[], Array], x: Array, upstream: Sequence[Array], eps: float = 1e-6) -> Array:
+def numerical_grad(
+    fn: Callable[[], Array], x: Array, upstream: Sequence[Array], eps: float = 1e-6
+) -> Array:
     """Central-difference estimate of d sum(upstream * fn()) / dx, perturbing ``x`` in place.
 
     ``x`` must be contiguous, so that ``reshape(-1)`` is a view that writes through to it.
@@ -83,9 +85,15 @@ def gradcheck(
         the input whose gradient came back with another shape than the input's.
     """
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad and x.dtype.kind == "f"]
+    checked = [
+        i
+        for i, x in enumerate(inputs)
+        if isinstance(x, Tensor) and x.requires_grad and x.dtype.kind == "f"
+    ]
     if not checked:
-        raise ValueError("gradcheck: no input requires grad; pass tensors made with requires_grad=True")
+        raise ValueError(
+            "gradcheck: no input requires grad; pass tensors made with requires_grad=True"
+        )
     for i in checked:
         inputs[i] = Tensor(inputs[i].data.astype(np.float64), requires_grad=True)
 
@@ -103,7 +111,9 @@ def gradcheck(
         loss = loss + (y * Tensor(g)).sum()
     try:
         loss.backward()
-    except GradientShapeError as error:  # an op's backward broke the shape rule: say it as gradcheck
+    except (
+        GradientShapeError
+    ) as error:  # an op's backward broke the shape rule: say it as gradcheck
         raise GradcheckError(f"gradcheck: {error}") from error
 
     def evaluate() -> list[Array]:
@@ -113,7 +123,9 @@ def gradcheck(
     for i in checked:
         x = inputs[i]
         analytic = xp.zeros_like(x.data) if x.grad is None else x.grad.data
-        if analytic.shape != x.shape:  # a backward returned a gradient of another shape than its input
+        if (
+            analytic.shape != x.shape
+        ):  # a backward returned a gradient of another shape than its input
             raise GradcheckError(
                 f"gradcheck: gradient of input {i} has shape {tuple(analytic.shape)}, expected the input's "
                 f"shape {tuple(x.shape)}: a backward returned a gradient of the wrong shape"

@@ -36,7 +36,9 @@ def manual_seed(seed: int) -> np.random.Generator:
     try:
         seed = int(seed)
     except (TypeError, ValueError) as error:
-        raise type(error)(f"manual_seed: the seed must be an integer, got {type(seed).__name__} {seed!r:.40}") from None
+        raise type(error)(
+            f"manual_seed: the seed must be an integer, got {type(seed).__name__} {seed!r:.40}"
+        ) from None
     if not -(2**63) <= seed < 2**64:
         raise ValueError(f"manual_seed: the seed must be in [-2**63, 2**64), got {seed}")
     seed %= 2**64  # NumPy takes no negative seeds: -1 becomes 2**64 - 1, the same 64 bits
@@ -51,7 +53,9 @@ def manual_seed_device(seed: int) -> None:
     _device_seed, _device_generator = seed, None
     cupy = cupy_in_use()  # only if the program already uses the GPU
     if cupy is not None:
-        cupy.random.seed(seed)  # CuPy's own global generator too, for code that calls cupy.random directly
+        cupy.random.seed(
+            seed
+        )  # CuPy's own global generator too, for code that calls cupy.random directly
 
 
 def generator() -> np.random.Generator:

@@ -67,7 +67,9 @@ def accepts_numpy_names(method: Any) -> Any:
         for numpy_name, torch_name in (("axis", "dim"), ("keepdims", "keepdim")):
             if numpy_name in kwargs:
                 if torch_name in kwargs:
-                    raise TypeError(f"{method.__name__}() got both {torch_name}= and its alias {numpy_name}=")
+                    raise TypeError(
+                        f"{method.__name__}() got both {torch_name}= and its alias {numpy_name}="
+                    )
                 kwargs[torch_name] = kwargs.pop(numpy_name)
         return method(*args, **kwargs)
 
@@ -87,7 +89,9 @@ def set_default_dtype(dtype: Any) -> None:
     to get them.
     """
     if np.dtype(dtype).kind != "f":
-        raise TypeError(f"only floating-point types are supported as the default type, got {np.dtype(dtype)}")
+        raise TypeError(
+            f"only floating-point types are supported as the default type, got {np.dtype(dtype)}"
+        )
     if np.dtype(dtype) != DEFAULT_FLOAT:
         raise NotImplementedError(
             f"set_default_dtype({np.dtype(dtype)}): scratchnet's default dtype is fixed at float32; pass "
@@ -120,7 +124,9 @@ def dtype_of_type_string(name: str) -> Any:
     for dtype, type_name in _TYPE_NAMES.items():
         if name in (f"torch.{type_name}", f"torch.cuda.{type_name}"):
             return dtype
-    raise ValueError(f"invalid type: {name!r} (expected one of torch.FloatTensor, torch.LongTensor, ...)")
+    raise ValueError(
+        f"invalid type: {name!r} (expected one of torch.FloatTensor, torch.LongTensor, ...)"
+    )
 
 
 def parse_to(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
@@ -142,7 +148,9 @@ def parse_to(what: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[
             try:
                 dtype = np.dtype(arg).type
             except TypeError:
-                raise TypeError(f"{what}(): expected a device, a dtype or a tensor, got {arg!r}") from None
+                raise TypeError(
+                    f"{what}(): expected a device, a dtype or a tensor, got {arg!r}"
+                ) from None
     return target_device, dtype
 
 
@@ -153,8 +161,17 @@ class Tensor:
     ``Tensor(array)`` wraps an existing array without copying.
     """
 
-    __slots__ = ("__weakref__", "_base", "_retains_grad", "_version_counter", "creator", "data", "generation",
-                 "grad", "requires_grad")  # fmt: skip
+    __slots__ = (
+        "__weakref__",
+        "_base",
+        "_retains_grad",
+        "_version_counter",
+        "creator",
+        "data",
+        "generation",
+        "grad",
+        "requires_grad",
+    )
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy meets a Tensor: ``array op= tensor`` writes into the array, ``array op tensor`` is a Tensor.
@@ -193,6 +210,17 @@ class Tensor:
             self.requires_grad_(True)
 
     # ------------------------------------------------------------------ attributes
+
+    @property
+    def array(self) -> Array:
+        """The NumPy (CPU) or CuPy (GPU) array that holds the values (issue 14: ``.data`` will
+        become PyTorch's detached Tensor; ``.array`` is the raw array under scratchnet's own name).
+        """
+        return self.data
+
+    @array.setter
+    def array(self, value: Array) -> None:
+        self.data = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -244,9 +272,15 @@ class Tensor:
         # PyTorch's look: whole numbers as "2.", anything else with 4 decimals ("2.5000").
         fractional = array.dtype.kind == "f" and bool((array != np.round(array)).any())
         body = np.array2string(
-            array, separator=", ", prefix="tensor(", precision=4, floatmode="fixed" if fractional else "maxprec"
+            array,
+            separator=", ",
+            prefix="tensor(",
+            precision=4,
+            floatmode="fixed" if fractional else "maxprec",
         )
-        extras = [f"size={self.shape}"] if self.data.size == 0 and self.ndim != 1 else []  # "[]" hides it
+        extras = (
+            [f"size={self.shape}"] if self.data.size == 0 and self.ndim != 1 else []
+        )  # "[]" hides it
         if self.dtype not in (np.float32, np.int64, np.bool_):  # PyTorch's defaults are not printed
             extras.append(f"dtype={self.dtype}")
         if self.device == "cuda":
@@ -325,9 +359,13 @@ class Tensor:
                 )
             seed = xp.ones_like(self.data)
         else:
-            seed = xp.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            seed = xp.asarray(
+                gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype
+            )
             if seed.shape != self.shape:
-                raise RuntimeError(f"backward(): gradient has shape {seed.shape}, expected {self.shape}")
+                raise RuntimeError(
+                    f"backward(): gradient has shape {seed.shape}, expected {self.shape}"
+                )
         _run_backward(self, seed, retain_graph)
 
     # ------------------------------------------------------------------ conversions
@@ -341,7 +379,9 @@ class Tensor:
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+            raise ValueError(
+                f"item(): only one-element tensors can be converted, got shape {self.shape}"
+            )
         return self.data.reshape(()).item()
 
     def tolist(self) -> Any:
@@ -355,7 +395,9 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
+            raise RuntimeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
+            )
         return bool(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -444,11 +486,19 @@ class Tensor:
         stand_in = Tensor(self.data)  # the old values' place in the graph
         stand_in._version_counter = self._shared_version_counter()
         if self.creator is not None:
-            stand_in.creator, stand_in.generation, stand_in.requires_grad = self.creator, self.generation, True
+            stand_in.creator, stand_in.generation, stand_in.requires_grad = (
+                self.creator,
+                self.generation,
+                True,
+            )
         result = op(stand_in, *[stand_in if o is self else o for o in operands])
-        self._check_result(name, result.data)  # before the graph changes: a refused op leaves it as it was
+        self._check_result(
+            name, result.data
+        )  # before the graph changes: a refused op leaves it as it was
         if self.creator is not None:
-            self.creator.outputs = [weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs]
+            self.creator.outputs = [
+                weakref.ref(stand_in) if ref() is self else ref for ref in self.creator.outputs
+            ]
         function = result.creator
         # Saved old values of this tensor are copied, as PyTorch saves "original self"; but as the
         # other operand too (y.mul_(y)) it is saved by reference, and backward will refuse it.
@@ -529,7 +579,9 @@ class Tensor:
         """Set the elements where ``mask`` (boolean, broadcast to this shape) is true to ``value``."""
         mask = as_tensor(mask, like=self)
         if mask.dtype != np.bool_:
-            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}")
+            raise RuntimeError(
+                f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}"
+            )
         return self._apply_inplace("masked_fill_", _masked_fill, mask, value)
 
     def zero_(self) -> Tensor:
@@ -541,25 +593,35 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
             return self._apply_inplace("fill_", _masked_fill, True, value)
         _check_writeable(self, "fill_")
-        self.data[...] = value.item() if isinstance(value, Tensor) else value  # no graph: write directly
+        self.data[...] = (
+            value.item() if isinstance(value, Tensor) else value
+        )  # no graph: write directly
         self._bump_version()
         return self
 
     def copy_(self, source: Any) -> Tensor:
         """Copy values from ``source`` (broadcast to this shape, any dtype or device) into this tensor's memory."""
         if not isinstance(source, Tensor):
-            array = source.data if hasattr(source, "__cuda_array_interface__") else get_xp(source).asarray(source)
+            array = (
+                source.data
+                if hasattr(source, "__cuda_array_interface__")
+                else get_xp(source).asarray(source)
+            )
             source = Tensor(array)
         try:
             fits = broadcast_shape("copy_", source.shape, self.shape) == self.shape
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"copy_: source of shape {tuple(source.shape)} does not match {self.shape}")
+            raise ValueError(
+                f"copy_: source of shape {tuple(source.shape)} does not match {self.shape}"
+            )
         if is_grad_enabled() and (self.requires_grad or source.requires_grad):
             return self._apply_inplace("copy_", _copy_from, source)
         _check_writeable(self, "copy_")
-        self.data[...] = to_device(source.data, self.device)  # no graph: write directly (NumPy casts)
+        self.data[...] = to_device(
+            source.data, self.device
+        )  # no graph: write directly (NumPy casts)
         self._bump_version()
         return self
 
@@ -704,8 +766,14 @@ class Tensor:
     def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
         return reduce.mean(self, dim, keepdim)
 
-    def var(self, dim: int | tuple[int, ...] | None = None, *, correction: int = 1,
-            unbiased: bool | None = None, keepdim: bool = False) -> Tensor:  # fmt: skip
+    def var(
+        self,
+        dim: int | tuple[int, ...] | None = None,
+        *,
+        correction: int = 1,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+    ) -> Tensor:
         return reduce.var(self, dim, correction=correction, unbiased=unbiased, keepdim=keepdim)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
@@ -831,20 +899,30 @@ class Tensor:
         """True if both have the same shape and the same values (``torch.equal``)."""
         return self.shape == other.shape and bool((self == other).all())
 
-    def isclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    def isclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> Tensor:
         """Element-wise ``|self - other| <= atol + rtol * |other|``, broadcast (``torch.isclose``).
 
         Both must be Tensors of the same dtype, as torch requires (float32 against float64 would
         compare at float32's precision without saying so).
         """
         if not isinstance(other, Tensor):
-            raise TypeError(f"isclose(): argument 'other' must be Tensor, not {type(other).__name__}")
+            raise TypeError(
+                f"isclose(): argument 'other' must be Tensor, not {type(other).__name__}"
+            )
         if self.dtype != other.dtype:
-            raise RuntimeError(f"isclose(): {self.dtype} did not match {other.dtype}; cast one with .to(dtype)")
+            raise RuntimeError(
+                f"isclose(): {self.dtype} did not match {other.dtype}; cast one with .to(dtype)"
+            )
         xp = get_xp(self.data)
-        return Tensor(xp.asarray(xp.isclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan)))
+        return Tensor(
+            xp.asarray(xp.isclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+        )
 
-    def allclose(self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    def allclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> bool:
         """True if ``isclose`` holds everywhere (``torch.allclose``); shapes broadcast, dtypes must match."""
         return bool(self.isclose(other, rtol, atol, equal_nan).all())
 
@@ -857,33 +935,51 @@ class Tensor:
             return reduce.norm2(self, dim, keepdim)
         if p == 1:
             return self.abs().sum(dim=dim, keepdim=keepdim)
-        raise NotImplementedError(f"norm(p={p!r}): scratchnet has the 1-norm and the 2-norm; use (x.abs() ** p).sum()")
+        raise NotImplementedError(
+            f"norm(p={p!r}): scratchnet has the 1-norm and the 2-norm; use (x.abs() ** p).sum()"
+        )
 
     def mm(self, other: Tensor) -> Tensor:
         """Matrix product of two 2-D tensors (``torch.mm``: no broadcasting, unlike ``matmul``)."""
         if self.ndim != 2 or not isinstance(other, Tensor) or other.ndim != 2:
             other_shape = other.shape if isinstance(other, Tensor) else type(other).__name__
-            raise RuntimeError(f"mm: expects two 2-D tensors, got shapes {self.shape} and {other_shape}")
+            raise RuntimeError(
+                f"mm: expects two 2-D tensors, got shapes {self.shape} and {other_shape}"
+            )
         return linalg.matmul(self, other)
 
-    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_tensor(
+        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         """A new tensor from ``data``, with this one's dtype and device unless given (``Tensor.new_tensor``)."""
         array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype or self.dtype)
         return Tensor(to_device(array, device or self.device), requires_grad=requires_grad)
 
-    def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False) -> Tensor:  # fmt: skip
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         """A tensor of ``size`` filled with ``fill_value``, with this one's dtype and device unless given."""
         size = tuple(size) if isinstance(size, list | tuple) else (size,)
         return self.new_tensor(np.full(size, fill_value), dtype, device, requires_grad)
 
-    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         return self.new_full(_size_of(size), 0, dtype, device, requires_grad)
 
-    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         return self.new_full(_size_of(size), 1, dtype, device, requires_grad)
 
-    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
         """Zeros here (PyTorch leaves the values unspecified)."""
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -957,7 +1053,9 @@ def _to_array(data: Any) -> Array:
         return get_xp(arrays[0]).stack(arrays)
     array = np.asarray(data)
     if array.dtype.kind not in "biufc":  # None, strings, other objects: not numbers
-        raise TypeError(f"cannot make a tensor from {type(data).__name__} {data!r:.50} (NumPy dtype {array.dtype})")
+        raise TypeError(
+            f"cannot make a tensor from {type(data).__name__} {data!r:.50} (NumPy dtype {array.dtype})"
+        )
     if array.dtype == np.float64:
         array = array.astype(DEFAULT_FLOAT)
     return array
@@ -1176,7 +1274,9 @@ def _run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
                 "after the first backward; pass retain_graph=True to the first backward() call"
             )
         outputs = [ref() for ref in function.outputs]
-        gys = [pending.pop(id(out), (None, None))[1] if out is not None else None for out in outputs]
+        gys = [
+            pending.pop(id(out), (None, None))[1] if out is not None else None for out in outputs
+        ]
         for out, gy in zip(outputs, gys, strict=True):
             if gy is not None and out._retains_grad:
                 _accumulate(out, gy, taken)
@@ -1214,5 +1314,13 @@ from scratchnet.ops import elementwise, linalg, reduce  # noqa: E402
 from scratchnet.ops import shape as shape_ops  # noqa: E402
 from scratchnet.ops import sort as sort_ops  # noqa: E402
 
-_UFUNC_OPS.update({np.add: elementwise.add, np.subtract: elementwise.sub, np.multiply: elementwise.mul,
-                   np.true_divide: elementwise.div, np.power: elementwise.pow, np.matmul: linalg.matmul})  # fmt: skip
+_UFUNC_OPS.update(
+    {
+        np.add: elementwise.add,
+        np.subtract: elementwise.sub,
+        np.multiply: elementwise.mul,
+        np.true_divide: elementwise.div,
+        np.power: elementwise.pow,
+        np.matmul: linalg.matmul,
+    }
+)

@@ -23,7 +23,9 @@ settings.load_profile("scratchnet")
 @pytest.fixture
 def torch():
     """PyTorch as an oracle; the test is skipped (with the reason) where it cannot be imported."""
-    return pytest.importorskip("torch", reason="PyTorch is not installed: cross-checks against torch skipped")
+    return pytest.importorskip(
+        "torch", reason="PyTorch is not installed: cross-checks against torch skipped"
+    )
 
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])

@@ -37,13 +37,43 @@ NORM_KERNELS = ["channel_mean_var", "channel_grad_sums", "channel_affine", "chan
 # (N, C, H, W), geometry: every window is valid for pooling too (padding <= kernel // 2, no window
 # of padding only). Covers stride, padding, dilation, non-square kernels and ceil mode.
 WINDOWS = [
-    ((2, 3, 7, 6), {"kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "ceil_mode": False}),
+    (
+        (2, 3, 7, 6),
+        {"kernel_size": 3, "stride": 1, "padding": 1, "dilation": 1, "ceil_mode": False},
+    ),
     ((2, 2, 9, 9), {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 1, "ceil_mode": True}),
-    ((1, 3, 11, 10), {"kernel_size": (2, 3), "stride": (2, 1), "padding": (1, 0), "dilation": (2, 1), "ceil_mode": 0}),
-    ((3, 2, 8, 8), {"kernel_size": 2, "stride": 2, "padding": 0, "dilation": 1, "ceil_mode": False}),
-    ((2, 1, 5, 7), {"kernel_size": (3, 1), "stride": (1, 3), "padding": (1, 0), "dilation": 1, "ceil_mode": True}),
-    ((1, 4, 13, 13), {"kernel_size": 7, "stride": 2, "padding": 3, "dilation": 1, "ceil_mode": False}),
-    ((2, 2, 10, 9), {"kernel_size": 3, "stride": 3, "padding": 1, "dilation": 2, "ceil_mode": True}),
+    (
+        (1, 3, 11, 10),
+        {
+            "kernel_size": (2, 3),
+            "stride": (2, 1),
+            "padding": (1, 0),
+            "dilation": (2, 1),
+            "ceil_mode": 0,
+        },
+    ),
+    (
+        (3, 2, 8, 8),
+        {"kernel_size": 2, "stride": 2, "padding": 0, "dilation": 1, "ceil_mode": False},
+    ),
+    (
+        (2, 1, 5, 7),
+        {
+            "kernel_size": (3, 1),
+            "stride": (1, 3),
+            "padding": (1, 0),
+            "dilation": 1,
+            "ceil_mode": True,
+        },
+    ),
+    (
+        (1, 4, 13, 13),
+        {"kernel_size": 7, "stride": 2, "padding": 3, "dilation": 1, "ceil_mode": False},
+    ),
+    (
+        (2, 2, 10, 9),
+        {"kernel_size": 3, "stride": 3, "padding": 1, "dilation": 2, "ceil_mode": True},
+    ),
 ]
 DTYPES = [np.float32, np.float64]
 
@@ -67,11 +97,15 @@ def check_signatures(kernels) -> None:
     """Same parameters as the reference, and the docstring names it."""
     for module, name in WINDOW_KERNELS:
         fast, ref = getattr(kernels, name), getattr(module, name)
-        assert inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys(), name
+        assert (
+            inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys()
+        ), name
         assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in fast.__doc__, name
     for name in NORM_KERNELS:
         fast, ref = getattr(kernels, name), getattr(reference_norm, name)
-        assert inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys(), name
+        assert (
+            inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys()
+        ), name
         assert f"scratchnet.ops.norm.{name}" in fast.__doc__, name
 
 
@@ -80,7 +114,9 @@ def check_im2col(kernels, put, get, x_shape, geometry, dtype) -> None:
     for pad_value in (0.0, -np.inf):
         expected = reference(reference_im2col.im2col, x, **geometry, pad_value=pad_value)
         assert_same(get(kernels.im2col(put(x), **geometry, pad_value=pad_value)), expected, dtype)
-    out = put(np.full(expected.shape, np.nan, dtype))  # into a given buffer, from a non-contiguous input
+    out = put(
+        np.full(expected.shape, np.nan, dtype)
+    )  # into a given buffer, from a non-contiguous input
     x_t = put(np.ascontiguousarray(x.transpose(0, 1, 3, 2))).transpose(0, 1, 3, 2)
     assert kernels.im2col(x_t, **geometry, pad_value=-np.inf, out=out) is out
     assert_same(get(out), expected, dtype)
@@ -111,18 +147,24 @@ def check_reorders(kernels, put, get, shape, dtype) -> None:
         assert kernels.rows_to_nchw(put(rows), out, None if b is None else put(b)) is out
         assert_same(get(out), expected, dtype)
     y = random(shape, dtype, seed=2)
-    assert_same(get(kernels.nchw_to_rows(put(y))), reference(reference_im2col.nchw_to_rows, y), dtype)
+    assert_same(
+        get(kernels.nchw_to_rows(put(y))), reference(reference_im2col.nchw_to_rows, y), dtype
+    )
     out = put(np.empty((OC, N * OH * OW), dtype))
     assert kernels.nchw_to_rows(put(y), out=out) is out
     xp = backend.get_xp(put(y))
-    y_broadcast = xp.broadcast_to(put(y[:1]), shape)  # a stride-0 view, as global pooling's backward sends
+    y_broadcast = xp.broadcast_to(
+        put(y[:1]), shape
+    )  # a stride-0 view, as global pooling's backward sends
     expected = reference(reference_im2col.nchw_to_rows, y[:1].repeat(N, 0))
     assert_same(get(kernels.nchw_to_rows(y_broadcast)), expected, dtype)
 
 
 def check_max_pool(kernels, put, get, x_shape, geometry, dtype) -> None:
     # Distinct values (no ties) for the index comparison; then ties and NaN separately.
-    x = (np.random.default_rng(0).permutation(int(np.prod(x_shape))).reshape(x_shape) - 7.5).astype(dtype)
+    x = (np.random.default_rng(0).permutation(int(np.prod(x_shape))).reshape(x_shape) - 7.5).astype(
+        dtype
+    )
     y, indices = kernels.max_pool2d_forward(put(x), **geometry)
     y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, **geometry)
     assert_same(get(y), y_ref, dtype)
@@ -130,13 +172,17 @@ def check_max_pool(kernels, put, get, x_shape, geometry, dtype) -> None:
     np.testing.assert_array_equal(get(indices), indices_ref)
     gy = random(y_ref.shape, dtype, seed=1)
     expected = reference(reference_pool.max_pool2d_backward, gy, indices_ref, x_shape)
-    assert_same(get(kernels.max_pool2d_backward(put(gy), put(indices_ref), x_shape)), expected, dtype)
+    assert_same(
+        get(kernels.max_pool2d_backward(put(gy), put(indices_ref), x_shape)), expected, dtype
+    )
 
 
 def check_max_pool_ties_and_nan(kernels, put, get) -> None:
     x = np.zeros((1, 1, 4, 4), np.float32)
     _, indices = kernels.max_pool2d_forward(put(x), 2, 2)
-    np.testing.assert_array_equal(get(indices), [[[[0, 2], [8, 10]]]])  # the first maximum wins a tie
+    np.testing.assert_array_equal(
+        get(indices), [[[[0, 2], [8, 10]]]]
+    )  # the first maximum wins a tie
     x[0, 0, 1, 1] = np.nan
     y, indices = kernels.max_pool2d_forward(put(x), 2, 2)
     y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, 2, 2)
@@ -163,7 +209,9 @@ def check_norm(kernels, put, get, shape, dtype) -> None:
     g3 = rng.standard_normal(shape).astype(dtype)
     C = shape[1]
     a, b, c = (rng.standard_normal(C).astype(dtype) for _ in range(3))
-    rtol = 1e-4 if dtype == np.float32 else 1e-10  # float32 sums over thousands of values, in another order
+    rtol = (
+        1e-4 if dtype == np.float32 else 1e-10
+    )  # float32 sums over thousands of values, in another order
     mean, var = kernels.channel_mean_var(put(x3))
     mean_ref, var_ref = reference_norm.channel_mean_var(x3)
     assert_same(get(mean), mean_ref, dtype, rtol)
@@ -171,9 +219,15 @@ def check_norm(kernels, put, get, shape, dtype) -> None:
     sums = kernels.channel_grad_sums(put(g3), put(x3), put(mean_ref))
     for ours, theirs in zip(sums, reference_norm.channel_grad_sums(g3, x3, mean_ref), strict=True):
         assert_same(get(ours), theirs, dtype, rtol)
-    assert_same(get(kernels.channel_affine(put(x3), put(a), put(b))), reference_norm.channel_affine(x3, a, b), dtype)
+    assert_same(
+        get(kernels.channel_affine(put(x3), put(a), put(b))),
+        reference_norm.channel_affine(x3, a, b),
+        dtype,
+    )
     expected = reference_norm.channel_affine2(g3, x3, a, b, c)
-    assert_same(get(kernels.channel_affine2(put(g3), put(x3), put(a), put(b), put(c))), expected, dtype)
+    assert_same(
+        get(kernels.channel_affine2(put(g3), put(x3), put(a), put(b), put(c))), expected, dtype
+    )
 
 
 # --------------------------------------------------------------------------- the op catalog
@@ -201,20 +255,29 @@ def _bn(training, C):
 
 def _cross_entropy(x, target, weight):
     smooth = F.cross_entropy(x, target, weight, label_smoothing=0.1)
-    ignored = F.cross_entropy(x, sn.where(target == 2, -100, target), ignore_index=-100, reduction="sum")
+    ignored = F.cross_entropy(
+        x, sn.where(target == 2, -100, target), ignore_index=-100, reduction="sum"
+    )
     return smooth + ignored + F.nll_loss(F.log_softmax(x, dim=1), target, reduction="none").sum()
 
 
 def _shapes(a):
     rows = sn.stack([a[0], a[2]])[:, :2].reshape(1, 4)[:, [0, 1, 1, 3, 2, 0]]  # (1, 6)
     joined = sn.cat([a.T.reshape(2, 6), a.flatten()[None, ::2], rows], 0)  # (4, 6)
-    return joined[:, [1, 1, 3]] + sn.pad(a, (1, 1)).split(2, 1)[0].sum() + a.permute(1, 0).chunk(2, 0)[1].sum()
+    return (
+        joined[:, [1, 1, 3]]
+        + sn.pad(a, (1, 1)).split(2, 1)[0].sum()
+        + a.permute(1, 0).chunk(2, 0)[1].sum()
+    )
 
 
 # name -> (function of tensors, inputs): a shape is a random float64 input that gets a gradient, an
 # array a constant (class targets, class weights) moved to the device.
 CATALOG = {
-    "arithmetic": (lambda a, b: (a * b + a / (b.abs() + 1) - b**2).exp().log() + (a - b) ** 3.0, [(3, 4), (4,)]),
+    "arithmetic": (
+        lambda a, b: (a * b + a / (b.abs() + 1) - b**2).exp().log() + (a - b) ** 3.0,
+        [(3, 4), (4,)],
+    ),
     "unary": (
         lambda a: (
             a.tanh()
@@ -241,14 +304,20 @@ CATALOG = {
         [(4, 3)],
     ),
     "shapes": (_shapes, [(3, 4)]),
-    "matmul": (lambda a, b, w, bias: (a @ b).sum(0) @ F.linear(b.T, w, bias), [(2, 3, 4), (4, 5), (6, 4), (6,)]),
+    "matmul": (
+        lambda a, b, w, bias: (a @ b).sum(0) @ F.linear(b.T, w, bias),
+        [(2, 3, 4), (4, 5), (6, 4), (6,)],
+    ),
     "conv": (lambda x, w, b: F.conv2d(x, w, b, padding=1), [(2, 3, 6, 5), (4, 3, 3, 3), (4,)]),
     "conv-stride-dilation": (
         lambda x, w: F.conv2d(x, w, stride=2, padding=2, dilation=2),
         [(2, 3, 9, 8), (4, 3, 3, 2)],
     ),
     "conv-groups-same": (
-        lambda x, w, d: F.conv2d(x, w, groups=2, padding=1) + F.conv2d(x, d, groups=4, padding="same")[:, :2].sum(),
+        lambda x, w, d: (
+            F.conv2d(x, w, groups=2, padding=1)
+            + F.conv2d(x, d, groups=4, padding="same")[:, :2].sum()
+        ),
         [(2, 4, 5, 5), (6, 2, 3, 3), (4, 1, 2, 2)],
     ),
     "max-pool": (lambda x: F.max_pool2d(x, 3, 2, 1).sum() + F.max_pool2d(x, 2), [(2, 3, 8, 8)]),
@@ -257,19 +326,31 @@ CATALOG = {
         [(1, 2, 7, 6)],
     ),
     "avg-pool": (
-        lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False).sum() + F.avg_pool2d(x, 3, 2, 1, ceil_mode=True),
+        lambda x: (
+            F.avg_pool2d(x, 3, 2, 1, count_include_pad=False).sum()
+            + F.avg_pool2d(x, 3, 2, 1, ceil_mode=True)
+        ),
         [(2, 2, 8, 7)],
     ),
     "adaptive-global-pool": (
-        lambda x: F.adaptive_avg_pool2d(x, (2, 3)).sum() + F.adaptive_max_pool2d(x, (3, 2)) + F.global_avg_pool2d(x),
+        lambda x: (
+            F.adaptive_avg_pool2d(x, (2, 3)).sum()
+            + F.adaptive_max_pool2d(x, (3, 2))
+            + F.global_avg_pool2d(x)
+        ),
         [(2, 3, 7, 5)],
     ),
     "batch-norm-train": (_bn(True, 3), [(4, 3, 5, 4), (3,), (3,)]),
     "batch-norm-eval": (_bn(False, 3), [(4, 3, 5, 4), (3,), (3,)]),
     "batch-norm-1d": (_bn(True, 5), [(6, 5), (5,), (5,)]),
-    "cross-entropy": (_cross_entropy, [(6, 4), np.array([0, 3, 2, 1, 3, 2]), np.array([1.0, 2.0, 0.5, 1.5])]),
+    "cross-entropy": (
+        _cross_entropy,
+        [(6, 4), np.array([0, 3, 2, 1, 3, 2]), np.array([1.0, 2.0, 0.5, 1.5])],
+    ),
     "losses": (
-        lambda x, t, p: F.mse_loss(x, t) + F.binary_cross_entropy_with_logits(x, t.sigmoid(), pos_weight=p),
+        lambda x, t, p: (
+            F.mse_loss(x, t) + F.binary_cross_entropy_with_logits(x, t.sigmoid(), pos_weight=p)
+        ),
         [(3, 4), (3, 4), np.array([1.0, 2.0, 0.5, 3.0])],
     ),
 }
@@ -281,10 +362,11 @@ def catalog_inputs(name, device):
     ReLU, clamp and max, almost surely), and the constants."""
     rng = np.random.default_rng(sorted(CATALOG).index(name))
     return [
-        on(device, spec) if isinstance(spec, np.ndarray)
+        on(device, spec)
+        if isinstance(spec, np.ndarray)
         else sn.tensor(rng.standard_normal(spec) + 0.05, device=device, requires_grad=True)
         for spec in CATALOG[name][1]
-    ]  # fmt: skip
+    ]
 
 
 def run_catalog(name, device):
@@ -352,9 +434,13 @@ def check_training_step(device, dtype) -> None:
     if dtype == np.float64:
         np.testing.assert_allclose(loss, loss_cpu, rtol=1e-9)
         for name in grads_cpu:
-            np.testing.assert_allclose(grads[name], grads_cpu[name], rtol=1e-9, atol=1e-11, err_msg=name)
+            np.testing.assert_allclose(
+                grads[name], grads_cpu[name], rtol=1e-9, atol=1e-11, err_msg=name
+            )
         for name in state_cpu:
-            np.testing.assert_allclose(state[name], state_cpu[name], rtol=1e-9, atol=1e-11, err_msg=name)
+            np.testing.assert_allclose(
+                state[name], state_cpu[name], rtol=1e-9, atol=1e-11, err_msg=name
+            )
         return
     np.testing.assert_allclose(loss, loss_cpu, rtol=1e-5)
     for name in grads_cpu:
@@ -366,7 +452,11 @@ def check_training_step(device, dtype) -> None:
 def _relative_error(ours, reference) -> float:
     """||ours - reference|| / ||reference|| (0 when both are 0)."""
     scale = np.linalg.norm(reference.astype(np.float64))
-    return float(np.linalg.norm((ours - reference).astype(np.float64)) / scale) if scale else float(np.abs(ours).max())
+    return (
+        float(np.linalg.norm((ours - reference).astype(np.float64)) / scale)
+        if scale
+        else float(np.abs(ours).max())
+    )
 
 
 def check_module_to(device) -> None:
@@ -377,7 +467,9 @@ def check_module_to(device) -> None:
     params = list(net.parameters())
     optimizer = optim.SGD(net.parameters(), lr=0.1)
     assert net.to(device) is net
-    assert [id(p) for p in net.parameters()] == [id(p) for p in params]  # the same objects, moved in place
+    assert [id(p) for p in net.parameters()] == [
+        id(p) for p in params
+    ]  # the same objects, moved in place
     assert all(p.device == device and p.grad.device == device for p in net.parameters())
     assert all(b.device == device for b in net.buffers())
     before = host(params[0]).copy()
@@ -392,7 +484,9 @@ def check_module_to(device) -> None:
 # --------------------------------------------------------------------------- optimizers, data, dropout
 
 OPTIMIZERS = {
-    "sgd-nesterov": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2),
+    "sgd-nesterov": lambda ps: optim.SGD(
+        ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-2
+    ),
     "adam-amsgrad": lambda ps: optim.Adam(ps, lr=0.01, amsgrad=True, weight_decay=1e-2),
     "adamw": lambda ps: optim.AdamW(ps, lr=0.01),
     "rmsprop-centered": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
@@ -411,7 +505,11 @@ def check_optimizer(name, device) -> None:
             p.grad = sn.tensor(g, device=where)
             optimizer.step()
         optimizer.load_state_dict(optimizer.state_dict())
-        assert all(backend.device_of(v) == where for v in optimizer.state[p].values() if hasattr(v, "shape"))
+        assert all(
+            backend.device_of(v) == where
+            for v in optimizer.state[p].values()
+            if hasattr(v, "shape")
+        )
         p.grad = sn.tensor(grads[0], device=where)
         optimizer.step()
         assert p.device == where
@@ -437,7 +535,9 @@ def check_dropout(device) -> None:
     y = F.dropout(x, 0.3)
     assert y.device == device
     values = host(y)
-    np.testing.assert_allclose(np.unique(values), [0.0, 1 / 0.7], rtol=1e-6)  # dropped, or scaled by 1 / (1 - p)
+    np.testing.assert_allclose(
+        np.unique(values), [0.0, 1 / 0.7], rtol=1e-6
+    )  # dropped, or scaled by 1 / (1 - p)
     assert abs((values == 0).mean() - 0.3) < 0.02
     y.backward(sn.ones(200, 50, device=device))
     np.testing.assert_array_equal(host(x.grad), values)  # the gradient passes through the same mask

@@ -48,7 +48,12 @@ template <class T> T atomicAdd(T* address, T value) { T old = *address; *address
 #define __global__
 """
 GRID = (2, 3)  # emulated blocks, threads per block
-_CTYPES = {np.int32: ctypes.c_int32, np.int64: ctypes.c_int64, np.float32: ctypes.c_float, np.float64: ctypes.c_double}
+_CTYPES = {
+    np.int32: ctypes.c_int32,
+    np.int64: ctypes.c_int64,
+    np.float32: ctypes.c_float,
+    np.float64: ctypes.c_double,
+}
 
 
 # --------------------------------------------------------------------------- device arrays
@@ -96,7 +101,9 @@ class FakeCupyArray(np.ndarray):
         return _wrap(result)
 
     def __array_function__(self, func, types, args, kwargs):
-        raise TypeError(f"numpy.{func.__name__} called on a GPU array: use xp = get_xp(x) and xp.{func.__name__}")
+        raise TypeError(
+            f"numpy.{func.__name__} called on a GPU array: use xp = get_xp(x) and xp.{func.__name__}"
+        )
 
     def __setitem__(self, index, value):
         super().__setitem__(index, _unwrap(value, "__setitem__"))
@@ -156,7 +163,9 @@ def _cupy_function(name: str) -> Any:
 class HostRawKernel:
     """Stands in for ``cupy.RawKernel``: the CUDA C source, compiled by g++ and run thread by thread."""
 
-    def __init__(self, code: str, name: str, options: tuple[str, ...] = (), *, build_dir: Path) -> None:
+    def __init__(
+        self, code: str, name: str, options: tuple[str, ...] = (), *, build_dir: Path
+    ) -> None:
         self.code, self.name, self.build_dir = code, name, build_dir
         self.launches: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
         self._function = None
@@ -168,12 +177,16 @@ class HostRawKernel:
         if not library.exists():
             cpp = library.with_suffix(".cpp")
             cpp.write_text(source)
-            subprocess.run(["g++", "-O1", "-shared", "-fPIC", "-o", str(library), str(cpp)], check=True)
+            subprocess.run(
+                ["g++", "-O1", "-shared", "-fPIC", "-o", str(library), str(cpp)], check=True
+            )
         lib = ctypes.CDLL(str(library))
         return lib.emulator_set_thread, getattr(lib, self.name)
 
     def __call__(self, grid: tuple[int, ...], block: tuple[int, ...], args: tuple) -> None:
-        assert isinstance(grid, tuple) and isinstance(block, tuple) and grid[0] >= 1 and block[0] >= 1
+        assert (
+            isinstance(grid, tuple) and isinstance(block, tuple) and grid[0] >= 1 and block[0] >= 1
+        )
         self.launches.append((grid, block))
         if self._function is None:
             self._function = self._compile()
@@ -187,7 +200,9 @@ class HostRawKernel:
             elif type(a) in _CTYPES:
                 c_args.append(_CTYPES[type(a)](a))
             else:  # CuPy would guess a C type for a Python number; the kernels must never rely on that
-                raise TypeError(f"{self.name}: argument {a!r} of type {type(a).__name__} has no exact C type")
+                raise TypeError(
+                    f"{self.name}: argument {a!r} of type {type(a).__name__} has no exact C type"
+                )
         for b in range(GRID[0]):
             for t in range(GRID[1]):
                 set_thread(b, t, *GRID)
@@ -210,8 +225,14 @@ def _broadcast_inputs(kind: str, params: list[tuple[str, str]], args: tuple) -> 
 class HostElementwiseKernel:
     """Stands in for ``cupy.ElementwiseKernel``; the operation (``y = x * scale + shift``) runs in NumPy."""
 
-    def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel") -> None:
-        self.inputs, self.output, self.operation = _names(in_params), _names(out_params)[0][1], operation
+    def __init__(
+        self, in_params: str, out_params: str, operation: str, name: str = "kernel"
+    ) -> None:
+        self.inputs, self.output, self.operation = (
+            _names(in_params),
+            _names(out_params)[0][1],
+            operation,
+        )
 
     def __call__(self, *args):
         env = _broadcast_inputs("ElementwiseKernel", self.inputs, args)
@@ -223,7 +244,9 @@ class HostElementwiseKernel:
 class HostReductionKernel:
     """Stands in for ``cupy.ReductionKernel`` with ``reduce_expr="a + b"``: map, sum over ``axis``, post-map."""
 
-    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce"):
+    def __init__(
+        self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce"
+    ):
         assert reduce_expr == "a + b" and identity == "0"
         self.inputs, self.output = _names(in_params), _names(out_params)[0][1]
         self.map_expr, self.post_map_expr = map_expr, post_map_expr
@@ -262,10 +285,14 @@ def make_fake_cupy(build_dir: Path) -> types.ModuleType:
     """A module that scratchnet takes for CuPy (see the module docstring)."""
     fake = types.ModuleType("cupy")
     fake.__version__ = "0.0-fake"
-    fake.__getattr__ = _cupy_function  # cupy.empty, cupy.pad, cupy.int64 ... -> NumPy's, made strict
+    fake.__getattr__ = (
+        _cupy_function  # cupy.empty, cupy.pad, cupy.int64 ... -> NumPy's, made strict
+    )
     fake.ndarray = FakeCupyArray
     fake.asarray, fake.asnumpy = asarray, asnumpy
-    fake.RawKernel = lambda code, name, options=(): HostRawKernel(code, name, options, build_dir=build_dir)
+    fake.RawKernel = lambda code, name, options=(): HostRawKernel(
+        code, name, options, build_dir=build_dir
+    )
     fake.ElementwiseKernel = HostElementwiseKernel
     fake.ReductionKernel = HostReductionKernel
     fake.random = types.SimpleNamespace(RandomState=_RandomState, seed=lambda seed: None)
@@ -274,7 +301,9 @@ def make_fake_cupy(build_dir: Path) -> types.ModuleType:
     device = types.SimpleNamespace(synchronize=lambda: None)
     fake.cuda = types.SimpleNamespace(
         Device=lambda *a: device,
-        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, getDeviceProperties=lambda i: {"name": b"fake"}),
+        runtime=types.SimpleNamespace(
+            getDeviceCount=lambda: 1, getDeviceProperties=lambda i: {"name": b"fake"}
+        ),
     )
     return fake
 
@@ -284,7 +313,9 @@ def load_cupy_gpu(fake: types.ModuleType) -> types.ModuleType:
     saved = sys.modules.get("cupy")
     sys.modules["cupy"] = fake
     try:
-        spec = importlib.util.spec_from_file_location("scratchnet_cupy_gpu_on_the_host", KERNELS_FILE)
+        spec = importlib.util.spec_from_file_location(
+            "scratchnet_cupy_gpu_on_the_host", KERNELS_FILE
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:

@@ -77,7 +77,9 @@ def test_matches_torch(torch, dtype, rtol):
 
 def test_softmax_is_stable_for_huge_logits(torch):
     # exp(1e4) overflows even in float64; the max-subtraction makes it harmless.
-    data = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4 + 1, 1e4 - 2], [1e4, 1e4, 1e4]], dtype=np.float32)
+    data = np.array(
+        [[1e4, 0.0, -1e4], [-1e4, -1e4 + 1, 1e4 - 2], [1e4, 1e4, 1e4]], dtype=np.float32
+    )
     x = sn.tensor(data, requires_grad=True)
     p = softmax(x, dim=1)
     logp = log_softmax(x, dim=1)
@@ -107,7 +109,9 @@ def test_dropout_mask_statistics_and_scale():
     dropped = (y == 0).mean()
     # Binomial(100000, 0.3): standard deviation of the fraction ~0.0014; allow 5 of them.
     assert abs(dropped - p) < 0.007
-    np.testing.assert_allclose(y[y != 0], 1 / (1 - p), rtol=1e-6)  # inverted dropout: kept units scaled up
+    np.testing.assert_allclose(
+        y[y != 0], 1 / (1 - p), rtol=1e-6
+    )  # inverted dropout: kept units scaled up
     assert abs(y.mean() - 1) < 0.01  # the expected value is preserved
 
 
@@ -172,8 +176,12 @@ def test_activation_modules_and_functional_names():
         (nn.LogSoftmax(dim=0), F.log_softmax(x, dim=0)),
     ]
     for module, expected in pairs:
-        overwrites = isinstance(module, nn.ReLU) and module.inplace  # a leaf that requires grad may not
-        np.testing.assert_array_equal(module(x.detach().clone() if overwrites else x).data, expected.data)
+        overwrites = (
+            isinstance(module, nn.ReLU) and module.inplace
+        )  # a leaf that requires grad may not
+        np.testing.assert_array_equal(
+            module(x.detach().clone() if overwrites else x).data, expected.data
+        )
 
 
 def test_inplace_relu_overwrites_its_input_as_pytorch():

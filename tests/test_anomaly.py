@@ -30,7 +30,9 @@ def test_backward_inf_names_the_op():
     with autograd.detect_anomaly():
         y = sn.sqrt(x)  # forward is finite: 0, 1, 2
         loss = (y * 3).sum()
-        with pytest.raises(FloatingPointError, match=r"Sqrt produced NaN or Inf in its backward.*\(3,\)"):
+        with pytest.raises(
+            FloatingPointError, match=r"Sqrt produced NaN or Inf in its backward.*\(3,\)"
+        ):
             loss.backward()  # d sqrt(x)/dx = 1 / (2 sqrt(x)) = inf at 0
 
 
@@ -39,7 +41,10 @@ def test_anomaly_inside_a_network_names_the_layer_op():
     with sn.no_grad():
         layer.weight.data[0, 0] = np.inf
     x = sn.randn(2, 3)
-    with autograd.detect_anomaly(), pytest.raises(FloatingPointError, match=r"Linear.*forward.*\(2, 3\), \(4, 3\)"):
+    with (
+        autograd.detect_anomaly(),
+        pytest.raises(FloatingPointError, match=r"Linear.*forward.*\(2, 3\), \(4, 3\)"),
+    ):
         layer(x)
 
 

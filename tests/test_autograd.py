@@ -118,7 +118,9 @@ def test_no_grad_decorator_on_a_recursive_function():
         return depth(n - 1) + 1 if n else 0
 
     assert depth(3) == 3
-    assert sn.is_grad_enabled()  # the outermost call restores the mode, not the innermost's saved value
+    assert (
+        sn.is_grad_enabled()
+    )  # the outermost call restores the mode, not the innermost's saved value
 
     @sn.enable_grad()
     def inner(n):
@@ -345,7 +347,9 @@ def test_import_loads_neither_cupy_torch_nor_numba():
         "loaded = [m for m in ('cupy', 'torch', 'numba') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -373,7 +377,10 @@ def test_every_gradient_is_its_own_writable_array(name):
     """Gradients that are handed over without a copy are never shared: between leaves, with a
     retained non-leaf, or with the caller's seed; changing one in place changes nothing else."""
     rng = np.random.default_rng(0)
-    leaves = [sn.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True) for _ in range(3)]
+    leaves = [
+        sn.tensor(rng.standard_normal((2, 3)).astype(np.float32), requires_grad=True)
+        for _ in range(3)
+    ]
     _RETAINED.clear()
     out = GRAPHS[name](*leaves)
     seed = rng.standard_normal(out.shape).astype(np.float32)

@@ -17,14 +17,18 @@ class FakeCudaArray:
 
 def test_get_xp_and_device_of_numpy_arrays():
     a = np.zeros(3)
-    assert backend.get_xp(a) is np and backend.device_of(a) == "cpu" and not backend.is_cuda_array(a)
+    assert (
+        backend.get_xp(a) is np and backend.device_of(a) == "cpu" and not backend.is_cuda_array(a)
+    )
 
 
 def test_cuda_arrays_are_recognised_by_their_module():
     assert backend.is_cuda_array(FakeCudaArray()) and backend.device_of(FakeCudaArray()) == "cuda"
 
 
-@pytest.mark.parametrize(("name", "expected"), [(None, "cpu"), ("cpu", "cpu"), ("cuda", "cuda"), ("cuda:0", "cuda")])
+@pytest.mark.parametrize(
+    ("name", "expected"), [(None, "cpu"), ("cpu", "cpu"), ("cuda", "cuda"), ("cuda:0", "cuda")]
+)
 def test_normalize_device(name, expected):
     assert backend.normalize_device(name) == expected
 
@@ -66,16 +70,27 @@ def _on_gpu_and_cpu(fn, *arrays):
     for device in ("cpu", "cuda"):
         xs = [sn.tensor(a, requires_grad=True, device=device) for a in arrays]
         y = fn(*xs)
-        y.backward(sn.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape), dtype=y.dtype, device=device))
+        y.backward(
+            sn.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape), dtype=y.dtype, device=device)
+        )
         results.append([y.cpu().numpy(), *(x.grad.cpu().numpy() for x in xs)])
     return results
 
 
 GPU_CASES = {
     "arithmetic": (lambda a, b: (a * b + a / (b.abs() + 1) - b**2).exp().log(), [(3, 4), (4,)]),
-    "unary": (lambda a: a.tanh() + a.sigmoid() + a.relu() + a.clamp(-0.5, 0.5) + a.abs().sqrt(), [(2, 5)]),
-    "reductions": (lambda a: a.sum(0) + a.mean(0) + a.var(0) + a.amax(0) + a.max(0).values, [(4, 3)]),
-    "shapes": (lambda a: sn.cat([a.T.reshape(2, 6), a.flatten()[None, ::2]], 0)[:, [1, 1, 3]], [(3, 4)]),
+    "unary": (
+        lambda a: a.tanh() + a.sigmoid() + a.relu() + a.clamp(-0.5, 0.5) + a.abs().sqrt(),
+        [(2, 5)],
+    ),
+    "reductions": (
+        lambda a: a.sum(0) + a.mean(0) + a.var(0) + a.amax(0) + a.max(0).values,
+        [(4, 3)],
+    ),
+    "shapes": (
+        lambda a: sn.cat([a.T.reshape(2, 6), a.flatten()[None, ::2]], 0)[:, [1, 1, 3]],
+        [(3, 4)],
+    ),
     "split-pad": (lambda a: sn.pad(a, (1, 1)).split(2, 1)[0] * 2, [(3, 4)]),
     "matmul": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
     "where": (lambda a, b: sn.where(a > 0, a, b), [(3, 4), (3, 4)]),
@@ -106,4 +121,6 @@ def test_gpu_tensors_and_device_moves():
         x + y
     with pytest.raises(TypeError, match="cpu"):
         y.numpy()
-    assert sn.gradcheck(lambda a: (a.exp() * a).sum(0), [sn.randn(3, 2, device="cuda", requires_grad=True)])
+    assert sn.gradcheck(
+        lambda a: (a.exp() * a).sum(0), [sn.randn(3, 2, device="cuda", requires_grad=True)]
+    )

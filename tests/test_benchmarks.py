@@ -34,7 +34,12 @@ def test_op_cases_run_and_table_is_written(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 8, 8), dtype=np.float32)
     cases = run.op_pair(lambda t: sn.nn.functional.max_pool2d(t, 2), None, [x], torch=None)
-    assert set(cases) == {("fwd", "fast"), ("fwd+bwd", "fast"), ("fwd", "reference"), ("fwd+bwd", "reference")}
+    assert set(cases) == {
+        ("fwd", "fast"),
+        ("fwd+bwd", "fast"),
+        ("fwd", "reference"),
+        ("fwd+bwd", "reference"),
+    }
     rows = run.measure("ops", "max_pool2d", "(2,3,8,8)", cases, rounds=1)
     assert [r["op"] for r in rows] == ["fwd", "fwd+bwd"]
     assert rows[1]["fast"] > 0 and rows[1]["fast/torch"] != rows[1]["fast/torch"]  # NaN: no torch
@@ -52,7 +57,9 @@ def test_peak_memory_sees_an_allocation_of_freed_heap_memory():
     if platform.system() != "Linux":
         pytest.skip("peak memory is read from /proc (Linux only)")
     for _ in range(3):
-        np.ones(8 * 2**20 // 8).sum()  # allocate and free 8 MiB: glibc then keeps such blocks in its heap
+        np.ones(
+            8 * 2**20 // 8
+        ).sum()  # allocate and free 8 MiB: glibc then keeps such blocks in its heap
 
     def allocate_8_mib():
         np.ones(8 * 2**20 // 8).sum()

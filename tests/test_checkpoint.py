@@ -23,9 +23,14 @@ from scratchnet.train import fit, load_checkpoint, save_checkpoint
 
 def test_nested_roundtrip_keeps_types(tmp_path):
     obj = {
-        "weights": {"conv1.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "bn.n": np.int64(7)},
+        "weights": {
+            "conv1.weight": np.arange(6, dtype=np.float32).reshape(2, 3),
+            "bn.n": np.int64(7),
+        },
         "state": {0: {"step": 3, "buf": np.ones(2)}, 1: {}},
-        "groups": [{"lr": 0.1, "betas": (0.9, 0.999), "nesterov": False, "name": "head", "none": None}],
+        "groups": [
+            {"lr": 0.1, "betas": (0.9, 0.999), "nesterov": False, "name": "head", "none": None}
+        ],
         "tensor": sn.tensor([1.0, 2.0]),
         "big": 2**100 + 1,  # a PCG64 state is a 128-bit integer
         "nan": float("nan"),
@@ -35,9 +40,20 @@ def test_nested_roundtrip_keeps_types(tmp_path):
     npz.save(obj, tmp_path / "obj.npz")
     back = npz.load(tmp_path / "obj.npz")
     np.testing.assert_array_equal(back["weights"]["conv1.weight"], obj["weights"]["conv1.weight"])
-    assert back["weights"]["conv1.weight"].dtype == np.float32 and back["weights"]["bn.n"].dtype == np.int64
-    assert list(back["state"]) == [0, 1] and back["state"][0]["step"] == 3 and back["state"][1] == {}
-    assert back["groups"][0] == {"lr": 0.1, "betas": (0.9, 0.999), "nesterov": False, "name": "head", "none": None}
+    assert (
+        back["weights"]["conv1.weight"].dtype == np.float32
+        and back["weights"]["bn.n"].dtype == np.int64
+    )
+    assert (
+        list(back["state"]) == [0, 1] and back["state"][0]["step"] == 3 and back["state"][1] == {}
+    )
+    assert back["groups"][0] == {
+        "lr": 0.1,
+        "betas": (0.9, 0.999),
+        "nesterov": False,
+        "name": "head",
+        "none": None,
+    }
     assert isinstance(back["groups"], list) and isinstance(back["groups"][0]["betas"], tuple)
     np.testing.assert_array_equal(back["tensor"], [1.0, 2.0])
     assert back["big"] == 2**100 + 1 and np.isnan(back["nan"])
@@ -49,7 +65,11 @@ def test_file_is_a_plain_npz_with_readable_names(tmp_path):
     with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
         assert "model/fc.weight" in f.files
     np.savez(tmp_path / "plain.npz", x=np.arange(3))
-    assert npz.load(tmp_path / "plain.npz")["x"].tolist() == [0, 1, 2]  # a foreign .npz loads as a dict
+    assert npz.load(tmp_path / "plain.npz")["x"].tolist() == [
+        0,
+        1,
+        2,
+    ]  # a foreign .npz loads as a dict
 
 
 def test_no_pickle_on_save_or_load(tmp_path):
@@ -58,7 +78,9 @@ def test_no_pickle_on_save_or_load(tmp_path):
     with pytest.raises(TypeError, match="cannot store set"):
         npz.save({"x": {1, 2}}, tmp_path / "x.npz")
     np.savez(tmp_path / "evil.npz", payload=np.array([print], dtype=object))  # needs pickle to read
-    with pytest.raises(ValueError, match=r"evil\.npz: array 'payload' holds Python objects") as refused:
+    with pytest.raises(
+        ValueError, match=r"evil\.npz: array 'payload' holds Python objects"
+    ) as refused:
         npz.load(tmp_path / "evil.npz")
     assert "allow_pickle" not in str(refused.value)  # never suggest the unsafe option
     with pytest.raises(FileNotFoundError):
@@ -106,7 +128,9 @@ def test_process_killed_mid_write_keeps_the_previous_file(tmp_path):
     assert result.returncode == 3
     assert npz.load(path)["version"] == 1
     leftovers = [name for name in os.listdir(tmp_path) if name != "ckpt.npz"]
-    assert leftovers and all(name.startswith(".ckpt.npz.") and name.endswith(".tmp") for name in leftovers)
+    assert leftovers and all(
+        name.startswith(".ckpt.npz.") and name.endswith(".tmp") for name in leftovers
+    )
     npz.save({"version": 3}, path)  # the next save to that path cleans up after the dead one
     assert os.listdir(tmp_path) == ["ckpt.npz"] and npz.load(path)["version"] == 3
 
@@ -116,9 +140,14 @@ def test_process_killed_mid_write_keeps_the_previous_file(tmp_path):
 
 def small_model():
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(4 * 4 * 4, 10),
-    )  # fmt: skip
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(4 * 4 * 4, 10),
+    )
 
 
 def setup_run(seed):
@@ -128,8 +157,12 @@ def setup_run(seed):
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
     sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
     train = digits("train")
-    loader = DataLoader(TensorDataset(train.images[:160], train.labels[:160]), batch_size=32, shuffle=True,
-                        transform=RandomCrop(8, padding=1))  # fmt: skip
+    loader = DataLoader(
+        TensorDataset(train.images[:160], train.labels[:160]),
+        batch_size=32,
+        shuffle=True,
+        transform=RandomCrop(8, padding=1),
+    )
     return model, opt, sched, loader
 
 
@@ -140,12 +173,29 @@ def test_resume_from_checkpoint_is_identical_to_an_uninterrupted_run(tmp_path):
     expected = model.state_dict()
 
     model, opt, sched, loader = setup_run(seed=0)
-    fit(model, loader, val, opt, epochs=1, scheduler=sched, progress=False, checkpoint=tmp_path / "ckpt.npz")
+    fit(
+        model,
+        loader,
+        val,
+        opt,
+        epochs=1,
+        scheduler=sched,
+        progress=False,
+        checkpoint=tmp_path / "ckpt.npz",
+    )
 
     # A new process would start from other weights, another loader seed and another RNG state.
     model, opt, sched, loader = setup_run(seed=12345)
-    resumed = fit(model, loader, val, opt, epochs=2, scheduler=sched, progress=False,
-                  resume_from=tmp_path / "ckpt.npz")  # fmt: skip
+    resumed = fit(
+        model,
+        loader,
+        val,
+        opt,
+        epochs=2,
+        scheduler=sched,
+        progress=False,
+        resume_from=tmp_path / "ckpt.npz",
+    )
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, expected[key], err_msg=key)  # bit for bit
     assert len(resumed) == 2
@@ -156,7 +206,9 @@ def test_resume_from_checkpoint_is_identical_to_an_uninterrupted_run(tmp_path):
 def test_save_and_load_checkpoint_parts(tmp_path):
     model, opt, sched, loader = setup_run(seed=0)
     fit(model, loader, None, opt, epochs=1, scheduler=sched, progress=False)
-    save_checkpoint(tmp_path / "c.npz", model, opt, sched, epoch=1, loaders={"train": loader}, note="hello")
+    save_checkpoint(
+        tmp_path / "c.npz", model, opt, sched, epoch=1, loaders={"train": loader}, note="hello"
+    )
     after_save = sn.rand(3).numpy()
 
     model2, opt2, sched2, loader2 = setup_run(seed=99)

@@ -42,7 +42,8 @@ PROGRAMS = [
     Program("checkpoint_resume"),
     # pytorch/examples' flags; dropout off: the two libraries draw different dropout masks.
     Program(
-        "mnist_adadelta", ("--epochs", "2", "--batch-size", "16", "--test-batch-size", "32", "--dropout", "0", "0")
+        "mnist_adadelta",
+        ("--epochs", "2", "--batch-size", "16", "--test-batch-size", "32", "--dropout", "0", "0"),
     ),
     Program("tensors_and_devices"),
     Program("samplers_and_snapshots"),
@@ -50,7 +51,9 @@ PROGRAMS = [
 
 
 @pytest.fixture(scope="module")
-def corpus_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def corpus_results(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     """Run every selected, not skipped program: all under PyTorch in one process, then all under scratchnet.
 
     Returns each program's folder, holding ``torch.json`` and ``scratchnet.json`` (or ``error.txt``).
@@ -59,7 +62,8 @@ def corpus_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     selected = [
         item.callspec.params["program"]
         for item in request.session.items
-        if item.originalname == "test_program_gives_pytorchs_results" and not item.get_closest_marker("skip")
+        if item.originalname == "test_program_gives_pytorchs_results"
+        and not item.get_closest_marker("skip")
     ]
     folders = {}
     for library in ("torch", "scratchnet"):
@@ -68,16 +72,28 @@ def corpus_results(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
             folder = folders.setdefault(program.name, tmp_path_factory.mktemp(program.name))
             run_folder = folder / library
             run_folder.mkdir(exist_ok=True)
-            plan.append({"script": str(COMPAT / f"{program.name}.py"), "args": list(program.args),
-                         "folder": str(run_folder), "init": str(folder / "initial.npz"),
-                         "out": str(folder / f"{library}.json")})  # fmt: skip
+            plan.append(
+                {
+                    "script": str(COMPAT / f"{program.name}.py"),
+                    "args": list(program.args),
+                    "folder": str(run_folder),
+                    "init": str(folder / "initial.npz"),
+                    "out": str(folder / f"{library}.json"),
+                }
+            )
         plan_path = tmp_path_factory.getbasetemp() / f"plan_{library}.json"
         plan_path.write_text(json.dumps(plan))
         env = dict(os.environ, OMP_NUM_THREADS="1")
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(COMPAT), env.get("PYTHONPATH", "")])
-        done = subprocess.run([sys.executable, str(COMPAT / "run_corpus.py"), library, str(plan_path)], env=env,
-                              capture_output=True, text=True)  # fmt: skip
-        assert done.returncode == 0, f"the {library} run of the corpus failed:\n{done.stderr[-3000:]}"
+        done = subprocess.run(
+            [sys.executable, str(COMPAT / "run_corpus.py"), library, str(plan_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, (
+            f"the {library} run of the corpus failed:\n{done.stderr[-3000:]}"
+        )
     return folders
 
 
@@ -85,12 +101,19 @@ def _assert_same(expected: object, actual: object, key: str) -> None:
     if isinstance(expected, str | bool) or expected is None:
         assert actual == expected, f"{key}: torch gave {expected!r}, scratchnet {actual!r}"
     elif isinstance(expected, list) and any(isinstance(e, str | list) for e in expected):
-        assert isinstance(actual, list) and len(actual) == len(expected), f"{key}: {expected!r} vs {actual!r}"
+        assert isinstance(actual, list) and len(actual) == len(expected), (
+            f"{key}: {expected!r} vs {actual!r}"
+        )
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             _assert_same(e, a, f"{key}[{i}]")
     else:  # numbers: float32 sums in another order differ in the last digits, and training amplifies that
-        np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
-                                   rtol=2e-3, atol=2e-4, err_msg=key)  # fmt: skip
+        np.testing.assert_allclose(
+            np.asarray(actual, dtype=float),
+            np.asarray(expected, dtype=float),
+            rtol=2e-3,
+            atol=2e-4,
+            err_msg=key,
+        )
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.name)
@@ -115,7 +138,11 @@ def test_the_harness_never_loads_pytorch(tmp_path: Path) -> None:
         "try:\n    import torch.fx\nexcept ImportError as e:\n    print('refused:', e)\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(COMPAT)]))
-    done = subprocess.run([sys.executable, str(COMPAT / "run_with_scratchnet.py"), str(script)], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(COMPAT / "run_with_scratchnet.py"), str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "refused: the program imports torch.fx, which scratchnet does not have" in done.stdout

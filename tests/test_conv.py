@@ -46,12 +46,18 @@ def make_inputs(cfg, dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
     x = sn.tensor(rng.standard_normal(cfg["x_shape"]).astype(dtype), requires_grad=True)
     w = sn.tensor(rng.standard_normal(cfg["w_shape"]).astype(dtype), requires_grad=True)
-    b = sn.tensor(rng.standard_normal(cfg["w_shape"][0]).astype(dtype), requires_grad=True) if cfg["bias"] else None
+    b = (
+        sn.tensor(rng.standard_normal(cfg["w_shape"][0]).astype(dtype), requires_grad=True)
+        if cfg["bias"]
+        else None
+    )
     return x, w, b
 
 
 def conv_args(cfg):
-    return dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"])
+    return dict(
+        stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], groups=cfg["groups"]
+    )
 
 
 def forward_backward(fn, cfg, dtype=np.float64, seed=0):
@@ -101,7 +107,9 @@ def test_pointwise_conv2d_gradcheck_and_matches_naive(cfg):
     assert type(conv2d(x, w, b, **conv_args(cfg)).creator) is conv.PointwiseConv2dFunction
     inputs = [x, w] if b is None else [x, w, b]
     assert gradcheck(lambda *t: conv2d(*t, **conv_args(cfg)), inputs)
-    for a, e in zip(forward_backward(conv2d, cfg), forward_backward(conv2d_naive, cfg), strict=True):
+    for a, e in zip(
+        forward_backward(conv2d, cfg), forward_backward(conv2d_naive, cfg), strict=True
+    ):
         assert_close(a, e, 1e-12)
 
 
@@ -110,7 +118,10 @@ def test_conv2d_matches_naive(cfg, images_per_chunk):
     """Forward and every gradient equal the loop definition, also when the batch is split into chunks."""
     expected = forward_backward(conv2d_naive, cfg)
     bytes_per_image = cfg["x_shape"][1] * np.prod(cfg["w_shape"][2:]) * 8 * _positions(cfg)
-    previous, conv.COLUMN_BUFFER_BYTES = conv.COLUMN_BUFFER_BYTES, int(images_per_chunk * bytes_per_image)
+    previous, conv.COLUMN_BUFFER_BYTES = (
+        conv.COLUMN_BUFFER_BYTES,
+        int(images_per_chunk * bytes_per_image),
+    )
     try:
         actual = forward_backward(conv2d, cfg)
     finally:
@@ -120,7 +131,9 @@ def test_conv2d_matches_naive(cfg, images_per_chunk):
 
 
 def _positions(cfg):
-    y_shape = conv._conv_output_shape(cfg["x_shape"], cfg["w_shape"], cfg["stride"], cfg["padding"], cfg["dilation"])
+    y_shape = conv._conv_output_shape(
+        cfg["x_shape"], cfg["w_shape"], cfg["stride"], cfg["padding"], cfg["dilation"]
+    )
     return int(np.prod(y_shape))
 
 
@@ -138,10 +151,16 @@ def test_reference_path_matches_fast_path(cfg):
 
 
 @torch_settings
-@given(cfg=st.one_of(conv_configs(), pointwise_configs()), dtype=st.sampled_from([np.float32, np.float64]))
+@given(
+    cfg=st.one_of(conv_configs(), pointwise_configs()),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
 def test_conv2d_matches_torch(torch, cfg, dtype):
     ours = forward_backward(conv2d, cfg, dtype)
-    x, w, b = (None if t is None else torch.tensor(t.data, requires_grad=True) for t in make_inputs(cfg, dtype))
+    x, w, b = (
+        None if t is None else torch.tensor(t.data, requires_grad=True)
+        for t in make_inputs(cfg, dtype)
+    )
     y = torch.nn.functional.conv2d(x, w, b, **conv_args(cfg))
     y.backward(torch.tensor(np.random.default_rng(1).standard_normal(y.shape).astype(dtype)))
     theirs = [y, x.grad, w.grad] + ([b.grad] if b is not None else [])
@@ -156,7 +175,13 @@ def test_conv2d_matches_torch(torch, cfg, dtype):
 @pytest.mark.parametrize("kernel", [(3, 3), (2, 4), (1, 5)])
 def test_string_padding_matches_torch(torch, padding, kernel):
     cfg = dict(
-        x_shape=(2, 3, 7, 9), w_shape=(4, 3, *kernel), bias=True, stride=1, padding=padding, dilation=(1, 2), groups=1
+        x_shape=(2, 3, 7, 9),
+        w_shape=(4, 3, *kernel),
+        bias=True,
+        stride=1,
+        padding=padding,
+        dilation=(1, 2),
+        groups=1,
     )
     ours = forward_backward(conv2d, cfg)
     x, w, b = (torch.tensor(t.data, requires_grad=True) for t in make_inputs(cfg))
@@ -219,9 +244,7 @@ def test_one_by_one_conv_is_a_matrix_product_over_channels():
 def test_channel_mismatch_names_the_shapes(fn):
     with pytest.raises(ValueError) as error:
         fn(sn.zeros(8, 1, 28, 28), sn.zeros(64, 3, 3, 3))
-    expected = (
-        "weight of shape (64, 3, 3, 3) expects 3 input channels (groups=1), got 1 for input of shape (8, 1, 28, 28)"
-    )
+    expected = "weight of shape (64, 3, 3, 3) expects 3 input channels (groups=1), got 1 for input of shape (8, 1, 28, 28)"
     assert expected in str(error.value)
     assert str(error.value).startswith(fn.__name__)
 
@@ -229,13 +252,43 @@ def test_channel_mismatch_names_the_shapes(fn):
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "kwargs", "match"),
     [
-        ((8, 28), (4, 3, 3, 3), {}, r"expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(8, 28\)"),
+        (
+            (8, 28),
+            (4, 3, 3, 3),
+            {},
+            r"expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(8, 28\)",
+        ),
         ((1, 8, 3, 28, 28), (4, 3, 3, 3), {}, r"got shape \(1, 8, 3, 28, 28\)"),
-        ((2, 3, 8, 8), (4, 3, 3), {}, r"expected weight of shape \(OC, C/groups, KH, KW\), got shape \(4, 3, 3\)"),
-        ((2, 3, 4, 4), (4, 3, 7, 7), {"padding": 1}, r"kernel 7x7 .* larger than the padded input 6x6"),
-        ((2, 3, 4, 4), (4, 3, 3, 3), {"dilation": 2}, r"spans 5x5, larger than the padded input 4x4"),
-        ((2, 6, 8, 8), (4, 2, 3, 3), {"groups": 4}, r"groups=4 does not divide the 6 channels of input \(2, 6, 8, 8\)"),
-        ((2, 6, 8, 8), (3, 3, 3, 3), {"groups": 2}, r"groups=2 does not divide the 3 output channels"),
+        (
+            (2, 3, 8, 8),
+            (4, 3, 3),
+            {},
+            r"expected weight of shape \(OC, C/groups, KH, KW\), got shape \(4, 3, 3\)",
+        ),
+        (
+            (2, 3, 4, 4),
+            (4, 3, 7, 7),
+            {"padding": 1},
+            r"kernel 7x7 .* larger than the padded input 6x6",
+        ),
+        (
+            (2, 3, 4, 4),
+            (4, 3, 3, 3),
+            {"dilation": 2},
+            r"spans 5x5, larger than the padded input 4x4",
+        ),
+        (
+            (2, 6, 8, 8),
+            (4, 2, 3, 3),
+            {"groups": 4},
+            r"groups=4 does not divide the 6 channels of input \(2, 6, 8, 8\)",
+        ),
+        (
+            (2, 6, 8, 8),
+            (3, 3, 3, 3),
+            {"groups": 2},
+            r"groups=2 does not divide the 3 output channels",
+        ),
         ((2, 6, 8, 8), (4, 3, 3, 3), {"stride": 0}, r"must be positive"),
         ((2, 6, 8, 8), (4, 3, 3, 3), {"groups": 2, "padding": -1}, r"padding must be >= 0"),
         (
@@ -244,7 +297,12 @@ def test_channel_mismatch_names_the_shapes(fn):
             {"groups": 2, "padding": "full"},
             r"padding must be an int, a pair, 'valid' or 'same'",
         ),
-        ((2, 6, 8, 8), (4, 3, 3, 3), {"groups": 2, "stride": 2, "padding": "same"}, r"padding='same' needs stride 1"),
+        (
+            (2, 6, 8, 8),
+            (4, 3, 3, 3),
+            {"groups": 2, "stride": 2, "padding": "same"},
+            r"padding='same' needs stride 1",
+        ),
     ],
 )
 def test_bad_arguments_raise_clear_errors(x_shape, w_shape, kwargs, match):
@@ -254,14 +312,20 @@ def test_bad_arguments_raise_clear_errors(x_shape, w_shape, kwargs, match):
 
 def test_channel_mismatch_of_one_image_names_its_shape():
     with pytest.raises(
-        ValueError, match=r"expects 3 input channels \(groups=1\), got 1 for input of shape \(1, 28, 28\)"
+        ValueError,
+        match=r"expects 3 input channels \(groups=1\), got 1 for input of shape \(1, 28, 28\)",
     ):
         conv2d(sn.zeros(1, 28, 28), sn.zeros(64, 3, 3, 3))
 
 
 def test_bad_bias_and_dtype():
     x, w = sn.zeros(2, 3, 8, 8), sn.zeros(4, 3, 3, 3)
-    with pytest.raises(ValueError, match=r"bias must have shape \(4,\) for weight of shape \(4, 3, 3, 3\), got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"bias must have shape \(4,\) for weight of shape \(4, 3, 3, 3\), got \(3,\)",
+    ):
         conv2d(x, w, sn.zeros(3))
-    with pytest.raises(TypeError, match=r"input \(float64\) and weight/bias \(float32\) must have the same dtype"):
+    with pytest.raises(
+        TypeError, match=r"input \(float64\) and weight/bias \(float32\) must have the same dtype"
+    ):
         conv2d(x.to(sn.float64), w)

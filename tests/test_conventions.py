@@ -65,9 +65,15 @@ def test_all_ignored_targets_match_torch(torch):
     for reduction in ("mean", "sum"):
         for smoothing in (0.0, 0.2):
             options = {"reduction": reduction, "label_smoothing": smoothing}
-            ours, grad = _grad(lambda x, o=options: F.cross_entropy(x, sn.tensor(target), **o), values)
+            ours, grad = _grad(
+                lambda x, o=options: F.cross_entropy(x, sn.tensor(target), **o), values
+            )
             theirs, torch_grad = _torch_grad(
-                torch, lambda x, o=options: torch.nn.functional.cross_entropy(x, torch.tensor(target), **o), values
+                torch,
+                lambda x, o=options: torch.nn.functional.cross_entropy(
+                    x, torch.tensor(target), **o
+                ),
+                values,
             )
             np.testing.assert_array_equal(ours.item(), theirs.item())  # NaN == NaN here
             np.testing.assert_array_equal(grad, torch_grad)
@@ -92,10 +98,14 @@ def test_masked_class_with_minus_inf_logit():
     ],
 )
 def test_minus_inf_logits_match_torch(torch, values, target, smoothing):
-    ours, grad = _grad(lambda x: F.cross_entropy(x, sn.tensor(target), label_smoothing=smoothing), values)
+    ours, grad = _grad(
+        lambda x: F.cross_entropy(x, sn.tensor(target), label_smoothing=smoothing), values
+    )
     theirs, torch_grad = _torch_grad(
         torch,
-        lambda x: torch.nn.functional.cross_entropy(x, torch.tensor(target), label_smoothing=smoothing),
+        lambda x: torch.nn.functional.cross_entropy(
+            x, torch.tensor(target), label_smoothing=smoothing
+        ),
         values,
     )
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-12)
@@ -109,8 +119,12 @@ def test_minus_inf_logits_match_torch(torch, values, target, smoothing):
 def test_nan_passes_the_gradient_through_relu_maximum_minimum():
     values = [NAN, -1.0, 2.0]
     assert _grad(lambda x: x.relu().sum(), values)[1].tolist() == [1.0, 0.0, 1.0]
-    assert _grad(lambda x: x.maximum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[1].tolist() == [1, 0, 1]
-    assert _grad(lambda x: x.minimum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[1].tolist() == [1, 1, 0]
+    assert _grad(lambda x: x.maximum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[
+        1
+    ].tolist() == [1, 0, 1]
+    assert _grad(lambda x: x.minimum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[
+        1
+    ].tolist() == [1, 1, 0]
     # A NaN on either side: both inputs get the whole gradient there (a tie still halves it).
     a = sn.tensor([NAN, 1.0, 2.0], requires_grad=True)
     b = sn.tensor([1.0, NAN, 2.0], requires_grad=True)
@@ -170,7 +184,11 @@ _SHAPE = (3, 4, 2, 5)
 @st.composite
 def _mixed_index(draw):
     """A tuple of ints, slices, index arrays, None and at most one Ellipsis for a (3, 4, 2, 5) tensor."""
-    kinds = draw(st.lists(st.sampled_from(["int", "slice", "array", "none", "ellipsis"]), min_size=1, max_size=6))
+    kinds = draw(
+        st.lists(
+            st.sampled_from(["int", "slice", "array", "none", "ellipsis"]), min_size=1, max_size=6
+        )
+    )
     consumes = ("int", "slice", "array")
     assume(kinds.count("ellipsis") <= 1 and sum(k in consumes for k in kinds) <= len(_SHAPE))
     # The dimension each entry indexes: counted from the front before an Ellipsis, from the back after it.
@@ -190,14 +208,18 @@ def _mixed_index(draw):
             elif kind == "slice":
                 index.append(slice(draw(st.integers(0, size - 1)), None, draw(st.integers(1, 2))))
             else:  # every index array has the same length, so they broadcast together
-                index.append(draw(st.lists(st.integers(0, size - 1), min_size=length, max_size=length)))
+                index.append(
+                    draw(st.lists(st.integers(0, size - 1), min_size=length, max_size=length))
+                )
     return tuple(index)
 
 
 @settings(max_examples=60, deadline=None)
 @given(index=_mixed_index(), seed=st.integers(0, 2**16))
 def test_mixed_basic_and_advanced_indexing_matches_torch(index, seed):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: cross-checks against torch skipped")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed: cross-checks against torch skipped"
+    )
     data = np.random.default_rng(seed).standard_normal(_SHAPE)
     x, xt = sn.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
     y = x[tuple(sn.tensor(i) if isinstance(i, list) else i for i in index)]
@@ -215,12 +237,17 @@ def test_mixed_basic_and_advanced_indexing_matches_torch(index, seed):
 
 def test_linear_and_matmul_refuse_mixed_dtypes():
     """torch 2.14.1 raises too: "mat1 and mat2 must have the same dtype, but got Long and Float"."""
-    with pytest.raises(TypeError, match=r"Linear\(3, 2\): expected one dtype, got input int64 \(2, 3\), "
-                                        r"weight float32 \(2, 3\), bias float32 \(2,\)"):  # fmt: skip
+    with pytest.raises(
+        TypeError,
+        match=r"Linear\(3, 2\): expected one dtype, got input int64 \(2, 3\), "
+        r"weight float32 \(2, 3\), bias float32 \(2,\)",
+    ):
         nn.Linear(3, 2)(sn.tensor([[1, 2, 3], [4, 5, 6]]))
     with pytest.raises(TypeError, match=r"Linear\(3, 2\): .*input float64"):
         nn.Linear(3, 2)(sn.randn(1, 3, dtype=sn.float64))
-    with pytest.raises(TypeError, match=r"matmul: expected one dtype, got .*float32 \(2, 3\), .*float64 \(3, 2\)"):
+    with pytest.raises(
+        TypeError, match=r"matmul: expected one dtype, got .*float32 \(2, 3\), .*float64 \(3, 2\)"
+    ):
         sn.randn(2, 3) @ sn.randn(3, 2, dtype=sn.float64)
     assert (sn.tensor([[1, 2]]) @ sn.tensor([[3], [4]])).tolist() == [[11]]  # one dtype: fine
     assert nn.Linear(3, 2).double()(sn.randn(1, 3, dtype=sn.float64)).dtype == sn.float64
@@ -233,11 +260,19 @@ def test_var_of_one_value_is_nan_with_a_warning(torch):
     with pytest.warns(UserWarning, match=r"degrees of freedom is <= 0 for input of shape \(1,\)"):
         out, grad = _grad(lambda x: x.var(), [3.0])
     assert np.isnan(out.item()) and np.isnan(grad).all()
-    for values, dim, correction in [([3.0], None, 1), ([[1.0, 2.0], [3.0, 5.0]], 0, 2), ([[1.0, 2.0]], 1, 3)]:
+    for values, dim, correction in [
+        ([3.0], None, 1),
+        ([[1.0, 2.0], [3.0, 5.0]], 0, 2),
+        ([[1.0, 2.0]], 1, 3),
+    ]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ours, grad = _grad(lambda x: x.var(dim, correction=correction).sum(), values)  # noqa: B023
-            theirs, torch_grad = _torch_grad(torch, lambda x: x.var(dim, correction=correction).sum(), values)  # noqa: B023
+            theirs, torch_grad = _torch_grad(
+                torch,
+                lambda x: x.var(dim, correction=correction).sum(),  # noqa: B023
+                values,
+            )
         np.testing.assert_array_equal(ours.item(), theirs.item())
         np.testing.assert_array_equal(grad, torch_grad)
 
@@ -254,14 +289,22 @@ def _stepped(optimizer_class, model, **options):
 
 @pytest.mark.parametrize(
     ("saved", "loaded"),
-    [(optim.Adam, optim.SGD), (optim.SGD, optim.Adam), (optim.RMSprop, optim.Adam), (optim.Adam, optim.RMSprop)],
+    [
+        (optim.Adam, optim.SGD),
+        (optim.SGD, optim.Adam),
+        (optim.RMSprop, optim.Adam),
+        (optim.Adam, optim.RMSprop),
+    ],
 )
 def test_state_of_another_kind_of_optimizer_is_refused(saved, loaded):
     model = nn.Linear(3, 2)
     state = _stepped(saved, model, lr=0.01).state_dict()
     target = loaded(model.parameters(), lr=0.5)
-    with pytest.raises(ValueError, match=rf"{loaded.__name__}.load_state_dict: the state was saved by another kind "
-                                         r"of optimizer: parameter group 0 has no "):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=rf"{loaded.__name__}.load_state_dict: the state was saved by another kind "
+        r"of optimizer: parameter group 0 has no ",
+    ):
         target.load_state_dict(state)
     assert target.param_groups[0]["lr"] == 0.5 and not target.state  # nothing was changed
 
@@ -271,8 +314,11 @@ def test_state_for_parameters_of_another_shape_is_refused(optimizer_class):
     options = {"lr": 0.1, "momentum": 0.9} if optimizer_class is not optim.Adam else {"lr": 0.1}
     state = _stepped(optimizer_class, nn.Linear(3, 2), **options).state_dict()
     other = optimizer_class(nn.Linear(4, 2).parameters(), **options)
-    with pytest.raises(ValueError, match=r"state '\w+' of parameter 0 in group 0 has shape \(2, 3\), but that "
-                                         r"parameter has shape \(2, 4\)"):  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"state '\w+' of parameter 0 in group 0 has shape \(2, 3\), but that "
+        r"parameter has shape \(2, 4\)",
+    ):
         other.load_state_dict(state)
     same = optimizer_class(nn.Linear(3, 2).parameters(), **options)
     same.load_state_dict(state)  # the same shapes still load

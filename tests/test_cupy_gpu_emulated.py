@@ -121,7 +121,9 @@ def test_the_stand_in_is_as_strict_as_cupy(fake):
         np.pad(device_array, 1)
     with pytest.raises(TypeError, match="NumPy"):
         fake.concatenate([device_array, np.ones(3)])
-    assert isinstance(device_array + 1.0, FakeCupyArray) and isinstance(device_array.sum(), FakeCupyArray)
+    assert isinstance(device_array + 1.0, FakeCupyArray) and isinstance(
+        device_array.sum(), FakeCupyArray
+    )
 
 
 # --------------------------------------------------------------------------- everything else, on "cuda"
@@ -129,12 +131,17 @@ def test_the_stand_in_is_as_strict_as_cupy(fake):
 
 def test_dispatch_picks_the_gpu_kernels(emulated_gpu, kernels):
     x = emulated_gpu.zeros(2)
-    assert backend.fast_kernels_for(x) is kernels and backend.fast_kernels_for(x, family="norm") is kernels
+    assert (
+        backend.fast_kernels_for(x) is kernels
+        and backend.fast_kernels_for(x, family="norm") is kernels
+    )
     assert sn.cuda.is_available() and sn.zeros(2, device="cuda").device == "cuda"
 
 
 def test_a_kernel_module_that_fails_to_import_leaves_the_reference_path(emulated_gpu, monkeypatch):
-    monkeypatch.setitem(backend.KERNEL_MODULES, ("window", "cuda"), "scratchnet.kernels.no_such_module")
+    monkeypatch.setitem(
+        backend.KERNEL_MODULES, ("window", "cuda"), "scratchnet.kernels.no_such_module"
+    )
     monkeypatch.setattr(backend, "_loaded", {})
     with pytest.warns(RuntimeWarning, match="no_such_module could not be imported"):
         assert backend.fast_kernels_for(emulated_gpu.zeros(2)) is None

@@ -35,7 +35,9 @@ from scratchnet.train import load_checkpoint, save_checkpoint
 
 CHECKPOINT = r"scratchnet (checkpoint|file)"
 MNIST, CIFAR, MEDMNIST = r"mnist|idx file", r"cifar", r"medmnist"
-BOMB_BYTES = 100 * 2**20  # expands past the 64 MiB that is always allowed, about 1000 times its size
+BOMB_BYTES = (
+    100 * 2**20
+)  # expands past the 64 MiB that is always allowed, about 1000 times its size
 
 
 # --------------------------------------------------------------------------- building the files
@@ -66,7 +68,9 @@ def _zip(path: Path, members: dict[str, bytes]) -> None:
             archive.writestr(name, data)
 
 
-def _tree_file(path: Path, tree: Any, arrays: dict[str, np.ndarray] | None = None, raw: str | None = None) -> None:
+def _tree_file(
+    path: Path, tree: Any, arrays: dict[str, np.ndarray] | None = None, raw: str | None = None
+) -> None:
     """A file laid out like scratchnet.save's, with a tree written by hand (an edited header)."""
     text = raw if raw is not None else json.dumps({"format": "scratchnet-npz-1", "tree": tree})
     np.savez(path, __scratchnet_tree__=np.array(text), **(arrays or {}))
@@ -75,9 +79,17 @@ def _tree_file(path: Path, tree: Any, arrays: dict[str, np.ndarray] | None = Non
 def _lying_npy(path: Path) -> None:
     """A member whose .npy header claims 10**12 float64s (8 TB) but that holds 16 bytes."""
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
     tree = json.dumps({"format": "scratchnet-npz-1", "tree": {"array": "w"}})
-    _zip(path, {"__scratchnet_tree__.npy": _npy_bytes(np.array(tree)), "w.npy": header.getvalue() + bytes(16)})
+    _zip(
+        path,
+        {
+            "__scratchnet_tree__.npy": _npy_bytes(np.array(tree)),
+            "w.npy": header.getvalue() + bytes(16),
+        },
+    )
 
 
 def _npz_bomb(path: Path, name: str = "w", extra: dict[str, np.ndarray] | None = None) -> None:
@@ -85,7 +97,8 @@ def _npz_bomb(path: Path, name: str = "w", extra: dict[str, np.ndarray] | None =
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array_header_1_0(
-                member, {"descr": "|u1", "fortran_order": False, "shape": (BOMB_BYTES // 784, 28, 28)}
+                member,
+                {"descr": "|u1", "fortran_order": False, "shape": (BOMB_BYTES // 784, 28, 28)},
             )
             for _ in range(BOMB_BYTES // 784 * 784 // 2**20):
                 member.write(bytes(2**20))
@@ -98,11 +111,15 @@ def _idx(array: np.ndarray) -> bytes:
     codes = {np.dtype(np.uint8): 0x08, np.dtype(">f4"): 0x0D}
     array = array.astype(">f4") if array.dtype.kind == "f" else array
     return (
-        bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+        bytes([0, 0, codes[array.dtype], array.ndim])
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.tobytes()
     )
 
 
-def _mnist_files(root: Path, images: bytes | None = None, labels: bytes | None = None, gz: bool = False) -> None:
+def _mnist_files(
+    root: Path, images: bytes | None = None, labels: bytes | None = None, gz: bool = False
+) -> None:
     good_images = _idx(np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8))
     good_labels = _idx(np.array([3, 1, 4], dtype=np.uint8))
     images = good_images if images is None else images
@@ -138,8 +155,10 @@ def _cifar_binary(root: Path, labels: list[int], extra: bytes = b"") -> Path:
 def _medmnist(root: Path, **changes: Any) -> Path:
     """bloodmnist.npz (8 classes, RGB 28x28): the val split, with ``changes`` applied to its arrays."""
     rng = np.random.default_rng(0)
-    arrays = {"val_images": rng.integers(0, 256, (4, 28, 28, 3), dtype=np.uint8),
-              "val_labels": np.array([[0], [7], [3], [5]], dtype=np.uint8)}  # fmt: skip
+    arrays = {
+        "val_images": rng.integers(0, 256, (4, 28, 28, 3), dtype=np.uint8),
+        "val_labels": np.array([[0], [7], [3], [5]], dtype=np.uint8),
+    }
     for key, value in changes.items():
         if value is None:
             del arrays[key]
@@ -224,8 +243,12 @@ def _checkpoint_edited(edit: Callable[[dict[str, Any]], Any]) -> Case:
     return build
 
 
-def _mnist_case(images: bytes | None = None, labels: bytes | None = None, gz: bool = False,
-                blame: str = "images") -> Case:  # fmt: skip
+def _mnist_case(
+    images: bytes | None = None,
+    labels: bytes | None = None,
+    gz: bool = False,
+    blame: str = "images",
+) -> Case:
     def build(tmp):
         _mnist_files(tmp, images, labels, gz)
         name = f"t10k-{blame}-idx{3 if blame == 'images' else 1}-ubyte" + (".gz" if gz else "")
@@ -326,7 +349,11 @@ def _rng_edited(state):
 
 
 def _deep_json(path):
-    return _tree_file(path, None, raw='{"format": "scratchnet-npz-1", "tree": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    return _tree_file(
+        path,
+        None,
+        raw='{"format": "scratchnet-npz-1", "tree": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    )
 
 
 def _deep_tree(path):
@@ -355,14 +382,20 @@ CASES: dict[str, Case] = {
     "random-bytes": _written(lambda p: p.write_bytes(np.random.default_rng(0).bytes(500))),
     "plain-npy": _written(lambda p: p.write_bytes(_npy_bytes(np.ones(3)))),
     "pickle-file": _written(lambda p: p.write_bytes(pickle.dumps({"w": [1.0]}))),
-    "torch-save-zip": _written(lambda p: _zip(p, {"archive/data.pkl": pickle.dumps({}), "archive/version": b"3"})),
+    "torch-save-zip": _written(
+        lambda p: _zip(p, {"archive/data.pkl": pickle.dumps({}), "archive/version": b"3"})
+    ),
     "zip-of-text": _written(lambda p: _zip(p, {"notes.txt": b"hello"})),
     "object-array": _written(lambda p: np.savez(p, payload=np.array([print], dtype=object))),
     # --- an edited tree header
-    "tree-invalid-json": _written(lambda p: _tree_file(p, None, raw='{"format": "scratchnet-npz-1", "tree": {')),
+    "tree-invalid-json": _written(
+        lambda p: _tree_file(p, None, raw='{"format": "scratchnet-npz-1", "tree": {')
+    ),
     "tree-nested-json": _written(_deep_json),
     "tree-nested-nodes": _written(_deep_tree),
-    "tree-missing-array": _written(lambda p: _tree_file(p, {"dict": [["w", {"array": "nowhere"}]]})),
+    "tree-missing-array": _written(
+        lambda p: _tree_file(p, {"dict": [["w", {"array": "nowhere"}]]})
+    ),
     "tree-unknown-kind": _written(lambda p: _tree_file(p, {"set": [1, 2]})),
     "tree-two-kinds": _written(lambda p: _tree_file(p, {"value": 1, "list": []})),
     "tree-bad-pair": _written(lambda p: _tree_file(p, {"dict": [["a"]]})),
@@ -384,7 +417,9 @@ CASES: dict[str, Case] = {
     "weights-fifo": _torch_weights_fifo,
     # --- MNIST idx files
     "mnist-images-truncated": _mnist_case(images=_idx(np.zeros((3, 28, 28), np.uint8))[:-100]),
-    "mnist-images-trailing-bytes": _mnist_case(images=_idx(np.zeros((3, 28, 28), np.uint8)) + b"\0" * 7),
+    "mnist-images-trailing-bytes": _mnist_case(
+        images=_idx(np.zeros((3, 28, 28), np.uint8)) + b"\0" * 7
+    ),
     "mnist-header-truncated": _mnist_case(images=bytes([0, 0, 8, 3, 0, 0])),
     "mnist-empty": _mnist_case(labels=b"", blame="labels"),
     "mnist-text": _mnist_case(images=b"<html>404 Not Found</html>"),
@@ -402,10 +437,18 @@ CASES: dict[str, Case] = {
     "cifar-not-a-dict": _cifar_case([1, 2, 3]),
     "cifar-str-keys": _cifar_case({"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2, 3]}),
     "cifar-label-99": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 99, 3]}),
-    "cifar-label-negative": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, -1, 3]}),
-    "cifar-label-2.5": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2.5, 3]}),
-    "cifar-labels-too-few": _cifar_case({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2]}),
-    "cifar-data-wrong-shape": _cifar_case({b"data": np.zeros((3, 1000), np.uint8), b"labels": [1, 2, 3]}),
+    "cifar-label-negative": _cifar_case(
+        {b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, -1, 3]}
+    ),
+    "cifar-label-2.5": _cifar_case(
+        {b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2.5, 3]}
+    ),
+    "cifar-labels-too-few": _cifar_case(
+        {b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2]}
+    ),
+    "cifar-data-wrong-shape": _cifar_case(
+        {b"data": np.zeros((3, 1000), np.uint8), b"labels": [1, 2, 3]}
+    ),
     "cifar-data-nan": _cifar_case({b"data": np.full((3, 3072), np.nan), b"labels": [1, 2, 3]}),
     "cifar-truncated": _cifar_case(
         raw=pickle.dumps({b"data": np.zeros((3, 3072), np.uint8), b"labels": [1, 2, 3]})[:-500]
@@ -424,14 +467,24 @@ CASES: dict[str, Case] = {
     "medmnist-grey-images": _medmnist_case(val_images=np.zeros((4, 28, 28), np.uint8)),
     "medmnist-images-64": _medmnist_case(val_images=np.zeros((4, 64, 64, 3), np.uint8)),
     "medmnist-images-nan": _medmnist_case(val_images=np.full((4, 28, 28, 3), np.nan, np.float32)),
-    "medmnist-truncated": _medmnist_written(lambda p: (_medmnist(p.parent), p.write_bytes(p.read_bytes()[:-40]))),
+    "medmnist-truncated": _medmnist_written(
+        lambda p: (_medmnist(p.parent), p.write_bytes(p.read_bytes()[:-40]))
+    ),
     "medmnist-text": _medmnist_written(lambda p: p.write_text("see https://medmnist.com")),
-    "medmnist-bomb": _medmnist_written(lambda p: _npz_bomb(p, "val_images", {"val_labels": _u8([[0]] * 10)})),
+    "medmnist-bomb": _medmnist_written(
+        lambda p: _npz_bomb(p, "val_images", {"val_labels": _u8([[0]] * 10)})
+    ),
 }
 
 
 # Words of NumPy's, zipfile's and json's own messages, and the unsafe hint of NumPy's.
-LOW_LEVEL_MESSAGES = ("allow_pickle", "Errno", "File is not a zip file", "cannot reshape", "Expecting")
+LOW_LEVEL_MESSAGES = (
+    "allow_pickle",
+    "Errno",
+    "File is not a zip file",
+    "cannot reshape",
+    "Expecting",
+)
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -445,11 +498,15 @@ def test_damaged_file_gives_one_clear_error(case, tmp_path):
     finally:
         tracemalloc.stop()
     error, message = raised.value, str(raised.value)
-    assert type(error) in (ValueError, FileNotFoundError, IsADirectoryError), f"{type(error).__name__}: {message}"
+    assert type(error) in (ValueError, FileNotFoundError, IsADirectoryError), (
+        f"{type(error).__name__}: {message}"
+    )
     assert path.name in message, message  # which file
     assert re.search(concept, message, flags=re.IGNORECASE), message  # which scratchnet concept
     assert not any(low in message for low in LOW_LEVEL_MESSAGES), message
-    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MiB allocated before refusing"  # no bomb was unpacked
+    assert peak < 32 * 2**20, (
+        f"{peak / 2**20:.0f} MiB allocated before refusing"
+    )  # no bomb was unpacked
 
 
 # --------------------------------------------------------------------------- a failed load changes nothing
@@ -467,7 +524,9 @@ def _assert_unchanged(model, opt, before, opt_before, rng_before):
     assert after["state"].keys() == opt_before["state"].keys()
     for index, state in after["state"].items():
         for name, value in state.items():
-            np.testing.assert_array_equal(value, opt_before["state"][index][name], err_msg=f"{index}/{name}")
+            np.testing.assert_array_equal(
+                value, opt_before["state"][index][name], err_msg=f"{index}/{name}"
+            )
     assert sn.rng.generator().bit_generator.state == rng_before
 
 
@@ -478,7 +537,9 @@ def test_a_failed_load_checkpoint_changes_nothing(tmp_path, mismatch):
     source = _model()
     source_opt = optim.SGD(source.parameters(), lr=0.5, momentum=0.9)
     if mismatch == "optimizer":  # two parameter groups: the target optimizer has one
-        source_opt = optim.SGD([{"params": source[0].parameters()}, {"params": source[2].parameters()}], lr=0.5)
+        source_opt = optim.SGD(
+            [{"params": source[0].parameters()}, {"params": source[2].parameters()}], lr=0.5
+        )
     source(sn.randn(5, 3)).sum().backward()
     source_opt.step()
     path = tmp_path / "ckpt.npz"
@@ -490,16 +551,27 @@ def test_a_failed_load_checkpoint_changes_nothing(tmp_path, mismatch):
     content = path.read_bytes()
 
     sn.manual_seed(7)
-    model = _model() if mismatch != "model" else nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3))
+    model = (
+        _model()
+        if mismatch != "model"
+        else nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 3))
+    )
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
     model(sn.randn(2, 3)).sum().backward()
     opt.step()  # a momentum buffer to keep
-    before, opt_before, rng_before = _params(model), opt.state_dict(), sn.rng.generator().bit_generator.state
+    before, opt_before, rng_before = (
+        _params(model),
+        opt.state_dict(),
+        sn.rng.generator().bit_generator.state,
+    )
     with pytest.raises((ValueError, RuntimeError)) as raised:
         load_checkpoint(path, model, opt)
     _assert_unchanged(model, opt, before, opt_before, rng_before)
     assert path.read_bytes() == content
-    if sys.version_info >= (3, 11):  # add_note: the note says which part failed, which file, and that
+    if sys.version_info >= (
+        3,
+        11,
+    ):  # add_note: the note says which part failed, which file, and that
         note = " ".join(getattr(raised.value, "__notes__", []))  # nothing changed
         assert str(path) in note and "nothing was changed" in note, note
 
@@ -529,13 +601,18 @@ def test_expansion_limit_is_checked_before_unpacking_and_configurable(tmp_path, 
     np.savez_compressed(path, x=zeros)
     with pytest.raises(ValueError, match=r"zeros\.npz would expand .* past the limit of 100 times"):
         sn.load(path)
-    assert sn.load(path, max_expansion=float("inf"))["x"].shape == zeros.shape  # trusted: the keyword
+    assert (
+        sn.load(path, max_expansion=float("inf"))["x"].shape == zeros.shape
+    )  # trusted: the keyword
     monkeypatch.setattr(files, "MAX_EXPANSION", 5000)  # or the module default, everywhere
     assert sn.load(path)["x"].shape == zeros.shape
 
     monkeypatch.setattr(files, "MAX_EXPANSION", 100)
-    np.savez_compressed(tmp_path / "bloodmnist.npz", val_images=np.zeros((1300, 28, 28, 3), np.uint8),
-                        val_labels=np.zeros((1300, 1), np.uint8))  # fmt: skip
+    np.savez_compressed(
+        tmp_path / "bloodmnist.npz",
+        val_images=np.zeros((1300, 28, 28, 3), np.uint8),
+        val_labels=np.zeros((1300, 1), np.uint8),
+    )
     with pytest.raises(ValueError, match=r"MedMNIST archive .*bloodmnist\.npz would expand"):
         medmnist("bloodmnist", "val", root=tmp_path)
     assert len(medmnist("bloodmnist", "val", root=tmp_path, max_expansion=5000)) == 1300
@@ -548,7 +625,9 @@ def test_expansion_limit_is_checked_before_unpacking_and_configurable(tmp_path, 
 def test_real_data_sets_expand_well_within_the_limit(tmp_path):
     """Random pixels (like photographs, nearly incompressible) and a scratchnet checkpoint (stored)."""
     images = np.random.default_rng(0).integers(0, 256, (200, 28, 28, 3), dtype=np.uint8)
-    np.savez_compressed(tmp_path / "bloodmnist.npz", val_images=images, val_labels=np.zeros((200, 1), np.uint8))
+    np.savez_compressed(
+        tmp_path / "bloodmnist.npz", val_images=images, val_labels=np.zeros((200, 1), np.uint8)
+    )
     from scratchnet.io import files
 
     with zipfile.ZipFile(tmp_path / "bloodmnist.npz") as archive:
@@ -586,7 +665,9 @@ def test_next_save_removes_stale_temporary_files_and_only_those(tmp_path):
 
 def test_save_to_a_directory_says_so(tmp_path):
     (tmp_path / "runs").mkdir()
-    with pytest.raises(IsADirectoryError, match=r"cannot save to .*runs: it is a directory; give a file name"):
+    with pytest.raises(
+        IsADirectoryError, match=r"cannot save to .*runs: it is a directory; give a file name"
+    ):
         sn.save({"v": 1}, tmp_path / "runs")
     assert os.listdir(tmp_path / "runs") == [] and os.listdir(tmp_path) == ["runs"]
 
@@ -608,18 +689,26 @@ def test_pytorch_files_that_are_not_plain_state_dicts(tmp_path, torch):
     marker = tmp_path / "code-ran"
     evil = tmp_path / "evil.pth"
     evil.write_bytes(pickle.dumps({"0.weight": _RunsCode(marker)}, protocol=2))
-    with pytest.raises(ValueError, match=r"evil\.pth is damaged or holds more than tensors") as raised:
+    with pytest.raises(
+        ValueError, match=r"evil\.pth is damaged or holds more than tensors"
+    ) as raised:
         load_torch_state_dict(_model(), evil)
     assert not marker.exists()
-    assert "weights_only=False" not in str(raised.value) and "trust" not in str(raised.value)  # no unsafe hint
+    assert "weights_only=False" not in str(raised.value) and "trust" not in str(
+        raised.value
+    )  # no unsafe hint
 
     good = tmp_path / "good.pth"
-    torch.save({key: torch.from_numpy(value.numpy()) for key, value in _model().state_dict().items()}, good)
+    torch.save(
+        {key: torch.from_numpy(value.numpy()) for key, value in _model().state_dict().items()}, good
+    )
     cut = tmp_path / "cut.pth"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(ValueError, match=r"cut\.pth is truncated or not a PyTorch weights file"):
         load_torch_state_dict(_model(), cut)
     text = tmp_path / "notes.pth"
     text.write_text("0.weight: [[1, 2, 3]]")
-    with pytest.raises(ValueError, match=r"notes\.pth is not a PyTorch weights file \(\.pth\): it is text"):
+    with pytest.raises(
+        ValueError, match=r"notes\.pth is not a PyTorch weights file \(\.pth\): it is text"
+    ):
         load_torch_state_dict(_model(), text)

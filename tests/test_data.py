@@ -38,7 +38,8 @@ def test_digits_is_bundled_and_split_without_overlap():
         assert d.labels.dtype == np.int64 and set(d.labels.tolist()) == set(range(10))
     # no image in two splits (compare the raw bytes of every image)
     keys = [
-        {img.tobytes() + bytes([lab]) for img, lab in zip(d.images, d.labels, strict=True)} for d in splits.values()
+        {img.tobytes() + bytes([lab]) for img, lab in zip(d.images, d.labels, strict=True)}
+        for d in splits.values()
     ]
     assert len(keys[0] & keys[2]) == 0 and len(keys[1] & keys[2]) == 0
     # stratified: every class has about 20% of its images in the test split
@@ -49,7 +50,16 @@ def test_digits_is_bundled_and_split_without_overlap():
 def test_digits_known_first_image():
     images, labels = digits("all").images, digits("all").labels
     assert labels[:5].tolist() == [0, 1, 2, 3, 4]
-    assert (images[0, 0, 0] * 16).round().tolist() == [0, 0, 5, 13, 9, 1, 0, 0]  # the first row of the "0"
+    assert (images[0, 0, 0] * 16).round().tolist() == [
+        0,
+        0,
+        5,
+        13,
+        9,
+        1,
+        0,
+        0,
+    ]  # the first row of the "0"
 
 
 # --------------------------------------------------------------------------- TensorDataset and DataLoader
@@ -105,7 +115,9 @@ def test_loader_applies_transform_with_the_epoch_rng():
     flip = RandomHorizontalFlip(p=1.0)
     x, _ = next(iter(DataLoader(ds, batch_size=2, transform=flip)))
     np.testing.assert_array_equal(x.numpy(), images[..., ::-1])
-    y, _ = next(iter(DataLoader(ds, batch_size=2, transform=lambda a: a * 2)))  # plain callables work too
+    y, _ = next(
+        iter(DataLoader(ds, batch_size=2, transform=lambda a: a * 2))
+    )  # plain callables work too
     np.testing.assert_array_equal(y.numpy(), images * 2)
 
 
@@ -138,7 +150,9 @@ def _write_medmnist(path, rgb, n_labels):
     for split, n in [("train", 6), ("val", 3), ("test", 4)]:
         shape = (n, 28, 28, 3) if rgb else (n, 28, 28)
         arrays[f"{split}_images"] = rng.integers(0, 256, shape, dtype=np.uint8)
-        arrays[f"{split}_labels"] = rng.integers(0, 2 if n_labels > 1 else 9, (n, n_labels), dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(
+            0, 2 if n_labels > 1 else 9, (n, n_labels), dtype=np.uint8
+        )
     np.savez_compressed(path, **arrays)
     return arrays
 
@@ -175,7 +189,9 @@ def test_medmnist_missing_file_says_where_to_get_it(tmp_path):
 
 def _write_idx(path, array, compress):
     codes = {np.dtype(np.uint8): 0x08}
-    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     opener = gzip.open if compress else open
     with opener(path, "wb") as file:
         file.write(header + array.tobytes())
@@ -229,7 +245,9 @@ def test_cifar10_python_batches(tmp_path):
     (folder / "test_batch").write_bytes(pickle.dumps(batches[5], protocol=2))
     train, test = cifar10("train", root=tmp_path), cifar10("test", root=tmp_path)
     assert train.images.shape == (20, 3, 32, 32) and len(test) == 4
-    np.testing.assert_array_equal(train.images[4].reshape(-1), batches[1][b"data"][0])  # R, G, B planes
+    np.testing.assert_array_equal(
+        train.images[4].reshape(-1), batches[1][b"data"][0]
+    )  # R, G, B planes
     assert test.labels.tolist() == batches[5][b"labels"]
 
 

@@ -45,7 +45,9 @@ def split_fences(text: str) -> tuple[str, list[tuple[str, str, int]]]:
         fence, info, start = match.group("fence"), match.group("info").strip(), i + 1
         body = []
         i += 1
-        while i < len(lines) and not (lines[i].strip().startswith(fence) and not lines[i].strip().strip(fence[0])):
+        while i < len(lines) and not (
+            lines[i].strip().startswith(fence) and not lines[i].strip().strip(fence[0])
+        ):
             body.append(lines[i])
             i += 1
         blocks.append((info, "\n".join(body), start))
@@ -82,7 +84,9 @@ def relative_links(page: Path) -> list[str]:
     prose, _ = split_fences(page.read_text(encoding="utf-8"))
     prose = re.sub(r"(`+).+?\1", "", prose)  # links inside inline code are examples, not links
     targets = LINK.findall(prose) + REFERENCE.findall(prose) + HTML_SRC.findall(prose)
-    return [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t, re.IGNORECASE)]  # no http:, mailto:
+    return [
+        t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t, re.IGNORECASE)
+    ]  # no http:, mailto:
 
 
 def runnable_blocks(page: Path) -> list[tuple[str, int]]:
@@ -138,10 +142,14 @@ RUNNABLE = [(page, blocks) for page in PAGES if (blocks := runnable_blocks(page)
 
 
 def test_there_are_runnable_examples():
-    assert len(RUNNABLE) >= 10, "the convention is a fence opened with ```python run (see docs/index.md)"
+    assert len(RUNNABLE) >= 10, (
+        "the convention is a fence opened with ```python run (see docs/index.md)"
+    )
 
 
-@pytest.mark.parametrize("page, blocks", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p, _ in RUNNABLE])
+@pytest.mark.parametrize(
+    "page, blocks", RUNNABLE, ids=[str(p.relative_to(ROOT)) for p, _ in RUNNABLE]
+)
 def test_runnable_blocks_run(page, blocks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # whatever an example writes lands here
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -201,12 +209,16 @@ def api_sections() -> dict[str, str]:
 @pytest.mark.parametrize("module_name", API_MODULES)
 def test_api_reference_lists_every_public_name(module_name):
     section = api_sections().get(module_name)
-    assert section is not None, f"docs/api.md has no section '## {module_name}'; run python docs/gen_api.py"
+    assert section is not None, (
+        f"docs/api.md has no section '## {module_name}'; run python docs/gen_api.py"
+    )
     module = importlib.import_module(module_name)
     names = public_names(module)
     assert names, f"{module_name} has no public names?"
     missing = [n for n in names if f"`{n}`" not in section and f"{module_name}.{n}" not in section]
-    assert not missing, f"docs/api.md does not list {module_name}.{missing}; run python docs/gen_api.py"
+    assert not missing, (
+        f"docs/api.md does not list {module_name}.{missing}; run python docs/gen_api.py"
+    )
 
 
 def test_api_reference_has_no_stale_names():
@@ -259,20 +271,32 @@ def test_quoted_numbers_match_the_run():
                 wrong.append(f"{page.relative_to(ROOT)}: {path} is not in {NUMBERS_JSON.name}")
                 continue
             if not matches(value, shown, unit):
-                wrong.append(f"{page.relative_to(ROOT)}: {path} is {value!r} in the run, the page says {shown}{unit}")
+                wrong.append(
+                    f"{page.relative_to(ROOT)}: {path} is {value!r} in the run, the page says {shown}{unit}"
+                )
     assert count >= 20, "the demo pages quote their numbers with <!-- number: path --> markers"
-    assert not wrong, "regenerate with python -m scratchnet.demos.make_docs_figures, then update:\n  " + "\n  ".join(
-        wrong
+    assert not wrong, (
+        "regenerate with python -m scratchnet.demos.make_docs_figures, then update:\n  "
+        + "\n  ".join(wrong)
     )
 
 
 def test_number_checker_catches_a_stale_number():
-    text = "<!-- number: a/b -->73.8% and <!-- number: a/c/1 -->176x and <!-- number: a/d -->0.095, "
+    text = (
+        "<!-- number: a/b -->73.8% and <!-- number: a/c/1 -->176x and <!-- number: a/d -->0.095, "
+    )
     text += "<!-- number: a/b -->+73.8 points, <!-- number: a/with space -->2.0"
-    assert quoted_numbers(text) == [("a/b", "73.8", "%"), ("a/c/1", "176", "x"), ("a/d", "0.095", ""),
-                                    ("a/b", "+73.8", " points"), ("a/with space", "2.0", "")]  # fmt: skip
+    assert quoted_numbers(text) == [
+        ("a/b", "73.8", "%"),
+        ("a/c/1", "176", "x"),
+        ("a/d", "0.095", ""),
+        ("a/b", "+73.8", " points"),
+        ("a/with space", "2.0", ""),
+    ]
     assert matches(0.7382, "+73.8", " points")
     numbers = {"a": {"b": 0.7382, "c": [1.0, 176.4], "d": 0.0951}}
     assert matches(lookup(numbers, "a/b"), "73.8", "%") and not matches(0.7372, "73.8", "%")
-    assert matches(lookup(numbers, "a/c/1"), "176", "x") and matches(lookup(numbers, "a/d"), "0.095", "")
+    assert matches(lookup(numbers, "a/c/1"), "176", "x") and matches(
+        lookup(numbers, "a/d"), "0.095", ""
+    )
     assert not matches(0.0961, "0.095", "")

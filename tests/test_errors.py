@@ -17,7 +17,12 @@ class FakeCudaArray:
     __module__ = "cupy._core.core"
 
     def __init__(self, shape):
-        self.shape, self.dtype, self.ndim, self.size = shape, np.dtype(np.float32), len(shape), int(np.prod(shape))
+        self.shape, self.dtype, self.ndim, self.size = (
+            shape,
+            np.dtype(np.float32),
+            len(shape),
+            int(np.prod(shape)),
+        )
 
 
 # ---------------------------------------------------------------------- shapes
@@ -44,7 +49,9 @@ def test_matmul_errors_name_both_shapes():
         sn.randn(2, 3) @ sn.randn(4, 5)
     with pytest.raises(ValueError, match=r"matmul: shapes \(3,\) and \(4,\)"):
         sn.randn(3) @ sn.randn(4)
-    with pytest.raises(ValueError, match=r"matmul: batch dims of \(2, 2, 3\) and \(3, 3, 4\) do not broadcast"):
+    with pytest.raises(
+        ValueError, match=r"matmul: batch dims of \(2, 2, 3\) and \(3, 3, 4\) do not broadcast"
+    ):
         sn.randn(2, 2, 3) @ sn.randn(3, 3, 4)
     with pytest.raises(ValueError, match=r"at least 1 dimension, got shapes \(\) and \(3,\)"):
         sn.tensor(2.0) @ sn.randn(3)
@@ -59,7 +66,10 @@ def test_broadcast_to_and_expand_errors():
 
 def test_shape_op_errors():
     x = sn.randn(2, 3)
-    with pytest.raises(ValueError, match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as \(4, 2\)",
+    ):
         x.reshape(4, 2)
     with pytest.raises(ValueError, match="not a permutation"):
         x.permute(0, 0)
@@ -71,7 +81,9 @@ def test_shape_op_errors():
         x.unsqueeze(4)
     with pytest.raises(ValueError, match="start_dim 1 comes after end_dim 0"):
         x.flatten(1, 0)
-    with pytest.raises(ValueError, match=r"cat: shapes must match except in dim 0, got \(2, 3\), \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"cat: shapes must match except in dim 0, got \(2, 3\), \(2, 4\)"
+    ):
         sn.cat([x, sn.randn(2, 4)])
     with pytest.raises(IndexError, match="cat: dim 2 is out of range"):
         sn.cat([x, x], dim=2)
@@ -79,7 +91,9 @@ def test_shape_op_errors():
         sn.cat([])
     with pytest.raises(ValueError, match="stack: all shapes must be equal"):
         sn.stack([x, sn.randn(3, 2)])
-    with pytest.raises(ValueError, match=r"split: sizes \[1, 1\] do not add up to 3, the size of dim 1"):
+    with pytest.raises(
+        ValueError, match=r"split: sizes \[1, 1\] do not add up to 3, the size of dim 1"
+    ):
         x.split([1, 1], dim=1)
     with pytest.raises(ValueError, match="chunks must be positive"):
         x.chunk(0)
@@ -116,7 +130,9 @@ def test_backward_through_a_freed_graph():
     x = sn.randn(3, requires_grad=True)
     loss = (x.exp() * 2).sum()
     loss.backward()
-    with pytest.raises(RuntimeError, match=r"backward through Sum a second time.*retain_graph=True"):
+    with pytest.raises(
+        RuntimeError, match=r"backward through Sum a second time.*retain_graph=True"
+    ):
         loss.backward()
 
 
@@ -131,7 +147,9 @@ def test_backward_on_a_tensor_without_grad():
 
 
 def test_requires_grad_on_integer_tensors():
-    with pytest.raises(RuntimeError, match="only floating-point tensors can require gradients, got dtype int64"):
+    with pytest.raises(
+        RuntimeError, match="only floating-point tensors can require gradients, got dtype int64"
+    ):
         sn.tensor([1, 2, 3], requires_grad=True)
     with pytest.raises(RuntimeError, match="dtype bool"):
         sn.tensor([True]).requires_grad_()
@@ -146,7 +164,10 @@ def test_inplace_change_of_a_tensor_that_requires_grad():
     for change in [lambda: w.zero_(), lambda: w.fill_(1.0), lambda: w.copy_(np.zeros(3))]:
         with pytest.raises(RuntimeError, match="no_grad"):
             change()
-    with sn.no_grad(), pytest.raises(ValueError, match=r"copy_: source of shape \(2,\) does not match \(3,\)"):
+    with (
+        sn.no_grad(),
+        pytest.raises(ValueError, match=r"copy_: source of shape \(2,\) does not match \(3,\)"),
+    ):
         w.copy_(np.zeros(2))
 
 
@@ -157,7 +178,8 @@ def test_mixing_cpu_and_cuda_tensors_is_refused():
     cpu, cuda = sn.randn(2, 3), sn.Tensor(FakeCudaArray((2, 3)))
     assert cuda.device == "cuda" and cpu.device == "cpu"
     with pytest.raises(
-        RuntimeError, match=r"Add: expected all tensors on the same device, got cpu \(2, 3\), cuda \(2, 3\)"
+        RuntimeError,
+        match=r"Add: expected all tensors on the same device, got cpu \(2, 3\), cuda \(2, 3\)",
     ):
         AddFunction()(cpu, cuda)
     with pytest.raises(RuntimeError, match=r"same device.*\.cuda\(\) or \.cpu\(\)"):
@@ -200,7 +222,9 @@ def test_operands_that_are_not_numbers():
 
 def test_item_and_truth_value_errors():
     x = sn.randn(2, 3)
-    with pytest.raises(ValueError, match=r"only one-element tensors can be converted, got shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"only one-element tensors can be converted, got shape \(2, 3\)"
+    ):
         x.item()
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(x)
@@ -216,7 +240,9 @@ def test_gradcheck_error_message():
         def backward(self, gy):
             return gy  # should be 2 * gy
 
-    with pytest.raises(sn.GradcheckError, match=r"input 0 \(shape \(3,\)\) is wrong at index \(\d,\): analytic"):
+    with pytest.raises(
+        sn.GradcheckError, match=r"input 0 \(shape \(3,\)\) is wrong at index \(\d,\): analytic"
+    ):
         sn.gradcheck(lambda x: Wrong()(x), [sn.randn(3, requires_grad=True)])
 
 
@@ -230,137 +256,401 @@ _IMAGES = np.ones((2, 1, 2, 2), np.float32)
 # scratchnet concept (Tensor, the layer, the op) and the shapes or values involved, and says what to
 # do. Every row here gave a bare or misleading error (or a silently bogus object) before issue 13.
 WRONG_USAGES = [
-    ("model(ndarray)", lambda: _MODEL(_ARRAY), TypeError,
-     r"Linear\(3, 2\): expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 3\); "
-     r"wrap it with scratchnet\.tensor\(x\) or scratchnet\.from_numpy\(x\)"),
-    ("F.relu(ndarray)", lambda: F.relu(np.ones(3)), TypeError,
-     r"Relu: expected a scratchnet Tensor, got numpy\.ndarray of shape \(3,\)"),
-    ("layer(list)", lambda: nn.ReLU()([1.0, 2.0]), TypeError, r"Relu: expected a scratchnet Tensor, got list"),
-    ("Sequential(...)(int)", lambda: nn.Sequential(nn.Linear(3, 2))(3), TypeError,
-     r"Linear\(3, 2\): expected a scratchnet Tensor, got int"),
-    ("Conv2d(ndarray)", lambda: nn.Conv2d(1, 1, 1)(_IMAGES), TypeError,
-     r"Conv2d\(1, 1\): expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 1, 2, 2\)"),
-    ("BatchNorm2d(ndarray)", lambda: nn.BatchNorm2d(1)(_IMAGES), TypeError,
-     r"batch_norm: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 1, 2, 2\)"),
-    ("cross_entropy(ndarray)", lambda: F.cross_entropy(_ARRAY, sn.tensor([0, 1])), TypeError,
-     r"cross_entropy: input: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 3\)"),
-    ("reshape(ndarray)", lambda: sn.reshape(np.ones(2), 2, 1), TypeError,
-     r"reshape: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2,\)"),
-    ("exp(ndarray)", lambda: sn.exp(np.ones(2)), TypeError, r"Exp: expected a scratchnet Tensor, got numpy\.ndarray"),
-    ("max(ndarray, dim)", lambda: sn.max(_ARRAY, 1), TypeError,
-     r"max: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 3\)"),
-    ("amax(ndarray)", lambda: sn.amax(_ARRAY), TypeError, r"amax: expected a scratchnet Tensor, got numpy\.ndarray"),
-    ("cat(lists)", lambda: sn.cat([[1, 2], [3]]), TypeError,
-     r"cat: element 0 of the list: expected a scratchnet Tensor, got list"),
-    ("load_state_dict(path)", lambda: _MODEL.load_state_dict("model.npz"), TypeError,
-     r"Linear\.load_state_dict expects a mapping of names to arrays .*got str 'model\.npz'; "
-     r"to load a file, read it first: model\.load_state_dict\(scratchnet\.load\('model\.npz'\)\)"),
-    ("load_state_dict(None)", lambda: _MODEL.load_state_dict(None), TypeError,
-     r"Linear\.load_state_dict expects a mapping .*got NoneType"),
-    ("SGD(model)", lambda: optim.SGD(_MODEL, lr=0.1), TypeError,
-     r"SGD expects the parameters of a model, got the Linear model itself; pass SGD\(model\.parameters\(\)"),
-    ("SGD(model.parameters)", lambda: optim.SGD(_MODEL.parameters, lr=0.1), TypeError,
-     r"SGD expects an iterable of Tensors, got the method parameters itself; call it: SGD\(model\.parameters\(\)"),
-    ("SGD(tensor)", lambda: optim.SGD(sn.randn(3, requires_grad=True), lr=0.1), TypeError,
-     r"SGD expects an iterable of Tensors, got a single Tensor of shape \(3,\); wrap it in a list"),
-    ("optimizer.load_state_dict(path)",
-     lambda: optim.Adam(_MODEL.parameters()).load_state_dict("opt.npz"), TypeError,
-     r"Adam\.load_state_dict expects what optimizer\.state_dict\(\) returns .*got str 'opt\.npz'"),
-    ("Sequential(layer, class)", lambda: nn.Sequential(nn.Linear(3, 2), nn.ReLU), TypeError,
-     r"Sequential: module '1' is the class ReLU, not a layer; create one by calling it: nn\.ReLU\(\)"),
-    ("Sequential([layers])", lambda: nn.Sequential([nn.Linear(3, 2), nn.ReLU()]), TypeError,
-     r"Sequential takes its layers as separate arguments, got a list; unpack it: nn\.Sequential\(\*layers\)"),
-    ("ModuleList(layer)", lambda: nn.ModuleList(nn.Linear(3, 2)), TypeError,
-     r"ModuleList expects an iterable of modules, got Linear; wrap a single layer in a list"),
-    ("Conv2d kernel 0", lambda: nn.Conv2d(3, 8, 0), ValueError,
-     r"Conv2d\(3, 8\): kernel_size must be >= 1, got \(0, 0\)"),
-    ("Conv2d stride 0", lambda: nn.Conv2d(3, 8, 3, stride=0), ValueError, r"Conv2d\(3, 8\): stride must be >= 1"),
-    ("Conv2d padding -1", lambda: nn.Conv2d(3, 8, 3, padding=-1), ValueError,
-     r"Conv2d\(3, 8\): padding must be >= 0, got \(-1, -1\)"),
-    ("Conv2d('3', 8, 3)", lambda: nn.Conv2d("3", 8, 3), TypeError,
-     r"Conv2d\('3', 8\): in_channels must be an int, got str"),
-    ("Conv2d on channels-last", lambda: nn.Conv2d(3, 8, 3)(sn.randn(2, 32, 32, 3)), ValueError,
-     r"Conv2d\(3, 8\) expects 3 input channels, got 32 for input of shape \(2, 32, 32, 3\); "
-     r"channels last\? use x\.permute\(0, 3, 1, 2\)"),
-    ("Linear(3.5, 2)", lambda: nn.Linear(3.5, 2), TypeError,
-     r"Linear\(3\.5, 2\): in_features must be an int, got float"),
-    ("Linear(-1, 2)", lambda: nn.Linear(-1, 2), ValueError, r"Linear\(-1, 2\): in_features must be >= 0, got -1"),
-    ("Linear on int64", lambda: _MODEL(sn.tensor([[1, 2, 3]])), TypeError,
-     r"Linear\(3, 2\): expected one dtype, got input int64 \(1, 3\), weight float32 \(2, 3\)"),
-    ("F.linear bias shape", lambda: F.linear(sn.randn(2, 3), sn.randn(4, 3), sn.randn(3)), ValueError,
-     r"Linear\(3, 4\): bias must have shape \(4,\) for weight of shape \(4, 3\), got \(3,\)"),
-    ("matmul dtypes", lambda: sn.randn(2, 3) @ sn.tensor([[1], [2], [3]]), TypeError,
-     r"matmul: expected one dtype, got the first operand float32 \(2, 3\), the second operand int64 \(3, 1\)"),
-    ("where(float mask)", lambda: sn.where(sn.randn(2), sn.randn(2), 0.0), TypeError,
-     r"where: condition must be boolean, got dtype float32 of shape \(2,\); compare first"),
-    ("manual_seed('abc')", lambda: sn.manual_seed("abc"), ValueError,
-     r"manual_seed: the seed must be an integer, got str 'abc'"),
-    ("manual_seed(None)", lambda: sn.manual_seed(None), TypeError,
-     r"manual_seed: the seed must be an integer, got NoneType"),
-    ("tensor(ragged list)", lambda: sn.tensor([[1, 2], [3]]), ValueError,
-     r"tensor\(\): expected a sequence of length 2 at dim 1 \(got 1\); every row of a nested list"),
-    ("tensor(list of list and number)", lambda: sn.tensor([[1, 2], 3]), ValueError,
-     r"tensor\(\): expected a sequence at dim 1, got int 3"),
-    ("randn(2.5)", lambda: sn.randn(2.5), TypeError, r"size must be a tuple of ints, got float 2\.5 in \(2\.5,\)"),
+    (
+        "model(ndarray)",
+        lambda: _MODEL(_ARRAY),
+        TypeError,
+        r"Linear\(3, 2\): expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 3\); "
+        r"wrap it with scratchnet\.tensor\(x\) or scratchnet\.from_numpy\(x\)",
+    ),
+    (
+        "F.relu(ndarray)",
+        lambda: F.relu(np.ones(3)),
+        TypeError,
+        r"Relu: expected a scratchnet Tensor, got numpy\.ndarray of shape \(3,\)",
+    ),
+    (
+        "layer(list)",
+        lambda: nn.ReLU()([1.0, 2.0]),
+        TypeError,
+        r"Relu: expected a scratchnet Tensor, got list",
+    ),
+    (
+        "Sequential(...)(int)",
+        lambda: nn.Sequential(nn.Linear(3, 2))(3),
+        TypeError,
+        r"Linear\(3, 2\): expected a scratchnet Tensor, got int",
+    ),
+    (
+        "Conv2d(ndarray)",
+        lambda: nn.Conv2d(1, 1, 1)(_IMAGES),
+        TypeError,
+        r"Conv2d\(1, 1\): expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 1, 2, 2\)",
+    ),
+    (
+        "BatchNorm2d(ndarray)",
+        lambda: nn.BatchNorm2d(1)(_IMAGES),
+        TypeError,
+        r"batch_norm: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 1, 2, 2\)",
+    ),
+    (
+        "cross_entropy(ndarray)",
+        lambda: F.cross_entropy(_ARRAY, sn.tensor([0, 1])),
+        TypeError,
+        r"cross_entropy: input: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 3\)",
+    ),
+    (
+        "reshape(ndarray)",
+        lambda: sn.reshape(np.ones(2), 2, 1),
+        TypeError,
+        r"reshape: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2,\)",
+    ),
+    (
+        "exp(ndarray)",
+        lambda: sn.exp(np.ones(2)),
+        TypeError,
+        r"Exp: expected a scratchnet Tensor, got numpy\.ndarray",
+    ),
+    (
+        "max(ndarray, dim)",
+        lambda: sn.max(_ARRAY, 1),
+        TypeError,
+        r"max: expected a scratchnet Tensor, got numpy\.ndarray of shape \(2, 3\)",
+    ),
+    (
+        "amax(ndarray)",
+        lambda: sn.amax(_ARRAY),
+        TypeError,
+        r"amax: expected a scratchnet Tensor, got numpy\.ndarray",
+    ),
+    (
+        "cat(lists)",
+        lambda: sn.cat([[1, 2], [3]]),
+        TypeError,
+        r"cat: element 0 of the list: expected a scratchnet Tensor, got list",
+    ),
+    (
+        "load_state_dict(path)",
+        lambda: _MODEL.load_state_dict("model.npz"),
+        TypeError,
+        r"Linear\.load_state_dict expects a mapping of names to arrays .*got str 'model\.npz'; "
+        r"to load a file, read it first: model\.load_state_dict\(scratchnet\.load\('model\.npz'\)\)",
+    ),
+    (
+        "load_state_dict(None)",
+        lambda: _MODEL.load_state_dict(None),
+        TypeError,
+        r"Linear\.load_state_dict expects a mapping .*got NoneType",
+    ),
+    (
+        "SGD(model)",
+        lambda: optim.SGD(_MODEL, lr=0.1),
+        TypeError,
+        r"SGD expects the parameters of a model, got the Linear model itself; pass SGD\(model\.parameters\(\)",
+    ),
+    (
+        "SGD(model.parameters)",
+        lambda: optim.SGD(_MODEL.parameters, lr=0.1),
+        TypeError,
+        r"SGD expects an iterable of Tensors, got the method parameters itself; call it: SGD\(model\.parameters\(\)",
+    ),
+    (
+        "SGD(tensor)",
+        lambda: optim.SGD(sn.randn(3, requires_grad=True), lr=0.1),
+        TypeError,
+        r"SGD expects an iterable of Tensors, got a single Tensor of shape \(3,\); wrap it in a list",
+    ),
+    (
+        "optimizer.load_state_dict(path)",
+        lambda: optim.Adam(_MODEL.parameters()).load_state_dict("opt.npz"),
+        TypeError,
+        r"Adam\.load_state_dict expects what optimizer\.state_dict\(\) returns .*got str 'opt\.npz'",
+    ),
+    (
+        "Sequential(layer, class)",
+        lambda: nn.Sequential(nn.Linear(3, 2), nn.ReLU),
+        TypeError,
+        r"Sequential: module '1' is the class ReLU, not a layer; create one by calling it: nn\.ReLU\(\)",
+    ),
+    (
+        "Sequential([layers])",
+        lambda: nn.Sequential([nn.Linear(3, 2), nn.ReLU()]),
+        TypeError,
+        r"Sequential takes its layers as separate arguments, got a list; unpack it: nn\.Sequential\(\*layers\)",
+    ),
+    (
+        "ModuleList(layer)",
+        lambda: nn.ModuleList(nn.Linear(3, 2)),
+        TypeError,
+        r"ModuleList expects an iterable of modules, got Linear; wrap a single layer in a list",
+    ),
+    (
+        "Conv2d kernel 0",
+        lambda: nn.Conv2d(3, 8, 0),
+        ValueError,
+        r"Conv2d\(3, 8\): kernel_size must be >= 1, got \(0, 0\)",
+    ),
+    (
+        "Conv2d stride 0",
+        lambda: nn.Conv2d(3, 8, 3, stride=0),
+        ValueError,
+        r"Conv2d\(3, 8\): stride must be >= 1",
+    ),
+    (
+        "Conv2d padding -1",
+        lambda: nn.Conv2d(3, 8, 3, padding=-1),
+        ValueError,
+        r"Conv2d\(3, 8\): padding must be >= 0, got \(-1, -1\)",
+    ),
+    (
+        "Conv2d('3', 8, 3)",
+        lambda: nn.Conv2d("3", 8, 3),
+        TypeError,
+        r"Conv2d\('3', 8\): in_channels must be an int, got str",
+    ),
+    (
+        "Conv2d on channels-last",
+        lambda: nn.Conv2d(3, 8, 3)(sn.randn(2, 32, 32, 3)),
+        ValueError,
+        r"Conv2d\(3, 8\) expects 3 input channels, got 32 for input of shape \(2, 32, 32, 3\); "
+        r"channels last\? use x\.permute\(0, 3, 1, 2\)",
+    ),
+    (
+        "Linear(3.5, 2)",
+        lambda: nn.Linear(3.5, 2),
+        TypeError,
+        r"Linear\(3\.5, 2\): in_features must be an int, got float",
+    ),
+    (
+        "Linear(-1, 2)",
+        lambda: nn.Linear(-1, 2),
+        ValueError,
+        r"Linear\(-1, 2\): in_features must be >= 0, got -1",
+    ),
+    (
+        "Linear on int64",
+        lambda: _MODEL(sn.tensor([[1, 2, 3]])),
+        TypeError,
+        r"Linear\(3, 2\): expected one dtype, got input int64 \(1, 3\), weight float32 \(2, 3\)",
+    ),
+    (
+        "F.linear bias shape",
+        lambda: F.linear(sn.randn(2, 3), sn.randn(4, 3), sn.randn(3)),
+        ValueError,
+        r"Linear\(3, 4\): bias must have shape \(4,\) for weight of shape \(4, 3\), got \(3,\)",
+    ),
+    (
+        "matmul dtypes",
+        lambda: sn.randn(2, 3) @ sn.tensor([[1], [2], [3]]),
+        TypeError,
+        r"matmul: expected one dtype, got the first operand float32 \(2, 3\), the second operand int64 \(3, 1\)",
+    ),
+    (
+        "where(float mask)",
+        lambda: sn.where(sn.randn(2), sn.randn(2), 0.0),
+        TypeError,
+        r"where: condition must be boolean, got dtype float32 of shape \(2,\); compare first",
+    ),
+    (
+        "manual_seed('abc')",
+        lambda: sn.manual_seed("abc"),
+        ValueError,
+        r"manual_seed: the seed must be an integer, got str 'abc'",
+    ),
+    (
+        "manual_seed(None)",
+        lambda: sn.manual_seed(None),
+        TypeError,
+        r"manual_seed: the seed must be an integer, got NoneType",
+    ),
+    (
+        "tensor(ragged list)",
+        lambda: sn.tensor([[1, 2], [3]]),
+        ValueError,
+        r"tensor\(\): expected a sequence of length 2 at dim 1 \(got 1\); every row of a nested list",
+    ),
+    (
+        "tensor(list of list and number)",
+        lambda: sn.tensor([[1, 2], 3]),
+        ValueError,
+        r"tensor\(\): expected a sequence at dim 1, got int 3",
+    ),
+    (
+        "randn(2.5)",
+        lambda: sn.randn(2.5),
+        TypeError,
+        r"size must be a tuple of ints, got float 2\.5 in \(2\.5,\)",
+    ),
     ("zeros('a')", lambda: sn.zeros("a"), TypeError, r"size must be a tuple of ints, got str 'a'"),
     ("randn(-1)", lambda: sn.randn(2, -1), ValueError, r"negative dimension: -1 in size \(2, -1\)"),
-]  # fmt: skip
+]
 
 # Wrong usages whose message was already clear before issue 13: kept here so it stays so.
 ALREADY_CLEAR = [
-    ("cross_entropy float targets", lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0.0, 1, 2, 0])), TypeError,
-     r"cross_entropy: target must hold integer class indices in \[0, 3\), got dtype float32 of shape \(4,\)"),
-    ("cross_entropy target out of range", lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0, 1, 2, 3])),
-     IndexError, r"cross_entropy: target values must be class indices in \[0, 3\) for input of shape \(4, 3\)"),
-    ("cross_entropy batch mismatch", lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0, 1, 2])), ValueError,
-     r"cross_entropy: target of shape \(3,\) does not match input of shape \(4, 3\)"),
-    ("cross_entropy arguments swapped", lambda: F.cross_entropy(sn.tensor([0, 1]), sn.randn(2, 3)), ValueError,
-     r"cross_entropy: expected input of shape \(N, C\) or \(N, C, d1, \.\.\.\), got shape \(2,\)"),
-    ("mse_loss shape mismatch", lambda: F.mse_loss(sn.randn(4, 1), sn.randn(4)), ValueError,
-     r"mse_loss: input of shape \(4, 1\) and target of shape \(4,\) must have the same shape"),
-    ("Conv2d on 3-D input", lambda: nn.Conv2d(3, 8, 3)(sn.randn(3, 32, 32)), ValueError,
-     r"Conv2d\(3, 8\) expects a 4-D input \(N, C, H, W\), got shape \(3, 32, 32\)"),
-    ("Conv2d wrong channels", lambda: nn.Conv2d(3, 8, 3)(sn.randn(1, 1, 28, 28)), ValueError,
-     r"Conv2d\(3, 8\) expects 3 input channels, got 1 for input of shape \(1, 1, 28, 28\)$"),
-    ("Conv2d kernel larger than input", lambda: nn.Conv2d(3, 8, 5)(sn.randn(1, 3, 3, 3)), ValueError,
-     r"conv2d: kernel 5x5 .*larger than the padded input 3x3 \(input of shape \(1, 3, 3, 3\)"),
-    ("Linear wrong in_features", lambda: nn.Linear(4, 2)(sn.randn(2, 3)), ValueError,
-     r"Linear\(4, 2\) expects inputs of shape \(\.\.\., 4\), got shape \(2, 3\)"),
-    ("BatchNorm2d on 2-D input", lambda: nn.BatchNorm2d(3)(sn.randn(4, 3)), ValueError,
-     r"BatchNorm2d\(3\) expects a 4-D \(N, C, H, W\) input, got shape \(4, 3\)"),
-    ("BatchNorm2d wrong channels", lambda: nn.BatchNorm2d(3)(sn.randn(4, 5, 2, 2)), ValueError,
-     r"BatchNorm2d\(3\) expects 3 channels, got 5 for input of shape \(4, 5, 2, 2\)"),
-    ("BatchNorm1d batch of 1", lambda: nn.BatchNorm1d(3)(sn.randn(1, 3)), ValueError,
-     r"batch_norm: expected more than 1 value per channel when training, got input of shape \(1, 3\)"),
-    ("MaxPool2d kernel larger than input", lambda: nn.MaxPool2d(5)(sn.randn(1, 1, 3, 3)), ValueError,
-     r"max_pool2d: kernel 5x5 .*does not fit input of shape \(1, 1, 3, 3\)"),
-    ("MaxPool2d(0)", lambda: nn.MaxPool2d(0)(sn.randn(1, 1, 4, 4)), ValueError,
-     r"max_pool2d: kernel_size, stride and dilation must be >= 1 .*got kernel_size \(0, 0\)"),
-    ("AdaptiveAvgPool2d on 2-D", lambda: nn.AdaptiveAvgPool2d(1)(sn.randn(3, 4)), ValueError,
-     r"adaptive_avg_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(3, 4\)"),
-    ("view to an incompatible shape", lambda: sn.randn(2, 3).view(4, 2), ValueError,
-     r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as \(4, 2\)"),
-    ("flatten start after end", lambda: nn.Flatten(2, 1)(sn.randn(2, 3, 4)), ValueError,
-     r"flatten: start_dim 2 comes after end_dim 1 for shape \(2, 3, 4\)"),
-    ("backward on a non-scalar", lambda: (sn.randn(3, requires_grad=True) * 2).backward(), RuntimeError,
-     r"backward\(\) on a tensor of shape \(3,\) needs a `gradient`"),
-    ("backward on a tensor without grad", lambda: sn.tensor(3.0).backward(), RuntimeError,
-     r"does not require grad"),
-    ("requires_grad on integers", lambda: sn.tensor([1, 2], requires_grad=True), RuntimeError,
-     r"only floating-point tensors can require gradients, got dtype int64"),
-    ("mean of integers", lambda: sn.tensor([1, 2]).mean(), TypeError,
-     r"mean\(\): input of dtype int64 \(shape \(2,\)\) must be floating point"),
-    ("item of many values", lambda: sn.randn(3).item(), ValueError,
-     r"item\(\): only one-element tensors can be converted, got shape \(3,\)"),
-    ("softmax without dim", lambda: F.softmax(sn.randn(2, 3)), ValueError, r"softmax: pass dim explicitly"),
-    ("Dropout(1.5)", lambda: nn.Dropout(1.5), ValueError, r"Dropout: probability p must be in \[0, 1\], got 1\.5"),
-    ("train('no')", lambda: _MODEL.train("no"), ValueError, r"train\(mode\): mode is expected to be a bool"),
-    ("to('gpu')", lambda: sn.randn(2).to("gpu"), ValueError, r"unknown device 'gpu': expected 'cpu' or 'cuda'"),
-]  # fmt: skip
+    (
+        "cross_entropy float targets",
+        lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0.0, 1, 2, 0])),
+        TypeError,
+        r"cross_entropy: target must hold integer class indices in \[0, 3\), got dtype float32 of shape \(4,\)",
+    ),
+    (
+        "cross_entropy target out of range",
+        lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0, 1, 2, 3])),
+        IndexError,
+        r"cross_entropy: target values must be class indices in \[0, 3\) for input of shape \(4, 3\)",
+    ),
+    (
+        "cross_entropy batch mismatch",
+        lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0, 1, 2])),
+        ValueError,
+        r"cross_entropy: target of shape \(3,\) does not match input of shape \(4, 3\)",
+    ),
+    (
+        "cross_entropy arguments swapped",
+        lambda: F.cross_entropy(sn.tensor([0, 1]), sn.randn(2, 3)),
+        ValueError,
+        r"cross_entropy: expected input of shape \(N, C\) or \(N, C, d1, \.\.\.\), got shape \(2,\)",
+    ),
+    (
+        "mse_loss shape mismatch",
+        lambda: F.mse_loss(sn.randn(4, 1), sn.randn(4)),
+        ValueError,
+        r"mse_loss: input of shape \(4, 1\) and target of shape \(4,\) must have the same shape",
+    ),
+    (
+        "Conv2d on 3-D input",
+        lambda: nn.Conv2d(3, 8, 3)(sn.randn(3, 32, 32)),
+        ValueError,
+        r"Conv2d\(3, 8\) expects a 4-D input \(N, C, H, W\), got shape \(3, 32, 32\)",
+    ),
+    (
+        "Conv2d wrong channels",
+        lambda: nn.Conv2d(3, 8, 3)(sn.randn(1, 1, 28, 28)),
+        ValueError,
+        r"Conv2d\(3, 8\) expects 3 input channels, got 1 for input of shape \(1, 1, 28, 28\)$",
+    ),
+    (
+        "Conv2d kernel larger than input",
+        lambda: nn.Conv2d(3, 8, 5)(sn.randn(1, 3, 3, 3)),
+        ValueError,
+        r"conv2d: kernel 5x5 .*larger than the padded input 3x3 \(input of shape \(1, 3, 3, 3\)",
+    ),
+    (
+        "Linear wrong in_features",
+        lambda: nn.Linear(4, 2)(sn.randn(2, 3)),
+        ValueError,
+        r"Linear\(4, 2\) expects inputs of shape \(\.\.\., 4\), got shape \(2, 3\)",
+    ),
+    (
+        "BatchNorm2d on 2-D input",
+        lambda: nn.BatchNorm2d(3)(sn.randn(4, 3)),
+        ValueError,
+        r"BatchNorm2d\(3\) expects a 4-D \(N, C, H, W\) input, got shape \(4, 3\)",
+    ),
+    (
+        "BatchNorm2d wrong channels",
+        lambda: nn.BatchNorm2d(3)(sn.randn(4, 5, 2, 2)),
+        ValueError,
+        r"BatchNorm2d\(3\) expects 3 channels, got 5 for input of shape \(4, 5, 2, 2\)",
+    ),
+    (
+        "BatchNorm1d batch of 1",
+        lambda: nn.BatchNorm1d(3)(sn.randn(1, 3)),
+        ValueError,
+        r"batch_norm: expected more than 1 value per channel when training, got input of shape \(1, 3\)",
+    ),
+    (
+        "MaxPool2d kernel larger than input",
+        lambda: nn.MaxPool2d(5)(sn.randn(1, 1, 3, 3)),
+        ValueError,
+        r"max_pool2d: kernel 5x5 .*does not fit input of shape \(1, 1, 3, 3\)",
+    ),
+    (
+        "MaxPool2d(0)",
+        lambda: nn.MaxPool2d(0)(sn.randn(1, 1, 4, 4)),
+        ValueError,
+        r"max_pool2d: kernel_size, stride and dilation must be >= 1 .*got kernel_size \(0, 0\)",
+    ),
+    (
+        "AdaptiveAvgPool2d on 2-D",
+        lambda: nn.AdaptiveAvgPool2d(1)(sn.randn(3, 4)),
+        ValueError,
+        r"adaptive_avg_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(3, 4\)",
+    ),
+    (
+        "view to an incompatible shape",
+        lambda: sn.randn(2, 3).view(4, 2),
+        ValueError,
+        r"reshape: cannot view a tensor of shape \(2, 3\) \(6 elements\) as \(4, 2\)",
+    ),
+    (
+        "flatten start after end",
+        lambda: nn.Flatten(2, 1)(sn.randn(2, 3, 4)),
+        ValueError,
+        r"flatten: start_dim 2 comes after end_dim 1 for shape \(2, 3, 4\)",
+    ),
+    (
+        "backward on a non-scalar",
+        lambda: (sn.randn(3, requires_grad=True) * 2).backward(),
+        RuntimeError,
+        r"backward\(\) on a tensor of shape \(3,\) needs a `gradient`",
+    ),
+    (
+        "backward on a tensor without grad",
+        lambda: sn.tensor(3.0).backward(),
+        RuntimeError,
+        r"does not require grad",
+    ),
+    (
+        "requires_grad on integers",
+        lambda: sn.tensor([1, 2], requires_grad=True),
+        RuntimeError,
+        r"only floating-point tensors can require gradients, got dtype int64",
+    ),
+    (
+        "mean of integers",
+        lambda: sn.tensor([1, 2]).mean(),
+        TypeError,
+        r"mean\(\): input of dtype int64 \(shape \(2,\)\) must be floating point",
+    ),
+    (
+        "item of many values",
+        lambda: sn.randn(3).item(),
+        ValueError,
+        r"item\(\): only one-element tensors can be converted, got shape \(3,\)",
+    ),
+    (
+        "softmax without dim",
+        lambda: F.softmax(sn.randn(2, 3)),
+        ValueError,
+        r"softmax: pass dim explicitly",
+    ),
+    (
+        "Dropout(1.5)",
+        lambda: nn.Dropout(1.5),
+        ValueError,
+        r"Dropout: probability p must be in \[0, 1\], got 1\.5",
+    ),
+    (
+        "train('no')",
+        lambda: _MODEL.train("no"),
+        ValueError,
+        r"train\(mode\): mode is expected to be a bool",
+    ),
+    (
+        "to('gpu')",
+        lambda: sn.randn(2).to("gpu"),
+        ValueError,
+        r"unknown device 'gpu': expected 'cpu' or 'cuda'",
+    ),
+]
 
 
-@pytest.mark.parametrize(("usage", "wrong", "error", "message"), WRONG_USAGES + ALREADY_CLEAR,
-                         ids=[row[0] for row in WRONG_USAGES + ALREADY_CLEAR])  # fmt: skip
+@pytest.mark.parametrize(
+    ("usage", "wrong", "error", "message"),
+    WRONG_USAGES + ALREADY_CLEAR,
+    ids=[row[0] for row in WRONG_USAGES + ALREADY_CLEAR],
+)
 def test_wrong_usage_gets_a_clear_error(usage, wrong, error, message):
     with pytest.raises(error, match=message) as raised:
         wrong()

@@ -50,7 +50,9 @@ def test_reference_path_runs_on_the_gpu(name):
 
 def test_the_backend_picks_batch_norms_kernels():
     """One place decides: Numba's siblings on the CPU (for images), CuPy's on the GPU."""
-    numba_norm = pytest.importorskip("scratchnet.kernels.numba_norm", reason="numba is not installed")
+    numba_norm = pytest.importorskip(
+        "scratchnet.kernels.numba_norm", reason="numba is not installed"
+    )
     if backend.fast_kernels_enabled():
         assert backend.fast_kernels_for(np.zeros((2, 3, 4)), family="norm") is numba_norm
     with backend.reference_kernels():
@@ -67,7 +69,10 @@ def _kernels():
 def test_dispatch_picks_the_gpu_kernels():
     kernels, put, _ = _kernels()
     x = put(np.zeros(2))
-    assert backend.fast_kernels_for(x) is kernels and backend.fast_kernels_for(x, family="norm") is kernels
+    assert (
+        backend.fast_kernels_for(x) is kernels
+        and backend.fast_kernels_for(x, family="norm") is kernels
+    )
     checks.check_signatures(kernels)
     with backend.reference_kernels():
         assert backend.fast_kernels_for(x) is None
@@ -112,11 +117,17 @@ def test_gpu_kernels_with_64_bit_indices(monkeypatch):
 def test_a_resnet_sized_layer_matches_the_cpu():
     """One float32 layer at a realistic size: im2col + cuBLAS + col2im against the CPU's conv2d."""
     rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((8, 64, 28, 28), dtype=np.float32), rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+    x, w = (
+        rng.standard_normal((8, 64, 28, 28), dtype=np.float32),
+        rng.standard_normal((64, 64, 3, 3), dtype=np.float32),
+    )
     g = rng.standard_normal((8, 64, 14, 14), dtype=np.float32)
     results = []
     for device in ("cpu", "cuda"):
-        tx, tw = sn.tensor(x, device=device, requires_grad=True), sn.tensor(w, device=device, requires_grad=True)
+        tx, tw = (
+            sn.tensor(x, device=device, requires_grad=True),
+            sn.tensor(w, device=device, requires_grad=True),
+        )
         y = F.conv2d(tx, tw, stride=2, padding=1)
         y.backward(sn.tensor(g, device=device))
         results.append([checks.host(y), checks.host(tx.grad), checks.host(tw.grad)])
@@ -191,5 +202,7 @@ def test_asking_for_cuda_without_a_gpu_says_what_to_install():
         lambda: DataLoader(TensorDataset(np.zeros((2, 1))), device="cuda"),
     ]
     for make in makers:
-        with pytest.raises(RuntimeError, match=r"needs a CUDA GPU and CuPy: .*cupy-cuda12x.*cupy-cuda13x"):
+        with pytest.raises(
+            RuntimeError, match=r"needs a CUDA GPU and CuPy: .*cupy-cuda12x.*cupy-cuda13x"
+        ):
             make()

@@ -46,10 +46,15 @@ def test_passes_correct_ops():
 def test_error_names_input_index_and_values():
     x = sn.randn(3, 4, requires_grad=True)
     with pytest.raises(sn.GradcheckError) as info:
-        sn.gradcheck(lambda a, b: (a * 1.0, DoubleWithWrongGradient()(b)), [sn.randn(2, requires_grad=True), x])
+        sn.gradcheck(
+            lambda a, b: (a * 1.0, DoubleWithWrongGradient()(b)),
+            [sn.randn(2, requires_grad=True), x],
+        )
     message = str(info.value)
     assert "input 1" in message and "(3, 4)" in message and "index (1, 2)" in message
-    analytic, numeric = (float(v) for v in re.search(r"analytic (\S+), numeric (\S+)", message).groups())
+    analytic, numeric = (
+        float(v) for v in re.search(r"analytic (\S+), numeric (\S+)", message).groups()
+    )
     assert np.isclose(analytic, 3 * numeric, rtol=1e-4)
     assert "1 of 12 elements differ" in message
 

@@ -71,7 +71,9 @@ def test_inplace_results_follow_pytorchs_casting_and_shape_rules():
 def test_a_leaf_that_requires_grad_changes_in_place_only_under_no_grad(torch):
     for lib in (sn, torch):
         w = lib.tensor([1.0, 2.0], requires_grad=True)
-        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+        with pytest.raises(
+            RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"
+        ):
             w += 1
         with lib.no_grad():
             w += 1
@@ -106,7 +108,11 @@ def _inplace_chain(x, w):  # the issue's example, then more
         lambda x, w: F.relu(x * w, inplace=True) + x,
         lambda x, w: (x * 1).add_(w, alpha=2).sub_(x).div_(w),
         lambda x, w: (x * 3).copy_(w),
-        lambda x, w: sn.zeros(3).add_(w).mul_(x) if isinstance(x, sn.Tensor) else x.new_zeros(3).add_(w).mul_(x),
+        lambda x, w: (
+            sn.zeros(3).add_(w).mul_(x)
+            if isinstance(x, sn.Tensor)
+            else x.new_zeros(3).add_(w).mul_(x)
+        ),
     ],
     ids=["chain", "F.relu-inplace", "add-sub-div", "copy_", "into-a-constant"],
 )
@@ -117,15 +123,21 @@ def test_inplace_ops_in_a_graph_give_pytorchs_gradients(build, torch):
 
 
 def test_inplace_relu_in_a_network_matches_pytorch(torch):
-    net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 2), nn.ReLU(inplace=True))
-    ref = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(inplace=True), torch.nn.Linear(5, 2))
+    net = nn.Sequential(
+        nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 2), nn.ReLU(inplace=True)
+    )
+    ref = torch.nn.Sequential(
+        torch.nn.Linear(4, 5), torch.nn.ReLU(inplace=True), torch.nn.Linear(5, 2)
+    )
     with torch.no_grad():
         for p, q in zip(net.parameters(), ref.parameters(), strict=True):
             q.copy_(torch.tensor(p.data))
     x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     hidden = net[0](sn.tensor(x))
     memory = hidden.data
-    assert net[1](hidden) is hidden and hidden.data is memory and hidden._version == 1  # overwritten
+    assert (
+        net[1](hidden) is hidden and hidden.data is memory and hidden._version == 1
+    )  # overwritten
     net(sn.tensor(x)).sum().backward()
     ref(torch.tensor(x)).relu_().sum().backward()
     for p, q in zip(net.parameters(), ref.parameters(), strict=True):
@@ -202,7 +214,9 @@ def test_backward_refuses_an_array_changed_since_it_was_saved(case, torch):
     with pytest.raises(RuntimeError, match=MODIFIED):
         loss.backward()
     loss = case(sn)
-    with pytest.raises(RuntimeError, match=MODIFIED + r".* is at version \d+; expected version \d+ instead"):
+    with pytest.raises(
+        RuntimeError, match=MODIFIED + r".* is at version \d+; expected version \d+ instead"
+    ):
         loss.backward()
 
 
@@ -253,7 +267,9 @@ def _zero_grad_and_data(lib):
     return w.grad
 
 
-@pytest.mark.parametrize("case", [_changed_after_backward, _not_saved, _output_not_needed, _zero_grad_and_data])
+@pytest.mark.parametrize(
+    "case", [_changed_after_backward, _not_saved, _output_not_needed, _zero_grad_and_data]
+)
 def test_changes_backward_does_not_read_are_fine(case, torch):
     np.testing.assert_allclose(np.asarray(case(sn).tolist()), np.asarray(case(torch).tolist()))
 
@@ -303,7 +319,9 @@ def test_learning_pytorch_with_examples_manual_sgd_converges_like_torch(torch):
                     p -= 1e-6 * p.grad
                     p.grad = None
         losses[lib.__name__] = (loss.item(), [p.item() for p in (a, b, c, d)])
-    assert losses["scratchnet"][0] < 0.2 * ((np.polyval(start[::-1], x_np) - np.sin(x_np)) ** 2).sum()
+    assert (
+        losses["scratchnet"][0] < 0.2 * ((np.polyval(start[::-1], x_np) - np.sin(x_np)) ** 2).sum()
+    )
     np.testing.assert_allclose(losses["scratchnet"][0], losses["torch"][0], rtol=1e-9)
     np.testing.assert_allclose(losses["scratchnet"][1], losses["torch"][1], rtol=1e-9)
 
@@ -384,10 +402,14 @@ class _NoGradient(Function):
 def test_function_checks_the_gradients_backward_returns():
     x = sn.randn(4, 3, requires_grad=True)
     w = sn.randn(4, 3, requires_grad=True)
-    wrong_shape = r"_WrongShape.backward returned a gradient of shape \(3,\) for input 0 of shape \(4, 3\)"
+    wrong_shape = (
+        r"_WrongShape.backward returned a gradient of shape \(3,\) for input 0 of shape \(4, 3\)"
+    )
     with pytest.raises(RuntimeError, match=wrong_shape):
         _WrongShape()(x).sum().backward()
-    with pytest.raises(RuntimeError, match=r"_WrongCount.backward returned 1 gradient\(s\) for 2 input\(s\)"):
+    with pytest.raises(
+        RuntimeError, match=r"_WrongCount.backward returned 1 gradient\(s\) for 2 input\(s\)"
+    ):
         _WrongCount()(x, w).sum().backward()
     with pytest.raises(TypeError, match=r"_ReturnsATensor\.backward returned a Tensor for input 0"):
         _ReturnsATensor()(x).sum().backward()
@@ -399,10 +421,25 @@ def test_function_checks_the_gradients_backward_returns():
 
 # One step of a small graph on h (the current tensor), x and w (leaves), and nodes (earlier values).
 STEPS = [
-    "mul_w", "add_1", "exp", "sigmoid", "relu", "square",  # out of place
-    "iadd", "imul_w", "relu_", "clamp_", "div_w", "masked_fill_", "iadd_self", "imul_self",  # in place
-    "write_saved", "setitem_saved", "setitem", "leaf_add_",  # writes to saved tensors, setitem, a leaf
-]  # fmt: skip
+    "mul_w",
+    "add_1",
+    "exp",
+    "sigmoid",
+    "relu",
+    "square",  # out of place
+    "iadd",
+    "imul_w",
+    "relu_",
+    "clamp_",
+    "div_w",
+    "masked_fill_",
+    "iadd_self",
+    "imul_self",  # in place
+    "write_saved",
+    "setitem_saved",
+    "setitem",
+    "leaf_add_",  # writes to saved tensors, setitem, a leaf
+]
 
 
 def _run_steps(lib, steps, x_np, w_np):
@@ -431,7 +468,9 @@ def _run_steps(lib, steps, x_np, w_np):
         elif step == "relu_":
             h.relu_()
         elif step == "clamp_":
-            h.clamp_(-1.0 - 0.13 * i, 1.0 + 0.17 * i)  # new bounds every step: never exactly at a bound
+            h.clamp_(
+                -1.0 - 0.13 * i, 1.0 + 0.17 * i
+            )  # new bounds every step: never exactly at a bound
         elif step == "div_w":
             h.div_(w)
         elif step == "masked_fill_":
@@ -468,18 +507,24 @@ def _outcome(lib, steps, x_np, w_np):
     w=st.lists(st.floats(0.5, 2), min_size=3, max_size=3),
 )
 def test_random_inplace_sequences_match_torch_or_raise_where_torch_raises(steps, x, w):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: cross-checks against torch skipped")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed: cross-checks against torch skipped"
+    )
     x_np, w_np = np.array(x), np.array(w)
     ours, theirs = _outcome(sn, steps, x_np, w_np), _outcome(torch, steps, x_np, w_np)
     if isinstance(theirs, RuntimeError):
-        assert isinstance(ours, RuntimeError), f"torch raised {theirs!s:.120} but scratchnet did not"
+        assert isinstance(ours, RuntimeError), (
+            f"torch raised {theirs!s:.120} but scratchnet did not"
+        )
         return
     assert not isinstance(ours, RuntimeError), f"scratchnet raised {ours} but torch did not"
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant", ["original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"])
+@pytest.mark.parametrize(
+    "variant", ["original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"]
+)
 def test_resnet_units_with_inplace_relu_compute_what_they_computed_out_of_place(variant):
     """The (d) unit starts its branch with ReLU on x, which the shortcut still needs: not in place."""
     from scratchnet.models.resnet import BasicBlock, Bottleneck

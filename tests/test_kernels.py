@@ -41,7 +41,9 @@ def windows(draw, pooling=False):
     )
     x_shape = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), *spatial)
     ceil_mode = draw(st.booleans()) if pooling else False
-    return x_shape, dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    return x_shape, dict(
+        kernel_size=kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode
+    )
 
 
 dtypes = st.sampled_from([np.float32, np.float64])
@@ -68,10 +70,15 @@ def test_fast_kernel_has_the_reference_signature(module, name):
         inspect.signature(getattr(fast, name)).parameters.keys()
         == inspect.signature(getattr(module, name)).parameters.keys()
     )
-    assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in getattr(fast, name).__doc__
+    assert (
+        f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in getattr(fast, name).__doc__
+    )
 
 
-@pytest.mark.skipif(not backend.fast_kernels_enabled(), reason="SCRATCHNET_KERNELS=reference forces the reference path")
+@pytest.mark.skipif(
+    not backend.fast_kernels_enabled(),
+    reason="SCRATCHNET_KERNELS=reference forces the reference path",
+)
 def test_dispatch_picks_the_fast_kernels():
     assert backend.fast_kernels_for(np.zeros(1)) is fast
     with backend.reference_kernels():
@@ -114,12 +121,19 @@ def test_col2im_matches_reference(window, dtype):
 @pytest.mark.parametrize(("kernel", "padding"), [(3, 1), (3, 0), (5, 2), (3, 2), (2, 1)])
 def test_col2im_whole_runs_of_a_same_convolution_match_reference(kernel, padding, dilation):
     """Stride 1 and as many output as input columns: col2im, allowed to overwrite col, adds whole runs."""
-    x_shape = (2, 3, 8, 8)  # a same convolution where 2 * padding == dilation * (kernel - 1), others too
+    x_shape = (
+        2,
+        3,
+        8,
+        8,
+    )  # a same convolution where 2 * padding == dilation * (kernel - 1), others too
     geometry = {"kernel_size": kernel, "padding": padding, "dilation": dilation}
     col_shape = reference_im2col.im2col(np.zeros(x_shape), **geometry).shape
     col = random(col_shape, np.float64)
     expected = reference(reference_im2col.col2im, col, x_shape, **geometry)
-    assert_same(fast.col2im(col.copy(), x_shape, **geometry, overwrite_col=True), expected, np.float64)
+    assert_same(
+        fast.col2im(col.copy(), x_shape, **geometry, overwrite_col=True), expected, np.float64
+    )
 
 
 @given(windows())
@@ -138,7 +152,11 @@ def test_col2im_is_the_adjoint_of_im2col(window):
 # --------------------------------------------------------------------------- layout reorders
 
 
-@given(st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 6), st.integers(1, 6)), dtypes, st.booleans())
+@given(
+    st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 6), st.integers(1, 6)),
+    dtypes,
+    st.booleans(),
+)
 def test_reorders_match_reference(shape, dtype, with_bias):
     N, OC, OH, OW = shape
     rows = random((OC, N * OH * OW), dtype)
@@ -147,7 +165,9 @@ def test_reorders_match_reference(shape, dtype, with_bias):
     assert_same(fast.rows_to_nchw(rows, np.empty(shape, dtype), bias), expected, dtype)
     y = random(shape, dtype, seed=2)
     assert_same(fast.nchw_to_rows(y), reference(reference_im2col.nchw_to_rows, y), dtype)
-    np.testing.assert_array_equal(fast.nchw_to_rows(fast.rows_to_nchw(rows, np.empty(shape, dtype))), rows)
+    np.testing.assert_array_equal(
+        fast.nchw_to_rows(fast.rows_to_nchw(rows, np.empty(shape, dtype))), rows
+    )
 
 
 # --------------------------------------------------------------------------- pooling
@@ -156,7 +176,9 @@ def test_reorders_match_reference(shape, dtype, with_bias):
 @given(windows(pooling=True), dtypes)
 def test_max_pool_matches_reference(window, dtype):
     x_shape, geometry = window
-    x = (np.random.default_rng(0).permutation(int(np.prod(x_shape))).reshape(x_shape) - 7.5).astype(dtype)  # no ties
+    x = (np.random.default_rng(0).permutation(int(np.prod(x_shape))).reshape(x_shape) - 7.5).astype(
+        dtype
+    )  # no ties
     y, indices = fast.max_pool2d_forward(x, **geometry)
     y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, **geometry)
     assert_same(y, y_ref, dtype)
@@ -177,12 +199,22 @@ def test_avg_pool_matches_reference(window, dtype, count_include_pad):
     x = random(x_shape, dtype)
     y = fast.avg_pool2d_forward(x, **geometry, count_include_pad=count_include_pad)
     assert_same(
-        y, reference(reference_pool.avg_pool2d_forward, x, **geometry, count_include_pad=count_include_pad), dtype
+        y,
+        reference(
+            reference_pool.avg_pool2d_forward, x, **geometry, count_include_pad=count_include_pad
+        ),
+        dtype,
     )
     gy = random(y.shape, dtype, seed=1)
     assert_same(
         fast.avg_pool2d_backward(gy, x_shape, **geometry, count_include_pad=count_include_pad),
-        reference(reference_pool.avg_pool2d_backward, gy, x_shape, **geometry, count_include_pad=count_include_pad),
+        reference(
+            reference_pool.avg_pool2d_backward,
+            gy,
+            x_shape,
+            **geometry,
+            count_include_pad=count_include_pad,
+        ),
         dtype,
     )
 

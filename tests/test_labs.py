@@ -31,7 +31,17 @@ def trusted() -> dict[str, Lab]:
 
 
 def test_the_nine_labs_are_there():
-    topics = ["autograd", "im2col", "pool_bn", "vgg", "inception", "resnet", "densenet", "senet", "medical"]
+    topics = [
+        "autograd",
+        "im2col",
+        "pool_bn",
+        "vgg",
+        "inception",
+        "resnet",
+        "densenet",
+        "senet",
+        "medical",
+    ]
     assert LABS == [f"lab{i:02d}_{topic}" for i, topic in enumerate(topics, start=1)]
     for lab in LABS:
         assert (INSTRUCTOR / lab / "README.md").is_file(), f"{lab} has no handout"
@@ -45,22 +55,32 @@ def test_lessons_hold_the_released_handouts_only(tmp_path):
     committed = {
         p.relative_to(LESSONS): p.read_bytes()
         for p in LESSONS.glob("lab*/**/*")
-        if p.is_file() and "__pycache__" not in p.parts and "data" not in p.relative_to(LESSONS).parts[1:]
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and "data" not in p.relative_to(LESSONS).parts[1:]
     }
-    assert sorted(released) == sorted(committed), "lessons/ is out of date: python -m scratchnet.labs release ..."
+    assert sorted(released) == sorted(committed), (
+        "lessons/ is out of date: python -m scratchnet.labs release ..."
+    )
     assert "BEGIN SOLUTION" not in (LESSONS / "README.md").read_text()
     for path, data in released.items():
-        assert committed[path] == data, f"lessons/{path} differs from the release of instructor/labs/{path}"
+        assert committed[path] == data, (
+            f"lessons/{path} differs from the release of instructor/labs/{path}"
+        )
         assert b"BEGIN SOLUTION" not in data and b"END SOLUTION" not in data, f"lessons/{path}"
 
 
 def test_every_lab_has_points_and_shows_them(trusted):
     for name, lab in trusted.items():
-        tasks = sorted({t for t in lab.task_of_scope.values()}, key=lambda t: [int(p) for p in t.split(".")])
+        tasks = sorted(
+            {t for t in lab.task_of_scope.values()}, key=lambda t: [int(p) for p in t.split(".")]
+        )
         assert set(tasks) <= set(lab.points), f"{name}: a task without points"
         handout = (LESSONS / name / "README.md").read_text()
         for task, points in lab.points.items():
-            assert f"| {task} | {points:g} |" in handout, f"{name}/README.md does not show task {task}'s points"
+            assert f"| {task} | {points:g} |" in handout, (
+                f"{name}/README.md does not show task {task}'s points"
+            )
         assert "check lessons/" not in handout and "python -m scratchnet.labs check ." in handout
 
 
@@ -70,7 +90,9 @@ def test_solution_gets_full_marks(lab, trusted):
     assert result.status == "ok", result.render() + "\n" + result.output
     assert result.score == result.max_score == trusted[lab].max_score > 0, result.render()
     assert all(c.status == "PASS" for c in result.checks), result.render()
-    assert {c.task for c in result.checks if c.task} == set(trusted[lab].points), "a task without checks"
+    assert {c.task for c in result.checks if c.task} == set(trusted[lab].points), (
+        "a task without checks"
+    )
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -78,9 +100,9 @@ def test_released_stubs_fail_readably(lab, trusted):
     result = grade_submission(LESSONS / lab, trusted[lab], student="handout")
     assert result.status == "ok" and result.score == 0 and result.checks, result.render()
     scored = [c for c in result.checks if c.task]
-    assert all(c.status == "TODO" and c.message.startswith("not implemented yet: TASK") for c in scored), (
-        result.render()
-    )
+    assert all(
+        c.status == "TODO" and c.message.startswith("not implemented yet: TASK") for c in scored
+    ), result.render()
     assert "Traceback" not in result.render()
 
 
@@ -96,16 +118,24 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
                 "1.3",
                 "must not be changed in place",
             ),
-            (("gw = self.x.T @ gy", "gw = 2 * self.x.T @ gy"), "1.5", "gradcheck: gradient of input 1"),
+            (
+                ("gw = self.x.T @ gy", "gw = 2 * self.x.T @ gy"),
+                "1.5",
+                "gradcheck: gradient of input 1",
+            ),
             (("        x[index] = old\n", ""), "1.6", "put every element back"),
         ],
     ),
     "lab02_im2col": (
         None,
         [
-            (("+= col6[:, i, j]", "= col6[:, i, j]"), "2.4", "col2im(im2col(ones"),
+            (("+= window", "= window"), "2.4", "col2im(im2col(ones"),
             # The same transpose bug in forward and backward: gradcheck alone would pass the backward.
-            (("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)"), "2.5", "conv2d(x, w, b"),
+            (
+                ("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)"),
+                "2.5",
+                "conv2d(x, w, b",
+            ),
             (
                 ("g = gy.transpose(1, 0, 2, 3).reshape(OC, -1)", "g = gy.reshape(OC, -1)"),
                 "2.6",
@@ -117,15 +147,17 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
         None,
         [
             (
-                ("+= gy * (self.winner == i * K + j)", "+= gy * (self.ties[:, :, i * K + j] == self.top) / self.count"),
+                (
+                    "+= gy * (self.winner == i * K + j)",
+                    "+= gy * (self.ties[:, :, i * K + j] == self.top) / self.count",
+                ),
                 "3.2",
                 "with tied maxima",
             ),
             (("1 / np.sqrt(var + self.eps)", "1 / np.sqrt(var)"), "3.3", "constant channel"),
             (
                 (
-                    "gx = scale / n * (n * gy - grad_beta.reshape(1, C, 1, 1) - self.x_hat * grad_gamma.reshape("
-                    "1, C, 1, 1))",
+                    "gx = scale / n * (n * gy - sum_gy - self.x_hat * sum_gy_x_hat)",
                     "gx = gy * scale",
                 ),
                 "3.4",
@@ -136,7 +168,11 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
     "lab04_vgg": (
         None,
         [
-            (("return layers * (kernel - 1) + 1", "return layers * kernel"), "4.1", "stack_receptive_field"),
+            (
+                ("return layers * (kernel - 1) + 1", "return layers * kernel"),
+                "4.1",
+                "stack_receptive_field",
+            ),
             (
                 (
                     "layers += [nn.Conv2d(in_channels, int(entry), 3, padding=1), nn.ReLU()]",
@@ -167,26 +203,49 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
                 "5.4",
                 "128",
             ),
-            (("loss = loss + aux_weight * F.cross_entropy", "loss = loss + F.cross_entropy"), "5.5", "googlenet_loss"),
+            (
+                ("loss = loss + aux_weight * F.cross_entropy", "loss = loss + F.cross_entropy"),
+                "5.5",
+                "googlenet_loss",
+            ),
         ],
     ),
     "lab06_resnet": (
         "bottleneck or make_net or train_settings",
         [
             (
-                ("return F.relu(out + (x if self.shortcut is None else self.shortcut(x)))", "return out"),
+                (
+                    "return F.relu(out + (x if self.shortcut is None else self.shortcut(x)))",
+                    "return out",
+                ),
                 "6.2",
                 "the final ReLU (after the sum) is missing",
             ),
-            (("2 if i == 0 else 1, residual", "1, residual"), "6.3", "output shapes of the BasicBlocks"),
-            (("momentum=0.9, weight_decay=1e-4)\n    rng", "momentum=0.9)\n    rng"), "6.4", "weight_decay=0.0001"),
+            (
+                ("2 if i == 0 else 1, residual", "1, residual"),
+                "6.3",
+                "output shapes of the BasicBlocks",
+            ),
+            (
+                ("momentum=0.9, weight_decay=1e-4)\n    rng", "momentum=0.9)\n    rng"),
+                "6.4",
+                "weight_decay=0.0001",
+            ),
         ],
     ),
     "lab07_densenet": (
         None,
         [
-            (("out = self.conv1(F.relu(self.norm1(x)))", "out = self.conv1(self.norm1(x))"), "7.1", "DenseLayer"),
-            (("return cat(features, dim=1)", "return cat(features[1:], dim=1)"), "7.2", "DenseBlock"),
+            (
+                ("out = self.conv1(F.relu(self.norm1(x)))", "out = self.conv1(self.norm1(x))"),
+                "7.1",
+                "DenseLayer",
+            ),
+            (
+                ("return cat(features, dim=1)", "return cat(features[1:], dim=1)"),
+                "7.2",
+                "DenseBlock",
+            ),
             (("after = int(out * compression) if", "after = out if"), "7.4", "densenet_channels"),
         ],
     ),
@@ -194,28 +253,44 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
         "not train",
         [
             (
-                ("s = F.sigmoid(self.fc2(F.relu(self.fc1(z))))", "s = F.relu(self.fc2(F.relu(self.fc1(z))))"),
+                (
+                    "s = F.sigmoid(self.fc2(F.relu(self.fc1(z))))",
+                    "s = F.relu(self.fc2(F.relu(self.fc1(z))))",
+                ),
                 "8.1",
                 "SEBlock",
             ),
             (
-                ("return channels * hidden + hidden + hidden * channels + channels", "return 2 * channels * hidden"),
+                (
+                    "return channels * hidden + hidden + hidden * channels + channels",
+                    "return 2 * channels * hidden",
+                ),
                 "8.2",
                 "se_params",
             ),
-            (('identity = self.se(x) if self.design == "identity" else x', "identity = x"), "8.3", "identity"),
+            (
+                ('identity = self.se(x) if self.design == "identity" else x', "identity = x"),
+                "8.3",
+                "identity",
+            ),
         ],
     ),
     "lab09_medical": (
         "not end_to_end",
         [
             (
-                ("((images.astype(np.float32) / 255 - mean) / std)", "((images.astype(np.float32) - mean) / std)"),
+                (
+                    "((images.astype(np.float32) / 255 - mean) / std)",
+                    "((images.astype(np.float32) - mean) / std)",
+                ),
                 "9.1",
                 "normalised images",
             ),
             (
-                ("(len(labels) / (num_classes * np.maximum(counts, 1)))", "(np.maximum(counts, 1) / len(labels))"),
+                (
+                    "(len(labels) / (num_classes * np.maximum(counts, 1)))",
+                    "(np.maximum(counts, 1) / len(labels))",
+                ),
                 "9.3",
                 "class_weights",
             ),
@@ -224,10 +299,14 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
     ),
 }
 EXTRA_EDITS = {  # what a wrong solution needs besides its bug (lab 3's split of tied gradients saves the window)
-    "lab03_pool_bn": [("self.winner = windows.argmax(axis=2)  # (N, C, OH, OW): k = i*K + j",
-                       "self.winner = windows.argmax(axis=2)\n        self.ties, self.top = windows, "
-                       "windows.max(axis=2)\n        self.count = (windows == self.top[:, :, None]).sum(axis=2)")],
-}  # fmt: skip
+    "lab03_pool_bn": [
+        (
+            "self.winner = windows.argmax(axis=2)  # (N, C, OH, OW): k = i*K + j",
+            "self.winner = windows.argmax(axis=2)\n        self.ties, self.top = windows, "
+            "windows.max(axis=2)\n        self.count = (windows == self.top[:, :, None]).sum(axis=2)",
+        )
+    ],
+}
 
 
 def edited(lab: str, edits: list[tuple[str, str]]) -> dict[str, bytes]:
@@ -252,20 +331,40 @@ def test_wrong_solutions_lose_marks_with_a_pointer(lab, trusted):
     assert result.status == "ok", result.render()
     for (old, _), task, pointer in cases:
         score, maximum, _ = result.task_scores[task]
-        assert score < maximum, f"{lab}: the bug {old!r} kept full marks for task {task}\n{result.render()}"
-        assert pointer in outputs[f"Task {task}"], f"{lab} task {task}: no pointer {pointer!r}\n{result.render()}"
+        assert score < maximum, (
+            f"{lab}: the bug {old!r} kept full marks for task {task}\n{result.render()}"
+        )
+        assert pointer in outputs[f"Task {task}"], (
+            f"{lab} task {task}: no pointer {pointer!r}\n{result.render()}"
+        )
     untouched = {t for t in result.task_scores} - {task for _, task, _ in cases}
-    assert any(result.task_scores[t][0] == result.task_scores[t][1] for t in untouched) or not untouched
+    assert (
+        any(result.task_scores[t][0] == result.task_scores[t][1] for t in untouched)
+        or not untouched
+    )
 
 
 def test_a_correct_backward_keeps_its_marks_under_a_wrong_forward(trusted):
     """Lab 2: the better student gets the better grade (the backward is compared with the reference)."""
-    files = edited("lab02_im2col", [("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)")])
-    result = grade_files(files, "", trusted["lab02_im2col"], "wrong forward", keyword="forward or backward")
+    files = edited(
+        "lab02_im2col",
+        [("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)")],
+    )
+    result = grade_files(
+        files, "", trusted["lab02_im2col"], "wrong forward", keyword="forward or backward"
+    )
     assert result.task_scores["2.5"][0] == 0 and result.task_scores["2.6"][0] < 4, result.render()
-    both = edited("lab02_im2col", [edit for edit, task, _ in WRONG["lab02_im2col"][1] if task in ("2.5", "2.6")])
-    mirrored = grade_files(both, "", trusted["lab02_im2col"], "both wrong", keyword="forward or backward")
-    assert mirrored.task_scores["2.6"][0] < result.task_scores["2.6"][0] or mirrored.task_scores["2.6"][0] == 0
+    both = edited(
+        "lab02_im2col",
+        [edit for edit, task, _ in WRONG["lab02_im2col"][1] if task in ("2.5", "2.6")],
+    )
+    mirrored = grade_files(
+        both, "", trusted["lab02_im2col"], "both wrong", keyword="forward or backward"
+    )
+    assert (
+        mirrored.task_scores["2.6"][0] < result.task_scores["2.6"][0]
+        or mirrored.task_scores["2.6"][0] == 0
+    )
 
 
 def test_release_keeps_hints_and_indentation():
@@ -291,9 +390,7 @@ class Pool:
     assert holes == 2
     assert "gx = gy * 2" not in text and "return 1" not in text
     assert "        # HINT: add, never assign.\n" in text and '"""Docstring stays."""' in text
-    stub = (
-        '        raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.backward() in pool.py")\n'
-    )
+    stub = '        raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.backward() in pool.py")\n'
     assert stub in text
     assert (
         '            raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.other() in pool.py")\n'
@@ -307,11 +404,23 @@ class Pool:
     [
         ("def f():\n    ### BEGIN SOLUTION\n    return 1\n", "never closed"),
         ("def f():\n    return 1\n    ### END SOLUTION\n", "without a"),
-        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION\n", "inside the region"),
-        ("def f():\n    ### BEGIN SOLUTION\n    return 1\n  ### END SOLUTION\n", "indented differently"),
+        (
+            "def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION\n",
+            "inside the region",
+        ),
+        (
+            "def f():\n    ### BEGIN SOLUTION\n    return 1\n  ### END SOLUTION\n",
+            "indented differently",
+        ),
         ("### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "inside a function"),
-        ("class A:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", "inside a function"),
-        ("def f():\n    x = (\n    ### BEGIN SOLUTION\n    1)\n    ### END SOLUTION\n", "does not compile"),
+        (
+            "class A:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n",
+            "inside a function",
+        ),
+        (
+            "def f():\n    x = (\n    ### BEGIN SOLUTION\n    1)\n    ### END SOLUTION\n",
+            "does not compile",
+        ),
     ],
 )
 def test_release_refuses_bad_markers(source, problem):
@@ -332,7 +441,11 @@ def test_check_from_inside_a_lab_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(student)
     assert labs_main(["check", "."]) == 1
     out = capsys.readouterr().out
-    assert "not implemented yet: TASK 1.1" in out and "Score: 0/20 points." in out and "Traceback" not in out
+    assert (
+        "not implemented yet: TASK 1.1" in out
+        and "Score: 0/20 points." in out
+        and "Traceback" not in out
+    )
     shutil.copy(INSTRUCTOR / "lab01_autograd" / "autograd_ops.py", student)
     assert labs_main(["check", "-k", "test_mul"]) == 0
     out = capsys.readouterr().out
@@ -343,7 +456,9 @@ def test_check_from_inside_a_lab_folder(tmp_path, capsys, monkeypatch):
 
 
 def test_check_reports_a_file_that_does_not_import(tmp_path, trusted):
-    result = grade_files({"autograd_ops.py": b"def broken(:\n"}, "", trusted["lab01_autograd"], "syntax")
+    result = grade_files(
+        {"autograd_ops.py": b"def broken(:\n"}, "", trusted["lab01_autograd"], "syntax"
+    )
     assert result.status == "does not import" and result.score == 0
     assert "syntax error in autograd_ops.py, line 1" in result.detail
 
@@ -352,11 +467,15 @@ def test_command_line_release(tmp_path, capsys):
     out = tmp_path / "out"
     assert labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 0
     assert "solution regions replaced by stubs" in capsys.readouterr().out
-    assert labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 2  # not empty: needs --force
+    assert (
+        labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 2
+    )  # not empty: needs --force
 
 
 def test_project_suite_does_not_collect_the_labs():
     """The labs' tests run through `check` (with the lab folder on sys.path), not in the project's collection."""
-    assert re.search(r'^testpaths = \["tests"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    assert re.search(
+        r'^testpaths = \["tests"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE
+    )
     for folder in (LESSONS, INSTRUCTOR, INSTRUCTOR.parent):
         assert not (folder / "__init__.py").exists() and not (folder / "conftest.py").exists()

@@ -24,7 +24,15 @@ import pytest
 import scratchnet.lessons
 from scratchnet.lessons import LESSONS
 from scratchnet.lessons.__main__ import main as list_lessons
-from scratchnet.lessons._common import Report, display_width, fit, printed, round_as_printed, verdict, wrap
+from scratchnet.lessons._common import (
+    Report,
+    display_width,
+    fit,
+    printed,
+    round_as_printed,
+    verdict,
+    wrap,
+)
 
 _RUNS: dict[str, tuple[dict[str, Any], Any, Path, str]] = {}
 
@@ -71,7 +79,11 @@ def meta_model(make, **kwargs):
 
 
 def test_listing_names_every_lesson_module(capsys):
-    modules = {m.name for m in pkgutil.iter_modules(scratchnet.lessons.__path__) if not m.name.startswith("_")}
+    modules = {
+        m.name
+        for m in pkgutil.iter_modules(scratchnet.lessons.__path__)
+        if not m.name.startswith("_")
+    }
     assert modules == set(LESSONS)
     list_lessons()
     out = capsys.readouterr().out
@@ -81,7 +93,18 @@ def test_listing_names_every_lesson_module(capsys):
     assert all(display_width(line) <= 100 for line in out.splitlines())
 
 
-CHECK_KEYS = {"name", "computed", "reference", "shown", "source", "verdict", "agrees", "rule", "gap", "note"}
+CHECK_KEYS = {
+    "name",
+    "computed",
+    "reference",
+    "shown",
+    "source",
+    "verdict",
+    "agrees",
+    "rule",
+    "gap",
+    "note",
+}
 
 
 @pytest.mark.parametrize("name", list(LESSONS))
@@ -95,11 +118,15 @@ def test_lesson_runs_with_json_and_plot(lesson, name):
         assert check["source"]
         assert check["verdict"] in ("exact", "within rounding", "differs")
         assert check["agrees"] == (check["verdict"] != "differs")
-        if check["verdict"] == "within rounding":  # the rule that reproduces the printed figure is named
+        if (
+            check["verdict"] == "within rounding"
+        ):  # the rule that reproduces the printed figure is named
             assert check["rule"].split()[0] in ("nearest", "floor"), check
         if not check["agrees"]:
             assert check["note"], f"{name}: {check['name']} disagrees without an explanation"
-    assert data["verdicts"] == {v: sum(c["verdict"] == v for c in data["checks"]) for v in data["verdicts"]}
+    assert data["verdicts"] == {
+        v: sum(c["verdict"] == v for c in data["checks"]) for v in data["verdicts"]
+    }
     assert plot.exists() and plot.stat().st_size > 1000  # a real PNG
     text = report.render()
     assert printed.startswith(data["title"]) and text in printed
@@ -117,7 +144,9 @@ def test_lesson_ends_with_exercises_answered_in_json_only(lesson, name):
     exercises = " ".join(printed.split("Exercises (answers:")[1].split())
     for i, exercise in enumerate(data["exercises"], 1):
         assert exercise["answer"] is not None and exercise["answer"] != ""
-        assert f"{i}. {exercise['question']}" in exercises  # the question is printed, the answer is not
+        assert (
+            f"{i}. {exercise['question']}" in exercises
+        )  # the question is printed, the answer is not
     assert "answer" not in exercises.split('"exercises"')[1]
 
 
@@ -154,7 +183,9 @@ def test_run_returns_numbers_figure_and_the_printed_text(lesson, monkeypatch, ca
     from scratchnet.lessons import one_by_one
     from scratchnet.viz import RunResult
 
-    monkeypatch.setattr("sys.argv", ["jupyter-kernel", "-f", "/tmp/kernel.json"])  # what a notebook has
+    monkeypatch.setattr(
+        "sys.argv", ["jupyter-kernel", "-f", "/tmp/kernel.json"]
+    )  # what a notebook has
     result = one_by_one.run()
     assert isinstance(result, RunResult)
     assert capsys.readouterr().out == ""  # run() prints nothing; the text is in the result
@@ -177,10 +208,20 @@ def test_run_returns_numbers_figure_and_the_printed_text(lesson, monkeypatch, ca
 @pytest.mark.parametrize(
     ("computed", "reference", "options", "expected"),
     [
-        (366_750, "364K", {}, "differs"),  # googlenet (4a) params: no rounding of 366.75K gives 364K
+        (
+            366_750,
+            "364K",
+            {},
+            "differs",
+        ),  # googlenet (4a) params: no rounding of 366.75K gives 364K
         (379.0, (380, 0), {}, "differs"),  # (3b): 379.0 vs a printed 380
         (7.570, "7.6", {}, "within rounding"),  # ResNet-101 to the nearest 0.1
-        (7.55, "7.6", {}, "within rounding"),  # half rounds up, in decimal: not the float 7.5499999...
+        (
+            7.55,
+            "7.6",
+            {},
+            "within rounding",
+        ),  # half rounds up, in decimal: not the float 7.5499999...
         (7.549, "7.6", {}, "differs"),
         (3.664, "3.6", {}, "differs"),  # ResNet-34: to nearest it would be 3.7 ...
         (3.664, "3.6", {"rule": "floor"}, "within rounding"),  # ... the paper truncates
@@ -189,7 +230,12 @@ def test_run_returns_numbers_figure_and_the_printed_text(lesson, monkeypatch, ca
         (2_712, "2.7K", {}, "within rounding"),  # K = 1000
         (2_712, "2.7K", {"kilo": 1024}, "differs"),  # 2.648K with K = 1024
         (163_328, "159K", {"kilo": 1024, "rule": "floor"}, "within rounding"),  # 159.5K truncated
-        (802_816, "800K", {"significant": 2}, "within rounding"),  # the VGG slide's two significant figures
+        (
+            802_816,
+            "800K",
+            {"significant": 2},
+            "within rounding",
+        ),  # the VGG slide's two significant figures
         (802_816, "800K", {}, "differs"),
         (0.002589, "0.26%", {}, "within rounding"),
         (0.0035, "0.26%", {}, "differs"),
@@ -200,14 +246,20 @@ def test_run_returns_numbers_figure_and_the_printed_text(lesson, monkeypatch, ca
         ([1, 2], [1, 3], {}, "differs"),
     ],
 )
-def test_verdict_rounds_the_computed_value_as_the_reference_is_printed(computed, reference, options, expected):
+def test_verdict_rounds_the_computed_value_as_the_reference_is_printed(
+    computed, reference, options, expected
+):
     if isinstance(reference, (str, tuple)) and not isinstance(computed, str):
         reference = printed(reference, **options)
     assert verdict(computed, reference)[0] == expected
 
 
 def test_printed_figures_and_their_rules():
-    assert (printed("15.18M").digits, printed("15.18M").decimals, printed("15.18M").unit) == (Decimal("15.18"), 2, 1e6)
+    assert (printed("15.18M").digits, printed("15.18M").decimals, printed("15.18M").unit) == (
+        Decimal("15.18"),
+        2,
+        1e6,
+    )
     assert printed("2.7K", kilo=1024).value == pytest.approx(2.7 * 1024)
     assert printed("0.26%").value == pytest.approx(0.0026)
     assert printed("138M").describe() == "nearest 1M"
@@ -227,9 +279,14 @@ def test_report_check_gives_three_verdicts_and_check_rounded_names_a_truncation(
     assert report.check("b", 4096, 4096, "s").verdict == "exact"
     c = report.check("c", 366_750, "364K", "s", why="not a rounding")
     assert (c.verdict, c.agrees, c.note) == ("differs", False, "not a rounding")
-    assert report.check("d", 0.6, 0.5, "s", agrees=True).verdict == "exact"  # a statement that holds
+    assert (
+        report.check("d", 0.6, 0.5, "s", agrees=True).verdict == "exact"
+    )  # a statement that holds
     floor = report.check_rounded("e", 73_608_192, "73M", "s")
-    assert (floor.verdict, floor.rule) == ("within rounding", "floor 1M") and "truncates" in floor.note
+    assert (floor.verdict, floor.rule) == (
+        "within rounding",
+        "floor 1M",
+    ) and "truncates" in floor.note
     nearest = report.check_rounded("f", 87_908_352, "88M", "s")
     assert (nearest.verdict, nearest.rule, nearest.note) == ("within rounding", "nearest 1M", "")
     text = report.render()
@@ -241,9 +298,13 @@ def test_wrap_counts_display_width():
     hangul = "가나다라마 " * 30  # every syllable takes two columns
     lines = wrap(hangul).splitlines()
     assert all(display_width(line) <= 100 for line in lines)
-    assert max(display_width(line) for line in lines) > 90  # filled, not wrapped by character count at 50
+    assert (
+        max(display_width(line) for line in lines) > 90
+    )  # filled, not wrapped by character count at 50
     assert display_width("가a") == 3
-    assert wrap("  aligned   columns") == "  aligned   columns"  # a preformatted line that fits is kept
+    assert (
+        wrap("  aligned   columns") == "  aligned   columns"
+    )  # a preformatted line that fits is kept
     long = "x" * 250
     assert all(display_width(line) <= 100 for line in fit(long).splitlines())
 
@@ -251,7 +312,26 @@ def test_wrap_counts_display_width():
 # ------------------------------------------------------------------------------------------ vgg_params
 
 
-VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+VGG16_CONFIG = [
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+]
 
 
 def _vgg16_table() -> tuple[list[int], list[int]]:
@@ -289,7 +369,9 @@ def test_vgg_params_against_torchvision(lesson):
     models = torchvision_models()
     data = lesson("vgg_params")[0]
     model = meta_model(models.vgg16)
-    torch_weights = [m.weight.numel() for m in model.modules() if hasattr(m, "weight") and m.weight is not None]
+    torch_weights = [
+        m.weight.numel() for m in model.modules() if hasattr(m, "weight") and m.weight is not None
+    ]
     assert [r["weights"] for r in data["rows"]["layers"][:-1] if r["weights"]] == torch_weights
     assert data["data"]["total_params"] == models.VGG16_Weights.IMAGENET1K_V1.meta["num_params"]
 
@@ -297,17 +379,25 @@ def test_vgg_params_against_torchvision(lesson):
 def test_vgg_params_verdicts(lesson):
     c = checks(lesson("vgg_params")[0])
     assert c["TOTAL params, biases included"]["agrees"]  # 138M
-    assert not c["TOTAL memory (activations per image)"]["agrees"]  # 24M does not follow from the rows
+    assert not c["TOTAL memory (activations per image)"][
+        "agrees"
+    ]  # 24M does not follow from the rows
     assert "15.2M" in c["TOTAL memory (activations per image)"]["note"]
     assert not c["TOTAL memory in bytes, forward"]["agrees"]  # 96MB, from the 24M
     assert c["TOTAL params, biases included"]["verdict"] == "within rounding"
     assert c["TOTAL params, biases included"]["rule"] == "nearest 1M"
     # The exact rows add up to 15,237,608; the slide's printed (rounded) rows to 15,184,192 = 15.18M.
     exact_sum = c["activations, our exact rows added up"]
-    assert (exact_sum["computed"], exact_sum["reference"], exact_sum["verdict"]) == (15_237_608, 15_184_192, "differs")
+    assert (exact_sum["computed"], exact_sum["reference"], exact_sum["verdict"]) == (
+        15_237_608,
+        15_184_192,
+        "differs",
+    )
     rounded = c["our rows, each rounded as the slide prints it, added up"]
     assert (rounded["computed"], rounded["verdict"]) == (15_184_192, "exact")
-    assert c["pool1 memory"]["verdict"] == "within rounding"  # 802,816 -> 800K, two significant figures
+    assert (
+        c["pool1 memory"]["verdict"] == "within rounding"
+    )  # 802,816 -> 800K, two significant figures
     assert c["fc6 memory"]["verdict"] == "exact"  # "4096" is printed in full
 
 
@@ -327,13 +417,23 @@ def test_receptive_field_vgg16(lesson):
     layers = [(2, 2) if entry == "M" else (3, 1) for entry in VGG16_CONFIG]
     assert [r["rf"] for r in data["rows"]["vgg16"]] == _field_recurrence(layers)
     by_name = {r["layer"]: r for r in data["rows"]["vgg16"]}
-    assert (by_name["conv5_3"]["rf"], by_name["pool5"]["rf"], by_name["pool5"]["jump"]) == (196, 212, 32)
+    assert (by_name["conv5_3"]["rf"], by_name["pool5"]["rf"], by_name["pool5"]["jump"]) == (
+        196,
+        212,
+        32,
+    )
     # What a pixel really sees at 224x224, measured by back-propagation: the field clipped to the image.
-    seen = {(r["network"], r["pixel"].split()[0]): r["measured"] for r in data["rows"]["corner_and_centre"]}
+    seen = {
+        (r["network"], r["pixel"].split()[0]): r["measured"]
+        for r in data["rows"]["corner_and_centre"]
+    }
     assert seen == {
         ("VGG16 pool5", "corner"): "0..121",  # a 212 field centred on 15.5: -90..121
         ("VGG16 pool5", "centre"): "6..217",
-        ("ResNet-50 layer4", "corner"): "0..213",  # a 427 field centred on 0 reaches 213 to each side
+        (
+            "ResNet-50 layer4",
+            "corner",
+        ): "0..213",  # a 427 field centred on 0 reaches 213 to each side
         ("ResNet-50 layer4", "centre"): "0..223",
     }
     step1 = data["rows"]["seven_vs_three"]
@@ -351,7 +451,11 @@ def test_receptive_field_resnet50_against_torchvision_layout(lesson):
         for stage in (model.layer1, model.layer2, model.layer3, model.layer4):
             for block in stage:
                 stride = block.conv2.stride[0]
-                layers += [(1, stride if stride_in_1x1 else 1), (3, 1 if stride_in_1x1 else stride), (1, 1)]
+                layers += [
+                    (1, stride if stride_in_1x1 else 1),
+                    (3, 1 if stride_in_1x1 else stride),
+                    (1, 1),
+                ]
         results[stride_in_1x1] = _field_recurrence(layers)[-1]
     last = {r["layout"]: r["rf"] for r in data["rows"]["resnet50"] if r["layer"] == "layer4"}
     assert sorted(last.values()) == sorted(results.values()) == [427, 483]
@@ -395,9 +499,16 @@ def test_one_by_one_inception_3a(lesson):
     c = 192
     naive = c * 64 + 9 * c * 128 + 25 * c * 32
     reduced = c * 64 + c * 96 + 9 * 96 * 128 + c * 16 + 25 * 16 * 32 + c * 32
-    assert (data["naive"]["weights"], data["reduced"]["weights"]) == (naive, reduced) == (387_072, 163_328)
+    assert (
+        (data["naive"]["weights"], data["reduced"]["weights"])
+        == (naive, reduced)
+        == (387_072, 163_328)
+    )
     assert (data["naive"]["macs"], data["reduced"]["macs"]) == (naive * 28 * 28, reduced * 28 * 28)
-    assert (data["naive"]["out_channels"], data["reduced"]["out_channels"]) == (64 + 128 + 32 + 192, 256)
+    assert (data["naive"]["out_channels"], data["reduced"]["out_channels"]) == (
+        64 + 128 + 32 + 192,
+        256,
+    )
 
 
 # ------------------------------------------------------------------------------------------ googlenet_table
@@ -410,7 +521,9 @@ def test_googlenet_table_follows_the_widths(lesson):
     for name, row in rows.items():
         if not name.startswith("inception"):
             continue
-        n1, r3, n3, r5, n5, pool = (row[k] for k in ("n1x1", "n3x3red", "n3x3", "n5x5red", "n5x5", "pool_proj"))
+        n1, r3, n3, r5, n5, pool = (
+            row[k] for k in ("n1x1", "n3x3red", "n3x3", "n5x5red", "n5x5", "pool_proj")
+        )
         weights = in_channels * (n1 + r3 + r5 + pool) + 9 * r3 * n3 + 25 * r5 * n5
         size = int(row["output"].split("x")[0])
         assert row["params"] == weights, name
@@ -445,19 +558,32 @@ def test_googlenet_table_disagreements_are_the_known_slips(lesson):
         "within rounding",
         "floor 1K (K = 1024)",
     )
-    assert c["inception (4a): ops"]["rule"] == "floor 1M"  # 73.61M printed 73: the one truncated ops entry
+    assert (
+        c["inception (4a): ops"]["rule"] == "floor 1M"
+    )  # 73.61M printed 73: the one truncated ops entry
     floors = [x["name"] for x in data["checks"] if x["rule"].startswith("floor")]
     assert floors == ["inception (3a): params", "inception (4a): ops"]
     assert c["convolution 2: params"]["verdict"] == c["linear: params"]["verdict"] == "exact"
     # conv 1 as a depthwise-separable 7x7 (depth multiplier 8): 7*7*3*8 + 24*64 weights, 112*112 x that MACs
-    assert c["conv 1 as a depthwise-separable 7x7: weights"]["computed"] == 7 * 7 * 3 * 8 + 24 * 64 == 2_712
-    assert c["conv 1 as a depthwise-separable 7x7: multiply-adds"]["computed"] == 112 * 112 * 2_712 == 34_019_328
+    assert (
+        c["conv 1 as a depthwise-separable 7x7: weights"]["computed"]
+        == 7 * 7 * 3 * 8 + 24 * 64
+        == 2_712
+    )
+    assert (
+        c["conv 1 as a depthwise-separable 7x7: multiply-adds"]["computed"]
+        == 112 * 112 * 2_712
+        == 34_019_328
+    )
     assert all(
         c[f"conv 1 as a depthwise-separable 7x7: {k}"]["verdict"] == "within rounding"
         for k in ("weights", "multiply-adds")
     )
     rows = {r["type"]: r for r in data["rows"]["googlenet_cost"]}
-    assert sum(r["params_ok"] for r in rows.values()) == 3 and sum(r["ops_ok"] for r in rows.values()) == 10
+    assert (
+        sum(r["params_ok"] for r in rows.values()) == 3
+        and sum(r["ops_ok"] for r in rows.values()) == 10
+    )
 
 
 # ------------------------------------------------------------------------------------------ auxiliary_classifiers
@@ -474,20 +600,32 @@ def test_auxiliary_heads_against_torchvision(lesson):
     c = checks(data)
     assert c["aux1 is attached to"]["computed"] == "inception4a"
     assert c["aux2 is attached to"]["computed"] == "inception4d"
-    assert c["gradients add: d total = d main + 0.3 (d aux1 + d aux2), largest difference"]["agrees"]
+    assert c["gradients add: d total = d main + 0.3 (d aux1 + d aux2), largest difference"][
+        "agrees"
+    ]
     # The adaptive pool's windows (PyTorch's rule) are not the paper's 5x5/stride-3 windows.
     windows = c["adaptive 4x4 pool vs the paper's 5x5/3 at 14x14: same windows"]
-    assert (windows["computed"], windows["reference"], windows["verdict"]) == ([0, 3, 7, 10], [0, 3, 6, 9], "differs")
+    assert (windows["computed"], windows["reference"], windows["verdict"]) == (
+        [0, 3, 7, 10],
+        [0, 3, 6, 9],
+        "differs",
+    )
     fc1 = sum(p.numel() for p in model.aux1.fc1.parameters())
     assert (
         data["data"]["fc1_share_of_head"] == pytest.approx(fc1 / heads["aux1"])
         and round(fc1 / heads["aux1"], 3) == 0.658
     )
     components = data["data"]["gradients"]["components"]
-    for main, a1, a2, total in zip(*(components[k] for k in ("main", "aux1", "aux2", "total")), strict=True):
-        assert total == pytest.approx(main + 0.3 * (a1 + a2), rel=1e-4, abs=1e-9)  # the figure's bars add up
+    for main, a1, a2, total in zip(
+        *(components[k] for k in ("main", "aux1", "aux2", "total")), strict=True
+    ):
+        assert total == pytest.approx(
+            main + 0.3 * (a1 + a2), rel=1e-4, abs=1e-9
+        )  # the figure's bars add up
     losses = data["data"]["gradients"]["losses"]
-    assert losses["total"] == pytest.approx(losses["main"] + 0.3 * (losses["aux1"] + losses["aux2"]))
+    assert losses["total"] == pytest.approx(
+        losses["main"] + 0.3 * (losses["aux1"] + losses["aux2"])
+    )
 
 
 # ------------------------------------------------------------------------------------------ resnet_flops
@@ -503,7 +641,11 @@ def _resnet_macs(blocks: list[int], bottleneck: bool, stride_in_1x1: bool) -> in
             if bottleneck:
                 c_out = 4 * width
                 first = size // stride if stride_in_1x1 else size  # where the first 1x1 runs
-                macs += first * first * c_in * width + out * out * 9 * width * width + out * out * width * c_out
+                macs += (
+                    first * first * c_in * width
+                    + out * out * 9 * width * width
+                    + out * out * width * c_out
+                )
             else:
                 c_out = width
                 macs += out * out * 9 * c_in * width + out * out * 9 * width * width
@@ -513,7 +655,13 @@ def _resnet_macs(blocks: list[int], bottleneck: bool, stride_in_1x1: bool) -> in
     return macs + c_in * 1000
 
 
-RESNET_BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+RESNET_BLOCKS = {
+    18: [2, 2, 2, 2],
+    34: [3, 4, 6, 3],
+    50: [3, 4, 6, 3],
+    101: [3, 4, 23, 3],
+    152: [3, 8, 36, 3],
+}
 
 
 def test_resnet_flops_against_the_analytic_count_and_torchvision(lesson):
@@ -523,7 +671,9 @@ def test_resnet_flops_against_the_analytic_count_and_torchvision(lesson):
         depth = int(row["network"].split("-")[1])
         blocks, bottleneck = RESNET_BLOCKS[depth], depth >= 50
         assert row["paper_layout"] == _resnet_macs(blocks, bottleneck, stride_in_1x1=True), depth
-        assert row["torchvision_layout"] == _resnet_macs(blocks, bottleneck, stride_in_1x1=False), depth
+        assert row["torchvision_layout"] == _resnet_macs(blocks, bottleneck, stride_in_1x1=False), (
+            depth
+        )
         meta = getattr(models, f"ResNet{depth}_Weights").IMAGENET1K_V1.meta
         assert row["params"] == meta["num_params"]
         assert row["torchvision_layout"] / 1e9 == pytest.approx(meta["_ops"], abs=5e-4)
@@ -532,11 +682,25 @@ def test_resnet_flops_against_the_analytic_count_and_torchvision(lesson):
     assert not c["ResNet-50 in torchvision's layout vs the paper"]["agrees"]
     # The paper's rounding is inconsistent: 3.664 and 3.858 truncated, 1.814, 7.570 and 11.282 to nearest.
     rules = {d: c[f"ResNet-{d}, paper's layout"]["rule"] for d in RESNET_BLOCKS}
-    assert rules == {18: "nearest 0.1G", 34: "floor 0.1G", 50: "floor 0.1G", 101: "nearest 0.1G", 152: "nearest 0.1G"}
-    assert [r["paper"] for r in data["rows"]["flops"]] == ["1.8", "3.6", "3.8", "7.6", "11.3"]  # as printed
+    assert rules == {
+        18: "nearest 0.1G",
+        34: "floor 0.1G",
+        50: "floor 0.1G",
+        101: "nearest 0.1G",
+        152: "nearest 0.1G",
+    }
+    assert [r["paper"] for r in data["rows"]["flops"]] == [
+        "1.8",
+        "3.6",
+        "3.8",
+        "7.6",
+        "11.3",
+    ]  # as printed
     assert [r["blocks"] for r in data["rows"]["blocks_per_stage"]] == list(RESNET_BLOCKS.values())
     assert {r["macs"] for r in data["rows"]["stage_level"]} == {56 * 56 * 9 * 64 * 64}
-    assert c["ResNet-18: 49 x conv MACs at 32x32 + fc"]["agrees"]  # the 32x32 shortcut, checked at 224
+    assert c["ResNet-18: 49 x conv MACs at 32x32 + fc"][
+        "agrees"
+    ]  # the 32x32 shortcut, checked at 224
     blocks = {r["block"].split()[0]: r for r in data["rows"]["blocks"]}
     assert blocks["basic"]["macs"] == 2 * 56 * 56 * 9 * 64 * 64
     assert blocks["bottleneck"]["macs"] == 56 * 56 * (256 * 64 + 9 * 64 * 64 + 64 * 256)
@@ -553,7 +717,9 @@ def test_densenet_against_torchvision(lesson):
         meta = getattr(models, f"DenseNet{depth}_Weights").IMAGENET1K_V1.meta
         assert cost[f"DenseNet-{depth}"]["params"] == meta["num_params"]
         assert cost[f"DenseNet-{depth}"]["macs"] / 1e9 == pytest.approx(meta["_ops"], abs=5e-4)
-    d264 = meta_model(models.DenseNet, growth_rate=32, block_config=(6, 12, 64, 48), num_init_features=64)
+    d264 = meta_model(
+        models.DenseNet, growth_rate=32, block_config=(6, 12, 64, 48), num_init_features=64
+    )
     assert cost["DenseNet-264"]["params"] == sum(p.numel() for p in d264.parameters())
 
 
@@ -570,7 +736,9 @@ def test_densenet_channels_grow_by_k(lesson):
                 expected.append(c)
         assert [row[k] for k in ("stem", "b1", "t1", "b2", "t2", "b3", "t3", "b4")] == expected
     c = checks(data)
-    assert not c["DenseNet-264: layers with weights"]["agrees"]  # 265 by the rule that gives 121, 169, 201
+    assert not c["DenseNet-264: layers with weights"][
+        "agrees"
+    ]  # 265 by the rule that gives 121, 169, 201
     assert all(c[f"DenseNet-{d}: layers with weights"]["agrees"] for d in (121, 169, 201))
 
 
@@ -589,23 +757,47 @@ def test_se_resnet50_parameters(lesson):
     for r in (2, 4, 8, 16, 32):
         assert rows[r]["params"] == base + sum(2 * c * c // r + c // r + c for c in SE_WIDTHS), r
     assert rows[16]["params"] == 28_088_024
-    assert [rows[r]["agrees"] for r in (2, 4, 8, 16, 32, "original")] == [True, False, False, True, False, True]
+    assert [rows[r]["agrees"] for r in (2, 4, 8, 16, 32, "original")] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
     # One constant added to all six counts reproduces all six printed figures: any from 46,088 to 50,759.
     low, high = data["data"]["constant_offsets"]
     assert (low, high) == (46_088, 50_759)
     for r, shown in ((2, 45.7), (4, 35.7), (8, 30.7), (16, 28.1), (32, 26.9), ("original", 25.6)):
-        assert all((rows[r]["params"] + offset + 50_000) // 100_000 == round(shown * 10) for offset in (low, high))
+        assert all(
+            (rows[r]["params"] + offset + 50_000) // 100_000 == round(shown * 10)
+            for offset in (low, high)
+        )
     printed_m = {2: 457, 4: 357, 8: 307, 16: 281, 32: 269, "original": 256}
     for outside in (low - 1, high + 1):  # the range is tight: one more or one less breaks some row
-        assert any((rows[r]["params"] + outside + 50_000) // 100_000 != m for r, m in printed_m.items())
+        assert any(
+            (rows[r]["params"] + outside + 50_000) // 100_000 != m for r, m in printed_m.items()
+        )
     assert sum(row["bn_agrees"] for row in rows.values()) == 5  # BN statistics counted: 5 of 6
     c = checks(data)
-    assert c["SE-ResNet-50 multiply-adds (10^9), conv and FC layers"]["verdict"] == "differs"  # 3.860
-    for label in ("+ the squeeze's additions", "+ additions and scale"):  # 3.866 and 3.872 both print 3.87
+    assert (
+        c["SE-ResNet-50 multiply-adds (10^9), conv and FC layers"]["verdict"] == "differs"
+    )  # 3.860
+    for label in (
+        "+ the squeeze's additions",
+        "+ additions and scale",
+    ):  # 3.866 and 3.872 both print 3.87
         assert c[f"SE-ResNet-50 multiply-adds (10^9), {label}"]["verdict"] == "within rounding"
-    assert c["relative increase, from the paper's rounded figures"]["agrees"]  # 3.87 / 3.86 - 1 = 0.26%
+    assert c["relative increase, from the paper's rounded figures"][
+        "agrees"
+    ]  # 3.87 / 3.86 - 1 = 0.26%
     designs = {r["design"]: r["added"] for r in data["rows"]["designs"]}
-    assert designs["(b) SE"] == designs["(d) SE-POST"] == designs["(e) SE-Identity"] == rows[16]["params"] - base
+    assert (
+        designs["(b) SE"]
+        == designs["(d) SE-POST"]
+        == designs["(e) SE-Identity"]
+        == rows[16]["params"] - base
+    )
     widths_pre = [64] + [256] * 2 + [256] + [512] * 3 + [512] + [1024] * 5 + [1024] + [2048] * 2
     assert designs["(c) SE-PRE"] == sum(2 * c * c // 16 + c // 16 + c for c in widths_pre)
     for row in data["rows"]["se_block"]:
@@ -637,11 +829,20 @@ def test_inception_resnet(lesson):
         "Inception-ResNet-v2": (256, 256, 384, 384),
     }
     c = checks(data)
-    assert c["Inception-ResNet-v2: A, B, C blocks"]["computed"] == [10, 20, 10]  # the released model
-    assert c["Inception-ResNet-v2: A, B, C blocks"]["verdict"] == "differs"  # the schema figure: 5, 10, 5
+    assert c["Inception-ResNet-v2: A, B, C blocks"]["computed"] == [
+        10,
+        20,
+        10,
+    ]  # the released model
+    assert (
+        c["Inception-ResNet-v2: A, B, C blocks"]["verdict"] == "differs"
+    )  # the schema figure: 5, 10, 5
     heads = {r["network"]: r["params"] for r in data["rows"]["parts"] if r["part"] == "head"}
-    assert heads == {"Inception-v4": 1536 * 1000 + 1000, "Inception-ResNet-v1": 1792 * 1000 + 1000,
-                     "Inception-ResNet-v2": 1536 * 1000 + 1000}  # fmt: skip
+    assert heads == {
+        "Inception-v4": 1536 * 1000 + 1000,
+        "Inception-ResNet-v1": 1792 * 1000 + 1000,
+        "Inception-ResNet-v2": 1536 * 1000 + 1000,
+    }
     totals = {r["network"]: r["params"] for r in data["rows"]["parts"] if r["part"] == "total"}
     assert totals["Inception-v4"] == 42_679_816  # the released model's published count
     assert totals["Inception-ResNet-v2"] == 55_843_464
@@ -656,24 +857,38 @@ def test_budgets_against_torchvision(lesson):
     models = torchvision_models()
     data = lesson("budgets")[0]
     params = {r["network"]: r["params"] for r in data["rows"]["budget"]}
-    assert params["AlexNet"] == models.AlexNet_Weights.IMAGENET1K_V1.meta["num_params"] == 61_100_840
+    assert (
+        params["AlexNet"] == models.AlexNet_Weights.IMAGENET1K_V1.meta["num_params"] == 61_100_840
+    )
     assert params["VGG16"] == models.VGG16_Weights.IMAGENET1K_V1.meta["num_params"]
     assert params["GoogLeNet"] == models.GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
     alexnet = meta_model(models.alexnet)
     fc = sum(p.numel() for m in alexnet.classifier if hasattr(m, "weight") for p in m.parameters())
     assert next(r for r in data["rows"]["budget"] if r["network"] == "AlexNet")["fc_params"] == fc
     c = checks(data)
-    assert c["GoogLeNet's parameters / AlexNet's"]["verdict"] == "differs"  # about 1/9, not the slide's 1/2
-    assert c["AlexNet's parameters / GoogLeNet's"]["verdict"] == "differs"  # 9.2x, not the paper's 12x
+    assert (
+        c["GoogLeNet's parameters / AlexNet's"]["verdict"] == "differs"
+    )  # about 1/9, not the slide's 1/2
+    assert (
+        c["AlexNet's parameters / GoogLeNet's"]["verdict"] == "differs"
+    )  # 9.2x, not the paper's 12x
     heads = {r["head"]: r["params"] for r in data["rows"]["heads"]}
-    assert heads == {"global average pool + FC": 1024 * 1000 + 1000, "flatten + FC": 7 * 7 * 1024 * 1000 + 1000}
+    assert heads == {
+        "global average pool + FC": 1024 * 1000 + 1000,
+        "flatten + FC": 7 * 7 * 1024 * 1000 + 1000,
+    }
     crops = data["data"]["test_crops"]
     assert crops["crops"] == 4 * 3 * 6 * 2 == 144
     assert crops["macs_per_image"] == 144 * crops["macs_per_crop"]
-    assert crops["macs_per_crop"] / 1e9 == pytest.approx(models.GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"], abs=5e-4)
+    assert crops["macs_per_crop"] / 1e9 == pytest.approx(
+        models.GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"], abs=5e-4
+    )
     low, high = data["data"]["training_crops"]["area_range"]
     assert 0.08 <= low < 0.1 and 0.9 < high <= 1.0
-    layers = {r["network"]: (r["max_pools"], r["hidden_fcs"], r["dropouts"]) for r in data["rows"]["vgg_vs_resnet"]}
+    layers = {
+        r["network"]: (r["max_pools"], r["hidden_fcs"], r["dropouts"])
+        for r in data["rows"]["vgg_vs_resnet"]
+    }
     assert layers == {"VGG16": (5, 2, 2), "ResNet-34": (1, 0, 0)}
 
 
@@ -683,7 +898,9 @@ def test_budgets_against_torchvision(lesson):
 def test_shortcuts(lesson):
     data = lesson("shortcuts")[0]
     rows = {r["network"]: r for r in data["rows"]["gradients"]}
-    assert rows["plain-56"]["params"] == rows["ResNet-56"]["params"] == 853_018  # option A: no weights added
+    assert (
+        rows["plain-56"]["params"] == rows["ResNet-56"]["params"] == 853_018
+    )  # option A: no weights added
     assert rows["plain-20"]["params"] == rows["ResNet-20"]["params"] == 269_722
     for row in rows.values():
         assert row["ratio"] == pytest.approx(row["first_conv"] / row["fc"])
@@ -715,10 +932,19 @@ def test_capstone_against_torchvision_and_direct_passes(lesson):
         meta = weights.IMAGENET1K_V1.meta
         assert rows[name]["params"] == meta["num_params"], name
         assert rows[name]["macs"] / 1e9 == pytest.approx(meta["_ops"], abs=5e-4), name
-    assert rows["Inception-v4"]["params"] == 42_679_816 and rows["Inception-ResNet-v2"]["params"] == 55_843_464
-    assert rows["ResNet-50 (paper)"]["macs"] == _resnet_macs(RESNET_BLOCKS[50], bottleneck=True, stride_in_1x1=True)
+    assert (
+        rows["Inception-v4"]["params"] == 42_679_816
+        and rows["Inception-ResNet-v2"]["params"] == 55_843_464
+    )
+    assert rows["ResNet-50 (paper)"]["macs"] == _resnet_macs(
+        RESNET_BLOCKS[50], bottleneck=True, stride_in_1x1=True
+    )
     # The 32x32 -> 224x224 scaling, against a real 224x224 pass (MACs and activations).
     model = googlenet(aux_logits=False)
     scaled, direct = cost_at_224(model), summary(model, (3, 224, 224))
     assert sum(r["macs"] for r in scaled) == direct.macs == rows["GoogLeNet"]["macs"]
-    assert sum(r["activations"] for r in scaled) == direct.activations == rows["GoogLeNet"]["activations"]
+    assert (
+        sum(r["activations"] for r in scaled)
+        == direct.activations
+        == rows["GoogLeNet"]["activations"]
+    )

@@ -23,9 +23,13 @@ def test_alexnet_matches_torchvision_layout_and_output():
     assert sum(p.numel() for p in ours.parameters()) + 4096 * 990 + 990 == 61_100_840
     theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in ours.state_dict().items()})
     ours.eval(), theirs.eval()
-    x = np.random.default_rng(0).standard_normal((2, 3, 96, 96)).astype(np.float32)  # any size >= 63
+    x = (
+        np.random.default_rng(0).standard_normal((2, 3, 96, 96)).astype(np.float32)
+    )  # any size >= 63
     with scratchnet.no_grad(), torch.no_grad():
-        np.testing.assert_allclose(ours(scratchnet.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), atol=1e-4)
+        np.testing.assert_allclose(
+            ours(scratchnet.tensor(x)).numpy(), theirs(torch.tensor(x)).numpy(), atol=1e-4
+        )
 
 
 def test_inception_aux_paper_pool_is_5x5_stride_3():
@@ -34,7 +38,9 @@ def test_inception_aux_paper_pool_is_5x5_stride_3():
     heads = {pool: InceptionAux(512, 10, pool=pool) for pool in ("adaptive", "paper")}
     pooled = {}
     for pool, head in heads.items():
-        head.conv.register_forward_pre_hook(lambda m, a, pool=pool: pooled.__setitem__(pool, a[0].numpy()))
+        head.conv.register_forward_pre_hook(
+            lambda m, a, pool=pool: pooled.__setitem__(pool, a[0].numpy())
+        )
         head.eval()
         with scratchnet.no_grad():
             assert head(scratchnet.tensor(x)).shape == (2, 10)

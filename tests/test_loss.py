@@ -60,13 +60,17 @@ def test_gradcheck_cross_entropy(reduction, options):
     weighted=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_gradcheck_cross_entropy_drawn_configurations(N, C, spatial, reduction, label_smoothing, weighted, seed):
+def test_gradcheck_cross_entropy_drawn_configurations(
+    N, C, spatial, reduction, label_smoothing, weighted, seed
+):
     rng = np.random.default_rng(seed)
     x = sn.tensor(rng.standard_normal((N, C, *spatial)) * 3, requires_grad=True)
     t = sn.tensor(rng.integers(0, C, size=(N, *spatial)))
     w = sn.tensor(rng.random(C) + 0.5) if weighted else None
     assert sn.gradcheck(
-        lambda x: cross_entropy(x, t, w, reduction=reduction, label_smoothing=label_smoothing), [x], seed=seed
+        lambda x: cross_entropy(x, t, w, reduction=reduction, label_smoothing=label_smoothing),
+        [x],
+        seed=seed,
     )
 
 
@@ -95,9 +99,14 @@ def test_gradcheck_bce_with_logits(reduction):
     t = sn.tensor(np.random.default_rng(5).random((3, 4)), requires_grad=True)
     weight = sn.tensor(np.random.default_rng(6).random((3, 4)) + 0.5)
     pos_weight = sn.tensor(np.array([0.5, 1.0, 2.0, 3.0]))
-    assert sn.gradcheck(lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction), [x, t])
     assert sn.gradcheck(
-        lambda x, t: binary_cross_entropy_with_logits(x, t, weight, reduction=reduction, pos_weight=pos_weight), [x, t]
+        lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction), [x, t]
+    )
+    assert sn.gradcheck(
+        lambda x, t: binary_cross_entropy_with_logits(
+            x, t, weight, reduction=reduction, pos_weight=pos_weight
+        ),
+        [x, t],
     )
 
 
@@ -111,7 +120,9 @@ def test_cross_entropy_gradient_is_softmax_minus_target():
 
 def test_cross_entropy_equals_nll_of_log_softmax():
     x, t = _logits(), _targets()
-    np.testing.assert_allclose(cross_entropy(x, t).data, nll_loss(log_softmax(x, dim=1), t).data, rtol=1e-12)
+    np.testing.assert_allclose(
+        cross_entropy(x, t).data, nll_loss(log_softmax(x, dim=1), t).data, rtol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------- PyTorch as the oracle
@@ -124,9 +135,13 @@ def test_cross_entropy_matches_torch(torch, dtype, rtol, reduction, options):
     for shape, target_shape in [((5, 4), (5,)), ((2, 4, 3, 2), (2, 3, 2))]:
         x, t = _logits(shape, dtype=dtype), _targets(target_shape)
         kwargs = _options(options, dtype)
-        torch_kwargs = {k: (torch.tensor(v.data) if isinstance(v, sn.Tensor) else v) for k, v in kwargs.items()}
+        torch_kwargs = {
+            k: (torch.tensor(v.data) if isinstance(v, sn.Tensor) else v) for k, v in kwargs.items()
+        }
         tx = torch.tensor(x.data, requires_grad=True)
-        ty = torch.nn.functional.cross_entropy(tx, torch.tensor(t.data), reduction=reduction, **torch_kwargs)
+        ty = torch.nn.functional.cross_entropy(
+            tx, torch.tensor(t.data), reduction=reduction, **torch_kwargs
+        )
         y = cross_entropy(x, t, reduction=reduction, **kwargs)
         g = np.random.default_rng(7).standard_normal(y.shape).astype(dtype)
         y.backward(g)
@@ -149,14 +164,35 @@ def test_other_losses_match_torch(torch, dtype, rtol, reduction):
     options = {"reduction": reduction}
     weighted, t_weighted = {"pos_weight": sn.tensor(pw)}, {"pos_weight": torch.tensor(pw)}
     cases = [
-        (lambda x, t: mse_loss(x, t, reduction=reduction), lambda x, t: tf.mse_loss(x, t, reduction=reduction), a, b),
-        (lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction),
-         lambda x, t: tf.binary_cross_entropy_with_logits(x, t, reduction=reduction), a, b),
-        (lambda x, t: binary_cross_entropy_with_logits(x, t, sn.tensor(w), **options, **weighted),
-         lambda x, t: tf.binary_cross_entropy_with_logits(x, t, torch.tensor(w), **options, **t_weighted), a, b),
-        (lambda x, _: nll_loss(x, sn.tensor(labels), reduction=reduction),
-         lambda x, _: tf.nll_loss(x, torch.tensor(labels), reduction=reduction), a, b),
-    ]  # fmt: skip
+        (
+            lambda x, t: mse_loss(x, t, reduction=reduction),
+            lambda x, t: tf.mse_loss(x, t, reduction=reduction),
+            a,
+            b,
+        ),
+        (
+            lambda x, t: binary_cross_entropy_with_logits(x, t, reduction=reduction),
+            lambda x, t: tf.binary_cross_entropy_with_logits(x, t, reduction=reduction),
+            a,
+            b,
+        ),
+        (
+            lambda x, t: binary_cross_entropy_with_logits(
+                x, t, sn.tensor(w), **options, **weighted
+            ),
+            lambda x, t: tf.binary_cross_entropy_with_logits(
+                x, t, torch.tensor(w), **options, **t_weighted
+            ),
+            a,
+            b,
+        ),
+        (
+            lambda x, _: nll_loss(x, sn.tensor(labels), reduction=reduction),
+            lambda x, _: tf.nll_loss(x, torch.tensor(labels), reduction=reduction),
+            a,
+            b,
+        ),
+    ]
     for ours, theirs, xa, ta in cases:
         x, t = sn.tensor(xa, requires_grad=True), sn.tensor(ta, requires_grad=True)
         tx, tt = torch.tensor(xa, requires_grad=True), torch.tensor(ta, requires_grad=True)
@@ -188,11 +224,17 @@ def test_losses_are_stable_for_huge_logits(torch):
 
 def test_cross_entropy_target_errors():
     x = sn.randn(8, 10)
-    with pytest.raises(IndexError, match=r"class indices in \[0, 10\).*\(8, 10\).*got \[-3, 10\].*\(8,\)"):
+    with pytest.raises(
+        IndexError, match=r"class indices in \[0, 10\).*\(8, 10\).*got \[-3, 10\].*\(8,\)"
+    ):
         cross_entropy(x, sn.tensor([0, 1, 10, 3, -3, 5, 6, 7]))
-    with pytest.raises(TypeError, match=r"integer class indices in \[0, 10\), got dtype float32 of shape \(8,\)"):
+    with pytest.raises(
+        TypeError, match=r"integer class indices in \[0, 10\), got dtype float32 of shape \(8,\)"
+    ):
         cross_entropy(x, sn.zeros(8))
-    with pytest.raises(ValueError, match=r"target of shape \(8, 1\) does not match input of shape \(8, 10\)"):
+    with pytest.raises(
+        ValueError, match=r"target of shape \(8, 1\) does not match input of shape \(8, 10\)"
+    ):
         cross_entropy(x, sn.zeros(8, 1, dtype=np.int64))
     with pytest.raises(ValueError, match=r"reduction must be one of"):
         cross_entropy(x, sn.zeros(8, dtype=np.int64), reduction="avg")
@@ -219,11 +261,15 @@ def test_loss_modules():
         nn.CrossEntropyLoss(w, label_smoothing=0.1, reduction="sum", ignore_index=1)(x, t).data,
         cross_entropy(x, t, w, ignore_index=1, reduction="sum", label_smoothing=0.1).data,
     )
-    np.testing.assert_allclose(nn.NLLLoss(reduction="none")(x, t).data, nll_loss(x, t, reduction="none").data)
+    np.testing.assert_allclose(
+        nn.NLLLoss(reduction="none")(x, t).data, nll_loss(x, t, reduction="none").data
+    )
     y = _logits(seed=9)
     np.testing.assert_allclose(nn.MSELoss()(x, y).data, mse_loss(x, y).data)
     p = sn.tensor(np.random.default_rng(1).random((5, 4)))
-    np.testing.assert_allclose(nn.BCEWithLogitsLoss()(x, p).data, binary_cross_entropy_with_logits(x, p).data)
+    np.testing.assert_allclose(
+        nn.BCEWithLogitsLoss()(x, p).data, binary_cross_entropy_with_logits(x, p).data
+    )
     assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
     with pytest.raises(TypeError):
         cross_entropy(x, t, None, None, -100)  # PyTorch's legacy positional size_average is refused

@@ -21,7 +21,9 @@ def count(model) -> int:
         pytest.param("densenet161", 28_681_000, marks=pytest.mark.slow),  # torchvision
         pytest.param("densenet169", 14_149_480, marks=pytest.mark.slow),  # torchvision
         pytest.param("densenet201", 20_013_928, marks=pytest.mark.slow),  # torchvision
-        pytest.param("densenet264", 33_337_704, marks=pytest.mark.slow),  # the paper's Table 1 layout
+        pytest.param(
+            "densenet264", 33_337_704, marks=pytest.mark.slow
+        ),  # the paper's Table 1 layout
         ("densenet_bc_100", 769_162),  # the paper's Table 2: 0.8M
     ],
 )
@@ -33,11 +35,17 @@ def test_channel_bookkeeping_of_densenet121():
     # Slide "DenseNet (2)": 64 + 6*32 = 256 -> 128; 128 + 12*32 = 512 -> 256; 256 + 24*32 = 1024 -> 512;
     # 512 + 16*32 = 1024 channels into the classifier.
     model = densenet.densenet121()
-    assert [model.features.get_submodule(f"transition{i}").conv.weight.shape[:2] for i in (1, 2, 3)] == [
-        (128, 256), (256, 512), (512, 1024)]  # fmt: skip
+    assert [
+        model.features.get_submodule(f"transition{i}").conv.weight.shape[:2] for i in (1, 2, 3)
+    ] == [(128, 256), (256, 512), (512, 1024)]
     assert model.features.norm5.num_features == 1024 and model.classifier.in_features == 1024
     bottleneck = model.features.denseblock3.denselayer24
-    assert bottleneck.conv1.weight.shape == (128, 256 + 23 * 32, 1, 1)  # 4k = 128 maps from all earlier ones
+    assert bottleneck.conv1.weight.shape == (
+        128,
+        256 + 23 * 32,
+        1,
+        1,
+    )  # 4k = 128 maps from all earlier ones
     assert bottleneck.conv2.weight.shape == (32, 128, 3, 3)  # k = 32 new maps
 
 
@@ -61,7 +69,10 @@ def test_transition_halves_size():
 @pytest.mark.parametrize(
     "name, size",
     [
-        ("densenet121", 32),  # 32 is the smallest: 16, 8 after the stem, 4, 2, 1 after the transitions
+        (
+            "densenet121",
+            32,
+        ),  # 32 is the smallest: 16, 8 after the stem, 4, 2, 1 after the transitions
         ("densenet_bc_100", 8),
         pytest.param("densenet161", 32, marks=pytest.mark.slow),
         pytest.param("densenet169", 32, marks=pytest.mark.slow),
@@ -95,9 +106,13 @@ def test_bad_depth():
         densenet.densenet_cifar(depth=101)
 
 
-@pytest.mark.parametrize("name", ["densenet121", pytest.param("densenet161", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name", ["densenet121", pytest.param("densenet161", marks=pytest.mark.slow)]
+)
 def test_state_dict_matches_torchvision(name):
-    torchvision = pytest.importorskip("torchvision", reason="torchvision is not installed: layout check skipped")
+    torchvision = pytest.importorskip(
+        "torchvision", reason="torchvision is not installed: layout check skipped"
+    )
     theirs = getattr(torchvision.models, name)().state_dict()
     ours = getattr(densenet, name)().state_dict()
     assert list(ours) == list(theirs)

@@ -34,8 +34,14 @@ def basic_conv(c_in, c_out, k):
 
 
 def inception_params(c_in, c1, c3r, c3, c5r, c5, pp, k5=3):
-    return (basic_conv(c_in, c1, 1) + basic_conv(c_in, c3r, 1) + basic_conv(c3r, c3, 3)
-            + basic_conv(c_in, c5r, 1) + basic_conv(c5r, c5, k5) + basic_conv(c_in, pp, 1))  # fmt: skip
+    return (
+        basic_conv(c_in, c1, 1)
+        + basic_conv(c_in, c3r, 1)
+        + basic_conv(c3r, c3, 3)
+        + basic_conv(c_in, c5r, 1)
+        + basic_conv(c5r, c5, k5)
+        + basic_conv(c_in, pp, 1)
+    )
 
 
 # --- the module --------------------------------------------------------------------------------------
@@ -52,7 +58,9 @@ def test_inception_module_with_reductions():
 def test_inception_module_naive_form():
     # figure (a): no 1x1 reductions, the pool passes all 192 channels through
     block = models.Inception(*TABLE_1["inception3a"], reduce=False, paper_5x5=True)
-    assert n_params(block) == basic_conv(192, 64, 1) + basic_conv(192, 128, 3) + basic_conv(192, 32, 5)
+    assert n_params(block) == basic_conv(192, 64, 1) + basic_conv(192, 128, 3) + basic_conv(
+        192, 32, 5
+    )
     assert n_params(block) > 2 * n_params(models.Inception(*TABLE_1["inception3a"], paper_5x5=True))
     assert block(scratchnet.randn(1, 192, 5, 5)).shape == (1, 64 + 128 + 32 + 192, 5, 5)
 
@@ -68,8 +76,14 @@ def test_inception_module_backward(reduce):
 
 
 def test_paper_5x5_flag():
-    assert models.Inception(16, 4, 4, 4, 4, 8, 4).branch3[1].conv.kernel_size == (3, 3)  # torchvision
-    assert models.Inception(16, 4, 4, 4, 4, 8, 4, paper_5x5=True).branch3[1].conv.kernel_size == (5, 5)
+    assert models.Inception(16, 4, 4, 4, 4, 8, 4).branch3[1].conv.kernel_size == (
+        3,
+        3,
+    )  # torchvision
+    assert models.Inception(16, 4, 4, 4, 4, 8, 4, paper_5x5=True).branch3[1].conv.kernel_size == (
+        5,
+        5,
+    )
 
 
 # --- the network ------------------------------------------------------------------------------------
@@ -79,12 +93,20 @@ def test_parameter_counts():
     stem = basic_conv(3, 64, 7) + basic_conv(64, 64, 1) + basic_conv(64, 192, 3)
     blocks = sum(inception_params(*w) for w in TABLE_1.values())
     fc = 1024 * 1000 + 1000
-    aux = basic_conv(512, 128, 1) + basic_conv(528, 128, 1) + 2 * (2048 * 1024 + 1024 + 1024 * 1000 + 1000)
+    aux = (
+        basic_conv(512, 128, 1)
+        + basic_conv(528, 128, 1)
+        + 2 * (2048 * 1024 + 1024 + 1024 * 1000 + 1000)
+    )
     assert stem + blocks + fc == 6_624_904  # torchvision's figure
     assert n_params(models.googlenet(aux_logits=False)) == 6_624_904
     assert n_params(models.googlenet()) == 6_624_904 + aux == 13_004_888
     blocks_5x5 = sum(inception_params(*w, k5=5) for w in TABLE_1.values())
-    assert n_params(models.googlenet(aux_logits=False, paper_5x5=True)) == stem + blocks_5x5 + fc == 7_005_832
+    assert (
+        n_params(models.googlenet(aux_logits=False, paper_5x5=True))
+        == stem + blocks_5x5 + fc
+        == 7_005_832
+    )
 
 
 def test_eval_returns_logits_and_train_returns_aux_outputs():
@@ -120,7 +142,9 @@ def test_googlenet_loss_weights():
     )
     outputs = models.GoogLeNetOutputs(logits, aux2, aux1)
     assert models.googlenet_loss(outputs, target).item() == pytest.approx(expected, rel=1e-6)
-    assert models.googlenet_loss(logits, target).item() == pytest.approx(F.cross_entropy(logits, target).item())
+    assert models.googlenet_loss(logits, target).item() == pytest.approx(
+        F.cross_entropy(logits, target).item()
+    )
 
 
 def test_no_aux_heads_without_aux_logits():
@@ -200,7 +224,9 @@ def test_training_step_matches_torchvision(torchvision_pair):
         loss = models.googlenet_loss(out, scratchnet.tensor(target))
         t = torch.from_numpy(target)
         ce = torch.nn.functional.cross_entropy
-        ref_loss = ce(ref_out.logits, t) + 0.3 * (ce(ref_out.aux_logits1, t) + ce(ref_out.aux_logits2, t))
+        ref_loss = ce(ref_out.logits, t) + 0.3 * (
+            ce(ref_out.aux_logits1, t) + ce(ref_out.aux_logits2, t)
+        )
         assert loss.item() == pytest.approx(ref_loss.item(), rel=1e-9)
         loss.backward()
         ref_loss.backward()

@@ -25,7 +25,9 @@ def dropout_rates(model):
 
 
 def basic_conv(c_in, c_out, kh, kw=None):
-    return kh * (kh if kw is None else kw) * c_in * c_out + 2 * c_out  # conv without bias + BN's gamma, beta
+    return (
+        kh * (kh if kw is None else kw) * c_in * c_out + 2 * c_out
+    )  # conv without bias + BN's gamma, beta
 
 
 def forward_backward(model, size=75, classes=1000):
@@ -72,7 +74,9 @@ def test_v3_forward_backward_without_aux():
 def test_v3_aux_head_only_in_training():
     model = models.inception_v3(num_classes=10)
     model.eval()
-    y = model(scratchnet.randn(1, 3, 75, 75))  # the head would fail at this size: it is not evaluated
+    y = model(
+        scratchnet.randn(1, 3, 75, 75)
+    )  # the head would fail at this size: it is not evaluated
     assert isinstance(y, scratchnet.Tensor) and y.shape == (1, 10)
 
 
@@ -101,7 +105,10 @@ def test_v3_state_dict_matches_torchvision():
         with torch.device("meta"):
             reference = tvm.inception_v3(aux_logits=aux_logits, init_weights=False)
         theirs = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
-        mine = {k: tuple(v.shape) for k, v in models.inception_v3(aux_logits=aux_logits).state_dict().items()}
+        mine = {
+            k: tuple(v.shape)
+            for k, v in models.inception_v3(aux_logits=aux_logits).state_dict().items()
+        }
         assert list(mine) == list(theirs)
         assert mine == theirs
 
@@ -126,12 +133,18 @@ def test_v3_eval_outputs_match_torchvision():
 
 
 def reduction_a_params(c_in, k, l, m, n):  # noqa: E741 (the paper's names)
-    return basic_conv(c_in, n, 3) + basic_conv(c_in, k, 1) + basic_conv(k, l, 3) + basic_conv(l, m, 3)
+    return (
+        basic_conv(c_in, n, 3) + basic_conv(c_in, k, 1) + basic_conv(k, l, 3) + basic_conv(l, m, 3)
+    )
 
 
 @pytest.mark.parametrize(
     ("c_in", "klmn", "c_out"),
-    [(384, (192, 224, 256, 384), 1024), (256, (192, 192, 256, 384), 896), (320, (256, 256, 384, 384), 1088)],
+    [
+        (384, (192, 224, 256, 384), 1024),
+        (256, (192, 192, 256, 384), 896),
+        (320, (256, 256, 384, 384), 1088),
+    ],
     ids=["inception-v4", "inception-resnet-v1", "inception-resnet-v2-released"],
 )
 def test_reduction_a_is_table_1(c_in, klmn, c_out):
@@ -156,7 +169,14 @@ def test_v4_forward_backward_and_grid_sizes():
         x = layer(x)
         shapes.append(x.shape[1:])
     # stem 75 -> 37 -> 35 -> 35 -> 17 -> 15 -> 7 (299 -> 149 -> 147 -> 147 -> 73 -> 71 -> 35)
-    assert shapes[:6] == [(32, 37, 37), (32, 35, 35), (64, 35, 35), (160, 17, 17), (192, 15, 15), (384, 7, 7)]
+    assert shapes[:6] == [
+        (32, 37, 37),
+        (32, 35, 35),
+        (64, 35, 35),
+        (160, 17, 17),
+        (192, 15, 15),
+        (384, 7, 7),
+    ]
     assert shapes[6:10] == [(384, 7, 7)] * 4  # 4 x Inception-A
     assert shapes[10:18] == [(1024, 3, 3)] * 8  # Reduction-A, 7 x Inception-B
     assert shapes[18:] == [(1536, 1, 1)] * 4  # Reduction-B, 3 x Inception-C
@@ -167,13 +187,25 @@ def test_v4_forward_backward_and_grid_sizes():
 
 
 def test_v4_keys_are_the_released_ports():
-    model = models.inception_v4(num_classes=1001)  # the TF-slim checkpoint's classes: background + 1000
+    model = models.inception_v4(
+        num_classes=1001
+    )  # the TF-slim checkpoint's classes: background + 1000
     assert n_params(model) == 42_679_816 + 1536 + 1
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes["features.0.conv.weight"] == (32, 3, 3, 3)
     assert shapes["features.3.conv.conv.weight"] == (96, 64, 3, 3)  # Mixed_3a
-    assert shapes["features.11.branch2.1.conv.weight"] == (192, 192, 7, 1)  # Inception-B: 7x1 first (released)
-    assert shapes["features.19.branch2_1.conv.weight"] == (448, 384, 3, 1)  # Inception-C: 3x1 first (released)
+    assert shapes["features.11.branch2.1.conv.weight"] == (
+        192,
+        192,
+        7,
+        1,
+    )  # Inception-B: 7x1 first (released)
+    assert shapes["features.19.branch2_1.conv.weight"] == (
+        448,
+        384,
+        3,
+        1,
+    )  # Inception-C: 3x1 first (released)
     assert shapes["features.21.branch3.1.bn.running_var"] == (256,)
     assert shapes["last_linear.weight"] == (1001, 1536)
 
@@ -196,8 +228,12 @@ def test_residual_block_is_scaled_addition(make_block, c_in):
     x = scratchnet.randn(2, c_in, 5, 5, requires_grad=True)
     block.train()
     y = block(x)
-    branches = [block.branch0(x), block.branch1(x)] + ([block.branch2(x)] if hasattr(block, "branch2") else [])
-    residual = block.conv2d(scratchnet.cat(branches, 1)).numpy()  # the "Linear" 1x1 conv back to c_in
+    branches = [block.branch0(x), block.branch1(x)] + (
+        [block.branch2(x)] if hasattr(block, "branch2") else []
+    )
+    residual = block.conv2d(
+        scratchnet.cat(branches, 1)
+    ).numpy()  # the "Linear" 1x1 conv back to c_in
     pre = x.numpy() + block.scale * residual
     expected = np.maximum(pre, 0) if getattr(block, "activation", True) else pre
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-6)
@@ -207,8 +243,16 @@ def test_residual_block_is_scaled_addition(make_block, c_in):
 
 def test_inception_resnet_a_v2_parameters_by_hand():
     # Fig. 16: 1x1 32 | 1x1 32, 3x3 32 | 1x1 32, 3x3 48, 3x3 64; 1x1 "Linear" 128 -> 320 with bias
-    expected = (basic_conv(320, 32, 1) + basic_conv(320, 32, 1) + basic_conv(32, 32, 3) + basic_conv(320, 32, 1)
-                + basic_conv(32, 48, 3) + basic_conv(48, 64, 3) + 128 * 320 + 320)  # fmt: skip
+    expected = (
+        basic_conv(320, 32, 1)
+        + basic_conv(320, 32, 1)
+        + basic_conv(32, 32, 3)
+        + basic_conv(320, 32, 1)
+        + basic_conv(32, 48, 3)
+        + basic_conv(48, 64, 3)
+        + 128 * 320
+        + 320
+    )
     assert n_params(models.InceptionResNetA(320, (32, 48, 64))) == expected == 123_168
 
 
@@ -228,7 +272,9 @@ def test_inception_resnet_v2_is_the_released_model():
     model = models.inception_resnet_v2()
     assert n_params(model) == 55_843_464  # as published for the released model's ports
     assert [len(model.repeat), len(model.repeat_1), len(model.repeat_2)] == [10, 20, 9]
-    assert model.block8.scale == 1.0 and not model.block8.activation  # the 10th C block: no scale, no ReLU
+    assert (
+        model.block8.scale == 1.0 and not model.block8.activation
+    )  # the 10th C block: no scale, no ReLU
     assert dropout_rates(model) == [0.2]
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes["mixed_5b.branch3.1.conv.weight"] == (64, 192, 1, 1)

@@ -13,16 +13,25 @@ def n_params(model):
 
 def mlpconv_params(c_in, widths, k):
     c1, c2, c3 = widths
-    return (k * k * c_in * c1 + c1) + (c1 * c2 + c2) + (c2 * c3 + c3)  # conv, then two 1x1 convs (with biases)
+    return (
+        (k * k * c_in * c1 + c1) + (c1 * c2 + c2) + (c2 * c3 + c3)
+    )  # conv, then two 1x1 convs (with biases)
 
 
 def test_parameter_counts_by_hand():
-    imagenet = (mlpconv_params(3, (96, 96, 96), 11) + mlpconv_params(96, (256, 256, 256), 5)
-                + mlpconv_params(256, (384, 384, 384), 3) + mlpconv_params(384, (1024, 1024, 1000), 3))  # fmt: skip
+    imagenet = (
+        mlpconv_params(3, (96, 96, 96), 11)
+        + mlpconv_params(96, (256, 256, 256), 5)
+        + mlpconv_params(256, (384, 384, 384), 3)
+        + mlpconv_params(384, (1024, 1024, 1000), 3)
+    )
     assert imagenet == 7_595_176
     assert n_params(models.nin()) == imagenet
-    cifar = (mlpconv_params(3, (192, 160, 96), 5) + mlpconv_params(96, (192, 192, 192), 5)
-             + mlpconv_params(192, (192, 192, 10), 3))  # fmt: skip
+    cifar = (
+        mlpconv_params(3, (192, 160, 96), 5)
+        + mlpconv_params(96, (192, 192, 192), 5)
+        + mlpconv_params(192, (192, 192, 10), 3)
+    )
     assert cifar == 966_986
     assert n_params(models.nin_cifar()) == cifar
 
@@ -43,7 +52,9 @@ def test_no_fully_connected_layer_and_gap_head():
     x = scratchnet.randn(2, 3, 8, 8)
     maps = model.features(x)  # (N, num_classes, h, w): one map per class
     assert maps.shape[:2] == (2, 10)
-    np.testing.assert_allclose(model(x).numpy(), maps.numpy().mean(axis=(2, 3)), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        model(x).numpy(), maps.numpy().mean(axis=(2, 3)), rtol=1e-5, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize(("name", "size", "classes"), [("nin_cifar", 8, 10), ("nin", 63, 1000)])
@@ -60,7 +71,9 @@ def test_forward_backward_at_smallest_size(name, size, classes):
 def test_dropout_between_blocks_only_in_training():
     model = models.nin_cifar()
     dropouts = [m for m in model.features if isinstance(m, nn.Dropout)]
-    assert len(dropouts) == 2 and all(m.p == 0.5 for m in dropouts)  # after all mlpconvs but the last
+    assert len(dropouts) == 2 and all(
+        m.p == 0.5 for m in dropouts
+    )  # after all mlpconvs but the last
     assert isinstance(model.features[-1], models.MLPConv)
     x = scratchnet.randn(2, 3, 8, 8)
     model.eval()

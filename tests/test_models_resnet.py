@@ -52,12 +52,15 @@ def cifar_count(n: int) -> int:
 
 
 @pytest.mark.parametrize(
-    "depth, expected", [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018), (110, 1_727_962)]
+    "depth, expected",
+    [(20, 269_722), (32, 464_154), (44, 658_586), (56, 853_018), (110, 1_727_962)],
 )
 def test_cifar_parameter_counts(depth, expected):
     assert cifar_count((depth - 2) // 6) == expected
     assert count(getattr(resnet_cifar, f"resnet{depth}")()) == expected
-    assert count(getattr(resnet_cifar, f"plain{depth}")()) == expected  # option A adds no parameters
+    assert (
+        count(getattr(resnet_cifar, f"plain{depth}")()) == expected
+    )  # option A adds no parameters
 
 
 def test_cifar_option_b_adds_projections():
@@ -88,11 +91,33 @@ def test_preact_imagenet_count():
 
 # Each block type and layout runs in the quick suite; the deeper nets of the same families are slow.
 IMAGENET = ["resnet18", "resnet50", "plain18", "preact_resnet18", "preact_resnet50"]
-IMAGENET_SLOW = ["resnet34", "resnet101", "resnet152", "plain34", "plain50", "plain101", "plain152",
-                 "preact_resnet34", "preact_resnet101", "preact_resnet152"]  # fmt: skip
+IMAGENET_SLOW = [
+    "resnet34",
+    "resnet101",
+    "resnet152",
+    "plain34",
+    "plain50",
+    "plain101",
+    "plain152",
+    "preact_resnet34",
+    "preact_resnet101",
+    "preact_resnet152",
+]
 CIFAR = ["resnet20", "plain20", "preact_resnet20", "preact_resnet164"]
-CIFAR_SLOW = ["resnet32", "resnet44", "resnet56", "resnet110", "resnet1202", "plain32", "plain44", "plain56",
-              "plain110", "preact_resnet56", "preact_resnet110", "preact_resnet1001"]  # fmt: skip
+CIFAR_SLOW = [
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "resnet1202",
+    "plain32",
+    "plain44",
+    "plain56",
+    "plain110",
+    "preact_resnet56",
+    "preact_resnet110",
+    "preact_resnet1001",
+]
 
 
 def constructor(name):
@@ -113,7 +138,9 @@ def forward_backward(model, size: int, num_classes: int) -> None:
     assert not missing, f"no gradient for {missing[:5]}"
 
 
-@pytest.mark.parametrize("name", IMAGENET + [pytest.param(n, marks=pytest.mark.slow) for n in IMAGENET_SLOW])
+@pytest.mark.parametrize(
+    "name", IMAGENET + [pytest.param(n, marks=pytest.mark.slow) for n in IMAGENET_SLOW]
+)
 def test_imagenet_forward_backward(name):
     # 16x16 is enough: every stride-2 step rounds up to at least one pixel. The 101/152-layer nets
     # get 64x64: with 1x1 maps BatchNorm normalises 2 values per channel, and its backward, which
@@ -122,7 +149,9 @@ def test_imagenet_forward_backward(name):
     forward_backward(constructor(name)(num_classes=7), size, 7)
 
 
-@pytest.mark.parametrize("name", CIFAR + [pytest.param(n, marks=pytest.mark.slow) for n in CIFAR_SLOW])
+@pytest.mark.parametrize(
+    "name", CIFAR + [pytest.param(n, marks=pytest.mark.slow) for n in CIFAR_SLOW]
+)
 def test_cifar_forward_backward(name):
     forward_backward(constructor(name)(), 8, 10)
 
@@ -137,8 +166,14 @@ def test_output_shapes_at_224_layout():
         )
     with sn.no_grad():
         model(sn.randn(1, 3, 64, 64))
-    assert shapes == {"conv1": (1, 64, 32, 32), "maxpool": (1, 64, 16, 16), "layer1": (1, 256, 16, 16),
-                      "layer2": (1, 512, 8, 8), "layer3": (1, 1024, 4, 4), "layer4": (1, 2048, 2, 2)}  # fmt: skip
+    assert shapes == {
+        "conv1": (1, 64, 32, 32),
+        "maxpool": (1, 64, 16, 16),
+        "layer1": (1, 256, 16, 16),
+        "layer2": (1, 512, 8, 8),
+        "layer3": (1, 1024, 4, 4),
+        "layer4": (1, 2048, 2, 2),
+    }
 
 
 def test_stride_in_1x1_moves_the_stride():
@@ -220,14 +255,22 @@ def test_block_variants_match_their_definition(variant, block_type, projection):
     downsample = None
     if projection:
         layers = [nn.Conv2d(in_channels, out_channels, 1, stride=2, bias=False)]
-        downsample = nn.Sequential(*layers, *([] if variant == "full_preact" else [nn.BatchNorm2d(out_channels)]))
-    block = block_type(in_channels, channels, 2 if projection else 1, downsample, variant=variant).eval()
-    for bn in [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]:  # non-trivial statistics
+        downsample = nn.Sequential(
+            *layers, *([] if variant == "full_preact" else [nn.BatchNorm2d(out_channels)])
+        )
+    block = block_type(
+        in_channels, channels, 2 if projection else 1, downsample, variant=variant
+    ).eval()
+    for bn in [
+        m for m in block.modules() if isinstance(m, nn.BatchNorm2d)
+    ]:  # non-trivial statistics
         bn.running_mean.data[...] = np.random.default_rng(1).standard_normal(bn.num_features) * 0.1
         bn.running_var.data[...] = np.random.default_rng(2).uniform(0.5, 1.5, bn.num_features)
     x = sn.randn(2, in_channels, 6, 6)
     with sn.no_grad():
-        np.testing.assert_allclose(block(x).numpy(), reference_block(block, x).numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            block(x).numpy(), reference_block(block, x).numpy(), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_plain_block_has_no_shortcut():
@@ -259,8 +302,17 @@ def test_zero_pad_shortcut():
 
 @pytest.mark.parametrize("variant", ["original", "full_preact"])
 def test_block_gradcheck(variant):
-    block = Bottleneck(8, 2, stride=2, downsample=nn.Sequential(nn.Conv2d(8, 8, 1, stride=2, bias=False)),
-                       variant=variant).double().eval()  # fmt: skip
+    block = (
+        Bottleneck(
+            8,
+            2,
+            stride=2,
+            downsample=nn.Sequential(nn.Conv2d(8, 8, 1, stride=2, bias=False)),
+            variant=variant,
+        )
+        .double()
+        .eval()
+    )
     x = sn.tensor(np.random.default_rng(0).standard_normal((2, 8, 5, 5)), requires_grad=True)
     assert sn.gradcheck(block, [x])
 
@@ -268,9 +320,13 @@ def test_block_gradcheck(variant):
 # ------------------------------------------------------------------------------ torchvision layout
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", pytest.param("resnet152", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name", ["resnet18", "resnet50", pytest.param("resnet152", marks=pytest.mark.slow)]
+)
 def test_state_dict_matches_torchvision(name):
-    torchvision = pytest.importorskip("torchvision", reason="torchvision is not installed: layout check skipped")
+    torchvision = pytest.importorskip(
+        "torchvision", reason="torchvision is not installed: layout check skipped"
+    )
     theirs = getattr(torchvision.models, name)().state_dict()
     ours = getattr(resnet, name)().state_dict()
     assert list(ours) == list(theirs)
@@ -282,4 +338,6 @@ def test_initialisation_follows_torchvision():
     model = resnet.resnet18()
     w = model.layer3[0].conv1.weight.numpy()  # 256 x 128 x 3 x 3, He-normal with fan_out = 256*9
     assert abs(w.std() - np.sqrt(2 / (256 * 9))) < 0.02 * np.sqrt(2 / (256 * 9))
-    assert (model.layer3[0].bn1.weight.numpy() == 1).all() and (model.layer3[0].bn1.bias.numpy() == 0).all()
+    assert (model.layer3[0].bn1.weight.numpy() == 1).all() and (
+        model.layer3[0].bn1.bias.numpy() == 0
+    ).all()

@@ -49,7 +49,10 @@ def test_excitations_can_be_hooked():
 def test_se_resnet50_parameters_for_each_reduction():
     # ResNet-50 plus, in each of its 16 bottlenecks of C output channels, 2 C^2 / r + C / r + C.
     stages = [(256, 3), (512, 4), (1024, 6), (2048, 3)]
-    expected = {r: 25_557_032 + sum(n * (2 * C * (C // r) + C // r + C) for C, n in stages) for r in (2, 4, 8, 16, 32)}
+    expected = {
+        r: 25_557_032 + sum(n * (2 * C * (C // r) + C // r + C) for C, n in stages)
+        for r in (2, 4, 8, 16, 32)
+    }
     assert expected == {2: 45_699_240, 4: 35_635_688, 8: 30_603_912, 16: 28_088_024, 32: 26_830_080}
     # The lecture's table (45.7M, 35.7M, 30.7M, 28.1M, 26.9M) agrees within 0.1M; see senet.py.
     for r in (2, 16):
@@ -59,7 +62,11 @@ def test_se_resnet50_parameters_for_each_reduction():
 def test_design_changes_only_where_se_sits():
     base = count(resnet.resnet50())
     pre = count(senet.se_resnet50(design="pre"))  # SE on each block's input channels
-    assert count(senet.se_resnet50(design="post")) == count(senet.se_resnet50(design="identity")) == 28_088_024
+    assert (
+        count(senet.se_resnet50(design="post"))
+        == count(senet.se_resnet50(design="identity"))
+        == 28_088_024
+    )
     assert base < pre < 28_088_024
 
 
@@ -84,16 +91,23 @@ def run_unit(block, x, design):
 @pytest.mark.parametrize("design", SE_DESIGNS)
 @pytest.mark.parametrize("block_type", [SEBasicBlock, SEBottleneck])
 def test_designs_match_the_figure(design, block_type):
-    downsample = nn.Sequential(nn.Conv2d(8, 4 * block_type.expansion, 1, stride=2, bias=False),
-                               nn.BatchNorm2d(4 * block_type.expansion))  # fmt: skip
+    downsample = nn.Sequential(
+        nn.Conv2d(8, 4 * block_type.expansion, 1, stride=2, bias=False),
+        nn.BatchNorm2d(4 * block_type.expansion),
+    )
     block = block_type(8, 4, 2, downsample, reduction=2, design=design).eval()
     x = sn.randn(2, 8, 6, 6)
     with sn.no_grad():
-        np.testing.assert_allclose(block(x).numpy(), run_unit(block, x, design).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            block(x).numpy(), run_unit(block, x, design).numpy(), rtol=1e-5, atol=1e-6
+        )
     assert block.se.fc2.out_features == (8 if design == "pre" else 4 * block_type.expansion)
 
 
-SLOW = [pytest.param(name, marks=pytest.mark.slow) for name in ["se_resnet34", "se_resnet101", "se_resnet152"]]
+SLOW = [
+    pytest.param(name, marks=pytest.mark.slow)
+    for name in ["se_resnet34", "se_resnet101", "se_resnet152"]
+]
 
 
 @pytest.mark.parametrize("name", ["se_resnet18", "se_resnet50", *SLOW])

@@ -54,10 +54,25 @@ def test_configs_are_the_papers_table_1():
 
 def test_vgg16_parameter_count_by_hand(no_init):
     # the slide's table (weights only), plus one bias per output channel / unit
-    convs = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
-             (256, 512), (512, 512), (512, 512), (512, 512), (512, 512), (512, 512)]  # fmt: skip
+    convs = [
+        (3, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ]
     fcs = [(7 * 7 * 512, 4096), (4096, 4096), (4096, 1000)]
-    expected = sum(3 * 3 * c_in * c_out + c_out for c_in, c_out in convs) + sum(i * o + o for i, o in fcs)
+    expected = sum(3 * 3 * c_in * c_out + c_out for c_in, c_out in convs) + sum(
+        i * o + o for i, o in fcs
+    )
     assert expected == 138_357_544
     model = models.vgg16()
     assert n_params(model) == expected
@@ -123,7 +138,9 @@ def test_training_step_matches_torchvision(vgg11_bn_pair):
     reference.zero_grad()
     loss = nn.functional.cross_entropy(ours(scratchnet.tensor(x)), scratchnet.tensor(target))
     loss.backward()
-    expected = torch.nn.functional.cross_entropy(reference(torch.from_numpy(x)), torch.from_numpy(target))
+    expected = torch.nn.functional.cross_entropy(
+        reference(torch.from_numpy(x)), torch.from_numpy(target)
+    )
     expected.backward()
     np.testing.assert_allclose(loss.item(), expected.item(), rtol=1e-4)
     theirs = dict(reference.named_parameters())
@@ -131,20 +148,29 @@ def test_training_step_matches_torchvision(vgg11_bn_pair):
     for key in [*checked, "classifier.0.weight", "classifier.6.bias"]:
         g = dict(ours.named_parameters())[key].grad.numpy()
         g_ref = theirs[key].grad.numpy()
-        np.testing.assert_allclose(g, g_ref, rtol=1e-3, atol=1e-4 * np.abs(g_ref).max(), err_msg=key)
+        np.testing.assert_allclose(
+            g, g_ref, rtol=1e-3, atol=1e-4 * np.abs(g_ref).max(), err_msg=key
+        )
     buffers = dict(reference.named_buffers())
     for key, value in ours.named_buffers():
         if "running" in key:
-            np.testing.assert_allclose(value.numpy(), buffers[key].numpy(), rtol=1e-4, atol=1e-6, err_msg=key)
+            np.testing.assert_allclose(
+                value.numpy(), buffers[key].numpy(), rtol=1e-4, atol=1e-6, err_msg=key
+            )
 
 
 def test_dropout_and_train_eval_flags(no_init):
     model = models.vgg16()
     dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
-    assert [model.classifier[2], model.classifier[5]] == dropouts  # after fc6 and fc7, none in the features
+    assert [
+        model.classifier[2],
+        model.classifier[5],
+    ] == dropouts  # after fc6 and fc7, none in the features
     assert all(m.p == 0.5 for m in dropouts)
     model.eval()
-    assert not any(m.training for m in model.modules())  # dropout off, BatchNorm on running statistics
+    assert not any(
+        m.training for m in model.modules()
+    )  # dropout off, BatchNorm on running statistics
     model.train()
     assert all(m.training for m in model.modules())
 
@@ -156,7 +182,9 @@ def test_init_is_torchvisions():
     model.classifier = nn.Sequential(nn.Linear(400, 300))
     model._init_weights()
     conv, bn, fc = model.features[0], model.features[1], model.classifier[0]
-    assert abs(conv.weight.numpy().std() - (2 / (8 * 3 * 3)) ** 0.5) < 0.05  # He normal, fan_out = 72
+    assert (
+        abs(conv.weight.numpy().std() - (2 / (8 * 3 * 3)) ** 0.5) < 0.05
+    )  # He normal, fan_out = 72
     assert abs(fc.weight.numpy().std() - 0.01) < 0.001  # N(0, 0.01)
     for zero in (conv.bias, bn.bias, fc.bias):
         assert np.all(zero.numpy() == 0)

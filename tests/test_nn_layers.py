@@ -64,7 +64,11 @@ def test_return_indices_of_max_pools():
     assert y.shape == idx.shape == (1, 2, 1, 1)
 
 
-LAYERS = [lambda: nn.Conv2d(8, 16, 3), lambda: nn.Linear(72, 16), lambda: nn.Conv2d(8, 16, 3, groups=4)]
+LAYERS = [
+    lambda: nn.Conv2d(8, 16, 3),
+    lambda: nn.Linear(72, 16),
+    lambda: nn.Conv2d(8, 16, 3, groups=4),
+]
 
 
 @pytest.mark.parametrize("make", LAYERS)
@@ -92,7 +96,11 @@ def test_default_init_is_seeded():
 
 def test_batchnorm_buffers_and_counter():
     bn = nn.BatchNorm2d(3)
-    assert [name for name, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    assert [name for name, _ in bn.named_buffers()] == [
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
     assert bn.num_batches_tracked.dtype == np.int64 and bn.num_batches_tracked.shape == ()
     x = sn.randn(4, 3, 2, 2) * 2 + 1
     bn(x)
@@ -103,7 +111,9 @@ def test_batchnorm_buffers_and_counter():
     y = bn(x)
     assert bn.num_batches_tracked.item() == 2
     np.testing.assert_array_equal(bn.running_mean.data, mean)  # eval never updates
-    expected = (x.data - mean[None, :, None, None]) / np.sqrt(bn.running_var.data[None, :, None, None] + 1e-5)
+    expected = (x.data - mean[None, :, None, None]) / np.sqrt(
+        bn.running_var.data[None, :, None, None] + 1e-5
+    )
     np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
     bn.reset_running_stats()
     assert bn.num_batches_tracked.item() == 0 and (bn.running_var.data == 1).all()
@@ -132,13 +142,22 @@ def test_conv_errors():
     conv = nn.Conv2d(3, 64, 3)
     with pytest.raises(ValueError) as error:
         conv(sn.randn(8, 1, 28, 28))
-    assert str(error.value) == "Conv2d(3, 64) expects 3 input channels, got 1 for input of shape (8, 1, 28, 28)"
+    assert (
+        str(error.value)
+        == "Conv2d(3, 64) expects 3 input channels, got 1 for input of shape (8, 1, 28, 28)"
+    )
     with pytest.raises(ValueError) as error:
         conv(sn.randn(3, 32, 32))
-    assert str(error.value) == "Conv2d(3, 64) expects a 4-D input (N, C, H, W), got shape (3, 32, 32)"
-    with pytest.raises(ValueError, match=r"groups=2 must divide both in_channels \(3\) and out_channels \(64\)"):
+    assert (
+        str(error.value) == "Conv2d(3, 64) expects a 4-D input (N, C, H, W), got shape (3, 32, 32)"
+    )
+    with pytest.raises(
+        ValueError, match=r"groups=2 must divide both in_channels \(3\) and out_channels \(64\)"
+    ):
         nn.Conv2d(3, 64, 3, groups=2)
-    with pytest.raises(ValueError, match=r"groups=4 must divide both in_channels \(8\) and out_channels \(6\)"):
+    with pytest.raises(
+        ValueError, match=r"groups=4 must divide both in_channels \(8\) and out_channels \(6\)"
+    ):
         nn.Conv2d(8, 6, 3, groups=4)
     with pytest.raises(ValueError, match=r"larger than the padded input"):
         nn.Conv2d(3, 4, 7)(sn.randn(1, 3, 4, 4))
@@ -147,17 +166,26 @@ def test_conv_errors():
 def test_batchnorm_errors():
     with pytest.raises(ValueError) as error:
         nn.BatchNorm2d(64)(sn.randn(2, 32, 4, 4))
-    assert str(error.value) == "BatchNorm2d(64) expects 64 channels, got 32 for input of shape (2, 32, 4, 4)"
-    with pytest.raises(ValueError, match=r"BatchNorm2d\(3\) expects a 4-D \(N, C, H, W\) input, got shape \(2, 3\)"):
+    assert (
+        str(error.value)
+        == "BatchNorm2d(64) expects 64 channels, got 32 for input of shape (2, 32, 4, 4)"
+    )
+    with pytest.raises(
+        ValueError, match=r"BatchNorm2d\(3\) expects a 4-D \(N, C, H, W\) input, got shape \(2, 3\)"
+    ):
         nn.BatchNorm2d(3)(sn.randn(2, 3))
-    with pytest.raises(ValueError, match=r"BatchNorm1d\(3\) expects a 2-D \(N, C\) or 3-D \(N, C, L\) input"):
+    with pytest.raises(
+        ValueError, match=r"BatchNorm1d\(3\) expects a 2-D \(N, C\) or 3-D \(N, C, L\) input"
+    ):
         nn.BatchNorm1d(3)(sn.randn(2, 3, 4, 4))
 
 
 def test_linear_errors():
     with pytest.raises(ValueError) as error:
         nn.Linear(512, 10)(sn.randn(8, 256))
-    assert str(error.value) == "Linear(512, 10) expects inputs of shape (..., 512), got shape (8, 256)"
+    assert (
+        str(error.value) == "Linear(512, 10) expects inputs of shape (..., 512), got shape (8, 256)"
+    )
 
 
 def test_pool_errors_name_the_op():
@@ -169,8 +197,16 @@ def test_pool_errors_name_the_op():
 
 
 def test_calculate_gain(torch):
-    for args in [("linear",), ("conv2d",), ("sigmoid",), ("tanh",), ("relu",), ("leaky_relu",),
-                 ("leaky_relu", 0.2), ("selu",)]:  # fmt: skip
+    for args in [
+        ("linear",),
+        ("conv2d",),
+        ("sigmoid",),
+        ("tanh",),
+        ("relu",),
+        ("leaky_relu",),
+        ("leaky_relu", 0.2),
+        ("selu",),
+    ]:
         assert init.calculate_gain(*args) == pytest.approx(torch.nn.init.calculate_gain(*args))
     with pytest.raises(ValueError, match="unsupported nonlinearity"):
         init.calculate_gain("swish")
@@ -196,9 +232,13 @@ def test_kaiming_and_xavier_statistics():
 def test_simple_initialisers():
     w = nn.Parameter(sn.zeros(300, 400))  # requires grad: init works under no_grad
     assert init.normal_(w, mean=2.0, std=0.5) is w
-    assert w.data.mean() == pytest.approx(2.0, abs=0.01) and w.data.std() == pytest.approx(0.5, rel=0.02)
+    assert w.data.mean() == pytest.approx(2.0, abs=0.01) and w.data.std() == pytest.approx(
+        0.5, rel=0.02
+    )
     init.uniform_(w, -3, -1)
-    assert w.data.min() >= -3 and w.data.max() <= -1 and w.data.mean() == pytest.approx(-2, abs=0.01)
+    assert (
+        w.data.min() >= -3 and w.data.max() <= -1 and w.data.mean() == pytest.approx(-2, abs=0.01)
+    )
     init.trunc_normal_(w, mean=0.0, std=1.0, a=-0.5, b=1.0)
     assert w.data.min() >= -0.5 and w.data.max() <= 1.0 and w.data.min() < -0.49
     init.constant_(w, 0.25)
@@ -225,10 +265,32 @@ def test_init_is_reproducible():
 
 
 def test_functional_namespace():
-    for name in ["conv2d", "conv2d_naive", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
-                 "global_avg_pool2d", "batch_norm", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax",
-                 "log_softmax", "dropout", "linear", "cross_entropy", "nll_loss", "mse_loss",
-                 "binary_cross_entropy_with_logits", "pad", "flatten", "cat"]:  # fmt: skip
+    for name in [
+        "conv2d",
+        "conv2d_naive",
+        "max_pool2d",
+        "avg_pool2d",
+        "adaptive_avg_pool2d",
+        "adaptive_max_pool2d",
+        "global_avg_pool2d",
+        "batch_norm",
+        "relu",
+        "relu6",
+        "leaky_relu",
+        "sigmoid",
+        "tanh",
+        "softmax",
+        "log_softmax",
+        "dropout",
+        "linear",
+        "cross_entropy",
+        "nll_loss",
+        "mse_loss",
+        "binary_cross_entropy_with_logits",
+        "pad",
+        "flatten",
+        "cat",
+    ]:
         assert callable(getattr(F, name)), name
     x = sn.randn(2, 3, 4, 4)
     assert F.pad(x, (1, 1, 2, 0)).shape == (2, 3, 6, 6)

@@ -40,23 +40,40 @@ class Net(nn.Module):
 def test_named_parameters_buffers_and_modules_in_definition_order():
     net = Net()
     assert [name for name, _ in net.named_parameters()] == [
-        "features.0.scale", "features.0.conv.weight", "features.0.bn.weight", "features.0.bn.bias",
-        "fc.weight", "fc.bias",
-    ]  # fmt: skip
+        "features.0.scale",
+        "features.0.conv.weight",
+        "features.0.bn.weight",
+        "features.0.bn.bias",
+        "fc.weight",
+        "fc.bias",
+    ]
     assert [name for name, _ in net.named_buffers()] == [
-        "features.0.steps", "features.0.cache", "features.0.bn.running_mean", "features.0.bn.running_var",
+        "features.0.steps",
+        "features.0.cache",
+        "features.0.bn.running_mean",
+        "features.0.bn.running_var",
         "features.0.bn.num_batches_tracked",
-    ]  # fmt: skip
+    ]
     assert [name for name, _ in net.named_modules()] == [
-        "", "features", "features.0", "features.0.conv", "features.0.bn", "features.1", "features.2",
-        "features.3", "fc",
-    ]  # fmt: skip
+        "",
+        "features",
+        "features.0",
+        "features.0.conv",
+        "features.0.bn",
+        "features.1",
+        "features.2",
+        "features.3",
+        "fc",
+    ]
     assert [name for name, _ in net.named_children()] == ["features", "fc"]
     assert list(net.children()) == [net.features, net.fc]
     assert len(list(net.modules())) == 9
     assert len(list(net.parameters())) == 6 and len(list(net.buffers())) == 5
     assert [name for name, _ in net.named_parameters(recurse=False)] == []
-    assert [name for name, _ in net.fc.named_parameters(prefix="head")] == ["head.weight", "head.bias"]
+    assert [name for name, _ in net.fc.named_parameters(prefix="head")] == [
+        "head.weight",
+        "head.bias",
+    ]
 
 
 def test_shared_modules_and_parameters_are_reported_once():
@@ -135,7 +152,9 @@ def test_get_submodule_and_apply():
         net.get_submodule("features.nope")
     visited = []
     assert net.apply(lambda m: visited.append(type(m).__name__)) is net
-    assert visited[-1] == "Net" and visited[-2] == "Linear" and visited[0] == "Conv2d"  # children first
+    assert (
+        visited[-1] == "Net" and visited[-2] == "Linear" and visited[0] == "Conv2d"
+    )  # children first
 
 
 # --------------------------------------------------------------------------- modes, gradients, devices
@@ -187,7 +206,9 @@ def test_to_cuda_keeps_parameters_as_the_same_leaves():
     params = list(net.parameters())
     net.to("cuda")
     assert all(a is b for a, b in zip(params, net.parameters(), strict=True))
-    assert all(p.device == "cuda" and p.grad.device == "cuda" and p.is_leaf for p in net.parameters())
+    assert all(
+        p.device == "cuda" and p.grad.device == "cuda" and p.is_leaf for p in net.parameters()
+    )
     assert all(b.device == "cuda" for b in net.buffers())
     assert net(sn.randn(2, 2, 5, 5).cuda()).device == "cuda"
     assert all(isinstance(v, np.ndarray) for v in net.state_dict().values())
@@ -202,16 +223,26 @@ def test_state_dict_keys_values_and_round_trip():
     net = Net()
     state = net.state_dict()
     assert list(state) == [
-        "features.0.scale", "features.0.steps", "features.0.conv.weight", "features.0.bn.weight",
-        "features.0.bn.bias", "features.0.bn.running_mean", "features.0.bn.running_var",
-        "features.0.bn.num_batches_tracked", "fc.weight", "fc.bias",
-    ]  # fmt: skip
+        "features.0.scale",
+        "features.0.steps",
+        "features.0.conv.weight",
+        "features.0.bn.weight",
+        "features.0.bn.bias",
+        "features.0.bn.running_mean",
+        "features.0.bn.running_var",
+        "features.0.bn.num_batches_tracked",
+        "fc.weight",
+        "fc.bias",
+    ]
     # (the non-persistent buffer "cache" is left out)
     # PyTorch's rule: detached Tensors sharing the parameters' arrays (the dict follows training)
     assert all(isinstance(v, sn.Tensor) and not v.requires_grad for v in state.values())
     assert state["features.0.bn.num_batches_tracked"].dtype == np.int64
     assert np.shares_memory(state["fc.weight"].numpy(), net.fc.weight.detach().numpy())
-    snapshot, original = copy.deepcopy(state), net.fc.weight.detach().numpy().copy()  # a snapshot, as in PyTorch
+    snapshot, original = (
+        copy.deepcopy(state),
+        net.fc.weight.detach().numpy().copy(),
+    )  # a snapshot, as in PyTorch
     with sn.no_grad():
         net.fc.weight.fill_(0.5)
     assert np.all(state["fc.weight"].numpy() == 0.5)  # the live dict follows the model
@@ -245,11 +276,13 @@ def test_load_state_dict_reports_every_problem_and_changes_nothing():
         net.load_state_dict(bad)
     message = str(error.value)
     assert message.startswith("Error(s) in loading state_dict for Net:")
-    for text in ['Missing key(s) in state_dict: "features.0.bn.running_var", "fc.bias".',
-                 'Unexpected key(s) in state_dict: "head.weight", "features.0.extra".',
-                 "size mismatch for features.0.conv.weight: copying a param with shape (4, 2, 5, 5) from "
-                 "checkpoint, the shape in current model is (4, 2, 3, 3).",
-                 "size mismatch for fc.weight: copying a param with shape (5, 4)"]:  # fmt: skip
+    for text in [
+        'Missing key(s) in state_dict: "features.0.bn.running_var", "fc.bias".',
+        'Unexpected key(s) in state_dict: "head.weight", "features.0.extra".',
+        "size mismatch for features.0.conv.weight: copying a param with shape (4, 2, 5, 5) from "
+        "checkpoint, the shape in current model is (4, 2, 3, 3).",
+        "size mismatch for fc.weight: copying a param with shape (5, 4)",
+    ]:
         assert text in message
     for key, value in net.state_dict().items():  # nothing was copied, not even the valid entries
         np.testing.assert_array_equal(value, before[key])
@@ -263,7 +296,9 @@ def test_load_state_dict_non_strict():
     np.testing.assert_array_equal(net.fc.weight.data, 1)
     assert net.fc.weight.dtype == np.float32  # cast to the parameter's dtype
     with pytest.raises(RuntimeError, match=r"size mismatch for fc\.weight"):
-        net.load_state_dict({"fc.weight": np.ones((4, 4))}, strict=False)  # shapes are always checked
+        net.load_state_dict(
+            {"fc.weight": np.ones((4, 4))}, strict=False
+        )  # shapes are always checked
 
 
 def test_load_state_dict_accepts_tensors():
@@ -279,7 +314,9 @@ def test_load_state_dict_accepts_tensors():
 def test_forward_hooks():
     layer = nn.Linear(2, 2)
     seen = []
-    handle = layer.register_forward_hook(lambda m, args, out: seen.append((m, args[0].shape, out.shape)))
+    handle = layer.register_forward_hook(
+        lambda m, args, out: seen.append((m, args[0].shape, out.shape))
+    )
     x = sn.randn(3, 2)
     layer(x)
     assert seen == [(layer, (3, 2), (3, 2))]
@@ -300,7 +337,9 @@ def test_hooks_see_intermediate_feature_maps():
     maps = {}
     for name, module in net.named_modules():
         if isinstance(module, nn.BatchNorm2d):
-            module.register_forward_hook(lambda m, args, out, name=name: maps.__setitem__(name, out.shape))
+            module.register_forward_hook(
+                lambda m, args, out, name=name: maps.__setitem__(name, out.shape)
+            )
     net(sn.randn(2, 2, 6, 6))
     assert maps == {"features.0.bn": (2, 4, 6, 6)}
 
@@ -329,13 +368,28 @@ def test_repr_matches_torch(torch):
     def build(nn):
         return nn.Sequential(
             nn.Conv2d(3, 8, (3, 5), stride=2, padding=(1, 2), dilation=2, groups=1, bias=False),
-            nn.BatchNorm2d(8, momentum=None), nn.ReLU(inplace=True), nn.ReLU6(), nn.LeakyReLU(0.2),
-            nn.MaxPool2d(3, 2, 1, ceil_mode=True), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d((1, 1)),
-            nn.AdaptiveMaxPool2d(2), nn.Dropout(0.3), nn.Flatten(), nn.Linear(8, 10), nn.Identity(),
-            nn.Sigmoid(), nn.Tanh(), nn.Softmax(dim=1), nn.LogSoftmax(dim=1),
-            nn.ModuleList([nn.Linear(2, 3), nn.ReLU()]), nn.ModuleDict({"act": nn.ReLU()}),
-            nn.CrossEntropyLoss(), nn.MSELoss(), nn.Sequential(),
-        )  # fmt: skip
+            nn.BatchNorm2d(8, momentum=None),
+            nn.ReLU(inplace=True),
+            nn.ReLU6(),
+            nn.LeakyReLU(0.2),
+            nn.MaxPool2d(3, 2, 1, ceil_mode=True),
+            nn.AvgPool2d(2),
+            nn.AdaptiveAvgPool2d((1, 1)),
+            nn.AdaptiveMaxPool2d(2),
+            nn.Dropout(0.3),
+            nn.Flatten(),
+            nn.Linear(8, 10),
+            nn.Identity(),
+            nn.Sigmoid(),
+            nn.Tanh(),
+            nn.Softmax(dim=1),
+            nn.LogSoftmax(dim=1),
+            nn.ModuleList([nn.Linear(2, 3), nn.ReLU()]),
+            nn.ModuleDict({"act": nn.ReLU()}),
+            nn.CrossEntropyLoss(),
+            nn.MSELoss(),
+            nn.Sequential(),
+        )
 
     ours, theirs = repr(build(nn)), repr(build(torch.nn))
     # torch >= 2.13 also prints a `bias=` flag of BatchNorm, which scratchnet does not have.
@@ -389,7 +443,11 @@ def test_module_dict():
     d = nn.ModuleDict({"a": nn.Linear(1, 2), "b": nn.ReLU()})
     d["c"] = nn.Linear(2, 2)
     assert list(d) == ["a", "b", "c"] and len(d) == 3 and "b" in d
-    assert list(d.keys()) == ["a", "b", "c"] and [type(v).__name__ for v in d.values()] == ["Linear", "ReLU", "Linear"]
+    assert list(d.keys()) == ["a", "b", "c"] and [type(v).__name__ for v in d.values()] == [
+        "Linear",
+        "ReLU",
+        "Linear",
+    ]
     assert list(d.state_dict()) == ["a.weight", "a.bias", "c.weight", "c.bias"]
     assert isinstance(d.pop("b"), nn.ReLU) and "b" not in d
     d.update([("z", nn.Tanh())])

@@ -35,7 +35,9 @@ def _to_numpy(state):
 def _check(ours, theirs, rtol, name=""):
     """Equal within rtol, relative to the largest magnitude of torch's array."""
     theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol * max(np.abs(theirs).max(), 1e-30), err_msg=name)
+    np.testing.assert_allclose(
+        ours, theirs, rtol=rtol, atol=rtol * max(np.abs(theirs).max(), 1e-30), err_msg=name
+    )
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(np.float32, 1e-4), (np.float64, 1e-10)])
@@ -53,14 +55,18 @@ def test_torch_weights_give_the_same_outputs_gradients_and_statistics(torch, dty
         tx = torch.tensor(x, requires_grad=True)
         reference.zero_grad()
         model.zero_grad()
-        t_loss = torch.nn.functional.cross_entropy(reference(tx), torch.tensor(target), label_smoothing=0.1)
+        t_loss = torch.nn.functional.cross_entropy(
+            reference(tx), torch.tensor(target), label_smoothing=0.1
+        )
         x_ = sn.tensor(x, requires_grad=True)
         loss = nn.functional.cross_entropy(model(x_), sn.tensor(target), label_smoothing=0.1)
         t_loss.backward()
         loss.backward()
         _check(loss.data, t_loss, rtol)
         _check(x_.grad.data, tx.grad, rtol)
-        for (name, p), (t_name, tp) in zip(model.named_parameters(), reference.named_parameters(), strict=True):
+        for (name, p), (t_name, tp) in zip(
+            model.named_parameters(), reference.named_parameters(), strict=True
+        ):
             assert name == t_name and p.grad.dtype == dtype
             _check(p.grad.data, tp.grad, rtol, name)
     for key, value in model.state_dict().items():
@@ -73,10 +79,14 @@ def test_torch_weights_give_the_same_outputs_gradients_and_statistics(torch, dty
 
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
 def test_batchnorm_running_statistics_follow_torch(torch, momentum):
-    for ours, theirs, shape in [(nn.BatchNorm2d(5, momentum=momentum), torch.nn.BatchNorm2d(5, momentum=momentum),
-                                 (4, 5, 3, 3)),
-                                (nn.BatchNorm1d(5, momentum=momentum), torch.nn.BatchNorm1d(5, momentum=momentum),
-                                 (7, 5))]:  # fmt: skip
+    for ours, theirs, shape in [
+        (
+            nn.BatchNorm2d(5, momentum=momentum),
+            torch.nn.BatchNorm2d(5, momentum=momentum),
+            (4, 5, 3, 3),
+        ),
+        (nn.BatchNorm1d(5, momentum=momentum), torch.nn.BatchNorm1d(5, momentum=momentum), (7, 5)),
+    ]:
         rng = np.random.default_rng(1)
         for step in range(5):
             x = (rng.standard_normal(shape) * (step + 1) + step).astype(np.float32)
@@ -91,7 +101,9 @@ def test_scratchnet_weights_load_into_torch(torch):
     model = _small_cnn(nn)
     reference = _small_cnn(torch.nn)
     # state_dict values are scratchnet Tensors: .numpy() hands them to PyTorch
-    reference.load_state_dict({key: torch.from_numpy(value.numpy()) for key, value in model.state_dict().items()})
+    reference.load_state_dict(
+        {key: torch.from_numpy(value.numpy()) for key, value in model.state_dict().items()}
+    )
     model.eval(), reference.eval()
     x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
     _check(model(sn.tensor(x)).data, reference(torch.tensor(x)), 1e-4)
@@ -108,5 +120,7 @@ def test_default_init_has_torchs_distribution(torch):
     ours, theirs = nn.Conv2d(16, 32, 3), torch.nn.Conv2d(16, 32, 3)
     for name in ("weight", "bias"):
         a, b = getattr(ours, name).data, getattr(theirs, name).detach().numpy()
-        assert np.abs(a).max() <= np.abs(b).max() * 1.05 and np.abs(b).max() <= np.abs(a).max() * 1.05
+        assert (
+            np.abs(a).max() <= np.abs(b).max() * 1.05 and np.abs(b).max() <= np.abs(a).max() * 1.05
+        )
     assert ours.weight.data.std() == pytest.approx(theirs.weight.detach().numpy().std(), rel=0.1)

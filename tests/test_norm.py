@@ -48,7 +48,9 @@ def test_gradcheck(shape, training, kernels):
 
     def fn(x, weight, bias):
         # Fresh copies, so the running update of one call does not leak into the next.
-        return batch_norm(x, sn.tensor(running_mean), sn.tensor(running_var), weight, bias, training=training)
+        return batch_norm(
+            x, sn.tensor(running_mean), sn.tensor(running_var), weight, bias, training=training
+        )
 
     assert sn.gradcheck(fn, [x, weight, bias])
 
@@ -61,7 +63,9 @@ def test_gradcheck_without_affine(training, kernels):
 
 def test_gradcheck_weight_only_and_bias_only():
     x, weight, bias, _, _ = _inputs((5, 3, 2, 2))
-    assert sn.gradcheck(lambda x, w: batch_norm(x, None, None, weight=w, training=True), [x, weight])
+    assert sn.gradcheck(
+        lambda x, w: batch_norm(x, None, None, weight=w, training=True), [x, weight]
+    )
     assert sn.gradcheck(lambda x, b: batch_norm(x, None, None, bias=b, training=True), [x, bias])
 
 
@@ -78,7 +82,9 @@ def test_gradcheck_drawn_configurations(N, C, spatial, training, affine, seed):
     inputs = [x, weight, bias] if affine else [x]
 
     def fn(x, weight=None, bias=None):
-        return batch_norm(x, sn.tensor(running_mean), sn.tensor(running_var), weight, bias, training=training)
+        return batch_norm(
+            x, sn.tensor(running_mean), sn.tensor(running_var), weight, bias, training=training
+        )
 
     assert sn.gradcheck(fn, inputs, seed=seed)
 
@@ -111,7 +117,9 @@ def test_forward_training_normalises_each_channel(shape, kernels):
     y = batch_norm(x, None, None, training=True).data
     axes = (0, *range(2, len(shape)))
     np.testing.assert_allclose(y.mean(axis=axes), 0, atol=1e-12)
-    np.testing.assert_allclose(y.var(axis=axes), 1, rtol=1e-4)  # biased variance, minus the eps effect
+    np.testing.assert_allclose(
+        y.var(axis=axes), 1, rtol=1e-4
+    )  # biased variance, minus the eps effect
 
 
 def test_running_update_uses_unbiased_variance(kernels):
@@ -157,7 +165,9 @@ def test_errors():
     x = sn.randn(4, 3, 2, 2)
     with pytest.raises(ValueError, match=r"more than 1 value per channel.*\(1, 3\)"):
         batch_norm(sn.randn(1, 3), None, None, training=True)
-    with pytest.raises(ValueError, match=r"running_mean must have shape \(3,\).*\(4, 3, 2, 2\), got \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"running_mean must have shape \(3,\).*\(4, 3, 2, 2\), got \(4,\)"
+    ):
         batch_norm(x, sn.zeros(4), sn.ones(3), training=True)
     with pytest.raises(ValueError, match=r"eval mode"):
         batch_norm(x, None, None, training=False)
@@ -211,8 +221,11 @@ def test_numba_kernels_on_the_threaded_path_match_reference():
         ("channel_affine2", (g3, x3, a, b, c)),
     ]:
         expected, got = getattr(reference, name)(*args), getattr(fast, name)(*args)
-        for e, r in zip(expected if isinstance(expected, tuple) else (expected,),
-                        got if isinstance(got, tuple) else (got,), strict=True):  # fmt: skip
+        for e, r in zip(
+            expected if isinstance(expected, tuple) else (expected,),
+            got if isinstance(got, tuple) else (got,),
+            strict=True,
+        ):
             np.testing.assert_allclose(r, e, rtol=1e-4, atol=1e-4 * np.abs(e).max(), err_msg=name)
 
 
@@ -266,12 +279,22 @@ def test_matches_torch(torch, shape, training, dtype, rtol, kernels):
     g = np.random.default_rng(6).standard_normal(shape).astype(dtype)
     tx, tw, tb = (torch.tensor(t.data, requires_grad=True) for t in (x, weight, bias))
     trm, trv = torch.tensor(running_mean.data), torch.tensor(running_var.data)
-    ty = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=training, momentum=0.2, eps=1e-4)
+    ty = torch.nn.functional.batch_norm(
+        tx, trm, trv, tw, tb, training=training, momentum=0.2, eps=1e-4
+    )
     ty.backward(torch.tensor(g))
-    y = batch_norm(x, running_mean, running_var, weight, bias, training=training, momentum=0.2, eps=1e-4)
+    y = batch_norm(
+        x, running_mean, running_var, weight, bias, training=training, momentum=0.2, eps=1e-4
+    )
     y.backward(g)
-    pairs = [(y.data, ty), (x.grad.data, tx.grad), (weight.grad.data, tw.grad), (bias.grad.data, tb.grad),
-             (running_mean.data, trm), (running_var.data, trv)]  # fmt: skip
+    pairs = [
+        (y.data, ty),
+        (x.grad.data, tx.grad),
+        (weight.grad.data, tw.grad),
+        (bias.grad.data, tb.grad),
+        (running_mean.data, trm),
+        (running_var.data, trv),
+    ]
     for ours, theirs in pairs:
         theirs = theirs.detach().numpy()
         assert ours.dtype == dtype

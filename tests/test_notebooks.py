@@ -35,7 +35,11 @@ def test_notebook_has_no_outputs_committed(path):
     nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[test]' brings nbformat")
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
-    dirty = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    dirty = [
+        i
+        for i, c in enumerate(notebook.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
     assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
 
 
@@ -47,14 +51,25 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     notebook = nbformat.read(path, as_version=4)
     tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
     if tagged and path.stem in SMOKE:
-        smoke = nbformat.v4.new_code_cell(f"OPTIONS = {SMOKE[path.stem]}  # the test suite's smaller run")
+        smoke = nbformat.v4.new_code_cell(
+            f"OPTIONS = {SMOKE[path.stem]}  # the test suite's smaller run"
+        )
         notebook.cells.insert(tagged[0] + 1, smoke)
     # The kernel is a fresh process: it imports this checkout's scratchnet, draws without a display.
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, if a cell fails
-    images = sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    images = sum(
+        "image/png" in o.get("data", {})
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     if path.stem.startswith("demo_"):
         assert images >= 1, f"{path.name} showed no figure inline"

@@ -72,11 +72,31 @@ CASES = [
     Case("tanh", lambda a: a.tanh(), [normal(2, 3)]),
     Case("sigmoid", lambda a: a.sigmoid(), [normal(2, 3)]),
     Case("relu", lambda a: a.relu(), [nonzero(3, 4)]),
-    Case("clamp", lambda a: a.clamp(-0.5, 0.5), [lambda rng: off_kinks(rng.standard_normal((3, 4)), (-0.5, 0.5))]),
-    Case("clamp-min", lambda a: a.clamp(min=-0.2), [lambda rng: off_kinks(rng.standard_normal((3, 4)), (-0.2,))]),
-    Case("clip-max", lambda a: a.clip(max=0.3), [lambda rng: off_kinks(rng.standard_normal((3, 4)), (0.3,))]),
-    Case("maximum", lambda a, b: a.maximum(b), [normal(2, 3), lambda rng: rng.standard_normal((2, 3)) + 0.25]),
-    Case("minimum", lambda a, b: a.minimum(b), [normal(2, 3), lambda rng: rng.standard_normal((1, 3)) + 0.25]),
+    Case(
+        "clamp",
+        lambda a: a.clamp(-0.5, 0.5),
+        [lambda rng: off_kinks(rng.standard_normal((3, 4)), (-0.5, 0.5))],
+    ),
+    Case(
+        "clamp-min",
+        lambda a: a.clamp(min=-0.2),
+        [lambda rng: off_kinks(rng.standard_normal((3, 4)), (-0.2,))],
+    ),
+    Case(
+        "clip-max",
+        lambda a: a.clip(max=0.3),
+        [lambda rng: off_kinks(rng.standard_normal((3, 4)), (0.3,))],
+    ),
+    Case(
+        "maximum",
+        lambda a, b: a.maximum(b),
+        [normal(2, 3), lambda rng: rng.standard_normal((2, 3)) + 0.25],
+    ),
+    Case(
+        "minimum",
+        lambda a, b: a.minimum(b),
+        [normal(2, 3), lambda rng: rng.standard_normal((1, 3)) + 0.25],
+    ),
     Case(
         "where",
         lambda a, b: sn.where(sn.tensor(COND), a, b),
@@ -166,7 +186,10 @@ def test_gradient_conventions_at_kinks():
     (a.maximum(b) + 2 * a.minimum(b)).sum().backward()
     assert a.grad.tolist() == [0.5 + 1.0, 1.0] and b.grad.tolist() == [0.5 + 1.0, 2.0]
 
-    base, exponent = sn.tensor([0.0, 0.0], requires_grad=True), sn.tensor([0.0, 1.0], requires_grad=True)
+    base, exponent = (
+        sn.tensor([0.0, 0.0], requires_grad=True),
+        sn.tensor([0.0, 1.0], requires_grad=True),
+    )
     (base**exponent).sum().backward()  # d/da 0^0 = 0 and d/db 0^b = 0, never NaN
     assert base.grad.tolist() == [0.0, 1.0] and exponent.grad.tolist() == [0.0, 0.0]
 
@@ -241,8 +264,12 @@ def test_binary_ops_broadcast(shapes, op, seed):
     a_full, b_full = np.broadcast_to(a, out.shape), np.broadcast_to(b, out.shape)
     ga, gb = local(a_full, b_full, g)
     assert x.grad.shape == shape_a and y.grad.shape == shape_b
-    np.testing.assert_allclose(x.grad.numpy(), adjoint_of_broadcast(ga, shape_a), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(y.grad.numpy(), adjoint_of_broadcast(gb, shape_b), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        x.grad.numpy(), adjoint_of_broadcast(ga, shape_a), rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        y.grad.numpy(), adjoint_of_broadcast(gb, shape_b), rtol=1e-10, atol=1e-12
+    )
 
 
 @given(
@@ -284,7 +311,9 @@ def test_python_scalars_keep_the_tensor_dtype(shape, scalar, op):
         a = np.random.default_rng(1).standard_normal(shape).astype(dtype)
         result = ops[op](sn.tensor(a))
         assert result.dtype == dtype and result.shape == shape
-        np.testing.assert_allclose(result.numpy(), ops[op](a.astype(np.float64)).astype(dtype), rtol=1e-6)
+        np.testing.assert_allclose(
+            result.numpy(), ops[op](a.astype(np.float64)).astype(dtype), rtol=1e-6
+        )
 
 
 @given(shape=hnp.array_shapes(min_dims=0, max_dims=4, max_side=4), seed=st.integers(0, 2**16))
@@ -325,19 +354,28 @@ def test_where_over_broadcasts(shapes, seed):
     g = rng.standard_normal(out.shape)
     out.backward(g)
     picked = np.broadcast_to(c, out.shape)
-    np.testing.assert_allclose(x.grad.numpy(), adjoint_of_broadcast(g * picked, shape_a), atol=1e-12)
-    np.testing.assert_allclose(y.grad.numpy(), adjoint_of_broadcast(g * ~picked, shape_b), atol=1e-12)
+    np.testing.assert_allclose(
+        x.grad.numpy(), adjoint_of_broadcast(g * picked, shape_a), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        y.grad.numpy(), adjoint_of_broadcast(g * ~picked, shape_b), atol=1e-12
+    )
 
 
 # ---------------------------------------------------------------------- comparisons
 
 
 @pytest.mark.parametrize(
-    "op", ["__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"], ids=["==", "!=", "<", "<=", ">", ">="]
+    "op",
+    ["__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__"],
+    ids=["==", "!=", "<", "<=", ">", ">="],
 )
 def test_comparisons_are_boolean_tensors_without_grad(op):
     rng = np.random.default_rng(0)
-    a, b = rng.integers(0, 3, (2, 3)).astype(np.float32), rng.integers(0, 3, (3,)).astype(np.float32)
+    a, b = (
+        rng.integers(0, 3, (2, 3)).astype(np.float32),
+        rng.integers(0, 3, (3,)).astype(np.float32),
+    )
     x = sn.tensor(a, requires_grad=True)
     for other, other_array in [(sn.tensor(b), b), (1.0, 1.0), (b, b)]:
         result = getattr(x, op)(other)
@@ -375,7 +413,9 @@ def test_where_accepts_lists_and_scalars():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_fast_kernels_match_reference(size, dtype):
     """The Numba ReLU equals the NumPy reference, also at 0, +-inf and NaN (which stays NaN)."""
-    fast = pytest.importorskip("scratchnet.kernels.numba_activation", reason="numba is not installed")
+    fast = pytest.importorskip(
+        "scratchnet.kernels.numba_activation", reason="numba is not installed"
+    )
     from scratchnet.ops import elementwise
 
     rng = np.random.default_rng(1)
@@ -383,10 +423,14 @@ def test_relu_fast_kernels_match_reference(size, dtype):
     x[:5] = [0.0, -0.0, np.inf, -np.inf, np.nan]
     gy = rng.standard_normal(size).astype(dtype)
     y = fast.relu_forward(x)
-    np.testing.assert_array_equal(y, elementwise.relu_forward(x))  # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(
+        y, elementwise.relu_forward(x)
+    )  # NaN == NaN for assert_array_equal
     assert y[3] == 0 and np.isnan(y[4]) and y.dtype == dtype
     gx = fast.relu_backward(gy, y)
     np.testing.assert_array_equal(gx, elementwise.relu_backward(gy, y))
-    assert gx[0] == 0 and gx[2] == gy[2] and gx[4] == gy[4]  # relu'(0) = 0; a NaN passes it, as in PyTorch
+    assert (
+        gx[0] == 0 and gx[2] == gy[2] and gx[4] == gy[4]
+    )  # relu'(0) = 0; a NaN passes it, as in PyTorch
     y4 = fast.relu_forward(x[: 2**4 * 3].reshape(2, 3, 2, 4))  # any shape, the same values
     np.testing.assert_array_equal(y4.ravel(), y[: 2**4 * 3])

@@ -24,7 +24,9 @@ MATMUL_SHAPES = [
 
 
 def make(shape, dtype=np.float64, seed=0):
-    return sn.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True)
+    return sn.tensor(
+        np.random.default_rng(seed).standard_normal(shape).astype(dtype), requires_grad=True
+    )
 
 
 @pytest.mark.parametrize(("shape_a", "shape_b"), MATMUL_SHAPES, ids=str)
@@ -79,7 +81,10 @@ def test_linear_matches_torch(torch):
 
 
 def test_linear_shape_error_names_the_layer():
-    with pytest.raises(ValueError, match=r"Linear\(4, 3\) expects inputs of shape \(\.\.\., 4\), got shape \(2, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Linear\(4, 3\) expects inputs of shape \(\.\.\., 4\), got shape \(2, 5\)",
+    ):
         linear(sn.randn(2, 5), sn.randn(3, 4))
 
 
@@ -89,7 +94,9 @@ def matmul_shapes(draw):
     m, k, n = (draw(st.integers(1, 3)) for _ in range(3))
     batch = draw(st.lists(st.integers(1, 3), max_size=2))
     batch_a = [draw(st.sampled_from([size, 1])) for size in batch]
-    batch_b = [draw(st.sampled_from([size, 1])) for size in batch][draw(st.integers(0, len(batch))) :]
+    batch_b = [draw(st.sampled_from([size, 1])) for size in batch][
+        draw(st.integers(0, len(batch))) :
+    ]
     shape_a = (k,) if draw(st.booleans()) and not batch_a else (*batch_a, m, k)
     shape_b = (k,) if draw(st.booleans()) and not batch_b else (*batch_b, k, n)
     return shape_a, shape_b
@@ -110,5 +117,9 @@ def test_matmul_property(shapes, seed):
     assert x.grad.shape == shape_a and y.grad.shape == shape_b
     da, db = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
     # matmul is bilinear, so its directional derivatives are exact products.
-    np.testing.assert_allclose((g * (da @ b)).sum(), (x.grad.numpy() * da).sum(), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose((g * (a @ db)).sum(), (y.grad.numpy() * db).sum(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        (g * (da @ b)).sum(), (x.grad.numpy() * da).sum(), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        (g * (a @ db)).sum(), (y.grad.numpy() * db).sum(), rtol=1e-9, atol=1e-12
+    )

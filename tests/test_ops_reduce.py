@@ -41,7 +41,9 @@ CASES = {
 
 def make_input(shape, dtype=np.float64, seed: int = 0) -> sn.Tensor:
     # Distinct values, so max and min have no ties (the gradient of a tie is a convention).
-    values = np.random.default_rng(seed).permutation(max(int(np.prod(shape)), 1))[: int(np.prod(shape))]
+    values = np.random.default_rng(seed).permutation(max(int(np.prod(shape)), 1))[
+        : int(np.prod(shape))
+    ]
     return sn.tensor((values / 3.0 - 1.0).reshape(shape).astype(dtype), requires_grad=True)
 
 
@@ -105,7 +107,12 @@ def test_tie_conventions():
 
 def test_tie_conventions_match_torch(torch):
     values = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
-    for fn in [lambda t: t.max(), lambda t: t.max(1).values, lambda t: t.amax(1), lambda t: t.min(0).values]:
+    for fn in [
+        lambda t: t.max(),
+        lambda t: t.max(1).values,
+        lambda t: t.amax(1),
+        lambda t: t.min(0).values,
+    ]:
         x, t = sn.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
         fn(x).sum().backward()
         fn(t).sum().backward()
@@ -147,7 +154,11 @@ def shape_and_dims(draw):
     """A shape, a dim argument for it (None, an int, or a tuple, negative dims included), keepdim."""
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
     ndim = len(shape)
-    dims = draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim, unique_by=lambda d: d % ndim))
+    dims = draw(
+        st.lists(
+            st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim, unique_by=lambda d: d % ndim
+        )
+    )
     dim = draw(st.sampled_from([None, dims[0], tuple(dims)]))
     return shape, dim, draw(st.booleans())
 
@@ -168,9 +179,12 @@ def test_sum_mean_var_properties(case, seed):
     for name, expected, local in [
         ("sum", a.sum(axis, keepdims=keepdim), lambda g: g),
         ("mean", a.mean(axis, keepdims=keepdim), lambda g: g / n),
-        ("var", a.var(axis, ddof=1, keepdims=keepdim) if n > 1 else None,
-         lambda g: g * 2 * (a - a.mean(axis, keepdims=True)) / (n - 1)),
-    ]:  # fmt: skip
+        (
+            "var",
+            a.var(axis, ddof=1, keepdims=keepdim) if n > 1 else None,
+            lambda g: g * 2 * (a - a.mean(axis, keepdims=True)) / (n - 1),
+        ),
+    ]:
         if expected is None:
             continue  # the unbiased variance of one element divides by zero
         x = sn.tensor(a, requires_grad=True)
@@ -180,7 +194,9 @@ def test_sum_mean_var_properties(case, seed):
         g = rng.standard_normal(y.shape)
         y.backward(g)
         g_kept = g.reshape(a.sum(axis, keepdims=True).shape)  # put the reduced dims back as 1
-        np.testing.assert_allclose(x.grad.numpy(), np.broadcast_to(local(g_kept), shape), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            x.grad.numpy(), np.broadcast_to(local(g_kept), shape), rtol=1e-10, atol=1e-12
+        )
 
 
 @given(case=shape_and_dims(), seed=st.integers(0, 2**16))
@@ -207,7 +223,9 @@ def test_broadcast_to_and_sum_to_are_adjoint(shapes):
     rng = np.random.default_rng(0)
     a, g = rng.standard_normal(shape), rng.standard_normal(target)
     assert sum_to(g, shape).shape == shape
-    np.testing.assert_allclose((np.broadcast_to(a, target) * g).sum(), (a * sum_to(g, shape)).sum(), rtol=1e-10)
+    np.testing.assert_allclose(
+        (np.broadcast_to(a, target) * g).sum(), (a * sum_to(g, shape)).sum(), rtol=1e-10
+    )
     x = sn.tensor(a, requires_grad=True)
     y = x.broadcast_to(target)
     y.backward(g)
@@ -226,6 +244,8 @@ def test_mean_and_var_of_integers_are_refused_as_in_pytorch(values):
     """PyTorch raises for the mean of an int64 or bool tensor; a silent float64 result would differ."""
     x = sn.tensor(values)
     for op in ("mean", "var"):
-        with pytest.raises(TypeError, match=rf"{op}\(\): input of dtype {x.dtype}.*x.float\(\).{op}\(\)"):
+        with pytest.raises(
+            TypeError, match=rf"{op}\(\): input of dtype {x.dtype}.*x.float\(\).{op}\(\)"
+        ):
             getattr(x, op)()
     assert x.float().mean().item() == pytest.approx(np.mean(values))

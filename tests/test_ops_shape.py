@@ -12,7 +12,9 @@ from hypothesis.extra import numpy as hnp
 
 import scratchnet as sn
 
-MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
+MASK = np.array(
+    [[True, False, True, False], [False, False, True, True], [True, True, False, False]]
+)
 
 # name: (fn(m, *tensors) where m is scratchnet or a torch namespace, input shapes)
 CASES = {
@@ -64,12 +66,16 @@ CASES = {
 
 def torch_namespace(torch):
     """The few module-level functions the cases call, under scratchnet's names."""
-    return types.SimpleNamespace(cat=torch.cat, stack=torch.stack, tensor=torch.tensor, pad=torch.nn.functional.pad)
+    return types.SimpleNamespace(
+        cat=torch.cat, stack=torch.stack, tensor=torch.tensor, pad=torch.nn.functional.pad
+    )
 
 
 def make_inputs(shapes, dtype=np.float64, seed: int = 0) -> list[sn.Tensor]:
     rng = np.random.default_rng(seed)
-    return [sn.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True) for shape in shapes]
+    return [
+        sn.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True) for shape in shapes
+    ]
 
 
 def as_tuple(y):
@@ -101,14 +107,20 @@ def test_matches_torch(torch, name, dtype):
     torch.autograd.backward(tys, [torch.tensor(g) for g in gs])
     for x, t in zip(xs, ts, strict=True):
         assert x.grad.dtype == dtype
-        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-14)
+        np.testing.assert_allclose(
+            x.grad.numpy(), t.grad.numpy(), rtol=1e-6 if dtype == np.float32 else 1e-14
+        )
 
 
 def test_function_forms():
     x = sn.randn(2, 3, 4)
     assert sn.reshape(x, (6, 4)).shape == (6, 4) and sn.flatten(x, 1).shape == (2, 12)
     assert sn.transpose(x, 0, 1).shape == (3, 2, 4) and sn.permute(x, (2, 1, 0)).shape == (4, 3, 2)
-    assert sn.squeeze(sn.unsqueeze(x, 1)).shape == (2, 3, 4) and sn.concat([x, x], 2).shape == (2, 3, 8)
+    assert sn.squeeze(sn.unsqueeze(x, 1)).shape == (2, 3, 4) and sn.concat([x, x], 2).shape == (
+        2,
+        3,
+        8,
+    )
     assert [p.shape for p in sn.split(x, 1, 1)] == [(2, 1, 4)] * 3
     assert [p.shape for p in sn.chunk(x, 2, -1)] == [(2, 3, 2)] * 2
     assert sn.pad(x, (1, 1)).shape == (2, 3, 6)
@@ -172,7 +184,10 @@ def test_view_ops_match_numpy_and_send_the_gradient_back(shape, data):
     dim0, dim1 = data.draw(st.integers(-ndim, ndim - 1)), data.draw(st.integers(-ndim, ndim - 1))
     new_axis = data.draw(st.integers(-ndim - 1, ndim))
     ops = [
-        (lambda x: x.flatten(start, end), lambda a: a.reshape(*shape[: start % ndim], -1, *shape[end + 1 :])),
+        (
+            lambda x: x.flatten(start, end),
+            lambda a: a.reshape(*shape[: start % ndim], -1, *shape[end + 1 :]),
+        ),
         (lambda x: x.squeeze(), np.squeeze),
         (lambda x: x.squeeze(dim0), lambda a: np.squeeze(a, dim0) if shape[dim0] == 1 else a),
         (lambda x: x.unsqueeze(new_axis), lambda a: np.expand_dims(a, new_axis)),
@@ -228,7 +243,9 @@ def test_basic_indexing_scatters_the_gradient(data):
 @given(data=st.data())
 def test_integer_array_indexing_adds_repeated_picks(data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
-    index = data.draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2)))
+    index = data.draw(
+        hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(min_dims=1, max_dims=2))
+    )
     a = np.random.default_rng(0).standard_normal(shape)
     x = sn.tensor(a, requires_grad=True)
     y = x[index]
@@ -265,7 +282,9 @@ def test_cat_then_split_round_trip(shapes, other, data):
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), data=st.data())
 def test_pad_gradient_crops(shape, data):
     widths = data.draw(
-        st.lists(st.integers(0, 2), min_size=2, max_size=2 * len(shape)).filter(lambda w: len(w) % 2 == 0)
+        st.lists(st.integers(0, 2), min_size=2, max_size=2 * len(shape)).filter(
+            lambda w: len(w) % 2 == 0
+        )
     )
     a = np.random.default_rng(0).standard_normal(shape)
     x = sn.tensor(a, requires_grad=True)
@@ -276,5 +295,7 @@ def test_pad_gradient_crops(shape, data):
     np.testing.assert_array_equal(y.numpy(), np.pad(a, numpy_widths, constant_values=-1.0))
     g = np.random.default_rng(1).standard_normal(y.shape)
     y.backward(g)
-    crop = tuple(slice(before, before + size) for (before, _), size in zip(numpy_widths, shape, strict=True))
+    crop = tuple(
+        slice(before, before + size) for (before, _), size in zip(numpy_widths, shape, strict=True)
+    )
     np.testing.assert_array_equal(x.grad.numpy(), g[crop])

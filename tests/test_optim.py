@@ -66,13 +66,17 @@ def _torch_trajectory(torch, name, kwargs, dtype, steps):
     return trajectory
 
 
-@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONFIGS)]
+)
 def test_trajectory_matches_torch_float64(torch, name, kwargs):
     ours = _scratchnet_trajectory(name, kwargs, np.float64, steps=30)
     theirs = _torch_trajectory(torch, name, kwargs, np.float64, steps=30)
     for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         for p, q in zip(a, b, strict=True):
-            np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12, err_msg=f"{name} {kwargs} step {step}")
+            np.testing.assert_allclose(
+                p, q, rtol=1e-10, atol=1e-12, err_msg=f"{name} {kwargs} step {step}"
+            )
 
 
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS[1::3], ids=lambda v: str(v))
@@ -103,7 +107,10 @@ def test_add_scaled_updates_in_place_slice_by_slice():
 
     rng = np.random.default_rng(0)
     for shape in [(3,), (UPDATE_SLICE + 5,), (7, UPDATE_SLICE // 3)]:
-        p, g = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
+        p, g = (
+            rng.standard_normal(shape).astype(np.float32),
+            rng.standard_normal(shape).astype(np.float32),
+        )
         expected = p - np.float32(0.1) * g
         target = p
         add_scaled_(p, -0.1, g)
@@ -159,7 +166,9 @@ def test_parameters_without_grad_are_skipped_and_zero_grad():
     assert a.grad is None
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [CONFIGS[2], CONFIGS[7], CONFIGS[12]], ids=["SGD", "Adam", "RMSprop"])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [CONFIGS[2], CONFIGS[7], CONFIGS[12]], ids=["SGD", "Adam", "RMSprop"]
+)
 def test_state_dict_roundtrip_continues_identically(tmp_path, name, kwargs):
     """10 steps straight == 5 steps, save to .npz, load into a fresh optimizer, 5 more steps."""
     straight = _scratchnet_trajectory(name, kwargs, np.float64, steps=10)[-1]
@@ -199,7 +208,9 @@ def test_state_dict_layout_matches_torch(torch):
     assert set(state) == set(tstate)
     assert set(state["state"][0]) == set(tstate["state"][0])
     assert set(state["param_groups"][0]) <= set(tstate["param_groups"][0])
-    np.testing.assert_allclose(state["state"][0]["momentum_buffer"], tstate["state"][0]["momentum_buffer"].numpy())
+    np.testing.assert_allclose(
+        state["state"][0]["momentum_buffer"], tstate["state"][0]["momentum_buffer"].numpy()
+    )
 
 
 def test_load_state_dict_rejects_a_different_structure():

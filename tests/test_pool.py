@@ -31,7 +31,8 @@ def pool_configs(draw, dilation=True):
     dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if dilation else (1, 1)
     # At least one dilation step wide, so that no dilated window holds only padding (an error).
     spatial = tuple(
-        max(d, d * (k - 1) + 1 - 2 * p + draw(st.integers(0, 4))) for k, p, d in zip(kernel, padding, dil, strict=True)
+        max(d, d * (k - 1) + 1 - 2 * p + draw(st.integers(0, 4)))
+        for k, p, d in zip(kernel, padding, dil, strict=True)
     )
     return dict(
         x_shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), *spatial),
@@ -160,7 +161,9 @@ def test_max_pool2d_matches_torch(torch, cfg, dtype):
     x = distinct_values(cfg["x_shape"], dtype)
     g = np.random.default_rng(1).standard_normal(max_pool2d(x, **max_args(cfg)).shape).astype(dtype)
     ours = ours_pool(max_pool2d, x, g, return_indices=True, **max_args(cfg))
-    theirs = torch_pool(torch, torch.nn.functional.max_pool2d, x, g, return_indices=True, **max_args(cfg))
+    theirs = torch_pool(
+        torch, torch.nn.functional.max_pool2d, x, g, return_indices=True, **max_args(cfg)
+    )
     rtol = 1e-4 if dtype == np.float32 else 1e-10
     assert_close(ours[0], theirs[0], rtol)
     assert_close(ours[1], theirs[1], rtol)
@@ -170,7 +173,9 @@ def test_max_pool2d_matches_torch(torch, cfg, dtype):
 
 @torch_settings
 @given(
-    cfg=pool_configs(dilation=False), count_include_pad=st.booleans(), dtype=st.sampled_from([np.float32, np.float64])
+    cfg=pool_configs(dilation=False),
+    count_include_pad=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
 )
 def test_avg_pool2d_matches_torch(torch, cfg, count_include_pad, dtype):
     x = sn.tensor(np.random.default_rng(0).standard_normal(cfg["x_shape"]).astype(dtype))
@@ -211,7 +216,9 @@ def test_googlenet_ceil_mode_pool_matches_torch(torch):
     x = distinct_values((2, 4, 15, 14), np.float32)
     g = np.random.default_rng(1).standard_normal((2, 4, 7, 7)).astype(np.float32)
     ours = ours_pool(max_pool2d, x, g, kernel_size=3, stride=2, ceil_mode=True)
-    theirs = torch_pool(torch, torch.nn.functional.max_pool2d, x, g, kernel_size=3, stride=2, ceil_mode=True)
+    theirs = torch_pool(
+        torch, torch.nn.functional.max_pool2d, x, g, kernel_size=3, stride=2, ceil_mode=True
+    )
     assert ours[0].shape == (2, 4, 7, 7)
     np.testing.assert_allclose(ours[0], theirs[0])
     np.testing.assert_allclose(ours[1], theirs[1])
@@ -223,8 +230,16 @@ def test_googlenet_ceil_mode_pool_matches_torch(torch):
 @given(cfg=pool_configs(), count_include_pad=st.booleans())
 def test_reference_path_matches_fast_path(cfg, count_include_pad):
     x = distinct_values(cfg["x_shape"], np.float32)
-    g = np.random.default_rng(1).standard_normal(max_pool2d(x, **max_args(cfg)).shape).astype(np.float32)
-    ga = np.random.default_rng(2).standard_normal(call_avg(x, cfg, count_include_pad).shape).astype(np.float32)
+    g = (
+        np.random.default_rng(1)
+        .standard_normal(max_pool2d(x, **max_args(cfg)).shape)
+        .astype(np.float32)
+    )
+    ga = (
+        np.random.default_rng(2)
+        .standard_normal(call_avg(x, cfg, count_include_pad).shape)
+        .astype(np.float32)
+    )
     results = []
     for reference in (False, True):
         with backend.reference_kernels() if reference else _nothing():
@@ -248,7 +263,9 @@ class _nothing:
 
 
 def test_max_pool_gradient_adds_where_one_element_wins_overlapping_windows():
-    x = sn.tensor(np.array([[[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]]), requires_grad=True)
+    x = sn.tensor(
+        np.array([[[[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]]]), requires_grad=True
+    )
     max_pool2d(x, 2, stride=1).sum().backward()
     # The 1 wins both top windows; a window of zeros credits its first element.
     np.testing.assert_array_equal(x.grad.data[0, 0], [[0, 2, 0], [1, 1, 0], [0, 0, 0]])
@@ -259,7 +276,9 @@ def test_one_image_and_return_indices():
     y, indices = max_pool2d(x, 2, return_indices=True)
     assert y.shape == indices.shape == (3, 3, 3)
     flat = x.data.reshape(3, -1)
-    np.testing.assert_array_equal(np.take_along_axis(flat, indices.data.reshape(3, -1), 1).reshape(3, 3, 3), y.data)
+    np.testing.assert_array_equal(
+        np.take_along_axis(flat, indices.data.reshape(3, -1), 1).reshape(3, 3, 3), y.data
+    )
     assert avg_pool2d(x, 3).shape == (3, 2, 2)
     assert adaptive_avg_pool2d(x, (2, None)).shape == (3, 2, 6)
     assert global_avg_pool2d(x).shape == (3, 1, 1)
@@ -267,7 +286,11 @@ def test_one_image_and_return_indices():
 
 def test_float32_stays_float32():
     x = sn.randn(2, 3, 7, 7, requires_grad=True)
-    for fn in (lambda t: max_pool2d(t, 3, 2, 1), lambda t: avg_pool2d(t, 3, 2, 1), lambda t: adaptive_avg_pool2d(t, 3)):
+    for fn in (
+        lambda t: max_pool2d(t, 3, 2, 1),
+        lambda t: avg_pool2d(t, 3, 2, 1),
+        lambda t: adaptive_avg_pool2d(t, 3),
+    ):
         x.grad = None
         y = fn(x)
         y.sum().backward()
@@ -292,9 +315,18 @@ def test_float32_stays_float32():
             lambda: avg_pool2d(sn.zeros(1, 1, 9, 9), 10),
             r"avg_pool2d: kernel 10x10 .* does not fit input of shape \(1, 1, 9, 9\)",
         ),
-        (lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 2, stride=0), r"stride and dilation must be >= 1"),
-        (lambda: adaptive_avg_pool2d(sn.zeros(1, 1, 9, 9), 0), r"output_size \(0, 0\) must be >= 1"),
-        (lambda: global_avg_pool2d(sn.zeros(1, 1, 1, 9, 9)), r"global_avg_pool2d: expected input of shape"),
+        (
+            lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 2, stride=0),
+            r"stride and dilation must be >= 1",
+        ),
+        (
+            lambda: adaptive_avg_pool2d(sn.zeros(1, 1, 9, 9), 0),
+            r"output_size \(0, 0\) must be >= 1",
+        ),
+        (
+            lambda: global_avg_pool2d(sn.zeros(1, 1, 1, 9, 9)),
+            r"global_avg_pool2d: expected input of shape",
+        ),
         (
             lambda: max_pool2d(sn.zeros(1, 1, 1, 5), 2, 1, 1, dilation=2),
             r"some window of kernel \(2, 2\) holds only padding",

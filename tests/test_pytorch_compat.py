@@ -29,13 +29,26 @@ def _t(torch, array, requires_grad=False):
 def test_device_objects_print_compare_and_hash_like_torchs(torch):
     for args in [("cpu",), ("cuda",), ("cuda:0",), ("cuda", 1)]:
         ours, theirs = sn.device(*args), torch.device(*args)
-        assert (repr(ours), str(ours), ours.type, ours.index) == (repr(theirs), str(theirs), theirs.type, theirs.index)
+        assert (repr(ours), str(ours), ours.type, ours.index) == (
+            repr(theirs),
+            str(theirs),
+            theirs.type,
+            theirs.index,
+        )
     assert sn.device("cuda:0") == sn.device("cuda", 0) and sn.device("cuda") != sn.device("cuda:0")
     # The one deliberate difference: torch says a device never equals a string; scratchnet's equals
     # the string naming it, so that x.device == "cpu" (scratchnet's code and lessons) stays True.
     assert (torch.device("cpu") == "cpu") is False
-    assert sn.device("cpu") == "cpu" and sn.device("cuda:0") == "cuda" and sn.device("cuda:0") == "cuda:0"
-    assert sn.device("cuda:0") != "cuda:1" and sn.device("cpu") != "cuda" and sn.device("cuda") != "cuda:0"
+    assert (
+        sn.device("cpu") == "cpu"
+        and sn.device("cuda:0") == "cuda"
+        and sn.device("cuda:0") == "cuda:0"
+    )
+    assert (
+        sn.device("cuda:0") != "cuda:1"
+        and sn.device("cpu") != "cuda"
+        and sn.device("cuda") != "cuda:0"
+    )
     assert len({sn.device("cpu"), sn.device("cpu"), sn.device("cuda:0")}) == 2
     assert pickle.loads(pickle.dumps(sn.device("cuda:1"))) == sn.device("cuda:1")
     for bad in ["tpu", "cuda:x", "cuda:-1"]:
@@ -78,7 +91,10 @@ def test_cuda_accelerator_and_cudnn_answer_as_on_a_machine_without_gpu(torch):
         (lambda: sn.cuda.Stream(), "CUDA streams"),
         (lambda: sn.cuda.stream(None), "CUDA streams"),
         (lambda: sn.hub.load("pytorch/vision", "resnet18"), "torch.hub.load"),
-        (lambda: sn.hub.load_state_dict_from_url("https://x"), "torch.hub.load_state_dict_from_url"),
+        (
+            lambda: sn.hub.load_state_dict_from_url("https://x"),
+            "torch.hub.load_state_dict_from_url",
+        ),
         (lambda: sn.distributed.init_process_group("nccl"), "torch.distributed.init_process_group"),
         (lambda: nn.parallel.DistributedDataParallel(nn.Linear(2, 2)), "DistributedDataParallel"),
     ],
@@ -101,9 +117,23 @@ def test_compile_returns_the_model_itself_and_says_so():
 
 
 def test_dtype_aliases_match_torchs(torch):
-    for name in ["float", "double", "half", "long", "int", "short", "bool", "cfloat", "cdouble", "float32", "int64"]:
+    for name in [
+        "float",
+        "double",
+        "half",
+        "long",
+        "int",
+        "short",
+        "bool",
+        "cfloat",
+        "cdouble",
+        "float32",
+        "int64",
+    ]:
         ours, theirs = np.dtype(getattr(sn, name)), getattr(torch, name)
-        assert ours.itemsize == theirs.itemsize and (ours.kind == "f") == theirs.is_floating_point, name
+        assert (
+            ours.itemsize == theirs.itemsize and (ours.kind == "f") == theirs.is_floating_point
+        ), name
 
 
 def test_type_returns_torchs_strings_and_casts(torch):
@@ -123,8 +153,12 @@ def test_numpy_axis_and_keepdims_names_as_torch_accepts(torch):
     x, tx = sn.tensor(a), torch.tensor(a)
     assert sn.argmax(x, axis=1).tolist() == torch.argmax(tx, axis=1).tolist()
     assert x.argmin(axis=0, keepdims=True).tolist() == tx.argmin(axis=0, keepdims=True).tolist()
-    np.testing.assert_allclose(x.sum(axis=1, keepdims=True).numpy(), tx.sum(axis=1, keepdims=True).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(sn.mean(x, axis=0).numpy(), torch.mean(tx, axis=0).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        x.sum(axis=1, keepdims=True).numpy(), tx.sum(axis=1, keepdims=True).numpy(), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        sn.mean(x, axis=0).numpy(), torch.mean(tx, axis=0).numpy(), rtol=1e-6
+    )
     assert x.max(axis=1).indices.tolist() == tx.max(axis=1).indices.tolist()
     with pytest.raises(TypeError, match="alias"):
         x.sum(dim=0, axis=1)
@@ -154,7 +188,10 @@ def test_comparisons_transpose_view_as_and_index(torch):
 @pytest.mark.parametrize("name", ["sin", "cos", "sinh", "cosh"])
 def test_trigonometric_ops_forward_and_backward(torch, name):
     rng = np.random.default_rng(1)
-    a, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))  # float64, random upstream gradient
+    a, g = (
+        rng.standard_normal((3, 4)),
+        rng.standard_normal((3, 4)),
+    )  # float64, random upstream gradient
     x, tx = sn.tensor(a, requires_grad=True), _t(torch, a, requires_grad=True)
     y, ty = getattr(sn, name)(x), getattr(torch, name)(tx)
     y.backward(g)
@@ -162,7 +199,9 @@ def test_trigonometric_ops_forward_and_backward(torch, name):
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(getattr(x, name)().numpy(), y.numpy())
-    assert getattr(sn, name)(sn.tensor([1, 2])).dtype == np.float32  # integers become float, as in torch
+    assert (
+        getattr(sn, name)(sn.tensor([1, 2])).dtype == np.float32
+    )  # integers become float, as in torch
 
 
 def test_linspace_and_normal(torch):
@@ -170,7 +209,11 @@ def test_linspace_and_normal(torch):
     assert sn.linspace(0, 1, 5).dtype == np.float32 and sn.linspace(0, 1, 1).tolist() == [0.0]
     sn.manual_seed(0)
     samples = sn.normal(2.0, 3.0, size=(20000,))
-    assert samples.dtype == np.float32 and abs(samples.mean().item() - 2) < 0.1 and abs(samples.numpy().std() - 3) < 0.1
+    assert (
+        samples.dtype == np.float32
+        and abs(samples.mean().item() - 2) < 0.1
+        and abs(samples.numpy().std() - 3) < 0.1
+    )
     per_element = sn.normal(sn.tensor([0.0, 100.0]), sn.tensor([1e-3, 1e-3]))
     np.testing.assert_allclose(per_element.numpy(), [0, 100], atol=0.02)
     with pytest.raises(TypeError, match="size"):
@@ -195,12 +238,18 @@ def test_meshgrid_matches_torch_and_sends_gradients_back(torch, indexing):
 
 def test_bmm_matches_torch_and_checks_shapes(torch):
     rng = np.random.default_rng(3)
-    a, b, g = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4, 5)), rng.standard_normal((2, 3, 5))
+    a, b, g = (
+        rng.standard_normal((2, 3, 4)),
+        rng.standard_normal((2, 4, 5)),
+        rng.standard_normal((2, 3, 5)),
+    )
     x, y = sn.tensor(a, requires_grad=True), sn.tensor(b, requires_grad=True)
     tx, ty = _t(torch, a, True), _t(torch, b, True)
     sn.bmm(x, y).backward(g)
     torch.bmm(tx, ty).backward(torch.tensor(g))
-    np.testing.assert_allclose(x.bmm(y).detach().numpy(), torch.bmm(tx, ty).detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        x.bmm(y).detach().numpy(), torch.bmm(tx, ty).detach().numpy(), rtol=1e-12
+    )
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
     with pytest.raises(RuntimeError, match="3-D"):
@@ -230,9 +279,12 @@ def test_topk_values_indices_and_gradient_match_torch(torch, dim, largest):
 
 def _lazy_net(nn_module):
     return nn_module.Sequential(
-        nn_module.LazyConv2d(4, kernel_size=3, padding=1), nn_module.LazyBatchNorm2d(), nn_module.ReLU(),
-        nn_module.Flatten(), nn_module.LazyLinear(5),
-    )  # fmt: skip
+        nn_module.LazyConv2d(4, kernel_size=3, padding=1),
+        nn_module.LazyBatchNorm2d(),
+        nn_module.ReLU(),
+        nn_module.Flatten(),
+        nn_module.LazyLinear(5),
+    )
 
 
 def test_lazy_layers_become_the_eager_ones_like_torchs(torch):
@@ -250,7 +302,9 @@ def test_lazy_layers_become_the_eager_ones_like_torchs(torch):
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
     ours.eval(), theirs.eval()
-    np.testing.assert_allclose(ours(sn.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        ours(sn.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), atol=1e-5
+    )
 
 
 def test_an_optimizer_made_before_the_first_call_updates_the_materialised_weights(torch):
@@ -262,7 +316,9 @@ def test_an_optimizer_made_before_the_first_call_updates_the_materialised_weight
         before = layer.weight.detach().numpy().copy()
         optimizer.step()
         assert type(layer).__name__ == "Linear" and layer.weight.shape == (2, 4)
-        np.testing.assert_allclose(layer.weight.detach().numpy(), before - 0.1 * 3, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(
+            layer.weight.detach().numpy(), before - 0.1 * 3, rtol=1e-6, atol=1e-6
+        )
 
 
 def test_lazy_conv_checks_groups_and_rank():
@@ -338,8 +394,14 @@ def test_next_functions_have_torchs_structure(torch):
         steps = y.grad_fn.next_functions
         inner = steps[0][0].next_functions
         leaf = inner[0][0].next_functions[0][0]
-        results.append(([i for _, i in steps], [n is None for n, _ in inner[0][0].next_functions],
-                        type(leaf).__name__, leaf.variable is x))  # fmt: skip
+        results.append(
+            (
+                [i for _, i in steps],
+                [n is None for n, _ in inner[0][0].next_functions],
+                type(leaf).__name__,
+                leaf.variable is x,
+            )
+        )
     assert results[0] == results[1]
 
 
@@ -352,7 +414,9 @@ def test_variable_is_a_tensor(torch):
 # ---------------------------------------------------------------------- Adadelta, DataParallel
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1}, {"maximize": True}])
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"lr": 0.5, "rho": 0.8, "eps": 1e-5, "weight_decay": 0.1}, {"maximize": True}]
+)
 def test_adadelta_follows_torchs_trajectory(torch, kwargs):
     rng = np.random.default_rng(7)
     x, target = rng.standard_normal((8, 4)), rng.standard_normal((8, 2))
@@ -372,7 +436,9 @@ def test_data_parallel_passes_through_with_module_prefix(torch):
     wrapped = nn.DataParallel(inner)
     x = sn.randn(4, 3)
     assert wrapped.module is inner and np.array_equal(wrapped(x).numpy(), inner(x).numpy())
-    assert list(wrapped.state_dict()) == list(torch.nn.DataParallel(torch.nn.Linear(3, 2)).state_dict())
+    assert list(wrapped.state_dict()) == list(
+        torch.nn.DataParallel(torch.nn.Linear(3, 2)).state_dict()
+    )
 
 
 # ---------------------------------------------------------------------- torch.utils.data and workers
@@ -382,7 +448,11 @@ def test_utils_data_holds_the_same_objects():
     import scratchnet.utils.data as tud
 
     assert tud.DataLoader is sn.data.DataLoader and tud.TensorDataset is sn.data.TensorDataset
-    assert tud.Subset is sn.data.Subset and tud.random_split is sn.data.random_split and tud.Dataset is Dataset
+    assert (
+        tud.Subset is sn.data.Subset
+        and tud.random_split is sn.data.random_split
+        and tud.Dataset is Dataset
+    )
 
 
 class _SlowSquares(Dataset):
@@ -402,15 +472,25 @@ def _worker_init(worker_id):
 @pytest.mark.parametrize("context", ["fork", "thread"])
 def test_workers_give_the_batches_of_one_process_in_order(context):
     def batches(**kwargs):
-        loader = DataLoader(_SlowSquares(), batch_size=4, shuffle=True, seed=3, drop_last=True, **kwargs)
+        loader = DataLoader(
+            _SlowSquares(), batch_size=4, shuffle=True, seed=3, drop_last=True, **kwargs
+        )
         return [[t.numpy().copy() for t in batch] for epoch in range(2) for batch in loader]
 
     serial = batches()
-    parallel = batches(num_workers=2, multiprocessing_context=context, pin_memory=True, worker_init_fn=_worker_init)
-    persistent = batches(num_workers=2, multiprocessing_context=context, persistent_workers=True, prefetch_factor=1)
+    parallel = batches(
+        num_workers=2, multiprocessing_context=context, pin_memory=True, worker_init_fn=_worker_init
+    )
+    persistent = batches(
+        num_workers=2, multiprocessing_context=context, persistent_workers=True, prefetch_factor=1
+    )
     assert len(serial) == 2 * 9
     for other in (parallel, persistent):
-        assert all(np.array_equal(a, b) for x, y in zip(serial, other, strict=True) for a, b in zip(x, y, strict=True))
+        assert all(
+            np.array_equal(a, b)
+            for x, y in zip(serial, other, strict=True)
+            for a, b in zip(x, y, strict=True)
+        )
 
 
 def test_worker_options_are_checked_and_persistent_workers_are_kept():
@@ -418,8 +498,13 @@ def test_worker_options_are_checked_and_persistent_workers_are_kept():
         DataLoader(_SlowSquares(), persistent_workers=True)
     with pytest.raises(ValueError, match="num_workers must be >= 0"):
         DataLoader(_SlowSquares(), num_workers=-1)
-    loader = DataLoader(_SlowSquares(), batch_size=8, num_workers=1, persistent_workers=True,
-                        multiprocessing_context="thread")  # fmt: skip
+    loader = DataLoader(
+        _SlowSquares(),
+        batch_size=8,
+        num_workers=1,
+        persistent_workers=True,
+        multiprocessing_context="thread",
+    )
     list(loader)
     pool = loader._pool
     list(loader)
@@ -444,8 +529,17 @@ def _custom_block(library):
     class Block(lnn.Module):
         expansion = 2
 
-        def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1,
-                     norm_layer=None):  # fmt: skip
+        def __init__(
+            self,
+            inplanes,
+            planes,
+            stride=1,
+            downsample=None,
+            groups=1,
+            base_width=64,
+            dilation=1,
+            norm_layer=None,
+        ):
             super().__init__()
             self.conv1 = lnn.Conv2d(inplanes, planes * 2, 3, stride, 1, bias=False)
             self.bn1 = norm_layer(planes * 2)
@@ -462,14 +556,20 @@ def _custom_block(library):
 
 def test_resnet_takes_a_torchvision_style_block(torch):
     torchvision = pytest.importorskip("torchvision")
-    ours = sn.models.ResNet(_custom_block(sn), [1, 2, 1, 1], num_classes=7, groups=2, width_per_group=32)
-    theirs = torchvision.models.ResNet(_custom_block(torch), [1, 2, 1, 1], num_classes=7, groups=2, width_per_group=32)
+    ours = sn.models.ResNet(
+        _custom_block(sn), [1, 2, 1, 1], num_classes=7, groups=2, width_per_group=32
+    )
+    theirs = torchvision.models.ResNet(
+        _custom_block(torch), [1, 2, 1, 1], num_classes=7, groups=2, width_per_group=32
+    )
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert ours.layer1[0].groups_seen == 2 and ours.inplanes == theirs.inplanes
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     ours.eval(), theirs.eval()
     x = np.random.default_rng(8).standard_normal((2, 3, 64, 64)).astype(np.float32)
-    np.testing.assert_allclose(ours(sn.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(
+        ours(sn.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), atol=1e-4
+    )
     with pytest.raises(ValueError, match="torchvision's protocol"):
         sn.models.ResNet(sn.models.resnet.BasicBlock, [1, 1, 1, 1], groups=2)
 
@@ -488,14 +588,26 @@ def test_warnings_free_import():
 
 def test_random_split_takes_fractions_and_a_generator_as_torchs(torch):
     for lengths in ([0.7, 0.2, 0.1], [0.33, 0.33, 0.34], [0.5, 0.5]):
-        ours = sn.data.random_split(TensorDataset(np.arange(10)), lengths, generator=sn.Generator().manual_seed(4))
-        theirs = torch.utils.data.random_split(torch.utils.data.TensorDataset(torch.arange(10)), lengths)
+        ours = sn.data.random_split(
+            TensorDataset(np.arange(10)), lengths, generator=sn.Generator().manual_seed(4)
+        )
+        theirs = torch.utils.data.random_split(
+            torch.utils.data.TensorDataset(torch.arange(10)), lengths
+        )
         assert [len(p) for p in ours] == [len(p) for p in theirs]
         assert sorted(int(i) for p in ours for i in p.indices) == list(range(10))
-    first = [list(p.indices) for p in sn.data.random_split(TensorDataset(np.arange(10)), [5, 5],
-                                                            generator=sn.Generator().manual_seed(1))]  # fmt: skip
-    again = [list(p.indices) for p in sn.data.random_split(TensorDataset(np.arange(10)), [5, 5],
-                                                            generator=sn.Generator().manual_seed(1))]  # fmt: skip
+    first = [
+        list(p.indices)
+        for p in sn.data.random_split(
+            TensorDataset(np.arange(10)), [5, 5], generator=sn.Generator().manual_seed(1)
+        )
+    ]
+    again = [
+        list(p.indices)
+        for p in sn.data.random_split(
+            TensorDataset(np.arange(10)), [5, 5], generator=sn.Generator().manual_seed(1)
+        )
+    ]
     assert first == again
     with pytest.raises(ValueError, match="add up"):
         sn.data.random_split(TensorDataset(np.arange(10)), [0.5, 0.2])
@@ -503,12 +615,22 @@ def test_random_split_takes_fractions_and_a_generator_as_torchs(torch):
 
 def test_generator_and_randperm(torch):
     g = sn.Generator().manual_seed(3)
-    assert g.initial_seed() == 3 and torch.Generator().initial_seed() == sn.Generator().initial_seed()
+    assert (
+        g.initial_seed() == 3 and torch.Generator().initial_seed() == sn.Generator().initial_seed()
+    )
     perm = sn.randperm(6, generator=g)
     assert perm.dtype == np.int64 and sorted(perm.tolist()) == list(range(6))
     assert sn.randperm(6, generator=sn.Generator().manual_seed(3)).tolist() == perm.tolist()
     loader = DataLoader(
-        TensorDataset(np.arange(8)), batch_size=8, shuffle=True, generator=sn.Generator().manual_seed(0)
+        TensorDataset(np.arange(8)),
+        batch_size=8,
+        shuffle=True,
+        generator=sn.Generator().manual_seed(0),
     )
-    again = DataLoader(TensorDataset(np.arange(8)), batch_size=8, shuffle=True, generator=sn.Generator().manual_seed(0))
+    again = DataLoader(
+        TensorDataset(np.arange(8)),
+        batch_size=8,
+        shuffle=True,
+        generator=sn.Generator().manual_seed(0),
+    )
     assert next(iter(loader))[0].tolist() == next(iter(again))[0].tolist()

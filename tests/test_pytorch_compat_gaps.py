@@ -28,8 +28,12 @@ from scratchnet.data import (
 
 def _pair(torch):
     """The same small CNN in both libraries, with torch's weights copied into ours."""
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.Flatten(),
-                                 torch.nn.Linear(12, 2))  # fmt: skip
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3),
+        torch.nn.BatchNorm2d(3),
+        torch.nn.Flatten(),
+        torch.nn.Linear(12, 2),
+    )
     ours = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(12, 2))
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     return ours, theirs
@@ -51,7 +55,9 @@ def test_state_dict_values_are_detached_tensors_sharing_storage_as_torchs(torch)
         with (sn if library == "ours" else torch).no_grad():
             model[3].bias.fill_(5.0)  # and the model writes through to it
         assert float(state["3.bias"].sum()) == 10.0, library
-        assert state["1.num_batches_tracked"].dtype == (np.int64 if library == "ours" else torch.int64)
+        assert state["1.num_batches_tracked"].dtype == (
+            np.int64 if library == "ours" else torch.int64
+        )
     ours_state, theirs_state = ours.state_dict(), theirs.state_dict()
     assert list(ours_state) == list(theirs_state)
     for (key, a), b in zip(ours_state.items(), theirs_state.values(), strict=True):
@@ -74,7 +80,9 @@ def test_a_snapshot_is_a_deepcopy_or_clones_and_loads_back(tmp_path):
     before = model.weight.detach().numpy().copy()
     with sn.no_grad():
         model.weight.fill_(0.0)
-    assert np.all(live["weight"].numpy() == 0) and np.array_equal(snapshot["weight"].numpy(), before)
+    assert np.all(live["weight"].numpy() == 0) and np.array_equal(
+        snapshot["weight"].numpy(), before
+    )
     assert np.array_equal(cloned["weight"].numpy(), before)
     model.load_state_dict(snapshot)  # Tensors
     assert np.array_equal(model.weight.detach().numpy(), before)
@@ -95,11 +103,17 @@ def test_a_snapshot_is_a_deepcopy_or_clones_and_loads_back(tmp_path):
 
 def test_tensor_dataset_items_are_tensors_as_torchs(torch):
     x, y = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32), np.arange(5)
-    ours, theirs = TensorDataset(sn.tensor(x), sn.tensor(y))[3], torch.utils.data.TensorDataset(
-        torch.tensor(x), torch.tensor(y))[3]  # fmt: skip
+    ours, theirs = (
+        TensorDataset(sn.tensor(x), sn.tensor(y))[3],
+        torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y))[3],
+    )
     assert len(ours) == len(theirs) == 2
     for a, b in zip(ours, theirs, strict=True):
-        assert isinstance(a, sn.Tensor) and tuple(a.shape) == tuple(b.shape) and str(a.dtype) in str(b.dtype)
+        assert (
+            isinstance(a, sn.Tensor)
+            and tuple(a.shape) == tuple(b.shape)
+            and str(a.dtype) in str(b.dtype)
+        )
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert ours[1].item() == 3 and isinstance(ours[1].item(), int)
     batches = list(DataLoader(TensorDataset(sn.tensor(x), sn.tensor(y)), batch_size=2))
@@ -108,9 +122,19 @@ def test_tensor_dataset_items_are_tensors_as_torchs(torch):
 
 def test_tensor_device_is_a_device_object_like_torchs(torch):
     x, tx = sn.zeros(2), torch.zeros(2)
-    assert isinstance(x.device, sn.device) and repr(x.device) == repr(tx.device) and str(x.device) == str(tx.device)
-    assert x.device == sn.device("cpu") and x.device.type == tx.device.type == "cpu" and x.device.index is None
-    assert x.device == "cpu" and x.device != "cuda"  # scratchnet's strings still compare (torch: always False)
+    assert (
+        isinstance(x.device, sn.device)
+        and repr(x.device) == repr(tx.device)
+        and str(x.device) == str(tx.device)
+    )
+    assert (
+        x.device == sn.device("cpu")
+        and x.device.type == tx.device.type == "cpu"
+        and x.device.index is None
+    )
+    assert (
+        x.device == "cpu" and x.device != "cuda"
+    )  # scratchnet's strings still compare (torch: always False)
     layer = nn.Linear(2, 2)
     assert next(layer.parameters()).device == sn.device("cpu") and x.to(x.device).device == x.device
     assert sn.zeros(2, device=x.device).device == x.device
@@ -126,7 +150,11 @@ def test_default_dtype_and_dtype_comparisons(torch):
     with pytest.raises(TypeError, match="floating"):
         torch.set_default_dtype(torch.int64)
     x = sn.ones(2)
-    assert x.dtype == sn.float32 and x.to(sn.float64).dtype == sn.float64 and x.double().dtype == sn.double
+    assert (
+        x.dtype == sn.float32
+        and x.to(sn.float64).dtype == sn.float64
+        and x.double().dtype == sn.double
+    )
     assert sn.get_default_dtype() == sn.float32  # the failed calls changed nothing
 
 
@@ -134,12 +162,22 @@ def test_default_dtype_and_dtype_comparisons(torch):
 
 
 def test_lazy_layers_load_a_state_dict_before_the_first_call_as_torchs(torch):
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(4, 6, 3, groups=2), torch.nn.BatchNorm2d(6), torch.nn.Flatten(),
-                                 torch.nn.Linear(24, 5)).eval()  # fmt: skip
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(4, 6, 3, groups=2),
+        torch.nn.BatchNorm2d(6),
+        torch.nn.Flatten(),
+        torch.nn.Linear(24, 5),
+    ).eval()
     state = {key: value.numpy() for key, value in theirs.state_dict().items()}
-    ours = nn.Sequential(nn.LazyConv2d(6, 3, groups=2), nn.LazyBatchNorm2d(), nn.Flatten(), nn.LazyLinear(5))
-    lazy_torch = torch.nn.Sequential(torch.nn.LazyConv2d(6, 3, groups=2), torch.nn.LazyBatchNorm2d(),
-                                     torch.nn.Flatten(), torch.nn.LazyLinear(5))  # fmt: skip
+    ours = nn.Sequential(
+        nn.LazyConv2d(6, 3, groups=2), nn.LazyBatchNorm2d(), nn.Flatten(), nn.LazyLinear(5)
+    )
+    lazy_torch = torch.nn.Sequential(
+        torch.nn.LazyConv2d(6, 3, groups=2),
+        torch.nn.LazyBatchNorm2d(),
+        torch.nn.Flatten(),
+        torch.nn.LazyLinear(5),
+    )
     lazy_torch.load_state_dict(theirs.state_dict())
     result = ours.load_state_dict(state)
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -148,13 +186,17 @@ def test_lazy_layers_load_a_state_dict_before_the_first_call_as_torchs(torch):
     x = np.random.default_rng(1).standard_normal((2, 4, 4, 4)).astype(np.float32)
     expected = lazy_torch.eval()(torch.tensor(x)).detach().numpy()
     np.testing.assert_allclose(ours.eval()(sn.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
-    assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+    assert [tuple(p.shape) for p in ours.parameters()] == [
+        tuple(p.shape) for p in theirs.parameters()
+    ]
 
     # a partial load leaves a lazy layer lazy
     layer = nn.LazyLinear(3)
     result = layer.load_state_dict({}, strict=False)
     assert result.missing_keys == ["weight", "bias"] and type(layer) is nn.LazyLinear
-    assert layer(sn.ones(2, 4)).shape == (2, 3) and type(layer) is nn.Linear  # the first call still shapes it
+    assert (
+        layer(sn.ones(2, 4)).shape == (2, 3) and type(layer) is nn.Linear
+    )  # the first call still shapes it
 
 
 # ---------------------------------------------------------------------- the graph after backward
@@ -168,8 +210,14 @@ def test_next_functions_survive_backward_as_in_torch(torch):
         y.backward()  # frees what backward saved, not the nodes
         add = y.grad_fn.next_functions[0][0]
         steps = add.next_functions
-        shapes.append((len(steps), [n is None for n, _ in steps], len(steps[0][0].next_functions),
-                       len(steps[0][0].next_functions[0][0].next_functions)))  # fmt: skip
+        shapes.append(
+            (
+                len(steps),
+                [n is None for n, _ in steps],
+                len(steps[0][0].next_functions),
+                len(steps[0][0].next_functions[0][0].next_functions),
+            )
+        )
         with pytest.raises(RuntimeError, match="second time"):
             y.backward()
     assert shapes[0] == shapes[1]
@@ -183,7 +231,9 @@ def test_sequential_and_batch_samplers_match_torchs(torch):
     assert list(SequentialSampler(data)) == list(torch.utils.data.SequentialSampler(data))
     for batch_size, drop_last in ((3, False), (3, True), (7, False), (10, True)):
         ours = BatchSampler(SequentialSampler(data), batch_size, drop_last)
-        theirs = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(data), batch_size, drop_last)
+        theirs = torch.utils.data.BatchSampler(
+            torch.utils.data.SequentialSampler(data), batch_size, drop_last
+        )
         assert list(ours) == list(theirs) and len(ours) == len(theirs)
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="batch_size"):
@@ -202,16 +252,23 @@ def test_random_samplers_draw_what_torchs_draw():
     assert len(longer) == 25 and sorted(longer[:10]) == sorted(longer[10:20]) == data
     drawn = list(RandomSampler(data, replacement=True, num_samples=50))
     assert len(drawn) == 50 and set(drawn) <= set(data)
-    assert max(np.bincount(list(RandomSampler([0, 1, 2], replacement=True, num_samples=12)))) > 1  # repeats
+    assert (
+        max(np.bincount(list(RandomSampler([0, 1, 2], replacement=True, num_samples=12)))) > 1
+    )  # repeats
     subset = list(SubsetRandomSampler([4, 2, 9]))
     assert sorted(subset) == [2, 4, 9]
     same = [list(RandomSampler(data, generator=sn.Generator().manual_seed(5))) for _ in range(2)]
     assert same[0] == same[1]
-    weighted = list(WeightedRandomSampler([0.0, 1.0, 0.0, 3.0], 400, generator=sn.Generator().manual_seed(1)))
+    weighted = list(
+        WeightedRandomSampler([0.0, 1.0, 0.0, 3.0], 400, generator=sn.Generator().manual_seed(1))
+    )
     counts = np.bincount(weighted, minlength=4)
     assert counts[0] == counts[2] == 0 and 60 < counts[1] < 140  # 100 expected: 400 * 1/4
     assert sorted(WeightedRandomSampler([1.0, 1.0, 0.0], 2, replacement=False)) == [0, 1]
-    assert list(WeightedRandomSampler([0.0, 1.0], 2, replacement=False)) == [1, 0]  # torch: [1, 0] too
+    assert list(WeightedRandomSampler([0.0, 1.0], 2, replacement=False)) == [
+        1,
+        0,
+    ]  # torch: [1, 0] too
 
 
 @pytest.mark.parametrize(
@@ -219,7 +276,9 @@ def test_random_samplers_draw_what_torchs_draw():
     [([0.0, 0.0], True, "invalid"), ([1.0, -1.0], True, "invalid"), ([1.0, 0.0], False, "cannot")],
 )
 def test_weighted_sampler_errors_where_torchs(torch, weights, replacement, match):
-    with pytest.raises(RuntimeError, match=match):  # torch raises at the first draw, scratchnet when built
+    with pytest.raises(
+        RuntimeError, match=match
+    ):  # torch raises at the first draw, scratchnet when built
         list(torch.utils.data.WeightedRandomSampler(weights, 3, replacement=replacement))
     with pytest.raises(RuntimeError, match=match):
         list(WeightedRandomSampler(weights, 3, replacement=replacement))
@@ -227,22 +286,36 @@ def test_weighted_sampler_errors_where_torchs(torch, weights, replacement, match
 
 def test_dataloader_takes_a_sampler_or_a_batch_sampler_as_torchs(torch):
     x = np.arange(10, dtype=np.float32)
-    ours_ds, theirs_ds = TensorDataset(sn.tensor(x)), torch.utils.data.TensorDataset(torch.tensor(x))
+    ours_ds, theirs_ds = (
+        TensorDataset(sn.tensor(x)),
+        torch.utils.data.TensorDataset(torch.tensor(x)),
+    )
     order = [7, 1, 4, 0, 9]
     ours = [b[0].tolist() for b in DataLoader(ours_ds, batch_size=2, sampler=order)]
-    theirs = [b[0].tolist() for b in torch.utils.data.DataLoader(theirs_ds, batch_size=2, sampler=order)]
+    theirs = [
+        b[0].tolist() for b in torch.utils.data.DataLoader(theirs_ds, batch_size=2, sampler=order)
+    ]
     assert ours == theirs == [[7.0, 1.0], [4.0, 0.0], [9.0]]
     batches = [[3, 2], [8], [0, 1, 5]]
     ours = DataLoader(ours_ds, batch_sampler=batches)
     theirs = torch.utils.data.DataLoader(theirs_ds, batch_sampler=batches)
-    assert [b[0].tolist() for b in ours] == [b[0].tolist() for b in theirs] and len(ours) == len(theirs) == 3
-    loader = DataLoader(ours_ds, batch_size=4, sampler=SubsetRandomSampler(range(6)), drop_last=True)
+    assert [b[0].tolist() for b in ours] == [b[0].tolist() for b in theirs] and len(ours) == len(
+        theirs
+    ) == 3
+    loader = DataLoader(
+        ours_ds, batch_size=4, sampler=SubsetRandomSampler(range(6)), drop_last=True
+    )
     assert len(loader) == 1 and len(loader.sampler) == 6
-    assert sorted(next(iter(loader))[0].tolist()) != [] and set(next(iter(loader))[0].tolist()) <= set(range(6))
+    assert sorted(next(iter(loader))[0].tolist()) != [] and set(
+        next(iter(loader))[0].tolist()
+    ) <= set(range(6))
     workers = DataLoader(ours_ds, batch_size=3, sampler=order, num_workers=2)
     assert [b[0].tolist() for b in workers] == [[7.0, 1.0, 4.0], [0.0, 9.0]]
-    for kwargs in ({"sampler": order, "shuffle": True}, {"batch_sampler": batches, "batch_size": 2},
-                   {"batch_sampler": batches, "drop_last": True}):  # fmt: skip
+    for kwargs in (
+        {"sampler": order, "shuffle": True},
+        {"batch_sampler": batches, "batch_size": 2},
+        {"batch_sampler": batches, "drop_last": True},
+    ):
         with pytest.raises(ValueError, match="mutually exclusive"):
             DataLoader(ours_ds, **kwargs)
         with pytest.raises(ValueError, match="mutually exclusive"):
@@ -278,8 +351,12 @@ def test_mark_dirty_makes_the_input_the_output_as_in_torch(torch):
         w = library.tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
         a = w * 3
         b = _double_in_place(library).apply(a)
-        (a * a).sum().backward()  # a is now the doubled tensor, and its gradient goes through the node
-        results.append((b is a, a.grad_fn is not None, a.detach().numpy().tolist(), w.grad.numpy().tolist()))
+        (
+            a * a
+        ).sum().backward()  # a is now the doubled tensor, and its gradient goes through the node
+        results.append(
+            (b is a, a.grad_fn is not None, a.detach().numpy().tolist(), w.grad.numpy().tolist())
+        )
         with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
             _double_in_place(library).apply(library.ones(2, requires_grad=True))
     assert results[0] == results[1]
@@ -290,9 +367,15 @@ def test_mark_dirty_makes_the_input_the_output_as_in_torch(torch):
 
 def test_mm_norm_and_the_new_factories_match_torch(torch):
     rng = np.random.default_rng(3)
-    a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)
-    np.testing.assert_allclose(sn.tensor(a).mm(sn.tensor(b)).numpy(), torch.tensor(a).mm(torch.tensor(b)).numpy(),
-                               rtol=1e-6)  # fmt: skip
+    a, b = (
+        rng.standard_normal((3, 4)).astype(np.float32),
+        rng.standard_normal((4, 2)).astype(np.float32),
+    )
+    np.testing.assert_allclose(
+        sn.tensor(a).mm(sn.tensor(b)).numpy(),
+        torch.tensor(a).mm(torch.tensor(b)).numpy(),
+        rtol=1e-6,
+    )
     np.testing.assert_allclose(sn.mm(sn.tensor(a), sn.tensor(b)).numpy(), (a @ b), rtol=1e-6)
     for library in (sn, torch):
         with pytest.raises(RuntimeError):
@@ -300,15 +383,24 @@ def test_mm_norm_and_the_new_factories_match_torch(torch):
     for args in ((), (2,), ("fro",), (1,), (2, 1), (1, 0)):
         ours = sn.tensor(a, requires_grad=True)
         theirs = torch.tensor(a, requires_grad=True)
-        np.testing.assert_allclose(ours.norm(*args).numpy(), theirs.norm(*args).detach().numpy(), rtol=1e-5)
+        np.testing.assert_allclose(
+            ours.norm(*args).numpy(), theirs.norm(*args).detach().numpy(), rtol=1e-5
+        )
         ours.norm(*args).sum().backward()
         theirs.norm(*args).sum().backward()
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-7)
     x, tx = sn.tensor(a), torch.tensor(a)
-    for name, args in (("new_ones", (2, 3)), ("new_zeros", ((2,),)), ("new_full", ((2, 2), 7)),
-                       ("new_empty", (0,)), ("new_tensor", ([1, 2],))):  # fmt: skip
+    for name, args in (
+        ("new_ones", (2, 3)),
+        ("new_zeros", ((2,),)),
+        ("new_full", ((2, 2), 7)),
+        ("new_empty", (0,)),
+        ("new_tensor", ([1, 2],)),
+    ):
         ours, theirs = getattr(x, name)(*args), getattr(tx, name)(*args)
-        assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype) in str(theirs.dtype), name
+        assert tuple(ours.shape) == tuple(theirs.shape) and str(ours.dtype) in str(theirs.dtype), (
+            name
+        )
         if name != "new_empty":
             np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     assert x.new_ones(2, dtype=sn.float64).dtype == np.float64 and sn.empty(2, 3).shape == (2, 3)
@@ -322,31 +414,49 @@ def test_out_alpha_generator_and_randint_forms_as_torchs(torch):
         result = library.empty(2, 3)
         returned = library.add(library.tensor(x), library.tensor(y), alpha=2, out=result)
         assert returned is result and result.tolist() == (x + 2 * y).tolist()
-        assert library.sub(library.tensor(x), library.tensor(y), alpha=3).tolist() == (x - 3 * y).tolist()
+        assert (
+            library.sub(library.tensor(x), library.tensor(y), alpha=3).tolist()
+            == (x - 3 * y).tolist()
+        )
         assert library.mul(library.tensor(x), 2).tolist() == (2 * x).tolist()
-        with pytest.raises(RuntimeError, match=r"out=\.\.\. arguments don't support automatic differentiation"):
+        with pytest.raises(
+            RuntimeError, match=r"out=\.\.\. arguments don't support automatic differentiation"
+        ):
             library.add(library.tensor(x, requires_grad=True), 1.0, out=library.empty(2, 3))
     first = sn.randn(3, 2, generator=sn.Generator().manual_seed(1))
     assert sn.randn(3, 2, generator=sn.Generator().manual_seed(1)).tolist() == first.tolist()
-    assert sn.rand(4, generator=sn.Generator().manual_seed(2)).tolist() == sn.rand(
-        4, generator=sn.Generator().manual_seed(2)).tolist()  # fmt: skip
+    assert (
+        sn.rand(4, generator=sn.Generator().manual_seed(2)).tolist()
+        == sn.rand(4, generator=sn.Generator().manual_seed(2)).tolist()
+    )
     for library in (sn, torch):
         values = library.randint(5, (200,))
-        assert tuple(values.shape) == (200,) and values.min().item() >= 0 and values.max().item() == 4
+        assert (
+            tuple(values.shape) == (200,) and values.min().item() >= 0 and values.max().item() == 4
+        )
         assert library.randint(3, 5, (50,)).min().item() == 3
 
 
 def test_to_tensor_matches_torchvision():
     torchvision_transforms = pytest.importorskip("torchvision.transforms")
     rng = np.random.default_rng(0)
-    for image in (rng.integers(0, 256, (5, 4, 3), dtype=np.uint8), rng.integers(0, 256, (5, 4), dtype=np.uint8),
-                  rng.random((5, 4, 3)).astype(np.float32)):  # fmt: skip
+    for image in (
+        rng.integers(0, 256, (5, 4, 3), dtype=np.uint8),
+        rng.integers(0, 256, (5, 4), dtype=np.uint8),
+        rng.random((5, 4, 3)).astype(np.float32),
+    ):
         ours = sn.data.transforms.ToTensor()(image)
         assert isinstance(ours, sn.Tensor)
-        np.testing.assert_allclose(ours.numpy(), torchvision_transforms.ToTensor()(image).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(
+            ours.numpy(), torchvision_transforms.ToTensor()(image).numpy(), rtol=1e-6
+        )
         pipeline = [("ToTensor", ()), ("Normalize", ((0.5,), (0.25,)))]
-        ours = sn.data.transforms.Compose([getattr(sn.data.transforms, n)(*a) for n, a in pipeline])(image)
-        theirs = torchvision_transforms.Compose([getattr(torchvision_transforms, n)(*a) for n, a in pipeline])(image)
+        ours = sn.data.transforms.Compose(
+            [getattr(sn.data.transforms, n)(*a) for n, a in pipeline]
+        )(image)
+        theirs = torchvision_transforms.Compose(
+            [getattr(torchvision_transforms, n)(*a) for n, a in pipeline]
+        )(image)
         np.testing.assert_allclose(np.asarray(ours), theirs.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="ToTensor"):
         sn.data.transforms.ToTensor()(np.zeros((2, 2, 2, 2)))
@@ -355,8 +465,12 @@ def test_to_tensor_matches_torchvision():
 def test_load_takes_torchs_keywords_and_mps_is_not_available(tmp_path, torch):
     model = nn.Linear(3, 2)
     sn.save(model.state_dict(), tmp_path / "m.pt")
-    for kwargs in ({"weights_only": True}, {"weights_only": False}, {"map_location": "cpu"},
-                   {"map_location": sn.device("cpu")}):  # fmt: skip
+    for kwargs in (
+        {"weights_only": True},
+        {"weights_only": False},
+        {"map_location": "cpu"},
+        {"map_location": sn.device("cpu")},
+    ):
         loaded = sn.load(tmp_path / "m.pt", **kwargs)
         np.testing.assert_array_equal(loaded["weight"], model.weight.data)
     with pytest.raises(NotImplementedError, match="map_location"):
@@ -411,7 +525,11 @@ def test_tensors_saved_by_a_ctx_function_are_version_checked():
 
 @pytest.mark.parametrize(
     ("values", "dtype", "expected"),
-    [([1.0, np.nan, 3.0, 2.0], np.float32, [1, 2]), ([0, 5], np.uint8, [1, 0]), ([-128, 5, 3], np.int8, [1, 2])],
+    [
+        ([1.0, np.nan, 3.0, 2.0], np.float32, [1, 2]),
+        ([0, 5], np.uint8, [1, 0]),
+        ([-128, 5, 3], np.int8, [1, 2]),
+    ],
 )
 def test_topk_ranks_nan_first_and_handles_unsigned_and_minimum_ints(values, dtype, expected):
     indices = sn.tensor(np.array(values, dtype=dtype)).topk(2).indices

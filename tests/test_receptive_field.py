@@ -13,8 +13,14 @@ from scratchnet.models import resnet, resnet_cifar, senet
 
 def convs(n, kernel=3, dilations=None, channels=4):
     dilations = dilations or [1] * n
-    return nn.Sequential(*[nn.Conv2d(1 if i == 0 else channels, channels, kernel, padding=d * (kernel // 2), dilation=d)
-                           for i, d in enumerate(dilations)])  # fmt: skip
+    return nn.Sequential(
+        *[
+            nn.Conv2d(
+                1 if i == 0 else channels, channels, kernel, padding=d * (kernel // 2), dilation=d
+            )
+            for i, d in enumerate(dilations)
+        ]
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
@@ -25,7 +31,9 @@ def test_stacked_3x3_convs_see_2n_plus_1(n):
 
 
 def test_one_7x7_equals_three_3x3():
-    assert receptive_field(nn.Conv2d(1, 1, 7, padding=3), (1, 16, 16)).rows == []  # the model itself: no row
+    assert (
+        receptive_field(nn.Conv2d(1, 1, 7, padding=3), (1, 16, 16)).rows == []
+    )  # the model itself: no row
     seven = receptive_field(nn.Sequential(nn.Conv2d(1, 1, 7, padding=3)), (1, 16, 16))["0"]
     assert seven.size == receptive_field(convs(3), (1, 16, 16))["2"].size == (7, 7)
 
@@ -37,15 +45,21 @@ def test_window_formulas():
     assert conv == Field((6, 6), (2, 2), (0.5, 0.5))
     dilated = through_window(INPUT_FIELD, (3, 3), (1, 1), (0, 0), (2, 2))
     assert dilated == Field((5, 5), (1, 1), (2.0, 2.0))  # valid 3x3 with dilation 2 spans 5 pixels
-    assert union([Field((3, 3), (1, 1), (1, 1)), Field((1, 1), (1, 1), (1, 1))]) == Field((3, 3), (1, 1), (1.0, 1.0))
-    assert union([Field((3, 3), (1, 1), (0, 0)), Field((3, 3), (1, 1), (2, 2))]) == Field((5, 5), (1, 1), (1.0, 1.0))
+    assert union([Field((3, 3), (1, 1), (1, 1)), Field((1, 1), (1, 1), (1, 1))]) == Field(
+        (3, 3), (1, 1), (1.0, 1.0)
+    )
+    assert union([Field((3, 3), (1, 1), (0, 0)), Field((3, 3), (1, 1), (2, 2))]) == Field(
+        (5, 5), (1, 1), (1.0, 1.0)
+    )
     assert union([Field((3, 3), (1, 1), (0, 0)), None]) is None
 
 
 def test_dilation_and_asymmetric_kernels():
     fields = receptive_field(convs(3, dilations=[1, 2, 4]), (1, 32, 32))
     assert fields["2"].size == (15, 15)  # 1 + 2 * (1 + 2 + 4)
-    factorized = nn.Sequential(nn.Conv2d(1, 2, (1, 7), padding=(0, 3)), nn.Conv2d(2, 2, (7, 1), padding=(3, 0)))
+    factorized = nn.Sequential(
+        nn.Conv2d(1, 2, (1, 7), padding=(0, 3)), nn.Conv2d(2, 2, (7, 1), padding=(3, 0))
+    )
     fields = receptive_field(factorized, (1, 16, 16))
     assert fields["0"].size == (1, 7) and fields["1"].size == (7, 7)  # 1 x n then n x 1 sees n x n
 
@@ -70,8 +84,15 @@ class Branches(nn.Module):
 def test_branches_meet_as_a_union():
     model = Branches()
     fields = receptive_field(model, (2, 12, 12))
-    assert fields["b1"].size == (1, 1) and fields["b5"].size == (5, 5) and fields["pool"].size == (3, 3)
-    assert fields["valid"].size == (7, 7) and fields["valid"].start == (1, 1)  # 5 + 2, no padding: starts at 1
+    assert (
+        fields["b1"].size == (1, 1)
+        and fields["b5"].size == (5, 5)
+        and fields["pool"].size == (3, 3)
+    )
+    assert fields["valid"].size == (7, 7) and fields["valid"].start == (
+        1,
+        1,
+    )  # 5 + 2, no padding: starts at 1
     x = sn.randn(1, 2, 12, 12, requires_grad=True)
     from scratchnet.analysis import trace_fields
 
@@ -129,12 +150,21 @@ def check_empirically(model, input_size, layer):
     measured = empirical_receptive_field(model, input_size, layer)
     assert not measured.clipped, "choose a larger input: the border clips the field"
     assert measured.size == theory.size
-    assert measured.center == tuple(theory.start[a] + measured.position[a] * theory.jump[a] for a in range(2))
+    assert measured.center == tuple(
+        theory.start[a] + measured.position[a] * theory.jump[a] for a in range(2)
+    )
 
 
 def test_empirical_stack_with_pooling_and_dilation():
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, dilation=2),
-                          nn.ReLU(), nn.AvgPool2d(3, stride=2, padding=1), nn.Conv2d(4, 4, 3, padding=1))  # fmt: skip
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 4, 3, dilation=2),
+        nn.ReLU(),
+        nn.AvgPool2d(3, stride=2, padding=1),
+        nn.Conv2d(4, 4, 3, padding=1),
+    )
     check_empirically(model, (1, 40, 40), "6")
 
 
@@ -150,8 +180,12 @@ def test_empirical_cifar_resnet():
 
 def test_empirical_vgg16_geometry():
     vgg = pytest.importorskip("scratchnet.models.vgg")
-    narrow = vgg.make_layers([4 if entry != "M" else "M" for entry in vgg.CONFIGS["D"]])  # 4 channels per conv
-    for m in narrow.modules():  # He initialisation keeps the signal alive through 13 narrow ReLU layers
+    narrow = vgg.make_layers(
+        [4 if entry != "M" else "M" for entry in vgg.CONFIGS["D"]]
+    )  # 4 channels per conv
+    for (
+        m
+    ) in narrow.modules():  # He initialisation keeps the signal alive through 13 narrow ReLU layers
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             nn.init.constant_(m.bias, 0)

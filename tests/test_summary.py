@@ -37,7 +37,9 @@ def test_counts_by_hand():
     assert conv.macs == 8 * 6 * 6 * 3 * 9  # Cout * OH * OW * Cin * KH * KW
     assert grouped.macs == 8 * 3 * 3 * (8 // 4) * 9  # Cin / groups
     assert pool.macs == 0 and pool.activations == 8
-    assert fc1.params == 8 * 8 + 8 and fc2.params == 0  # the second call of a shared layer adds none
+    assert (
+        fc1.params == 8 * 8 + 8 and fc2.params == 0
+    )  # the second call of a shared layer adds none
     assert fc1.macs == fc2.macs == 64
     assert s.total_params == 8 * 3 * 9 + 8 + 8 * 2 * 9 + 72 == sum(r.params for r in s.rows)
     assert s.macs == conv.macs + grouped.macs + 2 * 64 and s.flops == 2 * s.macs
@@ -59,7 +61,9 @@ def test_containers_add_up_their_leaves():
     assert block.macs == sum(r.macs for r in inside)
     assert block.params == sum(r.params for r in inside) == 230_144
     names = [r.name for r in s.rows]
-    assert names.index("layer2") < names.index("layer2.0") < names.index("layer2.0.conv1")  # tree order
+    assert (
+        names.index("layer2") < names.index("layer2.0") < names.index("layer2.0.conv1")
+    )  # tree order
 
 
 def test_resnet50_macs_at_224_from_32():
@@ -86,13 +90,17 @@ def test_vgg16_parameters():
     s = summary(vgg.vgg16(), (3, 32, 32))
     assert s.total_params == 138_357_544
     assert s["features.0"].params == 3 * 3 * 3 * 64 + 64  # the lecture's 1,728 weights, plus biases
-    assert s["classifier.0"].params == 7 * 7 * 512 * 4096 + 4096  # the lecture's 102,760,448 plus biases
+    assert (
+        s["classifier.0"].params == 7 * 7 * 512 * 4096 + 4096
+    )  # the lecture's 102,760,448 plus biases
 
 
 def test_table_and_data():
     s = summary(Shared(), (3, 6, 6))
     text = str(s)
-    assert "FLOPs = 2 x MACs" in text and "multiply-accumulates" in text and "grouped (Conv2d)" in text
+    assert (
+        "FLOPs = 2 x MACs" in text and "multiply-accumulates" in text and "grouped (Conv2d)" in text
+    )
     assert "Total params: 440" in text
     assert "layer1 (Sequential)" in summary(resnet.resnet18(), (3, 16, 16)).table(depth=1)
     data = json.loads(json.dumps(s.to_dict()))
@@ -122,7 +130,9 @@ def test_input_is_not_changed_by_summary():
     state = {k: v.clone() for k, v in model.state_dict().items()}
     summary(model, (3, 16, 16))
     after = model.state_dict()
-    assert all(np.array_equal(state[k], after[k]) for k in state)  # eval mode: running stats untouched
+    assert all(
+        np.array_equal(state[k], after[k]) for k in state
+    )  # eval mode: running stats untouched
     assert all(p.grad is None for p in model.parameters())
     with pytest.raises(ValueError, match="mode"):
         summary(model, (3, 16, 16), mode="test")

@@ -47,7 +47,9 @@ def test_constructors():
     assert sn.full((2,), 7.0).tolist() == [7.0, 7.0] and sn.full((2,), 7.0).dtype == np.float32
     assert sn.full((2,), 7).dtype == np.int64
     assert sn.arange(4).tolist() == [0, 1, 2, 3] and sn.arange(4).dtype == np.int64
-    assert sn.arange(1, 2, 0.5).tolist() == [1.0, 1.5] and sn.arange(0.0, 1.0, 0.5).dtype == np.float32
+    assert (
+        sn.arange(1, 2, 0.5).tolist() == [1.0, 1.5] and sn.arange(0.0, 1.0, 0.5).dtype == np.float32
+    )
     assert sn.eye(2).tolist() == [[1.0, 0.0], [0.0, 1.0]] and sn.eye(2, 3).shape == (2, 3)
     x = sn.randn(2, 3, dtype=sn.float64)
     for like in [sn.zeros_like(x), sn.ones_like(x), sn.full_like(x, 2.0), sn.randn_like(x)]:
@@ -84,7 +86,9 @@ def test_conversions():
     assert x.item() == 1.5 and float(x) == 1.5 and int(x) == 1 and bool(x)
     assert x.tolist() == [[1.5]] and x.numpy() is x.data
     assert np.asarray(x).dtype == np.float32 and np.asarray(x, dtype=np.float64).dtype == np.float64
-    assert x.long().dtype == np.int64 and x.bool().dtype == np.bool_ and x.double().dtype == np.float64
+    assert (
+        x.long().dtype == np.int64 and x.bool().dtype == np.bool_ and x.double().dtype == np.float64
+    )
     assert x.cpu() is x and x.to("cpu") is x and x.to(sn.float32) is x
 
 
@@ -99,7 +103,11 @@ def test_clone_is_a_differentiable_copy():
 def test_any_all_argmax():
     x = sn.tensor([[0.0, 2.0], [3.0, -1.0]])
     assert (x > 2).any().item() and not (x > 2).all().item()
-    assert x.argmax().item() == 2 and x.argmax(1).tolist() == [1, 0] and x.argmin(0, keepdim=True).tolist() == [[0, 1]]
+    assert (
+        x.argmax().item() == 2
+        and x.argmax(1).tolist() == [1, 0]
+        and x.argmin(0, keepdim=True).tolist() == [[0, 1]]
+    )
 
 
 def test_identity_hash_and_elementwise_equality():
@@ -135,7 +143,15 @@ def test_repr_of_a_matrix_aligns_rows():
 
 
 def test_repr_matches_torch_for_simple_cases(torch):
-    for data in [[1.0, 2.5], [[1.0, -2.0], [3.25, 4.0]], 3.0, 2.5, [1, 2], [1e-5, 1.0], [float("nan"), 0.5]]:
+    for data in [
+        [1.0, 2.5],
+        [[1.0, -2.0], [3.25, 4.0]],
+        3.0,
+        2.5,
+        [1, 2],
+        [1e-5, 1.0],
+        [float("nan"), 0.5],
+    ]:
         assert repr(sn.tensor(data)) == repr(torch.tensor(data))
 
 
@@ -158,8 +174,14 @@ def test_repr_matches_torch_for_simple_cases(torch):
         (lambda: sn.tensor([True]) + 2, np.int64),
         (lambda: sn.tensor([True]) + True, np.bool_),
         (lambda: sn.tensor([1.0]) + sn.tensor([1.0], dtype=sn.float64), np.float64),
-        (lambda: sn.tensor([1.0]) * sn.tensor(2.0, dtype=sn.float64), np.float32),  # a 0-d tensor does not widen
-        (lambda: sn.tensor([1]) * sn.tensor(2.0, dtype=sn.float64), np.float64),  # ... unless of a higher kind
+        (
+            lambda: sn.tensor([1.0]) * sn.tensor(2.0, dtype=sn.float64),
+            np.float32,
+        ),  # a 0-d tensor does not widen
+        (
+            lambda: sn.tensor([1]) * sn.tensor(2.0, dtype=sn.float64),
+            np.float64,
+        ),  # ... unless of a higher kind
         (lambda: sn.tensor([1.0]) * np.float64(2.0), np.float32),
         (lambda: sn.tensor([1.0]) * np.ones(1), np.float64),  # an array operand keeps its dtype
         (lambda: sn.tensor([1], dtype=sn.uint8) + sn.tensor([1], dtype=sn.int8), np.int16),
@@ -177,13 +199,17 @@ def test_promotion_matches_torch(torch):
         for b in dtypes:
             for shape_b in [(2,), ()]:
                 x = sn.zeros(2, dtype=np.dtype(a)) + sn.zeros(shape_b, dtype=np.dtype(b))
-                t = torch.zeros(2, dtype=getattr(torch, a)) + torch.zeros(shape_b, dtype=getattr(torch, b))
+                t = torch.zeros(2, dtype=getattr(torch, a)) + torch.zeros(
+                    shape_b, dtype=getattr(torch, b)
+                )
                 assert str(t.dtype) == f"torch.{x.dtype}", (a, b, shape_b)
 
 
 @given(value=st.one_of(st.booleans(), st.integers(-5, 5), st.floats(-5, 5)))
 def test_python_scalars_match_torch_promotion(value):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed: cross-checks against torch skipped")
+    torch = pytest.importorskip(
+        "torch", reason="PyTorch is not installed: cross-checks against torch skipped"
+    )
     for dtype in ["bool", "int32", "int64", "float32", "float64"]:
         x = sn.zeros(2, dtype=np.dtype(dtype)) + value
         t = torch.zeros(2, dtype=getattr(torch, dtype)) + value

@@ -15,7 +15,9 @@ from scratchnet.models import densenet, resnet
 
 
 def small_model():
-    return nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(3 * 2 * 2, 2))
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(3 * 2 * 2, 2)
+    )
 
 
 def test_numpy_dict_and_npz(tmp_path):
@@ -59,8 +61,12 @@ def test_pth_without_torch(tmp_path, monkeypatch):
 
 
 def test_torch_tensors_and_pth(torch, tmp_path):
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3), torch.nn.Flatten(),
-                                 torch.nn.Linear(12, 2))  # fmt: skip
+    theirs = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3),
+        torch.nn.BatchNorm2d(3),
+        torch.nn.Flatten(),
+        torch.nn.Linear(12, 2),
+    )
     theirs.train()(torch.randn(4, 2, 4, 4))  # move the running statistics, count one batch
     theirs.eval()
     ours = small_model()
@@ -73,7 +79,9 @@ def test_torch_tensors_and_pth(torch, tmp_path):
     with torch.no_grad():
         expected = theirs(torch.from_numpy(x)).numpy()
     with sn.no_grad():
-        np.testing.assert_allclose(ours.eval()(sn.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            ours.eval()(sn.tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize(
@@ -81,7 +89,9 @@ def test_torch_tensors_and_pth(torch, tmp_path):
     [("resnet18", resnet), ("resnet50", resnet), ("densenet121", densenet)],
 )
 def test_torchvision_outputs(torch, name, family):
-    torchvision = pytest.importorskip("torchvision", reason="torchvision is not installed: interop skipped")
+    torchvision = pytest.importorskip(
+        "torchvision", reason="torchvision is not installed: interop skipped"
+    )
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, name)()
     with torch.no_grad():  # random BatchNorm statistics and affine maps, so BN is not the identity

@@ -16,23 +16,36 @@ from scratchnet.train import History, Trainer, evaluate, fit, metrics
 
 def tiny_cnn(num_classes=10):
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.1), nn.Linear(8 * 4 * 4, num_classes),
-    )  # fmt: skip
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.1),
+        nn.Linear(8 * 4 * 4, num_classes),
+    )
 
 
 def digit_loaders(n_train=300, batch_size=32):
     train, val = digits("train"), digits("val")
     train_ds = TensorDataset(train.images[:n_train], train.labels[:n_train])
-    return (DataLoader(train_ds, batch_size=batch_size, shuffle=True, seed=0),
-            DataLoader(val, batch_size=100))  # fmt: skip
+    return (
+        DataLoader(train_ds, batch_size=batch_size, shuffle=True, seed=0),
+        DataLoader(val, batch_size=100),
+    )
 
 
 def test_fit_learns_digits_and_returns_history():
     train_loader, val_loader = digit_loaders()
     model = tiny_cnn()
-    history = fit(model, train_loader, val_loader, optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                  epochs=3, progress=False)  # fmt: skip
+    history = fit(
+        model,
+        train_loader,
+        val_loader,
+        optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+        epochs=3,
+        progress=False,
+    )
     assert isinstance(history, History) and len(history) == 3
     assert history["epoch"] == [1, 2, 3]
     assert history["train_loss"][-1] < history["train_loss"][0]
@@ -86,7 +99,9 @@ def test_auxiliary_outputs_are_weighted_into_the_loss():
     outputs = model(x)
     loss, main = trainer.compute_loss(outputs, y)
     ce = sn.nn.functional.cross_entropy
-    expected = ce(outputs[0], y).item() + 0.3 * (ce(outputs[1], y).item() + ce(outputs[2], y).item())
+    expected = ce(outputs[0], y).item() + 0.3 * (
+        ce(outputs[1], y).item() + ce(outputs[2], y).item()
+    )
     assert loss.item() == pytest.approx(expected, rel=1e-6) and main is outputs[0]
     loss.backward()
     assert model.aux1.weight.grad is not None  # gradients reach the auxiliary heads
@@ -106,8 +121,12 @@ def test_zoo_googlenet_aux_outputs_match_its_own_loss_helper():
     outputs = model(sn.tensor(x[:4]))
     loss, _ = trainer.compute_loss(outputs, sn.tensor(y[:4]))
     assert loss.item() == pytest.approx(googlenet_loss(outputs, sn.tensor(y[:4])).item(), rel=1e-6)
-    history = trainer.fit(DataLoader(TensorDataset(x, y), 4), DataLoader(TensorDataset(x, y), 8), epochs=1)
-    assert len(history) == 1 and history["val_top5_accuracy"] == [1.0]  # 4 classes: top-5 is certain
+    history = trainer.fit(
+        DataLoader(TensorDataset(x, y), 4), DataLoader(TensorDataset(x, y), 8), epochs=1
+    )
+    assert len(history) == 1 and history["val_top5_accuracy"] == [
+        1.0
+    ]  # 4 classes: top-5 is certain
 
 
 def test_multilabel_targets_use_binary_cross_entropy():
@@ -116,7 +135,9 @@ def test_multilabel_targets_use_binary_cross_entropy():
     y = (x.reshape(64, 16)[:, :3] > 0).astype(np.float32)  # 3 labels, each the sign of a pixel
     loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True, seed=0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
-    history = fit(model, loader, loader, optim.Adam(model.parameters(), lr=0.05), epochs=15, progress=False)
+    history = fit(
+        model, loader, loader, optim.Adam(model.parameters(), lr=0.05), epochs=15, progress=False
+    )
     assert history["val_accuracy"][-1] > 0.9 and history["val_top5_accuracy"][-1] is None
     assert history["val_auc"][-1] > 0.95
 
@@ -125,8 +146,15 @@ def test_early_stopping_stops_after_patience():
     train_loader, val_loader = digit_loaders(n_train=64)
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     # lr = 0: nothing improves after the first epoch, so patience 2 stops after epoch 3
-    history = fit(model, train_loader, val_loader, optim.SGD(model.parameters(), lr=0.0), epochs=10,
-                  early_stopping=2, progress=False)  # fmt: skip
+    history = fit(
+        model,
+        train_loader,
+        val_loader,
+        optim.SGD(model.parameters(), lr=0.0),
+        epochs=10,
+        early_stopping=2,
+        progress=False,
+    )
     assert len(history) == 3
 
 
@@ -154,14 +182,31 @@ def test_scheduler_steps_per_epoch_or_per_batch():
     train_loader, val_loader = digit_loaders(n_train=64, batch_size=32)
     model = tiny_cnn()
     opt = optim.SGD(model.parameters(), lr=0.1)
-    history = fit(model, train_loader, val_loader, opt, epochs=3, scheduler=lr_scheduler.StepLR(opt, 1, 0.5),
-                  progress=False)  # fmt: skip
+    history = fit(
+        model,
+        train_loader,
+        val_loader,
+        opt,
+        epochs=3,
+        scheduler=lr_scheduler.StepLR(opt, 1, 0.5),
+        progress=False,
+    )
     assert history["lr"] == pytest.approx([0.1, 0.05, 0.025])
     opt = optim.SGD(model.parameters(), lr=0.1)
     warmup = lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=4)
-    history = fit(model, train_loader, None, opt, epochs=2, scheduler=warmup, scheduler_interval="step",
-                  progress=False)  # fmt: skip
-    assert history["lr"] == pytest.approx([0.025, 0.0625])  # at the start of each epoch: 0.1 * (0.25 + 0.75 * 2/4)
+    history = fit(
+        model,
+        train_loader,
+        None,
+        opt,
+        epochs=2,
+        scheduler=warmup,
+        scheduler_interval="step",
+        progress=False,
+    )
+    assert history["lr"] == pytest.approx(
+        [0.025, 0.0625]
+    )  # at the start of each epoch: 0.1 * (0.25 + 0.75 * 2/4)
     opt = optim.SGD(model.parameters(), lr=0.1)
     plateau = lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
     fit(model, train_loader, val_loader, opt, epochs=1, scheduler=plateau, progress=False)
@@ -188,12 +233,16 @@ def test_topk_and_confusion_by_hand():
 
 
 def test_roc_auc_by_hand_and_against_brute_force():
-    assert metrics.roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == pytest.approx(0.75)
+    assert metrics.roc_auc(
+        np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])
+    ) == pytest.approx(0.75)
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 5, 60).astype(float)  # many ties
     targets = rng.integers(0, 2, 60)
     pos, neg = scores[targets == 1], scores[targets == 0]
-    brute = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (len(pos) * len(neg))
+    brute = ((pos[:, None] > neg[None]).sum() + 0.5 * (pos[:, None] == neg[None]).sum()) / (
+        len(pos) * len(neg)
+    )
     assert metrics.roc_auc(scores, targets) == pytest.approx(brute)
     assert np.isnan(metrics.roc_auc(scores, np.zeros(60)))
     assert metrics.mean_auc(np.eye(3)[[0, 1, 2, 0]], np.array([0, 1, 2, 0])) == 1.0

@@ -17,7 +17,9 @@ def batch():
 @pytest.mark.parametrize("size", [(5, 7), (24, 17), (12, 10), (1, 3)])
 def test_resize_matches_torch_bilinear(torch, batch, size):
     ours = T.resize(batch, size)
-    theirs = torch.nn.functional.interpolate(torch.tensor(batch), size=size, mode="bilinear", align_corners=False)
+    theirs = torch.nn.functional.interpolate(
+        torch.tensor(batch), size=size, mode="bilinear", align_corners=False
+    )
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -44,7 +46,12 @@ def test_random_crop_is_a_window_of_the_padded_image(batch):
     out = T.RandomCrop((12, 10), padding=2)(batch, rng=np.random.default_rng(0))
     padded = np.pad(batch, ((0, 0), (0, 0), (2, 2), (2, 2)))
     for o, p in zip(out, padded, strict=True):
-        windows = [(i, j) for i in range(5) for j in range(5) if np.array_equal(p[:, i : i + 12, j : j + 10], o)]
+        windows = [
+            (i, j)
+            for i in range(5)
+            for j in range(5)
+            if np.array_equal(p[:, i : i + 12, j : j + 10], o)
+        ]
         assert windows, "each crop must be a window of the padded image"
     crop = T.RandomCrop((12, 10))(batch)
     np.testing.assert_array_equal(crop, batch)  # no padding, same size: nothing to choose
@@ -65,9 +72,13 @@ def test_random_resized_crop_follows_googlenet_bounds():
     top, left, h, w = boxes.T
     area, aspect = h * w / (200 * 300), w / h
     assert area.min() >= 0.07 and area.max() <= 1.0  # 8%-100% of the area (rounding aside)
-    assert aspect.min() >= 0.73 and aspect.max() <= 1.37  # 3/4 .. 4/3 (rounding to whole pixels aside)
+    assert (
+        aspect.min() >= 0.73 and aspect.max() <= 1.37
+    )  # 3/4 .. 4/3 (rounding to whole pixels aside)
     assert (top + h <= 200).all() and (left + w <= 300).all() and (top >= 0).all()
-    assert area.min() < 0.1 and area.max() > 0.85  # the whole range (a 3:2 image fits at most 4:3 = 89%)
+    assert (
+        area.min() < 0.1 and area.max() > 0.85
+    )  # the whole range (a 3:2 image fits at most 4:3 = 89%)
     out = rrc(np.random.default_rng(1).random((4, 3, 50, 60)).astype(np.float32), rng=rng)
     assert out.shape == (4, 3, 32, 32) and out.dtype == np.float32
 
@@ -98,7 +109,9 @@ def test_normalize_and_compose(batch):
 
 
 def test_same_rng_same_augmentation(batch):
-    pipeline = T.Compose([T.RandomCrop(10, padding=1), T.RandomHorizontalFlip(), T.PhotometricDistortion()])
+    pipeline = T.Compose(
+        [T.RandomCrop(10, padding=1), T.RandomHorizontalFlip(), T.PhotometricDistortion()]
+    )
     a = pipeline(batch, rng=np.random.default_rng(5))
     b = pipeline(batch, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(a, b)
@@ -112,7 +125,9 @@ def test_googlenet_144_crops_layout():
     image = np.random.default_rng(0).random((3, 30, 40)).astype(np.float32)  # landscape
     crops = tta.googlenet_crops(image, crop_size=16)
     assert crops.shape == (144, 3, 16, 16)
-    np.testing.assert_array_equal(crops[1], crops[0][:, :, ::-1])  # each view is followed by its mirror
+    np.testing.assert_array_equal(
+        crops[1], crops[0][:, :, ::-1]
+    )  # each view is followed by its mirror
     # the first view: top-left corner of the left square of the image resized to shorter side 18
     resized = T.resize(image, (18, 24))
     np.testing.assert_allclose(crops[0], resized[:, :16, :16])

@@ -31,9 +31,14 @@ from scratchnet.viz import (
 def cam_net():
     """conv -> ReLU -> global average pooling -> linear: the network class activation maps need."""
     return nn.Sequential(
-        nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 5, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3),
-    )  # fmt: skip
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(6, 5, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 3),
+    )
 
 
 def test_importing_viz_does_not_import_matplotlib():
@@ -46,16 +51,33 @@ def _is_png(path):
 
 
 def test_plots_are_written(tmp_path):
-    history = History([{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 1 - 1 / (e + 1),
-                        "val_accuracy": 0.9 - 1 / (e + 2)} for e in range(1, 5)])  # fmt: skip
+    history = History(
+        [
+            {
+                "epoch": e,
+                "train_loss": 1 / e,
+                "val_loss": 1.2 / e,
+                "train_accuracy": 1 - 1 / (e + 1),
+                "val_accuracy": 0.9 - 1 / (e + 2),
+            }
+            for e in range(1, 5)
+        ]
+    )
     plot_history(history, tmp_path / "curves.png", title="demo")
     plot_history(history.to_dict(), tmp_path / "curves2.png")
-    plot_curves({"plain-20": [0.5, 0.3], "plain-56": [0.6, 0.5]}, tmp_path / "err.png", ylabel="error", logy=True)
+    plot_curves(
+        {"plain-20": [0.5, 0.3], "plain-56": [0.6, 0.5]},
+        tmp_path / "err.png",
+        ylabel="error",
+        logy=True,
+    )
     cm = np.array([[5, 1], [2, 7]])
     plot_confusion_matrix(cm, ["benign", "malignant"], tmp_path / "cm.png")
     plot_confusion_matrix(np.eye(25, dtype=int), path=tmp_path / "cm25.png", normalize=True)
     plot_filters(nn.Conv2d(3, 10, 5), tmp_path / "rgb_filters.png")
-    plot_filters(np.random.default_rng(0).standard_normal((7, 1, 3, 3)), tmp_path / "grey_filters.png")
+    plot_filters(
+        np.random.default_rng(0).standard_normal((7, 1, 3, 3)), tmp_path / "grey_filters.png"
+    )
     for name in ("curves", "curves2", "err", "cm", "cm25", "rgb_filters", "grey_filters"):
         assert _is_png(tmp_path / f"{name}.png"), name
 
@@ -110,7 +132,9 @@ def test_grad_cam_leaves_grads_and_mode_alone():
     model = cam_net()
     model.train()
     before = {name: None for name, _ in model.named_parameters()}
-    cams = grad_cam(model, model[2], np.ones((1, 1, 5, 5), np.float32))  # default target: the prediction
+    cams = grad_cam(
+        model, model[2], np.ones((1, 1, 5, 5), np.float32)
+    )  # default target: the prediction
     assert cams.shape == (1, 5, 5) and 0 <= cams.min() and cams.max() <= 1
     assert model.training
     assert {name: p.grad for name, p in model.named_parameters()} == before
@@ -122,7 +146,9 @@ def test_pointing_game_and_plot(tmp_path):
     masks = np.zeros((3, 4, 4), bool)
     masks[0, :2, :2] = masks[1, :2, :2] = True  # image 2 has no lesion: skipped
     assert pointing_game(cams, masks) == 0.5
-    plot_gradcam(np.random.default_rng(0).random((3, 1, 4, 4)), cams, ["a", "b", "c"], tmp_path / "cam.png")
+    plot_gradcam(
+        np.random.default_rng(0).random((3, 1, 4, 4)), cams, ["a", "b", "c"], tmp_path / "cam.png"
+    )
     assert _is_png(tmp_path / "cam.png")
 
 

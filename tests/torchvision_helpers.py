@@ -16,7 +16,9 @@ def randomize_(tv_model, torch, redraw_weights: bool = True):
         for name, t in tv_model.state_dict().items():
             if name.endswith("num_batches_tracked"):
                 continue
-            if name.endswith("running_var") or (name.endswith("weight") and t.ndim == 1):  # BN variance, gamma
+            if name.endswith("running_var") or (
+                name.endswith("weight") and t.ndim == 1
+            ):  # BN variance, gamma
                 t.copy_(torch.rand(t.shape, generator=gen) + 0.5)
             elif t.ndim == 1:  # biases, BN beta, running means
                 t.copy_(0.1 * torch.randn(t.shape, generator=gen))

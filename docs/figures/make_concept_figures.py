@@ -36,7 +36,9 @@ WINDOW_COLORS = ["#e41a1c", "#377eb8", "#4daf4a", "#ff7f00"]  # one per sliding 
 def save(fig: plt.Figure, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})  # no version: stable bytes
+    fig.savefig(
+        path, dpi=DPI, bbox_inches="tight", metadata={"Software": None}
+    )  # no version: stable bytes
     plt.close(fig)
     print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
@@ -84,7 +86,9 @@ def autograd_graph() -> None:
     loss.backward()
 
     # Layout: tensors in even columns (2 * generation), functions in odd ones (2 * generation + 1).
-    column = {key: 2 * t.generation for key, t in tensors.items()} | {id(f): 2 * f.generation + 1 for f in functions}
+    column = {key: 2 * t.generation for key, t in tensors.items()} | {
+        id(f): 2 * f.generation + 1 for f in functions
+    }
     row = {id(x): -0.8, id(w): 0.8}  # the two leaves above and below the chain
     position = {key: (column[key] * 1.9, -row.get(key, 0.0)) for key in column}
     half_width, half_height = 0.72, 0.32
@@ -106,7 +110,11 @@ def autograd_graph() -> None:
             continue
         ax.add_patch(
             FancyArrowPatch(
-                (x0 + half_width, y0), (x1 - half_width, y1), arrowstyle="-|>", mutation_scale=14, color="0.35"
+                (x0 + half_width, y0),
+                (x1 - half_width, y1),
+                arrowstyle="-|>",
+                mutation_scale=14,
+                color="0.35",
             )
         )
     for key, (px, py) in position.items():
@@ -177,7 +185,12 @@ def _grid(
             face = "white" if colors is None else colors[i][j]
             ax.add_patch(
                 Rectangle(
-                    (left + j * size, top - (i + 1) * size), size, size, facecolor=face, edgecolor="0.3", linewidth=0.6
+                    (left + j * size, top - (i + 1) * size),
+                    size,
+                    size,
+                    facecolor=face,
+                    edgecolor="0.3",
+                    linewidth=0.6,
                 )
             )
             ax.text(
@@ -193,7 +206,9 @@ def _grid(
 def im2col_unrolled() -> None:
     """One 2-channel 4x4 image, a 3x3 kernel, stride 1: four windows become the four columns of col."""
     N, C, H, W, K = 1, 2, 4, 4, 3
-    x = np.arange(N * C * H * W, dtype=np.float64).reshape(N, C, H, W)  # element values = their flat index
+    x = np.arange(N * C * H * W, dtype=np.float64).reshape(
+        N, C, H, W
+    )  # element values = their flat index
     col = im2col(x, K)  # (C*K*K, N*OH*OW) = (18, 4)
     OH = OW = H - K + 1
 
@@ -218,12 +233,16 @@ def im2col_unrolled() -> None:
             )
     # The column matrix, each column in the colour of its window; row labels (c, i, j).
     left, top = 9.5, 19.0
-    colors = np.array([[WINDOW_COLORS[j] + "40" for j in range(col.shape[1])] for _ in range(col.shape[0])])
+    colors = np.array(
+        [[WINDOW_COLORS[j] + "40" for j in range(col.shape[1])] for _ in range(col.shape[0])]
+    )
     _grid(ax, col, left, top, lambda v: f"{v:.0f}", colors=colors)
     for r in range(col.shape[0]):
         c, rest = divmod(r, K * K)
         i, j = divmod(rest, K)
-        ax.text(left - 0.2, top - r - 0.5, f"(c={c}, i={i}, j={j})", ha="right", va="center", fontsize=7)
+        ax.text(
+            left - 0.2, top - r - 0.5, f"(c={c}, i={i}, j={j})", ha="right", va="center", fontsize=7
+        )
     for window in range(OH * OW):
         oh, ow = divmod(window, OW)
         ax.text(
@@ -245,7 +264,12 @@ def im2col_unrolled() -> None:
         fontsize=10,
         fontweight="bold",
     )
-    ax.annotate("", xy=(left - 3.6, 12), xytext=(4.6, 12), arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1.5})
+    ax.annotate(
+        "",
+        xy=(left - 3.6, 12),
+        xytext=(4.6, 12),
+        arrowprops={"arrowstyle": "-|>", "color": "0.3", "lw": 1.5},
+    )
     ax.text(
         15.0,
         12.0,
@@ -268,23 +292,56 @@ def conv_as_matmul() -> None:
     """The forward product and the two backward products of conv2d, as blocks drawn to their shapes."""
     OC, CKK, NP = 1.0, 1.6, 3.2  # drawn sizes of OC, C*KH*KW and N*OH*OW
     names = {OC: "OC", CKK: "C·KH·KW", NP: "N·OH·OW"}
-    colors = {"W": "#fdb462", "col": "#80b1d3", "Y": "#b3de69", "dY": "#b3de69", "dW": "#fdb462", "dcol": "#bebada"}
+    colors = {
+        "W": "#fdb462",
+        "col": "#80b1d3",
+        "Y": "#b3de69",
+        "dY": "#b3de69",
+        "dW": "#fdb462",
+        "dcol": "#bebada",
+    }
     rows = [
-        ("forward", [("W", OC, CKK), "@", ("col", CKK, NP), "=", ("Y", OC, NP), "→ rows_to_nchw → y (N, OC, OH, OW)"]),
+        (
+            "forward",
+            [
+                ("W", OC, CKK),
+                "@",
+                ("col", CKK, NP),
+                "=",
+                ("Y", OC, NP),
+                "→ rows_to_nchw → y (N, OC, OH, OW)",
+            ],
+        ),
         (
             "weight gradient",
-            [("dY", OC, NP), "@", ("colᵀ", NP, CKK), "=", ("dW", OC, CKK), "(db = dY summed over its columns)"],
+            [
+                ("dY", OC, NP),
+                "@",
+                ("colᵀ", NP, CKK),
+                "=",
+                ("dW", OC, CKK),
+                "(db = dY summed over its columns)",
+            ],
         ),
         (
             "input gradient",
-            [("Wᵀ", CKK, OC), "@", ("dY", OC, NP), "=", ("dcol", CKK, NP), "→ col2im → dx (N, C, H, W)"],
+            [
+                ("Wᵀ", CKK, OC),
+                "@",
+                ("dY", OC, NP),
+                "=",
+                ("dcol", CKK, NP),
+                "→ col2im → dx (N, C, H, W)",
+            ],
         ),
     ]
     fig, ax = plt.subplots(figsize=(12, 6.2))
     top = 0.0
     for title, items in rows:
         height = max(item[1] for item in items if isinstance(item, tuple))
-        ax.text(-0.3, top - height / 2, title, ha="right", va="center", fontsize=10, fontweight="bold")
+        ax.text(
+            -0.3, top - height / 2, title, ha="right", va="center", fontsize=10, fontweight="bold"
+        )
         x = 0.0
         for item in items:
             if isinstance(item, str) and len(item) == 1:
@@ -296,13 +353,28 @@ def conv_as_matmul() -> None:
                 name, rows_, cols = item
                 y0 = top - height / 2 - rows_ / 2
                 base = name.rstrip("ᵀ")
-                ax.add_patch(Rectangle((x, y0), cols, rows_, facecolor=colors[base], edgecolor="0.2"))
+                ax.add_patch(
+                    Rectangle((x, y0), cols, rows_, facecolor=colors[base], edgecolor="0.2")
+                )
                 ax.text(
-                    x + cols / 2, y0 + rows_ / 2 + 0.12, name, ha="center", va="center", fontsize=10, fontweight="bold"
+                    x + cols / 2,
+                    y0 + rows_ / 2 + 0.12,
+                    name,
+                    ha="center",
+                    va="center",
+                    fontsize=10,
+                    fontweight="bold",
                 )
                 shape = f"{names[rows_]} x {names[cols]}"
                 if cols > 2:
-                    ax.text(x + cols / 2, y0 + rows_ / 2 - 0.18, shape, ha="center", va="center", fontsize=8)
+                    ax.text(
+                        x + cols / 2,
+                        y0 + rows_ / 2 - 0.18,
+                        shape,
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                    )
                 else:  # too narrow: the shape goes under the block
                     ax.text(x + cols / 2, y0 - 0.15, shape, ha="center", va="top", fontsize=8)
                 x += cols
@@ -321,7 +393,11 @@ def conv_as_matmul() -> None:
 
 def col2im_overlap() -> None:
     """col2im(im2col(ones)): how many windows cover each input pixel, for three geometries."""
-    cases = [(3, 1, 1, "3x3, stride 1, padding 1"), (3, 2, 1, "3x3, stride 2, padding 1"), (2, 2, 0, "2x2, stride 2")]
+    cases = [
+        (3, 1, 1, "3x3, stride 1, padding 1"),
+        (3, 2, 1, "3x3, stride 2, padding 1"),
+        (2, 2, 0, "2x2, stride 2"),
+    ]
     fig, axes = plt.subplots(1, len(cases), figsize=(12, 4))
     for ax, (kernel, stride, padding, title) in zip(axes, cases, strict=True):
         shape = (1, 1, 6, 6)
@@ -330,7 +406,13 @@ def col2im_overlap() -> None:
         ax.imshow(counts, cmap="Blues", vmin=0, vmax=9)
         for (i, j), value in np.ndenumerate(counts):
             ax.text(
-                j, i, f"{value:.0f}", ha="center", va="center", fontsize=11, color="black" if value < 6 else "white"
+                j,
+                i,
+                f"{value:.0f}",
+                ha="center",
+                va="center",
+                fontsize=11,
+                color="black" if value < 6 else "white",
             )
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
@@ -356,12 +438,26 @@ def batchnorm_axes() -> None:
             highlighted = c == 2
             ax.add_patch(
                 Rectangle(
-                    (c * 1.2, -n * 1.2), 1.0, 1.0, facecolor="#80b1d3" if highlighted else "0.93", edgecolor="0.3"
+                    (c * 1.2, -n * 1.2),
+                    1.0,
+                    1.0,
+                    facecolor="#80b1d3" if highlighted else "0.93",
+                    edgecolor="0.3",
                 )
             )
             for k in range(1, 3):  # a small H x W grid inside each cell
-                ax.plot([c * 1.2 + k / 3, c * 1.2 + k / 3], [-n * 1.2, -n * 1.2 + 1], color="0.6", lw=0.5)
-                ax.plot([c * 1.2, c * 1.2 + 1], [-n * 1.2 + k / 3, -n * 1.2 + k / 3], color="0.6", lw=0.5)
+                ax.plot(
+                    [c * 1.2 + k / 3, c * 1.2 + k / 3],
+                    [-n * 1.2, -n * 1.2 + 1],
+                    color="0.6",
+                    lw=0.5,
+                )
+                ax.plot(
+                    [c * 1.2, c * 1.2 + 1],
+                    [-n * 1.2 + k / 3, -n * 1.2 + k / 3],
+                    color="0.6",
+                    lw=0.5,
+                )
     ax.text(C * 1.2 / 2 - 0.1, 1.45, "channels C  →", ha="center", fontsize=10)
     ax.text(-0.3, -N * 1.2 / 2 + 0.6, "batch N\n↓", ha="right", va="center", fontsize=10)
     ax.text(
@@ -387,7 +483,10 @@ def batchnorm_effect() -> None:
     centres, spreads = np.array([-3.0, 1.0, 6.0]), np.array([0.5, 2.0, 1.0])
 
     def batch(size: int = 32) -> sn.Tensor:
-        values = rng.standard_normal((size, C, 8, 8)) * spreads[None, :, None, None] + centres[None, :, None, None]
+        values = (
+            rng.standard_normal((size, C, 8, 8)) * spreads[None, :, None, None]
+            + centres[None, :, None, None]
+        )
         return sn.tensor(values.astype(np.float32))
 
     bn = nn.BatchNorm2d(C)
@@ -402,16 +501,22 @@ def batchnorm_effect() -> None:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
     colors = ["#1b9e77", "#d95f02", "#7570b3"]
     for c in range(C):
-        axes[0].hist(x.numpy()[:, c].ravel(), bins=40, alpha=0.6, color=colors[c], label=f"channel {c}")
-        axes[1].hist(y.numpy()[:, c].ravel(), bins=40, alpha=0.5, color=colors[c], label=f"channel {c}")
+        axes[0].hist(
+            x.numpy()[:, c].ravel(), bins=40, alpha=0.6, color=colors[c], label=f"channel {c}"
+        )
+        axes[1].hist(
+            y.numpy()[:, c].ravel(), bins=40, alpha=0.5, color=colors[c], label=f"channel {c}"
+        )
         axes[2].plot(running[:, c], color=colors[c], label=f"channel {c}")
         axes[2].axhline(centres[c], color=colors[c], ls=":", lw=1)
     axes[0].set_title("input x: each channel its own mean and spread", fontsize=10)
     axes[1].set_title(
-        "BatchNorm2d(3)(x), training mode:\nmean 0, variance 1 per channel (gamma=1, beta=0)", fontsize=10
+        "BatchNorm2d(3)(x), training mode:\nmean 0, variance 1 per channel (gamma=1, beta=0)",
+        fontsize=10,
     )
     axes[2].set_title(
-        "running_mean after each batch (momentum 0.1)\ndotted: the true means, used in eval mode", fontsize=10
+        "running_mean after each batch (momentum 0.1)\ndotted: the true means, used in eval mode",
+        fontsize=10,
     )
     axes[2].set_xlabel("batches seen")
     for ax in axes:
@@ -426,7 +531,9 @@ def receptive_field_growth() -> None:
     """VGG16's receptive field and jump after every layer, from scratchnet.analysis.receptive_field."""
     from scratchnet.models.vgg import CONFIGS, make_layers
 
-    features = make_layers(CONFIGS["D"])  # VGG16's convolutional part (no FC layers: only geometry matters)
+    features = make_layers(
+        CONFIGS["D"]
+    )  # VGG16's convolutional part (no FC layers: only geometry matters)
     fields = sn.receptive_field(features, (3, 32, 32))  # any input size gives the same fields
     rows = [r for r in fields.rows if r.type in ("Conv2d", "MaxPool2d")]
     names, block, conv = [], 1, 0
@@ -441,9 +548,19 @@ def receptive_field_growth() -> None:
     jumps = [r.jump[0] for r in rows]
 
     fig, ax = plt.subplots(figsize=(12, 4))
-    bars = ax.bar(range(len(rows)), sizes, color=["#80b1d3" if n.startswith("conv") else "#fb8072" for n in names])
+    bars = ax.bar(
+        range(len(rows)),
+        sizes,
+        color=["#80b1d3" if n.startswith("conv") else "#fb8072" for n in names],
+    )
     for bar, size, jump in zip(bars, sizes, jumps, strict=True):
-        ax.text(bar.get_x() + bar.get_width() / 2, size + 3, f"{size}\nj={jump}", ha="center", fontsize=7.5)
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            size + 3,
+            f"{size}\nj={jump}",
+            ha="center",
+            fontsize=7.5,
+        )
     ax.axhline(224, color="0.4", ls="--", lw=1)
     ax.text(0, 230, "224: the ImageNet image", fontsize=8)
     ax.set_xticks(range(len(rows)), names, rotation=60, fontsize=8)

@@ -44,7 +44,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 # =====================================================================================
 
 
-def conv2d_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
+def conv2d_loops(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: int = 0
+) -> np.ndarray:
     """The definition: y[n, o, oh, ow] = b[o] + sum over (c, i, j) of w[o, c, i, j] * x_pad[n, c, oh*S + i, ow*S + j].
 
     Parameters
@@ -92,8 +94,14 @@ def im2col(x: np.ndarray, KH: int, KW: int, stride: int = 1, padding: int = 0) -
 # =====================================================================================
 
 
-def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], KH: int, KW: int, stride: int = 1,
-           padding: int = 0) -> np.ndarray:  # fmt: skip
+def col2im(
+    col: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    KH: int,
+    KW: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> np.ndarray:
     """Add every column back onto the window it came from: the backward of im2col.
 
     Parameters
@@ -152,13 +160,19 @@ def main() -> None:
     import time
 
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((2, 16, 28, 28)), rng.standard_normal((32, 16, 3, 3)), np.zeros(32)
+    x, w, b = (
+        rng.standard_normal((2, 16, 28, 28)),
+        rng.standard_normal((32, 16, 3, 3)),
+        np.zeros(32),
+    )
     start = time.perf_counter()
     slow = conv2d_loops(x, w, b, 1, 1)
     middle = time.perf_counter()
     fast = Conv2dFunction(1, 1).forward(x, w, b)
     end = time.perf_counter()
-    print(f"loops {middle - start:.3f} s, im2col {end - middle:.4f} s, same result: {np.allclose(slow, fast)}")
+    print(
+        f"loops {middle - start:.3f} s, im2col {end - middle:.4f} s, same result: {np.allclose(slow, fast)}"
+    )
 
 
 if __name__ == "__main__":

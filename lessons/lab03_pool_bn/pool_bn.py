@@ -78,8 +78,14 @@ class BatchNormFunction(Function):
     (C,) arrays, updated in place.
     """
 
-    def __init__(self, running_mean: np.ndarray, running_var: np.ndarray, training: bool,
-                 momentum: float = 0.1, eps: float = 1e-5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        running_mean: np.ndarray,
+        running_var: np.ndarray,
+        training: bool,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+    ) -> None:
         self.running_mean, self.running_var = running_mean, running_var
         self.training, self.momentum, self.eps = training, momentum, eps
 

@@ -32,7 +32,9 @@ def test_pool_forward(kernel, stride):
     x = distinct(np.random.default_rng(0), 2, 3, 7, 6)
     y = lab.max_pool2d(sn.tensor(x), kernel, stride)
     expected = F.max_pool2d(sn.tensor(x), kernel, stride).numpy()
-    expect_shape(y, expected.shape, f"max_pool2d(x of shape {x.shape}, kernel={kernel}, stride={stride})")
+    expect_shape(
+        y, expected.shape, f"max_pool2d(x of shape {x.shape}, kernel={kernel}, stride={stride})"
+    )
     expect_close(y, expected, f"max_pool2d(x, kernel={kernel}, stride={stride})")
 
 
@@ -40,8 +42,12 @@ def test_pool_forward(kernel, stride):
 def test_pool_backward_gradcheck(kernel, stride):
     """Task 3.2: max pooling's backward passes gradcheck (values without ties)"""
     x = sn.tensor(distinct(np.random.default_rng(1), 2, 2, 5, 5), requires_grad=True)
-    expect_gradcheck(lambda t: lab.max_pool2d(t, kernel, stride), [x],
-                     f"max_pool2d backward (kernel={kernel}, stride={stride})", names=("x",))  # fmt: skip
+    expect_gradcheck(
+        lambda t: lab.max_pool2d(t, kernel, stride),
+        [x],
+        f"max_pool2d backward (kernel={kernel}, stride={stride})",
+        names=("x",),
+    )
 
 
 def test_pool_backward_overlapping_winner():
@@ -53,12 +59,16 @@ def test_pool_backward_overlapping_winner():
     gy = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     expected = np.zeros((1, 1, 3, 3))
     expected[0, 0, 1, 1] = 10.0
-    expect_close(function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward: gradient of the centre")
+    expect_close(
+        function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward: gradient of the centre"
+    )
 
 
 def test_pool_backward_ties():
     """Task 3.2: in a tie the first maximum of the window (row by row) takes the whole gradient, as in PyTorch"""
-    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 1.0]]]])  # every 2x2 window has tied 3s
+    x = np.array(
+        [[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 1.0]]]]
+    )  # every 2x2 window has tied 3s
     function = lab.MaxPool2dFunction(2, 1)
     function.forward(x)
     gy = np.array([[[[1.0, 2.0], [4.0, 8.0]]]])
@@ -66,7 +76,9 @@ def test_pool_backward_ties():
     # to x[0, 1], window (0, 1) its 2 to x[0, 1] as well, window (1, 0) its 4 to x[1, 0], window (1, 1) its 8
     # to x[1, 2]. Splitting a gradient among the tied elements is not what PyTorch does.
     expected = np.array([[[[0.0, 3.0, 0.0], [4.0, 0.0, 8.0], [0.0, 0.0, 0.0]]]])
-    expect_close(function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward with tied maxima")
+    expect_close(
+        function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward with tied maxima"
+    )
 
 
 def bn_inputs(rng, N=4, C=3, H=3, W=2):
@@ -80,11 +92,19 @@ def test_bn_forward_training():
     C = x.shape[1]
     function = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True)
     y = function(sn.tensor(x), sn.tensor(gamma), sn.tensor(beta))
-    expected = F.batch_norm(sn.tensor(x), None, None, sn.tensor(gamma), sn.tensor(beta), training=True).numpy()
+    expected = F.batch_norm(
+        sn.tensor(x), None, None, sn.tensor(gamma), sn.tensor(beta), training=True
+    ).numpy()
     expect_close(y, expected, "batch norm (training) output", atol=1e-5)
-    normalised = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True).forward(x, np.ones(C), np.zeros(C))
-    expect_close(normalised.mean(axis=(0, 2, 3)), np.zeros(C), "per-channel mean of x_hat", atol=1e-6)
-    expect_close(normalised.var(axis=(0, 2, 3)), np.ones(C), "per-channel variance of x_hat", atol=1e-3)
+    normalised = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True).forward(
+        x, np.ones(C), np.zeros(C)
+    )
+    expect_close(
+        normalised.mean(axis=(0, 2, 3)), np.zeros(C), "per-channel mean of x_hat", atol=1e-6
+    )
+    expect_close(
+        normalised.var(axis=(0, 2, 3)), np.ones(C), "per-channel variance of x_hat", atol=1e-3
+    )
 
 
 def test_bn_constant_channel():
@@ -94,8 +114,14 @@ def test_bn_constant_channel():
     C = x.shape[1]
     y = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True).forward(x, gamma, beta)
     if not np.isfinite(y).all():
-        raise AssertionError("batch norm of a constant channel gave NaN or inf: divide by sqrt(var + eps), eps = 1e-5")
-    expect_close(y[:, 1], np.full_like(y[:, 1], beta[1]), "the output of a constant channel (x_hat = 0: beta)")
+        raise AssertionError(
+            "batch norm of a constant channel gave NaN or inf: divide by sqrt(var + eps), eps = 1e-5"
+        )
+    expect_close(
+        y[:, 1],
+        np.full_like(y[:, 1], beta[1]),
+        "the output of a constant channel (x_hat = 0: beta)",
+    )
 
 
 def test_bn_running_statistics():
@@ -103,9 +129,17 @@ def test_bn_running_statistics():
     x, gamma, beta = bn_inputs(np.random.default_rng(3))
     C, n = x.shape[1], x.size // x.shape[1]
     running_mean, running_var = np.full(C, 0.5), np.full(C, 2.0)
-    lab.BatchNormFunction(running_mean, running_var, training=True, momentum=0.1).forward(x, gamma, beta)
-    expect_close(running_mean, 0.9 * 0.5 + 0.1 * x.mean(axis=(0, 2, 3)), "running_mean after one batch")
-    expect_close(running_var, 0.9 * 2.0 + 0.1 * x.var(axis=(0, 2, 3)) * n / (n - 1), "running_var after one batch")
+    lab.BatchNormFunction(running_mean, running_var, training=True, momentum=0.1).forward(
+        x, gamma, beta
+    )
+    expect_close(
+        running_mean, 0.9 * 0.5 + 0.1 * x.mean(axis=(0, 2, 3)), "running_mean after one batch"
+    )
+    expect_close(
+        running_var,
+        0.9 * 2.0 + 0.1 * x.var(axis=(0, 2, 3)) * n / (n - 1),
+        "running_var after one batch",
+    )
 
 
 def test_bn_forward_eval():
@@ -115,9 +149,15 @@ def test_bn_forward_eval():
     function = lab.BatchNormFunction(running_mean.copy(), running_var.copy(), training=False)
     y = function.forward(x, gamma, beta)
     shape = (1, 3, 1, 1)
-    expected = gamma.reshape(shape) * (x - running_mean.reshape(shape)) / np.sqrt(running_var.reshape(shape) + 1e-5)
+    expected = (
+        gamma.reshape(shape)
+        * (x - running_mean.reshape(shape))
+        / np.sqrt(running_var.reshape(shape) + 1e-5)
+    )
     expect_close(y, expected + beta.reshape(shape), "batch norm (eval) output")
-    expect_close(function.running_mean, running_mean, "running_mean after an eval-mode forward (unchanged)")
+    expect_close(
+        function.running_mean, running_mean, "running_mean after an eval-mode forward (unchanged)"
+    )
 
 
 def test_bn_backward_training_gradcheck():
@@ -125,8 +165,12 @@ def test_bn_backward_training_gradcheck():
     x, gamma, beta = bn_inputs(np.random.default_rng(5), N=3, C=2, H=2, W=2)
     C = x.shape[1]
     inputs = [sn.tensor(a, requires_grad=True) for a in (x, gamma, beta)]
-    expect_gradcheck(lambda *t: lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True)(*t), inputs,
-                     "batch norm backward (training)", names=("x", "gamma", "beta"))  # fmt: skip
+    expect_gradcheck(
+        lambda *t: lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True)(*t),
+        inputs,
+        "batch norm backward (training)",
+        names=("x", "gamma", "beta"),
+    )
 
 
 def test_bn_backward_ones_upstream_gives_zero():
@@ -146,16 +190,27 @@ def test_bn_backward_eval_gradcheck():
     x, gamma, beta = bn_inputs(np.random.default_rng(7), N=3, C=2, H=2, W=2)
     inputs = [sn.tensor(a, requires_grad=True) for a in (x, gamma, beta)]
     running_mean, running_var = np.array([0.3, -0.2]), np.array([1.2, 0.7])
-    expect_gradcheck(lambda *t: lab.BatchNormFunction(running_mean, running_var, training=False)(*t), inputs,
-                     "batch norm backward (eval)", names=("x", "gamma", "beta"))  # fmt: skip
+    expect_gradcheck(
+        lambda *t: lab.BatchNormFunction(running_mean, running_var, training=False)(*t),
+        inputs,
+        "batch norm backward (eval)",
+        names=("x", "gamma", "beta"),
+    )
 
 
 def test_layer_state():
     """Task 3.5: MyBatchNorm2d has parameters weight, bias and buffers running_mean, running_var"""
     layer = lab.MyBatchNorm2d(4)
-    expect_equal([name for name, _ in layer.named_parameters()], ["weight", "bias"], "MyBatchNorm2d(4)'s parameters")
-    expect_equal(sorted(layer.state_dict()), ["bias", "running_mean", "running_var", "weight"],
-                 "MyBatchNorm2d(4).state_dict() keys")  # fmt: skip
+    expect_equal(
+        [name for name, _ in layer.named_parameters()],
+        ["weight", "bias"],
+        "MyBatchNorm2d(4)'s parameters",
+    )
+    expect_equal(
+        sorted(layer.state_dict()),
+        ["bias", "running_mean", "running_var", "weight"],
+        "MyBatchNorm2d(4).state_dict() keys",
+    )
     expect_close(layer.running_var, np.ones(4), "running_var at the start")
 
 
@@ -166,7 +221,9 @@ def test_layer_matches_batchnorm2d():
     for step in range(3):
         x = sn.tensor(rng.standard_normal((4, 3, 2, 2)).astype(np.float32) * 3 + step)
         expect_close(mine(x), reference(x), f"training-mode output, batch {step}", atol=1e-5)
-    expect_close(mine.running_mean, reference.running_mean, "running_mean after 3 batches", atol=1e-5)
+    expect_close(
+        mine.running_mean, reference.running_mean, "running_mean after 3 batches", atol=1e-5
+    )
     mine.eval()
     reference.eval()
     x = sn.tensor(rng.standard_normal((2, 3, 2, 2)).astype(np.float32))

@@ -83,8 +83,14 @@ class VGG(nn.Module):
     ``image_size`` and ``hidden`` (4096 in the paper) can be made small for experiments.
     """
 
-    def __init__(self, config: list[int | str], num_classes: int = 1000, image_size: int = 224,
-                 hidden: int = 4096, in_channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: list[int | str],
+        num_classes: int = 1000,
+        image_size: int = 224,
+        hidden: int = 4096,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         raise NotImplementedError("TASK 4.4 (The whole network): complete VGG.__init__() in vgg16_table.py")
 
@@ -101,13 +107,20 @@ class Row(NamedTuple):
     """One row of the slide's table, e.g. ``CONV3-64: [224x224x64] memory: 3.2M params: 1,728``."""
 
     name: str  # "INPUT", "CONV3-64", "POOL2", "FC"
-    shape: tuple[int, int, int]  # (H, W, C) of the output, as the slide writes it; FC rows are (1, 1, units)
+    shape: tuple[
+        int, int, int
+    ]  # (H, W, C) of the output, as the slide writes it; FC rows are (1, 1, units)
     memory: int  # number of values in the output (H * W * C)
     params: int  # weights of the layer, NOT counting biases (as the slide)
 
 
-def vgg_table(config: list[int | str], image_size: int = 224, in_channels: int = 3, hidden: int = 4096,
-              num_classes: int = 1000) -> list[Row]:  # fmt: skip
+def vgg_table(
+    config: list[int | str],
+    image_size: int = 224,
+    in_channels: int = 3,
+    hidden: int = 4096,
+    num_classes: int = 1000,
+) -> list[Row]:
     """The slide's table for any configuration: one Row for the input, each conv, each pool and each
     of the three FC layers, in order. Computed by arithmetic alone: no network is built."""
     # HINT: walk the config keeping (H, W, C). A 3x3 conv with c filters has 3*3*C*c weights and
@@ -121,10 +134,13 @@ def format_table(rows: list[Row]) -> str:
     for row in rows:
         H, W, C = row.shape
         lines.append(
-            f"{row.name + ':':<11} [{H}x{W}x{C}]".ljust(28) + f"memory: {row.memory:>11,}   params: {row.params:>12,}"
+            f"{row.name + ':':<11} [{H}x{W}x{C}]".ljust(28)
+            + f"memory: {row.memory:>11,}   params: {row.params:>12,}"
         )
     memory, params = sum(r.memory for r in rows), sum(r.params for r in rows)
-    lines.append(f"TOTAL memory: {memory:,} values x 4 bytes = {memory * 4 / 2**20:.1f} MiB / image (forward only)")
+    lines.append(
+        f"TOTAL memory: {memory:,} values x 4 bytes = {memory * 4 / 2**20:.1f} MiB / image (forward only)"
+    )
     lines.append(f"TOTAL params: {params:,} ({params / 1e6:.1f}M; the slide: 138M)")
     return "\n".join(lines)
 
@@ -137,8 +153,10 @@ def main() -> None:
     memory = sum(r.memory for r in rows)
     fc = sum(r.params for r in rows if r.name == "FC")
     early = sum(r.memory for r in rows[:4])  # the input, the first stage's two convs and its pool
-    print(f"\nThe FC layers hold {fc / params:.0%} of the parameters; the input and the first stage "
-          f"{early / memory:.0%} of the memory.")  # fmt: skip
+    print(
+        f"\nThe FC layers hold {fc / params:.0%} of the parameters; the input and the first stage "
+        f"{early / memory:.0%} of the memory."
+    )
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ class BasicBlock(nn.Module):
     (N, in_channels, H, W) -> (N, channels, H / stride, W / stride).
     """
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, residual: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, residual: bool = True
+    ) -> None:
         super().__init__()
         self.residual = residual
         raise NotImplementedError("TASK 6.1 (The basic block): complete BasicBlock.__init__() in residual.py")
@@ -95,7 +97,9 @@ class Bottleneck(nn.Module):
 # =====================================================================================
 
 
-def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+def make_net(
+    blocks: int, residual: bool, width: int = 8, num_classes: int = 10, in_channels: int = 1
+) -> nn.Sequential:
     """The CIFAR ResNets' layout, sized for 8x8 digits, as one ``nn.Sequential``:
 
         stem: conv3x3(in_channels, width) - BatchNorm2d - ReLU                       (8x8)
@@ -113,8 +117,15 @@ def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10,
 # =====================================================================================
 
 
-def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, lr: float = 0.05,
-          batch_size: int = 32, seed: int = 0) -> list[float]:  # fmt: skip
+def train(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    lr: float = 0.05,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> list[float]:
     """Train ``model`` with SGD (momentum 0.9, weight decay 1e-4) on random batches; return every step's loss.
 
     Parameters
@@ -135,8 +146,9 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, 
 # =====================================================================================
 
 
-def degradation_experiment(depths: tuple[int, ...] = (1, 4, 8), steps: int = 400, seed: int = 0,
-                           width: int = 8) -> dict[str, list[float]]:  # fmt: skip
+def degradation_experiment(
+    depths: tuple[int, ...] = (1, 4, 8), steps: int = 400, seed: int = 0, width: int = 8
+) -> dict[str, list[float]]:
     """Train a plain and a residual network for every ``blocks`` in ``depths``, from the same seed, and
     print the training loss of each (mean of the last 50 steps); return every run's loss curve."""
     from scratchnet.data import digits
@@ -147,26 +159,46 @@ def degradation_experiment(depths: tuple[int, ...] = (1, 4, 8), steps: int = 400
         for residual in (False, True):
             sn.manual_seed(seed)
             name = f"{'residual' if residual else 'plain'}-{2 + 4 * blocks}"
-            curves[name] = train(make_net(blocks, residual, width), images, labels, steps, seed=seed)
+            curves[name] = train(
+                make_net(blocks, residual, width), images, labels, steps, seed=seed
+            )
             print(f"{name:<12} training loss {np.mean(curves[name][-50:]):.4f}", flush=True)
     return curves
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Plain vs residual networks on the digits (slide 'ResNet (1)').")
-    parser.add_argument("--depths", default="1,4,8", help="blocks per stage; layers = 2 + 4 * blocks")
+    parser = argparse.ArgumentParser(
+        description="Plain vs residual networks on the digits (slide 'ResNet (1)')."
+    )
+    parser.add_argument(
+        "--depths", default="1,4,8", help="blocks per stage; layers = 2 + 4 * blocks"
+    )
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--plot", metavar="PATH", help="also draw the loss curves into this image (needs matplotlib)")
+    parser.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also draw the loss curves into this image (needs matplotlib)",
+    )
     args = parser.parse_args()
     curves = degradation_experiment(tuple(int(d) for d in args.depths.split(",")), args.steps)
     if args.plot:
         from scratchnet.viz import plot_curves
 
         window = 20  # a moving average: one batch's loss is noisy
-        smooth = {name: np.convolve(c, np.ones(window) / window, mode="valid").tolist() for name, c in curves.items()}
+        smooth = {
+            name: np.convolve(c, np.ones(window) / window, mode="valid").tolist()
+            for name, c in curves.items()
+        }
         styles = {name: "--" if name.startswith("plain") else "-" for name in curves}
-        plot_curves(smooth, args.plot, xlabel="step", ylabel="training loss", logy=True, styles=styles,
-                    title="Plain (dashed) vs residual (solid) networks on the digits")  # fmt: skip
+        plot_curves(
+            smooth,
+            args.plot,
+            xlabel="step",
+            ylabel="training loss",
+            logy=True,
+            styles=styles,
+            title="Plain (dashed) vs residual (solid) networks on the digits",
+        )
         print(f"curves written to {args.plot}")
 
 

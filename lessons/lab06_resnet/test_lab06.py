@@ -21,34 +21,55 @@ def branch(block, x):
 def test_basic_block_shapes():
     """Task 6.1: BasicBlock keeps the shape at stride 1 and halves it (with more channels) at stride 2"""
     x = sn.randn(2, 8, 8, 8)
-    for args, expected in [((8, 8), (2, 8, 8, 8)), ((8, 16, 2), (2, 16, 4, 4)), ((8, 8, 1, False), (2, 8, 8, 8)),
-                           ((8, 16, 2, False), (2, 16, 4, 4))]:  # fmt: skip
-        expect_shape(lab.BasicBlock(*args)(x), expected, f"BasicBlock{args} on a (2, 8, 8, 8) batch")
+    for args, expected in [
+        ((8, 8), (2, 8, 8, 8)),
+        ((8, 16, 2), (2, 16, 4, 4)),
+        ((8, 8, 1, False), (2, 8, 8, 8)),
+        ((8, 16, 2, False), (2, 16, 4, 4)),
+    ]:
+        expect_shape(
+            lab.BasicBlock(*args)(x), expected, f"BasicBlock{args} on a (2, 8, 8, 8) batch"
+        )
 
 
 def test_shortcut_only_where_needed():
     """Task 6.1: identity shortcut where the shape is kept, 1x1 projection where it changes, none in a plain block"""
     if lab.BasicBlock(8, 8).shortcut is not None:
-        raise AssertionError("BasicBlock(8, 8).shortcut should be None: the identity needs no layers")
+        raise AssertionError(
+            "BasicBlock(8, 8).shortcut should be None: the identity needs no layers"
+        )
     if lab.BasicBlock(8, 16, 2, residual=False).shortcut is not None:
         raise AssertionError("a plain block (residual=False) has no shortcut")
     projection = lab.BasicBlock(8, 16, 2).shortcut
     kinds = [type(m).__name__ for m in projection] if projection is not None else None
     expect_equal(kinds, ["Conv2d", "BatchNorm2d"], "BasicBlock(8, 16, 2).shortcut's layers")
     conv = projection[0]
-    expect_equal((conv.kernel_size, conv.stride), ((1, 1), (2, 2)), "the projection conv's (kernel_size, stride)")
+    expect_equal(
+        (conv.kernel_size, conv.stride),
+        ((1, 1), (2, 2)),
+        "the projection conv's (kernel_size, stride)",
+    )
 
 
 def test_basic_block_forward():
     """Task 6.1: y = relu(F(x) + x) for a residual block, relu(F(x)) for a plain one (eval mode)"""
     x = sn.randn(2, 4, 5, 5)
-    block, plain, projected = lab.BasicBlock(4, 4), lab.BasicBlock(4, 4, residual=False), lab.BasicBlock(4, 6, 2)
+    block, plain, projected = (
+        lab.BasicBlock(4, 4),
+        lab.BasicBlock(4, 4, residual=False),
+        lab.BasicBlock(4, 6, 2),
+    )
     for module in (block, plain, projected):
         module.eval()
     expect_close(block(x), F.relu(branch(block, x) + x), "residual BasicBlock(4, 4)(x)", atol=1e-5)
-    expect_close(plain(x), F.relu(branch(plain, x)), "plain BasicBlock(4, 4, residual=False)(x)", atol=1e-5)
     expect_close(
-        projected(x), F.relu(branch(projected, x) + projected.shortcut(x)), "BasicBlock(4, 6, 2)(x)", atol=1e-5
+        plain(x), F.relu(branch(plain, x)), "plain BasicBlock(4, 4, residual=False)(x)", atol=1e-5
+    )
+    expect_close(
+        projected(x),
+        F.relu(branch(projected, x) + projected.shortcut(x)),
+        "BasicBlock(4, 6, 2)(x)",
+        atol=1e-5,
     )
 
 
@@ -65,7 +86,12 @@ def test_silenced_branch_is_the_identity():
         y = block(x)
         y.sum().backward()
         kind = "residual" if residual else "plain"
-        expect_close(y, x.numpy() if residual else np.zeros(x.shape), f"{kind} block output with F(x) = 0", atol=1e-6)
+        expect_close(
+            y,
+            x.numpy() if residual else np.zeros(x.shape),
+            f"{kind} block output with F(x) = 0",
+            atol=1e-6,
+        )
         expected_grad = np.ones(x.shape) if residual else np.zeros(x.shape)
         expect_close(x.grad, expected_grad, f"{kind} block: d sum(y) / dx with F(x) = 0", atol=1e-6)
 
@@ -88,14 +114,25 @@ def bottleneck_params(in_channels, channels, projection):
 def test_bottleneck():
     """Task 6.2: Bottleneck: 1x1 reduce, 3x3 with the stride, 1x1 expand to 4 * channels"""
     x = sn.randn(2, 16, 8, 8)
-    for args, expected, projection in [((16, 4), (2, 16, 8, 8), False), ((16, 8, 2), (2, 32, 4, 4), True)]:
+    for args, expected, projection in [
+        ((16, 4), (2, 16, 8, 8), False),
+        ((16, 8, 2), (2, 32, 4, 4), True),
+    ]:
         block = lab.Bottleneck(*args)
         expect_shape(block(x), expected, f"Bottleneck{args} on a (2, 16, 8, 8) batch")
         kernels = [(c.kernel_size[0], c.stride[0]) for c in (block.conv1, block.conv2, block.conv3)]
         stride = args[2] if len(args) > 2 else 1
-        expect_equal(kernels, [(1, 1), (3, stride), (1, 1)], f"Bottleneck{args}: (kernel, stride) of conv1..conv3")
+        expect_equal(
+            kernels,
+            [(1, 1), (3, stride), (1, 1)],
+            f"Bottleneck{args}: (kernel, stride) of conv1..conv3",
+        )
         n_params = sum(p.numel() for p in block.parameters())
-        expect_equal(n_params, bottleneck_params(args[0], args[1], projection), f"Bottleneck{args}'s parameters")
+        expect_equal(
+            n_params,
+            bottleneck_params(args[0], args[1], projection),
+            f"Bottleneck{args}'s parameters",
+        )
 
 
 def test_bottleneck_forward():
@@ -110,11 +147,22 @@ def test_bottleneck_forward():
             branch_out = block.bn3(block.conv3(out))
             shortcut = x if block.shortcut is None else block.shortcut(x)
             got = block(x)
-        if np.allclose(got.numpy(), F.relu(branch_out).numpy(), atol=1e-6) and not np.allclose(shortcut.numpy(), 0):
-            raise AssertionError(f"Bottleneck{args}(x) equals relu(F(x)): the shortcut is not added")
+        if np.allclose(got.numpy(), F.relu(branch_out).numpy(), atol=1e-6) and not np.allclose(
+            shortcut.numpy(), 0
+        ):
+            raise AssertionError(
+                f"Bottleneck{args}(x) equals relu(F(x)): the shortcut is not added"
+            )
         if (got.numpy() < 0).any():
-            raise AssertionError(f"Bottleneck{args}(x) has negative values: the final ReLU (after the sum) is missing")
-        expect_close(got, F.relu(branch_out + shortcut), f"Bottleneck{args}(x) vs relu(F(x) + shortcut(x))", atol=1e-5)
+            raise AssertionError(
+                f"Bottleneck{args}(x) has negative values: the final ReLU (after the sum) is missing"
+            )
+        expect_close(
+            got,
+            F.relu(branch_out + shortcut),
+            f"Bottleneck{args}(x) vs relu(F(x) + shortcut(x))",
+            atol=1e-5,
+        )
 
 
 def test_make_net():
@@ -122,14 +170,24 @@ def test_make_net():
     x = sn.randn(3, 1, 8, 8)
     for blocks, residual in [(1, True), (2, False)]:
         net = lab.make_net(blocks, residual)
-        expect_shape(net(x), (3, 10), f"make_net({blocks}, residual={residual}) on (3, 1, 8, 8) digits")
+        expect_shape(
+            net(x), (3, 10), f"make_net({blocks}, residual={residual}) on (3, 1, 8, 8) digits"
+        )
         convs = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
         linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
-        expect_equal(len(convs) + len(linears), 2 + 4 * blocks, f"3x3 convs + linear layers of make_net({blocks})")
+        expect_equal(
+            len(convs) + len(linears),
+            2 + 4 * blocks,
+            f"3x3 convs + linear layers of make_net({blocks})",
+        )
         n_blocks = sum(isinstance(m, lab.BasicBlock) for m in net.modules())
         expect_equal(n_blocks, 2 * blocks, f"BasicBlocks in make_net({blocks})")
         projections = sum(getattr(m, "shortcut", None) is not None for m in net.modules())
-        expect_equal(projections, 1 if residual else 0, f"projection shortcuts in make_net({blocks}, {residual})")
+        expect_equal(
+            projections,
+            1 if residual else 0,
+            f"projection shortcuts in make_net({blocks}, {residual})",
+        )
 
 
 def test_make_net_stages():
@@ -144,7 +202,11 @@ def test_make_net_stages():
             shapes.append((type(module).__name__, x_out))
         block_shapes = [tuple(out.shape) for name, out in shapes if name == "BasicBlock"]
         expected = [(3, 6, 8, 8)] * blocks + [(3, 12, 4, 4)] * blocks
-        expect_equal(block_shapes, expected, f"output shapes of the BasicBlocks of make_net({blocks}, width=6)")
+        expect_equal(
+            block_shapes,
+            expected,
+            f"output shapes of the BasicBlocks of make_net({blocks}, width=6)",
+        )
 
 
 SGD_MADE: list[dict] = []  # the settings of every SGD that train() built
@@ -167,8 +229,11 @@ def test_train_settings_and_seed(monkeypatch):
     runs = {}
     for seed in (0, 0, 1):
         sn.manual_seed(0)  # the same initial weights every time
-        runs.setdefault(seed, []).append(lab.train(lab.make_net(1, True), images, labels, steps=3, lr=0.07,
-                                                   batch_size=8, seed=seed))  # fmt: skip
+        runs.setdefault(seed, []).append(
+            lab.train(
+                lab.make_net(1, True), images, labels, steps=3, lr=0.07, batch_size=8, seed=seed
+            )
+        )
     if len(SGD_MADE) != 3:
         raise AssertionError("train() should build one optim.SGD (scratchnet's) per call")
     settings = SGD_MADE[0]
@@ -179,10 +244,14 @@ def test_train_settings_and_seed(monkeypatch):
             )
     first, again = runs[0]
     if first != again:
-        raise AssertionError("two runs of train() with the same seed gave different losses: draw the batches "
-                             "with np.random.default_rng(seed)")  # fmt: skip
+        raise AssertionError(
+            "two runs of train() with the same seed gave different losses: draw the batches "
+            "with np.random.default_rng(seed)"
+        )
     if runs[1][0] == first:
-        raise AssertionError("train() with seed=0 and seed=1 gave the same losses: the seed is not used")
+        raise AssertionError(
+            "train() with seed=0 and seed=1 gave the same losses: the seed is not used"
+        )
 
 
 def test_train_lowers_the_loss():
@@ -195,4 +264,6 @@ def test_train_lowers_the_loss():
         raise AssertionError("train() should return Python floats (loss.item()), not Tensors")
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])
     if not last < 0.9 * first:
-        raise AssertionError(f"the loss did not fall enough: first 5 steps {first:.3f}, last 5 steps {last:.3f}")
+        raise AssertionError(
+            f"the loss did not fall enough: first 5 steps {first:.3f}, last 5 steps {last:.3f}"
+        )

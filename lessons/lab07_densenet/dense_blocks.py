@@ -55,7 +55,9 @@ class DenseBlock(nn.Module):
     the new maps, concatenated in order. ``self.out_channels`` holds that number.
     """
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4) -> None:
+    def __init__(
+        self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4
+    ) -> None:
         super().__init__()
         raise NotImplementedError("TASK 7.2 (The dense block): complete DenseBlock.__init__() in dense_blocks.py")
 
@@ -86,8 +88,12 @@ class Transition(nn.Sequential):
 # =====================================================================================
 
 
-def densenet_channels(block_config: tuple[int, ...], growth_rate: int = 32, num_init_features: int = 64,
-                      compression: float = 0.5) -> list[tuple[int, int, int | None]]:  # fmt: skip
+def densenet_channels(
+    block_config: tuple[int, ...],
+    growth_rate: int = 32,
+    num_init_features: int = 64,
+    compression: float = 0.5,
+) -> list[tuple[int, int, int | None]]:
     """For every dense block: (channels in, channels out, channels after its transition).
 
     The first block gets the stem's ``num_init_features``; a block of L layers adds L * growth_rate;
@@ -112,8 +118,15 @@ class DenseNet(nn.Module):
     DenseNet-121 is ``DenseNet((6, 12, 24, 16))``.
     """
 
-    def __init__(self, block_config: tuple[int, ...], growth_rate: int = 32, num_init_features: int = 64,
-                 num_classes: int = 1000, bn_size: int = 4, in_channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        block_config: tuple[int, ...],
+        growth_rate: int = 32,
+        num_init_features: int = 64,
+        num_classes: int = 1000,
+        bn_size: int = 4,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         # HINT: densenet_channels(...) tells you every block's and transition's channel counts.
         raise NotImplementedError("TASK 7.5 (The whole network): complete DenseNet.__init__() in dense_blocks.py")
@@ -124,8 +137,12 @@ class DenseNet(nn.Module):
 
 def main() -> None:
     """The channels of DenseNet-121..264 stage by stage, and their parameters."""
-    for name, config in [("121", (6, 12, 24, 16)), ("169", (6, 12, 32, 32)), ("201", (6, 12, 48, 32)),
-                         ("264", (6, 12, 64, 48))]:  # fmt: skip
+    for name, config in [
+        ("121", (6, 12, 24, 16)),
+        ("169", (6, 12, 32, 32)),
+        ("201", (6, 12, 48, 32)),
+        ("264", (6, 12, 64, 48)),
+    ]:
         params = sum(p.numel() for p in DenseNet(config).parameters())
         print(f"DenseNet-{name}: {densenet_channels(config)}  {params:,} parameters")
 

@@ -54,7 +54,12 @@ class SEBlock(nn.Module):
 
 RESNET50_PARAMS = 25_557_032  # torchvision's ResNet-50, the table's "original" 25.6M
 # SE-ResNet-50 puts one SE block in every bottleneck block, on its 4 * channels output:
-RESNET50_BLOCKS = [(3, 256), (4, 512), (6, 1024), (3, 2048)]  # (blocks in the stage, output channels)
+RESNET50_BLOCKS = [
+    (3, 256),
+    (4, 512),
+    (6, 1024),
+    (3, 2048),
+]  # (blocks in the stage, output channels)
 
 
 def se_params(channels: int, reduction: int) -> int:
@@ -91,9 +96,12 @@ class SEResidualBlock(nn.Module):
             raise ValueError(f"design must be one of {DESIGNS}, got {design!r}")
         self.design = design
         self.residual_branch = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU(),
-            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
-        )  # fmt: skip
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+        )
         raise NotImplementedError("TASK 8.3 (The four integration designs): complete SEResidualBlock.__init__() in se_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
@@ -103,10 +111,15 @@ class SEResidualBlock(nn.Module):
 def small_se_net(design: str, width: int = 16, num_classes: int = 10) -> nn.Sequential:
     """A stem and two SE residual blocks for 8x8 digits: for comparing the designs."""
     return nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-        SEResidualBlock(width, design), SEResidualBlock(width, design),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes),
-    )  # fmt: skip
+        nn.Conv2d(1, width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        SEResidualBlock(width, design),
+        SEResidualBlock(width, design),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(width, num_classes),
+    )
 
 
 def main(steps: int = 300) -> None:
@@ -128,7 +141,9 @@ def main(steps: int = 300) -> None:
             optimizer.step()
         model.eval()
         with sn.no_grad():
-            accuracy = float((model(sn.tensor(test_images)).numpy().argmax(1) == test_labels).mean())
+            accuracy = float(
+                (model(sn.tensor(test_images)).numpy().argmax(1) == test_labels).mean()
+            )
         print(f"{design:<9} last loss {loss.item():.3f}   test accuracy {accuracy:.3f}", flush=True)
 
 

@@ -102,17 +102,29 @@ def class_weights(labels: np.ndarray, num_classes: int = 2) -> np.ndarray:
     raise NotImplementedError("TASK 9.3 (Weights against class imbalance): complete class_weights() in medical_cnn.py")
 
 
-def train_model(model: nn.Module, images: np.ndarray, labels: np.ndarray, epochs: int = 5, lr: float = 0.05,
-                batch_size: int = 32, weights: np.ndarray | None = None, seed: int = 0) -> list[float]:  # fmt: skip
+def train_model(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int = 5,
+    lr: float = 0.05,
+    batch_size: int = 32,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+) -> list[float]:
     """Train with ``scratchnet.train.fit`` (SGD, momentum 0.9, weighted cross-entropy); the loss per epoch."""
-    loader = DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=True, seed=seed)
+    loader = DataLoader(
+        TensorDataset(images, labels), batch_size=batch_size, shuffle=True, seed=seed
+    )
     weight = None if weights is None else sn.tensor(weights)
 
     def loss_fn(outputs: Tensor, targets: Tensor) -> Tensor:
         return F.cross_entropy(outputs, targets, weight)
 
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-    history = fit(model, loader, optimizer=optimizer, epochs=epochs, loss_fn=loss_fn, progress=False)
+    history = fit(
+        model, loader, optimizer=optimizer, epochs=epochs, loss_fn=loss_fn, progress=False
+    )
     return history["train_loss"]
 
 
@@ -133,7 +145,9 @@ def lesion_probability(model: nn.Module, images: np.ndarray) -> np.ndarray:
 # =====================================================================================
 
 
-def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+def binary_metrics(
+    scores: np.ndarray, labels: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
     """Metrics of the decision "lesion if score >= threshold", and the threshold-free ROC AUC.
 
     Returns a dict with
@@ -156,7 +170,9 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.
 # =====================================================================================
 
 
-def grad_cam(model: nn.Module, layer: nn.Module, images: np.ndarray, class_index: int = 1) -> np.ndarray:
+def grad_cam(
+    model: nn.Module, layer: nn.Module, images: np.ndarray, class_index: int = 1
+) -> np.ndarray:
     """Grad-CAM maps of ``class_index`` for every image, upsampled to the images' size.
 
     With A (N, K, h, w) the output of ``layer`` and y_c the class score (the logit):
@@ -195,7 +211,9 @@ def pointing_game(cams: np.ndarray, masks: np.ndarray) -> float:
 # =====================================================================================
 
 
-def save_figure(path: Path, images: np.ndarray, cams: np.ndarray, masks: np.ndarray, scores: np.ndarray) -> None:
+def save_figure(
+    path: Path, images: np.ndarray, cams: np.ndarray, masks: np.ndarray, scores: np.ndarray
+) -> None:
     """Images, their Grad-CAM overlays and lesion outlines, in a grid (needs matplotlib)."""
     import matplotlib
 
@@ -220,8 +238,14 @@ def save_figure(path: Path, images: np.ndarray, cams: np.ndarray, masks: np.ndar
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Small CNN on a MedMNIST-format file: metrics and Grad-CAM.")
-    parser.add_argument("--data", default=str(DATA_PATH), help="a PneumoniaMNIST-format .npz (default: the stand-in)")
+    parser = argparse.ArgumentParser(
+        description="Small CNN on a MedMNIST-format file: metrics and Grad-CAM."
+    )
+    parser.add_argument(
+        "--data",
+        default=str(DATA_PATH),
+        help="a PneumoniaMNIST-format .npz (default: the stand-in)",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--figure", default=str(Path(__file__).resolve().parent / "gradcam.png"))
     args = parser.parse_args(argv)
@@ -232,22 +256,30 @@ def main(argv: list[str] | None = None) -> None:
     x_train = normalize(train_images, mean, std)
     sn.manual_seed(0)
     model = SmallCNN()
-    losses = train_model(model, x_train, train_labels, epochs=args.epochs, weights=class_weights(train_labels))
+    losses = train_model(
+        model, x_train, train_labels, epochs=args.epochs, weights=class_weights(train_labels)
+    )
     print("training loss per epoch:", " ".join(f"{loss:.3f}" for loss in losses))
 
-    print(f"\n{'split':<6} {'accuracy':>9} {'sensitivity':>12} {'specificity':>12} {'precision':>10} {'AUC':>6}")
+    print(
+        f"\n{'split':<6} {'accuracy':>9} {'sensitivity':>12} {'specificity':>12} {'precision':>10} {'AUC':>6}"
+    )
     for split in ("val", "test"):
         images, labels, masks = load_split(path, split)
         scores = lesion_probability(model, normalize(images, mean, std))
         m = binary_metrics(scores, labels)
-        print(f"{split:<6} {m['accuracy']:>9.3f} {m['sensitivity']:>12.3f} {m['specificity']:>12.3f} "
-              f"{m['precision']:>10.3f} {m['auc']:>6.3f}")  # fmt: skip
+        print(
+            f"{split:<6} {m['accuracy']:>9.3f} {m['sensitivity']:>12.3f} {m['specificity']:>12.3f} "
+            f"{m['precision']:>10.3f} {m['auc']:>6.3f}"
+        )
 
     # Grad-CAM on the test split (the last one evaluated above): images, scores and masks are the test set's.
     cams = grad_cam(model, model.target_layer, normalize(images, mean, std), class_index=1)
     if masks is not None:
-        print(f"\npointing game on the test lesions: {pointing_game(cams, masks):.2f} "
-              "(the hottest pixel of the map inside the lesion)")  # fmt: skip
+        print(
+            f"\npointing game on the test lesions: {pointing_game(cams, masks):.2f} "
+            "(the hottest pixel of the map inside the lesion)"
+        )
     try:
         shown = slice(0, 8)  # the first eight test images
         outlines = masks[shown] if masks is not None else np.zeros_like(cams[shown], dtype=bool)

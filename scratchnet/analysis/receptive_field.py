@@ -47,8 +47,15 @@ from scratchnet.ops.pool import AvgPool2dFunction, GlobalAvgPool2dFunction, MaxP
 from scratchnet.ops.shape import GetItemFunction, PadFunction, PermuteFunction, ReshapeFunction
 from scratchnet.tensor import Tensor
 
-__all__ = ["EmpiricalField", "Field", "LayerField", "ReceptiveFields", "empirical_receptive_field",
-           "receptive_field", "trace_fields"]  # fmt: skip
+__all__ = [
+    "EmpiricalField",
+    "Field",
+    "LayerField",
+    "ReceptiveFields",
+    "empirical_receptive_field",
+    "receptive_field",
+    "trace_fields",
+]
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,13 @@ INPUT_FIELD = Field(size=(1, 1), jump=(1, 1), start=(0.0, 0.0))
 GLOBAL = None
 
 
-def through_window(field: Field, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
-                   dilation: Sequence[int] = (1, 1)) -> Field:  # fmt: skip
+def through_window(
+    field: Field,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int] = (1, 1),
+) -> Field:
     """The field after a window op (conv or pool): the three formulas of the module docstring."""
     size, jump, start = [], [], []
     for axis in range(2):
@@ -131,8 +143,12 @@ def _getitem(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | 
     if y.ndim != x.ndim or len(index) > x.ndim or not all(isinstance(i, slice) for i in index):
         return GLOBAL if _spatial(x) != _spatial(y) else field  # channel picks keep the grid
     index = index + (slice(None),) * (x.ndim - len(index))
-    offset, step = zip(*(index[a].indices(x.shape[a])[::2] for a in (-2, -1)), strict=True)  # (start, step)
-    return through_window(field, (1, 1), step, [-o for o in offset])  # x[a::t]: stride t, "padding" -a
+    offset, step = zip(
+        *(index[a].indices(x.shape[a])[::2] for a in (-2, -1)), strict=True
+    )  # (start, step)
+    return through_window(
+        field, (1, 1), step, [-o for o in offset]
+    )  # x[a::t]: stride t, "padding" -a
 
 
 def _permute(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | None:
@@ -145,7 +161,9 @@ def _permute(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | 
 
 
 def _reshape(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | None:
-    same_grid = _spatial(x) is not None and _spatial(x) == _spatial(y)  # e.g. adding a batch dimension
+    same_grid = _spatial(x) is not None and _spatial(x) == _spatial(
+        y
+    )  # e.g. adding a batch dimension
     return field if same_grid else GLOBAL  # flatten: every position in one vector
 
 
@@ -168,7 +186,9 @@ RULES: dict[type, Callable[..., Field | None]] = {
 }
 
 
-def _output_field(function: Function, inputs: list[tuple[Tensor, Field | None]], y: Tensor) -> Field | None:
+def _output_field(
+    function: Function, inputs: list[tuple[Tensor, Field | None]], y: Tensor
+) -> Field | None:
     """The field of output ``y`` of ``function``, given its inputs that depend on the image."""
     rule = RULES.get(type(function))
     if rule is not None:
@@ -181,7 +201,9 @@ def _output_field(function: Function, inputs: list[tuple[Tensor, Field | None]],
     return union([field for _, field in inputs])
 
 
-def trace_fields(image: Tensor, outputs: Sequence[Tensor]) -> dict[int, tuple[Tensor, Field | None]]:
+def trace_fields(
+    image: Tensor, outputs: Sequence[Tensor]
+) -> dict[int, tuple[Tensor, Field | None]]:
     """Field of every tensor computed from ``image`` on the way to ``outputs``, keyed by ``id``.
 
     The graph must have been recorded (``image.requires_grad``, outside ``no_grad``). Functions are
@@ -199,7 +221,9 @@ def trace_fields(image: Tensor, outputs: Sequence[Tensor]) -> dict[int, tuple[Te
 
     fields: dict[int, tuple[Tensor, Field | None]] = {id(image): (image, INPUT_FIELD)}
     for function in functions:
-        inputs = [fields[id(t)] for t in function.inputs if id(t) in fields]  # weights etc. are constants
+        inputs = [
+            fields[id(t)] for t in function.inputs if id(t) in fields
+        ]  # weights etc. are constants
         if not inputs:
             continue
         for ref in function.outputs:
@@ -258,11 +282,16 @@ class ReceptiveFields:
         rows = [r for r in self.rows if (r.is_leaf if depth is None else r.depth <= depth)]
         header = ("Layer (type)", "Output shape", "RF size", "Jump", "Start")
         indent = (lambda r: "  " * (r.depth - 1)) if depth is not None else (lambda r: "")
-        lines = [header] + [(f"{indent(r)}{r.name} ({r.type})", str(r.output_shape), *_describe(r.field)) for r in rows]
+        lines = [header] + [
+            (f"{indent(r)}{r.name} ({r.type})", str(r.output_shape), *_describe(r.field))
+            for r in rows
+        ]
         text = align_columns(lines)
         rule = "-" * len(text[0])
-        notes = ("RF size and jump in input pixels; start = centre of the first output pixel's field "
-                 "(input pixel i has centre i); 'global' = depends on the whole input.")  # fmt: skip
+        notes = (
+            "RF size and jump in input pixels; start = centre of the first output pixel's field "
+            "(input pixel i has centre i); 'global' = depends on the whole input."
+        )
         return "\n".join([rule, text[0], rule, *text[1:], rule, notes])
 
     def __str__(self) -> str:
@@ -299,7 +328,9 @@ def receptive_field(model: Any, input_size: Sequence[int]) -> ReceptiveFields:
     (7, 7)
     """
     shape = tuple(input_size) if len(input_size) == 4 else (1, *input_size)
-    image = Tensor(np.random.default_rng(0).standard_normal(shape).astype(np.float32), requires_grad=True)
+    image = Tensor(
+        np.random.default_rng(0).standard_normal(shape).astype(np.float32), requires_grad=True
+    )
     calls: list[list[Any]] = []  # [name, module, output], in the order the calls start
     with _hooked(model, calls), enable_grad():
         model(image)
@@ -311,7 +342,11 @@ def receptive_field(model: Any, input_size: Sequence[int]) -> ReceptiveFields:
             continue  # the model itself (its logits are global) and non-tensor outputs
         field = fields[id(output)][1] if id(output) in fields else GLOBAL
         is_leaf = next(module.children(), None) is None
-        rows.append(LayerField(name, type(module).__name__, name.count(".") + 1, is_leaf, output.shape, field))
+        rows.append(
+            LayerField(
+                name, type(module).__name__, name.count(".") + 1, is_leaf, output.shape, field
+            )
+        )
     return ReceptiveFields(rows, shape)
 
 
@@ -380,8 +415,14 @@ class EmpiricalField:
         return tuple((low + high) / 2 for low, high in self.bounds)
 
 
-def empirical_receptive_field(model: Any, input_size: Sequence[int], layer: str, position: Sequence[int] | None = None,
-                              batch_size: int = 2, seed: int = 0) -> EmpiricalField:  # fmt: skip
+def empirical_receptive_field(
+    model: Any,
+    input_size: Sequence[int],
+    layer: str,
+    position: Sequence[int] | None = None,
+    batch_size: int = 2,
+    seed: int = 0,
+) -> EmpiricalField:
     """Measure the receptive field of one pixel of ``layer``'s output by back-propagation.
 
     The input gradient of a single output pixel is non-zero exactly where that pixel depends on the
@@ -405,12 +446,16 @@ def empirical_receptive_field(model: Any, input_size: Sequence[int], layer: str,
         model(image)
         outputs = [call[2] for call in calls if call[0] == layer]
         if not outputs or not isinstance(outputs[-1], Tensor) or outputs[-1].ndim != 4:
-            raise ValueError(f"module {layer!r} did not produce an (N, C, H, W) output in the forward pass")
+            raise ValueError(
+                f"module {layer!r} did not produce an (N, C, H, W) output in the forward pass"
+            )
         out = outputs[-1]
         H, W = out.shape[2:]
         row, col = (H // 2, W // 2) if position is None else position
         seed_grad = np.zeros(out.shape, dtype=out.dtype)
-        seed_grad[:, :, row, col] = rng.standard_normal(out.shape[:2])  # one pixel, every channel; random
+        seed_grad[:, :, row, col] = rng.standard_normal(
+            out.shape[:2]
+        )  # one pixel, every channel; random
         out.backward(seed_grad)
     support = np.abs(image.grad.numpy()).sum(axis=(0, 1)) > 0  # (H, W)
     if not support.any():
@@ -420,5 +465,10 @@ def empirical_receptive_field(model: Any, input_size: Sequence[int], layer: str,
         )
     rows, cols = np.nonzero(support.any(axis=1))[0], np.nonzero(support.any(axis=0))[0]
     bounds = ((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])))
-    clipped = bounds[0][0] == 0 or bounds[1][0] == 0 or bounds[0][1] == shape[2] - 1 or bounds[1][1] == shape[3] - 1
+    clipped = (
+        bounds[0][0] == 0
+        or bounds[1][0] == 0
+        or bounds[0][1] == shape[2] - 1
+        or bounds[1][1] == shape[3] - 1
+    )
     return EmpiricalField(bounds, (row, col), clipped)

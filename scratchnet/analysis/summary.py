@@ -88,8 +88,16 @@ class ModelSummary:
         lines = [header]
         for r in rows:
             indent = "  " * (r.depth - 1) if depth is not None else ""
-            lines.append((f"{indent}{r.name} ({r.type})", _shape(r.output_shape), f"{r.params:,}",
-                          f"{r.macs:,}", f"{r.activations:,}", _bytes(r.activation_bytes)))  # fmt: skip
+            lines.append(
+                (
+                    f"{indent}{r.name} ({r.type})",
+                    _shape(r.output_shape),
+                    f"{r.params:,}",
+                    f"{r.macs:,}",
+                    f"{r.activations:,}",
+                    _bytes(r.activation_bytes),
+                )
+            )
         text = align_columns(lines)
         rule = "=" * len(text[0])
         batch = self.input_shape[0]
@@ -116,7 +124,8 @@ def align_columns(lines: list[tuple[str, ...]]) -> list[str]:
     text = []
     for line in lines:
         cells = [
-            cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
         ]
         text.append("  ".join(cells))
     return text
@@ -147,7 +156,10 @@ def linear_macs(module: nn.Linear, output: Tensor) -> int:
 
 
 #: Layer types whose MACs are counted; add an entry to count another (e.g. BatchNorm2d).
-MAC_COUNTERS: dict[type, Callable[[Any, Tensor], int]] = {nn.Conv2d: conv2d_macs, nn.Linear: linear_macs}
+MAC_COUNTERS: dict[type, Callable[[Any, Tensor], int]] = {
+    nn.Conv2d: conv2d_macs,
+    nn.Linear: linear_macs,
+}
 
 
 def _tensors(output: Any) -> list[Tensor]:
@@ -163,7 +175,9 @@ def _tensors(output: Any) -> list[Tensor]:
 # --------------------------------------------------------------------------- the summary
 
 
-def summary(model: Any, input_size: Sequence[int], *, dtype: Any = np.float32, mode: str = "eval") -> ModelSummary:
+def summary(
+    model: Any, input_size: Sequence[int], *, dtype: Any = np.float32, mode: str = "eval"
+) -> ModelSummary:
     """Run ``model`` once on random input and tabulate every layer.
 
     Parameters
@@ -240,7 +254,9 @@ def summary(model: Any, input_size: Sequence[int], *, dtype: Any = np.float32, m
     notes = []
     unused = sum(p.numel() for p in params) - sum(r.params for r in leaves)
     if unused:
-        notes.append(f"{unused:,} parameters were not used in this forward pass (e.g. auxiliary heads in eval mode)")
+        notes.append(
+            f"{unused:,} parameters were not used in this forward pass (e.g. auxiliary heads in eval mode)"
+        )
     return ModelSummary(
         rows=rows,
         input_shape=shape,

@@ -43,7 +43,9 @@ from scratchnet.tensor import Tensor
 is_anomaly_enabled = anomaly_mode_enabled  # PyTorch's name
 
 
-def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool = False) -> None:
+def backward(
+    tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retain_graph: bool = False
+) -> None:
     """Accumulate into every leaf's ``.grad`` the gradient of sum_i <grad_tensors[i], tensors[i]>.
 
     One walk over the graph for all the outputs together (``torch.autograd.backward``): a leaf
@@ -54,11 +56,15 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None, retai
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
     if len(grad_tensors) != len(tensors):
-        raise ValueError(f"backward: got {len(tensors)} tensors but {len(grad_tensors)} grad_tensors")
+        raise ValueError(
+            f"backward: got {len(tensors)} tensors but {len(grad_tensors)} grad_tensors"
+        )
     total = None
     for t, g in zip(tensors, grad_tensors, strict=True):
         if g is None and t.data.size != 1:
-            raise RuntimeError(f"backward: grad_tensors must be given for the output of shape {t.shape}")
+            raise RuntimeError(
+                f"backward: grad_tensors must be given for the output of shape {t.shape}"
+            )
         term = t.sum() if g is None else (t * (g if isinstance(g, Tensor) else Tensor(g))).sum()
         total = term if total is None else total + term
     total.backward(retain_graph=retain_graph)
@@ -90,7 +96,9 @@ class CtxFunction(Function):
     def save_for_backward(self, *tensors: Any) -> None:
         """Keep these tensors (or None) for backward; read them back as ``ctx.saved_tensors``."""
         self.to_save = tensors
-        for i, t in enumerate(tensors):  # their arrays as attributes: the version check and free() see them
+        for i, t in enumerate(
+            tensors
+        ):  # their arrays as attributes: the version check and free() see them
             if isinstance(t, Tensor):
                 setattr(self, f"saved_array_{i}", t.data)
 
@@ -120,7 +128,9 @@ class CtxFunction(Function):
     def forward(self, *arrays: Array) -> Array | tuple[Array, ...]:
         arrays_left = iter(arrays)
         args = [Tensor(next(arrays_left)) if isinstance(a, Tensor) else a for a in self.args]
-        self.original_of = {id(new): a for new, a in zip(args, self.args, strict=True) if isinstance(a, Tensor)}
+        self.original_of = {
+            id(new): a for new, a in zip(args, self.args, strict=True) if isinstance(a, Tensor)
+        }
         with no_grad():
             if _overrides(self.definition, "setup_context"):  # PyTorch 2's split form
                 outputs = self.definition.forward(*args)
@@ -131,9 +141,13 @@ class CtxFunction(Function):
         outputs = outputs if self.output_is_tuple else (outputs,)
         for output in outputs:
             if not isinstance(output, Tensor):
-                raise TypeError(f"{self.name}.forward must return tensors, got {type(output).__name__}")
+                raise TypeError(
+                    f"{self.name}.forward must return tensors, got {type(output).__name__}"
+                )
         self.output_ids = [id(t) for t in outputs]
-        self.output_zeros = [(get_xp(t.data), t.shape, t.dtype) for t in outputs]  # for unused outputs
+        self.output_zeros = [
+            (get_xp(t.data), t.shape, t.dtype) for t in outputs
+        ]  # for unused outputs
         result = tuple(t.data for t in outputs)
         return result if self.output_is_tuple else result[0]
 
@@ -185,7 +199,9 @@ def apply_with_ctx(definition: type[Function], *args: Any) -> Any:
     if node.dirty:
         outputs = _rebind_dirty_inputs(node, outputs)
     if node.non_differentiable:
-        for output, output_id in zip(outputs if node.output_is_tuple else (outputs,), node.output_ids, strict=True):
+        for output, output_id in zip(
+            outputs if node.output_is_tuple else (outputs,), node.output_ids, strict=True
+        ):
             if output_id in node.non_differentiable:
                 output.requires_grad, output.creator = False, None
     return outputs
@@ -214,14 +230,20 @@ def _rebind_dirty_inputs(node: CtxFunction, outputs: Any) -> Any:
         if inputs is not None:  # recorded: the node's input becomes a stand-in for the old version
             stand_in = Tensor(original.data)
             stand_in.requires_grad, stand_in.creator, stand_in.generation = (
-                original.requires_grad, original.creator, original.generation)  # fmt: skip
+                original.requires_grad,
+                original.creator,
+                original.generation,
+            )
             if original.creator is not None:
                 refs = original.creator.outputs
                 refs[[ref() for ref in refs].index(original)] = weakref.ref(stand_in)
             inputs[[id(t) for t in inputs].index(id(original))] = stand_in
             node.outputs[position] = weakref.ref(original)
         original.requires_grad, original.creator, original.generation = (
-            made.requires_grad, made.creator, made.generation)  # fmt: skip
+            made.requires_grad,
+            made.creator,
+            made.generation,
+        )
         listed[position] = original
     if inputs is not None:
         node.inputs = tuple(inputs)
@@ -253,7 +275,9 @@ class AccumulateGrad:
 
 def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     """``grad_fn.next_functions``: ``(creator, output index)``, ``(AccumulateGrad, 0)`` or ``(None, 0)``."""
-    if function.inputs is None:  # freed by backward: the steps it recorded then (never called: none)
+    if (
+        function.inputs is None
+    ):  # freed by backward: the steps it recorded then (never called: none)
         recorded = getattr(function, "freed_steps", ())
     else:
         recorded = tuple(_step_back(x) for x in function.inputs)
@@ -275,10 +299,16 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     use ``with scratchnet.no_grad():`` instead.
     """
     if volatile:
-        raise RuntimeError("Variable(volatile=True) was removed in PyTorch 0.4; use `with no_grad():`")
+        raise RuntimeError(
+            "Variable(volatile=True) was removed in PyTorch 0.4; use `with no_grad():`"
+        )
     tensor = data if isinstance(data, Tensor) else Tensor(data)
     if requires_grad:
-        tensor = Tensor(tensor.data, requires_grad=True) if not tensor.is_leaf else tensor.requires_grad_(True)
+        tensor = (
+            Tensor(tensor.data, requires_grad=True)
+            if not tensor.is_leaf
+            else tensor.requires_grad_(True)
+        )
     return tensor
 
 

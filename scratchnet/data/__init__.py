@@ -7,7 +7,14 @@ labelled images of any size.
 
 from scratchnet.data import transforms, tta
 from scratchnet.data.dataloader import DataLoader
-from scratchnet.data.dataset import Dataset, ImageDataset, Subset, TensorDataset, collate, random_split
+from scratchnet.data.dataset import (
+    Dataset,
+    ImageDataset,
+    Subset,
+    TensorDataset,
+    collate,
+    random_split,
+)
 from scratchnet.data.sampler import (
     BatchSampler,
     RandomSampler,

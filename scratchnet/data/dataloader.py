@@ -97,16 +97,31 @@ class DataLoader:
         ``(inputs, targets)`` for the usual (image, label) datasets.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None, generator: np.random.Generator | None = None,
-                 transform: Callable[..., np.ndarray] | None = None,
-                 collate_fn: Callable[[list[Any]], tuple[np.ndarray, ...]] | None = None, *,
-                 device: str = "cpu", num_workers: int = 0, pin_memory: bool = False,
-                 persistent_workers: bool = False, prefetch_factor: int | None = None,
-                 worker_init_fn: Callable[[int], None] | None = None, timeout: float = 0,
-                 sampler: Any = None, batch_sampler: Any = None,
-                 multiprocessing_context: Any = None) -> None:  # fmt: skip
-        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int | None = None,
+        generator: np.random.Generator | None = None,
+        transform: Callable[..., np.ndarray] | None = None,
+        collate_fn: Callable[[list[Any]], tuple[np.ndarray, ...]] | None = None,
+        *,
+        device: str = "cpu",
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        prefetch_factor: int | None = None,
+        worker_init_fn: Callable[[int], None] | None = None,
+        timeout: float = 0,
+        sampler: Any = None,
+        batch_sampler: Any = None,
+        multiprocessing_context: Any = None,
+    ) -> None:
+        if batch_sampler is not None and (
+            batch_size != 1 or shuffle or sampler is not None or drop_last
+        ):
             raise ValueError(  # PyTorch's rule: the batch sampler decides all of these
                 "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
                 "and drop_last"
@@ -121,8 +136,16 @@ class DataLoader:
             raise ValueError(  # PyTorch's rule: these options describe workers
                 "DataLoader: persistent_workers and prefetch_factor need num_workers > 0"
             )
-        self.num_workers, self.pin_memory, self.persistent_workers = num_workers, pin_memory, persistent_workers
-        self.prefetch_factor, self.worker_init_fn, self.timeout = prefetch_factor or 2, worker_init_fn, timeout
+        self.num_workers, self.pin_memory, self.persistent_workers = (
+            num_workers,
+            pin_memory,
+            persistent_workers,
+        )
+        self.prefetch_factor, self.worker_init_fn, self.timeout = (
+            prefetch_factor or 2,
+            worker_init_fn,
+            timeout,
+        )
         self.multiprocessing_context = multiprocessing_context
         self._pool: concurrent.futures.Executor | None = None
         if batch_size < 1:
@@ -130,7 +153,12 @@ class DataLoader:
         self.device = normalize_device(device)
         if self.device == "cuda":
             require_cupy("DataLoader(device='cuda')")  # fail here, not at the first batch
-        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = (
+            dataset,
+            batch_size,
+            shuffle,
+            drop_last,
+        )
         if seed is None:
             seed = int(numpy_generator(generator).integers(2**63))
         self.seed = seed
@@ -162,7 +190,9 @@ class DataLoader:
         else:
             n = len(self.dataset)
             order = rng.permutation(n) if self.shuffle else np.arange(n)
-            batches = [order[start : start + self.batch_size] for start in range(0, n, self.batch_size)]
+            batches = [
+                order[start : start + self.batch_size] for start in range(0, n, self.batch_size)
+            ]
             if self.drop_last and batches and len(batches[-1]) < self.batch_size:
                 batches.pop()
         fetched = self._fetch_in_workers(batches) if self.num_workers else map(self._fetch, batches)
@@ -178,7 +208,11 @@ class DataLoader:
         """Fetch the batches in the workers, ``num_workers * prefetch_factor`` ahead, in order."""
         pool = self._pool or self._start_workers()
         # A worker process serves the loader it was forked with; worker threads call it directly.
-        task = self._fetch if isinstance(pool, concurrent.futures.ThreadPoolExecutor) else _fetch_in_worker
+        task = (
+            self._fetch
+            if isinstance(pool, concurrent.futures.ThreadPoolExecutor)
+            else _fetch_in_worker
+        )
         pending: deque[concurrent.futures.Future[Any]] = deque()
         ahead = self.num_workers * self.prefetch_factor
         try:
@@ -191,7 +225,9 @@ class DataLoader:
         finally:
             for future in pending:  # the loop was left early: drop what is still queued
                 future.cancel()
-            if not self.persistent_workers:  # this epoch's own pool (not kept in self._pool): stop it now
+            if (
+                not self.persistent_workers
+            ):  # this epoch's own pool (not kept in self._pool): stop it now
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _start_workers(self) -> concurrent.futures.Executor:
@@ -200,17 +236,23 @@ class DataLoader:
             context = "fork"
         if context in ("fork", "forkserver", "spawn"):
             context = multiprocessing.get_context(context)
-        if context is None or context == "thread":  # no fork on this platform: threads share the dataset
+        if (
+            context is None or context == "thread"
+        ):  # no fork on this platform: threads share the dataset
             pool: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(
                 self.num_workers, initializer=_start_worker, initargs=(self, _Counter())
             )
         else:
-            with warnings.catch_warnings():  # fork in a process with threads: our workers run NumPy only
+            with (
+                warnings.catch_warnings()
+            ):  # fork in a process with threads: our workers run NumPy only
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pool = concurrent.futures.ProcessPoolExecutor(
-                    self.num_workers, mp_context=context, initializer=_start_worker,
+                    self.num_workers,
+                    mp_context=context,
+                    initializer=_start_worker,
                     initargs=(self, context.Value("i", 0)),
-                )  # fmt: skip
+                )
         if self.persistent_workers:
             self._pool = pool
         return pool
@@ -241,7 +283,9 @@ class DataLoader:
         self.seed, self.epoch = int(state["seed"]), int(state["epoch"])
 
 
-def fetch_batch(dataset: Dataset, collate_fn: Callable[..., Any], indices: np.ndarray) -> tuple[np.ndarray, ...]:
+def fetch_batch(
+    dataset: Dataset, collate_fn: Callable[..., Any], indices: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """The samples at ``indices`` as batch arrays: ``get_batch`` if the dataset has one, else collated."""
     if hasattr(dataset, "get_batch"):
         return dataset.get_batch(indices)

@@ -46,7 +46,9 @@ class TensorDataset(Dataset):
         self.arrays = tuple(_as_numpy(a) for a in arrays)
         lengths = {len(a) for a in self.arrays}
         if len(lengths) != 1:
-            raise ValueError(f"TensorDataset: arrays of different lengths {[len(a) for a in self.arrays]}")
+            raise ValueError(
+                f"TensorDataset: arrays of different lengths {[len(a) for a in self.arrays]}"
+            )
 
     def __len__(self) -> int:
         return len(self.arrays[0])
@@ -56,7 +58,9 @@ class TensorDataset(Dataset):
 
         ``DataLoader`` does not come through here: it takes whole batches with ``get_batch``.
         """
-        batch = self.get_batch(np.array([index]))  # a batch of one: the same conversion as a loader's
+        batch = self.get_batch(
+            np.array([index])
+        )  # a batch of one: the same conversion as a loader's
         return tuple(Tensor(a[0, ...]) for a in batch)  # [0, ...]: an array even for a scalar label
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -80,10 +84,18 @@ class ImageDataset(TensorDataset):
         ``"multi-class"``, ``"binary-class"``, ``"multi-label"`` or ``"ordinal-regression"``.
     """
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, classes: Sequence[str],
-                 task: str = "multi-class", name: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        classes: Sequence[str],
+        task: str = "multi-class",
+        name: str = "",
+    ) -> None:
         if images.ndim != 4:
-            raise ValueError(f"{name or 'ImageDataset'}: images must be (N, C, H, W), got shape {images.shape}")
+            raise ValueError(
+                f"{name or 'ImageDataset'}: images must be (N, C, H, W), got shape {images.shape}"
+            )
         super().__init__(images, labels)
         self.classes, self.task, self.name = list(classes), task, name
 
@@ -128,8 +140,9 @@ class Subset(Dataset):
         return collate([self.dataset[int(i)] for i in self.indices[indices]])
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int | float], seed: int = 0,
-                 generator: Any = None) -> list[Subset]:  # fmt: skip
+def random_split(
+    dataset: Dataset, lengths: Sequence[int | float], seed: int = 0, generator: Any = None
+) -> list[Subset]:
     """Split into non-overlapping subsets of the given lengths, in a seeded random order.
 
     ``lengths`` may be fractions summing to 1, as PyTorch accepts: each subset gets
@@ -137,13 +150,20 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], seed: int = 0
     ``generator`` (a ``scratchnet.Generator``, as ``torch.Generator``) draws the order instead of ``seed``.
     """
     n = len(dataset)
-    if lengths and all(0 <= x <= 1 for x in lengths) and math.isclose(sum(lengths), 1) and sum(lengths) != n:
+    if (
+        lengths
+        and all(0 <= x <= 1 for x in lengths)
+        and math.isclose(sum(lengths), 1)
+        and sum(lengths) != n
+    ):
         sizes = [math.floor(n * fraction) for fraction in lengths]
         for i in range(n - sum(sizes)):  # PyTorch's round-robin of the remainder
             sizes[i % len(sizes)] += 1
         lengths = sizes
     if sum(lengths) != n:
-        raise ValueError(f"random_split: lengths {list(lengths)} do not add up to {n} (or, as fractions, to 1)")
+        raise ValueError(
+            f"random_split: lengths {list(lengths)} do not add up to {n} (or, as fractions, to 1)"
+        )
     rng = np.random.default_rng(seed) if generator is None else numpy_generator(generator)
     order = rng.permutation(len(dataset))
     bounds = np.cumsum([0, *lengths])

@@ -55,11 +55,15 @@ def data_home() -> Path:
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     # 1,797 rows of 64 pixel counts (0..16: on-pixels in a 4x4 block of a 32x32 bitmap) + the label.
     table = np.loadtxt(_BUNDLED / "digits.csv.gz", delimiter=",", dtype=np.int64)
-    images = (table[:, :64] / 16).astype(np.float32).reshape(-1, 1, 8, 8)  # (1797, 1, 8, 8) in [0, 1]
+    images = (
+        (table[:, :64] / 16).astype(np.float32).reshape(-1, 1, 8, 8)
+    )  # (1797, 1, 8, 8) in [0, 1]
     return images, table[:, 64]
 
 
-def digits(split: str = "train", val_fraction: float = 0.1, test_fraction: float = 0.2) -> ImageDataset:
+def digits(
+    split: str = "train", val_fraction: float = 0.1, test_fraction: float = 0.2
+) -> ImageDataset:
     """The UCI optical handwritten digits (Alpaydin & Kaynak 1998): 1,797 grey 8x8 images, 10 classes.
 
     The split is fixed (stratified by class, seed 0): with the default fractions 1,259 train, 179 val
@@ -86,7 +90,9 @@ def digits(split: str = "train", val_fraction: float = 0.1, test_fraction: float
         chosen = np.sort(np.concatenate(parts[split]))
     else:
         raise ValueError(f"digits: unknown split {split!r}; use 'train', 'val', 'test' or 'all'")
-    return ImageDataset(images[chosen], labels[chosen], [str(d) for d in range(10)], name=f"digits-{split}")
+    return ImageDataset(
+        images[chosen], labels[chosen], [str(d) for d in range(10)], name=f"digits-{split}"
+    )
 
 
 # --------------------------------------------------------------------------- MedMNIST
@@ -95,33 +101,118 @@ MEDMNIST_URL = "https://zenodo.org/records/10519652"  # MedMNIST+ (v3): every da
 
 # flag: (channels, task, class or label names). From the MedMNIST v2 paper (Yang et al. 2023), Table 1.
 MEDMNIST_INFO: dict[str, tuple[int, str, list[str]]] = {
-    "pathmnist": (3, "multi-class", ["adipose", "background", "debris", "lymphocytes", "mucus", "smooth muscle",
-                                     "normal colon mucosa", "cancer-associated stroma",
-                                     "colorectal adenocarcinoma epithelium"]),
-    "chestmnist": (1, "multi-label", ["atelectasis", "cardiomegaly", "effusion", "infiltration", "mass", "nodule",
-                                      "pneumonia", "pneumothorax", "consolidation", "edema", "emphysema",
-                                      "fibrosis", "pleural", "hernia"]),
-    "dermamnist": (3, "multi-class", ["actinic keratoses and intraepithelial carcinoma", "basal cell carcinoma",
-                                      "benign keratosis-like lesions", "dermatofibroma", "melanoma",
-                                      "melanocytic nevi", "vascular lesions"]),
-    "octmnist": (1, "multi-class", ["choroidal neovascularization", "diabetic macular edema", "drusen", "normal"]),
+    "pathmnist": (
+        3,
+        "multi-class",
+        [
+            "adipose",
+            "background",
+            "debris",
+            "lymphocytes",
+            "mucus",
+            "smooth muscle",
+            "normal colon mucosa",
+            "cancer-associated stroma",
+            "colorectal adenocarcinoma epithelium",
+        ],
+    ),
+    "chestmnist": (
+        1,
+        "multi-label",
+        [
+            "atelectasis",
+            "cardiomegaly",
+            "effusion",
+            "infiltration",
+            "mass",
+            "nodule",
+            "pneumonia",
+            "pneumothorax",
+            "consolidation",
+            "edema",
+            "emphysema",
+            "fibrosis",
+            "pleural",
+            "hernia",
+        ],
+    ),
+    "dermamnist": (
+        3,
+        "multi-class",
+        [
+            "actinic keratoses and intraepithelial carcinoma",
+            "basal cell carcinoma",
+            "benign keratosis-like lesions",
+            "dermatofibroma",
+            "melanoma",
+            "melanocytic nevi",
+            "vascular lesions",
+        ],
+    ),
+    "octmnist": (
+        1,
+        "multi-class",
+        ["choroidal neovascularization", "diabetic macular edema", "drusen", "normal"],
+    ),
     "pneumoniamnist": (1, "binary-class", ["normal", "pneumonia"]),
     "retinamnist": (3, "ordinal-regression", ["0", "1", "2", "3", "4"]),
     "breastmnist": (1, "binary-class", ["malignant", "normal, benign"]),
-    "bloodmnist": (3, "multi-class", ["basophil", "eosinophil", "erythroblast", "immature granulocytes",
-                                      "lymphocyte", "monocyte", "neutrophil", "platelet"]),
-    "tissuemnist": (1, "multi-class", ["Collecting Duct, Connecting Tubule", "Distal Convoluted Tubule",
-                                       "Glomerular endothelial cells", "Interstitial endothelial cells",
-                                       "Leukocytes", "Podocytes", "Proximal Tubule Segments",
-                                       "Thick Ascending Limb"]),
-    "organamnist": (1, "multi-class", ["bladder", "femur-left", "femur-right", "heart", "kidney-left",
-                                       "kidney-right", "liver", "lung-left", "lung-right", "pancreas", "spleen"]),
-}  # fmt: skip
+    "bloodmnist": (
+        3,
+        "multi-class",
+        [
+            "basophil",
+            "eosinophil",
+            "erythroblast",
+            "immature granulocytes",
+            "lymphocyte",
+            "monocyte",
+            "neutrophil",
+            "platelet",
+        ],
+    ),
+    "tissuemnist": (
+        1,
+        "multi-class",
+        [
+            "Collecting Duct, Connecting Tubule",
+            "Distal Convoluted Tubule",
+            "Glomerular endothelial cells",
+            "Interstitial endothelial cells",
+            "Leukocytes",
+            "Podocytes",
+            "Proximal Tubule Segments",
+            "Thick Ascending Limb",
+        ],
+    ),
+    "organamnist": (
+        1,
+        "multi-class",
+        [
+            "bladder",
+            "femur-left",
+            "femur-right",
+            "heart",
+            "kidney-left",
+            "kidney-right",
+            "liver",
+            "lung-left",
+            "lung-right",
+            "pancreas",
+            "spleen",
+        ],
+    ),
+}
 MEDMNIST_INFO["organcmnist"] = MEDMNIST_INFO["organsmnist"] = MEDMNIST_INFO["organamnist"]
 
 
-def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = None, size: int = 28,
-             max_expansion: float | None = None) -> ImageDataset:  # fmt: skip
+def medmnist(
+    flag: str,
+    split: str = "train",
+    root: str | os.PathLike | None = None,
+    size: int = 28,
+    max_expansion: float | None = None,
+) -> ImageDataset:
     """One split of a MedMNIST dataset, from the ``.npz`` file MedMNIST distributes.
 
     Parameters
@@ -172,26 +263,36 @@ def medmnist(flag: str, split: str = "train", root: str | os.PathLike | None = N
     arrays = read_npz(path, "MedMNIST archive", keys, max_expansion=max_expansion)
     images, labels = arrays[keys[0]], arrays[keys[1]]
     source = f"medmnist: {keys[0]} of {path}"
-    expected = (size, size) if channels == 1 else (size, size, channels)  # per image, as MedMNIST stores it
+    expected = (
+        (size, size) if channels == 1 else (size, size, channels)
+    )  # per image, as MedMNIST stores it
     if images.shape[1:] not in [expected, (size, size, channels)]:
         needed = ", ".join(map(str, expected))
-        raise ValueError(f"{source} has shape {images.shape}; {flag} at size {size} needs (N, {needed})")
+        raise ValueError(
+            f"{source} has shape {images.shape}; {flag} at size {size} needs (N, {needed})"
+        )
     images = _checked_pixels(images, source)
     images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)  # (N, C, H, W)
     source = f"medmnist: {keys[1]} of {path}"
     if task == "multi-label":
         if labels.shape != (len(images), len(names)):
-            raise ValueError(f"{source} has shape {labels.shape}; {flag} needs ({len(images)}, {len(names)}): "
-                             f"one 0/1 column per finding for each of the {len(images)} images")  # fmt: skip
+            raise ValueError(
+                f"{source} has shape {labels.shape}; {flag} needs ({len(images)}, {len(names)}): "
+                f"one 0/1 column per finding for each of the {len(images)} images"
+            )
         _check_whole_numbers(labels, source, 0, 1)
         labels = labels.astype(np.float32)  # (N, 14) of 0/1
     else:
         if labels.shape not in [(len(images),), (len(images), 1)]:
-            raise ValueError(f"{source} has shape {labels.shape}; {flag} needs one class index per image: "
-                             f"({len(images)}, 1) or ({len(images)},)")  # fmt: skip
+            raise ValueError(
+                f"{source} has shape {labels.shape}; {flag} needs one class index per image: "
+                f"({len(images)}, 1) or ({len(images)},)"
+            )
         _check_whole_numbers(labels, source, 0, len(names) - 1)
         labels = labels.reshape(len(labels)).astype(np.int64)  # (N, 1) -> (N,)
-    return ImageDataset(np.ascontiguousarray(images), labels, names, task=task, name=f"{flag}-{split}")
+    return ImageDataset(
+        np.ascontiguousarray(images), labels, names, task=task, name=f"{flag}-{split}"
+    )
 
 
 # --------------------------------------------------------------------------- MNIST, Fashion-MNIST
@@ -221,8 +322,9 @@ def read_idx(path: str | os.PathLike, max_expansion: float | None = None) -> np.
             raise ValueError(f"{path} is truncated or not a gzipped idx file ({error})") from None
 
 
-def _read_idx_stream(file: BinaryIO, path: Path, on_disk: int, compressed: int | None,
-                     max_expansion: float | None) -> np.ndarray:  # fmt: skip
+def _read_idx_stream(
+    file: BinaryIO, path: Path, on_disk: int, compressed: int | None, max_expansion: float | None
+) -> np.ndarray:
     """The array of an idx stream; ``compressed``: the size on disk of a gzipped one, else None."""
     head = file.read(4)
     if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in _IDX_DTYPES:
@@ -230,13 +332,19 @@ def _read_idx_stream(file: BinaryIO, path: Path, on_disk: int, compressed: int |
     dtype, ndim = np.dtype(_IDX_DTYPES[head[2]]), head[3]
     dims = file.read(4 * ndim)
     if len(dims) < 4 * ndim:
-        raise ValueError(f"idx file {path} is truncated: it ends inside its header ({ndim} dimensions declared)")
+        raise ValueError(
+            f"idx file {path} is truncated: it ends inside its header ({ndim} dimensions declared)"
+        )
     shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     expected = 4 + 4 * ndim + math.prod(shape) * dtype.itemsize
     if compressed is None and on_disk != expected:
-        problem = "is truncated" if on_disk < expected else f"has {on_disk - expected:,} trailing bytes"
-        raise ValueError(f"idx file {path} {problem}: its header declares shape {shape} of {dtype} "
-                         f"({expected:,} bytes with the header), the file has {on_disk:,}")  # fmt: skip
+        problem = (
+            "is truncated" if on_disk < expected else f"has {on_disk - expected:,} trailing bytes"
+        )
+        raise ValueError(
+            f"idx file {path} {problem}: its header declares shape {shape} of {dtype} "
+            f"({expected:,} bytes with the header), the file has {on_disk:,}"
+        )
     if compressed is not None:
         check_expansion(expected, compressed, path, "idx file", max_expansion)
     data = file.read(expected - 4 - 4 * ndim)  # at most what the header declares: never more
@@ -254,8 +362,14 @@ def _find(root: Path, names: list[str], hint: str) -> Path:
     raise FileNotFoundError(f"{root / names[0]} (or .gz) not found. {hint}")
 
 
-def _idx_dataset(name: str, root: str | os.PathLike | None, split: str, classes: list[str], url: str,
-                 max_expansion: float | None) -> ImageDataset:  # fmt: skip
+def _idx_dataset(
+    name: str,
+    root: str | os.PathLike | None,
+    split: str,
+    classes: list[str],
+    url: str,
+    max_expansion: float | None,
+) -> ImageDataset:
     if split not in ("train", "test"):
         raise ValueError(f"{name}: unknown split {split!r}; use 'train' or 'test'")
     base = Path(root) if root is not None else data_home() / name
@@ -272,17 +386,22 @@ def _idx_dataset(name: str, root: str | os.PathLike | None, split: str, classes:
                 raise
     images, labels = read_idx(image_path, max_expansion), read_idx(label_path, max_expansion)
     if images.ndim != 3:
-        raise ValueError(f"{name}: {image_path} holds an array of shape {images.shape}, not images (N, H, W)")
+        raise ValueError(
+            f"{name}: {image_path} holds an array of shape {images.shape}, not images (N, H, W)"
+        )
     if labels.shape != (len(images),):
-        raise ValueError(f"{name}: {label_path} holds labels of shape {labels.shape}, but {image_path} "
-                         f"holds {len(images)} images: one label per image needed")  # fmt: skip
+        raise ValueError(
+            f"{name}: {label_path} holds labels of shape {labels.shape}, but {image_path} "
+            f"holds {len(images)} images: one label per image needed"
+        )
     images = _checked_pixels(images, f"{name}: {image_path}")
     _check_whole_numbers(labels, f"{name}: {label_path}", 0, len(classes) - 1)
     return ImageDataset(images[:, None], labels.astype(np.int64), classes, name=f"{name}-{split}")
 
 
-def mnist(split: str = "train", root: str | os.PathLike | None = None,
-          max_expansion: float | None = None) -> ImageDataset:  # fmt: skip
+def mnist(
+    split: str = "train", root: str | os.PathLike | None = None, max_expansion: float | None = None
+) -> ImageDataset:
     """MNIST (LeCun et al. 1998): 60,000 train / 10,000 test grey 28x28 digits, from the idx files.
 
     The files are checked (see ``read_idx``): exactly the bytes their headers declare, images
@@ -293,18 +412,40 @@ def mnist(split: str = "train", root: str | os.PathLike | None = None,
     return _idx_dataset("mnist", root, split, [str(d) for d in range(10)], url, max_expansion)
 
 
-def fashion_mnist(split: str = "train", root: str | os.PathLike | None = None,
-                  max_expansion: float | None = None) -> ImageDataset:  # fmt: skip
+def fashion_mnist(
+    split: str = "train", root: str | os.PathLike | None = None, max_expansion: float | None = None
+) -> ImageDataset:
     """Fashion-MNIST (Xiao et al. 2017): MNIST's format with 10 kinds of clothing (checked as ``mnist``'s)."""
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-               "Ankle boot"]  # fmt: skip
+    classes = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
     url = "https://github.com/zalandoresearch/fashion-mnist"
     return _idx_dataset("fashion-mnist", root, split, classes, url, max_expansion)
 
 
 # --------------------------------------------------------------------------- CIFAR-10
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
@@ -315,12 +456,17 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     """
 
     ALLOWED: ClassVar[set[tuple[str, str]]] = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    }  # fmt: skip
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
 
     def __init__(self, file: BinaryIO, path: Path) -> None:
-        super().__init__(file, encoding="bytes")  # bytes keys (b"data"), as the batches were written in Python 2
+        super().__init__(
+            file, encoding="bytes"
+        )  # bytes keys (b"data"), as the batches were written in Python 2
         self.path = path
 
     def find_class(self, module: str, name: str) -> Any:
@@ -347,26 +493,46 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             batch = _ArraysOnlyUnpickler(file, path).load()
         except _CodeRefusedError:
             raise
-        except Exception as error:  # a damaged pickle raises nearly anything (EOFError, KeyError ...)
-            detail = f"{type(error).__name__}: {error}" if head.startswith(b"\x80") else describe_start(head)
-            raise ValueError(f"{path} is truncated or not a CIFAR-10 python batch ({detail})") from None
+        except (
+            Exception
+        ) as error:  # a damaged pickle raises nearly anything (EOFError, KeyError ...)
+            detail = (
+                f"{type(error).__name__}: {error}"
+                if head.startswith(b"\x80")
+                else describe_start(head)
+            )
+            raise ValueError(
+                f"{path} is truncated or not a CIFAR-10 python batch ({detail})"
+            ) from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        keys = list(batch)[:8] if isinstance(batch, dict) else type(batch).__name__  # keys may mix str and bytes
-        raise ValueError(f"{path} is not a CIFAR-10 python batch: it needs the entries b'data' and "
-                         f"b'labels', it holds {keys}")  # fmt: skip
+        keys = (
+            list(batch)[:8] if isinstance(batch, dict) else type(batch).__name__
+        )  # keys may mix str and bytes
+        raise ValueError(
+            f"{path} is not a CIFAR-10 python batch: it needs the entries b'data' and "
+            f"b'labels', it holds {keys}"
+        )
     data, labels = batch[b"data"], batch[b"labels"]
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != _CIFAR_PIXELS:
         shape = data.shape if isinstance(data, np.ndarray) else type(data).__name__
-        raise ValueError(f"cifar10: b'data' of {path} is {shape}; a CIFAR-10 batch holds (N, {_CIFAR_PIXELS}) pixels")
+        raise ValueError(
+            f"cifar10: b'data' of {path} is {shape}; a CIFAR-10 batch holds (N, {_CIFAR_PIXELS}) pixels"
+        )
     if not isinstance(labels, list | np.ndarray) or len(labels) != len(data):
         count = len(labels) if isinstance(labels, list | np.ndarray) else type(labels).__name__
-        raise ValueError(f"cifar10: b'labels' of {path} holds {count} labels for {len(data)} images")
+        raise ValueError(
+            f"cifar10: b'labels' of {path} holds {count} labels for {len(data)} images"
+        )
     if isinstance(labels, list) and not all(isinstance(x, int | np.integer) for x in labels):
         wrong = next(x for x in labels if not isinstance(x, int | np.integer))
-        raise ValueError(f"cifar10: b'labels' of {path} holds {wrong!r}, not a class index (a whole number)")
+        raise ValueError(
+            f"cifar10: b'labels' of {path} holds {wrong!r}, not a class index (a whole number)"
+        )
     labels = np.asarray(labels)
     _check_whole_numbers(labels, f"cifar10: b'labels' of {path}", 0, len(CIFAR10_CLASSES) - 1)
-    images = _checked_pixels(data, f"cifar10: b'data' of {path}").reshape(-1, 3, 32, 32)  # rows of R, G, B planes
+    images = _checked_pixels(data, f"cifar10: b'data' of {path}").reshape(
+        -1, 3, 32, 32
+    )  # rows of R, G, B planes
     return images, labels.astype(np.int64)
 
 
@@ -375,8 +541,10 @@ def _read_cifar_binary(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with open_regular_file(path, "CIFAR-10 binary batch") as file:
         raw = file.read()
     if not raw or len(raw) % record:
-        raise ValueError(f"{path} is truncated or has trailing bytes: {len(raw):,} bytes is not a whole number "
-                         f"of {record:,}-byte records (1 label byte + {_CIFAR_PIXELS:,} pixel bytes)")  # fmt: skip
+        raise ValueError(
+            f"{path} is truncated or has trailing bytes: {len(raw):,} bytes is not a whole number "
+            f"of {record:,}-byte records (1 label byte + {_CIFAR_PIXELS:,} pixel bytes)"
+        )
     records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, record)  # (N, 3073)
     labels = records[:, 0].astype(np.int64)
     _check_whole_numbers(labels, f"cifar10: {path}", 0, len(CIFAR10_CLASSES) - 1)
@@ -393,9 +561,11 @@ def cifar10(split: str = "train", root: str | os.PathLike | None = None) -> Imag
         raise ValueError(f"cifar10: unknown split {split!r}; use 'train' or 'test'")
     base = Path(root) if root is not None else data_home()
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    for folder, suffix, reader in [(base / "cifar-10-batches-py", "", _read_cifar_batch),
-                                   (base, "", _read_cifar_batch),
-                                   (base / "cifar-10-batches-bin", ".bin", _read_cifar_binary)]:  # fmt: skip
+    for folder, suffix, reader in [
+        (base / "cifar-10-batches-py", "", _read_cifar_batch),
+        (base, "", _read_cifar_batch),
+        (base / "cifar-10-batches-bin", ".bin", _read_cifar_binary),
+    ]:
         paths = [folder / (name + suffix) for name in names]
         if all(p.exists() for p in paths):
             parts = [reader(p) for p in paths]
@@ -418,7 +588,9 @@ def _checked_pixels(images: np.ndarray, source: str) -> np.ndarray:
         if bad.any():
             first = np.unravel_index(np.argmax(bad), images.shape)[0]
             count = int(bad.sum())
-            raise ValueError(f"{source} has {count:,} NaN or infinite pixel values (the first in image {first})")
+            raise ValueError(
+                f"{source} has {count:,} NaN or infinite pixel values (the first in image {first})"
+            )
         return images
     if images.dtype.kind not in "iu":
         raise ValueError(f"{source} holds {images.dtype} values, not pixels (uint8 or float)")
@@ -428,7 +600,9 @@ def _checked_pixels(images: np.ndarray, source: str) -> np.ndarray:
     return images
 
 
-def _check_whole_numbers(values: np.ndarray, source: str, low: int, high: int, what: str = "label") -> None:
+def _check_whole_numbers(
+    values: np.ndarray, source: str, low: int, high: int, what: str = "label"
+) -> None:
     """Every value an integer in ``low..high``: a class index, a 0/1 finding or a uint8 pixel."""
     if values.dtype.kind not in "iuf":
         raise ValueError(f"{source} holds {values.dtype} values, not {what}s (whole numbers)")
@@ -436,11 +610,15 @@ def _check_whole_numbers(values: np.ndarray, source: str, low: int, high: int, w
         bad = ~np.isfinite(values) | (values != np.round(values))
         if bad.any():
             value = values[bad].flat[0]
-            raise ValueError(f"{source}: {what} {value} is not a whole number ({what}s are {low}..{high})")
+            raise ValueError(
+                f"{source}: {what} {value} is not a whole number ({what}s are {low}..{high})"
+            )
     outside = (values < low) | (values > high)
     if outside.any():
         index = np.unravel_index(np.argmax(outside), values.shape)[0]
-        raise ValueError(f"{source}: {what} {values[outside].flat[0]} (at row {index}) is outside {low}..{high}")
+        raise ValueError(
+            f"{source}: {what} {values[outside].flat[0]} (at row {index}) is outside {low}..{high}"
+        )
 
 
 # --------------------------------------------------------------------------- synthetic lesions
@@ -448,8 +626,14 @@ def _check_whole_numbers(values: np.ndarray, source: str, low: int, high: int, w
 LESION_CLASSES = ["healthy", "round lesion", "elongated lesion", "ring lesion"]
 
 
-def synthetic_lesions(num_samples: int = 1000, size: int = 32, num_classes: int = 4, channels: int = 1,
-                      noise: float = 0.15, seed: int = 0) -> ImageDataset:  # fmt: skip
+def synthetic_lesions(
+    num_samples: int = 1000,
+    size: int = 32,
+    num_classes: int = 4,
+    channels: int = 1,
+    noise: float = 0.15,
+    seed: int = 0,
+) -> ImageDataset:
     """Tissue-like noisy images, some with a bright "lesion" whose shape is the class.
 
     Classes (the first ``num_classes`` of): 0 healthy (no lesion), 1 round lesion (a Gaussian
@@ -494,14 +678,18 @@ def synthetic_lesions(num_samples: int = 1000, size: int = 32, num_classes: int 
             images[i] = image[None] * np.array([0.95, 0.6, 0.8], dtype=np.float32)[:, None, None]
         else:
             images[i] = image[None].repeat(channels, axis=0)
-    dataset = ImageDataset(images, labels.astype(np.int64), LESION_CLASSES[:num_classes], name="synthetic-lesions")
+    dataset = ImageDataset(
+        images, labels.astype(np.int64), LESION_CLASSES[:num_classes], name="synthetic-lesions"
+    )
     dataset.masks = masks
     return dataset
 
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     """Smooth random texture with zero mean and unit spread: white noise blurred by a box filter."""
-    k = max(1, size // 10)  # blur radius grows with the image, so the texture looks alike at any size
+    k = max(
+        1, size // 10
+    )  # blur radius grows with the image, so the texture looks alike at any size
     noise = rng.standard_normal((size + 2 * k, size + 2 * k)).astype(np.float32)
     noise = _box_blur(_box_blur(noise, k, axis=0), k, axis=1)  # (size, size): separable 2-D blur
     return noise / (noise.std() + 1e-6)
@@ -510,10 +698,14 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
 def _box_blur(a: np.ndarray, k: int, axis: int) -> np.ndarray:
     """Mean over windows of 2k+1 along ``axis`` ("valid": the axis shrinks by 2k), by running sums."""
     summed = np.cumsum(a, axis=axis)
-    summed = np.concatenate([np.zeros_like(summed.take([0], axis=axis)), summed], axis=axis)  # S[0] = 0
+    summed = np.concatenate(
+        [np.zeros_like(summed.take([0], axis=axis)), summed], axis=axis
+    )  # S[0] = 0
     n = 2 * k + 1
     length = summed.shape[axis]
-    return (summed.take(range(n, length), axis=axis) - summed.take(range(0, length - n), axis=axis)) / n
+    return (
+        summed.take(range(n, length), axis=axis) - summed.take(range(0, length - n), axis=axis)
+    ) / n
 
 
 def _vessel(rng: np.random.Generator, rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
@@ -525,8 +717,9 @@ def _vessel(rng: np.random.Generator, rows: np.ndarray, cols: np.ndarray, size: 
     return np.exp(-(((v - centre) / (0.04 * size + 0.5)) ** 2))
 
 
-def _lesion(rng: np.random.Generator, label: int, rows: np.ndarray, cols: np.ndarray,
-            size: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _lesion(
+    rng: np.random.Generator, label: int, rows: np.ndarray, cols: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The intensity of one lesion of the given class and its mask."""
     radius = rng.uniform(0.15, 0.22) * size
     margin = 1.5 * radius + 1  # keeps the whole lesion (an ellipse reaches 1.4 radii) inside

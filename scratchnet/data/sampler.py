@@ -34,7 +34,9 @@ from scratchnet.rng import numpy_generator
 class Sampler:
     """Base class: subclasses define ``__iter__`` (dataset indices) and ``__len__``."""
 
-    def __init__(self, data_source: Any = None) -> None:  # PyTorch's signature; the argument is unused
+    def __init__(
+        self, data_source: Any = None
+    ) -> None:  # PyTorch's signature; the argument is unused
         pass
 
     def __iter__(self) -> Iterator[int]:
@@ -71,11 +73,22 @@ class RandomSampler(Sampler):
     generator : scratchnet.Generator or numpy.random.Generator, optional
     """
 
-    def __init__(self, data_source: Sized, replacement: bool = False, num_samples: int | None = None,
-                 generator: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data_source: Sized,
+        replacement: bool = False,
+        num_samples: int | None = None,
+        generator: Any = None,
+    ) -> None:
         if not isinstance(replacement, bool):
-            raise TypeError(f"replacement should be a boolean value, but got replacement={replacement!r}")
-        self.data_source, self.replacement, self._num_samples = data_source, replacement, num_samples
+            raise TypeError(
+                f"replacement should be a boolean value, but got replacement={replacement!r}"
+            )
+        self.data_source, self.replacement, self._num_samples = (
+            data_source,
+            replacement,
+            num_samples,
+        )
         self.generator = generator
         _check_count("RandomSampler", "num_samples", self.num_samples)
 
@@ -87,8 +100,12 @@ class RandomSampler(Sampler):
         rng, n = numpy_generator(self.generator), len(self.data_source)
         if self.replacement:
             return iter(rng.integers(n, size=self.num_samples).tolist())
-        rounds = math.ceil(self.num_samples / n) if n else 0  # num_samples > n: whole permutations, then a part
-        order = np.concatenate([rng.permutation(n) for _ in range(rounds)]) if rounds else np.arange(0)
+        rounds = (
+            math.ceil(self.num_samples / n) if n else 0
+        )  # num_samples > n: whole permutations, then a part
+        order = (
+            np.concatenate([rng.permutation(n) for _ in range(rounds)]) if rounds else np.arange(0)
+        )
         return iter(order[: self.num_samples].tolist())
 
     def __len__(self) -> int:
@@ -123,14 +140,23 @@ class WeightedRandomSampler(Sampler):
     generator : scratchnet.Generator or numpy.random.Generator, optional
     """
 
-    def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
-                 generator: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        weights: Sequence[float],
+        num_samples: int,
+        replacement: bool = True,
+        generator: Any = None,
+    ) -> None:
         _check_count("WeightedRandomSampler", "num_samples", num_samples)
         if not isinstance(replacement, bool):
-            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement!r}")
+            raise ValueError(
+                f"replacement should be a boolean value, but got replacement={replacement!r}"
+            )
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim != 1:
-            raise ValueError(f"WeightedRandomSampler: weights should be a 1-D sequence, got shape {weights.shape}")
+            raise ValueError(
+                f"WeightedRandomSampler: weights should be a 1-D sequence, got shape {weights.shape}"
+            )
         if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
             raise RuntimeError(
                 "WeightedRandomSampler: invalid distribution: the weights must be finite, non-negative and not "
@@ -140,16 +166,25 @@ class WeightedRandomSampler(Sampler):
             raise RuntimeError(
                 f"WeightedRandomSampler: cannot draw {num_samples} samples without replacement from {len(weights)}"
             )
-        self.weights, self.num_samples, self.replacement, self.generator = weights, num_samples, replacement, generator
+        self.weights, self.num_samples, self.replacement, self.generator = (
+            weights,
+            num_samples,
+            replacement,
+            generator,
+        )
 
     def __iter__(self) -> Iterator[int]:
         rng, weights = numpy_generator(self.generator), self.weights
         if self.replacement:
-            return iter(rng.choice(len(weights), size=self.num_samples, p=weights / weights.sum()).tolist())
+            return iter(
+                rng.choice(len(weights), size=self.num_samples, p=weights / weights.sum()).tolist()
+            )
         # Without replacement: the samples of non-zero weight, in weighted order; past those, as torch's
         # multinomial does, the zero-weight ones (in random order).
         positive, zero = np.flatnonzero(weights), np.flatnonzero(weights == 0)
-        first = rng.choice(positive, size=len(positive), replace=False, p=weights[positive] / weights.sum())
+        first = rng.choice(
+            positive, size=len(positive), replace=False, p=weights[positive] / weights.sum()
+        )
         return iter(np.concatenate([first, rng.permutation(zero)])[: self.num_samples].tolist())
 
     def __len__(self) -> int:
@@ -162,7 +197,9 @@ class BatchSampler(Sampler):
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
         _check_count("BatchSampler", "batch_size", batch_size)
         if not isinstance(drop_last, bool):
-            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last!r}")
+            raise ValueError(
+                f"drop_last should be a boolean value, but got drop_last={drop_last!r}"
+            )
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -182,7 +219,9 @@ class BatchSampler(Sampler):
 
 def _check_count(owner: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{owner}: {name} should be a positive integer value, but got {name}={value!r}")
+        raise ValueError(
+            f"{owner}: {name} should be a positive integer value, but got {name}={value!r}"
+        )
 
 
 __all__ = [

@@ -24,7 +24,11 @@ from scratchnet.rng import generator as global_generator
 
 def pair(value: int | Sequence[int]) -> tuple[int, int]:
     """``7 -> (7, 7)``; ``(7, 5)`` stays."""
-    return (int(value), int(value)) if isinstance(value, int | np.integer) else (int(value[0]), int(value[1]))
+    return (
+        (int(value), int(value))
+        if isinstance(value, int | np.integer)
+        else (int(value[0]), int(value[1]))
+    )
 
 
 def resize(x: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
@@ -47,7 +51,9 @@ def resize(x: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
 
     def weights(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         source = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-        source = np.clip(source, 0, n_in - 1)  # pixels past the border use the border (PyTorch clamps)
+        source = np.clip(
+            source, 0, n_in - 1
+        )  # pixels past the border use the border (PyTorch clamps)
         low = np.floor(source).astype(np.int64)
         high = np.minimum(low + 1, n_in - 1)
         return low, high, (source - low).astype(x.dtype)
@@ -63,7 +69,9 @@ class Transform:
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         if x.ndim not in (3, 4):
-            raise ValueError(f"{type(self).__name__}: expected (C, H, W) or (N, C, H, W), got shape {x.shape}")
+            raise ValueError(
+                f"{type(self).__name__}: expected (C, H, W) or (N, C, H, W), got shape {x.shape}"
+            )
         batch = x[None] if x.ndim == 3 else x
         out = self.apply(batch, rng if rng is not None else global_generator())
         return out[0] if x.ndim == 3 else out
@@ -83,7 +91,9 @@ class Compose(Transform):
         self.transforms = list(transforms)
 
     def __call__(self, x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
-        if self.transforms and isinstance(self.transforms[0], ToTensor):  # an (H, W[, C]) image, or PIL's
+        if self.transforms and isinstance(
+            self.transforms[0], ToTensor
+        ):  # an (H, W[, C]) image, or PIL's
             return Compose(self.transforms[1:])(ToTensor.to_chw(x), rng)
         return super().__call__(x, rng)
 
@@ -112,9 +122,15 @@ class ToTensor(Transform):
         if array.ndim == 2:  # a greyscale image (H, W): one channel
             array = array[:, :, None]
         if array.ndim != 3:
-            raise ValueError(f"ToTensor: expected an image of shape (H, W) or (H, W, C), got shape {array.shape}")
+            raise ValueError(
+                f"ToTensor: expected an image of shape (H, W) or (H, W, C), got shape {array.shape}"
+            )
         chw = np.ascontiguousarray(array.transpose(2, 0, 1))  # (C, H, W)
-        return chw.astype(np.float32) / 255 if chw.dtype == np.uint8 else chw.astype(np.float32, copy=False)
+        return (
+            chw.astype(np.float32) / 255
+            if chw.dtype == np.uint8
+            else chw.astype(np.float32, copy=False)
+        )
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # In a Compose the image arrives as a batch of one (1, H, W, C): convert each image.
@@ -152,17 +168,23 @@ class RandomCrop(Transform):
     ``padding_mode`` is NumPy's ``np.pad`` mode: ``"constant"`` (zeros) or ``"reflect"``.
     """
 
-    def __init__(self, size: int | Sequence[int], padding: int = 0, padding_mode: str = "constant") -> None:
+    def __init__(
+        self, size: int | Sequence[int], padding: int = 0, padding_mode: str = "constant"
+    ) -> None:
         self.size, self.padding, self.padding_mode = pair(size), padding, padding_mode
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         p = self.padding
         if p > 0:
-            x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), mode=self.padding_mode)  # (N, C, H+2p, W+2p)
+            x = np.pad(
+                x, ((0, 0), (0, 0), (p, p), (p, p)), mode=self.padding_mode
+            )  # (N, C, H+2p, W+2p)
         n, channels, height, width = x.shape
         h, w = self.size
         if h > height or w > width:
-            raise ValueError(f"RandomCrop: crop {h}x{w} is larger than the padded image {height}x{width}")
+            raise ValueError(
+                f"RandomCrop: crop {h}x{w} is larger than the padded image {height}x{width}"
+            )
         top = rng.integers(0, height - h + 1, n)  # (N,) corner of each crop
         left = rng.integers(0, width - w + 1, n)
         rows = (top[:, None] + np.arange(h))[:, None, :, None]  # (N, 1, h, 1)
@@ -205,11 +227,17 @@ class RandomResizedCrop(Transform):
     resized to ``size`` (torchvision's ``RandomResizedCrop``, the same sampling rule).
     """
 
-    def __init__(self, size: int | Sequence[int], scale: tuple[float, float] = (0.08, 1.0),
-                 ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> None:  # fmt: skip
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    ) -> None:
         self.size, self.scale, self.ratio = pair(size), scale, ratio
 
-    def crop_box(self, height: int, width: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
+    def crop_box(
+        self, height: int, width: int, rng: np.random.Generator
+    ) -> tuple[int, int, int, int]:
         """(top, left, h, w) of one random patch."""
         area = height * width
         for _ in range(10):  # rejection sampling: try until the patch fits in the image
@@ -219,7 +247,12 @@ class RandomResizedCrop(Transform):
             w = round(math.sqrt(target_area * aspect))
             h = round(math.sqrt(target_area / aspect))
             if 0 < w <= width and 0 < h <= height:
-                return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+                return (
+                    int(rng.integers(0, height - h + 1)),
+                    int(rng.integers(0, width - w + 1)),
+                    h,
+                    w,
+                )
         # Fallback: the largest central crop with an allowed aspect ratio.
         aspect = width / height
         if aspect < min(self.ratio):
@@ -250,14 +283,18 @@ class PhotometricDistortion(Transform):
     The result is clipped to [0, 1].
     """
 
-    def __init__(self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4) -> None:
+    def __init__(
+        self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4
+    ) -> None:
         self.brightness, self.contrast, self.saturation = brightness, contrast, saturation
 
     def apply(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n = len(x)
 
         def factors(strength: float) -> np.ndarray:
-            return rng.uniform(1 - strength, 1 + strength, n).astype(x.dtype)[:, None, None, None]  # (N,1,1,1)
+            return rng.uniform(1 - strength, 1 + strength, n).astype(x.dtype)[
+                :, None, None, None
+            ]  # (N,1,1,1)
 
         x = x * factors(self.brightness)
         grey = _grey(x)  # (N, 1, H, W)
@@ -273,4 +310,6 @@ def _grey(x: np.ndarray) -> np.ndarray:
     """Luma (ITU-R 601, as PIL and torchvision) of RGB images; grey images are returned as they are."""
     if x.shape[1] != 3:
         return x
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).astype(x.dtype)  # (N, 1, H, W)
+    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).astype(
+        x.dtype
+    )  # (N, 1, H, W)

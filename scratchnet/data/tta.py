@@ -36,8 +36,9 @@ def scales_for(crop_size: int) -> tuple[int, ...]:
     return tuple(round(crop_size * s / GOOGLENET_CROP) for s in GOOGLENET_SCALES)
 
 
-def googlenet_crops(image: np.ndarray, crop_size: int = GOOGLENET_CROP,
-                    scales: Sequence[int] | None = None) -> np.ndarray:  # fmt: skip
+def googlenet_crops(
+    image: np.ndarray, crop_size: int = GOOGLENET_CROP, scales: Sequence[int] | None = None
+) -> np.ndarray:
     """The 144 views of one image (fewer scales, fewer views).
 
     Parameters
@@ -59,7 +60,11 @@ def googlenet_crops(image: np.ndarray, crop_size: int = GOOGLENET_CROP,
     for scale in scales:
         if scale < crop_size:
             raise ValueError(f"googlenet_crops: scale {scale} is smaller than the crop {crop_size}")
-        size = (scale, round(width * scale / height)) if height <= width else (round(height * scale / width), scale)
+        size = (
+            (scale, round(width * scale / height))
+            if height <= width
+            else (round(height * scale / width), scale)
+        )
         resized = resize(image, size)  # (C, H', W'), shorter side = scale
         long_side = max(size)
         for offset in (0, (long_side - scale) // 2, long_side - scale):  # left/centre/right squares
@@ -69,7 +74,9 @@ def googlenet_crops(image: np.ndarray, crop_size: int = GOOGLENET_CROP,
                 square = resized[:, offset : offset + scale, :]
             far, mid = scale - crop_size, (scale - crop_size) // 2
             corners = [(0, 0), (0, far), (far, 0), (far, far), (mid, mid)]  # 4 corners + centre
-            crops = [square[:, top : top + crop_size, left : left + crop_size] for top, left in corners]
+            crops = [
+                square[:, top : top + crop_size, left : left + crop_size] for top, left in corners
+            ]
             crops.append(resize(square, crop_size))  # the whole square, shrunk to the crop size
             for crop in crops:
                 views.extend([crop, crop[:, :, ::-1]])  # the view and its mirror
@@ -103,8 +110,13 @@ def combine(probabilities: np.ndarray, reduce: str = "mean") -> np.ndarray:
     raise ValueError(f"combine: unknown reduce {reduce!r}; use 'mean' or 'vote'")
 
 
-def predict_views(model: Any, images: np.ndarray | Tensor, make_views: Callable[[np.ndarray], np.ndarray],
-                  reduce: str = "mean", batch_size: int = 256) -> np.ndarray:  # fmt: skip
+def predict_views(
+    model: Any,
+    images: np.ndarray | Tensor,
+    make_views: Callable[[np.ndarray], np.ndarray],
+    reduce: str = "mean",
+    batch_size: int = 256,
+) -> np.ndarray:
     """Class probabilities of each image from the combined predictions on its views.
 
     Parameters
@@ -132,9 +144,13 @@ def predict_views(model: Any, images: np.ndarray | Tensor, make_views: Callable[
             for image in images:
                 views = make_views(image).astype(np.float32)  # (V, C, h, w)
                 logits = np.concatenate(
-                    [np.asarray(model(Tensor(np.ascontiguousarray(views[i : i + batch_size]))).data)
-                     for i in range(0, len(views), batch_size)]
-                )  # fmt: skip
+                    [
+                        np.asarray(
+                            model(Tensor(np.ascontiguousarray(views[i : i + batch_size]))).data
+                        )
+                        for i in range(0, len(views), batch_size)
+                    ]
+                )
                 results.append(combine(softmax(logits), reduce))
     finally:
         if hasattr(model, "train"):
@@ -142,10 +158,17 @@ def predict_views(model: Any, images: np.ndarray | Tensor, make_views: Callable[
     return np.stack(results)
 
 
-def predict_144_crops(model: Any, images: np.ndarray | Tensor, crop_size: int = GOOGLENET_CROP,
-                      scales: Sequence[int] | None = None, reduce: str = "mean") -> np.ndarray:  # fmt: skip
+def predict_144_crops(
+    model: Any,
+    images: np.ndarray | Tensor,
+    crop_size: int = GOOGLENET_CROP,
+    scales: Sequence[int] | None = None,
+    reduce: str = "mean",
+) -> np.ndarray:
     """GoogLeNet's multi-crop evaluation: (N, K) probabilities from 144 views per image."""
-    return predict_views(model, images, lambda image: googlenet_crops(image, crop_size, scales), reduce)
+    return predict_views(
+        model, images, lambda image: googlenet_crops(image, crop_size, scales), reduce
+    )
 
 
 def flip_views(image: np.ndarray) -> np.ndarray:

@@ -91,11 +91,18 @@ class DeepPlainNet(nn.Module):
     training mode, like torchvision's GoogLeNet, and the logits alone in eval mode.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, depth: int = 12, width: int = 16,
-                 aux_logits: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        depth: int = 12,
+        width: int = 16,
+        aux_logits: bool = True,
+    ) -> None:
         super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1)
-                                    for i in range(depth)])  # fmt: skip
+        self.convs = nn.ModuleList(
+            [nn.Conv2d(in_channels if i == 0 else width, width, 3, padding=1) for i in range(depth)]
+        )
         self.head = nn.Linear(width, num_classes)
         self.aux_at = (depth // 3 - 1, 2 * depth // 3 - 1)  # after these conv layers (0-based)
         self.aux_logits = aux_logits
@@ -115,7 +122,9 @@ class DeepPlainNet(nn.Module):
         return logits
 
 
-def gradient_norms(model: DeepPlainNet, trainer: Trainer, images: Tensor, labels: Tensor) -> np.ndarray:
+def gradient_norms(
+    model: DeepPlainNet, trainer: Trainer, images: Tensor, labels: Tensor
+) -> np.ndarray:
     """The L2 norm of d loss / d weight of every conv layer, for one batch (the model is not changed)."""
     model.train()
     loss, _ = trainer.compute_loss(model(images), labels)
@@ -133,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="digits", help=f"one of {DATASETS}")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--depth", type=positive_int, default=12, help="conv layers")
-    parser.add_argument("--width", type=positive_int, default=16, help="channels of every conv layer")
+    parser.add_argument(
+        "--width", type=positive_int, default=16, help="channels of every conv layer"
+    )
     parser.add_argument("--epochs", type=positive_int, default=15)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -157,16 +168,23 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     pixels = train_set.get_batch(np.arange(len(train_set)))[0]
     normalize = Normalize(float(pixels.mean()), float(pixels.std()))
     images, labels = train_set.get_batch(np.arange(min(128, len(train_set))))
-    probe = [Tensor(normalize(images)).to(args.device), Tensor(labels).to(args.device)]  # a fixed batch
+    probe = [
+        Tensor(normalize(images)).to(args.device),
+        Tensor(labels).to(args.device),
+    ]  # a fixed batch
 
     def build(aux: bool) -> DeepPlainNet:
         return DeepPlainNet(channels, train_set.num_classes, args.depth, args.width, aux_logits=aux)
 
-    say(f"Training a {args.depth}-layer plain conv net (no batch norm, {parameter_count(build(False)):,} "
+    say(
+        f"Training a {args.depth}-layer plain conv net (no batch norm, {parameter_count(build(False)):,} "
         f"parameters) with and without two auxiliary heads ({parameter_count(build(True)):,} parameters in "
-        f"training) on {train_set}, {args.epochs} epochs, seeds {seeds}.")  # fmt: skip
-    say("Watch for: how much gradient reaches layer 1 at initialisation with and without the heads (log "
-        "scale), then whether the net with heads trains faster - seed by seed.")  # fmt: skip
+        f"training) on {train_set}, {args.epochs} epochs, seeds {seeds}."
+    )
+    say(
+        "Watch for: how much gradient reaches layer 1 at initialisation with and without the heads (log "
+        "scale), then whether the net with heads trains faster - seed by seed."
+    )
     norms: dict[str, dict[int, list[float]]] = {name: {} for name in VARIANTS}
     errors: dict[str, dict[int, list[float]]] = {name: {} for name in VARIANTS}
     for seed in seeds:
@@ -178,71 +196,122 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
             else:
                 optimizer = optim.Adam(model.parameters(), lr=args.lr)
             label = f"{args.depth}-layer net {'with' if aux else 'without'} heads, seed {seed}"
-            trainer = NamedTrainer(model, optimizer, aux_weight=args.aux_weight, device=args.device,
-                                   progress=not args.no_progress, name=label)  # fmt: skip
+            trainer = NamedTrainer(
+                model,
+                optimizer,
+                aux_weight=args.aux_weight,
+                device=args.device,
+                progress=not args.no_progress,
+                name=label,
+            )
             norms[name][seed] = gradient_norms(model, trainer, *probe).tolist()
-            loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=seed, transform=normalize)
+            loader = DataLoader(
+                train_set, args.batch_size, shuffle=True, seed=seed, transform=normalize
+            )
             history = trainer.fit(loader, None, args.epochs)
             errors[name][seed] = [1 - a for a in history["train_accuracy"]]
         with_aux, without = (errors[name][seed] for name in VARIANTS)
-        say(f"seed {seed}: |grad| of conv1 at init {norms['with auxiliary heads'][seed][0]:.3g} with heads vs "
+        say(
+            f"seed {seed}: |grad| of conv1 at init {norms['with auxiliary heads'][seed][0]:.3g} with heads vs "
             f"{norms['without'][seed][0]:.3g} without; mean training error over the epochs "
             f"{np.mean(with_aux):.1%} with vs {np.mean(without):.1%} without; last epoch "
-            f"{with_aux[-1]:.1%} vs {without[-1]:.1%}")  # fmt: skip
+            f"{with_aux[-1]:.1%} vs {without[-1]:.1%}"
+        )
 
-    ratios = [norms["with auxiliary heads"][s][0] / max(norms["without"][s][0], 1e-30) for s in seeds]
+    ratios = [
+        norms["with auxiliary heads"][s][0] / max(norms["without"][s][0], 1e-30) for s in seeds
+    ]
     ratio = seed_spread(ratios)
     times = "{:,.0f}x".format if ratio["min"] >= 100 else "{:.3g}x".format  # 1,111x, not 1.11e+03x
-    say(f"gradient at layer 1 with the heads: {times(ratio['min'])} to {times(ratio['max'])} larger "
-        f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")  # fmt: skip
+    say(
+        f"gradient at layer 1 with the heads: {times(ratio['min'])} to {times(ratio['max'])} larger "
+        f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+    )
     claims = {}
     line, claims["more_gradient_at_layer_1"] = verdict(
-        "layer 1 gets more gradient with the heads (log10 of the ratio)", np.log10(ratios).tolist(),
-        lambda x: f"{x:+.2f}")  # fmt: skip
+        "layer 1 gets more gradient with the heads (log10 of the ratio)",
+        np.log10(ratios).tolist(),
+        lambda x: f"{x:+.2f}",
+    )
     say(line)
     mean_error = {name: {s: float(np.mean(errors[name][s])) for s in seeds} for name in VARIANTS}
     noise = max(seed_spread(list(mean_error[name].values()))["std"] for name in VARIANTS)
     line, claims["trains_faster_with_heads"] = verdict(
         "the net with heads has the lower mean training error over the epochs",
-        [mean_error["without"][s] - mean_error["with auxiliary heads"][s] for s in seeds], points, noise)  # fmt: skip
+        [mean_error["without"][s] - mean_error["with auxiliary heads"][s] for s in seeds],
+        points,
+        noise,
+    )
     say(line)
     line, claims["lower_final_error_with_heads"] = verdict(
         "the net with heads ends with the lower training error",
-        [errors["without"][s][-1] - errors["with auxiliary heads"][s][-1] for s in seeds], points, noise)  # fmt: skip
+        [errors["without"][s][-1] - errors["with auxiliary heads"][s][-1] for s in seeds],
+        points,
+        noise,
+    )
     say(line)
-    figures = {"aux_gradients": _gradient_figure(norms, seeds, args, build(True).aux_at),
-               "aux_training": _training_figure(errors, seeds, args)}  # fmt: skip
+    figures = {
+        "aux_gradients": _gradient_figure(norms, seeds, args, build(True).aux_at),
+        "aux_training": _training_figure(errors, seeds, args),
+    }
     numbers = {
-        "dataset": args.dataset, "depth": args.depth, "width": args.width, "epochs": args.epochs,
-        "aux_weight": args.aux_weight, "seeds": seeds, "gradient_norms_at_init": norms, "training_error": errors,
-        "mean_training_error": {name: seed_spread(list(v.values())) for name, v in mean_error.items()},
-        "final_training_error": {name: seed_spread([v[s][-1] for s in seeds]) for name, v in errors.items()},
-        "first_layer_gradient_ratio": ratio, "claims": claims,
-    }  # fmt: skip
+        "dataset": args.dataset,
+        "depth": args.depth,
+        "width": args.width,
+        "epochs": args.epochs,
+        "aux_weight": args.aux_weight,
+        "seeds": seeds,
+        "gradient_norms_at_init": norms,
+        "training_error": errors,
+        "mean_training_error": {
+            name: seed_spread(list(v.values())) for name, v in mean_error.items()
+        },
+        "final_training_error": {
+            name: seed_spread([v[s][-1] for s in seeds]) for name, v in errors.items()
+        },
+        "first_layer_gradient_ratio": ratio,
+        "claims": claims,
+    }
     return numbers, figures
 
 
 COLOURS = {"with auxiliary heads": "tab:orange", "without": "tab:blue"}
 
 
-def _gradient_figure(norms: dict[str, dict[int, list[float]]], seeds: list[int], args: argparse.Namespace,
-                     aux_at: tuple[int, int]) -> Any:  # fmt: skip
+def _gradient_figure(
+    norms: dict[str, dict[int, list[float]]],
+    seeds: list[int],
+    args: argparse.Namespace,
+    aux_at: tuple[int, int],
+) -> Any:
     plt = pyplot()
     fig, ax = plt.subplots()
     layers = np.arange(1, args.depth + 1)
     for name, per_seed in norms.items():
         for i, seed in enumerate(seeds):
-            ax.semilogy(layers, per_seed[seed], marker="o", color=COLOURS[name], alpha=0.6, linewidth=1.5,
-                        label=f"{name} ({len(seeds)} seeds)" if i == 0 else None)  # fmt: skip
+            ax.semilogy(
+                layers,
+                per_seed[seed],
+                marker="o",
+                color=COLOURS[name],
+                alpha=0.6,
+                linewidth=1.5,
+                label=f"{name} ({len(seeds)} seeds)" if i == 0 else None,
+            )
     for at in aux_at:
         ax.axvline(at + 1, color="grey", linestyle=":", linewidth=2)
-    ax.set(xlabel="conv layer (1 = next to the input)", ylabel="|dL/dW| at initialisation (log scale)",
-           title=f"Gradient reaching each layer, {args.depth}-layer plain net (dotted: auxiliary heads)")  # fmt: skip
+    ax.set(
+        xlabel="conv layer (1 = next to the input)",
+        ylabel="|dL/dW| at initialisation (log scale)",
+        title=f"Gradient reaching each layer, {args.depth}-layer plain net (dotted: auxiliary heads)",
+    )
     ax.legend()
     return fig
 
 
-def _training_figure(errors: dict[str, dict[int, list[float]]], seeds: list[int], args: argparse.Namespace) -> Any:
+def _training_figure(
+    errors: dict[str, dict[int, list[float]]], seeds: list[int], args: argparse.Namespace
+) -> Any:
     plt = pyplot()
     columns = min(len(seeds), 4)
     rows = int(np.ceil(len(seeds) / columns))
@@ -250,7 +319,9 @@ def _training_figure(errors: dict[str, dict[int, list[float]]], seeds: list[int]
     epochs = np.arange(1, args.epochs + 1)
     for ax, seed in zip(axes.flat, seeds, strict=False):
         for name, per_seed in errors.items():
-            ax.plot(epochs, per_seed[seed], marker="o", markersize=4, color=COLOURS[name], label=name)
+            ax.plot(
+                epochs, per_seed[seed], marker="o", markersize=4, color=COLOURS[name], label=name
+            )
         ax.set(title=f"seed {seed}", xlabel="epoch", ylim=(0, 1))  # an error rate: the whole scale
     for ax in axes.flat[len(seeds) :]:
         ax.axis("off")

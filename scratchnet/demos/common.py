@@ -21,7 +21,15 @@ from typing import Any
 import numpy as np
 
 from scratchnet import nn
-from scratchnet.data import ImageDataset, cifar10, digits, fashion_mnist, medmnist, mnist, synthetic_lesions
+from scratchnet.data import (
+    ImageDataset,
+    cifar10,
+    digits,
+    fashion_mnist,
+    medmnist,
+    mnist,
+    synthetic_lesions,
+)
 from scratchnet.data.datasets import MEDMNIST_INFO
 from scratchnet.train import Trainer
 from scratchnet.viz.result import RunResult
@@ -29,23 +37,40 @@ from scratchnet.viz.result import RunResult
 DATASETS = ["digits", "synthetic", "mnist", "fashion-mnist", "cifar10", *sorted(MEDMNIST_INFO)]
 
 
-def small_cnn(in_channels: int = 1, num_classes: int = 10, width: int = 32, dropout: float = 0.1) -> nn.Sequential:
+def small_cnn(
+    in_channels: int = 1, num_classes: int = 10, width: int = 32, dropout: float = 0.1
+) -> nn.Sequential:
     """The demos' default network: three 3x3 conv-BN-ReLU layers, two 2x2 max-pools, global average
     pooling and a linear classifier (about 30k parameters at width 32).
 
     Shapes: (N, in_channels, H, W) -> (N, width, H/2, W/2) -> (N, 2 width, H/4, W/4) -> (N, num_classes).
     """
     return nn.Sequential(
-        nn.Conv2d(in_channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
-        nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+        nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1, bias=False),
+        nn.BatchNorm2d(2 * width),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(dropout),
         nn.Linear(2 * width, num_classes),
-    )  # fmt: skip
+    )
 
 
-def load_split(name: str, split: str, root: str | None = None, synthetic_size: int = 32,
-               synthetic_samples: int = 1500) -> ImageDataset:  # fmt: skip
+def load_split(
+    name: str,
+    split: str,
+    root: str | None = None,
+    synthetic_size: int = 32,
+    synthetic_samples: int = 1500,
+) -> ImageDataset:
     """One split ("train", "val" or "test") of a dataset named as on the command line.
 
     Datasets without a validation split (MNIST, CIFAR-10) use the last 10% of the training set;
@@ -62,7 +87,9 @@ class DatasetNotFound(FileNotFoundError):
     """A dataset that is not bundled and not downloaded; the message says where to get it."""
 
 
-def _load_split(name: str, split: str, root: str | None, synthetic_size: int, synthetic_samples: int) -> ImageDataset:
+def _load_split(
+    name: str, split: str, root: str | None, synthetic_size: int, synthetic_samples: int
+) -> ImageDataset:
     name = name.lower()
     if name == "digits":
         return digits(split)
@@ -80,14 +107,18 @@ def _load_split(name: str, split: str, root: str | None, synthetic_size: int, sy
     full = readers[name]("train", root=root)
     cut = len(full) - math.ceil(0.1 * len(full))
     part = slice(0, cut) if split == "train" else slice(cut, None)
-    return ImageDataset(full.images[part], full.labels[part], full.classes, full.task, f"{full.name}-{split}")
+    return ImageDataset(
+        full.images[part], full.labels[part], full.classes, full.task, f"{full.name}-{split}"
+    )
 
 
 def limit(dataset: ImageDataset, count: int | None) -> ImageDataset:
     """The first ``count`` images of ``dataset`` (all of them for None)."""
     if count is None or count >= len(dataset):
         return dataset
-    subset = ImageDataset(dataset.images[:count], dataset.labels[:count], dataset.classes, dataset.task, dataset.name)
+    subset = ImageDataset(
+        dataset.images[:count], dataset.labels[:count], dataset.classes, dataset.task, dataset.name
+    )
     if hasattr(dataset, "masks"):
         subset.masks = dataset.masks[:count]
     return subset
@@ -98,7 +129,9 @@ def with_channels(dataset: ImageDataset, channels: int) -> ImageDataset:
     if dataset.images.shape[1] == channels:
         return dataset
     if dataset.images.shape[1] != 1:
-        raise ValueError(f"cannot turn {dataset.images.shape[1]}-channel images into {channels} channels")
+        raise ValueError(
+            f"cannot turn {dataset.images.shape[1]}-channel images into {channels} channels"
+        )
     images = np.repeat(dataset.images, channels, axis=1)  # (N, channels, H, W)
     return ImageDataset(images, dataset.labels, dataset.classes, dataset.task, dataset.name)
 
@@ -133,7 +166,9 @@ class NamedTrainer(Trainer):
         self.name = name
 
     def train_epoch(self, loader: Any, description: str = "train") -> dict[str, float]:
-        return super().train_epoch(loader, f"{self.name}: {description}" if self.name else description)
+        return super().train_epoch(
+            loader, f"{self.name}: {description}" if self.name else description
+        )
 
 
 def parameter_count(model: Any) -> int:
@@ -149,14 +184,24 @@ def int_list(value: str | int | Sequence[int]) -> list[int]:
     return [int(v) for v in value]
 
 
-def add_common_options(parser: argparse.ArgumentParser, out: str, seeds: str | None = "0,1,2") -> None:
+def add_common_options(
+    parser: argparse.ArgumentParser, out: str, seeds: str | None = "0,1,2"
+) -> None:
     """The options every demo has: seeds (where it measures an effect), quick, device, out, progress."""
     if seeds is not None:
-        parser.add_argument("--seeds", default=seeds,
-                            help=f"comma-separated seeds, one full run each (default {seeds})")  # fmt: skip
-        parser.add_argument("--quick", action="store_true",
-                            help="2 seeds, fewer epochs: a version for class (at most 1-2 minutes)")  # fmt: skip
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (training runs there; analysis on the CPU)")
+        parser.add_argument(
+            "--seeds",
+            default=seeds,
+            help=f"comma-separated seeds, one full run each (default {seeds})",
+        )
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="2 seeds, fewer epochs: a version for class (at most 1-2 minutes)",
+        )
+    parser.add_argument(
+        "--device", default="cpu", help="cpu or cuda (training runs there; analysis on the CPU)"
+    )
     parser.add_argument("--out", default=out, help="folder for the figures and metrics.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -189,19 +234,27 @@ class Say:
 Experiment = Callable[[argparse.Namespace, Say], tuple[dict[str, Any], dict[str, Any]]]
 
 
-def demo_run(build_parser: Callable[[], argparse.ArgumentParser], experiment: Experiment,
-             options: dict[str, Any], echo: bool = True) -> RunResult:  # fmt: skip
+def demo_run(
+    build_parser: Callable[[], argparse.ArgumentParser],
+    experiment: Experiment,
+    options: dict[str, Any],
+    echo: bool = True,
+) -> RunResult:
     """The notebook function: ``options`` are the command line's, as keywords (``train_limit=64``).
 
     Figures stay open in the result (a notebook shows them inline); nothing is written to disk
     unless ``out`` is given.
     """
     parser = build_parser()
-    args = parser.parse_args([])  # the defaults, whatever sys.argv holds (a Jupyter kernel's own arguments)
+    args = parser.parse_args(
+        []
+    )  # the defaults, whatever sys.argv holds (a Jupyter kernel's own arguments)
     known = vars(args)
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(f"{parser.prog}: unknown option(s) {unknown}; the options are {sorted(known)}")
+        raise TypeError(
+            f"{parser.prog}: unknown option(s) {unknown}; the options are {sorted(known)}"
+        )
     known.update(options)
     if "out" not in options:
         args.out = None
@@ -210,7 +263,9 @@ def demo_run(build_parser: Callable[[], argparse.ArgumentParser], experiment: Ex
     say = Say(echo)
     with slide_style():
         numbers, figures = experiment(args, say)
-    result = RunResult(numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text)
+    result = RunResult(
+        numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text
+    )
     if args.out is not None:
         save(result, args.out, say)
         result.text = say.text
@@ -218,7 +273,9 @@ def demo_run(build_parser: Callable[[], argparse.ArgumentParser], experiment: Ex
 
 
 def demo_main(
-    build_parser: Callable[[], argparse.ArgumentParser], experiment: Experiment, argv: list[str] | None = None
+    build_parser: Callable[[], argparse.ArgumentParser],
+    experiment: Experiment,
+    argv: list[str] | None = None,
 ) -> dict[str, Any]:
     """The command line: parses ``argv`` (never ``sys.argv``: the ``__main__`` block passes it), runs,
     writes figures and ``metrics.json`` to ``--out``, closes the figures and returns the numbers.
@@ -233,7 +290,9 @@ def demo_main(
             numbers, figures = experiment(args, say)
     except DatasetNotFound as error:
         raise SystemExit(f"{parser.prog}: {error}") from None
-    result = RunResult(numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text)
+    result = RunResult(
+        numbers=json.loads(json.dumps(numbers, default=_plain)), figures=figures, text=say.text
+    )
     save(result, args.out, say)
     plt = _pyplot()
     for figure in figures.values():
@@ -255,12 +314,22 @@ def save(result: RunResult, out: str | os.PathLike, say: Say) -> None:
 def seed_spread(values: Sequence[float]) -> dict[str, Any]:
     """Per-seed values with their mean, standard deviation (ddof=1; 0 for one seed), min and max."""
     v = np.asarray(values, dtype=np.float64)
-    return {"per_seed": v.tolist(), "mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max())}  # fmt: skip
+    return {
+        "per_seed": v.tolist(),
+        "mean": float(v.mean()),
+        "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }
 
 
-def verdict(claim: str, effects: Sequence[float], fmt: Callable[[float], str], noise: float | None = None,
-            noise_name: str = "seed-to-seed spread") -> tuple[str, dict[str, Any]]:  # fmt: skip
+def verdict(
+    claim: str,
+    effects: Sequence[float],
+    fmt: Callable[[float], str],
+    noise: float | None = None,
+    noise_name: str = "seed-to-seed spread",
+) -> tuple[str, dict[str, Any]]:
     """Check a claim seed by seed. ``effects`` holds one signed effect per seed, positive when the
     claim holds in that seed. Returns the printed line and its numbers.
 
@@ -273,7 +342,9 @@ def verdict(claim: str, effects: Sequence[float], fmt: Callable[[float], str], n
     status = f"holds in {held} of {n} seeds only"
     if held in (0, n):
         status = "holds in every seed" if held == n else "does not hold"
-    line = f"{claim}: {status} (effect {fmt(e['mean'])}, per seed {fmt(e['min'])} to {fmt(e['max'])}"
+    line = (
+        f"{claim}: {status} (effect {fmt(e['mean'])}, per seed {fmt(e['min'])} to {fmt(e['max'])}"
+    )
     if noise is not None:
         line += f"; {noise_name} {fmt(noise).lstrip('+')}"
     line += f"; {n} seed{'s' if n != 1 else ''})"

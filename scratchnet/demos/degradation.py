@@ -67,14 +67,20 @@ QUICK = {"seeds": "0,1", "epochs": 6}  # the defaults cut to fit 1-2 minutes of 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.demos.degradation", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchnet.demos.degradation", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--dataset", default="digits", help=f"one of {DATASETS}")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--depths", default="20,56", help="shallow,deep (each 6n+2)")
-    parser.add_argument("--widths", default="8,16,32", help="channels of the three stages (paper: 16,32,64)")
+    parser.add_argument(
+        "--widths", default="8,16,32", help="channels of the three stages (paper: 16,32,64)"
+    )
     parser.add_argument("--epochs", type=positive_int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.1, help="SGD, momentum 0.9, weight decay 1e-4 (the paper's)")
+    parser.add_argument(
+        "--lr", type=float, default=0.1, help="SGD, momentum 0.9, weight decay 1e-4 (the paper's)"
+    )
     parser.add_argument("--train-limit", type=int, default=None)
     add_common_options(parser, out="runs/degradation")
     return parser
@@ -86,17 +92,31 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     seeds = int_list(args.seeds)
     shallow, deep = int_list(args.depths)
     if not shallow < deep:
-        raise ValueError(f"degradation: --depths is shallow,deep with shallow < deep, got {args.depths!r}")
+        raise ValueError(
+            f"degradation: --depths is shallow,deep with shallow < deep, got {args.depths!r}"
+        )
     widths = tuple(int_list(args.widths))
-    train_set = with_channels(limit(load_split(args.dataset, "train", args.data_root), args.train_limit), 3)
-    networks = {f"plain-{shallow}": (shallow, "none"), f"plain-{deep}": (deep, "none"), f"ResNet-{deep}": (deep, "A")}
+    train_set = with_channels(
+        limit(load_split(args.dataset, "train", args.data_root), args.train_limit), 3
+    )
+    networks = {
+        f"plain-{shallow}": (shallow, "none"),
+        f"plain-{deep}": (deep, "none"),
+        f"ResNet-{deep}": (deep, "A"),
+    }
     plain_shallow, plain_deep, residual_deep = networks
-    sizes = {name: parameter_count(cifar_resnet(d, train_set.num_classes, shortcut=s, widths=widths))
-             for name, (d, s) in networks.items()}  # fmt: skip
-    say(f"Training {', '.join(f'{n} ({sizes[n]:,} parameters)' for n in networks)} on {train_set}, "
-        f"{args.epochs} epochs, seeds {seeds}.")  # fmt: skip
-    say(f"Watch for: the deep plain net ({plain_deep}) ending with a HIGHER training error than the shallow "
-        f"one ({plain_shallow}), and the residual net of the same depth ({residual_deep}) ending lower.")  # fmt: skip
+    sizes = {
+        name: parameter_count(cifar_resnet(d, train_set.num_classes, shortcut=s, widths=widths))
+        for name, (d, s) in networks.items()
+    }
+    say(
+        f"Training {', '.join(f'{n} ({sizes[n]:,} parameters)' for n in networks)} on {train_set}, "
+        f"{args.epochs} epochs, seeds {seeds}."
+    )
+    say(
+        f"Watch for: the deep plain net ({plain_deep}) ending with a HIGHER training error than the shallow "
+        f"one ({plain_shallow}), and the residual net of the same depth ({residual_deep}) ending lower."
+    )
 
     curves: dict[str, dict[int, list[float]]] = {name: {} for name in networks}
     seconds: dict[str, float] = dict.fromkeys(networks, 0.0)
@@ -106,26 +126,49 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
             model = cifar_resnet(depth, train_set.num_classes, shortcut=shortcut, widths=widths)
             optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=1e-4)
             loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=seed)
-            trainer = NamedTrainer(model, optimizer, device=args.device, progress=not args.no_progress,
-                                   name=f"{name} seed {seed}")  # fmt: skip
+            trainer = NamedTrainer(
+                model,
+                optimizer,
+                device=args.device,
+                progress=not args.no_progress,
+                name=f"{name} seed {seed}",
+            )
             start = time.perf_counter()
             history = trainer.fit(loader, None, args.epochs)
             seconds[name] += time.perf_counter() - start
-            curves[name][seed] = [1 - a for a in history["train_accuracy"]]  # training error, epoch by epoch
-        say(f"seed {seed}: final training error "
-            + ", ".join(f"{name} {curves[name][seed][-1]:.1%}" for name in networks))  # fmt: skip
+            curves[name][seed] = [
+                1 - a for a in history["train_accuracy"]
+            ]  # training error, epoch by epoch
+        say(
+            f"seed {seed}: final training error "
+            + ", ".join(f"{name} {curves[name][seed][-1]:.1%}" for name in networks)
+        )
 
     final = {name: seed_spread([curves[name][s][-1] for s in seeds]) for name in networks}
-    noise = max(final[name]["std"] for name in networks)  # the largest seed-to-seed spread of one net
+    noise = max(
+        final[name]["std"] for name in networks
+    )  # the largest seed-to-seed spread of one net
     claims = {}
     for key, claim, worse, better in (
-        ("degradation", f"{plain_deep} ends with a higher training error than {plain_shallow}", plain_deep,
-         plain_shallow),
-        ("residual_fixes_it", f"{residual_deep} ends with a lower training error than {plain_deep}", plain_deep,
-         residual_deep),
-        ("residual_as_good_as_shallow", f"{residual_deep} ends at or below {plain_shallow}", plain_shallow,
-         residual_deep),
-    ):  # fmt: skip
+        (
+            "degradation",
+            f"{plain_deep} ends with a higher training error than {plain_shallow}",
+            plain_deep,
+            plain_shallow,
+        ),
+        (
+            "residual_fixes_it",
+            f"{residual_deep} ends with a lower training error than {plain_deep}",
+            plain_deep,
+            residual_deep,
+        ),
+        (
+            "residual_as_good_as_shallow",
+            f"{residual_deep} ends at or below {plain_shallow}",
+            plain_shallow,
+            residual_deep,
+        ),
+    ):
         effects = [curves[worse][s][-1] - curves[better][s][-1] for s in seeds]
         if key == "residual_as_good_as_shallow":
             effects = [e + 1e-12 for e in effects]  # a tie counts as "at or below"
@@ -133,15 +176,29 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         say(line)
     figure = _figure(curves, final, seeds, args, widths)
     numbers = {
-        "dataset": args.dataset, "widths": widths, "epochs": args.epochs, "batch_size": args.batch_size,
-        "lr": args.lr, "seeds": seeds, "parameters": sizes, "training_error": curves, "final_training_error": final,
-        "noise": noise, "claims": claims, "seconds": seconds,
-    }  # fmt: skip
+        "dataset": args.dataset,
+        "widths": widths,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seeds": seeds,
+        "parameters": sizes,
+        "training_error": curves,
+        "final_training_error": final,
+        "noise": noise,
+        "claims": claims,
+        "seconds": seconds,
+    }
     return numbers, {"degradation": figure}
 
 
-def _figure(curves: dict[str, dict[int, list[float]]], final: dict[str, dict[str, Any]], seeds: list[int],
-            args: argparse.Namespace, widths: tuple[int, ...]) -> Any:  # fmt: skip
+def _figure(
+    curves: dict[str, dict[int, list[float]]],
+    final: dict[str, dict[str, Any]],
+    seeds: list[int],
+    args: argparse.Namespace,
+    widths: tuple[int, ...],
+) -> Any:
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
     colours = dict(zip(curves, ("tab:blue", "tab:red", "tab:green"), strict=True))
@@ -149,11 +206,23 @@ def _figure(curves: dict[str, dict[int, list[float]]], final: dict[str, dict[str
     epochs = np.arange(1, args.epochs + 1)
     for name, per_seed in curves.items():
         for seed in seeds:
-            left.plot(epochs, per_seed[seed], styles[name], color=colours[name], linewidth=1, alpha=0.45)
-        left.plot(epochs, np.mean([per_seed[s] for s in seeds], axis=0), styles[name], color=colours[name],
-                  linewidth=3.5, label=f"{name} (mean)")  # fmt: skip
-    left.set(xlabel="epoch", ylabel="training error", title=f"thin: each of {len(seeds)} seeds; thick: mean",
-             ylim=(0, 1))  # fmt: skip
+            left.plot(
+                epochs, per_seed[seed], styles[name], color=colours[name], linewidth=1, alpha=0.45
+            )
+        left.plot(
+            epochs,
+            np.mean([per_seed[s] for s in seeds], axis=0),
+            styles[name],
+            color=colours[name],
+            linewidth=3.5,
+            label=f"{name} (mean)",
+        )
+    left.set(
+        xlabel="epoch",
+        ylabel="training error",
+        title=f"thin: each of {len(seeds)} seeds; thick: mean",
+        ylim=(0, 1),
+    )
     left.legend()
     for x, name in enumerate(curves):
         values = final[name]["per_seed"]
@@ -161,7 +230,9 @@ def _figure(curves: dict[str, dict[int, list[float]]], final: dict[str, dict[str
         right.scatter(x + np.asarray(jitter), values, s=80, color=colours[name], zorder=3)
         right.hlines(final[name]["mean"], x - 0.3, x + 0.3, color=colours[name], linewidth=3)
     right.set_xticks(range(len(curves)), list(curves))
-    right.set(ylabel="final training error", title="last epoch, per seed", xlim=(-0.6, len(curves) - 0.4))
+    right.set(
+        ylabel="final training error", title="last epoch, per seed", xlim=(-0.6, len(curves) - 0.4)
+    )
     right.set_ylim(bottom=0)
     fig.suptitle(f"Degradation on {args.dataset} (stage widths {'/'.join(map(str, widths))})")
     return fig

@@ -62,14 +62,24 @@ QUICK = {"seeds": "0,1", "epochs": 6}  # the defaults cut to fit 1-2 minutes of 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.demos.gradcam", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchnet.demos.gradcam", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--dataset", default="synthetic", help=f"one of {DATASETS}")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--size", type=int, default=32, help="image size of the synthetic set")
-    parser.add_argument("--samples", type=int, default=1500, help="training images of the synthetic set")
-    parser.add_argument("--distractors", type=int, default=2,
-                        help="bright scanner labels per image (0: none; the lesion is the brightest)")  # fmt: skip
-    parser.add_argument("--width", type=positive_int, default=16, help="channels of the first conv layers")
+    parser.add_argument(
+        "--samples", type=int, default=1500, help="training images of the synthetic set"
+    )
+    parser.add_argument(
+        "--distractors",
+        type=int,
+        default=2,
+        help="bright scanner labels per image (0: none; the lesion is the brightest)",
+    )
+    parser.add_argument(
+        "--width", type=positive_int, default=16, help="channels of the first conv layers"
+    )
     parser.add_argument("--epochs", type=positive_int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
@@ -101,7 +111,9 @@ def add_scanner_labels(dataset: ImageDataset, count: int, seed: int) -> ImageDat
                     images[i, :, top : top + h, left : left + w] = 1.0
                     blocked[top : top + h, left : left + w] = True
                     break
-    labelled = ImageDataset(images, dataset.labels, dataset.classes, dataset.task, dataset.name + "+labels")
+    labelled = ImageDataset(
+        images, dataset.labels, dataset.classes, dataset.task, dataset.name + "+labels"
+    )
     labelled.masks = dataset.masks
     return labelled
 
@@ -122,8 +134,11 @@ def baseline_scores(images: np.ndarray, masks: np.ndarray, seed: int = 0) -> dic
     centre = np.zeros(brightness.shape)
     centre[:, brightness.shape[1] // 2, brightness.shape[2] // 2] = 1.0
     lesion = masks[masks.any(axis=(1, 2))]
-    return {"brightest pixel": pointing_game(brightest, masks), "image centre": pointing_game(centre, masks),
-            "random pixel": float(lesion.mean()) if len(lesion) else float("nan")}  # fmt: skip
+    return {
+        "brightest pixel": pointing_game(brightest, masks),
+        "image centre": pointing_game(centre, masks),
+        "random pixel": float(lesion.mean()) if len(lesion) else float("nan"),
+    }
 
 
 def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -132,15 +147,25 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     seeds = int_list(args.seeds)
 
     def split(name: str, seed: int, distractors: int = args.distractors) -> Any:
-        data = load_split(args.dataset, name, args.data_root, synthetic_size=args.size, synthetic_samples=args.samples)
+        data = load_split(
+            args.dataset,
+            name,
+            args.data_root,
+            synthetic_size=args.size,
+            synthetic_samples=args.samples,
+        )
         return add_scanner_labels(data, distractors, seed)
 
     train_set, test_set = split("train", 10), limit(split("test", 12), 400)
     channels = train_set.images.shape[1]
-    say(f"Training the demos' small CNN ({parameter_count(small_cnn(channels, train_set.num_classes, args.width)):,} "
-        f"parameters) on {train_set}, {args.epochs} epochs, seeds {seeds}.")  # fmt: skip
-    say("Watch for: does the heat map sit on the lesion (green outline) or on the equally bright scanner labels? "
-        "And does the network's pointing score beat the brightest pixel, the centre and a random pixel?")  # fmt: skip
+    say(
+        f"Training the demos' small CNN ({parameter_count(small_cnn(channels, train_set.num_classes, args.width)):,} "
+        f"parameters) on {train_set}, {args.epochs} epochs, seeds {seeds}."
+    )
+    say(
+        "Watch for: does the heat map sit on the lesion (green outline) or on the equally bright scanner labels? "
+        "And does the network's pointing score beat the brightest pixel, the centre and a random pixel?"
+    )
     images, labels = test_set.get_batch(np.arange(len(test_set)))
     masks = getattr(test_set, "masks", None)
     baselines = baseline_scores(images, masks) if masks is not None else {}
@@ -150,57 +175,109 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         sn.manual_seed(seed)
         model = small_cnn(channels, train_set.num_classes, width=args.width)
         optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
-        loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=seed, transform=RandomHorizontalFlip())
-        scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)  # a calm end: steady BN statistics
-        trainer = NamedTrainer(model, optimizer, scheduler=scheduler, device=args.device,
-                               progress=not args.no_progress, name=f"small CNN seed {seed}")  # fmt: skip
+        loader = DataLoader(
+            train_set, args.batch_size, shuffle=True, seed=seed, transform=RandomHorizontalFlip()
+        )
+        scheduler = CosineAnnealingLR(
+            optimizer, T_max=args.epochs
+        )  # a calm end: steady BN statistics
+        trainer = NamedTrainer(
+            model,
+            optimizer,
+            scheduler=scheduler,
+            device=args.device,
+            progress=not args.no_progress,
+            name=f"small CNN seed {seed}",
+        )
         trainer.fit(loader, None, args.epochs)
         test = evaluate(model, DataLoader(test_set, 256), device=args.device)
         accuracy[seed] = float(test["accuracy"])
         model.to("cpu")
-        layer = model[9]  # the ReLU after the last conv layer: (N, 2 width, H/2, W/2), still spatial
-        cams = np.concatenate([grad_cam(model, layer, images[i : i + 100]) for i in range(0, len(images), 100)])
+        layer = model[
+            9
+        ]  # the ReLU after the last conv layer: (N, 2 width, H/2, W/2), still spatial
+        cams = np.concatenate(
+            [grad_cam(model, layer, images[i : i + 100]) for i in range(0, len(images), 100)]
+        )
         if seed == seeds[0]:
             shown_cams, predictions = cams, test["scores"].argmax(axis=1)
         if masks is not None:
             scores[seed] = pointing_game(cams, masks)
-            say(f"seed {seed}: test accuracy {accuracy[seed]:.1%}; pointing game: the hottest pixel is inside "
-                f"the lesion for {scores[seed]:.1%} of the lesion images")  # fmt: skip
+            say(
+                f"seed {seed}: test accuracy {accuracy[seed]:.1%}; pointing game: the hottest pixel is inside "
+                f"the lesion for {scores[seed]:.1%} of the lesion images"
+            )
         else:
-            say(f"seed {seed}: test accuracy {accuracy[seed]:.1%} (no lesion masks to score the maps against)")
+            say(
+                f"seed {seed}: test accuracy {accuracy[seed]:.1%} (no lesion masks to score the maps against)"
+            )
 
-    numbers: dict[str, Any] = {"dataset": args.dataset, "epochs": args.epochs, "distractors": args.distractors,
-                               "seeds": seeds, "test_accuracy": seed_spread(list(accuracy.values()))}  # fmt: skip
+    numbers: dict[str, Any] = {
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "distractors": args.distractors,
+        "seeds": seeds,
+        "test_accuracy": seed_spread(list(accuracy.values())),
+    }
     if masks is not None:
         say("baselines (no network): " + ", ".join(f"{k} {v:.1%}" for k, v in baselines.items()))
-        if args.distractors > 0:  # the same test images without the labels: the lesion is the brightest thing
+        if (
+            args.distractors > 0
+        ):  # the same test images without the labels: the lesion is the brightest thing
             plain = limit(split("test", 12, distractors=0), 400)
-            unlabelled = baseline_scores(plain.get_batch(np.arange(len(plain)))[0], plain.masks)["brightest pixel"]
+            unlabelled = baseline_scores(plain.get_batch(np.arange(len(plain)))[0], plain.masks)[
+                "brightest pixel"
+            ]
             numbers["brightest_pixel_without_labels"] = unlabelled
-            say(f"(without the scanner labels the brightest pixel alone would score {unlabelled:.1%}: "
-                "a pointing score means nothing without that baseline)")  # fmt: skip
+            say(
+                f"(without the scanner labels the brightest pixel alone would score {unlabelled:.1%}: "
+                "a pointing score means nothing without that baseline)"
+            )
         best_name = max(baselines, key=baselines.get)
-        line, claim = verdict(f"the network's maps point at the lesion more often than the {best_name} does",
-                              [scores[s] - baselines[best_name] for s in seeds], points)  # fmt: skip
+        line, claim = verdict(
+            f"the network's maps point at the lesion more often than the {best_name} does",
+            [scores[s] - baselines[best_name] for s in seeds],
+            points,
+        )
         say(line)
-        numbers.update({"images_scored": int(masks.any(axis=(1, 2)).sum()), "pointing_game": seed_spread(
-            list(scores.values())), "baselines": baselines, "best_baseline": best_name, "claims": {
-            "beats_every_baseline": claim}})  # fmt: skip
-    figure = _figure(images, labels, masks, shown_cams, predictions, test_set.classes, scores, baselines, args)
+        numbers.update(
+            {
+                "images_scored": int(masks.any(axis=(1, 2)).sum()),
+                "pointing_game": seed_spread(list(scores.values())),
+                "baselines": baselines,
+                "best_baseline": best_name,
+                "claims": {"beats_every_baseline": claim},
+            }
+        )
+    figure = _figure(
+        images, labels, masks, shown_cams, predictions, test_set.classes, scores, baselines, args
+    )
     return numbers, {"gradcam": figure}
 
 
-def _figure(images: np.ndarray, labels: np.ndarray, masks: np.ndarray | None, cams: np.ndarray,
-            predictions: np.ndarray, classes: list[str], scores: dict[int, float], baselines: dict[str, float],
-            args: argparse.Namespace) -> Any:  # fmt: skip
+def _figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    masks: np.ndarray | None,
+    cams: np.ndarray,
+    predictions: np.ndarray,
+    classes: list[str],
+    scores: dict[int, float],
+    baselines: dict[str, float],
+    args: argparse.Namespace,
+) -> Any:
     plt = pyplot()
     # The images shown: lesion images first (the ones the score is about), then a healthy one.
     lesion = np.flatnonzero(masks.any(axis=(1, 2))) if masks is not None else np.arange(len(images))
     healthy = np.setdiff1d(np.arange(len(images)), lesion)
     show = np.concatenate([lesion[: max(1, args.show - 1)], healthy[:1]])[: args.show]
-    short = [name.replace(" lesion", "") for name in classes]  # "elongated", not "elongated lesion": fits
+    short = [
+        name.replace(" lesion", "") for name in classes
+    ]  # "elongated", not "elongated lesion": fits
     fig = plt.figure()
-    grid = fig.add_gridspec(2, len(show) + 2, width_ratios=[1] * len(show) + [0.1, 1.7 if scores else 0.01])
+    grid = fig.add_gridspec(
+        2, len(show) + 2, width_ratios=[1] * len(show) + [0.1, 1.7 if scores else 0.01]
+    )
     heat = None
     for column, i in enumerate(show):
         picture = images[i].transpose(1, 2, 0) if images.shape[1] == 3 else images[i, 0]
@@ -223,14 +300,22 @@ def _figure(images: np.ndarray, labels: np.ndarray, masks: np.ndarray | None, ca
         names = ["network", *baselines]
         means = [np.mean(list(scores.values())), *baselines.values()]
         ax.barh(range(len(names)), means, color=["tab:red"] + ["tab:grey"] * len(baselines))
-        ax.scatter(list(scores.values()), [0] * len(scores), color="black", zorder=3, s=60,
-                   label=f"each of {len(scores)} seeds")  # fmt: skip
+        ax.scatter(
+            list(scores.values()),
+            [0] * len(scores),
+            color="black",
+            zorder=3,
+            s=60,
+            label=f"each of {len(scores)} seeds",
+        )
         ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()
         ax.set(xlim=(0, 1), xlabel="pointing game score", title="hottest pixel in the lesion")
         ax.legend(loc="lower right")
-    fig.suptitle("Grad-CAM at the last conv layer\n"
-                 "top: true class, lesion in green; bottom: prediction, x = hottest pixel")  # fmt: skip
+    fig.suptitle(
+        "Grad-CAM at the last conv layer\n"
+        "top: true class, lesion in green; bottom: prediction, x = hottest pixel"
+    )
     return fig
 
 

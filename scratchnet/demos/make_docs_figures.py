@@ -45,12 +45,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         start, cpu_start = time.perf_counter(), time.process_time()
         result = demo.run(no_progress=args.no_progress)
         result.numbers["wall_seconds"] = round(time.perf_counter() - start, 1)
-        result.numbers["cpu_seconds"] = round(time.process_time() - cpu_start, 1)  # all of its threads
+        result.numbers["cpu_seconds"] = round(
+            time.process_time() - cpu_start, 1
+        )  # all of its threads
         result.save_figures(str(out))
         numbers[name] = result.numbers
-        numbers_path.write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n")  # after each demo
-        print(f"{name}: {result.numbers['wall_seconds']} s ({result.numbers['cpu_seconds']} s of CPU time), "
-              f"figures {list(result.figures)}", flush=True)  # fmt: skip
+        numbers_path.write_text(
+            json.dumps(numbers, indent=1, sort_keys=True) + "\n"
+        )  # after each demo
+        print(
+            f"{name}: {result.numbers['wall_seconds']} s ({result.numbers['cpu_seconds']} s of CPU time), "
+            f"figures {list(result.figures)}",
+            flush=True,
+        )
     return numbers
 
 

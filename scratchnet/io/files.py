@@ -49,11 +49,23 @@ MAX_EXPANSION = 100
 EXPANSION_GRACE_BYTES = 64 * 2**20
 
 # Errors that the standard library and NumPy raise for a damaged archive or .npy member.
-_LOW_LEVEL_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError,
-                     RuntimeError, OverflowError)  # fmt: skip
+_LOW_LEVEL_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    ValueError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+    OverflowError,
+)
 
-_NOT_REGULAR = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]  # fmt: skip
+_NOT_REGULAR = [
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+]
 
 
 def open_regular_file(path: str | os.PathLike, what: str) -> BinaryIO:
@@ -85,15 +97,23 @@ def open_regular_file(path: str | os.PathLike, what: str) -> BinaryIO:
     except PermissionError:
         raise PermissionError(f"cannot read {what} {path}: permission denied") from None
     except OSError as error:  # e.g. a socket (ENXIO)
-        raise ValueError(f"cannot open {what} {path}: {error.strerror}; scratchnet reads only regular files") from None
+        raise ValueError(
+            f"cannot open {what} {path}: {error.strerror}; scratchnet reads only regular files"
+        ) from None
     try:
-        mode = os.fstat(fd).st_mode  # of the file we opened, so it cannot be swapped after the check
+        mode = os.fstat(
+            fd
+        ).st_mode  # of the file we opened, so it cannot be swapped after the check
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(f"{what} {path} is a directory, not a file")
         for is_kind, kind in _NOT_REGULAR:
             if is_kind(mode):
-                raise ValueError(f"{what} {path} is {kind}, not a regular file; scratchnet reads only regular files")
-        with contextlib.suppress(AttributeError, OSError):  # os.set_blocking: POSIX (Windows from 3.12)
+                raise ValueError(
+                    f"{what} {path} is {kind}, not a regular file; scratchnet reads only regular files"
+                )
+        with contextlib.suppress(
+            AttributeError, OSError
+        ):  # os.set_blocking: POSIX (Windows from 3.12)
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -101,8 +121,13 @@ def open_regular_file(path: str | os.PathLike, what: str) -> BinaryIO:
         raise
 
 
-def check_expansion(expanded: int, on_disk: int, path: str | os.PathLike, what: str,
-                    max_expansion: float | None = None) -> None:  # fmt: skip
+def check_expansion(
+    expanded: int,
+    on_disk: int,
+    path: str | os.PathLike,
+    what: str,
+    max_expansion: float | None = None,
+) -> None:
     """Refuse a file whose ``on_disk`` bytes would expand to ``expanded`` bytes past the limit.
 
     ``max_expansion=None`` means the module default ``MAX_EXPANSION`` (read at call time).
@@ -133,8 +158,12 @@ def describe_start(head: bytes) -> str:
     return f"it starts with the bytes {head[:8].hex(' ')}"
 
 
-def read_npz(path: str | os.PathLike, what: str, names: list[str] | None = None,
-             max_expansion: float | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+def read_npz(
+    path: str | os.PathLike,
+    what: str,
+    names: list[str] | None = None,
+    max_expansion: float | None = None,
+) -> dict[str, np.ndarray]:
     """The arrays of a ``.npz`` archive (all, or those in ``names``), read safely.
 
     Checked before anything is decompressed: the file is a regular file and a zip archive whose
@@ -165,13 +194,17 @@ def read_npz(path: str | os.PathLike, what: str, names: list[str] | None = None,
             chosen = list(members) if names is None else names
             missing = [name for name in chosen if name not in members]
             if missing:
-                raise ValueError(f"{what} {path} has no array named {missing[0]!r}; it holds {sorted(members)}")
+                raise ValueError(
+                    f"{what} {path} has no array named {missing[0]!r}; it holds {sorted(members)}"
+                )
             expanded = sum(members[name].file_size for name in chosen)
             check_expansion(expanded, os.fstat(file.fileno()).st_size, path, what, max_expansion)
             return {name: _read_npy_member(archive, members[name], path, what) for name in chosen}
 
 
-def _npy_members(archive: zipfile.ZipFile, path: str | os.PathLike, what: str) -> dict[str, zipfile.ZipInfo]:
+def _npy_members(
+    archive: zipfile.ZipFile, path: str | os.PathLike, what: str
+) -> dict[str, zipfile.ZipInfo]:
     """The archive's ``.npy`` members by array name; anything else in it is refused."""
     members = {}
     for info in archive.infolist():
@@ -181,13 +214,16 @@ def _npy_members(archive: zipfile.ZipFile, path: str | os.PathLike, what: str) -
                     f"{path} is a PyTorch file (torch.save), not a {what}; load PyTorch weights with "
                     "scratchnet.io.load_torch_state_dict(model, path)"
                 )
-            raise ValueError(f"{path} is not a {what}: its member {info.filename!r} is not a .npy array")
+            raise ValueError(
+                f"{path} is not a {what}: its member {info.filename!r} is not a .npy array"
+            )
         members[info.filename[: -len(".npy")]] = info
     return members
 
 
-def _read_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike,
-                     what: str) -> np.ndarray:  # fmt: skip
+def _read_npy_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str | os.PathLike, what: str
+) -> np.ndarray:
     name = info.filename[: -len(".npy")]
     damaged = f"{path} is truncated or not a {what}: array {name!r} is damaged"
     try:
@@ -208,7 +244,9 @@ def _read_npy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str 
             f"{info.file_size - header_bytes:,} bytes"
         )
     try:
-        with archive.open(info) as member:  # second pass: the data, CRC-checked when the end is reached
+        with archive.open(
+            info
+        ) as member:  # second pass: the data, CRC-checked when the end is reached
             return np.lib.format.read_array(member, allow_pickle=False)
     except _LOW_LEVEL_ERRORS as error:
         raise ValueError(f"{damaged} ({error})") from None

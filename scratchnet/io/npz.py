@@ -68,8 +68,13 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     atomic_write(path, lambda file: _write_arrays(file, arrays))
 
 
-def load(path: str | os.PathLike, max_expansion: float | None = None, *, map_location: Any = None,
-         weights_only: bool | None = None) -> Any:  # fmt: skip
+def load(
+    path: str | os.PathLike,
+    max_expansion: float | None = None,
+    *,
+    map_location: Any = None,
+    weights_only: bool | None = None,
+) -> Any:
     """Read a file written by ``save``; a plain ``np.savez`` file comes back as a dict of arrays.
 
     Parameters
@@ -127,7 +132,9 @@ def atomic_write(path: str | os.PathLike, write: Any) -> None:
     path = Path(path)
     if path.is_dir():
         example = path / "checkpoint.npz"
-        raise IsADirectoryError(f"cannot save to {path}: it is a directory; give a file name, e.g. {example}")
+        raise IsADirectoryError(
+            f"cannot save to {path}: it is a directory; give a file name, e.g. {example}"
+        )
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     remove_stale_temporary_files(path)
@@ -168,7 +175,11 @@ def remove_stale_temporary_files(path: str | os.PathLike) -> list[str]:
     removed = []
     with contextlib.suppress(FileNotFoundError), os.scandir(directory) as entries:
         for entry in entries:
-            if ours.fullmatch(entry.name) and entry.is_file(follow_symlinks=False) and not _being_written(entry.path):
+            if (
+                ours.fullmatch(entry.name)
+                and entry.is_file(follow_symlinks=False)
+                and not _being_written(entry.path)
+            ):
                 with contextlib.suppress(OSError):  # gone already, or (Windows) still open
                     os.unlink(entry.path)
                     removed.append(entry.name)
@@ -183,7 +194,9 @@ def _being_written(temp_path: str) -> bool:
         return True  # cannot tell: leave it
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_size == 0 and time.time() - info.st_mtime < 60):
+        if not stat.S_ISREG(info.st_mode) or (
+            info.st_size == 0 and time.time() - info.st_mtime < 60
+        ):
             return True
         if fcntl is None:
             return False
@@ -212,7 +225,9 @@ def _encode(obj: Any, path: str, arrays: dict[str, np.ndarray], depth: int = 0) 
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.generic):
         array = np.asarray(to_device(obj, "cpu"))
         if array.dtype == object:
-            raise TypeError(f"save: {path or 'the object'} is an object array, which cannot be stored without pickle")
+            raise TypeError(
+                f"save: {path or 'the object'} is an object array, which cannot be stored without pickle"
+            )
         name = path or "array"
         while name in arrays or name == TREE_KEY:  # "a/b" as one key vs nested a -> b
             name += "'"
@@ -224,33 +239,52 @@ def _encode(obj: Any, path: str, arrays: dict[str, np.ndarray], depth: int = 0) 
         items = []
         for key, value in obj.items():
             if not isinstance(key, str | int) or isinstance(key, bool):
-                raise TypeError(f"save: dict keys must be str or int, got {key!r} at {path or 'the top'}")
-            items.append([key, _encode(value, f"{path}/{key}" if path else str(key), arrays, depth + 1)])
+                raise TypeError(
+                    f"save: dict keys must be str or int, got {key!r} at {path or 'the top'}"
+                )
+            items.append(
+                [key, _encode(value, f"{path}/{key}" if path else str(key), arrays, depth + 1)]
+            )
         return {"dict": items}
     if isinstance(obj, list | tuple):
         kind = "list" if isinstance(obj, list) else "tuple"
-        return {kind: [_encode(v, f"{path}/{i}" if path else str(i), arrays, depth + 1) for i, v in enumerate(obj)]}
+        return {
+            kind: [
+                _encode(v, f"{path}/{i}" if path else str(i), arrays, depth + 1)
+                for i, v in enumerate(obj)
+            ]
+        }
     if obj is None or isinstance(obj, bool | int | float | str):
         return {"value": obj}
-    raise TypeError(f"save: cannot store {type(obj).__name__} at {path or 'the top'} without pickle")
+    raise TypeError(
+        f"save: cannot store {type(obj).__name__} at {path or 'the top'} without pickle"
+    )
 
 
 def _read_header(member: np.ndarray, path: str | os.PathLike) -> Any:
     """The tree from the ``__scratchnet_tree__`` member: a 0-d string of JSON with our format tag."""
     if member.shape != () or member.dtype.kind != "U":
-        raise _edited(path, f"{TREE_KEY} is a {member.dtype} array of shape {member.shape}, not a JSON string")
+        raise _edited(
+            path, f"{TREE_KEY} is a {member.dtype} array of shape {member.shape}, not a JSON string"
+        )
     try:
         header = json.loads(str(member))
     except RecursionError:  # JSON nested thousands of levels deep
         raise _edited(path, f"{TREE_KEY} is nested too deeply to read") from None
     except ValueError as error:  # json.JSONDecodeError, or an integer of more than 4300 digits
-        where = f"at character {error.pos}" if isinstance(error, json.JSONDecodeError) else "too long a number"
+        where = (
+            f"at character {error.pos}"
+            if isinstance(error, json.JSONDecodeError)
+            else "too long a number"
+        )
         raise _edited(path, f"{TREE_KEY} is not valid JSON ({where})") from None
     if not isinstance(header, dict) or "tree" not in header:
         raise _edited(path, f"{TREE_KEY} has no tree")
     if header.get("format") != FORMAT:
         found = header.get("format")
-        raise ValueError(f"{path}: unknown scratchnet file format {found!r} (this version reads {FORMAT!r})")
+        raise ValueError(
+            f"{path}: unknown scratchnet file format {found!r} (this version reads {FORMAT!r})"
+        )
     return header["tree"]
 
 
@@ -259,15 +293,21 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], path: str | os.PathLike, d
     if depth > MAX_DEPTH:
         raise _edited(path, f"the tree is nested more than {MAX_DEPTH} levels deep")
     if not isinstance(node, dict) or len(node) != 1 or next(iter(node)) not in KINDS:
-        raise _edited(path, f"a node is {str(node)[:60]!r}, not one of {{kind: value}} with kind in {KINDS}")
+        raise _edited(
+            path, f"a node is {str(node)[:60]!r}, not one of {{kind: value}} with kind in {KINDS}"
+        )
     [(kind, value)] = node.items()  # each node is a one-entry dict: {kind: value}
     if kind == "array":
         if not isinstance(value, str) or value not in arrays:
-            raise _edited(path, f"it refers to an array {str(value)[:60]!r} that the file does not hold")
+            raise _edited(
+                path, f"it refers to an array {str(value)[:60]!r} that the file does not hold"
+            )
         return arrays[value]
     if kind == "value":
         if value is not None and not isinstance(value, bool | int | float | str):
-            raise _edited(path, f"a value is a {type(value).__name__}, not a number, string or None")
+            raise _edited(
+                path, f"a value is a {type(value).__name__}, not a number, string or None"
+            )
         return value
     if not isinstance(value, list):
         raise _edited(path, f"a {kind} node holds a {type(value).__name__}, not a list")
@@ -286,7 +326,9 @@ def _decode(node: Any, arrays: dict[str, np.ndarray], path: str | os.PathLike, d
 
 
 def _edited(path: str | os.PathLike, detail: str) -> ValueError:
-    return ValueError(f"{path} is damaged or not a {WHAT}: its tree was edited or corrupted ({detail})")
+    return ValueError(
+        f"{path} is damaged or not a {WHAT}: its tree was edited or corrupted ({detail})"
+    )
 
 
 # --------------------------------------------------------------------------- helpers

@@ -230,7 +230,9 @@ extern "C" __global__ void scratchnet_avg_pool2d_backward(
 def compiled(name: str, dtype: np.dtype, wide: bool) -> cupy.RawKernel:
     """The kernel ``name`` for element type ``dtype`` and 32-bit (or, if ``wide``, 64-bit) indices."""
     if dtype not in C_TYPES:
-        raise NotImplementedError(f"scratchnet's GPU kernel {name} supports float32 and float64, got {dtype}")
+        raise NotImplementedError(
+            f"scratchnet's GPU kernel {name} supports float32 and float64, got {dtype}"
+        )
     header = f"typedef {C_TYPES[dtype]} T;\ntypedef {'long long' if wide else 'int'} index_t;\n"
     return cupy.RawKernel(header + PRELUDE + SOURCES[name], f"scratchnet_{name}")
 
@@ -248,7 +250,11 @@ def launch(name: str, dtype: np.dtype, count: int, largest: int, *args: object) 
     index = np.int64 if wide else np.int32
     kernel = compiled(name, dtype, wide)
     values = [
-        index(a) if isinstance(a, int | np.integer | np.bool_) else dtype.type(a) if isinstance(a, float) else a
+        index(a)
+        if isinstance(a, int | np.integer | np.bool_)
+        else dtype.type(a)
+        if isinstance(a, float)
+        else a
         for a in args
     ]
     blocks = min(-(-count // BLOCK), MAX_BLOCKS)
@@ -290,7 +296,20 @@ def im2col(
     x = cupy.ascontiguousarray(x)
     col, result = _output(out, (C * g.KH * g.KW, N * g.OH * g.OW), x.dtype)
     geometry = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.OH, g.OW)
-    launch("im2col", x.dtype, col.size, max(col.size, x.size), x, col, N, C, H, W, *geometry, float(pad_value))
+    launch(
+        "im2col",
+        x.dtype,
+        col.size,
+        max(col.size, x.size),
+        x,
+        col,
+        N,
+        C,
+        H,
+        W,
+        *geometry,
+        float(pad_value),
+    )
     return _finish(col, result)
 
 
@@ -324,8 +343,22 @@ def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
     rows = cupy.ascontiguousarray(rows)
     written, result = _output(out, out.shape, out.dtype)
     has_bias = bias is not None
-    bias = cupy.ascontiguousarray(bias, dtype=rows.dtype) if has_bias else rows  # rows: any pointer, never read
-    launch("rows_to_nchw", rows.dtype, written.size, written.size, rows, bias, written, N, OC, OH * OW, has_bias)
+    bias = (
+        cupy.ascontiguousarray(bias, dtype=rows.dtype) if has_bias else rows
+    )  # rows: any pointer, never read
+    launch(
+        "rows_to_nchw",
+        rows.dtype,
+        written.size,
+        written.size,
+        rows,
+        bias,
+        written,
+        N,
+        OC,
+        OH * OW,
+        has_bias,
+    )
     return _finish(written, result)
 
 
@@ -356,7 +389,9 @@ def max_pool2d_forward(
     y = cupy.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     indices = cupy.empty((N, C, g.OH, g.OW), dtype=cupy.int64)
     geometry = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.DH, g.DW, g.OH, g.OW)
-    launch("max_pool2d_forward", x.dtype, y.size, max(y.size, x.size), x, y, indices, H, W, *geometry)
+    launch(
+        "max_pool2d_forward", x.dtype, y.size, max(y.size, x.size), x, y, indices, H, W, *geometry
+    )
     return y, indices
 
 
@@ -367,7 +402,9 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     indices = cupy.ascontiguousarray(indices, dtype=cupy.int64)
     gx = cupy.zeros(x_shape, dtype=gy.dtype)
     P = gy.size // max(N * C, 1)  # OH*OW
-    launch("max_pool2d_backward", gy.dtype, gy.size, max(gy.size, gx.size), gy, indices, gx, P, H * W)
+    launch(
+        "max_pool2d_backward", gy.dtype, gy.size, max(gy.size, gx.size), gy, indices, gx, P, H * W
+    )
     return gx
 
 
@@ -388,7 +425,18 @@ def avg_pool2d_forward(
     x = cupy.ascontiguousarray(x)
     y = cupy.empty((N, C, g.OH, g.OW), dtype=x.dtype)
     geometry = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW)
-    launch("avg_pool2d_forward", x.dtype, y.size, max(y.size, x.size), x, y, H, W, *geometry, count_include_pad)
+    launch(
+        "avg_pool2d_forward",
+        x.dtype,
+        y.size,
+        max(y.size, x.size),
+        x,
+        y,
+        H,
+        W,
+        *geometry,
+        count_include_pad,
+    )
     return y
 
 
@@ -407,7 +455,18 @@ def avg_pool2d_backward(
     gy = cupy.ascontiguousarray(gy)
     gx = cupy.empty(x_shape, dtype=gy.dtype)
     geometry = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, g.OH, g.OW)
-    launch("avg_pool2d_backward", gy.dtype, gx.size, max(gy.size, gx.size), gy, gx, H, W, *geometry, count_include_pad)
+    launch(
+        "avg_pool2d_backward",
+        gy.dtype,
+        gx.size,
+        max(gy.size, gx.size),
+        gy,
+        gx,
+        H,
+        W,
+        *geometry,
+        count_include_pad,
+    )
     return gx
 
 
@@ -416,12 +475,26 @@ def avg_pool2d_backward(
 # CuPy writes the loop, the indexing and the broadcasting of these; we write one line of C each.
 # A per-channel (1, C, 1) argument broadcasts against the (N, C, M) array.
 _squared_deviation_sum = cupy.ReductionKernel(
-    "T x, T mean", "T total", "(x - mean) * (x - mean)", "a + b", "total = a", "0", "scratchnet_squared_deviation_sum"
+    "T x, T mean",
+    "T total",
+    "(x - mean) * (x - mean)",
+    "a + b",
+    "total = a",
+    "0",
+    "scratchnet_squared_deviation_sum",
 )
 _centered_product_sum = cupy.ReductionKernel(
-    "T g, T x, T mean", "T total", "g * (x - mean)", "a + b", "total = a", "0", "scratchnet_centered_product_sum"
+    "T g, T x, T mean",
+    "T total",
+    "g * (x - mean)",
+    "a + b",
+    "total = a",
+    "0",
+    "scratchnet_centered_product_sum",
 )
-_affine = cupy.ElementwiseKernel("T x, T scale, T shift", "T y", "y = x * scale + shift", "scratchnet_channel_affine")
+_affine = cupy.ElementwiseKernel(
+    "T x, T scale, T shift", "T y", "y = x * scale + shift", "scratchnet_channel_affine"
+)
 _affine2 = cupy.ElementwiseKernel(
     "T g, T x, T a, T b, T c", "T out", "out = a * g + b * x + c", "scratchnet_channel_affine2"
 )
@@ -436,7 +509,9 @@ def channel_mean_var(x3: Array) -> tuple[Array, Array]:
     """Mirrors ``scratchnet.ops.norm.channel_mean_var``: (N, C, M) -> mean (C,), biased var (C,), in two passes."""
     n = x3.shape[0] * x3.shape[2]
     mean = x3.mean(axis=(0, 2))  # (C,)
-    var = _squared_deviation_sum(x3, _per_channel(mean, x3), axis=(0, 2)) / n  # no (N, C, M) temporary
+    var = (
+        _squared_deviation_sum(x3, _per_channel(mean, x3), axis=(0, 2)) / n
+    )  # no (N, C, M) temporary
     return mean, var.astype(x3.dtype, copy=False)
 
 

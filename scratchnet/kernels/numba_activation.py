@@ -38,7 +38,9 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
 @threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
 def _relu_backward(gy, y, gx):
     for k in prange(gy.size):
-        gx[k] = 0 if y[k] <= 0 else gy[k]  # a NaN output is not <= 0: its gradient passes, as in PyTorch
+        gx[k] = (
+            0 if y[k] <= 0 else gy[k]
+        )  # a NaN output is not <= 0: its gradient passes, as in PyTorch
 
 
 def relu_backward(gy: np.ndarray, y: np.ndarray) -> np.ndarray:

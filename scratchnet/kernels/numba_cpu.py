@@ -79,7 +79,9 @@ def _valid_outputs(size, kernel, stride, padding, dilation, count):
     for i in range(kernel):
         offset = i * dilation - padding
         first = 0 if offset >= 0 else (-offset + stride - 1) // stride  # ceil(-offset / stride)
-        last = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0  # one past the last
+        last = (
+            (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
+        )  # one past the last
         hi[i] = min(last, count)
         lo[i] = min(first, hi[i])
     return lo, hi
@@ -132,30 +134,42 @@ def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
     P = OH * OW
     x_flat, col_flat = x.reshape(-1), col.reshape(-1)
     oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)  # per kernel row i: the output rows inside
-    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)  # per kernel column j: the output columns inside
+    ow_lo, ow_hi = _valid_outputs(
+        W, KW, SW, PW, DW, OW
+    )  # per kernel column j: the output columns inside
     rows_follow = SH == 1 and SW == 1 and OW == W  # a same convolution: see _run
     # One row of col, (c, i, j), at a time, for all images.
     for r in range(C * KH * KW):
         c, i, j = r // (KH * KW), (r // KW) % KH, r % KW
         for n in range(N):
             block = (r * N + n) * P  # col[r, n*P]: where image n's OH x OW outputs start
-            _fill(col_flat, block, oh_lo[i] * OW, pad_value)  # output rows that read the top padding
+            _fill(
+                col_flat, block, oh_lo[i] * OW, pad_value
+            )  # output rows that read the top padding
             if rows_follow and oh_hi[i] - oh_lo[i] > 1 and ow_hi[j] > ow_lo[j]:
                 # Copy the whole run at once: one long loop the compiler vectorises, where the row
                 # by row copy below makes 8-element loops on ResNet's 8x8 planes (5x slower).
-                in_plane, in_block, count = _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW)
+                in_plane, in_block, count = _run(
+                    i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW
+                )
                 _copy(col_flat, block + in_block, x_flat, (n * C + c) * H * W + in_plane, count, 1)
-                _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, pad_value)
+                _fill_padding_columns(
+                    col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, pad_value
+                )
                 _fill(col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value)
                 continue
             for oh in range(oh_lo[i], oh_hi[i]):
                 out = block + oh * OW
                 h = oh * SH - PH + i * DH
-                first = ((n * C + c) * H + h) * W + ow_lo[j] * SW + j * DW - PW  # x[n, c, h, first column]
+                first = (
+                    ((n * C + c) * H + h) * W + ow_lo[j] * SW + j * DW - PW
+                )  # x[n, c, h, first column]
                 _fill(col_flat, out, ow_lo[j], pad_value)
                 _copy(col_flat, out + ow_lo[j], x_flat, first, ow_hi[j] - ow_lo[j], SW)
                 _fill(col_flat, out + ow_hi[j], OW - ow_hi[j], pad_value)
-            _fill(col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value)  # ... the bottom padding
+            _fill(
+                col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value
+            )  # ... the bottom padding
 
 
 def im2col(
@@ -192,17 +206,31 @@ def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
         for i in range(KH):
             for j in range(KW):
                 block = (((c * KH + i) * KW + j) * N + n) * P  # col[(c, i, j), n*P]
-                if overwrite_col and rows_follow and oh_hi[i] - oh_lo[i] > 1 and ow_hi[j] > ow_lo[j]:
+                if (
+                    overwrite_col
+                    and rows_follow
+                    and oh_hi[i] - oh_lo[i] > 1
+                    and ow_hi[j] > ow_lo[j]
+                ):
                     # Add the whole run at once. It also spans the entries of col that fell on the
                     # padding columns: zeroed first (the caller allowed it), they add nothing.
                     _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, 0)
-                    in_plane, in_block, count = _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW)
+                    in_plane, in_block, count = _run(
+                        i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW
+                    )
                     _add(gx_flat, plane + in_plane, 1, col_flat, block + in_block, count)
                     continue
                 for oh in range(oh_lo[i], oh_hi[i]):  # rows outside fell on the padding: dropped
                     h = oh * SH - PH + i * DH
                     first = plane + h * W + ow_lo[j] * SW + j * DW - PW
-                    _add(gx_flat, first, SW, col_flat, block + oh * OW + ow_lo[j], ow_hi[j] - ow_lo[j])
+                    _add(
+                        gx_flat,
+                        first,
+                        SW,
+                        col_flat,
+                        block + oh * OW + ow_lo[j],
+                        ow_hi[j] - ow_lo[j],
+                    )
 
 
 def col2im(
@@ -276,9 +304,15 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
     x_flat, y_flat, indices_flat = x.reshape(-1), y.reshape(-1), indices.reshape(-1)
-    i_lo, i_hi = _window_bounds(H, KH, SH, PH, DH, OH)  # per output row: the kernel rows inside the input
-    j_lo, _ = _window_bounds(W, KW, SW, PW, DW, OW)  # per output column: its first kernel column inside
-    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)  # per kernel column: the output columns inside
+    i_lo, i_hi = _window_bounds(
+        H, KH, SH, PH, DH, OH
+    )  # per output row: the kernel rows inside the input
+    j_lo, _ = _window_bounds(
+        W, KW, SW, PW, DW, OW
+    )  # per output column: its first kernel column inside
+    ow_lo, ow_hi = _valid_outputs(
+        W, KW, SW, PW, DW, OW
+    )  # per kernel column: the output columns inside
     # One (image, channel) plane per task, one output row at a time.
     for task in prange(N * C):
         plane = np.uint64(task * H * W)
@@ -333,7 +367,9 @@ def _max_pool2d_backward(gy, indices, gx):
         plane = np.uint64(task * HW)
         _fill(gx_flat, plane, HW, 0)
         for p in range(np.uint64(task * P), np.uint64((task + 1) * P)):
-            gx_flat[plane + np.uint64(indices_flat[p])] += gy_flat[p]  # one element may win several windows
+            gx_flat[plane + np.uint64(indices_flat[p])] += gy_flat[
+                p
+            ]  # one element may win several windows
 
 
 def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int, int]) -> Array:
@@ -356,7 +392,11 @@ def _avg_windows(size, kernel, stride, padding, count, count_include_pad):
     The divisor counts the padding (``count_include_pad``) up to the end of the padded input, where
     a ceil-mode window may hang over; otherwise only the input elements.
     """
-    start, end, divisor = np.zeros(count, np.int64), np.zeros(count, np.int64), np.zeros(count, np.int64)
+    start, end, divisor = (
+        np.zeros(count, np.int64),
+        np.zeros(count, np.int64),
+        np.zeros(count, np.int64),
+    )
     for o in range(count):
         first = o * stride - padding
         last = min(first + kernel, size + padding)

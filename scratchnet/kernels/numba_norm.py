@@ -70,7 +70,9 @@ def _channel_grad_sums(g3, x3, mean, sum_g, sum_g_centered):
         sum_g[c], sum_g_centered[c] = s0, s1
 
 
-def channel_grad_sums(g3: np.ndarray, x3: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def channel_grad_sums(
+    g3: np.ndarray, x3: np.ndarray, mean: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Mirrors ``ops.norm.channel_grad_sums``: sum g and sum g (x - mean) per channel, in one pass."""
     C = x3.shape[1]
     sum_g, sum_g_centered = np.empty(C), np.empty(C)
@@ -105,7 +107,9 @@ def _channel_affine2(g3, x3, a, b, c, out):
             out[i, k, m] = ak * g3[i, k, m] + bk * x3[i, k, m] + ck
 
 
-def channel_affine2(g3: np.ndarray, x3: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+def channel_affine2(
+    g3: np.ndarray, x3: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
+) -> np.ndarray:
     """Mirrors ``ops.norm.channel_affine2``: a g + b x + c per channel, (N, C, M) -> (N, C, M)."""
     out = np.empty_like(g3)
     _channel_affine2(x3.size, g3, x3, a, b, c, out)

@@ -25,7 +25,9 @@ _threaded_launch = threading.Lock()
 PARALLEL_MIN_WORK = 2**16
 
 
-def threaded_kernel(loops: Callable | None = None, *, min_work: int = PARALLEL_MIN_WORK, **options: Any) -> Callable:
+def threaded_kernel(
+    loops: Callable | None = None, *, min_work: int = PARALLEL_MIN_WORK, **options: Any
+) -> Callable:
     """Compile a ``prange`` loop nest twice: threaded, and serial (``prange`` runs as ``range``).
 
     The result is called as ``run(work, *args)`` and returns what the loops return: a ``work``

@@ -14,41 +14,81 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scratchnet.labs.grade import GradingError, find_lab, grade_class, grade_submission, load_lab, released_labs
+from scratchnet.labs.grade import (
+    GradingError,
+    find_lab,
+    grade_class,
+    grade_submission,
+    load_lab,
+    released_labs,
+)
 from scratchnet.labs.release import ReleaseError, release
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scratchnet.labs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m scratchnet.labs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     release_parser = commands.add_parser("release", help="write the student version of the labs")
     release_parser.add_argument("source", help="instructor/labs (every lab) or one lab folder")
     release_parser.add_argument("destination", help="where the student version goes")
-    release_parser.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    release_parser.add_argument(
+        "--force", action="store_true", help="write into a folder that is not empty"
+    )
 
     check_parser = commands.add_parser("check", help="run a lab's checks and print your score")
-    check_parser.add_argument("path", nargs="?", default=".", help="a lab folder (default: .) or a folder of labs")
-    check_parser.add_argument("-k", dest="keyword", help="only the checks matching this pytest -k expression")
-    check_parser.add_argument("-v", "--verbose", action="store_true", help="also print what your code printed")
-    check_parser.add_argument("--json", action="store_true", help="print the result in Gradescope's schema")
-    check_parser.add_argument("--tests", help="take the lab's tests from this trusted lab folder, not from PATH")
-    check_parser.add_argument("--hidden-tests", help="instructor-only tests to add (a folder of test_*.py)")
-    check_parser.add_argument("--timeout", type=float, default=600, help="seconds before the run is stopped")
+    check_parser.add_argument(
+        "path", nargs="?", default=".", help="a lab folder (default: .) or a folder of labs"
+    )
+    check_parser.add_argument(
+        "-k", dest="keyword", help="only the checks matching this pytest -k expression"
+    )
+    check_parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also print what your code printed"
+    )
+    check_parser.add_argument(
+        "--json", action="store_true", help="print the result in Gradescope's schema"
+    )
+    check_parser.add_argument(
+        "--tests", help="take the lab's tests from this trusted lab folder, not from PATH"
+    )
+    check_parser.add_argument(
+        "--hidden-tests", help="instructor-only tests to add (a folder of test_*.py)"
+    )
+    check_parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds before the run is stopped"
+    )
 
-    grade_parser = commands.add_parser("grade", help="grade a folder of submissions into a gradebook")
-    grade_parser.add_argument("submissions", help="one sub-folder per student, each a copy of the lab folder")
-    grade_parser.add_argument("--out", required=True, help="where grades.csv and results/<student>.json go")
-    grade_parser.add_argument("--labs", help="the trusted labs (default: the repository's released lessons/)")
-    grade_parser.add_argument("--lab", help="grade every submission as this lab (a name such as lab02_im2col)")
-    grade_parser.add_argument("--hidden-tests", help="instructor-only tests to add (a folder of test_*.py)")
+    grade_parser = commands.add_parser(
+        "grade", help="grade a folder of submissions into a gradebook"
+    )
+    grade_parser.add_argument(
+        "submissions", help="one sub-folder per student, each a copy of the lab folder"
+    )
+    grade_parser.add_argument(
+        "--out", required=True, help="where grades.csv and results/<student>.json go"
+    )
+    grade_parser.add_argument(
+        "--labs", help="the trusted labs (default: the repository's released lessons/)"
+    )
+    grade_parser.add_argument(
+        "--lab", help="grade every submission as this lab (a name such as lab02_im2col)"
+    )
+    grade_parser.add_argument(
+        "--hidden-tests", help="instructor-only tests to add (a folder of test_*.py)"
+    )
     grade_parser.add_argument("--timeout", type=float, default=600, help="seconds per submission")
 
     args = parser.parse_args(argv)
     if args.command != "release" and importlib.util.find_spec("pytest") is None:
-        print('checking a lab runs its tests with pytest, which is not installed: pip install -e ".[labs]"',
-              file=sys.stderr)  # fmt: skip
+        print(
+            'checking a lab runs its tests with pytest, which is not installed: pip install -e ".[labs]"',
+            file=sys.stderr,
+        )
         return 2
     try:
         if args.command == "release":
@@ -83,18 +123,26 @@ def _check(args: argparse.Namespace) -> int:
         path = path.parent
     if not path.is_dir():
         raise FileNotFoundError(f"check: {path} is not a lab folder")
-    folders = [path] if any(path.glob("test_*.py")) else sorted(p for p in path.iterdir() if any(p.glob("test_*.py")))
+    folders = (
+        [path]
+        if any(path.glob("test_*.py"))
+        else sorted(p for p in path.iterdir() if any(p.glob("test_*.py")))
+    )
     if args.tests:
         folders = [path]
     if not folders:
-        raise FileNotFoundError(f"check: no test_*.py in {path} or its sub-folders; is it a lab folder?")
+        raise FileNotFoundError(
+            f"check: no test_*.py in {path} or its sub-folders; is it a lab folder?"
+        )
     results = []
     for folder in folders:
         lab = load_lab(args.tests or folder, args.hidden_tests)
         known = find_lab(folder, _released_labs())
         if known is not None:  # which function is which task, even once every stub is filled in
             lab.task_of_scope = {**known.task_of_scope, **lab.task_of_scope}
-        result = grade_submission(folder, lab, student=str(folder), timeout=args.timeout, keyword=args.keyword)
+        result = grade_submission(
+            folder, lab, student=str(folder), timeout=args.timeout, keyword=args.keyword
+        )
         results.append(result)
         if args.json:
             print(json.dumps(result.gradescope(), indent=2))

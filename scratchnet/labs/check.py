@@ -56,7 +56,9 @@ class LabReport:
 
     lab: Path
     outcomes: list[Outcome] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # test files that failed to import, with the reason
+    problems: list[str] = field(
+        default_factory=list
+    )  # test files that failed to import, with the reason
     output: str = ""  # pytest's own report, for --verbose
 
     @property
@@ -87,9 +89,14 @@ class LabReport:
             if outcome.where and outcome.status in (FAILED, ERROR):
                 lines.append(f"        at {outcome.where}")
         if self.problems:
-            lines.append("Score: 0 - a test file could not be imported (see the ERROR above); fix that first.")
+            lines.append(
+                "Score: 0 - a test file could not be imported (see the ERROR above); fix that first."
+            )
         else:
-            lines.append(f"Score: {self.passed}/{self.total} checks passed." + (" Well done!" if self.ok else ""))
+            lines.append(
+                f"Score: {self.passed}/{self.total} checks passed."
+                + (" Well done!" if self.ok else "")
+            )
         return "\n".join(lines)
 
 
@@ -111,12 +118,19 @@ def find_labs(path: str | Path) -> list[Path]:
         return [path]
     labs = sorted(p for p in path.iterdir() if p.is_dir() and any(p.glob("test_*.py")))
     if not labs:
-        raise FileNotFoundError(f"check: no test_*.py in {path} or its sub-folders; is it a lab folder?")
+        raise FileNotFoundError(
+            f"check: no test_*.py in {path} or its sub-folders; is it a lab folder?"
+        )
     return labs
 
 
-def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = False,
-              traceback: str = "short", plugins: Sequence[Any] = ()) -> LabReport:  # fmt: skip
+def check_lab(
+    lab: str | Path,
+    keyword: str | None = None,
+    collect_only: bool = False,
+    traceback: str = "short",
+    plugins: Sequence[Any] = (),
+) -> LabReport:
     """Run the tests of one lab folder in this process and collect a :class:`LabReport`.
 
     Parameters
@@ -139,7 +153,9 @@ def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = 
     try:
         import pytest  # imported here: checking is the only part of scratchnet that needs pytest
     except ImportError as error:
-        raise RuntimeError("checking a lab runs its tests with pytest: pip install pytest") from error
+        raise RuntimeError(
+            "checking a lab runs its tests with pytest: pip install pytest"
+        ) from error
 
     lab = Path(lab).resolve()
     collector = _Collector(lab)
@@ -150,12 +166,27 @@ def check_lab(lab: str | Path, keyword: str | None = None, collect_only: bool = 
     try:
         with tempfile.TemporaryDirectory() as config_dir:
             config = Path(config_dir) / "pytest.ini"
-            config.write_text("[pytest]\n", encoding="utf-8")  # ignore any project's pytest settings
+            config.write_text(
+                "[pytest]\n", encoding="utf-8"
+            )  # ignore any project's pytest settings
             # This folder's tests only, with no other project's settings or conftest, and the folder put on
             # sys.path ("prepend") so that the tests can import the student's module by name.
-            args = [str(lab), "-q", f"--tb={traceback}", "-p", "no:cacheprovider", "-c", str(config),
-                    "--rootdir", str(lab), "--confcutdir", str(lab), "--import-mode=prepend",
-                    "-o", "python_files=test_*.py"]  # fmt: skip
+            args = [
+                str(lab),
+                "-q",
+                f"--tb={traceback}",
+                "-p",
+                "no:cacheprovider",
+                "-c",
+                str(config),
+                "--rootdir",
+                str(lab),
+                "--confcutdir",
+                str(lab),
+                "--import-mode=prepend",
+                "-o",
+                "python_files=test_*.py",
+            ]
             if keyword:
                 args += ["-k", keyword]
             if collect_only:
@@ -190,9 +221,13 @@ class _Collector:
     def pytest_collection_finish(self, session: Any) -> None:
         for item in session.items:  # the checks that will run (after -k has deselected the others)
             doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
-            title = doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+            title = (
+                doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
+            )
             params = getattr(getattr(item, "callspec", None), "id", None)
-            self.outcomes[item.nodeid] = Outcome(item.nodeid, f"{title} [{params}]" if params else title)
+            self.outcomes[item.nodeid] = Outcome(
+                item.nodeid, f"{title} [{params}]" if params else title
+            )
 
     def pytest_runtest_logreport(self, report: Any) -> None:
         outcome = self.outcomes.get(report.nodeid)
@@ -200,10 +235,15 @@ class _Collector:
             return
         if report.skipped and report.when in ("setup", "call") and outcome.status == PASSED:
             outcome.status = SKIPPED
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = (
+                report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            )
             outcome.message = reason.removeprefix("Skipped: ")
         elif report.failed and outcome.status in (PASSED, SKIPPED) and not outcome.message:
-            outcome.status, outcome.message = ERROR, _last_line(str(report.longrepr))  # refined below
+            outcome.status, outcome.message = (
+                ERROR,
+                _last_line(str(report.longrepr)),
+            )  # refined below
 
     def pytest_exception_interact(self, node: Any, call: Any, report: Any) -> None:
         error = call.excinfo.value
@@ -222,7 +262,11 @@ class _Collector:
         """The deepest traceback line in the lab folder outside the tests (the student's code),
         else the deepest in a test file.
         """
-        in_lab = [entry for entry in excinfo.traceback if self.lab in Path(str(entry.path)).resolve().parents]
+        in_lab = [
+            entry
+            for entry in excinfo.traceback
+            if self.lab in Path(str(entry.path)).resolve().parents
+        ]
         student = [entry for entry in in_lab if not Path(str(entry.path)).name.startswith("test_")]
         chosen = (student or in_lab)[-1:] if in_lab else []
         if not chosen:

@@ -33,13 +33,17 @@ def shape_of(value: Any) -> tuple[int, ...]:
 def expect_shape(actual: Any, expected: Sequence[int], what: str) -> None:
     """Fail with "<what>: expected shape (...), got (...)" unless ``actual`` has shape ``expected``."""
     if actual is None:
-        raise AssertionError(f"{what}: expected an array of shape {tuple(expected)}, got None (a missing return?)")
+        raise AssertionError(
+            f"{what}: expected an array of shape {tuple(expected)}, got None (a missing return?)"
+        )
     got = shape_of(actual)
     if got != tuple(expected):
         raise AssertionError(f"{what}: expected shape {tuple(expected)}, got {got}")
 
 
-def expect_close(actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5) -> None:
+def expect_close(
+    actual: Any, expected: Any, what: str, atol: float = 1e-6, rtol: float = 1e-5
+) -> None:
     """Fail unless ``actual`` has ``expected``'s shape and values (``|a - e| <= atol + rtol |e|``).
 
     The message gives the worst element: its index, the expected and the actual value.
@@ -68,8 +72,13 @@ def expect_equal(actual: Any, expected: Any, what: str) -> None:
         raise AssertionError(f"{what}: expected {expected!r}, got {actual!r}")
 
 
-def expect_gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], what: str,
-                     names: Sequence[str] | None = None, **options: Any) -> None:  # fmt: skip
+def expect_gradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    what: str,
+    names: Sequence[str] | None = None,
+    **options: Any,
+) -> None:
     """``scratchnet.gradcheck(fn, inputs)``, its error message prefixed by ``what`` and with the
     inputs named (``input 1 (weight, shape ...)``) when ``names`` are given.
     """
@@ -78,5 +87,9 @@ def expect_gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], what: str,
     except GradcheckError as error:
         message = str(error)
         if names is not None:
-            message = re.sub(r"input (\d+) \(shape", lambda m: f"input {m[1]} ({names[int(m[1])]}, shape", message)
+            message = re.sub(
+                r"input (\d+) \(shape",
+                lambda m: f"input {m[1]} ({names[int(m[1])]}, shape",
+                message,
+            )
         raise GradcheckError(f"{what}: {message}") from None

@@ -64,7 +64,9 @@ class Lab:
     folder: Path
     tests: dict[str, str]  # test file name -> source
     student_files: list[str]  # the files the student writes (they hold the stubs)
-    given_files: dict[str, bytes]  # other handout files (lab 9's make_dataset.py), from the trusted copy
+    given_files: dict[
+        str, bytes
+    ]  # other handout files (lab 9's make_dataset.py), from the trusted copy
     points: dict[str, float]  # task -> points, in the order of the lab's POINTS
     forbidden: list[str]  # scratchnet's entry points the student's code may not call (labs 1-3)
     task_of_scope: dict[str, str]  # "Conv2dFunction.forward" -> "2.5"
@@ -87,7 +89,11 @@ def load_lab(folder: str | Path, hidden_tests: str | Path | None = None) -> Lab:
     tests = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("test_*.py"))}
     if not tests:
         raise GradingError(f"{folder} holds no test_*.py: not a lab folder")
-    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.py")) if p.name not in tests}
+    sources = {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted(folder.glob("*.py"))
+        if p.name not in tests
+    }
     task_of_scope: dict[str, str] = {}
     student = []
     for name, text in sources.items():
@@ -104,8 +110,10 @@ def load_lab(folder: str | Path, hidden_tests: str | Path | None = None) -> Lab:
         hidden_folder = Path(hidden_tests).resolve()
         if (hidden_folder / folder.name).is_dir():
             hidden_folder = hidden_folder / folder.name
-        lab.hidden = {f"test_hidden_{p.name.removeprefix('test_')}": p.read_text(encoding="utf-8")
-                      for p in sorted(hidden_folder.glob("test_*.py"))}  # fmt: skip
+        lab.hidden = {
+            f"test_hidden_{p.name.removeprefix('test_')}": p.read_text(encoding="utf-8")
+            for p in sorted(hidden_folder.glob("test_*.py"))
+        }
         hidden_points, _ = _settings(lab.hidden)
         lab.hidden_points = {f"{task} (hidden)": points for task, points in hidden_points.items()}
     return lab
@@ -117,9 +125,15 @@ def _settings(tests: dict[str, str]) -> tuple[dict[str, float], list[str]]:
     forbidden: list[str] = []
     for name, text in tests.items():
         for node in ast.parse(text, name).body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
                 if node.targets[0].id == "POINTS":
-                    points.update({str(k): float(v) for k, v in ast.literal_eval(node.value).items()})
+                    points.update(
+                        {str(k): float(v) for k, v in ast.literal_eval(node.value).items()}
+                    )
                 elif node.targets[0].id == "FORBIDDEN":
                     forbidden.extend(ast.literal_eval(node.value))
     return points, forbidden
@@ -157,7 +171,9 @@ class Result:
     status: str  # "ok", "does not import", "timeout", "crashed", "missing files", "refused", "no checks"
     detail: str = ""
     checks: list[Check] = field(default_factory=list)
-    task_scores: dict[str, tuple[float, float, bool]] = field(default_factory=dict)  # task -> (score, max, hidden)
+    task_scores: dict[str, tuple[float, float, bool]] = field(
+        default_factory=dict
+    )  # task -> (score, max, hidden)
     violations: dict[str, list[str]] = field(default_factory=dict)  # task -> messages
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -180,16 +196,27 @@ class Result:
         tests = []
         for task, (score, maximum, hidden) in self.task_scores.items():
             checks = [c for c in self.checks if c.task == task and c.hidden == hidden]
-            tests.append({
-                "name": f"Task {task}",
-                "score": score,
-                "max_score": maximum,
-                "output": "\n".join([*self.violations.get(task.split(" ")[0], []), *(_check_lines(c) for c in checks)]),
-                "visibility": "after_published" if hidden else "visible",
-            })  # fmt: skip
+            tests.append(
+                {
+                    "name": f"Task {task}",
+                    "score": score,
+                    "max_score": maximum,
+                    "output": "\n".join(
+                        [
+                            *self.violations.get(task.split(" ")[0], []),
+                            *(_check_lines(c) for c in checks),
+                        ]
+                    ),
+                    "visibility": "after_published" if hidden else "visible",
+                }
+            )
         overall = f"{self.lab}: {self.status}" + (f" - {self.detail}" if self.detail else "")
-        return {"score": self.score, "output": "\n".join([overall, *self.notes]), "tests": tests,
-                "execution_time": round(self.seconds, 2)}  # fmt: skip
+        return {
+            "score": self.score,
+            "output": "\n".join([overall, *self.notes]),
+            "tests": tests,
+            "execution_time": round(self.seconds, 2),
+        }
 
     def render(self, show_hidden: bool = False) -> str:
         """The text ``check`` prints: tasks with their points, each check under its task."""
@@ -202,8 +229,11 @@ class Result:
                 continue
             lines.append(f"Task {task}: {_number(score)}/{_number(maximum)} points")
             lines += [f"  NOT ALLOWED  {message}" for message in self.violations.get(task, [])]
-            lines += ["  " + _check_lines(c).replace("\n", "\n  ") for c in self.checks
-                      if c.task == task and c.hidden == hidden]  # fmt: skip
+            lines += [
+                "  " + _check_lines(c).replace("\n", "\n  ")
+                for c in self.checks
+                if c.task == task and c.hidden == hidden
+            ]
         for check in self.checks:
             if not check.task:
                 lines.append("  " + _check_lines(check).replace("\n", "\n  ") + "  (no points)")
@@ -225,8 +255,13 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def grade_submission(submission: str | Path, lab: Lab, student: str | None = None, timeout: float = 600,
-                     keyword: str | None = None) -> Result:  # fmt: skip
+def grade_submission(
+    submission: str | Path,
+    lab: Lab,
+    student: str | None = None,
+    timeout: float = 600,
+    keyword: str | None = None,
+) -> Result:
     """Grade one student's copy of ``lab`` in a fresh subprocess (see the module's docstring)."""
     submission = Path(submission)
     files, problem = read_submission(submission, lab)
@@ -248,12 +283,20 @@ def read_submission(submission: Path, lab: Lab) -> tuple[dict[str, bytes], str]:
     return files, (f"missing {', '.join(missing)}" if missing else "")
 
 
-def grade_files(files: dict[str, bytes], problem: str, lab: Lab, student: str, timeout: float = 600,
-                keyword: str | None = None) -> Result:  # fmt: skip
+def grade_files(
+    files: dict[str, bytes],
+    problem: str,
+    lab: Lab,
+    student: str,
+    timeout: float = 600,
+    keyword: str | None = None,
+) -> Result:
     """Grade a submission already read into memory (``problem``: why it cannot run, if it cannot)."""
     result = Result(student, lab.name, "ok")
     started = time.perf_counter()
-    checks: dict[str, Check] = {}  # filled from the harness's "collected" line; none: every task fails
+    checks: dict[
+        str, Check
+    ] = {}  # filled from the harness's "collected" line; none: every task fails
     if problem:
         result.status, result.detail = "missing files", problem
     else:
@@ -301,8 +344,14 @@ def _task_of(scope: str, lab: Lab) -> str:
     return lab.task_of_scope.get(scope, "")
 
 
-def _run(files: dict[str, bytes], lab: Lab, result: Result, checks: dict[str, Check], timeout: float,
-         keyword: str | None) -> None:  # fmt: skip
+def _run(
+    files: dict[str, bytes],
+    lab: Lab,
+    result: Result,
+    checks: dict[str, Check],
+    timeout: float,
+    keyword: str | None,
+) -> None:
     nonce = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="scratchnet-grade-") as temp:
         work = Path(temp) / lab.name
@@ -312,17 +361,43 @@ def _run(files: dict[str, bytes], lab: Lab, result: Result, checks: dict[str, Ch
         for name, data in {**lab.given_files, **files}.items():
             (work / name).write_bytes(data)
         read_end, write_end = os.pipe()
-        job = {"fd": write_end, "workdir": str(work), "keyword": keyword, "forbidden": lab.forbidden,
-               "student_files": [str(work / name) for name in files]}  # fmt: skip
-        launcher = ("import json, sys; sys.path[:0] = json.loads(sys.argv[2]); "
-                    "from scratchnet.labs.harness import main; main()")  # fmt: skip
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "PYTEST"))}
+        job = {
+            "fd": write_end,
+            "workdir": str(work),
+            "keyword": keyword,
+            "forbidden": lab.forbidden,
+            "student_files": [str(work / name) for name in files],
+        }
+        launcher = (
+            "import json, sys; sys.path[:0] = json.loads(sys.argv[2]); "
+            "from scratchnet.labs.harness import main; main()"
+        )
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PYTHON", "PYTEST"))
+        }
         env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", MPLBACKEND="Agg", HOME=temp)
-        command = [sys.executable, "-I", "-S", "-c", launcher, json.dumps(job), json.dumps(_search_path())]
+        command = [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            launcher,
+            json.dumps(job),
+            json.dumps(_search_path()),
+        ]
         with open(Path(temp) / "output.txt", "w+b") as output:
-            child = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.PIPE, stdout=output,
-                                     stderr=subprocess.STDOUT, pass_fds=(write_end,),
-                                     start_new_session=True)  # fmt: skip
+            child = subprocess.Popen(
+                command,
+                cwd=work,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_end,),
+                start_new_session=True,
+            )
             os.close(write_end)
             lines: list[str] = []
             reader = threading.Thread(target=_read_lines, args=(read_end, lines), daemon=True)
@@ -343,13 +418,17 @@ def _run(files: dict[str, bytes], lab: Lab, result: Result, checks: dict[str, Ch
         result.status, result.detail = "timeout", f"the checks did not finish within {timeout:g} s"
     elif done is None:
         result.status = "crashed"
-        result.detail = f"the run ended (exit status {child.returncode}) before reporting every check: " + _last_line(
-            result.output
+        result.detail = (
+            f"the run ended (exit status {child.returncode}) before reporting every check: "
+            + _last_line(result.output)
         )
     elif done:
         result.status, result.detail = "does not import", " / ".join(done)
     elif not checks:
-        result.status, result.detail = "crashed", "no check was collected: " + _last_line(result.output)
+        result.status, result.detail = (
+            "crashed",
+            "no check was collected: " + _last_line(result.output),
+        )
     if done is None or timed_out:
         for check in checks.values():
             if check.status == "FAIL" and check.message.startswith("no result"):
@@ -364,8 +443,18 @@ def _last_line(text: str) -> str:
 def _search_path() -> list[str]:
     """sys.path for the child: scratchnet's folder and the parent's installed packages, no .pth processing."""
     paths = [str(REPOSITORY)]
-    paths += [p for p in sys.path if p and Path(p).is_dir() and ("site-packages" in p or "dist-packages" in p
-              or Path(p).name.startswith("python3") or p.endswith(".zip"))]  # fmt: skip
+    paths += [
+        p
+        for p in sys.path
+        if p
+        and Path(p).is_dir()
+        and (
+            "site-packages" in p
+            or "dist-packages" in p
+            or Path(p).name.startswith("python3")
+            or p.endswith(".zip")
+        )
+    ]
     return list(dict.fromkeys(paths))
 
 
@@ -383,7 +472,9 @@ def _kill(child: subprocess.Popen) -> None:
     child.wait()
 
 
-def _apply(lines: list[str], nonce: str, lab: Lab, result: Result, checks: dict[str, Check]) -> list[str] | None:
+def _apply(
+    lines: list[str], nonce: str, lab: Lab, result: Result, checks: dict[str, Check]
+) -> list[str] | None:
     """Fold the harness's lines (those with the nonce) into ``checks``; the "done" line's problems, or None."""
     done = None
     for line in lines:
@@ -391,7 +482,9 @@ def _apply(lines: list[str], nonce: str, lab: Lab, result: Result, checks: dict[
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if not isinstance(record, dict) or not secrets.compare_digest(str(record.get("nonce", "")), nonce):
+        if not isinstance(record, dict) or not secrets.compare_digest(
+            str(record.get("nonce", "")), nonce
+        ):
             continue  # not the harness's: ignored
         kind = record.get("kind")
         if kind == "collected":
@@ -399,13 +492,21 @@ def _apply(lines: list[str], nonce: str, lab: Lab, result: Result, checks: dict[
                 hidden = Path(nodeid.split("::")[0]).name.startswith("test_hidden_")
                 match = _TASK.match(title)
                 task = match.group(1) if match else ""
-                checks[nodeid] = Check(nodeid, title, f"{task} (hidden)" if task and hidden else task, hidden=hidden)
+                checks[nodeid] = Check(
+                    nodeid, title, f"{task} (hidden)" if task and hidden else task, hidden=hidden
+                )
         elif kind == "outcome" and record["nodeid"] in checks:
             check = checks[record["nodeid"]]
-            check.status, check.message, check.where = record["status"], record["message"], record["where"]
+            check.status, check.message, check.where = (
+                record["status"],
+                record["message"],
+                record["where"],
+            )
         elif kind == "violation":
             check = checks.get(record["nodeid"])
-            task = _task_of(str(record.get("scope", "")), lab) or (check.task.split(" ")[0] if check else "")
+            task = _task_of(str(record.get("scope", "")), lab) or (
+                check.task.split(" ")[0] if check else ""
+            )
             for target in [task] if task else list(lab.points):
                 messages = result.violations.setdefault(target, [])
                 if record["message"] not in messages:
@@ -419,7 +520,9 @@ def _score(result: Result, lab: Lab, partial: bool) -> None:
     """Points per task: POINTS[task] x the share of its checks that passed; 0 where a disallowed op was used."""
     for points, hidden in ((lab.points, False), (lab.hidden_points, True)):
         for task, maximum in points.items():
-            checks = [c for c in result.checks if c.task == task and c.hidden == hidden]  # a skip is no pass
+            checks = [
+                c for c in result.checks if c.task == task and c.hidden == hidden
+            ]  # a skip is no pass
             if partial and not checks:
                 continue  # not selected by -k
             share = sum(c.status == "PASS" for c in checks) / len(checks) if checks else 0.0
@@ -428,8 +531,13 @@ def _score(result: Result, lab: Lab, partial: bool) -> None:
             result.task_scores[task] = (round(maximum * share, 2), maximum, hidden)
 
 
-def grade_class(submissions: str | Path, out: str | Path, labs: list[Lab], timeout: float = 600,
-                echo: Any = None) -> list[Result]:  # fmt: skip
+def grade_class(
+    submissions: str | Path,
+    out: str | Path,
+    labs: list[Lab],
+    timeout: float = 600,
+    echo: Any = None,
+) -> list[Result]:
     """Grade every sub-folder of ``submissions``; write ``out/grades.csv`` and ``out/results/<student>.json``."""
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
@@ -459,15 +567,25 @@ def grade_class(submissions: str | Path, out: str | Path, labs: list[Lab], timeo
         writer = csv.writer(handle)
         writer.writerow(["student", "lab", "score", "max_score", "status", "detail"])
         for result in results:
-            writer.writerow([result.student, result.lab, _number(result.score), _number(result.max_score),
-                             result.status, result.detail])  # fmt: skip
+            writer.writerow(
+                [
+                    result.student,
+                    result.lab,
+                    _number(result.score),
+                    _number(result.max_score),
+                    result.status,
+                    result.detail,
+                ]
+            )
     for result in results:
         path = out / "results" / f"{result.student}.json"
         path.write_text(json.dumps(result.gradescope(), indent=2) + "\n", encoding="utf-8")
     return results
 
 
-def released_labs(source: str | Path | None = None, hidden_tests: str | Path | None = None) -> list[Lab]:
+def released_labs(
+    source: str | Path | None = None, hidden_tests: str | Path | None = None
+) -> list[Lab]:
     """Every lab under ``source`` (default: the repository's ``lessons/``), loaded."""
     source = Path(source) if source is not None else RELEASED_LABS
     if any(source.glob("test_*.py")):

@@ -30,27 +30,102 @@ from dataclasses import dataclass
 # Modules a lab file may import. Everything else (os, sys, gc, inspect, importlib, ctypes, pytest...)
 # could reach the grader's own objects in the grading process.
 ALLOWED_IMPORTS = frozenset(
-    {"__future__", "numpy", "math", "typing", "collections", "dataclasses", "functools", "itertools", "time",
-     "argparse", "pathlib", "matplotlib", "scratchnet", "random", "statistics", "enum", "abc", "numbers"}
-)  # fmt: skip
+    {
+        "__future__",
+        "numpy",
+        "math",
+        "typing",
+        "collections",
+        "dataclasses",
+        "functools",
+        "itertools",
+        "time",
+        "argparse",
+        "pathlib",
+        "matplotlib",
+        "scratchnet",
+        "random",
+        "statistics",
+        "enum",
+        "abc",
+        "numbers",
+    }
+)
 # Builtins that reach objects by name, run text as code, or leave the process.
 FORBIDDEN_BUILTINS = frozenset(
-    {"getattr", "setattr", "delattr", "eval", "exec", "compile", "__import__", "globals", "locals", "vars",
-     "open", "breakpoint", "exit", "quit", "input", "help", "memoryview", "__builtins__", "__loader__", "__spec__"}
-)  # fmt: skip
+    {
+        "getattr",
+        "setattr",
+        "delattr",
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "globals",
+        "locals",
+        "vars",
+        "open",
+        "breakpoint",
+        "exit",
+        "quit",
+        "input",
+        "help",
+        "memoryview",
+        "__builtins__",
+        "__loader__",
+        "__spec__",
+    }
+)
 # Dunder attributes ordinary code uses; every other one (__globals__, __dict__, __class__, __subclasses__,
 # __code__, __traceback__ ...) is a door into the interpreter.
-ALLOWED_DUNDERS = frozenset({"__init__", "__call__", "__name__", "__len__", "__getitem__", "__iter__", "__repr__"})
+ALLOWED_DUNDERS = frozenset(
+    {"__init__", "__call__", "__name__", "__len__", "__getitem__", "__iter__", "__repr__"}
+)
 # Attribute names that lead to the interpreter, the file system or the grader whatever object they are read on.
 FORBIDDEN_ATTRIBUTES = frozenset(
-    {"labs", "sys", "os", "gc", "inspect", "importlib", "builtins", "modules", "ctypes", "ctypeslib", "subprocess",
-     "format_map", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "tb_frame", "tb_next",
-     "gi_frame", "cr_frame", "ag_frame", "gi_code", "co_code", "co_consts", "mro",
-     # writing files: a submission could rewrite the lab's test files (or a module they import)
-     # in the grading folder before pytest reads them
-     "write_text", "write_bytes", "touch", "unlink", "rename", "chmod", "symlink_to",
-     "hardlink_to", "savetxt", "tofile", "memmap", "open_memmap"}
-)  # fmt: skip
+    {
+        "labs",
+        "sys",
+        "os",
+        "gc",
+        "inspect",
+        "importlib",
+        "builtins",
+        "modules",
+        "ctypes",
+        "ctypeslib",
+        "subprocess",
+        "format_map",
+        "f_back",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "f_code",
+        "tb_frame",
+        "tb_next",
+        "gi_frame",
+        "cr_frame",
+        "ag_frame",
+        "gi_code",
+        "co_code",
+        "co_consts",
+        "mro",
+        # writing files: a submission could rewrite the lab's test files (or a module they import)
+        # in the grading folder before pytest reads them
+        "write_text",
+        "write_bytes",
+        "touch",
+        "unlink",
+        "rename",
+        "chmod",
+        "symlink_to",
+        "hardlink_to",
+        "savetxt",
+        "tofile",
+        "memmap",
+        "open_memmap",
+    }
+)
 
 # A str.format field that reaches an attribute or an item of its argument ("{0.gi_frame}",
 # "{x[0]}"): what "{:.3f}" or "{} of {}" never need. The part before ':' or '!' is the field name.
@@ -67,8 +142,9 @@ class Finding:
     message: str
 
 
-def inspect_source(source: str, filename: str, forbidden: Iterable[str] = (),
-                   siblings: Iterable[str] = ()) -> list[Finding]:  # fmt: skip
+def inspect_source(
+    source: str, filename: str, forbidden: Iterable[str] = (), siblings: Iterable[str] = ()
+) -> list[Finding]:
     """Every integrity rule and every disallowed op the source breaks, in line order.
 
     Parameters
@@ -94,32 +170,53 @@ def inspect_source(source: str, filename: str, forbidden: Iterable[str] = (),
 
 
 class _Inspector(ast.NodeVisitor):
-    def __init__(self, filename: str, forbidden: tuple[str, ...], siblings: frozenset[str], objects: set[int]) -> None:
-        self.filename, self.forbidden, self.siblings, self.objects = filename, forbidden, siblings, objects
-        self.aliases: dict[str, str] = {}  # local name -> the dotted module path or object it stands for
+    def __init__(
+        self, filename: str, forbidden: tuple[str, ...], siblings: frozenset[str], objects: set[int]
+    ) -> None:
+        self.filename, self.forbidden, self.siblings, self.objects = (
+            filename,
+            forbidden,
+            siblings,
+            objects,
+        )
+        self.aliases: dict[
+            str, str
+        ] = {}  # local name -> the dotted module path or object it stands for
         self.imported: set[str] = set()  # names bound by an import (module or object)
         self.scopes: list[str] = []
         self.findings: list[Finding] = []
 
     def _add(self, kind: str, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", 0)
-        self.findings.append(Finding(kind, line, ".".join(self.scopes), f"{self.filename}, line {line}: {message}"))
+        self.findings.append(
+            Finding(kind, line, ".".join(self.scopes), f"{self.filename}, line {line}: {message}")
+        )
 
     def _refuse(self, node: ast.AST, message: str) -> None:
-        self._add("integrity", node, message + " (not allowed in a lab submission: it could reach the grader)")
+        self._add(
+            "integrity",
+            node,
+            message + " (not allowed in a lab submission: it could reach the grader)",
+        )
 
     def _check_path(self, node: ast.AST, path: str) -> None:
         # By name, and by what the name is: scratchnet.nn.Conv2d is scratchnet.nn.conv.Conv2d re-exported.
         same_object = path.startswith("scratchnet.") and id(_lookup(path)) in self.objects
         for entry in self.forbidden:
             if same_object or path == entry or path.startswith(entry + "."):
-                self._add("disallowed", node, f"uses {path}, scratchnet's own version of what this lab asks you "
-                          "to write; write it yourself from NumPy")  # fmt: skip
+                self._add(
+                    "disallowed",
+                    node,
+                    f"uses {path}, scratchnet's own version of what this lab asks you "
+                    "to write; write it yourself from NumPy",
+                )
                 return
 
     def _import_allowed(self, module: str) -> bool:
         root = module.split(".")[0]
-        return (root in ALLOWED_IMPORTS or module in self.siblings) and not module.startswith("scratchnet.labs")
+        return (root in ALLOWED_IMPORTS or module in self.siblings) and not module.startswith(
+            "scratchnet.labs"
+        )
 
     # scopes
     def _visit_scope(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
@@ -147,7 +244,11 @@ class _Inspector(ast.NodeVisitor):
             return
         for alias in node.names:
             path = f"{module}.{alias.name}"
-            if alias.name == "*" or path.startswith("scratchnet.labs") or alias.name in FORBIDDEN_ATTRIBUTES:
+            if (
+                alias.name == "*"
+                or path.startswith("scratchnet.labs")
+                or alias.name in FORBIDDEN_ATTRIBUTES
+            ):
                 self._refuse(node, f"imports {path}")
                 continue
             self._check_path(node, path)
@@ -159,7 +260,11 @@ class _Inspector(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if node.id in FORBIDDEN_BUILTINS:
             self._refuse(node, f"uses {node.id}")
-        elif isinstance(node.ctx, ast.Load) and node.id in self.aliases and "." in self.aliases[node.id]:
+        elif (
+            isinstance(node.ctx, ast.Load)
+            and node.id in self.aliases
+            and "." in self.aliases[node.id]
+        ):
             self._check_path(node, self.aliases[node.id])
         elif isinstance(node.ctx, ast.Store) and node.id in self.imported:
             self.imported.discard(node.id)  # rebound to something of the student's own
@@ -176,7 +281,9 @@ class _Inspector(ast.NodeVisitor):
             and not name.endswith("__")
             and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
         ):
-            self._refuse(node, f"reads the private attribute .{name} of an object that is not its own")
+            self._refuse(
+                node, f"reads the private attribute .{name} of an object that is not its own"
+            )
         root, path = _dotted(node)
         if root is not None and root in self.imported:
             if isinstance(node.ctx, ast.Store | ast.Del):
@@ -189,9 +296,13 @@ class _Inspector(ast.NodeVisitor):
     def visit_Constant(self, node: ast.Constant) -> None:
         names = re.findall(r"__\w+?__", node.value) if isinstance(node.value, str) else []
         if any(name not in ALLOWED_DUNDERS and name != "__main__" for name in names):
-            self._refuse(node, "holds a string with a dunder name (a way to reach attributes by name)")
+            self._refuse(
+                node, "holds a string with a dunder name (a way to reach attributes by name)"
+            )
         elif isinstance(node.value, str) and FORMAT_FIELD_LOOKUP.search(node.value):
-            self._refuse(node, "holds a format string that looks up attributes or items (use an f-string)")
+            self._refuse(
+                node, "holds a format string that looks up attributes or items (use an f-string)"
+            )
 
 
 def _lookup(path: str) -> object:
@@ -229,8 +340,9 @@ class DisallowedCallError(RuntimeError):
     """Raised in the student's code when it calls scratchnet's own version of an op the lab asks for."""
 
 
-def install_runtime_guard(forbidden: Iterable[str], student_files: Iterable[str],
-                          on_violation: Callable[[str, str], None]) -> int:  # fmt: skip
+def install_runtime_guard(
+    forbidden: Iterable[str], student_files: Iterable[str], on_violation: Callable[[str, str], None]
+) -> int:
     """Wrap scratchnet's entry points named in ``forbidden`` so that a call from the student's code is refused.
 
     A call is the student's when a frame of one of ``student_files`` (absolute paths) is on the stack:
@@ -251,8 +363,10 @@ def install_runtime_guard(forbidden: Iterable[str], student_files: Iterable[str]
             while frame is not None:
                 if frame.f_code.co_filename in files:
                     where = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}, line {frame.f_lineno}"
-                    message = (f"not allowed: {where} calls {name}, scratchnet's own version of what this lab "
-                               "asks you to write")  # fmt: skip
+                    message = (
+                        f"not allowed: {where} calls {name}, scratchnet's own version of what this lab "
+                        "asks you to write"
+                    )
                     on_violation(message, frame.f_code.co_qualname)
                     raise DisallowedCallError(message)
                 frame = frame.f_back
@@ -274,7 +388,9 @@ def install_runtime_guard(forbidden: Iterable[str], student_files: Iterable[str]
             count += 1
     # A function is reachable under every name a scratchnet module gave it (F.conv2d re-exports ops.conv.conv2d).
     for module_name, module in list(sys.modules.items()):
-        if module is None or not (module_name == "scratchnet" or module_name.startswith("scratchnet.")):
+        if module is None or not (
+            module_name == "scratchnet" or module_name.startswith("scratchnet.")
+        ):
             continue
         for key, value in list(vars(module).items()):
             if id(value) in replacements:
@@ -296,6 +412,10 @@ def _resolve(entry: str) -> list[tuple[object, str]]:
     else:
         raise ImportError(f"FORBIDDEN names {entry}, which does not exist")
     if isinstance(obj, type(sys)):
-        own = [(k, v) for k, v in vars(obj).items() if callable(v) and getattr(v, "__module__", None) == obj.__name__]
+        own = [
+            (k, v)
+            for k, v in vars(obj).items()
+            if callable(v) and getattr(v, "__module__", None) == obj.__name__
+        ]
         return [(v, f"{entry}.{k}") for k, v in own if not k.startswith("_")]
     return [(obj, entry)]

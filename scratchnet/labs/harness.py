@@ -42,7 +42,9 @@ def main() -> None:
     install_runtime_guard(
         job["forbidden"],
         job["student_files"],
-        lambda message, scope: send("violation", nodeid=current["nodeid"], scope=scope, message=message),
+        lambda message, scope: send(
+            "violation", nodeid=current["nodeid"], scope=scope, message=message
+        ),
     )
     reporter = _Reporter(send, current)
     report = check_lab(Path(job["workdir"]), job.get("keyword"), plugins=[reporter])
@@ -66,15 +68,21 @@ class _Reporter:
 
     @pytest.hookimpl(trylast=True)  # after the collector has given every check its title
     def pytest_collection_finish(self, session: Any) -> None:
-        self.collector = next(p for p in session.config.pluginmanager.get_plugins() if isinstance(p, _Collector))
-        self.send("collected", checks=[[o.nodeid, o.title] for o in self.collector.outcomes.values()])
+        self.collector = next(
+            p for p in session.config.pluginmanager.get_plugins() if isinstance(p, _Collector)
+        )
+        self.send(
+            "collected", checks=[[o.nodeid, o.title] for o in self.collector.outcomes.values()]
+        )
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         self.current["nodeid"] = nodeid
         self.failed = False
 
     def pytest_runtest_logreport(self, report: Any) -> None:
-        self.failed = self.failed or report.failed  # pytest's own verdict, kept apart from the collector's
+        self.failed = (
+            self.failed or report.failed
+        )  # pytest's own verdict, kept apart from the collector's
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         outcome = self.collector.outcomes.get(nodeid)
@@ -82,8 +90,14 @@ class _Reporter:
             status = outcome.status
             if self.failed and status in ("PASS", "SKIP"):
                 status = "FAIL"
-            self.send("outcome", nodeid=nodeid, title=outcome.title, status=status,
-                      message=outcome.message, where=outcome.where)  # fmt: skip
+            self.send(
+                "outcome",
+                nodeid=nodeid,
+                title=outcome.title,
+                status=status,
+                message=outcome.message,
+                where=outcome.where,
+            )
         self.current["nodeid"] = ""
 
 

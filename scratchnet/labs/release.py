@@ -77,7 +77,9 @@ def release_text(source: str, filename: str = "<lab file>") -> tuple[str, int]:
                 raise ReleaseError(
                     f"{filename}:{number + 1}: {END} is indented differently from its {BEGIN} at line {begin_line + 1}"
                 )
-            message = _stub_message(lines, begin_line, filename).replace("\\", "\\\\").replace('"', '\\"')
+            message = (
+                _stub_message(lines, begin_line, filename).replace("\\", "\\\\").replace('"', '\\"')
+            )
             out.append(f'{indent}raise NotImplementedError("{message}")\n')
             holes += 1
             begin_line = None
@@ -110,8 +112,14 @@ def _stub_message(lines: list[str], begin: int, filename: str) -> str:
     if task is None:
         return where
     label, title = task.group(1), task.group(2)
-    if not title:  # a bare "# TASK 2.5" inside a method: the title is on the banner with the same label
-        titled = (m for m in (_TASK.match(line) for line in lines) if m and m.group(1) == label and m.group(2))
+    if (
+        not title
+    ):  # a bare "# TASK 2.5" inside a method: the title is on the banner with the same label
+        titled = (
+            m
+            for m in (_TASK.match(line) for line in lines)
+            if m and m.group(1) == label and m.group(2)
+        )
         title = next((m.group(2) for m in titled), "")
     title = re.split(r":| \(", title)[0].strip()  # "Mul: the product rule" -> "Mul"
     return f"{label} ({title}): {where}" if title else f"{label}: {where}"
@@ -157,9 +165,13 @@ def release(source: str | Path, destination: str | Path, force: bool = False) ->
     if not source.is_dir():
         raise ReleaseError(f"release: {source} is not a folder")
     if destination == source or source in destination.parents:
-        raise ReleaseError(f"release: the destination {destination} must not be inside the source {source}")
+        raise ReleaseError(
+            f"release: the destination {destination} must not be inside the source {source}"
+        )
     if destination.exists() and any(destination.iterdir()) and not force:
-        raise ReleaseError(f"release: {destination} is not empty; pass --force to write into it anyway")
+        raise ReleaseError(
+            f"release: {destination} is not empty; pass --force to write into it anyway"
+        )
     holes: dict[Path, int] = {}
     for path, ignored in _walk(source, ()):
         if _ignored(path.name, ignored, path.is_dir()):
@@ -168,7 +180,9 @@ def release(source: str | Path, destination: str | Path, force: bool = False) ->
         if path.is_dir():
             target.mkdir(parents=True, exist_ok=True)
         elif path.suffix == ".py":
-            text, count = release_text(path.read_text(encoding="utf-8"), str(path.relative_to(source.parent)))
+            text, count = release_text(
+                path.read_text(encoding="utf-8"), str(path.relative_to(source.parent))
+            )
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             holes[target] = count
@@ -183,7 +197,9 @@ def _walk(folder: Path, ignored: tuple[str, ...]):
     gitignore = folder / ".gitignore"
     if gitignore.is_file():
         lines = gitignore.read_text(encoding="utf-8").splitlines()
-        ignored = ignored + tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+        ignored = ignored + tuple(
+            line.strip() for line in lines if line.strip() and not line.startswith("#")
+        )
     for path in sorted(folder.iterdir()):
         yield path, ignored
         if path.is_dir() and not _ignored(path.name, ignored, True):

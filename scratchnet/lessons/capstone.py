@@ -157,7 +157,7 @@ def plot(fig: Any, report: Report) -> None:
         area = 30 + 600 * r["activation_bytes"] / biggest
         ax.scatter(r["params"], r["macs"], s=area, alpha=0.6)
         ax.annotate(f"{r['network']}\n{fmt_bytes(r['activation_bytes'])}", (r["params"], r["macs"]), fontsize=7,
-                    xytext=(5, 5), textcoords="offset points")  # fmt: skip
+                    xytext=(5, 5), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("parameters")

@@ -181,7 +181,7 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
         rows,
     )
     params_check = report.check_rounded("(3a) with reductions: weights", reduced["weights"], TABLE_3A_PARAMS,
-                                        TABLE, kilo=1024)  # fmt: skip
+                                        TABLE, kilo=1024)
     params_check.note = (
         "The table's K is 1024: 163,328 / 1024 = 159.5, which the table truncates to 159 (rounded to nearest it "
         "would print 160); see googlenet_table."

@@ -301,7 +301,7 @@ def stage_level(report: Report, per_layer: dict[str, int]) -> None:
     for stage, (size, width) in enumerate(((56, 64), (28, 128), (14, 256), (7, 512)), start=1):
         name = f"layer{stage}.1.conv1"  # the first conv of a stage's second block: width -> width, stride 1
         rows.append({"conv": name, "map": f"{size}x{size}", "filters": width, "macs": per_layer[name],
-                     "formula": f"{size}*{size}*9*{width}*{width}"})  # fmt: skip
+                     "formula": f"{size}*{size}*9*{width}*{width}"})
     report.table(
         "stage_level",
         "Step 4. ResNet-34, one 3x3 conv per stage (slide ResNet (3): 'the map halves, the filters double')",

@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     by = {r["network"]: r for r in rows}
     report.check("plain-56 and ResNet-56 have the same parameters", by["plain-56"]["params"],
-                 by["ResNet-56"]["params"], "option A shortcuts have no weights")  # fmt: skip
+                 by["ResNet-56"]["params"], "option A shortcuts have no weights")
     plain_drop = by["plain-56"]["ratio"] / by["plain-20"]["ratio"]
     residual_drop = by["ResNet-56"]["ratio"] / by["ResNet-20"]["ratio"]
     report.check(

@@ -52,7 +52,9 @@ class DenseLayer(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, bn_size * growth_rate, kernel_size=1, bias=False)
         self.norm2 = nn.BatchNorm2d(bn_size * growth_rate)
         self.relu2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(
+            bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False
+        )
         self.dropout = nn.Dropout(drop_rate)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -65,7 +67,9 @@ class DenseBlock(nn.Module):
     earlier layers' outputs. Shapes: (N, C, H, W) -> (N, C + num_layers * k, H, W).
     """
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float) -> None:
+    def __init__(
+        self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int, drop_rate: float
+    ) -> None:
         super().__init__()
         self.num_layers = num_layers
         for i in range(num_layers):
@@ -113,15 +117,27 @@ class DenseNet(nn.Module):
         One 3x3 conv and no pooling (32x32 images) instead of the 7x7/2 conv and 3x3/2 max pool.
     """
 
-    def __init__(self, growth_rate: int = 32, block_config: tuple[int, ...] = (6, 12, 24, 16),
-                 num_init_features: int = 64, bn_size: int = 4, compression: float = 0.5, drop_rate: float = 0.0,
-                 num_classes: int = 1000, cifar_stem: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        block_config: tuple[int, ...] = (6, 12, 24, 16),
+        num_init_features: int = 64,
+        bn_size: int = 4,
+        compression: float = 0.5,
+        drop_rate: float = 0.0,
+        num_classes: int = 1000,
+        cifar_stem: bool = False,
+    ) -> None:
         super().__init__()
         self.features = nn.Sequential()
         if cifar_stem:
-            self.features.add_module("conv0", nn.Conv2d(3, num_init_features, 3, padding=1, bias=False))
+            self.features.add_module(
+                "conv0", nn.Conv2d(3, num_init_features, 3, padding=1, bias=False)
+            )
         else:
-            self.features.add_module("conv0", nn.Conv2d(3, num_init_features, 7, stride=2, padding=3, bias=False))
+            self.features.add_module(
+                "conv0", nn.Conv2d(3, num_init_features, 7, stride=2, padding=3, bias=False)
+            )
             self.features.add_module("norm0", nn.BatchNorm2d(num_init_features))
             self.features.add_module("relu0", nn.ReLU(inplace=True))
             self.features.add_module("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
@@ -181,15 +197,21 @@ def densenet264(num_classes: int = 1000, **kwargs: Any) -> DenseNet:
     return DenseNet(32, (6, 12, 64, 48), 64, num_classes=num_classes, **kwargs)
 
 
-def densenet_cifar(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, **kwargs: Any) -> DenseNet:
+def densenet_cifar(
+    depth: int = 100, growth_rate: int = 12, num_classes: int = 10, **kwargs: Any
+) -> DenseNet:
     """DenseNet-BC for 32x32 images: 3 dense blocks of (depth - 4) / 6 layers, 2k stem channels.
 
     DenseNet-BC (L = 100, k = 12) has 769,162 parameters (the paper's Table 2: 0.8M).
     """
     if (depth - 4) % 6:
-        raise ValueError(f"a DenseNet-BC for CIFAR has 6n + 4 layers (e.g. 100, 190, 250), got {depth}")
+        raise ValueError(
+            f"a DenseNet-BC for CIFAR has 6n + 4 layers (e.g. 100, 190, 250), got {depth}"
+        )
     n = (depth - 4) // 6
-    return DenseNet(growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, cifar_stem=True, **kwargs)
+    return DenseNet(
+        growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, cifar_stem=True, **kwargs
+    )
 
 
 def densenet_bc_100(num_classes: int = 10, **kwargs: Any) -> DenseNet:

@@ -37,7 +37,15 @@ from scratchnet import cat, flatten, nn
 from scratchnet.nn import functional as F
 from scratchnet.tensor import Tensor
 
-__all__ = ["BasicConv2d", "GoogLeNet", "GoogLeNetOutputs", "Inception", "InceptionAux", "googlenet", "googlenet_loss"]
+__all__ = [
+    "BasicConv2d",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "Inception",
+    "InceptionAux",
+    "googlenet",
+    "googlenet_loss",
+]
 
 
 def transform_input(x: Tensor) -> Tensor:
@@ -66,10 +74,18 @@ class BasicConv2d(nn.Module):
     Used by GoogLeNet and every later Inception network.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
-                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False
+        )
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -103,8 +119,18 @@ class Inception(nn.Module):
     table lists 159K) and 256 output channels.
     """
 
-    def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                 pool_proj: int, reduce: bool = True, paper_5x5: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3red: int,
+        ch3x3: int,
+        ch5x5red: int,
+        ch5x5: int,
+        pool_proj: int,
+        reduce: bool = True,
+        paper_5x5: bool = False,
+    ) -> None:
         super().__init__()
         k5 = 5 if paper_5x5 else 3
         self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
@@ -121,7 +147,9 @@ class Inception(nn.Module):
             self.branch4 = nn.Sequential(pool, BasicConv2d(in_channels, pool_proj, kernel_size=1))
         else:
             self.branch2 = nn.Sequential(BasicConv2d(in_channels, ch3x3, kernel_size=3, padding=1))
-            self.branch3 = nn.Sequential(BasicConv2d(in_channels, ch5x5, kernel_size=k5, padding=k5 // 2))
+            self.branch3 = nn.Sequential(
+                BasicConv2d(in_channels, ch5x5, kernel_size=k5, padding=k5 // 2)
+            )
             self.branch4 = nn.Sequential(pool)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -144,7 +172,9 @@ class InceptionAux(nn.Module):
     stride 3 (windows of size 5 at 0, 3, 6, 9), which gives 4x4 only for a 14x14 map.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7, pool: str = "adaptive") -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, dropout: float = 0.7, pool: str = "adaptive"
+    ) -> None:
         super().__init__()
         if pool not in ("adaptive", "paper"):
             raise ValueError(f"InceptionAux: pool must be 'adaptive' or 'paper', got {pool!r}")
@@ -156,7 +186,9 @@ class InceptionAux(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.pool == "paper":
-            x = F.avg_pool2d(x, kernel_size=5, stride=3)  # (N, C, 4, 4) from 14x14: (14 - 5) // 3 + 1 = 4
+            x = F.avg_pool2d(
+                x, kernel_size=5, stride=3
+            )  # (N, C, 4, 4) from 14x14: (14 - 5) // 3 + 1 = 4
         else:
             x = F.adaptive_avg_pool2d(x, (4, 4))  # (N, C, 4, 4): 14x14 at 224x224 input
         x = self.conv(x)  # (N, 128, 4, 4)
@@ -187,9 +219,16 @@ class GoogLeNet(nn.Module):
         Before the classifier (the paper's 40%; torchvision uses 0.2) and in the auxiliary heads (0.7).
     """
 
-    def __init__(self, num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
-                 init_weights: bool = True, paper_5x5: bool = False, dropout: float = 0.2,
-                 dropout_aux: float = 0.7) -> None:  # fmt: skip
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        aux_logits: bool = True,
+        transform_input: bool = False,
+        init_weights: bool = True,
+        paper_5x5: bool = False,
+        dropout: float = 0.2,
+        dropout_aux: float = 0.7,
+    ) -> None:
         super().__init__()
         self.aux_logits = aux_logits
         self.transform_input = transform_input
@@ -199,7 +238,9 @@ class GoogLeNet(nn.Module):
 
         self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-        self.conv2 = BasicConv2d(64, 64, kernel_size=1)  # the table's "3x3 reduce" of the second conv row
+        self.conv2 = BasicConv2d(
+            64, 64, kernel_size=1
+        )  # the table's "3x3 reduce" of the second conv row
         self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
         #                             in   1x1  3x3r  3x3  5x5r  5x5  pool
@@ -211,7 +252,9 @@ class GoogLeNet(nn.Module):
         self.inception4c = inception(512, 128, 128, 256, 24, 64, 64)
         self.inception4d = inception(512, 112, 144, 288, 32, 64, 64)
         self.inception4e = inception(528, 256, 160, 320, 32, 128, 128)
-        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)  # torchvision's 2x2 (the table: 3x3/2)
+        self.maxpool4 = nn.MaxPool2d(
+            2, stride=2, ceil_mode=True
+        )  # torchvision's 2x2 (the table: 3x3/2)
         self.inception5a = inception(832, 256, 160, 320, 32, 128, 128)
         self.inception5b = inception(832, 384, 192, 384, 48, 128, 128)
         if aux_logits:
@@ -250,16 +293,30 @@ class GoogLeNet(nn.Module):
         return x
 
 
-def googlenet(num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
-              init_weights: bool = True, paper_5x5: bool = False, dropout: float = 0.2,
-              dropout_aux: float = 0.7) -> GoogLeNet:  # fmt: skip
+def googlenet(
+    num_classes: int = 1000,
+    aux_logits: bool = True,
+    transform_input: bool = False,
+    init_weights: bool = True,
+    paper_5x5: bool = False,
+    dropout: float = 0.2,
+    dropout_aux: float = 0.7,
+) -> GoogLeNet:
     """GoogLeNet (Inception v1) with torchvision's layout; 6,624,904 parameters without aux heads."""
-    return GoogLeNet(num_classes=num_classes, aux_logits=aux_logits, transform_input=transform_input,
-                     init_weights=init_weights, paper_5x5=paper_5x5, dropout=dropout,
-                     dropout_aux=dropout_aux)  # fmt: skip
+    return GoogLeNet(
+        num_classes=num_classes,
+        aux_logits=aux_logits,
+        transform_input=transform_input,
+        init_weights=init_weights,
+        paper_5x5=paper_5x5,
+        dropout=dropout,
+        dropout_aux=dropout_aux,
+    )
 
 
-def googlenet_loss(outputs: Tensor | GoogLeNetOutputs, target: Tensor, aux_weight: float = 0.3) -> Tensor:
+def googlenet_loss(
+    outputs: Tensor | GoogLeNetOutputs, target: Tensor, aux_weight: float = 0.3
+) -> Tensor:
     """Training loss of GoogLeNet: CE(main) + aux_weight * (CE(aux1) + CE(aux2)) (paper, Section 5).
 
     ``outputs`` is what the model returned: a ``GoogLeNetOutputs`` in training mode with auxiliary
@@ -269,5 +326,7 @@ def googlenet_loss(outputs: Tensor | GoogLeNetOutputs, target: Tensor, aux_weigh
     if not isinstance(outputs, GoogLeNetOutputs):
         return F.cross_entropy(outputs, target)
     main = F.cross_entropy(outputs.logits, target)
-    aux = F.cross_entropy(outputs.aux_logits1, target) + F.cross_entropy(outputs.aux_logits2, target)
+    aux = F.cross_entropy(outputs.aux_logits1, target) + F.cross_entropy(
+        outputs.aux_logits2, target
+    )
     return main + aux_weight * aux

@@ -73,7 +73,9 @@ class InceptionA(nn.Module):
         b1 = self.branch1x1(x)  # (N, 64, H, W)
         b5 = self.branch5x5_2(self.branch5x5_1(x))  # (N, 64, H, W)
         b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))  # (N, 96, H, W)
-        bp = self.branch_pool(F.avg_pool2d(x, kernel_size=3, stride=1, padding=1))  # (N, pool_features, H, W)
+        bp = self.branch_pool(
+            F.avg_pool2d(x, kernel_size=3, stride=1, padding=1)
+        )  # (N, pool_features, H, W)
         return cat([b1, b5, b3, bp], 1)
 
 
@@ -220,8 +222,14 @@ class Inception3(nn.Module):
         Before the classifier.
     """
 
-    def __init__(self, num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
-                 init_weights: bool = True, dropout: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        aux_logits: bool = True,
+        transform_input: bool = False,
+        init_weights: bool = True,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         self.aux_logits = aux_logits
         self.transform_input = transform_input
@@ -278,8 +286,18 @@ class Inception3(nn.Module):
         return x
 
 
-def inception_v3(num_classes: int = 1000, aux_logits: bool = True, transform_input: bool = False,
-                 init_weights: bool = True, dropout: float = 0.5) -> Inception3:  # fmt: skip
+def inception_v3(
+    num_classes: int = 1000,
+    aux_logits: bool = True,
+    transform_input: bool = False,
+    init_weights: bool = True,
+    dropout: float = 0.5,
+) -> Inception3:
     """Inception-v3 with torchvision's layout; 27,161,264 parameters (23,834,568 without aux head)."""
-    return Inception3(num_classes=num_classes, aux_logits=aux_logits, transform_input=transform_input,
-                      init_weights=init_weights, dropout=dropout)  # fmt: skip
+    return Inception3(
+        num_classes=num_classes,
+        aux_logits=aux_logits,
+        transform_input=transform_input,
+        init_weights=init_weights,
+        dropout=dropout,
+    )

@@ -75,7 +75,9 @@ class InceptionResNetA(nn.Module):
     Shapes: (N, in_channels, H, W) -> branches (N, 32 + 32 + ch3x3dbl[2], H, W) -> (N, in_channels, H, W).
     """
 
-    def __init__(self, in_channels: int, ch3x3dbl: tuple[int, int, int] = (32, 48, 64), scale: float = 0.17) -> None:
+    def __init__(
+        self, in_channels: int, ch3x3dbl: tuple[int, int, int] = (32, 48, 64), scale: float = 0.17
+    ) -> None:
         super().__init__()
         c1, c2, c3 = ch3x3dbl
         self.scale = scale
@@ -89,7 +91,9 @@ class InceptionResNetA(nn.Module):
             BasicConv2d(c1, c2, kernel_size=3, padding=1),
             BasicConv2d(c2, c3, kernel_size=3, padding=1),
         )
-        self.conv2d = nn.Conv2d(32 + 32 + c3, in_channels, kernel_size=1)  # "Linear": no BN, no ReLU
+        self.conv2d = nn.Conv2d(
+            32 + 32 + c3, in_channels, kernel_size=1
+        )  # "Linear": no BN, no ReLU
 
     def forward(self, x: Tensor) -> Tensor:
         out = cat([self.branch0(x), self.branch1(x), self.branch2(x)], 1)  # (N, 64 + c3, H, W)
@@ -104,8 +108,13 @@ class InceptionResNetB(nn.Module):
     (v1 (128, 128, 128), v2 (128, 160, 192)). Shapes: (N, in_channels, H, W) -> (N, in_channels, H, W).
     """
 
-    def __init__(self, in_channels: int, ch1x1: int = 192, ch7x7: tuple[int, int, int] = (128, 160, 192),
-                 scale: float = 0.10) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int = 192,
+        ch7x7: tuple[int, int, int] = (128, 160, 192),
+        scale: float = 0.10,
+    ) -> None:
         super().__init__()
         c1, c2, c3 = ch7x7
         self.scale = scale
@@ -131,8 +140,13 @@ class InceptionResNetC(nn.Module):
     Shapes: (N, in_channels, H, W) -> (N, in_channels, H, W).
     """
 
-    def __init__(self, in_channels: int, ch3x3: tuple[int, int, int] = (192, 224, 256), scale: float = 0.20,
-                 activation: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        ch3x3: tuple[int, int, int] = (192, 224, 256),
+        scale: float = 0.20,
+        activation: bool = True,
+    ) -> None:
         super().__init__()
         c1, c2, c3 = ch3x3
         self.scale = scale
@@ -159,7 +173,9 @@ class InceptionResNetReductionB(nn.Module):
     (N, 384 + ch_b1 + ch_b2[1] + in_channels, (H - 3) // 2 + 1, (W - 3) // 2 + 1).
     """
 
-    def __init__(self, in_channels: int, ch_b1: int = 288, ch_b2: tuple[int, int] = (288, 320)) -> None:
+    def __init__(
+        self, in_channels: int, ch_b1: int = 288, ch_b2: tuple[int, int] = (288, 320)
+    ) -> None:
         super().__init__()
         self.branch0 = nn.Sequential(
             BasicConv2d(in_channels, 256, kernel_size=1),
@@ -199,7 +215,9 @@ class Mixed5b(nn.Module):
             BasicConv2d(96, 96, kernel_size=3, padding=1),
         )
         self.branch3 = nn.Sequential(
-            nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False),  # TF "SAME": real pixels only
+            nn.AvgPool2d(
+                3, stride=1, padding=1, count_include_pad=False
+            ),  # TF "SAME": real pixels only
             BasicConv2d(192, 64, kernel_size=1),
         )
 
@@ -220,11 +238,17 @@ class InceptionResNetV1(nn.Module):
         self.conv2d_3b = BasicConv2d(64, 80, kernel_size=1)
         self.conv2d_4a = BasicConv2d(80, 192, kernel_size=3)
         self.conv2d_4b = BasicConv2d(192, 256, kernel_size=3, stride=2)
-        self.repeat = nn.Sequential(*[InceptionResNetA(256, (32, 32, 32), scale=0.17) for _ in range(5)])
+        self.repeat = nn.Sequential(
+            *[InceptionResNetA(256, (32, 32, 32), scale=0.17) for _ in range(5)]
+        )
         self.mixed_6a = ReductionA(256, k=192, l=192, m=256, n=384)
-        self.repeat_1 = nn.Sequential(*[InceptionResNetB(896, 128, (128, 128, 128), scale=0.10) for _ in range(10)])
+        self.repeat_1 = nn.Sequential(
+            *[InceptionResNetB(896, 128, (128, 128, 128), scale=0.10) for _ in range(10)]
+        )
         self.mixed_7a = InceptionResNetReductionB(896, ch_b1=256, ch_b2=(256, 256))
-        self.repeat_2 = nn.Sequential(*[InceptionResNetC(1792, (192, 192, 192), scale=0.20) for _ in range(5)])
+        self.repeat_2 = nn.Sequential(
+            *[InceptionResNetC(1792, (192, 192, 192), scale=0.20) for _ in range(5)]
+        )
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.dropout = nn.Dropout(p=dropout)  # keep probability 0.8
         self.last_linear = nn.Linear(1792, num_classes)
@@ -253,11 +277,17 @@ class InceptionResNetV2(nn.Module):
         self.conv2d_4a = BasicConv2d(80, 192, kernel_size=3)
         self.maxpool_5a = nn.MaxPool2d(3, stride=2)
         self.mixed_5b = Mixed5b()
-        self.repeat = nn.Sequential(*[InceptionResNetA(320, (32, 48, 64), scale=0.17) for _ in range(10)])
+        self.repeat = nn.Sequential(
+            *[InceptionResNetA(320, (32, 48, 64), scale=0.17) for _ in range(10)]
+        )
         self.mixed_6a = ReductionA(320, k=256, l=256, m=384, n=384)
-        self.repeat_1 = nn.Sequential(*[InceptionResNetB(1088, 192, (128, 160, 192), scale=0.10) for _ in range(20)])
+        self.repeat_1 = nn.Sequential(
+            *[InceptionResNetB(1088, 192, (128, 160, 192), scale=0.10) for _ in range(20)]
+        )
         self.mixed_7a = InceptionResNetReductionB(1088, ch_b1=288, ch_b2=(288, 320))
-        self.repeat_2 = nn.Sequential(*[InceptionResNetC(2080, (192, 224, 256), scale=0.20) for _ in range(9)])
+        self.repeat_2 = nn.Sequential(
+            *[InceptionResNetC(2080, (192, 224, 256), scale=0.20) for _ in range(9)]
+        )
         self.block8 = InceptionResNetC(2080, (192, 224, 256), scale=1.0, activation=False)
         self.conv2d_7b = BasicConv2d(2080, 1536, kernel_size=1)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))

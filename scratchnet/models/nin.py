@@ -52,8 +52,14 @@ class MLPConv(nn.Module):
     ("cascaded cross channel parametric pooling", the paper's name for the 1x1 layers).
     """
 
-    def __init__(self, in_channels: int, channels: tuple[int, int, int], kernel_size: int, stride: int = 1,
-                 padding: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        channels: tuple[int, int, int],
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+    ) -> None:
         super().__init__()
         c1, c2, c3 = channels
         self.conv = nn.Conv2d(in_channels, c1, kernel_size, stride=stride, padding=padding)
@@ -86,12 +92,18 @@ class NIN(nn.Module):
     He initialisation (fan_out, as torchvision's VGG/ResNet) and zero biases.
     """
 
-    def __init__(self, blocks: list[tuple[tuple[int, int, int], int, int, int]], dropout: float = 0.5,
-                 in_channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        blocks: list[tuple[tuple[int, int, int], int, int, int]],
+        dropout: float = 0.5,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for i, (channels, kernel_size, stride, padding) in enumerate(blocks):
-            layers.append(MLPConv(in_channels, channels, kernel_size, stride=stride, padding=padding))
+            layers.append(
+                MLPConv(in_channels, channels, kernel_size, stride=stride, padding=padding)
+            )
             if i < len(blocks) - 1:  # the last mlpconv feeds global average pooling directly
                 layers.append(nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True))
                 layers.append(nn.Dropout(p=dropout))

@@ -82,8 +82,15 @@ def _cifar_bottleneck(depth: int, num_classes: int, **kwargs: Any) -> ResNet:
     # 9n + 2 layers: three stages of n bottlenecks (16, 32, 64 channels inside, x4 outside),
     # projection shortcuts where the shape changes, as in He et al. 2016.
     n = (depth - 2) // 9
-    return ResNet(Bottleneck, [n, n, n], num_classes, widths=(16, 32, 64), cifar_stem=True,
-                  variant="full_preact", **kwargs)  # fmt: skip
+    return ResNet(
+        Bottleneck,
+        [n, n, n],
+        num_classes,
+        widths=(16, 32, 64),
+        cifar_stem=True,
+        variant="full_preact",
+        **kwargs,
+    )
 
 
 def preact_resnet164(num_classes: int = 10, **kwargs: Any) -> ResNet:

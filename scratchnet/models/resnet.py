@@ -60,20 +60,23 @@ __all__ = [
 # layers on the residual branch, and what follows the addition, for a block with two 3x3 convs.
 #                     residual branch F(x)                                  after  x + F(x)
 _BASIC_ORDERS = {
-    "original":        (("conv1", "bn1", "relu", "conv2", "bn2"),           ("relu",)),  # (a)
-    "bn_after_add":    (("conv1", "bn1", "relu", "conv2"),                  ("bn2", "relu")),  # (b)
-    "relu_before_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu"),   ()),  # (c)
-    "relu_preact":     (("relu", "conv1", "bn1", "relu", "conv2", "bn2"),   ()),  # (d)
-    "full_preact":     (("bn1", "relu", "conv1", "bn2", "relu", "conv2"),   ()),  # (e)
-}  # fmt: skip
+    "original": (("conv1", "bn1", "relu", "conv2", "bn2"), ("relu",)),  # (a)
+    "bn_after_add": (("conv1", "bn1", "relu", "conv2"), ("bn2", "relu")),  # (b)
+    "relu_before_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu"), ()),  # (c)
+    "relu_preact": (("relu", "conv1", "bn1", "relu", "conv2", "bn2"), ()),  # (d)
+    "full_preact": (("bn1", "relu", "conv1", "bn2", "relu", "conv2"), ()),  # (e)
+}
 # The same five for the bottleneck block (1x1, 3x3, 1x1).
 _BOTTLENECK_ORDERS = {
-    "original":        (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"),          ("relu",)),
-    "bn_after_add":    (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3"),                 ("bn3", "relu")),
-    "relu_before_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"),  ()),
-    "relu_preact":     (("relu", "conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"),  ()),
-    "full_preact":     (("bn1", "relu", "conv1", "bn2", "relu", "conv2", "bn3", "relu", "conv3"),  ()),
-}  # fmt: skip
+    "original": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"), ("relu",)),
+    "bn_after_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3"), ("bn3", "relu")),
+    "relu_before_add": (
+        ("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"),
+        (),
+    ),
+    "relu_preact": (("relu", "conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"), ()),
+    "full_preact": (("bn1", "relu", "conv1", "bn2", "relu", "conv2", "bn3", "relu", "conv3"), ()),
+}
 #: The names accepted by ``variant=``: (a) original, (b) BN after addition, (c) ReLU before
 #: addition, (d) ReLU-only pre-activation, (e) full pre-activation (the best in He et al. 2016).
 RESIDUAL_VARIANTS = tuple(_BASIC_ORDERS)
@@ -104,7 +107,9 @@ class _ResidualBlock(nn.Module):
         if variant not in RESIDUAL_VARIANTS:
             raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
         if downsample is not None and not residual:
-            raise ValueError("a plain block (residual=False) has no shortcut, so it takes no downsample")
+            raise ValueError(
+                "a plain block (residual=False) has no shortcut, so it takes no downsample"
+            )
         self.variant, self.residual = variant, residual
         self.branch_order, self.after_add_order = self.orders[variant]
 
@@ -116,7 +121,9 @@ class _ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         first_conv = self.branch_order.index("conv1")
-        if self.branch_order[:first_conv] == ("relu",):  # (d): out of place, the shortcut still needs x
+        if self.branch_order[:first_conv] == (
+            "relu",
+        ):  # (d): out of place, the shortcut still needs x
             preactivated = F.relu(x)
         else:
             preactivated = self.run(self.branch_order[:first_conv], x)  # x itself unless (e)
@@ -136,8 +143,15 @@ class BasicBlock(_ResidualBlock):
     expansion = 1  # output channels = channels * expansion
     orders = _BASIC_ORDERS
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
-                 variant: str = "original", residual: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        variant: str = "original",
+        residual: bool = True,
+    ) -> None:
         super().__init__()
         self._set_variant(variant, downsample, residual)
         preact = variant == "full_preact"  # BN normalises a conv's input instead of its output
@@ -161,8 +175,16 @@ class Bottleneck(_ResidualBlock):
     expansion = 4
     orders = _BOTTLENECK_ORDERS
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
-                 variant: str = "original", residual: bool = True, stride_in_1x1: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        variant: str = "original",
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+    ) -> None:
         super().__init__()
         self._set_variant(variant, downsample, residual)
         preact = variant == "full_preact"
@@ -228,12 +250,23 @@ class ResNet(nn.Module):
     ``_ResidualBlock``, get ``variant`` and ``residual`` instead.)
     """
 
-    def __init__(self, block: type[nn.Module], layers: list[int], num_classes: int = 1000, *,
-                 widths: tuple[int, ...] = (64, 128, 256, 512), cifar_stem: bool = False, shortcut: str = "B",
-                 variant: str = "original", block_kwargs: dict[str, Any] | None = None,
-                 zero_init_residual: bool = False, groups: int = 1, width_per_group: int = 64,
-                 replace_stride_with_dilation: list[bool] | None = None,
-                 norm_layer: Callable[[int], nn.Module] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        block: type[nn.Module],
+        layers: list[int],
+        num_classes: int = 1000,
+        *,
+        widths: tuple[int, ...] = (64, 128, 256, 512),
+        cifar_stem: bool = False,
+        shortcut: str = "B",
+        variant: str = "original",
+        block_kwargs: dict[str, Any] | None = None,
+        zero_init_residual: bool = False,
+        groups: int = 1,
+        width_per_group: int = 64,
+        replace_stride_with_dilation: list[bool] | None = None,
+        norm_layer: Callable[[int], nn.Module] | None = None,
+    ) -> None:
         super().__init__()
         if replace_stride_with_dilation is not None and any(replace_stride_with_dilation):
             raise NotImplementedError(
@@ -245,7 +278,11 @@ class ResNet(nn.Module):
                 f"ResNet({block.__name__}): groups, width_per_group and norm_layer are passed to a block class "
                 "of your own (torchvision's protocol); scratchnet's BasicBlock and Bottleneck do not take them"
             )
-        self.groups, self.base_width, self.dilation = groups, width_per_group, 1  # torchvision's names
+        self.groups, self.base_width, self.dilation = (
+            groups,
+            width_per_group,
+            1,
+        )  # torchvision's names
         self.norm_layer = norm_layer or nn.BatchNorm2d
         if shortcut not in ("A", "B", "none"):
             raise ValueError(f"shortcut must be 'A', 'B' or 'none', got {shortcut!r}")
@@ -262,7 +299,9 @@ class ResNet(nn.Module):
         if variant != "full_preact":  # a pre-activation net normalises at the start of each block
             self.bn1 = self.norm_layer(widths[0])
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.Identity() if cifar_stem else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = (
+            nn.Identity() if cifar_stem else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        )
         for i, (width, count) in enumerate(zip(widths, layers, strict=True)):
             stage = self._make_layer(block, width, count, stride=1 if i == 0 else 2)
             setattr(self, f"layer{i + 1}", stage)
@@ -279,7 +318,9 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
-        if zero_init_residual:  # each block starts as the identity (Goyal et al. 2017), as torchvision does
+        if (
+            zero_init_residual
+        ):  # each block starts as the identity (Goyal et al. 2017), as torchvision does
             for m in self.modules():
                 if isinstance(m, Bottleneck | BasicBlock):
                     last_bn = m.bn3 if isinstance(m, Bottleneck) else m.bn2
@@ -294,7 +335,9 @@ class ResNet(nn.Module):
     def inplanes(self, value: int) -> None:
         self.in_channels = value
 
-    def _make_layer(self, block: type[_ResidualBlock], channels: int, count: int, stride: int) -> nn.Sequential:
+    def _make_layer(
+        self, block: type[_ResidualBlock], channels: int, count: int, stride: int
+    ) -> nn.Sequential:
         out_channels = channels * block.expansion
         downsample = None
         if self.shortcut != "none" and (stride != 1 or self.in_channels != out_channels):
@@ -306,11 +349,29 @@ class ResNet(nn.Module):
                 downsample = nn.Sequential(
                     conv1x1(self.in_channels, out_channels, stride), self.norm_layer(out_channels)
                 )
-        if not self.own_block:  # a block written for torchvision: its arguments, as torchvision passes them
-            tv = {"groups": self.groups, "base_width": self.base_width, "dilation": 1, "norm_layer": self.norm_layer}
-            blocks = [block(self.in_channels, channels, stride, downsample, *tv.values(), **self.block_kwargs)]
+        if (
+            not self.own_block
+        ):  # a block written for torchvision: its arguments, as torchvision passes them
+            tv = {
+                "groups": self.groups,
+                "base_width": self.base_width,
+                "dilation": 1,
+                "norm_layer": self.norm_layer,
+            }
+            blocks = [
+                block(
+                    self.in_channels,
+                    channels,
+                    stride,
+                    downsample,
+                    *tv.values(),
+                    **self.block_kwargs,
+                )
+            ]
             self.in_channels = out_channels
-            blocks += [block(out_channels, channels, **tv, **self.block_kwargs) for _ in range(1, count)]
+            blocks += [
+                block(out_channels, channels, **tv, **self.block_kwargs) for _ in range(1, count)
+            ]
             return nn.Sequential(*blocks)
         kwargs = dict(self.block_kwargs, variant=self.variant, residual=self.shortcut != "none")
         blocks = [block(self.in_channels, channels, stride, downsample, **kwargs)]
@@ -324,7 +385,9 @@ class ResNet(nn.Module):
             x = self.relu(self.bn1(x))
         x = self.maxpool(x)  # (N, 64, H/4, W/4)
         for i in range(self.num_stages):
-            x = getattr(self, f"layer{i + 1}")(x)  # ImageNet layer4: (N, 512 * expansion, H/32, W/32)
+            x = getattr(self, f"layer{i + 1}")(
+                x
+            )  # ImageNet layer4: (N, 512 * expansion, H/32, W/32)
         if self.variant == "full_preact":
             x = self.relu(self.bn_final(x))
         elif self.variant == "relu_preact":  # the last unit ends with BN, not ReLU
@@ -334,11 +397,18 @@ class ResNet(nn.Module):
         return self.fc(x)  # (N, num_classes)
 
 
-def _resnet(block: type[_ResidualBlock], layers: list[int], num_classes: int, stride_in_1x1: bool,
-            **kwargs: Any) -> ResNet:  # fmt: skip
+def _resnet(
+    block: type[_ResidualBlock],
+    layers: list[int],
+    num_classes: int,
+    stride_in_1x1: bool,
+    **kwargs: Any,
+) -> ResNet:
     if stride_in_1x1:
         if block is not Bottleneck:
-            raise ValueError("stride_in_1x1 applies to the Bottleneck networks (50, 101, 152 layers)")
+            raise ValueError(
+                "stride_in_1x1 applies to the Bottleneck networks (50, 101, 152 layers)"
+            )
         kwargs["block_kwargs"] = dict(kwargs.get("block_kwargs") or {}, stride_in_1x1=True)
     return ResNet(block, layers, num_classes, **kwargs)
 

@@ -37,13 +37,17 @@ __all__ = [
 ]
 
 
-def cifar_resnet(depth: int, num_classes: int = 10, *, shortcut: str = "A", **kwargs: Any) -> ResNet:
+def cifar_resnet(
+    depth: int, num_classes: int = 10, *, shortcut: str = "A", **kwargs: Any
+) -> ResNet:
     """A ResNet for 32x32 images with ``depth = 6n + 2`` layers (three stages of n BasicBlocks).
 
     ``kwargs`` go to ``ResNet`` (``variant``, ``widths``, ...). ``shortcut="none"`` gives a plain net.
     """
     if (depth - 2) % 6:
-        raise ValueError(f"a CIFAR ResNet with basic blocks has 6n + 2 layers (20, 32, 44, 56, 110), got {depth}")
+        raise ValueError(
+            f"a CIFAR ResNet with basic blocks has 6n + 2 layers (20, 32, 44, 56, 110), got {depth}"
+        )
     n = (depth - 2) // 6
     kwargs.setdefault("widths", (16, 32, 64))
     return ResNet(BasicBlock, [n, n, n], num_classes, cifar_stem=True, shortcut=shortcut, **kwargs)

@@ -81,7 +81,9 @@ class _SEUnit:
         if design not in SE_DESIGNS:
             raise ValueError(f"design must be one of {SE_DESIGNS}, got {design!r}")
         if self.variant != "original":
-            raise ValueError("SE blocks are built on the original residual unit (variant='original')")
+            raise ValueError(
+                "SE blocks are built on the original residual unit (variant='original')"
+            )
         self.design = design
         self.se = SEBlock(in_channels if design == "pre" else out_channels, reduction)
 
@@ -101,9 +103,18 @@ class _SEUnit:
 class SEBasicBlock(_SEUnit, BasicBlock):
     """BasicBlock with an SE block (SE-ResNet-18/34)."""
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
-                 variant: str = "original", residual: bool = True, *, reduction: int = 16,
-                 design: str = "standard") -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        variant: str = "original",
+        residual: bool = True,
+        *,
+        reduction: int = 16,
+        design: str = "standard",
+    ) -> None:
         BasicBlock.__init__(self, in_channels, channels, stride, downsample, variant, residual)
         self._add_se(in_channels, channels * self.expansion, reduction, design)
 
@@ -111,10 +122,22 @@ class SEBasicBlock(_SEUnit, BasicBlock):
 class SEBottleneck(_SEUnit, Bottleneck):
     """Bottleneck with an SE block (SE-ResNet-50/101/152)."""
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, downsample: nn.Module | None = None,
-                 variant: str = "original", residual: bool = True, stride_in_1x1: bool = False, *,
-                 reduction: int = 16, design: str = "standard") -> None:  # fmt: skip
-        Bottleneck.__init__(self, in_channels, channels, stride, downsample, variant, residual, stride_in_1x1)
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        variant: str = "original",
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+        *,
+        reduction: int = 16,
+        design: str = "standard",
+    ) -> None:
+        Bottleneck.__init__(
+            self, in_channels, channels, stride, downsample, variant, residual, stride_in_1x1
+        )
         self._add_se(in_channels, channels * self.expansion, reduction, design)
 
 
@@ -134,34 +157,45 @@ class SEInception(nn.Module):
         return self.se(self.module(x))
 
 
-def _se_resnet(block: type, layers: list[int], num_classes: int, reduction: int, design: str,
-               **kwargs: Any) -> ResNet:  # fmt: skip
+def _se_resnet(
+    block: type, layers: list[int], num_classes: int, reduction: int, design: str, **kwargs: Any
+) -> ResNet:
     block_kwargs = dict(kwargs.pop("block_kwargs", None) or {}, reduction=reduction, design=design)
     if kwargs.pop("stride_in_1x1", False):
         block_kwargs["stride_in_1x1"] = True
     return ResNet(block, layers, num_classes, block_kwargs=block_kwargs, **kwargs)
 
 
-def se_resnet18(num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any) -> ResNet:
+def se_resnet18(
+    num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any
+) -> ResNet:
     """SE-ResNet-18."""
     return _se_resnet(SEBasicBlock, [2, 2, 2, 2], num_classes, reduction, design, **kwargs)
 
 
-def se_resnet34(num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any) -> ResNet:
+def se_resnet34(
+    num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any
+) -> ResNet:
     """SE-ResNet-34."""
     return _se_resnet(SEBasicBlock, [3, 4, 6, 3], num_classes, reduction, design, **kwargs)
 
 
-def se_resnet50(num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any) -> ResNet:
+def se_resnet50(
+    num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any
+) -> ResNet:
     """SE-ResNet-50: 28,088,024 parameters at r = 16 (ResNet-50: 25,557,032)."""
     return _se_resnet(SEBottleneck, [3, 4, 6, 3], num_classes, reduction, design, **kwargs)
 
 
-def se_resnet101(num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any) -> ResNet:
+def se_resnet101(
+    num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any
+) -> ResNet:
     """SE-ResNet-101."""
     return _se_resnet(SEBottleneck, [3, 4, 23, 3], num_classes, reduction, design, **kwargs)
 
 
-def se_resnet152(num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any) -> ResNet:
+def se_resnet152(
+    num_classes: int = 1000, *, reduction: int = 16, design: str = "standard", **kwargs: Any
+) -> ResNet:
     """SE-ResNet-152."""
     return _se_resnet(SEBottleneck, [3, 8, 36, 3], num_classes, reduction, design, **kwargs)

@@ -55,8 +55,49 @@ __all__ = [
 CONFIGS: dict[str, list[int | str]] = {
     "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],  # VGG-11
     "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],  # VGG-13
-    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],  # VGG-16
-    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+    "D": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        "M",
+    ],  # VGG-16
+    "E": [
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ],
 }
 
 
@@ -107,8 +148,13 @@ class VGG(nn.Module):
     initialisation works without the pre-training.
     """
 
-    def __init__(self, features: nn.Sequential, num_classes: int = 1000, init_weights: bool = True,
-                 dropout: float = 0.5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        features: nn.Sequential,
+        num_classes: int = 1000,
+        init_weights: bool = True,
+        dropout: float = 0.5,
+    ) -> None:
         super().__init__()
         self.features = features
         self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
@@ -145,7 +191,9 @@ class VGG(nn.Module):
 
 
 def _vgg(config: str, batch_norm: bool, num_classes: int, **kwargs: Any) -> VGG:
-    return VGG(make_layers(CONFIGS[config], batch_norm=batch_norm), num_classes=num_classes, **kwargs)
+    return VGG(
+        make_layers(CONFIGS[config], batch_norm=batch_norm), num_classes=num_classes, **kwargs
+    )
 
 
 def vgg11(num_classes: int = 1000, **kwargs: Any) -> VGG:

@@ -8,7 +8,13 @@ from scratchnet.nn import functional, init, parallel
 from scratchnet.nn.activation import LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from scratchnet.nn.container import ModuleDict, ModuleList, Sequential
 from scratchnet.nn.conv import Conv2d
-from scratchnet.nn.lazy import LazyBatchNorm2d, LazyConv2d, LazyLinear, UninitializedBuffer, UninitializedParameter
+from scratchnet.nn.lazy import (
+    LazyBatchNorm2d,
+    LazyConv2d,
+    LazyLinear,
+    UninitializedBuffer,
+    UninitializedParameter,
+)
 from scratchnet.nn.linear import Dropout, Flatten, Identity, Linear
 from scratchnet.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from scratchnet.nn.module import Module, Parameter

@@ -119,8 +119,10 @@ class ModuleList(Module):
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         if not isinstance(modules, Iterable):
-            raise TypeError(f"ModuleList expects an iterable of modules, got {type(modules).__name__}; "
-                            "wrap a single layer in a list: nn.ModuleList([layer])")  # fmt: skip
+            raise TypeError(
+                f"ModuleList expects an iterable of modules, got {type(modules).__name__}; "
+                "wrap a single layer in a list: nn.ModuleList([layer])"
+            )
         for module in modules:
             self.append(module)
         return self
@@ -135,7 +137,9 @@ class ModuleList(Module):
 class ModuleDict(Module):
     """A dict of modules, registered as children under their keys, in insertion order."""
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)

@@ -56,9 +56,15 @@ class Conv2d(Module):
     ) -> None:
         super().__init__()
         name = f"Conv2d({in_channels!r}, {out_channels!r})"
-        for what, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+        for what, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("groups", groups),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise TypeError(f"{name}: {what} must be an int, got {type(value).__name__} {value!r}")
+                raise TypeError(
+                    f"{name}: {what} must be an int, got {type(value).__name__} {value!r}"
+                )
         if groups < 1 or in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: groups={groups} must divide both in_channels ({in_channels}) "
@@ -67,13 +73,21 @@ class Conv2d(Module):
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"{name}: in_channels and out_channels must be positive")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+        self.kernel_size, self.stride, self.dilation = (
+            pair(kernel_size),
+            pair(stride),
+            pair(dilation),
+        )
         self.padding = padding if isinstance(padding, str) else pair(padding)
         # PyTorch accepts these at construction and fails at the first forward; no such layer can
         # ever run (a 0x0 kernel would also divide by a fan-in of 0 in reset_parameters), so
         # scratchnet refuses it here, where the mistake is made.
-        for what, values, least in (("kernel_size", self.kernel_size, 1), ("stride", self.stride, 1),
-                                    ("dilation", self.dilation, 1), ("padding", self.padding, 0)):  # fmt: skip
+        for what, values, least in (
+            ("kernel_size", self.kernel_size, 1),
+            ("stride", self.stride, 1),
+            ("dilation", self.dilation, 1),
+            ("padding", self.padding, 0),
+        ):
             if not isinstance(values, str) and min(values) < least:
                 raise ValueError(f"{name}: {what} must be >= {least}, got {values}")
         KH, KW = self.kernel_size
@@ -100,12 +114,18 @@ class Conv2d(Module):
             raise ValueError(f"{name} expects a 4-D input (N, C, H, W), got shape {input.shape}")
         if input.shape[1] != self.in_channels:
             # Images from PIL, matplotlib or NumPy are often channels-last (N, H, W, C): say so.
-            hint = "; channels last? use x.permute(0, 3, 1, 2)" if input.shape[3] == self.in_channels else ""
+            hint = (
+                "; channels last? use x.permute(0, 3, 1, 2)"
+                if input.shape[3] == self.in_channels
+                else ""
+            )
             raise ValueError(
                 f"{name} expects {self.in_channels} input channels, "
                 f"got {input.shape[1]} for input of shape {input.shape}{hint}"
             )
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return conv2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

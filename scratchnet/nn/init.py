@@ -23,8 +23,17 @@ from scratchnet.function import no_grad
 from scratchnet.rng import generator
 from scratchnet.tensor import Tensor
 
-_LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
-                "conv_transpose3d", "sigmoid", "identity")  # fmt: skip
+_LINEAR_LIKE = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+    "identity",
+)
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
@@ -51,8 +60,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight: (in * receptive field, out * receptive field)."""
     if tensor.ndim < 2:
-        raise ValueError(f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, "
-                         f"got shape {tensor.shape}")  # fmt: skip
+        raise ValueError(
+            f"fan in and fan out can not be computed for a tensor with fewer than 2 dimensions, "
+            f"got shape {tensor.shape}"
+        )
     receptive_field = math.prod(tensor.shape[2:])  # KH * KW for a conv weight, 1 for a linear one
     return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
 
@@ -97,7 +108,9 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     return _fill(tensor, values)
 
 
-def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
+def trunc_normal_(
+    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+) -> Tensor:
     """Fill with N(mean, std^2) samples restricted to [a, b] (absolute bounds, as PyTorch).
 
     Rejection sampling: samples outside [a, b] are drawn again until none is left.
@@ -128,7 +141,9 @@ def ones_(tensor: Tensor) -> Tensor:
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot uniform: U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))  # the std gain*sqrt(2/(fan_in+fan_out)), times sqrt(3)
+    bound = gain * math.sqrt(
+        6.0 / (fan_in + fan_out)
+    )  # the std gain*sqrt(2/(fan_in+fan_out)), times sqrt(3)
     return uniform_(tensor, -bound, bound)
 
 
@@ -138,7 +153,9 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_uniform_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Tensor:
     """He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a).
 
     The default layers use ``a=sqrt(5)``: gain^2 = 2 / (1 + 5) = 1/3, so bound = 1 / sqrt(fan_in).
@@ -148,7 +165,9 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonli
     return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> Tensor:
+def kaiming_normal_(
+    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
+) -> Tensor:
     """He normal: N(0, std^2) with std = gain / sqrt(fan).  ResNet uses mode="fan_out", nonlinearity="relu"."""
     gain = calculate_gain(nonlinearity, a)
     return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)))

@@ -67,7 +67,9 @@ def _uninitialized(tensor: Tensor | None, kind: type[Tensor]) -> Tensor | None:
 
 
 def has_uninitialized_params(module: Any) -> bool:
-    return any(isinstance(t, UninitializedParameter | UninitializedBuffer) for t in module._all_tensors())
+    return any(
+        isinstance(t, UninitializedParameter | UninitializedBuffer) for t in module._all_tensors()
+    )
 
 
 class LazyLoadMixin:
@@ -97,7 +99,9 @@ class LazyLinear(LazyLoadMixin, Linear):
     size_attribute = "in_features"
 
     def __init__(self, out_features: int, bias: bool = True) -> None:
-        super().__init__(0, out_features, bias)  # no inputs yet: reset_parameters below does nothing
+        super().__init__(
+            0, out_features, bias
+        )  # no inputs yet: reset_parameters below does nothing
         self.weight = _uninitialized(self.weight, UninitializedParameter)
         if bias:
             self.bias = _uninitialized(self.bias, UninitializedParameter)
@@ -128,8 +132,16 @@ class LazyConv2d(LazyLoadMixin, Conv2d):
     cls_to_become = Conv2d
     size_attribute = "in_channels"
 
-    def __init__(self, out_channels: int, kernel_size: IntPair, stride: IntPair = 1, padding: IntPair | str = 0,
-                 dilation: IntPair = 1, groups: int = 1, bias: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair | str = 0,
+        dilation: IntPair = 1,
+        groups: int = 1,
+        bias: bool = True,
+    ) -> None:
         # Built as a Conv2d of `groups` input channels (the smallest valid), then emptied: the
         # checks of out_channels, groups, kernel and padding are Conv2d's own.
         super().__init__(groups, out_channels, kernel_size, stride, padding, dilation, groups, bias)
@@ -168,8 +180,13 @@ class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
     cls_to_become = BatchNorm2d
     size_attribute, size_of_weight = "num_features", 0
 
-    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ) -> None:
         super().__init__(0, eps, momentum, affine, track_running_stats)
         if affine:
             self.weight = _uninitialized(self.weight, UninitializedParameter)
@@ -184,7 +201,9 @@ class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
         if input.ndim != 4:
-            raise ValueError(f"LazyBatchNorm2d expects a 4-D input (N, C, H, W), got shape {input.shape}")
+            raise ValueError(
+                f"LazyBatchNorm2d expects a 4-D input (N, C, H, W), got shape {input.shape}"
+            )
         self.num_features = input.shape[1]
         for tensor in (self.weight, self.bias, self.running_mean, self.running_var):
             if tensor is not None:
@@ -199,4 +218,10 @@ def _become(module: Any) -> None:
     module.reset_parameters()  # the eager layer's initialisation (BatchNorm: ones, zeros, running stats)
 
 
-__all__ = ["LazyBatchNorm2d", "LazyConv2d", "LazyLinear", "UninitializedBuffer", "UninitializedParameter"]
+__all__ = [
+    "LazyBatchNorm2d",
+    "LazyConv2d",
+    "LazyLinear",
+    "UninitializedBuffer",
+    "UninitializedParameter",
+]

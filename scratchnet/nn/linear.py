@@ -50,10 +50,14 @@ class Linear(Module):
         super().__init__()
         for what, size in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(size, bool) or not isinstance(size, int | np.integer):
-                raise TypeError(f"Linear({in_features!r}, {out_features!r}): {what} must be an int, "
-                                f"got {type(size).__name__} {size!r}")  # fmt: skip
+                raise TypeError(
+                    f"Linear({in_features!r}, {out_features!r}): {what} must be an int, "
+                    f"got {type(size).__name__} {size!r}"
+                )
             if size < 0:
-                raise ValueError(f"Linear({in_features}, {out_features}): {what} must be >= 0, got {size}")
+                raise ValueError(
+                    f"Linear({in_features}, {out_features}): {what} must be >= 0, got {size}"
+                )
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(zeros(out_features, in_features))
         if bias:

@@ -17,11 +17,21 @@ class CrossEntropyLoss(Module):
     Shapes: logits (N, C), targets (N,) of integers in [0, C) -> a scalar (or (N,) with reduction="none").
     """
 
-    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+    ) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
-        self.ignore_index, self.reduction, self.label_smoothing = ignore_index, reduction, label_smoothing
+        self.ignore_index, self.reduction, self.label_smoothing = (
+            ignore_index,
+            reduction,
+            label_smoothing,
+        )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
         return cross_entropy(
@@ -37,13 +47,17 @@ class CrossEntropyLoss(Module):
 class NLLLoss(Module):
     """Negative log-likelihood of log-probabilities (N, C) for integer targets (N,)."""
 
-    def __init__(self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean") -> None:
+    def __init__(
+        self, weight: Tensor | None = None, *, ignore_index: int = -100, reduction: str = "mean"
+    ) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
         self.ignore_index, self.reduction = ignore_index, reduction
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
-        return nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+        return nll_loss(
+            input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
+        )
 
 
 class MSELoss(Module):
@@ -61,7 +75,11 @@ class BCEWithLogitsLoss(Module):
     """Binary cross-entropy on logits (sigmoid included, computed stably); input and target of the same shape."""
 
     def __init__(
-        self, weight: Tensor | None = None, *, reduction: str = "mean", pos_weight: Tensor | None = None
+        self,
+        weight: Tensor | None = None,
+        *,
+        reduction: str = "mean",
+        pos_weight: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.register_buffer("weight", weight)

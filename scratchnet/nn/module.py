@@ -39,7 +39,9 @@ class Parameter(Tensor):
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         if data is None:
             data = np.empty(0, dtype=np.float32)
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(
+            data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad
+        )
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -93,13 +95,17 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
-        object.__setattr__(self, "_non_persistent_buffers", set())  # buffer names left out of state_dict
+        object.__setattr__(
+            self, "_non_persistent_buffers", set()
+        )  # buffer names left out of state_dict
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_forward_pre_hooks", {})
         object.__setattr__(self, "_forward_hooks", {})
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the pre-hooks, ``forward``, then the hooks (a hook returning a value replaces the output)."""
@@ -117,16 +123,22 @@ class Module:
     # ------------------------------------------------------------------ registration
 
     def __setattr__(self, name: str, value: Any) -> None:
-        params, buffers, modules = (self.__dict__.get(k) for k in ("_parameters", "_buffers", "_modules"))
+        params, buffers, modules = (
+            self.__dict__.get(k) for k in ("_parameters", "_buffers", "_modules")
+        )
         if isinstance(value, Parameter | Module) and params is None:
-            raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before Module.__init__() call")
+            raise AttributeError(
+                f"cannot assign {type(value).__name__} '{name}' before Module.__init__() call"
+            )
         if isinstance(value, Parameter):
             self._forget(name)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' "
-                                "(scratchnet.nn.Parameter or None expected)")  # fmt: skip
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as parameter '{name}' "
+                    "(scratchnet.nn.Parameter or None expected)"
+                )
             params[name] = None
         elif isinstance(value, Module):
             self._forget(name)
@@ -139,7 +151,9 @@ class Module:
             modules[name] = None
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' (Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer '{name}' (Tensor or None expected)"
+                )
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -184,8 +198,10 @@ class Module:
             raise AttributeError("cannot assign parameter before Module.__init__() call")
         self._check_name("parameter", name, self._parameters)
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter '{name}' "
-                            "(scratchnet.nn.Parameter or None expected)")  # fmt: skip
+            raise TypeError(
+                f"cannot assign {type(param).__name__} as parameter '{name}' "
+                "(scratchnet.nn.Parameter or None expected)"
+            )
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -197,7 +213,9 @@ class Module:
             raise AttributeError("cannot assign buffer before Module.__init__() call")
         self._check_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign {type(tensor).__name__} as buffer '{name}' (Tensor or None expected)")
+            raise TypeError(
+                f"cannot assign {type(tensor).__name__} as buffer '{name}' (Tensor or None expected)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers.discard(name)
@@ -208,11 +226,17 @@ class Module:
         """Add a child module under ``name`` (what ``self.name = module`` does)."""
         if module is not None and not isinstance(module, Module):
             where = f"{type(self).__name__}: module '{name}'"
-            if isinstance(module, type) and issubclass(module, Module):  # nn.ReLU where nn.ReLU() was meant
+            if isinstance(module, type) and issubclass(
+                module, Module
+            ):  # nn.ReLU where nn.ReLU() was meant
                 prefix = "nn." if module.__module__.startswith("scratchnet.nn") else ""
-                raise TypeError(f"{where} is the class {module.__name__}, not a layer; "
-                                f"create one by calling it: {prefix}{module.__name__}()")  # fmt: skip
-            raise TypeError(f"{where}: {type(module).__name__} is not a Module subclass (a layer such as nn.ReLU())")
+                raise TypeError(
+                    f"{where} is the class {module.__name__}, not a layer; "
+                    f"create one by calling it: {prefix}{module.__name__}()"
+                )
+            raise TypeError(
+                f"{where}: {type(module).__name__} is not a Module subclass (a layer such as nn.ReLU())"
+            )
         self._check_name("module", name, self._modules)
         self._modules[name] = module
 
@@ -220,8 +244,9 @@ class Module:
 
     # ------------------------------------------------------------------ walking the tree
 
-    def named_modules(self, memo: set[int] | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:  # fmt: skip
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
         """Yield this module and all below it, depth first, with their dotted names ('' for self)."""
         memo = set() if memo is None else memo
         if remove_duplicate:
@@ -249,10 +274,17 @@ class Module:
         for _, module in self.named_children():
             yield module
 
-    def _named_members(self, registry: str, prefix: str, recurse: bool,
-                       remove_duplicate: bool) -> Iterator[tuple[str, Tensor]]:  # fmt: skip
-        seen: set[int] = set()  # a tensor shared by two layers is reported once (by id: == is element-wise)
-        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Tensor]]:
+        seen: set[int] = (
+            set()
+        )  # a tensor shared by two layers is reported once (by id: == is element-wise)
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         for module_prefix, module in modules:
             for name, tensor in module.__dict__[registry].items():
                 if tensor is None or (remove_duplicate and id(tensor) in seen):
@@ -260,8 +292,9 @@ class Module:
                 seen.add(id(tensor))
                 yield _join(module_prefix, name), tensor
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:  # fmt: skip
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """``("features.0.weight", Parameter)`` pairs, in definition order."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)  # type: ignore[misc]
 
@@ -270,8 +303,9 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix: str = "", recurse: bool = True,
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:  # fmt: skip
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
@@ -284,7 +318,9 @@ class Module:
         for name in target.split(".") if target else []:
             child = module._modules.get(name)
             if child is None:
-                raise AttributeError(f"{type(module).__name__} has no submodule '{name}' (looking for '{target}')")
+                raise AttributeError(
+                    f"{type(module).__name__} has no submodule '{name}' (looking for '{target}')"
+                )
             module = child
         return module
 
@@ -307,7 +343,9 @@ class Module:
         units only in training.
         """
         if not isinstance(mode, bool):
-            raise ValueError(f"train(mode): mode is expected to be a bool, got {type(mode).__name__}")
+            raise ValueError(
+                f"train(mode): mode is expected to be a bool, got {type(mode).__name__}"
+            )
         self.training = mode
         for child in self.children():
             child.train(mode)
@@ -373,8 +411,13 @@ class Module:
 
     # ------------------------------------------------------------------ state_dict
 
-    def state_dict(self, *, destination: dict[str, Any] | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> dict[str, Any]:  # fmt: skip
+    def state_dict(
+        self,
+        *,
+        destination: dict[str, Any] | None = None,
+        prefix: str = "",
+        keep_vars: bool = False,
+    ) -> dict[str, Any]:
         """Every parameter and persistent buffer by its dotted name, as detached Tensors (PyTorch's rule).
 
         The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``, ``bn1.num_batches_tracked``).
@@ -392,10 +435,14 @@ class Module:
                 destination[prefix + name] = buffer if keep_vars else Tensor(buffer.data)
         for name, module in self._modules.items():
             if module is not None:
-                module.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+                module.state_dict(
+                    destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars
+                )
         return destination
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True
+    ) -> IncompatibleKeys:
         """Copy Tensors or arrays (NumPy, CuPy, torch CPU tensors) into the parameters and buffers, in place.
 
         Everything is checked before anything is copied: missing keys, unexpected keys (both only
@@ -422,42 +469,69 @@ class Module:
                 array = value.data
             else:  # a NumPy or CuPy array, a number, or anything NumPy can convert (a torch CPU tensor)
                 array = value if is_cuda_array(value) else np.asarray(value)
-            uninitialized = hasattr(tensor, "materialize")  # a lazy layer's: it takes the checkpoint's shape
+            uninitialized = hasattr(
+                tensor, "materialize"
+            )  # a lazy layer's: it takes the checkpoint's shape
             if tuple(array.shape) != tensor.shape and not uninitialized:
-                problems.append(f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
-                                f"from checkpoint, the shape in current model is {tensor.shape}.")  # fmt: skip
+                problems.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
+                    f"from checkpoint, the shape in current model is {tensor.shape}."
+                )
             elif array.dtype.kind not in "biuf":
-                problems.append(f"dtype mismatch for {key}: got {array.dtype}, expected numbers ({tensor.dtype})")
+                problems.append(
+                    f"dtype mismatch for {key}: got {array.dtype}, expected numbers ({tensor.dtype})"
+                )
             else:
                 arrays[key] = array
         if strict:
             if unexpected:
-                problems.insert(0, "Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ".")
+                problems.insert(
+                    0,
+                    "Unexpected key(s) in state_dict: "
+                    + ", ".join(f'"{k}"' for k in unexpected)
+                    + ".",
+                )
             if missing:
-                problems.insert(0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ".")
+                problems.insert(
+                    0, "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + "."
+                )
         if problems:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(problems)
+            )
         # Cast first, copy second: a cast can raise (NaN into an int buffer under np.seterr(all="raise")),
         # and then no parameter may have been changed yet.
-        cast = {key: to_device(a, own[key].device).astype(own[key].dtype, copy=False) for key, a in arrays.items()}
+        cast = {
+            key: to_device(a, own[key].device).astype(own[key].dtype, copy=False)
+            for key, a in arrays.items()
+        }
         for key, array in cast.items():
-            if hasattr(own[key], "materialize"):  # PyTorch's lazy-layer rule: shaped by what is loaded
+            if hasattr(
+                own[key], "materialize"
+            ):  # PyTorch's lazy-layer rule: shaped by what is loaded
                 own[key].materialize(array.shape)
             own[key].data[...] = array  # in place: the parameter objects stay the same
         for module in self.modules():
-            if hasattr(module, "finish_lazy_load"):  # a lazy layer now shaped: it becomes the eager one
+            if hasattr(
+                module, "finish_lazy_load"
+            ):  # a lazy layer now shaped: it becomes the eager one
                 module.finish_lazy_load()
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ hooks
 
-    def register_forward_pre_hook(self, hook: Callable[[Module, tuple[Any, ...]], Any]) -> RemovableHandle:
+    def register_forward_pre_hook(
+        self, hook: Callable[[Module, tuple[Any, ...]], Any]
+    ) -> RemovableHandle:
         """``hook(module, args)`` runs before ``forward``; if it returns a value, that becomes the args."""
         handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
         return handle
 
-    def register_forward_hook(self, hook: Callable[[Module, tuple[Any, ...], Any], Any]) -> RemovableHandle:
+    def register_forward_hook(
+        self, hook: Callable[[Module, tuple[Any, ...], Any], Any]
+    ) -> RemovableHandle:
         """``hook(module, args, output)`` runs after ``forward``; if it returns a value, that becomes the output.
 
         Used to look at feature maps: ``model.layer1.register_forward_hook(lambda m, a, out: saved.append(out))``.
@@ -476,7 +550,9 @@ class Module:
         # PyTorch's layout: a one-liner for a leaf layer, else one indented line per child.
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): {_indent(repr(module), 2)}" for name, module in self._modules.items()]
+        child_lines = [
+            f"({name}): {_indent(repr(module), 2)}" for name, module in self._modules.items()
+        ]
         lines = extra_lines + child_lines
         body = ""
         if len(extra_lines) == 1 and not child_lines:

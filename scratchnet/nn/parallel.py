@@ -18,7 +18,9 @@ from scratchnet.nn.module import Module
 class DataParallel(Module):
     """Wraps ``module`` and calls it: one device, so no scattering (``nn.DataParallel``)."""
 
-    def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None, dim: int = 0) -> None:
+    def __init__(
+        self, module: Module, device_ids: Any = None, output_device: Any = None, dim: int = 0
+    ) -> None:
         super().__init__()
         self.module = module  # a child: its parameters and state_dict keys get the "module." prefix
         self.device_ids, self.output_device, self.dim = device_ids, output_device, dim

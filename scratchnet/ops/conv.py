@@ -24,7 +24,15 @@ from __future__ import annotations
 
 from scratchnet.backend import Array, device_of, get_xp
 from scratchnet.function import Function
-from scratchnet.ops.im2col import IntPair, col2im, im2col, nchw_to_rows, output_size, pair, rows_to_nchw
+from scratchnet.ops.im2col import (
+    IntPair,
+    col2im,
+    im2col,
+    nchw_to_rows,
+    output_size,
+    pair,
+    rows_to_nchw,
+)
 from scratchnet.ops.shape import pad as pad_tensor
 from scratchnet.ops.shape import squeeze, unsqueeze
 from scratchnet.tensor import Tensor
@@ -41,7 +49,13 @@ GPU_COLUMN_BUFFER_BYTES = 1024 * 2**20
 
 
 class Conv2dFunction(Function):
-    def __init__(self, stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int):
+    def __init__(
+        self,
+        stride: tuple[int, int],
+        padding: tuple[int, int],
+        dilation: tuple[int, int],
+        groups: int,
+    ):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
@@ -52,8 +66,12 @@ class Conv2dFunction(Function):
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
         y = xp.empty((N, OC, OH, OW), dtype=x.dtype)
         for batch, col_buffer, rows_buffer in self._chunks(x, OC, OH * OW):
-            col = im2col(x[batch], weight.shape[2:], self.stride, self.padding, self.dilation, out=col_buffer)
-            y_rows = xp.matmul(w_rows, col.reshape(G, -1, col.shape[1]), out=rows_buffer)  # (G, OC/G, n*OH*OW)
+            col = im2col(
+                x[batch], weight.shape[2:], self.stride, self.padding, self.dilation, out=col_buffer
+            )
+            y_rows = xp.matmul(
+                w_rows, col.reshape(G, -1, col.shape[1]), out=rows_buffer
+            )  # (G, OC/G, n*OH*OW)
             rows_to_nchw(y_rows.reshape(OC, -1), out=y[batch], bias=bias)  # (n, OC, OH, OW)
         return y
 
@@ -64,7 +82,9 @@ class Conv2dFunction(Function):
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
         gx = xp.empty_like(x) if self._needs_grad(0) else None
         gw = xp.zeros_like(weight) if self._needs_grad(1) else None  # None: a frozen weight
-        gw_rows = None if gw is None else gw.reshape(w_rows.shape)  # (G, OC/G, C/G*KH*KW), a view of gw
+        gw_rows = (
+            None if gw is None else gw.reshape(w_rows.shape)
+        )  # (G, OC/G, C/G*KH*KW), a view of gw
         gw_chunk = None if gw is None else xp.empty_like(w_rows)  # one chunk's share, reused
         gb = xp.zeros(OC, dtype=gy.dtype)
         for batch, col_buffer, rows_buffer in self._chunks(x, OC, gy.shape[2] * gy.shape[3]):
@@ -74,15 +94,36 @@ class Conv2dFunction(Function):
             if gw_rows is not None:
                 # The forward's columns, built again: keeping them would hold KH*KW copies of every
                 # layer's input in memory until backward.
-                col = im2col(x[batch], weight.shape[2:], self.stride, self.padding, self.dilation, out=col_buffer)
+                col = im2col(
+                    x[batch],
+                    weight.shape[2:],
+                    self.stride,
+                    self.padding,
+                    self.dilation,
+                    out=col_buffer,
+                )
                 col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*OH*OW)
-                gw_rows += xp.matmul(gy_rows, col.transpose(0, 2, 1), out=gw_chunk)  # (G, OC/G, C/G*KH*KW)
+                gw_rows += xp.matmul(
+                    gy_rows, col.transpose(0, 2, 1), out=gw_chunk
+                )  # (G, OC/G, C/G*KH*KW)
             if gx is not None:
                 # dL/dcol = W^T dL/dy (written over col, no longer needed), then summed onto x's windows.
-                gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=col_buffer.reshape(G, -1, gy_rows.shape[2]))
+                gcol = xp.matmul(
+                    w_rows.transpose(0, 2, 1),
+                    gy_rows,
+                    out=col_buffer.reshape(G, -1, gy_rows.shape[2]),
+                )
                 gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*OH*OW)
-                col2im(gcol, x[batch].shape, weight.shape[2:], self.stride, self.padding, self.dilation,
-                       out=gx[batch], overwrite_col=True)  # fmt: skip
+                col2im(
+                    gcol,
+                    x[batch].shape,
+                    weight.shape[2:],
+                    self.stride,
+                    self.padding,
+                    self.dilation,
+                    out=gx[batch],
+                    overwrite_col=True,
+                )
         return (gx, gw, gb) if self.has_bias else (gx, gw)
 
     def _chunks(self, x: Array, OC: int, P: int):
@@ -94,7 +135,11 @@ class Conv2dFunction(Function):
         xp = get_xp(x)
         N, C = x.shape[:2]
         R = C * self.weight.shape[2] * self.weight.shape[3]  # rows of col: C*KH*KW
-        budget = GPU_COLUMN_BUFFER_BYTES if device_of(x) == "cuda" else min(COLUMN_BUFFER_BYTES, x.nbytes)
+        budget = (
+            GPU_COLUMN_BUFFER_BYTES
+            if device_of(x) == "cuda"
+            else min(COLUMN_BUFFER_BYTES, x.nbytes)
+        )
         images = max(1, min(N, budget // (R * P * x.itemsize)))
         col_buffer = xp.empty(R * images * P, dtype=x.dtype)
         rows_buffer = xp.empty(OC * images * P, dtype=x.dtype)
@@ -142,7 +187,9 @@ class PointwiseConv2dFunction(Conv2dFunction):
             gx = xp.matmul(w.transpose(0, 2, 1), gy4).reshape(x.shape)  # (N, G, C/G, H*W)
         if self._needs_grad(1):
             x4 = x.reshape(N, G, C // G, H * W)
-            gw = xp.matmul(gy4, x4.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)  # sum over images
+            gw = (
+                xp.matmul(gy4, x4.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
+            )  # sum over images
         if not self.has_bias:
             return gx, gw
         return gx, gw, gy.sum(axis=(2, 3)).sum(axis=0)  # (OC,)
@@ -185,7 +232,9 @@ def conv2d(
     >>> conv2d(sn.ones((1, 3, 32, 32)), sn.ones((64, 3, 3, 3)), padding=1).shape
     (1, 64, 32, 32)
     """
-    return _convolve("conv2d", _conv2d_function, input, weight, bias, stride, padding, dilation, groups)
+    return _convolve(
+        "conv2d", _conv2d_function, input, weight, bias, stride, padding, dilation, groups
+    )
 
 
 def _conv2d_function(stride, padding, dilation, groups, kernel) -> Function:
@@ -198,7 +247,13 @@ def _conv2d_function(stride, padding, dilation, groups, kernel) -> Function:
 
 
 class Conv2dNaiveFunction(Function):
-    def __init__(self, stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int], groups: int):
+    def __init__(
+        self,
+        stride: tuple[int, int],
+        padding: tuple[int, int],
+        dilation: tuple[int, int],
+        groups: int,
+    ):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
@@ -258,7 +313,9 @@ def conv2d_naive(
     Same arguments, shapes and result as :func:`conv2d`; slow, for teaching and as a test oracle.
     Its backward loops over the same windows: ``dL/dx[window] += g * w[o]``, ``dL/dw[o] += g * x[window]``.
     """
-    return _convolve("conv2d_naive", _naive_function, input, weight, bias, stride, padding, dilation, groups)
+    return _convolve(
+        "conv2d_naive", _naive_function, input, weight, bias, stride, padding, dilation, groups
+    )
 
 
 def _naive_function(stride, padding, dilation, groups, kernel) -> Function:
@@ -271,25 +328,37 @@ def _naive_function(stride, padding, dilation, groups, kernel) -> Function:
 def _convolve(name, make_function, x, weight, bias, stride, padding, dilation, groups) -> Tensor:
     """Check the arguments (errors name the op and the shapes), then run the Function ``make_function`` picks."""
     if x.ndim not in (3, 4):
-        raise ValueError(f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
+        raise ValueError(
+            f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}"
+        )
     if weight.ndim != 4:
-        raise ValueError(f"{name}: expected weight of shape (OC, C/groups, KH, KW), got shape {weight.shape}")
+        raise ValueError(
+            f"{name}: expected weight of shape (OC, C/groups, KH, KW), got shape {weight.shape}"
+        )
     stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
     if min(stride) < 1 or min(dilation) < 1 or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{name}: stride, dilation and groups must be positive, got {stride}, {dilation}, {groups}")
+        raise ValueError(
+            f"{name}: stride, dilation and groups must be positive, got {stride}, {dilation}, {groups}"
+        )
     shape, (OC, Cg, KH, KW) = x.shape, weight.shape
     C, H, W = shape[-3:]
     if OC % groups:
-        raise ValueError(f"{name}: groups={groups} does not divide the {OC} output channels of weight {weight.shape}")
+        raise ValueError(
+            f"{name}: groups={groups} does not divide the {OC} output channels of weight {weight.shape}"
+        )
     if C % groups:
-        raise ValueError(f"{name}: groups={groups} does not divide the {C} channels of input {x.shape}")
+        raise ValueError(
+            f"{name}: groups={groups} does not divide the {C} channels of input {x.shape}"
+        )
     if C != Cg * groups:
         raise ValueError(
             f"{name}: weight of shape {weight.shape} expects {Cg * groups} input channels (groups={groups}), "
             f"got {C} for input of shape {x.shape}"
         )
     if bias is not None and bias.shape != (OC,):
-        raise ValueError(f"{name}: bias must have shape ({OC},) for weight of shape {weight.shape}, got {bias.shape}")
+        raise ValueError(
+            f"{name}: bias must have shape ({OC},) for weight of shape {weight.shape}, got {bias.shape}"
+        )
     for other in (weight, bias):
         if other is not None and other.dtype != x.dtype:
             raise TypeError(
@@ -325,10 +394,14 @@ def _string_padding(name, x, padding, kernel, stride, dilation):
     if padding == "valid":
         return x, (0, 0)
     if padding != "same":
-        raise ValueError(f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        raise ValueError(
+            f"{name}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}"
+        )
     if stride != (1, 1):
         raise ValueError(f"{name}: padding='same' needs stride 1, got stride {stride}")
-    totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]  # input size - output size
+    totals = [
+        d * (k - 1) for k, d in zip(kernel, dilation, strict=True)
+    ]  # input size - output size
     extra = [t % 2 for t in totals]
     if any(extra):
         x = pad_tensor(x, (0, extra[1], 0, extra[0]))  # (left, right, top, bottom)
@@ -338,5 +411,7 @@ def _string_padding(name, x, padding, kernel, stride, dilation):
 def _conv_output_shape(x_shape, w_shape, stride, padding, dilation) -> tuple[int, int]:
     return tuple(
         output_size(size, kernel, s, p, d)
-        for size, kernel, s, p, d in zip(x_shape[2:], w_shape[2:], stride, padding, dilation, strict=True)
+        for size, kernel, s, p, d in zip(
+            x_shape[2:], w_shape[2:], stride, padding, dilation, strict=True
+        )
     )

@@ -19,7 +19,14 @@ from scratchnet.backend import Array, device_of, fast_kernel, get_xp, normalize_
 from scratchnet.backend import to_device as move_array
 from scratchnet.function import Function, is_grad_enabled
 from scratchnet.ops.reduce import sum_to
-from scratchnet.tensor import DEFAULT_FLOAT, Tensor, _check_writeable, as_tensor, broadcast_shape, result_dtype
+from scratchnet.tensor import (
+    DEFAULT_FLOAT,
+    Tensor,
+    _check_writeable,
+    as_tensor,
+    broadcast_shape,
+    result_dtype,
+)
 
 
 class AddFunction(Function):
@@ -110,7 +117,9 @@ def write_out(name: str, result: Tensor, out: Tensor | None) -> Tensor:
             "but one of the arguments requires grad"
         )
     if out.shape != result.shape:
-        raise RuntimeError(f"{name}(): out= has shape {out.shape}, the result has shape {result.shape}")
+        raise RuntimeError(
+            f"{name}(): out= has shape {out.shape}, the result has shape {result.shape}"
+        )
     _check_writeable(out, name)
     out.data[...] = result.data
     out._bump_version()  # a graph that saved out's old values must refuse to use them
@@ -372,8 +381,12 @@ class WhereFunction(Function):
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick a where condition is true, else b.  Gradient flows to the picked input only."""
     a, b = _operands("where", a, b)
-    condition = condition.data if isinstance(condition, Tensor) else get_xp(a.data).asarray(condition)
-    if condition.dtype != bool:  # PyTorch refuses too: a float mask is usually a forgotten comparison
+    condition = (
+        condition.data if isinstance(condition, Tensor) else get_xp(a.data).asarray(condition)
+    )
+    if (
+        condition.dtype != bool
+    ):  # PyTorch refuses too: a float mask is usually a forgotten comparison
         raise TypeError(
             f"where: condition must be boolean, got dtype {condition.dtype} of shape {tuple(condition.shape)}; "
             "compare first, e.g. where(x > 0, a, b), or convert with .bool()"

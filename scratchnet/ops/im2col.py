@@ -45,7 +45,9 @@ def pair(value: IntPair, name: str = "value") -> tuple[int, int]:
     return (int(values[0]), int(values[1]))
 
 
-def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False) -> int:
+def output_size(
+    size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+) -> int:
     """Number of window positions along one axis: PyTorch's rule, exactly.
 
     A dilated kernel spans ``dilation * (kernel - 1) + 1`` input elements. Windows start every
@@ -57,7 +59,9 @@ def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int
     room = size + 2 * padding - span  # how far the window's start can move
     if ceil_mode:
         count = -(-room // stride) + 1  # ceil division (a negative room stays negative)
-        if (count - 1) * stride >= size + padding:  # the last window would start in the right padding
+        if (
+            count - 1
+        ) * stride >= size + padding:  # the last window would start in the right padding
             count -= 1
         return count
     return room // stride + 1
@@ -88,13 +92,20 @@ def window_geometry(
 ) -> WindowGeometry:
     """All the numbers of a sliding window over an input of shape (N, C, H, W)."""
     H, W = x_shape[-2:]
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = pair(kernel_size), pair(stride), pair(padding), pair(dilation)
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = (
+        pair(kernel_size),
+        pair(stride),
+        pair(padding),
+        pair(dilation),
+    )
     OH = output_size(H, KH, SH, PH, DH, ceil_mode)
     OW = output_size(W, KW, SW, PW, DW, ceil_mode)
     return WindowGeometry(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
 
-def _padded_extent(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> int:
+def _padded_extent(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, out: int
+) -> int:
     """Padding after the input: ``padding``, or more where a ceil-mode window hangs over the end."""
     last = (out - 1) * stride + dilation * (kernel - 1)  # last element read, in padded coordinates
     return max(padding, last + 1 - padding - size)
@@ -136,12 +147,18 @@ def im2col(
         return fast(x, kernel_size, stride, padding, dilation, ceil_mode, pad_value, out)
     xp = get_xp(x)
     N, C, H, W = x.shape
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode
+    )
     bottom = _padded_extent(H, KH, SH, PH, DH, OH)
     right = _padded_extent(W, KW, SW, PW, DW, OW)
     x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, bottom), (PW, right)), constant_values=pad_value)
 
-    col = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype) if out is None else out.reshape(C, KH, KW, N, OH, OW)
+    col = (
+        xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
+        if out is None
+        else out.reshape(C, KH, KW, N, OH, OW)
+    )
     # One strided slice per kernel offset (i, j): KH*KW copies, each as large as the output.
     for i in range(KH):
         top = i * DH  # the padded row that kernel row i sees in the first window
@@ -186,10 +203,14 @@ def col2im(
     """
     fast = fast_kernel(col, "col2im")
     if fast is not None:
-        return fast(col, x_shape, kernel_size, stride, padding, dilation, ceil_mode, out, overwrite_col)
+        return fast(
+            col, x_shape, kernel_size, stride, padding, dilation, ceil_mode, out, overwrite_col
+        )
     xp = get_xp(col)
     N, C, H, W = x_shape
-    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
+    KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
+        x_shape, kernel_size, stride, padding, dilation, ceil_mode
+    )
     bottom = _padded_extent(H, KH, SH, PH, DH, OH)
     right = _padded_extent(W, KW, SW, PW, DW, OW)
 

@@ -58,7 +58,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     a, b = as_tensor(a, like=like), as_tensor(b, like=like)
     check_same_dtype("matmul", {"the first operand": a, "the second operand": b})
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
+        )
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
@@ -70,7 +72,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         try:
             get_xp(a.data).broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
-            raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast") from None
+            raise ValueError(
+                f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast"
+            ) from None
     return MatMulFunction()(a, b)
 
 
@@ -101,10 +105,14 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: {not_a_tensor(input)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        raise ValueError(f"{name} expects inputs of shape (..., {weight.shape[-1]}), got shape {input.shape}")
+        raise ValueError(
+            f"{name} expects inputs of shape (..., {weight.shape[-1]}), got shape {input.shape}"
+        )
     if bias is not None and bias.shape != weight.shape[:1]:
-        raise ValueError(f"{name}: bias must have shape ({weight.shape[0]},) for weight of shape "
-                         f"{weight.shape}, got {bias.shape}")  # fmt: skip
+        raise ValueError(
+            f"{name}: bias must have shape ({weight.shape[0]},) for weight of shape "
+            f"{weight.shape}, got {bias.shape}"
+        )
     check_same_dtype(name, {"input": input, "weight": weight, "bias": bias})
     if bias is None:
         return LinearFunction()(input, weight)

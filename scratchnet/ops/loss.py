@@ -94,7 +94,9 @@ def cross_entropy(
     With q the (smoothed) target distribution and p = softmax(x):
     L_n = -sum_c w_c q_nc log p_nc, and dL_n/dx_n = p_n * sum_c w_c q_nc - w * q_n (= p_n - q_n without weights).
     """
-    a, divisor = _target_weights("cross_entropy", input, target, weight, ignore_index, label_smoothing, reduction)
+    a, divisor = _target_weights(
+        "cross_entropy", input, target, weight, ignore_index, label_smoothing, reduction
+    )
     return WeightedNllFunction(a, reduction, divisor, log_softmax=True)(input)
 
 
@@ -116,14 +118,23 @@ def nll_loss(
     return WeightedNllFunction(a, reduction, divisor, log_softmax=False)(input)
 
 
-def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
-                    label_smoothing: float, reduction: str) -> tuple[Array, Any]:  # fmt: skip
+def _target_weights(
+    op: str,
+    x: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+) -> tuple[Array, Any]:
     """Check the target, and build a = w * q (shape of x) and the divisor of the "mean" reduction."""
     _check_reduction(op, reduction)
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: input: {not_a_tensor(x)}")
     if x.ndim < 2:
-        raise ValueError(f"{op}: expected input of shape (N, C) or (N, C, d1, ...), got shape {x.shape}")
+        raise ValueError(
+            f"{op}: expected input of shape (N, C) or (N, C, d1, ...), got shape {x.shape}"
+        )
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     xp = get_xp(x.data)
@@ -136,8 +147,10 @@ def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, i
             f"{tuple(t.shape)} (class-probability targets are not supported); convert with target.long()"
         )
     if tuple(t.shape) != expected:
-        raise ValueError(f"{op}: target of shape {tuple(t.shape)} does not match input of shape {x.shape}; "
-                         f"expected target shape {expected}")  # fmt: skip
+        raise ValueError(
+            f"{op}: target of shape {tuple(t.shape)} does not match input of shape {x.shape}; "
+            f"expected target shape {expected}"
+        )
     ignored = t == ignore_index
     bad = ((t < 0) | (t >= C)) & ~ignored
     if bool(bad.any()):
@@ -148,7 +161,9 @@ def _target_weights(op: str, x: Tensor, target: Tensor, weight: Tensor | None, i
         )
 
     classes = xp.arange(C).reshape((1, C) + (1,) * (x.ndim - 2))  # (1, C, 1, ...)
-    safe_t = xp.where(ignored, 0, t)  # any valid class where the target is ignored; its a is zeroed below
+    safe_t = xp.where(
+        ignored, 0, t
+    )  # any valid class where the target is ignored; its a is zeroed below
     a = (classes == safe_t[:, None]).astype(x.dtype)  # one-hot targets, (N, C, ...)
     # a = q * w * (not ignored), with q = (1 - s) one_hot + s / C the target distribution; each
     # factor that is 1 everywhere (the usual case: no smoothing, no weights) is skipped.
@@ -185,8 +200,10 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     """
     _check_reduction("mse_loss", reduction)
     if input.shape != getattr(target, "shape", None):
-        raise ValueError(f"mse_loss: input of shape {input.shape} and target of shape "
-                         f"{getattr(target, 'shape', None)} must have the same shape")  # fmt: skip
+        raise ValueError(
+            f"mse_loss: input of shape {input.shape} and target of shape "
+            f"{getattr(target, 'shape', None)} must have the same shape"
+        )
     x, t = _operands("mse_loss", input, target)
     return MseFunction(reduction)(x, t)
 
@@ -199,7 +216,9 @@ class BceWithLogitsFunction(Function):
         xp = get_xp(x)
         # softplus(-x) = log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): never overflows.
         self.softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-        self.sigmoid_neg = xp.exp(-self.softplus_neg)  # sigmoid(x) = 1 / (1 + e^-x) = e^-softplus(-x)
+        self.sigmoid_neg = xp.exp(
+            -self.softplus_neg
+        )  # sigmoid(x) = 1 / (1 + e^-x) = e^-softplus(-x)
         # Loss = -[p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] = (1 - t) x + (1 + (p - 1) t) softplus(-x).
         self.log_weight = 1 if self.pos_weight is None else 1 + (self.pos_weight - 1) * t
         self.x, self.t = x, t
@@ -237,8 +256,10 @@ def binary_cross_entropy_with_logits(
     """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     if input.shape != getattr(target, "shape", None):
-        raise ValueError(f"binary_cross_entropy_with_logits: input of shape {input.shape} and target of shape "
-                         f"{getattr(target, 'shape', None)} must have the same shape")  # fmt: skip
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: input of shape {input.shape} and target of shape "
+            f"{getattr(target, 'shape', None)} must have the same shape"
+        )
     x, t = _operands("binary_cross_entropy_with_logits", input, target)
     w = None if weight is None else weight.data.astype(x.dtype)
     p = None if pos_weight is None else pos_weight.data.astype(x.dtype)

@@ -29,8 +29,16 @@ from scratchnet.tensor import Tensor
 
 
 class BatchNormFunction(Function):
-    def __init__(self, running_mean: Array | None, running_var: Array | None, training: bool,
-                 momentum: float, eps: float, has_weight: bool, has_bias: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        running_mean: Array | None,
+        running_var: Array | None,
+        training: bool,
+        momentum: float,
+        eps: float,
+        has_weight: bool,
+        has_bias: bool,
+    ) -> None:
         self.running_mean, self.running_var = running_mean, running_var
         self.training, self.momentum, self.eps = training, momentum, eps
         self.has_weight, self.has_bias = has_weight, has_bias
@@ -49,8 +57,12 @@ class BatchNormFunction(Function):
             if self.running_mean is not None:
                 # The running update, as PyTorch: an exponential moving average whose variance is
                 # the unbiased estimate var * n / (n - 1), while the batch is normalised with the biased one.
-                self.running_mean[...] = (1 - self.momentum) * self.running_mean + self.momentum * mean
-                self.running_var[...] = (1 - self.momentum) * self.running_var + self.momentum * var * n / (n - 1)
+                self.running_mean[...] = (
+                    1 - self.momentum
+                ) * self.running_mean + self.momentum * mean
+                self.running_var[...] = (
+                    1 - self.momentum
+                ) * self.running_var + self.momentum * var * n / (n - 1)
         else:
             mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
 
@@ -137,9 +149,16 @@ def batch_norm(
     if not isinstance(input, Tensor):  # read below before the Function would check it
         raise TypeError(f"batch_norm: {not_a_tensor(input)}")
     if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected an input of shape (N, C) or (N, C, H, W), got shape {input.shape}")
+        raise ValueError(
+            f"batch_norm: expected an input of shape (N, C) or (N, C, H, W), got shape {input.shape}"
+        )
     C = input.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+    for name, t in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
         if t is not None and t.shape != (C,):
             raise ValueError(
                 f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}"
@@ -149,9 +168,13 @@ def batch_norm(
             f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
         )
     if not training and (running_mean is None or running_var is None):
-        raise ValueError("batch_norm: running_mean and running_var must be given in eval mode (training=False)")
+        raise ValueError(
+            "batch_norm: running_mean and running_var must be given in eval mode (training=False)"
+        )
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and device_of(t.data) != device_of(input.data):  # not inputs of the Function: here
+        if t is not None and device_of(t.data) != device_of(
+            input.data
+        ):  # not inputs of the Function: here
             raise RuntimeError(
                 f"batch_norm: input is on {device_of(input.data)} but {name} is on {device_of(t.data)}; "
                 "move the module with .to(device) (it moves the running statistics too)"

@@ -28,8 +28,14 @@ from scratchnet.tensor import Tensor
 # --------------------------------------------------------------------------- reference window kernels
 
 
-def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair, padding: IntPair = 0,
-                       dilation: IntPair = 1, ceil_mode: bool = False) -> tuple[Array, Array]:  # fmt: skip
+def max_pool2d_forward(
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+) -> tuple[Array, Array]:
     """Max over every window, and where it was.
 
     Returns
@@ -44,9 +50,19 @@ def max_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair, padding:
         return fast(x, kernel_size, stride, padding, dilation, ceil_mode)
     xp = get_xp(x)
     N, C, H, W = x.shape
-    _, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+    _, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
+        x.shape, kernel_size, stride, padding, dilation, ceil_mode
+    )
     # Padding is -inf, which never wins a max (padding with 0 would beat an all-negative window).
-    col = im2col(x.reshape(N * C, 1, H, W), kernel_size, stride, padding, dilation, ceil_mode, pad_value=-math.inf)
+    col = im2col(
+        x.reshape(N * C, 1, H, W),
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        pad_value=-math.inf,
+    )
     k = col.argmax(axis=0)  # (N*C*OH*OW,): the winner's position in its window, i * KW + j
     y = xp.take_along_axis(col, k[None], axis=0)  # (1, N*C*OH*OW)
     # Window element (i, j) of output (oh, ow) sits at input row oh*SH - PH + i*DH, column ow*SW - PW + j*DW.
@@ -82,7 +98,9 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     return gx.reshape(x_shape)
 
 
-def _window_counts(size: int, kernel: int, stride: int, padding: int, out: int, count_include_pad: bool, xp) -> Array:
+def _window_counts(
+    size: int, kernel: int, stride: int, padding: int, out: int, count_include_pad: bool, xp
+) -> Array:
     """How many elements each window along one axis averages over: the divisor of average pooling.
 
     A window covers [start, start + kernel), cut at the end of the padded input (a ceil-mode window
@@ -95,31 +113,53 @@ def _window_counts(size: int, kernel: int, stride: int, padding: int, out: int, 
     return end - start
 
 
-def _divisor(x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype, xp) -> Array:
+def _divisor(
+    x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, dtype, xp
+) -> Array:
     """The divisor of every output position, shape (OH, OW)."""
     H, W = x_shape[2:]
-    KH, KW, SH, SW, PH, PW, _, _, OH, OW = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
+    KH, KW, SH, SW, PH, PW, _, _, OH, OW = window_geometry(
+        x_shape, kernel_size, stride, padding, 1, ceil_mode
+    )
     rows = _window_counts(H, KH, SH, PH, OH, count_include_pad, xp)
     cols = _window_counts(W, KW, SW, PW, OW, count_include_pad, xp)
-    return (rows.reshape(OH, 1) * cols).astype(dtype)  # (OH, OW), in x's dtype: no float64 promotion
+    return (rows.reshape(OH, 1) * cols).astype(
+        dtype
+    )  # (OH, OW), in x's dtype: no float64 promotion
 
 
-def avg_pool2d_forward(x: Array, kernel_size: IntPair, stride: IntPair, padding: IntPair = 0,
-                       ceil_mode: bool = False, count_include_pad: bool = True) -> Array:  # fmt: skip
+def avg_pool2d_forward(
+    x: Array,
+    kernel_size: IntPair,
+    stride: IntPair,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Array:
     """Mean over every window: (N, C, H, W) -> (N, C, OH, OW)."""
     fast = fast_kernel(x, "avg_pool2d_forward")
     if fast is not None:
         return fast(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     xp = get_xp(x)
     N, C, H, W = x.shape
-    col = im2col(x.reshape(N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode)  # (KH*KW, N*C*OH*OW)
-    divisor = _divisor(x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype, xp)
+    col = im2col(
+        x.reshape(N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode
+    )  # (KH*KW, N*C*OH*OW)
+    divisor = _divisor(
+        x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype, xp
+    )
     return col.sum(axis=0).reshape(N, C, *divisor.shape) / divisor  # (N, C, OH, OW)
 
 
-def avg_pool2d_backward(gy: Array, x_shape: tuple[int, int, int, int], kernel_size: IntPair,
-                        stride: IntPair, padding: IntPair = 0, ceil_mode: bool = False,
-                        count_include_pad: bool = True) -> Array:  # fmt: skip
+def avg_pool2d_backward(
+    gy: Array,
+    x_shape: tuple[int, int, int, int],
+    kernel_size: IntPair,
+    stride: IntPair,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Array:
     """Share each output's gradient evenly among its window: (N, C, OH, OW) -> (N, C, H, W)."""
     fast = fast_kernel(gy, "avg_pool2d_backward")
     if fast is not None:
@@ -127,9 +167,15 @@ def avg_pool2d_backward(gy: Array, x_shape: tuple[int, int, int, int], kernel_si
     xp = get_xp(gy)
     N, C, H, W = x_shape
     KH, KW = pair(kernel_size)
-    g = gy / _divisor(x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, gy.dtype, xp)
-    gcol = xp.broadcast_to(g.reshape(1, -1), (KH * KW, g.size))  # every window element gets its share
-    return col2im(gcol, (N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode).reshape(x_shape)
+    g = gy / _divisor(
+        x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, gy.dtype, xp
+    )
+    gcol = xp.broadcast_to(
+        g.reshape(1, -1), (KH * KW, g.size)
+    )  # every window element gets its share
+    return col2im(gcol, (N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode).reshape(
+        x_shape
+    )
 
 
 # --------------------------------------------------------------------------- max and average pooling
@@ -264,7 +310,9 @@ class AdaptiveAvgPool2dFunction(Function):
         for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
             for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
                 area = (h1 - h0) * (w1 - w0)
-                gx[:, :, h0:h1, w0:w1] += gy[:, :, oh : oh + 1, ow : ow + 1] / area  # windows may overlap
+                gx[:, :, h0:h1, w0:w1] += (
+                    gy[:, :, oh : oh + 1, ow : ow + 1] / area
+                )  # windows may overlap
         return gx
 
 
@@ -357,7 +405,9 @@ def _as_batch(name: str, x: Tensor) -> tuple[Tensor, bool]:
         return x, True
     if x.ndim == 3:
         return unsqueeze(x, 0), False
-    raise ValueError(f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    raise ValueError(
+        f"{name}: expected input of shape (N, C, H, W) or (C, H, W), got shape {x.shape}"
+    )
 
 
 def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> None:
@@ -370,7 +420,9 @@ def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> N
         )
     # PyTorch's rule; it also guarantees that every window holds at least one input element.
     if PH > KH // 2 or PW > KW // 2:
-        raise ValueError(f"{name}: padding {(PH, PW)} must be at most half the kernel size {(KH, KW)}")
+        raise ValueError(
+            f"{name}: padding {(PH, PW)} must be at most half the kernel size {(KH, KW)}"
+        )
     g = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     if g.OH < 1 or g.OW < 1:
         raise ValueError(
@@ -378,25 +430,42 @@ def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> N
             f"padding {(PH, PW)}: the output would be {g.OH}x{g.OW}"
         )
     H, W = x.shape[2:]
-    if not (_windows_see_input(H, KH, SH, PH, DH, g.OH) and _windows_see_input(W, KW, SW, PW, DW, g.OW)):
+    if not (
+        _windows_see_input(H, KH, SH, PH, DH, g.OH) and _windows_see_input(W, KW, SW, PW, DW, g.OW)
+    ):
         raise ValueError(
             f"{name}: with dilation {(DH, DW)} some window of kernel {(KH, KW)} holds only padding "
             f"for input of shape {x.shape} (padding {(PH, PW)}); its result would be undefined"
         )
 
 
-def _windows_see_input(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> bool:
+def _windows_see_input(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, out: int
+) -> bool:
     """Whether every window holds at least one input element (not a given when dilation skips the input)."""
     if dilation == 1:
-        return True  # a solid window starting at most kernel // 2 before the input always reaches it
-    return all(any(0 <= o * stride - padding + i * dilation < size for i in range(kernel)) for o in range(out))
+        return (
+            True  # a solid window starting at most kernel // 2 before the input always reaches it
+        )
+    return all(
+        any(0 <= o * stride - padding + i * dilation < size for i in range(kernel))
+        for o in range(out)
+    )
 
 
 def _adaptive_size(name: str, x: Tensor, output_size) -> tuple[int, int]:
-    sizes = (output_size, output_size) if output_size is None or isinstance(output_size, int) else tuple(output_size)
+    sizes = (
+        (output_size, output_size)
+        if output_size is None or isinstance(output_size, int)
+        else tuple(output_size)
+    )
     if len(sizes) != 2:
         raise ValueError(f"{name}: output_size must be an int or a pair, got {output_size!r}")
-    OH, OW = (size if out is None else int(out) for out, size in zip(sizes, x.shape[2:], strict=True))
+    OH, OW = (
+        size if out is None else int(out) for out, size in zip(sizes, x.shape[2:], strict=True)
+    )
     if OH < 1 or OW < 1 or min(x.shape[2:]) < 1:
-        raise ValueError(f"{name}: output_size {(OH, OW)} must be >= 1, for input of shape {x.shape}")
+        raise ValueError(
+            f"{name}: output_size {(OH, OW)} must be >= 1, for input of shape {x.shape}"
+        )
     return OH, OW

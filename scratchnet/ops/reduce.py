@@ -32,7 +32,9 @@ def sum_to(g: Array, shape: tuple[int, ...]) -> Array:
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)  # dimensions broadcasting prepended
-    stretched = tuple(lead + i for i, size in enumerate(shape) if size == 1 and g.shape[lead + i] != 1)
+    stretched = tuple(
+        lead + i for i, size in enumerate(shape) if size == 1 and g.shape[lead + i] != 1
+    )
     g = g.sum(axis=tuple(range(lead)) + stretched, keepdims=True)
     return g.reshape(shape)
 
@@ -67,7 +69,9 @@ def expand(x: Tensor, *sizes: int) -> Tensor:
         sizes = tuple(sizes[0])
     lead = len(sizes) - x.ndim  # new leading dimensions
     if lead < 0 or -1 in sizes[:lead]:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to {tuple(sizes)} (-1 only keeps an existing dim)")
+        raise ValueError(
+            f"expand: cannot expand shape {x.shape} to {tuple(sizes)} (-1 only keeps an existing dim)"
+        )
     shape = tuple(x.shape[i - lead] if size == -1 else size for i, size in enumerate(sizes))
     return broadcast_to(x, shape)
 
@@ -146,7 +150,9 @@ class VarFunction(Function):
         # inf * 0 = NaN for one value), and the unclamped 2 / (n - correction) below it.
         scale = 2 / self.divisor if self.divisor else math.inf
         with np.errstate(invalid="ignore"):
-            return _expand_reduced(gy, self.x_shape, self.dims) * gy.dtype.type(scale) * self.centered
+            return (
+                _expand_reduced(gy, self.x_shape, self.dims) * gy.dtype.type(scale) * self.centered
+            )
 
 
 def _count(shape: tuple[int, ...], dims: tuple[int, ...]) -> int:
@@ -276,7 +282,9 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
 
 
 def _check_not_empty(op: str, x: Tensor, dim: int | tuple[int, ...] | None) -> None:
-    if not isinstance(x, Tensor):  # x.data of a NumPy array is a memoryview: say what is wrong instead
+    if not isinstance(
+        x, Tensor
+    ):  # x.data of a NumPy array is a memoryview: say what is wrong instead
         raise TypeError(f"{op}: {not_a_tensor(x)}")
     if x.data.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (dim={dim})")
@@ -296,7 +304,11 @@ class Norm2Function(Function):
         xp = get_xp(x)
         self.x = x
         self.n = xp.sqrt((x * x).sum(axis=self.dims, keepdims=True))  # dims kept as size 1
-        return self.n if self.keepdim else self.n.reshape([s for i, s in enumerate(x.shape) if i not in self.dims])
+        return (
+            self.n
+            if self.keepdim
+            else self.n.reshape([s for i, s in enumerate(x.shape) if i not in self.dims])
+        )
 
     def backward(self, gy: Array) -> Array:
         xp = get_xp(gy)

@@ -44,7 +44,9 @@ def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     known = math.prod(s for s in shape if s != -1)
     target = tuple(x.data.size // known if s == -1 and known else s for s in shape)
     if shape.count(-1) > 1 or math.prod(target) != x.data.size:
-        raise ValueError(f"reshape: cannot view a tensor of shape {x.shape} ({x.data.size} elements) as {shape}")
+        raise ValueError(
+            f"reshape: cannot view a tensor of shape {x.shape} ({x.data.size} elements) as {shape}"
+        )
     if target == x.shape:
         return x
     return ReshapeFunction(target)(x)
@@ -59,7 +61,9 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(x, 1)
     start, end = _axis("flatten", start_dim, x.ndim), _axis("flatten", end_dim, x.ndim)
     if start > end:
-        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}")
+        raise ValueError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {x.shape}"
+        )
     merged = math.prod(x.shape[start : end + 1])
     return reshape(x, (*x.shape[:start], merged, *x.shape[end + 1 :]))
 
@@ -96,10 +100,14 @@ def permute(x: Tensor, *dims: int | Sequence[int]) -> Tensor:
     if len(dims) == 1 and isinstance(dims[0], Sequence):
         dims = tuple(dims[0])
     if len(dims) != x.ndim or any(not -x.ndim <= d < x.ndim for d in dims):
-        raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}")
+        raise ValueError(
+            f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}"
+        )
     axes = tuple(d % x.ndim for d in dims)
     if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}")
+        raise ValueError(
+            f"permute: {tuple(dims)} is not a permutation of the {x.ndim} dims of {x.shape}"
+        )
     return PermuteFunction(axes)(x)
 
 
@@ -191,7 +199,9 @@ def _split_integers(index: Any) -> tuple[Any, Any]:
             select.append(Ellipsis)
             rest.append(Ellipsis)
         else:  # a slice or an array: consumes one dimension (a boolean array, one per its dimension)
-            consumed = part.ndim if getattr(part, "dtype", None) is not None and part.dtype == bool else 1
+            consumed = (
+                part.ndim if getattr(part, "dtype", None) is not None and part.dtype == bool else 1
+            )
             select.extend([slice(None)] * consumed)
             rest.append(part)
     return tuple(select), tuple(rest)
@@ -266,7 +276,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
             raise TypeError(f"cat: element {position} of the list: {not_a_tensor(t)}")
     first = tensors[0]
     if first.ndim == 0:
-        raise ValueError("cat: 0-d tensors cannot be concatenated; use stack, or unsqueeze them first")
+        raise ValueError(
+            "cat: 0-d tensors cannot be concatenated; use stack, or unsqueeze them first"
+        )
     axis = _axis("cat", dim, first.ndim)
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(
@@ -288,7 +300,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     if any(t.shape != tensors[0].shape for t in tensors):
-        raise ValueError(f"stack: all shapes must be equal, got {', '.join(str(t.shape) for t in tensors)}")
+        raise ValueError(
+            f"stack: all shapes must be equal, got {', '.join(str(t.shape) for t in tensors)}"
+        )
     return cat([unsqueeze(t, dim) for t in tensors], dim)
 
 
@@ -313,7 +327,9 @@ class SplitFunction(Function):
         return xp.concatenate(pieces, axis=self.dim)
 
 
-def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+def split(
+    x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
+) -> tuple[Tensor, ...]:
     """Cut x along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
     if x.ndim == 0:
         raise ValueError("split: a 0-d tensor has no dimension to split")
@@ -327,7 +343,9 @@ def split(x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) 
     else:
         sizes = list(split_size_or_sections)
         if sum(sizes) != length:
-            raise ValueError(f"split: sizes {sizes} do not add up to {length}, the size of dim {dim} of {x.shape}")
+            raise ValueError(
+                f"split: sizes {sizes} do not add up to {length}, the size of dim {dim} of {x.shape}"
+            )
     outputs = SplitFunction(sizes, axis)(x)
     return outputs if isinstance(outputs, tuple) else (outputs,)
 
@@ -350,7 +368,9 @@ class PadFunction(Function):
         return get_xp(x).pad(x, self.widths, mode="constant", constant_values=self.value)
 
     def backward(self, gy: Array) -> Array:
-        crop = tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths))
+        crop = tuple(
+            slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths)
+        )
         return gy[crop]
 
 

@@ -25,7 +25,11 @@ class TopkFunction(Function):
         # sorts last, must rank as the largest, as in PyTorch).
         if self.largest:
             n = x.shape[self.dim]
-            order = n - 1 - xp.flip(xp.argsort(xp.flip(x, self.dim), axis=self.dim, kind="stable"), self.dim)
+            order = (
+                n
+                - 1
+                - xp.flip(xp.argsort(xp.flip(x, self.dim), axis=self.dim, kind="stable"), self.dim)
+            )
         else:
             order = xp.argsort(x, axis=self.dim, kind="stable")
         self.index = xp.take(order, xp.arange(self.k), axis=self.dim)  # (..., k, ...)
@@ -55,9 +59,13 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     (axis,) = normalize_dims(dim, x.ndim) if x.ndim else (0,)
     size = x.shape[axis] if x.ndim else 1
     if not 0 <= k <= size:
-        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size {size} (shape {x.shape})")
+        raise RuntimeError(
+            f"topk: k ({k}) is out of range for dimension {dim} of size {size} (shape {x.shape})"
+        )
     if x.ndim == 0:
         values, indices = TopkFunction(k, 0, largest)(x.reshape(1))
-        return TopkResult(values.reshape(()) if k else values, indices.reshape(()) if k else indices)
+        return TopkResult(
+            values.reshape(()) if k else values, indices.reshape(()) if k else indices
+        )
     values, indices = TopkFunction(k, axis, largest)(x)
     return TopkResult(values, indices)

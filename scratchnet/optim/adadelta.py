@@ -43,12 +43,28 @@ class Adadelta(Optimizer):
         p <- p - lr * delta
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1.0, rho: float = 0.9,
-                 eps: float = 1e-6, weight_decay: float = 0.0, *, maximize: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ) -> None:
         if lr < 0.0 or eps < 0.0 or weight_decay < 0.0 or not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Adadelta: lr, eps and weight_decay must be >= 0 and rho in [0, 1], got "
-                             f"lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay}")  # fmt: skip
-        defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "maximize": maximize}
+            raise ValueError(
+                f"Adadelta: lr, eps and weight_decay must be >= 0 and rho in [0, 1], got "
+                f"lr={lr}, rho={rho}, eps={eps}, weight_decay={weight_decay}"
+            )
+        defaults = {
+            "lr": lr,
+            "rho": rho,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+        }
         super().__init__(params, defaults)
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:

@@ -65,18 +65,28 @@ class LRScheduler:
 
     def state_dict(self) -> dict[str, Any]:
         """Every attribute except the optimizer (it is saved on its own)."""
-        return {key: value for key, value in vars(self).items() if key not in ("optimizer", "_schedulers")}
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if key not in ("optimizer", "_schedulers")
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         for key, value in state_dict.items():
             current = getattr(self, key, None)
-            setattr(self, key, type(current)(value) if isinstance(current, list | tuple) else _plain(value))
+            setattr(
+                self,
+                key,
+                type(current)(value) if isinstance(current, list | tuple) else _plain(value),
+            )
 
 
 class StepLR(LRScheduler):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (ResNet's /10 schedule)."""
 
-    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer, last_epoch)
 
@@ -89,13 +99,20 @@ class MultiStepLR(LRScheduler):
     iterations in the CIFAR ResNet paper).
     """
 
-    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1,
-                 last_epoch: int = -1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Sequence[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
         self.milestones, self.gamma = sorted(int(m) for m in milestones), gamma
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)  # milestones passed
+        return base_lr * self.gamma ** bisect.bisect_right(
+            self.milestones, epoch
+        )  # milestones passed
 
 
 class ExponentialLR(LRScheduler):
@@ -119,12 +136,17 @@ class CosineAnnealingLR(LRScheduler):
     cosine goes on and the learning rate rises again, as in PyTorch.
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+    def __init__(
+        self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
+    ) -> None:
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        return (
+            self.eta_min
+            + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        )
 
 
 class LinearLR(LRScheduler):
@@ -132,8 +154,14 @@ class LinearLR(LRScheduler):
     epochs, then keep it: with ``start_factor < 1`` this is a linear warm-up (Goyal et al. 2017).
     """
 
-    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
-                 total_iters: int = 5, last_epoch: int = -1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
         if not (0.0 < start_factor <= 1.0 and 0.0 <= end_factor <= 1.0):
             raise ValueError("LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1]")
         self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
@@ -147,10 +175,17 @@ class LinearLR(LRScheduler):
 class SequentialLR(LRScheduler):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` from its epoch 0, ..."""
 
-    def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler], milestones: Sequence[int],
-                 last_epoch: int = -1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedulers: Sequence[LRScheduler],
+        milestones: Sequence[int],
+        last_epoch: int = -1,
+    ) -> None:
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones")
+            raise ValueError(
+                f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones"
+            )
         self._schedulers, self.milestones = list(schedulers), [int(m) for m in milestones]
         super().__init__(optimizer, last_epoch)
 
@@ -185,13 +220,24 @@ class ReduceLROnPlateau:
         Reductions smaller than this are skipped.
     """
 
-    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
-                 min_lr: float | Sequence[float] = 0.0, eps: float = 1e-8) -> None:  # fmt: skip
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
         if factor >= 1.0:
             raise ValueError("ReduceLROnPlateau: factor should be < 1.0")
         if mode not in ("min", "max") or threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"ReduceLROnPlateau: unknown mode {mode!r} or threshold_mode {threshold_mode!r}")
+            raise ValueError(
+                f"ReduceLROnPlateau: unknown mode {mode!r} or threshold_mode {threshold_mode!r}"
+            )
         self.optimizer = optimizer
         n_groups = len(optimizer.param_groups)
         self.min_lrs = list(min_lr) if isinstance(min_lr, Sequence) else [min_lr] * n_groups
@@ -207,8 +253,14 @@ class ReduceLROnPlateau:
     def is_better(self, value: float, best: float) -> bool:
         """Whether ``value`` improves on ``best`` by more than the threshold."""
         if self.mode == "min":
-            return value < (best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
-        return value > (best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+            return value < (
+                best * (1 - self.threshold)
+                if self.threshold_mode == "rel"
+                else best - self.threshold
+            )
+        return value > (
+            best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
+        )
 
     def step(self, metrics: float) -> None:
         value = float(metrics)

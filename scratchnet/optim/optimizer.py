@@ -37,7 +37,9 @@ class Optimizer:
         The hyper-parameters of the subclass (``lr``, ``momentum``, ...) and their default values.
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict[str, Any]
+    ) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         # Per-parameter state (momentum buffers, Adam's moments ...), keyed by the tensor itself:
@@ -59,9 +61,13 @@ class Optimizer:
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
         for p in group["params"]:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{type(self).__name__} can only optimise Tensors, got {type(p).__name__}")
+                raise TypeError(
+                    f"{type(self).__name__} can only optimise Tensors, got {type(p).__name__}"
+                )
             if not p.is_leaf:
-                raise ValueError("can't optimise a non-leaf Tensor (one computed by an op); use a parameter")
+                raise ValueError(
+                    "can't optimise a non-leaf Tensor (one computed by an op); use a parameter"
+                )
         for name, default in self.defaults.items():
             group.setdefault(name, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
@@ -111,7 +117,12 @@ class Optimizer:
             for p in group["params"]:
                 index_of.setdefault(id(p), len(index_of))
                 indices.append(index_of[id(p)])
-            groups.append({**{k: copy.deepcopy(v) for k, v in group.items() if k != "params"}, "params": indices})
+            groups.append(
+                {
+                    **{k: copy.deepcopy(v) for k, v in group.items() if k != "params"},
+                    "params": indices,
+                }
+            )
         state = {
             index_of[id(p)]: {k: _copy_value(v) for k, v in s.items()}
             for p, s in self.state.items()
@@ -157,10 +168,14 @@ class Optimizer:
         # A state saved to .npz and loaded back has string keys ("0", "1", ...): accept both.
         saved_state = {int(k): v for k, v in state_dict["state"].items()}
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
-            for position, (p, index) in enumerate(zip(group["params"], saved["params"], strict=True)):
+            for position, (p, index) in enumerate(
+                zip(group["params"], saved["params"], strict=True)
+            ):
                 for key, value in saved_state.get(int(index), {}).items():
                     shape = tuple(getattr(value, "shape", ()))
-                    if shape and shape != p.shape:  # a 0-d entry (the step count) has no shape to compare
+                    if (
+                        shape and shape != p.shape
+                    ):  # a 0-d entry (the step count) has no shape to compare
                         raise ValueError(
                             f"{name}.load_state_dict: state '{key}' of parameter {position} in group {i} has "
                             f"shape {shape}, but that parameter has shape {p.shape}; the state was saved for "
@@ -173,7 +188,9 @@ class Optimizer:
                     group[name] = tuple(value) if isinstance(group.get(name), tuple) else value
             for p, index in zip(group["params"], saved["params"], strict=True):
                 if int(index) in saved_state:
-                    self.state[p] = {k: _restore_value(k, v, p) for k, v in saved_state[int(index)].items()}
+                    self.state[p] = {
+                        k: _restore_value(k, v, p) for k, v in saved_state[int(index)].items()
+                    }
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -186,14 +203,20 @@ class Optimizer:
 def _check_params_argument(name: str, params: Any) -> None:
     """Name the usual mistakes in an optimizer's first argument before ``list(params)`` hides them."""
     if isinstance(params, Tensor):
-        raise TypeError(f"{name} expects an iterable of Tensors, got a single Tensor of shape {params.shape}; "
-                        f"wrap it in a list: {name}([w], lr=...)")  # fmt: skip
+        raise TypeError(
+            f"{name} expects an iterable of Tensors, got a single Tensor of shape {params.shape}; "
+            f"wrap it in a list: {name}([w], lr=...)"
+        )
     if callable(getattr(params, "parameters", None)):  # a Module, handed over itself
-        raise TypeError(f"{name} expects the parameters of a model, got the {type(params).__name__} model "
-                        f"itself; pass {name}(model.parameters(), lr=...)")  # fmt: skip
+        raise TypeError(
+            f"{name} expects the parameters of a model, got the {type(params).__name__} model "
+            f"itself; pass {name}(model.parameters(), lr=...)"
+        )
     if callable(params) and not isinstance(params, Iterable):  # model.parameters, not called
-        raise TypeError(f"{name} expects an iterable of Tensors, got the method {getattr(params, '__name__', '?')} "
-                        f"itself; call it: {name}(model.parameters(), lr=...)")  # fmt: skip
+        raise TypeError(
+            f"{name} expects an iterable of Tensors, got the method {getattr(params, '__name__', '?')} "
+            f"itself; call it: {name}(model.parameters(), lr=...)"
+        )
     if not isinstance(params, Iterable):
         raise TypeError(
             f"{name} expects an iterable of Tensors or of parameter-group dicts, got {type(params).__name__}"

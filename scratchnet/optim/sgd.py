@@ -46,15 +46,31 @@ class SGD(Optimizer):
     the same for a constant learning rate and differ when a scheduler changes it.
     """
 
-    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], lr: float = 1e-3, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, *,
-                 maximize: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
         if lr < 0.0 or momentum < 0.0 or weight_decay < 0.0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
+            raise ValueError(
+                f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}"
+            )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
-        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
-                    "nesterov": nesterov, "maximize": maximize}  # fmt: skip
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
         super().__init__(params, defaults)
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -64,7 +80,9 @@ class SGD(Optimizer):
         mu = group["momentum"]
         if mu != 0:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = g.copy()  # the first step starts at g, undampened (as PyTorch)
+                state["momentum_buffer"] = (
+                    g.copy()
+                )  # the first step starts at g, undampened (as PyTorch)
             else:
                 # b = mu * b + (1 - dampening) * g, in place: a new b each step would allocate
                 # another copy of the weights (392 MiB for VGG's first FC layer).

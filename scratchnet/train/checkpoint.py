@@ -34,9 +34,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
     generator().bit_generator.state = state
 
 
-def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, scheduler: Any = None,
-                    epoch: int = 0, history: Any = None, loaders: dict[str, Any] | None = None,
-                    **extra: Any) -> None:  # fmt: skip
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: Any,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    epoch: int = 0,
+    history: Any = None,
+    loaders: dict[str, Any] | None = None,
+    **extra: Any,
+) -> None:
     """Write a checkpoint to ``path`` (atomically; see the module docstring).
 
     Parameters
@@ -66,9 +73,15 @@ def save_checkpoint(path: str | os.PathLike, model: Any, optimizer: Any = None, 
     save(state, path)
 
 
-def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any = None, scheduler: Any = None,
-                    loaders: dict[str, Any] | None = None, restore_rng: bool = True,
-                    max_expansion: float | None = None) -> dict[str, Any]:  # fmt: skip
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: Any = None,
+    optimizer: Any = None,
+    scheduler: Any = None,
+    loaders: dict[str, Any] | None = None,
+    restore_rng: bool = True,
+    max_expansion: float | None = None,
+) -> dict[str, Any]:
     """Read a checkpoint and load it into the objects given (each optional), all or nothing.
 
     Parameters
@@ -119,8 +132,10 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
         for obj, before in reversed(undo):
             obj.load_state_dict(before)
         if hasattr(error, "add_note"):  # Python 3.11+
-            error.add_note(f"while loading the {targets[len(undo) - 1][0]} from checkpoint {path}; "
-                           "nothing was changed")  # fmt: skip
+            error.add_note(
+                f"while loading the {targets[len(undo) - 1][0]} from checkpoint {path}; "
+                "nothing was changed"
+            )
         raise
     return state
 
@@ -135,14 +150,21 @@ class _Rng:
         try:
             set_rng_state(state)
         except (TypeError, ValueError, KeyError) as error:
-            raise ValueError(f"the saved random number generator state is not valid ({error!r})") from None
+            raise ValueError(
+                f"the saved random number generator state is not valid ({error!r})"
+            ) from None
 
 
 # What each entry of a checkpoint must be: the file may come from anywhere.
 _LAYOUT: dict[str, tuple[type, ...]] = {
-    "epoch": (int,), "model": (dict,), "optimizer": (dict, type(None)), "scheduler": (dict, type(None)),
-    "rng": (dict,), "loaders": (dict,), "extra": (dict,),
-}  # fmt: skip
+    "epoch": (int,),
+    "model": (dict,),
+    "optimizer": (dict, type(None)),
+    "scheduler": (dict, type(None)),
+    "rng": (dict,),
+    "loaders": (dict,),
+    "extra": (dict,),
+}
 
 
 def _check_layout(state: Any, path: str | os.PathLike) -> None:

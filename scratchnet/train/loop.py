@@ -92,11 +92,21 @@ class Trainer:
         Show a tqdm progress bar.
     """
 
-    def __init__(self, model: Any, optimizer: Any, loss_fn: Callable[[Any, Tensor], Tensor] | None = None,
-                 scheduler: Any = None, scheduler_interval: str = "epoch", device: str = "cpu",
-                 aux_weight: float = 0.3, progress: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        loss_fn: Callable[[Any, Tensor], Tensor] | None = None,
+        scheduler: Any = None,
+        scheduler_interval: str = "epoch",
+        device: str = "cpu",
+        aux_weight: float = 0.3,
+        progress: bool = True,
+    ) -> None:
         if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+            raise ValueError(
+                f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+            )
         self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn or default_loss
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
         self.device, self.aux_weight, self.progress = device, aux_weight, progress
@@ -107,7 +117,9 @@ class Trainer:
 
     def compute_loss(self, outputs: Any, targets: Tensor) -> tuple[Tensor, Tensor]:
         """The loss to minimise and the main output (the first one, when there are auxiliary ones)."""
-        if isinstance(outputs, tuple):  # GoogLeNetOutputs(logits, aux_logits2, aux_logits1) in training
+        if isinstance(
+            outputs, tuple
+        ):  # GoogLeNetOutputs(logits, aux_logits2, aux_logits1) in training
             main, *auxiliary = outputs
             loss = self.loss_fn(main, targets)
             for aux in auxiliary:
@@ -137,11 +149,18 @@ class Trainer:
             seen += n
             speed = seen / max(time.perf_counter() - start, 1e-9)
             if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{total_correct / seen:.3f}",
-                                img_s=f"{speed:.0f}")  # fmt: skip
+                bar.set_postfix(
+                    loss=f"{total_loss / seen:.4f}",
+                    acc=f"{total_correct / seen:.3f}",
+                    img_s=f"{speed:.0f}",
+                )
         seconds = time.perf_counter() - start
-        return {"loss": total_loss / max(seen, 1), "accuracy": total_correct / max(seen, 1),
-                "images_per_second": seen / max(seconds, 1e-9), "seconds": seconds}  # fmt: skip
+        return {
+            "loss": total_loss / max(seen, 1),
+            "accuracy": total_correct / max(seen, 1),
+            "images_per_second": seen / max(seconds, 1e-9),
+            "seconds": seconds,
+        }
 
     def evaluate(self, loader: Iterable[Any]) -> dict[str, Any]:
         """Loss, top-1 and top-5 accuracy, confusion matrix and AUC on ``loader``, in eval mode."""
@@ -149,10 +168,19 @@ class Trainer:
 
     # ------------------------------------------------------------------ the run
 
-    def fit(self, train_loader: Any, val_loader: Any = None, epochs: int = 1, *,
-            early_stopping: int | None = None, monitor: str = "val_loss", restore_best: bool = True,
-            checkpoint: str | os.PathLike | None = None, resume_from: str | os.PathLike | None = None,
-            callbacks: Iterable[Callable[[dict[str, Any]], Any]] = ()) -> History:  # fmt: skip
+    def fit(
+        self,
+        train_loader: Any,
+        val_loader: Any = None,
+        epochs: int = 1,
+        *,
+        early_stopping: int | None = None,
+        monitor: str = "val_loss",
+        restore_best: bool = True,
+        checkpoint: str | os.PathLike | None = None,
+        resume_from: str | os.PathLike | None = None,
+        callbacks: Iterable[Callable[[dict[str, Any]], Any]] = (),
+    ) -> History:
         """Train until ``epochs`` epochs are done (or early stopping); returns the ``History``.
 
         Parameters
@@ -173,35 +201,58 @@ class Trainer:
         history = History()
         start_epoch = 0
         if resume_from is not None:
-            state = load_checkpoint(resume_from, self.model, self.optimizer, self.scheduler,
-                                    loaders={"train": train_loader})  # fmt: skip
+            state = load_checkpoint(
+                resume_from,
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                loaders={"train": train_loader},
+            )
             start_epoch, history = int(state["epoch"]), History.from_dict(state["history"])
         higher_is_better = "accuracy" in monitor
         best_value, best_state, bad_epochs = -math.inf if higher_is_better else math.inf, None, 0
 
         for epoch in range(start_epoch, epochs):
             if hasattr(train_loader, "set_epoch"):
-                train_loader.set_epoch(epoch)  # its shuffle and augmentation depend on the epoch only
+                train_loader.set_epoch(
+                    epoch
+                )  # its shuffle and augmentation depend on the epoch only
             lr = self.optimizer.param_groups[0]["lr"]  # the learning rate this epoch starts with
             train = self.train_epoch(train_loader, f"epoch {epoch + 1}/{epochs}")
-            row = {"epoch": epoch + 1, "lr": lr, "train_loss": train["loss"],
-                   "train_accuracy": train["accuracy"], "images_per_second": train["images_per_second"],
-                   "seconds": train["seconds"]}  # fmt: skip
+            row = {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": train["loss"],
+                "train_accuracy": train["accuracy"],
+                "images_per_second": train["images_per_second"],
+                "seconds": train["seconds"],
+            }
             if val_loader is not None:
                 val = self.evaluate(val_loader)
-                row.update({f"val_{key}": val[key] for key in ("loss", "accuracy", "top5_accuracy", "auc")})
+                row.update(
+                    {f"val_{key}": val[key] for key in ("loss", "accuracy", "top5_accuracy", "auc")}
+                )
             self._step_scheduler(row)
             history.append(row)
             for callback in callbacks:
                 callback(row)
             if checkpoint is not None:
-                save_checkpoint(checkpoint, self.model, self.optimizer, self.scheduler, epoch=epoch + 1,
-                                history=history, loaders={"train": train_loader})  # fmt: skip
+                save_checkpoint(
+                    checkpoint,
+                    self.model,
+                    self.optimizer,
+                    self.scheduler,
+                    epoch=epoch + 1,
+                    history=history,
+                    loaders={"train": train_loader},
+                )
 
             if early_stopping is not None:
                 value = row.get(monitor)
                 if value is None:
-                    raise ValueError(f"early stopping monitors {monitor!r}, which this run does not compute")
+                    raise ValueError(
+                        f"early stopping monitors {monitor!r}, which this run does not compute"
+                    )
                 improved = value > best_value if higher_is_better else value < best_value
                 if improved:
                     best_value, bad_epochs = value, 0
@@ -223,19 +274,38 @@ class Trainer:
             self.scheduler.step()
 
 
-def fit(model: Any, train_loader: Any, val_loader: Any = None, optimizer: Any = None, epochs: int = 1, *,
-        loss_fn: Callable[[Any, Tensor], Tensor] | None = None, scheduler: Any = None,
-        scheduler_interval: str = "epoch", device: str = "cpu", aux_weight: float = 0.3, progress: bool = True,
-        **fit_options: Any) -> History:  # fmt: skip
+def fit(
+    model: Any,
+    train_loader: Any,
+    val_loader: Any = None,
+    optimizer: Any = None,
+    epochs: int = 1,
+    *,
+    loss_fn: Callable[[Any, Tensor], Tensor] | None = None,
+    scheduler: Any = None,
+    scheduler_interval: str = "epoch",
+    device: str = "cpu",
+    aux_weight: float = 0.3,
+    progress: bool = True,
+    **fit_options: Any,
+) -> History:
     """Train ``model``; the one-call form of ``Trainer(...).fit(...)`` (see both for the arguments)."""
     if optimizer is None:
-        raise ValueError("fit: an optimizer is needed, e.g. scratchnet.optim.SGD(model.parameters(), lr=0.1)")
-    trainer = Trainer(model, optimizer, loss_fn, scheduler, scheduler_interval, device, aux_weight, progress)
+        raise ValueError(
+            "fit: an optimizer is needed, e.g. scratchnet.optim.SGD(model.parameters(), lr=0.1)"
+        )
+    trainer = Trainer(
+        model, optimizer, loss_fn, scheduler, scheduler_interval, device, aux_weight, progress
+    )
     return trainer.fit(train_loader, val_loader, epochs, **fit_options)
 
 
-def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[[Any, Tensor], Tensor] | None = None,
-             device: str = "cpu") -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    model: Any,
+    loader: Iterable[Any],
+    loss_fn: Callable[[Any, Tensor], Tensor] | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
     """Evaluate ``model`` on ``loader`` in eval mode, without recording the graph.
 
     Returns
@@ -260,11 +330,18 @@ def evaluate(model: Any, loader: Iterable[Any], loss_fn: Callable[[Any, Tensor],
             all_targets.append(_numpy(targets))
     model.train(was_training)
     scores, targets = np.concatenate(all_scores), np.concatenate(all_targets)
-    result = {"loss": total_loss / len(targets), "accuracy": metrics.accuracy(scores, targets),
-              "scores": scores, "targets": targets, "auc": metrics.mean_auc(scores, targets)}  # fmt: skip
+    result = {
+        "loss": total_loss / len(targets),
+        "accuracy": metrics.accuracy(scores, targets),
+        "scores": scores,
+        "targets": targets,
+        "auc": metrics.mean_auc(scores, targets),
+    }
     if targets.ndim == 1:
         result["top5_accuracy"] = metrics.topk_accuracy(scores, targets, 5)
-        result["confusion_matrix"] = metrics.confusion_matrix(targets, scores.argmax(axis=1), scores.shape[1])
+        result["confusion_matrix"] = metrics.confusion_matrix(
+            targets, scores.argmax(axis=1), scores.shape[1]
+        )
     else:
         result["top5_accuracy"] = None
     return result
@@ -275,7 +352,11 @@ def _numpy(t: Tensor) -> np.ndarray:
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0 else value
+    return (
+        value.item()
+        if isinstance(value, np.ndarray | np.generic) and np.ndim(value) == 0
+        else value
+    )
 
 
 def _progress_bar(loader: Iterable[Any], description: str, enabled: bool) -> Iterable[Any]:

@@ -45,7 +45,9 @@ def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, num_classes: 
     ndarray, shape (K, K), int64
         The diagonal holds the correct predictions.
     """
-    pairs = targets.astype(np.int64) * num_classes + predictions.astype(np.int64)  # one index per (i, j)
+    pairs = targets.astype(np.int64) * num_classes + predictions.astype(
+        np.int64
+    )  # one index per (i, j)
     return np.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 

@@ -24,7 +24,9 @@ from scratchnet.data.transforms import resize
 from scratchnet.tensor import Tensor
 
 
-def grad_cam(model: Any, layer: Any, images: Any, target: int | Sequence[int] | None = None) -> np.ndarray:
+def grad_cam(
+    model: Any, layer: Any, images: Any, target: int | Sequence[int] | None = None
+) -> np.ndarray:
     """Grad-CAM heat maps of ``images`` for class ``target`` at ``layer``.
 
     Parameters
@@ -61,7 +63,9 @@ def grad_cam(model: Any, layer: Any, images: Any, target: int | Sequence[int] | 
         logits = logits[0] if isinstance(logits, tuple) else logits
         scores = np.asarray(logits)  # (N, K)
         n = len(scores)
-        classes = scores.argmax(axis=1) if target is None else np.broadcast_to(np.asarray(target), (n,))
+        classes = (
+            scores.argmax(axis=1) if target is None else np.broadcast_to(np.asarray(target), (n,))
+        )
         if "activation" not in saved:
             raise ValueError(f"grad_cam: the layer {layer!r} was not called in the forward pass")
         # Backward from every image's y_c at once: the seed is 1 at (i, c_i). In eval mode image i's
@@ -101,8 +105,13 @@ def pointing_game(cams: np.ndarray, masks: np.ndarray) -> float:
     return float(np.mean(hits)) if hits else float("nan")
 
 
-def plot_gradcam(images: Any, cams: np.ndarray, labels: Sequence[str] | None = None,
-                 path: str | None = None, title: str = "Grad-CAM") -> Any:  # fmt: skip
+def plot_gradcam(
+    images: Any,
+    cams: np.ndarray,
+    labels: Sequence[str] | None = None,
+    path: str | None = None,
+    title: str = "Grad-CAM",
+) -> Any:
     """Images with their Grad-CAM heat maps laid over them (jet colour map, half transparent)."""
     from scratchnet.viz.plots import plot_images
 

@@ -38,7 +38,11 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
         Print each tensor's shape and dtype.
     """
     names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
-    lines = ["digraph computation {", '  rankdir="BT";', '  node [fontname="Helvetica", fontsize=10];']
+    lines = [
+        "digraph computation {",
+        '  rankdir="BT";',
+        '  node [fontname="Helvetica", fontsize=10];',
+    ]
     if title:
         lines.append(f'  labelloc="t"; label="{_escape(title)}";')
     drawn: set[int] = set()
@@ -51,7 +55,9 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
             if show_shapes:
                 label += f"\\n{tuple(t.shape)} {t.dtype}"
             fill = "lightblue" if id(t) in names else ("lightgrey" if t.is_leaf else "white")
-            lines.append(f'  {node} [label="{_escape(label)}", shape=ellipse, style=filled, fillcolor={fill}];')
+            lines.append(
+                f'  {node} [label="{_escape(label)}", shape=ellipse, style=filled, fillcolor={fill}];'
+            )
         return node
 
     tensor_node(output, "output")
@@ -70,7 +76,9 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
             raise RuntimeError(
                 "to_dot: the graph was freed by backward(); export before backward, or call backward(retain_graph=True)"
             )
-        lines.append(f'  {function_node} [label="{function.name}", shape=box, style=filled, fillcolor=orange];')
+        lines.append(
+            f'  {function_node} [label="{function.name}", shape=box, style=filled, fillcolor=orange];'
+        )
         for x in function.inputs:
             lines.append(f"  {tensor_node(x, 'input' if x.is_leaf else '')} -> {function_node};")
             if x.creator is not None:
@@ -91,7 +99,9 @@ def render(dot_source: str, path: str | os.PathLike, format: str = "svg") -> Pat
     if program is None:
         return None
     out = path.with_suffix(f".{format}")
-    subprocess.run([program, f"-T{format}", str(dot_path), "-o", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [program, f"-T{format}", str(dot_path), "-o", str(out)], check=True, capture_output=True
+    )
     return out
 
 

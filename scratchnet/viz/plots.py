@@ -51,8 +51,12 @@ def _tidy(fig: Any) -> None:
 # --------------------------------------------------------------------------- curves
 
 
-def plot_history(history: Any, path: str | os.PathLike | None = None, title: str = "",
-                 figsize: tuple[float, float] = (10, 3.8)) -> Any:  # fmt: skip
+def plot_history(
+    history: Any,
+    path: str | os.PathLike | None = None,
+    title: str = "",
+    figsize: tuple[float, float] = (10, 3.8),
+) -> Any:
     """Loss and accuracy per epoch, training and validation, side by side.
 
     ``history`` is what ``scratchnet.train.fit`` returns (or its ``to_dict()``, or a loaded one).
@@ -76,9 +80,16 @@ def plot_history(history: Any, path: str | os.PathLike | None = None, title: str
     return finish(fig, path)
 
 
-def plot_curves(curves: Mapping[str, Sequence[float]], path: str | os.PathLike | None = None, *,
-                xlabel: str = "epoch", ylabel: str = "", title: str = "", logy: bool = False,
-                styles: Mapping[str, str] | None = None) -> Any:  # fmt: skip
+def plot_curves(
+    curves: Mapping[str, Sequence[float]],
+    path: str | os.PathLike | None = None,
+    *,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    logy: bool = False,
+    styles: Mapping[str, str] | None = None,
+) -> Any:
     """Several named curves on one set of axes (e.g. the training error of three networks)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -96,16 +107,22 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: str | os.PathLike |
     return finish(fig, path)
 
 
-def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | None = None,
-                          path: str | os.PathLike | None = None, normalize: bool = False,
-                          title: str = "confusion matrix",
-                          figsize: tuple[float, float] | None = None) -> Any:  # fmt: skip
+def plot_confusion_matrix(
+    confusion: np.ndarray,
+    class_names: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    normalize: bool = False,
+    title: str = "confusion matrix",
+    figsize: tuple[float, float] | None = None,
+) -> Any:
     """The confusion matrix as a heat map: rows are true classes, columns predicted ones.
 
     ``normalize=True`` divides each row by its total, so the diagonal is each class's recall.
     """
     confusion = np.asarray(confusion)
-    shown = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1) if normalize else confusion
+    shown = (
+        confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1) if normalize else confusion
+    )
     k = len(confusion)
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     plt = pyplot()
@@ -123,8 +140,15 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | No
         for i in range(k):
             for j in range(k):
                 text = f"{shown[i, j]:.2f}" if normalize else str(int(confusion[i, j]))
-                ax.text(j, i, text, ha="center", va="center", fontsize="medium",
-                        color="white" if shown[i, j] > threshold else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize="medium",
+                    color="white" if shown[i, j] > threshold else "black",
+                )
     _tidy(fig)
     return finish(fig, path)
 
@@ -132,8 +156,12 @@ def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str] | No
 # --------------------------------------------------------------------------- inside the network
 
 
-def plot_filters(weight: Any, path: str | os.PathLike | None = None, max_filters: int = 64,
-                 title: str = "first-layer filters") -> Any:  # fmt: skip
+def plot_filters(
+    weight: Any,
+    path: str | os.PathLike | None = None,
+    max_filters: int = 64,
+    title: str = "first-layer filters",
+) -> Any:
     """The kernels of a convolution as small images (AlexNet's Fig. 3, for any first layer).
 
     Parameters
@@ -169,7 +197,11 @@ def feature_maps(model: Any, layer: Any, images: Any) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            model(images if isinstance(images, Tensor) else Tensor(np.asarray(images, dtype=np.float32)))
+            model(
+                images
+                if isinstance(images, Tensor)
+                else Tensor(np.asarray(images, dtype=np.float32))
+            )
     finally:
         handle.remove()
         model.train(was_training)
@@ -178,9 +210,15 @@ def feature_maps(model: Any, layer: Any, images: Any) -> np.ndarray:
     return captured[0]
 
 
-def plot_feature_maps(model: Any, layer: Any, image: Any, path: str | os.PathLike | None = None,
-                      max_maps: int = 32, title: str | None = None,
-                      figsize: tuple[float, float] | None = None) -> Any:  # fmt: skip
+def plot_feature_maps(
+    model: Any,
+    layer: Any,
+    image: Any,
+    path: str | os.PathLike | None = None,
+    max_maps: int = 32,
+    title: str | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Any:
     """The input image (C, H, W) beside the channels of ``layer``'s output for it.
 
     All maps share one colour scale (shown by a colour bar), so a bright map is a strongly
@@ -209,24 +247,47 @@ def plot_feature_maps(model: Any, layer: Any, image: Any, path: str | os.PathLik
     return finish(fig, path)
 
 
-def plot_images(images: Any, labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
-                title: str = "", overlays: np.ndarray | None = None, columns: int = 8) -> Any:  # fmt: skip
+def plot_images(
+    images: Any,
+    labels: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    title: str = "",
+    overlays: np.ndarray | None = None,
+    columns: int = 8,
+) -> Any:
     """A grid of images (N, C, H, W), optionally titled and with heat maps (N, H, W) laid over them."""
     images = np.asarray(images, dtype=np.float32)
     shown = images.transpose(0, 2, 3, 1) if images.shape[1] == 3 else images[:, 0]
-    return _grid(np.clip(shown, 0, 1), path, title, cmap="gray", labels=labels, overlays=overlays,
-                 columns=columns, normalise=False)  # fmt: skip
+    return _grid(
+        np.clip(shown, 0, 1),
+        path,
+        title,
+        cmap="gray",
+        labels=labels,
+        overlays=overlays,
+        columns=columns,
+        normalise=False,
+    )
 
 
-def _grid(images: np.ndarray, path: str | os.PathLike | None, title: str, cmap: str,
-          labels: Sequence[str] | None = None, overlays: np.ndarray | None = None, columns: int | None = None,
-          normalise: bool = True) -> Any:  # fmt: skip
+def _grid(
+    images: np.ndarray,
+    path: str | os.PathLike | None,
+    title: str,
+    cmap: str,
+    labels: Sequence[str] | None = None,
+    overlays: np.ndarray | None = None,
+    columns: int | None = None,
+    normalise: bool = True,
+) -> Any:
     n = len(images)
     columns = columns or int(np.ceil(np.sqrt(n)))
     columns = min(columns, n)
     rows = int(np.ceil(n / columns))
     plt = pyplot()
-    fig, axes = plt.subplots(rows, columns, figsize=(1.4 * columns + 0.4, 1.4 * rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.4 * columns + 0.4, 1.4 * rows + 0.6), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:

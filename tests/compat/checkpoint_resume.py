@@ -44,13 +44,16 @@ model, optimizer, scheduler = make()
 model.load_state_dict(initial)
 resumed = [train_epoch(model, optimizer, scheduler) for epoch in range(2)]
 path = os.path.join(tempfile.mkdtemp(), "checkpoint.pt")
-torch.save({
-    "epoch": 2,
-    "model_state_dict": model.state_dict(),
-    "optimizer_state_dict": optimizer.state_dict(),
-    "scheduler_state_dict": scheduler.state_dict(),
-    "loss": resumed[-1],
-}, path)  # fmt: skip
+torch.save(
+    {
+        "epoch": 2,
+        "model_state_dict": model.state_dict(),
+        "optimizer_state_dict": optimizer.state_dict(),
+        "scheduler_state_dict": scheduler.state_dict(),
+        "loss": resumed[-1],
+    },
+    path,
+)
 del model, optimizer, scheduler
 
 model, optimizer, scheduler = make()
@@ -62,5 +65,8 @@ start_epoch = checkpoint["epoch"]
 resumed += [train_epoch(model, optimizer, scheduler) for epoch in range(start_epoch, 4)]
 print("unbroken", unbroken, "resumed", resumed)
 report(
-    unbroken=unbroken, resumed=resumed, lr=optimizer.param_groups[0]["lr"], running_mean=model[1].running_mean.tolist()
+    unbroken=unbroken,
+    resumed=resumed,
+    lr=optimizer.param_groups[0]["lr"],
+    running_mean=model[1].running_mean.tolist(),
 )

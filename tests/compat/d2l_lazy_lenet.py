@@ -20,14 +20,19 @@ class LeNet(nn.Module):  # @save
         super().__init__()
         self.lr = lr
         self.net = nn.Sequential(
-            nn.LazyConv2d(6, kernel_size=5, padding=2), nn.Sigmoid(),
+            nn.LazyConv2d(6, kernel_size=5, padding=2),
+            nn.Sigmoid(),
             nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.LazyConv2d(16, kernel_size=5), nn.Sigmoid(),
+            nn.LazyConv2d(16, kernel_size=5),
+            nn.Sigmoid(),
             nn.AvgPool2d(kernel_size=2, stride=2),
             nn.Flatten(),
-            nn.LazyLinear(120), nn.Sigmoid(),
-            nn.LazyLinear(84), nn.Sigmoid(),
-            nn.LazyLinear(num_classes))  # fmt: skip
+            nn.LazyLinear(120),
+            nn.Sigmoid(),
+            nn.LazyLinear(84),
+            nn.Sigmoid(),
+            nn.LazyLinear(num_classes),
+        )
 
     def forward(self, X):
         return self.net(X)

@@ -26,8 +26,15 @@ class NoisySines(Dataset):
 
 dataset = NoisySines(72)
 train_set = Subset(dataset, list(range(64)))
-loader = DataLoader(train_set, batch_size=8, shuffle=False, num_workers=2, pin_memory=True,
-                    drop_last=True, persistent_workers=True)  # fmt: skip
+loader = DataLoader(
+    train_set,
+    batch_size=8,
+    shuffle=False,
+    num_workers=2,
+    pin_memory=True,
+    drop_last=True,
+    persistent_workers=True,
+)
 serial = DataLoader(train_set, batch_size=8, shuffle=False, num_workers=0, drop_last=True)
 same = all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(loader, serial))
 
@@ -47,4 +54,6 @@ for epoch in range(3):
     losses.append(total / len(loader.dataset))
 
 parts = random_split(dataset, [60, 12])
-report(losses=losses, same_batches_as_serial=same, batches=len(loader), split=[len(p) for p in parts])
+report(
+    losses=losses, same_batches_as_serial=same, batches=len(loader), split=[len(p) for p in parts]
+)

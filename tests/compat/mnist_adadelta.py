@@ -68,7 +68,9 @@ def test(model, device, test_loader):
             pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
             correct += pred.eq(target.view_as(pred)).sum().item()
     test_loss /= len(test_loader.dataset)
-    print(f"\nTest set: Average loss: {test_loss:.4f}, Accuracy: {correct}/{len(test_loader.dataset)}\n")
+    print(
+        f"\nTest set: Average loss: {test_loss:.4f}, Accuracy: {correct}/{len(test_loader.dataset)}\n"
+    )
     return test_loss, correct
 
 
@@ -98,15 +100,24 @@ def main():
     train_kwargs = {"batch_size": args.batch_size}
     test_kwargs = {"batch_size": args.test_batch_size}
     if use_accel:
-        accel_kwargs = {"num_workers": 1, "persistent_workers": True, "pin_memory": True, "shuffle": True}
+        accel_kwargs = {
+            "num_workers": 1,
+            "persistent_workers": True,
+            "pin_memory": True,
+            "shuffle": True,
+        }
         train_kwargs.update(accel_kwargs)
         test_kwargs.update(accel_kwargs)
 
     rng = np.random.default_rng(args.seed)  # MNIST replaced by random digits-shaped images
     images = rng.random((96, 1, 28, 28), dtype=np.float32)
     labels = rng.integers(0, 10, 96)
-    dataset1 = TensorDataset(torch.from_numpy((images[:64] - 0.1307) / 0.3081), torch.from_numpy(labels[:64]))
-    dataset2 = TensorDataset(torch.from_numpy((images[64:] - 0.1307) / 0.3081), torch.from_numpy(labels[64:]))
+    dataset1 = TensorDataset(
+        torch.from_numpy((images[:64] - 0.1307) / 0.3081), torch.from_numpy(labels[:64])
+    )
+    dataset2 = TensorDataset(
+        torch.from_numpy((images[64:] - 0.1307) / 0.3081), torch.from_numpy(labels[64:])
+    )
     train_loader = DataLoader(dataset1, **train_kwargs)
     test_loader = DataLoader(dataset2, **test_kwargs)
 

@@ -46,7 +46,9 @@ class ScratchnetAsTorch(importlib.abc.MetaPathFinder):
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname == "torchvision":  # a package holding the two parts scratchnet has
-            module = types.ModuleType("torchvision", "scratchnet's stand-in for torchvision (models, transforms)")
+            module = types.ModuleType(
+                "torchvision", "scratchnet's stand-in for torchvision (models, transforms)"
+            )
             module.__path__ = []
             return importlib.util.spec_from_loader(fullname, _Existing(module), is_package=True)
         for prefix, replacement in PREFIXES:
@@ -79,8 +81,13 @@ def main() -> None:
 
 def check_no_real_torch() -> None:
     """Exit with an error if any module imported as ``torch...`` is not scratchnet's."""
-    real = [name for name, m in sys.modules.items() if name.split(".")[0] in ("torch", "torchvision")
-            and m is not None and not m.__name__.startswith(("scratchnet", "torchvision"))]  # fmt: skip
+    real = [
+        name
+        for name, m in sys.modules.items()
+        if name.split(".")[0] in ("torch", "torchvision")
+        and m is not None
+        and not m.__name__.startswith(("scratchnet", "torchvision"))
+    ]
     if real:
         raise SystemExit(f"the real torch was loaded during the scratchnet run: {real[:5]}")
 

@@ -18,7 +18,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.transforms as transforms
 from corpus_io import report, share_initial_state
-from torch.utils.data import BatchSampler, DataLoader, SubsetRandomSampler, TensorDataset, WeightedRandomSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+)
 
 if torch.cuda.is_available():
     device = torch.device("cuda")
@@ -28,8 +34,12 @@ else:
     device = torch.device("cpu")
 
 rng = np.random.default_rng(7)
-images = rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)  # as read from files: height, width, channels
-to_input = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))])
+images = rng.integers(
+    0, 256, (40, 8, 8, 3), dtype=np.uint8
+)  # as read from files: height, width, channels
+to_input = transforms.Compose(
+    [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))]
+)
 x = torch.stack([torch.as_tensor(to_input(image)) for image in images])
 y = torch.from_numpy(rng.integers(0, 4, 40))
 dataset = TensorDataset(x, y)
@@ -37,10 +47,14 @@ sample, label = dataset[3]
 assert isinstance(sample, torch.Tensor) and sample.shape == (3, 8, 8) and label.dim() == 0
 
 train_idx, val_idx = list(range(0, 30)), list(range(30, 40))
-train_loader = DataLoader(dataset, batch_size=6, sampler=train_idx)  # a list is a sampler: this order
+train_loader = DataLoader(
+    dataset, batch_size=6, sampler=train_idx
+)  # a list is a sampler: this order
 val_loader = DataLoader(dataset, batch_sampler=BatchSampler(val_idx, batch_size=4, drop_last=False))
 shuffled_val = DataLoader(dataset, batch_size=3, sampler=SubsetRandomSampler(val_idx))
-weighted = DataLoader(dataset, batch_size=5, sampler=WeightedRandomSampler([1.0] * 40, num_samples=15))
+weighted = DataLoader(
+    dataset, batch_size=5, sampler=WeightedRandomSampler([1.0] * 40, num_samples=15)
+)
 
 
 class Net(nn.Module):
@@ -94,11 +108,25 @@ close_to_last = all(torch.allclose(cloned[k].float(), v.float()) for k, v in liv
 
 path = os.path.join(tempfile.mkdtemp(), "best.pt")
 torch.save(model.state_dict(), path)
-lazy = nn.Sequential(nn.LazyConv2d(6, 3, padding=1), nn.LazyBatchNorm2d(), nn.ReLU(), nn.MaxPool2d(2),
-                     nn.Flatten(), nn.LazyLinear(4))  # fmt: skip
+lazy = nn.Sequential(
+    nn.LazyConv2d(6, 3, padding=1),
+    nn.LazyBatchNorm2d(),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.LazyLinear(4),
+)
 state = torch.load(path, weights_only=True, map_location=device)
-lazy.load_state_dict({"0." + k[5:] if k.startswith("conv.") else "1." + k[3:] if k.startswith("bn.")
-                      else "5." + k[3:]: v for k, v in state.items()})  # fmt: skip
+lazy.load_state_dict(
+    {
+        "0." + k[5:]
+        if k.startswith("conv.")
+        else "1." + k[3:]
+        if k.startswith("bn.")
+        else "5." + k[3:]: v
+        for k, v in state.items()
+    }
+)
 lazy.eval()
 with torch.no_grad():
     lazy_out = lazy(x[30:34].to(device))

@@ -28,8 +28,19 @@ class SELayer(nn.Module):
 class SEBasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1,
-                 norm_layer=None, *, reduction=16):  # fmt: skip
+    def __init__(
+        self,
+        inplanes,
+        planes,
+        stride=1,
+        downsample=None,
+        groups=1,
+        base_width=64,
+        dilation=1,
+        norm_layer=None,
+        *,
+        reduction=16,
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
@@ -81,4 +92,8 @@ for step in range(3):
     losses.append(loss.item())
 model.eval()
 top2 = model(x).topk(2, dim=1).indices
-report(losses=losses, top2=top2.tolist(), se_params=sum(p.numel() for n, p in model.named_parameters() if ".se." in n))
+report(
+    losses=losses,
+    top2=top2.tolist(),
+    se_params=sum(p.numel() for n, p in model.named_parameters() if ".se." in n),
+)

@@ -23,9 +23,16 @@ tensor = torch.arange(12, dtype=torch.float).reshape(3, 4).to(device)
 results = {
     "device_str": str(cpu),
     "device_repr": repr(torch.device("cuda:0")),
-    "device_eq": [torch.device("cuda:0") == torch.device("cuda", 0), torch.device("cpu") == torch.device("cuda")],
+    "device_eq": [
+        torch.device("cuda:0") == torch.device("cuda", 0),
+        torch.device("cpu") == torch.device("cuda"),
+    ],
     "device_type_index": [torch.device("cuda:1").type, torch.device("cuda:1").index, cpu.index],
-    "dtypes": [x_data.dtype == torch.int64, zeros.dtype == torch.int64, tensor.dtype == torch.float32],
+    "dtypes": [
+        x_data.dtype == torch.int64,
+        zeros.dtype == torch.int64,
+        tensor.dtype == torch.float32,
+    ],
     "type": [
         tensor.type(),
         x_data.type(),
@@ -52,8 +59,12 @@ results = {
         torch.sinh(tensor[0]).tolist(),
         torch.cosh(tensor[0]).tolist(),
     ],
-    "meshgrid": [g.tolist() for g in torch.meshgrid(torch.arange(2), torch.arange(3), indexing="ij")],
-    "meshgrid_xy": [g.tolist() for g in torch.meshgrid(torch.arange(2), torch.arange(3), indexing="xy")],
+    "meshgrid": [
+        g.tolist() for g in torch.meshgrid(torch.arange(2), torch.arange(3), indexing="ij")
+    ],
+    "meshgrid_xy": [
+        g.tolist() for g in torch.meshgrid(torch.arange(2), torch.arange(3), indexing="xy")
+    ],
     "bmm": torch.bmm(tensor.reshape(1, 3, 4), tensor.reshape(1, 4, 3)).tolist(),
     "normal_shape": list(torch.normal(0.0, 1.0, size=(2, 3)).shape),
     "rand_like": [list(x_rand.shape), x_rand.dtype == torch.float32],
@@ -71,7 +82,10 @@ results = {
 
 w = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
 loss = (torch.sin(w) * torch.cosh(w) + torch.bmm(w.view(1, 1, 3), w.view(1, 3, 1)).sum()).sum()
-results["grad_fn_steps"] = [len(loss.grad_fn.next_functions), len(loss.grad_fn.next_functions[0][0].next_functions)]
+results["grad_fn_steps"] = [
+    len(loss.grad_fn.next_functions),
+    len(loss.grad_fn.next_functions[0][0].next_functions),
+]
 loss.backward()
 results["grad"] = w.grad.tolist()
 report(**results)

@@ -17,10 +17,19 @@ def test_numerical_gradient_any_shape():
     """Task 1.6: numerical_gradient of a 3-D array and of a 0-D array"""
     x = np.random.default_rng(11).standard_normal((2, 3, 2))
     expected = np.cos(x.copy())
-    expect_close(lab.numerical_gradient(lambda a: float(np.sin(a).sum()), x), expected, "3-D numerical_gradient",
-                 atol=1e-6)  # fmt: skip
+    expect_close(
+        lab.numerical_gradient(lambda a: float(np.sin(a).sum()), x),
+        expected,
+        "3-D numerical_gradient",
+        atol=1e-6,
+    )
     scalar = np.array(0.7)
-    expect_close(lab.numerical_gradient(lambda a: float(a**2), scalar), 1.4, "0-D numerical_gradient", atol=1e-6)
+    expect_close(
+        lab.numerical_gradient(lambda a: float(a**2), scalar),
+        1.4,
+        "0-D numerical_gradient",
+        atol=1e-6,
+    )
 
 
 def test_two_layer_net_one_sample():
@@ -28,4 +37,9 @@ def test_two_layer_net_one_sample():
     rng = np.random.default_rng(12)
     shapes = [(1, 3), (3, 1), (1,), (1, 2), (2,)]
     inputs = [sn.tensor(rng.standard_normal(s) + 0.5, requires_grad=True) for s in shapes]
-    expect_gradcheck(lab.two_layer_net, inputs, "two_layer_net on one sample", names=("x", "w1", "b1", "w2", "b2"))
+    expect_gradcheck(
+        lab.two_layer_net,
+        inputs,
+        "two_layer_net on one sample",
+        names=("x", "w1", "b1", "w2", "b2"),
+    )

@@ -156,7 +156,9 @@ def matmul(x: Tensor, w: Tensor) -> Tensor:
 # =====================================================================================
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """Estimate df/dx by central differences, one element of x at a time.
 
     Parameters

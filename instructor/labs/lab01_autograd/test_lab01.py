@@ -72,7 +72,9 @@ def test_relu_gradient_at_zero_and_no_inplace():
     gy = np.array([5.0, 6.0, 7.0])
     gx = function.backward(gy)
     expect_close(gx, [0.0, 0.0, 7.0], "ReluFunction.backward at x = [-1, 0, 2] with gy = [5, 6, 7]")
-    expect_close(gy, [5.0, 6.0, 7.0], "gy after ReluFunction.backward (it must not be changed in place)")
+    expect_close(
+        gy, [5.0, 6.0, 7.0], "gy after ReluFunction.backward (it must not be changed in place)"
+    )
 
 
 def test_sigmoid_forward():
@@ -102,7 +104,9 @@ def test_matmul_backward():
 def test_numerical_gradient_values():
     """Task 1.6: numerical_gradient of sum(x^3) is 3 x^2"""
     x = np.array([[0.5, -1.0, 2.0], [1.5, 0.1, -0.7]])
-    expected = 3 * x.copy() ** 2  # from a copy: a numerical_gradient that moves x must not move the answer
+    expected = (
+        3 * x.copy() ** 2
+    )  # from a copy: a numerical_gradient that moves x must not move the answer
     grad = lab.numerical_gradient(lambda a: float((a**3).sum()), x.copy())
     expect_close(grad, expected, "numerical_gradient(sum(x^3), x)", atol=1e-5)
 
@@ -142,4 +146,6 @@ def test_two_layer_net_backward():
     """Task 1.7: the whole network passes gradcheck (your ops, chained by the engine)"""
     rng = np.random.default_rng(7)
     inputs = [leaf(rng, *s) for s in [(4, 3), (3, 5), (5,), (5, 2), (2,)]]
-    expect_gradcheck(lab.two_layer_net, inputs, "two_layer_net backward", names=("x", "w1", "b1", "w2", "b2"))
+    expect_gradcheck(
+        lab.two_layer_net, inputs, "two_layer_net backward", names=("x", "w1", "b1", "w2", "b2")
+    )

@@ -46,7 +46,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 # =====================================================================================
 
 
-def conv2d_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
+def conv2d_loops(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: int = 0
+) -> np.ndarray:
     """The definition: y[n, o, oh, ow] = b[o] + sum over (c, i, j) of w[o, c, i, j] * x_pad[n, c, oh*S + i, ow*S + j].
 
     Parameters
@@ -66,13 +68,17 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, p
     OC, _, KH, KW = w.shape
     OH = conv_output_size(H, KH, stride, padding)
     OW = conv_output_size(W, KW, stride, padding)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))  # (N, C, H+2P, W+2P)
+    x_pad = np.pad(
+        x, ((0, 0), (0, 0), (padding, padding), (padding, padding))
+    )  # (N, C, H+2P, W+2P)
     y = np.zeros((N, OC, OH, OW), dtype=x.dtype)
     for n in range(N):
         for o in range(OC):
             for oh in range(OH):
                 for ow in range(OW):
-                    window = x_pad[n, :, oh * stride : oh * stride + KH, ow * stride : ow * stride + KW]  # (C, KH, KW)
+                    window = x_pad[
+                        n, :, oh * stride : oh * stride + KH, ow * stride : ow * stride + KW
+                    ]  # (C, KH, KW)
                     y[n, o, oh, ow] = (window * w[o]).sum() + b[o]
     return y
     ### END SOLUTION
@@ -104,11 +110,15 @@ def im2col(x: np.ndarray, KH: int, KW: int, stride: int = 1, padding: int = 0) -
     N, C, H, W = x.shape
     OH = conv_output_size(H, KH, stride, padding)
     OW = conv_output_size(W, KW, stride, padding)
-    x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))  # (N, C, H+2P, W+2P)
+    x_pad = np.pad(
+        x, ((0, 0), (0, 0), (padding, padding), (padding, padding))
+    )  # (N, C, H+2P, W+2P)
     col = np.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
     for i in range(KH):
         for j in range(KW):
-            window = x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride]  # (N, C, OH, OW)
+            window = x_pad[
+                :, :, i : i + stride * OH : stride, j : j + stride * OW : stride
+            ]  # (N, C, OH, OW)
             col[:, i, j] = window.transpose(1, 0, 2, 3)  # (C, N, OH, OW)
     return col.reshape(C * KH * KW, N * OH * OW)
     ### END SOLUTION
@@ -119,8 +129,14 @@ def im2col(x: np.ndarray, KH: int, KW: int, stride: int = 1, padding: int = 0) -
 # =====================================================================================
 
 
-def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], KH: int, KW: int, stride: int = 1,
-           padding: int = 0) -> np.ndarray:  # fmt: skip
+def col2im(
+    col: np.ndarray,
+    x_shape: tuple[int, int, int, int],
+    KH: int,
+    KW: int,
+    stride: int = 1,
+    padding: int = 0,
+) -> np.ndarray:
     """Add every column back onto the window it came from: the backward of im2col.
 
     Parameters
@@ -146,9 +162,8 @@ def col2im(col: np.ndarray, x_shape: tuple[int, int, int, int], KH: int, KW: int
     x_pad = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=col.dtype)
     for i in range(KH):
         for j in range(KW):
-            x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += col6[:, i, j].transpose(
-                1, 0, 2, 3
-            )
+            window = col6[:, i, j].transpose(1, 0, 2, 3)  # (C, N, OH, OW) -> (N, C, OH, OW)
+            x_pad[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += window
     return x_pad[:, :, padding : padding + H, padding : padding + W]
     ### END SOLUTION
 
@@ -208,13 +223,19 @@ def main() -> None:
     import time
 
     rng = np.random.default_rng(0)
-    x, w, b = rng.standard_normal((2, 16, 28, 28)), rng.standard_normal((32, 16, 3, 3)), np.zeros(32)
+    x, w, b = (
+        rng.standard_normal((2, 16, 28, 28)),
+        rng.standard_normal((32, 16, 3, 3)),
+        np.zeros(32),
+    )
     start = time.perf_counter()
     slow = conv2d_loops(x, w, b, 1, 1)
     middle = time.perf_counter()
     fast = Conv2dFunction(1, 1).forward(x, w, b)
     end = time.perf_counter()
-    print(f"loops {middle - start:.3f} s, im2col {end - middle:.4f} s, same result: {np.allclose(slow, fast)}")
+    print(
+        f"loops {middle - start:.3f} s, im2col {end - middle:.4f} s, same result: {np.allclose(slow, fast)}"
+    )
 
 
 if __name__ == "__main__":

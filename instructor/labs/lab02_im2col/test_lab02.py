@@ -27,20 +27,34 @@ GEOMETRIES = [(1, 0), (1, 1), (2, 1), (2, 0)]
 
 
 def random_conv(rng, N=2, C=3, H=6, W=5, OC=4, KH=3, KW=3):
-    return rng.standard_normal((N, C, H, W)), rng.standard_normal((OC, C, KH, KW)), rng.standard_normal(OC)
+    return (
+        rng.standard_normal((N, C, H, W)),
+        rng.standard_normal((OC, C, KH, KW)),
+        rng.standard_normal(OC),
+    )
 
 
 def scratchnet_conv(x, w, b, stride, padding):
-    return F.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), stride=stride, padding=padding).numpy()
+    return F.conv2d(
+        sn.tensor(x), sn.tensor(w), sn.tensor(b), stride=stride, padding=padding
+    ).numpy()
 
 
 def test_output_size():
     """Task 2.1: conv_output_size for VGG's 3x3/1/1, GoogLeNet's 7x7/2 stem and a strided 3x3"""
-    cases = [((224, 3, 1, 1), 224), ((224, 7, 2, 3), 112), ((56, 3, 2, 1), 28), ((5, 3, 2, 0), 2), ((7, 1, 1, 0), 7)]
+    cases = [
+        ((224, 3, 1, 1), 224),
+        ((224, 7, 2, 3), 112),
+        ((56, 3, 2, 1), 28),
+        ((5, 3, 2, 0), 2),
+        ((7, 1, 1, 0), 7),
+    ]
     for (size, kernel, stride, padding), expected in cases:
         got = lab.conv_output_size(size, kernel, stride, padding)
         expect_equal(
-            got, expected, f"conv_output_size(size={size}, kernel={kernel}, stride={stride}, padding={padding})"
+            got,
+            expected,
+            f"conv_output_size(size={size}, kernel={kernel}, stride={stride}, padding={padding})",
         )
 
 
@@ -49,7 +63,9 @@ def test_loops_match_scratchnet(stride, padding):
     """Task 2.2: conv2d_loops matches scratchnet's convolution"""
     x, w, b = random_conv(np.random.default_rng(0))
     what = f"conv2d_loops(x, w, b, stride={stride}, padding={padding})"
-    expect_close(lab.conv2d_loops(x, w, b, stride, padding), scratchnet_conv(x, w, b, stride, padding), what)
+    expect_close(
+        lab.conv2d_loops(x, w, b, stride, padding), scratchnet_conv(x, w, b, stride, padding), what
+    )
 
 
 def test_im2col_small_example():
@@ -66,7 +82,11 @@ def test_im2col_matches_reference(stride, padding):
     x = np.random.default_rng(1).standard_normal((2, 3, 6, 5))
     col = lab.im2col(x, 3, 2, stride, padding)
     expected = reference.im2col(x, (3, 2), stride, padding)
-    expect_shape(col, expected.shape, f"im2col(x of shape {x.shape}, KH=3, KW=2, stride={stride}, padding={padding})")
+    expect_shape(
+        col,
+        expected.shape,
+        f"im2col(x of shape {x.shape}, KH=3, KW=2, stride={stride}, padding={padding})",
+    )
     expect_close(col, expected, f"im2col(x, KH=3, KW=2, stride={stride}, padding={padding})")
 
 
@@ -88,8 +108,11 @@ def test_col2im_is_the_adjoint(stride, padding):
     back = lab.col2im(c, x.shape, 3, 2, stride, padding)
     what = f"col2im(c, {x.shape}, KH=3, KW=2, stride={stride}, padding={padding})"
     expect_close(back, reference.col2im(c, x.shape, (3, 2), stride, padding), what)
-    expect_close(float((x * back).sum()), float((reference.im2col(x, (3, 2), stride, padding) * c).sum()),
-                 "<x, col2im(c)> vs <im2col(x), c>")  # fmt: skip
+    expect_close(
+        float((x * back).sum()),
+        float((reference.im2col(x, (3, 2), stride, padding) * c).sum()),
+        "<x, col2im(c)> vs <im2col(x), c>",
+    )
 
 
 @pytest.mark.parametrize(("stride", "padding"), GEOMETRIES)
@@ -97,15 +120,21 @@ def test_forward_matches_scratchnet(stride, padding):
     """Task 2.5: Conv2dFunction.forward matches scratchnet's convolution"""
     x, w, b = random_conv(np.random.default_rng(3))
     what = f"conv2d(x, w, b, stride={stride}, padding={padding})"
-    expect_close(lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), stride, padding),
-                 scratchnet_conv(x, w, b, stride, padding), what)  # fmt: skip
+    expect_close(
+        lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), stride, padding),
+        scratchnet_conv(x, w, b, stride, padding),
+        what,
+    )
 
 
 def test_forward_asymmetric_kernel():
     """Task 2.5: a 1x3 kernel (Inception-v3's asymmetric factorisation, slide "GoogLeNet (10)") works too"""
     x, w, b = random_conv(np.random.default_rng(4), KH=1, KW=3)
-    expect_close(lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), 1, 0), scratchnet_conv(x, w, b, 1, 0),
-                 "conv2d with a 1x3 kernel")  # fmt: skip
+    expect_close(
+        lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), 1, 0),
+        scratchnet_conv(x, w, b, 1, 0),
+        "conv2d with a 1x3 kernel",
+    )
 
 
 def test_one_by_one_is_a_matrix_product():
@@ -113,7 +142,9 @@ def test_one_by_one_is_a_matrix_product():
     rng = np.random.default_rng(5)
     x, w, b = random_conv(rng, C=4, OC=2, KH=1, KW=1)
     expected = np.einsum("oc,nchw->nohw", w[:, :, 0, 0], x) + b[None, :, None, None]
-    expect_close(lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b)), expected, "1x1 conv2d vs einsum")
+    expect_close(
+        lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b)), expected, "1x1 conv2d vs einsum"
+    )
 
 
 def reference_gradients(x, w, b, gy, stride, padding):
@@ -147,8 +178,12 @@ def test_backward_gradcheck():
     """Task 2.6: conv2d (your forward and backward, chained by the engine) passes gradcheck for x, w and b"""
     x, w, b = random_conv(np.random.default_rng(9), N=2, C=2, H=5, W=4, OC=3)
     inputs = [sn.tensor(a, requires_grad=True) for a in (x, w, b)]
-    expect_gradcheck(lambda *t: lab.conv2d(*t, stride=2, padding=1), inputs,
-                     "conv2d backward (stride=2, padding=1)", names=("x", "w", "b"))  # fmt: skip
+    expect_gradcheck(
+        lambda *t: lab.conv2d(*t, stride=2, padding=1),
+        inputs,
+        "conv2d backward (stride=2, padding=1)",
+        names=("x", "w", "b"),
+    )
 
 
 def test_backward_shapes():

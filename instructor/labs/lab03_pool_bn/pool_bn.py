@@ -46,7 +46,8 @@ class MaxPool2dFunction(Function):
         K, S = self.K, self.S
         OH, OW = (H - K) // S + 1, (W - K) // S + 1
         windows = np.stack(
-            [x[:, :, i : i + S * OH : S, j : j + S * OW : S] for i in range(K) for j in range(K)], axis=2
+            [x[:, :, i : i + S * OH : S, j : j + S * OW : S] for i in range(K) for j in range(K)],
+            axis=2,
         )  # (N, C, K*K, OH, OW)
         self.x_shape = x.shape
         self.winner = windows.argmax(axis=2)  # (N, C, OH, OW): k = i*K + j
@@ -96,8 +97,14 @@ class BatchNormFunction(Function):
     (C,) arrays, updated in place.
     """
 
-    def __init__(self, running_mean: np.ndarray, running_var: np.ndarray, training: bool,
-                 momentum: float = 0.1, eps: float = 1e-5) -> None:  # fmt: skip
+    def __init__(
+        self,
+        running_mean: np.ndarray,
+        running_var: np.ndarray,
+        training: bool,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+    ) -> None:
         self.running_mean, self.running_var = running_mean, running_var
         self.training, self.momentum, self.eps = training, momentum, eps
 
@@ -115,11 +122,15 @@ class BatchNormFunction(Function):
             mean = x.mean(axis=(0, 2, 3))  # (C,)
             var = x.var(axis=(0, 2, 3))  # (C,), biased: divided by n
             self.running_mean[...] = (1 - self.momentum) * self.running_mean + self.momentum * mean
-            self.running_var[...] = (1 - self.momentum) * self.running_var + self.momentum * var * n / (n - 1)
+            self.running_var[...] = (
+                1 - self.momentum
+            ) * self.running_var + self.momentum * var * n / (n - 1)
         else:
             mean, var = self.running_mean, self.running_var
         self.inv_std = 1 / np.sqrt(var + self.eps)  # (C,)
-        self.x_hat = (x - mean.reshape(1, C, 1, 1)) * self.inv_std.reshape(1, C, 1, 1)  # (N, C, H, W)
+        self.x_hat = (x - mean.reshape(1, C, 1, 1)) * self.inv_std.reshape(
+            1, C, 1, 1
+        )  # (N, C, H, W)
         self.gamma = gamma
         return gamma.reshape(1, C, 1, 1) * self.x_hat + beta.reshape(1, C, 1, 1)
         ### END SOLUTION
@@ -137,7 +148,9 @@ class BatchNormFunction(Function):
         grad_gamma = (gy * self.x_hat).sum(axis=(0, 2, 3))  # (C,)
         scale = (self.gamma * self.inv_std).reshape(1, C, 1, 1)
         if self.training:
-            gx = scale / n * (n * gy - grad_beta.reshape(1, C, 1, 1) - self.x_hat * grad_gamma.reshape(1, C, 1, 1))
+            sum_gy = grad_beta.reshape(1, C, 1, 1)
+            sum_gy_x_hat = grad_gamma.reshape(1, C, 1, 1)
+            gx = scale / n * (n * gy - sum_gy - self.x_hat * sum_gy_x_hat)
         else:
             gx = gy * scale
         return gx, grad_gamma, grad_beta
@@ -172,7 +185,8 @@ class MyBatchNorm2d(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         # HINT: the Function takes the buffers' arrays (self.running_mean.data) so it can update them.
         ### BEGIN SOLUTION
-        function = BatchNormFunction(self.running_mean.data, self.running_var.data, self.training,
-                                     self.momentum, self.eps)  # fmt: skip
+        function = BatchNormFunction(
+            self.running_mean.data, self.running_var.data, self.training, self.momentum, self.eps
+        )
         return function(x, self.weight, self.bias)
         ### END SOLUTION

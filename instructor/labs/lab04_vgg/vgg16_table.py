@@ -57,7 +57,12 @@ def vgg_config(depth: int) -> list[int | str]:
     # HINT: VGG16 (configuration D) has 2, 2, 3, 3, 3 convs in its five stages: 13 convs + 3 FC = 16.
     # HINT: raise ValueError for a depth that is not 11, 13, 16 or 19.
     ### BEGIN SOLUTION
-    convs_per_stage = {11: [1, 1, 2, 2, 2], 13: [2, 2, 2, 2, 2], 16: [2, 2, 3, 3, 3], 19: [2, 2, 4, 4, 4]}
+    convs_per_stage = {
+        11: [1, 1, 2, 2, 2],
+        13: [2, 2, 2, 2, 2],
+        16: [2, 2, 3, 3, 3],
+        19: [2, 2, 4, 4, 4],
+    }
     if depth not in convs_per_stage:
         raise ValueError(f"VGG has depth 11, 13, 16 or 19, not {depth}")
     config: list[int | str] = []
@@ -104,23 +109,35 @@ class VGG(nn.Module):
     ``image_size`` and ``hidden`` (4096 in the paper) can be made small for experiments.
     """
 
-    def __init__(self, config: list[int | str], num_classes: int = 1000, image_size: int = 224,
-                 hidden: int = 4096, in_channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: list[int | str],
+        num_classes: int = 1000,
+        image_size: int = 224,
+        hidden: int = 4096,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         ### BEGIN SOLUTION
         self.features = make_features(config, in_channels)
         channels = [entry for entry in config if entry != "M"][-1]
         side = image_size // 2 ** config.count("M")
         self.classifier = nn.Sequential(
-            nn.Linear(int(channels) * side * side, hidden), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(int(channels) * side * side, hidden),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(0.5),
             nn.Linear(hidden, num_classes),
-        )  # fmt: skip
+        )
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
         ### BEGIN SOLUTION
-        return self.classifier(self.features(x).flatten(1))  # (N, C, s, s) -> (N, C*s*s) -> (N, classes)
+        return self.classifier(
+            self.features(x).flatten(1)
+        )  # (N, C, s, s) -> (N, C*s*s) -> (N, classes)
         ### END SOLUTION
 
 
@@ -133,13 +150,20 @@ class Row(NamedTuple):
     """One row of the slide's table, e.g. ``CONV3-64: [224x224x64] memory: 3.2M params: 1,728``."""
 
     name: str  # "INPUT", "CONV3-64", "POOL2", "FC"
-    shape: tuple[int, int, int]  # (H, W, C) of the output, as the slide writes it; FC rows are (1, 1, units)
+    shape: tuple[
+        int, int, int
+    ]  # (H, W, C) of the output, as the slide writes it; FC rows are (1, 1, units)
     memory: int  # number of values in the output (H * W * C)
     params: int  # weights of the layer, NOT counting biases (as the slide)
 
 
-def vgg_table(config: list[int | str], image_size: int = 224, in_channels: int = 3, hidden: int = 4096,
-              num_classes: int = 1000) -> list[Row]:  # fmt: skip
+def vgg_table(
+    config: list[int | str],
+    image_size: int = 224,
+    in_channels: int = 3,
+    hidden: int = 4096,
+    num_classes: int = 1000,
+) -> list[Row]:
     """The slide's table for any configuration: one Row for the input, each conv, each pool and each
     of the three FC layers, in order. Computed by arithmetic alone: no network is built."""
     # HINT: walk the config keeping (H, W, C). A 3x3 conv with c filters has 3*3*C*c weights and
@@ -170,10 +194,13 @@ def format_table(rows: list[Row]) -> str:
     for row in rows:
         H, W, C = row.shape
         lines.append(
-            f"{row.name + ':':<11} [{H}x{W}x{C}]".ljust(28) + f"memory: {row.memory:>11,}   params: {row.params:>12,}"
+            f"{row.name + ':':<11} [{H}x{W}x{C}]".ljust(28)
+            + f"memory: {row.memory:>11,}   params: {row.params:>12,}"
         )
     memory, params = sum(r.memory for r in rows), sum(r.params for r in rows)
-    lines.append(f"TOTAL memory: {memory:,} values x 4 bytes = {memory * 4 / 2**20:.1f} MiB / image (forward only)")
+    lines.append(
+        f"TOTAL memory: {memory:,} values x 4 bytes = {memory * 4 / 2**20:.1f} MiB / image (forward only)"
+    )
     lines.append(f"TOTAL params: {params:,} ({params / 1e6:.1f}M; the slide: 138M)")
     return "\n".join(lines)
 
@@ -186,8 +213,10 @@ def main() -> None:
     memory = sum(r.memory for r in rows)
     fc = sum(r.params for r in rows if r.name == "FC")
     early = sum(r.memory for r in rows[:4])  # the input, the first stage's two convs and its pool
-    print(f"\nThe FC layers hold {fc / params:.0%} of the parameters; the input and the first stage "
-          f"{early / memory:.0%} of the memory.")  # fmt: skip
+    print(
+        f"\nThe FC layers hold {fc / params:.0%} of the parameters; the input and the first stage "
+        f"{early / memory:.0%} of the memory."
+    )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ class ConvReLU(nn.Sequential):
     """Conv2d (with bias, padding k // 2 so H and W are kept) + ReLU: the paper's building block."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
-        super().__init__(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2), nn.ReLU())
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2), nn.ReLU()
+        )
 
 
 # =====================================================================================
@@ -76,15 +78,29 @@ class Inception(nn.Module):
     (N, in_channels, H, W) -> (N, ch1x1 + ch3x3 + ch5x5 + pool_proj, H, W).
     """
 
-    def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                 pool_proj: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3red: int,
+        ch3x3: int,
+        ch5x5red: int,
+        ch5x5: int,
+        pool_proj: int,
+    ) -> None:
         super().__init__()
         # HINT: nn.Sequential(a, b) runs a then b; name the branches branch1 ... branch4.
         ### BEGIN SOLUTION
         self.branch1 = ConvReLU(in_channels, ch1x1, 1)
-        self.branch2 = nn.Sequential(ConvReLU(in_channels, ch3x3red, 1), ConvReLU(ch3x3red, ch3x3, 3))
-        self.branch3 = nn.Sequential(ConvReLU(in_channels, ch5x5red, 1), ConvReLU(ch5x5red, ch5x5, 5))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), ConvReLU(in_channels, pool_proj, 1))
+        self.branch2 = nn.Sequential(
+            ConvReLU(in_channels, ch3x3red, 1), ConvReLU(ch3x3red, ch3x3, 3)
+        )
+        self.branch3 = nn.Sequential(
+            ConvReLU(in_channels, ch5x5red, 1), ConvReLU(ch5x5red, ch5x5, 5)
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1), ConvReLU(in_channels, pool_proj, 1)
+        )
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
@@ -105,13 +121,26 @@ def naive_weights(in_channels: int, ch1x1: int, ch3x3: int, ch5x5: int) -> int:
     ### END SOLUTION
 
 
-def inception_weights(in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int, ch5x5: int,
-                      pool_proj: int) -> int:  # fmt: skip
+def inception_weights(
+    in_channels: int,
+    ch1x1: int,
+    ch3x3red: int,
+    ch3x3: int,
+    ch5x5red: int,
+    ch5x5: int,
+    pool_proj: int,
+) -> int:
     """Weights (no biases) of ``Inception(...)`` with the same arguments: the table's "params"."""
     # HINT: a k x k conv from C to C' channels has k*k*C*C' weights; count the six convs.
     ### BEGIN SOLUTION
-    return (in_channels * ch1x1 + in_channels * ch3x3red + 9 * ch3x3red * ch3x3
-            + in_channels * ch5x5red + 25 * ch5x5red * ch5x5 + in_channels * pool_proj)  # fmt: skip
+    return (
+        in_channels * ch1x1
+        + in_channels * ch3x3red
+        + 9 * ch3x3red * ch3x3
+        + in_channels * ch5x5red
+        + 25 * ch5x5red * ch5x5
+        + in_channels * pool_proj
+    )
     ### END SOLUTION
 
 
@@ -162,7 +191,9 @@ class InceptionAux(nn.Module):
 # =====================================================================================
 
 
-def googlenet_loss(outputs: Tensor | tuple[Tensor, ...], target: Tensor, aux_weight: float = 0.3) -> Tensor:
+def googlenet_loss(
+    outputs: Tensor | tuple[Tensor, ...], target: Tensor, aux_weight: float = 0.3
+) -> Tensor:
     """Cross-entropy of the main output plus ``aux_weight`` times that of every auxiliary output.
 
     ``outputs`` is a tuple ``(main, aux1, aux2, ...)`` in training, a single Tensor in eval mode
@@ -220,9 +251,13 @@ def main() -> None:
     """The slide's comparison for inception (3a) at 28 x 28 x 192."""
     naive = naive_weights(192, 64, 128, 32)
     reduced = inception_weights(192, 64, 96, 128, 16, 32, 32)
-    print(f"naive:   {naive:,} weights, {macs(naive, 28, 28) / 1e6:.0f}M multiply-adds, 416 channels out")
-    print(f"reduced: {reduced:,} weights ({reduced / 1024:.1f}K, the table's 159K), "
-          f"{macs(reduced, 28, 28) / 1e6:.0f}M multiply-adds (the table's 128M), 256 channels out")  # fmt: skip
+    print(
+        f"naive:   {naive:,} weights, {macs(naive, 28, 28) / 1e6:.0f}M multiply-adds, 416 channels out"
+    )
+    print(
+        f"reduced: {reduced:,} weights ({reduced / 1024:.1f}K, the table's 159K), "
+        f"{macs(reduced, 28, 28) / 1e6:.0f}M multiply-adds (the table's 128M), 256 channels out"
+    )
 
 
 if __name__ == "__main__":

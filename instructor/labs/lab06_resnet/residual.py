@@ -55,7 +55,9 @@ class BasicBlock(nn.Module):
     (N, in_channels, H, W) -> (N, channels, H / stride, W / stride).
     """
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1, residual: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, channels: int, stride: int = 1, residual: bool = True
+    ) -> None:
         super().__init__()
         self.residual = residual
         ### BEGIN SOLUTION
@@ -65,7 +67,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.shortcut = None
         if residual and (stride != 1 or in_channels != channels):
-            self.shortcut = nn.Sequential(conv1x1(in_channels, channels, stride), nn.BatchNorm2d(channels))
+            self.shortcut = nn.Sequential(
+                conv1x1(in_channels, channels, stride), nn.BatchNorm2d(channels)
+            )
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
@@ -107,7 +111,9 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.shortcut = None
         if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
+            self.shortcut = nn.Sequential(
+                conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels)
+            )
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
@@ -124,7 +130,9 @@ class Bottleneck(nn.Module):
 # =====================================================================================
 
 
-def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+def make_net(
+    blocks: int, residual: bool, width: int = 8, num_classes: int = 10, in_channels: int = 1
+) -> nn.Sequential:
     """The CIFAR ResNets' layout, sized for 8x8 digits, as one ``nn.Sequential``:
 
         stem: conv3x3(in_channels, width) - BatchNorm2d - ReLU                       (8x8)
@@ -138,7 +146,8 @@ def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10,
     layers: list[nn.Module] = [conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU()]
     layers += [BasicBlock(width, width, 1, residual) for _ in range(blocks)]
     layers += [
-        BasicBlock(width if i == 0 else 2 * width, 2 * width, 2 if i == 0 else 1, residual) for i in range(blocks)
+        BasicBlock(width if i == 0 else 2 * width, 2 * width, 2 if i == 0 else 1, residual)
+        for i in range(blocks)
     ]
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes)]
     return nn.Sequential(*layers)
@@ -150,8 +159,15 @@ def make_net(blocks: int, residual: bool, width: int = 8, num_classes: int = 10,
 # =====================================================================================
 
 
-def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, lr: float = 0.05,
-          batch_size: int = 32, seed: int = 0) -> list[float]:  # fmt: skip
+def train(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    lr: float = 0.05,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> list[float]:
     """Train ``model`` with SGD (momentum 0.9, weight decay 1e-4) on random batches; return every step's loss.
 
     Parameters
@@ -185,8 +201,9 @@ def train(model: nn.Module, images: np.ndarray, labels: np.ndarray, steps: int, 
 # =====================================================================================
 
 
-def degradation_experiment(depths: tuple[int, ...] = (1, 4, 8), steps: int = 400, seed: int = 0,
-                           width: int = 8) -> dict[str, list[float]]:  # fmt: skip
+def degradation_experiment(
+    depths: tuple[int, ...] = (1, 4, 8), steps: int = 400, seed: int = 0, width: int = 8
+) -> dict[str, list[float]]:
     """Train a plain and a residual network for every ``blocks`` in ``depths``, from the same seed, and
     print the training loss of each (mean of the last 50 steps); return every run's loss curve."""
     from scratchnet.data import digits
@@ -197,26 +214,46 @@ def degradation_experiment(depths: tuple[int, ...] = (1, 4, 8), steps: int = 400
         for residual in (False, True):
             sn.manual_seed(seed)
             name = f"{'residual' if residual else 'plain'}-{2 + 4 * blocks}"
-            curves[name] = train(make_net(blocks, residual, width), images, labels, steps, seed=seed)
+            curves[name] = train(
+                make_net(blocks, residual, width), images, labels, steps, seed=seed
+            )
             print(f"{name:<12} training loss {np.mean(curves[name][-50:]):.4f}", flush=True)
     return curves
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Plain vs residual networks on the digits (slide 'ResNet (1)').")
-    parser.add_argument("--depths", default="1,4,8", help="blocks per stage; layers = 2 + 4 * blocks")
+    parser = argparse.ArgumentParser(
+        description="Plain vs residual networks on the digits (slide 'ResNet (1)')."
+    )
+    parser.add_argument(
+        "--depths", default="1,4,8", help="blocks per stage; layers = 2 + 4 * blocks"
+    )
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--plot", metavar="PATH", help="also draw the loss curves into this image (needs matplotlib)")
+    parser.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also draw the loss curves into this image (needs matplotlib)",
+    )
     args = parser.parse_args()
     curves = degradation_experiment(tuple(int(d) for d in args.depths.split(",")), args.steps)
     if args.plot:
         from scratchnet.viz import plot_curves
 
         window = 20  # a moving average: one batch's loss is noisy
-        smooth = {name: np.convolve(c, np.ones(window) / window, mode="valid").tolist() for name, c in curves.items()}
+        smooth = {
+            name: np.convolve(c, np.ones(window) / window, mode="valid").tolist()
+            for name, c in curves.items()
+        }
         styles = {name: "--" if name.startswith("plain") else "-" for name in curves}
-        plot_curves(smooth, args.plot, xlabel="step", ylabel="training loss", logy=True, styles=styles,
-                    title="Plain (dashed) vs residual (solid) networks on the digits")  # fmt: skip
+        plot_curves(
+            smooth,
+            args.plot,
+            xlabel="step",
+            ylabel="training loss",
+            logy=True,
+            styles=styles,
+            title="Plain (dashed) vs residual (solid) networks on the digits",
+        )
         print(f"curves written to {args.plot}")
 
 

@@ -63,11 +63,16 @@ class DenseBlock(nn.Module):
     the new maps, concatenated in order. ``self.out_channels`` holds that number.
     """
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4) -> None:
+    def __init__(
+        self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4
+    ) -> None:
         super().__init__()
         ### BEGIN SOLUTION
         self.layers = nn.ModuleList(
-            [DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size) for i in range(num_layers)]
+            [
+                DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size)
+                for i in range(num_layers)
+            ]
         )
         self.out_channels = in_channels + num_layers * growth_rate
         ### END SOLUTION
@@ -97,12 +102,14 @@ class Transition(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int) -> None:
         # HINT: nn.Sequential accepts a dict {name: module} to name its layers.
         ### BEGIN SOLUTION
-        super().__init__({
-            "norm": nn.BatchNorm2d(in_channels),
-            "relu": nn.ReLU(),
-            "conv": nn.Conv2d(in_channels, out_channels, 1, bias=False),
-            "pool": nn.AvgPool2d(2, stride=2),
-        })  # fmt: skip
+        super().__init__(
+            {
+                "norm": nn.BatchNorm2d(in_channels),
+                "relu": nn.ReLU(),
+                "conv": nn.Conv2d(in_channels, out_channels, 1, bias=False),
+                "pool": nn.AvgPool2d(2, stride=2),
+            }
+        )
         ### END SOLUTION
 
 
@@ -111,8 +118,12 @@ class Transition(nn.Sequential):
 # =====================================================================================
 
 
-def densenet_channels(block_config: tuple[int, ...], growth_rate: int = 32, num_init_features: int = 64,
-                      compression: float = 0.5) -> list[tuple[int, int, int | None]]:  # fmt: skip
+def densenet_channels(
+    block_config: tuple[int, ...],
+    growth_rate: int = 32,
+    num_init_features: int = 64,
+    compression: float = 0.5,
+) -> list[tuple[int, int, int | None]]:
     """For every dense block: (channels in, channels out, channels after its transition).
 
     The first block gets the stem's ``num_init_features``; a block of L layers adds L * growth_rate;
@@ -146,8 +157,15 @@ class DenseNet(nn.Module):
     DenseNet-121 is ``DenseNet((6, 12, 24, 16))``.
     """
 
-    def __init__(self, block_config: tuple[int, ...], growth_rate: int = 32, num_init_features: int = 64,
-                 num_classes: int = 1000, bn_size: int = 4, in_channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        block_config: tuple[int, ...],
+        growth_rate: int = 32,
+        num_init_features: int = 64,
+        num_classes: int = 1000,
+        bn_size: int = 4,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         # HINT: densenet_channels(...) tells you every block's and transition's channel counts.
         ### BEGIN SOLUTION
@@ -158,7 +176,9 @@ class DenseNet(nn.Module):
             "pool0": nn.MaxPool2d(3, stride=2, padding=1),
         }
         rows = densenet_channels(block_config, growth_rate, num_init_features)
-        for i, (num_layers, (channels_in, channels_out, after)) in enumerate(zip(block_config, rows, strict=True)):
+        for i, (num_layers, (channels_in, channels_out, after)) in enumerate(
+            zip(block_config, rows, strict=True)
+        ):
             layers[f"denseblock{i + 1}"] = DenseBlock(num_layers, channels_in, growth_rate, bn_size)
             if after is not None:
                 layers[f"transition{i + 1}"] = Transition(channels_out, after)
@@ -177,8 +197,12 @@ class DenseNet(nn.Module):
 
 def main() -> None:
     """The channels of DenseNet-121..264 stage by stage, and their parameters."""
-    for name, config in [("121", (6, 12, 24, 16)), ("169", (6, 12, 32, 32)), ("201", (6, 12, 48, 32)),
-                         ("264", (6, 12, 64, 48))]:  # fmt: skip
+    for name, config in [
+        ("121", (6, 12, 24, 16)),
+        ("169", (6, 12, 32, 32)),
+        ("201", (6, 12, 48, 32)),
+        ("264", (6, 12, 64, 48)),
+    ]:
         params = sum(p.numel() for p in DenseNet(config).parameters())
         print(f"DenseNet-{name}: {densenet_channels(config)}  {params:,} parameters")
 

@@ -26,8 +26,9 @@ DATA_PATH = Path(__file__).resolve().parent / "data" / "synthetic_pneumoniamnist
 SPLITS = {"train": 2000, "val": 400, "test": 400}
 
 
-def make_synthetic_medmnist(path: str | Path = DATA_PATH, sizes: dict[str, int] | None = None, seed: int = 0,
-                            size: int = 28) -> Path:  # fmt: skip
+def make_synthetic_medmnist(
+    path: str | Path = DATA_PATH, sizes: dict[str, int] | None = None, seed: int = 0, size: int = 28
+) -> Path:
     """Write the MedMNIST-format file; return its path.
 
     Parameters
@@ -40,9 +41,13 @@ def make_synthetic_medmnist(path: str | Path = DATA_PATH, sizes: dict[str, int] 
     arrays = {}
     for offset, (split, count) in enumerate((sizes or SPLITS).items()):
         data = synthetic_lesions(count, size=size, num_classes=4, noise=0.2, seed=seed + offset)
-        images = np.round(data.images[:, 0] * 255).astype(np.uint8)  # (N, 28, 28), as MedMNIST's grey sets
+        images = np.round(data.images[:, 0] * 255).astype(
+            np.uint8
+        )  # (N, 28, 28), as MedMNIST's grey sets
         labels = (data.labels > 0).astype(np.uint8).reshape(-1, 1)  # (N, 1): 0 normal, 1 lesion
-        arrays.update({f"{split}_images": images, f"{split}_labels": labels, f"{split}_masks": data.masks})
+        arrays.update(
+            {f"{split}_images": images, f"{split}_labels": labels, f"{split}_masks": data.masks}
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **arrays)
@@ -58,4 +63,7 @@ def ensure_dataset(path: str | Path = DATA_PATH) -> Path:
 if __name__ == "__main__":
     written = make_synthetic_medmnist()
     with np.load(written) as npz:
-        print(f"wrote {written}: " + ", ".join(f"{key} {npz[key].shape} {npz[key].dtype}" for key in npz.files))
+        print(
+            f"wrote {written}: "
+            + ", ".join(f"{key} {npz[key].shape} {npz[key].dtype}" for key in npz.files)
+        )

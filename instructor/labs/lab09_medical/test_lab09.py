@@ -32,7 +32,9 @@ def test_stand_in_dataset(tmp_path):
                 raise AssertionError(f"two files made with the same seed differ in {key}")
         share = a["train_labels"].mean()
     if not 0.6 < share < 0.9:
-        raise AssertionError(f"share of lesion images in train: expected about 0.75, got {share:.2f}")
+        raise AssertionError(
+            f"share of lesion images in train: expected about 0.75, got {share:.2f}"
+        )
     dataset = medmnist("pneumoniamnist", "val", root=first)
     expect_shape(dataset.images, (12, 1, 28, 28), "scratchnet.data.medmnist reads it: val images")
 
@@ -79,8 +81,12 @@ def test_lesion_probability():
     p = lab.lesion_probability(model, x)
     expect_shape(p, (4,), "lesion_probability(model, x of 4 images)")
     if model.training:
-        raise AssertionError("lesion_probability should leave the model in eval mode (model.eval())")
-    expect_close(model.features[1].running_mean, before, "batch norm's running_mean after lesion_probability")
+        raise AssertionError(
+            "lesion_probability should leave the model in eval mode (model.eval())"
+        )
+    expect_close(
+        model.features[1].running_mean, before, "batch norm's running_mean after lesion_probability"
+    )
     with sn.no_grad():
         expected = F.softmax(model(sn.tensor(x)), dim=1).numpy()[:, 1]
     expect_close(p, expected, "lesion_probability vs softmax(model(x))[:, 1]", atol=1e-6)
@@ -92,10 +98,18 @@ def test_binary_metrics_example():
     labels = np.array([1, 1, 1, 0, 0, 0])
     metrics = lab.binary_metrics(scores, labels)
     # threshold 0.5: TP = 2 (0.9, 0.8), FN = 1 (0.3), FP = 2 (0.6, 0.7), TN = 1 (0.2)
-    expected = {"accuracy": 3 / 6, "sensitivity": 2 / 3, "specificity": 1 / 3, "precision": 2 / 4, "auc": 7 / 9}
+    expected = {
+        "accuracy": 3 / 6,
+        "sensitivity": 2 / 3,
+        "specificity": 1 / 3,
+        "precision": 2 / 4,
+        "auc": 7 / 9,
+    }
     for key, value in expected.items():
         if key not in metrics:
-            raise AssertionError(f"binary_metrics(...) has no key {key!r}; it has {sorted(metrics)}")
+            raise AssertionError(
+                f"binary_metrics(...) has no key {key!r}; it has {sorted(metrics)}"
+            )
         expect_close(metrics[key], value, f"binary_metrics(...)['{key}']")
 
 
@@ -104,15 +118,25 @@ def test_binary_metrics_auc_with_ties():
     rng = np.random.default_rng(2)
     labels = (rng.random(60) < 0.7).astype(int)
     scores = np.round(rng.random(60) * 0.6 + 0.4 * labels, 1)  # rounded: many ties
-    expect_close(lab.binary_metrics(scores, labels)["auc"], roc_auc(scores, labels), "AUC with tied scores")
-    expect_close(lab.binary_metrics(np.full(10, 0.5), np.arange(10) % 2)["auc"], 0.5, "AUC of a constant score")
+    expect_close(
+        lab.binary_metrics(scores, labels)["auc"], roc_auc(scores, labels), "AUC with tied scores"
+    )
+    expect_close(
+        lab.binary_metrics(np.full(10, 0.5), np.arange(10) % 2)["auc"],
+        0.5,
+        "AUC of a constant score",
+    )
 
 
 def cam_model():
     """conv (stride 2) -> ReLU -> global average pooling -> linear: its Grad-CAM is CAM, known in closed form."""
     sn.manual_seed(3)
     return nn.Sequential(
-        nn.Conv2d(1, 3, 2, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 2)
+        nn.Conv2d(1, 3, 2, stride=2),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(3, 2),
     )
 
 
@@ -125,7 +149,9 @@ def test_grad_cam_closed_form():
         expect_shape(cams, (2, 8, 8), "grad_cam(model, layer, x of shape (2, 1, 8, 8))")
         with sn.no_grad():
             activations = model[1](model[0](sn.tensor(x))).numpy()  # (2, 3, 4, 4)
-        alpha = model[4].weight.numpy()[class_index] / 16  # d y_c / d A_k = w_ck / (h * w) everywhere
+        alpha = (
+            model[4].weight.numpy()[class_index] / 16
+        )  # d y_c / d A_k = w_ck / (h * w) everywhere
         expected = resize(np.maximum(np.einsum("k,nkhw->nhw", alpha, activations), 0), (8, 8))
         expected /= np.maximum(expected.max(axis=(1, 2), keepdims=True), 1e-12)
         expect_close(cams, expected, f"grad_cam for class {class_index}", atol=1e-5)
@@ -139,7 +165,12 @@ def test_grad_cam_matches_scratchnet():
     model = lab.SmallCNN()
     x = np.random.default_rng(6).standard_normal((3, 1, 28, 28)).astype(np.float32)
     expected = reference_grad_cam(model, model.target_layer, x, target=1)
-    expect_close(lab.grad_cam(model, model.target_layer, x, class_index=1), expected, "grad_cam(SmallCNN)", atol=1e-5)
+    expect_close(
+        lab.grad_cam(model, model.target_layer, x, class_index=1),
+        expected,
+        "grad_cam(SmallCNN)",
+        atol=1e-5,
+    )
 
 
 def test_pointing_game():
@@ -149,21 +180,32 @@ def test_pointing_game():
     masks = np.zeros((3, 4, 4), dtype=bool)
     masks[0, 0:2, 0:2] = True  # contains (1, 1): a hit
     masks[1, 0:2, 0:2] = True  # does not contain (3, 3): a miss; image 2 has no lesion: not counted
-    expect_close(lab.pointing_game(cams, masks), 0.5, "pointing_game (one hit, one miss, one image without lesion)")
+    expect_close(
+        lab.pointing_game(cams, masks),
+        0.5,
+        "pointing_game (one hit, one miss, one image without lesion)",
+    )
     if not np.isnan(lab.pointing_game(cams, np.zeros_like(masks))):
         raise AssertionError("pointing_game with no lesion at all should be NaN")
 
 
 def test_project_end_to_end(tmp_path):
     """Task 9.8: the whole project: 2 epochs on 400 images give a val AUC > 0.75; the maps find lesions (> 0.3)"""
-    path = make_dataset.make_synthetic_medmnist(tmp_path / "small.npz", sizes={"train": 400, "val": 200})
+    path = make_dataset.make_synthetic_medmnist(
+        tmp_path / "small.npz", sizes={"train": 400, "val": 200}
+    )
     train_images, train_labels, _ = lab.load_split(path, "train")
     val_images, val_labels, val_masks = lab.load_split(path, "val")
     mean, std = lab.pixel_stats(train_images)
     sn.manual_seed(0)
     model = lab.SmallCNN()
-    lab.train_model(model, lab.normalize(train_images, mean, std), train_labels, epochs=2,
-                    weights=lab.class_weights(train_labels))  # fmt: skip
+    lab.train_model(
+        model,
+        lab.normalize(train_images, mean, std),
+        train_labels,
+        epochs=2,
+        weights=lab.class_weights(train_labels),
+    )
     x_val = lab.normalize(val_images, mean, std)
     auc = lab.binary_metrics(lab.lesion_probability(model, x_val), val_labels)["auc"]
     if not auc > 0.75:
