@@ -49,7 +49,7 @@ def tensor(
     list must be rectangular: ``[[1, 2], [3]]`` is refused, naming the first row that differs.
     """
     try:
-        array = _to_array(data.data if isinstance(data, Tensor) else data)
+        array = _to_array(data.array if isinstance(data, Tensor) else data)
     except ValueError:
         ragged = _ragged_row(data)
         if ragged is None:
@@ -283,8 +283,8 @@ def normal(
     With tensors, each element has its own mean and standard deviation (shapes broadcast); with
     numbers, ``size`` gives the shape (``torch.normal``'s two forms). Not differentiable, as in PyTorch.
     """
-    mean_array = np.asarray(mean.data if isinstance(mean, Tensor) else mean)
-    std_array = np.asarray(std.data if isinstance(std, Tensor) else std)
+    mean_array = np.asarray(mean.array if isinstance(mean, Tensor) else mean)
+    std_array = np.asarray(std.array if isinstance(std, Tensor) else std)
     if size is None:
         if mean_array.ndim == 0 and std_array.ndim == 0:
             raise TypeError(

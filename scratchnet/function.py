@@ -90,7 +90,7 @@ class Function:
                 raise TypeError(f"{self.name}: {not_a_tensor(t)}")
         if len(inputs) > 1:
             _check_same_device(self, inputs)
-        outputs = self.forward(*[t.data for t in inputs])
+        outputs = self.forward(*[t.array for t in inputs])
         is_tuple = isinstance(outputs, tuple)
         if not is_tuple:
             outputs = (outputs,)
@@ -99,7 +99,7 @@ class Function:
         if (
             is_tuple
             or getattr(first, "base", None) is not None
-            or (inputs and first is inputs[0].data)
+            or (inputs and first is inputs[0].array)
         ):
             # Maybe a view of an input (y.base is set): it shares that memory, and its version counter.
             for result in results:
@@ -176,7 +176,7 @@ class Function:
                     "views was changed in place after the view was taken, and scratchnet does not "
                     "replay views (PyTorch does). Take the view after the change, or clone() it"
                 )
-            memory = _memory_of(tensor.data)
+            memory = _memory_of(tensor.array)
             for name, value in vars(self).items():
                 serves = self.saved_for_input_grad.get(name)
                 if serves is not None and not inputs[serves].requires_grad:
@@ -297,9 +297,9 @@ def _share_version_if_view(result: Tensor, inputs: tuple[Tensor, ...]) -> bool:
     A view shares its base's version counter (an in-place change through either is one change to
     the same memory), and ``result._base`` names the base, as in PyTorch.
     """
-    memory = _memory_of(result.data)
+    memory = _memory_of(result.array)
     for t in inputs:
-        if _memory_of(t.data) is memory:
+        if _memory_of(t.array) is memory:
             result._base = t if t._base is None else t._base
             result._version_counter = t._shared_version_counter()
             return True
@@ -308,13 +308,13 @@ def _share_version_if_view(result: Tensor, inputs: tuple[Tensor, ...]) -> bool:
 
 def _check_same_device(function: Function, inputs: tuple[Tensor, ...]) -> None:
     """Raise if the inputs live on different devices: a NumPy and a CuPy array cannot meet in one op."""
-    array_type = type(inputs[0].data)
-    if all([type(t.data) is array_type for t in inputs]):  # the common case, quick to check
+    array_type = type(inputs[0].array)
+    if all([type(t.array) is array_type for t in inputs]):  # the common case, quick to check
         return
-    device = device_of(inputs[0].data)
-    if all([device_of(t.data) == device for t in inputs]):
+    device = device_of(inputs[0].array)
+    if all([device_of(t.array) == device for t in inputs]):
         return
-    described = ", ".join(f"{device_of(t.data)} {tuple(t.shape)}" for t in inputs)
+    described = ", ".join(f"{device_of(t.array)} {tuple(t.shape)}" for t in inputs)
     raise RuntimeError(
         f"{function.name}: expected all tensors on the same device, got {described}; "
         "move them with .to(device), .cuda() or .cpu() first"

@@ -95,10 +95,10 @@ def gradcheck(
             "gradcheck: no input requires grad; pass tensors made with requires_grad=True"
         )
     for i in checked:
-        inputs[i] = Tensor(inputs[i].data.astype(np.float64), requires_grad=True)
+        inputs[i] = Tensor(inputs[i].array.astype(np.float64), requires_grad=True)
 
     outputs = _as_tuple(fn(*inputs))
-    xp = get_xp(outputs[0].data)
+    xp = get_xp(outputs[0].array)
     rng = np.random.default_rng(seed)
     upstream = [xp.asarray(rng.standard_normal(y.shape)) for y in outputs]
 
@@ -118,11 +118,11 @@ def gradcheck(
 
     def evaluate() -> list[Array]:
         with no_grad():
-            return [y.data for y in _as_tuple(fn(*inputs))]
+            return [y.array for y in _as_tuple(fn(*inputs))]
 
     for i in checked:
         x = inputs[i]
-        analytic = xp.zeros_like(x.data) if x.grad is None else x.grad.data
+        analytic = xp.zeros_like(x.array) if x.grad is None else x.grad.array
         if (
             analytic.shape != x.shape
         ):  # a backward returned a gradient of another shape than its input
@@ -130,7 +130,7 @@ def gradcheck(
                 f"gradcheck: gradient of input {i} has shape {tuple(analytic.shape)}, expected the input's "
                 f"shape {tuple(x.shape)}: a backward returned a gradient of the wrong shape"
             )
-        numeric = numerical_grad(evaluate, x.data, upstream, eps)
+        numeric = numerical_grad(evaluate, x.array, upstream, eps)
         error = abs(analytic - numeric) - (atol + rtol * abs(numeric))
         if bool((error > 0).any()):
             worst = np.unravel_index(int(error.argmax()), x.shape)
@@ -138,7 +138,7 @@ def gradcheck(
             raise GradcheckError(
                 f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {worst}: "
                 f"analytic {float(analytic[worst]):.6g}, numeric {float(numeric[worst]):.6g} "
-                f"(atol={atol}, rtol={rtol}; {int((error > 0).sum())} of {x.data.size} elements differ)"
+                f"(atol={atol}, rtol={rtol}; {int((error > 0).sum())} of {x.array.size} elements differ)"
             )
     return True
 

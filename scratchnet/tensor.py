@@ -1,6 +1,6 @@
 """Tensor: an array that remembers how it was computed, so gradients can flow back through it.
 
-A Tensor wraps an array (``.data``, NumPy on the CPU, CuPy on the GPU). When it is the result of an
+A Tensor wraps an array (``.array``: NumPy on the CPU, CuPy on the GPU). When it is the result of an
 op on tensors that require gradients, ``.creator`` points to that op (a ``Function``) and the op
 points to its inputs: together they form the computation graph, built as the code runs
 ("define-by-run"). ``loss.backward()`` walks that graph from the loss back to the leaves (tensors
@@ -22,9 +22,16 @@ and an internal stand-in takes over its old place in the graph, so gradients sta
 (``_apply_inplace`` has the steps). A leaf that requires grad (a parameter) may be changed in place
 only under ``no_grad()``, which is how optimizers and ``nn.init`` change it.
 
-``.data`` is the raw array. Writes through it (``p.data[...] = 0``, ``p.data -= lr * p.grad``) are
-not counted, exactly as writes through PyTorch's ``.data`` are not: use it when you mean to go
-behind autograd's back. ``detach()`` shares the version counter, so changes through it are caught.
+Three ways to reach a tensor's values without the graph:
+
+* ``x.array`` is the raw NumPy (CPU) or CuPy (GPU) array, scratchnet's own name. Writes through it
+  (``x.array[0] = 0``, ``p.array -= lr * g``) are never counted in the version.
+* ``x.data`` is PyTorch's: a new Tensor on the same memory that does not require grad, with a
+  version counter of its own. Changes through it (``p.data.add_(...)``, ``p.data -= ...``) are
+  therefore invisible to autograd, the classic hazard, exactly as in PyTorch. ``x.data = t`` makes
+  x hold t's memory (any shape or dtype; t must be a Tensor).
+* ``x.detach()`` is the same new Tensor but shares x's version counter: an in-place change through
+  it is caught by every op that saved this memory for backward. Prefer it (or ``no_grad()``).
 
 Dtypes follow PyTorch: Python floats become float32, a Python number never widens the tensor it
 meets (``x * 2.0`` stays float32), and mixed tensors promote by kind before size (int64 + float32
@@ -166,8 +173,8 @@ class Tensor:
         "_base",
         "_retains_grad",
         "_version_counter",
+        "array",  # the values: a NumPy (CPU) or CuPy (GPU) array
         "creator",
-        "data",
         "generation",
         "grad",
         "requires_grad",
@@ -176,13 +183,13 @@ class Tensor:
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy meets a Tensor: ``array op= tensor`` writes into the array, ``array op tensor`` is a Tensor.
 
-        ``p.data -= lr * p.grad`` (PyTorch's idiom for a raw update) lands here with ``out=(p.data,)``:
+        ``p.array -= lr * p.grad`` (PyTorch's idiom for a raw update) lands here with ``out=(p.array,)``:
         the tensors give their arrays and NumPy writes in place. ``ndarray * Tensor`` goes to the
         Tensor op, as if written the other way round. Any other NumPy function on a tensor is refused.
         """
         out = kwargs.get("out")
         if method == "__call__" and out is not None and all(_is_array(o) for o in out):
-            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            arrays = [x.array if isinstance(x, Tensor) else x for x in inputs]
             return ufunc(*arrays, **kwargs)
         if method == "__call__" and out is None and len(inputs) == 2 and not kwargs:
             if ufunc in _UFUNC_OPS:
@@ -198,7 +205,7 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         if not (isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy")):
             data = _to_array(data)
-        self.data: Array = data
+        self.array: Array = data
         self.grad: Tensor | None = None
         self.creator: Any = None  # the Function that produced this tensor (None for a leaf)
         self.generation = 0  # 1 + the generation of the creator: the walk's ordering key
@@ -212,27 +219,48 @@ class Tensor:
     # ------------------------------------------------------------------ attributes
 
     @property
-    def array(self) -> Array:
-        """The NumPy (CPU) or CuPy (GPU) array that holds the values (issue 14: ``.data`` will
-        become PyTorch's detached Tensor; ``.array`` is the raw array under scratchnet's own name).
-        """
-        return self.data
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: this tensor's memory as a new leaf that does not require grad.
 
-    @array.setter
-    def array(self, value: Array) -> None:
-        self.data = value
+        Like ``detach()``, but with a version counter of its own, so in-place changes through it
+        (``p.data.add_(...)``, ``p.data[0] = 0``) are invisible to autograd, as in PyTorch: an op
+        that saved this memory for backward will not notice. Prefer ``detach()`` (checked) or
+        ``with no_grad():`` (for parameter updates); ``.array`` is the raw NumPy/CuPy array.
+        """
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        """``x.data = t``: x now holds t's memory (any shape or dtype), as in PyTorch."""
+        if not isinstance(value, Tensor):
+            kind = type(value)
+            name = (
+                kind.__qualname__
+                if kind.__module__ == "builtins"
+                else f"{kind.__module__}.{kind.__qualname__}"
+            )
+            raise TypeError(
+                f"Variable data has to be a tensor, but got {name} (wrap an array "
+                "with scratchnet.tensor(...), or assign the raw array to .array)"
+            )
+        if self.requires_grad and value.dtype.kind not in "fc":
+            raise RuntimeError(
+                "data set to a tensor that requires gradients must be floating point or complex "
+                f"dtype, got {value.dtype}"
+            )
+        self.array = value.array
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> device:
@@ -240,7 +268,7 @@ class Tensor:
 
         It also equals the strings ``"cpu"``/``"cuda"`` (``device_of(array)`` gives those).
         """
-        return _CUDA0 if is_cuda_array(self.data) else _CPU
+        return _CUDA0 if is_cuda_array(self.array) else _CPU
 
     @property
     def is_leaf(self) -> bool:
@@ -257,7 +285,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def dim(self) -> int:
         return self.ndim
@@ -268,7 +296,7 @@ class Tensor:
         return self.shape[0]
 
     def __repr__(self) -> str:
-        array = np.asarray(to_device(self.data, "cpu"))
+        array = np.asarray(to_device(self.array, "cpu"))
         # PyTorch's look: whole numbers as "2.", anything else with 4 decimals ("2.5000").
         fractional = array.dtype.kind == "f" and bool((array != np.round(array)).any())
         body = np.array2string(
@@ -279,7 +307,7 @@ class Tensor:
             floatmode="fixed" if fractional else "maxprec",
         )
         extras = (
-            [f"size={self.shape}"] if self.data.size == 0 and self.ndim != 1 else []
+            [f"size={self.shape}"] if self.array.size == 0 and self.ndim != 1 else []
         )  # "[]" hides it
         if self.dtype not in (np.float32, np.int64, np.bool_):  # PyTorch's defaults are not printed
             extras.append(f"dtype={self.dtype}")
@@ -314,9 +342,9 @@ class Tensor:
 
         It shares the version counter too, as in PyTorch: an in-place change through the detached
         tensor is seen by every op that saved this memory for backward (unlike a write through
-        ``.data``, the raw array, which autograd never sees).
+        ``.array``, the raw array, which autograd never sees).
         """
-        detached = Tensor(self.data)
+        detached = Tensor(self.array)
         detached._version_counter = self._shared_version_counter()
         return detached
 
@@ -350,17 +378,17 @@ class Tensor:
                 "backward(): this tensor does not require grad and has no creator; did you forget "
                 "requires_grad=True on the inputs, or compute it under no_grad()?"
             )
-        xp = get_xp(self.data)
+        xp = get_xp(self.array)
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(
                     f"backward() on a tensor of shape {self.shape} needs a `gradient` of that shape; "
                     "for a loss, reduce it to a scalar first (e.g. loss.mean())"
                 )
-            seed = xp.ones_like(self.data)
+            seed = xp.ones_like(self.array)
         else:
             seed = xp.asarray(
-                gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype
+                gradient.array if isinstance(gradient, Tensor) else gradient, dtype=self.dtype
             )
             if seed.shape != self.shape:
                 raise RuntimeError(
@@ -374,18 +402,18 @@ class Tensor:
         """The data as a NumPy array (shares memory on the CPU)."""
         if self.device == "cuda":
             raise TypeError("numpy(): this tensor is on the GPU; call .cpu() first")
-        return self.data
+        return self.array
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"item(): only one-element tensors can be converted, got shape {self.shape}"
             )
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
-        return to_device(self.data, "cpu").tolist()
+        return to_device(self.array, "cpu").tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -394,14 +422,14 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return np.asarray(to_device(self.data, "cpu"), dtype=dtype)
+        return np.asarray(to_device(self.array, "cpu"), dtype=dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to("cuda")`` / ``to(device)`` moves the tensor; ``to(scratchnet.float64)`` casts it.
@@ -480,10 +508,10 @@ class Tensor:
         if not needs_graph:
             with no_grad():
                 result = op(self, *operands)
-            self._write(name, result.data)
+            self._write(name, result.array)
             return self
 
-        stand_in = Tensor(self.data)  # the old values' place in the graph
+        stand_in = Tensor(self.array)  # the old values' place in the graph
         stand_in._version_counter = self._shared_version_counter()
         if self.creator is not None:
             stand_in.creator, stand_in.generation, stand_in.requires_grad = (
@@ -493,7 +521,7 @@ class Tensor:
             )
         result = op(stand_in, *[stand_in if o is self else o for o in operands])
         self._check_result(
-            name, result.data
+            name, result.array
         )  # before the graph changes: a refused op leaves it as it was
         if self.creator is not None:
             self.creator.outputs = [
@@ -503,14 +531,14 @@ class Tensor:
         # Saved old values of this tensor are copied, as PyTorch saves "original self"; but as the
         # other operand too (y.mul_(y)) it is saved by reference, and backward will refuse it.
         keeps_old_values = not any(o is self for o in operands)
-        memory = _memory_of(self.data)
+        memory = _memory_of(self.array)
         for key, value in list(vars(function).items()):
             if keeps_old_values and _is_array(value) and _memory_of(value) is memory:
                 setattr(function, key, value.copy())
-        self._write(name, result.data)
+        self._write(name, result.array)
         for key, value in list(vars(function).items()):  # the saved output now lives here
-            if value is result.data:
-                setattr(function, key, self.data)
+            if value is result.array:
+                setattr(function, key, self.array)
         function.outputs = [weakref.ref(self)]
         # Expect the memory as it is now: the old values it held were copied above.
         function.output_versions = [self._version]
@@ -525,7 +553,7 @@ class Tensor:
     def _write(self, name: str, array: Array) -> None:
         """Write ``array`` (the in-place op's result) into this tensor's memory; count the change."""
         self._check_result(name, array)
-        self.data[...] = array
+        self.array[...] = array
         self._bump_version()
 
     def _check_result(self, name: str, array: Array) -> None:
@@ -593,7 +621,7 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
             return self._apply_inplace("fill_", _masked_fill, True, value)
         _check_writeable(self, "fill_")
-        self.data[...] = (
+        self.array[...] = (
             value.item() if isinstance(value, Tensor) else value
         )  # no graph: write directly
         self._bump_version()
@@ -602,12 +630,7 @@ class Tensor:
     def copy_(self, source: Any) -> Tensor:
         """Copy values from ``source`` (broadcast to this shape, any dtype or device) into this tensor's memory."""
         if not isinstance(source, Tensor):
-            array = (
-                source.data
-                if hasattr(source, "__cuda_array_interface__")
-                else get_xp(source).asarray(source)
-            )
-            source = Tensor(array)
+            source = Tensor(get_xp(source).asarray(source))
         try:
             fits = broadcast_shape("copy_", source.shape, self.shape) == self.shape
         except ValueError:
@@ -619,8 +642,8 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or source.requires_grad):
             return self._apply_inplace("copy_", _copy_from, source)
         _check_writeable(self, "copy_")
-        self.data[...] = to_device(
-            source.data, self.device
+        self.array[...] = to_device(
+            source.array, self.device
         )  # no graph: write directly (NumPy casts)
         self._bump_version()
         return self
@@ -630,11 +653,11 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
             self._apply_inplace("__setitem__", shape_ops.setitem, index, value)
             return
-        value = value.data if isinstance(value, Tensor) else value
+        value = value.array if isinstance(value, Tensor) else value
         if hasattr(value, "shape"):  # an array: bring it to this tensor's device first
             value = to_device(value, self.device)
         _check_writeable(self, "__setitem__")
-        self.data[shape_ops._unwrap_index(index)] = value
+        self.array[shape_ops._unwrap_index(index)] = value
         self._bump_version()
 
     # ------------------------------------------------------------------ operators
@@ -795,10 +818,10 @@ class Tensor:
         return _argext(self, dim, keepdim, "argmin")
 
     def any(self) -> Tensor:
-        return Tensor(get_xp(self.data).asarray(self.data.any()))
+        return Tensor(get_xp(self.array).asarray(self.array.any()))
 
     def all(self) -> Tensor:
-        return Tensor(get_xp(self.data).asarray(self.data.all()))
+        return Tensor(get_xp(self.array).asarray(self.array.all()))
 
     def reshape(self, *shape: Any) -> Tensor:
         return shape_ops.reshape(self, *shape)
@@ -915,9 +938,11 @@ class Tensor:
             raise RuntimeError(
                 f"isclose(): {self.dtype} did not match {other.dtype}; cast one with .to(dtype)"
             )
-        xp = get_xp(self.data)
+        xp = get_xp(self.array)
         return Tensor(
-            xp.asarray(xp.isclose(self.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+            xp.asarray(
+                xp.isclose(self.array, other.array, rtol=rtol, atol=atol, equal_nan=equal_nan)
+            )
         )
 
     def allclose(
@@ -952,7 +977,9 @@ class Tensor:
         self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
     ) -> Tensor:
         """A new tensor from ``data``, with this one's dtype and device unless given (``Tensor.new_tensor``)."""
-        array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype or self.dtype)
+        array = np.array(
+            data.array if isinstance(data, Tensor) else data, dtype=dtype or self.dtype
+        )
         return Tensor(to_device(array, device or self.device), requires_grad=requires_grad)
 
     def new_full(
@@ -1020,7 +1047,7 @@ class Tensor:
 
     def __index__(self) -> int:
         """A one-element integer tensor used as a Python index: ``items[i]``, ``range(n)``."""
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError(
                 f"only integer tensors of a single element can be converted to an index, got dtype "
                 f"{self.dtype} and shape {self.shape}"
@@ -1043,7 +1070,7 @@ def _to_array(data: Any) -> Array:
     keeps its dtype, as in ``torch.tensor(np.array(...))``.
     """
     if isinstance(data, Tensor):
-        return data.data
+        return data.array
     if isinstance(data, np.ndarray) or is_cuda_array(data):
         return data
     if isinstance(data, np.generic):
@@ -1111,7 +1138,7 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
         return value
     if like is not None and isinstance(value, int | float | np.generic):
         dtype = _scalar_dtype(value, like.dtype)
-        return Tensor(get_xp(like.data).asarray(value, dtype=dtype))
+        return Tensor(get_xp(like.array).asarray(value, dtype=dtype))
     array = _to_array(value)
     if like is not None and like.device == "cuda":
         array = to_device(array, "cuda")
@@ -1170,14 +1197,14 @@ def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
     """An element-wise comparison: a boolean tensor, never part of the graph."""
     b = as_tensor(b, like=a)
     broadcast_shape(ufunc, a.shape, b.shape)
-    return Tensor(getattr(get_xp(a.data), ufunc)(a.data, b.data))
+    return Tensor(getattr(get_xp(a.array), ufunc)(a.array, b.array))
 
 
 def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
-    xp = get_xp(x.data)
+    xp = get_xp(x.array)
     if dim is None:
-        return Tensor(xp.asarray(getattr(xp, name)(x.data), dtype=np.int64))
-    index = getattr(xp, name)(x.data, axis=dim)
+        return Tensor(xp.asarray(getattr(xp, name)(x.array), dtype=np.int64))
+    index = getattr(xp, name)(x.array, axis=dim)
     return Tensor(xp.expand_dims(index, dim) if keepdim else index)
 
 
@@ -1189,7 +1216,7 @@ def _check_writeable(tensor: Tensor, name: str) -> None:
     """Refuse to write into a read-only array (an ``expand``/``broadcast_to`` view, where many
     elements share one memory location) with PyTorch's message, not NumPy's.
     """
-    if not getattr(getattr(tensor.data, "flags", None), "writeable", True):
+    if not getattr(getattr(tensor.array, "flags", None), "writeable", True):
         raise RuntimeError(
             f"{name}: unsupported operation: more than one element of the written-to tensor of shape "
             f"{tensor.shape} refers to a single memory location (an expand() or broadcast view). "
@@ -1211,11 +1238,11 @@ def _add_scaled(x: Tensor, other: Any, alpha: float) -> Tensor:
 
 def _masked_fill(x: Tensor, mask: Any, value: Any) -> Tensor:
     """``value`` where ``mask``, else x: the gradient goes to x where not masked, to value where masked."""
-    mask_array = mask.data if isinstance(mask, Tensor) else get_xp(x.data).asarray(mask)
+    mask_array = mask.array if isinstance(mask, Tensor) else get_xp(x.array).asarray(mask)
     if isinstance(value, Tensor):
         value = elementwise.cast(value, x.dtype)
     else:  # a number takes x's dtype (fill_(2.7) of an integer tensor writes 2, as in PyTorch)
-        value = Tensor(get_xp(x.data).asarray(value).astype(x.dtype))
+        value = Tensor(get_xp(x.array).asarray(value).astype(x.dtype))
     return elementwise.where(mask_array, value, x)
 
 
@@ -1238,7 +1265,7 @@ def _accumulate(tensor: Tensor, g: Array, taken: set[int]) -> None:
     weight gradient (392 MiB for VGG16's first fully connected layer).
     """
     if tensor.grad is not None:
-        total = (tensor.grad.data + g).astype(tensor.dtype, copy=False)
+        total = (tensor.grad.array + g).astype(tensor.dtype, copy=False)
     elif g.flags.owndata and g.dtype == tensor.dtype and id(g) not in taken:
         total = g
     else:

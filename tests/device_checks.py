@@ -239,7 +239,7 @@ def on(device, array):
 
 def host(t):
     """A tensor's values as a NumPy array (copied from the GPU), or None."""
-    return None if t is None else np.array(backend.to_device(t.data, "cpu"))
+    return None if t is None else np.array(backend.to_device(t.array, "cpu"))
 
 
 def _bn(training, C):

@@ -47,7 +47,7 @@ def test_conventions_at_the_kinks(torch):
         tx = torch.tensor(values, requires_grad=True)
         ours(x).sum().backward()
         theirs(tx).sum().backward()
-        np.testing.assert_array_equal(x.grad.data, tx.grad.numpy())
+        np.testing.assert_array_equal(x.grad.array, tx.grad.numpy())
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(np.float32, 1e-4), (np.float64, 1e-10)])
@@ -71,8 +71,8 @@ def test_matches_torch(torch, dtype, rtol):
         y.backward(g)
         ty.backward(torch.tensor(g))
         assert y.dtype == dtype and x.grad.dtype == dtype
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=rtol)
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=rtol, atol=rtol)
 
 
 def test_softmax_is_stable_for_huge_logits(torch):
@@ -83,13 +83,13 @@ def test_softmax_is_stable_for_huge_logits(torch):
     x = sn.tensor(data, requires_grad=True)
     p = softmax(x, dim=1)
     logp = log_softmax(x, dim=1)
-    assert np.isfinite(p.data).all() and np.isfinite(logp.data).all()
-    np.testing.assert_allclose(p.data.sum(axis=1), 1, rtol=1e-6)
+    assert np.isfinite(p.array).all() and np.isfinite(logp.array).all()
+    np.testing.assert_allclose(p.array.sum(axis=1), 1, rtol=1e-6)
     expected = torch.nn.functional.log_softmax(torch.tensor(data), dim=1).numpy()
-    np.testing.assert_allclose(logp.data, expected, rtol=1e-6)
-    assert logp.data[0, 2] == pytest.approx(-2e4)  # finite, where log(softmax) would give -inf
+    np.testing.assert_allclose(logp.array, expected, rtol=1e-6)
+    assert logp.array[0, 2] == pytest.approx(-2e4)  # finite, where log(softmax) would give -inf
     logp.backward(np.ones_like(data))
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()
 
 
 def test_softmax_needs_a_dim():
@@ -105,7 +105,7 @@ def test_softmax_needs_a_dim():
 def test_dropout_mask_statistics_and_scale():
     p = 0.3
     x = sn.ones(200, 500)
-    y = dropout(x, p=p, training=True).data
+    y = dropout(x, p=p, training=True).array
     dropped = (y == 0).mean()
     # Binomial(100000, 0.3): standard deviation of the fraction ~0.0014; allow 5 of them.
     assert abs(dropped - p) < 0.007
@@ -120,8 +120,8 @@ def test_dropout_gradient_is_the_mask():
     y = dropout(x, p=0.5)
     g = np.random.default_rng(3).standard_normal(x.shape).astype(np.float32)
     y.backward(g)
-    mask = y.data / x.data  # 0 or 2
-    np.testing.assert_allclose(x.grad.data, g * mask, rtol=1e-5)
+    mask = y.array / x.array  # 0 or 2
+    np.testing.assert_allclose(x.grad.array, g * mask, rtol=1e-5)
 
 
 def test_dropout_gradcheck_with_a_fixed_seed():
@@ -137,9 +137,9 @@ def test_dropout_gradcheck_with_a_fixed_seed():
 def test_dropout_is_reproducible_with_a_seed():
     x = sn.ones(10, 10)
     sn.manual_seed(7)
-    a = dropout(x, 0.5).data
+    a = dropout(x, 0.5).array
     sn.manual_seed(7)
-    b = dropout(x, 0.5).data
+    b = dropout(x, 0.5).array
     np.testing.assert_array_equal(a, b)
 
 
@@ -147,7 +147,7 @@ def test_dropout_edge_cases():
     x = sn.randn(4, 5, requires_grad=True)
     assert dropout(x, 0.5, training=False) is x  # eval: the identity
     assert dropout(x, 0.0) is x
-    np.testing.assert_array_equal(dropout(x, 1.0).data, 0)
+    np.testing.assert_array_equal(dropout(x, 1.0).array, 0)
     assert dropout(x.detach().to(np.float64), 0.5).dtype == np.float64
     with pytest.raises(ValueError, match=r"\[0, 1\], got 1.5"):
         dropout(x, 1.5)
@@ -156,7 +156,7 @@ def test_dropout_edge_cases():
 def test_dropout_module_train_and_eval():
     layer = nn.Dropout(0.5)
     x = sn.ones(20, 20)
-    assert (layer(x).data == 0).any()
+    assert (layer(x).array == 0).any()
     layer.eval()
     assert layer(x) is x
     with pytest.raises(ValueError, match=r"got -0\.1"):
@@ -180,13 +180,13 @@ def test_activation_modules_and_functional_names():
             isinstance(module, nn.ReLU) and module.inplace
         )  # a leaf that requires grad may not
         np.testing.assert_array_equal(
-            module(x.detach().clone() if overwrites else x).data, expected.data
+            module(x.detach().clone() if overwrites else x).array, expected.array
         )
 
 
 def test_inplace_relu_overwrites_its_input_as_pytorch():
     x = sn.tensor([-1.0, 2.0])
-    memory = x.data
+    memory = x.array
     y = nn.ReLU(inplace=True)(x)
-    assert y is x and x.data is memory and x._version == 1
-    np.testing.assert_array_equal(x.data, [0.0, 2.0])
+    assert y is x and x.array is memory and x._version == 1
+    np.testing.assert_array_equal(x.array, [0.0, 2.0])

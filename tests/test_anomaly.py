@@ -39,7 +39,7 @@ def test_backward_inf_names_the_op():
 def test_anomaly_inside_a_network_names_the_layer_op():
     layer = nn.Linear(3, 4)
     with sn.no_grad():
-        layer.weight.data[0, 0] = np.inf
+        layer.weight.array[0, 0] = np.inf
     x = sn.randn(2, 3)
     with (
         autograd.detect_anomaly(),
@@ -51,7 +51,7 @@ def test_anomaly_inside_a_network_names_the_layer_op():
 def test_without_detect_anomaly_nan_passes_silently():
     x = sn.tensor([-1.0, 1.0], requires_grad=True)
     y = sn.log(x)
-    assert np.isnan(y.data[0])
+    assert np.isnan(y.array[0])
     assert not autograd.is_anomaly_enabled()
 
 
@@ -84,6 +84,6 @@ def test_autograd_backward_from_several_outputs():
     x = sn.tensor([1.0, 2.0, 3.0], requires_grad=True)
     a, b = x * x, (x * 3).sum()
     autograd.backward([a, b], [sn.tensor([1.0, 0.0, 2.0]), None])
-    np.testing.assert_allclose(x.grad.data, [2 * 1 + 3, 0 + 3, 2 * 3 * 2 + 3])
+    np.testing.assert_allclose(x.grad.array, [2 * 1 + 3, 0 + 3, 2 * 3 * 2 + 3])
     with pytest.raises(RuntimeError, match=r"grad_tensors must be given.*\(3,\)"):
         autograd.backward([x * 2])

@@ -50,16 +50,16 @@ def test_gradient_arrays_are_never_shared_or_read_only():
     still own a writable .grad, or an optimizer changing one .grad in place would corrupt another."""
     a, b = sn.randn(2, 3, requires_grad=True), sn.randn(2, 3, requires_grad=True)
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
-    assert a.grad.data.flags.writeable and a.grad.data.flags.c_contiguous
+    assert not np.shares_memory(a.grad.array, b.grad.array)
+    assert a.grad.array.flags.writeable and a.grad.array.flags.c_contiguous
     with sn.no_grad():
-        a.grad.data *= 2
+        a.grad.array *= 2
     assert b.grad.tolist() == [[1.0] * 3] * 2
     g = np.ones((2, 3), np.float32)
     c = sn.randn(2, 3, requires_grad=True)
     c.backward(g)  # a leaf root: its grad must not be the caller's array either
     g[0, 0] = 7.0
-    assert c.grad.data[0, 0] == 1.0
+    assert c.grad.array[0, 0] == 1.0
 
 
 def test_retain_graph_allows_a_second_backward():
@@ -182,14 +182,14 @@ def test_a_fresh_weight_gradient_is_kept_without_a_copy():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert w.grad.shape == (2048, 1024)
-    assert peak < 1.5 * w.data.nbytes  # the gradient once, not twice
+    assert peak < 1.5 * w.array.nbytes  # the gradient once, not twice
 
 
 def test_detach_cuts_the_graph_and_shares_memory():
     x = sn.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
     d = y.detach()
-    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.data, y.data)
+    assert d.is_leaf and not d.requires_grad and np.shares_memory(d.array, y.array)
     (d * x).sum().backward()  # no gradient through d
     assert x.grad.tolist() == [2.0, 4.0]
 
@@ -386,8 +386,8 @@ def test_every_gradient_is_its_own_writable_array(name):
     seed = rng.standard_normal(out.shape).astype(np.float32)
     seed_before = seed.copy()
     out.backward(seed)
-    grads = [t.grad.data for t in leaves if t.grad is not None]
-    grads += [t.grad.data for t in _RETAINED]
+    grads = [t.grad.array for t in leaves if t.grad is not None]
+    grads += [t.grad.array for t in _RETAINED]
     for i, g in enumerate(grads):
         assert g.flags.writeable and not np.shares_memory(g, seed)
         for other in grads[i + 1 :]:

@@ -24,7 +24,7 @@ def test_torch_twin_computes_the_same_function(name):
     theirs.eval()
     x = np.random.default_rng(0).standard_normal((2, *shape[1:]), dtype=np.float32)
     with sn.no_grad():
-        ours = mine(sn.tensor(x)).data
+        ours = mine(sn.tensor(x)).array
     with torch.no_grad():
         reference = theirs(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4)

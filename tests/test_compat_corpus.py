@@ -32,6 +32,7 @@ class Program(NamedTuple):
 
 PROGRAMS = [
     Program("blitz_cifar_cnn"),
+    Program("blitz_autograd_data"),  # y.data.norm(), p.data.add_(...), torch.max(outputs.data, 1)
     Program("polynomial_manual_sgd"),  # `a -= lr * a.grad` under no_grad
     Program("legendre_autograd_function"),
     Program("nn_module_polynomial"),

@@ -66,7 +66,7 @@ def forward_backward(fn, cfg, dtype=np.float64, seed=0):
     y = fn(x, w, b, **conv_args(cfg))
     g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
     y.backward(g)
-    return [y.data, x.grad.data, w.grad.data] + ([b.grad.data] if b is not None else [])
+    return [y.array, x.grad.array, w.grad.array] + ([b.grad.array] if b is not None else [])
 
 
 def assert_close(actual, expected, rtol):
@@ -158,7 +158,7 @@ def test_reference_path_matches_fast_path(cfg):
 def test_conv2d_matches_torch(torch, cfg, dtype):
     ours = forward_backward(conv2d, cfg, dtype)
     x, w, b = (
-        None if t is None else torch.tensor(t.data, requires_grad=True)
+        None if t is None else torch.tensor(t.array, requires_grad=True)
         for t in make_inputs(cfg, dtype)
     )
     y = torch.nn.functional.conv2d(x, w, b, **conv_args(cfg))
@@ -184,7 +184,7 @@ def test_string_padding_matches_torch(torch, padding, kernel):
         groups=1,
     )
     ours = forward_backward(conv2d, cfg)
-    x, w, b = (torch.tensor(t.data, requires_grad=True) for t in make_inputs(cfg))
+    x, w, b = (torch.tensor(t.array, requires_grad=True) for t in make_inputs(cfg))
     y = torch.nn.functional.conv2d(x, w, b, padding=padding, dilation=(1, 2))
     y.backward(torch.tensor(np.random.default_rng(1).standard_normal(y.shape)))
     for a, e in zip(ours, [y, x.grad, w.grad, b.grad], strict=True):
@@ -198,7 +198,7 @@ def test_one_image_without_batch_dimension():
     x, w = sn.randn(3, 8, 8), sn.randn(5, 3, 3, 3)
     y = conv2d(x, w, padding=1)
     assert y.shape == (5, 8, 8)
-    np.testing.assert_allclose(y.data, conv2d(x.unsqueeze(0), w, padding=1).data[0])
+    np.testing.assert_allclose(y.array, conv2d(x.unsqueeze(0), w, padding=1).array[0])
 
 
 def test_float32_stays_float32():
@@ -214,9 +214,9 @@ def test_no_input_gradient_when_input_does_not_require_it():
     w = sn.randn(4, 3, 3, 3, requires_grad=True)
     conv2d(x, w, padding=1).sum().backward()
     assert x.grad is None
-    x2, w2 = sn.tensor(x.data, requires_grad=True), sn.tensor(w.data, requires_grad=True)
+    x2, w2 = sn.tensor(x.array, requires_grad=True), sn.tensor(w.array, requires_grad=True)
     conv2d(x2, w2, padding=1).sum().backward()
-    np.testing.assert_allclose(w.grad.data, w2.grad.data)
+    np.testing.assert_allclose(w.grad.array, w2.grad.array)
 
 
 def test_frozen_weight_gets_no_gradient_and_input_gradient_is_right():
@@ -224,17 +224,17 @@ def test_frozen_weight_gets_no_gradient_and_input_gradient_is_right():
     w, b = sn.randn(6, 2, 3, 3), sn.randn(6, requires_grad=True)
     conv2d(x, w, b, stride=2, padding=1, groups=2).sum().backward()
     assert w.grad is None
-    np.testing.assert_allclose(b.grad.data, np.full(6, 2 * 4 * 4))  # N * OH * OW
-    x2 = sn.tensor(x.data, requires_grad=True)
+    np.testing.assert_allclose(b.grad.array, np.full(6, 2 * 4 * 4))  # N * OH * OW
+    x2 = sn.tensor(x.array, requires_grad=True)
     conv2d_naive(x2, w, b, stride=2, padding=1, groups=2).sum().backward()
-    np.testing.assert_allclose(x.grad.data, x2.grad.data, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x.grad.array, x2.grad.array, rtol=1e-5, atol=1e-5)
 
 
 def test_one_by_one_conv_is_a_matrix_product_over_channels():
     """Slide "GoogLeNet (4)": a 1x1 convolution mixes channels at every position."""
     x, w = sn.randn(2, 6, 5, 4), sn.randn(3, 6, 1, 1)
-    expected = np.einsum("oc,nchw->nohw", w.data[:, :, 0, 0], x.data)
-    np.testing.assert_allclose(conv2d(x, w).data, expected, rtol=1e-5, atol=1e-5)
+    expected = np.einsum("oc,nchw->nohw", w.array[:, :, 0, 0], x.array)
+    np.testing.assert_allclose(conv2d(x, w).array, expected, rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- errors

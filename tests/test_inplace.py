@@ -27,18 +27,18 @@ MODIFIED = "modified by an inplace operation"
 
 def test_augmented_assignment_changes_the_tensor_in_place():
     x = sn.tensor([1.0, 2.0, 4.0])
-    alias, memory = x, x.data
+    alias, memory = x, x.array
     x += 1
     x -= sn.tensor([1.0, 1.0, 1.0])
     x *= 2
     x /= 4
-    assert x is alias and x.data is memory and x._version == 4
-    np.testing.assert_allclose(x.data, [0.5, 1.0, 2.0])
+    assert x is alias and x.array is memory and x._version == 4
+    np.testing.assert_allclose(x.array, [0.5, 1.0, 2.0])
 
 
 def test_inplace_methods_change_memory_and_count_versions():
     x = sn.tensor([-2.0, 0.5, 3.0])
-    memory = x.data
+    memory = x.array
     steps = [
         (lambda: x.add_(1, alpha=2), [0.0, 2.5, 5.0]),
         (lambda: x.sub_(1), [-1.0, 1.5, 4.0]),
@@ -54,8 +54,8 @@ def test_inplace_methods_change_memory_and_count_versions():
     ]
     for version, (step, expected) in enumerate(steps, start=1):
         assert step() is x or step is steps[9][0]  # __setitem__ returns None
-        assert x.data is memory and x._version == version
-        np.testing.assert_allclose(x.data, expected)
+        assert x.array is memory and x._version == version
+        np.testing.assert_allclose(x.array, expected)
 
 
 def test_inplace_results_follow_pytorchs_casting_and_shape_rules():
@@ -131,17 +131,17 @@ def test_inplace_relu_in_a_network_matches_pytorch(torch):
     )
     with torch.no_grad():
         for p, q in zip(net.parameters(), ref.parameters(), strict=True):
-            q.copy_(torch.tensor(p.data))
+            q.copy_(torch.tensor(p.array))
     x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     hidden = net[0](sn.tensor(x))
-    memory = hidden.data
+    memory = hidden.array
     assert (
-        net[1](hidden) is hidden and hidden.data is memory and hidden._version == 1
+        net[1](hidden) is hidden and hidden.array is memory and hidden._version == 1
     )  # overwritten
     net(sn.tensor(x)).sum().backward()
     ref(torch.tensor(x)).relu_().sum().backward()
     for p, q in zip(net.parameters(), ref.parameters(), strict=True):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------- the version check
@@ -281,7 +281,8 @@ def test_views_share_the_version_counter_and_data_does_not():
     views[0][1] = 0.0
     assert [v._version for v in views] == [2, 2, 2, 2] and a._version == 2
     assert views[0]._base is a and views[1]._base is a
-    a.data[0, 0] = 5.0  # the raw array: not counted (PyTorch's .data is not either)
+    a.array[0, 0] = 5.0  # the raw array: not counted
+    a.data[0, 1] = 6.0  # nor through .data, which has its own counter (as in PyTorch)
     assert a._version == 2
 
 
@@ -353,10 +354,10 @@ def test_linear_regression_with_data_and_inplace_updates_matches_torch(torch):
 
 def test_nn_init_writes_in_place_and_counts_a_version():
     layer = nn.Linear(3, 2)
-    memory, version = layer.weight.data, layer.weight._version
+    memory, version = layer.weight.array, layer.weight._version
     nn.init.kaiming_uniform_(layer.weight)
     nn.init.zeros_(layer.bias)
-    assert layer.weight.data is memory and layer.weight._version == version + 1
+    assert layer.weight.array is memory and layer.weight._version == version + 1
     x = sn.randn(4, 3)
     loss = (layer.weight * layer.weight).sum() + (x @ layer.weight.T).sum()
     nn.init.normal_(layer.weight)
@@ -535,11 +536,11 @@ def test_resnet_units_with_inplace_relu_compute_what_they_computed_out_of_place(
         out = block(h)
         out.sum().backward()
         block.relu.inplace = False
-        x2 = sn.tensor(x.data, requires_grad=True)
+        x2 = sn.tensor(x.array, requires_grad=True)
         expected = block(x2 * 1.0)
         expected.sum().backward()
-        np.testing.assert_allclose(out.data, expected.data, rtol=1e-6)
-        np.testing.assert_allclose(x.grad.data, x2.grad.data, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out.array, expected.array, rtol=1e-6)
+        np.testing.assert_allclose(x.grad.array, x2.grad.array, rtol=1e-5, atol=1e-6)
 
 
 def test_inplace_on_a_view_in_a_graph_or_a_broadcast_view_is_refused():
@@ -565,4 +566,4 @@ def test_a_refused_inplace_op_leaves_the_graph_as_it_was():
     with pytest.raises(RuntimeError, match="cannot change a tensor's shape"):
         y += sn.ones(2, 3)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(x.grad.array, [2.0, 2.0, 2.0])

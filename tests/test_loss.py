@@ -113,15 +113,15 @@ def test_gradcheck_bce_with_logits(reduction):
 def test_cross_entropy_gradient_is_softmax_minus_target():
     x, t = _logits(), _targets()
     cross_entropy(x, t).backward()
-    probs = np.exp(x.data) / np.exp(x.data).sum(axis=1, keepdims=True)
-    one_hot = np.eye(4)[t.data]
-    np.testing.assert_allclose(x.grad.data, (probs - one_hot) / 5, rtol=1e-12)
+    probs = np.exp(x.array) / np.exp(x.array).sum(axis=1, keepdims=True)
+    one_hot = np.eye(4)[t.array]
+    np.testing.assert_allclose(x.grad.array, (probs - one_hot) / 5, rtol=1e-12)
 
 
 def test_cross_entropy_equals_nll_of_log_softmax():
     x, t = _logits(), _targets()
     np.testing.assert_allclose(
-        cross_entropy(x, t).data, nll_loss(log_softmax(x, dim=1), t).data, rtol=1e-12
+        cross_entropy(x, t).array, nll_loss(log_softmax(x, dim=1), t).array, rtol=1e-12
     )
 
 
@@ -136,19 +136,19 @@ def test_cross_entropy_matches_torch(torch, dtype, rtol, reduction, options):
         x, t = _logits(shape, dtype=dtype), _targets(target_shape)
         kwargs = _options(options, dtype)
         torch_kwargs = {
-            k: (torch.tensor(v.data) if isinstance(v, sn.Tensor) else v) for k, v in kwargs.items()
+            k: (torch.tensor(v.array) if isinstance(v, sn.Tensor) else v) for k, v in kwargs.items()
         }
-        tx = torch.tensor(x.data, requires_grad=True)
+        tx = torch.tensor(x.array, requires_grad=True)
         ty = torch.nn.functional.cross_entropy(
-            tx, torch.tensor(t.data), reduction=reduction, **torch_kwargs
+            tx, torch.tensor(t.array), reduction=reduction, **torch_kwargs
         )
         y = cross_entropy(x, t, reduction=reduction, **kwargs)
         g = np.random.default_rng(7).standard_normal(y.shape).astype(dtype)
         y.backward(g)
         ty.backward(torch.tensor(g))
         assert y.dtype == dtype and y.shape == tuple(ty.shape)
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=rtol)
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=rtol, atol=rtol)
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(np.float32, 1e-4), (np.float64, 1e-10)])
@@ -200,10 +200,10 @@ def test_other_losses_match_torch(torch, dtype, rtol, reduction):
         g = rng.standard_normal(y.shape).astype(dtype)
         y.backward(g)
         ty.backward(torch.tensor(g))
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=rtol, atol=rtol)
-        np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=rtol, atol=rtol)
         if tt.grad is not None:
-            np.testing.assert_allclose(t.grad.data, tt.grad.numpy(), rtol=rtol, atol=rtol)
+            np.testing.assert_allclose(t.grad.array, tt.grad.numpy(), rtol=rtol, atol=rtol)
 
 
 def test_losses_are_stable_for_huge_logits(torch):
@@ -214,7 +214,7 @@ def test_losses_are_stable_for_huge_logits(torch):
     expected = torch.nn.functional.cross_entropy(torch.tensor(data), torch.tensor(target))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)  # 1e4, finite
     loss.backward()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()
     bce = binary_cross_entropy_with_logits(sn.tensor(data), sn.tensor(np.ones_like(data)))
     assert np.isfinite(bce.item())
 
@@ -256,19 +256,19 @@ def test_elementwise_loss_shape_errors():
 def test_loss_modules():
     x, t = _logits(), _targets()
     w = sn.tensor(np.linspace(0.5, 2.0, 4))
-    np.testing.assert_allclose(nn.CrossEntropyLoss()(x, t).data, cross_entropy(x, t).data)
+    np.testing.assert_allclose(nn.CrossEntropyLoss()(x, t).array, cross_entropy(x, t).array)
     np.testing.assert_allclose(
-        nn.CrossEntropyLoss(w, label_smoothing=0.1, reduction="sum", ignore_index=1)(x, t).data,
-        cross_entropy(x, t, w, ignore_index=1, reduction="sum", label_smoothing=0.1).data,
+        nn.CrossEntropyLoss(w, label_smoothing=0.1, reduction="sum", ignore_index=1)(x, t).array,
+        cross_entropy(x, t, w, ignore_index=1, reduction="sum", label_smoothing=0.1).array,
     )
     np.testing.assert_allclose(
-        nn.NLLLoss(reduction="none")(x, t).data, nll_loss(x, t, reduction="none").data
+        nn.NLLLoss(reduction="none")(x, t).array, nll_loss(x, t, reduction="none").array
     )
     y = _logits(seed=9)
-    np.testing.assert_allclose(nn.MSELoss()(x, y).data, mse_loss(x, y).data)
+    np.testing.assert_allclose(nn.MSELoss()(x, y).array, mse_loss(x, y).array)
     p = sn.tensor(np.random.default_rng(1).random((5, 4)))
     np.testing.assert_allclose(
-        nn.BCEWithLogitsLoss()(x, p).data, binary_cross_entropy_with_logits(x, p).data
+        nn.BCEWithLogitsLoss()(x, p).array, binary_cross_entropy_with_logits(x, p).array
     )
     assert repr(nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
     with pytest.raises(TypeError):

@@ -264,8 +264,8 @@ def test_block_variants_match_their_definition(variant, block_type, projection):
     for bn in [
         m for m in block.modules() if isinstance(m, nn.BatchNorm2d)
     ]:  # non-trivial statistics
-        bn.running_mean.data[...] = np.random.default_rng(1).standard_normal(bn.num_features) * 0.1
-        bn.running_var.data[...] = np.random.default_rng(2).uniform(0.5, 1.5, bn.num_features)
+        bn.running_mean.array[...] = np.random.default_rng(1).standard_normal(bn.num_features) * 0.1
+        bn.running_var.array[...] = np.random.default_rng(2).uniform(0.5, 1.5, bn.num_features)
     x = sn.randn(2, in_channels, 6, 6)
     with sn.no_grad():
         np.testing.assert_allclose(

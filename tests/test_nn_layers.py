@@ -78,17 +78,17 @@ def test_default_init_is_pytorchs(make):
     fan_in = layer.weight.numel() // layer.weight.shape[0]
     bound = 1 / math.sqrt(fan_in)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.data).max() <= bound
+        assert np.abs(p.array).max() <= bound
         assert p.dtype == np.float32
-    assert np.abs(layer.weight.data).max() > 0.9 * bound
-    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+    assert np.abs(layer.weight.array).max() > 0.9 * bound
+    assert layer.weight.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.1)
 
 
 def test_default_init_is_seeded():
     sn.manual_seed(1)
-    a = nn.Conv2d(3, 4, 3).weight.data.copy()
+    a = nn.Conv2d(3, 4, 3).weight.array.copy()
     sn.manual_seed(1)
-    np.testing.assert_array_equal(nn.Conv2d(3, 4, 3).weight.data, a)
+    np.testing.assert_array_equal(nn.Conv2d(3, 4, 3).weight.array, a)
 
 
 # --------------------------------------------------------------------------- BatchNorm module state
@@ -106,17 +106,17 @@ def test_batchnorm_buffers_and_counter():
     bn(x)
     bn(x)
     assert bn.num_batches_tracked.item() == 2
-    mean = bn.running_mean.data.copy()
+    mean = bn.running_mean.array.copy()
     bn.eval()
     y = bn(x)
     assert bn.num_batches_tracked.item() == 2
-    np.testing.assert_array_equal(bn.running_mean.data, mean)  # eval never updates
-    expected = (x.data - mean[None, :, None, None]) / np.sqrt(
-        bn.running_var.data[None, :, None, None] + 1e-5
+    np.testing.assert_array_equal(bn.running_mean.array, mean)  # eval never updates
+    expected = (x.array - mean[None, :, None, None]) / np.sqrt(
+        bn.running_var.array[None, :, None, None] + 1e-5
     )
-    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, expected, rtol=1e-5, atol=1e-6)
     bn.reset_running_stats()
-    assert bn.num_batches_tracked.item() == 0 and (bn.running_var.data == 1).all()
+    assert bn.num_batches_tracked.item() == 0 and (bn.running_var.array == 1).all()
 
 
 def test_batchnorm_momentum_none_is_a_cumulative_average():
@@ -124,14 +124,14 @@ def test_batchnorm_momentum_none_is_a_cumulative_average():
     batches = [sn.randn(5, 2) * (i + 1) + i for i in range(4)]
     for batch in batches:
         bn(batch)
-    expected = np.mean([b.data.mean(axis=0) for b in batches], axis=0)
-    np.testing.assert_allclose(bn.running_mean.data, expected, rtol=1e-5)
+    expected = np.mean([b.array.mean(axis=0) for b in batches], axis=0)
+    np.testing.assert_allclose(bn.running_mean.array, expected, rtol=1e-5)
 
 
 def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
     bn = nn.BatchNorm2d(3, track_running_stats=False).eval()
     assert bn.running_mean is None and list(bn.state_dict()) == ["weight", "bias"]
-    y = bn(sn.randn(4, 3, 2, 2) * 5 + 3).data
+    y = bn(sn.randn(4, 3, 2, 2) * 5 + 3).array
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
 
 
@@ -215,38 +215,40 @@ def test_calculate_gain(torch):
 def test_kaiming_and_xavier_statistics():
     w = sn.zeros(256, 128, 3, 3)  # fan_in = 1152, fan_out = 2304
     init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu")
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 2304), rel=0.02)
+    assert w.array.std() == pytest.approx(math.sqrt(2 / 2304), rel=0.02)
     init.kaiming_normal_(w)  # leaky_relu with a=0 = relu gain, fan_in
-    assert w.data.std() == pytest.approx(math.sqrt(2 / 1152), rel=0.02)
+    assert w.array.std() == pytest.approx(math.sqrt(2 / 1152), rel=0.02)
     init.kaiming_uniform_(w, a=math.sqrt(5))
-    assert np.abs(w.data).max() <= 1 / math.sqrt(1152)
-    assert w.data.std() == pytest.approx(1 / math.sqrt(3 * 1152), rel=0.02)
+    assert np.abs(w.array).max() <= 1 / math.sqrt(1152)
+    assert w.array.std() == pytest.approx(1 / math.sqrt(3 * 1152), rel=0.02)
     init.xavier_uniform_(w, gain=2.0)
     bound = 2 * math.sqrt(6 / (1152 + 2304))
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
+    assert np.abs(w.array).max() <= bound and np.abs(w.array).max() > 0.99 * bound
     init.xavier_normal_(w)
-    assert w.data.std() == pytest.approx(math.sqrt(2 / (1152 + 2304)), rel=0.02)
+    assert w.array.std() == pytest.approx(math.sqrt(2 / (1152 + 2304)), rel=0.02)
     assert w.dtype == np.float32
 
 
 def test_simple_initialisers():
     w = nn.Parameter(sn.zeros(300, 400))  # requires grad: init works under no_grad
     assert init.normal_(w, mean=2.0, std=0.5) is w
-    assert w.data.mean() == pytest.approx(2.0, abs=0.01) and w.data.std() == pytest.approx(
+    assert w.array.mean() == pytest.approx(2.0, abs=0.01) and w.array.std() == pytest.approx(
         0.5, rel=0.02
     )
     init.uniform_(w, -3, -1)
     assert (
-        w.data.min() >= -3 and w.data.max() <= -1 and w.data.mean() == pytest.approx(-2, abs=0.01)
+        w.array.min() >= -3
+        and w.array.max() <= -1
+        and w.array.mean() == pytest.approx(-2, abs=0.01)
     )
     init.trunc_normal_(w, mean=0.0, std=1.0, a=-0.5, b=1.0)
-    assert w.data.min() >= -0.5 and w.data.max() <= 1.0 and w.data.min() < -0.49
+    assert w.array.min() >= -0.5 and w.array.max() <= 1.0 and w.array.min() < -0.49
     init.constant_(w, 0.25)
-    assert (w.data == 0.25).all()
+    assert (w.array == 0.25).all()
     init.ones_(w)
-    assert (w.data == 1).all()
+    assert (w.array == 1).all()
     init.zeros_(w)
-    assert (w.data == 0).all() and w.is_leaf and w.grad is None
+    assert (w.array == 0).all() and w.is_leaf and w.grad is None
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         init.kaiming_uniform_(sn.zeros(5))
     with pytest.raises(ValueError, match="mode must be"):
@@ -256,9 +258,9 @@ def test_simple_initialisers():
 def test_init_is_reproducible():
     w = sn.zeros(4, 4)
     sn.manual_seed(3)
-    a = init.kaiming_normal_(w).data.copy()
+    a = init.kaiming_normal_(w).array.copy()
     sn.manual_seed(3)
-    np.testing.assert_array_equal(init.kaiming_normal_(w).data, a)
+    np.testing.assert_array_equal(init.kaiming_normal_(w).array, a)
 
 
 # --------------------------------------------------------------------------- the F namespace

@@ -139,7 +139,7 @@ def test_parameter():
     data = sn.tensor([1.0, 2.0])
     p = nn.Parameter(data)
     assert isinstance(p, sn.Tensor) and p.requires_grad and p.is_leaf
-    assert p.data is data.data  # shares the array, as torch.nn.Parameter
+    assert p.array is data.array  # shares the array, as torch.nn.Parameter
     assert repr(p).startswith("Parameter containing:\ntensor([1., 2.]")
     assert not nn.Parameter(sn.zeros(1), requires_grad=False).requires_grad
     assert nn.Parameter().shape == (0,)
@@ -259,7 +259,7 @@ def test_state_dict_keys_values_and_round_trip():
         np.testing.assert_array_equal(other.state_dict()[key], value)
     x = sn.randn(2, 2, 5, 5)
     net.eval(), other.eval()
-    np.testing.assert_array_equal(net(x).data, other(x).data)
+    np.testing.assert_array_equal(net(x).array, other(x).array)
     assert net.state_dict(keep_vars=True)["fc.weight"] is net.fc.weight
 
 
@@ -293,7 +293,7 @@ def test_load_state_dict_non_strict():
     partial = {"fc.weight": np.ones((3, 4)), "nonsense": np.zeros(1)}
     result = net.load_state_dict(partial, strict=False)
     assert result.unexpected_keys == ["nonsense"] and "fc.bias" in result.missing_keys
-    np.testing.assert_array_equal(net.fc.weight.data, 1)
+    np.testing.assert_array_equal(net.fc.weight.array, 1)
     assert net.fc.weight.dtype == np.float32  # cast to the parameter's dtype
     with pytest.raises(RuntimeError, match=r"size mismatch for fc\.weight"):
         net.load_state_dict(
@@ -304,8 +304,8 @@ def test_load_state_dict_non_strict():
 def test_load_state_dict_accepts_tensors():
     a, b = nn.Linear(2, 3), nn.Linear(2, 3)
     b.load_state_dict({"weight": a.weight, "bias": a.bias})
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    assert a.weight.data is not b.weight.data
+    np.testing.assert_array_equal(a.weight.array, b.weight.array)
+    assert a.weight.array is not b.weight.array
 
 
 # --------------------------------------------------------------------------- hooks
@@ -325,10 +325,10 @@ def test_forward_hooks():
     assert len(seen) == 1
     # A hook's return value replaces the output; a pre-hook's replaces the input.
     with layer.register_forward_hook(lambda m, args, out: out * 0):
-        assert (layer(x).data == 0).all()
-    assert (layer(x).data != 0).any()
+        assert (layer(x).array == 0).all()
+    assert (layer(x).array != 0).any()
     pre = layer.register_forward_pre_hook(lambda m, args: args[0] * 0)
-    np.testing.assert_allclose(layer(x).data, np.broadcast_to(layer.bias.data, (3, 2)))
+    np.testing.assert_allclose(layer(x).array, np.broadcast_to(layer.bias.array, (3, 2)))
     pre.remove()
 
 
@@ -408,7 +408,7 @@ def test_sequential():
     assert isinstance(head, nn.Sequential) and list(head) == [b, c]
     assert [name for name, _ in head.named_children()] == ["1", "2"]  # names kept, as PyTorch
     x = sn.randn(4, 2)
-    np.testing.assert_array_equal(seq(x).data, c(b(a(x))).data)
+    np.testing.assert_array_equal(seq(x).array, c(b(a(x))).array)
     seq.append(nn.Sigmoid())
     assert len(seq) == 4 and isinstance(seq[3], nn.Sigmoid)
     seq[3] = nn.Tanh()
@@ -462,6 +462,6 @@ def test_deepcopy_gives_an_independent_model():
     assert all(a is not b for a, b in zip(net.parameters(), clone.parameters(), strict=True))
     with sn.no_grad():
         clone.fc.weight.fill_(0)
-    assert np.abs(net.fc.weight.data).sum() > 0
+    assert np.abs(net.fc.weight.array).sum() > 0
     x = sn.randn(2, 2, 5, 5)
     assert clone(x).shape == (2, 3)

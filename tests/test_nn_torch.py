@@ -62,19 +62,19 @@ def test_torch_weights_give_the_same_outputs_gradients_and_statistics(torch, dty
         loss = nn.functional.cross_entropy(model(x_), sn.tensor(target), label_smoothing=0.1)
         t_loss.backward()
         loss.backward()
-        _check(loss.data, t_loss, rtol)
-        _check(x_.grad.data, tx.grad, rtol)
+        _check(loss.array, t_loss, rtol)
+        _check(x_.grad.array, tx.grad, rtol)
         for (name, p), (t_name, tp) in zip(
             model.named_parameters(), reference.named_parameters(), strict=True
         ):
             assert name == t_name and p.grad.dtype == dtype
-            _check(p.grad.data, tp.grad, rtol, name)
+            _check(p.grad.array, tp.grad, rtol, name)
     for key, value in model.state_dict().items():
         _check(value, reference.state_dict()[key], rtol, key)
 
     model.eval(), reference.eval()
     x = rng.standard_normal((2, 3, 12, 12)).astype(dtype)
-    _check(model(sn.tensor(x)).data, reference(torch.tensor(x)), rtol)
+    _check(model(sn.tensor(x)).array, reference(torch.tensor(x)), rtol)
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
@@ -106,21 +106,21 @@ def test_scratchnet_weights_load_into_torch(torch):
     )
     model.eval(), reference.eval()
     x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
-    _check(model(sn.tensor(x)).data, reference(torch.tensor(x)), 1e-4)
+    _check(model(sn.tensor(x)).array, reference(torch.tensor(x)), 1e-4)
 
 
 def test_torch_tensors_load_directly(torch):
     reference = torch.nn.Linear(3, 2)
     model = nn.Linear(3, 2)
     model.load_state_dict(reference.state_dict())  # CPU torch tensors convert with np.asarray
-    np.testing.assert_array_equal(model.weight.data, reference.weight.detach().numpy())
+    np.testing.assert_array_equal(model.weight.array, reference.weight.detach().numpy())
 
 
 def test_default_init_has_torchs_distribution(torch):
     ours, theirs = nn.Conv2d(16, 32, 3), torch.nn.Conv2d(16, 32, 3)
     for name in ("weight", "bias"):
-        a, b = getattr(ours, name).data, getattr(theirs, name).detach().numpy()
+        a, b = getattr(ours, name).array, getattr(theirs, name).detach().numpy()
         assert (
             np.abs(a).max() <= np.abs(b).max() * 1.05 and np.abs(b).max() <= np.abs(a).max() * 1.05
         )
-    assert ours.weight.data.std() == pytest.approx(theirs.weight.detach().numpy().std(), rel=0.1)
+    assert ours.weight.array.std() == pytest.approx(theirs.weight.detach().numpy().std(), rel=0.1)

@@ -36,9 +36,9 @@ def test_tiny_cnn_loss_drops_tenfold_in_100_sgd_steps():
         loss.backward()
         with sn.no_grad():
             for p in model.parameters():
-                p.data -= 0.5 * p.grad.data  # plain SGD, lr = 0.5
+                p.array -= 0.5 * p.grad.array  # plain SGD, lr = 0.5
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, f"loss went from {losses[0]:.3f} to {losses[-1]:.3f}"
     model.eval()
-    accuracy = (model(x).argmax(dim=1).data == y.data).mean()
+    accuracy = (model(x).argmax(dim=1).array == y.array).mean()
     assert accuracy == 1.0

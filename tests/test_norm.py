@@ -93,11 +93,11 @@ def test_training_input_gradient_is_not_trivially_zero():
     # With an upstream gradient of ones, dL/dx of a training BN is exactly 0 (why tests use random G).
     x, weight, bias, _, _ = _inputs((4, 3, 2, 2))
     batch_norm(x, None, None, weight, bias, training=True).sum().backward()
-    np.testing.assert_allclose(x.grad.data, 0, atol=1e-12)
+    np.testing.assert_allclose(x.grad.array, 0, atol=1e-12)
     x.grad = None
     g = np.random.default_rng(1).standard_normal(x.shape)
     batch_norm(x, None, None, weight, bias, training=True).backward(g)
-    assert np.abs(x.grad.data).max() > 1e-3
+    assert np.abs(x.grad.array).max() > 1e-3
 
 
 def test_backward_does_not_modify_the_upstream_gradient(kernels):
@@ -114,7 +114,7 @@ def test_backward_does_not_modify_the_upstream_gradient(kernels):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_forward_training_normalises_each_channel(shape, kernels):
     x = _inputs(shape)[0]
-    y = batch_norm(x, None, None, training=True).data
+    y = batch_norm(x, None, None, training=True).array
     axes = (0, *range(2, len(shape)))
     np.testing.assert_allclose(y.mean(axis=axes), 0, atol=1e-12)
     np.testing.assert_allclose(
@@ -126,21 +126,23 @@ def test_running_update_uses_unbiased_variance(kernels):
     x, weight, bias, _, _ = _inputs((4, 3, 2, 5))
     running_mean, running_var = sn.zeros(3, dtype=np.float64), sn.ones(3, dtype=np.float64)
     batch_norm(x, running_mean, running_var, weight, bias, training=True, momentum=0.25)
-    data = x.data.transpose(1, 0, 2, 3).reshape(3, -1)  # (C, N*H*W)
-    np.testing.assert_allclose(running_mean.data, 0.25 * data.mean(axis=1), rtol=1e-12)
-    np.testing.assert_allclose(running_var.data, 0.75 + 0.25 * data.var(axis=1, ddof=1), rtol=1e-12)
+    data = x.array.transpose(1, 0, 2, 3).reshape(3, -1)  # (C, N*H*W)
+    np.testing.assert_allclose(running_mean.array, 0.25 * data.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(
+        running_var.array, 0.75 + 0.25 * data.var(axis=1, ddof=1), rtol=1e-12
+    )
 
 
 def test_eval_uses_running_statistics_and_leaves_them_alone(kernels):
     x, weight, bias, running_mean, running_var = _inputs((4, 3, 3, 3))
-    before = running_mean.data.copy(), running_var.data.copy()
-    y = batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=1e-3).data
+    before = running_mean.array.copy(), running_var.array.copy()
+    y = batch_norm(x, running_mean, running_var, weight, bias, training=False, eps=1e-3).array
     shape = (1, 3, 1, 1)
-    expected = (x.data - before[0].reshape(shape)) / np.sqrt(before[1].reshape(shape) + 1e-3)
-    expected = expected * weight.data.reshape(shape) + bias.data.reshape(shape)
+    expected = (x.array - before[0].reshape(shape)) / np.sqrt(before[1].reshape(shape) + 1e-3)
+    expected = expected * weight.array.reshape(shape) + bias.array.reshape(shape)
     np.testing.assert_allclose(y, expected, rtol=1e-12)
-    np.testing.assert_array_equal(running_mean.data, before[0])
-    np.testing.assert_array_equal(running_var.data, before[1])
+    np.testing.assert_array_equal(running_mean.array, before[0])
+    np.testing.assert_array_equal(running_var.array, before[1])
 
 
 def test_float32_stays_float32(kernels):
@@ -156,8 +158,8 @@ def test_float32_is_accurate_for_inputs_with_a_large_mean(kernels):
     # x = 1000 + small noise: the variance is tiny next to the mean; a one-pass E[x^2] - E[x]^2 would fail.
     rng = np.random.default_rng(3)
     data = 1000 + rng.standard_normal((8, 4, 6, 6))
-    exact = batch_norm(sn.tensor(data), None, None, training=True).data
-    approx = batch_norm(sn.tensor(data, dtype=np.float32), None, None, training=True).data
+    exact = batch_norm(sn.tensor(data), None, None, training=True).array
+    approx = batch_norm(sn.tensor(data, dtype=np.float32), None, None, training=True).array
     np.testing.assert_allclose(approx, exact, atol=2e-3)
 
 
@@ -263,7 +265,9 @@ def test_fast_and_reference_paths_agree_end_to_end():
         with ctx():
             y = batch_norm(x, rm, rv, weight, bias, training=True)
             y.backward(g)
-        results.append([y.data, x.grad.data, weight.grad.data, bias.grad.data, rm.data, rv.data])
+        results.append(
+            [y.array, x.grad.array, weight.grad.array, bias.grad.array, rm.array, rv.array]
+        )
     for fast, ref in zip(*results, strict=True):
         np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-5)
 
@@ -277,8 +281,8 @@ def test_fast_and_reference_paths_agree_end_to_end():
 def test_matches_torch(torch, shape, training, dtype, rtol, kernels):
     x, weight, bias, running_mean, running_var = _inputs(shape, dtype=dtype)
     g = np.random.default_rng(6).standard_normal(shape).astype(dtype)
-    tx, tw, tb = (torch.tensor(t.data, requires_grad=True) for t in (x, weight, bias))
-    trm, trv = torch.tensor(running_mean.data), torch.tensor(running_var.data)
+    tx, tw, tb = (torch.tensor(t.array, requires_grad=True) for t in (x, weight, bias))
+    trm, trv = torch.tensor(running_mean.array), torch.tensor(running_var.array)
     ty = torch.nn.functional.batch_norm(
         tx, trm, trv, tw, tb, training=training, momentum=0.2, eps=1e-4
     )
@@ -288,12 +292,12 @@ def test_matches_torch(torch, shape, training, dtype, rtol, kernels):
     )
     y.backward(g)
     pairs = [
-        (y.data, ty),
-        (x.grad.data, tx.grad),
-        (weight.grad.data, tw.grad),
-        (bias.grad.data, tb.grad),
-        (running_mean.data, trm),
-        (running_var.data, trv),
+        (y.array, ty),
+        (x.grad.array, tx.grad),
+        (weight.grad.array, tw.grad),
+        (bias.grad.array, tb.grad),
+        (running_mean.array, trm),
+        (running_var.array, trv),
     ]
     for ours, theirs in pairs:
         theirs = theirs.detach().numpy()

@@ -136,7 +136,7 @@ def test_global_avg_pool2d_gradcheck():
 
 
 def torch_pool(torch, fn, x, g, **kwargs):
-    tx = torch.tensor(x.data, requires_grad=True)
+    tx = torch.tensor(x.array, requires_grad=True)
     y = fn(tx, **kwargs)
     indices = None
     if isinstance(y, tuple):
@@ -146,13 +146,13 @@ def torch_pool(torch, fn, x, g, **kwargs):
 
 
 def ours_pool(fn, x, g, **kwargs):
-    x = sn.tensor(x.data, requires_grad=True)
+    x = sn.tensor(x.array, requires_grad=True)
     y = fn(x, **kwargs)
     indices = None
     if isinstance(y, tuple):
         y, indices = y
     y.backward(g)
-    return y.data, x.grad.data, None if indices is None else indices.data
+    return y.array, x.grad.array, None if indices is None else indices.array
 
 
 @torch_settings
@@ -268,16 +268,16 @@ def test_max_pool_gradient_adds_where_one_element_wins_overlapping_windows():
     )
     max_pool2d(x, 2, stride=1).sum().backward()
     # The 1 wins both top windows; a window of zeros credits its first element.
-    np.testing.assert_array_equal(x.grad.data[0, 0], [[0, 2, 0], [1, 1, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.array[0, 0], [[0, 2, 0], [1, 1, 0], [0, 0, 0]])
 
 
 def test_one_image_and_return_indices():
     x = sn.randn(3, 6, 6)
     y, indices = max_pool2d(x, 2, return_indices=True)
     assert y.shape == indices.shape == (3, 3, 3)
-    flat = x.data.reshape(3, -1)
+    flat = x.array.reshape(3, -1)
     np.testing.assert_array_equal(
-        np.take_along_axis(flat, indices.data.reshape(3, -1), 1).reshape(3, 3, 3), y.data
+        np.take_along_axis(flat, indices.array.reshape(3, -1), 1).reshape(3, 3, 3), y.array
     )
     assert avg_pool2d(x, 3).shape == (3, 2, 2)
     assert adaptive_avg_pool2d(x, (2, None)).shape == (3, 2, 6)

@@ -37,7 +37,7 @@ def test_tensor_from_numpy_keeps_dtype_and_copies():
 def test_tensor_class_wraps_without_copy():
     a = np.zeros(3, np.float64)
     x = sn.Tensor(a)
-    assert x.data is a and x.dtype == np.float64 and x.is_leaf and not x.requires_grad
+    assert x.array is a and x.dtype == np.float64 and x.is_leaf and not x.requires_grad
     assert sn.Tensor(2.0).dtype == np.float32
 
 
@@ -78,13 +78,13 @@ def test_attributes():
     assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3 and x.numel() == 24
     assert x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4 and len(x) == 2
     assert x.device == "cpu" and x.is_leaf and x.grad is None and x.grad_fn is None
-    assert x.contiguous() is x and isinstance(x.data, np.ndarray)
+    assert x.contiguous() is x and isinstance(x.array, np.ndarray)
 
 
 def test_conversions():
     x = sn.tensor([[1.5]])
     assert x.item() == 1.5 and float(x) == 1.5 and int(x) == 1 and bool(x)
-    assert x.tolist() == [[1.5]] and x.numpy() is x.data
+    assert x.tolist() == [[1.5]] and x.numpy() is x.array
     assert np.asarray(x).dtype == np.float32 and np.asarray(x, dtype=np.float64).dtype == np.float64
     assert (
         x.long().dtype == np.int64 and x.bool().dtype == np.bool_ and x.double().dtype == np.float64
@@ -95,7 +95,7 @@ def test_conversions():
 def test_clone_is_a_differentiable_copy():
     x = sn.tensor([1.0, 2.0], requires_grad=True)
     y = x.clone()
-    assert not np.shares_memory(x.data, y.data) and y.grad_fn is not None
+    assert not np.shares_memory(x.array, y.array) and y.grad_fn is not None
     (y * 3).sum().backward()
     assert x.grad.tolist() == [3.0, 3.0]
 
@@ -248,3 +248,109 @@ def test_zero_dim_tensors():
     assert x.var(correction=0).item() == 0.0
     with pytest.raises(IndexError):
         x.sum(1)
+
+
+# ---------------------------------------------------------------------- .data (PyTorch's), .array
+
+
+def _data_facts(lib):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    d, dy = x.data, y.data
+    d[0] = 10.0  # shares memory: x sees it
+    return [
+        type(d) is type(x),
+        d.requires_grad,
+        d.is_leaf,
+        d.grad_fn is None,
+        dy.is_leaf,
+        dy.grad_fn is None,
+        x.tolist(),
+        x._version,
+        d._version,
+        x.data is x.data,  # a new tensor each time, as in PyTorch
+    ]
+
+
+def test_data_is_a_detached_tensor_sharing_memory_as_in_torch(torch):
+    assert _data_facts(sn) == _data_facts(torch)
+    x = sn.tensor([1.0, 2.0], requires_grad=True)
+    assert np.shares_memory(x.data.array, x.array) and x.data.numpy() is x.array
+
+
+def _write_through(lib, how):
+    """A saved input changed in place after forward: through .data (unseen) or .detach (caught)."""
+    w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a = w * 1
+    loss = (a * a).sum()  # Mul saves a
+    getattr(a, how)().mul_(2) if how == "detach" else a.data.mul_(2)
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        return "modified by an inplace operation" in str(error)
+    return w.grad.tolist()
+
+
+@pytest.mark.parametrize("how", ["data", "detach"])
+def test_changes_through_data_are_invisible_to_autograd_and_through_detach_caught(how, torch):
+    ours, theirs = _write_through(sn, how), _write_through(torch, how)
+    assert ours == theirs
+    assert ours == ([4.0, 8.0, 12.0] if how == "data" else True)
+
+
+def _set_data(lib):
+    x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x.data = lib.zeros(5, dtype=lib.float64)  # any shape and dtype
+    y = lib.ones(2)
+    y.data = lib.arange(3)
+    return [list(x.shape), str(x.dtype).split(".")[-1], x.requires_grad, x.is_leaf, y.tolist()]
+
+
+def test_setting_data_swaps_the_storage_as_in_torch(torch):
+    assert _set_data(sn) == _set_data(torch)
+    x = sn.tensor([1.0, 2.0])
+    new = sn.tensor([5.0, 6.0, 7.0])
+    x.data = new
+    assert x.array is new.array  # the storage itself, not a copy
+
+
+def _set_data_errors(lib, value):
+    x = lib.ones(2, requires_grad=True)
+    try:
+        x.data = value(lib)
+    except (TypeError, RuntimeError) as error:
+        return type(error).__name__, str(error).split(" (")[0]
+    return None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [lambda lib: np.zeros(2, np.float32), lambda lib: [1.0, 2.0], lambda lib: lib.arange(3)],
+    ids=["ndarray", "list", "integer-tensor"],
+)
+def test_setting_data_refuses_what_torch_refuses(value, torch):
+    ours, theirs = _set_data_errors(sn, value), _set_data_errors(torch, value)
+    assert ours is not None and ours[0] == theirs[0]
+    assert ours[1].startswith(theirs[1].split(",")[0])
+
+
+def _old_sgd_idioms(lib):
+    w = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    (w * w).sum().backward()
+    w.data -= 0.25 * w.grad  # Python sets w.data to the changed tensor afterwards
+    first = w.tolist()
+    w.data.add_(w.grad, alpha=-0.5)
+    w.data.mul_(2)
+    second = w.tolist()
+    w.data.zero_()
+    return [first, second, w.tolist(), w._version, w.requires_grad]
+
+
+def test_old_update_idioms_through_data_change_the_tensor_as_in_torch(torch):
+    assert _old_sgd_idioms(sn) == _old_sgd_idioms(torch)
+    p = sn.tensor([1.0, 2.0], requires_grad=True)
+    (p * p).sum().backward()
+    memory = p.array
+    p.array -= 0.5 * p.grad  # the raw array: NumPy's operator, a Tensor on the right
+    p.data -= 0.25 * p.grad  # PyTorch's .data: the Tensor's own in-place operator
+    assert p.array is memory and p.tolist() == [-0.5, -1.0] and p._version == 0

@@ -128,5 +128,5 @@ class MyBatchNorm2d(nn.Module):
         raise NotImplementedError("TASK 3.5 (The layer): complete MyBatchNorm2d.__init__() in pool_bn.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        # HINT: the Function takes the buffers' arrays (self.running_mean.data) so it can update them.
+        # HINT: the Function takes the buffers' arrays (self.running_mean.array) so it can update them.
         raise NotImplementedError("TASK 3.5 (The layer): complete MyBatchNorm2d.forward() in pool_bn.py")

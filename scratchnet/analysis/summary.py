@@ -226,7 +226,7 @@ def summary(
         shapes = [t.shape for t in tensors]
         row.output_shape = shapes[0] if len(shapes) == 1 else shapes
         row.activations = sum(t.numel() for t in tensors)
-        row.activation_bytes = sum(t.data.nbytes for t in tensors)
+        row.activation_bytes = sum(t.array.nbytes for t in tensors)
         counter = MAC_COUNTERS.get(type(module))
         if row.is_leaf and counter is not None and tensors:
             row.macs = counter(module, tensors[0])
@@ -262,10 +262,10 @@ def summary(
         input_shape=shape,
         total_params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
-        param_bytes=sum(p.data.nbytes for p in params),
+        param_bytes=sum(p.array.nbytes for p in params),
         macs=sum(r.macs for r in leaves),
         activations=sum(r.activations for r in leaves),
         activation_bytes=sum(r.activation_bytes for r in leaves),
-        input_bytes=x.data.nbytes,
+        input_bytes=x.array.nbytes,
         notes=notes,
     )

@@ -61,7 +61,7 @@ def backward(
         )
     total = None
     for t, g in zip(tensors, grad_tensors, strict=True):
-        if g is None and t.data.size != 1:
+        if g is None and t.array.size != 1:
             raise RuntimeError(
                 f"backward: grad_tensors must be given for the output of shape {t.shape}"
             )
@@ -100,7 +100,7 @@ class CtxFunction(Function):
             tensors
         ):  # their arrays as attributes: the version check and free() see them
             if isinstance(t, Tensor):
-                setattr(self, f"saved_array_{i}", t.data)
+                setattr(self, f"saved_array_{i}", t.array)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -146,9 +146,9 @@ class CtxFunction(Function):
                 )
         self.output_ids = [id(t) for t in outputs]
         self.output_zeros = [
-            (get_xp(t.data), t.shape, t.dtype) for t in outputs
+            (get_xp(t.array), t.shape, t.dtype) for t in outputs
         ]  # for unused outputs
-        result = tuple(t.data for t in outputs)
+        result = tuple(t.array for t in outputs)
         return result if self.output_is_tuple else result[0]
 
     def backward(self, *gys: Array) -> tuple[Array | None, ...]:
@@ -174,7 +174,7 @@ class CtxFunction(Function):
                         "return None in its place"
                     )
                 continue
-            gxs.append(grad.data if isinstance(grad, Tensor) else grad)
+            gxs.append(grad.array if isinstance(grad, Tensor) else grad)
         return tuple(gxs)
 
     def free(self) -> None:
@@ -228,7 +228,7 @@ def _rebind_dirty_inputs(node: CtxFunction, outputs: Any) -> Any:
             )
         made = listed[position]
         if inputs is not None:  # recorded: the node's input becomes a stand-in for the old version
-            stand_in = Tensor(original.data)
+            stand_in = Tensor(original.array)
             stand_in.requires_grad, stand_in.creator, stand_in.generation = (
                 original.requires_grad,
                 original.creator,
@@ -305,7 +305,7 @@ def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> 
     tensor = data if isinstance(data, Tensor) else Tensor(data)
     if requires_grad:
         tensor = (
-            Tensor(tensor.data, requires_grad=True)
+            Tensor(tensor.array, requires_grad=True)
             if not tensor.is_leaf
             else tensor.requires_grad_(True)
         )

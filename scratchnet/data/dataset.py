@@ -179,5 +179,5 @@ def collate(samples: Sequence[Any]) -> tuple[np.ndarray, ...]:
 
 def _as_numpy(a: Any) -> np.ndarray:
     if isinstance(a, Tensor):
-        a = a.data
+        a = a.array
     return np.asarray(to_device(a, "cpu"))

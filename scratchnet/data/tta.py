@@ -146,7 +146,7 @@ def predict_views(
                 logits = np.concatenate(
                     [
                         np.asarray(
-                            model(Tensor(np.ascontiguousarray(views[i : i + batch_size]))).data
+                            model(Tensor(np.ascontiguousarray(views[i : i + batch_size]))).array
                         )
                         for i in range(0, len(views), batch_size)
                     ]

@@ -221,7 +221,7 @@ def _encode(obj: Any, path: str, arrays: dict[str, np.ndarray], depth: int = 0) 
     if depth > MAX_DEPTH:
         raise ValueError(f"save: {path} is nested more than {MAX_DEPTH} levels deep")
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.generic):
         array = np.asarray(to_device(obj, "cpu"))
         if array.dtype == object:

@@ -107,7 +107,7 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
     inputs: dict[str, Tensor] = {}
 
     def make_leaf(module: nn.Module, args: Any, out: Tensor) -> Tensor:
-        return Tensor(out.data, requires_grad=True)
+        return Tensor(out.array, requires_grad=True)
 
     handles = [model.inception4a.register_forward_hook(make_leaf)]  # first, so the hooks below see the leaf
     for name in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
@@ -153,7 +153,7 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
         "norms": {name: float(np.linalg.norm(g)) for name, g in grads.items()},
         "weighted_aux_norms": {name: float(np.linalg.norm(AUX_WEIGHT * grads[name])) for name in ("aux1", "aux2")},
         "max_error": float(np.max(np.abs(grads["total"] - combined))),
-        "map_4a": leaf.data,
+        "map_4a": leaf.array,
         "cosines": {
             f"{a}, {b}": float(np.sum(grads[a] * grads[b]) / (np.linalg.norm(grads[a]) * np.linalg.norm(grads[b])))
             for a, b in (("main", "aux1"), ("main", "aux2"), ("aux1", "aux2"))

@@ -70,7 +70,7 @@ class SEBlock(nn.Module):
         N, C = u.shape[:2]
         z = self.squeeze(u).flatten(1)  # (N, C): one number per channel, the whole image's mean
         s = self.sigmoid(self.fc2(self.relu(self.fc1(z))))  # (N, C), each in (0, 1)
-        self.last_excitation = s.data.copy()
+        self.last_excitation = s.array.copy()
         return u * s.reshape(N, C, 1, 1)  # channel c scaled by s_c
 
 

@@ -38,7 +38,7 @@ class UninitializedParameter(Parameter):
 
     def materialize(self, shape: tuple[int, ...]) -> None:
         """Become a ``Parameter`` of ``shape`` (zeros; the layer's ``reset_parameters`` fills it)."""
-        self.data = get_xp(self.data).zeros(shape, dtype=self.dtype)  # keeps the dtype and device
+        self.array = get_xp(self.array).zeros(shape, dtype=self.dtype)  # keeps the dtype and device
         self.__class__ = Parameter
 
     def __repr__(self) -> str:
@@ -51,7 +51,7 @@ class UninitializedBuffer(Tensor):
     __slots__ = ()
 
     def materialize(self, shape: tuple[int, ...]) -> None:
-        self.data = get_xp(self.data).zeros(shape, dtype=self.dtype)
+        self.array = get_xp(self.array).zeros(shape, dtype=self.dtype)
         self.__class__ = Tensor
 
     def __repr__(self) -> str:
@@ -62,7 +62,7 @@ def _uninitialized(tensor: Tensor | None, kind: type[Tensor]) -> Tensor | None:
     """An uninitialized stand-in for ``tensor`` (same dtype and device), or None for None."""
     if tensor is None:
         return None
-    empty = get_xp(tensor.data).empty(0, dtype=tensor.dtype)
+    empty = get_xp(tensor.array).empty(0, dtype=tensor.dtype)
     return kind(empty) if kind is UninitializedParameter else kind(empty, requires_grad=False)
 
 

@@ -40,7 +40,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, dtype=np.float32)
         super().__init__(
-            data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad
+            data.array if isinstance(data, Tensor) else data, requires_grad=requires_grad
         )
 
     def __repr__(self) -> str:
@@ -367,26 +367,26 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad = Tensor(param.grad.data * 0)
+                param.grad = Tensor(param.grad.array * 0)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move to ``"cpu"``/``"cuda"``/a ``device``, or cast floating tensors to a dtype, IN PLACE; returns self.
 
         Takes PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``,
         keywords ``device=``, ``dtype=``, ``non_blocking=`` (no effect: copies are synchronous).
-        Unlike ``Tensor.to``, parameters stay the same objects (only their ``.data`` and ``.grad``
+        Unlike ``Tensor.to``, parameters stay the same objects (only their ``.array`` and ``.grad``
         change), so an optimizer built before ``model.to("cuda")`` still updates them.
         """
         target_device, dtype = parse_to("Module.to", args, kwargs)
         for tensor in self._all_tensors():
             if target_device is not None:
-                tensor.data = to_device(tensor.data, str(target_device))
+                tensor.array = to_device(tensor.array, str(target_device))
                 if tensor.grad is not None:
-                    tensor.grad.data = to_device(tensor.grad.data, str(target_device))
+                    tensor.grad.array = to_device(tensor.grad.array, str(target_device))
             if dtype is not None and tensor.dtype.kind == "f":  # integer buffers keep their dtype
-                tensor.data = tensor.data.astype(dtype)
+                tensor.array = tensor.array.astype(dtype)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                    tensor.grad.array = tensor.grad.array.astype(dtype)
         return self
 
     def cpu(self) -> Module:
@@ -429,10 +429,10 @@ class Module:
         destination = {} if destination is None else destination
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else Tensor(param.data)
+                destination[prefix + name] = param if keep_vars else Tensor(param.array)
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buffer if keep_vars else Tensor(buffer.data)
+                destination[prefix + name] = buffer if keep_vars else Tensor(buffer.array)
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(
@@ -466,7 +466,7 @@ class Module:
                 continue
             value = state_dict[key]
             if isinstance(value, Tensor):
-                array = value.data
+                array = value.array
             else:  # a NumPy or CuPy array, a number, or anything NumPy can convert (a torch CPU tensor)
                 array = value if is_cuda_array(value) else np.asarray(value)
             uninitialized = hasattr(
@@ -511,7 +511,7 @@ class Module:
                 own[key], "materialize"
             ):  # PyTorch's lazy-layer rule: shaped by what is loaded
                 own[key].materialize(array.shape)
-            own[key].data[...] = array  # in place: the parameter objects stay the same
+            own[key].array[...] = array  # in place: the parameter objects stay the same
         for module in self.modules():
             if hasattr(
                 module, "finish_lazy_load"

@@ -73,7 +73,7 @@ class _BatchNorm(Module):
             )
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1  # an int64 0-d array, updated in place
+            self.num_batches_tracked.array += 1  # an int64 0-d array, updated in place
             if self.momentum is None:  # a cumulative average: batch k gets weight 1/k
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         # Batch statistics in training, and also in eval when no running statistics are kept.

@@ -150,7 +150,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0:
         return input
-    keep = rng.random(input.shape, get_xp(input.data)) >= p  # True with probability 1 - p
+    keep = rng.random(input.shape, get_xp(input.array)) >= p  # True with probability 1 - p
     # p = 1 drops everything; the scale 1 / (1 - p) would be inf, so the mask is all zeros.
     scale = 0.0 if p == 1 else 1 / (1 - p)
     mask = keep.astype(input.dtype) * input.dtype.type(scale)

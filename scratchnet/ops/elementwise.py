@@ -121,7 +121,7 @@ def write_out(name: str, result: Tensor, out: Tensor | None) -> Tensor:
             f"{name}(): out= has shape {out.shape}, the result has shape {result.shape}"
         )
     _check_writeable(out, name)
-    out.data[...] = result.data
+    out.array[...] = result.array
     out._bump_version()  # a graph that saved out's old values must refuse to use them
     return out
 
@@ -382,7 +382,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick a where condition is true, else b.  Gradient flows to the picked input only."""
     a, b = _operands("where", a, b)
     condition = (
-        condition.data if isinstance(condition, Tensor) else get_xp(a.data).asarray(condition)
+        condition.array if isinstance(condition, Tensor) else get_xp(a.array).asarray(condition)
     )
     if (
         condition.dtype != bool

@@ -70,7 +70,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         )
     if a.ndim > 2 and b.ndim > 2:
         try:
-            get_xp(a.data).broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            get_xp(a.array).broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
             raise ValueError(
                 f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast"

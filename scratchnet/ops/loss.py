@@ -137,8 +137,8 @@ def _target_weights(
         )
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    xp = get_xp(x.data)
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    xp = get_xp(x.array)
+    t = target.array if isinstance(target, Tensor) else xp.asarray(target)
     C = x.shape[1]
     expected = x.shape[:1] + x.shape[2:]
     if t.dtype.kind not in "iu":
@@ -170,7 +170,7 @@ def _target_weights(
     if label_smoothing:
         a *= 1 - label_smoothing
         a += label_smoothing / C
-    w = xp.ones(C, dtype=x.dtype) if weight is None else weight.data.astype(x.dtype)
+    w = xp.ones(C, dtype=x.dtype) if weight is None else weight.array.astype(x.dtype)
     if weight is not None:
         a *= w.reshape(classes.shape)
     a *= ~ignored[:, None]  # ignored targets: a = 0, no loss, no gradient
@@ -261,8 +261,8 @@ def binary_cross_entropy_with_logits(
             f"{getattr(target, 'shape', None)} must have the same shape"
         )
     x, t = _operands("binary_cross_entropy_with_logits", input, target)
-    w = None if weight is None else weight.data.astype(x.dtype)
-    p = None if pos_weight is None else pos_weight.data.astype(x.dtype)
+    w = None if weight is None else weight.array.astype(x.dtype)
+    p = None if pos_weight is None else pos_weight.array.astype(x.dtype)
     return BceWithLogitsFunction(reduction, w, p)(x, t)
 
 

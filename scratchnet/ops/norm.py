@@ -163,7 +163,7 @@ def batch_norm(
             raise ValueError(
                 f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}"
             )
-    if training and input.data.size // C <= 1:
+    if training and input.array.size // C <= 1:
         raise ValueError(
             f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
         )
@@ -172,17 +172,17 @@ def batch_norm(
             "batch_norm: running_mean and running_var must be given in eval mode (training=False)"
         )
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and device_of(t.data) != device_of(
-            input.data
+        if t is not None and device_of(t.array) != device_of(
+            input.array
         ):  # not inputs of the Function: here
             raise RuntimeError(
-                f"batch_norm: input is on {device_of(input.data)} but {name} is on {device_of(t.data)}; "
+                f"batch_norm: input is on {device_of(input.array)} but {name} is on {device_of(t.array)}; "
                 "move the module with .to(device) (it moves the running statistics too)"
             )
     affine = [t for t in (weight, bias) if t is not None]
     function = BatchNormFunction(
-        None if running_mean is None else running_mean.data,
-        None if running_var is None else running_var.data,
+        None if running_mean is None else running_mean.array,
+        None if running_var is None else running_var.array,
         training,
         momentum,
         eps,

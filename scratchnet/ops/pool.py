@@ -372,7 +372,7 @@ def adaptive_max_pool2d(
         function = AdaptiveMaxPool2dFunction((OH, OW))
         y, indices = function(x), Tensor(function.indices)
     if not batched:
-        y, indices = squeeze(y, 0), Tensor(indices.data[0])
+        y, indices = squeeze(y, 0), Tensor(indices.array[0])
     return (y, indices) if return_indices else y
 
 

@@ -57,7 +57,7 @@ def broadcast_to(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     if x.shape == shape:
         return x
     try:
-        get_xp(x.data).broadcast_shapes(x.shape, shape)
+        get_xp(x.array).broadcast_shapes(x.shape, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
     return BroadcastToFunction(shape)(x)
@@ -284,9 +284,9 @@ def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
 def _check_not_empty(op: str, x: Tensor, dim: int | tuple[int, ...] | None) -> None:
     if not isinstance(
         x, Tensor
-    ):  # x.data of a NumPy array is a memoryview: say what is wrong instead
+    ):  # x.array of a NumPy array is a memoryview: say what is wrong instead
         raise TypeError(f"{op}: {not_a_tensor(x)}")
-    if x.data.size == 0:
+    if x.array.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {x.shape} (dim={dim})")
 
 

@@ -36,16 +36,16 @@ class ReshapeFunction(Function):
 
 def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
     """Same values, new shape (one size may be -1).  Backward reshapes the gradient back."""
-    if not isinstance(x, Tensor):  # x.data is read below, before the Function would check it
+    if not isinstance(x, Tensor):  # x.array is read below, before the Function would check it
         raise TypeError(f"reshape: {not_a_tensor(x)}")
     if len(shape) == 1 and isinstance(shape[0], Sequence):
         shape = tuple(shape[0])
     shape = tuple(int(s) for s in shape)
     known = math.prod(s for s in shape if s != -1)
-    target = tuple(x.data.size // known if s == -1 and known else s for s in shape)
-    if shape.count(-1) > 1 or math.prod(target) != x.data.size:
+    target = tuple(x.array.size // known if s == -1 and known else s for s in shape)
+    if shape.count(-1) > 1 or math.prod(target) != x.array.size:
         raise ValueError(
-            f"reshape: cannot view a tensor of shape {x.shape} ({x.data.size} elements) as {shape}"
+            f"reshape: cannot view a tensor of shape {x.shape} ({x.array.size} elements) as {shape}"
         )
     if target == x.shape:
         return x
@@ -233,7 +233,7 @@ def _index_on(index: Any, device: str) -> Any:
 
 def _unwrap_index(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
         return tuple(_unwrap_index(i) for i in index)
     if isinstance(index, list) and any(isinstance(i, Tensor) for i in index):

@@ -68,18 +68,18 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
-        xp = get_xp(p.data)
+        xp = get_xp(p.array)
         rho, eps = group["rho"], group["eps"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(p.data)  # v: running mean of g^2
-            state["acc_delta"] = xp.zeros_like(p.data)  # u: running mean of delta^2
+            state["square_avg"] = xp.zeros_like(p.array)  # v: running mean of g^2
+            state["acc_delta"] = xp.zeros_like(p.array)  # u: running mean of delta^2
         state["step"] += 1
 
         g = grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p.array
         state["square_avg"] = rho * state["square_avg"] + (1 - rho) * g * g
         delta = xp.sqrt(state["acc_delta"] + eps) / xp.sqrt(state["square_avg"] + eps) * g
         state["acc_delta"] = rho * state["acc_delta"] + (1 - rho) * delta * delta
-        p.data -= group["lr"] * delta
+        p.array -= group["lr"] * delta

@@ -79,7 +79,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
-        xp = get_xp(p.data)
+        xp = get_xp(p.array)
         lr, (beta1, beta2), eps, decay = (
             group["lr"],
             group["betas"],
@@ -88,19 +88,19 @@ class Adam(Optimizer):
         )
         if not state:
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(p.data)  # m
-            state["exp_avg_sq"] = xp.zeros_like(p.data)  # v
+            state["exp_avg"] = xp.zeros_like(p.array)  # m
+            state["exp_avg_sq"] = xp.zeros_like(p.array)  # v
             if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                state["max_exp_avg_sq"] = xp.zeros_like(p.array)
         state["step"] += 1
         t = state["step"]
 
         g = grad
         if decay != 0:
             if self.decoupled_weight_decay:
-                p.data *= 1 - lr * decay  # AdamW: shrink the weight itself, before the Adam step
+                p.array *= 1 - lr * decay  # AdamW: shrink the weight itself, before the Adam step
             else:
-                g = g + decay * p.data  # Adam: L2 penalty through the gradient
+                g = g + decay * p.array  # Adam: L2 penalty through the gradient
 
         state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
         state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
@@ -111,7 +111,7 @@ class Adam(Optimizer):
 
         step_size = lr / (1 - beta1**t)  # bias correction of m
         denom = xp.sqrt(v) / math.sqrt(1 - beta2**t) + eps  # bias correction of v
-        p.data -= step_size * state["exp_avg"] / denom
+        p.array -= step_size * state["exp_avg"] / denom
 
 
 class AdamW(Adam):

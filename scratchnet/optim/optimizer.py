@@ -82,7 +82,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor(get_xp(p.data).zeros_like(p.data))
+                    p.grad = Tensor(get_xp(p.array).zeros_like(p.array))
 
     def step(self) -> None:
         """Update every parameter that has a gradient, one group after the other."""
@@ -90,14 +90,14 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad.data
+                grad = p.grad.array
                 if group.get("maximize", False):
                     grad = -grad  # gradient ascent: follow +grad instead of -grad
                 self.update(p, grad, self.state.setdefault(p, {}), group)
                 p._bump_version()  # p changed in place: a graph that saved p can no longer use it
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Apply the update rule to one parameter, in place on ``p.data`` (subclasses write this)."""
+        """Apply the update rule to one parameter, in place on ``p.array`` (subclasses write this)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ saving and loading

@@ -72,20 +72,20 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
-        xp = get_xp(p.data)
+        xp = get_xp(p.array)
         alpha, mu = group["alpha"], group["momentum"]
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(p.data)
+            state["square_avg"] = xp.zeros_like(p.array)
             if mu > 0:
-                state["momentum_buffer"] = xp.zeros_like(p.data)
+                state["momentum_buffer"] = xp.zeros_like(p.array)
             if group["centered"]:
-                state["grad_avg"] = xp.zeros_like(p.data)
+                state["grad_avg"] = xp.zeros_like(p.array)
         state["step"] += 1
 
         g = grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p.array
         state["square_avg"] = alpha * state["square_avg"] + (1 - alpha) * g * g
         if group["centered"]:
             state["grad_avg"] = alpha * state["grad_avg"] + (1 - alpha) * g
@@ -97,6 +97,6 @@ class RMSprop(Optimizer):
 
         if mu > 0:
             state["momentum_buffer"] = mu * state["momentum_buffer"] + g / scale
-            p.data -= group["lr"] * state["momentum_buffer"]
+            p.array -= group["lr"] * state["momentum_buffer"]
         else:
-            p.data -= group["lr"] * g / scale
+            p.array -= group["lr"] * g / scale

@@ -76,7 +76,8 @@ class SGD(Optimizer):
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
         g = grad
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data  # L2 penalty: d/dp (lambda/2 ||p||^2) = lambda p
+            # L2 penalty: d/dp (lambda/2 ||p||^2) = lambda p
+            g = g + group["weight_decay"] * p.array
         mu = group["momentum"]
         if mu != 0:
             if "momentum_buffer" not in state:
@@ -91,4 +92,4 @@ class SGD(Optimizer):
                 buffer += g if group["dampening"] == 0 else (1 - group["dampening"]) * g
             buffer = state["momentum_buffer"]
             g = g + mu * buffer if group["nesterov"] else buffer
-        add_scaled_(p.data, -group["lr"], g)  # p -= lr * g, in place, so every holder of p sees it
+        add_scaled_(p.array, -group["lr"], g)  # p -= lr * g, in place, so every holder of p sees it

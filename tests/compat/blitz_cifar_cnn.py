@@ -77,8 +77,10 @@ correct_pred = {classname: 0 for classname in classes}
 with torch.no_grad():
     for data in testloader:
         images, labels = data
+        # calculate outputs by running images through the network
         outputs = net(images)
-        _, predicted = torch.max(outputs, 1)
+        # the class with the highest energy is what we choose as prediction
+        _, predicted = torch.max(outputs.data, 1)
         total += labels.size(0)
         correct += (predicted == labels).sum().item()
         for label, prediction in zip(labels, predicted):

@@ -183,10 +183,10 @@ class MyBatchNorm2d(nn.Module):
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
-        # HINT: the Function takes the buffers' arrays (self.running_mean.data) so it can update them.
+        # HINT: the Function takes the buffers' arrays (self.running_mean.array) so it can update them.
         ### BEGIN SOLUTION
         function = BatchNormFunction(
-            self.running_mean.data, self.running_var.data, self.training, self.momentum, self.eps
+            self.running_mean.array, self.running_var.array, self.training, self.momentum, self.eps
         )
         return function(x, self.weight, self.bias)
         ### END SOLUTION
