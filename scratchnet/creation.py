@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import normalize_device, to_device
+from scratchnet.dtypes import DEFAULT_FLOAT
 from scratchnet.rng import generator, numpy_generator
-from scratchnet.tensor import DEFAULT_FLOAT, Tensor, _to_array
+from scratchnet.tensor import Tensor, _to_array
 
 
 def _make(array: Any, dtype: Any, device: str | None, requires_grad: bool) -> Tensor:

@@ -17,16 +17,11 @@ import numpy as np
 
 from scratchnet.backend import Array, device_of, fast_kernel, get_xp, normalize_device
 from scratchnet.backend import to_device as move_array
+from scratchnet.dtypes import DEFAULT_FLOAT, result_dtype
 from scratchnet.function import Function, is_grad_enabled
 from scratchnet.ops.reduce import sum_to
-from scratchnet.tensor import (
-    DEFAULT_FLOAT,
-    Tensor,
-    _check_writeable,
-    as_tensor,
-    broadcast_shape,
-    result_dtype,
-)
+from scratchnet.shapes import broadcast_shape
+from scratchnet.tensor import Tensor, _check_writeable, as_tensor
 
 
 class AddFunction(Function):

@@ -18,7 +18,8 @@ import numpy as np
 
 from scratchnet.backend import Array, get_xp
 from scratchnet.function import Function, not_a_tensor
-from scratchnet.tensor import Tensor, accepts_numpy_names, normalize_dims
+from scratchnet.shapes import accepts_numpy_names, normalize_dims
+from scratchnet.tensor import Tensor
 
 
 def sum_to(g: Array, shape: tuple[int, ...]) -> Array:

@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 
 from scratchnet.backend import Array, device_of, get_xp, to_device
+from scratchnet.dtypes import promote_types
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.reduce import sum_to
-from scratchnet.tensor import Tensor, as_tensor, normalize_dims, promote_types
+from scratchnet.shapes import normalize_dims
+from scratchnet.tensor import Tensor, as_tensor
 
 
 class ReshapeFunction(Function):

@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 from scratchnet.backend import Array, get_xp
 from scratchnet.function import Function
-from scratchnet.tensor import Tensor, normalize_dims
+from scratchnet.shapes import normalize_dims
+from scratchnet.tensor import Tensor
 
 
 class TopkFunction(Function):
