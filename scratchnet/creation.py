@@ -1,4 +1,4 @@
-"""Functions that make new tensors: ``tensor``, ``zeros``, ``ones``, ``full``, ``randn``, ... (PyTorch's names).
+"""Functions that make new tensors, under PyTorch's names: ``tensor``, ``zeros``, ``randn``, ...
 
 Every one takes ``dtype`` (default float32 for floating values), ``device`` ("cpu" or "cuda") and
 ``requires_grad``. Random tensors are drawn on the CPU from ``scratchnet.rng`` and then moved, so a
@@ -126,7 +126,7 @@ def full(
 def zeros_like(
     other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
 ) -> Tensor:
-    """Zeros with the shape, dtype and device of ``other`` (``dtype=``/``device=`` override them)."""
+    """Zeros with the shape, dtype and device of ``other`` (``dtype=``/``device=`` override)."""
     return _make(
         np.zeros(other.shape, dtype=dtype or other.dtype),
         None,
@@ -162,7 +162,9 @@ def full_like(
 def empty(
     *size: Any, dtype: Any = DEFAULT_FLOAT, requires_grad: bool = False, device: str | None = "cpu"
 ) -> Tensor:
-    """PyTorch's "uninitialized" tensor; here it holds zeros (any content is allowed, zeros are reproducible)."""
+    """PyTorch's "uninitialized" tensor; here it holds zeros (any content is allowed, and zeros
+    are reproducible).
+    """
     return zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
@@ -191,7 +193,7 @@ def randn(
     device: str | None = "cpu",
     generator: Any = None,
 ) -> Tensor:
-    """Standard normal samples N(0, 1) of the given shape (from ``generator`` if given, as in PyTorch)."""
+    """Standard normal samples N(0, 1) of the given shape (from ``generator`` if given)."""
     return _make(
         numpy_generator(generator).standard_normal(_shape(size)), dtype, device, requires_grad
     )
@@ -253,7 +255,7 @@ def arange(
     return _make(array, dtype, device, requires_grad)
 
 
-# --------------------------------------------------------------------------- more of PyTorch's names (issue 14)
+# ------------------------------------------------------------- more of PyTorch's names (issue 14)
 
 
 def linspace(
@@ -264,7 +266,7 @@ def linspace(
     requires_grad: bool = False,
     device: str | None = "cpu",
 ) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end``, both included (float32 by default)."""
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (float32 default)."""
     if steps < 0:
         raise RuntimeError(f"linspace: number of steps must be non-negative, got {steps}")
     return _make(np.linspace(start, end, steps), dtype or DEFAULT_FLOAT, device, requires_grad)
@@ -282,7 +284,8 @@ def normal(
     """Samples of N(mean, std^2): ``normal(0.0, 1.0, size=(2, 3))``, or ``mean``/``std`` as tensors.
 
     With tensors, each element has its own mean and standard deviation (shapes broadcast); with
-    numbers, ``size`` gives the shape (``torch.normal``'s two forms). Not differentiable, as in PyTorch.
+    numbers, ``size`` gives the shape (``torch.normal``'s two forms). Not differentiable, as in
+    PyTorch.
     """
     mean_array = np.asarray(mean.array if isinstance(mean, Tensor) else mean)
     std_array = np.asarray(std.array if isinstance(std, Tensor) else std)
@@ -309,7 +312,7 @@ def normal(
 
 
 def as_tensor(data: Any, dtype: Any = None, device: str | None = None) -> Tensor:
-    """``data`` as a tensor, sharing memory where it can (a Tensor or NumPy array of the same dtype)."""
+    """``data`` as a tensor, sharing memory where it can (a Tensor, or an array of that dtype)."""
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
     array = data if isinstance(data, np.ndarray) else _to_array(data)
@@ -327,7 +330,7 @@ def numel(x: Tensor) -> int:
 def rand_like(
     other: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
 ) -> Tensor:
-    """Uniform samples in [0, 1) with the shape, dtype and device of ``other`` (``dtype`` overrides)."""
+    """Uniform samples in [0, 1) with the shape, dtype and device of ``other`` (or ``dtype``)."""
     dtype = dtype or other.dtype
     if np.dtype(dtype).kind != "f":
         raise RuntimeError(

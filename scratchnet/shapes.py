@@ -54,7 +54,8 @@ def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...
 
 def size_of(size: tuple[Any, ...]) -> tuple[int, ...]:
     """A size given as separate ints or as one sequence: ``(2, 3)`` for ``f(2, 3)`` and
-    ``f((2, 3))`` alike (``new_zeros``, ``view``, ``repeat`` accept both)."""
+    ``f((2, 3))`` alike (``new_zeros``, ``view``, ``repeat`` accept both).
+    """
     return tuple(size[0]) if len(size) == 1 and isinstance(size[0], list | tuple) else tuple(size)
 
 

@@ -170,9 +170,8 @@ class Tensor:
             precision=4,
             floatmode="fixed" if fractional else "maxprec",
         )
-        extras = (
-            [f"size={self.shape}"] if self.array.size == 0 and self.ndim != 1 else []
-        )  # "[]" hides it
+        empty_shape_hidden = self.array.size == 0 and self.ndim != 1  # "[]" hides the shape
+        extras = [f"size={self.shape}"] if empty_shape_hidden else []
         if self.dtype not in (np.float32, np.int64, np.bool_):  # PyTorch's defaults are not printed
             extras.append(f"dtype={self.dtype}")
         if self.device == "cuda":

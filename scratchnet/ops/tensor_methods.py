@@ -16,6 +16,8 @@ it in the tensor's version.
 
 from __future__ import annotations
 
+import inspect
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -141,9 +143,8 @@ class TensorMethods:
         if is_grad_enabled() and (self.requires_grad or _requires_grad(value)):
             return apply_inplace(self, "fill_", _masked_fill, True, value)
         _check_writeable(self, "fill_")
-        self.array[...] = (
-            value.item() if isinstance(value, Tensor) else value
-        )  # no graph: write directly
+        # No graph: write directly.
+        self.array[...] = value.item() if isinstance(value, Tensor) else value
         self._bump_version()
         return self
 
@@ -164,9 +165,8 @@ class TensorMethods:
         if is_grad_enabled() and (self.requires_grad or source.requires_grad):
             return apply_inplace(self, "copy_", _copy_from, source)
         _check_writeable(self, "copy_")
-        self.array[...] = to_device(
-            source.array, self.device
-        )  # no graph: write directly (NumPy casts)
+        # No graph: write directly (NumPy casts to this dtype).
+        self.array[...] = to_device(source.array, self.device)
         self._bump_version()
         return self
 
@@ -617,8 +617,25 @@ def _copy_from(x: Tensor, source: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------------- installing them
 
+
+def _doc_of_the_op(method: Any) -> str | None:
+    """For a one-line method such as ``sum`` (``return reduce.sum(self, dim, keepdim)``), the op's
+    docstring, so that ``help(Tensor.sum)`` explains it; None for any other method.
+    """
+    names = inspect.unwrap(method).__code__.co_names  # the globals and attributes it uses, in order
+    for module_name, op_name in itertools.pairwise(names):
+        op = getattr(_OP_MODULES.get(module_name), op_name, None)
+        if op is not None and op.__doc__:
+            return f"The method form of ``{op.__module__}.{op_name}``:\n\n{inspect.getdoc(op)}"
+    return None
+
+
 # __hash__: Python sets it to None in a class that defines __eq__; Tensor keeps its own.
 _NOT_METHODS = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__hash__"}
+
+
+_OP_MODULES = {"elementwise": elementwise, "linalg": linalg, "reduce": reduce}
+_OP_MODULES.update(shape_ops=shape_ops, sort_ops=sort_ops)
 
 
 def install() -> None:
@@ -629,6 +646,8 @@ def install() -> None:
         function = method.fget if isinstance(method, property) else method
         if hasattr(function, "__qualname__") and function.__qualname__.startswith("TensorMethods"):
             function.__qualname__ = "Tensor." + function.__qualname__.split(".", 1)[1]
+        if callable(function) and not function.__doc__:
+            function.__doc__ = _doc_of_the_op(function)
         setattr(Tensor, name, method)
     # NumPy's operators with an array on the left (ndarray * Tensor): Tensor.__array_ufunc__.
     UFUNC_OPS.update(
