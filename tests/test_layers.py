@@ -9,6 +9,7 @@ to where it started (no import cycle). The map is the one in ``scratchnet/__init
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent.parent / "scratchnet"
@@ -98,6 +99,7 @@ def _exists(module: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
+@functools.cache
 def _graph() -> dict[str, list[tuple[str, int]]]:
     return {_module_name(path): _imports(path) for path in sorted(PACKAGE.rglob("*.py"))}
 
