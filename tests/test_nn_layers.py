@@ -6,27 +6,23 @@ import math
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet as sn
 from scratchnet import nn
 from scratchnet.nn import functional as F
 from scratchnet.nn import init
 
-
-def _count(module):
-    return sum(p.numel() for p in module.parameters())
-
-
 # --------------------------------------------------------------------------- shapes and parameters
 
 
 def test_parameter_counts_are_known_before_any_data_flows():
-    assert _count(nn.Conv2d(3, 64, 3)) == 64 * 3 * 9 + 64  # VGG's first layer: 1,792
-    assert _count(nn.Conv2d(64, 64, 3, bias=False)) == 36_864
-    assert _count(nn.Conv2d(64, 128, 1, groups=4)) == 128 * 16 + 128
-    assert _count(nn.Linear(512, 10)) == 5130  # a ResNet-18 head for CIFAR-10
-    assert _count(nn.BatchNorm2d(64)) == 128
-    assert _count(nn.BatchNorm2d(64, affine=False)) == 0
+    assert count_params(nn.Conv2d(3, 64, 3)) == 64 * 3 * 9 + 64  # VGG's first layer: 1,792
+    assert count_params(nn.Conv2d(64, 64, 3, bias=False)) == 36_864
+    assert count_params(nn.Conv2d(64, 128, 1, groups=4)) == 128 * 16 + 128
+    assert count_params(nn.Linear(512, 10)) == 5130  # a ResNet-18 head for CIFAR-10
+    assert count_params(nn.BatchNorm2d(64)) == 128
+    assert count_params(nn.BatchNorm2d(64, affine=False)) == 0
     conv = nn.Conv2d(6, 12, (3, 5), groups=3)
     assert conv.weight.shape == (12, 2, 3, 5) and conv.bias.shape == (12,)
 
@@ -292,10 +288,26 @@ def test_functional_namespace():
         "cat",
     ]:
         assert callable(getattr(F, name)), name
-    x = sn.randn(2, 3, 4, 4)
-    assert F.pad(x, (1, 1, 2, 0)).shape == (2, 3, 6, 6)
-    assert F.cat([x, x], dim=1).shape == (2, 6, 4, 4)
-    assert F.flatten(x, 1).shape == (2, 48)
-    assert F.global_avg_pool2d(x).shape[:2] == (2, 3)
-    assert F.linear(sn.randn(2, 5), sn.randn(3, 5)).shape == (2, 3)
     assert nn.functional is F
+
+
+def test_functional_forms_compute_numpys_values():
+    a = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    x = sn.tensor(a)
+    # (left, right, top, bottom): the last dim first, as F.pad counts
+    padded = np.pad(a, [(0, 0), (0, 0), (2, 0), (1, 1)])
+    np.testing.assert_array_equal(F.pad(x, (1, 1, 2, 0)).numpy(), padded)
+    np.testing.assert_array_equal(F.cat([x, 2 * x], dim=1).numpy(), np.concatenate([a, 2 * a], 1))
+    np.testing.assert_array_equal(F.flatten(x, 1).numpy(), a.reshape(2, 48))
+    np.testing.assert_allclose(
+        F.global_avg_pool2d(x).numpy(), a.mean((2, 3), keepdims=True), rtol=1e-12
+    )
+    inputs, weight, bias = a[0, 0], a[1, 0, :3], a[1, 1, 0]  # (4, 4), (3, 4), (4,) -> (3,)
+    np.testing.assert_allclose(
+        F.linear(sn.tensor(inputs), sn.tensor(weight)).numpy(), inputs @ weight.T, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        F.linear(sn.tensor(inputs), sn.tensor(weight), sn.tensor(bias[:3])).numpy(),
+        inputs @ weight.T + bias[:3],
+        rtol=1e-12,
+    )

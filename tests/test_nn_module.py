@@ -464,4 +464,9 @@ def test_deepcopy_gives_an_independent_model():
         clone.fc.weight.fill_(0)
     assert np.abs(net.fc.weight.data).sum() > 0
     x = sn.randn(2, 2, 5, 5)
-    assert clone(x).shape == (2, 3)
+    with sn.no_grad():
+        # the clone's zeroed weight leaves its bias; the original still computes its own output
+        np.testing.assert_array_equal(clone(x).numpy(), np.tile(net.fc.bias.numpy(), (2, 1)))
+        features = net.features(x).numpy()
+        expected = features @ net.fc.weight.numpy().T + net.fc.bias.numpy()
+        np.testing.assert_allclose(net(x).numpy(), expected, rtol=1e-5, atol=1e-6)

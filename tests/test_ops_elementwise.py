@@ -153,22 +153,37 @@ def test_matches_torch(torch, case, dtype):
     matches_torch(torch, case, dtype)
 
 
-def test_function_forms_equal_methods():
-    x = sn.tensor([[0.5, -1.5], [2.0, 0.25]])
-    for name in ["abs", "exp", "sigmoid", "tanh", "relu"]:
-        assert np.array_equal(getattr(sn, name)(x).numpy(), getattr(x, name)().numpy())
+def test_function_forms_equal_methods_and_numpy():
+    """``sn.<op>(x)``, ``x.<op>()`` and the operator give the same values, and those are NumPy's."""
+    a = np.array([[0.5, -1.5], [2.0, 0.25]])
+    x = sn.tensor(a)
     p = x.abs()
-    assert np.array_equal(sn.log(p).numpy(), p.log().numpy())
-    assert np.array_equal(sn.sqrt(p).numpy(), p.sqrt().numpy())
-    assert np.array_equal(sn.pow(x, 2).numpy(), (x**2).numpy())
-    assert np.array_equal(sn.clamp(x, -1, 1).numpy(), sn.clip(x, -1, 1).numpy())
-    assert np.array_equal(sn.maximum(x, 0.0).numpy(), x.relu().numpy())
-    assert np.array_equal(sn.minimum(x, 0.0).numpy(), -((-x).relu()).numpy())
-    assert np.array_equal(x.add(1).numpy(), (x + 1).numpy())
-    assert np.array_equal(x.sub(1).numpy(), (x - 1).numpy())
-    assert np.array_equal(x.mul(2).numpy(), (x * 2).numpy())
-    assert np.array_equal(x.div(2).numpy(), (x / 2).numpy())
-    assert np.array_equal(x.pow(3).numpy(), (x**3).numpy())
+    expected = {
+        "abs": (x, np.abs(a)),
+        "exp": (x, np.exp(a)),
+        "sigmoid": (x, 1 / (1 + np.exp(-a))),
+        "tanh": (x, np.tanh(a)),
+        "relu": (x, np.maximum(a, 0)),
+        "log": (p, np.log(np.abs(a))),
+        "sqrt": (p, np.sqrt(np.abs(a))),
+    }
+    for name, (t, values) in expected.items():
+        np.testing.assert_allclose(getattr(sn, name)(t).numpy(), values, rtol=1e-14, err_msg=name)
+        assert np.array_equal(getattr(sn, name)(t).numpy(), getattr(t, name)().numpy()), name
+    np.testing.assert_array_equal(sn.pow(x, 2).numpy(), a**2)
+    np.testing.assert_array_equal(sn.clamp(x, -1, 1).numpy(), np.clip(a, -1, 1))
+    np.testing.assert_array_equal(sn.clip(x, -1, 1).numpy(), np.clip(a, -1, 1))
+    np.testing.assert_array_equal(sn.maximum(x, 0.0).numpy(), np.maximum(a, 0))
+    np.testing.assert_array_equal(sn.minimum(x, 0.0).numpy(), np.minimum(a, 0))
+    for method, operator, values in [
+        (x.add(1), x + 1, a + 1),
+        (x.sub(1), x - 1, a - 1),
+        (x.mul(2), x * 2, a * 2),
+        (x.div(2), x / 2, a / 2),
+        (x.pow(3), x**3, a**3),
+    ]:
+        np.testing.assert_array_equal(method.numpy(), values)
+        np.testing.assert_array_equal(operator.numpy(), values)
     assert (+x) is x
 
 

@@ -41,9 +41,8 @@ CASES = {
 
 def make_input(shape, dtype=np.float64, seed: int = 0) -> sn.Tensor:
     # Distinct values, so max and min have no ties (the gradient of a tie is a convention).
-    values = np.random.default_rng(seed).permutation(max(int(np.prod(shape)), 1))[
-        : int(np.prod(shape))
-    ]
+    size = int(np.prod(shape))
+    values = np.random.default_rng(seed).permutation(max(size, 1))[:size]
     return sn.tensor((values / 3.0 - 1.0).reshape(shape).astype(dtype), requires_grad=True)
 
 
@@ -71,18 +70,30 @@ def test_matches_torch(torch, name, dtype):
 
 
 def test_function_forms():
+    """``sn.<reduction>(x, dim)`` gives NumPy's values (and the method form the same ones)."""
     x = make_input((3, 4))
-    for name in ["sum", "mean", "var", "amax", "amin"]:
-        assert np.array_equal(getattr(sn, name)(x, 1).numpy(), getattr(x, name)(1).numpy())
-    assert sn.max(x).item() == x.max().item() and sn.min(x).item() == x.min().item()
+    a = x.numpy()
+    expected = {
+        "sum": a.sum(1),
+        "mean": a.mean(1),
+        "var": a.var(1, ddof=1),  # PyTorch's default: the unbiased estimate
+        "amax": a.max(1),
+        "amin": a.min(1),
+    }
+    for name, values in expected.items():
+        np.testing.assert_allclose(getattr(sn, name)(x, 1).numpy(), values, rtol=1e-6, err_msg=name)
+        assert np.array_equal(getattr(sn, name)(x, 1).numpy(), getattr(x, name)(1).numpy()), name
+    assert sn.max(x).item() == a.max() and sn.min(x).item() == a.min()
     values, indices = sn.max(x, 1)
     np.testing.assert_array_equal(values.numpy(), x.numpy().max(1))
     assert indices.dtype == np.int64 and not indices.requires_grad
     np.testing.assert_array_equal(indices.numpy(), x.numpy().argmax(1))
     np.testing.assert_array_equal(sn.min(x, 0).indices.numpy(), x.numpy().argmin(0))
-    assert np.array_equal(sn.broadcast_to(x, (2, 3, 4)).numpy(), sn.expand(x, 2, 3, 4).numpy())
-    assert x.expand_as(sn.zeros(2, 3, 4)).shape == (2, 3, 4)
-    assert x.argmax().item() == x.numpy().argmax() and x.argmin(1, keepdim=True).shape == (3, 1)
+    stacked = np.broadcast_to(a, (2, 3, 4))
+    for y in (sn.broadcast_to(x, (2, 3, 4)), sn.expand(x, 2, 3, 4), x.expand_as(sn.zeros(2, 3, 4))):
+        np.testing.assert_array_equal(y.numpy(), stacked)
+    assert x.argmax().item() == a.argmax()
+    np.testing.assert_array_equal(x.argmin(1, keepdim=True).numpy(), a.argmin(1)[:, None])
 
 
 def test_var_unbiased_flag():

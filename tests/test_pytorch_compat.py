@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet as sn
 from scratchnet import nn
@@ -297,7 +298,7 @@ def test_lazy_layers_become_the_eager_ones_like_torchs(torch):
         (k, tuple(v.shape)) for k, v in theirs.state_dict().items()
     ]
     assert "Conv2d(3, 4" in repr(ours) and "Linear(in_features=144" in repr(ours)
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    assert count_params(ours) == count_params(theirs)
     # From now on, an eager layer: loading torch's weights gives torch's outputs.
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
