@@ -12,7 +12,7 @@ import warnings
 from typing import Any
 
 
-def compile(model: Any = None, **options: Any) -> Any:  # noqa: A001 (torch.compile's name)
+def compile(model: Any = None, **options: Any) -> Any:
     """Return ``model`` unchanged (scratchnet has no compiler); also usable as ``@compile(...)``."""
     if model is None:  # @compile(mode="max-autotune") decorates later
         return lambda function: compile(function, **options)

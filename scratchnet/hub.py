@@ -25,11 +25,11 @@ def load(*args: Any, **kwargs: Any) -> Any:
     raise _not_available("torch.hub.load")
 
 
-def list(*args: Any, **kwargs: Any) -> Any:  # noqa: A001 (torch.hub.list's name)
+def list(*args: Any, **kwargs: Any) -> Any:
     raise _not_available("torch.hub.list")
 
 
-def help(*args: Any, **kwargs: Any) -> Any:  # noqa: A001 (torch.hub.help's name)
+def help(*args: Any, **kwargs: Any) -> Any:
     raise _not_available("torch.hub.help")
 
 

@@ -1,4 +1,5 @@
-"""Shared test fixtures: the optional PyTorch oracle, the device fixture and GPU marker, hypothesis settings."""
+"""Shared fixtures: the optional PyTorch oracle, the device fixture and GPU marker, hypothesis
+settings. Shared helper functions (count_params, assert_close, ...) live in helpers.py."""
 
 from __future__ import annotations
 

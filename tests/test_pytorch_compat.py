@@ -335,14 +335,14 @@ def test_lazy_conv_checks_groups_and_rank():
 def _legendre(library):
     class LegendrePolynomial3(library.autograd.Function):
         @staticmethod
-        def forward(ctx, input, scale):  # noqa: A002 (the tutorial's name)
+        def forward(ctx, input, scale):
             ctx.save_for_backward(input)
             ctx.scale = scale
             return scale * 0.5 * (5 * input**3 - 3 * input), input * 2
 
         @staticmethod
         def backward(ctx, grad_output, grad_double):
-            (input,) = ctx.saved_tensors  # noqa: A001
+            (input,) = ctx.saved_tensors
             grad = grad_output * ctx.scale * 1.5 * (5 * input**2 - 1) + 2 * grad_double
             return (grad if ctx.needs_input_grad[0] else None), None
 

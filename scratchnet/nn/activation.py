@@ -24,7 +24,7 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         return input.relu_() if self.inplace else relu(input)
 
     def extra_repr(self) -> str:
@@ -38,7 +38,7 @@ class ReLU6(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return relu6(input)
 
     def extra_repr(self) -> str:
@@ -52,7 +52,7 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -62,14 +62,14 @@ class LeakyReLU(Module):
 class Sigmoid(Module):
     """1 / (1 + e^-x) element-wise (the gate of a squeeze-and-excitation block)."""
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return sigmoid(input)
 
 
 class Tanh(Module):
     """Hyperbolic tangent element-wise."""
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return tanh(input)
 
 
@@ -80,7 +80,7 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return softmax(input, self.dim)
 
     def extra_repr(self) -> str:
@@ -94,7 +94,7 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return log_softmax(input, self.dim)
 
     def extra_repr(self) -> str:

@@ -36,7 +36,7 @@ class Sequential(Module):
             for index, module in enumerate(args):
                 self.add_module(str(index), module)
 
-    def forward(self, input: Any) -> Any:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Any) -> Any:
         x = input
         for module in self._modules.values():
             x = module(x)

@@ -25,7 +25,7 @@ from scratchnet.ops.shape import cat, flatten, pad
 from scratchnet.tensor import Tensor
 
 
-def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0).  ``inplace=True`` overwrites ``input`` and returns it (``input.relu_()``), as in PyTorch."""
     return input.relu_() if inplace else _relu(input)
 

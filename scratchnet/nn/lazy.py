@@ -110,7 +110,7 @@ class LazyLinear(LazyLoadMixin, Linear):
         if not has_uninitialized_params(self) and self.in_features != 0:
             super().reset_parameters()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         if input.ndim == 0:
             raise ValueError(
                 f"LazyLinear({self.out_features}) expects inputs of shape (..., in_features), got a 0-d tensor"
@@ -154,7 +154,7 @@ class LazyConv2d(LazyLoadMixin, Conv2d):
         if not has_uninitialized_params(self) and self.in_channels != 0:
             super().reset_parameters()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         if input.ndim != 4:
             raise ValueError(
                 f"LazyConv2d({self.out_channels}) expects a 4-D input (N, C, H, W), got shape {input.shape}"
@@ -199,7 +199,7 @@ class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
         if not has_uninitialized_params(self) and self.num_features != 0:
             super().reset_parameters()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         if input.ndim != 4:
             raise ValueError(
                 f"LazyBatchNorm2d expects a 4-D input (N, C, H, W), got shape {input.shape}"
