@@ -17,7 +17,8 @@ def compile(model: Any = None, **options: Any) -> Any:
     if model is None:  # @compile(mode="max-autotune") decorates later
         return lambda function: compile(function, **options)
     warnings.warn(
-        "scratchnet.compile: scratchnet has no compiler; the model runs as written (same results, no speed-up)",
+        "scratchnet.compile: scratchnet has no compiler; the "
+        "model runs as written (same results, no speed-up)",
         UserWarning,
         stacklevel=2,
     )

@@ -31,7 +31,8 @@ def torch():
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def device(request):
-    """Run a test on the CPU and, where CuPy sees a GPU, on the GPU (``pytest -m gpu`` runs only those)."""
+    """Run a test on the CPU and, where CuPy sees a GPU,
+    on the GPU (``pytest -m gpu`` runs only those)."""
     return request.param
 
 

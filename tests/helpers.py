@@ -13,7 +13,8 @@ from scratchnet import backend
 
 
 def count_params(module) -> int:
-    """Number of parameters of a module (scratchnet's or PyTorch's): what a lesson's table prints."""
+    """Number of parameters of a module (scratchnet's or PyTorch's):
+    what a lesson's table prints."""
     return sum(p.numel() for p in module.parameters())
 
 
@@ -54,7 +55,8 @@ def random_array(shape, dtype=np.float64, seed: int = 0) -> np.ndarray:
 
 
 def random_tensors(shapes, dtype=np.float64, seed: int = 0) -> list[sn.Tensor]:
-    """One standard-normal leaf tensor (``requires_grad=True``) per shape, from one seeded stream."""
+    """One standard-normal leaf tensor
+    (``requires_grad=True``) per shape, from one seeded stream."""
     rng = np.random.default_rng(seed)
     return [
         sn.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True) for shape in shapes

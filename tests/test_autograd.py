@@ -1,4 +1,5 @@
-"""The backward walk: accumulation, retain_graph, no_grad, requires_grad propagation, deep graphs, dtypes."""
+"""The backward walk: accumulation, retain_graph, no_grad,
+requires_grad propagation, deep graphs, dtypes."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_leaf_gradients_accumulate_across_backward_calls():
 
 def test_gradient_arrays_are_never_shared_or_read_only():
     """An add sends one array to both inputs and a sum a read-only broadcast view: each leaf must
-    still own a writable .grad, or an optimizer changing one .grad in place would corrupt another."""
+    still own a writable .grad, or an optimizer changing one .grad in place would corrupt
+    another."""
     a, b = sn.randn(2, 3, requires_grad=True), sn.randn(2, 3, requires_grad=True)
     (a + b).sum().backward()
     assert not np.shares_memory(a.grad.data, b.grad.data)
@@ -118,9 +120,8 @@ def test_no_grad_decorator_on_a_recursive_function():
         return depth(n - 1) + 1 if n else 0
 
     assert depth(3) == 3
-    assert (
-        sn.is_grad_enabled()
-    )  # the outermost call restores the mode, not the innermost's saved value
+    # the outermost call restores the mode, not the innermost's saved value
+    assert sn.is_grad_enabled()
 
     @sn.enable_grad()
     def inner(n):
@@ -171,7 +172,8 @@ def test_requires_grad_flag_methods():
 
 def test_a_fresh_weight_gradient_is_kept_without_a_copy():
     """The weight gradient a linear layer's backward makes is nobody else's: it becomes .grad as it
-    is. A copy would double the memory of every weight gradient (392 MiB for VGG16's first FC layer)."""
+    is. A copy would double the memory of every weight gradient (392 MiB for VGG16's first FC
+    layer)."""
     import tracemalloc
 
     x = sn.randn(4, 1024)

@@ -35,7 +35,8 @@ NAN, INF = float("nan"), float("inf")
     ids=["cross_entropy", "nll_loss", "weighted", "label_smoothing"],
 )
 def test_mean_over_all_ignored_targets_is_nan_with_zero_gradient(loss):
-    """torch: the mean of no losses is NaN, and the gradient zeros, so an optimizer step changes nothing."""
+    """torch: the mean of no losses is NaN, and the gradient zeros,
+    so an optimizer step changes nothing."""
     x = sn.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     out = loss(x, sn.tensor([-100, -100, -100]))
     out.backward()
@@ -67,7 +68,8 @@ def test_all_ignored_targets_match_torch(torch):
 
 
 def test_masked_class_with_minus_inf_logit():
-    """A -inf logit (a masked class) that is not the target: finite loss and gradient, as in torch."""
+    """A -inf logit (a masked class) that is not the target:
+    finite loss and gradient, as in torch."""
     loss, grad = value_and_grad(
         sn, lambda x: F.cross_entropy(x, sn.tensor([0])), [[0.0, 1.0, -INF]]
     )
@@ -102,7 +104,7 @@ def test_minus_inf_logits_match_torch(torch, values, target, smoothing):
     assert np.isfinite(grad).all()
 
 
-# ---------------------------------------------------------------------- NaN through relu and maximum
+# --------------------------------------------------------------------- NaN through relu and maximum
 
 
 def test_nan_passes_the_gradient_through_relu_maximum_minimum():
@@ -153,7 +155,8 @@ def test_nan_and_kink_gradients_match_torch(torch, op, dtype):
 
 
 def test_integer_next_to_an_index_array_follows_torch_layout():
-    """x[0, :, idx]: torch selects x[0] first, (2, 2), then [:, idx] -> (2, 4); NumPy gives (4, 2)."""
+    """x[0, :, idx]: torch selects x[0] first, (2, 2),
+    then [:, idx] -> (2, 4); NumPy gives (4, 2)."""
     data = np.arange(16.0).reshape(4, 2, 2)
     x = sn.tensor(data, requires_grad=True)
     idx = [0, 1, 1, 0]
@@ -172,7 +175,8 @@ _SHAPE = (3, 4, 2, 5)
 
 @st.composite
 def _mixed_index(draw):
-    """A tuple of ints, slices, index arrays, None and at most one Ellipsis for a (3, 4, 2, 5) tensor."""
+    """A tuple of ints, slices, index arrays, None and
+    at most one Ellipsis for a (3, 4, 2, 5) tensor."""
     kinds = draw(
         st.lists(
             st.sampled_from(["int", "slice", "array", "none", "ellipsis"]), min_size=1, max_size=6
@@ -180,7 +184,8 @@ def _mixed_index(draw):
     )
     consumes = ("int", "slice", "array")
     assume(kinds.count("ellipsis") <= 1 and sum(k in consumes for k in kinds) <= len(_SHAPE))
-    # The dimension each entry indexes: counted from the front before an Ellipsis, from the back after it.
+    # The dimension each entry indexes: counted from the
+    # front before an Ellipsis, from the back after it.
     after = kinds[kinds.index("ellipsis") + 1 :] if "ellipsis" in kinds else []
     dim, length, index = 0, draw(st.integers(1, 3)), []
     for kind in kinds:

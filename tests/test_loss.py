@@ -1,4 +1,5 @@
-"""Losses: gradients for every reduction and option, PyTorch cross-checks, stability, clear errors."""
+"""Losses: gradients for every reduction and option,
+PyTorch cross-checks, stability, clear errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The layers: shapes and parameter counts at construction, default init, BatchNorm state, clear errors, nn.init, F."""
+"""The layers: shapes and parameter counts at construction,
+default init, BatchNorm state, clear errors, nn.init, F."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ LAYERS = [
 
 @pytest.mark.parametrize("make", LAYERS)
 def test_default_init_is_pytorchs(make):
-    # Kaiming-uniform with a = sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
+    # Kaiming-uniform with a = sqrt(5):
+    # U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
     layer = make()
     fan_in = layer.weight.numel() // layer.weight.shape[0]
     bound = 1 / math.sqrt(fan_in)
@@ -131,7 +133,7 @@ def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
 
 
-# --------------------------------------------------------------------------- errors that name the layer and shapes
+# ------------------------------------------------------------ errors that name the layer and shapes
 
 
 def test_conv_errors():

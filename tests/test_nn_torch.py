@@ -1,4 +1,5 @@
-"""Layers against PyTorch: the same weights give the same outputs, gradients and running statistics."""
+"""Layers against PyTorch: the same weights give the
+same outputs, gradients and running statistics."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def _small_cnn(nn):
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Linear(8, 6),
-        nn.Tanh(),  # a non-linearity before each BN: a bias right before a BN has an exactly zero gradient
+        # a non-linearity before each BN: a bias right before a BN has an exactly zero gradient
+        nn.Tanh(),
         nn.BatchNorm1d(6),
         nn.Linear(6, 4),
     )

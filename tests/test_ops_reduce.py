@@ -1,4 +1,5 @@
-"""Reductions (sum, mean, var, max, min, amax, amin) and broadcasting (broadcast_to, expand, sum_to)."""
+"""Reductions (sum, mean, var, max, min, amax, amin)
+and broadcasting (broadcast_to, expand, sum_to)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def test_var_unbiased_flag():
 
 
 def test_tie_conventions():
-    """amax / max() share the gradient among ties; max(dim) gives it to the returned index (as PyTorch)."""
+    """amax / max() share the gradient among ties;
+    max(dim) gives it to the returned index (as PyTorch)."""
     x = sn.tensor([[1.0, 3.0, 3.0]], requires_grad=True)
     x.max().backward()
     assert x.grad.tolist() == [[0.0, 0.5, 0.5]]
@@ -162,7 +164,8 @@ def test_integer_reductions():
 
 @st.composite
 def shape_and_dims(draw):
-    """A shape, a dim argument for it (None, an int, or a tuple, negative dims included), keepdim."""
+    """A shape, a dim argument for it
+    (None, an int, or a tuple, negative dims included), keepdim."""
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
     ndim = len(shape)
     dims = draw(
@@ -252,7 +255,8 @@ def test_sum_to_doctest_example():
 
 @pytest.mark.parametrize("values", [[1, 2, 3], [True, False, True]])
 def test_mean_and_var_of_integers_are_refused_as_in_pytorch(values):
-    """PyTorch raises for the mean of an int64 or bool tensor; a silent float64 result would differ."""
+    """PyTorch raises for the mean of an int64 or bool tensor;
+    a silent float64 result would differ."""
     x = sn.tensor(values)
     for op in ("mean", "var"):
         with pytest.raises(

@@ -1,4 +1,5 @@
-"""Shape ops: reshape/view, transpose/permute, flatten, squeeze/unsqueeze, indexing, cat/stack/split/chunk, pad."""
+"""Shape ops: reshape/view, transpose/permute, flatten,
+squeeze/unsqueeze, indexing, cat/stack/split/chunk, pad."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ def test_compile_returns_the_model_itself_and_says_so():
     assert not sn.distributed.is_available()
 
 
-# ---------------------------------------------------------------------- dtypes, type strings, aliases
+# -------------------------------------------------------------------- dtypes, type strings, aliases
 
 
 def test_dtype_aliases_match_torchs(torch):
@@ -189,10 +189,11 @@ def test_comparisons_transpose_view_as_and_index(torch):
 @pytest.mark.parametrize("name", ["sin", "cos", "sinh", "cosh"])
 def test_trigonometric_ops_forward_and_backward(torch, name):
     rng = np.random.default_rng(1)
+    # float64, random upstream gradient
     a, g = (
         rng.standard_normal((3, 4)),
         rng.standard_normal((3, 4)),
-    )  # float64, random upstream gradient
+    )
     x, tx = sn.tensor(a, requires_grad=True), _t(torch, a, requires_grad=True)
     y, ty = getattr(sn, name)(x), getattr(torch, name)(tx)
     y.backward(g)
@@ -200,9 +201,8 @@ def test_trigonometric_ops_forward_and_backward(torch, name):
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(getattr(x, name)().numpy(), y.numpy())
-    assert (
-        getattr(sn, name)(sn.tensor([1, 2])).dtype == np.float32
-    )  # integers become float, as in torch
+    # integers become float, as in torch
+    assert getattr(sn, name)(sn.tensor([1, 2])).dtype == np.float32
 
 
 def test_linspace_and_normal(torch):
@@ -329,7 +329,7 @@ def test_lazy_conv_checks_groups_and_rank():
         nn.LazyConv2d(4, 3)(sn.zeros(3, 5, 5))
 
 
-# ---------------------------------------------------------------------- autograd: ctx Functions, next_functions
+# ---------------------------------------------------------- autograd: ctx Functions, next_functions
 
 
 def _legendre(library):
@@ -442,7 +442,7 @@ def test_data_parallel_passes_through_with_module_prefix(torch):
     )
 
 
-# ---------------------------------------------------------------------- torch.utils.data and workers
+# --------------------------------------------------------------------- torch.utils.data and workers
 
 
 def test_utils_data_holds_the_same_objects():
@@ -521,7 +521,7 @@ def test_a_loop_left_early_does_not_hang_and_the_next_epoch_is_complete():
     assert len(list(loader)) == 19
 
 
-# ---------------------------------------------------------------------- ResNet with a torchvision-style block
+# ------------------------------------------------------------ ResNet with a torchvision-style block
 
 
 def _custom_block(library):

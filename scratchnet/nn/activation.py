@@ -32,7 +32,9 @@ class ReLU(Module):
 
 
 class ReLU6(Module):
-    """min(max(x, 0), 6) element-wise.  ``inplace`` is accepted but the output is always a new tensor."""
+    """min(max(x, 0), 6) element-wise.  ``inplace`` is
+    accepted but the output is always a new tensor.
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -46,7 +48,9 @@ class ReLU6(Module):
 
 
 class LeakyReLU(Module):
-    """X for x > 0, else negative_slope * x.  ``inplace`` is accepted but the output is always a new tensor."""
+    """X for x > 0, else negative_slope * x.  ``inplace``
+    is accepted but the output is always a new tensor.
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()

@@ -22,7 +22,8 @@ from scratchnet.tensor import Tensor
 
 
 class Identity(Module):
-    """Returns its input unchanged: a placeholder, e.g. to remove a layer (``model.fc = nn.Identity()``).
+    """Returns its input unchanged: a placeholder, e.g. to remove a layer
+    (``model.fc = nn.Identity()``).
 
     Any constructor arguments are accepted and ignored, as in PyTorch.
     """
@@ -67,7 +68,9 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch's default: Kaiming-uniform, a=sqrt(5) (bound 1/sqrt(in_features)); bias U(+-1/sqrt(in_features))."""
+        """PyTorch's default: Kaiming-uniform, a=sqrt(5)
+        (bound 1/sqrt(in_features)); bias U(+-1/sqrt(in_features)).
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
@@ -79,7 +82,8 @@ class Linear(Module):
         return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
 class Flatten(Module):
@@ -97,7 +101,8 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """Zero each element with probability ``p`` in training (scaling the rest by 1/(1-p)); identity in eval.
+    """Zero each element with probability ``p`` in training
+    (scaling the rest by 1/(1-p)); identity in eval.
 
     ``inplace`` is accepted for PyTorch compatibility; the output is always a new tensor.
     Shapes: any, unchanged.

@@ -1,4 +1,5 @@
-"""Loss layers: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss (thin Modules around ``scratchnet.ops.loss``).
+"""Loss layers: CrossEntropyLoss, NLLLoss, MSELoss,
+BCEWithLogitsLoss (thin Modules around ``scratchnet.ops.loss``).
 
 Called as ``criterion(output, target)``. Options after the first are keyword-only, so PyTorch's
 legacy positional arguments (``size_average``, ``reduce``) cannot be passed by mistake.
@@ -12,9 +13,11 @@ from scratchnet.tensor import Tensor
 
 
 class CrossEntropyLoss(Module):
-    """Softmax + negative log-likelihood of the integer class targets; see ``scratchnet.ops.loss.cross_entropy``.
+    """Softmax + negative log-likelihood of the integer class targets; see
+    ``scratchnet.ops.loss.cross_entropy``.
 
-    Shapes: logits (N, C), targets (N,) of integers in [0, C) -> a scalar (or (N,) with reduction="none").
+    Shapes: logits (N, C), targets (N,) of integers in
+    [0, C) -> a scalar (or (N,) with reduction="none").
     """
 
     def __init__(
@@ -72,7 +75,9 @@ class MSELoss(Module):
 
 
 class BCEWithLogitsLoss(Module):
-    """Binary cross-entropy on logits (sigmoid included, computed stably); input and target of the same shape."""
+    """Binary cross-entropy on logits (sigmoid included, computed stably);
+    input and target of the same shape.
+    """
 
     def __init__(
         self,
