@@ -17,6 +17,7 @@ import pytest
 
 from scratchnet.labs import ReleaseError, release, release_text
 from scratchnet.labs.__main__ import main as labs_main
+from scratchnet.labs.check import check_lab
 from scratchnet.labs.grade import Lab, grade_files, grade_submission, load_lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -463,6 +464,20 @@ def test_check_from_inside_a_lab_folder(tmp_path, capsys, monkeypatch):
     assert labs_main(["check", "-k", "no_such_check"]) == 2  # not "Score: 0/0"
     assert "No check matches -k 'no_such_check'" in capsys.readouterr().out
     assert labs_main(["check", str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_checks_title_is_its_whole_summary_even_when_wrapped(tmp_path):
+    """A summary wrapped over two lines is shown whole; the paragraph after the blank line is not
+    part of the title; a test without a docstring is named by its name."""
+    (tmp_path / "test_titles.py").write_text(
+        "def test_wrapped():\n"
+        '    """Task 9.9: a summary that goes on\n'
+        '    over a second line\n\n    Details, not in the title."""\n'
+        "def test_no_docstring():\n"
+        "    pass\n"
+    )
+    titles = [outcome.title for outcome in check_lab(tmp_path).outcomes]
+    assert titles == ["Task 9.9: a summary that goes on over a second line", "no docstring"]
 
 
 def test_check_reports_a_file_that_does_not_import(tmp_path, trusted):
