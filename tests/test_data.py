@@ -130,7 +130,7 @@ def test_random_split_is_a_partition():
     values = sorted(int(p[i][0]) for p in parts for i in range(len(p)))
     assert [len(p) for p in parts] == [7, 3] and values == list(range(10))
     x, _ = next(iter(DataLoader(parts[1], batch_size=3)))
-    assert x.shape == (3,)
+    assert x.numpy().tolist() == [int(parts[1][i][0]) for i in range(3)]  # in the subset's order
 
 
 # --------------------------------------------------------------------------- MedMNIST

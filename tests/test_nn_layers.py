@@ -55,10 +55,21 @@ def test_output_shapes(layer, in_shape, out_shape):
 
 
 def test_return_indices_of_max_pools():
-    y, idx = nn.MaxPool2d(2, return_indices=True)(sn.randn(1, 2, 4, 4))
-    assert y.shape == idx.shape == (1, 2, 2, 2)
-    y, idx = nn.AdaptiveMaxPool2d(1, return_indices=True)(sn.randn(1, 2, 4, 4))
-    assert y.shape == idx.shape == (1, 2, 1, 1)
+    """The outputs are the window maxima, and the indices are int64 flat positions in each (H, W)
+    plane (PyTorch's convention): gathering the input there gives the output."""
+    a = np.random.default_rng(0).permutation(32).reshape(1, 2, 4, 4).astype(np.float32)
+    windows = a.reshape(1, 2, 2, 2, 2, 2).max(axis=(3, 5))  # 2x2 windows, stride 2
+    for pool, expected in [
+        (nn.MaxPool2d(2, return_indices=True), windows),
+        (nn.AdaptiveMaxPool2d(1, return_indices=True), a.max(axis=(2, 3), keepdims=True)),
+    ]:
+        y, idx = pool(sn.tensor(a))
+        np.testing.assert_array_equal(y.numpy(), expected)
+        assert idx.dtype == np.int64 and idx.shape == y.shape
+        planes, flat = a.reshape(1, 2, 16), idx.numpy().reshape(1, 2, -1)
+        np.testing.assert_array_equal(
+            np.take_along_axis(planes, flat, 2).reshape(y.shape), expected
+        )
 
 
 LAYERS = [
