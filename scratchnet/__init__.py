@@ -142,9 +142,9 @@ from scratchnet.analysis import empirical_receptive_field, receptive_field, summ
 from scratchnet.train import load_checkpoint, save_checkpoint
 
 # PyTorch's other names for the dtypes and for Tensor methods it also offers as functions.
-float, double, half = float32, float64, float16  # noqa: A001 (torch.float is float32)
-long, int = int64, int32  # noqa: A001 (torch.int is int32)
-bool = bool_  # noqa: A001
+float, double, half = float32, float64, float16
+long, int = int64, int32
+bool = bool_
 int16 = short = np.int16
 complex64 = cfloat = np.complex64
 complex128 = cdouble = np.complex128

@@ -16,7 +16,9 @@ def is_available() -> bool:
 
 
 def current_accelerator(check_available: bool = False) -> device | None:
-    """``device(type='cuda')`` where a GPU is usable, else None (scratchnet then runs on the CPU)."""
+    """``device(type='cuda')`` where a GPU is usable,
+    else None (scratchnet then runs on the CPU).
+    """
     return device("cuda") if cuda.is_available() else None
 
 

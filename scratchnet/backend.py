@@ -239,9 +239,9 @@ class device:
 
     __slots__ = ("index", "type")
 
-    def __init__(self, type: str | device, index: int | None = None) -> None:  # noqa: A002 (torch's name)
+    def __init__(self, type: str | device, index: int | None = None) -> None:
         if isinstance(type, device):
-            type, index = type.type, type.index if index is None else index  # noqa: A001
+            type, index = type.type, type.index if index is None else index
         name, _, number = str(type).partition(":")
         if name not in ("cpu", "cuda"):
             raise RuntimeError(

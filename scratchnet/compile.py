@@ -12,12 +12,13 @@ import warnings
 from typing import Any
 
 
-def compile(model: Any = None, **options: Any) -> Any:  # noqa: A001 (torch.compile's name)
+def compile(model: Any = None, **options: Any) -> Any:
     """Return ``model`` unchanged (scratchnet has no compiler); also usable as ``@compile(...)``."""
     if model is None:  # @compile(mode="max-autotune") decorates later
         return lambda function: compile(function, **options)
     warnings.warn(
-        "scratchnet.compile: scratchnet has no compiler; the model runs as written (same results, no speed-up)",
+        "scratchnet.compile: scratchnet has no compiler; the "
+        "model runs as written (same results, no speed-up)",
         UserWarning,
         stacklevel=2,
     )

@@ -8,7 +8,8 @@ Memory. CuPy keeps the GPU memory of freed arrays in a pool and reuses it, as Py
 allocator does. ``memory_allocated()`` is what arrays hold now. ``max_memory_allocated()`` is the
 peak of that since ``reset_peak_memory_stats()``, measured by a CuPy memory hook that the reset
 installs (it costs a few microseconds per allocation, so it is off until asked for); before any
-reset it is the pool's size, which only grows (until ``empty_cache()``) and so bounds the peak from above.
+reset it is the pool's size, which only grows (until ``empty_cache()``) and so bounds the peak from
+above.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def get_device_name(device: int = 0) -> str:
 def synchronize() -> None:
     """Wait for all queued GPU work to finish.
 
-    GPU calls return before the work is done, so time GPU code only between two ``synchronize()`` calls.
+    GPU calls return before the work is done, so time GPU code only between two ``synchronize()``
+    calls.
     """
     require_cupy("scratchnet.cuda.synchronize()").cuda.Device().synchronize()
 
@@ -80,7 +82,8 @@ def empty_cache() -> None:
 
 
 def reset_peak_memory_stats() -> None:
-    """Start measuring the peak of ``memory_allocated()`` afresh (from now on, until the next reset).
+    """Start measuring the peak of ``memory_allocated()``
+    afresh (from now on, until the next reset).
 
     Installs a memory hook on the calling thread, the first time; it sees every allocation from
     CuPy's pool and every return to it.
@@ -120,14 +123,14 @@ def _make_peak_tracker(cupy: Any) -> Any:
     return tracker
 
 
-# --------------------------------------------------------------------------- not available (issue 14)
+# ------------------------------------------------------------------------- not available (issue 14)
 
 
 def _no_streams(feature: str) -> NotImplementedError:
     return NotImplementedError(
-        f"scratchnet.cuda.{feature}: CUDA streams and events are not available in scratchnet (all GPU work "
-        "runs on CuPy's default stream, in order); drop the stream code, and time GPU work between two "
-        "scratchnet.cuda.synchronize() calls"
+        f"scratchnet.cuda.{feature}: CUDA streams and events are not available in scratchnet (all "
+        "GPU work runs on CuPy's default stream, in order); drop the stream code, and time GPU "
+        "work between two scratchnet.cuda.synchronize() calls"
     )
 
 
@@ -154,7 +157,9 @@ def current_stream(*args: Any, **kwargs: Any) -> Any:
 
 
 def manual_seed_all(seed: int) -> None:
-    """Seed every GPU: scratchnet uses one GPU at most; nothing to do without one (as in PyTorch)."""
+    """Seed every GPU: scratchnet uses one GPU at most;
+    nothing to do without one (as in PyTorch).
+    """
     if is_available():
         manual_seed(seed)
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_INSTEAD = "scratchnet trains in one process on one device: run the script without torchrun/init_process_group"
+_INSTEAD = (
+    "scratchnet trains in one process on one device: "
+    "run the script without torchrun/init_process_group"
+)
 
 
 def is_available() -> bool:

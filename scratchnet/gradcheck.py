@@ -70,7 +70,8 @@ def gradcheck(
         The arguments of ``fn``. Floating tensors that require grad are checked (converted to
         float64 copies first); anything else is passed through unchanged.
     eps, atol, rtol : float
-        Step of the central difference; an element passes if |analytic - numeric| <= atol + rtol |numeric|.
+        Step of the central difference, and the tolerances: an element passes if
+        |analytic - numeric| <= atol + rtol |numeric|.
     seed : int
         Seed of the random upstream gradient.
 
@@ -111,9 +112,8 @@ def gradcheck(
         loss = loss + (y * Tensor(g)).sum()
     try:
         loss.backward()
-    except (
-        GradientShapeError
-    ) as error:  # an op's backward broke the shape rule: say it as gradcheck
+    except GradientShapeError as error:
+        # an op's backward broke the shape rule: say it as gradcheck
         raise GradcheckError(f"gradcheck: {error}") from error
 
     def evaluate() -> list[Array]:
@@ -123,12 +123,11 @@ def gradcheck(
     for i in checked:
         x = inputs[i]
         analytic = xp.zeros_like(x.array) if x.grad is None else x.grad.array
-        if (
-            analytic.shape != x.shape
-        ):  # a backward returned a gradient of another shape than its input
+        if analytic.shape != x.shape:
+            # a backward returned a gradient of another shape than its input
             raise GradcheckError(
-                f"gradcheck: gradient of input {i} has shape {tuple(analytic.shape)}, expected the input's "
-                f"shape {tuple(x.shape)}: a backward returned a gradient of the wrong shape"
+                f"gradcheck: gradient of input {i} has shape {tuple(analytic.shape)}, expected the "
+                f"input's shape {tuple(x.shape)}: a backward returned a gradient of the wrong shape"
             )
         numeric = numerical_grad(evaluate, x.array, upstream, eps)
         error = abs(analytic - numeric) - (atol + rtol * abs(numeric))
@@ -138,7 +137,8 @@ def gradcheck(
             raise GradcheckError(
                 f"gradcheck: gradient of input {i} (shape {x.shape}) is wrong at index {worst}: "
                 f"analytic {float(analytic[worst]):.6g}, numeric {float(numeric[worst]):.6g} "
-                f"(atol={atol}, rtol={rtol}; {int((error > 0).sum())} of {x.array.size} elements differ)"
+                f"(atol={atol}, rtol={rtol}; {int((error > 0).sum())} "
+                f"of {x.array.size} elements differ)"
             )
     return True
 

@@ -30,7 +30,8 @@ def manual_seed(seed: int) -> np.random.Generator:
 
     ``seed`` is taken as ``int(seed)``, as ``torch.manual_seed`` does, in PyTorch's range
     [-2**63, 2**64); a negative seed wraps around to the same 64 bits. Anything else (``None``,
-    ``"abc"``) is refused: ``None`` would otherwise seed from the clock, and the run would not repeat.
+    ``"abc"``) is refused: ``None`` would otherwise seed from the clock, and the run would not
+    repeat.
     """
     global _generator
     try:
@@ -53,9 +54,8 @@ def manual_seed_device(seed: int) -> None:
     _device_seed, _device_generator = seed, None
     cupy = cupy_in_use()  # only if the program already uses the GPU
     if cupy is not None:
-        cupy.random.seed(
-            seed
-        )  # CuPy's own global generator too, for code that calls cupy.random directly
+        # CuPy's own global generator too, for code that calls cupy.random directly
+        cupy.random.seed(seed)
 
 
 def generator() -> np.random.Generator:
@@ -64,7 +64,9 @@ def generator() -> np.random.Generator:
 
 
 def random(shape: tuple[int, ...], xp: ModuleType) -> Array:
-    """Uniform float32 samples in [0, 1) of ``shape``, drawn on the device of the array module ``xp``."""
+    """Uniform float32 samples in [0, 1) of ``shape``,
+    drawn on the device of the array module ``xp``.
+    """
     if xp is np:
         return _generator.random(shape, dtype=np.float32)
     global _device_generator
@@ -77,7 +79,8 @@ def random(shape: tuple[int, ...], xp: ModuleType) -> Array:
 
 
 class Generator:
-    """A random generator of its own (``torch.Generator``), for ``random_split``, ``DataLoader``, ``randperm``.
+    """A random generator of its own (``torch.Generator``),
+    for ``random_split``, ``DataLoader``, ``randperm``.
 
     ``Generator().manual_seed(42)`` seeds it and returns it, as in PyTorch. Its numbers are NumPy's
     (``self.numpy``), so they differ from PyTorch's for the same seed.
@@ -98,7 +101,9 @@ class Generator:
         return self._seed
 
     def integers(self, *args: Any, **kwargs: Any) -> Any:
-        """Random integers (``numpy.random.Generator.integers``): the DataLoader draws its seed so."""
+        """Random integers (``numpy.random.Generator.integers``):
+        the DataLoader draws its seed so.
+        """
         return self.numpy.integers(*args, **kwargs)
 
     def permutation(self, n: int) -> np.ndarray:

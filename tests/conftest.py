@@ -1,4 +1,5 @@
-"""Shared test fixtures: the optional PyTorch oracle, the device fixture and GPU marker, hypothesis settings."""
+"""Shared fixtures: the optional PyTorch oracle, the device fixture and GPU marker, hypothesis
+settings. Shared helper functions (count_params, assert_close, ...) live in helpers.py."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def torch():
 
 @pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def device(request):
-    """Run a test on the CPU and, where CuPy sees a GPU, on the GPU (``pytest -m gpu`` runs only those)."""
+    """Run a test on the CPU and, where CuPy sees a GPU,
+    on the GPU (``pytest -m gpu`` runs only those)."""
     return request.param
 
 

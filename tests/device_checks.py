@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+from helpers import assert_same, on_reference_kernels, random_array
 
 import scratchnet as sn
 from scratchnet import backend, nn, optim
@@ -78,21 +79,6 @@ WINDOWS = [
 DTYPES = [np.float32, np.float64]
 
 
-def reference(fn, *args, **kwargs):
-    with backend.reference_kernels():
-        return fn(*args, **kwargs)
-
-
-def random(shape, dtype, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def assert_same(actual, expected, dtype, rtol=None):
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    tolerance = rtol or (1e-5 if dtype == np.float32 else 1e-12)
-    np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance)
-
-
 def check_signatures(kernels) -> None:
     """Same parameters as the reference, and the docstring names it."""
     for module, name in WINDOW_KERNELS:
@@ -110,9 +96,9 @@ def check_signatures(kernels) -> None:
 
 
 def check_im2col(kernels, put, get, x_shape, geometry, dtype) -> None:
-    x = random(x_shape, dtype)
+    x = random_array(x_shape, dtype)
     for pad_value in (0.0, -np.inf):
-        expected = reference(reference_im2col.im2col, x, **geometry, pad_value=pad_value)
+        expected = on_reference_kernels(reference_im2col.im2col, x, **geometry, pad_value=pad_value)
         assert_same(get(kernels.im2col(put(x), **geometry, pad_value=pad_value)), expected, dtype)
     out = put(
         np.full(expected.shape, np.nan, dtype)
@@ -124,8 +110,8 @@ def check_im2col(kernels, put, get, x_shape, geometry, dtype) -> None:
 
 def check_col2im(kernels, put, get, x_shape, geometry, dtype) -> None:
     col_shape = reference_im2col.im2col(np.zeros(x_shape, dtype), **geometry).shape
-    col = random(col_shape, dtype, seed=1)
-    expected = reference(reference_im2col.col2im, col, x_shape, **geometry)
+    col = random_array(col_shape, dtype, seed=1)
+    expected = on_reference_kernels(reference_im2col.col2im, col, x_shape, **geometry)
     assert_same(get(kernels.col2im(put(col), x_shape, **geometry)), expected, dtype)
     # Into a contiguous buffer, and into a non-contiguous view (copied in at the end).
     out = put(np.full(x_shape, np.nan, dtype))
@@ -139,16 +125,20 @@ def check_col2im(kernels, put, get, x_shape, geometry, dtype) -> None:
 
 def check_reorders(kernels, put, get, shape, dtype) -> None:
     N, OC, OH, OW = shape
-    rows = random((OC, N * OH * OW), dtype)
-    bias = random(OC, dtype, seed=1)
+    rows = random_array((OC, N * OH * OW), dtype)
+    bias = random_array(OC, dtype, seed=1)
     for b in (None, bias):
-        expected = reference(reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), b)
+        expected = on_reference_kernels(
+            reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), b
+        )
         out = put(np.full(shape, np.nan, dtype))
         assert kernels.rows_to_nchw(put(rows), out, None if b is None else put(b)) is out
         assert_same(get(out), expected, dtype)
-    y = random(shape, dtype, seed=2)
+    y = random_array(shape, dtype, seed=2)
     assert_same(
-        get(kernels.nchw_to_rows(put(y))), reference(reference_im2col.nchw_to_rows, y), dtype
+        get(kernels.nchw_to_rows(put(y))),
+        on_reference_kernels(reference_im2col.nchw_to_rows, y),
+        dtype,
     )
     out = put(np.empty((OC, N * OH * OW), dtype))
     assert kernels.nchw_to_rows(put(y), out=out) is out
@@ -156,7 +146,7 @@ def check_reorders(kernels, put, get, shape, dtype) -> None:
     y_broadcast = xp.broadcast_to(
         put(y[:1]), shape
     )  # a stride-0 view, as global pooling's backward sends
-    expected = reference(reference_im2col.nchw_to_rows, y[:1].repeat(N, 0))
+    expected = on_reference_kernels(reference_im2col.nchw_to_rows, y[:1].repeat(N, 0))
     assert_same(get(kernels.nchw_to_rows(y_broadcast)), expected, dtype)
 
 
@@ -166,12 +156,12 @@ def check_max_pool(kernels, put, get, x_shape, geometry, dtype) -> None:
         dtype
     )
     y, indices = kernels.max_pool2d_forward(put(x), **geometry)
-    y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, **geometry)
+    y_ref, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, **geometry)
     assert_same(get(y), y_ref, dtype)
     assert get(indices).dtype == np.int64
     np.testing.assert_array_equal(get(indices), indices_ref)
-    gy = random(y_ref.shape, dtype, seed=1)
-    expected = reference(reference_pool.max_pool2d_backward, gy, indices_ref, x_shape)
+    gy = random_array(y_ref.shape, dtype, seed=1)
+    expected = on_reference_kernels(reference_pool.max_pool2d_backward, gy, indices_ref, x_shape)
     assert_same(
         get(kernels.max_pool2d_backward(put(gy), put(indices_ref), x_shape)), expected, dtype
     )
@@ -185,21 +175,21 @@ def check_max_pool_ties_and_nan(kernels, put, get) -> None:
     )  # the first maximum wins a tie
     x[0, 0, 1, 1] = np.nan
     y, indices = kernels.max_pool2d_forward(put(x), 2, 2)
-    y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, 2, 2)
+    y_ref, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, 2, 2)
     np.testing.assert_array_equal(get(indices), indices_ref)  # a NaN wins, as in np.argmax
     assert np.isnan(get(y)[0, 0, 0, 0]) and np.isnan(y_ref[0, 0, 0, 0])
 
 
 def check_avg_pool(kernels, put, get, x_shape, geometry, dtype) -> None:
     geometry = {k: v for k, v in geometry.items() if k != "dilation"}
-    x = random(x_shape, dtype)
+    x = random_array(x_shape, dtype)
     for count_include_pad in (True, False):
         options = {**geometry, "count_include_pad": count_include_pad}
         y = kernels.avg_pool2d_forward(put(x), **options)
-        y_ref = reference(reference_pool.avg_pool2d_forward, x, **options)
+        y_ref = on_reference_kernels(reference_pool.avg_pool2d_forward, x, **options)
         assert_same(get(y), y_ref, dtype)
-        gy = random(y_ref.shape, dtype, seed=1)
-        expected = reference(reference_pool.avg_pool2d_backward, gy, x_shape, **options)
+        gy = random_array(y_ref.shape, dtype, seed=1)
+        expected = on_reference_kernels(reference_pool.avg_pool2d_backward, gy, x_shape, **options)
         assert_same(get(kernels.avg_pool2d_backward(put(gy), x_shape, **options)), expected, dtype)
 
 

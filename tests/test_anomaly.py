@@ -1,4 +1,5 @@
-"""scratchnet.autograd: detect_anomaly names the first op whose forward or backward makes NaN/Inf; backward()."""
+"""scratchnet.autograd: detect_anomaly names the first op
+whose forward or backward makes NaN/Inf; backward()."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import scratchnet as sn
 import scratchnet.autograd as autograd
 from scratchnet import nn
 
-# NumPy warns when it makes a NaN or Inf; pyproject turns RuntimeWarnings from scratchnet into errors.
+# NumPy warns when it makes a NaN or Inf;
+# pyproject turns RuntimeWarnings from scratchnet into errors.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 

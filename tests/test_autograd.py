@@ -1,4 +1,5 @@
-"""The backward walk: accumulation, retain_graph, no_grad, requires_grad propagation, deep graphs, dtypes."""
+"""The backward walk: accumulation, retain_graph, no_grad,
+requires_grad propagation, deep graphs, dtypes."""
 
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ def test_leaf_gradients_accumulate_across_backward_calls():
 
 def test_gradient_arrays_are_never_shared_or_read_only():
     """An add sends one array to both inputs and a sum a read-only broadcast view: each leaf must
-    still own a writable .grad, or an optimizer changing one .grad in place would corrupt another."""
+    still own a writable .grad, or an optimizer changing one .grad in place would corrupt
+    another."""
     a, b = sn.randn(2, 3, requires_grad=True), sn.randn(2, 3, requires_grad=True)
     (a + b).sum().backward()
     assert not np.shares_memory(a.grad.array, b.grad.array)
@@ -118,9 +120,8 @@ def test_no_grad_decorator_on_a_recursive_function():
         return depth(n - 1) + 1 if n else 0
 
     assert depth(3) == 3
-    assert (
-        sn.is_grad_enabled()
-    )  # the outermost call restores the mode, not the innermost's saved value
+    # the outermost call restores the mode, not the innermost's saved value
+    assert sn.is_grad_enabled()
 
     @sn.enable_grad()
     def inner(n):
@@ -171,7 +172,8 @@ def test_requires_grad_flag_methods():
 
 def test_a_fresh_weight_gradient_is_kept_without_a_copy():
     """The weight gradient a linear layer's backward makes is nobody else's: it becomes .grad as it
-    is. A copy would double the memory of every weight gradient (392 MiB for VGG16's first FC layer)."""
+    is. A copy would double the memory of every weight gradient (392 MiB for VGG16's first FC
+    layer)."""
     import tracemalloc
 
     x = sn.randn(4, 1024)
@@ -241,12 +243,23 @@ def test_deep_chain_has_no_recursion_limit():
 
 
 def test_deep_residual_chain():
-    x = sn.tensor([0.1, -0.2], requires_grad=True, dtype=sn.float64)
+    """2000 residual steps y <- y + 0.001 tanh(y): the iterative walk gets through (a recursive one
+    would overflow the stack) and gives the chain rule's product, dy_2000/dx = prod_k y_{k+1}'(y_k)
+    with y_{k+1}'(y_k) = 1 + 0.001 (1 - tanh(y_k)^2), computed here by hand in NumPy."""
+    start = np.array([0.1, -0.2])  # float64 from the start
+    x = sn.tensor(start, requires_grad=True)
     y = x
     for _ in range(2000):
         y = y + 0.001 * y.tanh()
     y.sum().backward()
-    assert x.grad.shape == (2,) and np.all(np.isfinite(x.grad.numpy()))
+
+    value, slope = start, np.ones(2)
+    for _ in range(2000):
+        slope *= 1 + 0.001 * (1 - np.tanh(value) ** 2)
+        value = value + 0.001 * np.tanh(value)
+    np.testing.assert_allclose(y.numpy(), value, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), slope, rtol=1e-12)
+    assert x.grad.dtype == np.float64
 
 
 def test_backward_order_is_deterministic():

@@ -1,4 +1,5 @@
-"""The array backend: choosing NumPy or CuPy from the array, devices, optional imports; core ops on the GPU."""
+"""The array backend: choosing NumPy or CuPy from the array,
+devices, optional imports; core ops on the GPU."""
 
 from __future__ import annotations
 
@@ -61,11 +62,12 @@ def test_numba_imports_lazily():
     assert backend.import_numba() is not None
 
 
-# ---------------------------------------------------------------------- on a GPU (skipped without one)
+# ------------------------------------------------------------------- on a GPU (skipped without one)
 
 
 def _on_gpu_and_cpu(fn, *arrays):
-    """Run ``fn`` on CPU tensors and on their CUDA copies; return (cpu outputs, gpu outputs), grads included."""
+    """Run ``fn`` on CPU tensors and on their CUDA copies;
+    return (cpu outputs, gpu outputs), grads included."""
     results = []
     for device in ("cpu", "cuda"):
         xs = [sn.tensor(a, requires_grad=True, device=device) for a in arrays]

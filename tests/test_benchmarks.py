@@ -57,9 +57,8 @@ def test_peak_memory_sees_an_allocation_of_freed_heap_memory():
     if platform.system() != "Linux":
         pytest.skip("peak memory is read from /proc (Linux only)")
     for _ in range(3):
-        np.ones(
-            8 * 2**20 // 8
-        ).sum()  # allocate and free 8 MiB: glibc then keeps such blocks in its heap
+        # allocate and free 8 MiB: glibc then keeps such blocks in its heap
+        np.ones(8 * 2**20 // 8).sum()
 
     def allocate_8_mib():
         np.ones(8 * 2**20 // 8).sum()

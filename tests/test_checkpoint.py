@@ -65,11 +65,8 @@ def test_file_is_a_plain_npz_with_readable_names(tmp_path):
     with np.load(tmp_path / "c.npz", allow_pickle=False) as f:
         assert "model/fc.weight" in f.files
     np.savez(tmp_path / "plain.npz", x=np.arange(3))
-    assert npz.load(tmp_path / "plain.npz")["x"].tolist() == [
-        0,
-        1,
-        2,
-    ]  # a foreign .npz loads as a dict
+    # a foreign .npz loads as a dict
+    assert npz.load(tmp_path / "plain.npz")["x"].tolist() == [0, 1, 2]
 
 
 def test_no_pickle_on_save_or_load(tmp_path):

@@ -55,9 +55,11 @@ PROGRAMS = [
 def corpus_results(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
-    """Run every selected, not skipped program: all under PyTorch in one process, then all under scratchnet.
+    """Run every selected, not skipped program:
+    all under PyTorch in one process, then all under scratchnet.
 
-    Returns each program's folder, holding ``torch.json`` and ``scratchnet.json`` (or ``error.txt``).
+    Returns each program's folder, holding ``torch.json`` and ``scratchnet.json``
+    (or ``error.txt``).
     """
     pytest.importorskip("torch", reason="the corpus compares scratchnet with PyTorch")
     selected = [
@@ -107,7 +109,9 @@ def _assert_same(expected: object, actual: object, key: str) -> None:
         )
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             _assert_same(e, a, f"{key}[{i}]")
-    else:  # numbers: float32 sums in another order differ in the last digits, and training amplifies that
+    else:
+        # numbers: float32 sums in another order differ in the last digits, and training
+        # amplifies that
         np.testing.assert_allclose(
             np.asarray(actual, dtype=float),
             np.asarray(expected, dtype=float),
@@ -131,11 +135,13 @@ def test_program_gives_pytorchs_results(program: Program, corpus_results: dict[s
 
 
 def test_the_harness_never_loads_pytorch(tmp_path: Path) -> None:
-    """Under the runner, torch's paths are scratchnet's modules, and a path scratchnet lacks fails clearly."""
+    """Under the runner, torch's paths are scratchnet's modules,
+    and a path scratchnet lacks fails clearly."""
     script = tmp_path / "probe.py"
     script.write_text(
         "import sys\nimport torch, torch.nn as nn, torch.utils.data as tud\nimport scratchnet\n"
-        "assert torch is scratchnet and nn is scratchnet.nn and tud.DataLoader is scratchnet.data.DataLoader\n"
+        "assert torch is scratchnet and nn is scratchnet.nn\n"
+        "assert tud.DataLoader is scratchnet.data.DataLoader\n"
         "try:\n    import torch.fx\nexcept ImportError as e:\n    print('refused:', e)\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(COMPAT)]))

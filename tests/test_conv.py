@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close, random_tensors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,15 +44,10 @@ def conv_configs(draw, max_kernel=7, max_batch=2):
 
 
 def make_inputs(cfg, dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    x = sn.tensor(rng.standard_normal(cfg["x_shape"]).astype(dtype), requires_grad=True)
-    w = sn.tensor(rng.standard_normal(cfg["w_shape"]).astype(dtype), requires_grad=True)
-    b = (
-        sn.tensor(rng.standard_normal(cfg["w_shape"][0]).astype(dtype), requires_grad=True)
-        if cfg["bias"]
-        else None
-    )
-    return x, w, b
+    """Input, weight and (where the config has one) bias, drawn in that order from one stream."""
+    bias_shapes = [(cfg["w_shape"][0],)] if cfg["bias"] else []
+    x, w, *b = random_tensors([cfg["x_shape"], cfg["w_shape"], *bias_shapes], dtype, seed)
+    return x, w, (b[0] if b else None)
 
 
 def conv_args(cfg):
@@ -67,13 +63,6 @@ def forward_backward(fn, cfg, dtype=np.float64, seed=0):
     g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
     y.backward(g)
     return [y.array, x.grad.array, w.grad.array] + ([b.grad.array] if b is not None else [])
-
-
-def assert_close(actual, expected, rtol):
-    """Equal within rtol, relative to the array's largest magnitude (sums of many terms cancel)."""
-    assert actual.shape == expected.shape
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
 
 # --------------------------------------------------------------------------- gradients

@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import value_and_grad
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -18,20 +19,6 @@ import scratchnet.nn.functional as F
 from scratchnet import nn, optim
 
 NAN, INF = float("nan"), float("inf")
-
-
-def _grad(fn, values, dtype=np.float64):
-    x = sn.tensor(np.asarray(values, dtype=dtype), requires_grad=True)
-    out = fn(x)
-    out.backward()
-    return out, x.grad.numpy()
-
-
-def _torch_grad(torch, fn, values, dtype=np.float64):
-    x = torch.tensor(np.asarray(values, dtype=dtype), requires_grad=True)
-    out = fn(x)
-    out.backward()
-    return out, x.grad.numpy()
 
 
 # ---------------------------------------------------------------------- cross_entropy / nll_loss
@@ -48,7 +35,8 @@ def _torch_grad(torch, fn, values, dtype=np.float64):
     ids=["cross_entropy", "nll_loss", "weighted", "label_smoothing"],
 )
 def test_mean_over_all_ignored_targets_is_nan_with_zero_gradient(loss):
-    """torch: the mean of no losses is NaN, and the gradient zeros, so an optimizer step changes nothing."""
+    """torch: the mean of no losses is NaN, and the gradient zeros,
+    so an optimizer step changes nothing."""
     x = sn.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     out = loss(x, sn.tensor([-100, -100, -100]))
     out.backward()
@@ -65,10 +53,10 @@ def test_all_ignored_targets_match_torch(torch):
     for reduction in ("mean", "sum"):
         for smoothing in (0.0, 0.2):
             options = {"reduction": reduction, "label_smoothing": smoothing}
-            ours, grad = _grad(
-                lambda x, o=options: F.cross_entropy(x, sn.tensor(target), **o), values
+            ours, grad = value_and_grad(
+                sn, lambda x, o=options: F.cross_entropy(x, sn.tensor(target), **o), values
             )
-            theirs, torch_grad = _torch_grad(
+            theirs, torch_grad = value_and_grad(
                 torch,
                 lambda x, o=options: torch.nn.functional.cross_entropy(
                     x, torch.tensor(target), **o
@@ -80,11 +68,14 @@ def test_all_ignored_targets_match_torch(torch):
 
 
 def test_masked_class_with_minus_inf_logit():
-    """A -inf logit (a masked class) that is not the target: finite loss and gradient, as in torch."""
-    loss, grad = _grad(lambda x: F.cross_entropy(x, sn.tensor([0])), [[0.0, 1.0, -INF]])
+    """A -inf logit (a masked class) that is not the target:
+    finite loss and gradient, as in torch."""
+    loss, grad = value_and_grad(
+        sn, lambda x: F.cross_entropy(x, sn.tensor([0])), [[0.0, 1.0, -INF]]
+    )
     assert loss.item() == pytest.approx(np.log1p(np.e))  # 1.3133: -log(1 / (1 + e))
     np.testing.assert_allclose(grad, [[-np.e / (1 + np.e), np.e / (1 + np.e), 0.0]])
-    loss, grad = _grad(lambda x: F.nll_loss(x, sn.tensor([0])), [[-0.5, -INF]])
+    loss, grad = value_and_grad(sn, lambda x: F.nll_loss(x, sn.tensor([0])), [[-0.5, -INF]])
     assert loss.item() == 0.5 and grad.tolist() == [[-1.0, 0.0]]
 
 
@@ -98,10 +89,10 @@ def test_masked_class_with_minus_inf_logit():
     ],
 )
 def test_minus_inf_logits_match_torch(torch, values, target, smoothing):
-    ours, grad = _grad(
-        lambda x: F.cross_entropy(x, sn.tensor(target), label_smoothing=smoothing), values
+    ours, grad = value_and_grad(
+        sn, lambda x: F.cross_entropy(x, sn.tensor(target), label_smoothing=smoothing), values
     )
-    theirs, torch_grad = _torch_grad(
+    theirs, torch_grad = value_and_grad(
         torch,
         lambda x: torch.nn.functional.cross_entropy(
             x, torch.tensor(target), label_smoothing=smoothing
@@ -113,16 +104,16 @@ def test_minus_inf_logits_match_torch(torch, values, target, smoothing):
     assert np.isfinite(grad).all()
 
 
-# ---------------------------------------------------------------------- NaN through relu and maximum
+# --------------------------------------------------------------------- NaN through relu and maximum
 
 
 def test_nan_passes_the_gradient_through_relu_maximum_minimum():
     values = [NAN, -1.0, 2.0]
-    assert _grad(lambda x: x.relu().sum(), values)[1].tolist() == [1.0, 0.0, 1.0]
-    assert _grad(lambda x: x.maximum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[
+    assert value_and_grad(sn, lambda x: x.relu().sum(), values)[1].tolist() == [1.0, 0.0, 1.0]
+    assert value_and_grad(sn, lambda x: x.maximum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[
         1
     ].tolist() == [1, 0, 1]
-    assert _grad(lambda x: x.minimum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[
+    assert value_and_grad(sn, lambda x: x.minimum(sn.tensor(0.0, dtype=sn.float64)).sum(), values)[
         1
     ].tolist() == [1, 1, 0]
     # A NaN on either side: both inputs get the whole gradient there (a tie still halves it).
@@ -164,7 +155,8 @@ def test_nan_and_kink_gradients_match_torch(torch, op, dtype):
 
 
 def test_integer_next_to_an_index_array_follows_torch_layout():
-    """x[0, :, idx]: torch selects x[0] first, (2, 2), then [:, idx] -> (2, 4); NumPy gives (4, 2)."""
+    """x[0, :, idx]: torch selects x[0] first, (2, 2),
+    then [:, idx] -> (2, 4); NumPy gives (4, 2)."""
     data = np.arange(16.0).reshape(4, 2, 2)
     x = sn.tensor(data, requires_grad=True)
     idx = [0, 1, 1, 0]
@@ -183,7 +175,8 @@ _SHAPE = (3, 4, 2, 5)
 
 @st.composite
 def _mixed_index(draw):
-    """A tuple of ints, slices, index arrays, None and at most one Ellipsis for a (3, 4, 2, 5) tensor."""
+    """A tuple of ints, slices, index arrays, None and
+    at most one Ellipsis for a (3, 4, 2, 5) tensor."""
     kinds = draw(
         st.lists(
             st.sampled_from(["int", "slice", "array", "none", "ellipsis"]), min_size=1, max_size=6
@@ -191,7 +184,8 @@ def _mixed_index(draw):
     )
     consumes = ("int", "slice", "array")
     assume(kinds.count("ellipsis") <= 1 and sum(k in consumes for k in kinds) <= len(_SHAPE))
-    # The dimension each entry indexes: counted from the front before an Ellipsis, from the back after it.
+    # The dimension each entry indexes: counted from the
+    # front before an Ellipsis, from the back after it.
     after = kinds[kinds.index("ellipsis") + 1 :] if "ellipsis" in kinds else []
     dim, length, index = 0, draw(st.integers(1, 3)), []
     for kind in kinds:
@@ -258,7 +252,7 @@ def test_linear_and_matmul_refuse_mixed_dtypes():
 
 def test_var_of_one_value_is_nan_with_a_warning(torch):
     with pytest.warns(UserWarning, match=r"degrees of freedom is <= 0 for input of shape \(1,\)"):
-        out, grad = _grad(lambda x: x.var(), [3.0])
+        out, grad = value_and_grad(sn, lambda x: x.var(), [3.0])
     assert np.isnan(out.item()) and np.isnan(grad).all()
     for values, dim, correction in [
         ([3.0], None, 1),
@@ -267,12 +261,12 @@ def test_var_of_one_value_is_nan_with_a_warning(torch):
     ]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ours, grad = _grad(lambda x: x.var(dim, correction=correction).sum(), values)  # noqa: B023
-            theirs, torch_grad = _torch_grad(
-                torch,
-                lambda x: x.var(dim, correction=correction).sum(),  # noqa: B023
-                values,
-            )
+
+            def summed_var(x, dim=dim, correction=correction):
+                return x.var(dim, correction=correction).sum()
+
+            ours, grad = value_and_grad(sn, summed_var, values)
+            theirs, torch_grad = value_and_grad(torch, summed_var, values)
         np.testing.assert_array_equal(ours.item(), theirs.item())
         np.testing.assert_array_equal(grad, torch_grad)
 

@@ -1,4 +1,5 @@
-"""Damaged and hostile files: every one gives one clear error that names the file, and changes nothing.
+"""Damaged and hostile files: every one gives one
+clear error that names the file, and changes nothing.
 
 The table below builds, in ``tmp_path``, the files a course meets: checkpoints truncated anywhere,
 edited, or not checkpoints at all; MNIST, CIFAR-10 and MedMNIST files that are truncated, have
@@ -35,9 +36,8 @@ from scratchnet.train import load_checkpoint, save_checkpoint
 
 CHECKPOINT = r"scratchnet (checkpoint|file)"
 MNIST, CIFAR, MEDMNIST = r"mnist|idx file", r"cifar", r"medmnist"
-BOMB_BYTES = (
-    100 * 2**20
-)  # expands past the 64 MiB that is always allowed, about 1000 times its size
+# expands past the 64 MiB that is always allowed, about 1000 times its size
+BOMB_BYTES = 100 * 2**20
 
 
 # --------------------------------------------------------------------------- building the files
@@ -93,7 +93,8 @@ def _lying_npy(path: Path) -> None:
 
 
 def _npz_bomb(path: Path, name: str = "w", extra: dict[str, np.ndarray] | None = None) -> None:
-    """A .npz of about 100 KB holding 100 MiB of zeros, written in 1 MiB pieces (never all in memory)."""
+    """A .npz of about 100 KB holding 100 MiB of zeros,
+    written in 1 MiB pieces (never all in memory)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array_header_1_0(
@@ -153,7 +154,8 @@ def _cifar_binary(root: Path, labels: list[int], extra: bytes = b"") -> Path:
 
 
 def _medmnist(root: Path, **changes: Any) -> Path:
-    """bloodmnist.npz (8 classes, RGB 28x28): the val split, with ``changes`` applied to its arrays."""
+    """bloodmnist.npz (8 classes, RGB 28x28):
+    the val split, with ``changes`` applied to its arrays."""
     rng = np.random.default_rng(0)
     arrays = {
         "val_images": rng.integers(0, 256, (4, 28, 28, 3), dtype=np.uint8),
@@ -193,7 +195,8 @@ def _close_fifo_writers():
 
 # --------------------------------------------------------------------------- the table
 
-# id -> build(tmp_path) returning (the call that must fail, the file it must name, the concept it must name)
+# id -> build(tmp_path) returning
+# (the call that must fail, the file it must name, the concept it must name)
 Case = Callable[[Path], tuple[Callable[[], Any], Path, str]]
 
 
@@ -504,12 +507,11 @@ def test_damaged_file_gives_one_clear_error(case, tmp_path):
     assert path.name in message, message  # which file
     assert re.search(concept, message, flags=re.IGNORECASE), message  # which scratchnet concept
     assert not any(low in message for low in LOW_LEVEL_MESSAGES), message
-    assert peak < 32 * 2**20, (
-        f"{peak / 2**20:.0f} MiB allocated before refusing"
-    )  # no bomb was unpacked
+    # no bomb was unpacked
+    assert peak < 32 * 2**20, f"{peak / 2**20:.0f} MiB allocated before refusing"
 
 
-# --------------------------------------------------------------------------- a failed load changes nothing
+# -------------------------------------------------------------------- a failed load changes nothing
 
 
 def _params(model):
@@ -571,7 +573,8 @@ def test_a_failed_load_checkpoint_changes_nothing(tmp_path, mismatch):
     if sys.version_info >= (
         3,
         11,
-    ):  # add_note: the note says which part failed, which file, and that
+    ):
+        # add_note: the note says which part failed, which file, and that
         note = " ".join(getattr(raised.value, "__notes__", []))  # nothing changed
         assert str(path) in note and "nothing was changed" in note, note
 
@@ -601,9 +604,8 @@ def test_expansion_limit_is_checked_before_unpacking_and_configurable(tmp_path, 
     np.savez_compressed(path, x=zeros)
     with pytest.raises(ValueError, match=r"zeros\.npz would expand .* past the limit of 100 times"):
         sn.load(path)
-    assert (
-        sn.load(path, max_expansion=float("inf"))["x"].shape == zeros.shape
-    )  # trusted: the keyword
+    # trusted: the keyword
+    assert sn.load(path, max_expansion=float("inf"))["x"].shape == zeros.shape
     monkeypatch.setattr(files, "MAX_EXPANSION", 5000)  # or the module default, everywhere
     assert sn.load(path)["x"].shape == zeros.shape
 
@@ -623,7 +625,8 @@ def test_expansion_limit_is_checked_before_unpacking_and_configurable(tmp_path, 
 
 
 def test_real_data_sets_expand_well_within_the_limit(tmp_path):
-    """Random pixels (like photographs, nearly incompressible) and a scratchnet checkpoint (stored)."""
+    """Random pixels (like photographs, nearly incompressible)
+    and a scratchnet checkpoint (stored)."""
     images = np.random.default_rng(0).integers(0, 256, (200, 28, 28, 3), dtype=np.uint8)
     np.savez_compressed(
         tmp_path / "bloodmnist.npz", val_images=images, val_labels=np.zeros((200, 1), np.uint8)
@@ -694,9 +697,8 @@ def test_pytorch_files_that_are_not_plain_state_dicts(tmp_path, torch):
     ) as raised:
         load_torch_state_dict(_model(), evil)
     assert not marker.exists()
-    assert "weights_only=False" not in str(raised.value) and "trust" not in str(
-        raised.value
-    )  # no unsafe hint
+    # no unsafe hint
+    assert "weights_only=False" not in str(raised.value) and "trust" not in str(raised.value)
 
     good = tmp_path / "good.pth"
     torch.save(

@@ -12,7 +12,8 @@ from scratchnet.ops.elementwise import AddFunction
 
 
 class FakeCudaArray:
-    """Stands in for a CuPy array (this machine has no GPU): the backend knows arrays by their module."""
+    """Stands in for a CuPy array (this machine has no GPU):
+    the backend knows arrays by their module."""
 
     __module__ = "cupy._core.core"
 
@@ -333,8 +334,8 @@ WRONG_USAGES = [
         "load_state_dict(path)",
         lambda: _MODEL.load_state_dict("model.npz"),
         TypeError,
-        r"Linear\.load_state_dict expects a mapping of names to arrays .*got str 'model\.npz'; "
-        r"to load a file, read it first: model\.load_state_dict\(scratchnet\.load\('model\.npz'\)\)",
+        r"Linear\.load_state_dict expects a mapping of names to arrays .*got str 'model\.npz'; to "
+        r"load a file, read it first: model\.load_state_dict\(scratchnet\.load\('model\.npz'\)\)",
     ),
     (
         "load_state_dict(None)",
@@ -346,37 +347,43 @@ WRONG_USAGES = [
         "SGD(model)",
         lambda: optim.SGD(_MODEL, lr=0.1),
         TypeError,
-        r"SGD expects the parameters of a model, got the Linear model itself; pass SGD\(model\.parameters\(\)",
+        r"SGD expects the parameters of a model, got the Linear model itself; pass "
+        r"SGD\(model\.parameters\(\)",
     ),
     (
         "SGD(model.parameters)",
         lambda: optim.SGD(_MODEL.parameters, lr=0.1),
         TypeError,
-        r"SGD expects an iterable of Tensors, got the method parameters itself; call it: SGD\(model\.parameters\(\)",
+        r"SGD expects an iterable of Tensors, got the method parameters itself; call it: "
+        r"SGD\(model\.parameters\(\)",
     ),
     (
         "SGD(tensor)",
         lambda: optim.SGD(sn.randn(3, requires_grad=True), lr=0.1),
         TypeError,
-        r"SGD expects an iterable of Tensors, got a single Tensor of shape \(3,\); wrap it in a list",
+        r"SGD expects an iterable of Tensors, got a "
+        r"single Tensor of shape \(3,\); wrap it in a list",
     ),
     (
         "optimizer.load_state_dict(path)",
         lambda: optim.Adam(_MODEL.parameters()).load_state_dict("opt.npz"),
         TypeError,
-        r"Adam\.load_state_dict expects what optimizer\.state_dict\(\) returns .*got str 'opt\.npz'",
+        r"Adam\.load_state_dict expects what "
+        r"optimizer\.state_dict\(\) returns .*got str 'opt\.npz'",
     ),
     (
         "Sequential(layer, class)",
         lambda: nn.Sequential(nn.Linear(3, 2), nn.ReLU),
         TypeError,
-        r"Sequential: module '1' is the class ReLU, not a layer; create one by calling it: nn\.ReLU\(\)",
+        r"Sequential: module '1' is the class ReLU, not "
+        r"a layer; create one by calling it: nn\.ReLU\(\)",
     ),
     (
         "Sequential([layers])",
         lambda: nn.Sequential([nn.Linear(3, 2), nn.ReLU()]),
         TypeError,
-        r"Sequential takes its layers as separate arguments, got a list; unpack it: nn\.Sequential\(\*layers\)",
+        r"Sequential takes its layers as separate arguments, got a list; unpack it: "
+        r"nn\.Sequential\(\*layers\)",
     ),
     (
         "ModuleList(layer)",
@@ -443,7 +450,8 @@ WRONG_USAGES = [
         "matmul dtypes",
         lambda: sn.randn(2, 3) @ sn.tensor([[1], [2], [3]]),
         TypeError,
-        r"matmul: expected one dtype, got the first operand float32 \(2, 3\), the second operand int64 \(3, 1\)",
+        r"matmul: expected one dtype, got the first operand "
+        r"float32 \(2, 3\), the second operand int64 \(3, 1\)",
     ),
     (
         "where(float mask)",
@@ -467,7 +475,8 @@ WRONG_USAGES = [
         "tensor(ragged list)",
         lambda: sn.tensor([[1, 2], [3]]),
         ValueError,
-        r"tensor\(\): expected a sequence of length 2 at dim 1 \(got 1\); every row of a nested list",
+        r"tensor\(\): expected a sequence of length 2 "
+        r"at dim 1 \(got 1\); every row of a nested list",
     ),
     (
         "tensor(list of list and number)",
@@ -491,13 +500,15 @@ ALREADY_CLEAR = [
         "cross_entropy float targets",
         lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0.0, 1, 2, 0])),
         TypeError,
-        r"cross_entropy: target must hold integer class indices in \[0, 3\), got dtype float32 of shape \(4,\)",
+        r"cross_entropy: target must hold integer class "
+        r"indices in \[0, 3\), got dtype float32 of shape \(4,\)",
     ),
     (
         "cross_entropy target out of range",
         lambda: F.cross_entropy(sn.randn(4, 3), sn.tensor([0, 1, 2, 3])),
         IndexError,
-        r"cross_entropy: target values must be class indices in \[0, 3\) for input of shape \(4, 3\)",
+        r"cross_entropy: target values must be class "
+        r"indices in \[0, 3\) for input of shape \(4, 3\)",
     ),
     (
         "cross_entropy batch mismatch",
@@ -509,7 +520,8 @@ ALREADY_CLEAR = [
         "cross_entropy arguments swapped",
         lambda: F.cross_entropy(sn.tensor([0, 1]), sn.randn(2, 3)),
         ValueError,
-        r"cross_entropy: expected input of shape \(N, C\) or \(N, C, d1, \.\.\.\), got shape \(2,\)",
+        r"cross_entropy: expected input of shape \(N, "
+        r"C\) or \(N, C, d1, \.\.\.\), got shape \(2,\)",
     ),
     (
         "mse_loss shape mismatch",
@@ -557,7 +569,8 @@ ALREADY_CLEAR = [
         "BatchNorm1d batch of 1",
         lambda: nn.BatchNorm1d(3)(sn.randn(1, 3)),
         ValueError,
-        r"batch_norm: expected more than 1 value per channel when training, got input of shape \(1, 3\)",
+        r"batch_norm: expected more than 1 value per "
+        r"channel when training, got input of shape \(1, 3\)",
     ),
     (
         "MaxPool2d kernel larger than input",
@@ -575,7 +588,8 @@ ALREADY_CLEAR = [
         "AdaptiveAvgPool2d on 2-D",
         lambda: nn.AdaptiveAvgPool2d(1)(sn.randn(3, 4)),
         ValueError,
-        r"adaptive_avg_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(3, 4\)",
+        r"adaptive_avg_pool2d: expected input of shape "
+        r"\(N, C, H, W\) or \(C, H, W\), got shape \(3, 4\)",
     ),
     (
         "view to an incompatible shape",

@@ -22,7 +22,7 @@ from scratchnet.nn import functional as F
 MODIFIED = "modified by an inplace operation"
 
 
-# ---------------------------------------------------------------------- in place: same object, same memory
+# --------------------------------------------------------------- in place: same object, same memory
 
 
 def test_augmented_assignment_changes_the_tensor_in_place():
@@ -135,9 +135,8 @@ def test_inplace_relu_in_a_network_matches_pytorch(torch):
     x = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
     hidden = net[0](sn.tensor(x))
     memory = hidden.array
-    assert (
-        net[1](hidden) is hidden and hidden.array is memory and hidden._version == 1
-    )  # overwritten
+    # overwritten
+    assert net[1](hidden) is hidden and hidden.array is memory and hidden._version == 1
     net(sn.tensor(x)).sum().backward()
     ref(torch.tensor(x)).relu_().sum().backward()
     for p, q in zip(net.parameters(), ref.parameters(), strict=True):
@@ -300,7 +299,7 @@ def test_the_check_holds_with_fast_and_reference_kernels():
         relu_then_write().backward()
 
 
-# ---------------------------------------------------------------------- manual updates, as in PyTorch's tutorials
+# -------------------------------------------------------- manual updates, as in PyTorch's tutorials
 
 
 def test_learning_pytorch_with_examples_manual_sgd_converges_like_torch(torch):
@@ -418,7 +417,7 @@ def test_function_checks_the_gradients_backward_returns():
     assert x.grad is None
 
 
-# ---------------------------------------------------------------------- random in-place sequences against torch
+# ---------------------------------------------------------- random in-place sequences against torch
 
 # One step of a small graph on h (the current tensor), x and w (leaves), and nodes (earlier values).
 STEPS = [
@@ -469,9 +468,8 @@ def _run_steps(lib, steps, x_np, w_np):
         elif step == "relu_":
             h.relu_()
         elif step == "clamp_":
-            h.clamp_(
-                -1.0 - 0.13 * i, 1.0 + 0.17 * i
-            )  # new bounds every step: never exactly at a bound
+            # new bounds every step: never exactly at a bound
+            h.clamp_(-1.0 - 0.13 * i, 1.0 + 0.17 * i)
         elif step == "div_w":
             h.div_(w)
         elif step == "masked_fill_":
@@ -527,7 +525,8 @@ def test_random_inplace_sequences_match_torch_or_raise_where_torch_raises(steps,
     "variant", ["original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"]
 )
 def test_resnet_units_with_inplace_relu_compute_what_they_computed_out_of_place(variant):
-    """The (d) unit starts its branch with ReLU on x, which the shortcut still needs: not in place."""
+    """The (d) unit starts its branch with ReLU on x,
+    which the shortcut still needs: not in place."""
     from scratchnet.models.resnet import BasicBlock, Bottleneck
 
     for block in (BasicBlock(8, 8, variant=variant), Bottleneck(8, 2, variant=variant)):

@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
+from helpers import assert_same, on_reference_kernels, random_array
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,21 +50,6 @@ def windows(draw, pooling=False):
 dtypes = st.sampled_from([np.float32, np.float64])
 
 
-def reference(fn, *args, **kwargs):
-    with backend.reference_kernels():
-        return fn(*args, **kwargs)
-
-
-def random(shape, dtype, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def assert_same(actual, expected, dtype):
-    assert actual.dtype == expected.dtype and actual.shape == expected.shape
-    tolerance = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance)
-
-
 @pytest.mark.parametrize(("module", "name"), PAIRS, ids=[name for _, name in PAIRS])
 def test_fast_kernel_has_the_reference_signature(module, name):
     assert (
@@ -91,8 +77,8 @@ def test_dispatch_picks_the_fast_kernels():
 @given(windows(pooling=True), dtypes, st.sampled_from([0.0, -np.inf]))
 def test_im2col_matches_reference(window, dtype, pad_value):
     x_shape, geometry = window
-    x = random(x_shape, dtype)
-    expected = reference(reference_im2col.im2col, x, **geometry, pad_value=pad_value)
+    x = random_array(x_shape, dtype)
+    expected = on_reference_kernels(reference_im2col.im2col, x, **geometry, pad_value=pad_value)
     assert_same(fast.im2col(x, **geometry, pad_value=pad_value), expected, dtype)
     # Into a given buffer, and from a non-contiguous input.
     out = np.full_like(expected, np.nan)
@@ -106,8 +92,8 @@ def test_im2col_matches_reference(window, dtype, pad_value):
 def test_col2im_matches_reference(window, dtype):
     x_shape, geometry = window
     col_shape = reference_im2col.im2col(np.zeros(x_shape, dtype), **geometry).shape
-    col = random(col_shape, dtype)
-    expected = reference(reference_im2col.col2im, col, x_shape, **geometry)
+    col = random_array(col_shape, dtype)
+    expected = on_reference_kernels(reference_im2col.col2im, col, x_shape, **geometry)
     assert_same(fast.col2im(col, x_shape, **geometry), expected, dtype)
     out = np.full(x_shape, np.nan, dtype)
     before = col.copy()
@@ -129,8 +115,8 @@ def test_col2im_whole_runs_of_a_same_convolution_match_reference(kernel, padding
     )  # a same convolution where 2 * padding == dilation * (kernel - 1), others too
     geometry = {"kernel_size": kernel, "padding": padding, "dilation": dilation}
     col_shape = reference_im2col.im2col(np.zeros(x_shape), **geometry).shape
-    col = random(col_shape, np.float64)
-    expected = reference(reference_im2col.col2im, col, x_shape, **geometry)
+    col = random_array(col_shape, np.float64)
+    expected = on_reference_kernels(reference_im2col.col2im, col, x_shape, **geometry)
     assert_same(
         fast.col2im(col.copy(), x_shape, **geometry, overwrite_col=True), expected, np.float64
     )
@@ -140,11 +126,11 @@ def test_col2im_whole_runs_of_a_same_convolution_match_reference(kernel, padding
 def test_col2im_is_the_adjoint_of_im2col(window):
     """<im2col(x), c> == <x, col2im(c)> for every x and c: col2im is im2col's exact backward."""
     x_shape, geometry = window
-    x = random(x_shape, np.float64)
+    x = random_array(x_shape, np.float64)
     for use_reference in (False, True):
-        run = reference if use_reference else (lambda fn, *a, **k: fn(*a, **k))
+        run = on_reference_kernels if use_reference else (lambda fn, *a, **k: fn(*a, **k))
         col = run(reference_im2col.im2col, x, **geometry)
-        c = random(col.shape, np.float64, seed=1)
+        c = random_array(col.shape, np.float64, seed=1)
         back = run(reference_im2col.col2im, c, x_shape, **geometry)
         np.testing.assert_allclose((col * c).sum(), (x * back).sum(), rtol=1e-12)
 
@@ -159,12 +145,14 @@ def test_col2im_is_the_adjoint_of_im2col(window):
 )
 def test_reorders_match_reference(shape, dtype, with_bias):
     N, OC, OH, OW = shape
-    rows = random((OC, N * OH * OW), dtype)
-    bias = random(OC, dtype, seed=1) if with_bias else None
-    expected = reference(reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), bias)
+    rows = random_array((OC, N * OH * OW), dtype)
+    bias = random_array(OC, dtype, seed=1) if with_bias else None
+    expected = on_reference_kernels(
+        reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), bias
+    )
     assert_same(fast.rows_to_nchw(rows, np.empty(shape, dtype), bias), expected, dtype)
-    y = random(shape, dtype, seed=2)
-    assert_same(fast.nchw_to_rows(y), reference(reference_im2col.nchw_to_rows, y), dtype)
+    y = random_array(shape, dtype, seed=2)
+    assert_same(fast.nchw_to_rows(y), on_reference_kernels(reference_im2col.nchw_to_rows, y), dtype)
     np.testing.assert_array_equal(
         fast.nchw_to_rows(fast.rows_to_nchw(rows, np.empty(shape, dtype))), rows
     )
@@ -180,14 +168,14 @@ def test_max_pool_matches_reference(window, dtype):
         dtype
     )  # no ties
     y, indices = fast.max_pool2d_forward(x, **geometry)
-    y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, **geometry)
+    y_ref, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, **geometry)
     assert_same(y, y_ref, dtype)
     np.testing.assert_array_equal(indices, indices_ref)
     assert indices.dtype == np.int64
-    gy = random(y.shape, dtype, seed=1)
+    gy = random_array(y.shape, dtype, seed=1)
     assert_same(
         fast.max_pool2d_backward(gy, indices, x_shape),
-        reference(reference_pool.max_pool2d_backward, gy, indices, x_shape),
+        on_reference_kernels(reference_pool.max_pool2d_backward, gy, indices, x_shape),
         dtype,
     )
 
@@ -196,19 +184,19 @@ def test_max_pool_matches_reference(window, dtype):
 def test_avg_pool_matches_reference(window, dtype, count_include_pad):
     x_shape, geometry = window
     del geometry["dilation"]
-    x = random(x_shape, dtype)
+    x = random_array(x_shape, dtype)
     y = fast.avg_pool2d_forward(x, **geometry, count_include_pad=count_include_pad)
     assert_same(
         y,
-        reference(
+        on_reference_kernels(
             reference_pool.avg_pool2d_forward, x, **geometry, count_include_pad=count_include_pad
         ),
         dtype,
     )
-    gy = random(y.shape, dtype, seed=1)
+    gy = random_array(y.shape, dtype, seed=1)
     assert_same(
         fast.avg_pool2d_backward(gy, x_shape, **geometry, count_include_pad=count_include_pad),
-        reference(
+        on_reference_kernels(
             reference_pool.avg_pool2d_backward,
             gy,
             x_shape,
@@ -222,20 +210,20 @@ def test_avg_pool_matches_reference(window, dtype, count_include_pad):
 def test_max_pool_ties_go_to_the_first_element_on_both_paths():
     x = np.zeros((1, 1, 4, 4), np.float32)
     _, indices = fast.max_pool2d_forward(x, 2, 2)
-    _, indices_ref = reference(reference_pool.max_pool2d_forward, x, 2, 2)
+    _, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, 2, 2)
     np.testing.assert_array_equal(indices, [[[[0, 2], [8, 10]]]])
     np.testing.assert_array_equal(indices_ref, indices)
 
 
 def test_large_inputs_take_the_threaded_path():
-    x = random((4, 16, 64, 64), np.float32)
+    x = random_array((4, 16, 64, 64), np.float32)
     from scratchnet.kernels.numba_threads import PARALLEL_MIN_WORK
 
     assert x.size >= PARALLEL_MIN_WORK
     y, indices = fast.max_pool2d_forward(x, 3, 2, 1)
-    y_ref, indices_ref = reference(reference_pool.max_pool2d_forward, x, 3, 2, 1)
+    y_ref, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, 3, 2, 1)
     assert_same(y, y_ref, np.float32)
     np.testing.assert_array_equal(indices, indices_ref)
-    gy = random(y.shape, np.float32, seed=1)
-    expected = reference(reference_pool.avg_pool2d_backward, gy, x.shape, 3, 2, 1)
+    gy = random_array(y.shape, np.float32, seed=1)
+    expected = on_reference_kernels(reference_pool.avg_pool2d_backward, gy, x.shape, 3, 2, 1)
     assert_same(fast.avg_pool2d_backward(gy, x.shape, 3, 2, 1), expected, np.float32)

@@ -1,4 +1,5 @@
-"""The course labs: instructor/labs (solutions) and lessons/ (the released handouts), and the lab tools.
+"""The course labs: instructor/labs (solutions) and
+lessons/ (the released handouts), and the lab tools.
 
 Both directions, for every lab, graded as a class would be (a subprocess per submission): the
 reference solution gets full marks, and the released stubs score 0 with a "not implemented yet: TASK
@@ -16,6 +17,7 @@ import pytest
 
 from scratchnet.labs import ReleaseError, release, release_text
 from scratchnet.labs.__main__ import main as labs_main
+from scratchnet.labs.check import check_lab
 from scratchnet.labs.grade import Lab, grade_files, grade_submission, load_lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,9 +108,10 @@ def test_released_stubs_fail_readably(lab, trusted):
     assert "Traceback" not in result.render()
 
 
-# Typical wrong solutions, three or more per lab: (old, new) edits of the reference solution, the task
-# each one breaks and words of the message that must point at it. Bugs of one lab sit in different
-# tasks, so one graded run checks all of them; ``keyword`` skips a lab's slow end-to-end checks.
+# Typical wrong solutions, three or more per lab: (old, new) edits of the reference solution, the
+# task each one breaks and words of the message that must point at it. Bugs of one lab sit in
+# different tasks, so one graded run checks all of them; ``keyword`` skips a lab's slow end-to-end
+# checks.
 WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
     "lab01_autograd": (
         None,
@@ -130,7 +133,8 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
         None,
         [
             (("+= window", "= window"), "2.4", "col2im(im2col(ones"),
-            # The same transpose bug in forward and backward: gradcheck alone would pass the backward.
+            # The same transpose bug in forward and backward:
+            # gradcheck alone would pass the backward.
             (
                 ("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)"),
                 "2.5",
@@ -197,8 +201,10 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
             ),
             (
                 (
-                    "self.conv = ConvReLU(in_channels, 128, 1)\n        self.fc1 = nn.Linear(128 * 4 * 4, hidden)",
-                    "self.conv = ConvReLU(in_channels, 64, 1)\n        self.fc1 = nn.Linear(64 * 4 * 4, hidden)",
+                    "self.conv = ConvReLU(in_channels, 128, 1)\n"
+                    "        self.fc1 = nn.Linear(128 * 4 * 4, hidden)",
+                    "self.conv = ConvReLU(in_channels, 64, 1)\n"
+                    "        self.fc1 = nn.Linear(64 * 4 * 4, hidden)",
                 ),
                 "5.4",
                 "128",
@@ -298,12 +304,14 @@ WRONG: dict[str, tuple[str | None, list[tuple[tuple[str, str], str, str]]]] = {
         ],
     ),
 }
-EXTRA_EDITS = {  # what a wrong solution needs besides its bug (lab 3's split of tied gradients saves the window)
+# what a wrong solution needs besides its bug (lab 3's split of tied gradients saves the window)
+EXTRA_EDITS = {
     "lab03_pool_bn": [
         (
             "self.winner = windows.argmax(axis=2)  # (N, C, OH, OW): k = i*K + j",
-            "self.winner = windows.argmax(axis=2)\n        self.ties, self.top = windows, "
-            "windows.max(axis=2)\n        self.count = (windows == self.top[:, :, None]).sum(axis=2)",
+            "self.winner = windows.argmax(axis=2)\n"
+            "        self.ties, self.top = windows, windows.max(axis=2)\n"
+            "        self.count = (windows == self.top[:, :, None]).sum(axis=2)",
         )
     ],
 }
@@ -345,7 +353,8 @@ def test_wrong_solutions_lose_marks_with_a_pointer(lab, trusted):
 
 
 def test_a_correct_backward_keeps_its_marks_under_a_wrong_forward(trusted):
-    """Lab 2: the better student gets the better grade (the backward is compared with the reference)."""
+    """Lab 2: the better student gets the better grade
+    (the backward is compared with the reference)."""
     files = edited(
         "lab02_im2col",
         [("y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)", "y.reshape(N, OC, OH, OW)")],
@@ -390,11 +399,12 @@ class Pool:
     assert holes == 2
     assert "gx = gy * 2" not in text and "return 1" not in text
     assert "        # HINT: add, never assign.\n" in text and '"""Docstring stays."""' in text
-    stub = '        raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.backward() in pool.py")\n'
+    task = "TASK 3.2 (Max pooling, backward)"
+    stub = f'        raise NotImplementedError("{task}: complete Pool.backward() in pool.py")\n'
     assert stub in text
     assert (
-        '            raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete Pool.other() in pool.py")\n'
-        in text
+        '            raise NotImplementedError("TASK 3.2 (Max pooling, backward): complete '
+        'Pool.other() in pool.py")\n' in text
     )
     assert "        return 2\n" in text
 
@@ -435,7 +445,8 @@ def test_release_refuses_a_destination_inside_the_source(tmp_path):
 
 
 def test_check_from_inside_a_lab_folder(tmp_path, capsys, monkeypatch):
-    """`check .` from a student's copy of the handout: a score in points, a message per task, no traceback."""
+    """`check .` from a student's copy of the handout:
+    a score in points, a message per task, no traceback."""
     student = tmp_path / "lab01_autograd"
     shutil.copytree(LESSONS / "lab01_autograd", student)
     monkeypatch.chdir(student)
@@ -455,6 +466,20 @@ def test_check_from_inside_a_lab_folder(tmp_path, capsys, monkeypatch):
     assert labs_main(["check", str(tmp_path / "nowhere")]) == 2
 
 
+def test_a_checks_title_is_its_whole_summary_even_when_wrapped(tmp_path):
+    """A summary wrapped over two lines is shown whole; the paragraph after the blank line is not
+    part of the title; a test without a docstring is named by its name."""
+    (tmp_path / "test_titles.py").write_text(
+        "def test_wrapped():\n"
+        '    """Task 9.9: a summary that goes on\n'
+        '    over a second line\n\n    Details, not in the title."""\n'
+        "def test_no_docstring():\n"
+        "    pass\n"
+    )
+    titles = [outcome.title for outcome in check_lab(tmp_path).outcomes]
+    assert titles == ["Task 9.9: a summary that goes on over a second line", "no docstring"]
+
+
 def test_check_reports_a_file_that_does_not_import(tmp_path, trusted):
     result = grade_files(
         {"autograd_ops.py": b"def broken(:\n"}, "", trusted["lab01_autograd"], "syntax"
@@ -467,13 +492,13 @@ def test_command_line_release(tmp_path, capsys):
     out = tmp_path / "out"
     assert labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 0
     assert "solution regions replaced by stubs" in capsys.readouterr().out
-    assert (
-        labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 2
-    )  # not empty: needs --force
+    # not empty: needs --force
+    assert labs_main(["release", str(INSTRUCTOR / "lab01_autograd"), str(out)]) == 2
 
 
 def test_project_suite_does_not_collect_the_labs():
-    """The labs' tests run through `check` (with the lab folder on sys.path), not in the project's collection."""
+    """The labs' tests run through `check`
+    (with the lab folder on sys.path), not in the project's collection."""
     assert re.search(
         r'^testpaths = \["tests"\]$', (ROOT / "pyproject.toml").read_text(), re.MULTILINE
     )

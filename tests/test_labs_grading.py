@@ -1,4 +1,5 @@
-"""Grading that a submission cannot steer: cheats, disallowed ops, a fake class end to end, the exports.
+"""Grading that a submission cannot steer: cheats,
+disallowed ops, a fake class end to end, the exports.
 
 Lab 1 is the fast lab (about 2 s a submission), so every end-to-end check here grades lab 1 or a
 few checks of lab 2 (``keyword``). The threat model these tests pin down is in
@@ -58,12 +59,14 @@ def test_gradcheck_names_a_gradient_of_the_wrong_shape():
     x = sn.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     with pytest.raises(
         sn.GradcheckError,
-        match=r"SumsTheRows.backward returned a gradient of shape \(4,\) for input 0 of shape \(3, 4\)",
+        match=r"SumsTheRows.backward returned a gradient of shape \(4,\) for input 0 "
+        r"of shape \(3, 4\)",
     ):
         sn.gradcheck(lambda t: SumsTheRows()(t), [x])
 
 
-# --- cheats: each one changes nothing ---------------------------------------------------------------
+# --- cheats: each one changes nothing
+# ---------------------------------------------------------------
 
 FAKE_SCORE = 'print("Score: 20/20 points. Well done!")\n'
 
@@ -72,7 +75,8 @@ def test_a_conftest_and_other_files_beside_the_handout_are_ignored(tmp_path, lab
     student = tmp_path / "chuck"
     shutil.copytree(LESSONS / LAB1, student)
     (student / "conftest.py").write_text(
-        "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "import pytest\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n"
         "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n"
     )
     (student / "pytest.ini").write_text("[pytest]\naddopts = -p no:python\n")
@@ -105,7 +109,8 @@ def test_a_conftest_and_other_files_beside_the_handout_are_ignored(tmp_path, lab
         ("X = '{0.gi_frame}'.format(1)\n", "format string that looks up"),
         ("import pathlib\npathlib.Path('test_lab01.py').write_text('')\n", ".write_text"),
         (
-            "import numpy as np\nnp.savetxt('test_lab01.py', np.zeros(0), header='import x', comments='')\n",
+            "import numpy as np\n"
+            "np.savetxt('test_lab01.py', np.zeros(0), header='import x', comments='')\n",
             ".savetxt",
         ),
         ("def f(a):\n    return a._Collector\n", "private attribute ._Collector"),
@@ -137,7 +142,8 @@ def test_a_skipped_check_counts_as_not_passed(lab1):
 
 
 def test_the_channel_cannot_be_forged_even_past_the_gate(monkeypatch, lab1):
-    """With the static gate switched off: a fake score line, forged result lines, os._exit(0): still 0."""
+    """With the static gate switched off: a fake score line,
+    forged result lines, os._exit(0): still 0."""
     monkeypatch.setattr(grading, "inspect_source", lambda *args, **kwargs: [])
     forged = {
         "nonce": "0" * 32,
@@ -147,14 +153,14 @@ def test_the_channel_cannot_be_forged_even_past_the_gate(monkeypatch, lab1):
     }
     cheat = (
         "import json, os\n" + FAKE_SCORE + f"line = json.dumps({forged!r}) + '\\n'\n"
-        "for fd in range(3, 40):\n    try:\n        os.write(fd, line.encode())\n    except OSError:\n        pass\n"
+        "for fd in range(3, 40):\n"
+        "    try:\n        os.write(fd, line.encode())\n    except OSError:\n        pass\n"
         "print(line)\nos._exit(0)\n"
     )
     result = grade_files({"autograd_ops.py": (STUBS1 + cheat).encode()}, "", lab1, "chuck")
     assert result.status == "crashed" and result.score == 0, result.render()
-    assert (
-        '"status": "PASS"' in result.output
-    )  # it wrote its forged lines everywhere; nobody believed them
+    # it wrote its forged lines everywhere; nobody believed them
+    assert '"status": "PASS"' in result.output
 
 
 def test_a_run_that_never_ends_is_stopped_and_scored_0(lab1):
@@ -192,7 +198,8 @@ IM2COL_BODY = "    return col.reshape(C * KH * KW, N * OH * OW)\n"
             "2.3",
             "scratchnet.nn.Conv2d",
         ),
-        # Out of the static analysis' sight (a function kept in a dict): the run-time guard refuses the call.
+        # Out of the static analysis' sight (a function kept in a dict):
+        # the run-time guard refuses the call.
         (
             "from scratchnet.ops import im2col as _m\nTOOLS = {'im2col': _m}\n",
             "    return TOOLS['im2col'].im2col(x, (KH, KW), stride, padding)\n",
@@ -221,7 +228,8 @@ def test_a_disallowed_op_scores_0_for_its_task(header, body, task, named, lab2):
 
 
 def test_a_delegating_convolution_gets_0_where_it_delegates(lab2):
-    """The issue's cheat: im2col, F.conv2d and Conv2dFunction borrowed from scratchnet (25/25 before)."""
+    """The issue's cheat: im2col, F.conv2d and Conv2dFunction
+    borrowed from scratchnet (25/25 before)."""
     source = replaced(
         SOLUTION2,
         "from scratchnet import Function, Tensor\n",
@@ -237,7 +245,10 @@ def test_a_delegating_convolution_gets_0_where_it_delegates(lab2):
     forward = "        return y.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)  # (N, OC, OH, OW)\n"
     borrowed = "F.conv2d(Tensor(x), Tensor(w), Tensor(b), self.stride, self.padding).numpy()"
     source = replaced(source, forward, f"        return {borrowed}\n")
-    backward = "        gx = col2im(gcol, self.x_shape, KH, KW, self.stride, self.padding)  # (N, C, H, W)\n"
+    backward = (
+        "        gx = col2im(gcol, self.x_shape, KH, KW, self.stride, self.padding)"
+        "  # (N, C, H, W)\n"
+    )
     source = replaced(
         source, backward, "        gx = _Conv(self.stride, self.padding).backward(gy)[0]\n"
     )
@@ -247,7 +258,8 @@ def test_a_delegating_convolution_gets_0_where_it_delegates(lab2):
 
 
 def test_lab1_net_built_on_scratchnets_operators_is_refused_at_run_time(lab1):
-    """`x @ w1` looks like NumPy to a reader of the source; at run time it is scratchnet's matmul."""
+    """`x @ w1` looks like NumPy to a reader of the source;
+    at run time it is scratchnet's matmul."""
     source = replaced(
         SOLUTION1,
         "    hidden = relu(add_bias(matmul(x, w1), b1))  # (N, H)\n",
@@ -278,7 +290,8 @@ WRONG1 = [
 
 
 def write_class(folder: Path) -> dict[str, str]:
-    """Seven folders: 2 correct, 2 wrong, 1 not importing, 1 cheater (sorted before a handout), 1 empty."""
+    """Seven folders: 2 correct, 2 wrong, 1 not importing,
+    1 cheater (sorted before a handout), 1 empty."""
     wrong = SOLUTION1
     for old, new in WRONG1:
         wrong = replaced(wrong, old, new)
@@ -329,8 +342,9 @@ def test_a_fake_class_gets_the_right_grades(tmp_path, capsys):
         name: (float(row["score"]), float(row["max_score"]), row["status"])
         for name, row in rows.items()
     }
-    # carol, visible: 1.3 half (in-place ReLU), 1.5 nothing (gw doubled), 1.6 two of three checks (x not
-    # restored), 1.7 half (the net's gradcheck meets the doubled gw); hidden: 1.6 passes, 1.7 fails again.
+    # carol, visible: 1.3 half (in-place ReLU), 1.5 nothing (gw doubled), 1.6 two of three checks
+    # (x not restored), 1.7 half (the net's gradcheck meets the doubled gw); hidden: 1.6 passes, 1.7
+    # fails again.
     assert grades == {
         "alice": (24, 24, "ok"),
         "bob": (24, 24, "ok"),

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet.lessons
 from scratchnet.lessons import LESSONS
@@ -594,8 +595,8 @@ def test_auxiliary_heads_against_torchvision(lesson):
     data = lesson("auxiliary_classifiers")[0]
     model = meta_model(models.googlenet, aux_logits=True, init_weights=False)
     heads = {r["head"]: r["params"] for r in data["rows"]["heads"]}
-    assert heads["aux1"] == sum(p.numel() for p in model.aux1.parameters())
-    assert heads["aux2"] == sum(p.numel() for p in model.aux2.parameters())
+    assert heads["aux1"] == count_params(model.aux1)
+    assert heads["aux2"] == count_params(model.aux2)
     assert heads["main network"] == models.GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
     c = checks(data)
     assert c["aux1 is attached to"]["computed"] == "inception4a"
@@ -610,7 +611,7 @@ def test_auxiliary_heads_against_torchvision(lesson):
         [0, 3, 6, 9],
         "differs",
     )
-    fc1 = sum(p.numel() for p in model.aux1.fc1.parameters())
+    fc1 = count_params(model.aux1.fc1)
     assert (
         data["data"]["fc1_share_of_head"] == pytest.approx(fc1 / heads["aux1"])
         and round(fc1 / heads["aux1"], 3) == 0.658
@@ -720,7 +721,7 @@ def test_densenet_against_torchvision(lesson):
     d264 = meta_model(
         models.DenseNet, growth_rate=32, block_config=(6, 12, 64, 48), num_init_features=64
     )
-    assert cost["DenseNet-264"]["params"] == sum(p.numel() for p in d264.parameters())
+    assert cost["DenseNet-264"]["params"] == count_params(d264)
 
 
 def test_densenet_channels_grow_by_k(lesson):

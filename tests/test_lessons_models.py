@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet
 from scratchnet.models import alexnet
@@ -20,7 +21,7 @@ def test_alexnet_matches_torchvision_layout_and_output():
         k: tuple(v.shape) for k, v in theirs.state_dict().items()
     }
     # at 1000 classes: the last layer has 4096 * 990 + 990 more parameters than at 10
-    assert sum(p.numel() for p in ours.parameters()) + 4096 * 990 + 990 == 61_100_840
+    assert count_params(ours) + 4096 * 990 + 990 == 61_100_840
     theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in ours.state_dict().items()})
     ours.eval(), theirs.eval()
     x = (

@@ -77,26 +77,7 @@ def test_warmup_then_cosine_matches_torch(torch):
     ],
 )
 def test_reduce_on_plateau_matches_torch(torch, kwargs):
-    metrics = [
-        1.0,
-        0.9,
-        0.95,
-        0.91,
-        0.92,
-        0.93,
-        0.5,
-        0.6,
-        0.7,
-        0.8,
-        0.8,
-        0.8,
-        0.49,
-        0.5,
-        0.5,
-        0.5,
-        0.5,
-        0.5,
-    ]
+    metrics = [1.0, 0.9, 0.95, 0.91, 0.92, 0.93, 0.5, 0.6, 0.7] + [0.8] * 3 + [0.49] + [0.5] * 5
     ours_opt = _two_groups(optim)
     ours = _lrs(ours_opt, lr_scheduler.ReduceLROnPlateau(ours_opt, **kwargs), len(metrics), metrics)
     torch_opt = _two_groups(torch)

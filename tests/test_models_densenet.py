@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet as sn
 from scratchnet.models import densenet
 from scratchnet.models.densenet import DenseBlock, Transition
-
-
-def count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.mark.parametrize(
@@ -28,7 +25,7 @@ def count(model) -> int:
     ],
 )
 def test_parameter_counts(name, expected):
-    assert count(getattr(densenet, name)()) == expected
+    assert count_params(getattr(densenet, name)()) == expected
 
 
 def test_channel_bookkeeping_of_densenet121():

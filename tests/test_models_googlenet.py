@@ -3,7 +3,7 @@ loss, and torchvision equality (keys, eval outputs, a training step with the aux
 
 import numpy as np
 import pytest
-from torchvision_helpers import assert_close, randomize_
+from helpers import assert_close, count_params, params_without_grad, randomize_
 
 import scratchnet
 import scratchnet.io
@@ -23,10 +23,6 @@ TABLE_1 = {
     "inception5a": (832, 256, 160, 320, 32, 128, 128),
     "inception5b": (832, 384, 192, 384, 48, 128, 128),
 }
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def basic_conv(c_in, c_out, k):
@@ -50,7 +46,7 @@ def inception_params(c_in, c1, c3r, c3, c5r, c5, pp, k5=3):
 def test_inception_module_with_reductions():
     widths = TABLE_1["inception3a"]
     block = models.Inception(*widths)
-    assert n_params(block) == inception_params(*widths) == 155_872
+    assert count_params(block) == inception_params(*widths) == 155_872
     y = block(scratchnet.randn(1, 192, 5, 5))
     assert y.shape == (1, 64 + 128 + 32 + 32, 5, 5)  # the table's 256 output channels
 
@@ -58,10 +54,12 @@ def test_inception_module_with_reductions():
 def test_inception_module_naive_form():
     # figure (a): no 1x1 reductions, the pool passes all 192 channels through
     block = models.Inception(*TABLE_1["inception3a"], reduce=False, paper_5x5=True)
-    assert n_params(block) == basic_conv(192, 64, 1) + basic_conv(192, 128, 3) + basic_conv(
+    assert count_params(block) == basic_conv(192, 64, 1) + basic_conv(192, 128, 3) + basic_conv(
         192, 32, 5
     )
-    assert n_params(block) > 2 * n_params(models.Inception(*TABLE_1["inception3a"], paper_5x5=True))
+    assert count_params(block) > 2 * count_params(
+        models.Inception(*TABLE_1["inception3a"], paper_5x5=True)
+    )
     assert block(scratchnet.randn(1, 192, 5, 5)).shape == (1, 64 + 128 + 32 + 192, 5, 5)
 
 
@@ -99,11 +97,11 @@ def test_parameter_counts():
         + 2 * (2048 * 1024 + 1024 + 1024 * 1000 + 1000)
     )
     assert stem + blocks + fc == 6_624_904  # torchvision's figure
-    assert n_params(models.googlenet(aux_logits=False)) == 6_624_904
-    assert n_params(models.googlenet()) == 6_624_904 + aux == 13_004_888
+    assert count_params(models.googlenet(aux_logits=False)) == 6_624_904
+    assert count_params(models.googlenet()) == 6_624_904 + aux == 13_004_888
     blocks_5x5 = sum(inception_params(*w, k5=5) for w in TABLE_1.values())
     assert (
-        n_params(models.googlenet(aux_logits=False, paper_5x5=True))
+        count_params(models.googlenet(aux_logits=False, paper_5x5=True))
         == stem + blocks_5x5 + fc
         == 7_005_832
     )
@@ -129,7 +127,7 @@ def test_training_backward_reaches_every_parameter():
     target = scratchnet.tensor(np.array([1, 4]))
     loss = models.googlenet_loss(model(scratchnet.randn(2, 3, 15, 15)), target)
     loss.backward()
-    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    missing = params_without_grad(model)
     assert not missing
     assert np.abs(model.aux1.fc2.weight.grad.numpy()).sum() > 0
 

@@ -8,16 +8,12 @@ Training mode uses batch 2: at 75x75 the last grid is 1x1, and BatchNorm needs t
 
 import numpy as np
 import pytest
-from torchvision_helpers import assert_close, randomize_
+from helpers import assert_close, count_params, params_without_grad, randomize_
 
 import scratchnet
 import scratchnet.io
 from scratchnet import models, nn
 from scratchnet.io import load_torch_state_dict
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def dropout_rates(model):
@@ -35,7 +31,7 @@ def forward_backward(model, size=75, classes=1000):
     y = model(scratchnet.randn(2, 3, size, size))
     assert isinstance(y, scratchnet.Tensor) and y.shape == (2, classes)
     y.backward(scratchnet.randn(*y.shape))
-    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    missing = params_without_grad(model)
     assert not missing
     return y
 
@@ -50,8 +46,8 @@ def torchvision_or_skip():
 
 
 def test_v3_parameter_counts():
-    assert n_params(models.inception_v3()) == 27_161_264  # torchvision's figure
-    assert n_params(models.inception_v3(aux_logits=False)) == 23_834_568
+    assert count_params(models.inception_v3()) == 27_161_264  # torchvision's figure
+    assert count_params(models.inception_v3(aux_logits=False)) == 23_834_568
     aux = basic_conv(768, 128, 1) + basic_conv(128, 768, 5) + 768 * 1000 + 1000
     assert 27_161_264 - 23_834_568 == aux
 
@@ -150,13 +146,13 @@ def reduction_a_params(c_in, k, l, m, n):  # noqa: E741 (the paper's names)
 def test_reduction_a_is_table_1(c_in, klmn, c_out):
     k, l, m, n = klmn  # noqa: E741
     block = models.ReductionA(c_in, k, l, m, n)
-    assert n_params(block) == reduction_a_params(c_in, k, l, m, n)
+    assert count_params(block) == reduction_a_params(c_in, k, l, m, n)
     assert block(scratchnet.randn(1, c_in, 7, 7)).shape == (1, c_out, 3, 3)  # n + m + c_in channels
 
 
 def test_v4_parameter_count_and_head():
     model = models.inception_v4()
-    assert n_params(model) == 42_679_816  # the released model's, as published for its ports
+    assert count_params(model) == 42_679_816  # the released model's, as published for its ports
     assert dropout_rates(model) == [0.2]  # the paper's keep probability 0.8, before the classifier
 
 
@@ -190,7 +186,7 @@ def test_v4_keys_are_the_released_ports():
     model = models.inception_v4(
         num_classes=1001
     )  # the TF-slim checkpoint's classes: background + 1000
-    assert n_params(model) == 42_679_816 + 1536 + 1
+    assert count_params(model) == 42_679_816 + 1536 + 1
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     assert shapes["features.0.conv.weight"] == (32, 3, 3, 3)
     assert shapes["features.3.conv.conv.weight"] == (96, 64, 3, 3)  # Mixed_3a
@@ -253,12 +249,12 @@ def test_inception_resnet_a_v2_parameters_by_hand():
         + 128 * 320
         + 320
     )
-    assert n_params(models.InceptionResNetA(320, (32, 48, 64))) == expected == 123_168
+    assert count_params(models.InceptionResNetA(320, (32, 48, 64))) == expected == 123_168
 
 
 def test_inception_resnet_v1_follows_the_paper():
     model = models.inception_resnet_v1()
-    assert n_params(model) == 22_756_328
+    assert count_params(model) == 22_756_328
     assert [len(model.repeat), len(model.repeat_1), len(model.repeat_2)] == [5, 10, 5]  # Fig. 15
     assert {b.scale for b in model.repeat} == {0.17}
     assert {b.scale for b in model.repeat_1} == {0.10}
@@ -270,7 +266,7 @@ def test_inception_resnet_v1_follows_the_paper():
 
 def test_inception_resnet_v2_is_the_released_model():
     model = models.inception_resnet_v2()
-    assert n_params(model) == 55_843_464  # as published for the released model's ports
+    assert count_params(model) == 55_843_464  # as published for the released model's ports
     assert [len(model.repeat), len(model.repeat_1), len(model.repeat_2)] == [10, 20, 9]
     assert (
         model.block8.scale == 1.0 and not model.block8.activation

@@ -2,13 +2,10 @@
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet
 from scratchnet import models, nn
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def mlpconv_params(c_in, widths, k):
@@ -26,14 +23,14 @@ def test_parameter_counts_by_hand():
         + mlpconv_params(384, (1024, 1024, 1000), 3)
     )
     assert imagenet == 7_595_176
-    assert n_params(models.nin()) == imagenet
+    assert count_params(models.nin()) == imagenet
     cifar = (
         mlpconv_params(3, (192, 160, 96), 5)
         + mlpconv_params(96, (192, 192, 192), 5)
         + mlpconv_params(192, (192, 192, 10), 3)
     )
     assert cifar == 966_986
-    assert n_params(models.nin_cifar()) == cifar
+    assert count_params(models.nin_cifar()) == cifar
 
 
 def test_mlpconv_is_a_conv_and_two_1x1_convs():

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import count_params, params_without_grad
 
 import scratchnet as sn
 from scratchnet import nn
 from scratchnet.models import preact_resnet, resnet, resnet_cifar
 from scratchnet.models.resnet import RESIDUAL_VARIANTS, BasicBlock, Bottleneck, ZeroPadShortcut
-
-
-def count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def projection_params(model) -> int:
@@ -35,10 +32,10 @@ def projection_params(model) -> int:
 )
 def test_imagenet_parameter_counts(name, expected):
     model = getattr(resnet, name)()
-    assert count(model) == expected
+    assert count_params(model) == expected
     # The plain net has the same layers minus the projection shortcuts.
     plain = getattr(resnet, name.replace("resnet", "plain"))()
-    assert count(plain) == expected - projection_params(model)
+    assert count_params(plain) == expected - projection_params(model)
     assert projection_params(plain) == 0
 
 
@@ -57,33 +54,33 @@ def cifar_count(n: int) -> int:
 )
 def test_cifar_parameter_counts(depth, expected):
     assert cifar_count((depth - 2) // 6) == expected
-    assert count(getattr(resnet_cifar, f"resnet{depth}")()) == expected
+    assert count_params(getattr(resnet_cifar, f"resnet{depth}")()) == expected
     assert (
-        count(getattr(resnet_cifar, f"plain{depth}")()) == expected
+        count_params(getattr(resnet_cifar, f"plain{depth}")()) == expected
     )  # option A adds no parameters
 
 
 def test_cifar_option_b_adds_projections():
     model = resnet_cifar.resnet56(shortcut="B")
-    assert count(model) == 855_770
-    assert count(model) - projection_params(model) == 853_018
+    assert count_params(model) == 855_770
+    assert count_params(model) - projection_params(model) == 853_018
 
 
 def test_preact_cifar_bottleneck_counts():
     # He et al. 2016, Table 3: ResNet-164 1.7M parameters.
-    assert count(preact_resnet.preact_resnet164()) == 1_703_258
+    assert count_params(preact_resnet.preact_resnet164()) == 1_703_258
 
 
 @pytest.mark.slow
 def test_preact_resnet1001_count():
-    assert count(preact_resnet.preact_resnet1001()) == 10_327_706  # the paper: 10.2M
+    assert count_params(preact_resnet.preact_resnet1001()) == 10_327_706  # the paper: 10.2M
 
 
 def test_preact_imagenet_count():
     # Pre-activation moves BN: the stem BN (64 channels) goes, a final BN (512) arrives, each
     # first-of-stage BN1 normalises the block input, projections lose their BN.
     model = preact_resnet.preact_resnet18()
-    assert count(model) == 11_687_720
+    assert count_params(model) == 11_687_720
     assert "bn1.weight" not in model.state_dict() and "bn_final.weight" in model.state_dict()
 
 
@@ -134,7 +131,7 @@ def forward_backward(model, size: int, num_classes: int) -> None:
     assert y.shape == (2, num_classes)
     y.backward(np.random.default_rng(0).standard_normal(y.shape).astype(np.float32))
     assert x.grad is not None and np.isfinite(x.grad.numpy()).all()
-    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    missing = params_without_grad(model)
     assert not missing, f"no gradient for {missing[:5]}"
 
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet as sn
 from scratchnet import nn
 from scratchnet.models import resnet, senet
 from scratchnet.models.senet import SE_DESIGNS, SEBasicBlock, SEBlock, SEBottleneck, SEInception
-
-
-def count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def test_se_block_computes_squeeze_excitation_scale():
@@ -30,7 +27,7 @@ def test_se_block_computes_squeeze_excitation_scale():
 
 def test_se_block_cost_and_gradient():
     # 2 C^2 / r weights plus C / r + C biases.
-    assert count(SEBlock(256, 16)) == 2 * 256 * 256 // 16 + 16 + 256
+    assert count_params(SEBlock(256, 16)) == 2 * 256 * 256 // 16 + 16 + 256
     se = SEBlock(6, reduction=2).double()
     u = sn.tensor(np.random.default_rng(0).standard_normal((2, 6, 3, 3)), requires_grad=True)
     assert sn.gradcheck(se, [u])
@@ -56,15 +53,15 @@ def test_se_resnet50_parameters_for_each_reduction():
     assert expected == {2: 45_699_240, 4: 35_635_688, 8: 30_603_912, 16: 28_088_024, 32: 26_830_080}
     # The lecture's table (45.7M, 35.7M, 30.7M, 28.1M, 26.9M) agrees within 0.1M; see senet.py.
     for r in (2, 16):
-        assert count(senet.se_resnet50(reduction=r)) == expected[r]
+        assert count_params(senet.se_resnet50(reduction=r)) == expected[r]
 
 
 def test_design_changes_only_where_se_sits():
-    base = count(resnet.resnet50())
-    pre = count(senet.se_resnet50(design="pre"))  # SE on each block's input channels
+    base = count_params(resnet.resnet50())
+    pre = count_params(senet.se_resnet50(design="pre"))  # SE on each block's input channels
     assert (
-        count(senet.se_resnet50(design="post"))
-        == count(senet.se_resnet50(design="identity"))
+        count_params(senet.se_resnet50(design="post"))
+        == count_params(senet.se_resnet50(design="identity"))
         == 28_088_024
     )
     assert base < pre < 28_088_024

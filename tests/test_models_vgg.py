@@ -8,7 +8,7 @@ weights into one shared pair of models (``vgg11_bn_pair``). Inputs are 32x32, to
 
 import numpy as np
 import pytest
-from torchvision_helpers import randomize_
+from helpers import assert_close, count_params, randomize_
 
 import scratchnet
 import scratchnet.io
@@ -27,10 +27,6 @@ COUNTS = {
     "vgg19": 143_667_240,
     "vgg19_bn": 143_678_248,
 }
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def skip_random_init(mp):
@@ -75,13 +71,13 @@ def test_vgg16_parameter_count_by_hand(no_init):
     )
     assert expected == 138_357_544
     model = models.vgg16()
-    assert n_params(model) == expected
+    assert count_params(model) == expected
     assert model.classifier[0].weight.shape == (4096, 25088)  # 102,760,448 weights: most of VGG
 
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_parameter_count(name, no_init):
-    assert n_params(getattr(models, name)()) == COUNTS[name]
+    assert count_params(getattr(models, name)()) == COUNTS[name]
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -119,7 +115,7 @@ def test_outputs_match_torchvision_in_eval(vgg11_bn_pair):
     with torch.no_grad():
         expected = reference(torch.from_numpy(x)).numpy()
     assert y.shape == (2, 1000)
-    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert_close(y, expected, 1e-4)
 
 
 @pytest.mark.slow  # ~1 GB of weight and gradient traffic in each library

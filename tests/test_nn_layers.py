@@ -1,4 +1,5 @@
-"""The layers: shapes and parameter counts at construction, default init, BatchNorm state, clear errors, nn.init, F."""
+"""The layers: shapes and parameter counts at construction,
+default init, BatchNorm state, clear errors, nn.init, F."""
 
 from __future__ import annotations
 
@@ -6,27 +7,23 @@ import math
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet as sn
 from scratchnet import nn
 from scratchnet.nn import functional as F
 from scratchnet.nn import init
 
-
-def _count(module):
-    return sum(p.numel() for p in module.parameters())
-
-
 # --------------------------------------------------------------------------- shapes and parameters
 
 
 def test_parameter_counts_are_known_before_any_data_flows():
-    assert _count(nn.Conv2d(3, 64, 3)) == 64 * 3 * 9 + 64  # VGG's first layer: 1,792
-    assert _count(nn.Conv2d(64, 64, 3, bias=False)) == 36_864
-    assert _count(nn.Conv2d(64, 128, 1, groups=4)) == 128 * 16 + 128
-    assert _count(nn.Linear(512, 10)) == 5130  # a ResNet-18 head for CIFAR-10
-    assert _count(nn.BatchNorm2d(64)) == 128
-    assert _count(nn.BatchNorm2d(64, affine=False)) == 0
+    assert count_params(nn.Conv2d(3, 64, 3)) == 64 * 3 * 9 + 64  # VGG's first layer: 1,792
+    assert count_params(nn.Conv2d(64, 64, 3, bias=False)) == 36_864
+    assert count_params(nn.Conv2d(64, 128, 1, groups=4)) == 128 * 16 + 128
+    assert count_params(nn.Linear(512, 10)) == 5130  # a ResNet-18 head for CIFAR-10
+    assert count_params(nn.BatchNorm2d(64)) == 128
+    assert count_params(nn.BatchNorm2d(64, affine=False)) == 0
     conv = nn.Conv2d(6, 12, (3, 5), groups=3)
     assert conv.weight.shape == (12, 2, 3, 5) and conv.bias.shape == (12,)
 
@@ -58,10 +55,21 @@ def test_output_shapes(layer, in_shape, out_shape):
 
 
 def test_return_indices_of_max_pools():
-    y, idx = nn.MaxPool2d(2, return_indices=True)(sn.randn(1, 2, 4, 4))
-    assert y.shape == idx.shape == (1, 2, 2, 2)
-    y, idx = nn.AdaptiveMaxPool2d(1, return_indices=True)(sn.randn(1, 2, 4, 4))
-    assert y.shape == idx.shape == (1, 2, 1, 1)
+    """The outputs are the window maxima, and the indices are int64 flat positions in each (H, W)
+    plane (PyTorch's convention): gathering the input there gives the output."""
+    a = np.random.default_rng(0).permutation(32).reshape(1, 2, 4, 4).astype(np.float32)
+    windows = a.reshape(1, 2, 2, 2, 2, 2).max(axis=(3, 5))  # 2x2 windows, stride 2
+    for pool, expected in [
+        (nn.MaxPool2d(2, return_indices=True), windows),
+        (nn.AdaptiveMaxPool2d(1, return_indices=True), a.max(axis=(2, 3), keepdims=True)),
+    ]:
+        y, idx = pool(sn.tensor(a))
+        np.testing.assert_array_equal(y.numpy(), expected)
+        assert idx.dtype == np.int64 and idx.shape == y.shape
+        planes, flat = a.reshape(1, 2, 16), idx.numpy().reshape(1, 2, -1)
+        np.testing.assert_array_equal(
+            np.take_along_axis(planes, flat, 2).reshape(y.shape), expected
+        )
 
 
 LAYERS = [
@@ -73,7 +81,8 @@ LAYERS = [
 
 @pytest.mark.parametrize("make", LAYERS)
 def test_default_init_is_pytorchs(make):
-    # Kaiming-uniform with a = sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
+    # Kaiming-uniform with a = sqrt(5):
+    # U(-1/sqrt(fan_in), 1/sqrt(fan_in)); the bias uses the same bound.
     layer = make()
     fan_in = layer.weight.numel() // layer.weight.shape[0]
     bound = 1 / math.sqrt(fan_in)
@@ -135,7 +144,7 @@ def test_batchnorm_without_running_stats_uses_batch_statistics_in_eval():
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-5)
 
 
-# --------------------------------------------------------------------------- errors that name the layer and shapes
+# ------------------------------------------------------------ errors that name the layer and shapes
 
 
 def test_conv_errors():
@@ -294,10 +303,26 @@ def test_functional_namespace():
         "cat",
     ]:
         assert callable(getattr(F, name)), name
-    x = sn.randn(2, 3, 4, 4)
-    assert F.pad(x, (1, 1, 2, 0)).shape == (2, 3, 6, 6)
-    assert F.cat([x, x], dim=1).shape == (2, 6, 4, 4)
-    assert F.flatten(x, 1).shape == (2, 48)
-    assert F.global_avg_pool2d(x).shape[:2] == (2, 3)
-    assert F.linear(sn.randn(2, 5), sn.randn(3, 5)).shape == (2, 3)
     assert nn.functional is F
+
+
+def test_functional_forms_compute_numpys_values():
+    a = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    x = sn.tensor(a)
+    # (left, right, top, bottom): the last dim first, as F.pad counts
+    padded = np.pad(a, [(0, 0), (0, 0), (2, 0), (1, 1)])
+    np.testing.assert_array_equal(F.pad(x, (1, 1, 2, 0)).numpy(), padded)
+    np.testing.assert_array_equal(F.cat([x, 2 * x], dim=1).numpy(), np.concatenate([a, 2 * a], 1))
+    np.testing.assert_array_equal(F.flatten(x, 1).numpy(), a.reshape(2, 48))
+    np.testing.assert_allclose(
+        F.global_avg_pool2d(x).numpy(), a.mean((2, 3), keepdims=True), rtol=1e-12
+    )
+    inputs, weight, bias = a[0, 0], a[1, 0, :3], a[1, 1, 0]  # (4, 4), (3, 4), (4,) -> (3,)
+    np.testing.assert_allclose(
+        F.linear(sn.tensor(inputs), sn.tensor(weight)).numpy(), inputs @ weight.T, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        F.linear(sn.tensor(inputs), sn.tensor(weight), sn.tensor(bias[:3])).numpy(),
+        inputs @ weight.T + bias[:3],
+        rtol=1e-12,
+    )

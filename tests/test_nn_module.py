@@ -1,4 +1,5 @@
-"""nn.Module, Parameter and the containers: registration, tree walks, modes, devices, state_dict, hooks, repr."""
+"""nn.Module, Parameter and the containers: registration,
+tree walks, modes, devices, state_dict, hooks, repr."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class Net(nn.Module):
         return self.fc(self.features(x))
 
 
-# --------------------------------------------------------------------------- registration and tree walks
+# ---------------------------------------------------------------------- registration and tree walks
 
 
 def test_named_parameters_buffers_and_modules_in_definition_order():
@@ -152,12 +153,11 @@ def test_get_submodule_and_apply():
         net.get_submodule("features.nope")
     visited = []
     assert net.apply(lambda m: visited.append(type(m).__name__)) is net
-    assert (
-        visited[-1] == "Net" and visited[-2] == "Linear" and visited[0] == "Conv2d"
-    )  # children first
+    # children first
+    assert visited[-1] == "Net" and visited[-2] == "Linear" and visited[0] == "Conv2d"
 
 
-# --------------------------------------------------------------------------- modes, gradients, devices
+# ------------------------------------------------------------------------ modes, gradients, devices
 
 
 def test_train_eval_propagate():
@@ -239,10 +239,11 @@ def test_state_dict_keys_values_and_round_trip():
     assert all(isinstance(v, sn.Tensor) and not v.requires_grad for v in state.values())
     assert state["features.0.bn.num_batches_tracked"].dtype == np.int64
     assert np.shares_memory(state["fc.weight"].numpy(), net.fc.weight.detach().numpy())
+    # a snapshot, as in PyTorch
     snapshot, original = (
         copy.deepcopy(state),
         net.fc.weight.detach().numpy().copy(),
-    )  # a snapshot, as in PyTorch
+    )
     with sn.no_grad():
         net.fc.weight.fill_(0.5)
     assert np.all(state["fc.weight"].numpy() == 0.5)  # the live dict follows the model
@@ -296,9 +297,8 @@ def test_load_state_dict_non_strict():
     np.testing.assert_array_equal(net.fc.weight.array, 1)
     assert net.fc.weight.dtype == np.float32  # cast to the parameter's dtype
     with pytest.raises(RuntimeError, match=r"size mismatch for fc\.weight"):
-        net.load_state_dict(
-            {"fc.weight": np.ones((4, 4))}, strict=False
-        )  # shapes are always checked
+        # shapes are always checked
+        net.load_state_dict({"fc.weight": np.ones((4, 4))}, strict=False)
 
 
 def test_load_state_dict_accepts_tensors():
@@ -352,8 +352,10 @@ def test_repr_is_pytorch_like():
         "Net(\n"
         "  (features): Sequential(\n"
         "    (0): Block(\n"
-        "      (conv): Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False)\n"
-        "      (bn): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+        "      (conv): Conv2d(2, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), "
+        "bias=False)\n"
+        "      (bn): BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, "
+        "track_running_stats=True)\n"
         "    )\n"
         "    (1): ReLU()\n"
         "    (2): AdaptiveAvgPool2d(output_size=1)\n"
@@ -443,11 +445,8 @@ def test_module_dict():
     d = nn.ModuleDict({"a": nn.Linear(1, 2), "b": nn.ReLU()})
     d["c"] = nn.Linear(2, 2)
     assert list(d) == ["a", "b", "c"] and len(d) == 3 and "b" in d
-    assert list(d.keys()) == ["a", "b", "c"] and [type(v).__name__ for v in d.values()] == [
-        "Linear",
-        "ReLU",
-        "Linear",
-    ]
+    assert list(d.keys()) == ["a", "b", "c"]
+    assert [type(v).__name__ for v in d.values()] == ["Linear", "ReLU", "Linear"]
     assert list(d.state_dict()) == ["a.weight", "a.bias", "c.weight", "c.bias"]
     assert isinstance(d.pop("b"), nn.ReLU) and "b" not in d
     d.update([("z", nn.Tanh())])
@@ -464,4 +463,9 @@ def test_deepcopy_gives_an_independent_model():
         clone.fc.weight.fill_(0)
     assert np.abs(net.fc.weight.array).sum() > 0
     x = sn.randn(2, 2, 5, 5)
-    assert clone(x).shape == (2, 3)
+    with sn.no_grad():
+        # the clone's zeroed weight leaves its bias; the original still computes its own output
+        np.testing.assert_array_equal(clone(x).numpy(), np.tile(net.fc.bias.numpy(), (2, 1)))
+        features = net.features(x).numpy()
+        expected = features @ net.fc.weight.numpy().T + net.fc.bias.numpy()
+        np.testing.assert_allclose(net(x).numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -1,9 +1,11 @@
-"""Layers against PyTorch: the same weights give the same outputs, gradients and running statistics."""
+"""Layers against PyTorch: the same weights give the
+same outputs, gradients and running statistics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close
 
 import scratchnet as sn
 from scratchnet import nn
@@ -22,7 +24,8 @@ def _small_cnn(nn):
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
         nn.Linear(8, 6),
-        nn.Tanh(),  # a non-linearity before each BN: a bias right before a BN has an exactly zero gradient
+        # a non-linearity before each BN: a bias right before a BN has an exactly zero gradient
+        nn.Tanh(),
         nn.BatchNorm1d(6),
         nn.Linear(6, 4),
     )
@@ -30,14 +33,6 @@ def _small_cnn(nn):
 
 def _to_numpy(state):
     return {key: value.detach().cpu().numpy() for key, value in state.items()}
-
-
-def _check(ours, theirs, rtol, name=""):
-    """Equal within rtol, relative to the largest magnitude of torch's array."""
-    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
-    np.testing.assert_allclose(
-        ours, theirs, rtol=rtol, atol=rtol * max(np.abs(theirs).max(), 1e-30), err_msg=name
-    )
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(np.float32, 1e-4), (np.float64, 1e-10)])
@@ -62,19 +57,19 @@ def test_torch_weights_give_the_same_outputs_gradients_and_statistics(torch, dty
         loss = nn.functional.cross_entropy(model(x_), sn.tensor(target), label_smoothing=0.1)
         t_loss.backward()
         loss.backward()
-        _check(loss.array, t_loss, rtol)
-        _check(x_.grad.array, tx.grad, rtol)
+        assert_close(loss.array, t_loss, rtol)
+        assert_close(x_.grad.array, tx.grad, rtol)
         for (name, p), (t_name, tp) in zip(
             model.named_parameters(), reference.named_parameters(), strict=True
         ):
             assert name == t_name and p.grad.dtype == dtype
-            _check(p.grad.array, tp.grad, rtol, name)
+            assert_close(p.grad.array, tp.grad, rtol, name)
     for key, value in model.state_dict().items():
-        _check(value, reference.state_dict()[key], rtol, key)
+        assert_close(value, reference.state_dict()[key], rtol, key)
 
     model.eval(), reference.eval()
     x = rng.standard_normal((2, 3, 12, 12)).astype(dtype)
-    _check(model(sn.tensor(x)).array, reference(torch.tensor(x)), rtol)
+    assert_close(model(sn.tensor(x)).array, reference(torch.tensor(x)), rtol)
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.3, None])
@@ -93,7 +88,7 @@ def test_batchnorm_running_statistics_follow_torch(torch, momentum):
             ours(sn.tensor(x))
             theirs(torch.tensor(x))
         for key, value in ours.state_dict().items():
-            _check(value, theirs.state_dict()[key], 1e-5)
+            assert_close(value, theirs.state_dict()[key], 1e-5)
         assert ours.state_dict()["num_batches_tracked"] == 5
 
 
@@ -106,7 +101,7 @@ def test_scratchnet_weights_load_into_torch(torch):
     )
     model.eval(), reference.eval()
     x = np.random.default_rng(2).standard_normal((2, 3, 8, 8)).astype(np.float32)
-    _check(model(sn.tensor(x)).array, reference(torch.tensor(x)), 1e-4)
+    assert_close(model(sn.tensor(x)).array, reference(torch.tensor(x)), 1e-4)
 
 
 def test_torch_tensors_load_directly(torch):

@@ -1,4 +1,5 @@
-"""End to end: a tiny CNN (conv - BN - ReLU - pool - GAP - linear) learns a fixed batch with plain SGD."""
+"""End to end: a tiny CNN (conv - BN - ReLU - pool - GAP - linear)
+learns a fixed batch with plain SGD."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from scratchnet.nn import functional as F
 
 
 def _batch(n=16, classes=4, seed=0):
-    """Each class is a random 3x8x8 prototype; the images are noisy copies of their class's prototype."""
+    """Each class is a random 3x8x8 prototype;
+    the images are noisy copies of their class's prototype."""
     rng = np.random.default_rng(seed)
     prototypes = rng.standard_normal((classes, 3, 8, 8))
     labels = np.arange(n) % classes

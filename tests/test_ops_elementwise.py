@@ -1,4 +1,5 @@
-"""Element-wise ops: gradient checks, broadcasting properties, PyTorch cross-checks, kink conventions."""
+"""Element-wise ops: gradient checks, broadcasting
+properties, PyTorch cross-checks, kink conventions."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import scratchnet as sn
 
 
 def off_kinks(x: np.ndarray, kinks=(0.0,), margin: float = 0.1) -> np.ndarray:
-    """Push values within ``margin`` of a kink away from it, so finite differences stay on one side."""
+    """Push values within ``margin`` of a kink away from it,
+    so finite differences stay on one side."""
     x = x.copy()
     for kink in kinks:
         close = np.abs(x - kink) < margin
@@ -132,7 +134,8 @@ def test_float32_stays_float32(case):
 
 
 def matches_torch(torch, case, dtype, seed: int = 0) -> None:
-    """Forward values and input gradients of ``case`` equal PyTorch's, for one random upstream gradient."""
+    """Forward values and input gradients of ``case``
+    equal PyTorch's, for one random upstream gradient."""
     rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (1e-4, 1e-5)
     xs = make_inputs(case, dtype, seed)
     ts = [torch.tensor(x.numpy().copy(), requires_grad=True) for x in xs]
@@ -153,26 +156,41 @@ def test_matches_torch(torch, case, dtype):
     matches_torch(torch, case, dtype)
 
 
-def test_function_forms_equal_methods():
-    x = sn.tensor([[0.5, -1.5], [2.0, 0.25]])
-    for name in ["abs", "exp", "sigmoid", "tanh", "relu"]:
-        assert np.array_equal(getattr(sn, name)(x).numpy(), getattr(x, name)().numpy())
+def test_function_forms_equal_methods_and_numpy():
+    """``sn.<op>(x)``, ``x.<op>()`` and the operator give the same values, and those are NumPy's."""
+    a = np.array([[0.5, -1.5], [2.0, 0.25]])
+    x = sn.tensor(a)
     p = x.abs()
-    assert np.array_equal(sn.log(p).numpy(), p.log().numpy())
-    assert np.array_equal(sn.sqrt(p).numpy(), p.sqrt().numpy())
-    assert np.array_equal(sn.pow(x, 2).numpy(), (x**2).numpy())
-    assert np.array_equal(sn.clamp(x, -1, 1).numpy(), sn.clip(x, -1, 1).numpy())
-    assert np.array_equal(sn.maximum(x, 0.0).numpy(), x.relu().numpy())
-    assert np.array_equal(sn.minimum(x, 0.0).numpy(), -((-x).relu()).numpy())
-    assert np.array_equal(x.add(1).numpy(), (x + 1).numpy())
-    assert np.array_equal(x.sub(1).numpy(), (x - 1).numpy())
-    assert np.array_equal(x.mul(2).numpy(), (x * 2).numpy())
-    assert np.array_equal(x.div(2).numpy(), (x / 2).numpy())
-    assert np.array_equal(x.pow(3).numpy(), (x**3).numpy())
+    expected = {
+        "abs": (x, np.abs(a)),
+        "exp": (x, np.exp(a)),
+        "sigmoid": (x, 1 / (1 + np.exp(-a))),
+        "tanh": (x, np.tanh(a)),
+        "relu": (x, np.maximum(a, 0)),
+        "log": (p, np.log(np.abs(a))),
+        "sqrt": (p, np.sqrt(np.abs(a))),
+    }
+    for name, (t, values) in expected.items():
+        np.testing.assert_allclose(getattr(sn, name)(t).numpy(), values, rtol=1e-14, err_msg=name)
+        assert np.array_equal(getattr(sn, name)(t).numpy(), getattr(t, name)().numpy()), name
+    np.testing.assert_array_equal(sn.pow(x, 2).numpy(), a**2)
+    np.testing.assert_array_equal(sn.clamp(x, -1, 1).numpy(), np.clip(a, -1, 1))
+    np.testing.assert_array_equal(sn.clip(x, -1, 1).numpy(), np.clip(a, -1, 1))
+    np.testing.assert_array_equal(sn.maximum(x, 0.0).numpy(), np.maximum(a, 0))
+    np.testing.assert_array_equal(sn.minimum(x, 0.0).numpy(), np.minimum(a, 0))
+    for method, operator, values in [
+        (x.add(1), x + 1, a + 1),
+        (x.sub(1), x - 1, a - 1),
+        (x.mul(2), x * 2, a * 2),
+        (x.div(2), x / 2, a / 2),
+        (x.pow(3), x**3, a**3),
+    ]:
+        np.testing.assert_array_equal(method.numpy(), values)
+        np.testing.assert_array_equal(operator.numpy(), values)
     assert (+x) is x
 
 
-# ---------------------------------------------------------------------- conventions at kinks and ties
+# -------------------------------------------------------------------- conventions at kinks and ties
 
 
 def test_gradient_conventions_at_kinks():
@@ -223,7 +241,8 @@ def test_sigmoid_is_stable_for_large_inputs():
 
 
 def adjoint_of_broadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``g`` back to ``shape`` by counting where each input element was copied (independent of sum_to)."""
+    """Sum ``g`` back to ``shape`` by counting where each
+    input element was copied (independent of sum_to)."""
     index = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
     copies = np.broadcast_to(index, g.shape).ravel()
     return np.bincount(copies, weights=g.ravel(), minlength=index.size).reshape(shape)
@@ -298,7 +317,8 @@ def test_binary_ops_gradcheck_over_broadcasts(shapes, op):
     op=st.sampled_from(["+", "-", "*", "r+", "r-", "r*"]),
 )
 def test_python_scalars_keep_the_tensor_dtype(shape, scalar, op):
-    """A Python number never promotes: float32 stays float32, float64 stays float64 (as in PyTorch)."""
+    """A Python number never promotes:
+    float32 stays float32, float64 stays float64 (as in PyTorch)."""
     ops = {
         "+": lambda x: x + scalar,
         "-": lambda x: x - scalar,
@@ -344,7 +364,8 @@ def test_unary_gradients_are_the_derivative(shape, seed):
     seed=st.integers(0, 2**16),
 )
 def test_where_over_broadcasts(shapes, seed):
-    """The picked input gets the gradient, summed back over broadcasting; the other gets none there."""
+    """The picked input gets the gradient, summed back
+    over broadcasting; the other gets none there."""
     shape_c, shape_a, shape_b = shapes.input_shapes
     rng = np.random.default_rng(seed)
     c, a, b = rng.random(shape_c) < 0.5, rng.standard_normal(shape_a), rng.standard_normal(shape_b)
@@ -423,14 +444,12 @@ def test_relu_fast_kernels_match_reference(size, dtype):
     x[:5] = [0.0, -0.0, np.inf, -np.inf, np.nan]
     gy = rng.standard_normal(size).astype(dtype)
     y = fast.relu_forward(x)
-    np.testing.assert_array_equal(
-        y, elementwise.relu_forward(x)
-    )  # NaN == NaN for assert_array_equal
+    # NaN == NaN for assert_array_equal
+    np.testing.assert_array_equal(y, elementwise.relu_forward(x))
     assert y[3] == 0 and np.isnan(y[4]) and y.dtype == dtype
     gx = fast.relu_backward(gy, y)
     np.testing.assert_array_equal(gx, elementwise.relu_backward(gy, y))
-    assert (
-        gx[0] == 0 and gx[2] == gy[2] and gx[4] == gy[4]
-    )  # relu'(0) = 0; a NaN passes it, as in PyTorch
+    # relu'(0) = 0; a NaN passes it, as in PyTorch
+    assert gx[0] == 0 and gx[2] == gy[2] and gx[4] == gy[4]
     y4 = fast.relu_forward(x[: 2**4 * 3].reshape(2, 3, 2, 4))  # any shape, the same values
     np.testing.assert_array_equal(y4.ravel(), y[: 2**4 * 3])

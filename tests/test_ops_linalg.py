@@ -105,7 +105,8 @@ def matmul_shapes(draw):
 @given(shapes=matmul_shapes(), seed=st.integers(0, 2**16))
 def test_matmul_property(shapes, seed):
     """Forward equals NumPy; the gradients are G B^T and A^T G summed over broadcast batch dims,
-    checked as <G, dA @ B> == <grad_A, dA> for a random direction dA (the definition of a gradient)."""
+    checked as <G, dA @ B> == <grad_A, dA> for a random direction dA (the definition of a
+    gradient)."""
     shape_a, shape_b = shapes
     rng = np.random.default_rng(seed)
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)

@@ -1,4 +1,5 @@
-"""Reductions (sum, mean, var, max, min, amax, amin) and broadcasting (broadcast_to, expand, sum_to)."""
+"""Reductions (sum, mean, var, max, min, amax, amin)
+and broadcasting (broadcast_to, expand, sum_to)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,8 @@ CASES = {
 
 def make_input(shape, dtype=np.float64, seed: int = 0) -> sn.Tensor:
     # Distinct values, so max and min have no ties (the gradient of a tie is a convention).
-    values = np.random.default_rng(seed).permutation(max(int(np.prod(shape)), 1))[
-        : int(np.prod(shape))
-    ]
+    size = int(np.prod(shape))
+    values = np.random.default_rng(seed).permutation(max(size, 1))[:size]
     return sn.tensor((values / 3.0 - 1.0).reshape(shape).astype(dtype), requires_grad=True)
 
 
@@ -71,18 +71,30 @@ def test_matches_torch(torch, name, dtype):
 
 
 def test_function_forms():
+    """``sn.<reduction>(x, dim)`` gives NumPy's values (and the method form the same ones)."""
     x = make_input((3, 4))
-    for name in ["sum", "mean", "var", "amax", "amin"]:
-        assert np.array_equal(getattr(sn, name)(x, 1).numpy(), getattr(x, name)(1).numpy())
-    assert sn.max(x).item() == x.max().item() and sn.min(x).item() == x.min().item()
+    a = x.numpy()
+    expected = {
+        "sum": a.sum(1),
+        "mean": a.mean(1),
+        "var": a.var(1, ddof=1),  # PyTorch's default: the unbiased estimate
+        "amax": a.max(1),
+        "amin": a.min(1),
+    }
+    for name, values in expected.items():
+        np.testing.assert_allclose(getattr(sn, name)(x, 1).numpy(), values, rtol=1e-6, err_msg=name)
+        assert np.array_equal(getattr(sn, name)(x, 1).numpy(), getattr(x, name)(1).numpy()), name
+    assert sn.max(x).item() == a.max() and sn.min(x).item() == a.min()
     values, indices = sn.max(x, 1)
     np.testing.assert_array_equal(values.numpy(), x.numpy().max(1))
     assert indices.dtype == np.int64 and not indices.requires_grad
     np.testing.assert_array_equal(indices.numpy(), x.numpy().argmax(1))
     np.testing.assert_array_equal(sn.min(x, 0).indices.numpy(), x.numpy().argmin(0))
-    assert np.array_equal(sn.broadcast_to(x, (2, 3, 4)).numpy(), sn.expand(x, 2, 3, 4).numpy())
-    assert x.expand_as(sn.zeros(2, 3, 4)).shape == (2, 3, 4)
-    assert x.argmax().item() == x.numpy().argmax() and x.argmin(1, keepdim=True).shape == (3, 1)
+    stacked = np.broadcast_to(a, (2, 3, 4))
+    for y in (sn.broadcast_to(x, (2, 3, 4)), sn.expand(x, 2, 3, 4), x.expand_as(sn.zeros(2, 3, 4))):
+        np.testing.assert_array_equal(y.numpy(), stacked)
+    assert x.argmax().item() == a.argmax()
+    np.testing.assert_array_equal(x.argmin(1, keepdim=True).numpy(), a.argmin(1)[:, None])
 
 
 def test_var_unbiased_flag():
@@ -93,7 +105,8 @@ def test_var_unbiased_flag():
 
 
 def test_tie_conventions():
-    """amax / max() share the gradient among ties; max(dim) gives it to the returned index (as PyTorch)."""
+    """amax / max() share the gradient among ties;
+    max(dim) gives it to the returned index (as PyTorch)."""
     x = sn.tensor([[1.0, 3.0, 3.0]], requires_grad=True)
     x.max().backward()
     assert x.grad.tolist() == [[0.0, 0.5, 0.5]]
@@ -151,7 +164,8 @@ def test_integer_reductions():
 
 @st.composite
 def shape_and_dims(draw):
-    """A shape, a dim argument for it (None, an int, or a tuple, negative dims included), keepdim."""
+    """A shape, a dim argument for it
+    (None, an int, or a tuple, negative dims included), keepdim."""
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
     ndim = len(shape)
     dims = draw(
@@ -241,7 +255,8 @@ def test_sum_to_doctest_example():
 
 @pytest.mark.parametrize("values", [[1, 2, 3], [True, False, True]])
 def test_mean_and_var_of_integers_are_refused_as_in_pytorch(values):
-    """PyTorch raises for the mean of an int64 or bool tensor; a silent float64 result would differ."""
+    """PyTorch raises for the mean of an int64 or bool tensor;
+    a silent float64 result would differ."""
     x = sn.tensor(values)
     for op in ("mean", "var"):
         with pytest.raises(

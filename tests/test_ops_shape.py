@@ -1,4 +1,5 @@
-"""Shape ops: reshape/view, transpose/permute, flatten, squeeze/unsqueeze, indexing, cat/stack/split/chunk, pad."""
+"""Shape ops: reshape/view, transpose/permute, flatten,
+squeeze/unsqueeze, indexing, cat/stack/split/chunk, pad."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+from helpers import random_tensors
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -71,13 +73,6 @@ def torch_namespace(torch):
     )
 
 
-def make_inputs(shapes, dtype=np.float64, seed: int = 0) -> list[sn.Tensor]:
-    rng = np.random.default_rng(seed)
-    return [
-        sn.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True) for shape in shapes
-    ]
-
-
 def as_tuple(y):
     return tuple(y) if isinstance(y, tuple | list) else (y,)
 
@@ -85,7 +80,7 @@ def as_tuple(y):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradcheck(name):
     fn, shapes = CASES[name]
-    assert sn.gradcheck(lambda *xs: fn(sn, *xs), make_inputs(shapes))
+    assert sn.gradcheck(lambda *xs: fn(sn, *xs), random_tensors(shapes))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -93,7 +88,7 @@ def test_gradcheck(name):
 def test_matches_torch(torch, name, dtype):
     """Shape ops move values without arithmetic: forward and gradients equal PyTorch's exactly."""
     fn, shapes = CASES[name]
-    xs = make_inputs(shapes, dtype)
+    xs = random_tensors(shapes, dtype)
     ts = [torch.tensor(x.numpy().copy(), requires_grad=True) for x in xs]
     ys, tys = as_tuple(fn(sn, *xs)), as_tuple(fn(torch_namespace(torch), *ts))
     assert len(ys) == len(tys)
@@ -113,17 +108,26 @@ def test_matches_torch(torch, name, dtype):
 
 
 def test_function_forms():
-    x = sn.randn(2, 3, 4)
-    assert sn.reshape(x, (6, 4)).shape == (6, 4) and sn.flatten(x, 1).shape == (2, 12)
-    assert sn.transpose(x, 0, 1).shape == (3, 2, 4) and sn.permute(x, (2, 1, 0)).shape == (4, 3, 2)
-    assert sn.squeeze(sn.unsqueeze(x, 1)).shape == (2, 3, 4) and sn.concat([x, x], 2).shape == (
-        2,
-        3,
-        8,
-    )
-    assert [p.shape for p in sn.split(x, 1, 1)] == [(2, 1, 4)] * 3
-    assert [p.shape for p in sn.chunk(x, 2, -1)] == [(2, 3, 2)] * 2
-    assert sn.pad(x, (1, 1)).shape == (2, 3, 6)
+    """Each ``sn.<op>(x, ...)`` gives the values NumPy gives for that rearrangement."""
+    a = np.arange(24.0).reshape(2, 3, 4)  # distinct values: a wrong order cannot match by chance
+    x = sn.tensor(a)
+
+    def same(y, expected):
+        np.testing.assert_array_equal(y.numpy(), expected)
+        assert y.shape == expected.shape
+
+    same(sn.reshape(x, (6, 4)), a.reshape(6, 4))
+    same(sn.flatten(x, 1), a.reshape(2, 12))
+    same(sn.transpose(x, 0, 2), a.transpose(2, 1, 0))
+    same(sn.permute(x, (1, 2, 0)), a.transpose(1, 2, 0))
+    same(sn.unsqueeze(x, 1), a[:, None])
+    same(sn.squeeze(sn.unsqueeze(x, 1)), a)
+    same(sn.concat([x, 2 * x], 2), np.concatenate([a, 2 * a], 2))
+    for piece, expected in zip(sn.split(x, [1, 2], 1), np.split(a, [1], 1), strict=True):
+        same(piece, expected)
+    for piece, expected in zip(sn.chunk(x, 3, -1), np.split(a, [2], -1), strict=True):
+        same(piece, expected)  # ceil(4 / 3) = 2 per chunk: two chunks, as torch.chunk gives
+    same(sn.pad(x, (1, 2), value=-1.0), np.pad(a, [(0, 0), (0, 0), (1, 2)], constant_values=-1.0))
 
 
 def test_reshape_of_same_shape_returns_the_tensor():

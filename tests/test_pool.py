@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_close
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,12 +63,6 @@ def avg_args(cfg, count_include_pad):
 
 def call_avg(x, cfg, count_include_pad):
     return avg_pool2d(x, **avg_args(cfg, count_include_pad))
-
-
-def assert_close(actual, expected, rtol):
-    assert actual.shape == expected.shape
-    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
 
 # --------------------------------------------------------------------------- output size

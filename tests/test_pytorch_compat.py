@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import count_params
 
 import scratchnet as sn
 from scratchnet import nn
@@ -113,7 +114,7 @@ def test_compile_returns_the_model_itself_and_says_so():
     assert not sn.distributed.is_available()
 
 
-# ---------------------------------------------------------------------- dtypes, type strings, aliases
+# -------------------------------------------------------------------- dtypes, type strings, aliases
 
 
 def test_dtype_aliases_match_torchs(torch):
@@ -188,10 +189,11 @@ def test_comparisons_transpose_view_as_and_index(torch):
 @pytest.mark.parametrize("name", ["sin", "cos", "sinh", "cosh"])
 def test_trigonometric_ops_forward_and_backward(torch, name):
     rng = np.random.default_rng(1)
+    # float64, random upstream gradient
     a, g = (
         rng.standard_normal((3, 4)),
         rng.standard_normal((3, 4)),
-    )  # float64, random upstream gradient
+    )
     x, tx = sn.tensor(a, requires_grad=True), _t(torch, a, requires_grad=True)
     y, ty = getattr(sn, name)(x), getattr(torch, name)(tx)
     y.backward(g)
@@ -199,9 +201,8 @@ def test_trigonometric_ops_forward_and_backward(torch, name):
     np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(getattr(x, name)().numpy(), y.numpy())
-    assert (
-        getattr(sn, name)(sn.tensor([1, 2])).dtype == np.float32
-    )  # integers become float, as in torch
+    # integers become float, as in torch
+    assert getattr(sn, name)(sn.tensor([1, 2])).dtype == np.float32
 
 
 def test_linspace_and_normal(torch):
@@ -297,7 +298,7 @@ def test_lazy_layers_become_the_eager_ones_like_torchs(torch):
         (k, tuple(v.shape)) for k, v in theirs.state_dict().items()
     ]
     assert "Conv2d(3, 4" in repr(ours) and "Linear(in_features=144" in repr(ours)
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
+    assert count_params(ours) == count_params(theirs)
     # From now on, an eager layer: loading torch's weights gives torch's outputs.
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32)
@@ -328,20 +329,20 @@ def test_lazy_conv_checks_groups_and_rank():
         nn.LazyConv2d(4, 3)(sn.zeros(3, 5, 5))
 
 
-# ---------------------------------------------------------------------- autograd: ctx Functions, next_functions
+# ---------------------------------------------------------- autograd: ctx Functions, next_functions
 
 
 def _legendre(library):
     class LegendrePolynomial3(library.autograd.Function):
         @staticmethod
-        def forward(ctx, input, scale):  # noqa: A002 (the tutorial's name)
+        def forward(ctx, input, scale):
             ctx.save_for_backward(input)
             ctx.scale = scale
             return scale * 0.5 * (5 * input**3 - 3 * input), input * 2
 
         @staticmethod
         def backward(ctx, grad_output, grad_double):
-            (input,) = ctx.saved_tensors  # noqa: A001
+            (input,) = ctx.saved_tensors
             grad = grad_output * ctx.scale * 1.5 * (5 * input**2 - 1) + 2 * grad_double
             return (grad if ctx.needs_input_grad[0] else None), None
 
@@ -441,7 +442,7 @@ def test_data_parallel_passes_through_with_module_prefix(torch):
     )
 
 
-# ---------------------------------------------------------------------- torch.utils.data and workers
+# --------------------------------------------------------------------- torch.utils.data and workers
 
 
 def test_utils_data_holds_the_same_objects():
@@ -520,7 +521,7 @@ def test_a_loop_left_early_does_not_hang_and_the_next_epoch_is_complete():
     assert len(list(loader)) == 19
 
 
-# ---------------------------------------------------------------------- ResNet with a torchvision-style block
+# ------------------------------------------------------------ ResNet with a torchvision-style block
 
 
 def _custom_block(library):

@@ -1,4 +1,5 @@
-"""PyTorch's semantics where real programs found scratchnet different (issue 14, follow-up), against PyTorch.
+"""PyTorch's semantics where real programs found scratchnet
+different (issue 14, follow-up), against PyTorch.
 
 state_dict values (detached Tensors sharing the parameters' storage), ``TensorDataset[i]``,
 ``Tensor.device`` objects, the default dtype, ``load_state_dict`` into lazy layers, the graph after
@@ -132,9 +133,8 @@ def test_tensor_device_is_a_device_object_like_torchs(torch):
         and x.device.type == tx.device.type == "cpu"
         and x.device.index is None
     )
-    assert (
-        x.device == "cpu" and x.device != "cuda"
-    )  # scratchnet's strings still compare (torch: always False)
+    # scratchnet's strings still compare (torch: always False)
+    assert x.device == "cpu" and x.device != "cuda"
     layer = nn.Linear(2, 2)
     assert next(layer.parameters()).device == sn.device("cpu") and x.to(x.device).device == x.device
     assert sn.zeros(2, device=x.device).device == x.device
@@ -194,9 +194,8 @@ def test_lazy_layers_load_a_state_dict_before_the_first_call_as_torchs(torch):
     layer = nn.LazyLinear(3)
     result = layer.load_state_dict({}, strict=False)
     assert result.missing_keys == ["weight", "bias"] and type(layer) is nn.LazyLinear
-    assert (
-        layer(sn.ones(2, 4)).shape == (2, 3) and type(layer) is nn.Linear
-    )  # the first call still shapes it
+    # the first call still shapes it
+    assert layer(sn.ones(2, 4)).shape == (2, 3) and type(layer) is nn.Linear
 
 
 # ---------------------------------------------------------------------- the graph after backward
@@ -252,9 +251,8 @@ def test_random_samplers_draw_what_torchs_draw():
     assert len(longer) == 25 and sorted(longer[:10]) == sorted(longer[10:20]) == data
     drawn = list(RandomSampler(data, replacement=True, num_samples=50))
     assert len(drawn) == 50 and set(drawn) <= set(data)
-    assert (
-        max(np.bincount(list(RandomSampler([0, 1, 2], replacement=True, num_samples=12)))) > 1
-    )  # repeats
+    # repeats
+    assert max(np.bincount(list(RandomSampler([0, 1, 2], replacement=True, num_samples=12)))) > 1
     subset = list(SubsetRandomSampler([4, 2, 9]))
     assert sorted(subset) == [2, 4, 9]
     same = [list(RandomSampler(data, generator=sn.Generator().manual_seed(5))) for _ in range(2)]
@@ -265,10 +263,11 @@ def test_random_samplers_draw_what_torchs_draw():
     counts = np.bincount(weighted, minlength=4)
     assert counts[0] == counts[2] == 0 and 60 < counts[1] < 140  # 100 expected: 400 * 1/4
     assert sorted(WeightedRandomSampler([1.0, 1.0, 0.0], 2, replacement=False)) == [0, 1]
+    # torch: [1, 0] too
     assert list(WeightedRandomSampler([0.0, 1.0], 2, replacement=False)) == [
         1,
         0,
-    ]  # torch: [1, 0] too
+    ]
 
 
 @pytest.mark.parametrize(
@@ -276,9 +275,8 @@ def test_random_samplers_draw_what_torchs_draw():
     [([0.0, 0.0], True, "invalid"), ([1.0, -1.0], True, "invalid"), ([1.0, 0.0], False, "cannot")],
 )
 def test_weighted_sampler_errors_where_torchs(torch, weights, replacement, match):
-    with pytest.raises(
-        RuntimeError, match=match
-    ):  # torch raises at the first draw, scratchnet when built
+    with pytest.raises(RuntimeError, match=match):
+        # torch raises at the first draw, scratchnet when built
         list(torch.utils.data.WeightedRandomSampler(weights, 3, replacement=replacement))
     with pytest.raises(RuntimeError, match=match):
         list(WeightedRandomSampler(weights, 3, replacement=replacement))
@@ -322,7 +320,7 @@ def test_dataloader_takes_a_sampler_or_a_batch_sampler_as_torchs(torch):
             torch.utils.data.DataLoader(theirs_ds, **kwargs)
 
 
-# ---------------------------------------------------------------------- ctx.mark_dirty, once_differentiable
+# -------------------------------------------------------------- ctx.mark_dirty, once_differentiable
 
 
 def _double_in_place(library):
@@ -351,9 +349,8 @@ def test_mark_dirty_makes_the_input_the_output_as_in_torch(torch):
         w = library.tensor(np.array([1.0, 2.0, 3.0], dtype=np.float32), requires_grad=True)
         a = w * 3
         b = _double_in_place(library).apply(a)
-        (
-            a * a
-        ).sum().backward()  # a is now the doubled tensor, and its gradient goes through the node
+        # a is now the doubled tensor, and its gradient goes through the node
+        (a * a).sum().backward()
         results.append(
             (b is a, a.grad_fn is not None, a.detach().numpy().tolist(), w.grad.numpy().tolist())
         )
@@ -362,7 +359,7 @@ def test_mark_dirty_makes_the_input_the_output_as_in_torch(torch):
     assert results[0] == results[1]
 
 
-# ---------------------------------------------------------------------- what the public tutorials used
+# ------------------------------------------------------------------- what the public tutorials used
 
 
 def test_mm_norm_and_the_new_factories_match_torch(torch):

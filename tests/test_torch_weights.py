@@ -1,4 +1,5 @@
-"""scratchnet.io.load_torch_state_dict: torchvision weights in scratchnet models give torchvision's outputs."""
+"""scratchnet.io.load_torch_state_dict:
+torchvision weights in scratchnet models give torchvision's outputs."""
 
 from __future__ import annotations
 

@@ -124,9 +124,8 @@ def test_zoo_googlenet_aux_outputs_match_its_own_loss_helper():
     history = trainer.fit(
         DataLoader(TensorDataset(x, y), 4), DataLoader(TensorDataset(x, y), 8), epochs=1
     )
-    assert len(history) == 1 and history["val_top5_accuracy"] == [
-        1.0
-    ]  # 4 classes: top-5 is certain
+    # 4 classes: top-5 is certain
+    assert len(history) == 1 and history["val_top5_accuracy"] == [1.0]
 
 
 def test_multilabel_targets_use_binary_cross_entropy():
@@ -204,9 +203,8 @@ def test_scheduler_steps_per_epoch_or_per_batch():
         scheduler_interval="step",
         progress=False,
     )
-    assert history["lr"] == pytest.approx(
-        [0.025, 0.0625]
-    )  # at the start of each epoch: 0.1 * (0.25 + 0.75 * 2/4)
+    # at the start of each epoch: 0.1 * (0.25 + 0.75 * 2/4)
+    assert history["lr"] == pytest.approx([0.025, 0.0625])
     opt = optim.SGD(model.parameters(), lr=0.1)
     plateau = lr_scheduler.ReduceLROnPlateau(opt, patience=0, factor=0.5)
     fit(model, train_loader, val_loader, opt, epochs=1, scheduler=plateau, progress=False)

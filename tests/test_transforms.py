@@ -72,13 +72,11 @@ def test_random_resized_crop_follows_googlenet_bounds():
     top, left, h, w = boxes.T
     area, aspect = h * w / (200 * 300), w / h
     assert area.min() >= 0.07 and area.max() <= 1.0  # 8%-100% of the area (rounding aside)
-    assert (
-        aspect.min() >= 0.73 and aspect.max() <= 1.37
-    )  # 3/4 .. 4/3 (rounding to whole pixels aside)
+    # 3/4 .. 4/3 (rounding to whole pixels aside)
+    assert aspect.min() >= 0.73 and aspect.max() <= 1.37
     assert (top + h <= 200).all() and (left + w <= 300).all() and (top >= 0).all()
-    assert (
-        area.min() < 0.1 and area.max() > 0.85
-    )  # the whole range (a 3:2 image fits at most 4:3 = 89%)
+    # the whole range (a 3:2 image fits at most 4:3 = 89%)
+    assert area.min() < 0.1 and area.max() > 0.85
     out = rrc(np.random.default_rng(1).random((4, 3, 50, 60)).astype(np.float32), rng=rng)
     assert out.shape == (4, 3, 32, 32) and out.dtype == np.float32
 
@@ -125,9 +123,8 @@ def test_googlenet_144_crops_layout():
     image = np.random.default_rng(0).random((3, 30, 40)).astype(np.float32)  # landscape
     crops = tta.googlenet_crops(image, crop_size=16)
     assert crops.shape == (144, 3, 16, 16)
-    np.testing.assert_array_equal(
-        crops[1], crops[0][:, :, ::-1]
-    )  # each view is followed by its mirror
+    # each view is followed by its mirror
+    np.testing.assert_array_equal(crops[1], crops[0][:, :, ::-1])
     # the first view: top-left corner of the left square of the image resized to shorter side 18
     resized = T.resize(image, (18, 24))
     np.testing.assert_allclose(crops[0], resized[:, :16, :16])

@@ -114,7 +114,8 @@ def test_feature_maps_figure_shows_the_input_and_one_colour_scale():
 
 
 def test_grad_cam_equals_class_activation_map_for_a_gap_head():
-    """With GAP + linear after the layer, Grad-CAM is CAM (Zhou et al. 2016): ReLU(sum_k w_ck A_k)."""
+    """With GAP + linear after the layer, Grad-CAM is CAM
+    (Zhou et al. 2016): ReLU(sum_k w_ck A_k)."""
     sn.manual_seed(1)
     model = cam_net()
     x = np.random.default_rng(2).random((3, 1, 7, 7)).astype(np.float32)
@@ -132,9 +133,8 @@ def test_grad_cam_leaves_grads_and_mode_alone():
     model = cam_net()
     model.train()
     before = {name: None for name, _ in model.named_parameters()}
-    cams = grad_cam(
-        model, model[2], np.ones((1, 1, 5, 5), np.float32)
-    )  # default target: the prediction
+    # default target: the prediction
+    cams = grad_cam(model, model[2], np.ones((1, 1, 5, 5), np.float32))
     assert cams.shape == (1, 5, 5) and 0 <= cams.min() and cams.max() <= 1
     assert model.training
     assert {name: p.grad for name, p in model.named_parameters()} == before

@@ -36,9 +36,8 @@ WINDOW_COLORS = ["#e41a1c", "#377eb8", "#4daf4a", "#ff7f00"]  # one per sliding 
 def save(fig: plt.Figure, name: str) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / name
-    fig.savefig(
-        path, dpi=DPI, bbox_inches="tight", metadata={"Software": None}
-    )  # no version: stable bytes
+    # no version: stable bytes
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
@@ -47,7 +46,9 @@ def save(fig: plt.Figure, name: str) -> None:
 
 
 def autograd_graph() -> None:
-    """The graph of loss = sum((relu(x * w) + x)^2), its generations, and the order backward visits."""
+    """The graph of loss = sum((relu(x * w) + x)^2),
+    its generations, and the order backward visits.
+    """
     x = sn.tensor([1.0, -2.0, 3.0], requires_grad=True)
     w = sn.tensor([0.5, 0.5, -1.0], requires_grad=True)
     h = (x * w).relu()
@@ -155,8 +156,8 @@ def autograd_graph() -> None:
         fontsize=8.5,
     )
     ax.set_title(
-        "loss = sum((relu(x * w) + x) ** 2): forward runs left to right; the red numbers are the order "
-        "in which backward() runs each Function (latest generation first)",
+        "loss = sum((relu(x * w) + x) ** 2): forward runs left to right; the red numbers are the "
+        "order in which backward() runs each Function (latest generation first)",
         fontsize=10,
     )
     xs = [p[0] for p in position.values()]
@@ -179,7 +180,9 @@ def _grid(
     size: float = 1.0,
     colors: np.ndarray | None = None,
 ) -> None:
-    """Draw a 2-D array as labelled cells, row 0 at the top; ``colors`` gives each cell's face colour."""
+    """Draw a 2-D array as labelled cells, row 0 at the top;
+    ``colors`` gives each cell's face colour.
+    """
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             face = "white" if colors is None else colors[i][j]
@@ -204,11 +207,12 @@ def _grid(
 
 
 def im2col_unrolled() -> None:
-    """One 2-channel 4x4 image, a 3x3 kernel, stride 1: four windows become the four columns of col."""
+    """One 2-channel 4x4 image, a 3x3 kernel, stride 1:
+    four windows become the four columns of col.
+    """
     N, C, H, W, K = 1, 2, 4, 4, 3
-    x = np.arange(N * C * H * W, dtype=np.float64).reshape(
-        N, C, H, W
-    )  # element values = their flat index
+    # element values = their flat index
+    x = np.arange(N * C * H * W, dtype=np.float64).reshape(N, C, H, W)
     col = im2col(x, K)  # (C*K*K, N*OH*OW) = (18, 4)
     OH = OW = H - K + 1
 
@@ -274,7 +278,8 @@ def im2col_unrolled() -> None:
         15.0,
         12.0,
         "one row per (channel, kernel row, kernel column)\none column per (image, output row, "
-        "output column)\n\nthe convolution is ONE matrix product:\n\n  weight.reshape(OC, C*KH*KW) @ col\n"
+        "output column)\n\nthe convolution is ONE matrix product:\n\n"
+        "  weight.reshape(OC, C*KH*KW) @ col\n"
         "  -> (OC, N*OH*OW) -> (N, OC, OH, OW)\n\nvalues are the flat indices of x, so you can\n"
         "read off where every entry came from",
         va="center",
@@ -289,7 +294,9 @@ def im2col_unrolled() -> None:
 
 
 def conv_as_matmul() -> None:
-    """The forward product and the two backward products of conv2d, as blocks drawn to their shapes."""
+    """The forward product and the two backward products
+    of conv2d, as blocks drawn to their shapes.
+    """
     OC, CKK, NP = 1.0, 1.6, 3.2  # drawn sizes of OC, C*KH*KW and N*OH*OW
     names = {OC: "OC", CKK: "C·KH·KW", NP: "N·OH·OW"}
     colors = {
@@ -528,12 +535,13 @@ def batchnorm_effect() -> None:
 
 
 def receptive_field_growth() -> None:
-    """VGG16's receptive field and jump after every layer, from scratchnet.analysis.receptive_field."""
+    """VGG16's receptive field and jump after every layer, from
+    scratchnet.analysis.receptive_field.
+    """
     from scratchnet.models.vgg import CONFIGS, make_layers
 
-    features = make_layers(
-        CONFIGS["D"]
-    )  # VGG16's convolutional part (no FC layers: only geometry matters)
+    # VGG16's convolutional part (no FC layers: only geometry matters)
+    features = make_layers(CONFIGS["D"])
     fields = sn.receptive_field(features, (3, 32, 32))  # any input size gives the same fields
     rows = [r for r in fields.rows if r.type in ("Conv2d", "MaxPool2d")]
     names, block, conv = [], 1, 0
@@ -567,14 +575,17 @@ def receptive_field_growth() -> None:
     ax.set_ylabel("receptive field (pixels)")
     ax.set_ylim(0, 265)
     ax.set_title(
-        "VGG16: r_out = r + (k - 1) * j, j_out = j * stride (blue: 3x3 conv adds 2j; red: 2x2 pool adds j, doubles j)",
+        "VGG16: r_out = r + (k - 1) * j, j_out = j * stride (blue: 3x3 conv adds 2j; red: 2x2 "
+        "pool adds j, doubles j)",
         fontsize=10,
     )
     save(fig, "receptive_field_vgg16.png")
 
 
 def effective_receptive_field() -> None:
-    """|d output pixel / d input| for one 7x7 conv and for stacks of 3x3 convs (all weights equal)."""
+    """|d output pixel / d input| for one 7x7 conv and
+    for stacks of 3x3 convs (all weights equal).
+    """
     cases = [("one 7x7 conv", [7]), ("three 3x3 convs", [3, 3, 3]), ("ten 3x3 convs", [3] * 10)]
     size = 25
     fig, axes = plt.subplots(1, len(cases), figsize=(12, 4))

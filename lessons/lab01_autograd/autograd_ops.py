@@ -81,7 +81,8 @@ class ReluFunction(Function):
         return x * self.mask
 
     def backward(self, gy: np.ndarray) -> np.ndarray:
-        # HINT: the derivative is 1 where x > 0 and 0 elsewhere; at exactly x = 0 take 0 (PyTorch's choice).
+        # HINT: the derivative is 1 where x > 0 and 0 elsewhere;
+        # at exactly x = 0 take 0 (PyTorch's choice).
         # HINT: return a NEW array. Writing into gy (gy[~mask] = 0) would corrupt the gradient that
         #       another branch shares, e.g. a ResNet's skip connection.
         raise NotImplementedError("TASK 1.3 (ReLU): complete ReluFunction.backward() in autograd_ops.py")
@@ -126,8 +127,8 @@ class MatMulFunction(Function):
         return x @ w
 
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # HINT: gy is (N, M). Find the product of gy with x or w whose shape is x's (N, D), then w's (D, M):
-        #       the shapes leave only one way to write each.
+        # HINT: gy is (N, M). Find the product of gy with x or w whose shape is x's (N, D), then w's
+        #       (D, M): the shapes leave only one way to write each.
         raise NotImplementedError("TASK 1.5 (MatMul): complete MatMulFunction.backward() in autograd_ops.py")
 
 
@@ -162,7 +163,8 @@ def numerical_gradient(
         the one-sided ``(f(x + eps e_i) - f(x)) / eps`` only like eps.
     """
     # HINT: np.nditer or np.ndindex(x.shape) visits every index of an array of any shape.
-    # HINT: remember x[i], set x[i] = old + eps, evaluate, set x[i] = old - eps, evaluate, put old back.
+    # HINT: remember x[i], set x[i] = old + eps, evaluate,
+    # set x[i] = old - eps, evaluate, put old back.
     raise NotImplementedError("TASK 1.6 (The numerical gradient): complete numerical_gradient() in autograd_ops.py")
 
 

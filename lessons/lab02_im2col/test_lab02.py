@@ -22,7 +22,8 @@ FORBIDDEN = (
     "scratchnet.kernels",
 )
 
-# (stride, padding) pairs, kernel shapes: VGG's 3x3/1/1, a strided conv, a 1x3 of Inception-v3's factorisation.
+# (stride, padding) pairs, kernel shapes: VGG's 3x3/1/1,
+# a strided conv, a 1x3 of Inception-v3's factorisation.
 GEOMETRIES = [(1, 0), (1, 1), (2, 1), (2, 0)]
 
 
@@ -101,7 +102,8 @@ def test_col2im_adds_overlaps():
 
 @pytest.mark.parametrize(("stride", "padding"), GEOMETRIES)
 def test_col2im_is_the_adjoint(stride, padding):
-    """Task 2.4: col2im matches scratchnet's and is im2col's adjoint: <im2col(x), c> = <x, col2im(c)>"""
+    """Task 2.4: col2im matches scratchnet's and is im2col's adjoint:
+    <im2col(x), c> = <x, col2im(c)>"""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 3, 6, 5))
     c = rng.standard_normal(reference.im2col(x, (3, 2), stride, padding).shape)
@@ -128,7 +130,8 @@ def test_forward_matches_scratchnet(stride, padding):
 
 
 def test_forward_asymmetric_kernel():
-    """Task 2.5: a 1x3 kernel (Inception-v3's asymmetric factorisation, slide "GoogLeNet (10)") works too"""
+    """Task 2.5: a 1x3 kernel
+    (Inception-v3's asymmetric factorisation, slide "GoogLeNet (10)") works too"""
     x, w, b = random_conv(np.random.default_rng(4), KH=1, KW=3)
     expect_close(
         lab.conv2d(sn.tensor(x), sn.tensor(w), sn.tensor(b), 1, 0),
@@ -138,7 +141,8 @@ def test_forward_asymmetric_kernel():
 
 
 def test_one_by_one_is_a_matrix_product():
-    """Task 2.5: a 1x1 convolution mixes channels at every pixel: a matrix product (slide "GoogLeNet (4)")"""
+    """Task 2.5: a 1x1 convolution mixes channels at every pixel:
+    a matrix product (slide "GoogLeNet (4)")"""
     rng = np.random.default_rng(5)
     x, w, b = random_conv(rng, C=4, OC=2, KH=1, KW=1)
     expected = np.einsum("oc,nchw->nohw", w[:, :, 0, 0], x) + b[None, :, None, None]
@@ -156,7 +160,8 @@ def reference_gradients(x, w, b, gy, stride, padding):
 
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 1), (2, 0)])
 def test_backward_matches_reference(stride, padding):
-    """Task 2.6: Conv2dFunction.backward gives scratchnet's gradients for x, w and b (a fixed random upstream)"""
+    """Task 2.6: Conv2dFunction.backward gives scratchnet's
+    gradients for x, w and b (a fixed random upstream)"""
     # Compared with the reference, not only with your own forward: a backward that mirrors a bug of
     # the forward (say, a missing (N, OC) <-> (OC, N) transpose in both) passes gradcheck, not this.
     rng = np.random.default_rng(6)
@@ -175,7 +180,8 @@ def test_backward_matches_reference(stride, padding):
 
 
 def test_backward_gradcheck():
-    """Task 2.6: conv2d (your forward and backward, chained by the engine) passes gradcheck for x, w and b"""
+    """Task 2.6: conv2d (your forward and backward, chained by the engine)
+    passes gradcheck for x, w and b"""
     x, w, b = random_conv(np.random.default_rng(9), N=2, C=2, H=5, W=4, OC=3)
     inputs = [sn.tensor(a, requires_grad=True) for a in (x, w, b)]
     expect_gradcheck(

@@ -62,7 +62,8 @@ def count_params(config, image_size=224, hidden=4096, classes=1000):
 
 
 def test_stack_of_3x3():
-    """Task 4.1: three 3x3 convs see 7x7 with 27C^2 weights; one 7x7 needs 49C^2 (slide "VGGNet (2)")"""
+    """Task 4.1: three 3x3 convs see 7x7 with 27C^2 weights;
+    one 7x7 needs 49C^2 (slide "VGGNet (2)")"""
     expect_equal(lab.stack_receptive_field(1), 3, "stack_receptive_field(1)")
     expect_equal(lab.stack_receptive_field(2), 5, "stack_receptive_field(2)")
     expect_equal(lab.stack_receptive_field(3), 7, "stack_receptive_field(3)")
@@ -125,7 +126,8 @@ def test_make_features():
 
 
 def test_vgg_forward_and_names():
-    """Task 4.4: VGG runs, and its state_dict keys are torchvision's (features.0.weight ... classifier.6.bias)"""
+    """Task 4.4: VGG runs, and its state_dict keys are
+    torchvision's (features.0.weight ... classifier.6.bias)"""
     model = lab.VGG(TINY, num_classes=5, image_size=8, hidden=16)
     expect_shape(
         model(sn.randn(2, 3, 8, 8)),

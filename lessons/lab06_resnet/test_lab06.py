@@ -19,7 +19,8 @@ def branch(block, x):
 
 
 def test_basic_block_shapes():
-    """Task 6.1: BasicBlock keeps the shape at stride 1 and halves it (with more channels) at stride 2"""
+    """Task 6.1: BasicBlock keeps the shape at stride
+    1 and halves it (with more channels) at stride 2"""
     x = sn.randn(2, 8, 8, 8)
     for args, expected in [
         ((8, 8), (2, 8, 8, 8)),
@@ -33,7 +34,8 @@ def test_basic_block_shapes():
 
 
 def test_shortcut_only_where_needed():
-    """Task 6.1: identity shortcut where the shape is kept, 1x1 projection where it changes, none in a plain block"""
+    """Task 6.1: identity shortcut where the shape is kept,
+    1x1 projection where it changes, none in a plain block"""
     if lab.BasicBlock(8, 8).shortcut is not None:
         raise AssertionError(
             "BasicBlock(8, 8).shortcut should be None: the identity needs no layers"
@@ -74,7 +76,8 @@ def test_basic_block_forward():
 
 
 def test_silenced_branch_is_the_identity():
-    """Task 6.1: with F(x) = 0 a residual block is the identity and passes the gradient; a plain block stops it"""
+    """Task 6.1: with F(x) = 0 a residual block is the identity and passes the gradient;
+    a plain block stops it"""
     values = np.abs(np.random.default_rng(0).standard_normal((2, 4, 4, 4))) + 0.1
     x = sn.tensor(values.astype(np.float32), requires_grad=True)
     for residual in (True, False):
@@ -97,7 +100,8 @@ def test_silenced_branch_is_the_identity():
 
 
 def test_basic_block_gradcheck():
-    """Task 6.1: the gradient through a residual block (projection shortcut, eval mode) passes gradcheck"""
+    """Task 6.1: the gradient through a residual block
+    (projection shortcut, eval mode) passes gradcheck"""
     block = lab.BasicBlock(2, 3, 2).double()
     block.eval()
     x = sn.tensor(np.random.default_rng(1).standard_normal((2, 2, 4, 4)), requires_grad=True)
@@ -136,7 +140,8 @@ def test_bottleneck():
 
 
 def test_bottleneck_forward():
-    """Task 6.2: Bottleneck computes relu(F(x) + shortcut(x)): the shortcut is added, then the final ReLU"""
+    """Task 6.2: Bottleneck computes relu(F(x) + shortcut(x)):
+    the shortcut is added, then the final ReLU"""
     x = sn.randn(2, 16, 6, 6)
     for args in [(16, 4), (16, 8, 2)]:
         block = lab.Bottleneck(*args)
@@ -155,7 +160,8 @@ def test_bottleneck_forward():
             )
         if (got.numpy() < 0).any():
             raise AssertionError(
-                f"Bottleneck{args}(x) has negative values: the final ReLU (after the sum) is missing"
+                f"Bottleneck{args}(x) has negative values: "
+                "the final ReLU (after the sum) is missing"
             )
         expect_close(
             got,
@@ -191,7 +197,8 @@ def test_make_net():
 
 
 def test_make_net_stages():
-    """Task 6.3: stage 1 keeps the 8x8 map at width channels; stage 2 ends on a 4x4 map at 2 * width"""
+    """Task 6.3: stage 1 keeps the 8x8 map at width channels;
+    stage 2 ends on a 4x4 map at 2 * width"""
     x = sn.randn(3, 1, 8, 8)
     for blocks, residual in [(1, True), (2, False)]:
         net = lab.make_net(blocks, residual, width=6)
@@ -221,7 +228,8 @@ class RecordingSGD(optim.SGD):
 
 
 def test_train_settings_and_seed(monkeypatch):
-    """Task 6.4: train() uses SGD(lr, momentum 0.9, weight decay 1e-4) and draws its batches from its seed"""
+    """Task 6.4: train() uses SGD(lr, momentum 0.9, weight decay 1e-4)
+    and draws its batches from its seed"""
     images, labels = digits("train").arrays
     images, labels = images[:64], labels[:64]
     monkeypatch.setattr(optim, "SGD", RecordingSGD)
@@ -240,7 +248,8 @@ def test_train_settings_and_seed(monkeypatch):
     for key, value in (("lr", 0.07), ("momentum", 0.9), ("weight_decay", 1e-4)):
         if settings.get(key) != value:
             raise AssertionError(
-                f"train()'s SGD: expected {key}={value}, got {settings.get(key)} (settings {settings})"
+                f"train()'s SGD: expected {key}={value}, got "
+                f"{settings.get(key)} (settings {settings})"
             )
     first, again = runs[0]
     if first != again:
@@ -255,7 +264,8 @@ def test_train_settings_and_seed(monkeypatch):
 
 
 def test_train_lowers_the_loss():
-    """Task 6.4: train() returns one loss per step, and 20 steps lower the loss of a small residual net"""
+    """Task 6.4: train() returns one loss per step,
+    and 20 steps lower the loss of a small residual net"""
     sn.manual_seed(0)
     images, labels = digits("train").arrays
     losses = lab.train(lab.make_net(1, True), images, labels, steps=20, lr=0.05, batch_size=16)

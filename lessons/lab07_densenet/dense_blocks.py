@@ -4,7 +4,8 @@ ResNet adds a block's input to its output: x_l = H_l(x_{l-1}) + x_{l-1}. DenseNe
 2017) concatenates instead, and every layer sees the feature maps of ALL the layers before it in
 its block (slide "DenseNet (1)"):
 
-    x_l = H_l([x_0, x_1, ..., x_{l-1}])      H_l = BN - ReLU - conv1x1 (4k maps) - BN - ReLU - conv3x3 (k maps)
+    x_l = H_l([x_0, x_1, ..., x_{l-1}])
+    H_l = BN - ReLU - conv1x1 (4k maps) - BN - ReLU - conv3x3 (k maps)
 
 Each layer adds only k new channels (the growth rate, 32 in DenseNet-121), so the layers can be
 narrow: features are reused rather than recomputed. Between blocks a transition layer (BN - ReLU -
@@ -27,10 +28,11 @@ from scratchnet.nn import functional as F
 
 
 class DenseLayer(nn.Module):
-    """BN - ReLU - conv1x1 (bn_size * growth_rate maps) - BN - ReLU - conv3x3 (growth_rate maps, padding 1).
+    """BN - ReLU - conv1x1 (bn_size * growth_rate maps)
+    - BN - ReLU - conv3x3 (growth_rate maps, padding 1).
 
-    Attributes (torchvision's names): ``norm1``, ``conv1``, ``norm2``, ``conv2``; both convs have no bias.
-    (N, in_channels, H, W) -> (N, growth_rate, H, W): only the NEW feature maps.
+    Attributes (torchvision's names): ``norm1``, ``conv1``, ``norm2``, ``conv2``; both convs have no
+    bias. (N, in_channels, H, W) -> (N, growth_rate, H, W): only the NEW feature maps.
     """
 
     def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4) -> None:
@@ -62,7 +64,8 @@ class DenseBlock(nn.Module):
         raise NotImplementedError("TASK 7.2 (The dense block): complete DenseBlock.__init__() in dense_blocks.py")
 
     def forward(self, x: Tensor) -> Tensor:
-        # HINT: keep a list features = [x]; each layer takes cat(features, dim=1) and its output is appended.
+        # HINT: keep a list features = [x];
+        # each layer takes cat(features, dim=1) and its output is appended.
         raise NotImplementedError("TASK 7.2 (The dense block): complete DenseBlock.forward() in dense_blocks.py")
 
 
@@ -97,8 +100,9 @@ def densenet_channels(
     """For every dense block: (channels in, channels out, channels after its transition).
 
     The first block gets the stem's ``num_init_features``; a block of L layers adds L * growth_rate;
-    the transition after it keeps int(compression * channels); the last block has no transition (None).
-    DenseNet-121, (6, 12, 24, 16): [(64, 256, 128), (128, 512, 256), (256, 1024, 512), (512, 1024, None)].
+    the transition after it keeps int(compression * channels); the last block has no transition
+    (None). DenseNet-121, (6, 12, 24, 16):
+    [(64, 256, 128), (128, 512, 256), (256, 1024, 512), (512, 1024, None)].
     """
     raise NotImplementedError("TASK 7.4 (The channel arithmetic of the table): complete densenet_channels() in dense_blocks.py")
 

@@ -13,7 +13,8 @@ POINTS = {"7.1": 4, "7.2": 5, "7.3": 3, "7.4": 4, "7.5": 4}
 
 
 def test_dense_layer():
-    """Task 7.1: a dense layer is BN-ReLU-conv1x1 (4k maps)-BN-ReLU-conv3x3 and outputs k new maps"""
+    """Task 7.1: a dense layer is BN-ReLU-conv1x1
+    (4k maps)-BN-ReLU-conv3x3 and outputs k new maps"""
     layer = lab.DenseLayer(10, growth_rate=4)
     expect_shape(
         layer(sn.randn(2, 10, 5, 5)), (2, 4, 5, 5), "DenseLayer(10, growth_rate=4) on (2, 10, 5, 5)"
@@ -38,7 +39,8 @@ def test_dense_layer():
 
 
 def test_dense_block_channels():
-    """Task 7.2: layer i of a dense block sees in_channels + i * k channels; the block outputs in + L * k"""
+    """Task 7.2: layer i of a dense block sees in_channels
+    + i * k channels; the block outputs in + L * k"""
     block = lab.DenseBlock(3, in_channels=6, growth_rate=4)
     expect_equal(
         [layer.conv1.in_channels for layer in block.layers],
@@ -54,7 +56,8 @@ def test_dense_block_channels():
 
 
 def test_dense_block_keeps_its_input():
-    """Task 7.2: concatenation, not addition: the block's first in_channels output channels are x itself"""
+    """Task 7.2: concatenation, not addition:
+    the block's first in_channels output channels are x itself"""
     block = lab.DenseBlock(2, in_channels=5, growth_rate=3)
     x = sn.randn(2, 5, 4, 4)
     y = block(x)
@@ -101,7 +104,8 @@ def test_channel_arithmetic():
 
 
 def test_densenet121_parameters():
-    """Task 7.5: DenseNet((6, 12, 24, 16)) has torchvision's 7,978,856 parameters (ResNet-50: 25.6M)"""
+    """Task 7.5: DenseNet((6, 12, 24, 16)) has
+    torchvision's 7,978,856 parameters (ResNet-50: 25.6M)"""
     model = lab.DenseNet((6, 12, 24, 16))
     expect_equal(
         sum(p.numel() for p in model.parameters()), 7_978_856, "parameters of DenseNet-121"

@@ -13,7 +13,8 @@ places (slide "Attentions (6)"): on the residual branch before the addition (sta
 of the branch (SE-PRE), after the addition (SE-POST) and on the identity branch (SE-Identity).
 
 Check your work:  python -m scratchnet.labs check lessons/lab08_senet
-Compare designs:  python lessons/lab08_senet/se_blocks.py          (trains five small nets on the digits)
+Compare designs:  python lessons/lab08_senet/se_blocks.py          (trains five small nets on the
+digits)
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def se_params(channels: int, reduction: int) -> int:
 
 
 def se_resnet50_params(reduction: int) -> int:
-    """Parameters of SE-ResNet-50 with reduction ratio r: ResNet-50's plus one SE block per bottleneck."""
+    """Parameters of SE-ResNet-50 with reduction ratio r:
+    ResNet-50's plus one SE block per bottleneck."""
     raise NotImplementedError("TASK 8.2 (What an SE block costs, and SE-ResNet-50's parameters): complete se_resnet50_params() in se_blocks.py")
 
 
@@ -80,8 +82,8 @@ DESIGNS = ("none", "standard", "pre", "post", "identity")
 
 
 class SEResidualBlock(nn.Module):
-    """A residual block with an identity shortcut (``channels`` in and out, stride 1) and an SE block
-    placed by ``design``, with F the ``residual_branch`` and SE the block ``se``:
+    """A residual block with an identity shortcut (``channels`` in and out, stride 1) and an SE
+    block placed by ``design``, with F the ``residual_branch`` and SE the block ``se``:
 
         "none"      (a) y = relu(F(x) + x)            (no SE block: ``self.se = None``)
         "standard"  (b) y = relu(SE(F(x)) + x)

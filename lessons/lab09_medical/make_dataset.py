@@ -4,8 +4,8 @@ MedMNIST (Yang et al. 2023) ships each dataset as one ``.npz`` file: ``train_ima
 uint8, ``train_labels`` (N, 1) uint8, and the same for ``val`` and ``test``. PneumoniaMNIST is a
 binary task on chest X-rays (normal / pneumonia) with about 3 pneumonia images for every normal one.
 
-This script writes a file in exactly that format, so that ``scratchnet.data.medmnist`` reads it, from
-``scratchnet.data.synthetic_lesions``: noisy tissue-like images, a bright "vessel" that says
+This script writes a file in exactly that format, so that ``scratchnet.data.medmnist`` reads it,
+from ``scratchnet.data.synthetic_lesions``: noisy tissue-like images, a bright "vessel" that says
 nothing about the label, and in three images out of four a bright lesion (round, elongated or
 ring-shaped) -- label 1, "pneumonia" -- in the others none -- label 0, "normal". It also stores the
 lesion masks (``train_masks`` ...), which real MedMNIST does not have, so Grad-CAM can be scored.

@@ -3,7 +3,8 @@ clinician asks for, and Grad-CAM maps of where the network looks.
 
 The data is a PneumoniaMNIST-shaped stand-in that ships with the lab (``make_dataset.py`` makes it
 on first use, no download): 28x28 grey images, label 1 ("lesion") for three images in four. With
-the real file from https://medmnist.com the same code runs unchanged (``--data pneumoniamnist.npz``).
+the real file from https://medmnist.com the same code runs unchanged
+(``--data pneumoniamnist.npz``).
 
 Accuracy alone misleads on such data: always answering "lesion" is 75% accurate. So you will report
 sensitivity (how many lesions are found), specificity (how many healthy images are cleared) and the
@@ -14,7 +15,8 @@ each map matters; their weighted sum, through a ReLU, is a heat map over the ima
 lesions come with masks, so you can score the maps: does the hottest pixel fall on the lesion?
 
 Check your work:  python -m scratchnet.labs check lessons/lab09_medical
-The project:      python lessons/lab09_medical/medical_cnn.py   (trains ~1 minute, writes gradcam.png)
+The project:      python lessons/lab09_medical/medical_cnn.py   (trains ~1 minute, writes
+gradcam.png)
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ CLASSES = ["normal", "lesion"]
 
 def load_split(path: str | Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One split of a MedMNIST-format file: uint8 images (N, 1, 28, 28), int64 labels (N,), and the
-    lesion masks (N, 28, 28) bool where the file has them (the synthetic stand-in does; MedMNIST not)."""
+    lesion masks (N, 28, 28) bool where the file has them (the synthetic stand-in does; MedMNIST
+    not)."""
     dataset = medmnist("pneumoniamnist", split, root=path)  # scratchnet's MedMNIST reader
     with np.load(path) as npz:
         masks = npz[f"{split}_masks"] if f"{split}_masks" in npz.files else None
@@ -66,7 +69,8 @@ def normalize(images: np.ndarray, mean: float, std: float) -> np.ndarray:
 
 
 class SmallCNN(nn.Module):
-    """Three conv blocks, global average pooling, one linear layer: a VGG in miniature with NIN's head.
+    """Three conv blocks, global average pooling,
+    one linear layer: a VGG in miniature with NIN's head.
 
     ``features`` is one ``nn.Sequential``:
 
@@ -96,9 +100,9 @@ class SmallCNN(nn.Module):
 
 
 def class_weights(labels: np.ndarray, num_classes: int = 2) -> np.ndarray:
-    """Inverse-frequency weights w_c = N / (K * n_c) (float32, shape (K,)), for a weighted cross-entropy:
-    with 600 lesions and 200 normals, a normal image counts 3 times as much as a lesion image, so
-    both classes weigh the same in the loss (sum over images of w_label = N)."""
+    """Inverse-frequency weights w_c = N / (K * n_c) (float32, shape (K,)), for a weighted
+    cross-entropy: with 600 lesions and 200 normals, a normal image counts 3 times as much as a
+    lesion image, so both classes weigh the same in the loss (sum over images of w_label = N)."""
     raise NotImplementedError("TASK 9.3 (Weights against class imbalance): complete class_weights() in medical_cnn.py")
 
 
@@ -112,7 +116,8 @@ def train_model(
     weights: np.ndarray | None = None,
     seed: int = 0,
 ) -> list[float]:
-    """Train with ``scratchnet.train.fit`` (SGD, momentum 0.9, weighted cross-entropy); the loss per epoch."""
+    """Train with ``scratchnet.train.fit``
+    (SGD, momentum 0.9, weighted cross-entropy); the loss per epoch."""
     loader = DataLoader(
         TensorDataset(images, labels), batch_size=batch_size, shuffle=True, seed=seed
     )
@@ -155,13 +160,15 @@ def binary_metrics(
     * ``accuracy``: correct decisions / all;
     * ``sensitivity`` (recall, true-positive rate): lesions found / lesions;
     * ``specificity`` (true-negative rate): normals cleared / normals;
-    * ``precision`` (positive predictive value): true lesions / "lesion" decisions (0 if there are none);
+    * ``precision`` (positive predictive value): true lesions / "lesion" decisions
+      (0 if there are none);
     * ``auc``: the probability that a random lesion image scores higher than a random normal one,
       ties counting 1/2 (the area under the ROC curve).
     """
     # HINT: TP = ((scores >= t) & (labels == 1)).sum(), and so on for FP, TN, FN.
     # HINT: AUC: compare every positive score with every negative one (an (n_pos, n_neg) array of
-    #       comparisons is fine for a few thousand images): mean of (pos > neg) + 0.5 * (pos == neg).
+    #       comparisons is fine for a few thousand images): mean of (pos > neg) + 0.5 * (pos ==
+    #       neg).
     raise NotImplementedError("TASK 9.5 (The metrics of a diagnostic test): complete binary_metrics() in medical_cnn.py")
 
 
@@ -181,12 +188,14 @@ def grad_cam(
         cam     = relu(sum over k of alpha_k * A_k)          (N, h, w)
 
     then each map is resized to the images' H x W by bilinear interpolation
-    (``scratchnet.data.transforms.resize``) and divided by its maximum (a map that is all 0 stays 0).
+    (``scratchnet.data.transforms.resize``) and divided by its maximum
+    (a map that is all 0 stays 0).
 
-    Returns ndarray (N, H, W), values in [0, 1]. The model is left in eval mode and ``layer`` without hooks.
+    Returns ndarray (N, H, W), values in [0, 1]. The model is left in eval mode and ``layer``
+    without hooks.
     """
-    # HINT: a forward hook keeps the layer's output:  handle = layer.register_forward_hook(hook) with
-    #       hook(module, args, output) storing output and calling output.retain_grad(), so that
+    # HINT: a forward hook keeps the layer's output:  handle = layer.register_forward_hook(hook)
+    #       with hook(module, args, output) storing output and calling output.retain_grad(), so that
     #       output.grad survives backward. handle.remove() afterwards.
     # HINT: model.eval(); scores = model(...); scores[:, class_index].sum().backward() gives every
     #       image's d y_c / d A at once (the images do not interact in eval mode).
@@ -201,7 +210,8 @@ def grad_cam(
 
 def pointing_game(cams: np.ndarray, masks: np.ndarray) -> float:
     """Of the images that have a lesion (a mask with at least one True pixel), the share whose map's
-    hottest pixel lies inside the mask. ``cams`` (N, H, W), ``masks`` (N, H, W) bool. NaN if no image has one."""
+    hottest pixel lies inside the mask. ``cams`` (N, H, W), ``masks`` (N, H, W) bool. NaN if no
+    image has one."""
     # HINT: np.unravel_index(cam.argmax(), cam.shape) is the (row, column) of the maximum.
     raise NotImplementedError("TASK 9.7 (Scoring the maps): complete pointing_game() in medical_cnn.py")
 
@@ -261,9 +271,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("training loss per epoch:", " ".join(f"{loss:.3f}" for loss in losses))
 
-    print(
-        f"\n{'split':<6} {'accuracy':>9} {'sensitivity':>12} {'specificity':>12} {'precision':>10} {'AUC':>6}"
+    header = (
+        f"{'split':<6} {'accuracy':>9} {'sensitivity':>12} {'specificity':>12} "
+        f"{'precision':>10} {'AUC':>6}"
     )
+    print(f"\n{header}")
     for split in ("val", "test"):
         images, labels, masks = load_split(path, split)
         scores = lesion_probability(model, normalize(images, mean, std))
@@ -273,7 +285,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{m['precision']:>10.3f} {m['auc']:>6.3f}"
         )
 
-    # Grad-CAM on the test split (the last one evaluated above): images, scores and masks are the test set's.
+    # Grad-CAM on the test split (the last one evaluated above):
+    # images, scores and masks are the test set's.
     cams = grad_cam(model, model.target_layer, normalize(images, mean, std), class_index=1)
     if masks is not None:
         print(

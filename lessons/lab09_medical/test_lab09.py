@@ -18,7 +18,8 @@ POINTS = {"9.1": 2, "9.2": 3, "9.3": 2, "9.4": 2, "9.5": 3, "9.6": 3, "9.7": 2, 
 
 
 def test_stand_in_dataset(tmp_path):
-    """Setup: the stand-in has MedMNIST's keys, shapes and dtypes, about 75% lesions, and is the same every time"""
+    """Setup: the stand-in has MedMNIST's keys, shapes and dtypes,
+    about 75% lesions, and is the same every time"""
     sizes = {"train": 40, "val": 12, "test": 12}
     first = make_dataset.make_synthetic_medmnist(tmp_path / "a.npz", sizes=sizes)
     second = make_dataset.make_synthetic_medmnist(tmp_path / "b.npz", sizes=sizes)
@@ -40,7 +41,8 @@ def test_stand_in_dataset(tmp_path):
 
 
 def test_preprocessing():
-    """Task 9.1: pixel_stats of the [0, 1] pixels; normalize gives float32 with mean 0 and std 1 on that data"""
+    """Task 9.1: pixel_stats of the [0, 1] pixels;
+    normalize gives float32 with mean 0 and std 1 on that data"""
     images = np.random.default_rng(0).integers(0, 256, size=(6, 1, 5, 5)).astype(np.uint8)
     mean, std = lab.pixel_stats(images)
     expect_close(mean, (images / 255).mean(), "pixel_stats(images)[0] (mean of images / 255)")
@@ -60,7 +62,8 @@ def test_small_cnn():
     expect_shape(model.features(x), (3, 32, 7, 7), "model.features(x)")
     if not isinstance(model.target_layer, nn.ReLU):
         raise AssertionError(
-            f"target_layer should be the last ReLU of features, got {type(model.target_layer).__name__}"
+            "target_layer should be the last ReLU of features, got "
+            f"{type(model.target_layer).__name__}"
         )
     expect_equal(sum(p.numel() for p in model.parameters()), 6_066, "parameters of SmallCNN()")
 
@@ -74,7 +77,8 @@ def test_class_weights():
 
 
 def test_lesion_probability():
-    """Task 9.4: lesion_probability is softmax(logits)[:, 1] in eval mode, without touching batch norm's statistics"""
+    """Task 9.4: lesion_probability is softmax(logits)[:, 1]
+    in eval mode, without touching batch norm's statistics"""
     model = lab.SmallCNN()
     x = np.random.default_rng(1).standard_normal((4, 1, 28, 28)).astype(np.float32)
     before = model.features[1].running_mean.numpy().copy()
@@ -93,7 +97,8 @@ def test_lesion_probability():
 
 
 def test_binary_metrics_example():
-    """Task 9.5: binary_metrics on a small example: accuracy, sensitivity, specificity, precision, AUC"""
+    """Task 9.5: binary_metrics on a small example:
+    accuracy, sensitivity, specificity, precision, AUC"""
     scores = np.array([0.9, 0.8, 0.3, 0.6, 0.2, 0.7])
     labels = np.array([1, 1, 1, 0, 0, 0])
     metrics = lab.binary_metrics(scores, labels)
@@ -129,7 +134,8 @@ def test_binary_metrics_auc_with_ties():
 
 
 def cam_model():
-    """conv (stride 2) -> ReLU -> global average pooling -> linear: its Grad-CAM is CAM, known in closed form."""
+    """conv (stride 2) -> ReLU -> global average pooling -> linear:
+    its Grad-CAM is CAM, known in closed form."""
     sn.manual_seed(3)
     return nn.Sequential(
         nn.Conv2d(1, 3, 2, stride=2),
@@ -141,7 +147,8 @@ def cam_model():
 
 
 def test_grad_cam_closed_form():
-    """Task 9.6: for a GAP + linear head, Grad-CAM = relu(sum_k w_ck A_k), resized and scaled to max 1"""
+    """Task 9.6: for a GAP + linear head, Grad-CAM = relu(sum_k w_ck A_k),
+    resized and scaled to max 1"""
     model = cam_model()
     x = np.random.default_rng(4).standard_normal((2, 1, 8, 8)).astype(np.float32)
     for class_index in (0, 1):
@@ -149,9 +156,8 @@ def test_grad_cam_closed_form():
         expect_shape(cams, (2, 8, 8), "grad_cam(model, layer, x of shape (2, 1, 8, 8))")
         with sn.no_grad():
             activations = model[1](model[0](sn.tensor(x))).numpy()  # (2, 3, 4, 4)
-        alpha = (
-            model[4].weight.numpy()[class_index] / 16
-        )  # d y_c / d A_k = w_ck / (h * w) everywhere
+        # d y_c / d A_k = w_ck / (h * w) everywhere
+        alpha = model[4].weight.numpy()[class_index] / 16
         expected = resize(np.maximum(np.einsum("k,nkhw->nhw", alpha, activations), 0), (8, 8))
         expected /= np.maximum(expected.max(axis=(1, 2), keepdims=True), 1e-12)
         expect_close(cams, expected, f"grad_cam for class {class_index}", atol=1e-5)
@@ -160,7 +166,8 @@ def test_grad_cam_closed_form():
 
 
 def test_grad_cam_matches_scratchnet():
-    """Task 9.6: on SmallCNN (batch norm, pooling), your grad_cam agrees with scratchnet.viz.grad_cam"""
+    """Task 9.6: on SmallCNN (batch norm, pooling),
+    your grad_cam agrees with scratchnet.viz.grad_cam"""
     sn.manual_seed(5)
     model = lab.SmallCNN()
     x = np.random.default_rng(6).standard_normal((3, 1, 28, 28)).astype(np.float32)
@@ -190,7 +197,8 @@ def test_pointing_game():
 
 
 def test_project_end_to_end(tmp_path):
-    """Task 9.8: the whole project: 2 epochs on 400 images give a val AUC > 0.75; the maps find lesions (> 0.3)"""
+    """Task 9.8: the whole project: 2 epochs on 400 images
+    give a val AUC > 0.75; the maps find lesions (> 0.3)"""
     path = make_dataset.make_synthetic_medmnist(
         tmp_path / "small.npz", sizes={"train": 400, "val": 200}
     )
@@ -213,5 +221,6 @@ def test_project_end_to_end(tmp_path):
     hits = lab.pointing_game(lab.grad_cam(model, model.target_layer, x_val), val_masks)
     if not hits > 0.3:
         raise AssertionError(
-            f"pointing game on the validation lesions: expected above 0.3 (chance ~0.1), got {hits:.2f}"
+            "pointing game on the validation lesions: "
+            f"expected above 0.3 (chance ~0.1), got {hits:.2f}"
         )

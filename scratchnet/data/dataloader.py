@@ -62,7 +62,8 @@ class DataLoader:
         Seed of the shuffling and augmentation; by default drawn from scratchnet's generator, so
         ``scratchnet.manual_seed`` makes the whole run reproducible.
     generator : scratchnet.Generator or numpy.random.Generator, optional
-        Draw the seed from this generator instead (``torch.Generator().manual_seed(0)`` in PyTorch code).
+        Draw the seed from this generator instead (``torch.Generator().manual_seed(0)`` in PyTorch
+        code).
     transform : callable, optional
         Applied to the input of every batch, an array of shape (N, C, H, W); scratchnet's
         transforms receive the epoch's generator as ``rng``.
@@ -123,12 +124,13 @@ class DataLoader:
             batch_size != 1 or shuffle or sampler is not None or drop_last
         ):
             raise ValueError(  # PyTorch's rule: the batch sampler decides all of these
-                "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
-                "and drop_last"
+                "DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                "sampler, and drop_last"
             )
         if sampler is not None and shuffle:
             raise ValueError(
-                "DataLoader: sampler option is mutually exclusive with shuffle (the sampler sets the order)"
+                "DataLoader: sampler option is mutually exclusive "
+                "with shuffle (the sampler sets the order)"
             )
         if num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be >= 0, got {num_workers}")
@@ -164,7 +166,8 @@ class DataLoader:
         self.seed = seed
         self.epoch = 0  # the epoch the next iteration will be (set_epoch changes it)
         self.transform, self.collate_fn = transform, collate_fn or collate
-        # Without a sampler the order comes from (seed, epoch), below; these describe it, as PyTorch's do.
+        # Without a sampler the order comes from (seed, epoch), below;
+        # these describe it, as PyTorch's do.
         self.custom_order = sampler is not None or batch_sampler is not None
         if sampler is None:
             sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
@@ -225,9 +228,8 @@ class DataLoader:
         finally:
             for future in pending:  # the loop was left early: drop what is still queued
                 future.cancel()
-            if (
-                not self.persistent_workers
-            ):  # this epoch's own pool (not kept in self._pool): stop it now
+            if not self.persistent_workers:
+                # this epoch's own pool (not kept in self._pool): stop it now
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _start_workers(self) -> concurrent.futures.Executor:
@@ -236,16 +238,14 @@ class DataLoader:
             context = "fork"
         if context in ("fork", "forkserver", "spawn"):
             context = multiprocessing.get_context(context)
-        if (
-            context is None or context == "thread"
-        ):  # no fork on this platform: threads share the dataset
+        if context is None or context == "thread":
+            # no fork on this platform: threads share the dataset
             pool: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(
                 self.num_workers, initializer=_start_worker, initargs=(self, _Counter())
             )
         else:
-            with (
-                warnings.catch_warnings()
-            ):  # fork in a process with threads: our workers run NumPy only
+            with warnings.catch_warnings():
+                # fork in a process with threads: our workers run NumPy only
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pool = concurrent.futures.ProcessPoolExecutor(
                     self.num_workers,
@@ -258,7 +258,9 @@ class DataLoader:
         return pool
 
     def shutdown_workers(self) -> None:
-        """Stop the worker processes (done at the end of each epoch unless ``persistent_workers``)."""
+        """Stop the worker processes
+        (done at the end of each epoch unless ``persistent_workers``).
+        """
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -286,7 +288,9 @@ class DataLoader:
 def fetch_batch(
     dataset: Dataset, collate_fn: Callable[..., Any], indices: np.ndarray
 ) -> tuple[np.ndarray, ...]:
-    """The samples at ``indices`` as batch arrays: ``get_batch`` if the dataset has one, else collated."""
+    """The samples at ``indices`` as batch arrays:
+    ``get_batch`` if the dataset has one, else collated.
+    """
     if hasattr(dataset, "get_batch"):
         return dataset.get_batch(indices)
     return collate_fn([dataset[int(i)] for i in indices])
@@ -297,7 +301,9 @@ _worker_loader: DataLoader | None = None
 
 
 class _Counter:
-    """A thread-safe counter with ``multiprocessing.Value``'s interface, for numbering worker threads."""
+    """A thread-safe counter with ``multiprocessing.Value``'s
+    interface, for numbering worker threads.
+    """
 
     def __init__(self) -> None:
         self.value, self._lock = 0, threading.Lock()

@@ -54,13 +54,13 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
     def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        """Sample ``index`` as Tensors, one per array (``x, y = ds[i]``), as PyTorch's ``TensorDataset``.
+        """Sample ``index`` as Tensors, one per array
+        (``x, y = ds[i]``), as PyTorch's ``TensorDataset``.
 
         ``DataLoader`` does not come through here: it takes whole batches with ``get_batch``.
         """
-        batch = self.get_batch(
-            np.array([index])
-        )  # a batch of one: the same conversion as a loader's
+        # a batch of one: the same conversion as a loader's
+        batch = self.get_batch(np.array([index]))
         return tuple(Tensor(a[0, ...]) for a in batch)  # [0, ...]: an array even for a scalar label
 
     def get_batch(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -119,7 +119,10 @@ class ImageDataset(TensorDataset):
 
     def __repr__(self) -> str:
         shape = "x".join(str(s) for s in self.images.shape[1:])
-        return f"{type(self).__name__}({self.name or 'images'}: {len(self)} images {shape}, {self.num_classes} classes)"
+        name = self.name or "images"
+        return (
+            f"{type(self).__name__}({name}: {len(self)} images {shape}, {self.num_classes} classes)"
+        )
 
 
 class Subset(Dataset):
@@ -146,8 +149,9 @@ def random_split(
     """Split into non-overlapping subsets of the given lengths, in a seeded random order.
 
     ``lengths`` may be fractions summing to 1, as PyTorch accepts: each subset gets
-    ``floor(fraction * len(dataset))`` samples and the remainder goes one by one to the first subsets.
-    ``generator`` (a ``scratchnet.Generator``, as ``torch.Generator``) draws the order instead of ``seed``.
+    ``floor(fraction * len(dataset))`` samples and the remainder goes one by one to the first
+    subsets. ``generator`` (a ``scratchnet.Generator``, as ``torch.Generator``) draws the order
+    instead of ``seed``.
     """
     n = len(dataset)
     if (

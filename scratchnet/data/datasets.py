@@ -64,10 +64,11 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 def digits(
     split: str = "train", val_fraction: float = 0.1, test_fraction: float = 0.2
 ) -> ImageDataset:
-    """The UCI optical handwritten digits (Alpaydin & Kaynak 1998): 1,797 grey 8x8 images, 10 classes.
+    """The UCI optical handwritten digits (Alpaydin & Kaynak 1998):
+    1,797 grey 8x8 images, 10 classes.
 
-    The split is fixed (stratified by class, seed 0): with the default fractions 1,259 train, 179 val
-    and 359 test images, the same on every machine, so test accuracies are comparable.
+    The split is fixed (stratified by class, seed 0): with the default fractions 1,259 train, 179
+    val and 359 test images, the same on every machine, so test accuracies are comparable.
 
     Parameters
     ----------
@@ -99,7 +100,8 @@ def digits(
 
 MEDMNIST_URL = "https://zenodo.org/records/10519652"  # MedMNIST+ (v3): every dataset and size
 
-# flag: (channels, task, class or label names). From the MedMNIST v2 paper (Yang et al. 2023), Table 1.
+# flag: (channels, task, class or label names). From
+# the MedMNIST v2 paper (Yang et al. 2023), Table 1.
 MEDMNIST_INFO: dict[str, tuple[int, str, list[str]]] = {
     "pathmnist": (
         3,
@@ -256,16 +258,16 @@ def medmnist(
     if not path.exists():
         raise FileNotFoundError(
             f"{path} not found. MedMNIST is not bundled with scratchnet: download {filename} from "
-            f"{MEDMNIST_URL} (or https://medmnist.com) and put it in {path.parent}, or pass root=<its folder>."
+            f"{MEDMNIST_URL} (or https://medmnist.com) and put "
+            f"it in {path.parent}, or pass root=<its folder>."
         )
     channels, task, names = MEDMNIST_INFO[flag]
     keys = [f"{split}_images", f"{split}_labels"]
     arrays = read_npz(path, "MedMNIST archive", keys, max_expansion=max_expansion)
     images, labels = arrays[keys[0]], arrays[keys[1]]
     source = f"medmnist: {keys[0]} of {path}"
-    expected = (
-        (size, size) if channels == 1 else (size, size, channels)
-    )  # per image, as MedMNIST stores it
+    # per image, as MedMNIST stores it
+    expected = (size, size) if channels == 1 else (size, size, channels)
     if images.shape[1:] not in [expected, (size, size, channels)]:
         needed = ", ".join(map(str, expected))
         raise ValueError(
@@ -415,7 +417,9 @@ def mnist(
 def fashion_mnist(
     split: str = "train", root: str | os.PathLike | None = None, max_expansion: float | None = None
 ) -> ImageDataset:
-    """Fashion-MNIST (Xiao et al. 2017): MNIST's format with 10 kinds of clothing (checked as ``mnist``'s)."""
+    """Fashion-MNIST (Xiao et al. 2017):
+    MNIST's format with 10 kinds of clothing (checked as ``mnist``'s).
+    """
     classes = [
         "T-shirt/top",
         "Trouser",
@@ -464,16 +468,15 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     }
 
     def __init__(self, file: BinaryIO, path: Path) -> None:
-        super().__init__(
-            file, encoding="bytes"
-        )  # bytes keys (b"data"), as the batches were written in Python 2
+        # bytes keys (b"data"), as the batches were written in Python 2
+        super().__init__(file, encoding="bytes")
         self.path = path
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
             raise _CodeRefusedError(
-                f"{self.path}: refusing to load {module}.{name} from a CIFAR batch file (a pickle that "
-                "names it would run code; real CIFAR batches hold arrays only)"
+                f"{self.path}: refusing to load {module}.{name} from a CIFAR batch file (a pickle "
+                "that names it would run code; real CIFAR batches hold arrays only)"
             )
         return super().find_class(module, name)
 
@@ -493,9 +496,8 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             batch = _ArraysOnlyUnpickler(file, path).load()
         except _CodeRefusedError:
             raise
-        except (
-            Exception
-        ) as error:  # a damaged pickle raises nearly anything (EOFError, KeyError ...)
+        except Exception as error:
+            # a damaged pickle raises nearly anything (EOFError, KeyError ...)
             detail = (
                 f"{type(error).__name__}: {error}"
                 if head.startswith(b"\x80")
@@ -505,9 +507,8 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
                 f"{path} is truncated or not a CIFAR-10 python batch ({detail})"
             ) from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
-        keys = (
-            list(batch)[:8] if isinstance(batch, dict) else type(batch).__name__
-        )  # keys may mix str and bytes
+        # keys may mix str and bytes
+        keys = list(batch)[:8] if isinstance(batch, dict) else type(batch).__name__
         raise ValueError(
             f"{path} is not a CIFAR-10 python batch: it needs the entries b'data' and "
             f"b'labels', it holds {keys}"
@@ -516,7 +517,8 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != _CIFAR_PIXELS:
         shape = data.shape if isinstance(data, np.ndarray) else type(data).__name__
         raise ValueError(
-            f"cifar10: b'data' of {path} is {shape}; a CIFAR-10 batch holds (N, {_CIFAR_PIXELS}) pixels"
+            f"cifar10: b'data' of {path} is {shape}; a "
+            f"CIFAR-10 batch holds (N, {_CIFAR_PIXELS}) pixels"
         )
     if not isinstance(labels, list | np.ndarray) or len(labels) != len(data):
         count = len(labels) if isinstance(labels, list | np.ndarray) else type(labels).__name__
@@ -530,9 +532,8 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         )
     labels = np.asarray(labels)
     _check_whole_numbers(labels, f"cifar10: b'labels' of {path}", 0, len(CIFAR10_CLASSES) - 1)
-    images = _checked_pixels(data, f"cifar10: b'data' of {path}").reshape(
-        -1, 3, 32, 32
-    )  # rows of R, G, B planes
+    # rows of R, G, B planes
+    images = _checked_pixels(data, f"cifar10: b'data' of {path}").reshape(-1, 3, 32, 32)
     return images, labels.astype(np.int64)
 
 
@@ -574,11 +575,12 @@ def cifar10(split: str = "train", root: str | os.PathLike | None = None) -> Imag
             return ImageDataset(images, labels, CIFAR10_CLASSES, name=f"cifar10-{split}")
     raise FileNotFoundError(
         f"CIFAR-10 not found in {base}. It is not bundled: download cifar-10-python.tar.gz from "
-        f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it in {base} (giving {base / 'cifar-10-batches-py'})."
+        f"https://www.cs.toronto.edu/~kriz/cifar.html and unpack it in {base} (giving "
+        f"{base / 'cifar-10-batches-py'})."
     )
 
 
-# --------------------------------------------------------------------------- checks shared by the loaders
+# --------------------------------------------------------------------- checks shared by the loaders
 
 
 def _checked_pixels(images: np.ndarray, source: str) -> np.ndarray:
@@ -687,20 +689,20 @@ def synthetic_lesions(
 
 def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
     """Smooth random texture with zero mean and unit spread: white noise blurred by a box filter."""
-    k = max(
-        1, size // 10
-    )  # blur radius grows with the image, so the texture looks alike at any size
+    # blur radius grows with the image, so the texture looks alike at any size
+    k = max(1, size // 10)
     noise = rng.standard_normal((size + 2 * k, size + 2 * k)).astype(np.float32)
     noise = _box_blur(_box_blur(noise, k, axis=0), k, axis=1)  # (size, size): separable 2-D blur
     return noise / (noise.std() + 1e-6)
 
 
 def _box_blur(a: np.ndarray, k: int, axis: int) -> np.ndarray:
-    """Mean over windows of 2k+1 along ``axis`` ("valid": the axis shrinks by 2k), by running sums."""
+    """Mean over windows of 2k+1 along ``axis``
+    ("valid": the axis shrinks by 2k), by running sums.
+    """
     summed = np.cumsum(a, axis=axis)
-    summed = np.concatenate(
-        [np.zeros_like(summed.take([0], axis=axis)), summed], axis=axis
-    )  # S[0] = 0
+    # S[0] = 0
+    summed = np.concatenate([np.zeros_like(summed.take([0], axis=axis)), summed], axis=axis)
     n = 2 * k + 1
     length = summed.shape[axis]
     return (

@@ -1,4 +1,5 @@
-"""Samplers: which sample indices a ``DataLoader`` visits, and in what order (``torch.utils.data.sampler``).
+"""Samplers: which sample indices a ``DataLoader`` visits, and in what order
+(``torch.utils.data.sampler``).
 
 A sampler is an iterable of dataset indices (Python ints) with a length. ``DataLoader(sampler=s)``
 cuts what ``s`` yields into batches of ``batch_size``; ``DataLoader(batch_sampler=b)`` takes whole
@@ -34,9 +35,8 @@ from scratchnet.rng import numpy_generator
 class Sampler:
     """Base class: subclasses define ``__iter__`` (dataset indices) and ``__len__``."""
 
-    def __init__(
-        self, data_source: Any = None
-    ) -> None:  # PyTorch's signature; the argument is unused
+    def __init__(self, data_source: Any = None) -> None:
+        # PyTorch's signature; the argument is unused
         pass
 
     def __iter__(self) -> Iterator[int]:
@@ -100,9 +100,8 @@ class RandomSampler(Sampler):
         rng, n = numpy_generator(self.generator), len(self.data_source)
         if self.replacement:
             return iter(rng.integers(n, size=self.num_samples).tolist())
-        rounds = (
-            math.ceil(self.num_samples / n) if n else 0
-        )  # num_samples > n: whole permutations, then a part
+        # num_samples > n: whole permutations, then a part
+        rounds = math.ceil(self.num_samples / n) if n else 0
         order = (
             np.concatenate([rng.permutation(n) for _ in range(rounds)]) if rounds else np.arange(0)
         )
@@ -113,7 +112,9 @@ class RandomSampler(Sampler):
 
 
 class SubsetRandomSampler(Sampler):
-    """The given ``indices``, in a new random order every pass (a train/validation split of one dataset)."""
+    """The given ``indices``, in a new random order every
+    pass (a train/validation split of one dataset).
+    """
 
     def __init__(self, indices: Sequence[int], generator: Any = None) -> None:
         self.indices, self.generator = indices, generator
@@ -155,16 +156,19 @@ class WeightedRandomSampler(Sampler):
         weights = np.asarray(weights, dtype=np.float64)
         if weights.ndim != 1:
             raise ValueError(
-                f"WeightedRandomSampler: weights should be a 1-D sequence, got shape {weights.shape}"
+                "WeightedRandomSampler: weights should be "
+                f"a 1-D sequence, got shape {weights.shape}"
             )
         if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
             raise RuntimeError(
-                "WeightedRandomSampler: invalid distribution: the weights must be finite, non-negative and not "
-                f"all zero (got min {weights.min() if weights.size else 'none'}, sum {weights.sum()})"
+                "WeightedRandomSampler: invalid distribution: the weights must be finite, "
+                "non-negative and not all zero (got min "
+                f"{weights.min() if weights.size else 'none'}, sum {weights.sum()})"
             )
         if not replacement and num_samples > len(weights):
             raise RuntimeError(
-                f"WeightedRandomSampler: cannot draw {num_samples} samples without replacement from {len(weights)}"
+                f"WeightedRandomSampler: cannot draw {num_samples} "
+                f"samples without replacement from {len(weights)}"
             )
         self.weights, self.num_samples, self.replacement, self.generator = (
             weights,
@@ -179,8 +183,8 @@ class WeightedRandomSampler(Sampler):
             return iter(
                 rng.choice(len(weights), size=self.num_samples, p=weights / weights.sum()).tolist()
             )
-        # Without replacement: the samples of non-zero weight, in weighted order; past those, as torch's
-        # multinomial does, the zero-weight ones (in random order).
+        # Without replacement: the samples of non-zero weight, in weighted order; past those, as
+        # torch's multinomial does, the zero-weight ones (in random order).
         positive, zero = np.flatnonzero(weights), np.flatnonzero(weights == 0)
         first = rng.choice(
             positive, size=len(positive), replace=False, p=weights[positive] / weights.sum()
@@ -192,7 +196,9 @@ class WeightedRandomSampler(Sampler):
 
 
 class BatchSampler(Sampler):
-    """Group the indices of ``sampler`` into lists of ``batch_size`` (the last may be smaller unless ``drop_last``)."""
+    """Group the indices of ``sampler`` into lists of ``batch_size``
+    (the last may be smaller unless ``drop_last``).
+    """
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
         _check_count("BatchSampler", "batch_size", batch_size)

@@ -51,9 +51,8 @@ def resize(x: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
 
     def weights(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         source = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
-        source = np.clip(
-            source, 0, n_in - 1
-        )  # pixels past the border use the border (PyTorch clamps)
+        # pixels past the border use the border (PyTorch clamps)
+        source = np.clip(source, 0, n_in - 1)
         low = np.floor(source).astype(np.int64)
         high = np.minimum(low + 1, n_in - 1)
         return low, high, (source - low).astype(x.dtype)
@@ -65,7 +64,9 @@ def resize(x: np.ndarray, size: int | Sequence[int]) -> np.ndarray:
 
 
 class Transform:
-    """Base class: ``__call__`` accepts one image or a batch; subclasses write ``apply`` on batches."""
+    """Base class: ``__call__`` accepts one image or a batch;
+    subclasses write ``apply`` on batches.
+    """
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         if x.ndim not in (3, 4):
@@ -91,9 +92,8 @@ class Compose(Transform):
         self.transforms = list(transforms)
 
     def __call__(self, x: Any, rng: np.random.Generator | None = None) -> np.ndarray:
-        if self.transforms and isinstance(
-            self.transforms[0], ToTensor
-        ):  # an (H, W[, C]) image, or PIL's
+        if self.transforms and isinstance(self.transforms[0], ToTensor):
+            # an (H, W[, C]) image, or PIL's
             return Compose(self.transforms[1:])(ToTensor.to_chw(x), rng)
         return super().__call__(x, rng)
 
@@ -104,11 +104,13 @@ class Compose(Transform):
 
 
 class ToTensor(Transform):
-    """torchvision's ``ToTensor``: an (H, W, C) image (NumPy or PIL) becomes (C, H, W) float32, uint8 scaled to [0, 1].
+    """torchvision's ``ToTensor``: an (H, W, C) image
+    (NumPy or PIL) becomes (C, H, W) float32, uint8 scaled to [0, 1].
 
     The first step of every torchvision pipeline (``Compose([ToTensor(), Normalize(...)])``), for
     images read from files as height x width x channels. Called on its own it returns a Tensor,
-    as torchvision's does; inside ``Compose`` the pipeline works on arrays (see the module docstring).
+    as torchvision's does; inside ``Compose`` the pipeline works on arrays
+    (see the module docstring).
     """
 
     def __call__(self, x: Any, rng: np.random.Generator | None = None) -> Any:
@@ -207,7 +209,9 @@ class CenterCrop(Transform):
 
 
 class Resize(Transform):
-    """Bilinear resize to ``size``; an int resizes the shorter side to it, keeping the aspect ratio."""
+    """Bilinear resize to ``size``; an int resizes the
+    shorter side to it, keeping the aspect ratio.
+    """
 
     def __init__(self, size: int | Sequence[int]) -> None:
         self.size = size
@@ -307,7 +311,9 @@ class PhotometricDistortion(Transform):
 
 
 def _grey(x: np.ndarray) -> np.ndarray:
-    """Luma (ITU-R 601, as PIL and torchvision) of RGB images; grey images are returned as they are."""
+    """Luma (ITU-R 601, as PIL and torchvision) of RGB images;
+    grey images are returned as they are.
+    """
     if x.shape[1] != 3:
         return x
     return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]).astype(

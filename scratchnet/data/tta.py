@@ -32,7 +32,9 @@ GOOGLENET_CROP = 224
 
 
 def scales_for(crop_size: int) -> tuple[int, ...]:
-    """GoogLeNet's four scales for another crop size: 256/224, 288/224, 320/224, 352/224 times it."""
+    """GoogLeNet's four scales for another crop size:
+    256/224, 288/224, 320/224, 352/224 times it.
+    """
     return tuple(round(crop_size * s / GOOGLENET_CROP) for s in GOOGLENET_SCALES)
 
 

@@ -75,7 +75,8 @@ def open_regular_file(path: str | os.PathLike, what: str) -> BinaryIO:
     ----------
     path : path
     what : str
-        What the file should be, for the messages: ``"scratchnet checkpoint"``, ``"MNIST idx file"``.
+        What the file should be, for the messages: ``"scratchnet checkpoint"``,
+        ``"MNIST idx file"``.
 
     Raises
     ------
@@ -101,19 +102,18 @@ def open_regular_file(path: str | os.PathLike, what: str) -> BinaryIO:
             f"cannot open {what} {path}: {error.strerror}; scratchnet reads only regular files"
         ) from None
     try:
-        mode = os.fstat(
-            fd
-        ).st_mode  # of the file we opened, so it cannot be swapped after the check
+        # of the file we opened, so it cannot be swapped after the check
+        mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise IsADirectoryError(f"{what} {path} is a directory, not a file")
         for is_kind, kind in _NOT_REGULAR:
             if is_kind(mode):
                 raise ValueError(
-                    f"{what} {path} is {kind}, not a regular file; scratchnet reads only regular files"
+                    f"{what} {path} is {kind}, not a regular "
+                    "file; scratchnet reads only regular files"
                 )
-        with contextlib.suppress(
-            AttributeError, OSError
-        ):  # os.set_blocking: POSIX (Windows from 3.12)
+        with contextlib.suppress(AttributeError, OSError):
+            # os.set_blocking: POSIX (Windows from 3.12)
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -187,7 +187,8 @@ def read_npz(
         except _LOW_LEVEL_ERRORS:
             raise ValueError(
                 f"{path} is truncated or not a {what}: it starts like a zip archive but its zip "
-                "directory (at the end of the file) is missing or damaged; a save or download that was cut off?"
+                "directory (at the end of the file) is missing "
+                "or damaged; a save or download that was cut off?"
             ) from None
         with archive:
             members = _npy_members(archive, path, what)
@@ -211,8 +212,8 @@ def _npy_members(
         if not info.filename.endswith(".npy"):
             if info.filename.endswith("data.pkl"):  # torch.save writes a zip with a pickle inside
                 raise ValueError(
-                    f"{path} is a PyTorch file (torch.save), not a {what}; load PyTorch weights with "
-                    "scratchnet.io.load_torch_state_dict(model, path)"
+                    f"{path} is a PyTorch file (torch.save), not a {what}; load PyTorch weights "
+                    "with scratchnet.io.load_torch_state_dict(model, path)"
                 )
             raise ValueError(
                 f"{path} is not a {what}: its member {info.filename!r} is not a .npy array"
@@ -244,9 +245,8 @@ def _read_npy_member(
             f"{info.file_size - header_bytes:,} bytes"
         )
     try:
-        with archive.open(
-            info
-        ) as member:  # second pass: the data, CRC-checked when the end is reached
+        with archive.open(info) as member:
+            # second pass: the data, CRC-checked when the end is reached
             return np.lib.format.read_array(member, allow_pickle=False)
     except _LOW_LEVEL_ERRORS as error:
         raise ValueError(f"{damaged} ({error})") from None

@@ -57,7 +57,8 @@ KINDS = ("array", "dict", "list", "tuple", "value")  # the node kinds of the tre
 
 
 def save(obj: Any, path: str | os.PathLike) -> None:
-    """Write ``obj`` (nested dicts/lists/tuples of arrays, Tensors, numbers, strings, None) to ``path``.
+    """Write ``obj``
+    (nested dicts/lists/tuples of arrays, Tensors, numbers, strings, None) to ``path``.
 
     The file is written to exactly ``path`` (no ``.npz`` is appended) and replaces it atomically.
     """
@@ -99,8 +100,8 @@ def load(
     """
     if map_location is not None and not (isinstance(map_location, str) or is_device(map_location)):
         raise NotImplementedError(
-            f"load(map_location={map_location!r}): scratchnet takes a device ('cpu', 'cuda', device(...)), "
-            "not a function or a dict; move the loaded tensors with .to(device)"
+            f"load(map_location={map_location!r}): scratchnet takes a device ('cpu', 'cuda', "
+            "device(...)), not a function or a dict; move the loaded tensors with .to(device)"
         )
     members = read_npz(path, WHAT, max_expansion=max_expansion)
     if TREE_KEY not in members:
@@ -187,7 +188,9 @@ def remove_stale_temporary_files(path: str | os.PathLike) -> list[str]:
 
 
 def _being_written(temp_path: str) -> bool:
-    """Whether a live ``atomic_write`` holds this temporary file (see ``remove_stale_temporary_files``)."""
+    """Whether a live ``atomic_write`` holds this temporary file (see
+    ``remove_stale_temporary_files``).
+    """
     try:
         fd = os.open(temp_path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -226,7 +229,8 @@ def _encode(obj: Any, path: str, arrays: dict[str, np.ndarray], depth: int = 0) 
         array = np.asarray(to_device(obj, "cpu"))
         if array.dtype == object:
             raise TypeError(
-                f"save: {path or 'the object'} is an object array, which cannot be stored without pickle"
+                f"save: {path or 'the object'} is an object "
+                "array, which cannot be stored without pickle"
             )
         name = path or "array"
         while name in arrays or name == TREE_KEY:  # "a/b" as one key vs nested a -> b
@@ -262,7 +266,9 @@ def _encode(obj: Any, path: str, arrays: dict[str, np.ndarray], depth: int = 0) 
 
 
 def _read_header(member: np.ndarray, path: str | os.PathLike) -> Any:
-    """The tree from the ``__scratchnet_tree__`` member: a 0-d string of JSON with our format tag."""
+    """The tree from the ``__scratchnet_tree__`` member:
+    a 0-d string of JSON with our format tag.
+    """
     if member.shape != () or member.dtype.kind != "U":
         raise _edited(
             path, f"{TREE_KEY} is a {member.dtype} array of shape {member.shape}, not a JSON string"

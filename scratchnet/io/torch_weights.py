@@ -33,12 +33,13 @@ __all__ = ["load_torch_state_dict", "torch_state_dict_to_numpy"]
 
 
 def torch_state_dict_to_numpy(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Each value (torch tensor, NumPy array or number) as a NumPy array, keys and order unchanged."""
+    """Each value (torch tensor, NumPy array or number)
+    as a NumPy array, keys and order unchanged.
+    """
     arrays = {}
     for key, value in state_dict.items():
-        if hasattr(value, "detach") and hasattr(
-            value, "cpu"
-        ):  # a torch.Tensor, without importing torch
+        if hasattr(value, "detach") and hasattr(value, "cpu"):
+            # a torch.Tensor, without importing torch
             value = value.detach().cpu().numpy()
         arrays[key] = np.asarray(value)
     return arrays
@@ -68,9 +69,8 @@ def load_torch_state_dict(model: Any, path_or_dict: str | os.PathLike | Mapping[
 def _read(path: Path) -> Mapping[str, Any]:
     if path.suffix == ".npz":
         return read_npz(path, "weights file (.npz of arrays)")
-    with open_regular_file(
-        path, "PyTorch weights file"
-    ) as file:  # missing, a directory, a FIFO: refused here
+    with open_regular_file(path, "PyTorch weights file") as file:
+        # missing, a directory, a FIFO: refused here
         head = file.read(8)
     try:
         import torch
@@ -79,26 +79,26 @@ def _read(path: Path) -> Mapping[str, Any]:
             f"reading {path.name} needs PyTorch (`pip install torch`); or convert it to .npz where "
             "torch is installed (see scratchnet.io.torch_weights) and load the .npz instead"
         ) from None
-    if not head.startswith(
-        (b"PK", b"\x80")
-    ):  # torch.save writes a zip archive (a pickle before PyTorch 1.6)
+    if not head.startswith((b"PK", b"\x80")):
+        # torch.save writes a zip archive (a pickle before PyTorch 1.6)
         raise ValueError(f"{path} is not a PyTorch weights file (.pth): {describe_start(head)}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        pickle.UnpicklingError
-    ) as error:  # torch's message suggests weights_only=False: never pass that on
+    except pickle.UnpicklingError as error:
+        # torch's message suggests weights_only=False: never pass that on
+        # the lines that suggest loading it anyway
         unsafe_hints = (
             "weights_only",
             "safe_globals",
             "trust",
-        )  # the lines that suggest loading it anyway
+        )
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         lines = [line for line in lines if not any(hint in line for hint in unsafe_hints)]
         reason = f" ({lines[0]})" if lines else ""
         raise ValueError(
-            f"{path} is damaged or holds more than tensors and plain containers{reason}: scratchnet reads "
-            "PyTorch files only with torch.load(weights_only=True), because loading anything else can run code"
+            f"{path} is damaged or holds more than tensors and plain containers{reason}: "
+            "scratchnet reads PyTorch files only with torch.load(weights_only=True), because "
+            "loading anything else can run code"
         ) from None
     except Exception as error:  # torch's messages differ by version: keep their first line
         first_line = (str(error).strip() or type(error).__name__).splitlines()[0]

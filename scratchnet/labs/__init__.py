@@ -6,13 +6,14 @@ per lab: the handout (``README.md``), the student's file with the instructor's s
 task's ``POINTS``). ``lessons/`` holds their release. Three commands::
 
     python -m scratchnet.labs release instructor/labs lessons --force  # solutions become stubs
-    python -m scratchnet.labs check .                    # inside a lab folder: the score, task by task
-    python -m scratchnet.labs grade SUBMISSIONS --out OUT               # a class: a gradebook
+    python -m scratchnet.labs check .                  # in a lab folder: the score, task by task
+    python -m scratchnet.labs grade SUBMISSIONS --out OUT              # a class: a gradebook
 
 ``grade`` (module :mod:`scratchnet.labs.grade`) runs each submission in a subprocess it cannot
 steer (:mod:`scratchnet.labs.harness`, :mod:`scratchnet.labs.guard`); ``check_lab`` runs a lab's
 tests in the calling process, trusting the code. ``expect`` holds the assertions the labs' tests
-use, whose messages name what was expected. Importing this package imports neither pytest nor any lab.
+use, whose messages name what was expected. Importing this package imports neither pytest nor any
+lab.
 """
 
 from scratchnet.labs.check import LabReport, Outcome, check_lab, find_labs

@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command != "release" and importlib.util.find_spec("pytest") is None:
         print(
-            'checking a lab runs its tests with pytest, which is not installed: pip install -e ".[labs]"',
+            "checking a lab runs its tests with pytest, "
+            'which is not installed: pip install -e ".[labs]"',
             file=sys.stderr,
         )
         return 2

@@ -7,19 +7,20 @@ check instead of pytest's report; rendered, it reads::
     lab02_im2col  (lessons/lab02_im2col)
       PASS  Task 2.1: conv_output_size for VGG's 3x3/1/1, GoogLeNet's 7x7/2 stem and a strided 3x3
       FAIL  Task 2.3: im2col has shape (C*KH*KW, N*OH*OW) and matches scratchnet's im2col [1-0]
-            im2col(x of shape (2, 3, 6, 5), KH=3, KW=2, stride=1, padding=0): expected shape (18, 32), got (32, 18)
+            im2col(x of shape (2, 3, 6, 5), KH=3, KW=2, ...): expected shape (18, 32), got (32, 18)
             at test_lab02.py, line 56, in test_im2col_matches_reference
       TODO  Task 2.5: Conv2dFunction.forward matches scratchnet's convolution [1-0]
-            not implemented yet: TASK 2.5 (The convolution's forward): complete Conv2dFunction.forward() in ...
+            not implemented yet: TASK 2.5 (The convolution's forward): complete Conv2dFunction...
       FAIL  Task 2.6: Conv2dFunction.backward passes gradcheck for x, w and b [1-1]
-            conv2d backward (stride=1, padding=1): gradcheck: gradient of input 1 (w, shape (3, 2, 3, 3)) is
-            wrong at index (1, 0, 0, 1): analytic 32.1412, numeric 16.0706 (...)
+            conv2d backward (stride=1, padding=1): gradcheck: gradient of input 1 (w, shape
+            (3, 2, 3, 3)) is wrong at index (1, 0, 0, 1): analytic 32.1412, numeric 16.0706 (...)
     Score: 1/4 checks passed.
 
-A check's title is the first line of its test's docstring. The exit status is 0 only when every
-check passes. The lab folder goes on ``sys.path`` for the run (the tests import the student's
-module by name) and everything imported from it is forgotten afterwards, so one process can check
-several copies of a lab in turn (the instructor's and a student's).
+A check's title is the first paragraph (the summary) of its test's docstring. The exit status is 0
+only when every check passes. The lab folder goes on ``sys.path`` for the run
+(the tests import the student's module by name) and everything imported from it is forgotten
+afterwards, so one process can check several copies of a lab in turn (the instructor's and a
+student's).
 """
 
 from __future__ import annotations
@@ -56,9 +57,8 @@ class LabReport:
 
     lab: Path
     outcomes: list[Outcome] = field(default_factory=list)
-    problems: list[str] = field(
-        default_factory=list
-    )  # test files that failed to import, with the reason
+    # test files that failed to import, with the reason
+    problems: list[str] = field(default_factory=list)
     output: str = ""  # pytest's own report, for --verbose
 
     @property
@@ -90,7 +90,8 @@ class LabReport:
                 lines.append(f"        at {outcome.where}")
         if self.problems:
             lines.append(
-                "Score: 0 - a test file could not be imported (see the ERROR above); fix that first."
+                "Score: 0 - a test file could not be imported "
+                "(see the ERROR above); fix that first."
             )
         else:
             lines.append(
@@ -105,7 +106,8 @@ def _indent_rest(text: str, indent: str) -> str:
 
 
 def find_labs(path: str | Path) -> list[Path]:
-    """The lab folders under ``path``: ``path`` itself if it holds ``test_*.py``, else its sub-folders that do.
+    """The lab folders under ``path``: ``path`` itself if
+    it holds ``test_*.py``, else its sub-folders that do.
 
     A file inside a lab (the student's ``.py``) stands for its folder.
     """
@@ -166,11 +168,10 @@ def check_lab(
     try:
         with tempfile.TemporaryDirectory() as config_dir:
             config = Path(config_dir) / "pytest.ini"
-            config.write_text(
-                "[pytest]\n", encoding="utf-8"
-            )  # ignore any project's pytest settings
-            # This folder's tests only, with no other project's settings or conftest, and the folder put on
-            # sys.path ("prepend") so that the tests can import the student's module by name.
+            # ignore any project's pytest settings
+            config.write_text("[pytest]\n", encoding="utf-8")
+            # This folder's tests only, with no other project's settings or conftest, and the folder
+            # put on sys.path ("prepend") so that the tests can import the student's module by name.
             args = [
                 str(lab),
                 "-q",
@@ -203,7 +204,9 @@ def check_lab(
 
 
 def _forget_modules_under(folder: Path) -> None:
-    """Drop from ``sys.modules`` every module loaded from ``folder`` (the student's file, the tests)."""
+    """Drop from ``sys.modules`` every module loaded
+    from ``folder`` (the student's file, the tests).
+    """
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if file and folder in Path(file).resolve().parents:
@@ -221,9 +224,8 @@ class _Collector:
     def pytest_collection_finish(self, session: Any) -> None:
         for item in session.items:  # the checks that will run (after -k has deselected the others)
             doc = (getattr(getattr(item, "obj", None), "__doc__", None) or "").strip()
-            title = (
-                doc.splitlines()[0] if doc else item.name.removeprefix("test_").replace("_", " ")
-            )
+            summary = " ".join(doc.split("\n\n")[0].split())  # a summary may wrap over lines
+            title = summary or item.name.removeprefix("test_").replace("_", " ")
             params = getattr(getattr(item, "callspec", None), "id", None)
             self.outcomes[item.nodeid] = Outcome(
                 item.nodeid, f"{title} [{params}]" if params else title
@@ -240,10 +242,11 @@ class _Collector:
             )
             outcome.message = reason.removeprefix("Skipped: ")
         elif report.failed and outcome.status in (PASSED, SKIPPED) and not outcome.message:
+            # refined below
             outcome.status, outcome.message = (
                 ERROR,
                 _last_line(str(report.longrepr)),
-            )  # refined below
+            )
 
     def pytest_exception_interact(self, node: Any, call: Any, report: Any) -> None:
         error = call.excinfo.value
@@ -279,7 +282,8 @@ class _Collector:
         name = Path(str(getattr(node, "path", node.nodeid))).name
         cause = error.__cause__ or error.__context__ or error  # pytest wraps import errors
         if isinstance(cause, SyntaxError):
-            return f"{name}: a syntax error in {Path(cause.filename or '?').name}, line {cause.lineno}: {cause.msg}"
+            file = Path(cause.filename or "?").name
+            return f"{name}: a syntax error in {file}, line {cause.lineno}: {cause.msg}"
         where = self._student_frame(excinfo)
         detail = f"{type(cause).__name__}: {cause}".strip()
         if type(cause).__name__ in ("CollectError", "ImportPathMismatchError"):

@@ -31,7 +31,9 @@ def shape_of(value: Any) -> tuple[int, ...]:
 
 
 def expect_shape(actual: Any, expected: Sequence[int], what: str) -> None:
-    """Fail with "<what>: expected shape (...), got (...)" unless ``actual`` has shape ``expected``."""
+    """Fail with "<what>: expected shape (...), got
+    (...)" unless ``actual`` has shape ``expected``.
+    """
     if actual is None:
         raise AssertionError(
             f"{what}: expected an array of shape {tuple(expected)}, got None (a missing return?)"
@@ -62,7 +64,8 @@ def expect_close(
     raise AssertionError(
         f"{what}: wrong value{where}: expected {want[worst]:.6g}, got {got[worst]:.6g} "
         f"({int((excess > 0).sum())} of {want.size} elements differ; max abs error "
-        f"{float(np.nanmax(np.abs(got - want), initial=0)):.3g}, tolerance atol={atol}, rtol={rtol})"
+        f"{float(np.nanmax(np.abs(got - want), initial=0)):.3g}, "
+        f"tolerance atol={atol}, rtol={rtol})"
     )
 
 

@@ -2,8 +2,9 @@
 
 ``python -m scratchnet.labs grade SUBMISSIONS --out OUT`` grades every sub-folder of SUBMISSIONS
 (one student's copy of a lab folder each) against the lab's **trusted** copy (the repository's
-released ``lessons/``, or ``--labs``) and writes ``OUT/grades.csv`` and ``OUT/results/<student>.json``
-in Gradescope's autograder schema. ``check DIR --json`` prints the same JSON for one folder.
+released ``lessons/``, or ``--labs``) and writes ``OUT/grades.csv`` and
+``OUT/results/<student>.json`` in Gradescope's autograder schema. ``check DIR --json`` prints the
+same JSON for one folder.
 
 One submission, :func:`grade_submission`:
 
@@ -12,12 +13,13 @@ One submission, :func:`grade_submission`:
    no conftest.py, pytest.ini, sitecustomize, .pth, edited tests) into memory too. Every submission
    of a class is read before any of them runs, and results are written after all have run, so no
    submission can change another's files or the gradebook.
-2. Refuse, before anything runs, a file that breaks an integrity rule of :mod:`scratchnet.labs.guard`
-   (score 0, the line and rule named); note each use of a ``FORBIDDEN`` op (0 for its task).
+2. Refuse, before anything runs, a file that breaks an integrity rule of
+   :mod:`scratchnet.labs.guard` (score 0, the line and rule named); note each use of a ``FORBIDDEN``
+   op (0 for its task).
 3. Copy those files into a fresh temporary folder and run :mod:`scratchnet.labs.harness` there with
    ``python -I -S``, a clean environment, a time limit, and a pipe only this process and the harness
-   hold. Each result line must carry a nonce sent on the child's stdin; a check that never reports is
-   a failure, and so is a run that never says "done".
+   hold. Each result line must carry a nonce sent on the child's stdin; a check that never reports
+   is a failure, and so is a run that never says "done".
 4. Score by task: ``POINTS[task]`` times the share of that task's checks that passed; 0 for a task
    whose code called a disallowed op.
 
@@ -53,7 +55,9 @@ _STUB = re.compile(r'raise NotImplementedError\("TASK (\d+\.\d+)[^"]*: complete 
 
 
 class GradingError(Exception):
-    """A lab or a submission folder that cannot be graded at all (the instructor's mistake, not the student's)."""
+    """A lab or a submission folder that cannot be graded at all
+    (the instructor's mistake, not the student's).
+    """
 
 
 @dataclass
@@ -64,9 +68,8 @@ class Lab:
     folder: Path
     tests: dict[str, str]  # test file name -> source
     student_files: list[str]  # the files the student writes (they hold the stubs)
-    given_files: dict[
-        str, bytes
-    ]  # other handout files (lab 9's make_dataset.py), from the trusted copy
+    # other handout files (lab 9's make_dataset.py), from the trusted copy
+    given_files: dict[str, bytes]
     points: dict[str, float]  # task -> points, in the order of the lab's POINTS
     forbidden: list[str]  # scratchnet's entry points the student's code may not call (labs 1-3)
     task_of_scope: dict[str, str]  # "Conv2dFunction.forward" -> "2.5"
@@ -82,8 +85,9 @@ def load_lab(folder: str | Path, hidden_tests: str | Path | None = None) -> Lab:
     """Read a lab folder (released or the instructor's) and, optionally, its hidden tests.
 
     The student files are the ``.py`` files that hold stubs (or solution markers); a folder with
-    neither (a student's finished copy, checked by its owner) makes every non-test ``.py`` a student file.
-    ``hidden_tests`` is a folder of ``test_*.py`` files (its sub-folder named after the lab, if any).
+    neither (a student's finished copy, checked by its owner) makes every non-test ``.py`` a student
+    file. ``hidden_tests`` is a folder of ``test_*.py`` files (its sub-folder named after the lab,
+    if any).
     """
     folder = Path(folder).resolve()
     tests = {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("test_*.py"))}
@@ -140,7 +144,9 @@ def _settings(tests: dict[str, str]) -> tuple[dict[str, float], list[str]]:
 
 
 def find_lab(submission: Path, labs: list[Lab]) -> Lab | None:
-    """The lab a submission folder is a copy of: same folder name, else the one whose student files it has."""
+    """The lab a submission folder is a copy of:
+    same folder name, else the one whose student files it has.
+    """
     by_name = [lab for lab in labs if lab.name == submission.name]
     if by_name:
         return by_name[0]
@@ -168,12 +174,12 @@ class Result:
 
     student: str
     lab: str
-    status: str  # "ok", "does not import", "timeout", "crashed", "missing files", "refused", "no checks"
+    # "ok", "does not import", "timeout", "crashed", "missing files", "refused", "no checks"
+    status: str
     detail: str = ""
     checks: list[Check] = field(default_factory=list)
-    task_scores: dict[str, tuple[float, float, bool]] = field(
-        default_factory=dict
-    )  # task -> (score, max, hidden)
+    # task -> (score, max, hidden)
+    task_scores: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
     violations: dict[str, list[str]] = field(default_factory=dict)  # task -> messages
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -269,7 +275,9 @@ def grade_submission(
 
 
 def read_submission(submission: Path, lab: Lab) -> tuple[dict[str, bytes], str]:
-    """The student's files the handout names, read now; and what is wrong with the folder, if anything."""
+    """The student's files the handout names, read now;
+    and what is wrong with the folder, if anything.
+    """
     files: dict[str, bytes] = {}
     missing = []
     for name in lab.student_files:
@@ -291,12 +299,13 @@ def grade_files(
     timeout: float = 600,
     keyword: str | None = None,
 ) -> Result:
-    """Grade a submission already read into memory (``problem``: why it cannot run, if it cannot)."""
+    """Grade a submission already read into memory
+    (``problem``: why it cannot run, if it cannot).
+    """
     result = Result(student, lab.name, "ok")
     started = time.perf_counter()
-    checks: dict[
-        str, Check
-    ] = {}  # filled from the harness's "collected" line; none: every task fails
+    # filled from the harness's "collected" line; none: every task fails
+    checks: dict[str, Check] = {}
     if problem:
         result.status, result.detail = "missing files", problem
     else:
@@ -337,7 +346,9 @@ def _record_violation(result: Result, lab: Lab, finding: Finding) -> None:
 
 
 def _task_of(scope: str, lab: Lab) -> str:
-    """The task of the student's function ``scope`` ("Conv2dFunction.forward" -> "2.5"), or "" for a helper."""
+    """The task of the student's function ``scope``
+    ("Conv2dFunction.forward" -> "2.5"), or "" for a helper.
+    """
     scope = scope.replace(".<locals>", "")
     while scope and scope not in lab.task_of_scope:
         scope = scope.rpartition(".")[0]
@@ -441,7 +452,9 @@ def _last_line(text: str) -> str:
 
 
 def _search_path() -> list[str]:
-    """sys.path for the child: scratchnet's folder and the parent's installed packages, no .pth processing."""
+    """sys.path for the child: scratchnet's folder and the
+    parent's installed packages, no .pth processing.
+    """
     paths = [str(REPOSITORY)]
     paths += [
         p
@@ -475,7 +488,9 @@ def _kill(child: subprocess.Popen) -> None:
 def _apply(
     lines: list[str], nonce: str, lab: Lab, result: Result, checks: dict[str, Check]
 ) -> list[str] | None:
-    """Fold the harness's lines (those with the nonce) into ``checks``; the "done" line's problems, or None."""
+    """Fold the harness's lines (those with the nonce) into ``checks``;
+    the "done" line's problems, or None.
+    """
     done = None
     for line in lines:
         try:
@@ -517,12 +532,13 @@ def _apply(
 
 
 def _score(result: Result, lab: Lab, partial: bool) -> None:
-    """Points per task: POINTS[task] x the share of its checks that passed; 0 where a disallowed op was used."""
+    """Points per task: POINTS[task] x the share of its
+    checks that passed; 0 where a disallowed op was used.
+    """
     for points, hidden in ((lab.points, False), (lab.hidden_points, True)):
         for task, maximum in points.items():
-            checks = [
-                c for c in result.checks if c.task == task and c.hidden == hidden
-            ]  # a skip is no pass
+            # a skip is no pass
+            checks = [c for c in result.checks if c.task == task and c.hidden == hidden]
             if partial and not checks:
                 continue  # not selected by -k
             share = sum(c.status == "PASS" for c in checks) / len(checks) if checks else 0.0
@@ -538,7 +554,9 @@ def grade_class(
     timeout: float = 600,
     echo: Any = None,
 ) -> list[Result]:
-    """Grade every sub-folder of ``submissions``; write ``out/grades.csv`` and ``out/results/<student>.json``."""
+    """Grade every sub-folder of ``submissions``; write ``out/grades.csv`` and
+    ``out/results/<student>.json``.
+    """
     submissions, out = Path(submissions), Path(out)
     if not submissions.is_dir():
         raise GradingError(f"grade: {submissions} is not a folder of submissions")

@@ -27,8 +27,8 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-# Modules a lab file may import. Everything else (os, sys, gc, inspect, importlib, ctypes, pytest...)
-# could reach the grader's own objects in the grading process.
+# Modules a lab file may import. Everything else (os, sys, gc, inspect, importlib, ctypes,
+# pytest...) could reach the grader's own objects in the grading process.
 ALLOWED_IMPORTS = frozenset(
     {
         "__future__",
@@ -76,12 +76,13 @@ FORBIDDEN_BUILTINS = frozenset(
         "__spec__",
     }
 )
-# Dunder attributes ordinary code uses; every other one (__globals__, __dict__, __class__, __subclasses__,
-# __code__, __traceback__ ...) is a door into the interpreter.
+# Dunder attributes ordinary code uses; every other one (__globals__, __dict__, __class__,
+# __subclasses__, __code__, __traceback__ ...) is a door into the interpreter.
 ALLOWED_DUNDERS = frozenset(
     {"__init__", "__call__", "__name__", "__len__", "__getitem__", "__iter__", "__repr__"}
 )
-# Attribute names that lead to the interpreter, the file system or the grader whatever object they are read on.
+# Attribute names that lead to the interpreter, the file
+# system or the grader whatever object they are read on.
 FORBIDDEN_ATTRIBUTES = frozenset(
     {
         "labs",
@@ -154,7 +155,8 @@ def inspect_source(
     filename : str
         Its name, for the messages.
     forbidden : iterable of str
-        Dotted names of scratchnet's ops the lab asks students to write (a module stands for all of it).
+        Dotted names of scratchnet's ops the lab asks students to write
+        (a module stands for all of it).
     siblings : iterable of str
         The other modules of the handout (lab 9's ``make_dataset``), which the file may import.
     """
@@ -179,9 +181,8 @@ class _Inspector(ast.NodeVisitor):
             siblings,
             objects,
         )
-        self.aliases: dict[
-            str, str
-        ] = {}  # local name -> the dotted module path or object it stands for
+        # local name -> the dotted module path or object it stands for
+        self.aliases: dict[str, str] = {}
         self.imported: set[str] = set()  # names bound by an import (module or object)
         self.scopes: list[str] = []
         self.findings: list[Finding] = []
@@ -200,7 +201,8 @@ class _Inspector(ast.NodeVisitor):
         )
 
     def _check_path(self, node: ast.AST, path: str) -> None:
-        # By name, and by what the name is: scratchnet.nn.Conv2d is scratchnet.nn.conv.Conv2d re-exported.
+        # By name, and by what the name is:
+        # scratchnet.nn.Conv2d is scratchnet.nn.conv.Conv2d re-exported.
         same_object = path.startswith("scratchnet.") and id(_lookup(path)) in self.objects
         for entry in self.forbidden:
             if same_object or path == entry or path.startswith(entry + "."):
@@ -306,7 +308,9 @@ class _Inspector(ast.NodeVisitor):
 
 
 def _lookup(path: str) -> object:
-    """The object a dotted scratchnet path names (in the grader's own process: scratchnet is trusted), or None."""
+    """The object a dotted scratchnet path names
+    (in the grader's own process: scratchnet is trusted), or None.
+    """
     parts = path.split(".")
     for cut in range(len(parts), 0, -1):
         module = sys.modules.get(".".join(parts[:cut]))
@@ -325,7 +329,9 @@ def _lookup(path: str) -> object:
 
 
 def _dotted(node: ast.expr) -> tuple[str | None, str]:
-    """("np", "np.linalg.norm") for the expression np.linalg.norm; (None, "") when not a plain chain."""
+    """("np", "np.linalg.norm") for the expression np.linalg.norm;
+    (None, "") when not a plain chain.
+    """
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -337,19 +343,23 @@ def _dotted(node: ast.expr) -> tuple[str | None, str]:
 
 
 class DisallowedCallError(RuntimeError):
-    """Raised in the student's code when it calls scratchnet's own version of an op the lab asks for."""
+    """Raised in the student's code when it calls
+    scratchnet's own version of an op the lab asks for.
+    """
 
 
 def install_runtime_guard(
     forbidden: Iterable[str], student_files: Iterable[str], on_violation: Callable[[str, str], None]
 ) -> int:
-    """Wrap scratchnet's entry points named in ``forbidden`` so that a call from the student's code is refused.
+    """Wrap scratchnet's entry points named in ``forbidden``
+    so that a call from the student's code is refused.
 
-    A call is the student's when a frame of one of ``student_files`` (absolute paths) is on the stack:
-    the lab's tests may call the reference themselves, the student's functions may not, directly or
-    through a helper. ``on_violation(message, scope)`` records the call and the qualified name of the
-    student's function that made it (the innermost student frame); then :class:`DisallowedCallError`
-    is raised in the student's code. Returns the number of entry points wrapped.
+    A call is the student's when a frame of one of ``student_files`` (absolute paths) is on the
+    stack: the lab's tests may call the reference themselves, the student's functions may not,
+    directly or through a helper. ``on_violation(message, scope)`` records the call and the
+    qualified name of the student's function that made it (the innermost student frame); then
+    :class:`DisallowedCallError` is raised in the student's code. Returns the number of entry points
+    wrapped.
     """
     files = frozenset(student_files)
     targets: dict[int, tuple[object, str]] = {}
@@ -364,8 +374,8 @@ def install_runtime_guard(
                 if frame.f_code.co_filename in files:
                     where = f"{frame.f_code.co_filename.rsplit('/', 1)[-1]}, line {frame.f_lineno}"
                     message = (
-                        f"not allowed: {where} calls {name}, scratchnet's own version of what this lab "
-                        "asks you to write"
+                        f"not allowed: {where} calls {name}, scratchnet's own version of what this "
+                        "lab asks you to write"
                     )
                     on_violation(message, frame.f_code.co_qualname)
                     raise DisallowedCallError(message)
@@ -386,7 +396,8 @@ def install_runtime_guard(
         elif callable(obj):
             replacements[id(obj)] = guarded(obj, name)
             count += 1
-    # A function is reachable under every name a scratchnet module gave it (F.conv2d re-exports ops.conv.conv2d).
+    # A function is reachable under every name a scratchnet module gave it
+    # (F.conv2d re-exports ops.conv.conv2d).
     for module_name, module in list(sys.modules.items()):
         if module is None or not (
             module_name == "scratchnet" or module_name.startswith("scratchnet.")

@@ -3,9 +3,9 @@
 Started by :mod:`scratchnet.labs.grade` as ``python -I -S -c ...`` in a fresh temporary folder that
 holds only the handout's files (the student's own, and the lab's tests from the grader's trusted
 copy). ``-I -S`` ignores ``PYTHON*`` variables, the user's site folder, ``sitecustomize``/
-``usercustomize`` and ``.pth`` files; the parent passes ``sys.path`` explicitly. pytest runs with its
-plugin autoloading off, an empty ini file of the grader's and no conftest outside the folder (and
-none inside: the parent never copies one).
+``usercustomize`` and ``.pth`` files; the parent passes ``sys.path`` explicitly. pytest runs with
+its plugin autoloading off, an empty ini file of the grader's and no conftest outside the folder
+(and none inside: the parent never copies one).
 
 Before the student's module is imported this process reads a one-time nonce from stdin (never from
 the command line or the environment, which the student's code could read) and installs the runtime
@@ -59,7 +59,9 @@ from scratchnet.labs.check import _Collector  # noqa: E402
 
 
 class _Reporter:
-    """A pytest plugin: which check is running (for the guard), and each finished check's outcome."""
+    """A pytest plugin: which check is running
+    (for the guard), and each finished check's outcome.
+    """
 
     def __init__(self, send: Any, current: dict[str, str]) -> None:
         self.send, self.current = send, current
@@ -80,9 +82,8 @@ class _Reporter:
         self.failed = False
 
     def pytest_runtest_logreport(self, report: Any) -> None:
-        self.failed = (
-            self.failed or report.failed
-        )  # pytest's own verdict, kept apart from the collector's
+        # pytest's own verdict, kept apart from the collector's
+        self.failed = self.failed or report.failed
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         outcome = self.collector.outcomes.get(nodeid)

@@ -66,7 +66,8 @@ def release_text(source: str, filename: str = "<lab file>") -> tuple[str, int]:
         if marker.startswith(BEGIN):
             if begin_line is not None:
                 raise ReleaseError(
-                    f"{filename}:{number + 1}: {BEGIN} inside the region opened at line {begin_line + 1}"
+                    f"{filename}:{number + 1}: {BEGIN} inside "
+                    f"the region opened at line {begin_line + 1}"
                 )
             begin_line = number
         elif marker.startswith(END):
@@ -75,7 +76,8 @@ def release_text(source: str, filename: str = "<lab file>") -> tuple[str, int]:
             indent = _indent(lines[begin_line])
             if _indent(line) != indent:
                 raise ReleaseError(
-                    f"{filename}:{number + 1}: {END} is indented differently from its {BEGIN} at line {begin_line + 1}"
+                    f"{filename}:{number + 1}: {END} is indented differently from its {BEGIN} at "
+                    f"line {begin_line + 1}"
                 )
             message = (
                 _stub_message(lines, begin_line, filename).replace("\\", "\\\\").replace('"', '\\"')
@@ -104,17 +106,16 @@ def _stub_message(lines: list[str], begin: int, filename: str) -> str:
     scope = _enclosing_scope(lines, begin)
     if not scope:
         raise ReleaseError(
-            f"{filename}:{begin + 1}: a solution region must be inside a function (a hole at module level "
-            "would stop the student file from importing at all)"
+            f"{filename}:{begin + 1}: a solution region must be inside a function (a hole at "
+            "module level would stop the student file from importing at all)"
         )
     task = next((m for m in (_TASK.match(line) for line in reversed(lines[:begin])) if m), None)
     where = f"complete {scope}() in {Path(filename).name}"
     if task is None:
         return where
     label, title = task.group(1), task.group(2)
-    if (
-        not title
-    ):  # a bare "# TASK 2.5" inside a method: the title is on the banner with the same label
+    if not title:
+        # a bare "# TASK 2.5" inside a method: the title is on the banner with the same label
         titled = (
             m
             for m in (_TASK.match(line) for line in lines)
@@ -126,7 +127,9 @@ def _stub_message(lines: list[str], begin: int, filename: str) -> str:
 
 
 def _enclosing_scope(lines: list[str], begin: int) -> str:
-    """Dotted name of the def (and class) around line ``begin``, e.g. ``MaxPool2dFunction.backward``."""
+    """Dotted name of the def (and class) around line ``begin``, e.g.
+    ``MaxPool2dFunction.backward``.
+    """
     names: list[str] = []
     width = len(_indent(lines[begin]))
     for line in reversed(lines[:begin]):

@@ -24,7 +24,7 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         return input.relu_() if self.inplace else relu(input)
 
     def extra_repr(self) -> str:
@@ -32,13 +32,15 @@ class ReLU(Module):
 
 
 class ReLU6(Module):
-    """min(max(x, 0), 6) element-wise.  ``inplace`` is accepted but the output is always a new tensor."""
+    """min(max(x, 0), 6) element-wise.  ``inplace`` is
+    accepted but the output is always a new tensor.
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return relu6(input)
 
     def extra_repr(self) -> str:
@@ -46,13 +48,15 @@ class ReLU6(Module):
 
 
 class LeakyReLU(Module):
-    """X for x > 0, else negative_slope * x.  ``inplace`` is accepted but the output is always a new tensor."""
+    """X for x > 0, else negative_slope * x.  ``inplace``
+    is accepted but the output is always a new tensor.
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -62,14 +66,14 @@ class LeakyReLU(Module):
 class Sigmoid(Module):
     """1 / (1 + e^-x) element-wise (the gate of a squeeze-and-excitation block)."""
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return sigmoid(input)
 
 
 class Tanh(Module):
     """Hyperbolic tangent element-wise."""
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return tanh(input)
 
 
@@ -80,7 +84,7 @@ class Softmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return softmax(input, self.dim)
 
     def extra_repr(self) -> str:
@@ -94,7 +98,7 @@ class LogSoftmax(Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return log_softmax(input, self.dim)
 
     def extra_repr(self) -> str:

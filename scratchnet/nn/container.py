@@ -1,4 +1,5 @@
-"""Containers: Sequential (a chain of layers), ModuleList and ModuleDict (registered lists and dicts).
+"""Containers: Sequential (a chain of layers),
+ModuleList and ModuleDict (registered lists and dicts).
 
 A plain Python list of layers is invisible to ``parameters()`` and ``state_dict()``: the optimizer
 would never see those weights. These containers register every element as a child, under the
@@ -18,7 +19,8 @@ class Sequential(Module):
     """Layers applied one after another: ``Sequential(Conv2d(3, 64, 3), ReLU())(x)``.
 
     Built from modules (named "0", "1", ...) or from one ordered mapping of names to modules.
-    Supports ``len``, iteration, ``seq[i]``, ``seq[a:b]`` (a Sequential keeping the names) and ``append``.
+    Supports ``len``, iteration, ``seq[i]``, ``seq[a:b]`` (a Sequential keeping the names) and
+    ``append``.
     """
 
     def __init__(self, *args: Module | Mapping[str, Module]) -> None:
@@ -36,7 +38,7 @@ class Sequential(Module):
             for index, module in enumerate(args):
                 self.add_module(str(index), module)
 
-    def forward(self, input: Any) -> Any:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Any) -> Any:
         x = input
         for module in self._modules.values():
             x = module(x)

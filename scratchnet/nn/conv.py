@@ -106,7 +106,7 @@ class Conv2d(Module):
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         name = f"Conv2d({self.in_channels}, {self.out_channels})"
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: {not_a_tensor(input)}")

@@ -1,4 +1,5 @@
-"""The functional interface, PyTorch's ``torch.nn.functional``: ``from scratchnet.nn import functional as F``.
+"""The functional interface, PyTorch's ``torch.nn.functional``:
+``from scratchnet.nn import functional as F``.
 
 Every op a network needs, as a plain function of tensors (layers hold the parameters; these hold
 none). Most are re-exported from ``scratchnet.ops``, where each op's forward and backward stand
@@ -25,8 +26,10 @@ from scratchnet.ops.shape import cat, flatten, pad
 from scratchnet.tensor import Tensor
 
 
-def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's argument name)
-    """max(x, 0).  ``inplace=True`` overwrites ``input`` and returns it (``input.relu_()``), as in PyTorch."""
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0).  ``inplace=True`` overwrites ``input``
+    and returns it (``input.relu_()``), as in PyTorch.
+    """
     return input.relu_() if inplace else _relu(input)
 
 

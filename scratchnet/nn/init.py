@@ -1,11 +1,13 @@
-"""Weight initialisation (PyTorch's ``torch.nn.init``): fill a tensor in place with random or constant values.
+"""Weight initialisation (PyTorch's ``torch.nn.init``):
+fill a tensor in place with random or constant values.
 
 Why it matters (slide "ResNet (1)": "normalized initialization" is one answer to vanishing
 gradients): if every layer multiplies the variance of its input by the same factor, a deep
 network's activations vanish or explode. Choosing Var(w) = gain^2 / fan keeps it constant:
 
 * Xavier/Glorot (2010): Var(w) = gain^2 * 2 / (fan_in + fan_out), for tanh and sigmoid;
-* Kaiming/He (2015): Var(w) = gain^2 / fan_in (or fan_out), with gain^2 = 2 for ReLU, which zeroes half the signal.
+* Kaiming/He (2015): Var(w) = gain^2 / fan_in (or fan_out), with gain^2 = 2 for ReLU, which zeroes
+  half the signal.
 
 For a conv weight (out_channels, in_channels, KH, KW): fan_in = in_channels * KH * KW and
 fan_out = out_channels * KH * KW. Every function draws from ``scratchnet.rng.generator()``
@@ -37,9 +39,11 @@ _LINEAR_LIKE = (
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The factor by which ``nonlinearity`` shrinks the standard deviation, to be undone by the init.
+    """The factor by which ``nonlinearity`` shrinks
+    the standard deviation, to be undone by the init.
 
-    linear/conv/sigmoid: 1;  tanh: 5/3;  relu: sqrt(2);  leaky_relu: sqrt(2 / (1 + slope^2));  selu: 3/4.
+    linear/conv/sigmoid: 1;  tanh: 5/3;  relu: sqrt(2);
+    leaky_relu: sqrt(2 / (1 + slope^2));  selu: 3/4.
     """
     if nonlinearity in _LINEAR_LIKE:
         return 1.0
@@ -88,7 +92,9 @@ def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
 
 
 def _draw_dtype(tensor: Tensor) -> type:
-    """Draw float32 samples for float32 tensors (half the memory of VGG's 100M-weight layer), else float64."""
+    """Draw float32 samples for float32 tensors
+    (half the memory of VGG's 100M-weight layer), else float64.
+    """
     return np.float32 if tensor.dtype == np.float32 else np.float64
 
 
@@ -141,9 +147,8 @@ def ones_(tensor: Tensor) -> Tensor:
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot uniform: U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    bound = gain * math.sqrt(
-        6.0 / (fan_in + fan_out)
-    )  # the std gain*sqrt(2/(fan_in+fan_out)), times sqrt(3)
+    # the std gain*sqrt(2/(fan_in+fan_out)), times sqrt(3)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
@@ -156,7 +161,8 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 def kaiming_uniform_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
-    """He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a).
+    """He uniform: U(-bound, bound) with bound = gain * sqrt(3 / fan),
+    gain = calculate_gain(nonlinearity, a).
 
     The default layers use ``a=sqrt(5)``: gain^2 = 2 / (1 + 5) = 1/3, so bound = 1 / sqrt(fan_in).
     """
@@ -168,6 +174,8 @@ def kaiming_uniform_(
 def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
-    """He normal: N(0, std^2) with std = gain / sqrt(fan).  ResNet uses mode="fan_out", nonlinearity="relu"."""
+    """He normal: N(0, std^2) with std = gain / sqrt(fan).
+    ResNet uses mode="fan_out", nonlinearity="relu".
+    """
     gain = calculate_gain(nonlinearity, a)
     return normal_(tensor, 0.0, gain / math.sqrt(_fan(tensor, mode)))

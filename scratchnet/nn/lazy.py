@@ -1,4 +1,5 @@
-"""Lazy layers: ``LazyLinear``, ``LazyConv2d``, ``LazyBatchNorm2d`` infer their input size at the first call.
+"""Lazy layers: ``LazyLinear``, ``LazyConv2d``,
+``LazyBatchNorm2d`` infer their input size at the first call.
 
 d2l.ai's chapters build every network with them (``nn.LazyConv2d(96, kernel_size=11)``: no input
 channels), run one dummy batch through it, then create the optimizer. scratchnet's own models
@@ -37,7 +38,9 @@ class UninitializedParameter(Parameter):
     __slots__ = ()
 
     def materialize(self, shape: tuple[int, ...]) -> None:
-        """Become a ``Parameter`` of ``shape`` (zeros; the layer's ``reset_parameters`` fills it)."""
+        """Become a ``Parameter`` of ``shape``
+        (zeros; the layer's ``reset_parameters`` fills it).
+        """
         self.array = get_xp(self.array).zeros(shape, dtype=self.dtype)  # keeps the dtype and device
         self.__class__ = Parameter
 
@@ -73,7 +76,9 @@ def has_uninitialized_params(module: Any) -> bool:
 
 
 class LazyLoadMixin:
-    """``finish_lazy_load``: after ``load_state_dict`` shaped every tensor, become the eager layer."""
+    """``finish_lazy_load``: after ``load_state_dict``
+    shaped every tensor, become the eager layer.
+    """
 
     size_attribute = ""  # in_features / in_channels / num_features
     size_of_weight = 1  # which dimension of the loaded weight (or running_mean) gives that size
@@ -90,18 +95,19 @@ class LazyLoadMixin:
 
 
 class LazyLinear(LazyLoadMixin, Linear):
-    """``Linear`` whose ``in_features`` is the last dimension of the first input (``nn.LazyLinear``).
+    """``Linear`` whose ``in_features`` is the last
+    dimension of the first input (``nn.LazyLinear``).
 
-    Shapes: (..., in_features) -> (..., out_features); becomes ``Linear(in_features, out_features)``.
+    Shapes: (..., in_features) -> (..., out_features); becomes
+    ``Linear(in_features, out_features)``.
     """
 
     cls_to_become = Linear
     size_attribute = "in_features"
 
     def __init__(self, out_features: int, bias: bool = True) -> None:
-        super().__init__(
-            0, out_features, bias
-        )  # no inputs yet: reset_parameters below does nothing
+        # no inputs yet: reset_parameters below does nothing
+        super().__init__(0, out_features, bias)
         self.weight = _uninitialized(self.weight, UninitializedParameter)
         if bias:
             self.bias = _uninitialized(self.bias, UninitializedParameter)
@@ -110,10 +116,11 @@ class LazyLinear(LazyLoadMixin, Linear):
         if not has_uninitialized_params(self) and self.in_features != 0:
             super().reset_parameters()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         if input.ndim == 0:
             raise ValueError(
-                f"LazyLinear({self.out_features}) expects inputs of shape (..., in_features), got a 0-d tensor"
+                f"LazyLinear({self.out_features}) expects inputs "
+                "of shape (..., in_features), got a 0-d tensor"
             )
         self.in_features = input.shape[-1]
         self.weight.materialize((self.out_features, self.in_features))
@@ -154,16 +161,17 @@ class LazyConv2d(LazyLoadMixin, Conv2d):
         if not has_uninitialized_params(self) and self.in_channels != 0:
             super().reset_parameters()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         if input.ndim != 4:
             raise ValueError(
-                f"LazyConv2d({self.out_channels}) expects a 4-D input (N, C, H, W), got shape {input.shape}"
+                f"LazyConv2d({self.out_channels}) expects a 4-D "
+                f"input (N, C, H, W), got shape {input.shape}"
             )
         in_channels = input.shape[1]
         if in_channels % self.groups:
             raise ValueError(
-                f"LazyConv2d({self.out_channels}, groups={self.groups}): groups must divide the input's "
-                f"{in_channels} channels (input of shape {input.shape})"
+                f"LazyConv2d({self.out_channels}, groups={self.groups}): groups must divide the "
+                f"input's {in_channels} channels (input of shape {input.shape})"
             )
         self.in_channels = in_channels
         KH, KW = self.kernel_size
@@ -175,7 +183,9 @@ class LazyConv2d(LazyLoadMixin, Conv2d):
 
 
 class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
-    """``BatchNorm2d`` whose ``num_features`` is dimension 1 of the first input (``nn.LazyBatchNorm2d``)."""
+    """``BatchNorm2d`` whose ``num_features`` is dimension
+    1 of the first input (``nn.LazyBatchNorm2d``).
+    """
 
     cls_to_become = BatchNorm2d
     size_attribute, size_of_weight = "num_features", 0
@@ -199,7 +209,7 @@ class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
         if not has_uninitialized_params(self) and self.num_features != 0:
             super().reset_parameters()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         if input.ndim != 4:
             raise ValueError(
                 f"LazyBatchNorm2d expects a 4-D input (N, C, H, W), got shape {input.shape}"
@@ -215,7 +225,8 @@ class LazyBatchNorm2d(LazyLoadMixin, BatchNorm2d):
 def _become(module: Any) -> None:
     """Fill the now-shaped parameters as the eager layer does, and turn into the eager class."""
     module.__class__ = module.cls_to_become
-    module.reset_parameters()  # the eager layer's initialisation (BatchNorm: ones, zeros, running stats)
+    # the eager layer's initialisation (BatchNorm: ones, zeros, running stats)
+    module.reset_parameters()
 
 
 __all__ = [

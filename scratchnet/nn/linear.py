@@ -22,7 +22,8 @@ from scratchnet.tensor import Tensor
 
 
 class Identity(Module):
-    """Returns its input unchanged: a placeholder, e.g. to remove a layer (``model.fc = nn.Identity()``).
+    """Returns its input unchanged: a placeholder, e.g. to remove a layer
+    (``model.fc = nn.Identity()``).
 
     Any constructor arguments are accepted and ignored, as in PyTorch.
     """
@@ -30,7 +31,7 @@ class Identity(Module):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
 
-    def forward(self, input: Any) -> Any:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Any) -> Any:
         return input
 
 
@@ -67,19 +68,22 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch's default: Kaiming-uniform, a=sqrt(5) (bound 1/sqrt(in_features)); bias U(+-1/sqrt(in_features))."""
+        """PyTorch's default: Kaiming-uniform, a=sqrt(5)
+        (bound 1/sqrt(in_features)); bias U(+-1/sqrt(in_features)).
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         # linear() checks the input (a Tensor, of shape (..., in_features), of the weight's dtype)
         # and names this layer in its errors: Linear(in_features, out_features).
         return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
 class Flatten(Module):
@@ -89,7 +93,7 @@ class Flatten(Module):
         super().__init__()
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -97,7 +101,8 @@ class Flatten(Module):
 
 
 class Dropout(Module):
-    """Zero each element with probability ``p`` in training (scaling the rest by 1/(1-p)); identity in eval.
+    """Zero each element with probability ``p`` in training
+    (scaling the rest by 1/(1-p)); identity in eval.
 
     ``inplace`` is accepted for PyTorch compatibility; the output is always a new tensor.
     Shapes: any, unchanged.
@@ -109,7 +114,7 @@ class Dropout(Module):
             raise ValueError(f"Dropout: probability p must be in [0, 1], got {p}")
         self.p, self.inplace = p, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return dropout(input, self.p, self.training)
 
     def extra_repr(self) -> str:

@@ -1,4 +1,5 @@
-"""Loss layers: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss (thin Modules around ``scratchnet.ops.loss``).
+"""Loss layers: CrossEntropyLoss, NLLLoss, MSELoss,
+BCEWithLogitsLoss (thin Modules around ``scratchnet.ops.loss``).
 
 Called as ``criterion(output, target)``. Options after the first are keyword-only, so PyTorch's
 legacy positional arguments (``size_average``, ``reduce``) cannot be passed by mistake.
@@ -12,9 +13,11 @@ from scratchnet.tensor import Tensor
 
 
 class CrossEntropyLoss(Module):
-    """Softmax + negative log-likelihood of the integer class targets; see ``scratchnet.ops.loss.cross_entropy``.
+    """Softmax + negative log-likelihood of the integer class targets; see
+    ``scratchnet.ops.loss.cross_entropy``.
 
-    Shapes: logits (N, C), targets (N,) of integers in [0, C) -> a scalar (or (N,) with reduction="none").
+    Shapes: logits (N, C), targets (N,) of integers in
+    [0, C) -> a scalar (or (N,) with reduction="none").
     """
 
     def __init__(
@@ -33,7 +36,7 @@ class CrossEntropyLoss(Module):
             label_smoothing,
         )
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return cross_entropy(
             input,
             target,
@@ -54,7 +57,7 @@ class NLLLoss(Module):
         self.register_buffer("weight", weight)
         self.ignore_index, self.reduction = ignore_index, reduction
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return nll_loss(
             input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction
         )
@@ -67,12 +70,14 @@ class MSELoss(Module):
         super().__init__()
         self.reduction = reduction
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return mse_loss(input, target, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(Module):
-    """Binary cross-entropy on logits (sigmoid included, computed stably); input and target of the same shape."""
+    """Binary cross-entropy on logits (sigmoid included, computed stably);
+    input and target of the same shape.
+    """
 
     def __init__(
         self,
@@ -86,7 +91,7 @@ class BCEWithLogitsLoss(Module):
         self.register_buffer("pos_weight", pos_weight)
         self.reduction = reduction
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return binary_cross_entropy_with_logits(
             input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
         )

@@ -95,9 +95,8 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
-        object.__setattr__(
-            self, "_non_persistent_buffers", set()
-        )  # buffer names left out of state_dict
+        # buffer names left out of state_dict
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_forward_pre_hooks", {})
         object.__setattr__(self, "_forward_hooks", {})
@@ -108,7 +107,9 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the pre-hooks, ``forward``, then the hooks (a hook returning a value replaces the output)."""
+        """Run the pre-hooks, ``forward``, then the hooks
+        (a hook returning a value replaces the output).
+        """
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
@@ -146,13 +147,15 @@ class Module:
         elif modules is not None and name in modules:
             if value is not None:
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} as child module '{name}' (Module or None expected)"
+                    f"cannot assign {type(value).__name__} as child "
+                    f"module '{name}' (Module or None expected)"
                 )
             modules[name] = None
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
-                    f"cannot assign {type(value).__name__} as buffer '{name}' (Tensor or None expected)"
+                    f"cannot assign {type(value).__name__} as "
+                    f"buffer '{name}' (Tensor or None expected)"
                 )
             buffers[name] = value
         else:
@@ -178,7 +181,9 @@ class Module:
         return sorted({*super().__dir__(), *self._parameters, *self._buffers, *self._modules})
 
     def _forget(self, name: str) -> None:
-        """Remove ``name`` from every registry and the plain attributes, before it is re-registered."""
+        """Remove ``name`` from every registry and the
+        plain attributes, before it is re-registered.
+        """
         for kind in ("_parameters", "_buffers", "_modules"):
             self.__dict__[kind].pop(name, None)
         self._non_persistent_buffers.discard(name)
@@ -214,7 +219,8 @@ class Module:
         self._check_name("buffer", name, self._buffers)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
-                f"cannot assign {type(tensor).__name__} as buffer '{name}' (Tensor or None expected)"
+                f"cannot assign {type(tensor).__name__} as "
+                f"buffer '{name}' (Tensor or None expected)"
             )
         self._buffers[name] = tensor
         if persistent:
@@ -226,16 +232,16 @@ class Module:
         """Add a child module under ``name`` (what ``self.name = module`` does)."""
         if module is not None and not isinstance(module, Module):
             where = f"{type(self).__name__}: module '{name}'"
-            if isinstance(module, type) and issubclass(
-                module, Module
-            ):  # nn.ReLU where nn.ReLU() was meant
+            if isinstance(module, type) and issubclass(module, Module):
+                # nn.ReLU where nn.ReLU() was meant
                 prefix = "nn." if module.__module__.startswith("scratchnet.nn") else ""
                 raise TypeError(
                     f"{where} is the class {module.__name__}, not a layer; "
                     f"create one by calling it: {prefix}{module.__name__}()"
                 )
             raise TypeError(
-                f"{where}: {type(module).__name__} is not a Module subclass (a layer such as nn.ReLU())"
+                f"{where}: {type(module).__name__} is not a "
+                "Module subclass (a layer such as nn.ReLU())"
             )
         self._check_name("module", name, self._modules)
         self._modules[name] = module
@@ -247,7 +253,9 @@ class Module:
     def named_modules(
         self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
     ) -> Iterator[tuple[str, Module]]:
-        """Yield this module and all below it, depth first, with their dotted names ('' for self)."""
+        """Yield this module and all below it, depth first,
+        with their dotted names ('' for self).
+        """
         memo = set() if memo is None else memo
         if remove_duplicate:
             if id(self) in memo:
@@ -277,9 +285,8 @@ class Module:
     def _named_members(
         self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
     ) -> Iterator[tuple[str, Tensor]]:
-        seen: set[int] = (
-            set()
-        )  # a tensor shared by two layers is reported once (by id: == is element-wise)
+        # a tensor shared by two layers is reported once (by id: == is element-wise)
+        seen: set[int] = set()
         modules = (
             self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
             if recurse
@@ -337,7 +344,8 @@ class Module:
     # ------------------------------------------------------------------ modes, gradients, devices
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (``mode=True``) or evaluation mode on self and every sub-module; returns self.
+        """Set training mode (``mode=True``) or evaluation
+        mode on self and every sub-module; returns self.
 
         BatchNorm then uses batch statistics (training) or its running ones (eval); Dropout drops
         units only in training.
@@ -362,7 +370,9 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Forget the gradients of every parameter (``.grad = None``, PyTorch's default), or zero them."""
+        """Forget the gradients of every parameter
+        (``.grad = None``, PyTorch's default), or zero them.
+        """
         for param in self.parameters():
             if set_to_none:
                 param.grad = None
@@ -370,7 +380,8 @@ class Module:
                 param.grad = Tensor(param.grad.array * 0)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Move to ``"cpu"``/``"cuda"``/a ``device``, or cast floating tensors to a dtype, IN PLACE; returns self.
+        """Move to ``"cpu"``/``"cuda"``/a ``device``,
+        or cast floating tensors to a dtype, IN PLACE; returns self.
 
         Takes PyTorch's forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``,
         keywords ``device=``, ``dtype=``, ``non_blocking=`` (no effect: copies are synchronous).
@@ -418,13 +429,15 @@ class Module:
         prefix: str = "",
         keep_vars: bool = False,
     ) -> dict[str, Any]:
-        """Every parameter and persistent buffer by its dotted name, as detached Tensors (PyTorch's rule).
+        """Every parameter and persistent buffer by its
+        dotted name, as detached Tensors (PyTorch's rule).
 
-        The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``, ``bn1.num_batches_tracked``).
-        Each value is a new Tensor, not requiring a gradient, that SHARES its array with the
-        parameter, as in PyTorch: the dict follows the model as it trains and is cheap to build.
-        To keep a snapshot (the best epoch's weights), copy it: ``copy.deepcopy(model.state_dict())``
-        or ``{k: v.clone() for k, v in ...}``. ``keep_vars=True`` gives the parameters themselves.
+        The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``,
+        ``bn1.num_batches_tracked``). Each value is a new Tensor, not requiring a gradient, that
+        SHARES its array with the parameter, as in PyTorch: the dict follows the model as it trains
+        and is cheap to build. To keep a snapshot (the best epoch's weights), copy it:
+        ``copy.deepcopy(model.state_dict())`` or ``{k: v.clone() for k, v in ...}``.
+        ``keep_vars=True`` gives the parameters themselves.
         """
         destination = {} if destination is None else destination
         for name, param in self._parameters.items():
@@ -443,7 +456,8 @@ class Module:
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy Tensors or arrays (NumPy, CuPy, torch CPU tensors) into the parameters and buffers, in place.
+        """Copy Tensors or arrays (NumPy, CuPy, torch CPU tensors)
+        into the parameters and buffers, in place.
 
         Everything is checked before anything is copied: missing keys, unexpected keys (both only
         with ``strict=True``) and shape mismatches (always) are reported together in one error, and
@@ -452,10 +466,11 @@ class Module:
         if not isinstance(state_dict, Mapping):
             hint = ""
             if isinstance(state_dict, str | os.PathLike):  # a path: the file must be read first
-                hint = f"; to load a file, read it first: model.load_state_dict(scratchnet.load({str(state_dict)!r}))"
+                load_call = f"scratchnet.load({str(state_dict)!r})"
+                hint = f"; to load a file, read it first: model.load_state_dict({load_call})"
             raise TypeError(
-                f"{type(self).__name__}.load_state_dict expects a mapping of names to arrays "
-                f"(such as model.state_dict()), got {type(state_dict).__name__} {state_dict!r:.60}{hint}"
+                f"{type(self).__name__}.load_state_dict expects a mapping of names to arrays (such "
+                f"as model.state_dict()), got {type(state_dict).__name__} {state_dict!r:.60}{hint}"
             )
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
@@ -467,11 +482,10 @@ class Module:
             value = state_dict[key]
             if isinstance(value, Tensor):
                 array = value.array
-            else:  # a NumPy or CuPy array, a number, or anything NumPy can convert (a torch CPU tensor)
+            else:  # a NumPy or CuPy array, a number, or what NumPy converts (a torch CPU tensor)
                 array = value if is_cuda_array(value) else np.asarray(value)
-            uninitialized = hasattr(
-                tensor, "materialize"
-            )  # a lazy layer's: it takes the checkpoint's shape
+            # a lazy layer's: it takes the checkpoint's shape
+            uninitialized = hasattr(tensor, "materialize")
             if tuple(array.shape) != tensor.shape and not uninitialized:
                 problems.append(
                     f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
@@ -479,7 +493,8 @@ class Module:
                 )
             elif array.dtype.kind not in "biuf":
                 problems.append(
-                    f"dtype mismatch for {key}: got {array.dtype}, expected numbers ({tensor.dtype})"
+                    f"dtype mismatch for {key}: got {array.dtype}, "
+                    f"expected numbers ({tensor.dtype})"
                 )
             else:
                 arrays[key] = array
@@ -500,22 +515,20 @@ class Module:
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                 + "\n\t".join(problems)
             )
-        # Cast first, copy second: a cast can raise (NaN into an int buffer under np.seterr(all="raise")),
-        # and then no parameter may have been changed yet.
+        # Cast first, copy second: a cast can raise (NaN into an int buffer under
+        # np.seterr(all="raise")), and then no parameter may have been changed yet.
         cast = {
             key: to_device(a, own[key].device).astype(own[key].dtype, copy=False)
             for key, a in arrays.items()
         }
         for key, array in cast.items():
-            if hasattr(
-                own[key], "materialize"
-            ):  # PyTorch's lazy-layer rule: shaped by what is loaded
+            if hasattr(own[key], "materialize"):
+                # PyTorch's lazy-layer rule: shaped by what is loaded
                 own[key].materialize(array.shape)
             own[key].array[...] = array  # in place: the parameter objects stay the same
         for module in self.modules():
-            if hasattr(
-                module, "finish_lazy_load"
-            ):  # a lazy layer now shaped: it becomes the eager one
+            if hasattr(module, "finish_lazy_load"):
+                # a lazy layer now shaped: it becomes the eager one
                 module.finish_lazy_load()
         return IncompatibleKeys(missing, unexpected)
 
@@ -524,7 +537,9 @@ class Module:
     def register_forward_pre_hook(
         self, hook: Callable[[Module, tuple[Any, ...]], Any]
     ) -> RemovableHandle:
-        """``hook(module, args)`` runs before ``forward``; if it returns a value, that becomes the args."""
+        """``hook(module, args)`` runs before ``forward``;
+        if it returns a value, that becomes the args.
+        """
         handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
         return handle
@@ -532,9 +547,11 @@ class Module:
     def register_forward_hook(
         self, hook: Callable[[Module, tuple[Any, ...], Any], Any]
     ) -> RemovableHandle:
-        """``hook(module, args, output)`` runs after ``forward``; if it returns a value, that becomes the output.
+        """``hook(module, args, output)`` runs after ``forward``;
+        if it returns a value, that becomes the output.
 
-        Used to look at feature maps: ``model.layer1.register_forward_hook(lambda m, a, out: saved.append(out))``.
+        Used to look at feature maps:
+        ``model.layer1.register_forward_hook(lambda m, a, out: saved.append(out))``.
         """
         handle = RemovableHandle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
@@ -543,7 +560,9 @@ class Module:
     # ------------------------------------------------------------------ printing
 
     def extra_repr(self) -> str:
-        """The text inside the parentheses of this module's line in ``repr`` (e.g. ``3, 64, kernel_size=(3, 3)``)."""
+        """The text inside the parentheses of this module's line in ``repr``
+        (e.g. ``3, 64, kernel_size=(3, 3)``).
+        """
         return ""
 
     def __repr__(self) -> str:

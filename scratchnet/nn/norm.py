@@ -63,7 +63,7 @@ class _BatchNorm(Module):
                 self.weight.fill_(1)
                 self.bias.zero_()
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+    def forward(self, input: Tensor) -> Tensor:
         name = f"{type(self).__name__}({self.num_features})"
         if input.ndim not in self.ranks:
             raise ValueError(f"{name} expects a {self.layout} input, got shape {input.shape}")

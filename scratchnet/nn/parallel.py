@@ -34,6 +34,7 @@ class DistributedDataParallel(Module):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError(
-            "nn.parallel.DistributedDataParallel (multi-process training) is not available in scratchnet; "
-            "train the model itself in one process (nn.DataParallel(model) is accepted as a pass-through)"
+            "nn.parallel.DistributedDataParallel (multi-process training) is not available in "
+            "scratchnet; train the model itself in one process (nn.DataParallel(model) is "
+            "accepted as a pass-through)"
         )

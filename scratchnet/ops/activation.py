@@ -27,7 +27,7 @@ class Relu6Function(Function):
         return gy * self.inside
 
 
-def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002 (PyTorch's argument name)
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6).  d/dx = 1 for 0 < x < 6, else 0 (also at 0 and 6).
 
     ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
@@ -50,7 +50,7 @@ class LeakyReluFunction(Function):
         return xp.where(self.positive, gy, gy * self.negative_slope)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """X for x > 0, negative_slope * x otherwise.  d/dx = 1 or negative_slope.
 
     ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
@@ -76,7 +76,7 @@ class SoftmaxFunction(Function):
         return y * (gy - (gy * y).sum(axis=self.dim, keepdims=True))
 
 
-def softmax(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """Softmax along ``dim``: y_i = exp(x_i) / sum_j exp(x_j), each slice summing to 1.
 
     Shapes: any, e.g. logits (N, num_classes) with dim=1.
@@ -103,7 +103,7 @@ class LogSoftmaxFunction(Function):
         return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)
 
 
-def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """log(softmax(x)) along ``dim``, computed stably as x - max - log sum exp(x - max).
 
     Shapes: any, e.g. logits (N, num_classes) with dim=1.
@@ -134,7 +134,7 @@ class DropoutFunction(Function):
         return gy * self.mask
 
 
-def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Inverted dropout: zero each element with probability ``p``, scale the rest by 1 / (1 - p).
 
     The scaling keeps the expected value of every unit unchanged, so at test time

@@ -196,7 +196,7 @@ class PointwiseConv2dFunction(Conv2dFunction):
 
 
 def conv2d(
-    input: Tensor,  # noqa: A002 (PyTorch's argument name)
+    input: Tensor,
     weight: Tensor,
     bias: Tensor | None = None,
     stride: IntPair = 1,
@@ -300,7 +300,7 @@ class Conv2dNaiveFunction(Function):
 
 
 def conv2d_naive(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     weight: Tensor,
     bias: Tensor | None = None,
     stride: IntPair = 1,

@@ -152,7 +152,7 @@ class PowFunction(Function):
         return sum_to(ga, self.a.shape), sum_to(gb, self.b.shape)
 
 
-def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 (torch.pow's name)
+def pow(x: Any, exponent: Any) -> Tensor:
     """X ** exponent.  d/dx = p x^(p-1); for a tensor exponent also d/dp = x^p log x."""
     if isinstance(exponent, int | float) and isinstance(x, Tensor):
         return PowScalarFunction(exponent)(_floating(x) if isinstance(exponent, float) else x)
@@ -184,7 +184,7 @@ class AbsFunction(Function):
         return gy * ((self.x > 0).astype(gy.dtype) - (self.x < 0))
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 (torch.abs's name)
+def abs(x: Tensor) -> Tensor:
     """|x|.  d|x|/dx = sign(x), taken as 0 at x = 0 (and at a NaN, as in PyTorch)."""
     return AbsFunction()(x)
 
@@ -316,7 +316,7 @@ class ClampFunction(Function):
         return gy * self.inside
 
 
-def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clamp(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
     """Clip x to [min, max] (either bound may be None).  d/dx = 1 inside (min, max), else 0.
 
     At a bound the gradient is 0, as PyTorch 2.14.1 computes for number bounds (tests pin it).

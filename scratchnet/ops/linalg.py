@@ -94,7 +94,7 @@ class LinearFunction(Function):
         return gx, gw, g2.sum(axis=0)  # the bias gradient, (out,)
 
 
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Fully connected layer y = x W^T + b.
 
     Shapes: x (..., in), W (out, in), b (out,) -> y (..., out).

@@ -64,7 +64,7 @@ class WeightedNllFunction(Function):
 
 
 def cross_entropy(
-    input: Tensor,  # noqa: A002 (PyTorch's argument name)
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     *,
@@ -101,7 +101,7 @@ def cross_entropy(
 
 
 def nll_loss(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     *,
@@ -193,7 +193,7 @@ class MseFunction(Function):
         return g, -g
 
 
-def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor:
     """Mean squared error (x - t)^2.  Shapes: input and target equal (any shape).
 
     dL/dx = 2 (x - t) (divided by the number of elements for "mean"), dL/dt = -dL/dx.
@@ -241,7 +241,7 @@ class BceWithLogitsFunction(Function):
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     *,

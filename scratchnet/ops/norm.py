@@ -107,7 +107,7 @@ class BatchNormFunction(Function):
 
 
 def batch_norm(
-    input: Tensor,  # noqa: A002 (PyTorch's argument name)
+    input: Tensor,
     running_mean: Tensor | None,
     running_var: Tensor | None,
     weight: Tensor | None = None,

@@ -195,7 +195,7 @@ class MaxPool2dFunction(Function):
 
 
 def max_pool2d(
-    input: Tensor,  # noqa: A002 (PyTorch's argument name)
+    input: Tensor,
     kernel_size: IntPair,
     stride: IntPair | None = None,
     padding: IntPair = 0,
@@ -249,7 +249,7 @@ class AvgPool2dFunction(Function):
 
 
 def avg_pool2d(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     kernel_size: IntPair,
     stride: IntPair | None = None,
     padding: IntPair = 0,
@@ -338,7 +338,7 @@ class AdaptiveMaxPool2dFunction(Function):
         return max_pool2d_backward(gy, self.indices, self.x_shape)
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:  # noqa: A002
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
     """Average pooling to a fixed output size (``torch.nn.functional.adaptive_avg_pool2d``).
 
     Output cell (oh, ow) averages rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and the same for columns;
@@ -356,7 +356,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int 
 
 
 def adaptive_max_pool2d(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     output_size: int | tuple[int | None, int | None],
     return_indices: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
@@ -386,7 +386,7 @@ class GlobalAvgPool2dFunction(Function):
         return get_xp(gy).broadcast_to(gy / (H * W), self.x_shape)  # every element gets 1/(H*W)
 
 
-def global_avg_pool2d(input: Tensor) -> Tensor:  # noqa: A002
+def global_avg_pool2d(input: Tensor) -> Tensor:
     """Global average pooling (NIN, GoogLeNet, ResNet heads): (N, C, H, W) -> (N, C, 1, 1).
 
     y[n, c] = mean of x[n, c] over all H*W positions;  dL/dx[n, c, h, w] = dL/dy[n, c] / (H*W).

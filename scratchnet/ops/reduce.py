@@ -97,7 +97,7 @@ class SumFunction(Function):
 
 
 @accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
-def sum(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
     """Sum over ``dim`` (all if None).  d/dx_i = 1 for every summed element."""
     return SumFunction(normalize_dims(dim, x.ndim), keepdim)(x)
 
@@ -255,7 +255,7 @@ class MaxResult(NamedTuple):
 
 
 @accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
-def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
+def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
     """Without ``dim``: the largest element.  With ``dim``: ``(values, indices)`` along it.
 
     As in PyTorch, the gradient of ``max(x, dim)`` goes to the one element whose index is
@@ -274,7 +274,7 @@ def max(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | Ma
 
 
 @accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
-def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:  # noqa: A001
+def min(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxResult:
     """As ``max``, for the smallest element (computed as ``-max(-x)``)."""
     if dim is None:
         return amin(x)

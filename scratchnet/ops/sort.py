@@ -50,7 +50,7 @@ class TopkResult(NamedTuple):
     indices: Tensor
 
 
-def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopkResult:  # noqa: A002
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> TopkResult:
     """The ``k`` largest (or smallest) entries along ``dim``, in order, and their int64 indices.
 
     Shapes: x (..., n, ...) -> values and indices (..., k, ...), with ``k`` where ``n`` was.

@@ -1,7 +1,7 @@
 """Optimizers (``scratchnet.optim``, as ``torch.optim``): they turn gradients into weight updates.
 
-``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` and ``Adadelta`` follow PyTorch's update rules and argument names; the
-learning-rate schedules are in ``scratchnet.optim.lr_scheduler``.
+``SGD``, ``Adam``, ``AdamW``, ``RMSprop`` and ``Adadelta`` follow PyTorch's update rules and
+argument names; the learning-rate schedules are in ``scratchnet.optim.lr_scheduler``.
 """
 
 from scratchnet.optim import lr_scheduler

@@ -1,8 +1,10 @@
-"""Adadelta (Zeiler 2012): a per-weight step size from running averages of squared gradients and steps.
+"""Adadelta (Zeiler 2012): a per-weight step size
+from running averages of squared gradients and steps.
 
 Follows PyTorch's ``torch.optim.Adadelta`` (pytorch/examples' MNIST script trains with it, lr=1.0).
 Its step has the units of the weight: the ratio RMS[step] / RMS[gradient] plays the role of the
-inverse Hessian, so no global learning rate is needed in principle (PyTorch's ``lr`` just scales it).
+inverse Hessian, so no global learning rate is needed in principle (PyTorch's ``lr`` just scales
+it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ class Adadelta(Optimizer):
     rho : float
         Smoothing constant of both running averages.
     eps : float
-        Added inside both square roots (it also starts the first steps: RMS[step] is sqrt(eps) then).
+        Added inside both square roots (it also starts the first steps: RMS[step] is sqrt(eps)
+        then).
     weight_decay : float
         L2 penalty lambda, added to the gradient.
     maximize : bool

@@ -82,7 +82,9 @@ class LRScheduler:
 
 
 class StepLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (ResNet's /10 schedule)."""
+    """Multiply the learning rate by ``gamma`` every
+    ``step_size`` epochs (ResNet's /10 schedule).
+    """
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
@@ -110,9 +112,8 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * self.gamma ** bisect.bisect_right(
-            self.milestones, epoch
-        )  # milestones passed
+        # milestones passed
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
 
 
 class ExponentialLR(LRScheduler):
@@ -173,7 +174,9 @@ class LinearLR(LRScheduler):
 
 
 class SequentialLR(LRScheduler):
-    """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` from its epoch 0, ..."""
+    """Run ``schedulers[0]`` until ``milestones[0]``,
+    then ``schedulers[1]`` from its epoch 0, ...
+    """
 
     def __init__(
         self,

@@ -55,7 +55,9 @@ class Optimizer:
             self.add_param_group(group)
 
     def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group of parameters with its own hyper-parameters (missing ones from ``defaults``)."""
+        """Add a group of parameters with its own
+        hyper-parameters (missing ones from ``defaults``).
+        """
         group = dict(group)
         params = group["params"]
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
@@ -97,7 +99,9 @@ class Optimizer:
                 p._bump_version()  # p changed in place: a graph that saved p can no longer use it
 
     def update(self, p: Tensor, grad: Array, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """Apply the update rule to one parameter, in place on ``p.array`` (subclasses write this)."""
+        """Apply the update rule to one parameter,
+        in place on ``p.array`` (subclasses write this).
+        """
         raise NotImplementedError
 
     # ------------------------------------------------------------------ saving and loading
@@ -143,13 +147,14 @@ class Optimizer:
         name = type(self).__name__
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
             raise TypeError(
-                f"{name}.load_state_dict expects what optimizer.state_dict() returns (a dict with 'state' "
-                f"and 'param_groups'), got {type(state_dict).__name__} {state_dict!r:.60}"
+                f"{name}.load_state_dict expects what optimizer.state_dict() returns (a dict with "
+                f"'state' and 'param_groups'), got {type(state_dict).__name__} {state_dict!r:.60}"
             )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
-                f"loaded state has {len(saved_groups)} parameter groups, this optimizer has {len(self.param_groups)}"
+                f"loaded state has {len(saved_groups)} parameter groups, this optimizer has "
+                f"{len(self.param_groups)}"
             )
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
             if len(group["params"]) != len(saved["params"]):
@@ -161,9 +166,9 @@ class Optimizer:
             if missing:
                 found = ", ".join(sorted(key for key in saved if key != "params"))
                 raise ValueError(
-                    f"{name}.load_state_dict: the state was saved by another kind of optimizer: parameter "
-                    f"group {i} has no {', '.join(missing)} (it has {found}); load a state saved by {name}, "
-                    f"or build a fresh {name}"
+                    f"{name}.load_state_dict: the state was saved by another kind of optimizer: "
+                    f"parameter group {i} has no {', '.join(missing)} (it has {found}); load a "
+                    f"state saved by {name}, or build a fresh {name}"
                 )
         # A state saved to .npz and loaded back has string keys ("0", "1", ...): accept both.
         saved_state = {int(k): v for k, v in state_dict["state"].items()}
@@ -173,13 +178,12 @@ class Optimizer:
             ):
                 for key, value in saved_state.get(int(index), {}).items():
                     shape = tuple(getattr(value, "shape", ()))
-                    if (
-                        shape and shape != p.shape
-                    ):  # a 0-d entry (the step count) has no shape to compare
+                    if shape and shape != p.shape:
+                        # a 0-d entry (the step count) has no shape to compare
                         raise ValueError(
-                            f"{name}.load_state_dict: state '{key}' of parameter {position} in group {i} has "
-                            f"shape {shape}, but that parameter has shape {p.shape}; the state was saved for "
-                            "a model with other layer sizes"
+                            f"{name}.load_state_dict: state '{key}' of parameter {position} in "
+                            f"group {i} has shape {shape}, but that parameter has shape {p.shape}; "
+                            "the state was saved for a model with other layer sizes"
                         )
         self.state = {}
         for group, saved in zip(self.param_groups, saved_groups, strict=True):
@@ -201,7 +205,9 @@ class Optimizer:
 
 
 def _check_params_argument(name: str, params: Any) -> None:
-    """Name the usual mistakes in an optimizer's first argument before ``list(params)`` hides them."""
+    """Name the usual mistakes in an optimizer's first
+    argument before ``list(params)`` hides them.
+    """
     if isinstance(params, Tensor):
         raise TypeError(
             f"{name} expects an iterable of Tensors, got a single Tensor of shape {params.shape}; "
@@ -214,12 +220,14 @@ def _check_params_argument(name: str, params: Any) -> None:
         )
     if callable(params) and not isinstance(params, Iterable):  # model.parameters, not called
         raise TypeError(
-            f"{name} expects an iterable of Tensors, got the method {getattr(params, '__name__', '?')} "
-            f"itself; call it: {name}(model.parameters(), lr=...)"
+            f"{name} expects an iterable of Tensors, got the method "
+            f"{getattr(params, '__name__', '?')} itself; "
+            f"call it: {name}(model.parameters(), lr=...)"
         )
     if not isinstance(params, Iterable):
         raise TypeError(
-            f"{name} expects an iterable of Tensors or of parameter-group dicts, got {type(params).__name__}"
+            f"{name} expects an iterable of Tensors or of parameter-group dicts, got "
+            f"{type(params).__name__}"
         )
 
 

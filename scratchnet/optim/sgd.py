@@ -36,7 +36,8 @@ class SGD(Optimizer):
 
     Notes
     -----
-    With g = grad + lambda * p, a momentum buffer b (b = g on the first step) and learning rate eta::
+    With g = grad + lambda * p, a momentum buffer b (b = g on the first step) and learning rate
+    eta::
 
         b <- mu * b + (1 - dampening) * g
         d = g + mu * b   (Nesterov)   or   d = b
@@ -59,7 +60,8 @@ class SGD(Optimizer):
     ) -> None:
         if lr < 0.0 or momentum < 0.0 or weight_decay < 0.0:
             raise ValueError(
-                f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}"
+                "SGD: lr, momentum and weight_decay must be "
+                f">= 0, got {lr}, {momentum}, {weight_decay}"
             )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum > 0 and zero dampening")
@@ -81,9 +83,8 @@ class SGD(Optimizer):
         mu = group["momentum"]
         if mu != 0:
             if "momentum_buffer" not in state:
-                state["momentum_buffer"] = (
-                    g.copy()
-                )  # the first step starts at g, undampened (as PyTorch)
+                # the first step starts at g, undampened (as PyTorch)
+                state["momentum_buffer"] = g.copy()
             else:
                 # b = mu * b + (1 - dampening) * g, in place: a new b each step would allocate
                 # another copy of the weights (392 MiB for VGG's first FC layer).

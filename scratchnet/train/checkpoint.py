@@ -123,7 +123,8 @@ def load_checkpoint(
             targets.append((f"loader {name!r}", loader, state["loaders"][name]))
     if restore_rng:
         targets.append(("random number generator", _Rng(), state["rng"]))
-    undo = []  # (object, its state before): filled before each load, so a half-done load is undone too
+    # (object, its state before): filled before each load, so a half-done load is undone too
+    undo = []
     try:
         for _, obj, saved in targets:
             undo.append((obj, copy.deepcopy(obj.state_dict())))
@@ -170,12 +171,13 @@ _LAYOUT: dict[str, tuple[type, ...]] = {
 def _check_layout(state: Any, path: str | os.PathLike) -> None:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(
-            f"{path} is not a scratchnet checkpoint (expected format {FORMAT!r}); a file written by "
-            "scratchnet.save, not save_checkpoint, is read with scratchnet.load"
+            f"{path} is not a scratchnet checkpoint (expected format {FORMAT!r}); a file written "
+            "by scratchnet.save, not save_checkpoint, is read with scratchnet.load"
         )
     for key, types in _LAYOUT.items():
         if not isinstance(state.get(key), types) or isinstance(state.get(key), bool):
             raise ValueError(
                 f"{path} is damaged or not a scratchnet checkpoint: its {key!r} entry is "
-                f"{type(state.get(key)).__name__}, expected {' or '.join(t.__name__ for t in types)}"
+                f"{type(state.get(key)).__name__}, expected "
+                f"{' or '.join(t.__name__ for t in types)}"
             )

@@ -34,7 +34,9 @@ from scratchnet.train.checkpoint import load_checkpoint, save_checkpoint
 
 
 def default_loss(outputs: Tensor, targets: Tensor) -> Tensor:
-    """Cross-entropy for class indices (N,); sigmoid + binary cross-entropy for multi-label (N, L)."""
+    """Cross-entropy for class indices (N,);
+    sigmoid + binary cross-entropy for multi-label (N, L).
+    """
     if targets.ndim == 2:
         return binary_cross_entropy_with_logits(outputs, targets.float())
     return cross_entropy(outputs, targets)
@@ -116,10 +118,11 @@ class Trainer:
     # ------------------------------------------------------------------ one batch, one epoch
 
     def compute_loss(self, outputs: Any, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """The loss to minimise and the main output (the first one, when there are auxiliary ones)."""
-        if isinstance(
-            outputs, tuple
-        ):  # GoogLeNetOutputs(logits, aux_logits2, aux_logits1) in training
+        """The loss to minimise and the main output
+        (the first one, when there are auxiliary ones).
+        """
+        if isinstance(outputs, tuple):
+            # GoogLeNetOutputs(logits, aux_logits2, aux_logits1) in training
             main, *auxiliary = outputs
             loss = self.loss_fn(main, targets)
             for aux in auxiliary:
@@ -214,9 +217,8 @@ class Trainer:
 
         for epoch in range(start_epoch, epochs):
             if hasattr(train_loader, "set_epoch"):
-                train_loader.set_epoch(
-                    epoch
-                )  # its shuffle and augmentation depend on the epoch only
+                # its shuffle and augmentation depend on the epoch only
+                train_loader.set_epoch(epoch)
             lr = self.optimizer.param_groups[0]["lr"]  # the learning rate this epoch starts with
             train = self.train_epoch(train_loader, f"epoch {epoch + 1}/{epochs}")
             row = {
@@ -289,7 +291,9 @@ def fit(
     progress: bool = True,
     **fit_options: Any,
 ) -> History:
-    """Train ``model``; the one-call form of ``Trainer(...).fit(...)`` (see both for the arguments)."""
+    """Train ``model``; the one-call form of ``Trainer(...).fit(...)``
+    (see both for the arguments).
+    """
     if optimizer is None:
         raise ValueError(
             "fit: an optimizer is needed, e.g. scratchnet.optim.SGD(model.parameters(), lr=0.1)"

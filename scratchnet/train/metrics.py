@@ -45,9 +45,8 @@ def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, num_classes: 
     ndarray, shape (K, K), int64
         The diagonal holds the correct predictions.
     """
-    pairs = targets.astype(np.int64) * num_classes + predictions.astype(
-        np.int64
-    )  # one index per (i, j)
+    # one index per (i, j)
+    pairs = targets.astype(np.int64) * num_classes + predictions.astype(np.int64)
     return np.bincount(pairs, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
@@ -83,7 +82,9 @@ def roc_auc(scores: np.ndarray, targets: np.ndarray) -> float:
 
 
 def mean_auc(scores: np.ndarray, targets: np.ndarray) -> float:
-    """MedMNIST's AUC: one-vs-rest for class indices (N,), per label for multi-label (N, L); averaged."""
+    """MedMNIST's AUC: one-vs-rest for class indices (N,),
+    per label for multi-label (N, L); averaged.
+    """
     if targets.ndim == 1:
         targets = np.eye(scores.shape[1])[targets]  # (N, K) one-hot
     return float(np.nanmean([roc_auc(scores[:, j], targets[:, j]) for j in range(scores.shape[1])]))

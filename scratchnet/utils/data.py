@@ -1,4 +1,5 @@
-"""``scratchnet.utils.data``: PyTorch's path to the datasets and the DataLoader (``torch.utils.data``).
+"""``scratchnet.utils.data``: PyTorch's path to the
+datasets and the DataLoader (``torch.utils.data``).
 
 Every name here IS the object in ``scratchnet.data`` (imported, not copied), so
 ``from torch.utils.data import DataLoader, TensorDataset`` runs on scratchnet with only the import

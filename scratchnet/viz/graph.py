@@ -87,7 +87,7 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
     return "\n".join(dict.fromkeys(lines)) + "\n"  # an edge reached twice is drawn once
 
 
-def render(dot_source: str, path: str | os.PathLike, format: str = "svg") -> Path | None:  # noqa: A002 (Graphviz's word)
+def render(dot_source: str, path: str | os.PathLike, format: str = "svg") -> Path | None:
     """Write ``path`` with suffix ``.dot`` and, if Graphviz's ``dot`` is installed, the rendered
     ``.svg``/``.png`` beside it; returns the rendered file, or None without Graphviz.
     """

@@ -85,7 +85,8 @@ class ReluFunction(Function):
         return x * self.mask
 
     def backward(self, gy: np.ndarray) -> np.ndarray:
-        # HINT: the derivative is 1 where x > 0 and 0 elsewhere; at exactly x = 0 take 0 (PyTorch's choice).
+        # HINT: the derivative is 1 where x > 0 and 0 elsewhere;
+        # at exactly x = 0 take 0 (PyTorch's choice).
         # HINT: return a NEW array. Writing into gy (gy[~mask] = 0) would corrupt the gradient that
         #       another branch shares, e.g. a ResNet's skip connection.
         ### BEGIN SOLUTION
@@ -137,8 +138,8 @@ class MatMulFunction(Function):
         return x @ w
 
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # HINT: gy is (N, M). Find the product of gy with x or w whose shape is x's (N, D), then w's (D, M):
-        #       the shapes leave only one way to write each.
+        # HINT: gy is (N, M). Find the product of gy with x or w whose shape is x's (N, D), then w's
+        #       (D, M): the shapes leave only one way to write each.
         ### BEGIN SOLUTION
         gx = gy @ self.w.T  # (N, M) @ (M, D) -> (N, D)
         gw = self.x.T @ gy  # (D, N) @ (N, M) -> (D, M)
@@ -177,7 +178,8 @@ def numerical_gradient(
         the one-sided ``(f(x + eps e_i) - f(x)) / eps`` only like eps.
     """
     # HINT: np.nditer or np.ndindex(x.shape) visits every index of an array of any shape.
-    # HINT: remember x[i], set x[i] = old + eps, evaluate, set x[i] = old - eps, evaluate, put old back.
+    # HINT: remember x[i], set x[i] = old + eps, evaluate,
+    # set x[i] = old - eps, evaluate, put old back.
     ### BEGIN SOLUTION
     grad = np.zeros_like(x)
     for index in np.ndindex(x.shape):

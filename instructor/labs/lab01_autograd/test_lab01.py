@@ -66,7 +66,8 @@ def test_relu_backward():
 
 
 def test_relu_gradient_at_zero_and_no_inplace():
-    """Task 1.3: relu's gradient is 0 at x = 0, and backward leaves the incoming gradient untouched"""
+    """Task 1.3: relu's gradient is 0 at x = 0,
+    and backward leaves the incoming gradient untouched"""
     function = lab.ReluFunction()
     function.forward(np.array([-1.0, 0.0, 2.0]))
     gy = np.array([5.0, 6.0, 7.0])
@@ -104,9 +105,8 @@ def test_matmul_backward():
 def test_numerical_gradient_values():
     """Task 1.6: numerical_gradient of sum(x^3) is 3 x^2"""
     x = np.array([[0.5, -1.0, 2.0], [1.5, 0.1, -0.7]])
-    expected = (
-        3 * x.copy() ** 2
-    )  # from a copy: a numerical_gradient that moves x must not move the answer
+    # from a copy: a numerical_gradient that moves x must not move the answer
+    expected = 3 * x.copy() ** 2
     grad = lab.numerical_gradient(lambda a: float((a**3).sum()), x.copy())
     expect_close(grad, expected, "numerical_gradient(sum(x^3), x)", atol=1e-5)
 

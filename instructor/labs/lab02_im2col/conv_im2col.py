@@ -14,7 +14,8 @@ back onto the window it came from. This is how scratchnet (``scratchnet/ops/im2c
 
 Notation: N batch, C channels, H x W input, OC filters of KH x KW, stride S, padding P, output
 OH x OW. Layout of col (the same as scratchnet's): row ``(c, i, j)`` = c*KH*KW + i*KW + j, column
-``(n, oh, ow)`` = n*OH*OW + oh*OW + ow, and ``col[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*S + i, ow*S + j]``.
+``(n, oh, ow)`` = n*OH*OW + oh*OW + ow, and
+``col[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*S + i, ow*S + j]``.
 
 Check your work:  python -m scratchnet.labs check lessons/lab02_im2col
 """
@@ -31,9 +32,9 @@ from scratchnet import Function, Tensor
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """How many positions a window of ``kernel`` takes along an axis of ``size`` (padded by ``padding``
-    on both sides, moved by ``stride``). VGG's 3x3 convs, stride 1, padding 1, keep the size:
-    ``conv_output_size(224, 3, 1, 1) == 224`` (slide "VGGNet (1)")."""
+    """How many positions a window of ``kernel`` takes along an axis of ``size``
+    (padded by ``padding`` on both sides, moved by ``stride``). VGG's 3x3 convs, stride 1, padding
+    1, keep the size: ``conv_output_size(224, 3, 1, 1) == 224`` (slide "VGGNet (1)")."""
     # HINT: the padded axis has size + 2*padding elements; the window's first element can sit at
     #       0, stride, 2*stride, ... as long as the whole window fits.
     ### BEGIN SOLUTION
@@ -49,7 +50,8 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 def conv2d_loops(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, padding: int = 0
 ) -> np.ndarray:
-    """The definition: y[n, o, oh, ow] = b[o] + sum over (c, i, j) of w[o, c, i, j] * x_pad[n, c, oh*S + i, ow*S + j].
+    """The definition, loop by loop:
+    y[n, o, oh, ow] = b[o] + sum over (c, i, j) of w[o, c, i, j] * x_pad[n, c, oh*S + i, ow*S + j].
 
     Parameters
     ----------
@@ -99,11 +101,13 @@ def im2col(x: np.ndarray, KH: int, KW: int, stride: int = 1, padding: int = 0) -
     Returns
     -------
     col : ndarray, shape (C*KH*KW, N*OH*OW)
-        ``col[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*stride + i, ow*stride + j]`` (see the top of the file).
+        ``col[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*stride + i, ow*stride + j]``
+        (see the top of the file).
     """
     # HINT: one way: an array col6 of shape (C, KH, KW, N, OH, OW), filled by one strided slice per
-    #       kernel offset (i, j):  x_pad[:, :, i : i + stride*OH : stride, j : j + stride*OW : stride]
-    #       is (N, C, OH, OW), every window's element (i, j) at once. Then reorder and reshape col6.
+    #       kernel offset (i, j):
+    #       x_pad[:, :, i : i + stride*OH : stride, j : j + stride*OW : stride] is (N, C, OH, OW),
+    #       every window's element (i, j) at once. Then reorder and reshape col6.
     # HINT: a loop over the N*OH*OW windows (x_pad[n, :, rows, cols].reshape(-1) into one column) is
     #       slower but fine here.
     ### BEGIN SOLUTION
@@ -175,7 +179,8 @@ def col2im(
 
 
 class Conv2dFunction(Function):
-    """y = conv(x, w) + b, by im2col.  x (N, C, H, W), w (OC, C, KH, KW), b (OC,) -> y (N, OC, OH, OW)."""
+    """y = conv(x, w) + b, by im2col.  x (N, C, H, W),
+    w (OC, C, KH, KW), b (OC,) -> y (N, OC, OH, OW)."""
 
     def __init__(self, stride: int = 1, padding: int = 0) -> None:
         self.stride, self.padding = stride, padding
@@ -199,7 +204,8 @@ class Conv2dFunction(Function):
 
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # TASK 2.6
-        # HINT: first bring gy (N, OC, OH, OW) to the layout of the forward's product, (OC, N*OH*OW).
+        # HINT: first bring gy (N, OC, OH, OW) to the
+        # layout of the forward's product, (OC, N*OH*OW).
         # HINT: then the forward was a plain matmul (TASK 1.5 of lab 1): gw_rows = g @ col.T and
         #       gcol = w_rows.T @ g; col2im turns gcol into gx; gb adds g over everything but OC.
         ### BEGIN SOLUTION
@@ -234,7 +240,8 @@ def main() -> None:
     fast = Conv2dFunction(1, 1).forward(x, w, b)
     end = time.perf_counter()
     print(
-        f"loops {middle - start:.3f} s, im2col {end - middle:.4f} s, same result: {np.allclose(slow, fast)}"
+        f"loops {middle - start:.3f} s, im2col {end - middle:.4f} s, same result: "
+        f"{np.allclose(slow, fast)}"
     )
 
 

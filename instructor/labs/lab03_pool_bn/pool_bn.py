@@ -90,11 +90,12 @@ class BatchNormFunction(Function):
         x_hat  = (x - mean_c) / sqrt(var_c + eps),   y = gamma_c * x_hat + beta_c
 
     In training the batch's statistics are used, and the running ones move towards them:
-    running = (1 - momentum) * running + momentum * batch, with the UNBIASED variance var * n / (n - 1)
-    for running_var (as PyTorch). In eval mode the running statistics replace the batch's.
+    running = (1 - momentum) * running + momentum * batch, with the UNBIASED variance
+    var * n / (n - 1) for running_var (as PyTorch). In eval mode the running statistics replace the
+    batch's.
 
-    x (N, C, H, W), gamma (C,), beta (C,) -> y (N, C, H, W). ``running_mean`` and ``running_var`` are
-    (C,) arrays, updated in place.
+    x (N, C, H, W), gamma (C,), beta (C,) -> y (N, C, H, W). ``running_mean`` and ``running_var``
+    are (C,) arrays, updated in place.
     """
 
     def __init__(
@@ -112,8 +113,8 @@ class BatchNormFunction(Function):
         # TASK 3.3
         # HINT: x.mean(axis=(0, 2, 3)) is the (C,) per-channel mean; reshape (C,) arrays to
         #       (1, C, 1, 1) to broadcast them against x.
-        # HINT: update the running statistics IN PLACE (self.running_mean[...] = ...): the layer owns
-        #       these arrays and must see the change.
+        # HINT: update the running statistics IN PLACE (self.running_mean[...] = ...): the layer
+        #       owns these arrays and must see the change.
         # HINT: save x_hat, the inverse standard deviation and gamma for backward.
         ### BEGIN SOLUTION
         C = x.shape[1]
@@ -138,9 +139,9 @@ class BatchNormFunction(Function):
     def backward(self, gy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # TASK 3.4
         # HINT: dL/dbeta = sum of gy per channel; dL/dgamma = sum of gy * x_hat per channel.
-        # HINT: in training, mean and var depend on x too: follow the three paths (x_hat, var, mean) and
-        #       simplify; the result needs only the per-channel sums of gy and of gy * x_hat. In eval
-        #       mode the statistics are constants, so only the first path is left.
+        # HINT: in training, mean and var depend on x too: follow the three paths (x_hat, var, mean)
+        #       and simplify; the result needs only the per-channel sums of gy and of gy * x_hat. In
+        #       eval mode the statistics are constants, so only the first path is left.
         ### BEGIN SOLUTION
         C = gy.shape[1]
         n = gy.size // C
@@ -183,7 +184,8 @@ class MyBatchNorm2d(nn.Module):
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
-        # HINT: the Function takes the buffers' arrays (self.running_mean.array) so it can update them.
+        # HINT: the Function takes the buffers' arrays
+        # (self.running_mean.array) so it can update them.
         ### BEGIN SOLUTION
         function = BatchNormFunction(
             self.running_mean.array, self.running_var.array, self.training, self.momentum, self.eps

@@ -65,16 +65,17 @@ def test_pool_backward_overlapping_winner():
 
 
 def test_pool_backward_ties():
-    """Task 3.2: in a tie the first maximum of the window (row by row) takes the whole gradient, as in PyTorch"""
-    x = np.array(
-        [[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 1.0]]]]
-    )  # every 2x2 window has tied 3s
+    """Task 3.2: in a tie the first maximum of the window
+    (row by row) takes the whole gradient, as in PyTorch"""
+    # every 2x2 window has tied 3s
+    x = np.array([[[[1.0, 3.0, 3.0], [3.0, 0.0, 3.0], [2.0, 3.0, 1.0]]]])
     function = lab.MaxPool2dFunction(2, 1)
     function.forward(x)
     gy = np.array([[[[1.0, 2.0], [4.0, 8.0]]]])
-    # torch.nn.functional.max_pool2d gives these (and scratchnet's reference too): window (0, 0) sends its 1
-    # to x[0, 1], window (0, 1) its 2 to x[0, 1] as well, window (1, 0) its 4 to x[1, 0], window (1, 1) its 8
-    # to x[1, 2]. Splitting a gradient among the tied elements is not what PyTorch does.
+    # torch.nn.functional.max_pool2d gives these (and scratchnet's reference too): window (0, 0)
+    # sends its 1 to x[0, 1], window (0, 1) its 2 to x[0, 1] as well, window (1, 0) its 4 to
+    # x[1, 0], window (1, 1) its 8 to x[1, 2]. Splitting a gradient among the tied elements is not
+    # what PyTorch does.
     expected = np.array([[[[0.0, 3.0, 0.0], [4.0, 0.0, 8.0], [0.0, 0.0, 0.0]]]])
     expect_close(
         function.backward(gy), expected, "MaxPool2dFunction(2, 1).backward with tied maxima"
@@ -87,7 +88,8 @@ def bn_inputs(rng, N=4, C=3, H=3, W=2):
 
 
 def test_bn_forward_training():
-    """Task 3.3: batch norm in training matches scratchnet's; with gamma = 1, beta = 0 each channel has mean 0, var 1"""
+    """Task 3.3: batch norm in training matches scratchnet's;
+    with gamma = 1, beta = 0 each channel has mean 0, var 1"""
     x, gamma, beta = bn_inputs(np.random.default_rng(2))
     C = x.shape[1]
     function = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True)
@@ -108,14 +110,16 @@ def test_bn_forward_training():
 
 
 def test_bn_constant_channel():
-    """Task 3.3: a constant channel (variance 0) normalises to 0, so its output is beta: eps keeps it finite"""
+    """Task 3.3: a constant channel (variance 0) normalises to 0,
+    so its output is beta: eps keeps it finite"""
     x, gamma, beta = bn_inputs(np.random.default_rng(9))
     x[:, 1] = 3.0  # a channel that never changes, e.g. a dead feature map after ReLU
     C = x.shape[1]
     y = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True).forward(x, gamma, beta)
     if not np.isfinite(y).all():
         raise AssertionError(
-            "batch norm of a constant channel gave NaN or inf: divide by sqrt(var + eps), eps = 1e-5"
+            "batch norm of a constant channel gave NaN "
+            "or inf: divide by sqrt(var + eps), eps = 1e-5"
         )
     expect_close(
         y[:, 1],
@@ -125,7 +129,8 @@ def test_bn_constant_channel():
 
 
 def test_bn_running_statistics():
-    """Task 3.3: training updates the running statistics in place (momentum 0.1, unbiased variance)"""
+    """Task 3.3: training updates the running statistics
+    in place (momentum 0.1, unbiased variance)"""
     x, gamma, beta = bn_inputs(np.random.default_rng(3))
     C, n = x.shape[1], x.size // x.shape[1]
     running_mean, running_var = np.full(C, 0.5), np.full(C, 2.0)
@@ -174,14 +179,15 @@ def test_bn_backward_training_gradcheck():
 
 
 def test_bn_backward_ones_upstream_gives_zero():
-    """Task 3.4: with an upstream gradient of ones, dL/dx is exactly 0 in training (the mean/var terms)"""
+    """Task 3.4: with an upstream gradient of ones,
+    dL/dx is exactly 0 in training (the mean/var terms)"""
     x, gamma, beta = bn_inputs(np.random.default_rng(6))
     C = x.shape[1]
     function = lab.BatchNormFunction(np.zeros(C), np.ones(C), training=True)
     function.forward(x, gamma, beta)
     gx = function.backward(np.ones_like(x))[0]
-    # sum(y) = n * sum(beta) whatever x is, so its gradient with respect to x is 0. A backward without
-    # the two statistics terms (just gy * gamma / std) fails here.
+    # sum(y) = n * sum(beta) whatever x is, so its gradient with respect to x is 0. A backward
+    # without the two statistics terms (just gy * gamma / std) fails here.
     expect_close(gx, np.zeros_like(x), "dL/dx for L = sum(batch_norm(x)) (training)", atol=1e-9)
 
 

@@ -54,7 +54,8 @@ def vgg_config(depth: int) -> list[int | str]:
     2x2 max pool with stride 2. Every network has five stages with 64, 128, 256, 512, 512 channels,
     each ending with "M"; the depth counts the convs and the three fully connected layers.
     """
-    # HINT: VGG16 (configuration D) has 2, 2, 3, 3, 3 convs in its five stages: 13 convs + 3 FC = 16.
+    # HINT: VGG16 (configuration D) has 2, 2, 3, 3,
+    # 3 convs in its five stages: 13 convs + 3 FC = 16.
     # HINT: raise ValueError for a depth that is not 11, 13, 16 or 19.
     ### BEGIN SOLUTION
     convs_per_stage = {
@@ -78,8 +79,8 @@ def vgg_config(depth: int) -> list[int | str]:
 
 
 def make_features(config: list[int | str], in_channels: int = 3) -> nn.Sequential:
-    """One ``nn.Sequential``: for an int c, ``Conv2d(in, c, 3, padding=1)`` then ``ReLU()``; for "M",
-    ``MaxPool2d(2, 2)``. Keeping them in one flat Sequential numbers the layers as torchvision
+    """One ``nn.Sequential``: for an int c, ``Conv2d(in, c, 3, padding=1)`` then ``ReLU()``; for
+    "M", ``MaxPool2d(2, 2)``. Keeping them in one flat Sequential numbers the layers as torchvision
     does (``features.0.weight`` is the first conv), so its pretrained weights would load."""
     ### BEGIN SOLUTION
     layers: list[nn.Module] = []
@@ -101,7 +102,8 @@ def make_features(config: list[int | str], in_channels: int = 3) -> nn.Sequentia
 class VGG(nn.Module):
     """``features`` (from the config), then flatten, then ``classifier``:
 
-        Linear(C * s * s, hidden) - ReLU - Dropout(0.5) - Linear(hidden, hidden) - ReLU - Dropout(0.5)
+        Linear(C * s * s, hidden) - ReLU - Dropout(0.5)
+        - Linear(hidden, hidden) - ReLU - Dropout(0.5)
         - Linear(hidden, num_classes)
 
     where C is the last conv's channel count and s = image_size / 2^(number of pools) the final
@@ -167,7 +169,8 @@ def vgg_table(
     """The slide's table for any configuration: one Row for the input, each conv, each pool and each
     of the three FC layers, in order. Computed by arithmetic alone: no network is built."""
     # HINT: walk the config keeping (H, W, C). A 3x3 conv with c filters has 3*3*C*c weights and
-    #       keeps H, W; a pool halves H and W. The FC layers are C*H*W -> hidden -> hidden -> classes.
+    #       keeps H, W; a pool halves H and W. The FC layers are C*H*W -> hidden -> hidden ->
+    #       classes.
     ### BEGIN SOLUTION
     H = W = image_size
     C = in_channels
@@ -199,7 +202,8 @@ def format_table(rows: list[Row]) -> str:
         )
     memory, params = sum(r.memory for r in rows), sum(r.params for r in rows)
     lines.append(
-        f"TOTAL memory: {memory:,} values x 4 bytes = {memory * 4 / 2**20:.1f} MiB / image (forward only)"
+        f"TOTAL memory: {memory:,} values x 4 bytes = "
+        f"{memory * 4 / 2**20:.1f} MiB / image (forward only)"
     )
     lines.append(f"TOTAL params: {params:,} ({params / 1e6:.1f}M; the slide: 138M)")
     return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Lab 5: the Inception module, naive and with 1x1 reductions, and GoogLeNet's auxiliary classifiers.
+"""Lab 5: the Inception module, naive and with 1x1
+reductions, and GoogLeNet's auxiliary classifiers.
 
 GoogLeNet (Szegedy et al. 2015) runs 1x1, 3x3 and 5x5 convolutions and a 3x3 max pool side by side
 on the same input and concatenates their outputs along the channels: features at several scales in
@@ -220,9 +221,9 @@ class MiniGoogLeNet(nn.Module):
     """stem -> inception_a -> inception_b -> global average pooling -> dropout -> fc, with an
     auxiliary head on inception_a's output. Sized for 8x8 digits (``scratchnet.data.digits``).
 
-    In training, ``forward`` returns ``(logits, aux_logits)``; in eval mode only ``logits`` (the head
-    is not even run). NIN's idea (slide "GoogLeNet (3)"): global average pooling replaces the big
-    fully connected layers, so the classifier is a single small ``Linear``.
+    In training, ``forward`` returns ``(logits, aux_logits)``; in eval mode only ``logits``
+    (the head is not even run). NIN's idea (slide "GoogLeNet (3)"): global average pooling replaces
+    the big fully connected layers, so the classifier is a single small ``Linear``.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
@@ -252,7 +253,8 @@ def main() -> None:
     naive = naive_weights(192, 64, 128, 32)
     reduced = inception_weights(192, 64, 96, 128, 16, 32, 32)
     print(
-        f"naive:   {naive:,} weights, {macs(naive, 28, 28) / 1e6:.0f}M multiply-adds, 416 channels out"
+        f"naive:   {naive:,} weights, {macs(naive, 28, 28) / 1e6:.0f}M "
+        "multiply-adds, 416 channels out"
     )
     print(
         f"reduced: {reduced:,} weights ({reduced / 1024:.1f}K, the table's 159K), "

@@ -13,7 +13,8 @@ from scratchnet.nn import functional as F
 # Points per task: the score is POINTS[task] x the share of that task's checks that pass.
 POINTS = {"5.1": 3, "5.2": 3, "5.3": 4, "5.4": 3, "5.5": 3, "5.6": 4}
 
-# The paper's Table 1 (slide "GoogLeNet (6)"): input channels, the six widths, input size, "ops" in millions.
+# The paper's Table 1 (slide "GoogLeNet (6)"):
+# input channels, the six widths, input size, "ops" in millions.
 TABLE = {
     "3a": (192, (64, 96, 128, 16, 32, 32), 28, 128),
     "3b": (256, (128, 128, 192, 32, 96, 64), 28, 304),
@@ -22,12 +23,8 @@ TABLE = {
     "4c": (512, (128, 128, 256, 24, 64, 64), 14, 100),
     "4d": (512, (112, 144, 288, 32, 64, 64), 14, 119),
     "4e": (528, (256, 160, 320, 32, 128, 128), 14, 170),
-    "5a": (
-        832,
-        (256, 160, 320, 32, 128, 128),
-        7,
-        51,
-    ),  # the table says 54M; its own widths give 51M (README)
+    # the table says 54M; its own widths give 51M (README)
+    "5a": (832, (256, 160, 320, 32, 128, 128), 7, 51),
     "5b": (832, (384, 192, 384, 48, 128, 128), 7, 71),
 }
 
@@ -56,7 +53,8 @@ def test_naive_module():
 
 
 def test_reduced_module():
-    """Task 5.2: the module with reductions: four branches in order, ch1x1 + ch3x3 + ch5x5 + pool_proj channels"""
+    """Task 5.2: the module with reductions:
+    four branches in order, ch1x1 + ch3x3 + ch5x5 + pool_proj channels"""
     module = lab.Inception(6, 4, 3, 5, 2, 3, 2)
     x = sn.randn(2, 6, 5, 5)
     y = module(x)
@@ -81,7 +79,8 @@ def test_reduced_module():
 
 
 def test_reduced_module_weights():
-    """Task 5.3: inception_weights counts the module's weights (and inception (3a) has 163,328: the table's 159K)"""
+    """Task 5.3: inception_weights counts the module's weights
+    (and inception (3a) has 163,328: the table's 159K)"""
     module = lab.Inception(6, 4, 3, 5, 2, 3, 2)
     weights = sum(p.numel() for name, p in module.named_parameters() if name.endswith("weight"))
     expect_equal(
@@ -106,7 +105,8 @@ def test_ops_column(name):
 
 
 def test_reduction_saves():
-    """Task 5.3: inception (3a) naive vs reduced: 387,072 vs 163,328 weights, 303M vs 128M multiply-adds"""
+    """Task 5.3: inception (3a) naive vs reduced:
+    387,072 vs 163,328 weights, 303M vs 128M multiply-adds"""
     expect_equal(lab.naive_weights(192, 64, 128, 32), 387_072, "naive_weights(192, 64, 128, 32)")
     expect_equal(
         round(lab.macs(lab.naive_weights(192, 64, 128, 32), 28, 28) / 1e6),
@@ -116,7 +116,8 @@ def test_reduction_saves():
 
 
 def test_aux_head():
-    """Task 5.4: the auxiliary classifier maps any feature map to class scores (pool to 4x4, 1x1 conv to 128)"""
+    """Task 5.4: the auxiliary classifier maps any feature map to class scores
+    (pool to 4x4, 1x1 conv to 128)"""
     head = lab.InceptionAux(32, 10, hidden=64)
     for size in (8, 14):
         expect_shape(
@@ -129,7 +130,8 @@ def test_aux_head():
 
 
 def test_loss_combines_heads():
-    """Task 5.5: googlenet_loss = CE(main) + 0.3 * CE(aux) for every auxiliary output; CE alone in eval"""
+    """Task 5.5: googlenet_loss = CE(main) + 0.3 * CE(aux)
+    for every auxiliary output; CE alone in eval"""
     rng = np.random.default_rng(0)
     main, aux1, aux2 = (sn.tensor(rng.standard_normal((4, 3))) for _ in range(3))
     target = sn.tensor(np.array([0, 2, 1, 2]))
@@ -165,7 +167,8 @@ def test_mini_googlenet_outputs():
 
 
 def test_aux_gradient_reaches_the_stem():
-    """Task 5.6: the stem's gradient is the main loss's plus 0.3 times the auxiliary loss's (slide "GoogLeNet (7)")"""
+    """Task 5.6: the stem's gradient is the main loss's plus
+    0.3 times the auxiliary loss's (slide "GoogLeNet (7)")"""
     model = lab.MiniGoogLeNet()
     x, target = sn.randn(4, 1, 8, 8), sn.tensor(np.array([1, 3, 5, 7]))
     logits, aux = model(x)
@@ -188,7 +191,8 @@ def test_aux_gradient_reaches_the_stem():
 
 
 def test_mini_googlenet_learns_digits():
-    """Task 5.6: MiniGoogLeNet trained with googlenet_loss starts fitting 8 digits (20 Adam steps)"""
+    """Task 5.6: MiniGoogLeNet trained with googlenet_loss
+    starts fitting 8 digits (20 Adam steps)"""
     sn.manual_seed(0)
     images, labels = digits("train").arrays
     images, labels = sn.tensor(images[:8]), sn.tensor(labels[:8])

@@ -47,10 +47,11 @@ class BasicBlock(nn.Module):
     Attributes: ``conv1``, ``bn1``, ``conv2``, ``bn2``, and ``shortcut``:
 
     * ``residual=False``: a plain block, ``shortcut = None`` and nothing is added;
-    * ``residual=True`` and the shape is kept (stride 1, in_channels == channels): ``shortcut = None``
-      and x itself is added (the identity shortcut);
+    * ``residual=True`` and the shape is kept (stride 1, in_channels == channels):
+      ``shortcut = None`` and x itself is added (the identity shortcut);
     * ``residual=True`` and the shape changes: ``shortcut = nn.Sequential(conv1x1(in, channels,
-      stride), BatchNorm2d(channels))``, a projection that makes x the shape of F(x) (the paper's option B).
+      stride),
+      BatchNorm2d(channels))``, a projection that makes x the shape of F(x) (the paper's option B).
 
     (N, in_channels, H, W) -> (N, channels, H / stride, W / stride).
     """
@@ -73,7 +74,8 @@ class BasicBlock(nn.Module):
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
-        # HINT: F(x) = bn2(conv2(relu(bn1(conv1(x))))); then y = relu(F(x) + shortcut(x)) or relu(F(x)).
+        # HINT: F(x) = bn2(conv2(relu(bn1(conv1(x)))));
+        # then y = relu(F(x) + shortcut(x)) or relu(F(x)).
         ### BEGIN SOLUTION
         out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))  # F(x)
         if self.residual:
@@ -88,11 +90,11 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """conv1x1 (reduce to ``channels``) - BN - ReLU - conv3x3(stride) - BN - ReLU - conv1x1 (expand to
-    4 * channels) - BN, plus the shortcut, then ReLU. ResNet-50/101/152's block.
+    """conv1x1 (reduce to ``channels``) - BN - ReLU - conv3x3(stride) - BN - ReLU - conv1x1
+    (expand to 4 * channels) - BN, plus the shortcut, then ReLU. ResNet-50/101/152's block.
 
-    Attributes ``conv1``, ``bn1``, ``conv2``, ``bn2``, ``conv3``, ``bn3``, ``shortcut`` (a projection as in
-    BasicBlock when stride != 1 or in_channels != 4 * channels, else None).
+    Attributes ``conv1``, ``bn1``, ``conv2``, ``bn2``, ``conv3``, ``bn3``, ``shortcut``
+    (a projection as in BasicBlock when stride != 1 or in_channels != 4 * channels, else None).
 
     (N, in_channels, H, W) -> (N, 4 * channels, H / stride, W / stride).
     """
@@ -168,7 +170,8 @@ def train(
     batch_size: int = 32,
     seed: int = 0,
 ) -> list[float]:
-    """Train ``model`` with SGD (momentum 0.9, weight decay 1e-4) on random batches; return every step's loss.
+    """Train ``model`` with SGD (momentum 0.9, weight decay 1e-4)
+    on random batches; return every step's loss.
 
     Parameters
     ----------
@@ -204,8 +207,9 @@ def train(
 def degradation_experiment(
     depths: tuple[int, ...] = (1, 4, 8), steps: int = 400, seed: int = 0, width: int = 8
 ) -> dict[str, list[float]]:
-    """Train a plain and a residual network for every ``blocks`` in ``depths``, from the same seed, and
-    print the training loss of each (mean of the last 50 steps); return every run's loss curve."""
+    """Train a plain and a residual network for every ``blocks`` in ``depths``, from the same seed,
+    and print the training loss of each (mean of the last 50 steps); return every run's loss
+    curve."""
     from scratchnet.data import digits
 
     images, labels = digits("train").arrays

@@ -11,8 +11,8 @@ from scratchnet.nn import functional as F
 # Points per task: the score is POINTS[task] x the share of that task's checks that pass.
 POINTS = {"8.1": 8, "8.2": 7, "8.3": 5}
 
-# SE-ResNet-50's parameters per reduction ratio r, counted with the FC biases (scratchnet/models/senet.py),
-# and the lecture's table (slide "Attentions (5)"), in millions.
+# SE-ResNet-50's parameters per reduction ratio r, counted with the FC biases
+# (scratchnet/models/senet.py), and the lecture's table (slide "Attentions (5)"), in millions.
 SE_RESNET50 = {
     2: (45_699_240, 45.7),
     4: (35_635_688, 35.7),
@@ -40,7 +40,8 @@ def test_se_block_shapes():
 
 
 def test_se_block_formula():
-    """Task 8.1: x~_c = s_c * u_c with s = sigmoid(W2 relu(W1 z + b1) + b2), z the per-channel mean"""
+    """Task 8.1: x~_c = s_c * u_c
+    with s = sigmoid(W2 relu(W1 z + b1) + b2), z the per-channel mean"""
     block = lab.SEBlock(6, reduction=2)
     u = sn.randn(3, 6, 4, 4)
     z = u.numpy().mean(axis=(2, 3))  # (N, C)
@@ -64,7 +65,8 @@ def test_se_block_zero_weights_halve():
 
 
 def test_se_block_gradcheck():
-    """Task 8.1: the SE block's gradient (u feeds both the squeeze and the scale) passes gradcheck"""
+    """Task 8.1: the SE block's gradient
+    (u feeds both the squeeze and the scale) passes gradcheck"""
     block = lab.SEBlock(4, reduction=2).double()
     u = sn.tensor(np.random.default_rng(0).standard_normal((2, 4, 3, 3)), requires_grad=True)
     expect_gradcheck(block, [u], "SEBlock(4, 2) backward", names=("u",))
@@ -82,7 +84,8 @@ def test_se_params():
 
 @pytest.mark.parametrize("reduction", sorted(SE_RESNET50))
 def test_se_resnet50_params(reduction):
-    """Task 8.2: se_resnet50_params(r) = scratchnet's SE-ResNet-50 count, within 0.1M of the lecture's table"""
+    """Task 8.2: se_resnet50_params(r) = scratchnet's
+    SE-ResNet-50 count, within 0.1M of the lecture's table"""
     exact, slide = SE_RESNET50[reduction]
     got = lab.se_resnet50_params(reduction)
     expect_equal(got, exact, f"se_resnet50_params({reduction})")
