@@ -115,7 +115,7 @@ class TensorMethods:
     __imul__ = mul_
     __itruediv__ = div_
 
-    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Clip this tensor to [min, max], in place."""
         return apply_inplace(self, "clamp_", elementwise.clamp, min, max)
 
@@ -292,7 +292,7 @@ class TensorMethods:
     def relu(self) -> Tensor:
         return elementwise.relu(self)
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
         return elementwise.clamp(self, min, max)
 
     clip = clamp
@@ -388,11 +388,11 @@ class TensorMethods:
     # PyTorch's other spellings of what the methods above do, so that code written for torch runs
     # unchanged: NumPy's ``axis``/``keepdims`` names, torch's type strings, ``eq``, ``t``, ...
 
-    sum = accepts_numpy_names(sum)  # noqa: A003 (x.sum(axis=1, keepdims=True), as torch accepts)
+    sum = accepts_numpy_names(sum)  # x.sum(axis=1, keepdims=True), as torch accepts
     mean = accepts_numpy_names(mean)
     var = accepts_numpy_names(var)
-    max = accepts_numpy_names(max)  # noqa: A003
-    min = accepts_numpy_names(min)  # noqa: A003
+    max = accepts_numpy_names(max)
+    min = accepts_numpy_names(min)
     amax = accepts_numpy_names(amax)
     amin = accepts_numpy_names(amin)
     argmax = accepts_numpy_names(argmax)
@@ -549,7 +549,7 @@ class TensorMethods:
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
         return sort_ops.topk(self, k, dim, largest, sorted)
 
     def sin(self) -> Tensor:
