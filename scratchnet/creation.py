@@ -50,7 +50,9 @@ def tensor(
     list must be rectangular: ``[[1, 2], [3]]`` is refused, naming the first row that differs.
     """
     try:
-        array = _to_array(data.array if isinstance(data, Tensor) else data)
+        # Python floats are read at full precision when a dtype is asked for, then cast to it.
+        float_dtype = DEFAULT_FLOAT if dtype is None else np.float64
+        array = _to_array(data.array if isinstance(data, Tensor) else data, float_dtype)
     except ValueError:
         ragged = _ragged_row(data)
         if ragged is None:

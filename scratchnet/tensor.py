@@ -303,11 +303,12 @@ class Tensor:
 # ---------------------------------------------------------------------- making tensors
 
 
-def _to_array(data: Any) -> Array:
+def _to_array(data: Any, float_dtype: Any = DEFAULT_FLOAT) -> Array:
     """Turn Python numbers, lists, NumPy scalars and arrays into an array.
 
-    Python floats (and lists of them) become float32, PyTorch's default; an array or NumPy scalar
-    keeps its dtype, as in ``torch.tensor(np.array(...))``.
+    Python floats (and lists of them) become ``float_dtype``: float32, PyTorch's default, unless
+    the caller asked for a dtype (``tensor([0.1], dtype=float64)`` must not pass through float32);
+    an array or NumPy scalar keeps its dtype, as in ``torch.tensor(np.array(...))``.
     """
     if isinstance(data, Tensor):
         return data.array
@@ -325,7 +326,7 @@ def _to_array(data: Any) -> Array:
             f"(NumPy dtype {array.dtype})"
         )
     if array.dtype == np.float64:
-        array = array.astype(DEFAULT_FLOAT)
+        array = array.astype(float_dtype, copy=False)
     return array
 
 
