@@ -38,9 +38,8 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
 @threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
 def _relu_backward(gy, y, gx):
     for k in prange(gy.size):
-        gx[k] = (
-            0 if y[k] <= 0 else gy[k]
-        )  # a NaN output is not <= 0: its gradient passes, as in PyTorch
+        # A NaN output is not <= 0: its gradient passes, as in PyTorch.
+        gx[k] = 0 if y[k] <= 0 else gy[k]
 
 
 def relu_backward(gy: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -52,5 +51,5 @@ def relu_backward(gy: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:
-    """A in C order, copied only if it is not (np.ascontiguousarray would also turn shape () into (1,))."""
+    """A in C order, copied only if it is not (np.ascontiguousarray turns shape () into (1,))."""
     return a if a.flags.c_contiguous else a.copy(order="C")
