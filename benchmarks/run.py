@@ -32,9 +32,10 @@ timing, because the malloc setting it needs would slow the timed calls down (see
 quick or local run never overwrites it unless given ``--out benchmarks/results``.
 
 On a machine where another program holds a core, two OpenBLAS threads wait for each other and
-matrix products slow down 2-10x at random; one thread per library gives steadier numbers:
+matrix products slow down 2-10x at random; one thread per library, and its CPU time rather than
+the wall time, give steadier numbers:
 
-    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks --quick
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks --quick --cpu-time
 """
 
 from __future__ import annotations
@@ -495,11 +496,11 @@ def dispatch_benchmarks(torch, dezero):
 
 
 # --------------------------------------------------------------------------------- the run
-def measure(section, name, label, cases, rounds):
+def measure(section, name, label, cases, rounds, clock=time.perf_counter):
     """Rows (one per op of the cases): medians per path, paired ratios with their range over
     rounds, and the median minor page faults per call of each path."""
     faults: dict = {}
-    times = interleaved(cases, rounds, faults=faults)
+    times = interleaved(cases, rounds, clock=clock, faults=faults)
     rows = []
     for op in dict.fromkeys(op for op, _ in cases):
         get = lambda path, op=op: times.get((op, path))  # noqa: E731
@@ -627,6 +628,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--rounds", type=int, default=None, help="per case (default 5, quick 2)")
     parser.add_argument("--runs", type=int, default=1, help="whole runs: ranges over them")
     parser.add_argument("--only", default="ops,train,infer,dispatch", help="sections, by commas")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="CPU time of the process instead of wall time (with one thread per library: steady "
+        "on a busy machine)",
+    )
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-dezero", action="store_true")
@@ -661,18 +668,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "runs": args.runs,
         "mmap threshold": f"{threshold:g} MiB" if threshold else "glibc default",
         "pause_ms": _timing.PAUSE_S * 1e3,
+        "clock": "CPU time (process_time)" if args.cpu_time else "wall (perf_counter)",
         "spin_ms": spin_times(torch),
     }
     print(", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
     sections = args.only.split(",")
     started = time.perf_counter()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     runs: list[list[dict]] = []
     for _ in range(args.runs):
         rows: list[dict] = []
         for section, name, label, cases, _ in all_benchmarks(
             sections, torch, dezero, args.quick, reference
         ):
-            rows += measure(section, name, label, cases, rounds)
+            rows += measure(section, name, label, cases, rounds, clock)
             if section != "dispatch":
                 print(format_row(rows[-1]), flush=True)
         runs.append(rows)
