@@ -544,14 +544,17 @@ def merge_runs(runs: list[list[dict]]) -> list[dict]:
 def add_step_memory(rows: list[dict], torch, quick: bool) -> None:
     """Peak memory of a training step per library, each in a fresh process (benchmarks/memory.py).
 
-    Quick runs measure ResNet-20 only.
+    Quick runs measure ResNet-20 only. The children use this process's thread count.
     """
+    import numba
+
+    threads = numba.get_num_threads()
     for row in rows:
         if row["section"] != "train" or (quick and row["name"] != "resnet20"):
             continue
-        row["fast step MiB"] = peak_step_memory("scratchnet", row["name"])
+        row["fast step MiB"] = peak_step_memory("scratchnet", row["name"], threads=threads)
         if torch is not None:
-            row["torch step MiB"] = peak_step_memory("torch", row["name"])
+            row["torch step MiB"] = peak_step_memory("torch", row["name"], threads=threads)
 
 
 def epoch_minutes(step_seconds: float) -> float:
