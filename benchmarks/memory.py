@@ -5,11 +5,13 @@
 
 The child process builds the network (``benchmarks.models``), runs one untimed step on a batch of
 2 (first-call work: kernels loaded from Numba's cache, the optimizer's state), then reads its
-resident set, runs ``--steps`` training steps at the benchmark's batch size, and reads the
-high-water mark of its resident set (``getrusage``'s ``ru_maxrss``, which Linux keeps per
-process). The growth between the two is what a training step needs on top of the model and the
-data: activations, gradients and temporaries, whichever library allocated them (tracemalloc
-would see NumPy's arrays but not PyTorch's). A fresh process per library keeps one library's
+resident set, resets its high-water mark (``/proc/self/clear_refs``), runs ``--steps`` training
+steps at the benchmark's batch size, and reads the high-water mark (``VmHWM``). The growth
+between the two is what a training step needs on top of the model and the data: activations,
+gradients and temporaries, whichever library allocated them (tracemalloc would see NumPy's
+arrays but not PyTorch's). Not ``getrusage``'s ``ru_maxrss``: Linux carries it over from the
+parent through fork and exec, so a child of the (large) benchmark process would report the
+parent's size. A fresh process per library keeps one library's
 freed-but-kept heap from hiding the other's growth; the scratchnet child never imports torch.
 """
 
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +28,10 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parents[1]  # where ``-m benchmarks.memory`` imports from
 
 
-def resident_kib() -> int:
-    """The process's resident set now (Linux ``/proc``), in KiB."""
+def status_kib(field: str) -> int:
+    """A field of ``/proc/self/status`` in KiB: VmRSS (resident now), VmHWM (its peak)."""
     with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
 
 
 def measure(library: str, name: str, steps: int, threads: int) -> dict:
@@ -61,10 +62,12 @@ def measure(library: str, name: str, steps: int, threads: int) -> dict:
     make(small, rng.integers(0, 10, 2))()  # first-call work, on a batch of 2
     x = rng.standard_normal(shape, dtype=np.float32)
     step = make(x, rng.integers(0, 10, shape[0]))
-    before = resident_kib()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current resident set
+    before = status_kib("VmRSS")
     for _ in range(steps):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = status_kib("VmHWM")
     return {"resident MiB": before / 1024, "peak growth MiB": (peak - before) / 1024}
 
 
