@@ -6,7 +6,9 @@ logits (not as log(softmax(x))) is both stable for huge logits and gives the fam
 
     dL/dlogits = softmax(logits) - target distribution    (divided by N for the mean),
 
-which is also why label smoothing is one line: it only changes the target distribution.
+which is also why label smoothing is one line: it only changes the target distribution. The
+plain case (integer targets, no class weights, no smoothing) has its own Function,
+``CrossEntropyFunction``, with exactly that gradient; ``WeightedNllFunction`` serves the rest.
 
 Every loss takes ``reduction``: "mean" (the default), "sum", or "none" (one loss per element).
 Options after ``weight`` are keyword-only, so PyTorch's legacy positional arguments
@@ -69,7 +71,8 @@ class CrossEntropyFunction(Function):
     No class weights and no label smoothing (those take ``WeightedNllFunction``), so the target
     distribution is one-hot and the gradient is the famous softmax - one_hot. Forward saves the
     softmax, which is all that backward needs besides the targets. The Numba siblings in
-    ``scratchnet.kernels.numba_loss`` make one pass over the logits for each direction.
+    ``scratchnet.kernels.numba_loss`` compute both into one array, row by row, with no one-hot
+    array and no temporaries.
     """
 
     def __init__(self, target: Array, ignore_index: int, reduction: str, divisor: Any) -> None:
