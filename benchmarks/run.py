@@ -531,7 +531,7 @@ def merge_runs(runs: list[list[dict]]) -> list[dict]:
         row = dict(same[0])
         for key in row:
             values = [r[key] for r in same]
-            if isinstance(row[key], float) and not key.endswith("range"):
+            if isinstance(row[key], int | float) and not key.endswith("range"):
                 row[key] = median(values)
         for key in RATIOS:
             finite = [r[key] for r in same if r[key] == r[key]]
