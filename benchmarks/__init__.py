@@ -1,4 +1,4 @@
-"""Benchmarks: scratchnet against PyTorch, the matrix-product floor and DeZero, as medians and ratios.
+"""Benchmarks: scratchnet against PyTorch, the matrix-product floor and DeZero: medians, ratios.
 
 ``python -m benchmarks`` runs the whole suite (``run.py``; ``--quick`` for a short run); the
 torch twins of the networks are in ``models.py``; ``python -m benchmarks.conv`` is the detailed

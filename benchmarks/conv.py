@@ -1,4 +1,4 @@
-"""Convolution, max pooling and batch norm on the lecture's layer shapes: scratchnet vs the floor vs PyTorch.
+"""Conv, max pooling and batch norm on the lecture's layer shapes: scratchnet, the floor, PyTorch.
 
 For each layer (input shape -> output channels, kernel, stride, padding) it times, interleaved:
 
@@ -136,9 +136,8 @@ def conv_cases(layer, torch, with_reference: bool):
 def pool_and_norm_cases(layer, shape, torch, with_reference: bool):
     """{(op, path): callable} for max pooling and batch norm on the conv's output shape."""
     rng = np.random.default_rng(1)
-    pool = (
-        (3, 2, 1) if layer[2] == 7 else (2, 2, 0)
-    )  # ResNet's stem pool after the 7x7, else VGG's 2x2
+    # ResNet's stem pool after the 7x7, else VGG's 2x2.
+    pool = (3, 2, 1) if layer[2] == 7 else (2, 2, 0)
     y_data = rng.standard_normal(shape, dtype=np.float32)
     y = sn.tensor(y_data, requires_grad=True)
     g_pool = rng.standard_normal(max_pool2d(y, *pool).shape, dtype=np.float32)
@@ -255,13 +254,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = "| layer | op | fast ms | reference ms | floor ms | torch ms | fast/torch | fast/floor | ref/torch |"
+    header = (
+        "| layer | op | fast ms | reference ms | floor ms | torch ms "
+        "| fast/torch | fast/floor | ref/torch |"
+    )
     print(header)
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
-            f"| {r['layer']} | {r['op']} | {ms(r['fast'])} | {ms(r['reference'])} | {ms(r['floor'])} | "
-            f"{ms(r['torch'])} | {ratio(r['fast/torch'])} | {ratio(r['fast/floor'])} | {ratio(r['ref/torch'])} |"
+            f"| {r['layer']} | {r['op']} | {ms(r['fast'])} | {ms(r['reference'])} | "
+            f"{ms(r['floor'])} | {ms(r['torch'])} | {ratio(r['fast/torch'])} | "
+            f"{ratio(r['fast/floor'])} | {ratio(r['ref/torch'])} |"
         )
     for op in dict.fromkeys(r["op"] for r in rows):
         mine = [r for r in rows if r["op"] == op]
@@ -270,8 +273,8 @@ def print_table(rows: list[dict]) -> None:
             for key in ("fast/torch", "fast/floor", "ref/torch")
         }
         print(
-            f"| **geometric mean** | {op} | | | | | {ratio(means['fast/torch'])} | {ratio(means['fast/floor'])} | "
-            f"{ratio(means['ref/torch'])} |"
+            f"| **geometric mean** | {op} | | | | | {ratio(means['fast/torch'])} | "
+            f"{ratio(means['fast/floor'])} | {ratio(means['ref/torch'])} |"
         )
 
 

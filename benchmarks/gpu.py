@@ -20,9 +20,9 @@ Precision is matched both ways, and both are reported, each in its own subproces
 
 Every timing is bracketed by ``synchronize()`` on the GPU; the tables give medians (ms), the median
 of the per-round ratios scratchnet / PyTorch, and the peak GPU memory of each library during one
-call or step (PyTorch's ``max_memory_allocated``; scratchnet's ``scratchnet.cuda.max_memory_allocated``,
-measured by a CuPy memory hook after the timings, so the hook costs no time); memory is given for
-forward + backward, with only that case's tensors alive.
+call or step (PyTorch's ``max_memory_allocated``; scratchnet's
+``scratchnet.cuda.max_memory_allocated``, measured by a CuPy memory hook after the timings, so the
+hook costs no time); memory is given for forward + backward, with only that case's tensors alive.
 
 scratchnet's ``conv2d`` builds its column matrix a few images at a time into a buffer of
 ``scratchnet.ops.conv.GPU_COLUMN_BUFFER_BYTES`` on the GPU (1 GiB by default; 8 MiB on the CPU);
@@ -131,7 +131,7 @@ def torch_resnet50(torch):
     return ResNet50()
 
 
-# --------------------------------------------------------------------------- one precision, in a worker
+# ------------------------------------------------------------------- one precision, in a worker
 
 
 def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
@@ -329,7 +329,7 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
     del steps, first_losses
     release()
 
-    # ----------------------------------------------------------------- peak memory, after all timings
+    # --------------------------------------------------------- peak memory, after all timings
     def peaks(sn_fn, torch_fn) -> tuple[float, float]:
         """Peak MiB in use during one call of each (after a first, unmeasured call of each)."""
         sn_fn()
@@ -375,8 +375,8 @@ def markdown(results: list[dict]) -> str:
             f"CUPY_TF32={info['CUPY_TF32'] or 'unset'}, {info['rounds']} interleaved rounds, "
             f"scratchnet column buffer {info['column_buffer_mb']:.0f} MiB.",
             "",
-            "| layer | batch | op | scratchnet ms | torch ms | cuBLAS floor ms | scratchnet / torch "
-            "| scratchnet / floor | scratchnet peak MiB | torch peak MiB |",
+            "| layer | batch | op | scratchnet ms | torch ms | cuBLAS floor ms "
+            "| scratchnet / torch | scratchnet / floor | scratchnet peak MiB | torch peak MiB |",
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in result["conv"]:
@@ -386,8 +386,9 @@ def markdown(results: list[dict]) -> str:
                 else "- | -"
             )
             lines.append(
-                f"| {r['layer']} | {r['N']} | {r['op']} | {r['scratchnet_ms']:.2f} | {r['torch_ms']:.2f} | "
-                f"{r['floor_ms']:.2f} | {r['ratio']:.2f}x | {r['floor_ratio']:.2f}x | {memory} |"
+                f"| {r['layer']} | {r['N']} | {r['op']} | {r['scratchnet_ms']:.2f} | "
+                f"{r['torch_ms']:.2f} | {r['floor_ms']:.2f} | {r['ratio']:.2f}x | "
+                f"{r['floor_ratio']:.2f}x | {memory} |"
             )
         for op in ("fwd", "fwd+bwd"):
             ratios = [r["ratio"] for r in result["conv"] if r["op"] == op]
@@ -400,8 +401,8 @@ def markdown(results: list[dict]) -> str:
             "| ResNet-50 training step, batch 32 | scratchnet ms | torch ms | scratchnet / torch "
             "| scratchnet peak MiB | torch peak MiB | first loss (scratchnet, torch) |",
             "|---|---:|---:|---:|---:|---:|---|",
-            f"| SGD, momentum 0.9 | {m['scratchnet_ms']:.1f} | {m['torch_ms']:.1f} | {m['ratio']:.2f}x | "
-            f"{m['scratchnet_peak_mib']:.0f} | {m['torch_peak_mib']:.0f} | "
+            f"| SGD, momentum 0.9 | {m['scratchnet_ms']:.1f} | {m['torch_ms']:.1f} | "
+            f"{m['ratio']:.2f}x | {m['scratchnet_peak_mib']:.0f} | {m['torch_peak_mib']:.0f} | "
             f"{m['first_loss_scratchnet']:.4f}, {m['first_loss_torch']:.4f} |",
             "",
         ]
@@ -418,9 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds for each precision's subprocess"
     )
-    parser.add_argument(
-        "--worker", help=argparse.SUPPRESS
-    )  # internal: write this precision's JSON here
+    # Internal: the worker writes this precision's JSON here.
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:

@@ -1,8 +1,9 @@
-"""The benchmark suite: scratchnet vs PyTorch CPU, the matrix-product floor, DeZero, its reference path.
+"""The benchmark suite: scratchnet vs PyTorch CPU, the matrix-product floor, DeZero, the reference.
 
-    python -m benchmarks              # all sections, about 5 minutes on 2 cores
-    python -m benchmarks --quick      # 2 rounds, fewer shapes, no reference path: 1-2 minutes
+    python -m benchmarks              # all sections, about 6 minutes on 2 cores
+    python -m benchmarks --quick      # 2 rounds, fewer shapes, no reference path: 2-3 minutes
     python -m benchmarks --only ops,train --out /tmp/bench
+    python -m benchmarks --only train --runs 3    # ratio ranges over 3 whole runs
 
 Sections:
 
@@ -10,32 +11,38 @@ Sections:
   linear, softmax cross-entropy; each forward (under no_grad) and forward + backward (with a random
   upstream gradient). Convolutions are also compared with their matrix products alone ("floor").
 * ``train``: one SGD step (momentum 0.9: forward, cross-entropy, backward, update) of the small
-  CNN (64x1x28x28), ResNet-20 (64x3x32x32) and VGG-11-BN (16x3x64x64).
-* ``infer``: VGG16 and ResNet-50, 1x3x224x224, eval mode, no_grad.
+  CNN (64x1x28x28), ResNet-20 (64x3x32x32) and VGG-11-BN (16x3x64x64; its torch twin comes from
+  torchvision, when it imports). From the ResNet-20 step: a CIFAR-10 epoch estimate (50,000
+  images / batch 64 x the median step), and the peak memory of a step, each library alone in a
+  fresh process (``benchmarks/memory.py``).
+* ``infer``: VGG16 and ResNet-50, 1x3x224x224, eval mode, no_grad (torch twins from torchvision).
 * ``dispatch``: a chain of 1,000 ``x = x + 1.0`` on a 4-element tensor that requires grad; the
   time per op, forward only (the graph is recorded) and forward + backward.
 
-Every case runs each library once per round, in a rotating order, after a pause (see
-``_timing.py``); the table shows medians and the medians of the per-round ratios. The torch twin of
-each network has the same weights (``benchmarks/models.py``) and uses the same thread count as
-Numba. Peak memory is the growth of the process's peak resident set (VmHWM, reset through
-``/proc/self/clear_refs``) during one call: it counts NumPy's and PyTorch's allocations alike. It
-is measured in a second pass, after every timing, because the malloc setting it needs would slow
-the timed calls down (see ``measure_memory``).
-Results go to ``latest.md`` and ``latest.json`` in ``./benchmark-results/`` (ignored by git; or
-``--out``). The committed ``benchmarks/results/`` holds the published run: a quick or local run never
-overwrites it unless given ``--out benchmarks/results``.
+Every case runs each library once per round, in a rotating order, each timed call after a pause
+and an untimed warm call (the fair clock of ``_timing.py``); the table shows medians, the medians
+of the per-round ratios with their range (over rounds, or over runs with ``--runs``), and the
+minor page faults per call. The torch twin of each network has the same weights
+(``benchmarks/models.py``) and uses the same thread count as Numba. Peak memory is the growth of
+the process's peak resident set (VmHWM, reset through ``/proc/self/clear_refs``) during one call:
+it counts NumPy's and PyTorch's allocations alike. It is measured in a second pass, after every
+timing, because the malloc setting it needs would slow the timed calls down (see
+``measure_memory``). Results go to ``latest.md`` and ``latest.json`` in ``./benchmark-results/``
+(ignored by git; or ``--out``). The committed ``benchmarks/results/`` holds the published run: a
+quick or local run never overwrites it unless given ``--out benchmarks/results``.
 
 On a machine where another program holds a core, two OpenBLAS threads wait for each other and
-matrix products slow down 2-10x at random; one thread per library gives steadier numbers:
+matrix products slow down 2-10x at random; one thread per library, and its CPU time rather than
+the wall time, give steadier numbers:
 
-    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks --quick
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks --quick --cpu-time
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -44,8 +51,9 @@ import numpy as np
 
 import scratchnet as sn
 from benchmarks import _timing
-from benchmarks._timing import geometric_mean, interleaved, median, paired_ratio
+from benchmarks._timing import geometric_mean, interleaved, median, paired_ratios
 from benchmarks.conv import LAYERS, layer_name, optional_torch
+from benchmarks.memory import peak_step_memory
 from benchmarks.models import pair
 from scratchnet import backend
 from scratchnet.nn import functional as F
@@ -57,6 +65,7 @@ RATIOS = {
     "fast/dezero": ("fast", "dezero"),
     "ref/torch": ("reference", "torch"),
 }
+CIFAR_IMAGES, CIFAR_BATCH = 50_000, 64  # a CIFAR-10 epoch at the ResNet-20 row's batch size
 
 
 # ----------------------------------------------------------------------------------- memory
@@ -72,7 +81,7 @@ def _glibc():
 
 
 def set_mmap_threshold(size: int) -> bool:
-    """Ask glibc to serve allocations below ``size`` bytes from its heap (``mallopt(M_MMAP_THRESHOLD)``).
+    """Ask glibc to serve allocations below ``size`` bytes from its heap (``M_MMAP_THRESHOLD``).
 
     By default glibc moves this threshold between 128 KiB and 32 MiB as blocks are freed; an
     array above it gets fresh pages from the kernel on every allocation, and each page costs a
@@ -94,7 +103,7 @@ def fix_malloc_threshold() -> None:
 
 
 def peak_rss_growth(fn) -> float:
-    """Bytes by which the process's peak resident set grows during ``fn()`` (Linux; NaN elsewhere).
+    """Bytes by which the process's peak resident set grows during ``fn()`` (Linux; else NaN).
 
     Free memory that glibc still holds (from the timed calls before) is handed back first, so that
     ``fn`` reusing it shows up as growth too.
@@ -203,7 +212,7 @@ def op_pair(sn_fn, torch_fn, arrays, torch, dz_fn=None, dezero=None, reference=T
 
 
 def conv_floor(N, C, OC, k, OH, OW):
-    """The matrix products of an im2col convolution on preallocated arrays: (forward, forward+backward)."""
+    """An im2col convolution's matrix products on preallocated arrays: (fwd, fwd+bwd) callables."""
     rng = np.random.default_rng(0)
     R, P = C * k * k, N * OH * OW
     col, w_rows, g_rows = (
@@ -253,9 +262,8 @@ def ops_benchmarks(torch, dezero, quick: bool, reference: bool):
             ),
         )
         y = rng.standard_normal((N, OC, OH, OW), dtype=np.float32)
-        pool = (
-            (3, 2, 1) if k == 7 else (2, 2, 0)
-        )  # ResNet's stem pool after the 7x7, else VGG's 2x2
+        # ResNet's stem pool after the 7x7, else VGG's 2x2.
+        pool = (3, 2, 1) if k == 7 else (2, 2, 0)
         label = f"({N},{OC},{OH},{OW}) {pool[0]}x{pool[0]}/{pool[1]}"
         yield (
             "max_pool2d",
@@ -401,17 +409,13 @@ def torch_sgd_step(torch, model, x, target):
 def dezero_small_cnn_step(dezero, mine, x, target):
     """The small CNN in DeZero (its own Conv2d, pooling, Linear), with scratchnet's weights."""
     L, dF = dezero.layers, dezero.functions
-    weights = [
-        np.array(p.data) for p in mine.parameters()
-    ]  # conv1 W, b, conv2 W, b, fc1 W, b, fc2 W, b
+    weights = [np.array(p.array) for p in mine.parameters()]  # conv1 W, b, conv2 W, b, fc1 ...
 
     class SmallCNN(dezero.Model):
         def __init__(self):
             super().__init__()
-            self.conv1, self.conv2 = (
-                L.Conv2d(32, 3, 1, 1, in_channels=1),
-                L.Conv2d(64, 3, 1, 1, in_channels=32),
-            )
+            self.conv1 = L.Conv2d(32, 3, 1, 1, in_channels=1)
+            self.conv2 = L.Conv2d(64, 3, 1, 1, in_channels=32)
             self.fc1, self.fc2 = L.Linear(128, in_size=64 * 7 * 7), L.Linear(10, in_size=128)
 
         def forward(self, x):
@@ -492,17 +496,24 @@ def dispatch_benchmarks(torch, dezero):
 
 
 # --------------------------------------------------------------------------------- the run
-def measure(section, name, label, cases, rounds):
-    """Rows (one per op of the cases) with medians per path and paired ratios."""
-    times = interleaved(cases, rounds)
+def measure(section, name, label, cases, rounds, clock=time.perf_counter):
+    """Rows (one per op of the cases): medians per path, paired ratios with their range over
+    rounds, and the median minor page faults per call of each path."""
+    faults: dict = {}
+    times = interleaved(cases, rounds, clock=clock, faults=faults)
     rows = []
     for op in dict.fromkeys(op for op, _ in cases):
         get = lambda path, op=op: times.get((op, path))  # noqa: E731
         row = {"section": section, "name": name, "shape": label, "op": op}
         for path in PATHS:
             row[path] = median(get(path)) if get(path) else float("nan")
+            if (op, path) in faults:
+                row[f"{path} faults"] = median(faults[(op, path)])
         for key, (a, b) in RATIOS.items():
-            row[key] = paired_ratio(get(a), get(b)) if get(a) and get(b) else float("nan")
+            both = get(a) and get(b)
+            ratios = paired_ratios(get(a), get(b)) if both else [float("nan")]
+            row[key] = median(ratios)
+            row[f"{key} range"] = (min(ratios), max(ratios))
         if section == "dispatch":
             for path in PATHS:
                 row[path] = row[path] / 1000  # per op
@@ -510,29 +521,67 @@ def measure(section, name, label, cases, rounds):
     return rows
 
 
+def merge_runs(runs: list[list[dict]]) -> list[dict]:
+    """One row per case from several whole runs: the median over runs of each median and ratio,
+    and each ratio's range over the runs (one run: its range over rounds, as measured)."""
+    if len(runs) == 1:
+        return runs[0]
+    merged = []
+    for same in zip(*runs, strict=True):
+        row = dict(same[0])
+        for key in row:
+            values = [r[key] for r in same]
+            if isinstance(row[key], int | float) and not key.endswith("range"):
+                row[key] = median(values)
+        for key in RATIOS:
+            finite = [r[key] for r in same if r[key] == r[key]]
+            row[f"{key} range"] = (min(finite), max(finite)) if finite else (math.nan, math.nan)
+        row["runs"] = len(runs)
+        merged.append(row)
+    return merged
+
+
+def add_step_memory(rows: list[dict], torch, quick: bool) -> None:
+    """Peak memory of a training step per library, each in a fresh process (benchmarks/memory.py).
+
+    Quick runs measure ResNet-20 only. The children use this process's thread count.
+    """
+    import numba
+
+    threads = numba.get_num_threads()
+    for row in rows:
+        if row["section"] != "train" or (quick and row["name"] != "resnet20"):
+            continue
+        row["fast step MiB"] = peak_step_memory("scratchnet", row["name"], threads=threads)
+        if torch is not None:
+            row["torch step MiB"] = peak_step_memory("torch", row["name"], threads=threads)
+
+
+def epoch_minutes(step_seconds: float) -> float:
+    """Minutes for a CIFAR-10 epoch (50,000 images, batches of 64) at ``step_seconds`` a step."""
+    return CIFAR_IMAGES / CIFAR_BATCH * step_seconds / 60
+
+
 def measure_memory(rows, section, name, label, cases, memory_ops) -> None:
-    """Add the peak-memory growth of one call of each ``memory_ops`` case to its row, after a warm-up call.
+    """Add the peak-memory growth of one call of each ``memory_ops`` case to its row (after a
+    warm-up call).
 
     Run after all the timings, once ``fix_malloc_threshold`` has made the resident set track what
     is in use: that setting also makes every large allocation fresh pages from the kernel, whose
     page faults would inflate the times of whichever library allocates more.
     """
     for op in memory_ops:
-        row = next(
-            r
-            for r in rows
-            if (r["section"], r["name"], r["shape"], r["op"]) == (section, name, label, op)
-        )
+        key = (section, name, label, op)
+        row = next(r for r in rows if (r["section"], r["name"], r["shape"], r["op"]) == key)
         for path in ("fast", "torch"):
             if (op, path) in cases:
-                cases[
-                    (op, path)
-                ]()  # warm-up: first-call allocations (optimizer state, compiled kernels)
-                row[f"{path} peak MiB"] = peak_rss_growth(cases[(op, path)]) / 2**20
+                call = cases[(op, path)]
+                call()  # warm-up: first-call allocations (optimizer state, compiled kernels)
+                row[f"{path} peak MiB"] = peak_rss_growth(call) / 2**20
 
 
 def all_benchmarks(sections, torch, dezero, quick: bool, reference: bool):
-    """Yield (section, name, shape label, cases, ops whose peak memory is measured) for the chosen sections."""
+    """Yield (section, name, shape label, cases, ops whose peak memory is measured)."""
     if "ops" in sections:
         for name, label, cases in ops_benchmarks(torch, dezero, quick, reference):
             yield "ops", name, label, cases, ("fwd+bwd",) if name == "conv2d" else ()
@@ -567,8 +616,8 @@ def machine() -> dict:
         import threadpoolctl
 
         info["blas"] = [
-            f"{p['internal_api']} {p.get('version')} ({p.get('threading_layer')}, {p['num_threads']} threads, "
-            f"{p.get('architecture')}) from {Path(p['filepath']).name}"
+            f"{p['internal_api']} {p.get('version')} ({p.get('threading_layer')}, "
+            f"{p['num_threads']} threads, {p.get('architecture')}) from {Path(p['filepath']).name}"
             for p in threadpoolctl.threadpool_info()
         ]
     except ImportError:
@@ -578,27 +627,27 @@ def machine() -> dict:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds, 3 conv layers, no ref")
+    parser.add_argument("--rounds", type=int, default=None, help="per case (default 5, quick 2)")
+    parser.add_argument("--runs", type=int, default=1, help="whole runs: ranges over them")
+    parser.add_argument("--only", default="ops,train,infer,dispatch", help="sections, by commas")
     parser.add_argument(
-        "--quick", action="store_true", help="2 rounds, 3 conv layers, no reference path"
-    )
-    parser.add_argument(
-        "--rounds", type=int, default=None, help="samples per case (default 5, quick 2)"
-    )
-    parser.add_argument(
-        "--only", default="ops,train,infer,dispatch", help="comma-separated sections"
+        "--cpu-time",
+        action="store_true",
+        help="CPU time of the process instead of wall time (with one thread per library: steady "
+        "on a busy machine)",
     )
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-dezero", action="store_true")
     # Not benchmarks/results: that folder is the committed, published run (see the docstring).
-    parser.add_argument(
-        "--out", default="benchmark-results", help="folder for latest.md and latest.json"
-    )
+    parser.add_argument("--out", default="benchmark-results", help="for latest.md and .json")
     parser.add_argument(
         "--mmap-threshold-mib",
         type=float,
         default=None,
-        help="fix glibc's mmap threshold for the timings (both libraries), e.g. 32: see docs/performance.md",
+        help="fix glibc's mmap threshold for the timings (both libraries), e.g. 32: see "
+        "docs/performance.md",
     )
     args = parser.parse_args(argv)
     if args.mmap_threshold_mib:
@@ -610,28 +659,37 @@ def main(argv: list[str] | None = None) -> list[dict]:
     dezero = None if args.no_dezero else optional_dezero()
     import numba
 
+    threshold = args.mmap_threshold_mib
     info = machine() | {
         "threads": numba.get_num_threads(),
         "numba": f"{numba.__version__} ({numba.threading_layer()} pool)",
         "fast kernels": kernels.__name__ if kernels else "none",
         "torch": torch.__version__ if torch else "not available",
+        "torchvision": _torchvision_version(torch),
         "dezero": getattr(dezero, "__version__", "available") if dezero else "not available",
         "rounds": rounds,
-        "mmap threshold": f"{args.mmap_threshold_mib:g} MiB"
-        if args.mmap_threshold_mib
-        else "glibc default",
+        "runs": args.runs,
+        "mmap threshold": f"{threshold:g} MiB" if threshold else "glibc default",
         "pause_ms": _timing.PAUSE_S * 1e3,
+        "clock": "CPU time (process_time)" if args.cpu_time else "wall (perf_counter)",
+        "spin_ms": spin_times(torch),
     }
     print(", ".join(f"{k}: {v}" for k, v in info.items()), flush=True)
     sections = args.only.split(",")
     started = time.perf_counter()
-    rows: list[dict] = []
-    for section, name, label, cases, _ in all_benchmarks(
-        sections, torch, dezero, args.quick, reference
-    ):
-        rows += measure(section, name, label, cases, rounds)
-        if section != "dispatch":
-            print(format_row(rows[-1]), flush=True)
+    clock = time.process_time if args.cpu_time else time.perf_counter
+    runs: list[list[dict]] = []
+    for _ in range(args.runs):
+        rows: list[dict] = []
+        for section, name, label, cases, _ in all_benchmarks(
+            sections, torch, dezero, args.quick, reference
+        ):
+            rows += measure(section, name, label, cases, rounds, clock)
+            if section != "dispatch":
+                print(format_row(rows[-1]), flush=True)
+        runs.append(rows)
+    rows = merge_runs(runs)
+    add_step_memory(rows, torch, args.quick)
     fix_malloc_threshold()
     for section, name, label, cases, memory_ops in all_benchmarks(
         sections, torch, dezero, args.quick, False
@@ -644,13 +702,39 @@ def main(argv: list[str] | None = None) -> list[dict]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.md").write_text(markdown)
-    finite = [
-        {key: None if value != value else value for key, value in row.items()} for row in rows
-    ]  # NaN -> null
+    finite = [{key: _null_nan(value) for key, value in row.items()} for row in rows]
     (out / "latest.json").write_text(
         json.dumps({"machine": info, "rows": finite}, indent=1, default=str)
     )
     return rows
+
+
+def _null_nan(value):
+    """JSON has no NaN: a missing measurement (NaN, alone or in a range) becomes null."""
+    if isinstance(value, tuple):
+        return [_null_nan(v) for v in value]
+    return None if value != value else value
+
+
+def _torchvision_version(torch) -> str:
+    try:
+        import torchvision
+    except Exception:  # not installed, or built for another torch
+        return "not available"
+    return torchvision.__version__ if torch else "not used"
+
+
+def spin_times(torch) -> dict:
+    """How long each library's worker threads keep a core busy after a call, in ms (the pause
+    between samples must be longer: see ``_timing.py``)."""
+    a = np.random.default_rng(0).standard_normal((512, 512), dtype=np.float32)
+    spins = {"numpy matmul": _timing.spin_after(lambda: a @ a)}
+    if torch is not None:
+        ta = torch.from_numpy(a)
+        x, w = ta.reshape(1, 16, 128, 128), ta.reshape(-1)[: 16 * 16 * 9].reshape(16, 16, 3, 3)
+        spins["torch matmul"] = _timing.spin_after(lambda: ta @ ta)
+        spins["torch conv2d"] = _timing.spin_after(lambda: torch.nn.functional.conv2d(x, w))
+    return {name: round(seconds * 1e3) for name, seconds in spins.items()}
 
 
 def _ms(value: float, section: str = "") -> str:
@@ -663,36 +747,47 @@ def _x(value: float) -> str:
     return f"{value:.2f}x" if value == value else "-"
 
 
-def _mib(row: dict, path: str) -> str:
-    value = row.get(f"{path} peak MiB", float("nan"))
+def _number(row: dict, key: str) -> str:
+    value = row.get(key, float("nan"))
     return f"{value:.0f}" if value == value else "-"
 
 
+def _range(row: dict, key: str) -> str:
+    low, high = row.get(f"{key} range", (math.nan, math.nan))
+    return f"{low:.2f}-{high:.2f}" if low == low else "-"
+
+
 HEADER = (
-    "| section | name | shape | op | fast ms | ref ms | torch ms | floor ms | dezero ms | fast/torch | fast/floor "
-    "| fast/dezero | ref/torch | peak MiB fast / torch |"
+    "| section | name | shape | op | fast ms | ref ms | torch ms | floor ms | dezero ms "
+    "| fast/torch | range | fast/floor | fast/dezero | ref/torch "
+    "| peak MiB fast / torch | faults/call fast / torch |"
 )
 
 
 def format_row(r: dict) -> str:
     sec = r["section"]
+    times = " | ".join(_ms(r[p], sec) for p in ("fast", "reference", "torch", "floor", "dezero"))
+    ratios = " | ".join(_x(r[k]) for k in RATIOS if k != "fast/torch")
     return (
-        f"| {sec} | {r['name']} | {r['shape']} | {r['op']} | "
-        + " | ".join(_ms(r[p], sec) for p in ("fast", "reference", "torch", "floor", "dezero"))
-        + " | "
-        + " | ".join(_x(r[k]) for k in RATIOS)
-        + f" | {_mib(r, 'fast')} / {_mib(r, 'torch')} |"
+        f"| {sec} | {r['name']} | {r['shape']} | {r['op']} | {times} | "
+        f"{_x(r['fast/torch'])} | {_range(r, 'fast/torch')} | {ratios} | "
+        f"{_number(r, 'fast peak MiB')} / {_number(r, 'torch peak MiB')} | "
+        f"{_number(r, 'fast faults')} / {_number(r, 'torch faults')} |"
     )
 
 
 def to_markdown(rows: list[dict], info: dict) -> str:
+    over = f"over {info['runs']} runs" if info.get("runs", 1) > 1 else "over rounds"
     lines = [
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items()),
         "",
+        f"Ratios: medians of the paired per-round ratios; range: lowest-highest {over}.",
+        "",
         HEADER,
-        "|" + "---|" * 4 + "---:|" * 10,
+        "|" + "---|" * 4 + "---:|" * 12,
     ]
     lines += [format_row(r) for r in rows]
+    lines += _training_tables(rows)
     lines += [
         "",
         "| geometric mean over shapes | op | fast/torch | fast/floor | fast/dezero | ref/torch |",
@@ -704,6 +799,36 @@ def to_markdown(rows: list[dict], info: dict) -> str:
             means = [geometric_mean([r[k] for r in mine]) for k in RATIOS]
             lines.append(f"| {name} | {op} | " + " | ".join(_x(m) for m in means) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _training_tables(rows: list[dict]) -> list[str]:
+    """The CIFAR-10 epoch estimate and each step's peak memory in a fresh process."""
+    train = [r for r in rows if r["section"] == "train"]
+    lines = []
+    for r in train:
+        if r["name"] == "resnet20":
+            fast, torch = epoch_minutes(r["fast"]), epoch_minutes(r["torch"])
+            lines += [
+                "",
+                f"CIFAR-10 epoch estimate, ResNet-20 ({CIFAR_IMAGES:,} images / batch "
+                f"{CIFAR_BATCH} x the median step): scratchnet {fast:.1f} min, torch "
+                + (f"{torch:.1f} min" if torch == torch else "-")
+                + f" ({_x(r['fast/torch'])}, range {_range(r, 'fast/torch')}).",
+            ]
+    measured = [r for r in train if "fast step MiB" in r]
+    if measured:
+        lines += [
+            "",
+            "| training step | peak growth MiB, fresh process: scratchnet | torch | ratio |",
+            "|---|---:|---:|---:|",
+        ]
+        for r in measured:
+            fast, torch = r["fast step MiB"], r.get("torch step MiB", math.nan)
+            lines.append(
+                f"| {r['name']} {r['shape']} | {fast:.0f} | "
+                + (f"{torch:.0f} | {_x(fast / torch)} |" if torch == torch else "- | - |")
+            )
+    return lines
 
 
 if __name__ == "__main__":

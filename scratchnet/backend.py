@@ -142,6 +142,8 @@ KERNEL_MODULES = {
     ("norm", "cuda"): "scratchnet.kernels.cupy_gpu",
     ("activation", "cpu"): "scratchnet.kernels.numba_activation",
     ("activation", "cuda"): "scratchnet.kernels.cupy_gpu",
+    ("loss", "cpu"): "scratchnet.kernels.numba_loss",
+    ("loss", "cuda"): "scratchnet.kernels.cupy_gpu",
 }
 _loaded: dict[
     str, ModuleType | None

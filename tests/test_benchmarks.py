@@ -64,3 +64,49 @@ def test_peak_memory_sees_an_allocation_of_freed_heap_memory():
         np.ones(8 * 2**20 // 8).sum()
 
     assert run.peak_rss_growth(allocate_8_mib) >= 7 * 2**20
+
+
+def test_rows_carry_ratio_ranges_and_page_faults_and_runs_merge_into_ranges():
+    calls = {"fast": 0, "torch": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    def torch_like():
+        calls["torch"] += 1
+        np.ones(2**20)  # 8 MiB of fresh pages: page faults on every call
+
+    cases = {("train step", "fast"): fast, ("train step", "torch"): torch_like}
+    runs = [run.measure("train", "resnet20", "64x3x32x32", cases, rounds=3) for _ in range(2)]
+    # One warm-up, then per round a warm call and a timed one: the fair clock.
+    assert calls == {"fast": 2 * (1 + 3 * 2), "torch": 2 * (1 + 3 * 2)}
+    row = runs[0][0]
+    low, high = row["fast/torch range"]
+    assert low <= row["fast/torch"] <= high
+    assert row["fast faults"] >= 0 and row["torch faults"] >= 0
+    runs[0][0]["fast/torch"], runs[1][0]["fast/torch"] = 0.5, 2.0
+    merged = run.merge_runs(runs)
+    assert merged[0]["fast/torch range"] == (0.5, 2.0) and merged[0]["fast/torch"] == 1.25
+    assert merged[0]["runs"] == 2
+
+
+def test_epoch_estimate_and_step_memory_tables():
+    row = {"section": "train", "name": "resnet20", "shape": "64x3x32x32", "op": "train step"}
+    row |= {path: float("nan") for path in run.PATHS} | {k: float("nan") for k in run.RATIOS}
+    row |= {"fast": 0.384, "torch": 0.192, "fast/torch": 2.0, "fast/torch range": (1.8, 2.2)}
+    row |= {"fast step MiB": 150.0, "torch step MiB": 100.0}
+    assert run.epoch_minutes(0.384) == pytest.approx(50_000 / 64 * 0.384 / 60)  # 5.0 minutes
+    markdown = run.to_markdown([row], {"cpu": "test", "runs": 1})
+    assert "scratchnet 5.0 min, torch 2.5 min (2.00x, range 1.80-2.20)" in markdown
+    assert "| resnet20 64x3x32x32 | 150 | 100 | 1.50x |" in markdown
+
+
+def test_step_memory_child_reports_its_own_peak_growth():
+    """The fresh-process measurement runs (small CNN: seconds), sees the step's arrays, and not
+    the parent's: ru_maxrss would carry the 512 MiB resident here over into the child."""
+    from benchmarks import memory
+
+    parent_resident = np.ones(2**26)  # 512 MiB, written: resident in this process
+    peak = memory.peak_step_memory("scratchnet", "small_cnn", steps=1, threads=1)
+    assert 1 < peak < 150  # MiB: a 64-image step allocates about 30
+    del parent_resident

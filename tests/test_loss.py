@@ -1,5 +1,4 @@
-"""Losses: gradients for every reduction and option,
-PyTorch cross-checks, stability, clear errors."""
+"""Losses: gradients for every reduction and option, PyTorch cross-checks, stability, errors."""
 
 from __future__ import annotations
 
@@ -285,3 +284,86 @@ def test_loss_modules():
         cross_entropy(x, t, None, None, -100)  # PyTorch's legacy positional size_average is refused
     with pytest.raises(TypeError):
         nn.CrossEntropyLoss(None, None, -100)  # PyTorch's legacy positional size_average is refused
+
+
+# --------------------------------------------------------------------------- the fast kernels
+
+
+@given(
+    N=st.integers(0, 6),
+    C=st.integers(1, 7),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    ignore_index=st.sampled_from([-100, 0, 2]),
+    seed=st.integers(0, 2**16),
+)
+def test_cross_entropy_kernels_match_reference(N, C, dtype, ignore_index, seed):
+    """The Numba cross-entropy equals the NumPy reference, ignored targets and -inf included."""
+    pytest.importorskip("numba", reason="numba is not installed")
+    from scratchnet.kernels import numba_loss as fast
+    from scratchnet.ops import loss
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((N, C)) * 5).astype(dtype)
+    t = rng.integers(0, C, N)
+    if N > 1 and C > 1:  # (a row of one -inf would be all masked: NaN, with a warning)
+        t[1] = ignore_index if ignore_index < C else t[1]
+        # A masked class (-inf), or a logit whose exp overflows without the shift.
+        x[0, rng.integers(C)] = rng.choice([-np.inf, 1e30])
+    g = rng.standard_normal(N).astype(dtype)
+    losses, probs = fast.cross_entropy_forward(x, t, ignore_index)
+    ref_losses, ref_probs = loss.cross_entropy_forward(x, t, ignore_index)
+    assert losses.dtype == probs.dtype == dtype and probs.shape == (N, C)
+    rtol = 1e-6 if dtype == np.float32 else 1e-14  # the row max, exp and sums are NumPy's in both
+    np.testing.assert_allclose(probs, ref_probs, rtol=rtol, atol=0)
+    np.testing.assert_allclose(losses, ref_losses, rtol=rtol, atol=rtol)
+    gx = fast.cross_entropy_backward(probs, t, ignore_index, g)
+    ref_gx = loss.cross_entropy_backward(probs, t, ignore_index, g)
+    np.testing.assert_allclose(gx, ref_gx, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_kernels_on_many_rows_split_between_threads(dtype):
+    pytest.importorskip("numba", reason="numba is not installed")
+    from scratchnet.kernels import numba_loss as fast
+    from scratchnet.ops import loss
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 1000)).astype(dtype)  # above the kernels' threading threshold
+    t = rng.integers(0, 1000, 300)
+    t[::7] = -100
+    g = np.full(300, 1 / 300, dtype)
+    losses, probs = fast.cross_entropy_forward(x, t, -100)
+    ref_losses, ref_probs = loss.cross_entropy_forward(x, t, -100)
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(losses, ref_losses, rtol=rtol)
+    np.testing.assert_array_equal(probs, ref_probs)  # the same NumPy exp and sum, then a division
+    gx = fast.cross_entropy_backward(probs, t, -100, g)
+    np.testing.assert_array_equal(gx, loss.cross_entropy_backward(probs, t, -100, g))
+    assert (gx[::7] == 0).all() and (losses[::7] == 0).all()
+
+
+@pytest.mark.parametrize("options", CE_OPTIONS)
+def test_cross_entropy_fast_and_reference_paths_agree(options):
+    """The op on the default path (fast kernels) and on the reference; the plain case's Function."""
+    from scratchnet import backend
+    from scratchnet.ops.loss import CrossEntropyFunction, WeightedNllFunction
+
+    for dtype in (np.float32, np.float64):
+        kwargs = _options(options, dtype)
+        results = []
+        for reference in (False, True):
+            x, t = _logits((6, 4), dtype=dtype), _targets((6,))
+            with backend.reference_kernels() if reference else _nothing():
+                y = cross_entropy(x, t, reduction="sum", **kwargs)
+                y.backward()
+            results.append((y.array, x.grad.array))
+            plain = not (options.get("weight") or options.get("label_smoothing"))
+            assert type(y.creator) is (CrossEntropyFunction if plain else WeightedNllFunction)
+        np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-6)
+        np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-6, atol=1e-7)
+
+
+def _nothing():
+    import contextlib
+
+    return contextlib.nullcontext()

@@ -1,4 +1,4 @@
-"""Activations beyond the basic ones in ``elementwise.py``: relu6, leaky_relu, softmax, log_softmax, dropout.
+"""Activations beyond ``elementwise.py``'s: relu6, leaky_relu, softmax, log_softmax, dropout.
 
 ``relu``, ``sigmoid`` and ``tanh`` live in ``elementwise.py``; this file holds the ones the CNNs of
 the lecture add on top: ReLU6 (MobileNet), leaky ReLU, the softmax at the end of every classifier
@@ -19,7 +19,7 @@ from scratchnet.tensor import Tensor
 class Relu6Function(Function):
     def forward(self, x: Array) -> Array:
         xp = get_xp(x)
-        # The gradient is 1 strictly inside (0, 6) and 0 at both kinks (PyTorch's hardtanh convention).
+        # The gradient is 1 strictly inside (0, 6) and 0 at both kinks (PyTorch's hardtanh rule).
         self.inside = (x > 0) & (x < 6)
         return xp.clip(x, 0, 6)
 
@@ -115,8 +115,8 @@ def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
 def _check_dim(op: str, x: Tensor, dim: int | None) -> int:
     if dim is None:
         raise ValueError(
-            f"{op}: pass dim explicitly, e.g. dim=1 for logits of shape (N, num_classes); got input of "
-            f"shape {x.shape} (PyTorch's implicit choice of dim is deprecated)"
+            f"{op}: pass dim explicitly, e.g. dim=1 for logits of shape (N, num_classes); got "
+            f"input of shape {x.shape} (PyTorch's implicit choice of dim is deprecated)"
         )
     if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor of shape {x.shape}")
@@ -142,8 +142,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     dL/dx = mask, the same zeros and 1 / (1 - p) values as the forward.
 
     The mask is drawn on the input's device (``scratchnet.rng.random``): on the CPU from
-    ``scratchnet.rng.generator()``, on the GPU from CuPy's generator, so no mask crosses from the CPU
-    at every step; ``manual_seed`` makes both reproducible. ``inplace`` is accepted for PyTorch
+    ``scratchnet.rng.generator()``, on the GPU from CuPy's generator, so no mask crosses from the
+    CPU at every step; ``manual_seed`` makes both reproducible. ``inplace`` is accepted for PyTorch
     compatibility; the result is always a new tensor.
     """
     if not 0 <= p <= 1:

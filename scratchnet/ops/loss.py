@@ -1,4 +1,4 @@
-"""Losses: cross_entropy (with label smoothing), nll_loss, mse_loss, binary_cross_entropy_with_logits.
+"""Losses: cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits.
 
 Cross-entropy is what every classifier of the lecture is trained with: softmax over the class
 scores, then -log of the probability of the true class. Computing it in one Function from the
@@ -6,7 +6,9 @@ logits (not as log(softmax(x))) is both stable for huge logits and gives the fam
 
     dL/dlogits = softmax(logits) - target distribution    (divided by N for the mean),
 
-which is also why label smoothing is one line: it only changes the target distribution.
+which is also why label smoothing is one line: it only changes the target distribution. The
+plain case (integer targets, no class weights, no smoothing) has its own Function,
+``CrossEntropyFunction``, with exactly that gradient; ``WeightedNllFunction`` serves the rest.
 
 Every loss takes ``reduction``: "mean" (the default), "sum", or "none" (one loss per element).
 Options after ``weight`` are keyword-only, so PyTorch's legacy positional arguments
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet.backend import Array, get_xp
+from scratchnet.backend import Array, fast_kernel, get_xp
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.elementwise import _operands
 from scratchnet.tensor import Tensor
@@ -63,6 +65,61 @@ class WeightedNllFunction(Function):
         return (self.probs * self.a.sum(axis=1, keepdims=True) - self.a) * g
 
 
+class CrossEntropyFunction(Function):
+    """Cross-entropy from (N, C) logits and (N,) integer targets: the plain case, in one Function.
+
+    No class weights and no label smoothing (those take ``WeightedNllFunction``), so the target
+    distribution is one-hot and the gradient is the famous softmax - one_hot. Forward saves the
+    softmax, which is all that backward needs besides the targets. The Numba siblings in
+    ``scratchnet.kernels.numba_loss`` compute both into one array, row by row, with no one-hot
+    array and no temporaries.
+    """
+
+    def __init__(self, target: Array, ignore_index: int, reduction: str, divisor: Any) -> None:
+        self.target, self.ignore_index = target, ignore_index
+        self.reduction, self.divisor = reduction, divisor
+
+    def forward(self, x: Array) -> Array:
+        fast = fast_kernel(x, "cross_entropy_forward", family="loss")
+        forward = cross_entropy_forward if fast is None else fast
+        losses, self.probs = forward(x, self.target, self.ignore_index)  # (N,), (N, C)
+        return _reduce(losses, self.reduction, self.divisor)
+
+    def backward(self, gy: Array) -> Array:
+        g = _unreduce(gy, self.target.shape, self.reduction, self.divisor)  # (N,)
+        fast = fast_kernel(gy, "cross_entropy_backward", family="loss")
+        backward = cross_entropy_backward if fast is None else fast
+        return backward(self.probs, self.target, self.ignore_index, g)
+
+
+def cross_entropy_forward(x: Array, target: Array, ignore_index: int) -> tuple[Array, Array]:
+    """Per-sample losses L_n = log sum_c exp(x_nc) - x_n,t_n, and p = softmax(x) for backward.
+
+    Shapes: x (N, C) logits, target (N,) integers -> losses (N,), p (N, C). A target equal to
+    ``ignore_index`` gets a loss of 0. The row max is subtracted first (the log-sum-exp trick:
+    no overflow for huge logits; it cancels in both results).
+    """
+    xp = get_xp(x)
+    shifted = x - x.max(axis=1, keepdims=True)  # (N, C), every row's max is 0
+    exps = xp.exp(shifted)
+    total = exps.sum(axis=1, keepdims=True)  # (N, 1)
+    kept = target != ignore_index
+    picked = shifted[xp.arange(len(target)), xp.where(kept, target, 0)]  # (N,), shifted x_n,t_n
+    losses = xp.where(kept, xp.log(total[:, 0]) - picked, 0).astype(x.dtype, copy=False)
+    return losses, exps / total
+
+
+def cross_entropy_backward(p: Array, target: Array, ignore_index: int, g: Array) -> Array:
+    """dL/dx_n = (p_n - one_hot(t_n)) * g_n, and 0 for a target equal to ``ignore_index``.
+
+    Shapes: p = softmax(x) (N, C), target (N,), g (N,) the upstream gradient per sample -> (N, C).
+    """
+    xp = get_xp(p)
+    one_hot = xp.arange(p.shape[1]) == target[:, None]  # (N, C) booleans
+    g_kept = xp.where(target != ignore_index, g, 0).astype(p.dtype, copy=False)  # (N,)
+    return (p - one_hot) * g_kept[:, None]
+
+
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -92,11 +149,17 @@ def cross_entropy(
     Notes
     -----
     With q the (smoothed) target distribution and p = softmax(x):
-    L_n = -sum_c w_c q_nc log p_nc, and dL_n/dx_n = p_n * sum_c w_c q_nc - w * q_n (= p_n - q_n without weights).
+    L_n = -sum_c w_c q_nc log p_nc, and dL_n/dx_n = p_n * sum_c w_c q_nc - w * q_n
+    (= p_n - q_n without weights).
     """
-    a, divisor = _target_weights(
-        "cross_entropy", input, target, weight, ignore_index, label_smoothing, reduction
-    )
+    op = "cross_entropy"
+    t = _checked_target(op, input, target, ignore_index, label_smoothing, reduction)
+    plain = weight is None and not label_smoothing and input.ndim == 2 and input.shape[1] > 0
+    if plain and input.dtype.kind == "f":
+        kept = (t != ignore_index).sum()
+        divisor = get_xp(t).asarray(kept, dtype=input.dtype)  # "mean": the non-ignored targets
+        return CrossEntropyFunction(t, ignore_index, reduction, divisor)(input)
+    a, divisor = _target_weights(input, t, weight, ignore_index, label_smoothing)
     return WeightedNllFunction(a, reduction, divisor, log_softmax=True)(input)
 
 
@@ -110,24 +173,20 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood: -input[n, target[n]], for ``input`` holding log-probabilities.
 
-    Shapes as ``cross_entropy``: input (N, C) or (N, C, d1, ...), integer target (N,) or (N, d1, ...).
+    Shapes as ``cross_entropy``: input (N, C) or (N, C, d1, ...), integer target (N,) or
+    (N, d1, ...).
     ``cross_entropy(x, t) == nll_loss(log_softmax(x, dim=1), t)``.
     dL/dinput[n, c] = -w_c for c = target[n] (divided by the weight total for "mean"), else 0.
     """
-    a, divisor = _target_weights("nll_loss", input, target, weight, ignore_index, 0.0, reduction)
+    t = _checked_target("nll_loss", input, target, ignore_index, 0.0, reduction)
+    a, divisor = _target_weights(input, t, weight, ignore_index, 0.0)
     return WeightedNllFunction(a, reduction, divisor, log_softmax=False)(input)
 
 
-def _target_weights(
-    op: str,
-    x: Tensor,
-    target: Tensor,
-    weight: Tensor | None,
-    ignore_index: int,
-    label_smoothing: float,
-    reduction: str,
-) -> tuple[Array, Any]:
-    """Check the target, and build a = w * q (shape of x) and the divisor of the "mean" reduction."""
+def _checked_target(
+    op: str, x: Tensor, target: Tensor, ignore_index: int, label_smoothing: float, reduction: str
+) -> Array:
+    """The target's integer array, after checking it and the options against the input x."""
     _check_reduction(op, reduction)
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: input: {not_a_tensor(x)}")
@@ -143,8 +202,9 @@ def _target_weights(
     expected = x.shape[:1] + x.shape[2:]
     if t.dtype.kind not in "iu":
         raise TypeError(
-            f"{op}: target must hold integer class indices in [0, {C}), got dtype {t.dtype} of shape "
-            f"{tuple(t.shape)} (class-probability targets are not supported); convert with target.long()"
+            f"{op}: target must hold integer class indices in [0, {C}), got dtype {t.dtype} of "
+            f"shape {tuple(t.shape)} (class-probability targets are not supported); convert with "
+            "target.long()"
         )
     if tuple(t.shape) != expected:
         raise ValueError(
@@ -159,11 +219,18 @@ def _target_weights(
             f"{op}: target values must be class indices in [0, {C}) for input of shape {x.shape} "
             f"({C} classes), got {values} in target of shape {tuple(t.shape)}"
         )
+    return t
 
+
+def _target_weights(
+    x: Tensor, t: Array, weight: Tensor | None, ignore_index: int, label_smoothing: float
+) -> tuple[Array, Any]:
+    """A = w * q (shape of x) for the checked target t, and the divisor of the "mean" reduction."""
+    xp, C = get_xp(t), x.shape[1]
+    ignored = t == ignore_index
     classes = xp.arange(C).reshape((1, C) + (1,) * (x.ndim - 2))  # (1, C, 1, ...)
-    safe_t = xp.where(
-        ignored, 0, t
-    )  # any valid class where the target is ignored; its a is zeroed below
+    # Any valid class where the target is ignored; its a is zeroed below.
+    safe_t = xp.where(ignored, 0, t)
     a = (classes == safe_t[:, None]).astype(x.dtype)  # one-hot targets, (N, C, ...)
     # a = q * w * (not ignored), with q = (1 - s) one_hot + s / C the target distribution; each
     # factor that is 1 everywhere (the usual case: no smoothing, no weights) is skipped.
@@ -174,8 +241,8 @@ def _target_weights(
     if weight is not None:
         a *= w.reshape(classes.shape)
     a *= ~ignored[:, None]  # ignored targets: a = 0, no loss, no gradient
-    # "mean" divides by the total weight of the true classes of the non-ignored targets (PyTorch's rule;
-    # the number of non-ignored targets when there are no class weights).
+    # "mean" divides by the total weight of the true classes of the non-ignored targets (PyTorch's
+    # rule; the number of non-ignored targets when there are no class weights).
     divisor = (w[safe_t] * ~ignored).sum()
     return a, divisor
 
@@ -216,10 +283,10 @@ class BceWithLogitsFunction(Function):
         xp = get_xp(x)
         # softplus(-x) = log(1 + e^-x) = max(-x, 0) + log(1 + e^-|x|): never overflows.
         self.softplus_neg = xp.maximum(-x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-        self.sigmoid_neg = xp.exp(
-            -self.softplus_neg
-        )  # sigmoid(x) = 1 / (1 + e^-x) = e^-softplus(-x)
-        # Loss = -[p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] = (1 - t) x + (1 + (p - 1) t) softplus(-x).
+        # sigmoid(x) = 1 / (1 + e^-x) = e^-softplus(-x)
+        self.sigmoid_neg = xp.exp(-self.softplus_neg)
+        # Loss = -[p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]
+        #      = (1 - t) x + (1 + (p - 1) t) softplus(-x).
         self.log_weight = 1 if self.pos_weight is None else 1 + (self.pos_weight - 1) * t
         self.x, self.t = x, t
         losses = (1 - t) * x + self.log_weight * self.softplus_neg
@@ -248,11 +315,12 @@ def binary_cross_entropy_with_logits(
     reduction: str = "mean",
     pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """Binary cross-entropy of sigmoid(input) against ``target`` in [0, 1], computed from the logits.
+    """Binary cross-entropy of sigmoid(input) against ``target`` in [0, 1], from the logits.
 
     Shapes: input and target equal (any shape); ``weight`` broadcasts to it, ``pos_weight``
     (weight of the positive class) broadcasts along the last dimension, e.g. shape (num_classes,).
-    L = -[pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]; dL/dx = sigmoid(x) - t when pos_weight is 1.
+    L = -[pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))];
+    dL/dx = sigmoid(x) - t when pos_weight is 1.
     """
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     if input.shape != getattr(target, "shape", None):
