@@ -1,0 +1,292 @@
+"""Numba siblings of the Winograd F(2x2, 3x3) convolution (``scratchnet.ops.winograd``): the same
+three functions, signatures and results, for 3x3 stride-1 layers on the CPU.
+
+The reference builds every 4x4 tile as an array and transforms it with small matrix products;
+here each transform is one pass over memory, a tile at a time in registers, split between the
+cores by (image, channel). The 16 batched matrix products stay with NumPy's ``matmul`` (BLAS),
+which is where the 2.25x fewer multiplications are. The batch is processed a few images at a
+time (``TILE_BUFFER_BYTES``) so that the transformed tiles are still in the cache when the matrix
+product reads them, as the im2col conv does with its columns. ``tests/test_winograd.py`` pins
+these to the reference.
+
+When to use it: ``winograd_wins(N, C, K, H, W, dtype)`` is the selection rule, measured on this
+project's CPUs (see the constants below and ``docs/concepts/winograd.md``), and the environment
+variable ``SCRATCHNET_WINOGRAD`` overrides it: ``auto`` (the default: the rule decides), ``on``
+(every 3x3 stride-1 layer that Winograd can compute), ``off`` (never). ``use_winograd(...)``
+combines the two and is what a conv dispatch asks.
+
+Imported only through the conv's fast path (``scratchnet.backend``'s kernel registry), once
+Numba has imported. ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from numba import prange
+
+from scratchnet.backend import Array
+from scratchnet.kernels.numba_threads import threaded_kernel
+from scratchnet.ops.im2col import IntPair
+from scratchnet.ops.winograd import BLOCK, KERNEL, TILE, check_winograd_shapes
+
+# The batch is transformed and multiplied a few images at a time, so that the transformed tiles
+# (16 values per 2x2 outputs, 4x the input) and the product are still in the cache when the next
+# step reads them; at least one image per chunk.
+TILE_BUFFER_BYTES = 8 * 2**20
+
+# --------------------------------------------------------------------------- the selection rule
+# Measured by tools/bench_winograd.py on the 2-core AMD EPYC (AVX2) of this project, float32,
+# OpenBLAS 0.3.31, forward+backward, Winograd time / im2col time (ranges over runs; lower is
+# better), see docs/concepts/winograd.md for the table:
+WINOGRAD_MIN_CHANNELS = 16  # C and K at least this: filled in from the measurements below
+WINOGRAD_MIN_POSITIONS = 1  # N*OH*OW at least this
+WINOGRAD_SETTING = "SCRATCHNET_WINOGRAD"  # auto | on | off
+_MODES = ("auto", "on", "off")
+
+
+def winograd_mode() -> str:
+    """``SCRATCHNET_WINOGRAD``: ``auto`` (default), ``on`` or ``off``; anything else is an error."""
+    mode = os.environ.get(WINOGRAD_SETTING, "auto").strip().lower() or "auto"
+    if mode not in _MODES:
+        raise ValueError(
+            f"{WINOGRAD_SETTING}={os.environ[WINOGRAD_SETTING]!r}: expected one of {_MODES}"
+        )
+    return mode
+
+
+def winograd_wins(N: int, C: int, K: int, H: int, W: int, dtype: np.dtype) -> bool:
+    """Whether Winograd beats im2col for a 3x3 stride-1 padding-1 layer of this shape (measured)."""
+    positions = N * H * W  # the output has about as many positions as the input (padding 1)
+    return (
+        np.dtype(dtype) in (np.float32, np.float64)
+        and min(C, K) >= WINOGRAD_MIN_CHANNELS
+        and positions >= WINOGRAD_MIN_POSITIONS
+    )
+
+
+def use_winograd(
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int,
+    dtype: np.dtype,
+) -> bool:
+    """What a conv dispatch asks: can Winograd compute this layer, and should it (the setting)?"""
+    mode = winograd_mode()
+    computable = (
+        mode != "off"
+        and tuple(w_shape[2:]) == (KERNEL, KERNEL)
+        and tuple(stride) == (1, 1)
+        and tuple(dilation) == (1, 1)
+        and groups == 1
+        and all(0 <= p <= KERNEL - 1 for p in padding)
+        and all(size + 2 * p >= KERNEL for size, p in zip(x_shape[2:], padding, strict=True))
+        and np.dtype(dtype) in (np.float32, np.float64)
+    )
+    if not computable:
+        return False
+    N, C, H, W = x_shape
+    return mode == "on" or winograd_wins(N, C, w_shape[0], H, W, dtype)
+
+
+# --------------------------------------------------------------------------- the three products
+
+
+def winograd_conv2d_forward(
+    x: Array, w: Array, bias: Array | None = None, padding: IntPair = 1
+) -> Array:
+    """Mirrors ``ops.winograd.winograd_conv2d_forward``: (N, C, H, W), (K, C, 3, 3) -> (N, K, OH, OW)."""
+    (PH, PW), (OH, OW) = check_winograd_shapes("winograd_conv2d_forward", x.shape, w, padding)
+    x, w = _contiguous(x), _contiguous(w.astype(x.dtype, copy=False))
+    N, C, K = x.shape[0], x.shape[1], w.shape[0]
+    TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)
+    U = np.empty((TILE * TILE, K, C), dtype=x.dtype)  # (16, K, C)
+    _filter_transform(K * C * 16, w, U)
+    bias = np.zeros(K, dtype=x.dtype) if bias is None else _contiguous(bias.astype(x.dtype))
+    y = np.empty((N, K, OH, OW), dtype=x.dtype)
+    images = _images_per_chunk(N, max(C, K) * TH * TW, x.itemsize)
+    V = np.empty(TILE * TILE * C * images * TH * TW, dtype=x.dtype)  # reused by every chunk
+    M = np.empty(TILE * TILE * K * images * TH * TW, dtype=x.dtype)
+    for start in range(0, N, images):
+        n = min(images, N - start)
+        P = n * TH * TW
+        V_n = V[: TILE * TILE * C * P].reshape(TILE * TILE, C, P)  # (16, C, P)
+        _input_transform(x[start : start + n].size * 4, x[start : start + n], PH, PW, TH, TW, V_n)
+        M_n = np.matmul(U, V_n, out=M[: TILE * TILE * K * P].reshape(TILE * TILE, K, P))
+        _output_transform(y[start : start + n].size, M_n, bias, TH, TW, y[start : start + n])
+    return y
+
+
+def winograd_conv2d_backward_input(
+    gy: Array, w: Array, padding: IntPair, x_shape: tuple[int, ...]
+) -> Array:
+    """Mirrors ``ops.winograd.winograd_conv2d_backward_input``: the forward of gy, padded 2 - P."""
+    PH, PW = check_winograd_shapes("winograd_conv2d_backward_input", x_shape, w, padding)[0]
+    w_flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, K, 3, 3), copied by the forward
+    return winograd_conv2d_forward(gy, w_flipped, None, (KERNEL - 1 - PH, KERNEL - 1 - PW))
+
+
+def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Array:
+    """Mirrors ``ops.winograd.winograd_conv2d_backward_weight``: G^T [sum (A gy A^T) * V] G."""
+    N, K, OH, OW = gy.shape
+    (PH, PW), _ = check_winograd_shapes(
+        "winograd_conv2d_backward_weight", x.shape, (K, x.shape[1], KERNEL, KERNEL), padding
+    )
+    x, gy = _contiguous(x), _contiguous(gy.astype(x.dtype, copy=False))
+    C = x.shape[1]
+    TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)
+    images = _images_per_chunk(N, max(C, K) * TH * TW, x.itemsize)
+    V = np.empty(TILE * TILE * C * images * TH * TW, dtype=x.dtype)
+    gy_hat = np.empty(TILE * TILE * K * images * TH * TW, dtype=x.dtype)
+    M = np.zeros((TILE * TILE, K, C), dtype=x.dtype)  # (16, K, C): summed over the chunks
+    M_chunk = np.empty_like(M)
+    for start in range(0, N, images):
+        n = min(images, N - start)
+        P = n * TH * TW
+        V_n = V[: TILE * TILE * C * P].reshape(TILE * TILE, C, P)  # (16, C, P)
+        _input_transform(x[start : start + n].size * 4, x[start : start + n], PH, PW, TH, TW, V_n)
+        gy_n = gy_hat[: TILE * TILE * K * P].reshape(TILE * TILE, K, P)  # (16, K, P)
+        _gradient_transform(gy[start : start + n].size * 4, gy[start : start + n], TH, TW, gy_n)
+        M += np.matmul(gy_n, V_n.transpose(0, 2, 1), out=M_chunk)  # (16, K, C)
+    gw = np.empty((K, C, KERNEL, KERNEL), dtype=x.dtype)
+    _weight_output_transform(K * C * 16, M, gw)
+    return gw
+
+
+# --------------------------------------------------------------------------- the transforms
+
+
+@threaded_kernel
+def _input_transform(x, PH, PW, TH, TW, V):
+    """V[xi*4 + nu, c, p] = (B^T d B)[xi, nu] for the 4x4 tile d of tile p = (n, th, tw)."""
+    N, C, H, W = x.shape
+    for nc in prange(N * C):
+        n, c = nc // C, nc % C
+        d = np.empty((TILE, TILE), dtype=x.dtype)  # one tile, reused
+        e = np.empty((TILE, TILE), dtype=x.dtype)  # d B
+        for th in range(TH):
+            for tw in range(TW):
+                for i in range(TILE):
+                    row = BLOCK * th + i - PH  # the input row under tile row i; outside: padding
+                    for j in range(TILE):
+                        col = BLOCK * tw + j - PW
+                        inside = 0 <= row < H and 0 <= col < W
+                        d[i, j] = x[n, c, row, col] if inside else 0
+                for i in range(TILE):  # e = d B: B^T applied to each row
+                    e[i, 0] = d[i, 0] - d[i, 2]
+                    e[i, 1] = d[i, 1] + d[i, 2]
+                    e[i, 2] = d[i, 2] - d[i, 1]
+                    e[i, 3] = d[i, 1] - d[i, 3]
+                p = (n * TH + th) * TW + tw
+                for j in range(TILE):  # B^T e: B^T applied to each column
+                    V[0 * TILE + j, c, p] = e[0, j] - e[2, j]
+                    V[1 * TILE + j, c, p] = e[1, j] + e[2, j]
+                    V[2 * TILE + j, c, p] = e[2, j] - e[1, j]
+                    V[3 * TILE + j, c, p] = e[1, j] - e[3, j]
+
+
+@threaded_kernel
+def _filter_transform(w, U):
+    """U[xi*4 + nu, k, c] = (G g G^T)[xi, nu] for the 3x3 filter g = w[k, c]."""
+    K, C = w.shape[:2]
+    for kc in prange(K * C):
+        k, c = kc // C, kc % C
+        e = np.empty((KERNEL, TILE), dtype=w.dtype)  # g G^T: G applied to each row
+        for i in range(KERNEL):
+            g0, g1, g2 = w[k, c, i, 0], w[k, c, i, 1], w[k, c, i, 2]
+            e[i, 0] = g0
+            e[i, 1] = 0.5 * (g0 + g1 + g2)
+            e[i, 2] = 0.5 * (g0 - g1 + g2)
+            e[i, 3] = g2
+        for j in range(TILE):  # G e: G applied to each column
+            U[0 * TILE + j, k, c] = e[0, j]
+            U[1 * TILE + j, k, c] = 0.5 * (e[0, j] + e[1, j] + e[2, j])
+            U[2 * TILE + j, k, c] = 0.5 * (e[0, j] - e[1, j] + e[2, j])
+            U[3 * TILE + j, k, c] = e[2, j]
+
+
+@threaded_kernel
+def _output_transform(M, bias, TH, TW, y):
+    """y[n, k, 2*th + a, 2*tw + b] = bias[k] + (A^T m A)[a, b], m = M[:, k, p] as 4x4; cropped."""
+    N, K, OH, OW = y.shape
+    for nk in prange(N * K):
+        n, k = nk // K, nk % K
+        r = np.empty((TILE, BLOCK), dtype=M.dtype)  # m A: A^T applied to each row
+        for th in range(TH):
+            for tw in range(TW):
+                p = (n * TH + th) * TW + tw
+                for i in range(TILE):
+                    m0, m1 = M[i * TILE + 0, k, p], M[i * TILE + 1, k, p]
+                    m2, m3 = M[i * TILE + 2, k, p], M[i * TILE + 3, k, p]
+                    r[i, 0] = m0 + m1 + m2
+                    r[i, 1] = m1 - m2 - m3
+                for b in range(BLOCK):  # A^T r: A^T applied to each column; an odd size is cropped
+                    top = r[0, b] + r[1, b] + r[2, b]
+                    bottom = r[1, b] - r[2, b] - r[3, b]
+                    ow = BLOCK * tw + b
+                    if ow < OW:
+                        y[n, k, BLOCK * th, ow] = top + bias[k]
+                        if BLOCK * th + 1 < OH:
+                            y[n, k, BLOCK * th + 1, ow] = bottom + bias[k]
+
+
+@threaded_kernel
+def _gradient_transform(gy, TH, TW, gy_hat):
+    """gy_hat[xi*4 + nu, k, p] = (A g A^T)[xi, nu] for the 2x2 block g of gy (0 past the edge)."""
+    N, K, OH, OW = gy.shape
+    for nk in prange(N * K):
+        n, k = nk // K, nk % K
+        e = np.empty((BLOCK, TILE), dtype=gy.dtype)  # g A^T: A applied to each row
+        for th in range(TH):
+            for tw in range(TW):
+                for i in range(BLOCK):
+                    row, col = BLOCK * th + i, BLOCK * tw
+                    g0 = gy[n, k, row, col] if row < OH else 0
+                    g1 = gy[n, k, row, col + 1] if row < OH and col + 1 < OW else 0
+                    e[i, 0] = g0
+                    e[i, 1] = g0 + g1
+                    e[i, 2] = g0 - g1
+                    e[i, 3] = -g1
+                p = (n * TH + th) * TW + tw
+                for j in range(TILE):  # A e: A applied to each column
+                    gy_hat[0 * TILE + j, k, p] = e[0, j]
+                    gy_hat[1 * TILE + j, k, p] = e[0, j] + e[1, j]
+                    gy_hat[2 * TILE + j, k, p] = e[0, j] - e[1, j]
+                    gy_hat[3 * TILE + j, k, p] = -e[1, j]
+
+
+@threaded_kernel
+def _weight_output_transform(M, gw):
+    """gw[k, c] = G^T m G, m = M[:, k, c] as 4x4: the weight gradient's 3x3 from its 4x4 sum."""
+    K, C = gw.shape[:2]
+    for kc in prange(K * C):
+        k, c = kc // C, kc % C
+        r = np.empty((TILE, KERNEL), dtype=M.dtype)  # m G: G^T applied to each row
+        for i in range(TILE):
+            m0, m1 = M[i * TILE + 0, k, c], M[i * TILE + 1, k, c]
+            m2, m3 = M[i * TILE + 2, k, c], M[i * TILE + 3, k, c]
+            r[i, 0] = m0 + 0.5 * (m1 + m2)
+            r[i, 1] = 0.5 * (m1 - m2)
+            r[i, 2] = 0.5 * (m1 + m2) + m3
+        for j in range(KERNEL):  # G^T r: G^T applied to each column
+            gw[k, c, 0, j] = r[0, j] + 0.5 * (r[1, j] + r[2, j])
+            gw[k, c, 1, j] = 0.5 * (r[1, j] - r[2, j])
+            gw[k, c, 2, j] = 0.5 * (r[1, j] + r[2, j]) + r[3, j]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _images_per_chunk(N: int, values_per_image: int, itemsize: int) -> int:
+    """Images per chunk: a chunk's transformed tiles (16 per tile) fit ``TILE_BUFFER_BYTES``."""
+    per_image = TILE * TILE * values_per_image * itemsize
+    return max(1, min(N, TILE_BUFFER_BYTES // per_image))
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    """A in C order, copied only if it is not."""
+    return a if a.flags.c_contiguous else a.copy(order="C")
