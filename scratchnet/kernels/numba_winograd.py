@@ -99,7 +99,7 @@ def use_winograd(
 def winograd_conv2d_forward(
     x: Array, w: Array, bias: Array | None = None, padding: IntPair = 1
 ) -> Array:
-    """Mirrors ``ops.winograd.winograd_conv2d_forward``: (N, C, H, W), (K, C, 3, 3) -> (N, K, OH, OW)."""
+    """Mirrors ``ops.winograd.winograd_conv2d_forward``: x (N, C, H, W), w (K, C, 3, 3) -> y."""
     (PH, PW), (OH, OW) = check_winograd_shapes("winograd_conv2d_forward", x.shape, w, padding)
     x, w = _contiguous(x), _contiguous(w.astype(x.dtype, copy=False))
     N, C, K = x.shape[0], x.shape[1], w.shape[0]
@@ -162,31 +162,38 @@ def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Ar
 
 @threaded_kernel
 def _input_transform(x, PH, PW, TH, TW, V):
-    """V[xi*4 + nu, c, p] = (B^T d B)[xi, nu] for the 4x4 tile d of tile p = (n, th, tw)."""
+    """V[xi*4 + nu, c, p] = (B^T d B)[xi, nu] for the 4x4 tile d of tile p = (n, th, tw).
+
+    Per row of tiles: B^T down the tile's 4 input rows at once (``t``, whole rows, each input
+    row read twice since tiles overlap by 2), then B across each tile's 4 columns of ``t``.
+    """
     N, C, H, W = x.shape
+    width = BLOCK * TW + KERNEL - 1  # the padded columns the tiles read
     for nc in prange(N * C):
         n, c = nc // C, nc % C
-        d = np.empty((TILE, TILE), dtype=x.dtype)  # one tile, reused
-        e = np.empty((TILE, TILE), dtype=x.dtype)  # d B
+        rows = np.zeros((TILE, width), dtype=x.dtype)  # 4 padded input rows; zeros: padding
+        t = np.empty((TILE, width), dtype=x.dtype)  # B^T rows
         for th in range(TH):
-            for tw in range(TW):
-                for i in range(TILE):
-                    row = BLOCK * th + i - PH  # the input row under tile row i; outside: padding
-                    for j in range(TILE):
-                        col = BLOCK * tw + j - PW
-                        inside = 0 <= row < H and 0 <= col < W
-                        d[i, j] = x[n, c, row, col] if inside else 0
-                for i in range(TILE):  # e = d B: B^T applied to each row
-                    e[i, 0] = d[i, 0] - d[i, 2]
-                    e[i, 1] = d[i, 1] + d[i, 2]
-                    e[i, 2] = d[i, 2] - d[i, 1]
-                    e[i, 3] = d[i, 1] - d[i, 3]
-                p = (n * TH + th) * TW + tw
-                for j in range(TILE):  # B^T e: B^T applied to each column
-                    V[0 * TILE + j, c, p] = e[0, j] - e[2, j]
-                    V[1 * TILE + j, c, p] = e[1, j] + e[2, j]
-                    V[2 * TILE + j, c, p] = e[2, j] - e[1, j]
-                    V[3 * TILE + j, c, p] = e[1, j] - e[3, j]
+            for i in range(TILE):
+                row = BLOCK * th + i - PH  # the input row under tile row i; outside: padding
+                if 0 <= row < H:
+                    rows[i, PW : PW + W] = x[n, c, row, :]
+                else:
+                    rows[i, :] = 0
+            for col in range(width):
+                t[0, col] = rows[0, col] - rows[2, col]
+                t[1, col] = rows[1, col] + rows[2, col]
+                t[2, col] = rows[2, col] - rows[1, col]
+                t[3, col] = rows[1, col] - rows[3, col]
+            p0 = (n * TH + th) * TW  # the first tile of this row of tiles
+            for xi in range(TILE):
+                for tw in range(TW):
+                    col = BLOCK * tw
+                    e0, e1, e2, e3 = t[xi, col], t[xi, col + 1], t[xi, col + 2], t[xi, col + 3]
+                    V[xi * TILE + 0, c, p0 + tw] = e0 - e2
+                    V[xi * TILE + 1, c, p0 + tw] = e1 + e2
+                    V[xi * TILE + 2, c, p0 + tw] = e2 - e1
+                    V[xi * TILE + 3, c, p0 + tw] = e1 - e3
 
 
 @threaded_kernel
@@ -211,52 +218,63 @@ def _filter_transform(w, U):
 
 @threaded_kernel
 def _output_transform(M, bias, TH, TW, y):
-    """y[n, k, 2*th + a, 2*tw + b] = bias[k] + (A^T m A)[a, b], m = M[:, k, p] as 4x4; cropped."""
+    """y[n, k, 2*th + a, 2*tw + b] = bias[k] + (A^T m A)[a, b], m = M[:, k, p] as 4x4; cropped.
+
+    Per row of tiles: A across each tile's 4 columns (``s``, one padded output row per tile row
+    xi), then A^T down the 4 rows of ``s`` into the 2 output rows.
+    """
     N, K, OH, OW = y.shape
     for nk in prange(N * K):
         n, k = nk // K, nk % K
-        r = np.empty((TILE, BLOCK), dtype=M.dtype)  # m A: A^T applied to each row
+        s = np.empty((TILE, BLOCK * TW), dtype=M.dtype)  # m A, for a whole row of tiles
         for th in range(TH):
-            for tw in range(TW):
-                p = (n * TH + th) * TW + tw
-                for i in range(TILE):
-                    m0, m1 = M[i * TILE + 0, k, p], M[i * TILE + 1, k, p]
-                    m2, m3 = M[i * TILE + 2, k, p], M[i * TILE + 3, k, p]
-                    r[i, 0] = m0 + m1 + m2
-                    r[i, 1] = m1 - m2 - m3
-                for b in range(BLOCK):  # A^T r: A^T applied to each column; an odd size is cropped
-                    top = r[0, b] + r[1, b] + r[2, b]
-                    bottom = r[1, b] - r[2, b] - r[3, b]
-                    ow = BLOCK * tw + b
-                    if ow < OW:
-                        y[n, k, BLOCK * th, ow] = top + bias[k]
-                        if BLOCK * th + 1 < OH:
-                            y[n, k, BLOCK * th + 1, ow] = bottom + bias[k]
+            p0 = (n * TH + th) * TW
+            for xi in range(TILE):
+                for tw in range(TW):
+                    m0, m1 = M[xi * TILE + 0, k, p0 + tw], M[xi * TILE + 1, k, p0 + tw]
+                    m2, m3 = M[xi * TILE + 2, k, p0 + tw], M[xi * TILE + 3, k, p0 + tw]
+                    s[xi, BLOCK * tw] = m0 + m1 + m2
+                    s[xi, BLOCK * tw + 1] = m1 - m2 - m3
+            top = BLOCK * th
+            for ow in range(OW):  # an odd OW: the last column of s is cropped
+                y[n, k, top, ow] = s[0, ow] + s[1, ow] + s[2, ow] + bias[k]
+            if top + 1 < OH:  # an odd OH: the last tile's bottom row is cropped
+                for ow in range(OW):
+                    y[n, k, top + 1, ow] = s[1, ow] - s[2, ow] - s[3, ow] + bias[k]
 
 
 @threaded_kernel
 def _gradient_transform(gy, TH, TW, gy_hat):
-    """gy_hat[xi*4 + nu, k, p] = (A g A^T)[xi, nu] for the 2x2 block g of gy (0 past the edge)."""
+    """gy_hat[xi*4 + nu, k, p] = (A g A^T)[xi, nu] for the 2x2 block g of gy (0 past the edge).
+
+    Per row of blocks: A down the block's 2 rows (``h``, whole rows), then A across each block's
+    2 columns of ``h``.
+    """
     N, K, OH, OW = gy.shape
     for nk in prange(N * K):
         n, k = nk // K, nk % K
-        e = np.empty((BLOCK, TILE), dtype=gy.dtype)  # g A^T: A applied to each row
+        rows = np.zeros((BLOCK, BLOCK * TW), dtype=gy.dtype)  # zeros: past the output's edge
+        h = np.empty((TILE, BLOCK * TW), dtype=gy.dtype)  # A g
         for th in range(TH):
-            for tw in range(TW):
-                for i in range(BLOCK):
-                    row, col = BLOCK * th + i, BLOCK * tw
-                    g0 = gy[n, k, row, col] if row < OH else 0
-                    g1 = gy[n, k, row, col + 1] if row < OH and col + 1 < OW else 0
-                    e[i, 0] = g0
-                    e[i, 1] = g0 + g1
-                    e[i, 2] = g0 - g1
-                    e[i, 3] = -g1
-                p = (n * TH + th) * TW + tw
-                for j in range(TILE):  # A e: A applied to each column
-                    gy_hat[0 * TILE + j, k, p] = e[0, j]
-                    gy_hat[1 * TILE + j, k, p] = e[0, j] + e[1, j]
-                    gy_hat[2 * TILE + j, k, p] = e[0, j] - e[1, j]
-                    gy_hat[3 * TILE + j, k, p] = -e[1, j]
+            for i in range(BLOCK):
+                row = BLOCK * th + i
+                if row < OH:
+                    rows[i, :OW] = gy[n, k, row, :]
+                else:
+                    rows[i, :] = 0
+            for col in range(BLOCK * TW):
+                h[0, col] = rows[0, col]
+                h[1, col] = rows[0, col] + rows[1, col]
+                h[2, col] = rows[0, col] - rows[1, col]
+                h[3, col] = -rows[1, col]
+            p0 = (n * TH + th) * TW
+            for xi in range(TILE):
+                for tw in range(TW):
+                    e0, e1 = h[xi, BLOCK * tw], h[xi, BLOCK * tw + 1]
+                    gy_hat[xi * TILE + 0, k, p0 + tw] = e0
+                    gy_hat[xi * TILE + 1, k, p0 + tw] = e0 + e1
+                    gy_hat[xi * TILE + 2, k, p0 + tw] = e0 - e1
+                    gy_hat[xi * TILE + 3, k, p0 + tw] = -e1
 
 
 @threaded_kernel
