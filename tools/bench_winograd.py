@@ -3,6 +3,13 @@
 stride-1 layers, forward and forward+backward, float32.
 
     PYTHONPATH=. python tools/bench_winograd.py [--rounds 5] [--repeats 3] [--float64]
+    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONPATH=. \
+        python tools/bench_winograd.py --threads 1 --clock process
+
+The second form counts the CPU time of one thread (``time.process_time``): on a machine shared
+with other jobs, wall-clock times swing by 10x and more, while the CPU time a computation takes
+moves little; it measures the work of each algorithm on one core (set the thread variables before
+Python starts: NumPy's BLAS reads them at import).
 
 Each round times every contender once per shape (best of ``repeats`` calls), interleaved, so that
 the machine's load falls on all of them alike; the table gives the median over the rounds and the
@@ -32,17 +39,20 @@ SHAPES = [  # (N, C, H, W) -> K, 3x3, stride 1, padding 1
 ]
 
 
-def best_of(fn, repeats: int) -> float:
+CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+
+
+def best_of(fn, repeats: int, clock=time.perf_counter) -> float:
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best
 
 
 def contenders(x, w, b, gy, torch):
-    """name -> (forward, forward+backward) callables for one layer."""
+    """The contenders of one layer: {name: (forward, forward+backward)}, each a callable."""
     xt = sn.tensor(x, requires_grad=True)
     wt = sn.tensor(w, requires_grad=True)
     bt = sn.tensor(b, requires_grad=True)
@@ -87,11 +97,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--float64", action="store_true")
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch's threads")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args()
+    clock = CLOCKS[args.clock]
     try:
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
     dtype = np.float64 if args.float64 else np.float32
@@ -111,9 +124,16 @@ def main() -> None:
     for _ in range(args.rounds):
         for index, (_, _, table) in enumerate(layers):
             for name, (forward, both) in table.items():
-                times.setdefault((index, name, "fwd"), []).append(best_of(forward, args.repeats))
-                times.setdefault((index, name, "f+b"), []).append(best_of(both, args.repeats))
-    print(f"{np.dtype(dtype).name}, {args.rounds} rounds, best of {args.repeats}; ms = median")
+                times.setdefault((index, name, "fwd"), []).append(
+                    best_of(forward, args.repeats, clock)
+                )
+                times.setdefault((index, name, "f+b"), []).append(
+                    best_of(both, args.repeats, clock)
+                )
+    print(
+        f"{np.dtype(dtype).name}, {args.clock} clock, torch threads {args.threads}, "
+        f"{args.rounds} rounds, best of {args.repeats}; ms = median"
+    )
     header = "layer                      pass  im2col ms  winograd ms  wino/im2col"
     print(header + ("  torch ms  wino/torch" if torch is not None else ""))
     for index, (shape, K, table) in enumerate(layers):
@@ -128,8 +148,9 @@ def main() -> None:
             if "torch" in table:
                 torch_times = times[(index, "torch", step)]
                 vs_torch = [a / b for a, b in zip(winograd, torch_times, strict=True)]
+                torch_ms = statistics.median(torch_times) * 1e3
                 line += (
-                    f"  {statistics.median(torch_times) * 1e3:8.2f}  {statistics.median(vs_torch):.2f}"
+                    f"  {torch_ms:8.2f}  {statistics.median(vs_torch):.2f}"
                     f" ({min(vs_torch):.2f}-{max(vs_torch):.2f})"
                 )
             print(line)
