@@ -15,8 +15,9 @@ variable ``SCRATCHNET_WINOGRAD`` overrides it: ``auto`` (the default: the rule d
 (every 3x3 stride-1 layer that Winograd can compute), ``off`` (never). ``use_winograd(...)``
 combines the two and is what a conv dispatch asks.
 
-Imported only through the conv's fast path (``scratchnet.backend``'s kernel registry), once
-Numba has imported. ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
+Meant to be imported by the conv's fast path, where it picks the algorithm of a layer, once Numba
+has imported (nothing else imports ``kernels/``). ``NUMBA_DISABLE_JIT=1`` runs the kernels as
+plain Python for debugging.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from scratchnet.ops.winograd import BLOCK, KERNEL, TILE, check_winograd_shapes
 # (16 values per 2x2 outputs, 4x the input) and the product are still in the cache when the next
 # step reads them; at least one image per chunk.
 TILE_BUFFER_BYTES = 8 * 2**20
+# Each kernel's outer loop runs in this many parts (threads take parts), each allocating its
+# scratch rows once: an allocation per (image, channel) pair cost more than the transform itself
+# (a microsecond each, 4096 of them in a ResNet-20 layer).
+PARTS = 64
 
 # --------------------------------------------------------------------------- the selection rule
 # Measured by tools/bench_winograd.py on the 2-core AMD EPYC (AVX2) of this project, float32,
@@ -169,51 +174,53 @@ def _input_transform(x, PH, PW, TH, TW, V):
     """
     N, C, H, W = x.shape
     width = BLOCK * TW + KERNEL - 1  # the padded columns the tiles read
-    for nc in prange(N * C):
-        n, c = nc // C, nc % C
+    for part in prange(PARTS):  # scratch allocated once per part, not per nc
         rows = np.zeros((TILE, width), dtype=x.dtype)  # 4 padded input rows; zeros: padding
         t = np.empty((TILE, width), dtype=x.dtype)  # B^T rows
-        for th in range(TH):
-            for i in range(TILE):
-                row = BLOCK * th + i - PH  # the input row under tile row i; outside: padding
-                if 0 <= row < H:
-                    rows[i, PW : PW + W] = x[n, c, row, :]
-                else:
-                    rows[i, :] = 0
-            for col in range(width):
-                t[0, col] = rows[0, col] - rows[2, col]
-                t[1, col] = rows[1, col] + rows[2, col]
-                t[2, col] = rows[2, col] - rows[1, col]
-                t[3, col] = rows[1, col] - rows[3, col]
-            p0 = (n * TH + th) * TW  # the first tile of this row of tiles
-            for xi in range(TILE):
-                for tw in range(TW):
-                    col = BLOCK * tw
-                    e0, e1, e2, e3 = t[xi, col], t[xi, col + 1], t[xi, col + 2], t[xi, col + 3]
-                    V[xi * TILE + 0, c, p0 + tw] = e0 - e2
-                    V[xi * TILE + 1, c, p0 + tw] = e1 + e2
-                    V[xi * TILE + 2, c, p0 + tw] = e2 - e1
-                    V[xi * TILE + 3, c, p0 + tw] = e1 - e3
+        for nc in range(part, N * C, PARTS):
+            n, c = nc // C, nc % C
+            for th in range(TH):
+                for i in range(TILE):
+                    row = BLOCK * th + i - PH  # the input row under tile row i; outside: padding
+                    if 0 <= row < H:
+                        rows[i, PW : PW + W] = x[n, c, row, :]
+                    else:
+                        rows[i, :] = 0
+                for col in range(width):
+                    t[0, col] = rows[0, col] - rows[2, col]
+                    t[1, col] = rows[1, col] + rows[2, col]
+                    t[2, col] = rows[2, col] - rows[1, col]
+                    t[3, col] = rows[1, col] - rows[3, col]
+                p0 = (n * TH + th) * TW  # the first tile of this row of tiles
+                for xi in range(TILE):
+                    for tw in range(TW):
+                        col = BLOCK * tw
+                        e0, e1, e2, e3 = t[xi, col], t[xi, col + 1], t[xi, col + 2], t[xi, col + 3]
+                        V[xi * TILE + 0, c, p0 + tw] = e0 - e2
+                        V[xi * TILE + 1, c, p0 + tw] = e1 + e2
+                        V[xi * TILE + 2, c, p0 + tw] = e2 - e1
+                        V[xi * TILE + 3, c, p0 + tw] = e1 - e3
 
 
 @threaded_kernel
 def _filter_transform(w, U):
     """U[xi*4 + nu, k, c] = (G g G^T)[xi, nu] for the 3x3 filter g = w[k, c]."""
     K, C = w.shape[:2]
-    for kc in prange(K * C):
-        k, c = kc // C, kc % C
+    for part in prange(PARTS):  # scratch allocated once per part, not per kc
         e = np.empty((KERNEL, TILE), dtype=w.dtype)  # g G^T: G applied to each row
-        for i in range(KERNEL):
-            g0, g1, g2 = w[k, c, i, 0], w[k, c, i, 1], w[k, c, i, 2]
-            e[i, 0] = g0
-            e[i, 1] = 0.5 * (g0 + g1 + g2)
-            e[i, 2] = 0.5 * (g0 - g1 + g2)
-            e[i, 3] = g2
-        for j in range(TILE):  # G e: G applied to each column
-            U[0 * TILE + j, k, c] = e[0, j]
-            U[1 * TILE + j, k, c] = 0.5 * (e[0, j] + e[1, j] + e[2, j])
-            U[2 * TILE + j, k, c] = 0.5 * (e[0, j] - e[1, j] + e[2, j])
-            U[3 * TILE + j, k, c] = e[2, j]
+        for kc in range(part, K * C, PARTS):
+            k, c = kc // C, kc % C
+            for i in range(KERNEL):
+                g0, g1, g2 = w[k, c, i, 0], w[k, c, i, 1], w[k, c, i, 2]
+                e[i, 0] = g0
+                e[i, 1] = 0.5 * (g0 + g1 + g2)
+                e[i, 2] = 0.5 * (g0 - g1 + g2)
+                e[i, 3] = g2
+            for j in range(TILE):  # G e: G applied to each column
+                U[0 * TILE + j, k, c] = e[0, j]
+                U[1 * TILE + j, k, c] = 0.5 * (e[0, j] + e[1, j] + e[2, j])
+                U[2 * TILE + j, k, c] = 0.5 * (e[0, j] - e[1, j] + e[2, j])
+                U[3 * TILE + j, k, c] = e[2, j]
 
 
 @threaded_kernel
@@ -224,23 +231,24 @@ def _output_transform(M, bias, TH, TW, y):
     xi), then A^T down the 4 rows of ``s`` into the 2 output rows.
     """
     N, K, OH, OW = y.shape
-    for nk in prange(N * K):
-        n, k = nk // K, nk % K
+    for part in prange(PARTS):  # scratch allocated once per part, not per nk
         s = np.empty((TILE, BLOCK * TW), dtype=M.dtype)  # m A, for a whole row of tiles
-        for th in range(TH):
-            p0 = (n * TH + th) * TW
-            for xi in range(TILE):
-                for tw in range(TW):
-                    m0, m1 = M[xi * TILE + 0, k, p0 + tw], M[xi * TILE + 1, k, p0 + tw]
-                    m2, m3 = M[xi * TILE + 2, k, p0 + tw], M[xi * TILE + 3, k, p0 + tw]
-                    s[xi, BLOCK * tw] = m0 + m1 + m2
-                    s[xi, BLOCK * tw + 1] = m1 - m2 - m3
-            top = BLOCK * th
-            for ow in range(OW):  # an odd OW: the last column of s is cropped
-                y[n, k, top, ow] = s[0, ow] + s[1, ow] + s[2, ow] + bias[k]
-            if top + 1 < OH:  # an odd OH: the last tile's bottom row is cropped
-                for ow in range(OW):
-                    y[n, k, top + 1, ow] = s[1, ow] - s[2, ow] - s[3, ow] + bias[k]
+        for nk in range(part, N * K, PARTS):
+            n, k = nk // K, nk % K
+            for th in range(TH):
+                p0 = (n * TH + th) * TW
+                for xi in range(TILE):
+                    for tw in range(TW):
+                        m0, m1 = M[xi * TILE + 0, k, p0 + tw], M[xi * TILE + 1, k, p0 + tw]
+                        m2, m3 = M[xi * TILE + 2, k, p0 + tw], M[xi * TILE + 3, k, p0 + tw]
+                        s[xi, BLOCK * tw] = m0 + m1 + m2
+                        s[xi, BLOCK * tw + 1] = m1 - m2 - m3
+                top = BLOCK * th
+                for ow in range(OW):  # an odd OW: the last column of s is cropped
+                    y[n, k, top, ow] = s[0, ow] + s[1, ow] + s[2, ow] + bias[k]
+                if top + 1 < OH:  # an odd OH: the last tile's bottom row is cropped
+                    for ow in range(OW):
+                        y[n, k, top + 1, ow] = s[1, ow] - s[2, ow] - s[3, ow] + bias[k]
 
 
 @threaded_kernel
@@ -251,49 +259,51 @@ def _gradient_transform(gy, TH, TW, gy_hat):
     2 columns of ``h``.
     """
     N, K, OH, OW = gy.shape
-    for nk in prange(N * K):
-        n, k = nk // K, nk % K
+    for part in prange(PARTS):  # scratch allocated once per part, not per nk
         rows = np.zeros((BLOCK, BLOCK * TW), dtype=gy.dtype)  # zeros: past the output's edge
         h = np.empty((TILE, BLOCK * TW), dtype=gy.dtype)  # A g
-        for th in range(TH):
-            for i in range(BLOCK):
-                row = BLOCK * th + i
-                if row < OH:
-                    rows[i, :OW] = gy[n, k, row, :]
-                else:
-                    rows[i, :] = 0
-            for col in range(BLOCK * TW):
-                h[0, col] = rows[0, col]
-                h[1, col] = rows[0, col] + rows[1, col]
-                h[2, col] = rows[0, col] - rows[1, col]
-                h[3, col] = -rows[1, col]
-            p0 = (n * TH + th) * TW
-            for xi in range(TILE):
-                for tw in range(TW):
-                    e0, e1 = h[xi, BLOCK * tw], h[xi, BLOCK * tw + 1]
-                    gy_hat[xi * TILE + 0, k, p0 + tw] = e0
-                    gy_hat[xi * TILE + 1, k, p0 + tw] = e0 + e1
-                    gy_hat[xi * TILE + 2, k, p0 + tw] = e0 - e1
-                    gy_hat[xi * TILE + 3, k, p0 + tw] = -e1
+        for nk in range(part, N * K, PARTS):
+            n, k = nk // K, nk % K
+            for th in range(TH):
+                for i in range(BLOCK):
+                    row = BLOCK * th + i
+                    if row < OH:
+                        rows[i, :OW] = gy[n, k, row, :]
+                    else:
+                        rows[i, :] = 0
+                for col in range(BLOCK * TW):
+                    h[0, col] = rows[0, col]
+                    h[1, col] = rows[0, col] + rows[1, col]
+                    h[2, col] = rows[0, col] - rows[1, col]
+                    h[3, col] = -rows[1, col]
+                p0 = (n * TH + th) * TW
+                for xi in range(TILE):
+                    for tw in range(TW):
+                        e0, e1 = h[xi, BLOCK * tw], h[xi, BLOCK * tw + 1]
+                        gy_hat[xi * TILE + 0, k, p0 + tw] = e0
+                        gy_hat[xi * TILE + 1, k, p0 + tw] = e0 + e1
+                        gy_hat[xi * TILE + 2, k, p0 + tw] = e0 - e1
+                        gy_hat[xi * TILE + 3, k, p0 + tw] = -e1
 
 
 @threaded_kernel
 def _weight_output_transform(M, gw):
     """gw[k, c] = G^T m G, m = M[:, k, c] as 4x4: the weight gradient's 3x3 from its 4x4 sum."""
     K, C = gw.shape[:2]
-    for kc in prange(K * C):
-        k, c = kc // C, kc % C
+    for part in prange(PARTS):  # scratch allocated once per part, not per kc
         r = np.empty((TILE, KERNEL), dtype=M.dtype)  # m G: G^T applied to each row
-        for i in range(TILE):
-            m0, m1 = M[i * TILE + 0, k, c], M[i * TILE + 1, k, c]
-            m2, m3 = M[i * TILE + 2, k, c], M[i * TILE + 3, k, c]
-            r[i, 0] = m0 + 0.5 * (m1 + m2)
-            r[i, 1] = 0.5 * (m1 - m2)
-            r[i, 2] = 0.5 * (m1 + m2) + m3
-        for j in range(KERNEL):  # G^T r: G^T applied to each column
-            gw[k, c, 0, j] = r[0, j] + 0.5 * (r[1, j] + r[2, j])
-            gw[k, c, 1, j] = 0.5 * (r[1, j] - r[2, j])
-            gw[k, c, 2, j] = 0.5 * (r[1, j] + r[2, j]) + r[3, j]
+        for kc in range(part, K * C, PARTS):
+            k, c = kc // C, kc % C
+            for i in range(TILE):
+                m0, m1 = M[i * TILE + 0, k, c], M[i * TILE + 1, k, c]
+                m2, m3 = M[i * TILE + 2, k, c], M[i * TILE + 3, k, c]
+                r[i, 0] = m0 + 0.5 * (m1 + m2)
+                r[i, 1] = 0.5 * (m1 - m2)
+                r[i, 2] = 0.5 * (m1 + m2) + m3
+            for j in range(KERNEL):  # G^T r: G^T applied to each column
+                gw[k, c, 0, j] = r[0, j] + 0.5 * (r[1, j] + r[2, j])
+                gw[k, c, 1, j] = 0.5 * (r[1, j] - r[2, j])
+                gw[k, c, 2, j] = 0.5 * (r[1, j] + r[2, j]) + r[3, j]
 
 
 # --------------------------------------------------------------------------- helpers
