@@ -34,8 +34,10 @@ from scratchnet.ops.winograd import BLOCK, KERNEL, TILE, check_winograd_shapes
 
 # The batch is transformed and multiplied a few images at a time, so that the transformed tiles
 # (16 values per 2x2 outputs, 4x the input) and the product are still in the cache when the next
-# step reads them; at least one image per chunk.
-TILE_BUFFER_BYTES = 8 * 2**20
+# step reads them; at least one image per chunk. Measured (tools/bench_winograd.py's layers, one
+# thread, CPU time of forward + both gradients): 0.25-0.5 MiB best, e.g. (64,16,32,32)->16 23 ms
+# at 0.5 MiB, 27 at 2, 37 at 8, 61 at 16 MiB; the 8x8 layer loses 30% below 0.125 MiB.
+TILE_BUFFER_BYTES = 2**19
 # Each kernel's outer loop runs in this many parts (threads take parts), each allocating its
 # scratch rows once: an allocation per (image, channel) pair cost more than the transform itself
 # (a microsecond each, 4096 of them in a ResNet-20 layer).
@@ -182,10 +184,9 @@ def _input_transform(x, PH, PW, TH, TW, V):
             for th in range(TH):
                 for i in range(TILE):
                     row = BLOCK * th + i - PH  # the input row under tile row i; outside: padding
-                    if 0 <= row < H:
-                        rows[i, PW : PW + W] = x[n, c, row, :]
-                    else:
-                        rows[i, :] = 0
+                    inside = 0 <= row < H
+                    for col in range(W):  # a loop, not a slice: a slice is a new array object
+                        rows[i, PW + col] = x[n, c, row, col] if inside else 0
                 for col in range(width):
                     t[0, col] = rows[0, col] - rows[2, col]
                     t[1, col] = rows[1, col] + rows[2, col]
@@ -267,10 +268,9 @@ def _gradient_transform(gy, TH, TW, gy_hat):
             for th in range(TH):
                 for i in range(BLOCK):
                     row = BLOCK * th + i
-                    if row < OH:
-                        rows[i, :OW] = gy[n, k, row, :]
-                    else:
-                        rows[i, :] = 0
+                    inside = row < OH
+                    for col in range(OW):  # a loop, not a slice: a slice is a new array object
+                        rows[i, col] = gy[n, k, row, col] if inside else 0
                 for col in range(BLOCK * TW):
                     h[0, col] = rows[0, col]
                     h[1, col] = rows[0, col] + rows[1, col]
