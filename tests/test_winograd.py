@@ -39,10 +39,11 @@ layers = st.tuples(
 )
 
 
-def fits(layer) -> bool:
-    """Whether the 3x3 kernel fits the padded input (else there is no output to compare)."""
+def drawn_layer(layer):
+    """x, w, b, gy and the padding of a layer drawn by hypothesis; skips one with no output."""
     _N, _C, _K, H, W, padding, _seed = layer
-    return H + 2 * padding >= 3 and W + 2 * padding >= 3
+    assume(H + 2 * padding >= 3 and W + 2 * padding >= 3)  # the 3x3 kernel fits the padded input
+    return (*random_layer(*layer), padding)
 
 
 def random_layer(N, C, K, H, W, padding, seed, dtype=np.float64):
@@ -110,9 +111,7 @@ def test_filter_transform_evaluates_at_0_1_minus1_infinity():
 @settings(max_examples=40, deadline=None)
 @given(layers)
 def test_reference_matches_im2col_in_float64(layer):
-    assume(fits(layer))
-    x, w, b, gy = random_layer(*layer)
-    padding = layer[5]
+    x, w, b, gy, padding = drawn_layer(layer)
     expected = im2col_products(x, w, b, gy, padding)
     for name, got, want, size in zip(
         ("forward", "input gradient", "weight gradient"),
@@ -128,9 +127,7 @@ def test_reference_matches_im2col_in_float64(layer):
 @settings(max_examples=40, deadline=None)
 @given(layers)
 def test_float32_error_is_within_the_stated_bound(layer):
-    assume(fits(layer))
-    x, w, b, gy = random_layer(*layer)
-    padding = layer[5]
+    x, w, b, gy, padding = drawn_layer(layer)
     exact = winograd_products(ref, x, w, b, gy, padding)  # float64: exact to 1e-10, tested above
     sizes = scale(x, w, b, gy, padding)
     x32, w32, b32, gy32 = (a.astype(np.float32) for a in (x, w, b, gy))
@@ -147,9 +144,7 @@ def test_float32_error_is_within_the_stated_bound(layer):
 @given(layers)
 def test_fast_kernels_match_the_reference(layer):
     numba_winograd = fast_module()
-    assume(fits(layer))
-    x, w, b, gy = random_layer(*layer)
-    padding = layer[5]
+    x, w, b, gy, padding = drawn_layer(layer)
     for got, want, size in zip(
         winograd_products(numba_winograd, x, w, b, gy, padding),
         winograd_products(ref, x, w, b, gy, padding),
