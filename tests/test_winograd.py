@@ -237,3 +237,13 @@ def test_the_setting_overrides_the_rule(monkeypatch):
         numba_winograd.use_winograd(**small)
     monkeypatch.delenv("SCRATCHNET_WINOGRAD")
     assert numba_winograd.winograd_mode() == "auto"
+
+
+def test_the_rule_picks_winograd_where_it_measured_faster():
+    wins = fast_module().winograd_wins
+    assert wins(64, 16, 16, 32, 32, np.float32)  # ResNet-20's first stage
+    assert wins(16, 128, 128, 28, 28, np.float32)  # VGG-like
+    assert not wins(64, 32, 32, 16, 16, np.float32)  # ResNet-20's second stage: im2col
+    assert not wins(64, 64, 64, 8, 8, np.float32)  # and its third
+    assert not wins(64, 8, 16, 32, 32, np.float32)  # fewer channels than measured
+    assert not wins(64, 16, 16, 32, 32, np.float16)

@@ -44,11 +44,18 @@ TILE_BUFFER_BYTES = 2**19
 PARTS = 64
 
 # --------------------------------------------------------------------------- the selection rule
-# Measured by tools/bench_winograd.py on the 2-core AMD EPYC (AVX2) of this project, float32,
-# OpenBLAS 0.3.31, forward+backward, Winograd time / im2col time (ranges over runs; lower is
-# better), see docs/concepts/winograd.md for the table:
-WINOGRAD_MIN_CHANNELS = 16  # C and K at least this: filled in from the measurements below
-WINOGRAD_MIN_POSITIONS = 1  # N*OH*OW at least this
+# Measured by tools/bench_winograd.py (float32, CPU time of one thread: the 2-core machine of this
+# project was shared with a dozen jobs, where wall-clock ratios swung from 0.01 to 85), Winograd
+# time / im2col time for forward + both gradients, median (range) over two runs of 3 and 5 rounds:
+#   (64, 16, 32, 32) -> 16    0.76 (0.66-0.92), 0.86 (0.81-1.22)    wins
+#   (32, 64, 32, 32) -> 64    0.74 (0.58-0.86), 0.91 (0.83-1.22)    wins
+#   (16, 128, 28, 28) -> 128  0.74 (0.58-0.87), 1.03 (0.72-1.12)    wins, less clearly
+#   (64, 32, 16, 16) -> 32    0.96 (0.89-1.20), 1.11 (1.01-1.88)    loses
+#   (64, 64, 8, 8) -> 64      1.02 (0.96-1.27), 1.12 (1.01-1.32)    loses
+# On a small map the rows of tiles are short and the transforms' per-row work dominates; the
+# 16 GEMMs are (K, C) @ (C, P) with small K and C, far from the BLAS's peak.
+WINOGRAD_MIN_MAP = 28 * 28  # H * W at least this (the smallest map measured to win)
+WINOGRAD_MIN_CHANNELS = 16  # C and K at least this (the fewest measured; fewer: untested)
 WINOGRAD_SETTING = "SCRATCHNET_WINOGRAD"  # auto | on | off
 _MODES = ("auto", "on", "off")
 
@@ -64,12 +71,16 @@ def winograd_mode() -> str:
 
 
 def winograd_wins(N: int, C: int, K: int, H: int, W: int, dtype: np.dtype) -> bool:
-    """Whether Winograd beats im2col for a 3x3 stride-1 padding-1 layer of this shape (measured)."""
-    positions = N * H * W  # the output has about as many positions as the input (padding 1)
+    """Whether Winograd beats im2col on this CPU for a 3x3 stride-1 layer of this shape.
+
+    From the measurements above: maps of at least ``WINOGRAD_MIN_MAP`` positions and at least
+    ``WINOGRAD_MIN_CHANNELS`` input and output channels; float32 or float64. The batch size N
+    does not enter: the work is chunked by images, so each chunk looks alike whatever N is.
+    """
     return (
         np.dtype(dtype) in (np.float32, np.float64)
+        and H * W >= WINOGRAD_MIN_MAP
         and min(C, K) >= WINOGRAD_MIN_CHANNELS
-        and positions >= WINOGRAD_MIN_POSITIONS
     )
 
 
