@@ -247,3 +247,4 @@ def test_the_rule_picks_winograd_where_it_measured_faster():
     assert not wins(64, 64, 64, 8, 8, np.float32)  # and its third
     assert not wins(64, 8, 16, 32, 32, np.float32)  # fewer channels than measured
     assert not wins(64, 16, 16, 32, 32, np.float16)
+    assert wins(64, 64, 64, 8, 8, np.float64)  # float64's products cost twice as much

@@ -53,8 +53,14 @@ PARTS = 64
 #   (64, 32, 16, 16) -> 32    0.96 (0.89-1.20), 1.11 (1.01-1.88)    loses
 #   (64, 64, 8, 8) -> 64      1.02 (0.96-1.27), 1.12 (1.01-1.32)    loses
 # On a small map the rows of tiles are short and the transforms' per-row work dominates; the
-# 16 GEMMs are (K, C) @ (C, P) with small K and C, far from the BLAS's peak.
-WINOGRAD_MIN_MAP = 28 * 28  # H * W at least this (the smallest map measured to win)
+# 16 GEMMs are (K, C) @ (C, P) with small K and C, far from the BLAS's peak. In float64 the
+# products cost twice as much and Winograd wins on every layer (one run of 3 rounds):
+#   0.55 (0.46-0.58), 0.63 (0.50-0.90), 0.63 (0.61-0.76), 0.73 (0.70-0.93), 0.87 (0.67-0.90)
+# in the order above, the 8x8 layer last.
+WINOGRAD_MIN_MAP = {
+    np.dtype(np.float32): 28 * 28,  # H * W at least this: the smallest map measured to win
+    np.dtype(np.float64): 8 * 8,  # every map measured wins, 8x8 the smallest
+}
 WINOGRAD_MIN_CHANNELS = 16  # C and K at least this (the fewest measured; fewer: untested)
 WINOGRAD_SETTING = "SCRATCHNET_WINOGRAD"  # auto | on | off
 _MODES = ("auto", "on", "off")
@@ -73,15 +79,12 @@ def winograd_mode() -> str:
 def winograd_wins(N: int, C: int, K: int, H: int, W: int, dtype: np.dtype) -> bool:
     """Whether Winograd beats im2col on this CPU for a 3x3 stride-1 layer of this shape.
 
-    From the measurements above: maps of at least ``WINOGRAD_MIN_MAP`` positions and at least
-    ``WINOGRAD_MIN_CHANNELS`` input and output channels; float32 or float64. The batch size N
-    does not enter: the work is chunked by images, so each chunk looks alike whatever N is.
+    From the measurements above: float32 or float64, a map of at least ``WINOGRAD_MIN_MAP``
+    positions for the dtype, at least ``WINOGRAD_MIN_CHANNELS`` input and output channels. The
+    batch size N does not enter: the work is chunked by images, so each chunk looks alike.
     """
-    return (
-        np.dtype(dtype) in (np.float32, np.float64)
-        and H * W >= WINOGRAD_MIN_MAP
-        and min(C, K) >= WINOGRAD_MIN_CHANNELS
-    )
+    min_map = WINOGRAD_MIN_MAP.get(np.dtype(dtype))
+    return min_map is not None and H * W >= min_map and min(C, K) >= WINOGRAD_MIN_CHANNELS
 
 
 def use_winograd(
