@@ -248,3 +248,16 @@ def test_the_rule_picks_winograd_where_it_measured_faster():
     assert not wins(64, 8, 16, 32, 32, np.float32)  # fewer channels than measured
     assert not wins(64, 16, 16, 32, 32, np.float16)
     assert wins(64, 64, 64, 8, 8, np.float64)  # float64's products cost twice as much
+
+
+@pytest.mark.parametrize("module_name", ["reference", "numba"])
+def test_a_gradient_of_the_wrong_shape_is_refused(module_name):
+    module = ref if module_name == "reference" else fast_module()
+    x, w, _, gy = random_layer(2, 3, 4, 6, 6, 1, seed=0)
+    wrong = gy[:, :, :-1]  # (2, 4, 5, 6), not the output's (2, 4, 6, 6)
+    for call in (
+        lambda: module.winograd_conv2d_backward_input(wrong, w, 1, x.shape),
+        lambda: module.winograd_conv2d_backward_weight(x, wrong, 1),
+    ):
+        with pytest.raises(ValueError, match=r"upstream gradient has shape \(2, 4, 5, 6\)"):
+            call()

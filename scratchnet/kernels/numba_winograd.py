@@ -146,7 +146,9 @@ def winograd_conv2d_backward_input(
     gy: Array, w: Array, padding: IntPair, x_shape: tuple[int, ...]
 ) -> Array:
     """Mirrors ``ops.winograd.winograd_conv2d_backward_input``: the forward of gy, padded 2 - P."""
-    PH, PW = check_winograd_shapes("winograd_conv2d_backward_input", x_shape, w, padding)[0]
+    PH, PW = check_winograd_shapes("winograd_conv2d_backward_input", x_shape, w, padding, gy.shape)[
+        0
+    ]
     w_flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)  # (C, K, 3, 3), copied by the forward
     return winograd_conv2d_forward(gy, w_flipped, None, (KERNEL - 1 - PH, KERNEL - 1 - PW))
 
@@ -155,7 +157,11 @@ def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Ar
     """Mirrors ``ops.winograd.winograd_conv2d_backward_weight``: G^T [sum (A gy A^T) * V] G."""
     N, K, OH, OW = gy.shape
     (PH, PW), _ = check_winograd_shapes(
-        "winograd_conv2d_backward_weight", x.shape, (K, x.shape[1], KERNEL, KERNEL), padding
+        "winograd_conv2d_backward_weight",
+        x.shape,
+        (K, x.shape[1], KERNEL, KERNEL),
+        padding,
+        gy.shape,
     )
     x, gy = _contiguous(x), _contiguous(gy.astype(x.dtype, copy=False))
     C = x.shape[1]

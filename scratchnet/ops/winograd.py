@@ -148,11 +148,12 @@ def winograd_conv2d_backward_input(
     Array, shape (N, C, H, W)
     """
     xp = get_xp(gy)
-    PH, PW = check_winograd_shapes("winograd_conv2d_backward_input", x_shape, w, padding)[0]
+    PH, PW = check_winograd_shapes("winograd_conv2d_backward_input", x_shape, w, padding, gy.shape)[
+        0
+    ]
     w_flipped = xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, K, 3, 3)
-    gx = winograd_conv2d_forward(gy, w_flipped, None, (KERNEL - 1 - PH, KERNEL - 1 - PW))
-    assert gx.shape == tuple(x_shape), (gx.shape, x_shape)  # H = OH + 2 - 2*PH, by construction
-    return gx
+    # Its output has OH + 2*(2 - PH) - 2 = H rows: x's, since OH = H + 2*PH - 2.
+    return winograd_conv2d_forward(gy, w_flipped, None, (KERNEL - 1 - PH, KERNEL - 1 - PW))
 
 
 def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Array:
@@ -172,7 +173,11 @@ def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Ar
     N, K, OH, OW = gy.shape
     TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)
     (PH, PW), _ = check_winograd_shapes(
-        "winograd_conv2d_backward_weight", x.shape, (K, x.shape[1], KERNEL, KERNEL), padding
+        "winograd_conv2d_backward_weight",
+        x.shape,
+        (K, x.shape[1], KERNEL, KERNEL),
+        padding,
+        gy.shape,
     )
     V = input_transform(x, (PH, PW), (TH, TW))  # (16, C, P): the forward's tiles, again
     gy_blocks = xp.zeros((N, K, BLOCK * TH, BLOCK * TW), dtype=gy.dtype)  # zeros: cropped outputs
@@ -231,9 +236,16 @@ def output_transform(M: Array, blocks: tuple[int, int, int, int]) -> Array:
 
 
 def check_winograd_shapes(
-    name: str, x_shape: tuple[int, ...], w: Array | tuple[int, ...], padding: IntPair
+    name: str,
+    x_shape: tuple[int, ...],
+    w: Array | tuple[int, ...],
+    padding: IntPair,
+    gy_shape: tuple[int, ...] | None = None,
 ) -> tuple[tuple[int, int], tuple[int, int]]:
-    """The padding pair and the output size; raises on anything F(2x2, 3x3) does not compute."""
+    """The padding pair and the output size; raises on anything F(2x2, 3x3) does not compute.
+
+    ``gy_shape``, for the gradients: the upstream gradient must have the output's shape.
+    """
     w_shape = tuple(getattr(w, "shape", w))
     PH, PW = pair(padding, "padding")
     if len(x_shape) != 4 or len(w_shape) != 4:
@@ -253,5 +265,11 @@ def check_winograd_shapes(
         raise ValueError(
             f"{name}: input {tuple(x_shape)} with padding {(PH, PW)} is smaller than the 3x3 "
             f"kernel (output would be {OH} x {OW})"
+        )
+    expected = (x_shape[0], w_shape[0], OH, OW)
+    if gy_shape is not None and tuple(gy_shape) != expected:
+        raise ValueError(
+            f"{name}: the upstream gradient has shape {tuple(gy_shape)}, but the layer's output "
+            f"(input {tuple(x_shape)}, weight {w_shape}, padding {(PH, PW)}) is {expected}"
         )
     return (PH, PW), (OH, OW)
