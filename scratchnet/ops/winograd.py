@@ -28,8 +28,9 @@ per layer, so that the per-tile matrices hold only 0, 1 and -1. The evaluations 
 F(2, 3) is the transpose of that algorithm in h (Winograd's transposition principle): since
 ``s_k = sum over a + i = k of h_a g_i`` and ``y_a = sum over i of g_i d_(a+i)``, y is the
 adjoint of h -> s, ``y = A^T [(G g) * (B^T d)]``. (Lavin & Gray flip the sign of the infinity
-row in both A and B; the signs cancel.) Nesting F(2, 3) in both axes
-gives F(2x2, 3x3)::
+row in both A and B; the signs cancel.)
+
+Nesting F(2, 3) in both axes gives F(2x2, 3x3)::
 
     Y = A^T [(G g G^T) * (B^T d B)] A      d: 4x4 input tile, g: 3x3 filter, Y: 2x2 outputs
 
