@@ -30,7 +30,14 @@ from numba import prange
 from scratchnet.backend import Array
 from scratchnet.kernels.numba_threads import threaded_kernel
 from scratchnet.ops.im2col import IntPair
-from scratchnet.ops.winograd import BLOCK, KERNEL, TILE, check_winograd_shapes
+from scratchnet.ops.winograd import (
+    BLOCK,
+    KERNEL,
+    TILE,
+    check_winograd_shapes,
+    tile_counts,
+    weight_gradient_shapes,
+)
 
 # The batch is transformed and multiplied a few images at a time, so that the transformed tiles
 # (16 values per 2x2 outputs, 4x the input) and the product are still in the cache when the next
@@ -124,7 +131,7 @@ def winograd_conv2d_forward(
     (PH, PW), (OH, OW) = check_winograd_shapes("winograd_conv2d_forward", x.shape, w, padding)
     x, w = _contiguous(x), _contiguous(w.astype(x.dtype, copy=False))
     N, C, K = x.shape[0], x.shape[1], w.shape[0]
-    TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)
+    TH, TW = tile_counts(OH, OW)
     U = np.empty((TILE * TILE, K, C), dtype=x.dtype)  # (16, K, C)
     _filter_transform(K * C * 16, w, U)
     bias = np.zeros(K, dtype=x.dtype) if bias is None else _contiguous(bias.astype(x.dtype))
@@ -156,17 +163,9 @@ def winograd_conv2d_backward_input(
 
 def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Array:
     """Mirrors ``ops.winograd.winograd_conv2d_backward_weight``: G^T [sum (A gy A^T) * V] G."""
-    N, K, OH, OW = gy.shape
-    (PH, PW), _ = check_winograd_shapes(
-        "winograd_conv2d_backward_weight",
-        x.shape,
-        (K, x.shape[1], KERNEL, KERNEL),
-        padding,
-        gy.shape,
-    )
+    (PH, PW), (TH, TW) = weight_gradient_shapes(x.shape, gy.shape, padding)
     x, gy = _contiguous(x), _contiguous(gy.astype(x.dtype, copy=False))
-    C = x.shape[1]
-    TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)
+    N, C, K = x.shape[0], x.shape[1], gy.shape[1]
     images = _images_per_chunk(N, max(C, K) * TH * TW, x.itemsize)
     V = np.empty(TILE * TILE * C * images * TH * TW, dtype=x.dtype)
     gy_hat = np.empty(TILE * TILE * K * images * TH * TW, dtype=x.dtype)

@@ -116,7 +116,7 @@ def winograd_conv2d_forward(
     xp = get_xp(x)
     N, K = x.shape[0], w.shape[0]
     (PH, PW), (OH, OW) = check_winograd_shapes("winograd_conv2d_forward", x.shape, w, padding)
-    TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)  # ceil: an odd size gets one cropped row / column
+    TH, TW = tile_counts(OH, OW)
     V = input_transform(x, (PH, PW), (TH, TW))  # (16, C, P)
     U = filter_transform(w)  # (16, K, C)
     M = xp.matmul(U, V)  # (16, K, P): the 16 GEMMs, each summing over channels
@@ -171,15 +171,8 @@ def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Ar
     Array, shape (K, C, 3, 3)
     """
     xp = get_xp(x)
+    (PH, PW), (TH, TW) = weight_gradient_shapes(x.shape, gy.shape, padding)
     N, K, OH, OW = gy.shape
-    TH, TW = -(-OH // BLOCK), -(-OW // BLOCK)
-    (PH, PW), _ = check_winograd_shapes(
-        "winograd_conv2d_backward_weight",
-        x.shape,
-        (K, x.shape[1], KERNEL, KERNEL),
-        padding,
-        gy.shape,
-    )
     V = input_transform(x, (PH, PW), (TH, TW))  # (16, C, P): the forward's tiles, again
     gy_blocks = xp.zeros((N, K, BLOCK * TH, BLOCK * TW), dtype=gy.dtype)  # zeros: cropped outputs
     gy_blocks[:, :, :OH, :OW] = gy  # have no gradient
@@ -234,6 +227,23 @@ def output_transform(M: Array, blocks: tuple[int, int, int, int]) -> Array:
     m = M.reshape(TILE, TILE, K, N, TH, TW).transpose(3, 2, 4, 5, 0, 1)  # (N, K, TH, TW, 4, 4)
     Y = AT @ m @ AT.T  # (N, K, TH, TW, 2, 2)
     return Y.transpose(0, 1, 2, 4, 3, 5).reshape(N, K, BLOCK * TH, BLOCK * TW)
+
+
+def tile_counts(OH: int, OW: int) -> tuple[int, int]:
+    """TH x TW blocks of 2x2 cover an OH x OW output: ceil, an odd size gets a cropped row."""
+    return -(-OH // BLOCK), -(-OW // BLOCK)
+
+
+def weight_gradient_shapes(
+    x_shape: tuple[int, ...], gy_shape: tuple[int, ...], padding: IntPair
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The padding pair and tile counts of the weight gradient; refuses what the forward does."""
+    K = gy_shape[1] if len(gy_shape) == 4 else 0  # the weight's K is gy's channels
+    C = x_shape[1] if len(x_shape) == 4 else 0
+    padding_pair, output = check_winograd_shapes(
+        "winograd_conv2d_backward_weight", x_shape, (K, C, KERNEL, KERNEL), padding, gy_shape
+    )
+    return padding_pair, tile_counts(*output)
 
 
 def check_winograd_shapes(
