@@ -19,19 +19,43 @@ from scratchnet.data import DataLoader, TensorDataset
 from scratchnet.models.resnet_cifar import resnet20
 from scratchnet.nn import functional as F
 from scratchnet.ops import im2col as reference_im2col
-from scratchnet.ops import norm as reference_norm
 from scratchnet.ops import pool as reference_pool
 
 WINDOW_KERNELS = [
     (reference_im2col, "im2col"),
     (reference_im2col, "col2im"),
-    (reference_im2col, "rows_to_nchw"),
-    (reference_im2col, "nchw_to_rows"),
     (reference_pool, "max_pool2d_forward"),
     (reference_pool, "max_pool2d_backward"),
     (reference_pool, "avg_pool2d_forward"),
     (reference_pool, "avg_pool2d_backward"),
 ]
+# What a fast array kernel may add to its reference's parameters: a buffer to write into, and
+# leave to overwrite its scratch input.
+BUFFER_PARAMETERS = ["out", "overwrite_col"]
+
+
+class NumPyChannelKernels:
+    """What batch norm's four per-channel kernels compute, in plain NumPy (the fast BatchNorm's
+    building blocks have no reference of their own: ops/norm.py forms x_hat instead)."""
+
+    @staticmethod
+    def channel_mean_var(x3):  # (N, C, M) -> mean (C,), biased var (C,)
+        mean = x3.mean(axis=(0, 2))
+        return mean, ((x3 - mean[:, None]) ** 2).mean(axis=(0, 2))
+
+    @staticmethod
+    def channel_grad_sums(g3, x3, mean):  # sum g, sum g (x - mean), per channel
+        return g3.sum(axis=(0, 2)), (g3 * (x3 - mean[:, None])).sum(axis=(0, 2))
+
+    @staticmethod
+    def channel_affine(x3, scale, shift):  # x * scale + shift per channel
+        return x3 * scale[:, None] + shift[:, None]
+
+    @staticmethod
+    def channel_affine2(g3, x3, a, b, c):  # a g + b x + c per channel
+        return g3 * a[:, None] + x3 * b[:, None] + c[:, None]
+
+
 NORM_KERNELS = ["channel_mean_var", "channel_grad_sums", "channel_affine", "channel_affine2"]
 
 # (N, C, H, W), geometry: every window is valid for pooling too (padding <= kernel // 2, no window
@@ -94,19 +118,30 @@ def assert_same(actual, expected, dtype, rtol=None):
 
 
 def check_signatures(kernels) -> None:
-    """Same parameters as the reference, and the docstring names it."""
+    """The reference's parameters (then buffers only), and the docstring names the reference."""
     for module, name in WINDOW_KERNELS:
-        fast, ref = getattr(kernels, name), getattr(module, name)
-        assert (
-            inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys()
-        ), name
-        assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in fast.__doc__, name
+        ours = list(inspect.signature(getattr(kernels, name)).parameters)
+        theirs = list(inspect.signature(getattr(module, name)).parameters)
+        assert ours[: len(theirs)] == theirs, name
+        assert all(extra in BUFFER_PARAMETERS for extra in ours[len(theirs) :]), name
+        doc = getattr(kernels, name).__doc__
+        assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in doc, name
     for name in NORM_KERNELS:
-        fast, ref = getattr(kernels, name), getattr(reference_norm, name)
-        assert (
-            inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys()
-        ), name
-        assert f"scratchnet.ops.norm.{name}" in fast.__doc__, name
+        ours = inspect.signature(getattr(kernels, name)).parameters.keys()
+        assert ours == inspect.signature(getattr(NumPyChannelKernels, name)).parameters.keys()
+
+
+def check_registered_kernels(module, names) -> None:
+    """Each name of backend.KERNEL_MODULES is in its module; a fast Function subclasses the
+    reference Function of its name (same constructor, same attributes)."""
+    for name in names:
+        assert hasattr(module, name), f"{module.__name__} lacks the registered kernel {name}"
+        kernel = getattr(module, name)
+        if isinstance(kernel, type):
+            reference_class = next(
+                base for base in kernel.__mro__ if base.__module__.startswith("scratchnet.ops.")
+            )
+            assert reference_class.__name__ == name
 
 
 def check_im2col(kernels, put, get, x_shape, geometry, dtype) -> None:
@@ -142,21 +177,21 @@ def check_reorders(kernels, put, get, shape, dtype) -> None:
     rows = random((OC, N * OH * OW), dtype)
     bias = random(OC, dtype, seed=1)
     for b in (None, bias):
-        expected = reference(reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), b)
+        expected = rows.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)  # the reference conv's
+        expected = expected if b is None else expected + b.reshape(1, OC, 1, 1)
         out = put(np.full(shape, np.nan, dtype))
         assert kernels.rows_to_nchw(put(rows), out, None if b is None else put(b)) is out
         assert_same(get(out), expected, dtype)
     y = random(shape, dtype, seed=2)
-    assert_same(
-        get(kernels.nchw_to_rows(put(y))), reference(reference_im2col.nchw_to_rows, y), dtype
-    )
+    rows_of_y = y.transpose(1, 0, 2, 3).reshape(OC, -1)  # (OC, N*OH*OW)
+    assert_same(get(kernels.nchw_to_rows(put(y))), rows_of_y, dtype)
     out = put(np.empty((OC, N * OH * OW), dtype))
     assert kernels.nchw_to_rows(put(y), out=out) is out
     xp = backend.get_xp(put(y))
     y_broadcast = xp.broadcast_to(
         put(y[:1]), shape
     )  # a stride-0 view, as global pooling's backward sends
-    expected = reference(reference_im2col.nchw_to_rows, y[:1].repeat(N, 0))
+    expected = y[:1].repeat(N, 0).transpose(1, 0, 2, 3).reshape(OC, -1)
     assert_same(get(kernels.nchw_to_rows(y_broadcast)), expected, dtype)
 
 
@@ -213,18 +248,20 @@ def check_norm(kernels, put, get, shape, dtype) -> None:
         1e-4 if dtype == np.float32 else 1e-10
     )  # float32 sums over thousands of values, in another order
     mean, var = kernels.channel_mean_var(put(x3))
-    mean_ref, var_ref = reference_norm.channel_mean_var(x3)
+    mean_ref, var_ref = NumPyChannelKernels.channel_mean_var(x3)
     assert_same(get(mean), mean_ref, dtype, rtol)
     assert_same(get(var), var_ref, dtype, rtol)
     sums = kernels.channel_grad_sums(put(g3), put(x3), put(mean_ref))
-    for ours, theirs in zip(sums, reference_norm.channel_grad_sums(g3, x3, mean_ref), strict=True):
+    for ours, theirs in zip(
+        sums, NumPyChannelKernels.channel_grad_sums(g3, x3, mean_ref), strict=True
+    ):
         assert_same(get(ours), theirs, dtype, rtol)
     assert_same(
         get(kernels.channel_affine(put(x3), put(a), put(b))),
-        reference_norm.channel_affine(x3, a, b),
+        NumPyChannelKernels.channel_affine(x3, a, b),
         dtype,
     )
-    expected = reference_norm.channel_affine2(g3, x3, a, b, c)
+    expected = NumPyChannelKernels.channel_affine2(g3, x3, a, b, c)
     assert_same(
         get(kernels.channel_affine2(put(g3), put(x3), put(a), put(b), put(c))), expected, dtype
     )

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 import scratchnet as sn
 from scratchnet import backend
 from scratchnet.gradcheck import gradcheck
-from scratchnet.ops import conv
 from scratchnet.ops.conv import conv2d, conv2d_naive
 
 torch_settings = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -66,7 +65,7 @@ def forward_backward(fn, cfg, dtype=np.float64, seed=0):
     y = fn(x, w, b, **conv_args(cfg))
     g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(dtype)
     y.backward(g)
-    return [y.data, x.grad.data, w.grad.data] + ([b.grad.data] if b is not None else [])
+    return [y.array, x.grad.array, w.grad.array] + ([b.grad.array] if b is not None else [])
 
 
 def assert_close(actual, expected, rtol):
@@ -104,7 +103,6 @@ def pointwise_configs(draw):
 @given(pointwise_configs())
 def test_pointwise_conv2d_gradcheck_and_matches_naive(cfg):
     x, w, b = make_inputs(cfg)
-    assert type(conv2d(x, w, b, **conv_args(cfg)).creator) is conv.PointwiseConv2dFunction
     inputs = [x, w] if b is None else [x, w, b]
     assert gradcheck(lambda *t: conv2d(*t, **conv_args(cfg)), inputs)
     for a, e in zip(
@@ -113,38 +111,13 @@ def test_pointwise_conv2d_gradcheck_and_matches_naive(cfg):
         assert_close(a, e, 1e-12)
 
 
-@given(conv_configs(), st.integers(1, 3))
-def test_conv2d_matches_naive(cfg, images_per_chunk):
-    """Forward and every gradient equal the loop definition, also when the batch is split into chunks."""
-    expected = forward_backward(conv2d_naive, cfg)
-    bytes_per_image = cfg["x_shape"][1] * np.prod(cfg["w_shape"][2:]) * 8 * _positions(cfg)
-    previous, conv.COLUMN_BUFFER_BYTES = (
-        conv.COLUMN_BUFFER_BYTES,
-        int(images_per_chunk * bytes_per_image),
-    )
-    try:
-        actual = forward_backward(conv2d, cfg)
-    finally:
-        conv.COLUMN_BUFFER_BYTES = previous
-    for a, e in zip(actual, expected, strict=True):
-        assert_close(a, e, 1e-12)
-
-
-def _positions(cfg):
-    y_shape = conv._conv_output_shape(
-        cfg["x_shape"], cfg["w_shape"], cfg["stride"], cfg["padding"], cfg["dilation"]
-    )
-    return int(np.prod(y_shape))
-
-
 @given(conv_configs())
-def test_reference_path_matches_fast_path(cfg):
-    fast = forward_backward(conv2d, cfg, np.float32)
+def test_conv2d_matches_naive(cfg):
+    """Forward and every gradient equal the loop definition (the fast path: tests/test_kernels.py)."""
     with backend.reference_kernels():
-        reference = forward_backward(conv2d, cfg, np.float32)
-    for a, e in zip(fast, reference, strict=True):
-        assert a.dtype == np.float32
-        assert_close(a, e, 1e-5)
+        actual = forward_backward(conv2d, cfg)
+    for a, e in zip(actual, forward_backward(conv2d_naive, cfg), strict=True):
+        assert_close(a, e, 1e-12)
 
 
 # --------------------------------------------------------------------------- against PyTorch

@@ -6,12 +6,12 @@ import contextlib
 
 import numpy as np
 import pytest
+from device_checks import NumPyChannelKernels as reference
 from hypothesis import given
 from hypothesis import strategies as st
 
 import scratchnet as sn
 from scratchnet.backend import reference_kernels
-from scratchnet.ops import norm as reference
 from scratchnet.ops.norm import batch_norm
 
 SHAPES = [(6, 3), (4, 3, 5), (3, 2, 4, 5)]  # (N, C), (N, C, L), (N, C, H, W)
@@ -175,7 +175,7 @@ def test_errors():
         batch_norm(sn.randn(3), None, None, training=True)
 
 
-# --------------------------------------------------------------------------- Numba kernels == NumPy reference
+# --------------------------------------------------------------------- Numba kernels == NumPy
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -206,10 +206,12 @@ def test_numba_kernels_match_reference(shape, dtype):
 
 
 def test_numba_kernels_on_the_threaded_path_match_reference():
-    """An input above THREADED_MIN_ELEMENTS is split between threads by channel: same results."""
+    """An input above THREADED_MIN_WORK is split between threads by channel: same results."""
     fast = pytest.importorskip("scratchnet.kernels.numba_norm", reason="numba is not installed")
+    from scratchnet.kernels.numba_threads import THREADED_MIN_WORK
+
     rng = np.random.default_rng(5)
-    shape = (2, 16, fast.THREADED_MIN_ELEMENTS // 16)  # 2x the threshold
+    shape = (2, 16, THREADED_MIN_WORK["norm"] // 16)  # 2x the threshold
     x3 = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
     g3 = rng.standard_normal(shape).astype(np.float32)
     a, b, c = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(3))

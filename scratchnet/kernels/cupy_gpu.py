@@ -44,6 +44,12 @@ import cupy
 import numpy as np
 
 from scratchnet.backend import Array
+from scratchnet.kernels.fast_functions import (
+    FastAvgPool2dFunction,
+    FastBatchNormFunction,
+    FastConv2dFunction,
+    FastMaxPool2dFunction,
+)
 from scratchnet.ops.im2col import IntPair, window_geometry
 
 BLOCK = 256  # threads per block: a multiple of the warp size (32), a common good default
@@ -338,7 +344,7 @@ def col2im(
 
 
 def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
-    """GPU :func:`scratchnet.ops.im2col.rows_to_nchw`: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
+    """GPU reorder of a conv product: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
     N, OC, OH, OW = out.shape
     rows = cupy.ascontiguousarray(rows)
     written, result = _output(out, out.shape, out.dtype)
@@ -363,7 +369,7 @@ def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
 
 
 def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
-    """GPU :func:`scratchnet.ops.im2col.nchw_to_rows`: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
+    """GPU reorder of a conv gradient: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
     N, OC, OH, OW = y.shape
     y = cupy.ascontiguousarray(y)
     rows, result = _output(out, (OC, N * OH * OW), y.dtype)
@@ -506,7 +512,7 @@ def _per_channel(v: Array, x3: Array) -> Array:
 
 
 def channel_mean_var(x3: Array) -> tuple[Array, Array]:
-    """Mirrors ``scratchnet.ops.norm.channel_mean_var``: (N, C, M) -> mean (C,), biased var (C,), in two passes."""
+    """Mean and biased variance per channel, in two passes: (N, C, M) -> (C,), (C,)."""
     n = x3.shape[0] * x3.shape[2]
     mean = x3.mean(axis=(0, 2))  # (C,)
     var = (
@@ -516,17 +522,58 @@ def channel_mean_var(x3: Array) -> tuple[Array, Array]:
 
 
 def channel_grad_sums(g3: Array, x3: Array, mean: Array) -> tuple[Array, Array]:
-    """Mirrors ``scratchnet.ops.norm.channel_grad_sums``: sum g and sum g (x - mean) per channel."""
+    """Sum g and sum g (x - mean) per channel: (N, C, M) twice -> (C,), (C,)."""
     sum_g = g3.sum(axis=(0, 2))  # (C,)
     sum_g_centered = _centered_product_sum(g3, x3, _per_channel(mean, x3), axis=(0, 2))  # (C,)
     return sum_g, sum_g_centered
 
 
 def channel_affine(x3: Array, scale: Array, shift: Array) -> Array:
-    """Mirrors ``scratchnet.ops.norm.channel_affine``: x * scale + shift per channel, (N, C, M) -> (N, C, M)."""
+    """X * scale + shift per channel: (N, C, M) -> (N, C, M)."""
     return _affine(x3, _per_channel(scale, x3), _per_channel(shift, x3))
 
 
 def channel_affine2(g3: Array, x3: Array, a: Array, b: Array, c: Array) -> Array:
-    """Mirrors ``scratchnet.ops.norm.channel_affine2``: a g + b x + c per channel, (N, C, M) -> (N, C, M)."""
+    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M)."""
     return _affine2(g3, x3, _per_channel(a, g3), _per_channel(b, g3), _per_channel(c, g3))
+
+
+# --------------------------------------------------------------------------- the fast Functions
+
+# On a GPU each chunk of a convolution is a kernel launch and a cuBLAS call, and a small chunk
+# leaves most of the GPU idle, so the whole batch is unrolled at once, up to this size (the CPU's
+# budget is a cache's worth: numba_cpu.COLUMN_BUFFER_BYTES).
+GPU_COLUMN_BUFFER_BYTES = 1024 * 2**20
+
+
+class Conv2dFunction(FastConv2dFunction):
+    """Fast :class:`scratchnet.ops.conv.Conv2dFunction` on the GPU: the whole batch at once."""
+
+    im2col, col2im = staticmethod(im2col), staticmethod(col2im)
+    rows_to_nchw, nchw_to_rows = staticmethod(rows_to_nchw), staticmethod(nchw_to_rows)
+
+    def column_budget(self, x: Array) -> int:
+        return GPU_COLUMN_BUFFER_BYTES
+
+
+class MaxPool2dFunction(FastMaxPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.MaxPool2dFunction` on the GPU."""
+
+    max_pool2d_forward = staticmethod(max_pool2d_forward)
+    max_pool2d_backward = staticmethod(max_pool2d_backward)
+
+
+class AvgPool2dFunction(FastAvgPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.AvgPool2dFunction` on the GPU."""
+
+    avg_pool2d_forward = staticmethod(avg_pool2d_forward)
+    avg_pool2d_backward = staticmethod(avg_pool2d_backward)
+
+
+class BatchNormFunction(FastBatchNormFunction):
+    """Fast :class:`scratchnet.ops.norm.BatchNormFunction` on the GPU."""
+
+    channel_mean_var = staticmethod(channel_mean_var)
+    channel_grad_sums = staticmethod(channel_grad_sums)
+    channel_affine = staticmethod(channel_affine)
+    channel_affine2 = staticmethod(channel_affine2)

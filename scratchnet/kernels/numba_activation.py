@@ -16,11 +16,8 @@ from numba import prange
 
 from scratchnet.kernels.numba_threads import threaded_kernel
 
-# Below this many elements (2 MiB of float32) one thread is faster than waking a second.
-THREADED_MIN_ELEMENTS = 2**19
 
-
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
+@threaded_kernel(family="activation")
 def _relu_forward(x, y):
     for k in prange(x.size):
         v = x[k]
@@ -35,7 +32,7 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
     return y
 
 
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
+@threaded_kernel(family="activation")
 def _relu_backward(gy, y, gx):
     for k in prange(gy.size):
         gx[k] = (

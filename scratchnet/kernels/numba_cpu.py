@@ -35,6 +35,11 @@ import numpy as np
 from numba import njit, prange
 
 from scratchnet.backend import Array
+from scratchnet.kernels.fast_functions import (
+    FastAvgPool2dFunction,
+    FastConv2dFunction,
+    FastMaxPool2dFunction,
+)
 from scratchnet.kernels.numba_threads import threaded_kernel
 from scratchnet.ops.im2col import IntPair, window_geometry
 
@@ -270,7 +275,7 @@ def _rows_to_nchw(rows, bias, out):
 
 
 def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
-    """Fast :func:`scratchnet.ops.im2col.rows_to_nchw`: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
+    """Fast reorder of a conv product: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
     N, OC = out.shape[:2]
     if bias is None:
         bias = np.zeros(OC, dtype=rows.dtype)  # adding 0 keeps one compiled kernel
@@ -288,7 +293,7 @@ def _nchw_to_rows(y, out):
 
 
 def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
-    """Fast :func:`scratchnet.ops.im2col.nchw_to_rows`: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
+    """Fast reorder of a conv gradient: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
     N, OC, OH, OW = y.shape
     if out is None:
         out = np.empty((OC, N * OH * OW), dtype=y.dtype)
@@ -475,3 +480,37 @@ def avg_pool2d_backward(
     args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad)
     _avg_pool2d_backward(gy.size * g.KH * g.KW, np.ascontiguousarray(gy), *args, gx)
     return gx
+
+
+# --------------------------------------------------------------------------- the fast Functions
+
+# The column matrix of a whole batch is KH*KW times larger than its input (9x for 3x3), so the fast
+# conv2d builds it a few images at a time into one buffer of at most this size, and no larger than
+# the input itself (one image's columns at least). A buffer that stays in the CPU's cache is filled
+# and read by the matrix product without going through main memory; the cap by the input keeps the
+# extra memory of a late, small layer (ResNet's 8x8 stage) near its own size.
+COLUMN_BUFFER_BYTES = 8 * 2**20
+
+
+class Conv2dFunction(FastConv2dFunction):
+    """Fast :class:`scratchnet.ops.conv.Conv2dFunction` on the CPU: cache-sized column chunks."""
+
+    im2col, col2im = staticmethod(im2col), staticmethod(col2im)
+    rows_to_nchw, nchw_to_rows = staticmethod(rows_to_nchw), staticmethod(nchw_to_rows)
+
+    def column_budget(self, x: Array) -> int:
+        return min(COLUMN_BUFFER_BYTES, x.nbytes)
+
+
+class MaxPool2dFunction(FastMaxPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.MaxPool2dFunction` on the CPU."""
+
+    max_pool2d_forward = staticmethod(max_pool2d_forward)
+    max_pool2d_backward = staticmethod(max_pool2d_backward)
+
+
+class AvgPool2dFunction(FastAvgPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.AvgPool2dFunction` on the CPU."""
+
+    avg_pool2d_forward = staticmethod(avg_pool2d_forward)
+    avg_pool2d_backward = staticmethod(avg_pool2d_backward)
