@@ -224,17 +224,19 @@ def fast_kernel(x: Array, name: str, family: str = "window") -> Callable[..., An
     Raises LookupError for a name that ``KERNEL_MODULES`` does not list under ``family`` on any
     device: a misspelt kernel is an error, not a silently slower run.
     """
-    devices = [device for (f, device), (_, names) in KERNEL_MODULES.items() if f == family]
-    if not any(name in KERNEL_MODULES[(family, device)][1] for device in devices):
-        listed = sorted({n for d in devices for n in KERNEL_MODULES[(family, d)][1]})
+    entry = KERNEL_MODULES.get((family, device_of(x)))
+    if entry is not None and name in entry[1]:
+        module = fast_kernels_for(x, family)
+        return None if module is None else getattr(module, name)
+    listed = sorted(
+        {n for (f, _), (_, names) in KERNEL_MODULES.items() if f == family for n in names}
+    )
+    if name not in listed:
         raise LookupError(
             f"no fast kernel {name!r} is registered in family {family!r} (backend.KERNEL_MODULES "
             f"lists {listed})"
         )
-    module = fast_kernels_for(x, family)
-    if module is None or name not in KERNEL_MODULES[(family, device_of(x))][1]:
-        return None
-    return getattr(module, name)
+    return None  # registered for another device only: the reference runs here
 
 
 def fast_function(x: Array, reference: type, family: str = "window") -> type:

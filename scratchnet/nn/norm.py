@@ -85,13 +85,14 @@ class _BatchNorm(Module):
             self.eps,
         )
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.add_(1)
+            self.num_batches_tracked.array[...] += 1  # an int64 0-d array
             momentum = self.momentum
             if momentum is None:  # a cumulative average: batch k weighs 1/k
-                momentum = 1.0 / int(self.num_batches_tracked.item())
-            with no_grad():  # running = (1 - momentum) running + momentum batch (var: unbiased)
-                self.running_mean.mul_(1 - momentum).add_(batch_mean, alpha=momentum)
-                self.running_var.mul_(1 - momentum).add_(batch_var, alpha=momentum)
+                momentum = 1.0 / int(self.num_batches_tracked.array)
+            # running = (1 - momentum) running + momentum batch statistic (var: the unbiased one)
+            mean, var = self.running_mean.array, self.running_var.array
+            mean[...] = (1 - momentum) * mean + momentum * batch_mean
+            var[...] = (1 - momentum) * var + momentum * batch_var
         return y
 
     def extra_repr(self) -> str:

@@ -33,7 +33,7 @@ one or two passes over memory, never forming x_hat; ``SCRATCHNET_KERNELS=referen
 from __future__ import annotations
 
 from scratchnet.backend import Array, device_of, fast_function, get_xp
-from scratchnet.function import Function, no_grad, not_a_tensor
+from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor
 
 
@@ -142,9 +142,8 @@ def batch_norm(
     if training and running_mean is not None:
         # F.batch_norm moves the running statistics it is given, as nn.BatchNorm2d does beside its
         # num_batches_tracked: running = (1 - momentum) running + momentum batch statistic.
-        with no_grad():
-            running_mean.mul_(1 - momentum).add_(batch_mean, alpha=momentum)
-            running_var.mul_(1 - momentum).add_(batch_var, alpha=momentum)
+        running_mean.array[...] = (1 - momentum) * running_mean.array + momentum * batch_mean
+        running_var.array[...] = (1 - momentum) * running_var.array + momentum * batch_var
     return y
 
 
@@ -156,10 +155,10 @@ def batch_norm_with_stats(
     bias: Tensor | None,
     training: bool,
     eps: float,
-) -> tuple[Tensor, Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Array | None, Array | None]:
     """:func:`batch_norm` without the running update: y, and in training the batch's statistics.
 
-    Returns y, and the batch's mean and unbiased variance (constants, no gradient) in training,
+    Returns y, and the batch's mean and unbiased variance (arrays of shape (C,)) in training,
     None and None in eval mode. The running statistics are only read, in eval mode.
     """
     if not isinstance(input, Tensor):  # read below before the Function would check it
@@ -212,4 +211,4 @@ def batch_norm_with_stats(
     y = function(input, *affine)
     if not training:
         return y, None, None
-    return y, Tensor(function.batch_mean), Tensor(function.batch_var)
+    return y, function.batch_mean, function.batch_var
