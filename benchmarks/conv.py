@@ -206,7 +206,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-reference", action="store_true", help="skip the NumPy reference path")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument(
-        "--column-buffer-mb", type=float, default=None, help="override numba_cpu.COLUMN_BUFFER_BYTES"
+        "--column-buffer-mb",
+        type=float,
+        default=None,
+        help="override numba_cpu.COLUMN_BUFFER_BYTES",
     )
     parser.add_argument(
         "--cpu-time", action="store_true", help="CPU time of all threads instead of wall time"

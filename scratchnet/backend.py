@@ -29,7 +29,8 @@ import numpy as np
 Array = Any
 
 _CUPY_INSTALL_HINT = (
-    "Install the CuPy build that matches the CUDA version of your NVIDIA driver (`nvidia-smi` shows it): "
+    "Install the CuPy build that matches the CUDA version of your NVIDIA driver (`nvidia-smi` "
+    "shows it): "
     "`pip install cupy-cuda12x` for CUDA 12 (what `pip install scratchnet[gpu]` installs), "
     "`pip install cupy-cuda13x` for CUDA 13"
 )
@@ -67,9 +68,9 @@ _cupy_problem = ""  # why CuPy cannot be used, for the error message
 def import_cupy() -> ModuleType | None:
     """Import CuPy if it is installed and sees a GPU; return None otherwise (never raises).
 
-    The answer is worked out once and remembered: CuPy installed on a machine without a GPU (or with
-    a driver too old for it) imports fine but fails at the first array, so the device count is checked
-    here, and ``require_cupy`` later says which of the two went wrong.
+    The answer is worked out once and remembered: CuPy installed on a machine without a GPU (or
+    with a driver too old for it) imports fine but fails at the first array, so the device count
+    is checked here, and ``require_cupy`` later says which of the two went wrong.
     """
     global _cupy_module, _cupy_checked, _cupy_problem
     if _cupy_checked:
@@ -201,7 +202,7 @@ def import_numba() -> ModuleType | None:
 
 
 def fast_kernels_for(x: Array, family: str = "window") -> ModuleType | None:
-    """The fast-kernel module of ``family`` for the array's device, or None: then the reference runs.
+    """The fast-kernel module of ``family`` for x's device, or None: then the reference runs.
 
     None also when the fast path is switched off (``SCRATCHNET_KERNELS=reference``), when the
     family has no module for this device, or when the module cannot be imported (Numba missing,

@@ -1,4 +1,4 @@
-"""Fast GPU kernels, written in CUDA C and compiled by CuPy: the same functions as the NumPy reference.
+"""Fast GPU kernels, in CUDA C compiled by CuPy: the same functions as the NumPy reference.
 
 Every public function here has the signature, the memory layout and the result of the reference
 function its docstring names (``scratchnet.ops.im2col.im2col`` and so on), exactly as the CPU
@@ -87,7 +87,8 @@ extern "C" __global__ void scratchnet_im2col(
     }
 }
 """,
-    # x (N, C, H, W): thread k sums, for its pixel (h, w), every col entry of a window element on it.
+    # x (N, C, H, W): thread k sums, for its pixel (h, w), the col entries of the window elements
+    # on it.
     "col2im": r"""
 extern "C" __global__ void scratchnet_col2im(
     const T* col, T* x, index_t N, index_t C, index_t H, index_t W, index_t KH, index_t KW,
@@ -116,7 +117,8 @@ extern "C" __global__ void scratchnet_col2im(
     # out (N, OC, P) from rows (OC, N*P), plus the bias of each channel.
     "rows_to_nchw": r"""
 extern "C" __global__ void scratchnet_rows_to_nchw(
-    const T* rows, const T* bias, T* out, index_t N, index_t OC, index_t P, index_t has_bias, index_t count)
+    const T* rows, const T* bias, T* out, index_t N, index_t OC, index_t P, index_t has_bias,
+    index_t count)
 {
     FOR_EACH_ELEMENT(k, count) {
         index_t p = k % P, o = (k / P) % OC, n = k / (P * OC);
@@ -140,7 +142,8 @@ extern "C" __global__ void scratchnet_nchw_to_rows(
     "max_pool2d_forward": r"""
 extern "C" __global__ void scratchnet_max_pool2d_forward(
     const T* x, T* y, long long* indices, index_t H, index_t W, index_t KH, index_t KW, index_t SH,
-    index_t SW, index_t PH, index_t PW, index_t DH, index_t DW, index_t OH, index_t OW, index_t count)
+    index_t SW, index_t PH, index_t PW, index_t DH, index_t DW, index_t OH, index_t OW,
+    index_t count)
 {
     FOR_EACH_ELEMENT(k, count) {
         index_t ow = k % OW, oh = (k / OW) % OH, plane = k / (OW * OH);
@@ -221,7 +224,8 @@ extern "C" __global__ void scratchnet_avg_pool2d_backward(
             index_t rows = count_include_pad ? h_last - h_first : MIN(h_last, H) - MAX(h_first, 0);
             for (index_t ow = ow_lo; ow < ow_hi; ++ow) {
                 index_t w_first = ow * SW - PW, w_last = MIN(w_first + KW, W + PW);
-                index_t columns = count_include_pad ? w_last - w_first : MIN(w_last, W) - MAX(w_first, 0);
+                index_t columns = count_include_pad ? w_last - w_first
+                                                    : MIN(w_last, W) - MAX(w_first, 0);
                 total += gy[(plane * OH + oh) * OW + ow] / (T)(rows * columns);
             }
         }
@@ -234,7 +238,7 @@ extern "C" __global__ void scratchnet_avg_pool2d_backward(
 
 @functools.cache
 def compiled(name: str, dtype: np.dtype, wide: bool) -> cupy.RawKernel:
-    """The kernel ``name`` for element type ``dtype`` and 32-bit (or, if ``wide``, 64-bit) indices."""
+    """The kernel ``name`` for element type ``dtype``, 32-bit (or if ``wide`` 64-bit) indices."""
     if dtype not in C_TYPES:
         raise NotImplementedError(
             f"scratchnet's GPU kernel {name} supports float32 and float64, got {dtype}"
@@ -244,7 +248,9 @@ def compiled(name: str, dtype: np.dtype, wide: bool) -> cupy.RawKernel:
 
 
 def launch(name: str, dtype: np.dtype, count: int, largest: int, *args: object) -> None:
-    """Run kernel ``name`` with one thread per element (``count`` of them; ``largest``: the biggest array).
+    """Run kernel ``name`` with one thread per element, ``count`` of them.
+
+    ``largest`` is the size of the biggest array, which decides the index type.
 
     CuPy passes each argument with its exact C type, so Python ints become ``index_t`` and Python
     floats ``T`` here; arrays are passed as pointers.
@@ -328,9 +334,9 @@ def col2im(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     out: Array | None = None,
-    overwrite_col: bool = False,  # accepted for the same signature: the gather kernel only reads col
+    overwrite_col: bool = False,  # the CPU's signature: the gather kernel only reads col
 ) -> Array:
-    """GPU :func:`scratchnet.ops.im2col.col2im`: (C*KH*KW, N*OH*OW) -> (N, C, H, W), without atomics."""
+    """GPU :func:`scratchnet.ops.im2col.col2im`: (C*KH*KW, N*OH*OW) -> (N, C, H, W), no atomics."""
     g = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x_shape
     col = cupy.ascontiguousarray(col)  # a broadcast view (average pooling's backward) becomes real
@@ -388,7 +394,10 @@ def max_pool2d_forward(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ) -> tuple[Array, Array]:
-    """GPU :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices (N, C, OH, OW)."""
+    """GPU :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices.
+
+    Both (N, C, OH, OW).
+    """
     g = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x.shape
     x = cupy.ascontiguousarray(x)
@@ -402,7 +411,7 @@ def max_pool2d_forward(
 
 
 def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int, int]) -> Array:
-    """GPU :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners (atomicAdd)."""
+    """GPU :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners."""
     N, C, H, W = x_shape
     gy = cupy.ascontiguousarray(gy)
     indices = cupy.ascontiguousarray(indices, dtype=cupy.int64)
@@ -455,7 +464,10 @@ def avg_pool2d_backward(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Array:
-    """GPU :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W), without atomics."""
+    """GPU :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W).
+
+    A gather per input pixel: no atomics.
+    """
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
     H, W = x_shape[2:]
     gy = cupy.ascontiguousarray(gy)

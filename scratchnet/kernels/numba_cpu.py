@@ -110,7 +110,7 @@ def _window_bounds(size, kernel, stride, padding, dilation, count):
 
 @njit(cache=True, inline="always")
 def _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW):
-    """Window position (i, j)'s run: (start in x's plane, start in the image's block of col, length).
+    """Window offset (i, j)'s run: (start in x's plane, start in the image's block of col, length).
 
     Only for a same convolution (``SH == SW == 1`` and ``OW == W``): output row oh + 1 then reads
     the input row after the one output row oh reads, so the inside part of all output rows is one
@@ -124,7 +124,9 @@ def _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW):
 
 @njit(cache=True, inline="always")
 def _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, value):
-    """Set the entries of col that read the left or right padding to ``value``, rows oh_lo[i]..oh_hi[i].
+    """Set the entries of col that read the left or right padding to ``value``.
+
+    Output rows oh_lo[i] to oh_hi[i] only.
 
     A run (``_run``) also covers them, with the neighbouring rows' edge pixels.
     """
@@ -324,14 +326,14 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
         for oh in range(OH):
             h0 = oh * SH - PH
             out = np.uint64((task * OH + oh) * OW)  # y[n, c, oh, 0]
-            # Each window starts from its first element inside the input (padding never wins a max) ...
+            # Each window starts from its first element inside the input (padding never wins) ...
             first_row = (h0 + i_lo[oh] * DH) * W - PW
             for ow in range(OW):
                 at = first_row + ow * SW + j_lo[ow] * DW
                 y_flat[out + np.uint64(ow)] = x_flat[plane + np.uint64(at)]
                 indices_flat[out + np.uint64(ow)] = at
-            # ... then meets its elements in row-major order, each window offset (i, j) swept over the
-            # whole output row at once: long loops, where one window at a time makes 2x2 loops.
+            # ... then meets its elements in row-major order, each window offset (i, j) swept over
+            # the whole output row at once: long loops, where one window at a time makes 2x2 loops.
             for i in range(i_lo[oh], i_hi[oh]):
                 row = (h0 + i * DH) * W - PW
                 for j in range(KW):
@@ -339,7 +341,7 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
                         at = row + ow * SW + j * DW
                         v = x_flat[plane + np.uint64(at)]
                         best = y_flat[out + np.uint64(ow)]
-                        # Strictly greater: the first maximum wins a tie; a NaN wins, as in np.argmax.
+                        # Strictly greater: the first maximum wins a tie; NaN wins, as in np.argmax.
                         if v > best or (np.isnan(v) and not np.isnan(best)):
                             y_flat[out + np.uint64(ow)] = v
                             indices_flat[out + np.uint64(ow)] = at
@@ -353,7 +355,10 @@ def max_pool2d_forward(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ) -> tuple[Array, Array]:
-    """Fast :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices (N, C, OH, OW)."""
+    """Fast :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices.
+
+    Both (N, C, OH, OW).
+    """
     g = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
