@@ -1,10 +1,11 @@
-"""Checks shared by tests/test_gpu.py (on a GPU) and tests/test_cupy_gpu_emulated.py (the GPU code path
-on the CPU, through tests/fake_cupy.py): one body per check, run on every backend.
+"""Checks shared by tests/test_gpu.py (on a GPU) and tests/test_cupy_gpu_emulated.py (the GPU code
+path on the CPU, through tests/fake_cupy.py): one body per check, run on every backend.
 
 * kernel parity: every fast kernel against the NumPy reference it mirrors; each check takes the
   kernel module, ``put`` (a NumPy array to the kernels' device) and ``get`` (back);
 * the op catalog: forward and backward on a device against the CPU reference path, and gradcheck;
-* a training step of a small ResNet, ``Module.to``, the optimizers, the DataLoader and dropout on a device.
+* a training step of a small ResNet, ``Module.to``, the optimizers, the DataLoader and dropout on
+  a device.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ BUFFER_PARAMETERS = ["out", "overwrite_col"]
 
 
 class NumPyChannelKernels:
-    """What batch norm's four per-channel kernels compute, in plain NumPy (the fast BatchNorm's
-    building blocks have no reference of their own: ops/norm.py forms x_hat instead)."""
+    """What batch norm's four per-channel kernels compute, in plain NumPy.
+
+    The fast BatchNorm's building blocks have no reference of their own: ops/norm.py forms x_hat.
+    """
 
     @staticmethod
     def channel_mean_var(x3):  # (N, C, M) -> mean (C,), biased var (C,)
@@ -132,8 +135,10 @@ def check_signatures(kernels) -> None:
 
 
 def check_registered_kernels(module, names) -> None:
-    """Each name of backend.KERNEL_MODULES is in its module; a fast Function subclasses the
-    reference Function of its name (same constructor, same attributes)."""
+    """Each name of backend.KERNEL_MODULES is in its module.
+
+    A fast Function subclasses the reference Function of its name (same constructor, attributes).
+    """
     for name in names:
         assert hasattr(module, name), f"{module.__name__} lacks the registered kernel {name}"
         kernel = getattr(module, name)
@@ -407,7 +412,7 @@ def catalog_inputs(name, device):
 
 
 def run_catalog(name, device):
-    """Forward and backward (random upstream gradient) on ``device``; all results as NumPy arrays."""
+    """Forward and backward (random upstream gradient) on ``device``; results as NumPy arrays."""
     fn, _ = CATALOG[name]
     inputs = catalog_inputs(name, device)
     y = fn(*inputs)
@@ -434,7 +439,7 @@ def check_catalog_gradcheck(name, device) -> None:
     assert sn.gradcheck(fn, catalog_inputs(name, device))
 
 
-# --------------------------------------------------------------------------- modules and a training step
+# ------------------------------------------------------------------ modules and a training step
 
 
 def model(seed=0):
@@ -458,7 +463,7 @@ def training_step(device, dtype):
 
 
 def check_training_step(device, dtype) -> None:
-    """Loss, every gradient, the updated weights and the BN statistics match the CPU reference path's.
+    """Loss, every gradient, the updated weights and the BN statistics match the CPU reference's.
 
     float64: to 1e-9. float32: sums in another order round differently, and batch norm over a few
     hundred values per channel amplifies that in some gradients (the CPU's fast and reference paths
@@ -518,7 +523,7 @@ def check_module_to(device) -> None:
     assert all(b.device == "cpu" for b in net.buffers())
 
 
-# --------------------------------------------------------------------------- optimizers, data, dropout
+# ------------------------------------------------------------------- optimizers, data, dropout
 
 OPTIMIZERS = {
     "sgd-nesterov": lambda ps: optim.SGD(
@@ -531,7 +536,7 @@ OPTIMIZERS = {
 
 
 def check_optimizer(name, device) -> None:
-    """Three steps, a state_dict round trip (CPU arrays, loaded back onto the device), one more step."""
+    """Three steps, a state_dict round trip (CPU arrays, loaded back on the device), one more."""
     rng = np.random.default_rng(0)
     start, grads = rng.standard_normal((3, 4)), [rng.standard_normal((3, 4)) for _ in range(3)]
     finals = []
@@ -588,7 +593,10 @@ def check_devices_do_not_mix(device) -> None:
     try:
         F.conv2d(x, w)
     except RuntimeError as error:
-        expected = f"Conv2d: expected all tensors on the same device, got cpu (1, 3, 5, 5), {device} (2, 3, 3, 3)"
+        expected = (
+            "Conv2d: expected all tensors on the same device, got cpu (1, 3, 5, 5), "
+            f"{device} (2, 3, 3, 3)"
+        )
         assert expected in str(error)
     else:
         raise AssertionError("a CPU and a GPU tensor met without an error")

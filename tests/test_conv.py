@@ -1,4 +1,7 @@
-"""conv2d (im2col) and conv2d_naive (loops): gradients, agreement with each other and with PyTorch, errors."""
+"""conv2d (im2col) and conv2d_naive (loops): gradients, agreement with each other, PyTorch, errors.
+
+The fast conv2d against this reference is in tests/test_kernels.py.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ torch_settings = settings(suppress_health_check=[HealthCheck.function_scoped_fix
 
 @st.composite
 def conv_configs(draw, max_kernel=7, max_batch=2):
-    """A small convolution: stride 1-3, padding 0-3, dilation 1-2, groups 1/2/4, kernel 1-7 (any shape)."""
+    """A small convolution: stride 1-3, padding 0-3, dilation 1-2, groups 1/2/4, kernel 1-7."""
     groups = draw(st.sampled_from([1, 2, 4]))
     c_per_group = draw(st.integers(1, 2 if groups < 4 else 1))
     oc_per_group = draw(st.integers(1, 2))
@@ -113,7 +116,7 @@ def test_pointwise_conv2d_gradcheck_and_matches_naive(cfg):
 
 @given(conv_configs())
 def test_conv2d_matches_naive(cfg):
-    """Forward and every gradient equal the loop definition (the fast path: tests/test_kernels.py)."""
+    """The reference's forward and every gradient equal the loop definition."""
     with backend.reference_kernels():
         actual = forward_backward(conv2d, cfg)
     for a, e in zip(actual, forward_backward(conv2d_naive, cfg), strict=True):
@@ -217,7 +220,10 @@ def test_one_by_one_conv_is_a_matrix_product_over_channels():
 def test_channel_mismatch_names_the_shapes(fn):
     with pytest.raises(ValueError) as error:
         fn(sn.zeros(8, 1, 28, 28), sn.zeros(64, 3, 3, 3))
-    expected = "weight of shape (64, 3, 3, 3) expects 3 input channels (groups=1), got 1 for input of shape (8, 1, 28, 28)"
+    expected = (
+        "weight of shape (64, 3, 3, 3) expects 3 input channels (groups=1), got 1 for input of "
+        "shape (8, 1, 28, 28)"
+    )
     assert expected in str(error.value)
     assert str(error.value).startswith(fn.__name__)
 

@@ -42,7 +42,7 @@ def kernels(fake):
 
 @pytest.fixture
 def emulated_gpu(fake, kernels, monkeypatch):
-    """While the test runs, "cuda" means the stand-in: all of scratchnet's GPU code path runs on the CPU."""
+    """While the test runs, "cuda" means the stand-in: the GPU code path runs on the CPU."""
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setattr(backend, "_cupy_module", fake)
     monkeypatch.setattr(backend, "_cupy_checked", True)
@@ -119,7 +119,7 @@ def test_only_float32_and_float64_are_compiled(fake, kernels):
 
 
 def test_the_stand_in_is_as_strict_as_cupy(fake):
-    """So that the tests below would catch a CPU array or a NumPy call slipping into the GPU path."""
+    """So that the tests below catch a CPU array or a NumPy call slipping into the GPU path."""
     device_array = fake.zeros(3)
     with pytest.raises(TypeError, match="NumPy"):
         device_array + np.ones(3)
@@ -132,7 +132,7 @@ def test_the_stand_in_is_as_strict_as_cupy(fake):
     )
 
 
-# --------------------------------------------------------------------------- everything else, on "cuda"
+# ----------------------------------------------------------------- everything else, on "cuda"
 
 
 def test_dispatch_picks_the_gpu_kernels(emulated_gpu, kernels):

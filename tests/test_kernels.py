@@ -46,7 +46,7 @@ PAIRS = [
 
 @st.composite
 def windows(draw, pooling=False):
-    """An input shape and a window geometry: kernel 1-5 (any shape), stride 1-3, padding, dilation 1-2."""
+    """An input shape and a window: kernel 1-5 (any shape), stride 1-3, padding, dilation 1-2."""
     kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = tuple(draw(st.integers(0, k // 2 if pooling else 3)) for k in kernel)

@@ -1,4 +1,7 @@
-"""batch_norm: gradients (train and eval), the running statistics, Numba/NumPy parity, PyTorch cross-checks."""
+"""batch_norm: gradients (train and eval), the running statistics, Numba kernels, PyTorch.
+
+The fast BatchNormFunction against the reference one is in tests/test_kernels.py.
+"""
 
 from __future__ import annotations
 
@@ -90,7 +93,7 @@ def test_gradcheck_drawn_configurations(N, C, spatial, training, affine, seed):
 
 
 def test_training_input_gradient_is_not_trivially_zero():
-    # With an upstream gradient of ones, dL/dx of a training BN is exactly 0 (why tests use random G).
+    # With an upstream gradient of ones, dL/dx of a training BN is exactly 0 (hence random G).
     x, weight, bias, _, _ = _inputs((4, 3, 2, 2))
     batch_norm(x, None, None, weight, bias, training=True).sum().backward()
     np.testing.assert_allclose(x.grad.data, 0, atol=1e-12)
@@ -108,7 +111,7 @@ def test_backward_does_not_modify_the_upstream_gradient(kernels):
     np.testing.assert_array_equal(g, before)
 
 
-# --------------------------------------------------------------------------- forward and running statistics
+# ---------------------------------------------------------------- forward and running statistics
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -153,7 +156,8 @@ def test_float32_stays_float32(kernels):
 
 
 def test_float32_is_accurate_for_inputs_with_a_large_mean(kernels):
-    # x = 1000 + small noise: the variance is tiny next to the mean; a one-pass E[x^2] - E[x]^2 would fail.
+    # x = 1000 + small noise: the variance is tiny next to the mean, where a one-pass
+    # E[x^2] - E[x]^2 would fail.
     rng = np.random.default_rng(3)
     data = 1000 + rng.standard_normal((8, 4, 6, 6))
     exact = batch_norm(sn.tensor(data), None, None, training=True).data
