@@ -75,6 +75,9 @@ def test_dispatch_picks_the_gpu_kernels():
         and backend.fast_kernels_for(x, family="norm") is kernels
     )
     checks.check_signatures(kernels)
+    for (_, device), (_, names) in backend.KERNEL_MODULES.items():
+        if device == "cuda":
+            checks.check_registered_kernels(kernels, names)
     with backend.reference_kernels():
         assert backend.fast_kernels_for(x) is None
 
