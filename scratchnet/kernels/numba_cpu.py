@@ -1,9 +1,12 @@
 """Fast CPU kernels, compiled by Numba: the same functions as the NumPy reference, only faster.
 
-Every public function here has the signature, the memory layout and the result of the reference
-function its docstring names (``scratchnet.ops.im2col.im2col`` and so on); a parity test pins each
-pair together (tests/test_kernels.py). The public functions are thin Python wrappers that allocate
-the outputs and call a compiled loop nest (``_im2col`` ...) that writes into them.
+Every public function here has the signature (plus an ``out=`` buffer where it helps), the memory
+layout and the result of the reference function its docstring names
+(``scratchnet.ops.im2col.im2col`` and so on); a parity test pins each pair together
+(tests/test_kernels.py). The public functions are thin Python wrappers that allocate the outputs
+and call a compiled loop nest (``_im2col`` ...) that writes into them. At the bottom, the fast
+``Conv2dFunction``, ``MaxPool2dFunction`` and ``AvgPool2dFunction`` of ``fast_functions`` are bound
+to these kernels: those are what ``backend.KERNEL_MODULES`` lists.
 
 Why they are faster than the NumPy reference:
 
