@@ -32,7 +32,6 @@ import numpy as np
 import scratchnet as sn
 from benchmarks._timing import geometric_mean, interleaved, median, ms, paired_ratio, ratio
 from scratchnet import backend
-from scratchnet.ops import conv
 from scratchnet.ops.conv import conv2d
 from scratchnet.ops.pool import max_pool2d
 
@@ -206,7 +205,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--no-reference", action="store_true", help="skip the NumPy reference path")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
     parser.add_argument(
-        "--column-buffer-mb", type=float, default=None, help="override conv.COLUMN_BUFFER_BYTES"
+        "--column-buffer-mb",
+        type=float,
+        default=None,
+        help="override numba_cpu.COLUMN_BUFFER_BYTES",
     )
     parser.add_argument(
         "--cpu-time", action="store_true", help="CPU time of all threads instead of wall time"
@@ -219,7 +221,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     kernels = backend.fast_kernels_for(np.zeros(1))
     torch = None if args.no_torch else optional_torch()
     if args.column_buffer_mb is not None:
-        conv.COLUMN_BUFFER_BYTES = int(args.column_buffer_mb * 2**20)
+        kernels.COLUMN_BUFFER_BYTES = int(args.column_buffer_mb * 2**20)
     import numba
 
     print(
@@ -227,7 +229,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"fast kernels: {kernels.__name__ if kernels else 'none'}; "
         f"torch {torch.__version__ if torch else 'not available'}; {rounds} interleaved rounds of "
         f"{'CPU' if args.cpu_time else 'wall'} time; "
-        f"column buffer {conv.COLUMN_BUFFER_BYTES / 2**20:.0f} MiB"
+        f"column buffer {kernels.COLUMN_BUFFER_BYTES / 2**20:.0f} MiB"
     )
     rows = []
     for layer in LAYERS:

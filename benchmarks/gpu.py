@@ -25,7 +25,7 @@ call or step (PyTorch's ``max_memory_allocated``; scratchnet's
 hook costs no time); memory is given for forward + backward, with only that case's tensors alive.
 
 scratchnet's ``conv2d`` builds its column matrix a few images at a time into a buffer of
-``scratchnet.ops.conv.GPU_COLUMN_BUFFER_BYTES`` on the GPU (1 GiB by default; 8 MiB on the CPU);
+``scratchnet.kernels.cupy_gpu.GPU_COLUMN_BUFFER_BYTES`` on the GPU (1 GiB by default; 8 MiB on the CPU);
 ``--column-buffer-mb`` overrides it, and the output says which size ran.
 
     python benchmarks/gpu.py                 # both precisions, about 3-4 minutes on an H100
@@ -145,9 +145,9 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
 
     import scratchnet as sn
     from scratchnet.io.torch_weights import torch_state_dict_to_numpy
+    from scratchnet.kernels import cupy_gpu
     from scratchnet.models.resnet import resnet50
     from scratchnet.nn import functional as F
-    from scratchnet.ops import conv
 
     tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = tf32
@@ -155,7 +155,7 @@ def worker(precision: str, quick: bool, column_buffer_mb: float) -> dict:
     torch.backends.cudnn.benchmark = (
         True  # cuDNN picks its fastest algorithm per shape, as usual in training
     )
-    conv.GPU_COLUMN_BUFFER_BYTES = int(column_buffer_mb * MiB)
+    cupy_gpu.GPU_COLUMN_BUFFER_BYTES = int(column_buffer_mb * MiB)
 
     def sync():
         torch.cuda.synchronize()

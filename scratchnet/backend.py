@@ -1,4 +1,4 @@
-"""The array backend: the one place that decides between NumPy and CuPy, and between fast and reference kernels.
+"""The array backend: the one place that picks NumPy or CuPy, and fast or reference kernels.
 
 Every op starts with ``xp = get_xp(x)``: the array module comes from the data itself, so the same
 code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy) without an ``if gpu:`` anywhere.
@@ -6,9 +6,10 @@ code runs on the CPU (NumPy) and on an NVIDIA GPU (CuPy) without an ``if gpu:`` 
 This is the only module that imports ``cupy`` or ``numba``, and it imports them lazily: ``import
 scratchnet`` loads neither, and a machine without them simply runs the NumPy reference code.
 
-Fast kernels (``scratchnet.kernels``) are used automatically when available. Set the environment
-variable ``SCRATCHNET_KERNELS=reference`` or use ``with reference_kernels():`` to force the plain
-NumPy path a student can read top to bottom.
+Fast kernels (``scratchnet.kernels``) are used automatically when available; ``KERNEL_MODULES``
+lists every one. Set the environment variable ``SCRATCHNET_KERNELS=reference`` or use ``with
+reference_kernels():`` to run exactly the code of ``scratchnet/ops/``, the plain NumPy a student
+reads top to bottom.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import numpy as np
 Array = Any
 
 _CUPY_INSTALL_HINT = (
-    "Install the CuPy build that matches the CUDA version of your NVIDIA driver (`nvidia-smi` shows it): "
+    "Install the CuPy build that matches the CUDA version of your NVIDIA driver (`nvidia-smi` "
+    "shows it): "
     "`pip install cupy-cuda12x` for CUDA 12 (what `pip install scratchnet[gpu]` installs), "
     "`pip install cupy-cuda13x` for CUDA 13"
 )
@@ -66,9 +68,9 @@ _cupy_problem = ""  # why CuPy cannot be used, for the error message
 def import_cupy() -> ModuleType | None:
     """Import CuPy if it is installed and sees a GPU; return None otherwise (never raises).
 
-    The answer is worked out once and remembered: CuPy installed on a machine without a GPU (or with
-    a driver too old for it) imports fine but fails at the first array, so the device count is checked
-    here, and ``require_cupy`` later says which of the two went wrong.
+    The answer is worked out once and remembered: CuPy installed on a machine without a GPU (or
+    with a driver too old for it) imports fine but fails at the first array, so the device count
+    is checked here, and ``require_cupy`` later says which of the two went wrong.
     """
     global _cupy_module, _cupy_checked, _cupy_problem
     if _cupy_checked:
@@ -131,23 +133,37 @@ _use_fast_kernels = os.environ.get("SCRATCHNET_KERNELS", "fast").lower() != "ref
 _numba_module: ModuleType | None = None
 _numba_checked = False
 
-# Which module holds the fast kernels of each family, per device. "window": the sliding-window
-# kernels behind conv2d and pooling (im2col, col2im, the reorders, max/avg pooling); "norm": the
-# four per-channel loops of batch normalization; "activation": ReLU's forward and backward. The GPU
-# module holds the first two families; CuPy's own element-wise kernels already serve ReLU there.
-KERNEL_MODULES = {
-    ("window", "cpu"): "scratchnet.kernels.numba_cpu",
-    ("window", "cuda"): "scratchnet.kernels.cupy_gpu",
-    ("norm", "cpu"): "scratchnet.kernels.numba_norm",
-    ("norm", "cuda"): "scratchnet.kernels.cupy_gpu",
-    ("activation", "cpu"): "scratchnet.kernels.numba_activation",
-    ("activation", "cuda"): "scratchnet.kernels.cupy_gpu",
-    ("loss", "cpu"): "scratchnet.kernels.numba_loss",
-    ("loss", "cuda"): "scratchnet.kernels.cupy_gpu",
+# The fast kernels, the only list of them: (family, device) -> (module, the names it provides).
+# A name is either a fast Function, the sibling of the ops/ Function of the same name (a subclass
+# with the same constructor and results, picked by the op's wrapper through ``fast_function``), or
+# an array function with the signature of the reference of the same name (``fast_kernel``).
+# "window": the sliding-window Functions (conv2d, max and average pooling); "norm": batch norm;
+# "activation": ReLU's forward and backward, on the CPU only (on a GPU the reference's one CuPy
+# element-wise expression is already one pass). Asking for a name that is not listed here raises
+# (a typo must not silently run the slow path); tests/test_kernels.py checks that every module
+# defines every name listed for it.
+KERNEL_MODULES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("window", "cpu"): (
+        "scratchnet.kernels.numba_cpu",
+        ("Conv2dFunction", "MaxPool2dFunction", "AvgPool2dFunction"),
+    ),
+    ("window", "cuda"): (
+        "scratchnet.kernels.cupy_gpu",
+        ("Conv2dFunction", "MaxPool2dFunction", "AvgPool2dFunction"),
+    ),
+    ("norm", "cpu"): ("scratchnet.kernels.numba_norm", ("BatchNormFunction",)),
+    ("norm", "cuda"): ("scratchnet.kernels.cupy_gpu", ("BatchNormFunction",)),
+    ("activation", "cpu"): (
+        "scratchnet.kernels.numba_activation",
+        ("relu_forward", "relu_backward"),
+    ),
+    # "loss": cross-entropy's plain case (N, C) in one pass over the logits, on the CPU only.
+    ("loss", "cpu"): (
+        "scratchnet.kernels.numba_loss",
+        ("cross_entropy_forward", "cross_entropy_backward"),
+    ),
 }
-_loaded: dict[
-    str, ModuleType | None
-] = {}  # module name -> the module, or None if it failed to import
+_loaded: dict[str, ModuleType | None] = {}  # module name -> the module, None if it failed to import
 
 
 def fast_kernels_enabled() -> bool:
@@ -191,25 +207,51 @@ def import_numba() -> ModuleType | None:
 
 
 def fast_kernels_for(x: Array, family: str = "window") -> ModuleType | None:
-    """The fast-kernel module of ``family`` for the array's device, or None to use the reference path.
+    """The fast-kernel module of ``family`` for x's device, or None: then the reference runs.
 
-    ``family="window"`` (im2col, col2im, pooling): ``scratchnet.kernels.numba_cpu`` for NumPy arrays
-    (when Numba imports), ``scratchnet.kernels.cupy_gpu`` for CuPy arrays. ``family="norm"`` (batch
-    norm's per-channel loops): ``scratchnet.kernels.numba_norm``, or ``cupy_gpu`` again. A module that
-    fails to import is reported once and the reference path runs instead.
+    None also when the fast path is switched off (``SCRATCHNET_KERNELS=reference``), when the
+    family has no module for this device, or when the module cannot be imported (Numba missing,
+    reported once with a warning).
     """
     if not _use_fast_kernels:
         return None
     device = device_of(x)
-    name = KERNEL_MODULES[(family, device)]
+    if (family, device) not in KERNEL_MODULES:
+        return None
+    name = KERNEL_MODULES[(family, device)][0]
     if name not in _loaded:  # the first call only: later ones are one dict lookup
         _loaded[name] = _import_kernels(name, device)
     return _loaded[name]
 
 
 def fast_kernel(x: Array, name: str, family: str = "window") -> Callable[..., Any] | None:
-    """The fast kernel ``name`` of ``family`` for x's device, or None: then the reference code runs."""
-    return getattr(fast_kernels_for(x, family), name, None)
+    """The fast kernel ``name`` of ``family`` for x's device, or None: then the reference runs.
+
+    Raises LookupError for a name that ``KERNEL_MODULES`` does not list under ``family`` on any
+    device: a misspelt kernel is an error, not a silently slower run.
+    """
+    entry = KERNEL_MODULES.get((family, device_of(x)))
+    if entry is not None and name in entry[1]:
+        module = fast_kernels_for(x, family)
+        return None if module is None else getattr(module, name)
+    listed = sorted(
+        {n for (f, _), (_, names) in KERNEL_MODULES.items() if f == family for n in names}
+    )
+    if name not in listed:
+        raise LookupError(
+            f"no fast kernel {name!r} is registered in family {family!r} (backend.KERNEL_MODULES "
+            f"lists {listed})"
+        )
+    return None  # registered for another device only: the reference runs here
+
+
+def fast_function(x: Array, reference: type, family: str = "window") -> type:
+    """The Function class to run on ``x``: the fast sibling of ``reference``, or ``reference``.
+
+    The op's wrapper asks once per call (``fast_function(x, Conv2dFunction)(window, groups)``);
+    the sibling has the reference's name, constructor and results (``KERNEL_MODULES`` lists it).
+    """
+    return fast_kernel(x, reference.__name__, family) or reference
 
 
 def _import_kernels(name: str, device: str) -> ModuleType | None:

@@ -1,10 +1,11 @@
-"""Checks shared by tests/test_gpu.py (on a GPU) and tests/test_cupy_gpu_emulated.py (the GPU code path
-on the CPU, through tests/fake_cupy.py): one body per check, run on every backend.
+"""Checks shared by tests/test_gpu.py (on a GPU) and tests/test_cupy_gpu_emulated.py (the GPU code
+path on the CPU, through tests/fake_cupy.py): one body per check, run on every backend.
 
 * kernel parity: every fast kernel against the NumPy reference it mirrors; each check takes the
   kernel module, ``put`` (a NumPy array to the kernels' device) and ``get`` (back);
 * the op catalog: forward and backward on a device against the CPU reference path, and gradcheck;
-* a training step of a small ResNet, ``Module.to``, the optimizers, the DataLoader and dropout on a device.
+* a training step of a small ResNet, ``Module.to``, the optimizers, the DataLoader and dropout on
+  a device.
 """
 
 from __future__ import annotations
@@ -20,19 +21,45 @@ from scratchnet.data import DataLoader, TensorDataset
 from scratchnet.models.resnet_cifar import resnet20
 from scratchnet.nn import functional as F
 from scratchnet.ops import im2col as reference_im2col
-from scratchnet.ops import norm as reference_norm
 from scratchnet.ops import pool as reference_pool
 
 WINDOW_KERNELS = [
     (reference_im2col, "im2col"),
     (reference_im2col, "col2im"),
-    (reference_im2col, "rows_to_nchw"),
-    (reference_im2col, "nchw_to_rows"),
     (reference_pool, "max_pool2d_forward"),
     (reference_pool, "max_pool2d_backward"),
     (reference_pool, "avg_pool2d_forward"),
     (reference_pool, "avg_pool2d_backward"),
 ]
+# What a fast array kernel may add to its reference's parameters: a buffer to write into, and
+# leave to overwrite its scratch input.
+BUFFER_PARAMETERS = ["out", "overwrite_col"]
+
+
+class NumPyChannelKernels:
+    """What batch norm's four per-channel kernels compute, in plain NumPy.
+
+    The fast BatchNorm's building blocks have no reference of their own: ops/norm.py forms x_hat.
+    """
+
+    @staticmethod
+    def channel_mean_var(x3):  # (N, C, M) -> mean (C,), biased var (C,)
+        mean = x3.mean(axis=(0, 2))
+        return mean, ((x3 - mean[:, None]) ** 2).mean(axis=(0, 2))
+
+    @staticmethod
+    def channel_grad_sums(g3, x3, mean):  # sum g, sum g (x - mean), per channel
+        return g3.sum(axis=(0, 2)), (g3 * (x3 - mean[:, None])).sum(axis=(0, 2))
+
+    @staticmethod
+    def channel_affine(x3, scale, shift):  # x * scale + shift per channel
+        return x3 * scale[:, None] + shift[:, None]
+
+    @staticmethod
+    def channel_affine2(g3, x3, a, b, c):  # a g + b x + c per channel
+        return g3 * a[:, None] + x3 * b[:, None] + c[:, None]
+
+
 NORM_KERNELS = ["channel_mean_var", "channel_grad_sums", "channel_affine", "channel_affine2"]
 
 # (N, C, H, W), geometry: every window is valid for pooling too (padding <= kernel // 2, no window
@@ -80,19 +107,32 @@ DTYPES = [np.float32, np.float64]
 
 
 def check_signatures(kernels) -> None:
-    """Same parameters as the reference, and the docstring names it."""
+    """The reference's parameters (then buffers only), and the docstring names the reference."""
     for module, name in WINDOW_KERNELS:
-        fast, ref = getattr(kernels, name), getattr(module, name)
-        assert (
-            inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys()
-        ), name
-        assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in fast.__doc__, name
+        ours = list(inspect.signature(getattr(kernels, name)).parameters)
+        theirs = list(inspect.signature(getattr(module, name)).parameters)
+        assert ours[: len(theirs)] == theirs, name
+        assert all(extra in BUFFER_PARAMETERS for extra in ours[len(theirs) :]), name
+        doc = getattr(kernels, name).__doc__
+        assert f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in doc, name
     for name in NORM_KERNELS:
-        fast, ref = getattr(kernels, name), getattr(reference_norm, name)
-        assert (
-            inspect.signature(fast).parameters.keys() == inspect.signature(ref).parameters.keys()
-        ), name
-        assert f"scratchnet.ops.norm.{name}" in fast.__doc__, name
+        ours = inspect.signature(getattr(kernels, name)).parameters.keys()
+        assert ours == inspect.signature(getattr(NumPyChannelKernels, name)).parameters.keys()
+
+
+def check_registered_kernels(module, names) -> None:
+    """Each name of backend.KERNEL_MODULES is in its module.
+
+    A fast Function subclasses the reference Function of its name (same constructor, attributes).
+    """
+    for name in names:
+        assert hasattr(module, name), f"{module.__name__} lacks the registered kernel {name}"
+        kernel = getattr(module, name)
+        if isinstance(kernel, type):
+            reference_class = next(
+                base for base in kernel.__mro__ if base.__module__.startswith("scratchnet.ops.")
+            )
+            assert reference_class.__name__ == name
 
 
 def check_im2col(kernels, put, get, x_shape, geometry, dtype) -> None:
@@ -128,25 +168,21 @@ def check_reorders(kernels, put, get, shape, dtype) -> None:
     rows = random_array((OC, N * OH * OW), dtype)
     bias = random_array(OC, dtype, seed=1)
     for b in (None, bias):
-        expected = on_reference_kernels(
-            reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), b
-        )
+        expected = rows.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)  # the reference conv's
+        expected = expected if b is None else expected + b.reshape(1, OC, 1, 1)
         out = put(np.full(shape, np.nan, dtype))
         assert kernels.rows_to_nchw(put(rows), out, None if b is None else put(b)) is out
         assert_same(get(out), expected, dtype)
     y = random_array(shape, dtype, seed=2)
-    assert_same(
-        get(kernels.nchw_to_rows(put(y))),
-        on_reference_kernels(reference_im2col.nchw_to_rows, y),
-        dtype,
-    )
+    rows_of_y = y.transpose(1, 0, 2, 3).reshape(OC, -1)  # (OC, N*OH*OW)
+    assert_same(get(kernels.nchw_to_rows(put(y))), rows_of_y, dtype)
     out = put(np.empty((OC, N * OH * OW), dtype))
     assert kernels.nchw_to_rows(put(y), out=out) is out
     xp = backend.get_xp(put(y))
     y_broadcast = xp.broadcast_to(
         put(y[:1]), shape
     )  # a stride-0 view, as global pooling's backward sends
-    expected = on_reference_kernels(reference_im2col.nchw_to_rows, y[:1].repeat(N, 0))
+    expected = y[:1].repeat(N, 0).transpose(1, 0, 2, 3).reshape(OC, -1)
     assert_same(get(kernels.nchw_to_rows(y_broadcast)), expected, dtype)
 
 
@@ -203,18 +239,20 @@ def check_norm(kernels, put, get, shape, dtype) -> None:
         1e-4 if dtype == np.float32 else 1e-10
     )  # float32 sums over thousands of values, in another order
     mean, var = kernels.channel_mean_var(put(x3))
-    mean_ref, var_ref = reference_norm.channel_mean_var(x3)
+    mean_ref, var_ref = NumPyChannelKernels.channel_mean_var(x3)
     assert_same(get(mean), mean_ref, dtype, rtol)
     assert_same(get(var), var_ref, dtype, rtol)
     sums = kernels.channel_grad_sums(put(g3), put(x3), put(mean_ref))
-    for ours, theirs in zip(sums, reference_norm.channel_grad_sums(g3, x3, mean_ref), strict=True):
+    for ours, theirs in zip(
+        sums, NumPyChannelKernels.channel_grad_sums(g3, x3, mean_ref), strict=True
+    ):
         assert_same(get(ours), theirs, dtype, rtol)
     assert_same(
         get(kernels.channel_affine(put(x3), put(a), put(b))),
-        reference_norm.channel_affine(x3, a, b),
+        NumPyChannelKernels.channel_affine(x3, a, b),
         dtype,
     )
-    expected = reference_norm.channel_affine2(g3, x3, a, b, c)
+    expected = NumPyChannelKernels.channel_affine2(g3, x3, a, b, c)
     assert_same(
         get(kernels.channel_affine2(put(g3), put(x3), put(a), put(b), put(c))), expected, dtype
     )
@@ -360,7 +398,7 @@ def catalog_inputs(name, device):
 
 
 def run_catalog(name, device):
-    """Forward and backward (random upstream gradient) on ``device``; all results as NumPy arrays."""
+    """Forward and backward (random upstream gradient) on ``device``; results as NumPy arrays."""
     fn, _ = CATALOG[name]
     inputs = catalog_inputs(name, device)
     y = fn(*inputs)
@@ -387,7 +425,7 @@ def check_catalog_gradcheck(name, device) -> None:
     assert sn.gradcheck(fn, catalog_inputs(name, device))
 
 
-# --------------------------------------------------------------------------- modules and a training step
+# ------------------------------------------------------------------ modules and a training step
 
 
 def model(seed=0):
@@ -411,7 +449,7 @@ def training_step(device, dtype):
 
 
 def check_training_step(device, dtype) -> None:
-    """Loss, every gradient, the updated weights and the BN statistics match the CPU reference path's.
+    """Loss, every gradient, the updated weights and the BN statistics match the CPU reference's.
 
     float64: to 1e-9. float32: sums in another order round differently, and batch norm over a few
     hundred values per channel amplifies that in some gradients (the CPU's fast and reference paths
@@ -471,7 +509,7 @@ def check_module_to(device) -> None:
     assert all(b.device == "cpu" for b in net.buffers())
 
 
-# --------------------------------------------------------------------------- optimizers, data, dropout
+# ------------------------------------------------------------------- optimizers, data, dropout
 
 OPTIMIZERS = {
     "sgd-nesterov": lambda ps: optim.SGD(
@@ -484,7 +522,7 @@ OPTIMIZERS = {
 
 
 def check_optimizer(name, device) -> None:
-    """Three steps, a state_dict round trip (CPU arrays, loaded back onto the device), one more step."""
+    """Three steps, a state_dict round trip (CPU arrays, loaded back on the device), one more."""
     rng = np.random.default_rng(0)
     start, grads = rng.standard_normal((3, 4)), [rng.standard_normal((3, 4)) for _ in range(3)]
     finals = []
@@ -541,7 +579,10 @@ def check_devices_do_not_mix(device) -> None:
     try:
         F.conv2d(x, w)
     except RuntimeError as error:
-        expected = f"Conv2d: expected all tensors on the same device, got cpu (1, 3, 5, 5), {device} (2, 3, 3, 3)"
+        expected = (
+            "Conv2d: expected all tensors on the same device, got cpu (1, 3, 5, 5), "
+            f"{device} (2, 3, 3, 3)"
+        )
         assert expected in str(error)
     else:
         raise AssertionError("a CPU and a GPU tensor met without an error")

@@ -41,10 +41,15 @@ CUDA_ON_THE_HOST = r"""
 using std::isnan;
 struct Dim3 { unsigned x, y, z; };
 static Dim3 blockIdx, threadIdx, blockDim, gridDim;
-extern "C" void emulator_set_thread(unsigned block, unsigned thread, unsigned blocks, unsigned threads) {
+extern "C" void emulator_set_thread(unsigned block, unsigned thread, unsigned blocks,
+                                    unsigned threads) {
     blockIdx.x = block; threadIdx.x = thread; gridDim.x = blocks; blockDim.x = threads;
 }
-template <class T> T atomicAdd(T* address, T value) { T old = *address; *address = old + value; return old; }
+template <class T> T atomicAdd(T* address, T value) {
+    T old = *address;
+    *address = old + value;
+    return old;
+}
 #define __global__
 """
 GRID = (2, 3)  # emulated blocks, threads per block
@@ -102,7 +107,8 @@ class FakeCupyArray(np.ndarray):
 
     def __array_function__(self, func, types, args, kwargs):
         raise TypeError(
-            f"numpy.{func.__name__} called on a GPU array: use xp = get_xp(x) and xp.{func.__name__}"
+            f"numpy.{func.__name__} called on a GPU array: use xp = get_xp(x) and "
+            f"xp.{func.__name__}"
         )
 
     def __setitem__(self, index, value):
@@ -144,10 +150,11 @@ def asnumpy(a: Any) -> np.ndarray:
 
 
 def _cupy_function(name: str) -> Any:
-    """NumPy's function ``name`` as a "CuPy" one: device arrays in, device arrays out, no NumPy arrays."""
+    """NumPy's function ``name`` as a "CuPy" one: device arrays in and out, no NumPy arrays."""
     function = getattr(np, name)
     if isinstance(function, np.ufunc | type) or not callable(function):
-        return function  # ufuncs check their operands in __array_ufunc__; dtypes and constants as they are
+        # ufuncs check their operands in __array_ufunc__; dtypes and constants stay as they are
+        return function
 
     def on_device(*args, **kwargs):
         args = [_unwrap(a, f"cupy.{name}") for a in args]
@@ -161,7 +168,7 @@ def _cupy_function(name: str) -> Any:
 
 
 class HostRawKernel:
-    """Stands in for ``cupy.RawKernel``: the CUDA C source, compiled by g++ and run thread by thread."""
+    """Stands in for ``cupy.RawKernel``: the CUDA C, compiled by g++, run thread by thread."""
 
     def __init__(
         self, code: str, name: str, options: tuple[str, ...] = (), *, build_dir: Path
@@ -199,7 +206,7 @@ class HostRawKernel:
                 raise TypeError(f"{self.name}: a NumPy (CPU) array passed to a GPU kernel")
             elif type(a) in _CTYPES:
                 c_args.append(_CTYPES[type(a)](a))
-            else:  # CuPy would guess a C type for a Python number; the kernels must never rely on that
+            else:  # CuPy would guess a C type for a Python number; kernels must never rely on it
                 raise TypeError(
                     f"{self.name}: argument {a!r} of type {type(a).__name__} has no exact C type"
                 )
@@ -223,7 +230,7 @@ def _broadcast_inputs(kind: str, params: list[tuple[str, str]], args: tuple) -> 
 
 
 class HostElementwiseKernel:
-    """Stands in for ``cupy.ElementwiseKernel``; the operation (``y = x * scale + shift``) runs in NumPy."""
+    """Stands in for ``cupy.ElementwiseKernel``; the operation (``y = x * s + t``) runs in NumPy."""
 
     def __init__(
         self, in_params: str, out_params: str, operation: str, name: str = "kernel"
@@ -242,7 +249,10 @@ class HostElementwiseKernel:
 
 
 class HostReductionKernel:
-    """Stands in for ``cupy.ReductionKernel`` with ``reduce_expr="a + b"``: map, sum over ``axis``, post-map."""
+    """Stands in for ``cupy.ReductionKernel`` with ``reduce_expr="a + b"``.
+
+    Map, sum over ``axis``, post-map.
+    """
 
     def __init__(
         self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce"
@@ -309,7 +319,7 @@ def make_fake_cupy(build_dir: Path) -> types.ModuleType:
 
 
 def load_cupy_gpu(fake: types.ModuleType) -> types.ModuleType:
-    """scratchnet/kernels/cupy_gpu.py, loaded on ``fake`` as its ``cupy`` (a separate copy of the module)."""
+    """scratchnet/kernels/cupy_gpu.py, loaded on ``fake`` as its ``cupy`` (a separate copy)."""
     saved = sys.modules.get("cupy")
     sys.modules["cupy"] = fake
     try:

@@ -42,11 +42,11 @@ def kernels(fake):
 
 @pytest.fixture
 def emulated_gpu(fake, kernels, monkeypatch):
-    """While the test runs, "cuda" means the stand-in: all of scratchnet's GPU code path runs on the CPU."""
+    """While the test runs, "cuda" means the stand-in: the GPU code path runs on the CPU."""
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setattr(backend, "_cupy_module", fake)
     monkeypatch.setattr(backend, "_cupy_checked", True)
-    monkeypatch.setitem(backend._loaded, backend.KERNEL_MODULES[("window", "cuda")], kernels)
+    monkeypatch.setitem(backend._loaded, backend.KERNEL_MODULES[("window", "cuda")][0], kernels)
     monkeypatch.setattr(rng, "_device_generator", None)
     monkeypatch.setattr(FakeCupyArray, "host_reads", 0)
     return fake
@@ -57,6 +57,12 @@ def emulated_gpu(fake, kernels, monkeypatch):
 
 def test_signatures_and_docstrings_mirror_the_reference(kernels):
     checks.check_signatures(kernels)
+
+
+def test_every_registered_kernel_exists(kernels):
+    for (_, device), (_, names) in backend.KERNEL_MODULES.items():
+        if device == "cuda":
+            checks.check_registered_kernels(kernels, names)
 
 
 def test_every_kernel_is_named_after_its_function(kernels):
@@ -113,7 +119,7 @@ def test_only_float32_and_float64_are_compiled(fake, kernels):
 
 
 def test_the_stand_in_is_as_strict_as_cupy(fake):
-    """So that the tests below would catch a CPU array or a NumPy call slipping into the GPU path."""
+    """So that the tests below catch a CPU array or a NumPy call slipping into the GPU path."""
     device_array = fake.zeros(3)
     with pytest.raises(TypeError, match="NumPy"):
         device_array + np.ones(3)
@@ -126,7 +132,7 @@ def test_the_stand_in_is_as_strict_as_cupy(fake):
     )
 
 
-# --------------------------------------------------------------------------- everything else, on "cuda"
+# ----------------------------------------------------------------- everything else, on "cuda"
 
 
 def test_dispatch_picks_the_gpu_kernels(emulated_gpu, kernels):
@@ -139,8 +145,9 @@ def test_dispatch_picks_the_gpu_kernels(emulated_gpu, kernels):
 
 
 def test_a_kernel_module_that_fails_to_import_leaves_the_reference_path(emulated_gpu, monkeypatch):
+    names = backend.KERNEL_MODULES[("window", "cuda")][1]
     monkeypatch.setitem(
-        backend.KERNEL_MODULES, ("window", "cuda"), "scratchnet.kernels.no_such_module"
+        backend.KERNEL_MODULES, ("window", "cuda"), ("scratchnet.kernels.no_such_module", names)
     )
     monkeypatch.setattr(backend, "_loaded", {})
     with pytest.warns(RuntimeWarning, match="no_such_module could not be imported"):

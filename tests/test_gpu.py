@@ -1,4 +1,5 @@
-"""scratchnet on an NVIDIA GPU (CuPy) against the CPU: ops, kernels, modules, a training step, optimizers, data.
+"""scratchnet on an NVIDIA GPU (CuPy) against the CPU: ops, kernels, modules, a training step,
+optimizers, data.
 
 Tests taking the ``device`` fixture run on the CPU everywhere and on the GPU where CuPy sees one;
 tests marked ``gpu`` need the GPU. ``pytest -m gpu`` runs just the GPU ones; without a GPU they are
@@ -74,6 +75,9 @@ def test_dispatch_picks_the_gpu_kernels():
         and backend.fast_kernels_for(x, family="norm") is kernels
     )
     checks.check_signatures(kernels)
+    for (_, device), (_, names) in backend.KERNEL_MODULES.items():
+        if device == "cuda":
+            checks.check_registered_kernels(kernels, names)
     with backend.reference_kernels():
         assert backend.fast_kernels_for(x) is None
 
@@ -135,7 +139,7 @@ def test_a_resnet_sized_layer_matches_the_cpu():
         np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-4 * np.abs(theirs).max())
 
 
-# --------------------------------------------------------------------------- modules, training, optimizers, data
+# --------------------------------------------------------- modules, training, optimizers, data
 
 
 @gpu
@@ -161,7 +165,7 @@ def test_dropout_draws_its_mask_on_the_device(device):
     checks.check_dropout(device)
 
 
-# --------------------------------------------------------------------------- scratchnet.cuda and errors
+# ------------------------------------------------------------------ scratchnet.cuda and errors
 
 
 @gpu

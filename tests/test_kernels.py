@@ -1,27 +1,43 @@
-"""Fast kernels (Numba) against the NumPy reference they mirror: same signature, same results."""
+"""Fast kernels (Numba) against the NumPy reference they mirror: same signature, same results.
+
+Two levels: the array kernels (im2col, col2im, the pooling loops) against the reference functions
+of the same name, and the fast Functions (conv2d, pooling, batch norm; kernels/fast_functions.py)
+against the reference Functions of ops/, forward and backward, on drawn geometries. Tolerances:
+float64 to 1e-12 and float32 to 1e-5, relative to the largest magnitude of the array (the two
+paths add the same terms in a different order; float32's epsilon is 1.2e-7, and a sum of a few
+hundred terms loses up to about two decimal digits of that).
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 import numpy as np
 import pytest
 from helpers import assert_same, on_reference_kernels, random_array
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import scratchnet as sn
 from scratchnet import backend
+from scratchnet.nn import functional as F
 from scratchnet.ops import im2col as reference_im2col
 from scratchnet.ops import pool as reference_pool
+from scratchnet.ops.conv import Conv2dFunction
+from scratchnet.ops.norm import BatchNormFunction
 
 pytest.importorskip("numba", reason="Numba is not installed: the fast kernels cannot run")
 fast = pytest.importorskip("scratchnet.kernels.numba_cpu")
+fast_norm = pytest.importorskip("scratchnet.kernels.numba_norm")
+from device_checks import BUFFER_PARAMETERS, check_registered_kernels  # noqa: E402
+from test_conv import conv_args, conv_configs, make_inputs  # noqa: E402
+
+from scratchnet.kernels.numba_threads import THREADED_MIN_WORK  # noqa: E402 (needs Numba)
 
 PAIRS = [
     (reference_im2col, "im2col"),
     (reference_im2col, "col2im"),
-    (reference_im2col, "rows_to_nchw"),
-    (reference_im2col, "nchw_to_rows"),
     (reference_pool, "max_pool2d_forward"),
     (reference_pool, "max_pool2d_backward"),
     (reference_pool, "avg_pool2d_forward"),
@@ -31,7 +47,7 @@ PAIRS = [
 
 @st.composite
 def windows(draw, pooling=False):
-    """An input shape and a window geometry: kernel 1-5 (any shape), stride 1-3, padding, dilation 1-2."""
+    """An input shape and a window: kernel 1-5 (any shape), stride 1-3, padding, dilation 1-2."""
     kernel = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = tuple(draw(st.integers(0, k // 2 if pooling else 3)) for k in kernel)
@@ -52,10 +68,10 @@ dtypes = st.sampled_from([np.float32, np.float64])
 
 @pytest.mark.parametrize(("module", "name"), PAIRS, ids=[name for _, name in PAIRS])
 def test_fast_kernel_has_the_reference_signature(module, name):
-    assert (
-        inspect.signature(getattr(fast, name)).parameters.keys()
-        == inspect.signature(getattr(module, name)).parameters.keys()
-    )
+    ours = list(inspect.signature(getattr(fast, name)).parameters)
+    theirs = list(inspect.signature(getattr(module, name)).parameters)
+    assert ours[: len(theirs)] == theirs
+    assert all(extra in BUFFER_PARAMETERS for extra in ours[len(theirs) :])
     assert (
         f"scratchnet.ops.{module.__name__.rsplit('.', 1)[1]}.{name}" in getattr(fast, name).__doc__
     )
@@ -67,8 +83,35 @@ def test_fast_kernel_has_the_reference_signature(module, name):
 )
 def test_dispatch_picks_the_fast_kernels():
     assert backend.fast_kernels_for(np.zeros(1)) is fast
+    assert backend.fast_function(np.zeros(1), Conv2dFunction) is fast.Conv2dFunction
+    assert (
+        backend.fast_function(np.zeros(1), BatchNormFunction, "norm") is fast_norm.BatchNormFunction
+    )
     with backend.reference_kernels():
         assert backend.fast_kernels_for(np.zeros(1)) is None
+        assert backend.fast_function(np.zeros(1), Conv2dFunction) is Conv2dFunction
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_a_kernel_name_that_is_not_registered_is_an_error():
+    with pytest.raises(LookupError, match=r"no fast kernel 'Conv2DFunction' .* family 'window'"):
+        backend.fast_kernel(np.zeros(1), "Conv2DFunction")  # a typo must not run the slow path
+    with pytest.raises(LookupError, match="'relu_forward' is registered in family 'norm'"):
+        backend.fast_kernel(np.zeros(1), "relu_forward", family="norm")
+    # Registered, but only for the CPU: on another device the reference runs.
+    assert backend.fast_kernel(np.zeros(1), "relu_forward", family="activation") is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [item for item in backend.KERNEL_MODULES.items() if item[0][1] == "cpu"],
+    ids=lambda v: "-".join(v) if isinstance(v[0], str) and len(v) == 2 and "." not in v[0] else "",
+)
+def test_every_registered_kernel_exists_in_its_module(key, entry):
+    """The CPU modules here; the GPU module in tests/test_cupy_gpu_emulated.py."""
+    check_registered_kernels(importlib.import_module(entry[0]), entry[1])
 
 
 # --------------------------------------------------------------------------- im2col / col2im
@@ -106,13 +149,8 @@ def test_col2im_matches_reference(window, dtype):
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize(("kernel", "padding"), [(3, 1), (3, 0), (5, 2), (3, 2), (2, 1)])
 def test_col2im_whole_runs_of_a_same_convolution_match_reference(kernel, padding, dilation):
-    """Stride 1 and as many output as input columns: col2im, allowed to overwrite col, adds whole runs."""
-    x_shape = (
-        2,
-        3,
-        8,
-        8,
-    )  # a same convolution where 2 * padding == dilation * (kernel - 1), others too
+    """Stride 1, as many output as input columns: col2im, allowed to overwrite col, adds runs."""
+    x_shape = (2, 3, 8, 8)  # a same convolution where 2 * padding == dilation * (kernel - 1)
     geometry = {"kernel_size": kernel, "padding": padding, "dilation": dilation}
     col_shape = reference_im2col.im2col(np.zeros(x_shape), **geometry).shape
     col = random_array(col_shape, np.float64)
@@ -143,19 +181,15 @@ def test_col2im_is_the_adjoint_of_im2col(window):
     dtypes,
     st.booleans(),
 )
-def test_reorders_match_reference(shape, dtype, with_bias):
+def test_reorders_match_the_transposes_of_the_reference_conv(shape, dtype, with_bias):
     N, OC, OH, OW = shape
     rows = random_array((OC, N * OH * OW), dtype)
-    bias = random_array(OC, dtype, seed=1) if with_bias else None
-    expected = on_reference_kernels(
-        reference_im2col.rows_to_nchw, rows, np.empty(shape, dtype), bias
-    )
-    assert_same(fast.rows_to_nchw(rows, np.empty(shape, dtype), bias), expected, dtype)
+    bias = random_array(OC, dtype, seed=1) if with_bias else np.zeros(OC, dtype)
+    expected = rows.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3) + bias.reshape(1, OC, 1, 1)
+    actual = fast.rows_to_nchw(rows, np.empty(shape, dtype), bias if with_bias else None)
+    assert_same(actual, expected, dtype)
     y = random_array(shape, dtype, seed=2)
-    assert_same(fast.nchw_to_rows(y), on_reference_kernels(reference_im2col.nchw_to_rows, y), dtype)
-    np.testing.assert_array_equal(
-        fast.nchw_to_rows(fast.rows_to_nchw(rows, np.empty(shape, dtype))), rows
-    )
+    assert_same(fast.nchw_to_rows(y), y.transpose(1, 0, 2, 3).reshape(OC, -1), dtype)
 
 
 # --------------------------------------------------------------------------- pooling
@@ -164,9 +198,8 @@ def test_reorders_match_reference(shape, dtype, with_bias):
 @given(windows(pooling=True), dtypes)
 def test_max_pool_matches_reference(window, dtype):
     x_shape, geometry = window
-    x = (np.random.default_rng(0).permutation(int(np.prod(x_shape))).reshape(x_shape) - 7.5).astype(
-        dtype
-    )  # no ties
+    distinct = np.random.default_rng(0).permutation(int(np.prod(x_shape))) - 7.5  # no ties
+    x = distinct.reshape(x_shape).astype(dtype)
     y, indices = fast.max_pool2d_forward(x, **geometry)
     y_ref, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, **geometry)
     assert_same(y, y_ref, dtype)
@@ -217,9 +250,7 @@ def test_max_pool_ties_go_to_the_first_element_on_both_paths():
 
 def test_large_inputs_take_the_threaded_path():
     x = random_array((4, 16, 64, 64), np.float32)
-    from scratchnet.kernels.numba_threads import PARALLEL_MIN_WORK
-
-    assert x.size >= PARALLEL_MIN_WORK
+    assert x.size >= THREADED_MIN_WORK["window"]
     y, indices = fast.max_pool2d_forward(x, 3, 2, 1)
     y_ref, indices_ref = on_reference_kernels(reference_pool.max_pool2d_forward, x, 3, 2, 1)
     assert_same(y, y_ref, np.float32)
@@ -227,3 +258,105 @@ def test_large_inputs_take_the_threaded_path():
     gy = random_array(y.shape, np.float32, seed=1)
     expected = on_reference_kernels(reference_pool.avg_pool2d_backward, gy, x.shape, 3, 2, 1)
     assert_same(fast.avg_pool2d_backward(gy, x.shape, 3, 2, 1), expected, np.float32)
+
+
+# --------------------------------------------------------------------------- the fast Functions
+
+
+def run_both(op, inputs, upstream_seed=1):
+    """``op(*inputs)`` forward and backward on the fast path and on the reference path.
+
+    Returns (fast results, reference results), each [y, gradients of the inputs...], and checks
+    that the two paths ran two different Functions.
+    """
+    results, creators = [], []
+    for use_reference in (False, True):
+        copies = [sn.tensor(t.array.copy(), requires_grad=t.requires_grad) for t in inputs]
+        if use_reference:
+            with backend.reference_kernels():
+                y = op(*copies)
+        else:
+            y = op(*copies)
+        g = random_array(y.shape, y.array.dtype, seed=upstream_seed)
+        y.backward(g)
+        creators.append(type(y.creator))
+        results.append([y.array] + [t.grad.array for t in copies if t.requires_grad])
+    assert creators[0] is not creators[1] and issubclass(creators[0], creators[1])
+    return results
+
+
+def assert_close_to_scale(actual, expected, dtype):
+    """Equal within the module docstring's tolerance, relative to the array's largest value."""
+    assert actual.dtype == expected.dtype == dtype and actual.shape == expected.shape
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    scale = max(float(np.abs(expected).max(initial=0.0)), 1e-30)
+    np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance * scale)
+
+
+@settings(max_examples=25, deadline=None)
+@given(conv_configs(max_kernel=5, max_batch=5), dtypes, st.integers(1, 3))
+def test_fast_conv2d_matches_the_reference(cfg, dtype, images_per_chunk):
+    """Groups, stride, padding, dilation, odd sizes, 1x1 layers; batches split into chunks."""
+    C, (KH, KW) = cfg["x_shape"][1], cfg["w_shape"][2:]
+    x, w, b = make_inputs(cfg, dtype)
+    OH, OW = F.conv2d(x, w, **conv_args(cfg)).shape[2:]
+    bytes_per_image = C * KH * KW * OH * OW * np.dtype(dtype).itemsize
+    inputs = [x, w] if b is None else [x, w, b]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast, "COLUMN_BUFFER_BYTES", images_per_chunk * bytes_per_image)
+        ours, theirs = run_both(lambda *t: F.conv2d(*t, **conv_args(cfg)), inputs)
+    for a, e in zip(ours, theirs, strict=True):
+        assert_close_to_scale(a, e, dtype)
+
+
+@settings(max_examples=15, deadline=None)
+@given(windows(pooling=True), dtypes)
+def test_fast_max_pool2d_matches_the_reference(window, dtype):
+    x_shape, geometry = window
+    distinct = np.random.default_rng(0).permutation(int(np.prod(x_shape))) - 7.5  # no ties
+    x = sn.tensor(distinct.reshape(x_shape).astype(dtype), requires_grad=True)
+    ours, theirs = run_both(lambda t: F.max_pool2d(t, **geometry), [x])
+    for a, e in zip(ours, theirs, strict=True):
+        assert_close_to_scale(a, e, dtype)
+
+
+@settings(max_examples=15, deadline=None)
+@given(windows(pooling="avg"), dtypes, st.booleans())
+def test_fast_avg_pool2d_matches_the_reference(window, dtype, count_include_pad):
+    x_shape, geometry = window
+    del geometry["dilation"]
+    x = sn.tensor(random_array(x_shape, dtype), requires_grad=True)
+    pool = lambda t: F.avg_pool2d(t, **geometry, count_include_pad=count_include_pad)  # noqa: E731
+    ours, theirs = run_both(pool, [x])
+    for a, e in zip(ours, theirs, strict=True):
+        assert_close_to_scale(a, e, dtype)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.tuples(st.integers(2, 5), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)),
+    dtypes,
+    st.booleans(),
+    st.booleans(),
+)
+def test_fast_batch_norm_matches_the_reference(shape, dtype, training, affine):
+    """Train and eval, with and without gamma and beta; the running statistics move alike."""
+    x = sn.tensor(random_array(shape, dtype) * 3 + 1, requires_grad=True)
+    C = shape[1]
+    gamma = sn.tensor(random_array(C, dtype, seed=2) + 1, requires_grad=True)
+    beta = sn.tensor(random_array(C, dtype, seed=3), requires_grad=True)
+    running = {}  # fast, then reference: each path's own running statistics
+
+    def bn(x, *affine):
+        stats = [
+            sn.tensor(random_array(C, dtype, seed=4)),
+            sn.tensor(random_array(C, dtype, seed=5) ** 2),
+        ]
+        running[backend.fast_kernels_enabled()] = stats
+        return F.batch_norm(x, *stats, *affine, training=training)
+
+    ours, theirs = run_both(bn, [x, gamma, beta] if affine else [x])
+    for a, e in zip(ours, theirs, strict=True):
+        assert_close_to_scale(a, e, dtype)
+    for a, e in zip(running[True], running[False], strict=True):
+        assert_close_to_scale(a.array, e.array, dtype)

@@ -1,4 +1,7 @@
-"""batch_norm: gradients (train and eval), the running statistics, Numba/NumPy parity, PyTorch cross-checks."""
+"""batch_norm: gradients (train and eval), the running statistics, Numba kernels, PyTorch.
+
+The fast BatchNormFunction against the reference one is in tests/test_kernels.py.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ import contextlib
 
 import numpy as np
 import pytest
+from device_checks import NumPyChannelKernels as reference
 from helpers import assert_close
 from hypothesis import given
 from hypothesis import strategies as st
 
 import scratchnet as sn
 from scratchnet.backend import reference_kernels
-from scratchnet.ops import norm as reference
 from scratchnet.ops.norm import batch_norm
 
 SHAPES = [(6, 3), (4, 3, 5), (3, 2, 4, 5)]  # (N, C), (N, C, L), (N, C, H, W)
@@ -91,7 +94,7 @@ def test_gradcheck_drawn_configurations(N, C, spatial, training, affine, seed):
 
 
 def test_training_input_gradient_is_not_trivially_zero():
-    # With an upstream gradient of ones, dL/dx of a training BN is exactly 0 (why tests use random G).
+    # With an upstream gradient of ones, dL/dx of a training BN is exactly 0 (hence random G).
     x, weight, bias, _, _ = _inputs((4, 3, 2, 2))
     batch_norm(x, None, None, weight, bias, training=True).sum().backward()
     np.testing.assert_allclose(x.grad.array, 0, atol=1e-12)
@@ -109,7 +112,7 @@ def test_backward_does_not_modify_the_upstream_gradient(kernels):
     np.testing.assert_array_equal(g, before)
 
 
-# --------------------------------------------------------------------------- forward and running statistics
+# ---------------------------------------------------------------- forward and running statistics
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -156,7 +159,8 @@ def test_float32_stays_float32(kernels):
 
 
 def test_float32_is_accurate_for_inputs_with_a_large_mean(kernels):
-    # x = 1000 + small noise: the variance is tiny next to the mean; a one-pass E[x^2] - E[x]^2 would fail.
+    # x = 1000 + small noise: the variance is tiny next to the mean, where a one-pass
+    # E[x^2] - E[x]^2 would fail.
     rng = np.random.default_rng(3)
     data = 1000 + rng.standard_normal((8, 4, 6, 6))
     exact = batch_norm(sn.tensor(data), None, None, training=True).array
@@ -178,7 +182,7 @@ def test_errors():
         batch_norm(sn.randn(3), None, None, training=True)
 
 
-# --------------------------------------------------------------------------- Numba kernels == NumPy reference
+# --------------------------------------------------------------------- Numba kernels == NumPy
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -209,10 +213,12 @@ def test_numba_kernels_match_reference(shape, dtype):
 
 
 def test_numba_kernels_on_the_threaded_path_match_reference():
-    """An input above THREADED_MIN_ELEMENTS is split between threads by channel: same results."""
+    """An input above THREADED_MIN_WORK is split between threads by channel: same results."""
     fast = pytest.importorskip("scratchnet.kernels.numba_norm", reason="numba is not installed")
+    from scratchnet.kernels.numba_threads import THREADED_MIN_WORK
+
     rng = np.random.default_rng(5)
-    shape = (2, 16, fast.THREADED_MIN_ELEMENTS // 16)  # 2x the threshold
+    shape = (2, 16, THREADED_MIN_WORK["norm"] // 16)  # 2x the threshold
     x3 = (rng.standard_normal(shape) * 3 + 2).astype(np.float32)
     g3 = rng.standard_normal(shape).astype(np.float32)
     a, b, c = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(3))

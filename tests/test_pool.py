@@ -1,4 +1,4 @@
-"""Pooling: output sizes (ceil_mode), gradients, agreement with PyTorch, adaptive and global pools, errors."""
+"""Pooling: output sizes (ceil_mode), gradients, vs PyTorch, adaptive and global pools, errors."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ torch_settings = settings(suppress_health_check=[HealthCheck.function_scoped_fix
 
 @st.composite
 def pool_configs(draw, dilation=True):
-    """kernel 1-4 (any shape), stride 1-3, padding up to half the kernel, dilation 1-2, ceil_mode."""
+    """Kernel 1-4 (any shape), stride 1-3, padding up to half the kernel, dilation 1-2, ceil."""
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
@@ -46,7 +46,7 @@ def pool_configs(draw, dilation=True):
 
 
 def distinct_values(shape, dtype=np.float64, seed=0):
-    """A random permutation of well separated values: no ties, so the max is unique in every window."""
+    """A random permutation of well separated values: no ties, the max is unique in every window."""
     rng = np.random.default_rng(seed)
     values = rng.permutation(int(np.prod(shape))).astype(dtype) / 4 - 3
     return sn.tensor(values.reshape(shape), requires_grad=True)
@@ -300,7 +300,8 @@ def test_float32_stays_float32():
     [
         (
             lambda: max_pool2d(sn.zeros(4, 4), 2),
-            r"max_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), got shape \(4, 4\)",
+            r"max_pool2d: expected input of shape \(N, C, H, W\) or \(C, H, W\), "
+            r"got shape \(4, 4\)",
         ),
         (
             lambda: max_pool2d(sn.zeros(1, 1, 9, 9), 3, padding=2),

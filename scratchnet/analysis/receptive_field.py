@@ -42,7 +42,6 @@ import numpy as np
 from scratchnet.analysis.summary import align_columns
 from scratchnet.function import Function, enable_grad
 from scratchnet.ops.conv import Conv2dFunction, Conv2dNaiveFunction
-from scratchnet.ops.im2col import pair
 from scratchnet.ops.pool import AvgPool2dFunction, GlobalAvgPool2dFunction, MaxPool2dFunction
 from scratchnet.ops.shape import GetItemFunction, PadFunction, PermuteFunction, ReshapeFunction
 from scratchnet.tensor import Tensor
@@ -118,18 +117,15 @@ def _spatial(t: Tensor) -> tuple[int, ...] | None:
 
 
 def _conv(function: Function, field: Field, x: Tensor, y: Tensor) -> Field:
-    kernel = function.inputs[1].shape[2:]  # weight (OC, C/groups, KH, KW)
-    return through_window(field, kernel, function.stride, function.padding, function.dilation)
+    return through_window(field, *function.window)  # kernel_size, stride, padding, dilation
 
 
 def _max_pool(function: Function, field: Field, x: Tensor, y: Tensor) -> Field:
-    kernel, stride, padding, dilation, _ = function.args  # ceil_mode adds windows at the end only
-    return through_window(field, pair(kernel), pair(stride), pair(padding), pair(dilation))
+    return through_window(field, *function.window)  # ceil_mode adds windows at the end only
 
 
 def _avg_pool(function: Function, field: Field, x: Tensor, y: Tensor) -> Field:
-    kernel, stride, padding, _, _ = function.args
-    return through_window(field, pair(kernel), pair(stride), pair(padding))
+    return through_window(field, *function.window)
 
 
 def _pad(function: Function, field: Field, x: Tensor, y: Tensor) -> Field:
@@ -190,7 +186,8 @@ def _output_field(
     function: Function, inputs: list[tuple[Tensor, Field | None]], y: Tensor
 ) -> Field | None:
     """The field of output ``y`` of ``function``, given its inputs that depend on the image."""
-    rule = RULES.get(type(function))
+    # By class and its bases: a fast kernel's Function subclasses the reference one of ops/.
+    rule = next((RULES[cls] for cls in type(function).__mro__ if cls in RULES), None)
     if rule is not None:
         if len(inputs) != 1 or inputs[0][0] is not function.inputs[0]:
             return GLOBAL  # the kernel itself depends on the image: no fixed geometry

@@ -1,4 +1,4 @@
-"""Fast GPU kernels, written in CUDA C and compiled by CuPy: the same functions as the NumPy reference.
+"""Fast GPU kernels, in CUDA C compiled by CuPy: the same functions as the NumPy reference.
 
 Every public function here has the signature, the memory layout and the result of the reference
 function its docstring names (``scratchnet.ops.im2col.im2col`` and so on), exactly as the CPU
@@ -44,6 +44,12 @@ import cupy
 import numpy as np
 
 from scratchnet.backend import Array
+from scratchnet.kernels.fast_functions import (
+    FastAvgPool2dFunction,
+    FastBatchNormFunction,
+    FastConv2dFunction,
+    FastMaxPool2dFunction,
+)
 from scratchnet.ops.im2col import IntPair, window_geometry
 
 BLOCK = 256  # threads per block: a multiple of the warp size (32), a common good default
@@ -81,7 +87,8 @@ extern "C" __global__ void scratchnet_im2col(
     }
 }
 """,
-    # x (N, C, H, W): thread k sums, for its pixel (h, w), every col entry of a window element on it.
+    # x (N, C, H, W): thread k sums, for its pixel (h, w), the col entries of the window elements
+    # on it.
     "col2im": r"""
 extern "C" __global__ void scratchnet_col2im(
     const T* col, T* x, index_t N, index_t C, index_t H, index_t W, index_t KH, index_t KW,
@@ -110,7 +117,8 @@ extern "C" __global__ void scratchnet_col2im(
     # out (N, OC, P) from rows (OC, N*P), plus the bias of each channel.
     "rows_to_nchw": r"""
 extern "C" __global__ void scratchnet_rows_to_nchw(
-    const T* rows, const T* bias, T* out, index_t N, index_t OC, index_t P, index_t has_bias, index_t count)
+    const T* rows, const T* bias, T* out, index_t N, index_t OC, index_t P, index_t has_bias,
+    index_t count)
 {
     FOR_EACH_ELEMENT(k, count) {
         index_t p = k % P, o = (k / P) % OC, n = k / (P * OC);
@@ -134,7 +142,8 @@ extern "C" __global__ void scratchnet_nchw_to_rows(
     "max_pool2d_forward": r"""
 extern "C" __global__ void scratchnet_max_pool2d_forward(
     const T* x, T* y, long long* indices, index_t H, index_t W, index_t KH, index_t KW, index_t SH,
-    index_t SW, index_t PH, index_t PW, index_t DH, index_t DW, index_t OH, index_t OW, index_t count)
+    index_t SW, index_t PH, index_t PW, index_t DH, index_t DW, index_t OH, index_t OW,
+    index_t count)
 {
     FOR_EACH_ELEMENT(k, count) {
         index_t ow = k % OW, oh = (k / OW) % OH, plane = k / (OW * OH);
@@ -215,7 +224,8 @@ extern "C" __global__ void scratchnet_avg_pool2d_backward(
             index_t rows = count_include_pad ? h_last - h_first : MIN(h_last, H) - MAX(h_first, 0);
             for (index_t ow = ow_lo; ow < ow_hi; ++ow) {
                 index_t w_first = ow * SW - PW, w_last = MIN(w_first + KW, W + PW);
-                index_t columns = count_include_pad ? w_last - w_first : MIN(w_last, W) - MAX(w_first, 0);
+                index_t columns = count_include_pad ? w_last - w_first
+                                                    : MIN(w_last, W) - MAX(w_first, 0);
                 total += gy[(plane * OH + oh) * OW + ow] / (T)(rows * columns);
             }
         }
@@ -228,7 +238,7 @@ extern "C" __global__ void scratchnet_avg_pool2d_backward(
 
 @functools.cache
 def compiled(name: str, dtype: np.dtype, wide: bool) -> cupy.RawKernel:
-    """The kernel ``name`` for element type ``dtype`` and 32-bit (or, if ``wide``, 64-bit) indices."""
+    """The kernel ``name`` for element type ``dtype``, 32-bit (or if ``wide`` 64-bit) indices."""
     if dtype not in C_TYPES:
         raise NotImplementedError(
             f"scratchnet's GPU kernel {name} supports float32 and float64, got {dtype}"
@@ -238,7 +248,9 @@ def compiled(name: str, dtype: np.dtype, wide: bool) -> cupy.RawKernel:
 
 
 def launch(name: str, dtype: np.dtype, count: int, largest: int, *args: object) -> None:
-    """Run kernel ``name`` with one thread per element (``count`` of them; ``largest``: the biggest array).
+    """Run kernel ``name`` with one thread per element, ``count`` of them.
+
+    ``largest`` is the size of the biggest array, which decides the index type.
 
     CuPy passes each argument with its exact C type, so Python ints become ``index_t`` and Python
     floats ``T`` here; arrays are passed as pointers.
@@ -322,9 +334,9 @@ def col2im(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     out: Array | None = None,
-    overwrite_col: bool = False,  # accepted for the same signature: the gather kernel only reads col
+    overwrite_col: bool = False,  # the CPU's signature: the gather kernel only reads col
 ) -> Array:
-    """GPU :func:`scratchnet.ops.im2col.col2im`: (C*KH*KW, N*OH*OW) -> (N, C, H, W), without atomics."""
+    """GPU :func:`scratchnet.ops.im2col.col2im`: (C*KH*KW, N*OH*OW) -> (N, C, H, W), no atomics."""
     g = window_geometry(x_shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x_shape
     col = cupy.ascontiguousarray(col)  # a broadcast view (average pooling's backward) becomes real
@@ -338,7 +350,7 @@ def col2im(
 
 
 def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
-    """GPU :func:`scratchnet.ops.im2col.rows_to_nchw`: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
+    """GPU reorder of a conv product: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
     N, OC, OH, OW = out.shape
     rows = cupy.ascontiguousarray(rows)
     written, result = _output(out, out.shape, out.dtype)
@@ -363,7 +375,7 @@ def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
 
 
 def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
-    """GPU :func:`scratchnet.ops.im2col.nchw_to_rows`: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
+    """GPU reorder of a conv gradient: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
     N, OC, OH, OW = y.shape
     y = cupy.ascontiguousarray(y)
     rows, result = _output(out, (OC, N * OH * OW), y.dtype)
@@ -382,7 +394,10 @@ def max_pool2d_forward(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ) -> tuple[Array, Array]:
-    """GPU :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices (N, C, OH, OW)."""
+    """GPU :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices.
+
+    Both (N, C, OH, OW).
+    """
     g = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C, H, W = x.shape
     x = cupy.ascontiguousarray(x)
@@ -396,7 +411,7 @@ def max_pool2d_forward(
 
 
 def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int, int]) -> Array:
-    """GPU :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners (atomicAdd)."""
+    """GPU :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners."""
     N, C, H, W = x_shape
     gy = cupy.ascontiguousarray(gy)
     indices = cupy.ascontiguousarray(indices, dtype=cupy.int64)
@@ -449,7 +464,10 @@ def avg_pool2d_backward(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Array:
-    """GPU :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W), without atomics."""
+    """GPU :func:`scratchnet.ops.pool.avg_pool2d_backward`: (N, C, OH, OW) -> (N, C, H, W).
+
+    A gather per input pixel: no atomics.
+    """
     g = window_geometry(x_shape, kernel_size, stride, padding, 1, ceil_mode)
     H, W = x_shape[2:]
     gy = cupy.ascontiguousarray(gy)
@@ -506,7 +524,7 @@ def _per_channel(v: Array, x3: Array) -> Array:
 
 
 def channel_mean_var(x3: Array) -> tuple[Array, Array]:
-    """Mirrors ``scratchnet.ops.norm.channel_mean_var``: (N, C, M) -> mean (C,), biased var (C,), in two passes."""
+    """Mean and biased variance per channel, in two passes: (N, C, M) -> (C,), (C,)."""
     n = x3.shape[0] * x3.shape[2]
     mean = x3.mean(axis=(0, 2))  # (C,)
     var = (
@@ -516,17 +534,58 @@ def channel_mean_var(x3: Array) -> tuple[Array, Array]:
 
 
 def channel_grad_sums(g3: Array, x3: Array, mean: Array) -> tuple[Array, Array]:
-    """Mirrors ``scratchnet.ops.norm.channel_grad_sums``: sum g and sum g (x - mean) per channel."""
+    """Sum g and sum g (x - mean) per channel: (N, C, M) twice -> (C,), (C,)."""
     sum_g = g3.sum(axis=(0, 2))  # (C,)
     sum_g_centered = _centered_product_sum(g3, x3, _per_channel(mean, x3), axis=(0, 2))  # (C,)
     return sum_g, sum_g_centered
 
 
 def channel_affine(x3: Array, scale: Array, shift: Array) -> Array:
-    """Mirrors ``scratchnet.ops.norm.channel_affine``: x * scale + shift per channel, (N, C, M) -> (N, C, M)."""
+    """X * scale + shift per channel: (N, C, M) -> (N, C, M)."""
     return _affine(x3, _per_channel(scale, x3), _per_channel(shift, x3))
 
 
 def channel_affine2(g3: Array, x3: Array, a: Array, b: Array, c: Array) -> Array:
-    """Mirrors ``scratchnet.ops.norm.channel_affine2``: a g + b x + c per channel, (N, C, M) -> (N, C, M)."""
+    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M)."""
     return _affine2(g3, x3, _per_channel(a, g3), _per_channel(b, g3), _per_channel(c, g3))
+
+
+# --------------------------------------------------------------------------- the fast Functions
+
+# On a GPU each chunk of a convolution is a kernel launch and a cuBLAS call, and a small chunk
+# leaves most of the GPU idle, so the whole batch is unrolled at once, up to this size (the CPU's
+# budget is a cache's worth: numba_cpu.COLUMN_BUFFER_BYTES).
+GPU_COLUMN_BUFFER_BYTES = 1024 * 2**20
+
+
+class Conv2dFunction(FastConv2dFunction):
+    """Fast :class:`scratchnet.ops.conv.Conv2dFunction` on the GPU: the whole batch at once."""
+
+    im2col, col2im = staticmethod(im2col), staticmethod(col2im)
+    rows_to_nchw, nchw_to_rows = staticmethod(rows_to_nchw), staticmethod(nchw_to_rows)
+
+    def column_budget(self, x: Array) -> int:
+        return GPU_COLUMN_BUFFER_BYTES
+
+
+class MaxPool2dFunction(FastMaxPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.MaxPool2dFunction` on the GPU."""
+
+    max_pool2d_forward = staticmethod(max_pool2d_forward)
+    max_pool2d_backward = staticmethod(max_pool2d_backward)
+
+
+class AvgPool2dFunction(FastAvgPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.AvgPool2dFunction` on the GPU."""
+
+    avg_pool2d_forward = staticmethod(avg_pool2d_forward)
+    avg_pool2d_backward = staticmethod(avg_pool2d_backward)
+
+
+class BatchNormFunction(FastBatchNormFunction):
+    """Fast :class:`scratchnet.ops.norm.BatchNormFunction` on the GPU."""
+
+    channel_mean_var = staticmethod(channel_mean_var)
+    channel_grad_sums = staticmethod(channel_grad_sums)
+    channel_affine = staticmethod(channel_affine)
+    channel_affine2 = staticmethod(channel_affine2)

@@ -16,16 +16,12 @@ from numba import prange
 
 from scratchnet.kernels.numba_threads import threaded_kernel
 
-# Below this many elements (2 MiB of float32) one thread is faster than waking a second.
-THREADED_MIN_ELEMENTS = 2**19
-
-
 # The kernels take their zero as an argument of the array's dtype: a literal 0 would make the
 # select's result float64 (Numba unifies int64 with float32 that way), and the float32 loop,
 # converting back and forth, ran 1.7x slower (measured on 2^21 elements).
 
 
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
+@threaded_kernel(family="activation")
 def _relu_forward(x, zero, y):
     for k in prange(x.size):
         v = x[k]
@@ -40,7 +36,7 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
     return y
 
 
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS)
+@threaded_kernel(family="activation")
 def _relu_backward(gy, y, zero, gx):
     for k in prange(gy.size):
         # A NaN output is not <= 0: its gradient passes, as in PyTorch.

@@ -1,9 +1,12 @@
 """Fast CPU kernels, compiled by Numba: the same functions as the NumPy reference, only faster.
 
-Every public function here has the signature, the memory layout and the result of the reference
-function its docstring names (``scratchnet.ops.im2col.im2col`` and so on); a parity test pins each
-pair together (tests/test_kernels.py). The public functions are thin Python wrappers that allocate
-the outputs and call a compiled loop nest (``_im2col`` ...) that writes into them.
+Every public function here has the signature (plus an ``out=`` buffer where it helps), the memory
+layout and the result of the reference function its docstring names
+(``scratchnet.ops.im2col.im2col`` and so on); a parity test pins each pair together
+(tests/test_kernels.py). The public functions are thin Python wrappers that allocate the outputs
+and call a compiled loop nest (``_im2col`` ...) that writes into them. At the bottom, the fast
+``Conv2dFunction``, ``MaxPool2dFunction`` and ``AvgPool2dFunction`` of ``fast_functions`` are bound
+to these kernels: those are what ``backend.KERNEL_MODULES`` lists.
 
 Why they are faster than the NumPy reference:
 
@@ -35,6 +38,11 @@ import numpy as np
 from numba import njit, prange
 
 from scratchnet.backend import Array
+from scratchnet.kernels.fast_functions import (
+    FastAvgPool2dFunction,
+    FastConv2dFunction,
+    FastMaxPool2dFunction,
+)
 from scratchnet.kernels.numba_threads import threaded_kernel
 from scratchnet.ops.im2col import IntPair, window_geometry
 
@@ -105,7 +113,7 @@ def _window_bounds(size, kernel, stride, padding, dilation, count):
 
 @njit(cache=True, inline="always")
 def _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW):
-    """Window position (i, j)'s run: (start in x's plane, start in the image's block of col, length).
+    """Window offset (i, j)'s run: (start in x's plane, start in the image's block of col, length).
 
     Only for a same convolution (``SH == SW == 1`` and ``OW == W``): output row oh + 1 then reads
     the input row after the one output row oh reads, so the inside part of all output rows is one
@@ -119,7 +127,9 @@ def _run(i, j, oh_lo, oh_hi, ow_lo, ow_hi, W, OW, PH, PW, DH, DW):
 
 @njit(cache=True, inline="always")
 def _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, value):
-    """Set the entries of col that read the left or right padding to ``value``, rows oh_lo[i]..oh_hi[i].
+    """Set the entries of col that read the left or right padding to ``value``.
+
+    Output rows oh_lo[i] to oh_hi[i] only.
 
     A run (``_run``) also covers them, with the neighbouring rows' edge pixels.
     """
@@ -270,7 +280,7 @@ def _rows_to_nchw(rows, bias, out):
 
 
 def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
-    """Fast :func:`scratchnet.ops.im2col.rows_to_nchw`: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
+    """Fast reorder of a conv product: (OC, N*OH*OW) -> (N, OC, OH, OW), + bias."""
     N, OC = out.shape[:2]
     if bias is None:
         bias = np.zeros(OC, dtype=rows.dtype)  # adding 0 keeps one compiled kernel
@@ -288,7 +298,7 @@ def _nchw_to_rows(y, out):
 
 
 def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
-    """Fast :func:`scratchnet.ops.im2col.nchw_to_rows`: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
+    """Fast reorder of a conv gradient: (N, OC, OH, OW) -> (OC, N*OH*OW)."""
     N, OC, OH, OW = y.shape
     if out is None:
         out = np.empty((OC, N * OH * OW), dtype=y.dtype)
@@ -319,14 +329,14 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
         for oh in range(OH):
             h0 = oh * SH - PH
             out = np.uint64((task * OH + oh) * OW)  # y[n, c, oh, 0]
-            # Each window starts from its first element inside the input (padding never wins a max) ...
+            # Each window starts from its first element inside the input (padding never wins) ...
             first_row = (h0 + i_lo[oh] * DH) * W - PW
             for ow in range(OW):
                 at = first_row + ow * SW + j_lo[ow] * DW
                 y_flat[out + np.uint64(ow)] = x_flat[plane + np.uint64(at)]
                 indices_flat[out + np.uint64(ow)] = at
-            # ... then meets its elements in row-major order, each window offset (i, j) swept over the
-            # whole output row at once: long loops, where one window at a time makes 2x2 loops.
+            # ... then meets its elements in row-major order, each window offset (i, j) swept over
+            # the whole output row at once: long loops, where one window at a time makes 2x2 loops.
             for i in range(i_lo[oh], i_hi[oh]):
                 row = (h0 + i * DH) * W - PW
                 for j in range(KW):
@@ -334,7 +344,7 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
                         at = row + ow * SW + j * DW
                         v = x_flat[plane + np.uint64(at)]
                         best = y_flat[out + np.uint64(ow)]
-                        # Strictly greater: the first maximum wins a tie; a NaN wins, as in np.argmax.
+                        # Strictly greater: the first maximum wins a tie; NaN wins, as in np.argmax.
                         if v > best or (np.isnan(v) and not np.isnan(best)):
                             y_flat[out + np.uint64(ow)] = v
                             indices_flat[out + np.uint64(ow)] = at
@@ -348,7 +358,10 @@ def max_pool2d_forward(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
 ) -> tuple[Array, Array]:
-    """Fast :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices (N, C, OH, OW)."""
+    """Fast :func:`scratchnet.ops.pool.max_pool2d_forward`: (N, C, H, W) -> y, indices.
+
+    Both (N, C, OH, OW).
+    """
     g = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     N, C = x.shape[:2]
     y = np.empty((N, C, g.OH, g.OW), dtype=x.dtype)
@@ -475,3 +488,37 @@ def avg_pool2d_backward(
     args = (g.KH, g.KW, g.SH, g.SW, g.PH, g.PW, count_include_pad)
     _avg_pool2d_backward(gy.size * g.KH * g.KW, np.ascontiguousarray(gy), *args, gx)
     return gx
+
+
+# --------------------------------------------------------------------------- the fast Functions
+
+# The column matrix of a whole batch is KH*KW times larger than its input (9x for 3x3), so the fast
+# conv2d builds it a few images at a time into one buffer of at most this size, and no larger than
+# the input itself (one image's columns at least). A buffer that stays in the CPU's cache is filled
+# and read by the matrix product without going through main memory; the cap by the input keeps the
+# extra memory of a late, small layer (ResNet's 8x8 stage) near its own size.
+COLUMN_BUFFER_BYTES = 8 * 2**20
+
+
+class Conv2dFunction(FastConv2dFunction):
+    """Fast :class:`scratchnet.ops.conv.Conv2dFunction` on the CPU: cache-sized column chunks."""
+
+    im2col, col2im = staticmethod(im2col), staticmethod(col2im)
+    rows_to_nchw, nchw_to_rows = staticmethod(rows_to_nchw), staticmethod(nchw_to_rows)
+
+    def column_budget(self, x: Array) -> int:
+        return min(COLUMN_BUFFER_BYTES, x.nbytes)
+
+
+class MaxPool2dFunction(FastMaxPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.MaxPool2dFunction` on the CPU."""
+
+    max_pool2d_forward = staticmethod(max_pool2d_forward)
+    max_pool2d_backward = staticmethod(max_pool2d_backward)
+
+
+class AvgPool2dFunction(FastAvgPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.AvgPool2dFunction` on the CPU."""
+
+    avg_pool2d_forward = staticmethod(avg_pool2d_forward)
+    avg_pool2d_backward = staticmethod(avg_pool2d_backward)

@@ -1,7 +1,9 @@
-"""Numba siblings of the four per-channel loops of batch normalization (``scratchnet/ops/norm.py``).
+"""The fast batch norm on the CPU: four per-channel loops, compiled by Numba, and the Function.
 
-Each public function has the signature, layout and result of the NumPy reference of the same name
-in ``scratchnet.ops.norm``; ``tests/test_norm.py`` pins them together. They are faster because each
+``BatchNormFunction`` (at the bottom) is the fast sibling of ``scratchnet.ops.norm``'s: the
+algorithm is in ``kernels/fast_functions.py``, and the four loops here do its work;
+``tests/test_norm.py`` pins them to plain NumPy and ``tests/test_kernels.py`` the Function to
+the reference. They are faster because each
 walks the (N, C, M) array once or twice with no temporaries, and they sum in float64 (so they are
 at least as accurate as the reference).
 
@@ -19,17 +21,15 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from scratchnet.kernels.fast_functions import FastBatchNormFunction
 from scratchnet.kernels.numba_threads import threaded_kernel
 
 # Let LLVM reorder the float additions so the sums vectorise; no 'nnan'/'ninf' flags, so NaN and Inf
 # still propagate (detect_anomaly relies on that).
 _FAST = {"reassoc", "contract"}
 
-# Inputs with fewer elements (4 MiB of float32) stay in cache, where one thread is fastest.
-THREADED_MIN_ELEMENTS = 2**20
 
-
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS, fastmath=_FAST)
+@threaded_kernel(family="norm", fastmath=_FAST)
 def _channel_mean_var(x3, mean, var):
     N, C, M = x3.shape
     n = N * M
@@ -48,14 +48,14 @@ def _channel_mean_var(x3, mean, var):
 
 
 def channel_mean_var(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mirrors ``ops.norm.channel_mean_var``: (N, C, M) -> mean (C,), biased var (C,), in two passes."""
+    """Mean and biased variance per channel, in two passes: (N, C, M) -> (C,), (C,)."""
     C = x3.shape[1]
     mean, var = np.empty(C), np.empty(C)
     _channel_mean_var(x3.size, x3, mean, var)
     return mean.astype(x3.dtype), var.astype(x3.dtype)
 
 
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS, fastmath=_FAST)
+@threaded_kernel(family="norm", fastmath=_FAST)
 def _channel_grad_sums(g3, x3, mean, sum_g, sum_g_centered):
     N, C, M = x3.shape
     for c in prange(C):
@@ -73,14 +73,14 @@ def _channel_grad_sums(g3, x3, mean, sum_g, sum_g_centered):
 def channel_grad_sums(
     g3: np.ndarray, x3: np.ndarray, mean: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mirrors ``ops.norm.channel_grad_sums``: sum g and sum g (x - mean) per channel, in one pass."""
+    """Sum g and sum g (x - mean) per channel, in one pass: (N, C, M) twice -> (C,), (C,)."""
     C = x3.shape[1]
     sum_g, sum_g_centered = np.empty(C), np.empty(C)
     _channel_grad_sums(x3.size, g3, x3, mean, sum_g, sum_g_centered)
     return sum_g.astype(g3.dtype), sum_g_centered.astype(g3.dtype)
 
 
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS, fastmath=_FAST)
+@threaded_kernel(family="norm", fastmath=_FAST)
 def _channel_affine(x3, scale, shift, y):
     N, C, M = x3.shape
     for task in prange(N * C):  # one (image, channel) row per task
@@ -91,13 +91,13 @@ def _channel_affine(x3, scale, shift, y):
 
 
 def channel_affine(x3: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Mirrors ``ops.norm.channel_affine``: x * scale + shift per channel, (N, C, M) -> (N, C, M)."""
+    """X * scale + shift per channel: (N, C, M) -> (N, C, M)."""
     y = np.empty_like(x3)
     _channel_affine(x3.size, x3, scale, shift, y)
     return y
 
 
-@threaded_kernel(min_work=THREADED_MIN_ELEMENTS, fastmath=_FAST)
+@threaded_kernel(family="norm", fastmath=_FAST)
 def _channel_affine2(g3, x3, a, b, c, out):
     N, C, M = x3.shape
     for task in prange(N * C):
@@ -110,7 +110,16 @@ def _channel_affine2(g3, x3, a, b, c, out):
 def channel_affine2(
     g3: np.ndarray, x3: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
 ) -> np.ndarray:
-    """Mirrors ``ops.norm.channel_affine2``: a g + b x + c per channel, (N, C, M) -> (N, C, M)."""
+    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M)."""
     out = np.empty_like(g3)
     _channel_affine2(x3.size, g3, x3, a, b, c, out)
     return out
+
+
+class BatchNormFunction(FastBatchNormFunction):
+    """Fast :class:`scratchnet.ops.norm.BatchNormFunction` on the CPU: the four loops above."""
+
+    channel_mean_var = staticmethod(channel_mean_var)
+    channel_grad_sums = staticmethod(channel_grad_sums)
+    channel_affine = staticmethod(channel_affine)
+    channel_affine2 = staticmethod(channel_affine2)

@@ -1,8 +1,9 @@
-"""Conv2d: the convolution layer (slides "VGGNet (1)" to "GoogLeNet (4)"), holding its weight and bias.
+"""Conv2d: the convolution layer (slides "VGGNet (1)" to "GoogLeNet (4)"): its weight and bias.
 
 The arithmetic lives in ``scratchnet.ops.conv.conv2d`` (im2col + one matrix product); this module
 owns the parameters, initialises them as PyTorch does, and checks its input with an error that
-names the layer: ``Conv2d(3, 64) expects 3 input channels, got 1 for input of shape (8, 1, 28, 28)``.
+names the layer:
+``Conv2d(3, 64) expects 3 input channels, got 1 for input of shape (8, 1, 28, 28)``.
 """
 
 from __future__ import annotations
@@ -99,7 +100,10 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """PyTorch's default: Kaiming-uniform with a=sqrt(5) (bound 1/sqrt(fan_in)), bias U(+-1/sqrt(fan_in))."""
+        """PyTorch's default: Kaiming-uniform weight, a=sqrt(5) (bound 1/sqrt(fan_in)).
+
+        The bias is uniform in +-1/sqrt(fan_in).
+        """
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
@@ -128,7 +132,8 @@ class Conv2d(Module):
         )
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}"
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
         if self.dilation != (1, 1):

@@ -1,9 +1,10 @@
 """BatchNorm1d and BatchNorm2d: learnable gamma and beta, running statistics as buffers.
 
-The maths (and the hand-derived backward) is in ``scratchnet.ops.norm.batch_norm``. This module
-keeps the state PyTorch keeps, under the same names, so checkpoints move between the two:
+The maths (and the hand-derived backward) is in ``scratchnet.ops.norm``. This module keeps the
+state PyTorch keeps, under the same names, so checkpoints move between the two:
 ``weight`` (gamma) and ``bias`` (beta) are parameters; ``running_mean``, ``running_var`` and
-``num_batches_tracked`` are buffers. ``train()`` / ``eval()`` decide which statistics are used.
+``num_batches_tracked`` are buffers. ``train()`` / ``eval()`` decide which statistics are used, and
+``forward`` moves the running statistics, in one visible line each.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from scratchnet.creation import ones, tensor, zeros
 from scratchnet.function import no_grad
 from scratchnet.nn.module import Module, Parameter
-from scratchnet.ops.norm import batch_norm
+from scratchnet.ops.norm import batch_norm_with_stats
 from scratchnet.tensor import Tensor
 
 
@@ -69,25 +70,30 @@ class _BatchNorm(Module):
             raise ValueError(f"{name} expects a {self.layout} input, got shape {input.shape}")
         if input.shape[1] != self.num_features:
             raise ValueError(
-                f"{name} expects {self.num_features} channels, got {input.shape[1]} for input of shape {input.shape}"
+                f"{name} expects {self.num_features} channels, got {input.shape[1]} for input of "
+                f"shape {input.shape}"
             )
-        momentum = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked.array += 1  # an int64 0-d array, updated in place
-            if self.momentum is None:  # a cumulative average: batch k gets weight 1/k
-                momentum = 1.0 / int(self.num_batches_tracked.item())
         # Batch statistics in training, and also in eval when no running statistics are kept.
         use_batch_stats = self.training or not self.track_running_stats
-        return batch_norm(
+        y, batch_mean, batch_var = batch_norm_with_stats(
             input,
             self.running_mean,
             self.running_var,
             self.weight,
             self.bias,
             use_batch_stats,
-            momentum,
             self.eps,
         )
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.array[...] += 1  # an int64 0-d array
+            momentum = self.momentum
+            if momentum is None:  # a cumulative average: batch k weighs 1/k
+                momentum = 1.0 / int(self.num_batches_tracked.array)
+            # running = (1 - momentum) running + momentum batch statistic (var: the unbiased one)
+            mean, var = self.running_mean.array, self.running_var.array
+            mean[...] = (1 - momentum) * mean + momentum * batch_mean
+            var[...] = (1 - momentum) * var + momentum * batch_var
+        return y
 
     def extra_repr(self) -> str:
         return (
@@ -97,7 +103,7 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalization of (N, C) or (N, C, L) inputs, per feature C (PyTorch's ``nn.BatchNorm1d``).
+    """Batch normalization of (N, C) or (N, C, L) inputs, per feature C (``nn.BatchNorm1d``).
 
     Parameters
     ----------

@@ -15,7 +15,7 @@ from scratchnet.tensor import Tensor
 
 
 class MaxPool2d(Module):
-    """Max over KH x KW windows: (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults to ``kernel_size``."""
+    """Max over KH x KW windows: (N, C, H, W) -> (N, C, OH, OW); stride defaults to the kernel."""
 
     def __init__(
         self,
@@ -50,7 +50,7 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """Mean over KH x KW windows: (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults to ``kernel_size``."""
+    """Mean over KH x KW windows: (N, C, H, W) -> (N, C, OH, OW); stride defaults to the kernel."""
 
     def __init__(
         self,
@@ -80,7 +80,7 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size (OH, OW) whatever the input size: (N, C, H, W) -> (N, C, OH, OW)."""
+    """Average pooling to a fixed output size, any input size: (N, C, H, W) -> (N, C, OH, OW)."""
 
     def __init__(self, output_size: int | tuple[int | None, int | None]) -> None:
         super().__init__()

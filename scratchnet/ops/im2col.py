@@ -9,12 +9,12 @@ collects all of their gradients).
 
 Layout. The column matrix is (C*KH*KW, N*OH*OW): one row per (channel, kernel row, kernel column),
 one column per (image, output row, output column). With this "transposed" layout the forward and
-both weight-gradient products are single matrix products over the whole batch; only the (OC, N*OH*OW)
-result needs a reorder to (N, OC, OH, OW), done by ``rows_to_nchw`` (and back by ``nchw_to_rows``).
+both weight-gradient products are single matrix products over the whole batch; only the
+(OC, N*OH*OW) result needs a transpose to (N, OC, OH, OW).
 
-Here are the readable NumPy reference versions. Each public function first asks the backend for a
-fast kernel with the same signature and layout (``scratchnet.kernels.numba_cpu``) and runs the
-reference code below only when there is none (``SCRATCHNET_KERNELS=reference``).
+These are the readable NumPy reference versions: one strided copy per kernel offset. The fast
+siblings (``scratchnet.kernels.numba_cpu``, ``cupy_gpu``) have the same signatures plus an ``out=``
+buffer; the fast convolution uses them, and this file never asks for them.
 
 Notation (as in DeZero's im2col):
     N: batch size            C: channels             H, W: input height and width
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scratchnet.backend import Array, fast_kernel, get_xp
+from scratchnet.backend import Array, get_xp
 
 IntPair = int | tuple[int, int]
 
@@ -59,16 +59,38 @@ def output_size(
     room = size + 2 * padding - span  # how far the window's start can move
     if ceil_mode:
         count = -(-room // stride) + 1  # ceil division (a negative room stays negative)
-        if (
-            count - 1
-        ) * stride >= size + padding:  # the last window would start in the right padding
+        last_start = (count - 1) * stride
+        if last_start >= size + padding:  # the last window would start in the right padding
             count -= 1
         return count
     return room // stride + 1
 
 
+class Window(NamedTuple):
+    """The geometry of a sliding window, as a layer states it: each field a (height, width) pair.
+
+    Every conv and pooling Function keeps its own as ``function.window`` (``analysis`` reads it to
+    follow receptive fields), and passes it on as ``im2col(x, *window)``.
+    """
+
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int] = (1, 1)
+
+
+def window(
+    kernel_size: IntPair, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1
+) -> Window:
+    """A :class:`Window` from ints or pairs.
+
+    ``window(3, 2, 1)`` is ``Window((3, 3), (2, 2), (1, 1), (1, 1))``.
+    """
+    return Window(pair(kernel_size), pair(stride), pair(padding), pair(dilation))
+
+
 class WindowGeometry(NamedTuple):
-    """Kernel, stride, padding, dilation and output size, each as (height, width) numbers."""
+    """Kernel, stride, padding, dilation and output size as ten numbers (the kernels' arguments)."""
 
     KH: int
     KW: int
@@ -92,20 +114,13 @@ def window_geometry(
 ) -> WindowGeometry:
     """All the numbers of a sliding window over an input of shape (N, C, H, W)."""
     H, W = x_shape[-2:]
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = (
-        pair(kernel_size),
-        pair(stride),
-        pair(padding),
-        pair(dilation),
-    )
+    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = window(kernel_size, stride, padding, dilation)
     OH = output_size(H, KH, SH, PH, DH, ceil_mode)
     OW = output_size(W, KW, SW, PW, DW, ceil_mode)
     return WindowGeometry(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
 
-def _padded_extent(
-    size: int, kernel: int, stride: int, padding: int, dilation: int, out: int
-) -> int:
+def _padded_extent(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int):
     """Padding after the input: ``padding``, or more where a ceil-mode window hangs over the end."""
     last = (out - 1) * stride + dilation * (kernel - 1)  # last element read, in padded coordinates
     return max(padding, last + 1 - padding - size)
@@ -122,7 +137,6 @@ def im2col(
     dilation: IntPair = 1,
     ceil_mode: bool = False,
     pad_value: float = 0.0,
-    out: Array | None = None,
 ) -> Array:
     """Unfold every sliding window of ``x`` into a column.
 
@@ -134,17 +148,12 @@ def im2col(
         Count a last partial window (pooling's ``ceil_mode``); its missing elements are padding.
     pad_value : float
         Value of the padding: 0 for convolution and average pooling, -inf for max pooling.
-    out : Array, shape (C*KH*KW, N*OH*OW), optional
-        Contiguous buffer to write into (reused by the caller between chunks of a batch).
 
     Returns
     -------
     col : Array, shape (C*KH*KW, N*OH*OW)
         ``col[(c, i, j), (n, oh, ow)] = x_padded[n, c, oh*SH + i*DH, ow*SW + j*DW]``.
     """
-    fast = fast_kernel(x, "im2col")
-    if fast is not None:
-        return fast(x, kernel_size, stride, padding, dilation, ceil_mode, pad_value, out)
     xp = get_xp(x)
     N, C, H, W = x.shape
     KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
@@ -154,11 +163,7 @@ def im2col(
     right = _padded_extent(W, KW, SW, PW, DW, OW)
     x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, bottom), (PW, right)), constant_values=pad_value)
 
-    col = (
-        xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
-        if out is None
-        else out.reshape(C, KH, KW, N, OH, OW)
-    )
+    col = xp.empty((C, KH, KW, N, OH, OW), dtype=x.dtype)
     # One strided slice per kernel offset (i, j): KH*KW copies, each as large as the output.
     for i in range(KH):
         top = i * DH  # the padded row that kernel row i sees in the first window
@@ -166,8 +171,8 @@ def im2col(
         for j in range(KW):
             left = j * DW
             right_end = left + SW * (OW - 1) + 1
-            window = x_pad[:, :, top:bottom_end:SH, left:right_end:SW]  # (N, C, OH, OW)
-            col[:, i, j] = window.transpose(1, 0, 2, 3)  # (C, N, OH, OW)
+            patch = x_pad[:, :, top:bottom_end:SH, left:right_end:SW]  # (N, C, OH, OW)
+            col[:, i, j] = patch.transpose(1, 0, 2, 3)  # (C, N, OH, OW)
     return col.reshape(C * KH * KW, N * OH * OW)
 
 
@@ -179,8 +184,6 @@ def col2im(
     padding: IntPair = 0,
     dilation: IntPair = 1,
     ceil_mode: bool = False,
-    out: Array | None = None,
-    overwrite_col: bool = False,
 ) -> Array:
     """The adjoint of :func:`im2col`: add every column back onto its window.
 
@@ -189,11 +192,6 @@ def col2im(
     col : Array, shape (C*KH*KW, N*OH*OW)
     x_shape : (N, C, H, W), the shape of the image ``col`` was unfolded from.
     kernel_size, stride, padding, dilation, ceil_mode : as for :func:`im2col`.
-    out : Array, shape (N, C, H, W), optional
-        Contiguous array to write the result into.
-    overwrite_col : bool
-        Allow a fast kernel to change ``col`` (it zeroes the entries that fell on the padding, to
-        add whole runs at once); for a caller whose ``col`` is scratch. This reference never does.
 
     Returns
     -------
@@ -201,11 +199,6 @@ def col2im(
         ``x[n, c, h, w] = sum of col[(c, i, j), (n, oh, ow)]`` over every window element that
         sits at (h, w); what fell on the padding is dropped.
     """
-    fast = fast_kernel(col, "col2im")
-    if fast is not None:
-        return fast(
-            col, x_shape, kernel_size, stride, padding, dilation, ceil_mode, out, overwrite_col
-        )
     xp = get_xp(col)
     N, C, H, W = x_shape
     KH, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
@@ -224,60 +217,4 @@ def col2im(
             right_end = left + SW * (OW - 1) + 1
             # += , not =: overlapping windows (stride < kernel) add up on the same element.
             x_pad[:, :, top:bottom_end:SH, left:right_end:SW] += col[:, i, j].transpose(1, 0, 2, 3)
-    x = x_pad[:, :, PH : PH + H, PW : PW + W]  # (N, C, H, W), the padding cut off
-    if out is None:
-        return xp.ascontiguousarray(x)
-    out[...] = x
-    return out
-
-
-# --------------------------------------------------------------------------- layout reorders
-
-
-def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
-    """Reorder a matrix-product result to images, adding the bias on the way.
-
-    Parameters
-    ----------
-    rows : Array, shape (OC, N*OH*OW)
-        ``weight @ col``: one row per output channel.
-    out : Array, shape (N, OC, OH, OW)
-        Contiguous array the images are written into (a slice of a larger batch is fine).
-    bias : Array, shape (OC,), optional
-
-    Returns
-    -------
-    out : Array, shape (N, OC, OH, OW)
-    """
-    fast = fast_kernel(rows, "rows_to_nchw")
-    if fast is not None:
-        return fast(rows, out, bias)
-    N, OC, OH, OW = out.shape
-    out[...] = rows.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)  # (N, OC, OH, OW)
-    if bias is not None:
-        out += bias.reshape(1, OC, 1, 1)
-    return out
-
-
-def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
-    """Reorder images to one row per channel: the inverse of :func:`rows_to_nchw` (without bias).
-
-    Parameters
-    ----------
-    y : Array, shape (N, OC, OH, OW)
-    out : Array, shape (OC, N*OH*OW), optional
-        Contiguous buffer to write into.
-
-    Returns
-    -------
-    rows : Array, shape (OC, N*OH*OW)
-    """
-    fast = fast_kernel(y, "nchw_to_rows")
-    if fast is not None:
-        return fast(y, out)
-    xp = get_xp(y)
-    N, OC, OH, OW = y.shape
-    if out is None:
-        out = xp.empty((OC, N * OH * OW), dtype=y.dtype)
-    out.reshape(OC, N, OH, OW)[...] = y.transpose(1, 0, 2, 3)  # (OC, N, OH, OW)
-    return out
+    return xp.ascontiguousarray(x_pad[:, :, PH : PH + H, PW : PW + W])  # (N, C, H, W), unpadded

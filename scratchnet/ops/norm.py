@@ -1,104 +1,94 @@
-"""Batch normalization (Ioffe & Szegedy, 2015): forward, the compact hand-derived backward, running statistics.
+"""Batch normalization (Ioffe & Szegedy, 2015, Algorithm 1): forward and backward, as in the paper.
 
-For every channel c, over the N*H*W values it takes in a batch (slide "DenseNet (1)": BN - ReLU - conv):
+For every channel c, over the n = N*H*W values it takes in a batch (slide "DenseNet (1)": BN -
+ReLU - conv)::
 
-    mean_c = average of x,   var_c = average of (x - mean_c)^2   (biased: divides by n = N*H*W)
+    mean_c = (1/n) sum x,   var_c = (1/n) sum (x - mean_c)^2   (biased: divides by n)
     x_hat  = (x - mean_c) / sqrt(var_c + eps)
     y      = gamma_c * x_hat + beta_c
 
-In training the statistics come from the batch, and the running averages used at test time move
-towards them. In eval mode the running averages are used instead, so y is a fixed affine map of x.
+In training the statistics come from the batch (and the running averages used at test time move
+towards them: one line in ``scratchnet/nn/norm.py``, beside ``num_batches_tracked``). In eval mode
+the running averages are used instead, so y is a fixed affine map of x.
 
-The per-channel loops (statistics, the two gradient sums, the affine maps) are the four small
-functions at the bottom. ``scratchnet/kernels/numba_norm.py`` holds Numba siblings of the same
-four, with the same signatures, and ``scratchnet/kernels/cupy_gpu.py`` CuPy ones for the GPU; the
-backend picks them automatically (``SCRATCHNET_KERNELS=reference`` forces these NumPy versions).
+The backward, with g = dL/dy and every sum over the n values of the channel (the paper's)::
 
-Notation: N batch, C channels, M = H*W values per channel and sample (M = 1 for (N, C) inputs),
-n = N*M values per channel in the batch.
+    dL/dbeta  = sum g                 dL/dgamma = sum g * x_hat
+    dL/dx_hat = g * gamma
+    dL/dvar   = sum dL/dx_hat * (x - mean) * (-1/2) (var + eps)^(-3/2)
+    dL/dmean  = -sum dL/dx_hat / std  (+ dL/dvar * (-2/n) sum (x - mean), which is 0)
+    dL/dx     = dL/dx_hat / std + dL/dvar * 2 (x - mean) / n + dL/dmean / n
+
+With std = sqrt(var + eps) and x - mean = x_hat * std, the three terms of dL/dx collect into::
+
+    dL/dx = 1 / (n std) * (n dL/dx_hat - sum dL/dx_hat - x_hat * sum(dL/dx_hat * x_hat))
+
+which is what ``backward`` computes. In eval mode mean and var are constants, and
+dL/dx = dL/dx_hat / std.
+
+The fast sibling (``scratchnet.kernels.fast_functions.FastBatchNormFunction``) computes the same in
+one or two passes over memory, never forming x_hat; ``SCRATCHNET_KERNELS=reference`` runs this file.
 """
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
-
-from scratchnet.backend import Array, device_of, fast_kernels_for, get_xp
+from scratchnet.backend import Array, device_of, fast_function, get_xp
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.tensor import Tensor
 
 
 class BatchNormFunction(Function):
+    """y = gamma * x_hat + beta per channel, from the batch's statistics or the running ones.
+
+    After a training forward, ``batch_mean`` and ``batch_var`` hold the batch's statistics as the
+    running averages take them: the mean, and the unbiased variance var * n / (n - 1) (PyTorch's
+    rule, while the batch itself is normalised with the biased var).
+    """
+
     def __init__(
         self,
-        running_mean: Array | None,
-        running_var: Array | None,
         training: bool,
-        momentum: float,
         eps: float,
-        has_weight: bool,
-        has_bias: bool,
+        running_mean: Array | None = None,
+        running_var: Array | None = None,
+        has_weight: bool = False,
+        has_bias: bool = False,
     ) -> None:
+        self.training, self.eps = training, eps
         self.running_mean, self.running_var = running_mean, running_var
-        self.training, self.momentum, self.eps = training, momentum, eps
         self.has_weight, self.has_bias = has_weight, has_bias
 
     def forward(self, x: Array, *affine: Array) -> Array:
         xp = get_xp(x)
-        N, C = x.shape[:2]
-        x3 = xp.ascontiguousarray(x).reshape(N, C, -1)  # (N, C, M)
-        n = x3.shape[0] * x3.shape[2]
-        kernels = _kernels(x3)
-        gamma = affine[0] if self.has_weight else xp.ones(C, dtype=x.dtype)  # (C,)
+        C = x.shape[1]
+        self.axes = (0, *range(2, x.ndim))  # every axis but the channels'
+        self.channel = (1, C) + (1,) * (x.ndim - 2)  # shape of a (C,) vector, broadcast against x
+        self.n = x.size // C  # values per channel
+        self.gamma = affine[0] if self.has_weight else xp.ones(C, dtype=x.dtype)  # (C,)
         beta = affine[-1] if self.has_bias else xp.zeros(C, dtype=x.dtype)  # (C,)
-
         if self.training:
-            mean, var = kernels.channel_mean_var(x3)  # (C,), (C,); var is biased (divides by n)
-            if self.running_mean is not None:
-                # The running update, as PyTorch: an exponential moving average whose variance is
-                # the unbiased estimate var * n / (n - 1), while the batch is normalised with the biased one.
-                self.running_mean[...] = (
-                    1 - self.momentum
-                ) * self.running_mean + self.momentum * mean
-                self.running_var[...] = (
-                    1 - self.momentum
-                ) * self.running_var + self.momentum * var * n / (n - 1)
+            mean = x.mean(axis=self.axes)  # (C,)
+            var = ((x - mean.reshape(self.channel)) ** 2).mean(axis=self.axes)  # (C,), biased
+            self.batch_mean, self.batch_var = mean, var * self.n / (self.n - 1)
         else:
-            mean, var = self.running_mean.astype(x.dtype), self.running_var.astype(x.dtype)
-
-        inv_std = 1 / xp.sqrt(var + self.eps)  # (C,)
-        # y = gamma (x - mean) inv_std + beta, written as one per-channel affine map x * scale + shift.
-        scale = gamma * inv_std
-        shift = beta - mean * scale
-        y = kernels.channel_affine(x3, scale, shift)  # (N, C, M)
-
-        self.x3, self.mean, self.inv_std, self.gamma, self.scale = x3, mean, inv_std, gamma, scale
-        return y.reshape(x.shape)
+            mean = self.running_mean.astype(x.dtype)
+            var = self.running_var.astype(x.dtype)
+        self.std = xp.sqrt(var + self.eps)  # (C,)
+        self.x_hat = (x - mean.reshape(self.channel)) / self.std.reshape(self.channel)  # x's shape
+        return self.gamma.reshape(self.channel) * self.x_hat + beta.reshape(self.channel)
 
     def backward(self, gy: Array) -> tuple[Array | None, ...]:
-        xp = get_xp(gy)
-        x3, mean, inv_std, gamma = self.x3, self.mean, self.inv_std, self.gamma
-        g3 = xp.ascontiguousarray(gy).reshape(x3.shape)  # (N, C, M)
-        n = x3.shape[0] * x3.shape[2]
-        kernels = _kernels(x3)
-
-        sum_g, sum_g_centered = kernels.channel_grad_sums(g3, x3, mean)  # sum g, sum g (x - mean)
-        grad_beta = sum_g  # dL/dbeta_c = sum of g over the channel
-        grad_gamma = sum_g_centered * inv_std  # dL/dgamma_c = sum of g * x_hat
-
-        if self.training:
-            # The compact formula: mean and var depend on x too, which adds the last two terms,
-            #   dL/dx = gamma inv_std / n * (n g - sum(g) - x_hat * sum(g x_hat)),
-            # rewritten per channel as a g + b (x - mean) + c' = a g + b x + c, so one pass writes it.
-            a = gamma * inv_std
-            b = -a * inv_std * grad_gamma / n
-            c = -a * grad_beta / n - b * mean
-            gx = kernels.channel_affine2(g3, x3, a, b, c)  # (N, C, M)
+        x_hat, n, axes, channel = self.x_hat, self.n, self.axes, self.channel
+        grad_gamma = (gy * x_hat).sum(axis=axes)  # (C,)
+        grad_beta = gy.sum(axis=axes)  # (C,)
+        g_hat = gy * self.gamma.reshape(channel)  # dL/dx_hat, x's shape
+        if self.training:  # the batch's mean and var depend on x too: the last two terms
+            sum_g_hat = g_hat.sum(axis=axes, keepdims=True)  # (1, C, 1, 1)
+            sum_g_hat_x_hat = (g_hat * x_hat).sum(axis=axes, keepdims=True)  # (1, C, 1, 1)
+            gx = (n * g_hat - sum_g_hat - x_hat * sum_g_hat_x_hat) / (n * self.std.reshape(channel))
         else:
-            # With running statistics, y = x * scale + shift exactly, so dL/dx = g * scale.
-            gx = kernels.channel_affine(g3, self.scale, xp.zeros_like(self.scale))  # (N, C, M)
-
-        grads: list[Array | None] = [gx.reshape(gy.shape)]
+            gx = g_hat / self.std.reshape(channel)
+        grads: list[Array | None] = [gx]
         if self.has_weight:
             grads.append(grad_gamma)
         if self.has_bias:
@@ -128,7 +118,7 @@ def batch_norm(
     training : bool
         Use the batch's statistics (and update the running ones) instead of the running ones.
     momentum : float
-        running = (1 - momentum) * running + momentum * batch statistic.
+        running = (1 - momentum) * running + momentum * batch statistic (training only).
     eps : float
         Added to the variance before the square root.
 
@@ -139,18 +129,44 @@ def batch_norm(
     Notes
     -----
     Training, per channel with n = N*H*W values: x_hat = (x - mean) / sqrt(var + eps) with the
-    biased variance, y = gamma x_hat + beta, and the gradients
+    biased variance, y = gamma x_hat + beta, and the gradients (the module docstring derives them)
 
         dL/dbeta = sum(g),   dL/dgamma = sum(g x_hat),
         dL/dx = gamma / (n sqrt(var + eps)) * (n g - sum(g) - x_hat sum(g x_hat)).
 
-    The running variance is updated with the unbiased variance var * n / (n - 1), as in PyTorch.
+    The running variance moves towards the unbiased variance var * n / (n - 1), as in PyTorch.
+    """
+    y, batch_mean, batch_var = batch_norm_with_stats(
+        input, running_mean, running_var, weight, bias, training, eps
+    )
+    if training and running_mean is not None:
+        # F.batch_norm moves the running statistics it is given, as nn.BatchNorm2d does beside its
+        # num_batches_tracked: running = (1 - momentum) running + momentum batch statistic.
+        running_mean.array[...] = (1 - momentum) * running_mean.array + momentum * batch_mean
+        running_var.array[...] = (1 - momentum) * running_var.array + momentum * batch_var
+    return y
+
+
+def batch_norm_with_stats(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    training: bool,
+    eps: float,
+) -> tuple[Tensor, Array | None, Array | None]:
+    """:func:`batch_norm` without the running update: y, and in training the batch's statistics.
+
+    Returns y, and the batch's mean and unbiased variance (arrays of shape (C,)) in training,
+    None and None in eval mode. The running statistics are only read, in eval mode.
     """
     if not isinstance(input, Tensor):  # read below before the Function would check it
         raise TypeError(f"batch_norm: {not_a_tensor(input)}")
     if input.ndim < 2:
         raise ValueError(
-            f"batch_norm: expected an input of shape (N, C) or (N, C, H, W), got shape {input.shape}"
+            "batch_norm: expected an input of shape (N, C) or (N, C, H, W), got shape "
+            f"{input.shape}"
         )
     C = input.shape[1]
     for name, t in (
@@ -161,85 +177,38 @@ def batch_norm(
     ):
         if t is not None and t.shape != (C,):
             raise ValueError(
-                f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, got {t.shape}"
+                f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, "
+                f"got {t.shape}"
             )
     if training and input.array.size // C <= 1:
         raise ValueError(
-            f"batch_norm: expected more than 1 value per channel when training, got input of shape {input.shape}"
+            "batch_norm: expected more than 1 value per channel when training, got input of shape "
+            f"{input.shape}"
         )
     if not training and (running_mean is None or running_var is None):
         raise ValueError(
             "batch_norm: running_mean and running_var must be given in eval mode (training=False)"
         )
+    device = device_of(input.array)
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
-        if t is not None and device_of(t.array) != device_of(
-            input.array
-        ):  # not inputs of the Function: here
+        # Not inputs of the Function, so checked here.
+        if t is not None and device_of(t.array) != device:
             raise RuntimeError(
-                f"batch_norm: input is on {device_of(input.array)} but {name} is on {device_of(t.array)}; "
+                f"batch_norm: input is on {device} but {name} is on {device_of(t.array)}; "
                 "move the module with .to(device) (it moves the running statistics too)"
             )
     affine = [t for t in (weight, bias) if t is not None]
-    function = BatchNormFunction(
-        None if running_mean is None else running_mean.array,
-        None if running_var is None else running_var.array,
+    # The one dispatch point: the fast sibling of BatchNormFunction for the input's device, or it.
+    function_class = fast_function(input.array, BatchNormFunction, family="norm")
+    function = function_class(
         training,
-        momentum,
         eps,
+        None if training else running_mean.array,
+        None if training else running_var.array,
         weight is not None,
         bias is not None,
     )
-    return function(input, *affine)
-
-
-# --------------------------------------------------------------------------- per-channel loops
-
-
-def channel_mean_var(x3: Array) -> tuple[Array, Array]:
-    """Mean and biased variance of each channel (two passes: the mean first, then the squared deviations).
-
-    x3 : (N, C, M) -> mean (C,), var (C,).
-    """
-    xp = get_xp(x3)
-    n = x3.shape[0] * x3.shape[2]
-    # einsum sums over N and M for each channel; it is several times faster than x3.sum(axis=(0, 2)).
-    mean = xp.einsum("ncm->c", x3) / n
-    centered = x3 - mean[:, None]  # (N, C, M)
-    var = xp.einsum("ncm,ncm->c", centered, centered) / n
-    return mean, var
-
-
-def channel_grad_sums(g3: Array, x3: Array, mean: Array) -> tuple[Array, Array]:
-    """Per channel: sum of g, and sum of g * (x - mean).
-
-    g3, x3 : (N, C, M), mean : (C,) -> (C,), (C,).
-    """
-    xp = get_xp(g3)
-    sum_g = xp.einsum("ncm->c", g3)
-    sum_g_centered = xp.einsum("ncm,ncm->c", g3, x3 - mean[:, None])
-    return sum_g, sum_g_centered
-
-
-def channel_affine(x3: Array, scale: Array, shift: Array) -> Array:
-    """X * scale + shift with one scale and shift per channel: (N, C, M), (C,), (C,) -> (N, C, M)."""
-    y = x3 * scale[:, None]
-    y += shift[:, None]
-    return y
-
-
-def channel_affine2(g3: Array, x3: Array, a: Array, b: Array, c: Array) -> Array:
-    """A g + b x + c with per-channel a, b, c: (N, C, M) twice, (C,) three times -> (N, C, M)."""
-    out = g3 * a[:, None]
-    out += x3 * b[:, None]
-    out += c[:, None]
-    return out
-
-
-def _kernels(x3: Array) -> ModuleType:
-    """The module whose four per-channel functions run: the backend's fast siblings or this module's.
-
-    Fast kernels are used for images (M > 1). For (N, C) inputs (M = 1) NumPy's reductions down the
-    rows are already as fast, so the reference runs.
-    """
-    fast = fast_kernels_for(x3, family="norm") if x3.shape[2] > 1 else None
-    return sys.modules[__name__] if fast is None else fast
+    y = function(input, *affine)
+    if not training:
+        return y, None, None
+    return y, function.batch_mean, function.batch_var

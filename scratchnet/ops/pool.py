@@ -9,23 +9,24 @@ Backward: max pooling sends each window's gradient to the one element that won i
 remembers where: ``indices``, PyTorch's flat index into the input's H*W plane); average pooling
 shares it evenly among the window's elements.
 
-The four window kernels (max/avg, forward/backward) are dispatch points: each asks the backend for
-a fast kernel with the same signature (``scratchnet.kernels.numba_cpu``) and otherwise runs the
-reference code below, which reuses im2col: every channel of every image is treated as a
-one-channel image, so the windows become the columns of an im2col matrix.
+The four reference window functions below (max/avg, forward/backward) reuse im2col: every channel
+of every image is treated as a one-channel image, so the windows become the columns of an im2col
+matrix. ``max_pool2d`` and ``avg_pool2d`` are the dispatch points: each asks the backend once for
+the fast sibling of its Function (``scratchnet.kernels.fast_functions``), whose kernels loop over
+the windows in one pass; ``SCRATCHNET_KERNELS=reference`` runs the code of this file.
 """
 
 from __future__ import annotations
 
 import math
 
-from scratchnet.backend import Array, fast_kernel, get_xp
+from scratchnet.backend import Array, fast_function, get_xp
 from scratchnet.function import Function
-from scratchnet.ops.im2col import IntPair, col2im, im2col, pair, window_geometry
+from scratchnet.ops.im2col import IntPair, Window, col2im, im2col, pair, window, window_geometry
 from scratchnet.ops.shape import squeeze, unsqueeze
 from scratchnet.tensor import Tensor
 
-# --------------------------------------------------------------------------- reference window kernels
+# ------------------------------------------------------------------ the reference window functions
 
 
 def max_pool2d_forward(
@@ -45,9 +46,6 @@ def max_pool2d_forward(
         Flat index ``h * W + w`` of each maximum in its input plane (PyTorch's ``return_indices``).
         The first maximum in the window wins a tie.
     """
-    fast = fast_kernel(x, "max_pool2d_forward")
-    if fast is not None:
-        return fast(x, kernel_size, stride, padding, dilation, ceil_mode)
     xp = get_xp(x)
     N, C, H, W = x.shape
     _, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
@@ -65,7 +63,8 @@ def max_pool2d_forward(
     )
     k = col.argmax(axis=0)  # (N*C*OH*OW,): the winner's position in its window, i * KW + j
     y = xp.take_along_axis(col, k[None], axis=0)  # (1, N*C*OH*OW)
-    # Window element (i, j) of output (oh, ow) sits at input row oh*SH - PH + i*DH, column ow*SW - PW + j*DW.
+    # Window element (i, j) of output (oh, ow) sits at input row oh*SH - PH + i*DH and input
+    # column ow*SW - PW + j*DW.
     k = k.reshape(N, C, OH, OW)
     h = xp.arange(OH).reshape(OH, 1) * SH - PH + (k // KW) * DH  # (N, C, OH, OW)
     w = xp.arange(OW) * SW - PW + (k % KW) * DW  # (N, C, OH, OW)
@@ -85,9 +84,6 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     -------
     gx : Array, shape (N, C, H, W)
     """
-    fast = fast_kernel(gy, "max_pool2d_backward")
-    if fast is not None:
-        return fast(gy, indices, x_shape)
     xp = get_xp(gy)
     N, C, H, W = x_shape
     gx = xp.zeros((N * C, H * W), dtype=gy.dtype)
@@ -123,9 +119,8 @@ def _divisor(
     )
     rows = _window_counts(H, KH, SH, PH, OH, count_include_pad, xp)
     cols = _window_counts(W, KW, SW, PW, OW, count_include_pad, xp)
-    return (rows.reshape(OH, 1) * cols).astype(
-        dtype
-    )  # (OH, OW), in x's dtype: no float64 promotion
+    divisor = rows.reshape(OH, 1) * cols  # (OH, OW)
+    return divisor.astype(dtype)  # in x's dtype: no float64 promotion
 
 
 def avg_pool2d_forward(
@@ -137,14 +132,10 @@ def avg_pool2d_forward(
     count_include_pad: bool = True,
 ) -> Array:
     """Mean over every window: (N, C, H, W) -> (N, C, OH, OW)."""
-    fast = fast_kernel(x, "avg_pool2d_forward")
-    if fast is not None:
-        return fast(x, kernel_size, stride, padding, ceil_mode, count_include_pad)
     xp = get_xp(x)
     N, C, H, W = x.shape
-    col = im2col(
-        x.reshape(N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode
-    )  # (KH*KW, N*C*OH*OW)
+    planes = x.reshape(N * C, 1, H, W)  # every channel a one-channel image
+    col = im2col(planes, kernel_size, stride, padding, 1, ceil_mode)  # (KH*KW, N*C*OH*OW)
     divisor = _divisor(
         x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype, xp
     )
@@ -161,33 +152,27 @@ def avg_pool2d_backward(
     count_include_pad: bool = True,
 ) -> Array:
     """Share each output's gradient evenly among its window: (N, C, OH, OW) -> (N, C, H, W)."""
-    fast = fast_kernel(gy, "avg_pool2d_backward")
-    if fast is not None:
-        return fast(gy, x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad)
     xp = get_xp(gy)
     N, C, H, W = x_shape
     KH, KW = pair(kernel_size)
     g = gy / _divisor(
         x_shape, kernel_size, stride, padding, ceil_mode, count_include_pad, gy.dtype, xp
     )
-    gcol = xp.broadcast_to(
-        g.reshape(1, -1), (KH * KW, g.size)
-    )  # every window element gets its share
-    return col2im(gcol, (N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode).reshape(
-        x_shape
-    )
+    gcol = xp.broadcast_to(g.reshape(1, -1), (KH * KW, g.size))  # each window element's share
+    planes = col2im(gcol, (N * C, 1, H, W), kernel_size, stride, padding, 1, ceil_mode)
+    return planes.reshape(x_shape)
 
 
-# --------------------------------------------------------------------------- max and average pooling
+# ---------------------------------------------------------------------- max and average pooling
 
 
 class MaxPool2dFunction(Function):
-    def __init__(self, kernel_size, stride, padding, dilation, ceil_mode) -> None:
-        self.args = (kernel_size, stride, padding, dilation, ceil_mode)
+    def __init__(self, window: Window, ceil_mode: bool) -> None:
+        self.window, self.ceil_mode = window, ceil_mode
 
     def forward(self, x: Array) -> Array:
         self.x_shape = x.shape
-        y, self.indices = max_pool2d_forward(x, *self.args)
+        y, self.indices = max_pool2d_forward(x, *self.window, self.ceil_mode)
         return y
 
     def backward(self, gy: Array) -> Array:
@@ -229,7 +214,9 @@ def max_pool2d(
     stride = kernel_size if stride is None else stride
     x, batched = _as_batch("max_pool2d", input)
     _check_pool("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    function = MaxPool2dFunction(kernel_size, stride, padding, dilation, ceil_mode)
+    # The one dispatch point: the fast sibling of MaxPool2dFunction for x's device, or it.
+    function_class = fast_function(x.array, MaxPool2dFunction)
+    function = function_class(window(kernel_size, stride, padding, dilation), ceil_mode)
     y, indices = function(x), function.indices
     if not batched:
         y, indices = squeeze(y, 0), indices[0]
@@ -237,15 +224,21 @@ def max_pool2d(
 
 
 class AvgPool2dFunction(Function):
-    def __init__(self, kernel_size, stride, padding, ceil_mode, count_include_pad) -> None:
-        self.args = (kernel_size, stride, padding, ceil_mode, count_include_pad)
+    def __init__(self, window: Window, ceil_mode: bool, count_include_pad: bool) -> None:
+        self.window, self.ceil_mode, self.count_include_pad = window, ceil_mode, count_include_pad
 
     def forward(self, x: Array) -> Array:
         self.x_shape = x.shape
-        return avg_pool2d_forward(x, *self.args)
+        kernel_size, stride, padding, _ = self.window  # no dilation: a mean over a solid window
+        return avg_pool2d_forward(
+            x, kernel_size, stride, padding, self.ceil_mode, self.count_include_pad
+        )
 
     def backward(self, gy: Array) -> Array:
-        return avg_pool2d_backward(gy, self.x_shape, *self.args)
+        kernel_size, stride, padding, _ = self.window
+        return avg_pool2d_backward(
+            gy, self.x_shape, kernel_size, stride, padding, self.ceil_mode, self.count_include_pad
+        )
 
 
 def avg_pool2d(
@@ -277,11 +270,13 @@ def avg_pool2d(
     stride = kernel_size if stride is None else stride
     x, batched = _as_batch("avg_pool2d", input)
     _check_pool("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
-    y = AvgPool2dFunction(kernel_size, stride, padding, ceil_mode, count_include_pad)(x)
+    # The one dispatch point: the fast sibling of AvgPool2dFunction for x's device, or it.
+    function_class = fast_function(x.array, AvgPool2dFunction)
+    y = function_class(window(kernel_size, stride, padding), ceil_mode, count_include_pad)(x)
     return y if batched else squeeze(y, 0)
 
 
-# --------------------------------------------------------------------------- adaptive and global pooling
+# ------------------------------------------------------------------ adaptive and global pooling
 
 
 def _adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
@@ -310,9 +305,8 @@ class AdaptiveAvgPool2dFunction(Function):
         for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
             for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
                 area = (h1 - h0) * (w1 - w0)
-                gx[:, :, h0:h1, w0:w1] += (
-                    gy[:, :, oh : oh + 1, ow : ow + 1] / area
-                )  # windows may overlap
+                share = gy[:, :, oh : oh + 1, ow : ow + 1] / area  # (N, C, 1, 1)
+                gx[:, :, h0:h1, w0:w1] += share  # += : windows may overlap
         return gx
 
 
@@ -338,11 +332,14 @@ class AdaptiveMaxPool2dFunction(Function):
         return max_pool2d_backward(gy, self.indices, self.x_shape)
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+def adaptive_avg_pool2d(
+    input: Tensor,
+    output_size: int | tuple[int | None, int | None],
+) -> Tensor:
     """Average pooling to a fixed output size (``torch.nn.functional.adaptive_avg_pool2d``).
 
-    Output cell (oh, ow) averages rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and the same for columns;
-    ``None`` in ``output_size`` keeps that dimension. (N, C, H, W) -> (N, C, OH, OW).
+    Output cell (oh, ow) averages rows [floor(oh*H/OH), ceil((oh+1)*H/OH)) and the same for
+    columns; ``None`` in ``output_size`` keeps that dimension. (N, C, H, W) -> (N, C, OH, OW).
     """
     x, batched = _as_batch("adaptive_avg_pool2d", input)
     (H, W), (OH, OW) = x.shape[2:], _adaptive_size("adaptive_avg_pool2d", x, output_size)
@@ -415,8 +412,8 @@ def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> N
     (PH, PW), (DH, DW) = pair(padding, "padding"), pair(dilation, "dilation")
     if min(KH, KW, SH, SW, DH, DW) < 1 or min(PH, PW) < 0:
         raise ValueError(
-            f"{name}: kernel_size, stride and dilation must be >= 1 and padding >= 0, got kernel_size "
-            f"{(KH, KW)}, stride {(SH, SW)}, padding {(PH, PW)}, dilation {(DH, DW)}"
+            f"{name}: kernel_size, stride and dilation must be >= 1 and padding >= 0, got "
+            f"kernel_size {(KH, KW)}, stride {(SH, SW)}, padding {(PH, PW)}, dilation {(DH, DW)}"
         )
     # PyTorch's rule; it also guarantees that every window holds at least one input element.
     if PH > KH // 2 or PW > KW // 2:
@@ -426,8 +423,8 @@ def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> N
     g = window_geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
     if g.OH < 1 or g.OW < 1:
         raise ValueError(
-            f"{name}: kernel {KH}x{KW} (dilation {(DH, DW)}) does not fit input of shape {x.shape} with "
-            f"padding {(PH, PW)}: the output would be {g.OH}x{g.OW}"
+            f"{name}: kernel {KH}x{KW} (dilation {(DH, DW)}) does not fit input of shape "
+            f"{x.shape} with padding {(PH, PW)}: the output would be {g.OH}x{g.OW}"
         )
     H, W = x.shape[2:]
     if not (
@@ -442,11 +439,9 @@ def _check_pool(name, x, kernel_size, stride, padding, dilation, ceil_mode) -> N
 def _windows_see_input(
     size: int, kernel: int, stride: int, padding: int, dilation: int, out: int
 ) -> bool:
-    """Whether every window holds at least one input element (not a given when dilation skips the input)."""
-    if dilation == 1:
-        return (
-            True  # a solid window starting at most kernel // 2 before the input always reaches it
-        )
+    """Whether every window holds an input element (not a given when dilation skips the input)."""
+    if dilation == 1:  # a solid window starting at most kernel // 2 before the input reaches it
+        return True
     return all(
         any(0 <= o * stride - padding + i * dilation < size for i in range(kernel))
         for o in range(out)

@@ -1,0 +1,288 @@
+"""The fast Functions: each reference Function of ``scratchnet/ops/`` rewritten for speed.
+
+Each class here subclasses the reference Function it replaces, keeps its constructor and its
+attributes (``window``, ``groups``, ``indices``, ``batch_mean``...), and overrides only
+``forward`` and ``backward``: same inputs, same results, fewer passes over memory. They are
+device-neutral: the array kernels they call (im2col into a buffer, the pooling loops, the
+per-channel loops of batch norm) are class attributes that a device module fills in. The CPU
+module (``numba_cpu``, ``numba_norm``) and the GPU module (``cupy_gpu``) each define a subclass
+under the reference's own name, ``Conv2dFunction`` and so on, and ``backend.KERNEL_MODULES`` lists
+it; an op's wrapper asks ``backend.fast_function(x, Conv2dFunction)`` once, the only dispatch.
+
+Where the speed comes from:
+
+* convolution: the column matrix of a whole batch is KH*KW times larger than its input, so it is
+  built a few images at a time into one reused buffer (``column_budget``: a CPU cache's worth; on a
+  GPU the whole batch, since a small chunk leaves the GPU idle), the products write into reused
+  buffers (``out=``), the reorder to (N, OC, OH, OW) adds the bias on the way, col2im may write
+  over its scratch input, and a 1x1 convolution skips im2col altogether (``conv_algorithm``);
+* batch norm: the backward is rewritten per channel as dL/dx = a g + b x + c, one pass that never
+  forms x_hat (see ``FastBatchNormFunction``); the statistics take one kernel.
+
+``tests/test_kernels.py`` pins every class here to its reference (hypothesis, float32 and float64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from scratchnet.backend import Array, get_xp
+from scratchnet.ops.conv import Conv2dFunction, conv_output_size
+from scratchnet.ops.im2col import Window
+from scratchnet.ops.norm import BatchNormFunction
+from scratchnet.ops.pool import AvgPool2dFunction, MaxPool2dFunction
+
+Kernel = Callable[..., Any]
+
+# --------------------------------------------------------------------------- convolution
+
+
+def conv_algorithm(window: Window, weight_shape: tuple[int, ...]) -> str:
+    """The algorithm that computes a convolution layer: the one place to add another.
+
+    "pointwise": a 1x1 kernel with stride 1 and no padding is a matrix product over channels at
+    every position, no im2col needed (slide "GoogLeNet (4)"); "im2col": every other layer.
+    """
+    if weight_shape[2:] == (1, 1) and window.stride == (1, 1) and window.padding == (0, 0):
+        return "pointwise"
+    return "im2col"
+
+
+class FastConv2dFunction(Conv2dFunction):
+    """Fast :class:`scratchnet.ops.conv.Conv2dFunction`: chunked im2col into reused buffers.
+
+    A device module fills in the four array kernels (each with an ``out=`` buffer) and the size
+    of the column buffer; ``conv_algorithm`` picks the algorithm of each layer.
+    """
+
+    im2col: ClassVar[Kernel]  # (x, kernel, stride, padding, dilation, ..., out) -> col
+    col2im: ClassVar[Kernel]  # (col, x_shape, kernel, ..., out, overwrite_col) -> x
+    rows_to_nchw: ClassVar[Kernel]  # (rows (OC, n*P), out (n, OC, OH, OW), bias) -> out
+    nchw_to_rows: ClassVar[Kernel]  # (y (n, OC, OH, OW), out (OC, n*P)) -> out
+
+    def column_budget(self, x: Array) -> int:
+        """Bytes of the column buffer for input ``x`` (a device module's choice)."""
+        raise NotImplementedError
+
+    def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
+        self.x, self.weight, self.has_bias = x, weight, bias is not None
+        self.algorithm = conv_algorithm(self.window, weight.shape)
+        if self.algorithm == "pointwise":
+            return self._pointwise_forward(x, weight, bias)
+        return self._im2col_forward(x, weight, bias)
+
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+        if self.algorithm == "pointwise":
+            gx, gw = self._pointwise_backward(gy)
+        else:
+            gx, gw = self._im2col_backward(gy)
+        if not self.has_bias:
+            return gx, gw
+        return gx, gw, gy.sum(axis=(2, 3)).sum(axis=0)  # (OC,)
+
+    # ------------------------------------------------------------------ im2col, chunk by chunk
+
+    def _im2col_forward(self, x: Array, weight: Array, bias: Array | None) -> Array:
+        xp = get_xp(x)
+        N, OC, G = x.shape[0], weight.shape[0], self.groups
+        w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
+        y = xp.empty((N, OC, *self._output_size(x)), dtype=x.dtype)  # (N, OC, OH, OW)
+        for batch, col_buffer, rows_buffer in self._chunks(x, OC):
+            col = self.im2col(x[batch], *self.window, out=col_buffer)  # (C*KH*KW, n*P)
+            col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*P)
+            y_rows = xp.matmul(w_rows, col, out=rows_buffer)  # (G, OC/G, n*P)
+            self.rows_to_nchw(y_rows.reshape(OC, -1), out=y[batch], bias=bias)  # (n, OC, OH, OW)
+        return y
+
+    def _im2col_backward(self, gy: Array) -> tuple[Array | None, Array | None]:
+        xp = get_xp(gy)
+        x, weight, G = self.x, self.weight, self.groups
+        OC = weight.shape[0]
+        w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
+        gx = xp.empty_like(x) if self._needs_grad(0) else None
+        gw = xp.zeros_like(weight) if self._needs_grad(1) else None  # None: a frozen weight
+        gw_rows = None if gw is None else gw.reshape(w_rows.shape)  # a view of gw
+        gw_chunk = None if gw is None else xp.empty_like(w_rows)  # one chunk's share, reused
+        for batch, col_buffer, rows_buffer in self._chunks(x, OC):
+            gy_rows = self.nchw_to_rows(gy[batch], out=rows_buffer.reshape(OC, -1))  # (OC, n*P)
+            gy_rows = gy_rows.reshape(G, OC // G, -1)  # (G, OC/G, n*P)
+            if gw_rows is not None:
+                col = self.im2col(x[batch], *self.window, out=col_buffer)  # (C*KH*KW, n*P)
+                col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*P)
+                gw_rows += xp.matmul(gy_rows, col.transpose(0, 2, 1), out=gw_chunk)
+            if gx is not None:
+                # dL/dcol = W^T dL/dy, written over the column buffer (its columns are used up),
+                # then added onto x's windows by col2im, which may zero parts of it on the way.
+                gcol_buffer = col_buffer.reshape(G, -1, gy_rows.shape[2])
+                gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=gcol_buffer)
+                gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*P)
+                self.col2im(gcol, x[batch].shape, *self.window, out=gx[batch], overwrite_col=True)
+        return gx, gw
+
+    def _chunks(self, x: Array, OC: int):
+        """Split the batch into runs of images whose column matrix fits ``column_budget``.
+
+        Yields (batch slice, col buffer, rows buffer); the two buffers are allocated once and
+        reused by every chunk, as contiguous views of the right shape.
+        """
+        xp = get_xp(x)
+        N, C = x.shape[:2]
+        KH, KW = self.window.kernel_size
+        OH, OW = self._output_size(x)
+        R, P = C * KH * KW, OH * OW  # rows of col, and positions per image
+        images = max(1, min(N, self.column_budget(x) // (R * P * x.itemsize)))
+        col_buffer = xp.empty(R * images * P, dtype=x.dtype)
+        rows_buffer = xp.empty(OC * images * P, dtype=x.dtype)
+        for start in range(0, N, images):
+            n = min(images, N - start)
+            yield (
+                slice(start, start + n),
+                col_buffer[: R * n * P].reshape(R, n * P),
+                rows_buffer[: OC * n * P].reshape(self.groups, OC // self.groups, n * P),
+            )
+
+    def _output_size(self, x: Array) -> tuple[int, int]:
+        return conv_output_size(x.shape[2:], self.window.kernel_size, self.window)
+
+    # ------------------------------------------------------------------ pointwise (1x1)
+
+    def _pointwise_forward(self, x: Array, weight: Array, bias: Array | None) -> Array:
+        # Each image's (C, H*W) block is already its own column matrix: no im2col, and the
+        # product lands directly in (N, OC, H*W) order.
+        (N, C, H, W), OC, G = x.shape, weight.shape[0], self.groups
+        w = weight.reshape(G, OC // G, C // G)  # (G, OC/G, C/G)
+        y = get_xp(x).matmul(w, x.reshape(N, G, C // G, H * W))  # (N, G, OC/G, H*W)
+        y = y.reshape(N, OC, H, W)
+        if bias is not None:
+            y += bias.reshape(1, OC, 1, 1)
+        return y
+
+    def _pointwise_backward(self, gy: Array) -> tuple[Array | None, Array | None]:
+        xp = get_xp(gy)
+        x, weight, G = self.x, self.weight, self.groups
+        (N, C, H, W), OC = x.shape, weight.shape[0]
+        w = weight.reshape(G, OC // G, C // G)  # (G, OC/G, C/G)
+        gy4 = gy.reshape(N, G, OC // G, H * W)  # (N, G, OC/G, H*W)
+        gx = gw = None
+        if self._needs_grad(0):
+            gx = xp.matmul(w.transpose(0, 2, 1), gy4).reshape(x.shape)  # (N, G, C/G, H*W)
+        if self._needs_grad(1):
+            x4 = x.reshape(N, G, C // G, H * W)
+            per_image = xp.matmul(gy4, x4.transpose(0, 1, 3, 2))  # (N, G, OC/G, C/G)
+            gw = per_image.sum(axis=0).reshape(weight.shape)
+        return gx, gw
+
+    def _needs_grad(self, i: int) -> bool:
+        """Whether input i needs a gradient (skip the work for an image batch that does not)."""
+        return self.inputs is None or self.inputs[i].requires_grad
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+class FastMaxPool2dFunction(MaxPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.MaxPool2dFunction`: one pass over each window's elements."""
+
+    max_pool2d_forward: ClassVar[Kernel]  # the signature of ops.pool.max_pool2d_forward
+    max_pool2d_backward: ClassVar[Kernel]
+
+    def forward(self, x: Array) -> Array:
+        self.x_shape = x.shape
+        y, self.indices = self.max_pool2d_forward(x, *self.window, self.ceil_mode)
+        return y
+
+    def backward(self, gy: Array) -> Array:
+        return self.max_pool2d_backward(gy, self.indices, self.x_shape)
+
+
+class FastAvgPool2dFunction(AvgPool2dFunction):
+    """Fast :class:`scratchnet.ops.pool.AvgPool2dFunction`: sums the windows in one pass."""
+
+    avg_pool2d_forward: ClassVar[Kernel]  # the signature of ops.pool.avg_pool2d_forward
+    avg_pool2d_backward: ClassVar[Kernel]
+
+    def forward(self, x: Array) -> Array:
+        self.x_shape = x.shape
+        kernel_size, stride, padding, _ = self.window
+        options = (self.ceil_mode, self.count_include_pad)
+        return self.avg_pool2d_forward(x, kernel_size, stride, padding, *options)
+
+    def backward(self, gy: Array) -> Array:
+        kernel_size, stride, padding, _ = self.window
+        options = (self.ceil_mode, self.count_include_pad)
+        return self.avg_pool2d_backward(gy, self.x_shape, kernel_size, stride, padding, *options)
+
+
+# --------------------------------------------------------------------------- batch normalization
+
+
+class FastBatchNormFunction(BatchNormFunction):
+    """Fast :class:`scratchnet.ops.norm.BatchNormFunction`: the paper's backward in one pass.
+
+    The input is seen as (N, C, M), M = H*W. Four per-channel kernels do the work, filled in by a
+    device module: ``channel_mean_var`` (mean and biased var), ``channel_grad_sums`` (sum g and
+    sum g (x - mean)), ``channel_affine`` (x * scale + shift) and ``channel_affine2``
+    (a g + b x + c). The forward is one affine map y = x * scale + shift with scale = gamma / std
+    and shift = beta - mean * scale. The backward's
+
+        dL/dx = gamma / (n std) * (n g - sum g - x_hat * sum(g x_hat))
+
+    with x_hat = (x - mean) / std is, per channel, a g + b (x - mean) + c' = a g + b x + c with
+    a = gamma / std, b = -a / std * sum(g x_hat) / n and c = -a sum(g) / n - b mean: one pass
+    over g and x, and x_hat (an input-sized array) is never formed or kept.
+
+    For (N, C) inputs (M = 1) NumPy's reductions down the rows are already as fast: the
+    reference's forward and backward run.
+    """
+
+    channel_mean_var: ClassVar[Kernel]
+    channel_grad_sums: ClassVar[Kernel]
+    channel_affine: ClassVar[Kernel]
+    channel_affine2: ClassVar[Kernel]
+
+    def forward(self, x: Array, *affine: Array) -> Array:
+        xp = get_xp(x)
+        N, C = x.shape[:2]
+        self.rows = x.size == N * C  # M = 1
+        if self.rows:
+            return super().forward(x, *affine)
+        x3 = xp.ascontiguousarray(x).reshape(N, C, -1)  # (N, C, M)
+        n = x3.shape[0] * x3.shape[2]
+        gamma = affine[0] if self.has_weight else xp.ones(C, dtype=x.dtype)  # (C,)
+        beta = affine[-1] if self.has_bias else xp.zeros(C, dtype=x.dtype)  # (C,)
+        if self.training:
+            mean, var = self.channel_mean_var(x3)  # (C,), (C,); var is biased (divides by n)
+            self.batch_mean, self.batch_var = mean, var * n / (n - 1)
+        else:
+            mean = self.running_mean.astype(x.dtype)
+            var = self.running_var.astype(x.dtype)
+        inv_std = 1 / xp.sqrt(var + self.eps)  # (C,)
+        scale = gamma * inv_std
+        shift = beta - mean * scale
+        self.x3, self.mean, self.inv_std, self.gamma, self.scale = x3, mean, inv_std, gamma, scale
+        return self.channel_affine(x3, scale, shift).reshape(x.shape)  # (N, C, M) -> x's shape
+
+    def backward(self, gy: Array) -> tuple[Array | None, ...]:
+        if self.rows:
+            return super().backward(gy)
+        xp = get_xp(gy)
+        x3, mean, inv_std, gamma = self.x3, self.mean, self.inv_std, self.gamma
+        g3 = xp.ascontiguousarray(gy).reshape(x3.shape)  # (N, C, M)
+        n = x3.shape[0] * x3.shape[2]
+        sum_g, sum_g_centered = self.channel_grad_sums(g3, x3, mean)  # sum g, sum g (x - mean)
+        grad_beta = sum_g
+        grad_gamma = sum_g_centered * inv_std  # sum g x_hat
+        if self.training:
+            a = gamma * inv_std
+            b = -a * inv_std * grad_gamma / n
+            c = -a * grad_beta / n - b * mean
+            gx = self.channel_affine2(g3, x3, a, b, c)  # (N, C, M)
+        else:  # y = x * scale + shift exactly: dL/dx = g * scale
+            gx = self.channel_affine(g3, self.scale, xp.zeros_like(self.scale))  # (N, C, M)
+        grads: list[Array | None] = [gx.reshape(gy.shape)]
+        if self.has_weight:
+            grads.append(grad_gamma)
+        if self.has_bias:
+            grads.append(grad_beta)
+        return tuple(grads)
