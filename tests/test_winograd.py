@@ -261,3 +261,47 @@ def test_a_gradient_of_the_wrong_shape_is_refused(module_name):
     ):
         with pytest.raises(ValueError, match=r"upstream gradient has shape \(2, 4, 5, 6\)"):
             call()
+
+
+# --------------------------------------------------------------------------- inside conv2d
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_runs_winograd_where_chosen_and_matches_the_reference(monkeypatch, padding, dtype):
+    """conv2d's fast path computes 3x3 stride-1 layers with Winograd when the setting says so,
+    forward and all three gradients equal to the im2col reference (float32: within the bound)."""
+    rng = np.random.default_rng(padding)
+    x_values = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    w_values = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b_values = rng.standard_normal(4).astype(dtype)
+    gy = None
+    results = {}
+    for mode in ("on", "off", "reference"):
+        monkeypatch.setenv("SCRATCHNET_WINOGRAD", "off" if mode == "reference" else mode)
+        x, w, b = (sn.tensor(v, requires_grad=True) for v in (x_values, w_values, b_values))
+        if mode == "reference":
+            with reference_kernels():
+                y = F.conv2d(x, w, b, padding=padding)
+        else:
+            y = F.conv2d(x, w, b, padding=padding)
+            assert y.creator.algorithm == ("winograd" if mode == "on" else "im2col")
+        gy = rng.standard_normal(y.shape).astype(dtype) if gy is None else gy
+        y.backward(sn.tensor(gy))
+        results[mode] = [y.array, x.grad.array, w.grad.array, b.grad.array]
+    tolerance = 1e-10 if dtype == np.float64 else 16 * np.finfo(np.float32).eps
+    for fast in ("on", "off"):
+        for got, want in zip(results[fast], results["reference"], strict=True):
+            scale = max(1.0, float(np.abs(want).max()))
+            np.testing.assert_allclose(got, want, rtol=0, atol=tolerance * scale * 10)
+
+
+def test_conv2d_auto_picks_winograd_only_where_the_rule_says(monkeypatch):
+    monkeypatch.delenv("SCRATCHNET_WINOGRAD", raising=False)
+    w = sn.zeros(16, 16, 3, 3)
+    x = sn.zeros(1, 16, 28, 28, requires_grad=True)  # a 28x28 map, 16 channels: Winograd
+    assert F.conv2d(x, w, padding=1).creator.algorithm == "winograd"
+    x = sn.zeros(1, 16, 8, 8, requires_grad=True)  # an 8x8 map in float32: im2col
+    assert F.conv2d(x, w, padding=1).creator.algorithm == "im2col"
+    x = sn.zeros(1, 16, 28, 28, requires_grad=True)  # stride 2: Winograd cannot compute it
+    assert F.conv2d(x, w, padding=1, stride=2).creator.algorithm == "im2col"

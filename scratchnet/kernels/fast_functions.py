@@ -25,6 +25,7 @@ Where the speed comes from:
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any, ClassVar
 
 from scratchnet.backend import Array, get_xp
@@ -38,14 +39,23 @@ Kernel = Callable[..., Any]
 # --------------------------------------------------------------------------- convolution
 
 
-def conv_algorithm(window: Window, weight_shape: tuple[int, ...]) -> str:
+def conv_algorithm(
+    window: Window, x: Array, weight: Array, groups: int, winograd: ModuleType | None
+) -> str:
     """The algorithm that computes a convolution layer: the one place to add another.
 
     "pointwise": a 1x1 kernel with stride 1 and no padding is a matrix product over channels at
-    every position, no im2col needed (slide "GoogLeNet (4)"); "im2col": every other layer.
+    every position, no im2col needed (slide "GoogLeNet (4)"); "winograd": a 3x3 stride-1 layer
+    where the device has Winograd F(2x2, 3x3) kernels and ``winograd.use_winograd`` says it wins
+    on this shape (``SCRATCHNET_WINOGRAD=auto|on|off``; docs/concepts/winograd.md);
+    "im2col": every other layer.
     """
-    if weight_shape[2:] == (1, 1) and window.stride == (1, 1) and window.padding == (0, 0):
+    if weight.shape[2:] == (1, 1) and window.stride == (1, 1) and window.padding == (0, 0):
         return "pointwise"
+    if winograd is not None and winograd.use_winograd(
+        x.shape, weight.shape, window.stride, window.padding, window.dilation, groups, x.dtype
+    ):
+        return "winograd"
     return "im2col"
 
 
@@ -61,20 +71,27 @@ class FastConv2dFunction(Conv2dFunction):
     rows_to_nchw: ClassVar[Kernel]  # (rows (OC, n*P), out (n, OC, OH, OW), bias) -> out
     nchw_to_rows: ClassVar[Kernel]  # (y (n, OC, OH, OW), out (OC, n*P)) -> out
 
+    # The device's Winograd kernels (a module with use_winograd and the three products), or None.
+    winograd: ClassVar[ModuleType | None] = None
+
     def column_budget(self, x: Array) -> int:
         """Bytes of the column buffer for input ``x`` (a device module's choice)."""
         raise NotImplementedError
 
     def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
         self.x, self.weight, self.has_bias = x, weight, bias is not None
-        self.algorithm = conv_algorithm(self.window, weight.shape)
+        self.algorithm = conv_algorithm(self.window, x, weight, self.groups, self.winograd)
         if self.algorithm == "pointwise":
             return self._pointwise_forward(x, weight, bias)
+        if self.algorithm == "winograd":
+            return self.winograd.winograd_conv2d_forward(x, weight, bias, self.window.padding)
         return self._im2col_forward(x, weight, bias)
 
     def backward(self, gy: Array) -> tuple[Array | None, ...]:
         if self.algorithm == "pointwise":
             gx, gw = self._pointwise_backward(gy)
+        elif self.algorithm == "winograd":
+            gx, gw = self._winograd_backward(gy)
         else:
             gx, gw = self._im2col_backward(gy)
         if not self.has_bias:
@@ -144,6 +161,18 @@ class FastConv2dFunction(Conv2dFunction):
 
     def _output_size(self, x: Array) -> tuple[int, int]:
         return conv_output_size(x.shape[2:], self.window.kernel_size, self.window)
+
+    # ------------------------------------------------------------------ Winograd F(2x2, 3x3)
+
+    def _winograd_backward(self, gy: Array) -> tuple[Array | None, Array | None]:
+        # Both gradients are 3x3 stride-1 products again, so Winograd computes them too.
+        x, weight, padding = self.x, self.weight, self.window.padding
+        gx = gw = None
+        if self._needs_grad(0):
+            gx = self.winograd.winograd_conv2d_backward_input(gy, weight, padding, x.shape)
+        if self._needs_grad(1):
+            gw = self.winograd.winograd_conv2d_backward_weight(x, gy, padding)
+        return gx, gw
 
     # ------------------------------------------------------------------ pointwise (1x1)
 
