@@ -30,7 +30,6 @@ import json
 import math
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -38,9 +37,12 @@ from typing import Any
 
 import numpy as np
 
-import scratchnet
 from scratchnet import nn
-from scratchnet.analysis import summary
+from scratchnet.analysis import Column, record_calls, render_table, summary
+from scratchnet.analysis.text_table import display_width
+from scratchnet.function import no_grad
+from scratchnet.rng import manual_seed
+from scratchnet.tensor import Tensor
 from scratchnet.viz.result import RunResult
 
 WIDTH = 100  # no printed line is wider than this many terminal columns
@@ -68,29 +70,17 @@ def count_weights(module: nn.Module) -> tuple[int, int]:
 
 
 def record_outputs(
-    model: nn.Module, x: scratchnet.Tensor, types: tuple[type, ...]
-) -> list[tuple[str, nn.Module, scratchnet.Tensor]]:
-    """Run ``model(x)`` without gradients and return ``(path, layer, output)`` for every call of a
-    layer of one of ``types``, in the order they ran (``path`` is the name in ``model.state_dict()``).
+    model: nn.Module, x: Tensor, types: tuple[type, ...]
+) -> list[tuple[str, nn.Module, Tensor]]:
+    """Run ``model(x)`` without gradients; ``(path, layer, output)`` of every call of a layer of
+    one of ``types``, in the order they ran (``path`` is the name in ``model.state_dict()``).
 
-    Forward hooks (PyTorch's ``register_forward_hook``) see each output; they are removed afterwards.
+    The calls are recorded by ``scratchnet.analysis.record_calls`` (forward hooks, as PyTorch's
+    ``register_forward_hook``), which ``summary`` and ``receptive_field`` use too.
     """
-    calls: list[tuple[str, nn.Module, scratchnet.Tensor]] = []
-    handles = []
-
-    def recorder(path: str) -> Callable[..., None]:
-        return lambda layer, inputs, output: calls.append((path, layer, output))
-
-    for path, layer in model.named_modules():
-        if isinstance(layer, types):
-            handles.append(layer.register_forward_hook(recorder(path)))
-    try:
-        with scratchnet.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return calls
+    with record_calls(model, types) as calls, no_grad():
+        model(x)
+    return [(call.name, call.module, call.output) for call in calls]
 
 
 SMALL, FULL = 32, 224  # 224 = 7 x 32: in the ImageNet CNNs every feature map at 224 is 7 x 7 times that at 32
@@ -168,16 +158,6 @@ def fmt_pct(x: float, digits: int = 1) -> str:
 
 
 @dataclass
-class Column:
-    """One column of a table: the row key it shows, its header, how to format a value, alignment."""
-
-    key: str
-    header: str
-    fmt: Callable[[Any], str] = str
-    align: str = ">"  # numbers right-aligned, names left-aligned ("<")
-
-
-@dataclass
 class Table:
     key: str  # the table's name in --json output
     title: str
@@ -186,48 +166,11 @@ class Table:
     totals: list[dict[str, Any]] = field(default_factory=list)  # printed under a rule
 
     def render(self, width: int = WIDTH) -> str:
-        """The table as text; columns that do not fit in ``width`` go to a second part that repeats the first."""
-        cells = [[c.header for c in self.columns]]
-        for row in [*self.rows, *self.totals]:
-            cells.append([_cell(c, row.get(c.key)) for c in self.columns])
-        widths = [max(display_width(line[i]) for line in cells) for i in range(len(self.columns))]
-        parts: list[list[int]] = [[0]]  # column indices of each part; the first column is in every part
-        for i in range(1, len(self.columns)):
-            used = 2 + sum(widths[j] + 2 for j in parts[-1]) - 2
-            if used + 2 + widths[i] > width and len(parts[-1]) > 1:
-                parts.append([0])
-            parts[-1].append(i)
-
-        out = [wrap(self.title)] if self.title else []
-        for n, part in enumerate(parts):
-            if n:
-                out.append(f"  (continued, part {n + 1} of {len(parts)})")
-            out += self._render_part(cells, widths, part)
-        return "\n".join(out)
-
-    def _render_part(self, cells: list[list[str]], widths: list[int], part: list[int]) -> list[str]:
-        def line(values: list[str]) -> str:
-            return "  " + "  ".join(_pad(values[i], widths[i], self.columns[i].align) for i in part).rstrip()
-
-        rule = "  " + "  ".join("-" * widths[i] for i in part)
-        out = [line(cells[0]), rule]
-        out += [line(values) for values in cells[1 : 1 + len(self.rows)]]
-        if self.totals:
-            out.append(rule)
-            out += [line(values) for values in cells[1 + len(self.rows) :]]
-        return out
-
-
-def _pad(text: str, width: int, align: str) -> str:
-    """``text`` padded to ``width`` terminal columns (f-string padding counts characters, not columns)."""
-    room = " " * max(0, width - display_width(text))
-    return room + text if align == ">" else text + room
-
-
-def _cell(column: Column, value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else column.fmt(value)
+        """The title, then the table (``render_table``): columns that do not fit in ``width`` go
+        to a second part that repeats the first.
+        """
+        table = render_table(self.columns, self.rows, self.totals, width=width)
+        return "\n".join([wrap(self.title), table] if self.title else [table])
 
 
 # ---------------------------------------------------------------------------- printed figures
@@ -581,11 +524,6 @@ def _default_shown(reference: float | str | None) -> str:
 # ---------------------------------------------------------------------------- terminal width
 
 
-def display_width(text: str) -> int:
-    """Terminal columns ``text`` takes: a wide (W) or fullwidth (F) character, e.g. Hangul, takes two."""
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def wrap(text: str, indent: str = "", hang: str | None = None, width: int = WIDTH) -> str:
     """Fill each line of ``text`` to ``width`` terminal columns (by display width, not characters).
 
@@ -680,7 +618,7 @@ def parse_args(argv: Sequence[str] | None, doc: str | None) -> argparse.Namespac
     """Parse ``argv`` (no arguments when None: ``main()`` in a notebook never reads ``sys.argv``)."""
     args = lesson_parser(doc).parse_args([] if argv is None else list(argv))
     args.capture = bool(_CAPTURE)  # run(): keep the figure open and print nothing
-    scratchnet.manual_seed(0)  # every lesson is deterministic: same weights, same inputs, same output
+    manual_seed(0)  # every lesson is deterministic: same weights, same inputs, same output
     return args
 
 

@@ -17,7 +17,8 @@ Shapes at 224x224: 3 -> 64 x 55 x 55 -> pool 27 -> 192 x 27 x 27 -> pool 13 -> 3
 
 from __future__ import annotations
 
-from scratchnet import flatten, nn
+from scratchnet import nn
+from scratchnet.nn.functional import flatten
 from scratchnet.tensor import Tensor
 
 __all__ = ["AlexNet", "alexnet"]

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import scratchnet
 from scratchnet import nn
+from scratchnet.nn.functional import cat
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -80,8 +80,8 @@ class DenseBlock(nn.Module):
         features = [x]
         for i in range(self.num_layers):
             layer = getattr(self, f"denselayer{i + 1}")
-            features.append(layer(scratchnet.cat(features, 1)))  # [x_0, ..., x_{l-1}] -> x_l
-        return scratchnet.cat(features, 1)
+            features.append(layer(cat(features, 1)))  # [x_0, ..., x_{l-1}] -> x_l
+        return cat(features, 1)
 
 
 class Transition(nn.Sequential):

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.nn import functional as F
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [

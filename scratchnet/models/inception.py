@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.models.googlenet import BasicConv2d, transform_input
 from scratchnet.nn import functional as F
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [

@@ -39,10 +39,11 @@ n = 256, 256, 384, 384). The smallest input is 75x75 for both networks.
 
 from __future__ import annotations
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.models.googlenet import BasicConv2d
 from scratchnet.models.inception_v4 import ReductionA
 from scratchnet.nn import functional as F
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [

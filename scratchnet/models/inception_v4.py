@@ -31,8 +31,9 @@ Parameters: 42,679,816 at 1000 classes (the figure published for the PyTorch por
 
 from __future__ import annotations
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.models.googlenet import BasicConv2d
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [

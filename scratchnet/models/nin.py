@@ -27,7 +27,8 @@ before the last block; dropout has no parameters, so the counts agree). The pool
 
 from __future__ import annotations
 
-from scratchnet import flatten, nn
+from scratchnet import nn
+from scratchnet.nn.functional import flatten
 from scratchnet.tensor import Tensor
 
 __all__ = ["NIN", "MLPConv", "nin", "nin_cifar"]

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scratchnet import flatten, nn
+from scratchnet import nn
+from scratchnet.nn.functional import flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [
