@@ -85,13 +85,13 @@ SIGNIFICANT = 2
 
 
 def parse_si(text: str) -> float:
-    """How the slide writes numbers: ``'3.2M' -> 3.2e6``, ``'150K' -> 150e3``, ``'4096' -> 4096``."""
+    """The slide's way of writing numbers: ``'3.2M' -> 3.2e6``, ``'150K' -> 150e3``."""
     scale = {"K": 1e3, "M": 1e6}
     return float(text[:-1]) * scale[text[-1]] if text[-1] in scale else float(text)
 
 
 def as_printed(memory: str) -> Printed:
-    """A memory figure of the slide: 2 significant figures where abbreviated ("800K"), else exact."""
+    """A memory figure of the slide: 2 significant figures if abbreviated ("800K"), else exact."""
     return printed(memory, significant=SIGNIFICANT) if memory[-1] in "KM" else printed(memory)
 
 
