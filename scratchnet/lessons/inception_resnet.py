@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scratchnet import nn
-from scratchnet.analysis import receptive_field
+from scratchnet.analysis import ReceptiveFields, receptive_field
 from scratchnet.lessons._common import (
     Column,
     Report,
@@ -46,7 +46,11 @@ LECTURE_KLMN = {
 }
 # Channels after Reduction-A in the paper (Szegedy et al. 2017): v4 17x17x1024 (Fig. 9), v1 17x17x896
 # (Fig. 15); v2's stem gives 384 channels in the paper, so 384 + n + m = 1152 there.
-PAPER_REDUCTION_A_OUT = {"Inception-v4": 1024, "Inception-ResNet-v1": 896, "Inception-ResNet-v2": 1152}
+PAPER_REDUCTION_A_OUT = {
+    "Inception-v4": 1024,
+    "Inception-ResNet-v1": 896,
+    "Inception-ResNet-v2": 1152,
+}
 # Published parameter counts of the released models' PyTorch ports (pytorchcv, keras-hub; Cadene's
 # pretrainedmodels and timm give the same), and receptive fields from google-research/receptive_field
 # (Araujo et al. 2019), computed on the TF-slim models.
@@ -133,7 +137,11 @@ def _describe(block: nn.Module) -> str:
     if kind(block):
         return kind(block)
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
-    return "final 1x1 conv" if len(convs) == 1 and convs[0].kernel_size in (1, (1, 1)) else type(block).__name__
+    return (
+        "final 1x1 conv"
+        if len(convs) == 1 and convs[0].kernel_size in (1, (1, 1))
+        else type(block).__name__
+    )
 
 
 def reduction_a(model: nn.Module) -> tuple[str, ReductionA]:
@@ -148,12 +156,26 @@ def run(**options: Any) -> RunResult:
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
     report = Report(
-        "inception_resnet", "Inception-v4 and Inception-ResNet (slides GoogLeNet (12)-(13), ResNet (6)-(9))"
+        "inception_resnet",
+        "Inception-v4 and Inception-ResNet (slides GoogLeNet (12)-(13), ResNet (6)-(9))",
     )
     models = {name: make() for name, make in CONSTRUCTORS.items()}
     fields = {name: receptive_field(model, (3, SIZE, SIZE)) for name, model in models.items()}
 
-    # -- Step 1: Reduction-A and its (k, l, m, n)
+    rows = reduction_a_table(report, models, fields)
+    table = parts_table(report, models, fields)
+    where_the_parameters_are(report, models, table)
+    rf_rows = receptive_fields(report, fields, models, table)
+    exercises(report, table)
+
+    report.data.update(reduction_a=rows, parts=table, receptive_fields=rf_rows)
+    return finish(report, args, plot)
+
+
+def reduction_a_table(
+    report: Report, models: dict[str, nn.Module], fields: dict[str, ReceptiveFields]
+) -> list[dict[str, Any]]:
+    """Step 1: Reduction-A of each network, its (k, l, m, n) and its weights, against the slide."""
     rows = []
     for name, model in models.items():
         path, red = reduction_a(model)
@@ -179,9 +201,15 @@ def main(argv: Sequence[str] | None = None) -> Report:
                 "grid": f"{fields[name].rows[0].output_shape[2]}",
             }
         )
-        report.check(f"{name}: (k, l, m, n)", [k, l, m, n], list(LECTURE_KLMN[name]), SLIDE, quiet=True)
         report.check(
-            f"{name}: Reduction-A weights, module vs formula", weights, formula, "9Cn + Ck + 9kl + 9lm", quiet=True
+            f"{name}: (k, l, m, n)", [k, l, m, n], list(LECTURE_KLMN[name]), SLIDE, quiet=True
+        )
+        report.check(
+            f"{name}: Reduction-A weights, module vs formula",
+            weights,
+            formula,
+            "9Cn + Ck + 9kl + 9lm",
+            quiet=True,
         )
     report.say(
         "Step 1. Reduction-A (Fig. 7 of Szegedy et al. 2017) turns the 35x35 grid into 17x17 with three branches: "
@@ -226,8 +254,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
             f"instead of the paper's 384: {row['C']} + {row['n']} + {row['m']} = {row['out']} "
             f"(the paper: 384 + {row['n']} + {row['m']} = 1152).",
         )
+    return rows
 
-    # -- Step 2: every part of the three networks
+
+def parts_table(
+    report: Report, models: dict[str, nn.Module], fields: dict[str, ReceptiveFields]
+) -> list[dict[str, Any]]:
+    """Step 2: every part of the three networks, its blocks, parameters and residual scale."""
     table = []
     for name, model in models.items():
         total = count_parameters(model)
@@ -278,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     for name in PUBLISHED_PARAMS:
         report.show(next(c for c in report.checks if c.name == f"{name}: parameters"))
-    scales = sorted({float(s) for row in table if row.get("scale") for s in row["scale"].split(", ")})
+    scales = sorted(
+        {float(s) for row in table if row.get("scale") for s in row["scale"].split(", ")}
+    )
     inside = [s for s in scales if RESIDUAL_SCALE_RANGE[0] <= s <= RESIDUAL_SCALE_RANGE[1]]
     report.check(
         "residual scales inside the paper's 0.1-0.3",
@@ -291,7 +326,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "has no ReLU after the addition (the model calls it block8, as the released code does); all the "
         "others are scaled within 0.1-0.3.",
     )
-    released = [r["blocks"] for r in table if r["network"] == "Inception-ResNet-v2" and "Inception-ResNet" in r["part"]]
+    released = [
+        r["blocks"]
+        for r in table
+        if r["network"] == "Inception-ResNet-v2" and "Inception-ResNet" in r["part"]
+    ]
     report.check(
         "Inception-ResNet-v2: A, B, C blocks",
         released,
@@ -300,6 +339,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         why="We build the released model, which has 10, 20 and 10 blocks (the last C block is block8); the "
         "paper's schema figure, shared with Inception-ResNet-v1, shows 5, 10 and 5.",
     )
+    return table
+
+
+def where_the_parameters_are(
+    report: Report, models: dict[str, nn.Module], table: list[dict[str, Any]]
+) -> None:
+    """Step 2, continued: where the parameters are, and the 1x1 conv that closes each block."""
     report.say(
         "The paper also disagrees with itself on Inception-ResNet-v2's width at 17x17: Reduction-A gives "
         "384 + n + m = 384 + 384 + 384 = 1152 channels, but its Inception-ResNet-B figure for v2 (Fig. 17) "
@@ -307,7 +353,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "has 1088 (a 320-channel stem + 384 + 384) and avoids the question."
     )
     biggest = [
-        max((r for r in table if r["network"] == name and r["part"] != "total"), key=lambda r: r["params"])
+        max(
+            (r for r in table if r["network"] == name and r["part"] != "total"),
+            key=lambda r: r["params"],
+        )
         for name in models
     ]
     ir_a = models["Inception-ResNet-v2"].repeat[0]
@@ -317,14 +366,25 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"back to the block's width (Inception-ResNet-v2's A block: {linear.in_channels} -> {linear.out_channels} "
         f"maps, {fmt_int(count_parameters(linear))} parameters) so that the branch can be added to the input. "
         "The biggest part of each network: "
-        + "; ".join(f"{r['network']}, {r['blocks']} x {r['part']} ({r['share']:.0%})" for r in biggest)
+        + "; ".join(
+            f"{r['network']}, {r['blocks']} x {r['part']} ({r['share']:.0%})" for r in biggest
+        )
         + "."
     )
 
-    # -- Step 3: receptive fields, following every branch and residual addition
+
+def receptive_fields(
+    report: Report,
+    fields: dict[str, ReceptiveFields],
+    models: dict[str, nn.Module],
+    table: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Step 3: receptive fields of the last feature maps, following every branch and addition."""
     rf_rows = []
     for name, f in fields.items():
-        last = [r for r in f.rows if r.depth == 1 or (r.depth == 2 and r.name.startswith("features"))]
+        last = [
+            r for r in f.rows if r.depth == 1 or (r.depth == 2 and r.name.startswith("features"))
+        ]
         last = [r for r in last if r.field is not None][-1]  # the last layer before global pooling
         rf_rows.append(
             {
@@ -363,9 +423,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     for name in PUBLISHED_RF:
         report.show(next(c for c in report.checks if c.name.startswith(f"{name}: receptive field")))
-    jump_b = fields["Inception-v4"][reduction_a(models["Inception-v4"])[0]].jump[0]  # after Reduction-A: 17x17
+    jump_b = fields["Inception-v4"][reduction_a(models["Inception-v4"])[0]].jump[
+        0
+    ]  # after Reduction-A: 17x17
     counts = {
-        name: [r["blocks"] for r in table if r["network"] == name and r["part"].startswith("Inception")]
+        name: [
+            r["blocks"] for r in table if r["network"] == name and r["part"].startswith("Inception")
+        ]
         for name in models
     }
     report.say(
@@ -374,32 +438,49 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"it has the most blocks ({', '.join(map(str, counts['Inception-ResNet-v2']))} A, B, C blocks against "
         f"{', '.join(map(str, counts['Inception-v4']))} in Inception-v4)."
     )
-    v4_total = next(r["params"] for r in table if r["network"] == "Inception-v4" and r["part"] == "total")
+    return rf_rows
+
+
+def exercises(report: Report, table: list[dict[str, Any]]) -> None:
+    """The exercises, answered from the same models (the answers are in ``--json``)."""
+    v4_total = next(
+        r["params"] for r in table if r["network"] == "Inception-v4" and r["part"] == "total"
+    )
     report.exercise(
         "Reduction-A of Inception-v4 has C = 384, k = 192, l = 224, m = 256, n = 384. How many conv weights, "
         "and how many output channels?",
-        {"weights": 9 * 384 * 384 + 384 * 192 + 9 * 192 * 224 + 9 * 224 * 256, "channels": 384 + 384 + 256},
+        {
+            "weights": 9 * 384 * 384 + 384 * 192 + 9 * 192 * 224 + 9 * 224 * 256,
+            "channels": 384 + 384 + 256,
+        },
     )
     report.exercise(
         "If Inception-ResNet-v2 had the schema figure's 5/10/5 blocks, how many parameters would it have "
         "(remove half of the A, B and C blocks)?",
-        next(r["params"] for r in table if r["network"] == "Inception-ResNet-v2" and r["part"] == "total")
+        next(
+            r["params"]
+            for r in table
+            if r["network"] == "Inception-ResNet-v2" and r["part"] == "total"
+        )
         - sum(
             r["per_block"] * (r["blocks"] // 2)
             for r in table
-            if r["network"] == "Inception-ResNet-v2" and str(r["part"]).startswith("Inception-ResNet")
+            if r["network"] == "Inception-ResNet-v2"
+            and str(r["part"]).startswith("Inception-ResNet")
         ),
     )
     report.exercise(
         "What share of Inception-v4's parameters sit in its 7 Inception-B blocks?",
         round(
-            next(r["params"] for r in table if r["network"] == "Inception-v4" and r["part"] == "Inception-B")
+            next(
+                r["params"]
+                for r in table
+                if r["network"] == "Inception-v4" and r["part"] == "Inception-B"
+            )
             / v4_total,
             3,
         ),
     )
-    report.data.update(reduction_a=rows, parts=table, receptive_fields=rf_rows)
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
@@ -410,9 +491,22 @@ def plot(fig: Any, report: Report) -> None:
     bottoms = dict.fromkeys(networks, 0.0)
     for row in rows:
         i = networks.index(row["network"])
-        ax.bar(i, row["params"] / 1e6, bottom=bottoms[row["network"]], color=_colour(row["part"]), edgecolor="white")
+        ax.bar(
+            i,
+            row["params"] / 1e6,
+            bottom=bottoms[row["network"]],
+            color=_colour(row["part"]),
+            edgecolor="white",
+        )
         if row["params"] / 1e6 > 2:
-            ax.text(i, bottoms[row["network"]] + row["params"] / 2e6, row["part"], ha="center", va="center", fontsize=7)
+            ax.text(
+                i,
+                bottoms[row["network"]] + row["params"] / 2e6,
+                row["part"],
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
         bottoms[row["network"]] += row["params"] / 1e6
     ax.set_xticks(range(len(networks)), networks)
     ax.set_ylabel("parameters (millions)")
@@ -423,7 +517,12 @@ def plot(fig: Any, report: Report) -> None:
     ax.legend(handles=handles, fontsize=8)
 
 
-LEGEND = {"-A": "A blocks (35x35)", "-B": "B blocks (17x17)", "-C": "C blocks (8x8)", "other": "stem, reductions, head"}
+LEGEND = {
+    "-A": "A blocks (35x35)",
+    "-B": "B blocks (17x17)",
+    "-C": "C blocks (8x8)",
+    "other": "stem, reductions, head",
+}
 
 
 def _colour(part: str) -> str:
