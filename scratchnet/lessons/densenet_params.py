@@ -39,8 +39,16 @@ from scratchnet.models.densenet import DenseBlock, DenseLayer, Transition
 from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, DenseNet (2) = Huang et al. 2017, Table 1"
-LECTURE_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
-PAPER_K, PAPER_COMPRESSION = 32, 0.5  # Huang et al. 2017, Sec. 3: "k = 32" on ImageNet, theta = 0.5 (DenseNet-BC)
+LECTURE_BLOCKS = {
+    121: (6, 12, 24, 16),
+    169: (6, 12, 32, 32),
+    201: (6, 12, 48, 32),
+    264: (6, 12, 64, 48),
+}
+PAPER_K, PAPER_COMPRESSION = (
+    32,
+    0.5,
+)  # Huang et al. 2017, Sec. 3: "k = 32" on ImageNet, theta = 0.5 (DenseNet-BC)
 # torchvision 0.29: DenseNet*_Weights.IMAGENET1K_V1.meta["num_params"] and ["_ops"] (multiply-adds, 10^9).
 # torchvision has no DenseNet-264; its DenseNet class with growth_rate=32, block_config=(6, 12, 64, 48)
 # and 64 stem channels has 33,337,704 parameters and 5.752 x 10^9 multiply-adds (counted with torch).
@@ -76,7 +84,11 @@ def structure(model: nn.Module) -> dict[str, Any]:
         "k": k,
         "bottleneck": first_layer.conv1.out_channels,
         "compression": transitions[0].conv.out_channels / transitions[0].conv.in_channels,
-        "transition": (transitions[0].conv.kernel_size, transitions[0].pool.kernel_size, transitions[0].pool.stride),
+        "transition": (
+            transitions[0].conv.kernel_size,
+            transitions[0].pool.kernel_size,
+            transitions[0].pool.stride,
+        ),
         "channels": channels,
         "layers": weighted,
         "params": count_parameters(model),
@@ -91,12 +103,26 @@ def run(**options: Any) -> RunResult:
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("densenet_params", "DenseNet-121 to 264: growth, transitions, parameters (slides DenseNet (1)-(2))")
-    found, models, layer_count_mismatch = {}, {}, None
+    report = Report(
+        "densenet_params",
+        "DenseNet-121 to 264: growth, transitions, parameters (slides DenseNet (1)-(2))",
+    )
+    found, models = {}, {}
     for depth, make in CONSTRUCTORS.items():
         models[depth] = make()
         found[depth] = structure(models[depth])
 
+    d121 = block_structure(report, found)
+    cost = parameters_and_multiply_adds(report, found)
+    layer_rows = cost_of_one_dense_layer(report, models, d121)
+    exercises(report)
+
+    report.data.update(structure=found, cost=cost, layers=layer_rows)
+    return finish(report, args, plot)
+
+
+def block_structure(report: Report, found: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Step 1: the block structure read off the models: layers per block, growth, transitions."""
     report.say(
         "Step 1. The block structure, read off the models: the number of DenseLayers in each DenseBlock, the growth "
         "rate k (out_channels of a layer's 3x3 conv) and the channels between the stages, taken from summary() of a "
@@ -105,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "(a 1x1 conv to 4k maps before each 3x3 conv), C for compression (each transition keeps a share "
         "theta = 0.5 of the channels)."
     )
-    rows = []
+    rows, layer_count_mismatch = [], None
     for depth, f in found.items():
         ch = f["channels"]
         rows.append(
@@ -124,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
             }
         )
         report.check(
-            f"DenseNet-{depth}: layers per block", list(f["blocks"]), list(LECTURE_BLOCKS[depth]), SLIDE, quiet=True
+            f"DenseNet-{depth}: layers per block",
+            list(f["blocks"]),
+            list(LECTURE_BLOCKS[depth]),
+            SLIDE,
+            quiet=True,
         )
         for i, L in enumerate(f["blocks"]):  # c_out = c_in + L k, in a real forward pass
             before = ch[2 * i]
@@ -169,7 +199,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         fmt=lambda v: f"{v} of 4",
     )
     report.check("growth rate k", d121["k"], PAPER_K, "Huang et al. 2017, Sec. 3 (ImageNet)")
-    report.check("bottleneck width (1x1 conv maps)", d121["bottleneck"], 4 * PAPER_K, "Huang et al. 2017: 4k")
+    report.check(
+        "bottleneck width (1x1 conv maps)", d121["bottleneck"], 4 * PAPER_K, "Huang et al. 2017: 4k"
+    )
     report.check(
         "transition: keeps this share of the channels",
         d121["compression"],
@@ -191,8 +223,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"likewise {found[169]['layers']} and {found[201]['layers']}, but {found[264]['layers']} for DenseNet-264 "
         "(above)."
     )
+    return d121
 
-    # -- Step 2: parameters and multiply-adds, vs torchvision and ResNet-50
+
+def parameters_and_multiply_adds(
+    report: Report, found: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Step 2: parameters and multiply-adds against torchvision's, and ResNet-50's."""
     resnet = resnet50()
     resnet_macs = summary(resnet, (3, SMALL, SMALL))
     cost = []
@@ -209,7 +246,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         )
         source = "torchvision" if depth != 264 else "torchvision DenseNet(32, (6, 12, 64, 48), 64)"
         report.check(f"DenseNet-{depth} parameters", f["params"], params_ref, source, quiet=True)
-        report.check(f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref + "G", source, quiet=True)
+        report.check(
+            f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref + "G", source, quiet=True
+        )
     cost.append(
         {
             "network": "ResNet-50",
@@ -236,7 +275,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         ],
         cost,
     )
-    agreeing = sum(c.agrees for c in report.checks if c.name.endswith(("parameters", "multiply-adds")))
+    agreeing = sum(
+        c.agrees for c in report.checks if c.name.endswith(("parameters", "multiply-adds"))
+    )
     report.check(
         "parameters and multiply-adds equal to torchvision's",
         agreeing,
@@ -252,8 +293,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"{r50['macs'] / found[121]['macs']:.1f}x fewer multiply-adds; even DenseNet-201 has fewer parameters than "
         "ResNet-50."
     )
+    return cost
 
-    # -- Step 3: why so few: the cost of one dense layer grows only with its input channels
+
+def cost_of_one_dense_layer(
+    report: Report, models: dict[int, nn.Module], d121: Any
+) -> list[dict[str, Any]]:
+    """Step 3: why so few: a dense layer's cost grows only with its input channels."""
     block3 = models[121].features.denseblock3
     first, last = block3.denselayer1, getattr(block3, f"denselayer{block3.num_layers}")
     layer_rows = []
@@ -297,6 +343,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"dense layer reads all {c} earlier maps through the concatenation and pays for only {d121['k']} new ones "
         f"({fmt_int(count_parameters(last))} parameters)."
     )
+    return layer_rows
+
+
+def exercises(report: Report) -> None:
+    """The exercises (the answers are in ``--json``)."""
     report.exercise(
         "DenseNet-121's block 2 has 12 dense layers and starts with 128 maps. How many maps leave it, and how "
         "many does transition 2 pass on?",
@@ -310,8 +361,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "Without the transitions' compression (theta = 1), how many maps would enter DenseNet-121's block 4?",
         64 + 6 * 32 + 12 * 32 + 24 * 32,
     )
-    report.data.update(structure=found, cost=cost, layers=layer_rows)
-    return finish(report, args, plot)
 
 
 def _first(x: int | tuple[int, ...]) -> int:
