@@ -48,7 +48,13 @@ PAPER_GMACS = {18: "1.8", 34: "3.6", 50: "3.8", 101: "7.6", 152: "11.3"}  # as p
 # torchvision 0.29: ResNet*_Weights.IMAGENET1K_V1.meta["_ops"] (its docs call them "GFLOPS", but they are
 # multiply-adds) and meta["num_params"].
 TORCHVISION_GMACS = {18: "1.814", 34: "3.664", 50: "4.089", 101: "7.801", 152: "11.514"}
-TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
+TORCHVISION_PARAMS = {
+    18: 11_689_512,
+    34: 21_797_672,
+    50: 25_557_032,
+    101: 44_549_160,
+    152: 60_192_808,
+}
 CONSTRUCTORS: dict[int, Callable[..., nn.Module]] = {
     18: resnet18,
     34: resnet34,
@@ -89,13 +95,19 @@ def stride_moved_macs(model: nn.Module) -> dict[str, int]:
     """
     changed = {}
     for stage, size in (("layer2", SMALL // 4), ("layer3", SMALL // 8), ("layer4", SMALL // 16)):
-        block = getattr(model, stage)[0]  # its input at 32x32: the previous stage's 8x8, 4x4, 2x2 map
+        block = getattr(model, stage)[
+            0
+        ]  # its input at 32x32: the previous stage's 8x8, 4x4, 2x2 map
         shape = (block.conv1.in_channels, size, size)
         before = {r["name"]: r["macs"] for r in scaled_to_224(summary(block, shape))}
         move_stride_to_3x3(block)
         after = {r["name"]: r["macs"] for r in scaled_to_224(summary(block, shape))}
         changed.update(
-            {f"{stage}.0.{name}": after[name] - before[name] for name in after if after[name] != before[name]}
+            {
+                f"{stage}.0.{name}": after[name] - before[name]
+                for name in after
+                if after[name] != before[name]
+            }
         )
     return changed
 
@@ -103,9 +115,14 @@ def stride_moved_macs(model: nn.Module) -> dict[str, int]:
 def weighted_layers(model: nn.Module) -> int:
     """The layers the name counts: conv1, the convs of every block, the fc (not the 1x1 shortcuts)."""
     downsample = {
-        id(m) for name, module in model.named_modules() if name.endswith("downsample") for m in module.modules()
+        id(m)
+        for name, module in model.named_modules()
+        if name.endswith("downsample")
+        for m in module.modules()
     }
-    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in downsample for m in model.modules())
+    return sum(
+        isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in downsample for m in model.modules()
+    )
 
 
 def run(**options: Any) -> RunResult:
@@ -115,7 +132,33 @@ def run(**options: Any) -> RunResult:
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("resnet_flops", "ResNet-18 to 152: multiply-adds and the paper's FLOPs (slide ResNet (3))")
+    report = Report(
+        "resnet_flops", "ResNet-18 to 152: multiply-adds and the paper's FLOPs (slide ResNet (3))"
+    )
+
+    rows, blocks, built, per_layer_34, extra, resnet18_model = multiply_adds_table(report)
+    by_depth, r50 = how_the_paper_rounds(report, rows, extra)
+    block_rows = basic_vs_bottleneck(report, blocks)
+    direct = shortcut_checked_at_224(report, resnet18_model, by_depth)
+    stage_level(report, per_layer_34)
+    block_table(report, built)
+    exercises(report, by_depth, r50)
+
+    report.data.update(rows=rows, blocks=block_rows, direct_resnet18=direct)
+    return finish(report, args, plot)
+
+
+def multiply_adds_table(
+    report: Report,
+) -> tuple[
+    list[dict[str, Any]],
+    dict[str, nn.Module],
+    dict[int, list[int]],
+    dict[str, int],
+    dict[str, int],
+    nn.Module,
+]:
+    """Step 1: multiply-adds of ResNet-18 ... 152 at 224x224, in the paper's layout and torchvision's."""
     report.say(
         "We build every ResNet of the table twice: as the paper (stride-2 on the first 1x1 conv of a bottleneck, "
         "resnet50(stride_in_1x1=True)) and as torchvision (stride-2 on the 3x3, the default), and count their "
@@ -141,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
             row["torchvision_layout"] = row["paper_layout"] + sum(changed.values())
             if depth == 50:
                 extra = changed
-                blocks["bottleneck"] = paper_model.layer1[1]  # 256 -> 64 -> 64 -> 256, at 56x56, stride 1
+                blocks["bottleneck"] = paper_model.layer1[
+                    1
+                ]  # 256 -> 64 -> 64 -> 256, at 56x56, stride 1
         else:
             row["torchvision_layout"] = row["paper_layout"]
             if depth == 34:
@@ -153,7 +198,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         row["torchvision"] = TORCHVISION_GMACS[depth]
         rows.append(row)
         paper_check = report.check_rounded(
-            f"ResNet-{depth}, paper's layout", row["paper_layout"], f"{PAPER_GMACS[depth]}G", SLIDE, fmt=_g
+            f"ResNet-{depth}, paper's layout",
+            row["paper_layout"],
+            f"{PAPER_GMACS[depth]}G",
+            SLIDE,
+            fmt=_g,
         )
         row["paper_ok"] = _short(paper_check)
         tv_check = report.check(
@@ -165,9 +214,19 @@ def main(argv: Sequence[str] | None = None) -> Report:
             quiet=True,
         )
         row["torchvision_ok"] = _short(tv_check)
-        report.check(f"ResNet-{depth} parameters", row["params"], TORCHVISION_PARAMS[depth], "torchvision", quiet=True)
         report.check(
-            f"ResNet-{depth}: layers with weights on the main path", row["layers"], depth, "the name", quiet=True
+            f"ResNet-{depth} parameters",
+            row["params"],
+            TORCHVISION_PARAMS[depth],
+            "torchvision",
+            quiet=True,
+        )
+        report.check(
+            f"ResNet-{depth}: layers with weights on the main path",
+            row["layers"],
+            depth,
+            "the name",
+            quiet=True,
         )
 
     report.table(
@@ -186,6 +245,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         ],
         rows,
     )
+    return rows, blocks, built, per_layer_34, extra, resnet18_model
+
+
+def how_the_paper_rounds(
+    report: Report, rows: list[dict[str, Any]], extra: dict[str, int]
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+    """Step 1, continued: how the paper rounds, and what moving the stride costs."""
     by_depth = {int(r["network"].split("-")[1]): r for r in rows}
     r34, r50 = by_depth[34], by_depth[50]
     rules = {}
@@ -223,8 +289,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"{(r50['paper_layout'] - r34['paper_layout']) / 1e9:.2f} x 10^9 multiply-adds: each 2-layer basic block "
         "becomes a 3-layer bottleneck of about the same cost (Step 2).",
     )
+    return by_depth, r50
 
-    # -- Step 2: basic vs bottleneck block
+
+def basic_vs_bottleneck(report: Report, blocks: dict[str, nn.Module]) -> list[dict[str, Any]]:
+    """Step 2: a basic block against a bottleneck block at 56x56 (slide ResNet (4))."""
     block_rows = []
     for name, block, channels in (
         ("basic (ResNet-34 layer1.1)", blocks["basic"], 64),
@@ -261,18 +330,28 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"multiply-adds: its first 1x1 conv shrinks {reduce.in_channels} maps to {reduce.out_channels} for the 3x3, "
         "the last one expands them back. That is why ResNet-50 costs barely more than ResNet-34."
     )
+    return block_rows
 
-    # -- Step 3: the 32x32 shortcut, checked at full size on the smallest network
+
+def shortcut_checked_at_224(
+    report: Report, resnet18_model: nn.Module, by_depth: dict[int, dict[str, Any]]
+) -> int:
+    """Step 3: the 32x32 shortcut of Step 1, checked with a real 224x224 pass."""
     direct = summary(resnet18_model, (3, FULL, FULL)).macs
-    report.say("Step 3. The 32x32 shortcut of Step 1, checked on ResNet-18 with a real 224x224 forward pass:")
+    report.say(
+        "Step 3. The 32x32 shortcut of Step 1, checked on ResNet-18 with a real 224x224 forward pass:"
+    )
     report.check(
         "ResNet-18: 49 x conv MACs at 32x32 + fc",
         by_depth[18]["paper_layout"],
         direct,
         "summary(resnet18(), (3, 224, 224)).macs",
     )
-    stage_level(report, per_layer_34)
-    block_table(report, built)
+    return direct
+
+
+def exercises(report: Report, by_depth: dict[int, dict[str, Any]], r50: dict[str, Any]) -> None:
+    """The exercises, answered from the same rows (the answers are in ``--json``)."""
     r101 = by_depth[101]
     report.exercise(
         "ResNet-101 differs from ResNet-50 only in layer3 (23 blocks instead of 6). From the table, how many "
@@ -288,11 +367,15 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "A basic block at 28x28 with 128 channels: how many multiply-adds do its two 3x3 convs cost?",
         2 * 28 * 28 * 9 * 128 * 128,
     )
-    report.data.update(rows=rows, blocks=block_rows, direct_resnet18=direct)
-    return finish(report, args, plot)
 
 
-PAPER_BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+PAPER_BLOCKS = {
+    18: [2, 2, 2, 2],
+    34: [3, 4, 6, 3],
+    50: [3, 4, 6, 3],
+    101: [3, 4, 23, 3],
+    152: [3, 8, 36, 3],
+}
 
 
 def stage_level(report: Report, per_layer: dict[str, int]) -> None:
@@ -300,8 +383,15 @@ def stage_level(report: Report, per_layer: dict[str, int]) -> None:
     rows = []
     for stage, (size, width) in enumerate(((56, 64), (28, 128), (14, 256), (7, 512)), start=1):
         name = f"layer{stage}.1.conv1"  # the first conv of a stage's second block: width -> width, stride 1
-        rows.append({"conv": name, "map": f"{size}x{size}", "filters": width, "macs": per_layer[name],
-                     "formula": f"{size}*{size}*9*{width}*{width}"})
+        rows.append(
+            {
+                "conv": name,
+                "map": f"{size}x{size}",
+                "filters": width,
+                "macs": per_layer[name],
+                "formula": f"{size}*{size}*9*{width}*{width}",
+            }
+        )
     report.table(
         "stage_level",
         "Step 4. ResNet-34, one 3x3 conv per stage (slide ResNet (3): 'the map halves, the filters double')",
@@ -330,7 +420,10 @@ def stage_level(report: Report, per_layer: dict[str, int]) -> None:
 
 def block_table(report: Report, built: dict[int, list[int]]) -> None:
     """Step 5: blocks per stage, read off the models, against the paper's Table 1."""
-    rows = [{"network": f"ResNet-{d}", "blocks": blocks, "paper": PAPER_BLOCKS[d]} for d, blocks in built.items()]
+    rows = [
+        {"network": f"ResNet-{d}", "blocks": blocks, "paper": PAPER_BLOCKS[d]}
+        for d, blocks in built.items()
+    ]
     report.table(
         "blocks_per_stage",
         "Step 5. Blocks per stage (len(model.layer1) ... len(model.layer4)), the paper's Table 1",
@@ -342,7 +435,9 @@ def block_table(report: Report, built: dict[int, list[int]]) -> None:
         rows,
     )
     for row in rows:
-        report.check(f"{row['network']} blocks per stage", row["blocks"], row["paper"], SLIDE, quiet=True)
+        report.check(
+            f"{row['network']} blocks per stage", row["blocks"], row["paper"], SLIDE, quiet=True
+        )
     report.say(
         "ResNet-50, 101 and 152 differ only in the number of bottleneck blocks in stages 2 and 3; "
         "ResNet-34 and ResNet-50 have the same counts, with basic blocks (2 convs) vs bottlenecks (3)."
@@ -377,7 +472,9 @@ def plot(fig: Any, report: Report) -> None:
         (0.1, "torchvision_layout", "stride in 3x3 (computed)"),
         (0.3, "torchvision", "torchvision docs"),
     ):
-        values = [float(r[key]) if isinstance(r[key], str) else r[key] / 1e9 for r in rows]  # printed in 10^9
+        values = [
+            float(r[key]) if isinstance(r[key], str) else r[key] / 1e9 for r in rows
+        ]  # printed in 10^9
         ax.bar([i + offset for i in x], values, width=0.2, label=label)
     ax.set_xticks(list(x), [r["network"] for r in rows])
     ax.set_ylabel("multiply-adds per 224x224 image (10^9)")
