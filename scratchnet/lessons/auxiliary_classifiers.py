@@ -26,7 +26,16 @@ import numpy as np
 import scratchnet
 from scratchnet import Tensor, nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    fmt_si,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models.googlenet import GoogLeNetOutputs, googlenet, googlenet_loss
 from scratchnet.ops.loss import cross_entropy
 from scratchnet.viz.result import RunResult
@@ -36,7 +45,9 @@ SLIDE = "lecture, GoogLeNet (7)"
 # torchvision.models.googlenet(aux_logits=True) / GoogLeNet_Weights.IMAGENET1K_V1.meta["num_params"]
 TORCHVISION_WITH_AUX, TORCHVISION_WITHOUT_AUX = 13_004_888, 6_624_904
 AUX_WEIGHT = 0.3
-BATCH = 1  # one image: BatchNorm in training mode still has 16 or more values per channel everywhere
+BATCH = (
+    1  # one image: BatchNorm in training mode still has 16 or more values per channel everywhere
+)
 # GoogLeNet_Weights.IMAGENET1K_V1.meta["_ops"] = 1.498 (G multiply-adds, no heads) is checked as printed.
 
 
@@ -109,14 +120,20 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
     def make_leaf(module: nn.Module, args: Any, out: Tensor) -> Tensor:
         return Tensor(out.data, requires_grad=True)
 
-    handles = [model.inception4a.register_forward_hook(make_leaf)]  # first, so the hooks below see the leaf
+    handles = [
+        model.inception4a.register_forward_hook(make_leaf)
+    ]  # first, so the hooks below see the leaf
     for name in ("inception4a", "inception4b", "inception4c", "inception4d", "inception4e"):
         handles.append(
-            getattr(model, name).register_forward_hook(lambda m, a, out, name=name: outputs.__setitem__(name, out))
+            getattr(model, name).register_forward_hook(
+                lambda m, a, out, name=name: outputs.__setitem__(name, out)
+            )
         )
     for head in ("aux1", "aux2"):
         handles.append(
-            getattr(model, head).register_forward_pre_hook(lambda m, a, head=head: inputs.__setitem__(head, a[0]))
+            getattr(model, head).register_forward_pre_hook(
+                lambda m, a, head=head: inputs.__setitem__(head, a[0])
+            )
         )
         handles.append(
             getattr(model, head).conv.register_forward_pre_hook(
@@ -132,8 +149,14 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
 
     found = {}
     for head in ("aux1", "aux2"):
-        source = next(name for name, out in outputs.items() if out is inputs[head])  # the very same tensor
-        found[head] = {"source": source, "input": inputs[head].shape[1:], "pooled": inputs[f"{head}.conv"].shape[1:]}
+        source = next(
+            name for name, out in outputs.items() if out is inputs[head]
+        )  # the very same tensor
+        found[head] = {
+            "source": source,
+            "input": inputs[head].shape[1:],
+            "pooled": inputs[f"{head}.conv"].shape[1:],
+        }
 
     losses = {
         "main": cross_entropy(result.logits, labels),
@@ -151,14 +174,21 @@ def training_pass(model: nn.Module) -> dict[str, Any]:
         "attach": found,
         "losses": {name: loss.item() for name, loss in losses.items()} | {"total": total.item()},
         "norms": {name: float(np.linalg.norm(g)) for name, g in grads.items()},
-        "weighted_aux_norms": {name: float(np.linalg.norm(AUX_WEIGHT * grads[name])) for name in ("aux1", "aux2")},
+        "weighted_aux_norms": {
+            name: float(np.linalg.norm(AUX_WEIGHT * grads[name])) for name in ("aux1", "aux2")
+        },
         "max_error": float(np.max(np.abs(grads["total"] - combined))),
         "map_4a": leaf.data,
         "cosines": {
-            f"{a}, {b}": float(np.sum(grads[a] * grads[b]) / (np.linalg.norm(grads[a]) * np.linalg.norm(grads[b])))
+            f"{a}, {b}": float(
+                np.sum(grads[a] * grads[b]) / (np.linalg.norm(grads[a]) * np.linalg.norm(grads[b]))
+            )
             for a, b in (("main", "aux1"), ("main", "aux2"), ("aux1", "aux2"))
         },
-        "components": {name: grads[name].ravel()[:COMPONENTS].tolist() for name in ("main", "aux1", "aux2", "total")},
+        "components": {
+            name: grads[name].ravel()[:COMPONENTS].tolist()
+            for name in ("main", "aux1", "aux2", "total")
+        },
         "scale": float(np.max(np.abs(grads["total"]))),
     }
 
@@ -170,10 +200,26 @@ def run(**options: Any) -> RunResult:
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("auxiliary_classifiers", "GoogLeNet's auxiliary classifiers (slide GoogLeNet (7))")
-    model = googlenet(aux_logits=True)  # torchvision's layout, so the counts compare with torchvision's
+    report = Report(
+        "auxiliary_classifiers", "GoogLeNet's auxiliary classifiers (slide GoogLeNet (7))"
+    )
+    model = googlenet(
+        aux_logits=True
+    )  # torchvision's layout, so the counts compare with torchvision's
 
     g = training_pass(model)
+
+    found = where_the_heads_attach(report, g)
+    rows, aux1 = what_the_heads_cost(report, model, found)
+    the_gradient_they_add(report, g)
+    exercises(report, g, model, aux1)
+
+    report.data.update(attach=found, heads=rows, gradients=g)
+    return finish(report, args, plot)
+
+
+def where_the_heads_attach(report: Report, g: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Step 1: where the heads attach, and the pooling in front of them."""
     found = g.pop("attach")
     report.say(
         f"Step 1. Where do the heads attach? We run the model once in training mode ({BATCH} random image) "
@@ -207,7 +253,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
         why="Windows of size 4 at 0, 3, 7, 10 are not windows of size 5 at 0, 3, 6, 9.",
     )
     report.check("aux2 input after pooling", _chw(found["aux2"]["pooled"]), "4x4x528", PAPER)
+    return found
 
+
+def what_the_heads_cost(
+    report: Report, model: nn.Module, found: dict[str, dict[str, Any]]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Step 2: what the heads cost in parameters and multiply-adds; removed at inference."""
     rows = head_costs(model, found)
     report.say(
         "Step 2. What do they cost? Parameters from .parameters(), multiply-adds from summary(): each head on the "
@@ -229,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     aux1 = rows[0]
     report.check("aux head: 1x1 conv filters", aux1["conv"].split("->")[1], "128", PAPER)
-    report.check("aux head: units of the hidden FC layer", aux1["fc1"].split("->")[1], "1024", PAPER)
+    report.check(
+        "aux head: units of the hidden FC layer", aux1["fc1"].split("->")[1], "1024", PAPER
+    )
     report.check("aux head: dropout", aux1["dropout"], 0.7, PAPER, shown="70%")
     report.check(
         "GoogLeNet with both heads, parameters",
@@ -274,11 +328,23 @@ def main(argv: Sequence[str] | None = None) -> Report:
         note="'학습된 DNN을 사용할 때는 Auxiliary Classifier를 삭제 후 사용' (remove the auxiliary classifiers "
         "when using the trained network): in eval mode the heads are skipped.",
     )
+    return rows, aux1
 
+
+def the_gradient_they_add(report: Report, g: dict[str, Any]) -> None:
+    """Step 3: the gradient the heads add at (4a), against the main one."""
     lines = [
         ("d main / d (4a)", g["norms"]["main"], ""),
-        (f"{AUX_WEIGHT} x d aux1 / d (4a)", g["weighted_aux_norms"]["aux1"], "aux1 sits right on (4a)"),
-        (f"{AUX_WEIGHT} x d aux2 / d (4a)", g["weighted_aux_norms"]["aux2"], "reaches (4a) through 4b, 4c, 4d"),
+        (
+            f"{AUX_WEIGHT} x d aux1 / d (4a)",
+            g["weighted_aux_norms"]["aux1"],
+            "aux1 sits right on (4a)",
+        ),
+        (
+            f"{AUX_WEIGHT} x d aux2 / d (4a)",
+            g["weighted_aux_norms"]["aux2"],
+            "reaches (4a) through 4b, 4c, 4d",
+        ),
         ("d total / d (4a)", g["norms"]["total"], "the training loss"),
     ]
     report.say(
@@ -287,7 +353,8 @@ def main(argv: Sequence[str] | None = None) -> Report:
         f"at the output of inception (4a), the first head's attachment point. The training loss is main + {AUX_WEIGHT} "
         "x (aux1 + aux2) (googlenet_loss). Norms of the gradients:",
         "\n".join(
-            f"  ||{name}||{'':<{27 - len(name)}}{value:.3e}   {comment}".rstrip() for name, value, comment in lines
+            f"  ||{name}||{'':<{27 - len(name)}}{value:.3e}   {comment}".rstrip()
+            for name, value, comment in lines
         ),
     )
     report.check(
@@ -324,8 +391,14 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "designed for the 2014 network without it. The Inception-v3 paper later found that they help mostly near the "
         "end of training, acting as a regulariser."
     )
+
+
+def exercises(report: Report, g: dict[str, Any], model: nn.Module, aux1: dict[str, Any]) -> None:
+    """The exercises, answered from the same run (the answers are in ``--json``)."""
     norms = g["norms"]
-    quadrature = float(np.sqrt(norms["main"] ** 2 + sum(v**2 for v in g["weighted_aux_norms"].values())))
+    quadrature = float(
+        np.sqrt(norms["main"] ** 2 + sum(v**2 for v in g["weighted_aux_norms"].values()))
+    )
     report.exercise(
         "The three gradients are almost orthogonal (cosines near 0). Predict ||d total / d (4a)|| from the "
         "three norms of Step 3 alone, and compare with the measured one.",
@@ -340,8 +413,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "What share of a head's parameters is its last FC layer (1024 -> 1000, with biases)?",
         round(count_parameters(model.aux1.fc2) / aux1["params"], 4),
     )
-    report.data.update(attach=found, heads=rows, gradients=g)
-    return finish(report, args, plot)
 
 
 def _chw(shape: Sequence[int]) -> str:
