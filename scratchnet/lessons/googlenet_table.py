@@ -71,7 +71,9 @@ PAPER: dict[str, tuple[str, str, int, tuple[int | None, ...], float | None, floa
     "linear": ("", "1x1x1000", 1, (None,) * 6, 1000, 1),
 }
 WIDTH_KEYS = ("n1x1", "n3x3red", "n3x3", "n5x5red", "n5x5", "pool_proj")
-PAPER_BUDGET = 1.5e9  # Section 5: "a computational budget of 1.5 billion multiply-adds at inference time"
+PAPER_BUDGET = (
+    1.5e9  # Section 5: "a computational budget of 1.5 billion multiply-adds at inference time"
+)
 
 
 def table_rows(model: nn.Module) -> list[dict[str, Any]]:
@@ -105,10 +107,14 @@ def table_rows(model: nn.Module) -> list[dict[str, Any]]:
         shape = s[names[-1]].output_shape  # (1, C, H, W) or (1, C) after the linear layer
         row: dict[str, Any] = {"type": label, "modules": "+".join(names)}
         row["patch"] = _patch(modules[-1], previous_shape)  # conv2 + conv3: the 3x3's patch
-        row["output"] = f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else f"1x1x{shape[1]}"
+        row["output"] = (
+            f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else f"1x1x{shape[1]}"
+        )
         row["depth"] = _depth(modules)
         row.update(_widths(modules))
-        weights = sum(count_weights(m)[0] for m in modules)  # conv and linear weights: no biases, no BN
+        weights = sum(
+            count_weights(m)[0] for m in modules
+        )  # conv and linear weights: no biases, no BN
         row["params"] = weights if weights else None
         row["ops"] = sum(s[n].macs for n in names) or None
         rows.append(row)
@@ -136,7 +142,9 @@ def _depth(modules: list[nn.Module]) -> int:
     if isinstance(modules[0], Inception):
         branches = [modules[0].branch1, modules[0].branch2, modules[0].branch3, modules[0].branch4]
         return max(sum(isinstance(m, nn.Conv2d) for m in b.modules()) for b in branches)
-    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for module in modules for m in module.modules())
+    return sum(
+        isinstance(m, (nn.Conv2d, nn.Linear)) for module in modules for m in module.modules()
+    )
 
 
 def _widths(modules: list[nn.Module]) -> dict[str, int | None]:
@@ -149,7 +157,10 @@ def _widths(modules: list[nn.Module]) -> dict[str, int | None]:
         widths["n5x5red"], widths["n5x5"] = (m.conv.out_channels for m in first.branch3)
         widths["pool_proj"] = first.branch4[1].conv.out_channels
     elif len(modules) == 2:  # conv2 (1x1) + conv3 (3x3): the table's "#3x3 reduce" and "#3x3"
-        widths["n3x3red"], widths["n3x3"] = modules[0].conv.out_channels, modules[1].conv.out_channels
+        widths["n3x3red"], widths["n3x3"] = (
+            modules[0].conv.out_channels,
+            modules[1].conv.out_channels,
+        )
     return widths
 
 
@@ -166,7 +177,9 @@ def _short(check: Any) -> str:
     return f"{100 * check.gap:+.1f}%"
 
 
-def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: bool, ops_ok: bool) -> str:
+def _why(
+    row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: bool, ops_ok: bool
+) -> str:
     """Explain a disagreeing row from its own numbers."""
     h, w = (int(v) for v in row["output"].split("x")[:2])
     implied_ops = paper_params * K * h * w / M  # the ops the paper's params entry would give
@@ -188,7 +201,9 @@ def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: 
 def _conv1_hypotheses(report: Report, conv1: dict[str, Any]) -> None:
     """Conv 1 prints 2.7K and 34M; the plain 7x7 conv has 9,408 weights and 118M multiply-adds."""
     separable = [
-        nn.Conv2d(3, 24, 7, stride=2, padding=3, groups=3, bias=False),  # depthwise, depth multiplier 8
+        nn.Conv2d(
+            3, 24, 7, stride=2, padding=3, groups=3, bias=False
+        ),  # depthwise, depth multiplier 8
         nn.Conv2d(24, 64, 1, bias=False),  # pointwise
     ]
     weights = [layer.weight.numel() for layer in separable]
@@ -208,7 +223,9 @@ def _conv1_hypotheses(report: Report, conv1: dict[str, Any]) -> None:
         "with the K = 1024 of the other rows it would print 2.6K. The paper says nothing of a separable "
         "conv, so neither reading is proven; the table above counts the plain conv, as torchvision does.",
     )
-    report.check("conv 1 as a depthwise-separable 7x7: weights", sum(weights), "2.7K", SOURCE + ", K = 1000")
+    report.check(
+        "conv 1 as a depthwise-separable 7x7: weights", sum(weights), "2.7K", SOURCE + ", K = 1000"
+    )
     report.check("conv 1 as a depthwise-separable 7x7: multiply-adds", sum(macs), "34M", SOURCE)
     report.data["conv1_separable"] = {"weights": weights, "macs": macs}
 
@@ -220,12 +237,29 @@ def run(**options: Any) -> RunResult:
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("googlenet_table", "GoogLeNet's table, recomputed (slide GoogLeNet (6), paper Table 1)")
+    report = Report(
+        "googlenet_table", "GoogLeNet's table, recomputed (slide GoogLeNet (6), paper Table 1)"
+    )
     # The paper's layout: 5x5 convs in the third branch (torchvision has 3x3 there) and 40% dropout
     # (torchvision 20%); no auxiliary heads, which the table does not list. init_weights=False: the
     # values do not matter here, only the shapes.
     model = googlenet(aux_logits=False, paper_5x5=True, dropout=0.4, init_weights=False)
     rows = table_rows(model)
+
+    costed = layout_and_cost_tables(report, rows)
+    conv1 = rows[0]
+    _conv1_hypotheses(report, conv1)
+    total_weights, total_ops, errors = totals(report, rows, costed, conv1, model)
+    exercises(report, rows, conv1)
+
+    report.data.update(
+        rows=rows, total_weights=total_weights, total_ops=total_ops, params_errors=errors
+    )
+    return finish(report, args, plot)
+
+
+def layout_and_cost_tables(report: Report, rows: list[dict[str, Any]]) -> Any:
+    """Steps 1 and 2: the layout and the cost of every row of the paper's table, checked."""
     report.say(
         "We build scratchnet.models.googlenet(paper_5x5=True, dropout=0.4, aux_logits=False), the paper's "
         "layout (torchvision's uses a 3x3 conv in the '5x5' branch and 20% dropout), run summary() on one "
@@ -264,9 +298,16 @@ def main(argv: Sequence[str] | None = None) -> Report:
         if paper_params is None:
             continue
         params = report.check_rounded(
-            f"{row['type']}: params", row["params"], f"{paper_params:g}K", SOURCE, kilo=K, fmt=_fmt("K")
+            f"{row['type']}: params",
+            row["params"],
+            f"{paper_params:g}K",
+            SOURCE,
+            kilo=K,
+            fmt=_fmt("K"),
         )
-        ops = report.check_rounded(f"{row['type']}: ops", row["ops"], f"{paper_ops:g}M", SOURCE, fmt=_fmt("M"))
+        ops = report.check_rounded(
+            f"{row['type']}: ops", row["ops"], f"{paper_ops:g}M", SOURCE, fmt=_fmt("M")
+        )
         row["params_ok"], row["ops_ok"] = params.agrees, ops.agrees
         row["params_verdict"], row["ops_verdict"] = _short(params), _short(ops)
         why = _why(row, paper_params, paper_ops, params.agrees, ops.agrees)
@@ -299,7 +340,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         rows,
     )
     layout_ok = sum(r["layout_ok"] for r in rows)
-    report.say(f"Type, output size, depth and the six widths agree with the paper in {layout_ok} of {len(rows)} rows.")
+    report.say(
+        f"Type, output size, depth and the six widths agree with the paper in {layout_ok} of {len(rows)} rows."
+    )
     costed = [r for r in rows if r["paper_params"] is not None]
     report.table(
         "googlenet_cost",
@@ -323,10 +366,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     for check in disagreements:
         report.show(check)
+    return costed
 
-    conv1 = rows[0]
-    _conv1_hypotheses(report, conv1)
 
+def totals(
+    report: Report, rows: list[dict[str, Any]], costed: Any, conv1: dict[str, Any], model: nn.Module
+) -> tuple[int, int, dict[str, float]]:
+    """Step 4: the totals of the ops and params columns, against the paper's sums."""
     total_weights = sum(r["params"] or 0 for r in rows)
     total_ops = sum(r["ops"] or 0 for r in rows)
     paper_ops_sum = sum(p[5] or 0 for p in PAPER.values()) * M
@@ -355,6 +401,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         + ". Biases and BatchNorm come on top: "
         f"{fmt_int(sum(p.numel() for p in model.parameters()))} parameters in all.",
     )
+    return total_weights, total_ops, errors
+
+
+def exercises(report: Report, rows: list[dict[str, Any]], conv1: dict[str, Any]) -> None:
+    """The exercises, answered from the same rows (the answers are in ``--json``)."""
     inception_3a = next(r for r in rows if r["type"] == "inception (3a)")
     report.exercise(
         "How many multiply-adds does inception (3a) save by its 1x1 reductions? Compare a module with the "
@@ -370,8 +421,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "of the module's weights is that?",
         {"weights": 832 * 384, "share": round(832 * 384 / rows[-4]["params"], 4)},
     )
-    report.data.update(rows=rows, total_weights=total_weights, total_ops=total_ops, params_errors=errors)
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
@@ -380,7 +429,10 @@ def plot(fig: Any, report: Report) -> None:
     labels = [r["type"].replace("inception ", "").replace("convolution", "conv") for r in rows]
     ax = fig.subplots()
     x = range(len(rows))
-    for offset, key, scale, label in ((-0.2, "params", K, "params (K = 1024)"), (0.2, "ops", M, "ops (M = 10^6)")):
+    for offset, key, scale, label in (
+        (-0.2, "params", K, "params (K = 1024)"),
+        (0.2, "ops", M, "ops (M = 10^6)"),
+    ):
         ratios = [r[key] / scale / r[f"paper_{key}"] for r in rows]
         ax.bar([i + offset for i in x], ratios, width=0.4, label=label)
     ax.axhline(1.0, color="black", linewidth=0.8)
