@@ -45,10 +45,34 @@ GRID = 17  # spatial size at which the multiply-adds are counted (Inception-v3's
 
 # (name, the big layer's kernel, the factorised stack's kernels, the source's ratio as printed, and where)
 PAIRS: list[tuple[str, tuple[int, int], list[tuple[int, int]], str | None, str]] = [
-    ("5x5 -> 3x3 + 3x3", (5, 5), [(3, 3), (3, 3)], "72%", 'lecture, GoogLeNet (9): "(9+9)/25 = 72"'),
-    ("3x3 -> 1x3 + 3x1", (3, 3), [(1, 3), (3, 1)], "66.6%", 'lecture, GoogLeNet (10): "(3+3)/9 = 66.6"'),
-    ("7x7 -> 1x7 + 7x1", (7, 7), [(1, 7), (7, 1)], None, "Inception-v3's 17x17 modules (InceptionC)"),
-    ("3x3 -> 2x2 + 2x2", (3, 3), [(2, 2), (2, 2)], "89%", 'Szegedy et al. 2016, Sec. 3.2: "only 11% saving"'),
+    (
+        "5x5 -> 3x3 + 3x3",
+        (5, 5),
+        [(3, 3), (3, 3)],
+        "72%",
+        'lecture, GoogLeNet (9): "(9+9)/25 = 72"',
+    ),
+    (
+        "3x3 -> 1x3 + 3x1",
+        (3, 3),
+        [(1, 3), (3, 1)],
+        "66.6%",
+        'lecture, GoogLeNet (10): "(3+3)/9 = 66.6"',
+    ),
+    (
+        "7x7 -> 1x7 + 7x1",
+        (7, 7),
+        [(1, 7), (7, 1)],
+        None,
+        "Inception-v3's 17x17 modules (InceptionC)",
+    ),
+    (
+        "3x3 -> 2x2 + 2x2",
+        (3, 3),
+        [(2, 2), (2, 2)],
+        "89%",
+        'Szegedy et al. 2016, Sec. 3.2: "only 11% saving"',
+    ),
 ]
 
 
@@ -104,7 +128,9 @@ def grid_reduction(report: Report) -> dict[str, Any]:
     for name, net in ways.items():
         in_channels = 288 if isinstance(net, InceptionB) else 320
         s = summary(net, (in_channels, 35, 35))
-        rows.append({"way": name, "output": _output_shape(net, s), "macs": s.macs, "params": s.total_params})
+        rows.append(
+            {"way": name, "output": _output_shape(net, s), "macs": s.macs, "params": s.total_params}
+        )
     pool_first, conv_first, both, _ = (r["macs"] for r in rows)
     report.say(
         "Step 3. Reducing the grid (slide GoogLeNet (11)): 35x35x320 to 17x17x640. We let one 3x3 conv from 320 "
@@ -161,7 +187,21 @@ def run(**options: Any) -> RunResult:
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("factorization", "Factorising convolutions: fewer weights, same field (slides GoogLeNet (9)-(11))")
+    report = Report(
+        "factorization",
+        "Factorising convolutions: fewer weights, same field (slides GoogLeNet (9)-(11))",
+    )
+
+    rows = pairs_table(report)
+    what_is_saved(report, rows)
+    exercises(report)
+
+    report.data["grid_reduction"] = grid_reduction(report)
+    return finish(report, args, plot)
+
+
+def pairs_table(report: Report) -> list[dict[str, Any]]:
+    """Steps 1 and 2: each big conv against the stack that replaces it: weights and field."""
     report.say(
         f"Steps 1 and 2. Each pair below is a big conv and the stack that replaces it, built from nn.Conv2d with "
         f"C = {C} channels in and out and no biases. 'weights' is count_parameters(), 'multiply-adds' is "
@@ -188,7 +228,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
             }
         )
         if ratio_ref is not None:
-            report.check_rounded(f"{name}: weights of the stack / the big conv", ratio, ratio_ref, source, fmt=fmt_pct)
+            report.check_rounded(
+                f"{name}: weights of the stack / the big conv",
+                ratio,
+                ratio_ref,
+                source,
+                fmt=fmt_pct,
+            )
         report.check(
             f"{name}: receptive field, stack (measured) vs big conv",
             rows[-1]["measured"],
@@ -213,6 +259,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         ],
         rows,
     )
+    return rows
+
+
+def what_is_saved(report: Report, rows: list[dict[str, Any]]) -> None:
+    """The savings against the slides' percentages, and the rule behind them."""
     five, three, seven, two = rows
     report.check(
         "5x5 -> two 3x3: saving",
@@ -251,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "for fewer weights."
     )
     report.data["pairs"] = rows
+
+
+def exercises(report: Report) -> None:
+    """The exercises (the answers are in ``--json``)."""
     report.exercise(
         "A 5x5 conv from 192 to 32 channels: how many weights has it, and how many has its replacement by "
         "two 3x3 convs (192 -> 32 -> 32)?",
@@ -262,8 +317,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "factor does the conv's cost drop?",
         (17 / 8) ** 2,
     )
-    report.data["grid_reduction"] = grid_reduction(report)
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
@@ -272,7 +325,12 @@ def plot(fig: Any, report: Report) -> None:
     ax = fig.subplots()
     x = range(len(rows))
     ax.bar([i - 0.2 for i in x], [r["big_params"] / 1e3 for r in rows], width=0.4, label="big conv")
-    ax.bar([i + 0.2 for i in x], [r["stack_params"] / 1e3 for r in rows], width=0.4, label="factorised stack")
+    ax.bar(
+        [i + 0.2 for i in x],
+        [r["stack_params"] / 1e3 for r in rows],
+        width=0.4,
+        label="factorised stack",
+    )
     for i, r in enumerate(rows):
         ax.text(i + 0.2, r["stack_params"] / 1e3, f"{r['ratio']:.0%}", ha="center", va="bottom")
     ax.set_xticks(list(x), [r["pair"] for r in rows])

@@ -27,18 +27,29 @@ import numpy as np
 
 import scratchnet
 from scratchnet import nn
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, parse_args, run_lesson
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models import plain20, plain56, resnet20, resnet56, resnet110
 from scratchnet.models.resnet import BasicBlock
 from scratchnet.ops.loss import cross_entropy
 from scratchnet.viz.result import RunResult
 
-BATCH = 2  # random CIFAR-sized images: BatchNorm still sees 2 x 8 x 8 = 128 values per channel at 8x8
+BATCH = (
+    2  # random CIFAR-sized images: BatchNorm still sees 2 x 8 x 8 = 128 values per channel at 8x8
+)
 PAPER_SCALE = 0.5  # He et al. 2016, Table 1: "constant scaling", lambda = 0.5 on every shortcut
 PAPER = "He et al. 2016 (Identity Mappings), Eq. 5 and Table 1"
 
 
-def first_layer_gradient(model: nn.Module, images: scratchnet.Tensor, labels: scratchnet.Tensor) -> dict[str, Any]:
+def first_layer_gradient(
+    model: nn.Module, images: scratchnet.Tensor, labels: scratchnet.Tensor
+) -> dict[str, Any]:
     """Norm of d loss / d (first conv's weights) and of every stage's output gradient, at initialisation.
 
     The model is in training mode (BatchNorm normalises with the batch's statistics, as in training).
@@ -47,13 +58,18 @@ def first_layer_gradient(model: nn.Module, images: scratchnet.Tensor, labels: sc
     stage_outputs: dict[str, scratchnet.Tensor] = {}
 
     def keep(stage: str) -> Any:
-        def hook(module: nn.Module, args: Any, out: scratchnet.Tensor) -> None:  # None: the output is unchanged
+        def hook(
+            module: nn.Module, args: Any, out: scratchnet.Tensor
+        ) -> None:  # None: the output is unchanged
             out.retain_grad()  # a non-leaf keeps its .grad only when asked
             stage_outputs[stage] = out
 
         return hook
 
-    handles = [getattr(model, stage).register_forward_hook(keep(stage)) for stage in ("layer1", "layer2", "layer3")]
+    handles = [
+        getattr(model, stage).register_forward_hook(keep(stage))
+        for stage in ("layer1", "layer2", "layer3")
+    ]
     loss = cross_entropy(model(images), labels)
     loss.backward()
     for handle in handles:
@@ -64,7 +80,9 @@ def first_layer_gradient(model: nn.Module, images: scratchnet.Tensor, labels: sc
         "loss": loss.item(),
         "first_conv": float(np.linalg.norm(first)),
         "fc": float(np.linalg.norm(last)),
-        "stages": {name: float(np.linalg.norm(out.grad.numpy())) for name, out in stage_outputs.items()},
+        "stages": {
+            name: float(np.linalg.norm(out.grad.numpy())) for name, out in stage_outputs.items()
+        },
     }
 
 
@@ -75,11 +93,30 @@ def run(**options: Any) -> RunResult:
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("shortcuts", "Shortcuts at initialisation: plain vs residual, scaled shortcuts (ResNet (1), (5))")
+    report = Report(
+        "shortcuts",
+        "Shortcuts at initialisation: plain vs residual, scaled shortcuts (ResNet (1), (5))",
+    )
+
+    rows = gradient_at_the_first_layer(report)
+    units, product = scaled_shortcuts(report)
+    exercises(report)
+
+    report.data.update(gradients=rows, units=units, product=product)
+    return finish(report, args, plot)
+
+
+def gradient_at_the_first_layer(report: Report) -> list[dict[str, Any]]:
+    """Step 1: the gradient that reaches the first layer at initialisation, plain vs residual."""
     images = scratchnet.randn(BATCH, 3, 32, 32)
     labels = scratchnet.tensor(np.arange(BATCH) % 10)
     rows = []
-    for name, make in (("plain-20", plain20), ("ResNet-20", resnet20), ("plain-56", plain56), ("ResNet-56", resnet56)):
+    for name, make in (
+        ("plain-20", plain20),
+        ("ResNet-20", resnet20),
+        ("plain-56", plain56),
+        ("ResNet-56", resnet56),
+    ):
         model = make()
         g = first_layer_gradient(model, images, labels)
         rows.append(
@@ -116,8 +153,12 @@ def main(argv: Sequence[str] | None = None) -> Report:
         rows,
     )
     by = {r["network"]: r for r in rows}
-    report.check("plain-56 and ResNet-56 have the same parameters", by["plain-56"]["params"],
-                 by["ResNet-56"]["params"], "option A shortcuts have no weights")
+    report.check(
+        "plain-56 and ResNet-56 have the same parameters",
+        by["plain-56"]["params"],
+        by["ResNet-56"]["params"],
+        "option A shortcuts have no weights",
+    )
     plain_drop = by["plain-56"]["ratio"] / by["plain-20"]["ratio"]
     residual_drop = by["ResNet-56"]["ratio"] / by["ResNet-20"]["ratio"]
     report.check(
@@ -142,8 +183,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "to a higher error, not a diverging one: degradation is an optimisation difficulty; the degradation "
         "demo shows the training curves.)"
     )
+    return rows
 
-    # -- Step 2: constant scaling of the shortcuts
+
+def scaled_shortcuts(report: Report) -> tuple[int, float]:
+    """Step 2: constant scaling of the shortcuts, 0.5 over ResNet-110's 54 units."""
     model = resnet110()
     units = sum(isinstance(m, BasicBlock) for m in model.modules())
     product = PAPER_SCALE**units
@@ -153,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "x_L = lambda^(L-l) x_l + (the branches' terms), and the gradient flowing back along it is scaled "
         f"the same way. ResNet-110 (resnet110()) has {units} residual units; with lambda = {PAPER_SCALE}:"
     )
-    report.check("ResNet-110 residual units", units, (110 - 2) // 2, "110 = 2 + 2 x 54 (two convs per unit)")
+    report.check(
+        "ResNet-110 residual units", units, (110 - 2) // 2, "110 = 2 + 2 x 54 (two convs per unit)"
+    )
     report.say(
         f"  shortcut product from the first unit to the last: {PAPER_SCALE} ** {units} = {product:.3e}\n"
         f"  after the first stage's 18 units alone:               {PAPER_SCALE} ** 18 = {PAPER_SCALE**18:.3e}",
@@ -161,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "identity path is gone, and He et al. measured a higher error for it (Table 1). An identity "
         "shortcut (lambda = 1) keeps the product at exactly 1 however deep the network is.",
     )
+    return units, product
+
+
+def exercises(report: Report) -> None:
+    """The exercises (the answers are in ``--json``)."""
     report.exercise(
         "With lambda = 0.9 instead of 0.5, what is the shortcut product over ResNet-110's 54 units?",
         0.9**54,
@@ -173,8 +224,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "How many residual units does ResNet-1202 (CIFAR, two 3x3 convs per unit) have?",
         (1202 - 2) // 2,
     )
-    report.data.update(gradients=rows, units=units, product=product)
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
