@@ -87,7 +87,8 @@ def test_preact_imagenet_count():
     assert "bn1.weight" not in model.state_dict() and "bn_final.weight" in model.state_dict()
 
 
-# ------------------------------------------------------------------------------ forward and backward
+# ------------------------------------------------------------------------------ forward and
+# backward
 
 # Each block type and layout runs in the quick suite; the deeper nets of the same families are slow.
 IMAGENET = ["resnet18", "resnet50", "plain18", "preact_resnet18", "preact_resnet50"]
@@ -157,7 +158,8 @@ def test_cifar_forward_backward(name):
 
 
 def test_output_shapes_at_224_layout():
-    # The table of slide "ResNet (3)": 112, 56, 28, 14, 7 for a 224 image (here 64: 32, 16, 8, 4, 2).
+    # The table of slide "ResNet (3)": 112, 56, 28, 14, 7 for a 224 image (here 64: 32, 16, 8, 4,
+    # 2).
     model = resnet.resnet50().eval()
     shapes = {}
     for name in ["conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"]:
@@ -210,11 +212,12 @@ def test_bad_arguments():
         resnet_cifar.cifar_resnet(21)
 
 
-# ------------------------------------------------------------------------------ the blocks, against their definitions
+# ------------------------------------------------------------------------------ the blocks, against
+# their definitions
 
 
 def reference_block(block, x):
-    """The five units of He et al. 2016, Fig. 4, written out one by one (independent of the table)."""
+    """The five units of He et al. 2016, Fig. 4, written out independent of the code."""
     relu = sn.relu
     convs = [block.conv1, block.conv2] + ([block.conv3] if isinstance(block, Bottleneck) else [])
     bns = [block.bn1, block.bn2] + ([block.bn3] if isinstance(block, Bottleneck) else [])

@@ -45,8 +45,8 @@ from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, ResNet (3) = He et al. 2015, Table 1"
 PAPER_GMACS = {18: "1.8", 34: "3.6", 50: "3.8", 101: "7.6", 152: "11.3"}  # as printed, 10^9
-# torchvision 0.29: ResNet*_Weights.IMAGENET1K_V1.meta["_ops"] (its docs call them "GFLOPS", but they are
-# multiply-adds) and meta["num_params"].
+# torchvision 0.29: ResNet*_Weights.IMAGENET1K_V1.meta["_ops"] (its docs call them "GFLOPS", but
+# they are multiply-adds) and meta["num_params"].
 TORCHVISION_GMACS = {18: "1.814", 34: "3.664", 50: "4.089", 101: "7.801", 152: "11.514"}
 TORCHVISION_PARAMS = {
     18: 11_689_512,
@@ -90,8 +90,9 @@ def stride_moved_macs(model: nn.Module) -> dict[str, int]:
     """How the multiply-adds of each layer change when the strides move from the 1x1 to the 3x3.
 
     Only the first block of stages 2, 3 and 4 has a stride, so only those three blocks are counted
-    again, each on the input it gets in a 32x32 pass (scaled to 224 like the whole model), before and
-    after ``move_stride_to_3x3``. Returns torchvision's minus the paper's, for the layers that change.
+    again, each on the input it gets in a 32x32 pass (scaled to 224 like the whole model), before
+    and after ``move_stride_to_3x3``. Returns torchvision's minus the paper's, for the layers that
+    change.
     """
     changed = {}
     for stage, size in (("layer2", SMALL // 4), ("layer3", SMALL // 8), ("layer4", SMALL // 16)):
@@ -113,7 +114,7 @@ def stride_moved_macs(model: nn.Module) -> dict[str, int]:
 
 
 def weighted_layers(model: nn.Module) -> int:
-    """The layers the name counts: conv1, the convs of every block, the fc (not the 1x1 shortcuts)."""
+    """The layers the name counts: conv1, every block's convs, the fc (not the 1x1 shortcuts)."""
     downsample = {
         id(m)
         for name, module in model.named_modules()
@@ -126,7 +127,7 @@ def weighted_layers(model: nn.Module) -> int:
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
@@ -158,15 +159,16 @@ def multiply_adds_table(
     dict[str, int],
     nn.Module,
 ]:
-    """Step 1: multiply-adds of ResNet-18 ... 152 at 224x224, in the paper's layout and torchvision's."""
+    """Step 1: multiply-adds of ResNet-18 ... 152 at 224x224, paper's layout and torchvision's."""
     report.say(
-        "We build every ResNet of the table twice: as the paper (stride-2 on the first 1x1 conv of a bottleneck, "
-        "resnet50(stride_in_1x1=True)) and as torchvision (stride-2 on the 3x3, the default), and count their "
-        f"multiply-adds (MACs) with summary(). To keep this quick the forward pass runs on a {SMALL}x{SMALL} image: "
-        f"{FULL} = {FULL // SMALL} x {SMALL} and every map at {FULL} is exactly {FULL // SMALL} x {FULL // SMALL} "
-        f"times as big, so each conv costs {(FULL // SMALL) ** 2} times as much (the linear layer the same); Step 3 "
-        "checks this on ResNet-18 at full size. Basic-block networks (18, 34) have no 1x1 to move the "
-        "stride to: both layouts are the same network."
+        "We build every ResNet of the table twice: as the paper (stride-2 on the first 1x1 conv "
+        "of a bottleneck, resnet50(stride_in_1x1=True)) and as torchvision (stride-2 on the 3x3, "
+        "the default), and count their multiply-adds (MACs) with summary(). To keep this quick "
+        f"the forward pass runs on a {SMALL}x{SMALL} image: {FULL} = {FULL // SMALL} x {SMALL} "
+        f"and every map at {FULL} is exactly {FULL // SMALL} x {FULL // SMALL} times as big, so "
+        f"each conv costs {(FULL // SMALL) ** 2} times as much (the linear layer the same); Step "
+        "3 checks this on ResNet-18 at full size. Basic-block networks (18, 34) have no 1x1 to "
+        "move the stride to: both layouts are the same network."
     )
     rows, blocks, built, per_layer_34 = [], {}, {}, {}
     for depth, make in CONSTRUCTORS.items():
@@ -259,13 +261,15 @@ def how_the_paper_rounds(
         check = next(c for c in report.checks if c.name == f"ResNet-{depth}, paper's layout")
         rules[depth] = check.rule.split()[0] if check.agrees else "differs"
     report.say(
-        "Rounded to one decimal, ours reproduce all five of the paper's figures, but not by one rule: "
+        "Rounded to one decimal, ours reproduce all five of the paper's figures, but not by one "
+        "rule: "
         + ", ".join(
             f"ResNet-{d} {v / 1e9:.3f} -> {PAPER_GMACS[d]} ({rules[d]})"
             for d, v in ((d, by_depth[d]["paper_layout"]) for d in PAPER_GMACS)
         )
-        + ". The paper truncates two and rounds the others to nearest (7.570 and 11.282 go up): its rounding "
-        "is inconsistent, so a printed 3.8 can stand for anything from 3.75 to just under 3.9."
+        + ". The paper truncates two and rounds the others to nearest (7.570 and 11.282 go up): "
+        "its rounding is inconsistent, so a printed 3.8 can stand for anything from 3.75 to just "
+        "under 3.9."
     )
     report.check(
         "ResNet-50 in torchvision's layout vs the paper",
@@ -273,21 +277,23 @@ def how_the_paper_rounds(
         PAPER_GMACS[50] + "G",
         SLIDE,
         fmt=_g,
-        why="Where the stride sits changes the cost of exactly these layers (torchvision minus paper): "
+        why="Where the stride sits changes the cost of exactly these layers (torchvision minus "
+        "paper): "
         + ", ".join(f"{name} {macs / 1e6:+.1f}M" for name, macs in extra.items())
         + ". The first 1x1 of a downsampling block now runs at the input's full resolution (4x the "
-        "outputs); the 3x3's cost is the same either way (its output is half-size in both), but it sees "
-        "every input pixel instead of one in four. The paper's layout reproduces its figure.",
+        "outputs); the 3x3's cost is the same either way (its output is half-size in both), but "
+        "it sees every input pixel instead of one in four. The paper's layout reproduces its "
+        "figure.",
     )
     report.say(
-        f"'layers' counts the convs and the fc on the main path ({r50['layers']} for ResNet-50: conv1, 16 blocks x 3, "
-        "fc); the 1x1 projection shortcuts are not counted in the name. All five networks reproduce the paper's "
-        "figure in its layout (by the rules above) and torchvision's figure, to the nearest 0.001, in "
-        "torchvision's; the parameters are the same in both layouts (a stride has no weights) and equal "
-        "torchvision's counts.",
+        f"'layers' counts the convs and the fc on the main path ({r50['layers']} for ResNet-50: "
+        "conv1, 16 blocks x 3, fc); the 1x1 projection shortcuts are not counted in the name. "
+        "All five networks reproduce the paper's figure in its layout (by the rules above) and "
+        "torchvision's figure, to the nearest 0.001, in torchvision's; the parameters are the "
+        "same in both layouts (a stride has no weights) and equal torchvision's counts.",
         f"ResNet-34 -> ResNet-50 adds {r50['layers'] - r34['layers']} layers but only "
-        f"{(r50['paper_layout'] - r34['paper_layout']) / 1e9:.2f} x 10^9 multiply-adds: each 2-layer basic block "
-        "becomes a 3-layer bottleneck of about the same cost (Step 2).",
+        f"{(r50['paper_layout'] - r34['paper_layout']) / 1e9:.2f} x 10^9 multiply-adds: each "
+        "2-layer basic block becomes a 3-layer bottleneck of about the same cost (Step 2).",
     )
     return by_depth, r50
 
@@ -325,10 +331,12 @@ def basic_vs_bottleneck(report: Report, blocks: dict[str, nn.Module]) -> list[di
     basic, bottleneck = block_rows
     reduce = blocks["bottleneck"].conv1
     report.say(
-        f"The bottleneck works on {blocks['bottleneck'].conv3.out_channels // blocks['basic'].conv2.out_channels}x as "
-        f"many maps ({bottleneck['maps']}) for {bottleneck['macs'] / basic['macs']:.0%} of the basic block's "
-        f"multiply-adds: its first 1x1 conv shrinks {reduce.in_channels} maps to {reduce.out_channels} for the 3x3, "
-        "the last one expands them back. That is why ResNet-50 costs barely more than ResNet-34."
+        "The bottleneck works on "
+        f"{blocks['bottleneck'].conv3.out_channels // blocks['basic'].conv2.out_channels}x as "
+        f"many maps ({bottleneck['maps']}) for {bottleneck['macs'] / basic['macs']:.0%} of the "
+        f"basic block's multiply-adds: its first 1x1 conv shrinks {reduce.in_channels} maps to "
+        f"{reduce.out_channels} for the 3x3, the last one expands them back. That is why "
+        "ResNet-50 costs barely more than ResNet-34."
     )
     return block_rows
 
@@ -339,7 +347,8 @@ def shortcut_checked_at_224(
     """Step 3: the 32x32 shortcut of Step 1, checked with a real 224x224 pass."""
     direct = summary(resnet18_model, (3, FULL, FULL)).macs
     report.say(
-        "Step 3. The 32x32 shortcut of Step 1, checked on ResNet-18 with a real 224x224 forward pass:"
+        "Step 3. The 32x32 shortcut of Step 1, checked on ResNet-18 with a real 224x224 forward "
+        "pass:"
     )
     report.check(
         "ResNet-18: 49 x conv MACs at 32x32 + fc",
@@ -354,17 +363,18 @@ def exercises(report: Report, by_depth: dict[int, dict[str, Any]], r50: dict[str
     """The exercises, answered from the same rows (the answers are in ``--json``)."""
     r101 = by_depth[101]
     report.exercise(
-        "ResNet-101 differs from ResNet-50 only in layer3 (23 blocks instead of 6). From the table, how many "
-        "multiply-adds (paper's layout) does one layer3 bottleneck cost?",
+        "ResNet-101 differs from ResNet-50 only in layer3 (23 blocks instead of 6). From the "
+        "table, how many multiply-adds (paper's layout) does one layer3 bottleneck cost?",
         (r101["paper_layout"] - r50["paper_layout"]) // 17,
     )
     report.exercise(
-        "Counting a multiply-add as two FLOPs, as most later papers do, what does ResNet-50 in torchvision's "
-        "layout cost, in 10^9 FLOPs?",
+        "Counting a multiply-add as two FLOPs, as most later papers do, what does ResNet-50 in "
+        "torchvision's layout cost, in 10^9 FLOPs?",
         round(2 * r50["torchvision_layout"] / 1e9, 2),
     )
     report.exercise(
-        "A basic block at 28x28 with 128 channels: how many multiply-adds do its two 3x3 convs cost?",
+        "A basic block at 28x28 with 128 channels: how many multiply-adds do its two 3x3 convs "
+        "cost?",
         2 * 28 * 28 * 9 * 128 * 128,
     )
 
@@ -382,7 +392,8 @@ def stage_level(report: Report, per_layer: dict[str, int]) -> None:
     """Step 4: halving the map and doubling the filters keeps a 3x3 conv's multiply-adds level."""
     rows = []
     for stage, (size, width) in enumerate(((56, 64), (28, 128), (14, 256), (7, 512)), start=1):
-        name = f"layer{stage}.1.conv1"  # the first conv of a stage's second block: width -> width, stride 1
+        # the first conv of a stage's second block: width -> width, stride 1
+        name = f"layer{stage}.1.conv1"
         rows.append(
             {
                 "conv": name,
@@ -394,7 +405,8 @@ def stage_level(report: Report, per_layer: dict[str, int]) -> None:
         )
     report.table(
         "stage_level",
-        "Step 4. ResNet-34, one 3x3 conv per stage (slide ResNet (3): 'the map halves, the filters double')",
+        "Step 4. ResNet-34, one 3x3 conv per stage (slide ResNet (3): 'the map halves, the "
+        "filters double')",
         [
             Column("conv", "conv", align="<"),
             Column("map", "output", align="<"),
@@ -413,8 +425,9 @@ def stage_level(report: Report, per_layer: dict[str, int]) -> None:
         fmt=lambda n: f"{n} distinct",
     )
     report.say(
-        "Halving height and width divides the positions by 4; doubling the filters multiplies C_in x C_out "
-        "by 4. So every 3x3 conv costs the same in every stage, and the time per layer stays level."
+        "Halving height and width divides the positions by 4; doubling the filters multiplies "
+        "C_in x C_out by 4. So every 3x3 conv costs the same in every stage, and the time per "
+        "layer stays level."
     )
 
 
@@ -439,8 +452,9 @@ def block_table(report: Report, built: dict[int, list[int]]) -> None:
             f"{row['network']} blocks per stage", row["blocks"], row["paper"], SLIDE, quiet=True
         )
     report.say(
-        "ResNet-50, 101 and 152 differ only in the number of bottleneck blocks in stages 2 and 3; "
-        "ResNet-34 and ResNet-50 have the same counts, with basic blocks (2 convs) vs bottlenecks (3)."
+        "ResNet-50, 101 and 152 differ only in the number of bottleneck blocks in stages 2 and "
+        "3; ResNet-34 and ResNet-50 have the same counts, with basic blocks (2 convs) vs "
+        "bottlenecks (3)."
     )
 
 

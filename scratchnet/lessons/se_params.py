@@ -11,7 +11,8 @@ This lesson counts an ``SEBlock`` for the four widths of ResNet-50's stages, the
 and finally counts the extra multiply-adds: SE-ResNet-50 costs almost nothing more to run.
 
 Run it: ``python -m scratchnet.lessons.se_params`` (``--json``, ``--plot se.png``).
-Read next: ``scratchnet/models/senet.py`` (``SEBlock``, the four designs), ``scratchnet/models/resnet.py``.
+Read next: ``scratchnet/models/senet.py`` (``SEBlock``, the four designs),
+``scratchnet/models/resnet.py``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ STAGES = {"layer1": 256, "layer2": 512, "layer3": 1024, "layer4": 2048}  # ResNe
 
 
 def offsets_that_fit(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
-    """The constants c for which every ``params + c`` rounds (to nearest 0.1M) to its printed figure.
+    """The constants c for which each ``params + c`` rounds (nearest 0.1M) to its printed figure.
 
     A printed "45.7M" stands for [45.65M, 45.75M): each row gives an interval of c; the answer is
     their intersection (inclusive integer bounds), or None when it is empty.
@@ -82,7 +83,7 @@ def offsets_that_fit(rows: list[dict[str, Any]]) -> tuple[int, int] | None:
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
@@ -131,9 +132,9 @@ def se_block_cost(report: Report) -> list[dict[str, Any]]:
             quiet=True,
         )
     report.say(
-        f"Step 1. One SEBlock(C, reduction={r}) for each stage width of ResNet-50. fc1 is W1 (C -> C/r), fc2 is W2 "
-        "(C/r -> C); 'multiply-adds' come from summary() and are the same on any image size: the FC layers see one "
-        "number per channel."
+        f"Step 1. One SEBlock(C, reduction={r}) for each stage width of ResNet-50. fc1 is W1 (C "
+        "-> C/r), fc2 is W2 (C/r -> C); 'multiply-adds' come from summary() and are the same on "
+        "any image size: the FC layers see one number per channel."
     )
     report.table(
         "se_block",
@@ -165,8 +166,8 @@ def se_resnet50_parameters(
     report: Report,
 ) -> tuple[nn.Module, dict[int, nn.Module], int, list[dict[str, Any]], int, list[Check]]:
     """Step 2: SE-ResNet-50's parameters for every r of the slide, against the slide."""
-    # The paper's layout (stride in the first 1x1, as in resnet_flops): the same parameters as torchvision's,
-    # and the multiply-adds of the paper's Table 2.
+    # The paper's layout (stride in the first 1x1, as in resnet_flops): the same parameters as
+    # torchvision's, and the multiply-adds of the paper's Table 2.
     plain = resnet50(stride_in_1x1=True)
     models = {
         ratio: se_resnet50(reduction=ratio, stride_in_1x1=True) for ratio in (2, 4, 8, 16, 32)
@@ -215,14 +216,15 @@ def se_resnet50_parameters(
                 float(ref.digits - Decimal("0.05")) * ref.unit
             )  # the smallest count the figure stands for
             check.note = (
-                f"{row['params'] / 1e6:.2f}M rounds to {row['params'] / 1e6:.1f}M; the slide's figure needs at "
-                f"least {fmt_int(low - row['params'])} more parameters."
+                f"{row['params'] / 1e6:.2f}M rounds to {row['params'] / 1e6:.1f}M; the slide's "
+                f"figure needs at least {fmt_int(low - row['params'])} more parameters."
             )
             disagreeing.append(check)
     report.say(
-        f"Step 2. SE-ResNet-50 (an SE block in each of its {table[0]['blocks']} bottleneck blocks, on the "
-        "block's output width) for the reduction ratios of the slide, counted with count_parameters(); "
-        "'original' is ResNet-50. The slide prints millions to one decimal: ours must round to it."
+        f"Step 2. SE-ResNet-50 (an SE block in each of its {table[0]['blocks']} bottleneck "
+        "blocks, on the block's output width) for the reduction ratios of the slide, counted "
+        "with count_parameters(); 'original' is ResNet-50. The slide prints millions to one "
+        "decimal: ours must round to it."
     )
     report.table(
         "se_resnet50",
@@ -263,22 +265,26 @@ def why_the_slide_is_higher(
         + ", ".join(f"{c.note.split('least ')[1].split(' more')[0]}" for c in disagreeing)
         + " parameters. The SE blocks' cost is proportional to 1/r (they add "
         + ", ".join(f"{fmt_int(v)}" for v in added.values())
-        + " for r = 2 ... 32: halving each time, up to the biases), so the gaps are not a different way of "
-        "counting the SE blocks, and leaving out their biases (last column) changes nothing in the first "
-        "decimal. The paper does not say how it counted. Three hypotheses, tested on all six rows:",
-        "  (a) rounding slips in three of the six figures: fits by construction, explains nothing.\n"
+        + " for r = 2 ... 32: halving each time, up to the biases), so the gaps are not a "
+        "different way of counting the SE blocks, and leaving out their biases (last column) "
+        "changes nothing in the first decimal. The paper does not say how it counted. Three "
+        "hypotheses, tested on all six rows:",
+        "  (a) rounding slips in three of the six figures: fits by construction, explains "
+        "nothing.\n"
         + (
-            f"  (b) one constant added to every count (something counted in all six networks alike): any "
-            f"constant from {fmt_int(offsets[0])} to {fmt_int(offsets[1])} makes all 6 of 6 figures round right.\n"
+            "  (b) one constant added to every count (something counted in all six networks "
+            f"alike): any constant from {fmt_int(offsets[0])} to {fmt_int(offsets[1])} makes all "
+            "6 of 6 figures round right.\n"
             if offsets
             else "  (b) one constant added to every count: no single constant fits all six rows.\n"
         )
-        + f"  (c) BatchNorm's running mean and variance counted as parameters ({fmt_int(bn_statistics)} "
-        f"numbers in ResNet-50): {n_bn} of 6 figures round right.",
-        "(b) is the most economical: one unknown, six figures. We cannot tell what the constant is.",
-        f"With r = 16, the paper's choice, SE adds {added[16] / base:.1%} to ResNet-50's parameters: "
-        f"{fmt_int(added[16])}, {last_stage / added[16]:.0%} of them in the three 2048-wide blocks of the last "
-        "stage (the cost grows with C^2).",
+        + "  (c) BatchNorm's running mean and variance counted as parameters "
+        f"({fmt_int(bn_statistics)} numbers in ResNet-50): {n_bn} of 6 figures round right.",
+        "(b) is the most economical: one unknown, six figures. We cannot tell what the constant "
+        "is.",
+        f"With r = 16, the paper's choice, SE adds {added[16] / base:.1%} to ResNet-50's "
+        f"parameters: {fmt_int(added[16])}, {last_stage / added[16]:.0%} of them in the three "
+        "2048-wide blocks of the last stage (the cost grows with C^2).",
     )
     report.data["constant_offsets"] = offsets
     report.data["bn_statistics"] = bn_statistics
@@ -306,13 +312,13 @@ def multiply_adds(
         scale * _numel(r.output_shape) for r in se16.rows if r.type == "SEBlock"
     )  # values squeezed and scaled
     report.say(
-        "Step 3. Running it. Multiply-adds of one 224x224 image (conv and FC layers, as in resnet_flops; the paper's "
-        "layout with the stride in the first 1x1):",
-        f"  ResNet-50     {macs['ResNet-50'] / 1e9:.3f} x 10^9\n"
-        f"  SE-ResNet-50  {macs['SE-ResNet-50'] / 1e9:.3f} x 10^9   "
-        f"(+{fmt_int(macs['SE-ResNet-50'] - macs['ResNet-50'])} in the SE blocks' FC layers)\n"
-        f"  the SE blocks also average {fmt_int(pooled)} values (squeeze) and multiply as many (scale), which "
-        "summary() does not count",
+        "Step 3. Running it. Multiply-adds of one 224x224 image (conv and FC layers, as in "
+        "resnet_flops; the paper's layout with the stride in the first 1x1):",
+        f"  ResNet-50     {macs['ResNet-50'] / 1e9:.3f} x 10^9\n  SE-ResNet-50  "
+        f"{macs['SE-ResNet-50'] / 1e9:.3f} x 10^9   "
+        f"(+{fmt_int(macs['SE-ResNet-50'] - macs['ResNet-50'])} in the SE blocks' FC layers)\n  "
+        f"the SE blocks also average {fmt_int(pooled)} values (squeeze) and multiply as many "
+        "(scale), which summary() does not count",
     )
     with_squeeze = macs["SE-ResNet-50"] + 2 * pooled
     report.check(
@@ -328,7 +334,8 @@ def multiply_adds(
         PAPER_GFLOPS["SE-ResNet-50"],
         "Hu et al. 2018, Table 2",
         fmt=lambda v: f"{v:.3f}",
-        why="3.860 prints 3.86: the paper's 3.87 counts more than the SE blocks' FC layers (below).",
+        why="3.860 prints 3.86: the paper's 3.87 counts more than the SE blocks' FC layers "
+        "(below).",
     )
     with_additions = macs["SE-ResNet-50"] + pooled
     for label, value in (
@@ -343,10 +350,11 @@ def multiply_adds(
             fmt=lambda v: f"{v:.4f}",
         )
     report.say(
-        f"Conv and FC layers alone give {macs['SE-ResNet-50'] / 1e9:.3f}, which prints 3.86, not 3.87: the "
-        "paper counted more than the SE blocks' FC layers. Adding the squeeze's additions "
-        f"({with_additions / 1e9:.4f}) or those and the scale's multiplications ({with_squeeze / 1e9:.4f}) "
-        "both print 3.87, so which of the two the paper counted, its figure cannot tell."
+        f"Conv and FC layers alone give {macs['SE-ResNet-50'] / 1e9:.3f}, which prints 3.86, not "
+        "3.87: the paper counted more than the SE blocks' FC layers. Adding the squeeze's "
+        f"additions ({with_additions / 1e9:.4f}) or those and the scale's multiplications "
+        f"({with_squeeze / 1e9:.4f}) both print 3.87, so which of the two the paper counted, its "
+        "figure cannot tell."
     )
     exact_increase = (with_squeeze - macs["ResNet-50"]) / macs["ResNet-50"]
     se_printed, plain_printed = (
@@ -359,11 +367,12 @@ def multiply_adds(
         PAPER_INCREASE,
         "Hu et al. 2018, Sec. 4: 'a 0.26% relative increase'",
         fmt=lambda v: f"{100 * v:.2f}%",
-        why=f"The paper's 0.26% is its two rounded figures divided: 3.87 / 3.86 - 1 = {100 * printed_increase:.2f}%. "
-        f"The exact counts give {100 * exact_increase:.2f}% with squeeze and scale, "
-        f"{100 * (with_additions / macs['ResNet-50'] - 1):.2f}% with the squeeze's additions only, "
-        f"{100 * (macs['SE-ResNet-50'] / macs['ResNet-50'] - 1):.2f}% with the FC layers only: rounding both "
-        "figures to 0.01G before dividing changes the ratio.",
+        why="The paper's 0.26% is its two rounded figures divided: 3.87 / 3.86 - 1 = "
+        f"{100 * printed_increase:.2f}%. The exact counts give {100 * exact_increase:.2f}% with "
+        f"squeeze and scale, {100 * (with_additions / macs['ResNet-50'] - 1):.2f}% with the "
+        f"squeeze's additions only, {100 * (macs['SE-ResNet-50'] / macs['ResNet-50'] - 1):.2f}% "
+        "with the FC layers only: rounding both figures to 0.01G before dividing changes the "
+        "ratio.",
     )
     report.check(
         "relative increase, from the paper's rounded figures",
@@ -373,8 +382,8 @@ def multiply_adds(
         fmt=lambda v: f"{100 * v:.3f}%",
     )
     report.say(
-        f"The SE blocks add {added[16] / base:.0%} parameters but only {exact_increase:.2%} operations: their FC "
-        "layers work on one number per channel, not on every pixel."
+        f"The SE blocks add {added[16] / base:.0%} parameters but only {exact_increase:.2%} "
+        "operations: their FC layers work on one number per channel, not on every pixel."
     )
     return macs, pooled
 
@@ -382,17 +391,18 @@ def multiply_adds(
 def exercises(report: Report, added: dict[int, int], table: list[dict[str, Any]]) -> None:
     """The exercises, answered from the same models (the answers are in ``--json``)."""
     report.exercise(
-        "How many parameters does one SE block add to a 2048-wide block at r = 16, biases included?",
+        "How many parameters does one SE block add to a 2048-wide block at r = 16, biases "
+        "included?",
         2 * 2048 * 2048 // 16 + 2048 // 16 + 2048,
     )
     report.exercise(
-        "At which r would SE add as many parameters as ResNet-50's final FC layer (2048 x 1000 + 1000)? "
-        "Give the r whose count comes closest.",
+        "At which r would SE add as many parameters as ResNet-50's final FC layer (2048 x 1000 + "
+        "1000)? Give the r whose count comes closest.",
         min((2, 4, 8, 16, 32), key=lambda ratio: abs(added[ratio] - 2_049_000)),
     )
     report.exercise(
-        "Under hypothesis (c), BatchNorm's running statistics counted, which row's figure still does not "
-        "round right, and by how many parameters is it off?",
+        "Under hypothesis (c), BatchNorm's running statistics counted, which row's figure still "
+        "does not round right, and by how many parameters is it off?",
         [
             {
                 "r": row["r"],
@@ -425,10 +435,10 @@ def designs(report: Report, plain: int, standard: Any) -> None:
             }
         )
     report.say(
-        "Step 4. Where the SE block sits (slide Attentions (6), paper Table 14). se_resnet50(design=...) "
-        "builds each of the four designs; the parameters they add differ only where the SE block sees a "
-        "different width: SE-PRE works on each block's input, which in a stage's first block is the "
-        "previous stage's width."
+        "Step 4. Where the SE block sits (slide Attentions (6), paper Table 14). "
+        "se_resnet50(design=...) builds each of the four designs; the parameters they add differ "
+        "only where the SE block sees a different width: SE-PRE works on each block's input, "
+        "which in a stage's first block is the previous stage's width."
     )
     report.table(
         "designs",

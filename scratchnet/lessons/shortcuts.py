@@ -9,12 +9,13 @@ Both can be looked at before any training. Step 1 builds the CIFAR networks of t
 ``plain20``/``plain56`` and ``resnet20``/``resnet56`` (the same layers, with and without
 shortcuts), runs one batch of random images through each at initialisation and back-propagates a
 cross-entropy loss: how large is the gradient that reaches the first conv's weights? Step 2 counts
-the residual units of ResNet-110 and multiplies their shortcut scalings: with a constant 0.5 on every
-shortcut, the signal from the first unit reaches the last one multiplied by 0.5 ** 54.
+the residual units of ResNet-110 and multiplies their shortcut scalings: with a constant 0.5 on
+every shortcut, the signal from the first unit reaches the last one multiplied by 0.5 ** 54.
 
 Run it: ``python -m scratchnet.lessons.shortcuts`` (``--json``, ``--plot shortcuts.png``).
-Read next: ``scratchnet/models/resnet_cifar.py`` (``plain56``, ``resnet56``), ``scratchnet/models/resnet.py``
-(``forward``: ``out + shortcut``), the demo ``scratchnet.demos.degradation`` (the training curves).
+Read next: ``scratchnet/models/resnet_cifar.py`` (``plain56``, ``resnet56``),
+``scratchnet/models/resnet.py`` (``forward``: ``out + shortcut``), the demo
+``scratchnet.demos.degradation`` (the training curves).
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ PAPER = "He et al. 2016 (Identity Mappings), Eq. 5 and Table 1"
 def first_layer_gradient(
     model: nn.Module, images: scratchnet.Tensor, labels: scratchnet.Tensor
 ) -> dict[str, Any]:
-    """Norm of d loss / d (first conv's weights) and of every stage's output gradient, at initialisation.
+    """Norm of d loss / d (first conv's weights) and of each stage's output gradient, at init.
 
-    The model is in training mode (BatchNorm normalises with the batch's statistics, as in training).
+    The model is in training mode (BatchNorm normalises with the batch's statistics, as in
+    training).
     """
     model.train()
     stage_outputs: dict[str, scratchnet.Tensor] = {}
@@ -87,7 +89,7 @@ def first_layer_gradient(
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
@@ -131,11 +133,12 @@ def gradient_at_the_first_layer(report: Report) -> list[dict[str, Any]]:
             }
         )
     report.say(
-        f"Step 1. The same {BATCH} random 32x32 images and labels go through four freshly initialised CIFAR "
-        "networks in training mode; a cross-entropy loss is back-propagated once. Plain and residual networks "
-        "of the same depth have the same layers and the same parameters: only the additions differ. "
-        "'first conv' is the norm of the gradient of the first conv's weights, 'classifier' that of the "
-        "last layer's; 'ratio' = first conv / classifier, how much of the signal survives the trip back."
+        f"Step 1. The same {BATCH} random 32x32 images and labels go through four freshly "
+        "initialised CIFAR networks in training mode; a cross-entropy loss is back-propagated "
+        "once. Plain and residual networks of the same depth have the same layers and the same "
+        "parameters: only the additions differ. 'first conv' is the norm of the gradient of the "
+        "first conv's weights, 'classifier' that of the last layer's; 'ratio' = first conv / "
+        "classifier, how much of the signal survives the trip back."
     )
     report.table(
         "gradients",
@@ -171,17 +174,18 @@ def gradient_at_the_first_layer(report: Report) -> list[dict[str, Any]]:
         fmt=lambda v: f"residual: x{v:.3g}",
     )
     report.say(
-        f"The residual networks pass about the same share of gradient to their first layer at 20 and 56 "
-        f"layers (ratio {by['ResNet-20']['ratio']:.3f} and {by['ResNet-56']['ratio']:.3f}). The plain ones do "
-        "not: "
-        f"the plain-56's first-layer gradient is {by['plain-56']['ratio']:,.0f} times its classifier's, "
-        f"{plain_drop:,.0f} times the plain-20's ratio. It does not vanish, it explodes: with BatchNorm in "
-        "training mode each plain block multiplies the gradient on its way back, and 54 of them compound. In "
-        "a residual block the gradient reaching x is the gradient of the block's output plus what flows "
-        "through its convs (d(x + F(x))/dx = 1 + dF/dx): an identity path runs from the loss to the first "
-        "layer and keeps the scale independent of depth. (He et al. trained their plain-56 with BatchNorm "
-        "to a higher error, not a diverging one: degradation is an optimisation difficulty; the degradation "
-        "demo shows the training curves.)"
+        "The residual networks pass about the same share of gradient to their first layer at 20 "
+        f"and 56 layers (ratio {by['ResNet-20']['ratio']:.3f} and "
+        f"{by['ResNet-56']['ratio']:.3f}). The plain ones do not: the plain-56's first-layer "
+        f"gradient is {by['plain-56']['ratio']:,.0f} times its classifier's, {plain_drop:,.0f} "
+        "times the plain-20's ratio. It does not vanish, it explodes: with BatchNorm in training "
+        "mode each plain block multiplies the gradient on its way back, and 54 of them compound. "
+        "In a residual block the gradient reaching x is the gradient of the block's output plus "
+        "what flows through its convs (d(x + F(x))/dx = 1 + dF/dx): an identity path runs from "
+        "the loss to the first layer and keeps the scale independent of depth. (He et al. "
+        "trained their plain-56 with BatchNorm to a higher error, not a diverging one: "
+        "degradation is an optimisation difficulty; the degradation demo shows the training "
+        "curves.)"
     )
     return rows
 
@@ -192,20 +196,23 @@ def scaled_shortcuts(report: Report) -> tuple[int, float]:
     units = sum(isinstance(m, BasicBlock) for m in model.modules())
     product = PAPER_SCALE**units
     report.say(
-        "Step 2. Scaled shortcuts (slide ResNet (5), variant (b) of He et al. 2016). With x_{l+1} = "
-        "lambda x_l + F(x_l) the identity path from unit l to unit L is multiplied by lambda at every unit: "
-        "x_L = lambda^(L-l) x_l + (the branches' terms), and the gradient flowing back along it is scaled "
-        f"the same way. ResNet-110 (resnet110()) has {units} residual units; with lambda = {PAPER_SCALE}:"
+        "Step 2. Scaled shortcuts (slide ResNet (5), variant (b) of He et al. 2016). With "
+        "x_{l+1} = lambda x_l + F(x_l) the identity path from unit l to unit L is multiplied "
+        "by lambda at every unit: x_L = lambda^(L-l) x_l + (the branches' terms), and the "
+        "gradient flowing back along it is scaled the same way. ResNet-110 (resnet110()) has "
+        f"{units} residual units; with lambda = {PAPER_SCALE}:"
     )
     report.check(
         "ResNet-110 residual units", units, (110 - 2) // 2, "110 = 2 + 2 x 54 (two convs per unit)"
     )
     report.say(
-        f"  shortcut product from the first unit to the last: {PAPER_SCALE} ** {units} = {product:.3e}\n"
-        f"  after the first stage's 18 units alone:               {PAPER_SCALE} ** 18 = {PAPER_SCALE**18:.3e}",
-        "So the first unit's signal reaches the output only through the convolution branches: the clean "
-        "identity path is gone, and He et al. measured a higher error for it (Table 1). An identity "
-        "shortcut (lambda = 1) keeps the product at exactly 1 however deep the network is.",
+        f"  shortcut product from the first unit to the last: {PAPER_SCALE} ** {units} = "
+        f"{product:.3e}\n  after the first stage's 18 units alone:               {PAPER_SCALE} ** "
+        f"18 = {PAPER_SCALE**18:.3e}",
+        "So the first unit's signal reaches the output only through the convolution branches: "
+        "the clean identity path is gone, and He et al. measured a higher error for it (Table "
+        "1). An identity shortcut (lambda = 1) keeps the product at exactly 1 however deep the "
+        "network is.",
     )
     return units, product
 
@@ -213,7 +220,8 @@ def scaled_shortcuts(report: Report) -> tuple[int, float]:
 def exercises(report: Report) -> None:
     """The exercises (the answers are in ``--json``)."""
     report.exercise(
-        "With lambda = 0.9 instead of 0.5, what is the shortcut product over ResNet-110's 54 units?",
+        "With lambda = 0.9 instead of 0.5, what is the shortcut product over ResNet-110's 54 "
+        "units?",
         0.9**54,
     )
     report.exercise(
@@ -227,7 +235,7 @@ def exercises(report: Report) -> None:
 
 
 def plot(fig: Any, report: Report) -> None:
-    """Gradient norms at the first conv and the classifier, per network; the shortcut product vs depth."""
+    """Gradient norms at the first conv and the classifier; the shortcut product vs depth."""
     left, right = fig.subplots(1, 2)
     rows = report.data["gradients"]
     x = np.arange(len(rows))

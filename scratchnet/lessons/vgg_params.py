@@ -188,8 +188,8 @@ def slide_table(report: Report, rows: list[dict[str, Any]]) -> dict[str, int]:
         "We build scratchnet.models.vgg16() and push one 224x224 RGB image through it (batch 1, "
         "no gradients), recording the output of every layer. For each line of the slide we count:",
         "  memory = the numbers in the layer's output for one image (its activations), "
-        "output.numel()\n"
-        "  params = the layer's weights, layer.weight.numel() (the slide does not count biases)",
+        "output.numel()\n  params = the layer's weights, layer.weight.numel() (the slide does "
+        "not count biases)",
         "The slide's figures stand beside ours. 'ok' means the slide's figure is ours rounded as "
         "the slide rounds memory, to two significant figures (802,816 -> 800K), or equal where it "
         "prints every digit.",
@@ -263,13 +263,13 @@ def add_up_the_rows(
     report.say(
         "Step 2. Totals. Adding up the rows gives the memory of one forward pass and the size of "
         "the model.",
-        f"  activations (rows added up)  {fmt_int(total_memory)} numbers = {fmt_si(total_memory)}\n"
-        f"  memory per image, forward    {fmt_si(total_memory)} x {itemsize} bytes (float32) = "
-        f"{fmt_bytes(total_bytes)}\n"
-        f"  with the backward pass (x2)  {fmt_bytes(2 * total_bytes)}\n"
-        f"  weights, without biases      {fmt_int(totals['total_weights'])}\n"
-        f"  biases                       {fmt_int(totals['total_biases'])}\n"
-        f"  all of model.parameters()    {fmt_int(total_params)}",
+        f"  activations (rows added up)  {fmt_int(total_memory)} numbers = "
+        f"{fmt_si(total_memory)}\n  memory per image, forward    {fmt_si(total_memory)} x "
+        f"{itemsize} bytes (float32) = {fmt_bytes(total_bytes)}\n  with the backward pass (x2)  "
+        f"{fmt_bytes(2 * total_bytes)}\n  weights, without biases      "
+        f"{fmt_int(totals['total_weights'])}\n  biases                       "
+        f"{fmt_int(totals['total_biases'])}\n  all of model.parameters()    "
+        f"{fmt_int(total_params)}",
     )
     lecture_rows_memory = sum(parse_si(m) for _, m, _ in LECTURE_ROWS)
     rounded_rows = sum(
@@ -363,9 +363,9 @@ def where_memory_and_parameters_live(
         f"{fmt_pct(early_memory / total_memory)} of all activations, the {len(convs)} "
         f"convolutions together {fmt_pct(conv_memory / total_memory)}; the {len(fcs)} FC layers "
         f"output only {fmt_int(sum(r['memory'] for r in fcs))} numbers. Big images with few "
-        "channels early on cost memory.\n"
-        f"  Params: the {len(fcs)} FC layers hold {fmt_pct(fc_weights / total_weights)} of the "
-        f"weights, fc6 alone ({fc6['weights_formula']} = {fmt_int(fc6['weights'])}) "
+        f"channels early on cost memory.\n  Params: the {len(fcs)} FC layers hold "
+        f"{fmt_pct(fc_weights / total_weights)} of the weights, fc6 alone "
+        f"({fc6['weights_formula']} = {fmt_int(fc6['weights'])}) "
         f"{fmt_pct(fc6['weights'] / total_weights)}; all {len(convs)} convolutions share the "
         f"remaining {fmt_int(total_weights - fc_weights)}. A 3x3 kernel is tiny; a layer that "
         f"connects every one of {int(fc6_in):,} inputs to every one of {int(fc6_out):,} outputs "
