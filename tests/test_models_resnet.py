@@ -344,3 +344,22 @@ def test_initialisation_follows_torchvision():
     assert (model.layer3[0].bn1.weight.numpy() == 1).all() and (
         model.layer3[0].bn1.bias.numpy() == 0
     ).all()
+
+
+def test_each_unit_is_a_class_of_its_own_built_by_name():
+    # Unit (a) is BasicBlock / Bottleneck itself; (b)-(e) are their subclasses in preact_resnet.py,
+    # and BasicBlock(..., variant=name) builds the one of that name (PyTorch code keeps working).
+    from scratchnet.models.preact_resnet import RESIDUAL_UNITS, PreActBottleneck, residual_unit
+
+    assert tuple(RESIDUAL_UNITS) == RESIDUAL_VARIANTS
+    for variant, (basic, bottleneck) in RESIDUAL_UNITS.items():
+        assert type(BasicBlock(4, 4, variant=variant)) is basic
+        assert (
+            type(Bottleneck(16, 4, 1, None, variant)) is bottleneck
+        )  # positional, as SE passes it
+        assert issubclass(basic, BasicBlock) and issubclass(bottleneck, Bottleneck)
+        assert basic.variant == bottleneck.variant == variant
+        assert residual_unit(Bottleneck, variant) is bottleneck
+    assert isinstance(resnet.resnet50(variant="full_preact").layer1[0], PreActBottleneck)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        BasicBlock(4, 4, variant="post_add")
