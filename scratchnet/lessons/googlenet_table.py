@@ -262,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
     return finish(report, args, plot)
 
 
-def layout_and_cost_tables(report: Report, rows: list[dict[str, Any]]) -> Any:
+def layout_and_cost_tables(report: Report, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Steps 1 and 2: the layout and the cost of every row of the paper's table, checked."""
     report.say(
         "We build scratchnet.models.googlenet(paper_5x5=True, dropout=0.4, aux_logits=False), "
