@@ -25,8 +25,8 @@ call or step (PyTorch's ``max_memory_allocated``; scratchnet's
 hook costs no time); memory is given for forward + backward, with only that case's tensors alive.
 
 scratchnet's ``conv2d`` builds its column matrix a few images at a time into a buffer of
-``scratchnet.kernels.cupy_gpu.GPU_COLUMN_BUFFER_BYTES`` on the GPU (1 GiB by default; 8 MiB on the CPU);
-``--column-buffer-mb`` overrides it, and the output says which size ran.
+``scratchnet.kernels.cupy_gpu.GPU_COLUMN_BUFFER_BYTES`` on the GPU (1 GiB by default; 8 MiB on the
+CPU); ``--column-buffer-mb`` overrides it, and the output says which size ran.
 
     python benchmarks/gpu.py                 # both precisions, about 3-4 minutes on an H100
     python benchmarks/gpu.py --quick         # fewer rounds and layers

@@ -243,23 +243,31 @@ def test_deep_chain_has_no_recursion_limit():
 
 
 def test_deep_residual_chain():
-    """2000 residual steps y <- y + 0.001 tanh(y): the iterative walk gets through (a recursive one
-    would overflow the stack) and gives the chain rule's product, dy_2000/dx = prod_k y_{k+1}'(y_k)
-    with y_{k+1}'(y_k) = 1 + 0.001 (1 - tanh(y_k)^2), computed here by hand in NumPy."""
-    start = np.array([0.1, -0.2])  # float64 from the start
-    x = sn.tensor(start, requires_grad=True)
-    y = x
+    # y_{k+1} = y_k + 0.001 tanh(y_k), 2,000 times: dy_{k+1}/dy_k = 1 + 0.001 (1 - tanh^2 y_k), so
+    # dy/dx is the product of the 2,000 factors, computed here by hand alongside the forward.
+    x0 = np.array([0.1, -0.2])
+    x = sn.tensor(x0, requires_grad=True, dtype=sn.float64)
+    y, y_hand, slope = x, x0.copy(), np.ones(2)
     for _ in range(2000):
         y = y + 0.001 * y.tanh()
+        slope *= 1 + 0.001 * (1 - np.tanh(y_hand) ** 2)
+        y_hand = y_hand + 0.001 * np.tanh(y_hand)
     y.sum().backward()
-
-    value, slope = start, np.ones(2)
-    for _ in range(2000):
-        slope *= 1 + 0.001 * (1 - np.tanh(value) ** 2)
-        value = value + 0.001 * np.tanh(value)
-    np.testing.assert_allclose(y.numpy(), value, rtol=1e-12)
+    np.testing.assert_array_equal(y.numpy(), y_hand)  # the same float64 operations, in order
     np.testing.assert_allclose(x.grad.numpy(), slope, rtol=1e-12)
-    assert x.grad.dtype == np.float64
+    assert slope.min() > 1.2  # not a trivial product: the chain amplifies the gradient
+
+
+def test_identity_residual_chain_passes_gradient_exactly():
+    # Residual branches that output zero: every unit is the identity, y = x after 2,000 of them,
+    # and the gradient comes back through 2,000 additions as exactly 1 (He et al. 2016, eq. 5).
+    x = sn.tensor([0.1, -0.2, 3.0], requires_grad=True, dtype=sn.float64)
+    y = x
+    for _ in range(2000):
+        y = y + 0.0 * y.tanh()
+    y.sum().backward()
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(3))
 
 
 def test_backward_order_is_deterministic():

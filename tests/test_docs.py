@@ -1,14 +1,17 @@
-"""The documentation works: its links resolve, its runnable examples run, its API reference is complete.
+"""The documentation works: its links resolve, its examples run, its API reference is complete.
 
-* Every relative link and image in docs/**/*.md and README.md points to a file or folder that exists,
-  and a ``#anchor`` into a Markdown file names one of its headings (GitHub's anchor rule).
+* Every relative link and image in docs/**/*.md and README.md points to a file or folder that
+  exists, and a ``#anchor`` into a Markdown file names one of its headings (GitHub's anchor rule).
 * Every fenced code block whose info string is ``python run`` executes without error. The blocks of
   one page run in order in one namespace (like a notebook), in a temporary working directory.
 * docs/api.md lists every public name of the modules it documents, in that module's section.
+* Every file path and module that a lesson's docstring or a docs page names in code style (the
+  "Read next" and "see" pointers) exists.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import functools
 import importlib
@@ -32,7 +35,7 @@ HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 
 
 def split_fences(text: str) -> tuple[str, list[tuple[str, str, int]]]:
-    """The page with its fenced code blocks blanked out, and the blocks as (info string, code, line)."""
+    """The page with its fenced code blocks blanked out; the blocks as (info string, code, line)."""
     prose, blocks = [], []
     lines = text.splitlines()
     i = 0
@@ -136,6 +139,79 @@ def test_link_checker_finds_broken_links(tmp_path):
     assert github_anchors((tmp_path / "there.md").read_text()) == {"a-title", "second-part"}
 
 
+# --------------------------------------------------------------------------- "Read next" pointers
+
+# A file path or module named in ``code`` style: ``scratchnet/nn/conv.py``, `docs/lessons.md`,
+# ``scratchnet.analysis.summary``. Markdown links are checked above; these are the pointers in prose
+# ("Read next: ...", "see ...") that no link checker looks at.
+POINTED_PATH = re.compile(
+    r"`{1,2}((?:scratchnet|docs|tests|lessons|instructor|benchmarks)/[\w./-]*\w/?)[`:(\s#]"
+)
+POINTED_MODULE = re.compile(r"`{1,2}(scratchnet(?:\.[A-Za-z_]\w*)+)")
+
+
+def pointer_texts() -> list[tuple[str, str]]:
+    """(where, text): each lesson's docstring (its "Read next"), each docs page but the API list."""
+    texts = []
+    for path in sorted((ROOT / "scratchnet" / "lessons").glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        texts.append((str(path.relative_to(ROOT)), doc))
+    for page in PAGES:
+        if page.name != "api.md":  # generated from the code: names, not pointers
+            texts.append((str(page.relative_to(ROOT)), page.read_text(encoding="utf-8")))
+    return texts
+
+
+def resolves(dotted: str) -> bool:
+    """True if ``dotted`` is a module, or a module and attributes: ``scratchnet.models.vgg16``."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        try:
+            for part in parts[i:]:
+                obj = getattr(obj, part)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def broken_pointers(where: str, text: str) -> list[str]:
+    broken = [
+        f"{where}: {path} (no such file)"
+        for path in POINTED_PATH.findall(text)
+        if not (ROOT / path).exists()
+    ]
+    broken += [
+        f"{where}: {name} (no such module or name)"
+        for name in POINTED_MODULE.findall(text)
+        if not resolves(name)
+    ]
+    return broken
+
+
+def test_read_next_pointers_name_files_and_modules_that_exist():
+    texts = pointer_texts()
+    checked = sum(len(POINTED_PATH.findall(t)) + len(POINTED_MODULE.findall(t)) for _, t in texts)
+    assert checked > 100  # the lessons and the docs point at the code in many places
+    broken = [b for where, text in texts for b in broken_pointers(where, text)]
+    assert not broken, "pointers to nothing:\n  " + "\n  ".join(broken)
+
+
+def test_pointer_checker_finds_a_wrong_pointer():
+    text = (
+        "Read next: ``scratchnet/models/vgg.py`` (the model), ``scratchnet/nn/layers.py``, "
+        "``scratchnet.analysis.summary``, ``scratchnet.models.nothing_here``, `docs/lessons.md`."
+    )
+    assert broken_pointers("x", text) == [
+        "x: scratchnet/nn/layers.py (no such file)",
+        "x: scratchnet.models.nothing_here (no such module or name)",
+    ]
+
+
 # --------------------------------------------------------------------------- runnable examples
 
 RUNNABLE = [(page, blocks) for page in PAGES if (blocks := runnable_blocks(page))]
@@ -230,12 +306,13 @@ def test_api_reference_has_no_stale_names():
         assert hasattr(module, name), f"docs/api.md describes {qualified}, which no longer exists"
 
 
-# --------------------------------------------------------------------------- numbers quoted from a run
+# ----------------------------------------------------------------------- numbers quoted from a run
 
 NUMBERS_JSON = DOCS / "figures" / "demos" / "numbers.json"
 # <!-- number: degradation/final_training_error/plain-56/mean -->65.6%
 NUMBER = re.compile(
-    r"<!--\s*number:\s*(?P<path>[^<>]+?)\s*-->\s*(?P<shown>[-+]?\d[\d,]*(?:\.\d+)?)(?P<unit>%| points|x)?"
+    r"<!--\s*number:\s*(?P<path>[^<>]+?)\s*-->\s*"
+    r"(?P<shown>[-+]?\d[\d,]*(?:\.\d+)?)(?P<unit>%| points|x)?"
 )
 
 
@@ -272,7 +349,8 @@ def test_quoted_numbers_match_the_run():
                 continue
             if not matches(value, shown, unit):
                 wrong.append(
-                    f"{page.relative_to(ROOT)}: {path} is {value!r} in the run, the page says {shown}{unit}"
+                    f"{page.relative_to(ROOT)}: {path} is {value!r} in the run, "
+                    f"the page says {shown}{unit}"
                 )
     assert count >= 20, "the demo pages quote their numbers with <!-- number: path --> markers"
     assert not wrong, (

@@ -39,23 +39,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 TOP = len(LAYERS) - 1  # the package root imports everything, so it sits with the applications
 
-# Known until engineer C's change to the model files is merged (they import cat/flatten from the
-# package root instead of scratchnet.nn): the tests fail on any other violation, and on any of
-# these once it is gone, so this set must then be emptied.
-PENDING_MODELS_FIX = {
-    f"scratchnet.models.{name}"
-    for name in (
-        "alexnet",
-        "densenet",
-        "googlenet",
-        "inception",
-        "inception_resnet",
-        "inception_v4",
-        "nin",
-        "vgg",
-    )
-}
-
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -129,12 +112,10 @@ def test_no_module_imports_from_a_higher_layer():
             f"({LAYERS[_layer(target)][0]})"
             for module, targets in graph.items()
             for target, line in targets
-            if _layer(target) > _layer(module) and module not in PENDING_MODELS_FIX
+            if _layer(target) > _layer(module)
         }
     )
     assert not violations, "imports against the layer order:\n" + "\n".join(violations)
-    still_pending = {m for m in PENDING_MODELS_FIX if any(t == "scratchnet" for t, _ in graph[m])}
-    assert still_pending == PENDING_MODELS_FIX, "fixed: remove from PENDING_MODELS_FIX"
 
 
 def _cycles(graph: dict[str, list[tuple[str, int]]]) -> list[list[str]]:
@@ -183,8 +164,6 @@ def _cycles(graph: dict[str, list[tuple[str, int]]]) -> list[list[str]]:
 
 def test_no_import_cycle():
     graph = _with_parent_packages(_graph())
-    for module in PENDING_MODELS_FIX:  # see PENDING_MODELS_FIX
-        graph[module] = [(t, line) for t, line in graph[module] if t != "scratchnet"]
     cycles = _cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
 

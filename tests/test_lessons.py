@@ -1,8 +1,9 @@
-"""The lessons: each main() runs (with --plot; --json prints ``report.as_dict()``), and its numbers match
-values known without scratchnet: torchvision's published counts, the papers' arithmetic redone here
-from the layer widths, and small independent re-implementations (receptive-field recurrence, analytic
-ResNet multiply-adds). The verdict rule (exact / within rounding / differs) is tested on its own, and
-every printed line of every lesson, stdout and stderr, fits in 100 terminal columns.
+"""The lessons: each main() runs (with --plot; --json prints ``report.as_dict()``); its numbers
+match values known without scratchnet: torchvision's published counts, the papers' arithmetic
+redone here from the layer widths, and small independent re-implementations (receptive-field
+recurrence, analytic ResNet multiply-adds). The verdict rule (exact / within rounding / differs)
+is tested on its own, and every printed line of every lesson, stdout and stderr, fits in 100
+terminal columns.
 
 Every lesson runs once per session (they take seconds each); the tests below share the result.
 """
@@ -43,7 +44,8 @@ def lesson(tmp_path_factory):
     """``lesson(name) -> (json, report, plot_path, printed)``: run ``main(["--plot", ...])`` once.
 
     ``printed`` is everything the run wrote to stdout and stderr; ``json`` is ``report.as_dict()``
-    through a JSON round trip, which is what ``--json`` prints (test_lessons_are_deterministic checks).
+    through a JSON round trip, which is what ``--json`` prints (test_lessons_are_deterministic
+    checks).
     """
     folder = tmp_path_factory.mktemp("lessons")
 
@@ -70,13 +72,14 @@ def torchvision_models():
 
 
 def meta_model(make, **kwargs):
-    """A torchvision model on the meta device: shapes and counts without memory or initialisation."""
+    """A torchvision model on the meta device: shapes and counts, no memory or initialisation."""
     torch = pytest.importorskip("torch")
     with torch.device("meta"):
         return make(**kwargs)
 
 
-# ------------------------------------------------------------------------------------------ all lessons
+# ------------------------------------------------------------------------------------------ all
+# lessons
 
 
 def test_listing_names_every_lesson_module(capsys):
@@ -203,7 +206,8 @@ def test_run_returns_numbers_figure_and_the_printed_text(lesson, monkeypatch, ca
     plt.close("all")
 
 
-# ------------------------------------------------------------------------------------------ the verdict rule
+# ------------------------------------------------------------------------------------------ the
+# verdict rule
 
 
 @pytest.mark.parametrize(
@@ -310,7 +314,8 @@ def test_wrap_counts_display_width():
     assert all(display_width(line) <= 100 for line in fit(long).splitlines())
 
 
-# ------------------------------------------------------------------------------------------ vgg_params
+# ------------------------------------------------------------------------------------------
+# vgg_params
 
 
 VGG16_CONFIG = [
@@ -387,7 +392,8 @@ def test_vgg_params_verdicts(lesson):
     assert not c["TOTAL memory in bytes, forward"]["agrees"]  # 96MB, from the 24M
     assert c["TOTAL params, biases included"]["verdict"] == "within rounding"
     assert c["TOTAL params, biases included"]["rule"] == "nearest 1M"
-    # The exact rows add up to 15,237,608; the slide's printed (rounded) rows to 15,184,192 = 15.18M.
+    # The exact rows add up to 15,237,608; the slide's printed (rounded) rows to 15,184,192 =
+    # 15.18M.
     exact_sum = c["activations, our exact rows added up"]
     assert (exact_sum["computed"], exact_sum["reference"], exact_sum["verdict"]) == (
         15_237_608,
@@ -402,7 +408,8 @@ def test_vgg_params_verdicts(lesson):
     assert c["fc6 memory"]["verdict"] == "exact"  # "4096" is printed in full
 
 
-# ------------------------------------------------------------------------------------------ receptive_field
+# ------------------------------------------------------------------------------------------
+# receptive_field
 
 
 def _field_recurrence(layers: list[tuple[int, int]]) -> list[int]:
@@ -423,7 +430,8 @@ def test_receptive_field_vgg16(lesson):
         212,
         32,
     )
-    # What a pixel really sees at 224x224, measured by back-propagation: the field clipped to the image.
+    # What a pixel really sees at 224x224, measured by back-propagation: the field clipped to the
+    # image.
     seen = {
         (r["network"], r["pixel"].split()[0]): r["measured"]
         for r in data["rows"]["corner_and_centre"]
@@ -462,7 +470,8 @@ def test_receptive_field_resnet50_against_torchvision_layout(lesson):
     assert sorted(last.values()) == sorted(results.values()) == [427, 483]
 
 
-# ------------------------------------------------------------------------------------------ factorization
+# ------------------------------------------------------------------------------------------
+# factorization
 
 
 def test_factorization_ratios_and_fields(lesson):
@@ -485,7 +494,8 @@ def test_factorization_ratios_and_fields(lesson):
     assert ways["conv/2 and pool/2 side by side"] == 17 * 17 * 320 * 320 * 9
 
 
-# ------------------------------------------------------------------------------------------ one_by_one
+# ------------------------------------------------------------------------------------------
+# one_by_one
 
 
 def test_one_by_one_matches_torch(lesson, torch):
@@ -512,7 +522,8 @@ def test_one_by_one_inception_3a(lesson):
     )
 
 
-# ------------------------------------------------------------------------------------------ googlenet_table
+# ------------------------------------------------------------------------------------------
+# googlenet_table
 
 
 def test_googlenet_table_follows_the_widths(lesson):
@@ -565,7 +576,8 @@ def test_googlenet_table_disagreements_are_the_known_slips(lesson):
     floors = [x["name"] for x in data["checks"] if x["rule"].startswith("floor")]
     assert floors == ["inception (3a): params", "inception (4a): ops"]
     assert c["convolution 2: params"]["verdict"] == c["linear: params"]["verdict"] == "exact"
-    # conv 1 as a depthwise-separable 7x7 (depth multiplier 8): 7*7*3*8 + 24*64 weights, 112*112 x that MACs
+    # conv 1 as a depthwise-separable 7x7 (depth multiplier 8): 7*7*3*8 + 24*64 weights, 112*112 x
+    # that MACs
     assert (
         c["conv 1 as a depthwise-separable 7x7: weights"]["computed"]
         == 7 * 7 * 3 * 8 + 24 * 64
@@ -587,7 +599,8 @@ def test_googlenet_table_disagreements_are_the_known_slips(lesson):
     )
 
 
-# ------------------------------------------------------------------------------------------ auxiliary_classifiers
+# ------------------------------------------------------------------------------------------
+# auxiliary_classifiers
 
 
 def test_auxiliary_heads_against_torchvision(lesson):
@@ -629,11 +642,12 @@ def test_auxiliary_heads_against_torchvision(lesson):
     )
 
 
-# ------------------------------------------------------------------------------------------ resnet_flops
+# ------------------------------------------------------------------------------------------
+# resnet_flops
 
 
 def _resnet_macs(blocks: list[int], bottleneck: bool, stride_in_1x1: bool) -> int:
-    """Multiply-adds of a ResNet at 224x224, from the paper's table (conv + fc; projections counted)."""
+    """Multiply-adds of a ResNet at 224x224, from the paper's table (conv + fc, projections too)."""
     macs, size, c_in = 112 * 112 * 64 * 3 * 7 * 7, 56, 64
     for stage, (count, width) in enumerate(zip(blocks, (64, 128, 256, 512), strict=True)):
         for i in range(count):
@@ -681,7 +695,8 @@ def test_resnet_flops_against_the_analytic_count_and_torchvision(lesson):
         assert row["layers"] == depth
     c = checks(data)
     assert not c["ResNet-50 in torchvision's layout vs the paper"]["agrees"]
-    # The paper's rounding is inconsistent: 3.664 and 3.858 truncated, 1.814, 7.570 and 11.282 to nearest.
+    # The paper's rounding is inconsistent: 3.664 and 3.858 truncated, 1.814, 7.570 and 11.282 to
+    # nearest.
     rules = {d: c[f"ResNet-{d}, paper's layout"]["rule"] for d in RESNET_BLOCKS}
     assert rules == {
         18: "nearest 0.1G",
@@ -707,7 +722,8 @@ def test_resnet_flops_against_the_analytic_count_and_torchvision(lesson):
     assert blocks["bottleneck"]["macs"] == 56 * 56 * (256 * 64 + 9 * 64 * 64 + 64 * 256)
 
 
-# ------------------------------------------------------------------------------------------ densenet_params
+# ------------------------------------------------------------------------------------------
+# densenet_params
 
 
 def test_densenet_against_torchvision(lesson):
@@ -743,7 +759,8 @@ def test_densenet_channels_grow_by_k(lesson):
     assert all(c[f"DenseNet-{d}: layers with weights"]["agrees"] for d in (121, 169, 201))
 
 
-# ------------------------------------------------------------------------------------------ se_params
+# ------------------------------------------------------------------------------------------
+# se_params
 
 
 SE_WIDTHS = [256] * 3 + [512] * 4 + [1024] * 6 + [2048] * 3  # ResNet-50's 16 bottleneck outputs
@@ -766,7 +783,8 @@ def test_se_resnet50_parameters(lesson):
         False,
         True,
     ]
-    # One constant added to all six counts reproduces all six printed figures: any from 46,088 to 50,759.
+    # One constant added to all six counts reproduces all six printed figures: any from 46,088 to
+    # 50,759.
     low, high = data["data"]["constant_offsets"]
     assert (low, high) == (46_088, 50_759)
     for r, shown in ((2, 45.7), (4, 35.7), (8, 30.7), (16, 28.1), (32, 26.9), ("original", 25.6)):
@@ -814,7 +832,8 @@ def test_se_multiply_adds(lesson):
     assert data["squeezed"] == sum(c * s * s for c, s in zip(SE_WIDTHS, sizes, strict=True))
 
 
-# ------------------------------------------------------------------------------------------ inception_resnet
+# ------------------------------------------------------------------------------------------
+# inception_resnet
 
 
 def test_inception_resnet(lesson):
@@ -893,7 +912,8 @@ def test_budgets_against_torchvision(lesson):
     assert layers == {"VGG16": (5, 2, 2), "ResNet-34": (1, 0, 0)}
 
 
-# ------------------------------------------------------------------------------------------ shortcuts
+# ------------------------------------------------------------------------------------------
+# shortcuts
 
 
 def test_shortcuts(lesson):
@@ -905,7 +925,8 @@ def test_shortcuts(lesson):
     assert rows["plain-20"]["params"] == rows["ResNet-20"]["params"] == 269_722
     for row in rows.values():
         assert row["ratio"] == pytest.approx(row["first_conv"] / row["fc"])
-    # The measured effect: from 20 to 56 layers the plain network's first-layer share grows by far more
+    # The measured effect: from 20 to 56 layers the plain network's first-layer share grows by far
+    # more
     # (it explodes) than the residual one's.
     plain = rows["plain-56"]["ratio"] / rows["plain-20"]["ratio"]
     residual = rows["ResNet-56"]["ratio"] / rows["ResNet-20"]["ratio"]
@@ -913,7 +934,8 @@ def test_shortcuts(lesson):
     assert data["data"]["units"] == 54 and data["data"]["product"] == 0.5**54
 
 
-# ------------------------------------------------------------------------------------------ capstone
+# ------------------------------------------------------------------------------------------
+# capstone
 
 
 def test_capstone_against_torchvision_and_direct_passes(lesson):

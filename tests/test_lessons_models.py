@@ -1,5 +1,5 @@
-"""The model additions the lessons need: AlexNet (torchvision's layout) and the paper's pool in GoogLeNet's
-auxiliary heads (``InceptionAux(pool="paper")``)."""
+"""The model additions the lessons need: AlexNet (torchvision's layout) and the paper's pool in
+GoogLeNet's auxiliary heads (``InceptionAux(pool="paper")``)."""
 
 from __future__ import annotations
 

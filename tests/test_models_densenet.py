@@ -29,8 +29,8 @@ def test_parameter_counts(name, expected):
 
 
 def test_channel_bookkeeping_of_densenet121():
-    # Slide "DenseNet (2)": 64 + 6*32 = 256 -> 128; 128 + 12*32 = 512 -> 256; 256 + 24*32 = 1024 -> 512;
-    # 512 + 16*32 = 1024 channels into the classifier.
+    # Slide "DenseNet (2)": 64 + 6*32 = 256 -> 128; 128 + 12*32 = 512 -> 256; 256 + 24*32 = 1024 ->
+    # 512; 512 + 16*32 = 1024 channels into the classifier.
     model = densenet.densenet121()
     assert [
         model.features.get_submodule(f"transition{i}").conv.weight.shape[:2] for i in (1, 2, 3)

@@ -40,7 +40,8 @@ def inception_params(c_in, c1, c3r, c3, c5r, c5, pp, k5=3):
     )
 
 
-# --- the module --------------------------------------------------------------------------------------
+# --- the module
+# --------------------------------------------------------------------------------------
 
 
 def test_inception_module_with_reductions():
@@ -84,7 +85,8 @@ def test_paper_5x5_flag():
     )
 
 
-# --- the network ------------------------------------------------------------------------------------
+# --- the network
+# ------------------------------------------------------------------------------------
 
 
 def test_parameter_counts():
@@ -152,12 +154,13 @@ def test_no_aux_heads_without_aux_logits():
     assert isinstance(model(scratchnet.randn(2, 3, 15, 15)), scratchnet.Tensor)
 
 
-# --- torchvision ------------------------------------------------------------------------------------
+# --- torchvision
+# ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def torchvision_pair():
-    """Our GoogLeNet holding a (randomised) torchvision GoogLeNet's weights; dropouts 0 for training."""
+    """Our GoogLeNet holding a (random) torchvision GoogLeNet's weights; dropouts 0 for training."""
     torch = pytest.importorskip("torch", reason="torch is not installed: no torchvision comparison")
     tvm = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
     torch.manual_seed(0)

@@ -3,7 +3,8 @@ Table 1 and the released models' published parameter counts).
 
 Every network runs forward and backward at 75x75, the smallest input all four accept
 (v3's auxiliary head needs 299x299, tested on its own and, marked slow, in the full network).
-Training mode uses batch 2: at 75x75 the last grid is 1x1, and BatchNorm needs two values per channel.
+Training mode uses batch 2: at 75x75 the last grid is 1x1, and BatchNorm needs two values per
+channel.
 """
 
 import numpy as np
@@ -42,7 +43,8 @@ def torchvision_or_skip():
     return torch, tvm
 
 
-# --- Inception-v3 -----------------------------------------------------------------------------------
+# --- Inception-v3
+# -----------------------------------------------------------------------------------
 
 
 def test_v3_parameter_counts():
@@ -125,7 +127,8 @@ def test_v3_eval_outputs_match_torchvision():
     assert_close(ours.AuxLogits(scratchnet.tensor(feature_map)).numpy(), expected)
 
 
-# --- Inception-v4 -----------------------------------------------------------------------------------
+# --- Inception-v4
+# -----------------------------------------------------------------------------------
 
 
 def reduction_a_params(c_in, k, l, m, n):  # noqa: E741 (the paper's names)
@@ -206,7 +209,8 @@ def test_v4_keys_are_the_released_ports():
     assert shapes["last_linear.weight"] == (1001, 1536)
 
 
-# --- Inception-ResNet -------------------------------------------------------------------------------
+# --- Inception-ResNet
+# -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

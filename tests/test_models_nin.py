@@ -56,7 +56,8 @@ def test_no_fully_connected_layer_and_gap_head():
 
 @pytest.mark.parametrize(("name", "size", "classes"), [("nin_cifar", 8, 10), ("nin", 63, 1000)])
 def test_forward_backward_at_smallest_size(name, size, classes):
-    # 8x8: 8 -> 4 -> 2 with ceil-mode pools; 63x63: 14 -> 7 -> 3 -> 1 (Caffe's 224: 54 -> 27 -> 13 -> 6)
+    # 8x8: 8 -> 4 -> 2 with ceil-mode pools; 63x63: 14 -> 7 -> 3 -> 1 (Caffe's 224: 54 -> 27 -> 13
+    # -> 6)
     model = getattr(models, name)()
     model.train()
     y = model(scratchnet.randn(2, 3, size, size))

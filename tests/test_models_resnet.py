@@ -84,7 +84,8 @@ def test_preact_imagenet_count():
     assert "bn1.weight" not in model.state_dict() and "bn_final.weight" in model.state_dict()
 
 
-# ------------------------------------------------------------------------------ forward and backward
+# ------------------------------------------------------------------------------ forward and
+# backward
 
 # Each block type and layout runs in the quick suite; the deeper nets of the same families are slow.
 IMAGENET = ["resnet18", "resnet50", "plain18", "preact_resnet18", "preact_resnet50"]
@@ -154,7 +155,8 @@ def test_cifar_forward_backward(name):
 
 
 def test_output_shapes_at_224_layout():
-    # The table of slide "ResNet (3)": 112, 56, 28, 14, 7 for a 224 image (here 64: 32, 16, 8, 4, 2).
+    # The table of slide "ResNet (3)": 112, 56, 28, 14, 7 for a 224 image (here 64: 32, 16, 8, 4,
+    # 2).
     model = resnet.resnet50().eval()
     shapes = {}
     for name in ["conv1", "maxpool", "layer1", "layer2", "layer3", "layer4"]:
@@ -207,11 +209,12 @@ def test_bad_arguments():
         resnet_cifar.cifar_resnet(21)
 
 
-# ------------------------------------------------------------------------------ the blocks, against their definitions
+# ------------------------------------------------------------------------------ the blocks, against
+# their definitions
 
 
 def reference_block(block, x):
-    """The five units of He et al. 2016, Fig. 4, written out one by one (independent of the table)."""
+    """The five units of He et al. 2016, Fig. 4, written out independent of the code."""
     relu = sn.relu
     convs = [block.conv1, block.conv2] + ([block.conv3] if isinstance(block, Bottleneck) else [])
     bns = [block.bn1, block.bn2] + ([block.bn3] if isinstance(block, Bottleneck) else [])
@@ -338,3 +341,22 @@ def test_initialisation_follows_torchvision():
     assert (model.layer3[0].bn1.weight.numpy() == 1).all() and (
         model.layer3[0].bn1.bias.numpy() == 0
     ).all()
+
+
+def test_each_unit_is_a_class_of_its_own_built_by_name():
+    # Unit (a) is BasicBlock / Bottleneck itself; (b)-(e) are their subclasses in preact_resnet.py,
+    # and BasicBlock(..., variant=name) builds the one of that name (PyTorch code keeps working).
+    from scratchnet.models.preact_resnet import RESIDUAL_UNITS, PreActBottleneck, residual_unit
+
+    assert tuple(RESIDUAL_UNITS) == RESIDUAL_VARIANTS
+    for variant, (basic, bottleneck) in RESIDUAL_UNITS.items():
+        assert type(BasicBlock(4, 4, variant=variant)) is basic
+        assert (
+            type(Bottleneck(16, 4, 1, None, variant)) is bottleneck
+        )  # positional, as SE passes it
+        assert issubclass(basic, BasicBlock) and issubclass(bottleneck, Bottleneck)
+        assert basic.variant == bottleneck.variant == variant
+        assert residual_unit(Bottleneck, variant) is bottleneck
+    assert isinstance(resnet.resnet50(variant="full_preact").layer1[0], PreActBottleneck)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        BasicBlock(4, 4, variant="post_add")

@@ -1,4 +1,4 @@
-"""VGG: the configuration table, parameter counts, torchvision's keys, and equal outputs and gradients.
+"""VGG: the configuration table, parameter counts, torchvision's keys, equal outputs and gradients.
 
 A VGG holds 133-144M parameters, 103M of them in the first fully connected layer whatever the
 input size. Drawing them at random takes seconds, so the structural tests build the models with the
@@ -94,7 +94,7 @@ def test_state_dict_matches_torchvision(name, no_init):
 
 @pytest.fixture(scope="module")
 def vgg11_bn_pair():
-    """vgg11_bn with dropout 0 (train mode is then deterministic), ours holding torchvision's weights."""
+    """vgg11_bn with dropout 0 (train mode is deterministic), ours holding torchvision's weights."""
     torch = pytest.importorskip("torch", reason="torch is not installed: no torchvision comparison")
     tvm = pytest.importorskip("torchvision.models", reason="torchvision is not installed")
     torch.manual_seed(0)
@@ -122,8 +122,8 @@ def test_outputs_match_torchvision_in_eval(vgg11_bn_pair):
 def test_training_step_matches_torchvision(vgg11_bn_pair):
     """Train mode: BN on batch statistics, running stats updated, and equal gradients.
 
-    (A conv bias right before BN gets an exactly-zero gradient in theory, rounding noise in practice,
-    so the checked keys avoid those.)
+    (A conv bias right before BN gets an exactly-zero gradient in theory, rounding noise in
+    practice, so the checked keys avoid those.)
     """
     ours, reference, torch = vgg11_bn_pair
     x = np.random.randn(2, 3, 32, 32).astype(np.float32)

@@ -18,7 +18,9 @@ NOTEBOOKS = sorted((ROOT / "docs" / "notebooks").glob("*.ipynb"))
 # Settings the suite runs the demo notebooks with: the smallest that still exercise every step.
 SMOKE = {
     "demo_train": "dict(epochs=1, train_limit=96)",
-    "demo_degradation": "dict(depths='8,14', widths='4,4,4', epochs=2, train_limit=64, seeds='0,1')",
+    "demo_degradation": (
+        "dict(depths='8,14', widths='4,4,4', epochs=2, train_limit=64, seeds='0,1')"
+    ),
     "demo_aux_classifier": "dict(depth=6, width=4, epochs=1, train_limit=64, seeds='0,1')",
     "demo_se_excitation": "dict(widths='4,4,8', epochs=1, train_limit=64, seeds='0,1')",
     "demo_gradcam": "dict(size=16, samples=64, width=4, epochs=1, show=3, seeds='0,1')",

@@ -1,4 +1,4 @@
-"""scratchnet.analysis.receptive_field: sizes, jumps and starts, through branches, checked empirically."""
+"""scratchnet.analysis.receptive_field: sizes, jumps, starts through branches, measured."""
 
 from __future__ import annotations
 

@@ -137,3 +137,47 @@ def test_input_is_not_changed_by_summary():
     with pytest.raises(ValueError, match="mode"):
         summary(model, (3, 16, 16), mode="test")
     assert sn.is_grad_enabled()
+
+
+def test_record_calls_gives_names_parents_shapes_and_removes_its_hooks():
+    from scratchnet.analysis import record_calls
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Sequential(nn.ReLU(), nn.Flatten()))
+    x = sn.randn(2, 3, 5, 5)
+    with record_calls(model) as calls, sn.no_grad():
+        model(x)
+    assert [c.name for c in calls] == ["", "0", "1", "1.0", "1.1"]  # in the order calls start
+    assert [c.parent.name if c.parent else None for c in calls] == [None, "", "", "1", "1"]
+    assert [c.depth for c in calls] == [0, 1, 1, 2, 2]
+    assert calls[1].input_shapes == [(2, 3, 5, 5)] and calls[1].output_shape == (2, 4, 5, 5)
+    assert calls[4].output_shape == (2, 100) and calls[2].is_leaf is False
+    with record_calls(model, (nn.ReLU,)) as only_relu:
+        model(x)
+    assert [c.name for c in only_relu] == ["1.0"] and only_relu[0].parent is None
+    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
+
+
+def test_render_table_aligns_frames_and_splits_by_width():
+    from scratchnet.analysis import Column, render_table
+
+    columns = [Column("name", "layer", align="<"), Column("n", "params", "{:,}".format)]
+    rows = [{"name": "conv1", "n": 1792}, {"name": "fc", "n": None}]
+    assert render_table(columns, rows, [{"name": "total", "n": 1792}]).split("\n") == [
+        "  layer  params",
+        "  -----  ------",
+        "  conv1   1,792",
+        "  fc",
+        "  -----  ------",
+        "  total   1,792",
+    ]
+    assert render_table(columns, rows, indent="", frame=True, rule="=").split("\n") == [
+        "=============",
+        "layer  params",
+        "=============",
+        "conv1   1,792",
+        "fc",
+        "=============",
+    ]
+    wide = [Column("name", "layer", align="<")] + [Column(k, k * 30) for k in "abc"]
+    parts = render_table(wide, [{"name": "x", "a": "1", "b": "2", "c": "3"}], width=70)
+    assert "(continued, part 2 of 3)" in parts and max(map(len, parts.split("\n"))) <= 70

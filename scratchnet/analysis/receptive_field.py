@@ -33,13 +33,15 @@ pixel and measures where the input gradient is non-zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from scratchnet.analysis.summary import align_columns
+from scratchnet.analysis.recorder import ModuleCall, record_calls
+from scratchnet.analysis.text_table import Column, render_table
 from scratchnet.function import Function, enable_grad
 from scratchnet.ops.conv import Conv2dFunction, Conv2dNaiveFunction
 from scratchnet.ops.pool import AvgPool2dFunction, GlobalAvgPool2dFunction, MaxPool2dFunction
@@ -66,7 +68,7 @@ class Field:
     start: tuple[float, float]
 
     def bounds(self, axis: int) -> tuple[float, float]:
-        """First and last input pixel of the first output pixel's field along ``axis`` (0: H, 1: W)."""
+        """First and last input pixel of the first output pixel's field on ``axis`` (0: H, 1: W)."""
         half = (self.size[axis] - 1) / 2
         return self.start[axis] - half, self.start[axis] + half
 
@@ -139,12 +141,9 @@ def _getitem(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | 
     if y.ndim != x.ndim or len(index) > x.ndim or not all(isinstance(i, slice) for i in index):
         return GLOBAL if _spatial(x) != _spatial(y) else field  # channel picks keep the grid
     index = index + (slice(None),) * (x.ndim - len(index))
-    offset, step = zip(
-        *(index[a].indices(x.shape[a])[::2] for a in (-2, -1)), strict=True
-    )  # (start, step)
-    return through_window(
-        field, (1, 1), step, [-o for o in offset]
-    )  # x[a::t]: stride t, "padding" -a
+    starts_steps = [index[a].indices(x.shape[a])[::2] for a in (-2, -1)]  # (start, step) per axis
+    offset, step = zip(*starts_steps, strict=True)
+    return through_window(field, (1, 1), step, [-o for o in offset])  # x[a::t]: stride t, pad -a
 
 
 def _permute(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | None:
@@ -157,9 +156,8 @@ def _permute(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | 
 
 
 def _reshape(function: Function, field: Field, x: Tensor, y: Tensor) -> Field | None:
-    same_grid = _spatial(x) is not None and _spatial(x) == _spatial(
-        y
-    )  # e.g. adding a batch dimension
+    # The same (H, W) before and after, e.g. adding a batch dimension: the grid is kept.
+    same_grid = _spatial(x) is not None and _spatial(x) == _spatial(y)
     return field if same_grid else GLOBAL  # flatten: every position in one vector
 
 
@@ -218,9 +216,8 @@ def trace_fields(
 
     fields: dict[int, tuple[Tensor, Field | None]] = {id(image): (image, INPUT_FIELD)}
     for function in functions:
-        inputs = [
-            fields[id(t)] for t in function.inputs if id(t) in fields
-        ]  # weights etc. are constants
+        # Inputs computed from the image; the weights and other constants have no field.
+        inputs = [fields[id(t)] for t in function.inputs if id(t) in fields]
         if not inputs:
             continue
         for ref in function.outputs:
@@ -277,22 +274,32 @@ class ReceptiveFields:
     def table(self, depth: int | None = None) -> str:
         """Aligned text: leaf layers only (``depth=None``) or every module down to ``depth``."""
         rows = [r for r in self.rows if (r.is_leaf if depth is None else r.depth <= depth)]
-        header = ("Layer (type)", "Output shape", "RF size", "Jump", "Start")
         indent = (lambda r: "  " * (r.depth - 1)) if depth is not None else (lambda r: "")
-        lines = [header] + [
-            (f"{indent(r)}{r.name} ({r.type})", str(r.output_shape), *_describe(r.field))
+        columns = [
+            Column("layer", "Layer (type)", align="<"),
+            Column("output_shape", "Output shape"),
+            *(Column(key, header) for key, header in _FIELD_COLUMNS),
+        ]
+        cells = [
+            {
+                "layer": f"{indent(r)}{r.name} ({r.type})",
+                "output_shape": str(r.output_shape),
+                **dict(zip(_FIELD_KEYS, _describe(r.field), strict=True)),
+            }
             for r in rows
         ]
-        text = align_columns(lines)
-        rule = "-" * len(text[0])
         notes = (
             "RF size and jump in input pixels; start = centre of the first output pixel's field "
             "(input pixel i has centre i); 'global' = depends on the whole input."
         )
-        return "\n".join([rule, text[0], rule, *text[1:], rule, notes])
+        return render_table(columns, cells, indent="", frame=True) + "\n" + notes
 
     def __str__(self) -> str:
         return self.table()
+
+
+_FIELD_COLUMNS = (("size", "RF size"), ("jump", "Jump"), ("start", "Start"))
+_FIELD_KEYS = tuple(key for key, _ in _FIELD_COLUMNS)
 
 
 def _describe(field: Field | None) -> tuple[str, str, str]:
@@ -328,63 +335,42 @@ def receptive_field(model: Any, input_size: Sequence[int]) -> ReceptiveFields:
     image = Tensor(
         np.random.default_rng(0).standard_normal(shape).astype(np.float32), requires_grad=True
     )
-    calls: list[list[Any]] = []  # [name, module, output], in the order the calls start
-    with _hooked(model, calls), enable_grad():
+    with _frozen_eval(model), record_calls(model) as calls, enable_grad():
         model(image)
-        outputs = [call[2] for call in calls if isinstance(call[2], Tensor)]
-        fields = trace_fields(image, outputs)
+        outputs = [_first_output(call) for call in calls]
+        fields = trace_fields(image, [t for t in outputs if t is not None])
     rows = []
-    for name, module, output in calls:
-        if not isinstance(output, Tensor) or name == "":
+    for call, output in zip(calls, outputs, strict=True):
+        if output is None or call.parent is None:
             continue  # the model itself (its logits are global) and non-tensor outputs
         field = fields[id(output)][1] if id(output) in fields else GLOBAL
-        is_leaf = next(module.children(), None) is None
+        module_type = type(call.module).__name__
         rows.append(
-            LayerField(
-                name, type(module).__name__, name.count(".") + 1, is_leaf, output.shape, field
-            )
+            LayerField(call.name, module_type, call.depth, call.is_leaf, output.shape, field)
         )
     return ReceptiveFields(rows, shape)
 
 
-class _hooked:
-    """Eval mode, parameters frozen, and hooks that record every module call; all undone on exit."""
+def _first_output(call: ModuleCall) -> Tensor | None:
+    """The Tensor a module returned (the first one, for a module returning a tuple or list)."""
+    output = call.output[0] if isinstance(call.output, tuple | list) else call.output
+    return output if isinstance(output, Tensor) else None
 
-    def __init__(self, model: Any, calls: list[list[Any]]) -> None:
-        self.model, self.calls = model, calls
 
-    def __enter__(self) -> None:
-        self.modes = [(m, m.training) for m in self.model.modules()]
-        self.flags = [(p, p.requires_grad) for p in self.model.parameters()]
-        self.model.eval()
-        for p, _ in self.flags:
-            p.requires_grad = False  # only the image needs a graph
-        self.handles = []
-        for name, module in self.model.named_modules():
-            self.handles.append(module.register_forward_pre_hook(self._pre(name)))
-            self.handles.append(module.register_forward_hook(self._post()))
-        self.open: list[list[Any]] = []
-
-    def _pre(self, name: str) -> Callable[..., None]:
-        def hook(module: Any, args: Any) -> None:
-            call = [name, module, None]
-            self.calls.append(call)
-            self.open.append(call)
-
-        return hook
-
-    def _post(self) -> Callable[..., None]:
-        def hook(module: Any, args: Any, output: Any) -> None:
-            self.open.pop()[2] = output[0] if isinstance(output, tuple | list) else output
-
-        return hook
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in self.handles:
-            handle.remove()
-        for module, mode in self.modes:
+@contextmanager
+def _frozen_eval(model: Any) -> Iterator[None]:
+    """Eval mode and parameters frozen (only the image needs a graph); both undone on exit."""
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    model.eval()
+    for p, _ in flags:
+        p.requires_grad = False
+    try:
+        yield
+    finally:
+        for module, mode in modes:
             module.training = mode
-        for p, flag in self.flags:
+        for p, flag in flags:
             p.requires_grad = flag
 
 
@@ -438,11 +424,10 @@ def empirical_receptive_field(
     shape = tuple(input_size) if len(input_size) == 4 else (batch_size, *input_size)
     rng = np.random.default_rng(seed)
     image = Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
-    calls: list[list[Any]] = []
-    with _hooked(model, calls), enable_grad():
+    with _frozen_eval(model), record_calls(model) as calls, enable_grad():
         model(image)
-        outputs = [call[2] for call in calls if call[0] == layer]
-        if not outputs or not isinstance(outputs[-1], Tensor) or outputs[-1].ndim != 4:
+        outputs = [_first_output(call) for call in calls if call.name == layer]
+        if not outputs or outputs[-1] is None or outputs[-1].ndim != 4:
             raise ValueError(
                 f"module {layer!r} did not produce an (N, C, H, W) output in the forward pass"
             )
@@ -450,15 +435,15 @@ def empirical_receptive_field(
         H, W = out.shape[2:]
         row, col = (H // 2, W // 2) if position is None else position
         seed_grad = np.zeros(out.shape, dtype=out.dtype)
-        seed_grad[:, :, row, col] = rng.standard_normal(
-            out.shape[:2]
-        )  # one pixel, every channel; random
+        # One pixel, every channel, random weights (so that no two paths cancel by symmetry).
+        seed_grad[:, :, row, col] = rng.standard_normal(out.shape[:2])
         out.backward(seed_grad)
     support = np.abs(image.grad.numpy()).sum(axis=(0, 1)) > 0  # (H, W)
     if not support.any():
         raise RuntimeError(
-            f"no gradient reached the input from pixel {(row, col)} of {layer!r}: every path is blocked "
-            "(ReLUs off for these inputs?); try another seed, more channels or He initialisation"
+            f"no gradient reached the input from pixel {(row, col)} of {layer!r}: "
+            "every path is blocked (ReLUs off for these inputs?); try another seed, more channels "
+            "or He initialisation"
         )
     rows, cols = np.nonzero(support.any(axis=1))[0], np.nonzero(support.any(axis=0))[0]
     bounds = ((int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1])))

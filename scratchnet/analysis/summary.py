@@ -7,13 +7,15 @@ every module call, the output shape and what it cost:
   in the first row that uses it, so the column adds up to the model's total;
 * MACs, multiply-accumulates: one multiplication plus one addition, the unit of the lecture's
   "FLOPs" columns (ResNet's 3.8 x 10^9, GoogLeNet's "ops"). Counted for convolutions,
-  ``Cout * OH * OW * (Cin / groups) * KH * KW`` per image, and linear layers, ``in * out``. BatchNorm,
-  ReLU, pooling and additions are not counted: they are a small share, and papers leave them out
-  too. **FLOPs = 2 x MACs** (a multiply and an add are two floating-point operations);
+  ``Cout * OH * OW * (Cin / groups) * KH * KW`` per image, and linear layers, ``in * out``.
+  BatchNorm, ReLU, pooling and additions are not counted: they are a small share, and papers leave
+  them out too. **FLOPs = 2 x MACs** (a multiply and an add are two floating-point operations);
 * activations: the number of values in the layer's output, and their memory in bytes. The
   lecture's VGG table counts these per image at 4 bytes each (float32) and notes that the
   backward pass roughly doubles it.
 
+The calls are recorded by ``record_calls`` (``recorder.py``) and the table is drawn by
+``render_table`` (``text_table.py``), the two helpers ``receptive_field`` and the lessons use too.
 Rows come in the order the calls start, containers before their contents; ``table(depth=None)``
 shows the leaf layers, ``table(depth=2)`` the tree down to two levels (a container's MACs are
 the sum of its contents').
@@ -29,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from scratchnet import nn
+from scratchnet.analysis.recorder import ModuleCall, record_calls
+from scratchnet.analysis.text_table import Column, render_table
 from scratchnet.function import no_grad
 from scratchnet.tensor import Tensor
 
@@ -52,7 +56,7 @@ class LayerSummary:
 
 @dataclass
 class ModelSummary:
-    """What ``summary`` returns: the rows and the totals, printable with ``print`` or ``.table()``."""
+    """What ``summary`` returns: the rows and the totals; ``print`` it or call ``.table()``."""
 
     rows: list[LayerSummary]
     input_shape: tuple[int, ...]
@@ -82,53 +86,37 @@ class ModelSummary:
         return dict(asdict(self), flops=self.flops)
 
     def table(self, depth: int | None = None) -> str:
-        """Aligned text: leaf layers (``depth=None``) or every module down to ``depth``, then totals."""
+        """Aligned text: leaf layers (``depth=None``) or every module down to ``depth``; totals."""
         rows = [r for r in self.rows if (r.is_leaf if depth is None else r.depth <= depth)]
-        header = ("Layer (type)", "Output shape", "Params", "MACs", "Activations", "Act. memory")
-        lines = [header]
-        for r in rows:
-            indent = "  " * (r.depth - 1) if depth is not None else ""
-            lines.append(
-                (
-                    f"{indent}{r.name} ({r.type})",
-                    _shape(r.output_shape),
-                    f"{r.params:,}",
-                    f"{r.macs:,}",
-                    f"{r.activations:,}",
-                    _bytes(r.activation_bytes),
-                )
-            )
-        text = align_columns(lines)
-        rule = "=" * len(text[0])
+        indent = (lambda r: "  " * (r.depth - 1)) if depth is not None else (lambda r: "")
+        columns = [
+            Column("layer", "Layer (type)", align="<"),
+            Column("output_shape", "Output shape", _shape),
+            Column("params", "Params", "{:,}".format),
+            Column("macs", "MACs", "{:,}".format),
+            Column("activations", "Activations", "{:,}".format),
+            Column("activation_bytes", "Act. memory", _bytes),
+        ]
+        cells = [dict(asdict(r), layer=f"{indent(r)}{r.name} ({r.type})") for r in rows]
+        table = render_table(columns, cells, indent="", frame=True, rule="=")
         batch = self.input_shape[0]
         per = f"per batch of {batch}" if batch > 1 else "per image"
+        macs_line = "MACs (multiply-accumulates of conv and linear layers)"
         totals = [
             f"Input shape: {self.input_shape}   input memory: {_bytes(self.input_bytes)}",
             f"Total params: {self.total_params:,}   trainable: {self.trainable_params:,}   "
             f"memory: {_bytes(self.param_bytes)}",
-            f"MACs (multiply-accumulates of conv and linear layers), {per}: {self.macs:,} = {self.macs / 1e9:.2f} G",
+            f"{macs_line}, {per}: {self.macs:,} = {self.macs / 1e9:.2f} G",
             f"FLOPs = 2 x MACs = {self.flops / 1e9:.2f} G",
-            f"Activations (outputs of the leaf layers, forward only), {per}: {self.activations:,} values = "
-            f"{_bytes(self.activation_bytes)}; backward roughly doubles it",
+            f"Activations (outputs of the leaf layers, forward only), {per}: "
+            f"{self.activations:,} values = {_bytes(self.activation_bytes)}; "
+            "backward roughly doubles it",
             *self.notes,
         ]
-        return "\n".join([rule, text[0], rule, *text[1:], rule, *totals])
+        return "\n".join([table, *totals])
 
     def __str__(self) -> str:
         return self.table()
-
-
-def align_columns(lines: list[tuple[str, ...]]) -> list[str]:
-    """Pad each column to its widest cell: the first column left-aligned, the others right-aligned."""
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    text = []
-    for line in lines:
-        cells = [
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        text.append("  ".join(cells))
-    return text
 
 
 def _shape(shape: Any) -> str:
@@ -162,16 +150,6 @@ MAC_COUNTERS: dict[type, Callable[[Any, Tensor], int]] = {
 }
 
 
-def _tensors(output: Any) -> list[Tensor]:
-    if isinstance(output, Tensor):
-        return [output]
-    if isinstance(output, tuple | list):
-        return [t for item in output for t in _tensors(item)]
-    if isinstance(output, dict):
-        return [t for item in output.values() for t in _tensors(item)]
-    return []
-
-
 # --------------------------------------------------------------------------- the summary
 
 
@@ -201,53 +179,15 @@ def summary(
     shape = tuple(input_size) if len(input_size) == 4 else (1, *input_size)
     x = Tensor(np.random.default_rng(0).standard_normal(shape).astype(dtype))
 
-    rows: list[LayerSummary] = []
-    open_rows: list[LayerSummary] = []  # the calls in progress: the current one and its ancestors
-    counted: set[int] = set()  # ids of parameters already counted in some row
-
-    def pre_hook(name: str) -> Callable[..., None]:
-        def hook(module: Any, args: Any) -> None:
-            is_leaf = next(module.children(), None) is None
-            row = LayerSummary(name, type(module).__name__, name.count(".") + 1, is_leaf)
-            if is_leaf:
-                new = [p for p in module.parameters() if id(p) not in counted]
-                counted.update(id(p) for p in new)
-                row.params = sum(p.numel() for p in new)
-            else:
-                row.params = sum(p.numel() for p in module.parameters())
-            rows.append(row)
-            open_rows.append(row)
-
-        return hook
-
-    def post_hook(module: Any, args: Any, output: Any) -> None:
-        row = open_rows.pop()
-        tensors = _tensors(output)
-        shapes = [t.shape for t in tensors]
-        row.output_shape = shapes[0] if len(shapes) == 1 else shapes
-        row.activations = sum(t.numel() for t in tensors)
-        row.activation_bytes = sum(t.array.nbytes for t in tensors)
-        counter = MAC_COUNTERS.get(type(module))
-        if row.is_leaf and counter is not None and tensors:
-            row.macs = counter(module, tensors[0])
-            for ancestor in open_rows:  # containers add up their contents
-                ancestor.macs += row.macs
-
     modes = [(m, m.training) for m in model.modules()]
-    handles = []
-    for name, module in model.named_modules():
-        if name:  # the model itself is the totals line
-            handles.append(module.register_forward_pre_hook(pre_hook(name)))
-            handles.append(module.register_forward_hook(post_hook))
     try:
         model.train(mode == "train")
-        with no_grad():
+        with record_calls(model) as calls, no_grad():
             model(x)
     finally:
-        for handle in handles:
-            handle.remove()
         for module, training in modes:
             module.training = training
+    rows = _rows(calls)
 
     params = list(model.parameters())  # each shared parameter once
     leaves = [r for r in rows if r.is_leaf]
@@ -255,7 +195,8 @@ def summary(
     unused = sum(p.numel() for p in params) - sum(r.params for r in leaves)
     if unused:
         notes.append(
-            f"{unused:,} parameters were not used in this forward pass (e.g. auxiliary heads in eval mode)"
+            f"{unused:,} parameters were not used in this forward pass "
+            "(e.g. auxiliary heads in eval mode)"
         )
     return ModelSummary(
         rows=rows,
@@ -269,3 +210,36 @@ def summary(
         input_bytes=x.array.nbytes,
         notes=notes,
     )
+
+
+def _rows(calls: list[ModuleCall]) -> list[LayerSummary]:
+    """One row per recorded call but the model's own (its numbers are the totals).
+
+    A leaf counts the parameters not counted in an earlier row (shared ones once), a container
+    all of its own; a leaf's MACs are added to every container around it.
+    """
+    rows: dict[int, LayerSummary] = {}  # id(call) -> its row, in the order the calls started
+    counted: set[int] = set()  # ids of parameters already counted in some row
+    for call in calls:
+        if call.parent is None:  # the model itself
+            continue
+        row = LayerSummary(call.name, type(call.module).__name__, call.depth, call.is_leaf)
+        if call.is_leaf:
+            new = [p for p in call.module.parameters() if id(p) not in counted]
+            counted.update(id(p) for p in new)
+            row.params = sum(p.numel() for p in new)
+        else:
+            row.params = sum(p.numel() for p in call.module.parameters())
+        tensors = call.outputs
+        row.output_shape = call.output_shape
+        row.activations = sum(t.numel() for t in tensors)
+        row.activation_bytes = sum(t.array.nbytes for t in tensors)
+        counter = MAC_COUNTERS.get(type(call.module))
+        if call.is_leaf and counter is not None and tensors:
+            row.macs = counter(call.module, tensors[0])
+            ancestor = call.parent
+            while ancestor is not None and ancestor.parent is not None:  # containers add it up
+                rows[id(ancestor)].macs += row.macs
+                ancestor = ancestor.parent
+        rows[id(call)] = row
+    return list(rows.values())

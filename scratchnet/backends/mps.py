@@ -1,4 +1,5 @@
-"""``scratchnet.backends.mps``: Apple's Metal GPU backend of PyTorch, which scratchnet does not have.
+"""``scratchnet.backends.mps``: Apple's Metal GPU
+backend of PyTorch, which scratchnet does not have.
 
 ``torch.backends.mps.is_available()`` is how pytorch/examples and many tutorials pick a device
 (``cuda`` if available, else ``mps``, else ``cpu``). scratchnet runs on the CPU (NumPy) and on

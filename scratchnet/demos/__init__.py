@@ -1,1 +1,1 @@
-"""Demos of the lecture's claims, each `python -m scratchnet.demos.<name>` with a main(argv) and figures."""
+"""Demos of the lecture's claims: `python -m scratchnet.demos.<name>`, main(argv) and figures."""

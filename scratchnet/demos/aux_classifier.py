@@ -125,7 +125,7 @@ class DeepPlainNet(nn.Module):
 def gradient_norms(
     model: DeepPlainNet, trainer: Trainer, images: Tensor, labels: Tensor
 ) -> np.ndarray:
-    """The L2 norm of d loss / d weight of every conv layer, for one batch (the model is not changed)."""
+    """The L2 norm of d loss / d weight of every conv layer for one batch (the model unchanged)."""
     model.train()
     loss, _ = trainer.compute_loss(model(images), labels)
     model.zero_grad()
@@ -177,13 +177,14 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         return DeepPlainNet(channels, train_set.num_classes, args.depth, args.width, aux_logits=aux)
 
     say(
-        f"Training a {args.depth}-layer plain conv net (no batch norm, {parameter_count(build(False)):,} "
-        f"parameters) with and without two auxiliary heads ({parameter_count(build(True)):,} parameters in "
-        f"training) on {train_set}, {args.epochs} epochs, seeds {seeds}."
+        f"Training a {args.depth}-layer plain conv net (no batch norm, "
+        f"{parameter_count(build(False)):,} parameters) with and without two auxiliary heads "
+        f"({parameter_count(build(True)):,} parameters in training) on {train_set}, {args.epochs} "
+        f"epochs, seeds {seeds}."
     )
     say(
-        "Watch for: how much gradient reaches layer 1 at initialisation with and without the heads (log "
-        "scale), then whether the net with heads trains faster - seed by seed."
+        "Watch for: how much gradient reaches layer 1 at initialisation with and without the "
+        "heads (log scale), then whether the net with heads trains faster - seed by seed."
     )
     norms: dict[str, dict[int, list[float]]] = {name: {} for name in VARIANTS}
     errors: dict[str, dict[int, list[float]]] = {name: {} for name in VARIANTS}
@@ -212,9 +213,9 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
             errors[name][seed] = [1 - a for a in history["train_accuracy"]]
         with_aux, without = (errors[name][seed] for name in VARIANTS)
         say(
-            f"seed {seed}: |grad| of conv1 at init {norms['with auxiliary heads'][seed][0]:.3g} with heads vs "
-            f"{norms['without'][seed][0]:.3g} without; mean training error over the epochs "
-            f"{np.mean(with_aux):.1%} with vs {np.mean(without):.1%} without; last epoch "
+            f"seed {seed}: |grad| of conv1 at init {norms['with auxiliary heads'][seed][0]:.3g} "
+            f"with heads vs {norms['without'][seed][0]:.3g} without; mean training error over the "
+            f"epochs {np.mean(with_aux):.1%} with vs {np.mean(without):.1%} without; last epoch "
             f"{with_aux[-1]:.1%} vs {without[-1]:.1%}"
         )
 
@@ -224,8 +225,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     ratio = seed_spread(ratios)
     times = "{:,.0f}x".format if ratio["min"] >= 100 else "{:.3g}x".format  # 1,111x, not 1.11e+03x
     say(
-        f"gradient at layer 1 with the heads: {times(ratio['min'])} to {times(ratio['max'])} larger "
-        f"({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
+        f"gradient at layer 1 with the heads: {times(ratio['min'])} to {times(ratio['max'])} "
+        f"larger ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})"
     )
     claims = {}
     line, claims["more_gradient_at_layer_1"] = verdict(
@@ -303,7 +304,8 @@ def _gradient_figure(
     ax.set(
         xlabel="conv layer (1 = next to the input)",
         ylabel="|dL/dW| at initialisation (log scale)",
-        title=f"Gradient reaching each layer, {args.depth}-layer plain net (dotted: auxiliary heads)",
+        title=f"Gradient reaching each layer, {args.depth}-layer plain net (dotted: auxiliary "
+        "heads)",
     )
     ax.legend()
     return fig
@@ -338,7 +340,7 @@ def run(**options: Any) -> RunResult:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """The command line; ``argv`` defaults to no arguments (not ``sys.argv``: safe in a notebook)."""
+    """The command line; ``argv`` defaults to no arguments (never ``sys.argv``: notebook-safe)."""
     return demo_main(build_parser, experiment, argv)
 
 

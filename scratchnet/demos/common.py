@@ -1,5 +1,6 @@
 """What the demos share: dataset selection by name, the default small CNN, writing results, and the
-harness that gives every demo both a command line (``main(argv)``) and a function (``run(**options)``).
+harness that gives every demo both a command line (``main(argv)``) and a function
+(``run(**options)``).
 
 A demo module defines ``parse_args``-style ``build_parser()`` and ``experiment(args, say)``; the
 experiment prints through ``say`` (so the same lines reach the terminal and ``RunResult.text``),
@@ -43,7 +44,8 @@ def small_cnn(
     """The demos' default network: three 3x3 conv-BN-ReLU layers, two 2x2 max-pools, global average
     pooling and a linear classifier (about 30k parameters at width 32).
 
-    Shapes: (N, in_channels, H, W) -> (N, width, H/2, W/2) -> (N, 2 width, H/4, W/4) -> (N, num_classes).
+    Shapes: (N, in_channels, H, W) -> (N, width, H/2, W/2) -> (N, 2 width, H/4, W/4) -> (N,
+    num_classes).
     """
     return nn.Sequential(
         nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
@@ -159,7 +161,7 @@ def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
 
 
 class NamedTrainer(Trainer):
-    """A ``Trainer`` whose progress bar names the network it trains ("plain-56 seed 1: epoch 3/8")."""
+    """A ``Trainer`` whose progress bar names its network ("plain-56 seed 1: epoch 3/8")."""
 
     def __init__(self, *args: Any, name: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -187,7 +189,7 @@ def int_list(value: str | int | Sequence[int]) -> list[int]:
 def add_common_options(
     parser: argparse.ArgumentParser, out: str, seeds: str | None = "0,1,2"
 ) -> None:
-    """The options every demo has: seeds (where it measures an effect), quick, device, out, progress."""
+    """Every demo's options: seeds (where it measures an effect), quick, device, out, progress."""
     if seeds is not None:
         parser.add_argument(
             "--seeds",
@@ -207,7 +209,7 @@ def add_common_options(
 
 
 def positive_int(value: str) -> int:
-    """An argparse type: an int of at least 1 (``--epochs 0`` would train nothing and plot nothing)."""
+    """An argparse type: an int >= 1 (``--epochs 0`` would train nothing and plot nothing)."""
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
@@ -277,7 +279,7 @@ def demo_main(
     experiment: Experiment,
     argv: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The command line: parses ``argv`` (never ``sys.argv``: the ``__main__`` block passes it), runs,
+    """The command line: parses ``argv`` (never ``sys.argv``: ``__main__`` passes it), runs,
     writes figures and ``metrics.json`` to ``--out``, closes the figures and returns the numbers.
 
     A missing dataset ends the run with one line saying where to get it, not a traceback.
@@ -334,7 +336,8 @@ def verdict(
     claim holds in that seed. Returns the printed line and its numbers.
 
     The line puts the effect (mean over seeds and its range) beside the run-to-run noise, and says
-    in how many seeds the claim held: "holds in every seed", "holds in 2 of 4 seeds only", "does not hold".
+    in how many seeds the claim held: "holds in every seed", "holds in 2 of 4 seeds only", "does not
+    hold".
     """
     e = seed_spread(effects)
     held = sum(x > 0 for x in e["per_seed"])
@@ -367,7 +370,8 @@ SLIDE_RC = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
     "figure.constrained_layout.use": True,
-    "font.size": 14,  # points; 14 pt at 100 dpi is 19.4 px, above the ~18 px readable from the back row
+    # points; 14 pt at 100 dpi is 19.4 px, above the ~18 px readable from the back row
+    "font.size": 14,
     "axes.titlesize": 16,
     "axes.labelsize": 15,
     "xtick.labelsize": 13.5,  # 18.75 px: the smallest text on the slide

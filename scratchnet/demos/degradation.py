@@ -16,7 +16,8 @@ average pooling; BN after every conv), identical except for depth and shortcuts:
 on the same data in the same order with the same optimiser, once per seed (``--seeds 0,1,2``:
 each seed changes the initial weights and the batch order, the same for all three nets). The figure
 ``degradation.png`` shows every seed's training-error curve (thin) and their mean (thick), and each
-seed's final error. The verdicts, printed seed by seed, are the claims that hold in every seed we ran:
+seed's final error. The verdicts, printed seed by seed, are the claims that hold in every seed we
+ran:
 
 1. plain-56 ends with a higher training error than plain-20 (degradation);
 2. ResNet-56 ends with a lower training error than plain-56 (shortcuts fix it).
@@ -114,8 +115,9 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         f"{args.epochs} epochs, seeds {seeds}."
     )
     say(
-        f"Watch for: the deep plain net ({plain_deep}) ending with a HIGHER training error than the shallow "
-        f"one ({plain_shallow}), and the residual net of the same depth ({residual_deep}) ending lower."
+        f"Watch for: the deep plain net ({plain_deep}) ending with a HIGHER training error than "
+        f"the shallow one ({plain_shallow}), and the residual net of the same depth "
+        f"({residual_deep}) ending lower."
     )
 
     curves: dict[str, dict[int, list[float]]] = {name: {} for name in networks}
@@ -244,7 +246,7 @@ def run(**options: Any) -> RunResult:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """The command line; ``argv`` defaults to no arguments (not ``sys.argv``: safe in a notebook)."""
+    """The command line; ``argv`` defaults to no arguments (never ``sys.argv``: notebook-safe)."""
     return demo_main(build_parser, experiment, argv)
 
 

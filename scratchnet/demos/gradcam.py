@@ -19,8 +19,9 @@ that run shows why a baseline is needed.
 
 It saves ``gradcam.png`` (images with the lesion outlined, heat maps with a colour scale, the scores
 beside the baselines) and ``metrics.json``. Defaults: 3 seeds, 12 epochs (85 s of CPU time, one
-thread); ``--quick``: 2 seeds, 6 epochs. On a real medical dataset (``--dataset pathmnist`` etc., from
-downloaded files) the maps are drawn the same way; there are no lesion masks to score them against.
+thread); ``--quick``: 2 seeds, 6 epochs. On a real medical dataset (``--dataset pathmnist`` etc.,
+from downloaded files) the maps are drawn the same way; there are no lesion masks to score them
+against.
 """
 
 from __future__ import annotations
@@ -159,12 +160,14 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     train_set, test_set = split("train", 10), limit(split("test", 12), 400)
     channels = train_set.images.shape[1]
     say(
-        f"Training the demos' small CNN ({parameter_count(small_cnn(channels, train_set.num_classes, args.width)):,} "
+        "Training the demos' small CNN "
+        f"({parameter_count(small_cnn(channels, train_set.num_classes, args.width)):,} "
         f"parameters) on {train_set}, {args.epochs} epochs, seeds {seeds}."
     )
     say(
-        "Watch for: does the heat map sit on the lesion (green outline) or on the equally bright scanner labels? "
-        "And does the network's pointing score beat the brightest pixel, the centre and a random pixel?"
+        "Watch for: does the heat map sit on the lesion (green outline) or on the equally bright "
+        "scanner labels? And does the network's pointing score beat the brightest pixel, the "
+        "centre and a random pixel?"
     )
     images, labels = test_set.get_batch(np.arange(len(test_set)))
     masks = getattr(test_set, "masks", None)
@@ -204,12 +207,13 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         if masks is not None:
             scores[seed] = pointing_game(cams, masks)
             say(
-                f"seed {seed}: test accuracy {accuracy[seed]:.1%}; pointing game: the hottest pixel is inside "
-                f"the lesion for {scores[seed]:.1%} of the lesion images"
+                f"seed {seed}: test accuracy {accuracy[seed]:.1%}; pointing game: the hottest "
+                f"pixel is inside the lesion for {scores[seed]:.1%} of the lesion images"
             )
         else:
             say(
-                f"seed {seed}: test accuracy {accuracy[seed]:.1%} (no lesion masks to score the maps against)"
+                f"seed {seed}: test accuracy {accuracy[seed]:.1%} (no lesion masks to score the "
+                "maps against)"
             )
 
     numbers: dict[str, Any] = {
@@ -230,8 +234,8 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
             ]
             numbers["brightest_pixel_without_labels"] = unlabelled
             say(
-                f"(without the scanner labels the brightest pixel alone would score {unlabelled:.1%}: "
-                "a pointing score means nothing without that baseline)"
+                "(without the scanner labels the brightest pixel alone would score "
+                f"{unlabelled:.1%}: a pointing score means nothing without that baseline)"
             )
         best_name = max(baselines, key=baselines.get)
         line, claim = verdict(
@@ -313,8 +317,8 @@ def _figure(
         ax.set(xlim=(0, 1), xlabel="pointing game score", title="hottest pixel in the lesion")
         ax.legend(loc="lower right")
     fig.suptitle(
-        "Grad-CAM at the last conv layer\n"
-        "top: true class, lesion in green; bottom: prediction, x = hottest pixel"
+        "Grad-CAM at the last conv layer\ntop: true class, lesion in green; bottom: prediction, "
+        "x = hottest pixel"
     )
     return fig
 
@@ -325,7 +329,7 @@ def run(**options: Any) -> RunResult:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """The command line; ``argv`` defaults to no arguments (not ``sys.argv``: safe in a notebook)."""
+    """The command line; ``argv`` defaults to no arguments (never ``sys.argv``: notebook-safe)."""
     return demo_main(build_parser, experiment, argv)
 
 

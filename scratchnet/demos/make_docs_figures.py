@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             json.dumps(numbers, indent=1, sort_keys=True) + "\n"
         )  # after each demo
         print(
-            f"{name}: {result.numbers['wall_seconds']} s ({result.numbers['cpu_seconds']} s of CPU time), "
-            f"figures {list(result.figures)}",
+            f"{name}: {result.numbers['wall_seconds']} s ({result.numbers['cpu_seconds']} s of "
+            f"CPU time), figures {list(result.figures)}",
             flush=True,
         )
     return numbers

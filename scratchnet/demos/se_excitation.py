@@ -1,4 +1,4 @@
-"""What Squeeze-and-Excitation blocks learn (Hu et al. 2018, Fig. 6; the lecture's "Attentions (2)").
+"""What Squeeze-and-Excitation blocks learn (Hu et al. 2018, Fig. 6; slide "Attentions (2)").
 
 Each SE block computes one excitation per channel, s_c in (0, 1), from the whole image and scales
 channel c by it. The paper (and the lecture) observe that in early layers the excitations are
@@ -15,9 +15,9 @@ apart the classes' mean excitations are (their standard deviation over classes, 
 channels; 0 = class-agnostic).
 
 The claim is checked against noise and a baseline: the run is repeated for several seeds
-(``--seeds 0,1,2,3,4``), and each seed's *untrained* network (same architecture, initial weights) gives
-the spread that chance alone produces. The verdict says in how many seeds the late block is more
-class-specific than the early one, and than the untrained net's late block. Defaults: 5 seeds,
+(``--seeds 0,1,2,3,4``), and each seed's *untrained* network (same architecture, initial weights)
+gives the spread that chance alone produces. The verdict says in how many seeds the late block is
+more class-specific than the early one, and than the untrained net's late block. Defaults: 5 seeds,
 8 epochs (3 seeds took 25 s of CPU time, one thread); ``--quick``: 2 seeds, 4 epochs.
 """
 
@@ -62,7 +62,7 @@ QUICK = {"seeds": "0,1", "epochs": 4}  # well under a minute
 def collect_excitations(
     model: Any, images: np.ndarray, batch_size: int = 256
 ) -> dict[str, np.ndarray]:
-    """Every SE block's excitations for ``images``: name -> (N, C), read from ``last_excitation``."""
+    """Every SE block's excitations for ``images``: name -> (N, C), from ``last_excitation``."""
     blocks = [(name, m) for name, m in model.named_modules() if isinstance(m, SEBlock)]
     collected: dict[str, list[np.ndarray]] = {name: [] for name, _ in blocks}
     model.eval()
@@ -127,12 +127,14 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
         )
 
     say(
-        f"Training an SE-ResNet ({len(widths)} stages of {args.blocks} SE block(s), widths {widths}, "
-        f"{parameter_count(build()):,} parameters) on {train_set}, {args.epochs} epochs, seeds {seeds}."
+        f"Training an SE-ResNet ({len(widths)} stages of {args.blocks} SE block(s), widths "
+        f"{widths}, {parameter_count(build()):,} parameters) on {train_set}, {args.epochs} "
+        f"epochs, seeds {seeds}."
     )
     say(
-        "Watch for: in the EARLY block every class gets about the same excitation per channel (lines on top "
-        "of each other); in the LATE block the classes' lines come apart (class-specific channels)."
+        "Watch for: in the EARLY block every class gets about the same excitation per channel "
+        "(lines on top of each other); in the LATE block the classes' lines come apart "
+        "(class-specific channels)."
     )
     spreads: dict[int, dict[str, float]] = {}
     untrained: dict[int, dict[str, float]] = {}
@@ -262,7 +264,7 @@ def run(**options: Any) -> RunResult:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """The command line; ``argv`` defaults to no arguments (not ``sys.argv``: safe in a notebook)."""
+    """The command line; ``argv`` defaults to no arguments (never ``sys.argv``: notebook-safe)."""
     return demo_main(build_parser, experiment, argv)
 
 

@@ -8,7 +8,8 @@ writes to the ``--out`` folder:
 * ``metrics.json``: test accuracy and loss (and top-5, AUC), epochs, training seconds, the history;
 * ``curves.png`` (loss and accuracy per epoch), ``confusion_matrix.png``, ``filters.png`` (the
   first layer's kernels) and ``feature_maps.png`` (the first layer's output for one test image);
-* ``checkpoint.npz``: the final model, optimizer and scheduler (``scratchnet.train.load_checkpoint``).
+* ``checkpoint.npz``: the final model, optimizer and scheduler
+  (``scratchnet.train.load_checkpoint``).
 
 Other choices: ``--model resnet20`` (any constructor in ``scratchnet.models``), ``--dataset``
 ``synthetic``, ``mnist``, ``fashion-mnist``, ``cifar10`` or a MedMNIST name such as ``pathmnist``
@@ -126,11 +127,12 @@ def experiment(args: argparse.Namespace, say: Say) -> tuple[dict[str, Any], dict
     n_params = sum(p.numel() for p in model.parameters())
     say(
         f"Training {args.model} ({n_params:,} parameters) on {train_set} for {args.epochs} epochs "
-        f"(validation: {len(val_set)} images held out from training; the test set is used once, at the end)."
+        f"(validation: {len(val_set)} images held out from training; the test set is used once, "
+        "at the end)."
     )
     say(
-        "Watch for: training and validation loss falling together; a validation loss that turns up while the "
-        "training loss keeps falling is overfitting."
+        "Watch for: training and validation loss falling together; a validation loss that turns "
+        "up while the training loss keeps falling is overfitting."
     )
 
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -209,7 +211,7 @@ def run(**options: Any) -> RunResult:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """The command line; ``argv`` defaults to no arguments (not ``sys.argv``: safe in a notebook)."""
+    """The command line; ``argv`` defaults to no arguments (never ``sys.argv``: notebook-safe)."""
     return demo_main(build_parser, experiment, argv)
 
 

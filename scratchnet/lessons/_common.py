@@ -8,15 +8,17 @@ than 100 terminal columns), or as JSON with ``--json``, and draws the lesson's f
 
 A *check* sets one computed number beside a figure from the lecture or a paper::
 
-    report.check("VGG16 parameters", 138_357_544, "138M", 'lecture, VGGNet (3): "TOTAL params: 138M"')
+    report.check("VGG16 parameters", 138_357_544, "138M", 'lecture, VGGNet (3): "TOTAL params:
+    138M"')
 
 and gives one of three verdicts (:func:`verdict`):
 
 * **exact**: the computed value equals the reference;
 * **within rounding**: rounded the way the source prints the figure (to the nearest unit of its last
-  digit, or down where the source truncates; the rule is named), it equals the printed figure: 138,357,544
-  to the nearest million is 138M;
-* **differs**: no such rounding gives the figure; the relative gap is printed, and the lesson says why
+  digit, or down where the source truncates; the rule is named), it equals the printed figure:
+  138,357,544 to the nearest million is 138M;
+* **differs**: no such rounding gives the figure; the relative gap is printed, and the lesson says
+  why
   in ``why``: a counting convention, a slip in the source, or an open question.
 
 No tolerance is ever wider than the printed rounding. The computed side always comes from a real
@@ -30,7 +32,6 @@ import json
 import math
 import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -38,9 +39,12 @@ from typing import Any
 
 import numpy as np
 
-import scratchnet
 from scratchnet import nn
-from scratchnet.analysis import summary
+from scratchnet.analysis import Column, record_calls, render_table, summary
+from scratchnet.analysis.text_table import display_width
+from scratchnet.function import no_grad
+from scratchnet.rng import manual_seed
+from scratchnet.tensor import Tensor
 from scratchnet.viz.result import RunResult
 
 WIDTH = 100  # no printed line is wider than this many terminal columns
@@ -49,7 +53,7 @@ WIDTH = 100  # no printed line is wider than this many terminal columns
 
 
 def count_parameters(module: nn.Module) -> int:
-    """Number of scalars in ``module.parameters()`` (each shared parameter once), as PyTorch counts."""
+    """Number of scalars in ``module.parameters()``, each shared parameter once (as PyTorch)."""
     return sum(p.numel() for p in module.parameters())
 
 
@@ -68,44 +72,35 @@ def count_weights(module: nn.Module) -> tuple[int, int]:
 
 
 def record_outputs(
-    model: nn.Module, x: scratchnet.Tensor, types: tuple[type, ...]
-) -> list[tuple[str, nn.Module, scratchnet.Tensor]]:
-    """Run ``model(x)`` without gradients and return ``(path, layer, output)`` for every call of a
-    layer of one of ``types``, in the order they ran (``path`` is the name in ``model.state_dict()``).
+    model: nn.Module, x: Tensor, types: tuple[type, ...]
+) -> list[tuple[str, nn.Module, Tensor]]:
+    """Run ``model(x)`` without gradients; ``(path, layer, output)`` of every call of a layer of
+    one of ``types``, in the order they ran (``path`` is the name in ``model.state_dict()``).
 
-    Forward hooks (PyTorch's ``register_forward_hook``) see each output; they are removed afterwards.
+    The calls are recorded by ``scratchnet.analysis.record_calls`` (forward hooks, as PyTorch's
+    ``register_forward_hook``), which ``summary`` and ``receptive_field`` use too.
     """
-    calls: list[tuple[str, nn.Module, scratchnet.Tensor]] = []
-    handles = []
-
-    def recorder(path: str) -> Callable[..., None]:
-        return lambda layer, inputs, output: calls.append((path, layer, output))
-
-    for path, layer in model.named_modules():
-        if isinstance(layer, types):
-            handles.append(layer.register_forward_hook(recorder(path)))
-    try:
-        with scratchnet.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return calls
+    with record_calls(model, types) as calls, no_grad():
+        model(x)
+    return [(call.name, call.module, call.output) for call in calls]
 
 
-SMALL, FULL = 32, 224  # 224 = 7 x 32: in the ImageNet CNNs every feature map at 224 is 7 x 7 times that at 32
+SMALL, FULL = (
+    32,
+    224,
+)  # 224 = 7 x 32: in the ImageNet CNNs every feature map at 224 is 7 x 7 times that at 32
 
 
 def cost_at_224(model: nn.Module) -> list[dict[str, Any]]:
-    """Multiply-adds and output values of every leaf layer for one 224x224 image, counted on a 32x32 one.
+    """Multiply-adds and output values of every leaf layer for a 224x224 image, counted at 32x32.
 
-    At 32x32 the maps of VGG, GoogLeNet, ResNet, DenseNet and SE-ResNet are 16, 8, 4, 2, 1 pixels wide
-    where at 224x224 they are 112, 56, 28, 14, 7: each exactly 7 times wider (every stride-2 layer halves
-    an even size exactly, GoogLeNet's pools round up). So a conv's multiply-adds and a layer's
-    (N, C, H, W) output are 7 x 7 = 49 times bigger at 224. Layers whose output does not depend on the
-    image size are not scaled: the FC layers, the adaptive (global) pools and what follows them (an SE
-    block's excitation). This does not hold for networks with unpadded convs (the Inception-v4 family);
-    the lessons that use it check it against a real 224x224 pass.
+    At 32x32 the maps of VGG, GoogLeNet, ResNet, DenseNet and SE-ResNet are 16, 8, 4, 2, 1 pixels
+    wide where at 224x224 they are 112, 56, 28, 14, 7: each exactly 7 times wider (every stride-2
+    layer halves an even size exactly, GoogLeNet's pools round up). So a conv's multiply-adds and a
+    layer's (N, C, H, W) output are 7 x 7 = 49 times bigger at 224. Layers whose output does not
+    depend on the image size are not scaled: the FC layers, the adaptive (global) pools and what
+    follows them (an SE block's excitation). This does not hold for networks with unpadded convs
+    (the Inception-v4 family); the lessons that use it check it against a real 224x224 pass.
     """
     return scaled_to_224(summary(model, (3, SMALL, SMALL)))
 
@@ -168,16 +163,6 @@ def fmt_pct(x: float, digits: int = 1) -> str:
 
 
 @dataclass
-class Column:
-    """One column of a table: the row key it shows, its header, how to format a value, alignment."""
-
-    key: str
-    header: str
-    fmt: Callable[[Any], str] = str
-    align: str = ">"  # numbers right-aligned, names left-aligned ("<")
-
-
-@dataclass
 class Table:
     key: str  # the table's name in --json output
     title: str
@@ -186,48 +171,11 @@ class Table:
     totals: list[dict[str, Any]] = field(default_factory=list)  # printed under a rule
 
     def render(self, width: int = WIDTH) -> str:
-        """The table as text; columns that do not fit in ``width`` go to a second part that repeats the first."""
-        cells = [[c.header for c in self.columns]]
-        for row in [*self.rows, *self.totals]:
-            cells.append([_cell(c, row.get(c.key)) for c in self.columns])
-        widths = [max(display_width(line[i]) for line in cells) for i in range(len(self.columns))]
-        parts: list[list[int]] = [[0]]  # column indices of each part; the first column is in every part
-        for i in range(1, len(self.columns)):
-            used = 2 + sum(widths[j] + 2 for j in parts[-1]) - 2
-            if used + 2 + widths[i] > width and len(parts[-1]) > 1:
-                parts.append([0])
-            parts[-1].append(i)
-
-        out = [wrap(self.title)] if self.title else []
-        for n, part in enumerate(parts):
-            if n:
-                out.append(f"  (continued, part {n + 1} of {len(parts)})")
-            out += self._render_part(cells, widths, part)
-        return "\n".join(out)
-
-    def _render_part(self, cells: list[list[str]], widths: list[int], part: list[int]) -> list[str]:
-        def line(values: list[str]) -> str:
-            return "  " + "  ".join(_pad(values[i], widths[i], self.columns[i].align) for i in part).rstrip()
-
-        rule = "  " + "  ".join("-" * widths[i] for i in part)
-        out = [line(cells[0]), rule]
-        out += [line(values) for values in cells[1 : 1 + len(self.rows)]]
-        if self.totals:
-            out.append(rule)
-            out += [line(values) for values in cells[1 + len(self.rows) :]]
-        return out
-
-
-def _pad(text: str, width: int, align: str) -> str:
-    """``text`` padded to ``width`` terminal columns (f-string padding counts characters, not columns)."""
-    room = " " * max(0, width - display_width(text))
-    return room + text if align == ">" else text + room
-
-
-def _cell(column: Column, value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else column.fmt(value)
+        """The title, then the table (``render_table``): columns that do not fit in ``width`` go
+        to a second part that repeats the first.
+        """
+        table = render_table(self.columns, self.rows, self.totals, width=width)
+        return "\n".join([wrap(self.title), table] if self.title else [table])
 
 
 # ---------------------------------------------------------------------------- printed figures
@@ -240,11 +188,11 @@ RULES = ("nearest", "floor")  # how a source turns a number into the figure it p
 
 @dataclass(frozen=True)
 class Printed:
-    """A reference figure as the source prints it: ``"15.18M"`` is 15.18 in units of 10^6, 2 decimals.
+    """A figure as its source prints it: ``"15.18M"`` is 15.18 in units of 10^6, 2 decimals.
 
     ``rule`` says how the source rounds: ``"nearest"`` (half away from zero) or ``"floor"`` (the
-    source truncates). A computed value reproduces the figure when, divided by ``unit`` and rounded to
-    ``decimals`` by that rule, it equals ``digits``.
+    source truncates). A computed value reproduces the figure when, divided by ``unit`` and rounded
+    to ``decimals`` by that rule, it equals ``digits``.
     """
 
     text: str
@@ -260,7 +208,9 @@ class Printed:
 
     def describe(self) -> str:
         """The rounding rule in words: ``'nearest 0.01M'``, ``'floor 1K (K = 1024)'``."""
-        step = f"{Decimal(1).scaleb(-self.decimals)}" if self.decimals > 0 else f"{10**-self.decimals}"
+        step = (
+            f"{Decimal(1).scaleb(-self.decimals)}" if self.decimals > 0 else f"{10**-self.decimals}"
+        )
         suffix = _PRINTED.match(self.text)
         unit = (suffix.group(2) + suffix.group(3)) if suffix else ""
         kilo = " (K = 1024)" if unit.startswith("K") and self.unit == 1024 else ""
@@ -274,11 +224,11 @@ def printed(
     kilo: int = 1000,
     significant: int | None = None,
 ) -> Printed:
-    """The printed reference as a :class:`Printed`, from its text or from ``(value, decimals[, unit])``.
+    """A printed reference as a :class:`Printed`, from text or ``(value, decimals[, unit])``.
 
-    ``printed("138M")`` is 138 to the nearest 10^6; ``printed("2.7K", kilo=1024)`` is 2.7 in units of
-    1024 to one decimal; ``printed((7.6, 1))`` is 7.6 to one decimal; ``printed("0.26%")`` is 0.0026
-    to the nearest 0.0001. ``rule="floor"`` where the source truncates instead of rounding.
+    ``printed("138M")`` is 138 to the nearest 10^6; ``printed("2.7K", kilo=1024)`` is 2.7 in units
+    of 1024 to one decimal; ``printed((7.6, 1))`` is 7.6 to one decimal; ``printed("0.26%")`` is
+    0.0026 to the nearest 0.0001. ``rule="floor"`` where the source truncates instead of rounding.
     ``significant=2`` where the source rounds to significant figures: ``"800K"`` is then 800K to the
     nearest 10K (its zeros are not digits the source vouches for).
     """
@@ -292,7 +242,9 @@ def printed(
         return Printed(text, Decimal(text), decimals, unit[0] if unit else 1.0, rule)
     match = _PRINTED.match(reference)
     if match is None:
-        raise ValueError(f"printed(): {reference!r} is not a printed figure such as '138M', '2.7K' or '0.26%'")
+        raise ValueError(
+            f"printed(): {reference!r} is not a printed figure such as '138M', '2.7K' or '0.26%'"
+        )
     number, prefix, suffix = match.groups()
     number = number.replace(",", "")
     decimals = len(number.split(".")[1]) if "." in number else 0
@@ -305,7 +257,7 @@ def printed(
 
 
 def round_as_printed(computed: float, reference: Printed) -> Decimal:
-    """``computed`` in the reference's unit, rounded to its decimals by its rule (exact decimal arithmetic).
+    """``computed`` in the reference's unit, rounded to its decimals by its rule (exact decimals).
 
     >>> round_as_printed(15_237_608, printed("15.18M"))
     Decimal('15.24')
@@ -313,20 +265,26 @@ def round_as_printed(computed: float, reference: Printed) -> Decimal:
     # str() of a float is its shortest repr: 7.55 stays 7.55, not 7.5499999999999998...
     exact = Decimal(str(computed)) if isinstance(computed, float) else Decimal(int(computed))
     scaled = exact / Decimal(str(reference.unit))
-    step = Decimal(1).scaleb(-reference.decimals)  # 1E+1 for "800K" to 2 significant figures: nearest 10K
-    return scaled.quantize(step, rounding=ROUND_FLOOR if reference.rule == "floor" else ROUND_HALF_UP)
+    step = Decimal(1).scaleb(
+        -reference.decimals
+    )  # 1E+1 for "800K" to 2 significant figures: nearest 10K
+    return scaled.quantize(
+        step, rounding=ROUND_FLOOR if reference.rule == "floor" else ROUND_HALF_UP
+    )
 
 
 EXACT, WITHIN_ROUNDING, DIFFERS = "exact", "within rounding", "differs"
 
 
-def verdict(computed: Any, reference: Any, *, rule: str = "nearest", kilo: int = 1000) -> tuple[str, float | None]:
+def verdict(
+    computed: Any, reference: Any, *, rule: str = "nearest", kilo: int = 1000
+) -> tuple[str, float | None]:
     """``(verdict, relative gap)`` of a computed value against a reference.
 
     A number (int or float) as reference must be matched exactly; a printed figure (a string such as
-    ``"138M"``, a ``(value, decimals[, unit])`` tuple or a :class:`Printed`) is matched "within rounding"
-    when ``round_as_printed`` reproduces it. The gap is ``computed / reference - 1`` (None for text).
-    Other values (layer names, shapes) are compared for equality.
+    ``"138M"``, a ``(value, decimals[, unit])`` tuple or a :class:`Printed`) is matched "within
+    rounding" when ``round_as_printed`` reproduces it. The gap is ``computed / reference - 1`` (None
+    for text). Other values (layer names, shapes) are compared for equality.
 
     >>> verdict(366_750, printed("364K"))[0], verdict(7.570, printed("7.6"))[0]
     ('differs', 'within rounding')
@@ -337,9 +295,17 @@ def verdict(computed: Any, reference: Any, *, rule: str = "nearest", kilo: int =
         gap = computed / reference.value - 1 if reference.value else None
         if computed == reference.value:
             return EXACT, 0.0
-        return (WITHIN_ROUNDING if round_as_printed(computed, reference) == reference.digits else DIFFERS), gap
+        return (
+            WITHIN_ROUNDING
+            if round_as_printed(computed, reference) == reference.digits
+            else DIFFERS
+        ), gap
     numeric = (int, float, np.number)
-    if isinstance(reference, numeric) and isinstance(computed, numeric) and not isinstance(reference, bool):
+    if (
+        isinstance(reference, numeric)
+        and isinstance(computed, numeric)
+        and not isinstance(reference, bool)
+    ):
         gap = computed / reference - 1 if reference else None
         return (EXACT if computed == reference else DIFFERS), gap
     return (EXACT if computed == reference else DIFFERS), None
@@ -347,7 +313,7 @@ def verdict(computed: Any, reference: Any, *, rule: str = "nearest", kilo: int =
 
 @dataclass
 class Check:
-    """One computed number beside a reference figure, and the verdict: exact, within rounding, differs."""
+    """A computed number beside a reference figure; the verdict: exact, within rounding, differs."""
 
     name: str
     computed: Any
@@ -356,7 +322,9 @@ class Check:
     verdict: str
     note: str = ""
     shown: str = ""  # the reference as the source prints it ("138M"), for the text report
-    fmt: Callable[[Any], str] = field(default=lambda x: fmt_number(x), repr=False)  # how to print computed
+    fmt: Callable[[Any], str] = field(
+        default=lambda x: fmt_number(x), repr=False
+    )  # how to print computed
     rule: str = ""  # the rounding rule that reproduces the printed figure ("nearest 1M"), if any
     gap: float | None = None  # computed / reference - 1
 
@@ -373,7 +341,9 @@ class Check:
         return {
             "name": self.name,
             "computed": _plain(self.computed),
-            "reference": _plain(self.reference.value if isinstance(self.reference, Printed) else self.reference),
+            "reference": _plain(
+                self.reference.value if isinstance(self.reference, Printed) else self.reference
+            ),
             "shown": self.shown,
             "source": self.source,
             "verdict": self.verdict,
@@ -413,7 +383,7 @@ class Report:
         return table
 
     def exercise(self, question: str, answer: Any) -> None:
-        """An exercise for the end of the lesson: the question is printed, the answer is in ``--json`` only."""
+        """An exercise for the end: the question is printed, the answer is in ``--json`` only."""
         self.exercises.append({"question": question, "answer": _plain(answer)})
 
     def check(
@@ -435,10 +405,10 @@ class Report:
     ) -> Check:
         """Compare ``computed`` with ``reference`` and record the verdict (see :func:`verdict`).
 
-        ``reference`` is a number (matched exactly) or the figure as the source prints it (``"138M"``,
-        ``(7.6, 1)``): the computed value, rounded the same way, must reproduce it (``rule``
-        "nearest" or "floor"; ``kilo`` 1000 or 1024 for "K"; ``significant`` figures where the
-        source rounds so). ``agrees`` gives the verdict of a statement that is not an equality
+        ``reference`` is a number (matched exactly) or the figure as the source prints it
+        (``"138M"``, ``(7.6, 1)``): the computed value, rounded the same way, must reproduce it
+        (``rule`` "nearest" or "floor"; ``kilo`` 1000 or 1024 for "K"; ``significant`` figures where
+        the source rounds so). ``agrees`` gives the verdict of a statement that is not an equality
         ("more than half"): exact when it holds. ``why`` explains a disagreement and is kept only
         then; ``note`` is kept always. A ``quiet`` check goes to ``--json`` only (a table already
         shows it). ``fmt`` prints the computed value (default: thousands separators).
@@ -473,22 +443,28 @@ class Report:
             self.show(check)  # consecutive checks print as one block
         return check
 
-    def check_rounded(self, name: str, computed: Any, shown: str, source: str, **options: Any) -> Check:
-        """A check of a figure that its source rounds to nearest in most places and truncates in some.
+    def check_rounded(
+        self, name: str, computed: Any, shown: str, source: str, **options: Any
+    ) -> Check:
+        """A check of a figure whose source rounds to nearest in most places and truncates in some.
 
         Rounding to nearest is tried first; where only truncation (floor) reproduces the figure, the
-        verdict is "within rounding" with the rule floor, and a note says that the source truncates here.
+        verdict is "within rounding" with the rule floor, and a note says that the source truncates
+        here.
         """
         check = self.check(name, computed, shown, source, quiet=True, **options)
         kilo = options.get("kilo", 1000)
-        if not check.agrees and verdict(computed, printed(shown, rule="floor", kilo=kilo))[0] != DIFFERS:
+        if (
+            not check.agrees
+            and verdict(computed, printed(shown, rule="floor", kilo=kilo))[0] != DIFFERS
+        ):
             self.checks.remove(check)
             check = self.check(name, computed, shown, source, quiet=True, rule="floor", **options)
             check.note = "The source truncates this figure where it rounds others to nearest."
         return check
 
     def show(self, check: Check) -> None:
-        """Print a check recorded with ``quiet=True`` after all (e.g. a table row that disagrees)."""
+        """Print a check recorded with ``quiet=True`` after all (e.g. a disagreeing table row)."""
         if self.blocks and isinstance(self.blocks[-1], list):
             self.blocks[-1].append(check)
         else:
@@ -509,17 +485,22 @@ class Report:
         unexplained = [c for c in self.checks if not c.agrees and id(c) not in shown]
         if unexplained:  # a safety net: every disagreement is printed with its reason
             out.append(_render_checks(unexplained))
-        counts = {v: sum(c.verdict == v for c in self.checks) for v in (EXACT, WITHIN_ROUNDING, DIFFERS)}
+        counts = {
+            v: sum(c.verdict == v for c in self.checks) for v in (EXACT, WITHIN_ROUNDING, DIFFERS)
+        }
         out.append(
             wrap(
-                f"In all, {len(self.checks)} check{'' if len(self.checks) == 1 else 's'} (a table counts one per "
-                f"number): {counts[EXACT]} exact, "
-                f"{counts[WITHIN_ROUNDING]} within rounding, {counts[DIFFERS]} differ, each explained above."
+                f"In all, {len(self.checks)} check{'' if len(self.checks) == 1 else 's'} (a table "
+                f"counts one per number): {counts[EXACT]} exact, {counts[WITHIN_ROUNDING]} within "
+                f"rounding, {counts[DIFFERS]} differ, each explained above."
             )
         )
         if self.exercises:
             lines = ['Exercises (answers: run with --json, under "exercises"):']
-            lines += [wrap(f"{i}. {e['question']}", "  ", "     ") for i, e in enumerate(self.exercises, 1)]
+            lines += [
+                wrap(f"{i}. {e['question']}", "  ", "     ")
+                for i, e in enumerate(self.exercises, 1)
+            ]
             out.append("\n".join(lines))
         return fit("\n\n".join(out))
 
@@ -530,14 +511,17 @@ class Report:
             "title": self.title,
             "rows": {t.key: [_plain_row(r) for r in [*t.rows, *t.totals]] for t in tables},
             "checks": [c.as_dict() for c in self.checks],
-            "verdicts": {v: sum(c.verdict == v for c in self.checks) for v in (EXACT, WITHIN_ROUNDING, DIFFERS)},
+            "verdicts": {
+                v: sum(c.verdict == v for c in self.checks)
+                for v in (EXACT, WITHIN_ROUNDING, DIFFERS)
+            },
             "exercises": self.exercises,
             "data": {k: _plain(v) for k, v in self.data.items()},
         }
 
 
 def _render_checks(checks: list[Check]) -> str:
-    """One entry per check: verdict, quantity, computed vs reference (rule or gap); source and note under it."""
+    """One entry per check: verdict, computed vs reference (rule or gap); source, note under it."""
     width = max(len(c.label()) for c in checks)
     lines = ["Checks (computed here vs the reference):"]
     for c in checks:
@@ -558,7 +542,9 @@ def _render_checks(checks: list[Check]) -> str:
 
 def _gap_digits(gap: float) -> int:
     """Enough decimals to show a small relative gap as non-zero (0.04%, not 0.0%)."""
-    return 1 if abs(gap) >= 0.001 or gap == 0 else min(6, 1 - math.floor(math.log10(abs(100 * gap))))
+    return (
+        1 if abs(gap) >= 0.001 or gap == 0 else min(6, 1 - math.floor(math.log10(abs(100 * gap))))
+    )
 
 
 def fmt_number(x: Any) -> str:
@@ -581,22 +567,19 @@ def _default_shown(reference: float | str | None) -> str:
 # ---------------------------------------------------------------------------- terminal width
 
 
-def display_width(text: str) -> int:
-    """Terminal columns ``text`` takes: a wide (W) or fullwidth (F) character, e.g. Hangul, takes two."""
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def wrap(text: str, indent: str = "", hang: str | None = None, width: int = WIDTH) -> str:
     """Fill each line of ``text`` to ``width`` terminal columns (by display width, not characters).
 
     A line that starts with spaces keeps them and its continuation lines are indented two more, so
-    lists stay readable; ``indent`` goes before every line, ``hang`` (default: ``indent``) before the
-    continuation lines of a paragraph. A word wider than the line is cut.
+    lists stay readable; ``indent`` goes before every line, ``hang`` (default: ``indent``) before
+    the continuation lines of a paragraph. A word wider than the line is cut.
     """
     out = []
     for line in text.split("\n"):
         if line.startswith(" ") and display_width(indent + line) <= width:
-            out.append(indent + line)  # a preformatted line that fits keeps its spacing (aligned columns)
+            out.append(
+                indent + line
+            )  # a preformatted line that fits keeps its spacing (aligned columns)
             continue
         lead = indent + line[: len(line) - len(line.lstrip())]
         cont = (hang if hang is not None else indent) + line[: len(line) - len(line.lstrip())]
@@ -634,7 +617,7 @@ def _fill(words: list[str], lead: str, cont: str, width: int) -> list[str]:
 
 
 def fit(text: str, width: int = WIDTH) -> str:
-    """Every line of ``text`` within ``width`` columns: lines that are too wide are wrapped, hanging by 4."""
+    """Every line of ``text`` within ``width`` columns: wider lines are wrapped, hanging by 4."""
     out = []
     for line in text.split("\n"):
         if display_width(line) <= width:
@@ -671,27 +654,34 @@ def lesson_parser(doc: str | None) -> argparse.ArgumentParser:
     """The options every lesson takes: ``--json`` and ``--plot PATH``."""
     first_line = (doc or "").strip().splitlines()[0] if doc else None
     parser = argparse.ArgumentParser(description=first_line)
-    parser.add_argument("--json", action="store_true", help="print rows and checks as JSON instead of text")
-    parser.add_argument("--plot", metavar="PATH", help="also save the lesson's figure to PATH (PNG, SVG, PDF)")
+    parser.add_argument(
+        "--json", action="store_true", help="print rows and checks as JSON instead of text"
+    )
+    parser.add_argument(
+        "--plot", metavar="PATH", help="also save the lesson's figure to PATH (PNG, SVG, PDF)"
+    )
     return parser
 
 
 def parse_args(argv: Sequence[str] | None, doc: str | None) -> argparse.Namespace:
-    """Parse ``argv`` (no arguments when None: ``main()`` in a notebook never reads ``sys.argv``)."""
+    """Parse ``argv`` (None: no arguments; ``main()`` in a notebook never reads ``sys.argv``)."""
     args = lesson_parser(doc).parse_args([] if argv is None else list(argv))
     args.capture = bool(_CAPTURE)  # run(): keep the figure open and print nothing
-    scratchnet.manual_seed(0)  # every lesson is deterministic: same weights, same inputs, same output
+    manual_seed(0)  # every lesson is deterministic: same weights, same inputs, same output
     return args
 
 
 _CAPTURE: list[bool] = []  # non-empty while run_lesson() is running a lesson's main()
 
 
-def run_lesson(main: Callable[[Sequence[str]], Report], doc: str | None, options: dict[str, Any]) -> RunResult:
-    """A lesson's ``run(**options)``: call ``main`` with the options as arguments and return its RunResult.
+def run_lesson(
+    main: Callable[[Sequence[str]], Report], doc: str | None, options: dict[str, Any]
+) -> RunResult:
+    """A lesson's ``run(**options)``: ``main`` with the options as arguments; its RunResult.
 
     ``run(plot="vgg.png")`` is ``--plot vgg.png``, ``run(json=True)`` is ``--json``. Nothing is
-    printed: ``text`` holds what the command line would print, and ``figures`` the lesson's open figure.
+    printed: ``text`` holds what the command line would print, and ``figures`` the lesson's open
+    figure.
     """
     known = {a.dest for a in lesson_parser(doc)._actions if a.dest != "help"}
     unknown = sorted(set(options) - known)
@@ -712,8 +702,10 @@ def run_lesson(main: Callable[[Sequence[str]], Report], doc: str | None, options
     return report.result
 
 
-def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report], None] | None = None) -> Report:
-    """Print the report (text or JSON), save the figure if ``--plot`` was given; ``report.result`` keeps all.
+def finish(
+    report: Report, args: argparse.Namespace, plot: Callable[[Any, Report], None] | None = None
+) -> Report:
+    """Print the report (text or JSON), save the figure for ``--plot``; ``report.result`` keeps all.
 
     Under ``run()`` nothing is printed and the figure is kept (in ``report.result.figures``); on the
     command line the figure is drawn only for ``--plot PATH`` and saved there.
@@ -723,8 +715,9 @@ def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report
     if plot is None and args.plot:
         raise SystemExit(f"{report.name} has no figure")
     if plot is not None and (args.plot or capture):
-        # A Figure of its own, not one of pyplot's: no backend is chosen, nothing pops up, and a notebook
-        # shows it where the result's figure is displayed (not a second time at the end of the cell).
+        # A Figure of its own, not one of pyplot's: no backend is chosen, nothing pops up, and a
+        # notebook shows it where the result's figure is displayed (not a second time at the end of
+        # the cell).
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(8, 5))
@@ -746,7 +739,7 @@ def finish(report: Report, args: argparse.Namespace, plot: Callable[[Any, Report
 
 
 def pyplot() -> Any:
-    """Matplotlib's pyplot on the file-only Agg backend, imported only when a figure is asked for."""
+    """Matplotlib's pyplot on the file-only Agg backend, imported when a figure is asked for."""
     import matplotlib
 
     matplotlib.use("Agg")

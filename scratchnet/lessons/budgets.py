@@ -42,7 +42,11 @@ from scratchnet.viz.result import RunResult
 
 SLIDE_1 = 'lecture, GoogLeNet (1): "AlexNet 대비 parameters의 수는 1/2" (1/2 of AlexNet\'s)'
 PAPER = 'Szegedy et al. 2015, Sec. 1: "12x fewer parameters than ... Krizhevsky et al."'
-TORCHVISION = {"AlexNet": 61_100_840, "VGG16": 138_357_544, "GoogLeNet": 6_624_904}  # meta["num_params"]
+TORCHVISION = {
+    "AlexNet": 61_100_840,
+    "VGG16": 138_357_544,
+    "GoogLeNet": 6_624_904,
+}  # meta["num_params"]
 SCALES = (256, 288, 320, 352)  # GoogLeNet (8): the shorter side of the test image
 SQUARES = ("left/top", "centre", "right/bottom")  # three squares along the longer side
 CROPS = ("top-left", "top-right", "bottom-left", "bottom-right", "centre 224", "whole square")
@@ -52,7 +56,11 @@ CROP_SAMPLES = 500  # training crops drawn to show the distribution
 
 def parameter_budget(report: Report) -> dict[str, Any]:
     """Step 1: AlexNet, VGG16, GoogLeNet; where their parameters sit."""
-    models = {"AlexNet": alexnet(), "VGG16": vgg16(init_weights=False), "GoogLeNet": googlenet(aux_logits=False)}
+    models = {
+        "AlexNet": alexnet(),
+        "VGG16": vgg16(init_weights=False),
+        "GoogLeNet": googlenet(aux_logits=False),
+    }
     rows = []
     for name, model in models.items():
         linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -69,11 +77,14 @@ def parameter_budget(report: Report) -> dict[str, Any]:
                 "fc_share": fc / total,
             }
         )
-        report.check(f"{name} parameters", total, TORCHVISION[name], "torchvision num_params", quiet=True)
+        report.check(
+            f"{name} parameters", total, TORCHVISION[name], "torchvision num_params", quiet=True
+        )
     report.say(
-        "Step 1. The parameter budget: every parameter of each model (count_parameters), the part in its "
-        "fully connected (FC) layers, and its number of conv and FC layers. GoogLeNet is built as torchvision "
-        "builds it, without the auxiliary heads used only in training."
+        "Step 1. The parameter budget: every parameter of each model (count_parameters), the "
+        "part in its fully connected (FC) layers, and its number of conv and FC layers. "
+        "GoogLeNet is built as torchvision builds it, without the auxiliary heads used only in "
+        "training."
     )
     report.table(
         "budget",
@@ -105,37 +116,46 @@ def parameter_budget(report: Report) -> dict[str, Any]:
         "12",
         PAPER,
         fmt=lambda v: f"{v:.2f}x",
-        why="With torchvision's two models the factor is 9.2. The paper gives no count of its own; 12x would "
-        f"need GoogLeNet to have about {by_name['AlexNet']['params'] / 12 / 1e6:.1f}M parameters against "
-        f"AlexNet's {by_name['AlexNet']['params'] / 1e6:.1f}M, or AlexNet about "
+        why="With torchvision's two models the factor is 9.2. The paper gives no count of its "
+        "own; 12x would need GoogLeNet to have about "
+        f"{by_name['AlexNet']['params'] / 12 / 1e6:.1f}M parameters against AlexNet's "
+        f"{by_name['AlexNet']['params'] / 1e6:.1f}M, or AlexNet about "
         f"{12 * by_name['GoogLeNet']['params'] / 1e6:.1f}M against GoogLeNet's "
         f"{by_name['GoogLeNet']['params'] / 1e6:.1f}M. Neither is a count we can reproduce.",
     )
     report.say(
-        "GoogLeNet is 22 layers deep (the paper's count of layers with weights on its longest path) against "
-        "AlexNet's 8 and VGG16's 16, yet has the fewest parameters: "
-        f"AlexNet keeps {by_name['AlexNet']['fc_share']:.0%} of its parameters in FC layers, VGG16 "
-        f"{by_name['VGG16']['fc_share']:.0%}, GoogLeNet {by_name['GoogLeNet']['fc_share']:.0%} (its one FC layer "
-        "is the classifier). Step 2 shows where that difference comes from."
+        "GoogLeNet is 22 layers deep (the paper's count of layers with weights on its longest "
+        "path) against AlexNet's 8 and VGG16's 16, yet has the fewest parameters: AlexNet keeps "
+        f"{by_name['AlexNet']['fc_share']:.0%} of its parameters in FC layers, VGG16 "
+        f"{by_name['VGG16']['fc_share']:.0%}, GoogLeNet {by_name['GoogLeNet']['fc_share']:.0%} "
+        "(its one FC layer is the classifier). Step 2 shows where that difference comes from."
     )
     return {"rows": rows, "googlenet": models["GoogLeNet"], "vgg16": models["VGG16"]}
 
 
 def gap_vs_fc(report: Report, model: nn.Module) -> dict[str, Any]:
-    """Step 2: GoogLeNet's head (GAP + FC 1024 -> 1000) vs an FC head on the flattened 7x7x1024 map."""
+    """Step 2: GoogLeNet's head (GAP + FC 1024 -> 1000) vs an FC head on the flat 7x7x1024 map."""
     classifier = model.fc  # after global average pooling: 1024 -> 1000
     channels, size, classes = classifier.in_features, 7, classifier.out_features
     flat_fc = nn.Linear(channels * size * size, classes)  # what a flatten + FC head would need
     rows = [
-        {"head": "global average pool + FC", "input": f"{channels}", "params": count_parameters(classifier)},
-        {"head": "flatten + FC", "input": f"{size}*{size}*{channels}", "params": count_parameters(flat_fc)},
+        {
+            "head": "global average pool + FC",
+            "input": f"{channels}",
+            "params": count_parameters(classifier),
+        },
+        {
+            "head": "flatten + FC",
+            "input": f"{size}*{size}*{channels}",
+            "params": count_parameters(flat_fc),
+        },
     ]
     saved = rows[1]["params"] - rows[0]["params"]
     report.say(
-        f"Step 2. Global average pooling (slide GoogLeNet (3), from Network in Network). GoogLeNet's last map "
-        f"is {size}x{size}x{channels}. Averaging each of the {channels} maps to one number leaves a "
-        f"{channels}-vector for the classifier; flattening the map instead would feed {size * size * channels:,} "
-        "numbers to it. The two heads, as real layers:"
+        "Step 2. Global average pooling (slide GoogLeNet (3), from Network in Network). "
+        f"GoogLeNet's last map is {size}x{size}x{channels}. Averaging each of the {channels} maps "
+        f"to one number leaves a {channels}-vector for the classifier; flattening the map instead "
+        f"would feed {size * size * channels:,} numbers to it. The two heads, as real layers:"
     )
     report.table(
         "heads",
@@ -154,9 +174,10 @@ def gap_vs_fc(report: Report, model: nn.Module) -> dict[str, Any]:
         "(7*7 - 1) * 1024 * 1000: the biases are the same",
     )
     report.say(
-        f"The FC head would hold {fmt_int(rows[1]['params'])} parameters, {rows[1]['params'] / rows[0]['params']:.0f} "
-        f"times the GAP head and {rows[1]['params'] / count_parameters(model):.1f} times all of GoogLeNet. GAP "
-        "has no weights at all, so it cannot overfit; the slide's 'fewer parameters, less computation, "
+        f"The FC head would hold {fmt_int(rows[1]['params'])} parameters, "
+        f"{rows[1]['params'] / rows[0]['params']:.0f} times the GAP head and "
+        f"{rows[1]['params'] / count_parameters(model):.1f} times all of GoogLeNet. GAP has no "
+        "weights at all, so it cannot overfit; the slide's 'fewer parameters, less computation, "
         "less overfitting'."
     )
     return {"rows": rows, "saved": saved}
@@ -167,17 +188,25 @@ def testing_crops(report: Report, model: nn.Module) -> dict[str, Any]:
     crops = [(s, q, c, f) for s in SCALES for q in SQUARES for c in CROPS for f in FLIPS]
     macs = summary(model, (3, 224, 224)).macs  # one 224x224 crop
     report.say(
-        "Step 3. Testing with 144 crops (slide GoogLeNet (8)). Each test image is resized to 4 scales "
-        f"(shorter side {', '.join(map(str, SCALES))}); from each, 3 squares are taken along the longer side "
-        "(left, centre, right, or top, centre, bottom); from each square 6 crops of 224x224: the 4 corners, "
-        "the centre, and the whole square resized to 224 (the slide's 'two central' crops are these last "
-        "two); and each crop is also mirrored. The softmax outputs of all crops are averaged."
+        "Step 3. Testing with 144 crops (slide GoogLeNet (8)). Each test image is resized to 4 "
+        f"scales (shorter side {', '.join(map(str, SCALES))}); from each, 3 squares are taken "
+        "along the longer side (left, centre, right, or top, centre, bottom); from each square 6 "
+        "crops of 224x224: the 4 corners, the centre, and the whole square resized to 224 (the "
+        "slide's 'two central' crops are these last two); and each crop is also mirrored. The "
+        "softmax outputs of all crops are averaged."
     )
-    report.check("test crops per image", len(crops), 144, "lecture, GoogLeNet (8): 4 x 3 x 6 x 2", fmt=fmt_int)
+    report.check(
+        "test crops per image",
+        len(crops),
+        144,
+        "lecture, GoogLeNet (8): 4 x 3 x 6 x 2",
+        fmt=fmt_int,
+    )
     report.say(
         f"  one 224x224 crop:      {fmt_int(macs)} multiply-adds ({fmt_si(macs)})\n"
         f"  144 crops, one image:  {fmt_int(144 * macs)} multiply-adds ({fmt_si(144 * macs)})",
-        "The paper notes that so many crops are not necessary in practice: the gain over 10 crops is small.",
+        "The paper notes that so many crops are not necessary in practice: the gain over 10 crops "
+        "is small.",
     )
     return {"crops": len(crops), "macs_per_crop": macs, "macs_per_image": 144 * macs}
 
@@ -191,13 +220,16 @@ def training_crops(report: Report) -> dict[str, Any]:
     areas = np.array([h * w / (height * width) for _, _, h, w in boxes])
     aspects = np.array([w / h for _, _, h, w in boxes])
     report.say(
-        "Step 4. Training crops (slide GoogLeNet (8)): patches of 8% to 100% of the image's area with aspect "
-        "ratio (width / height) between 3/4 and 4/3, resized to 224x224. scratchnet's RandomResizedCrop(224) "
-        f"uses scale={transform.scale} and ratio=({transform.ratio[0]:.4g}, {transform.ratio[1]:.4g}); "
-        f"{CROP_SAMPLES} crops of a 1000x1000 image cover areas {areas.min():.1%} to {areas.max():.1%} (median "
+        "Step 4. Training crops (slide GoogLeNet (8)): patches of 8% to 100% of the image's area "
+        "with aspect ratio (width / height) between 3/4 and 4/3, resized to 224x224. "
+        f"scratchnet's RandomResizedCrop(224) uses scale={transform.scale} and "
+        f"ratio=({transform.ratio[0]:.4g}, {transform.ratio[1]:.4g}); {CROP_SAMPLES} crops of a "
+        f"1000x1000 image cover areas {areas.min():.1%} to {areas.max():.1%} (median "
         f"{np.median(areas):.0%}) and aspect ratios {aspects.min():.3f} to {aspects.max():.3f}."
     )
-    report.check("training crops: area range", list(transform.scale), [0.08, 1.0], "lecture, GoogLeNet (8)")
+    report.check(
+        "training crops: area range", list(transform.scale), [0.08, 1.0], "lecture, GoogLeNet (8)"
+    )
     report.check(
         "training crops: aspect-ratio range",
         [round(r, 4) for r in transform.ratio],
@@ -243,22 +275,25 @@ def vgg_vs_resnet(report: Report, vgg: nn.Module) -> list[dict[str, Any]]:
         "lecture, ResNet (3); He et al. 2015, Sec. 3.4",
     )
     report.say(
-        "ResNet-34 halves its maps with stride-2 convs instead of pools (one max pool after the first conv), "
-        "and ends with one global average pool and the classifier: no hidden FC layer, so no dropout. "
-        "VGG16's adaptive pool is torchvision's no-op at 224x224 (it makes other sizes 7x7). With 34 layers "
-        f"against 16, ResNet-34 has {resnet_row['params'] / vgg_row['params']:.0%} of VGG16's parameters."
+        "ResNet-34 halves its maps with stride-2 convs instead of pools (one max pool after the "
+        "first conv), and ends with one global average pool and the classifier: no hidden FC "
+        "layer, so no dropout. VGG16's adaptive pool is torchvision's no-op at 224x224 (it makes "
+        "other sizes 7x7). With 34 layers against 16, ResNet-34 has "
+        f"{resnet_row['params'] / vgg_row['params']:.0%} of VGG16's parameters."
     )
     return rows
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("budgets", "Budgets: AlexNet, VGG16, GoogLeNet; GAP vs FC; 144 crops (GoogLeNet (1)-(8))")
+    report = Report(
+        "budgets", "Budgets: AlexNet, VGG16, GoogLeNet; GAP vs FC; 144 crops (GoogLeNet (1)-(8))"
+    )
     budget = parameter_budget(report)
     report.data["budget"] = budget["rows"]
     report.data["heads"] = gap_vs_fc(report, budget["googlenet"])
@@ -272,13 +307,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
     report.data["_areas"] = crops["areas"]  # for the figure
     by_name = {r["network"]: r for r in budget["rows"]}
     report.exercise(
-        "AlexNet's first FC layer takes the 6x6x256 map. How many parameters would it have if AlexNet ended "
-        "with global average pooling (256 values) into a 4096-unit layer instead?",
+        "AlexNet's first FC layer takes the 6x6x256 map. How many parameters would it have if "
+        "AlexNet ended with global average pooling (256 values) into a 4096-unit layer instead?",
         256 * 4096 + 4096,
     )
     report.exercise(
-        "How many multiply-adds would GoogLeNet spend on one image with 10 crops (4 corners, centre, each "
-        "mirrored) instead of 144?",
+        "How many multiply-adds would GoogLeNet spend on one image with 10 crops (4 corners, "
+        "centre, each mirrored) instead of 144?",
         10 * report.data["test_crops"]["macs_per_crop"],
     )
     report.exercise(

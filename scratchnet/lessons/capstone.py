@@ -82,20 +82,40 @@ def measure(name: str, make: Callable[[], nn.Module], size: int) -> dict[str, An
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("capstone", "Capstone: parameters, multiply-adds and activations of the lecture's CNNs")
+    report = Report(
+        "capstone", "Capstone: parameters, multiply-adds and activations of the lecture's CNNs"
+    )
     rows = [measure(name, make, size) for name, (make, size) in NETWORKS.items()]
     for row in rows:
         del row["model"]
+
+    the_table(report, rows)
+    by = the_extremes(report, rows)
+    exercises(report, by, rows)
+    report.check(
+        "ResNet-50: the same parameters in both layouts",
+        by["ResNet-50 (torchvision)"]["params"],
+        by["ResNet-50 (paper)"]["params"],
+        "a stride has no weights",
+    )
+
+    report.data["networks"] = rows
+    return finish(report, args, plot)
+
+
+def the_table(report: Report, rows: list[dict[str, Any]]) -> None:
+    """The table: parameters, multiply-adds and activations of each network."""
     report.say(
-        "Per image, as summary() counts them: parameters (weights, biases, BatchNorm), multiply-adds of "
-        "the conv and FC layers, and activations = the values in the outputs of all leaf layers in one "
-        "forward pass (float32; training keeps them for the backward pass, and they grow with the batch)."
+        "Per image, as summary() counts them: parameters (weights, biases, BatchNorm), "
+        "multiply-adds of the conv and FC layers, and activations = the values in the outputs of "
+        "all leaf layers in one forward pass (float32; training keeps them for the backward "
+        "pass, and they grow with the batch)."
     )
     report.table(
         "networks",
@@ -110,42 +130,55 @@ def main(argv: Sequence[str] | None = None) -> Report:
         ],
         rows,
     )
+
+
+def the_extremes(report: Report, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Which network has the most and the fewest of each, and why."""
     by = {r["network"]: r for r in rows}
-    most = {key: max(rows, key=lambda r, key=key: r[key])["network"] for key in ("params", "macs", "activations")}
-    least = {key: min(rows, key=lambda r, key=key: r[key])["network"] for key in ("params", "macs", "activations")}
+    most = {
+        key: max(rows, key=lambda r, key=key: r[key])["network"]
+        for key in ("params", "macs", "activations")
+    }
+    least = {
+        key: min(rows, key=lambda r, key=key: r[key])["network"]
+        for key in ("params", "macs", "activations")
+    }
     report.say(
-        f"Most parameters: {most['params']}; most multiply-adds: {most['macs']}; most activations: "
-        f"{most['activations']}. Fewest of each: {least['params']}, {least['macs']}, {least['activations']}. "
-        f"VGG16 has {by['VGG16']['params'] / by['GoogLeNet']['params']:.0f}x GoogLeNet's parameters. "
-        "DenseNet-121 has a third of ResNet-50's "
-        f"parameters ({by['DenseNet-121']['params'] / by['ResNet-50 (torchvision)']['params']:.0%}) but "
-        f"{by['DenseNet-121']['activations'] / by['ResNet-50 (torchvision)']['activations']:.1f}x its "
-        "activations: every dense layer's input is a new concatenation of all earlier maps. SE adds "
-        f"{by['SE-ResNet-50']['params'] / by['ResNet-50 (paper)']['params'] - 1:.0%} parameters to ResNet-50 "
-        f"and {by['SE-ResNet-50']['macs'] / by['ResNet-50 (paper)']['macs'] - 1:.2%} multiply-adds. The "
-        "Inception-v4 family runs at 299x299 and pays for it in multiply-adds."
+        f"Most parameters: {most['params']}; most multiply-adds: {most['macs']}; most "
+        f"activations: {most['activations']}. Fewest of each: {least['params']}, {least['macs']}, "
+        f"{least['activations']}. VGG16 has "
+        f"{by['VGG16']['params'] / by['GoogLeNet']['params']:.0f}x GoogLeNet's parameters. "
+        "DenseNet-121 has a third of ResNet-50's parameters "
+        f"({by['DenseNet-121']['params'] / by['ResNet-50 (torchvision)']['params']:.0%}) but "
+        f"{by['DenseNet-121']['activations'] / by['ResNet-50 (torchvision)']['activations']:.1f}x "
+        "its activations: every dense layer's input is a new concatenation of all earlier maps. "
+        f"SE adds {by['SE-ResNet-50']['params'] / by['ResNet-50 (paper)']['params'] - 1:.0%} "
+        "parameters to ResNet-50 and "
+        f"{by['SE-ResNet-50']['macs'] / by['ResNet-50 (paper)']['macs'] - 1:.2%} multiply-adds. "
+        "The Inception-v4 family runs at 299x299 and pays for it in multiply-adds."
     )
+    return by
+
+
+def exercises(report: Report, by: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+    """The exercises, answered from the same rows (the answers are in ``--json``)."""
     report.exercise(
-        "How many images of a batch fit in 16 GB (10^9 bytes) if training keeps each image's activations "
-        "twice (forward and backward) and nothing else: VGG16 vs DenseNet-121?",
-        {name: int(16e9 // (2 * by[name]["activation_bytes"])) for name in ("VGG16", "DenseNet-121")},
+        "How many images of a batch fit in 16 GB (10^9 bytes) if training keeps each image's "
+        "activations twice (forward and backward) and nothing else: VGG16 vs DenseNet-121?",
+        {
+            name: int(16e9 // (2 * by[name]["activation_bytes"]))
+            for name in ("VGG16", "DenseNet-121")
+        },
     )
     report.exercise(
         "Which network has the most multiply-adds per parameter, and how many?",
         max(((r["network"], round(r["macs"] / r["params"], 1)) for r in rows), key=lambda x: x[1]),
     )
     report.exercise(
-        "Counting a multiply-add as two FLOPs, how many 10^9 FLOPs does Inception-v4 need per image?",
+        "Counting a multiply-add as two FLOPs, how many 10^9 FLOPs does Inception-v4 need per "
+        "image?",
         round(2 * by["Inception-v4"]["macs"] / 1e9, 2),
     )
-    report.check(
-        "ResNet-50: the same parameters in both layouts",
-        by["ResNet-50 (torchvision)"]["params"],
-        by["ResNet-50 (paper)"]["params"],
-        "a stride has no weights",
-    )
-    report.data["networks"] = rows
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
@@ -156,8 +189,13 @@ def plot(fig: Any, report: Report) -> None:
     for r in rows:
         area = 30 + 600 * r["activation_bytes"] / biggest
         ax.scatter(r["params"], r["macs"], s=area, alpha=0.6)
-        ax.annotate(f"{r['network']}\n{fmt_bytes(r['activation_bytes'])}", (r["params"], r["macs"]), fontsize=7,
-                    xytext=(5, 5), textcoords="offset points")
+        ax.annotate(
+            f"{r['network']}\n{fmt_bytes(r['activation_bytes'])}",
+            (r["params"], r["macs"]),
+            fontsize=7,
+            xytext=(5, 5),
+            textcoords="offset points",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("parameters")

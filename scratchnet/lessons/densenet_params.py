@@ -1,4 +1,4 @@
-"""DenseNet: how the channels grow, where the parameters are, and why there are so few (slides DenseNet (1)-(2)).
+"""DenseNet: how the channels grow, where the parameters are, why so few (slides DenseNet (1)-(2)).
 
 In a dense block every layer receives the concatenation of all earlier outputs and adds ``k`` new
 maps (the growth rate): a block of L layers turns c channels into c + L k. Each layer is
@@ -6,9 +6,9 @@ BN-ReLU-1x1 conv (4k maps, the "bottleneck")-BN-ReLU-3x3 conv (k maps); between 
 (BN-ReLU-1x1 conv-2x2 average pool) halves the channels ("compression" 0.5) and the size. The
 slide's table gives the number of layers per block for DenseNet-121, 169, 201 and 264.
 
-This lesson builds all four with ``scratchnet.models``, reads the block structure and the growth rate
-off the modules, follows the channels through a real forward pass (``summary``), counts parameters
-(torchvision's counts beside them) and multiply-adds, and compares with ResNet-50.
+This lesson builds all four with ``scratchnet.models``, reads the block structure and the growth
+rate off the modules, follows the channels through a real forward pass (``summary``), counts
+parameters (torchvision's counts beside them) and multiply-adds, and compares with ResNet-50.
 
 Run it: ``python -m scratchnet.lessons.densenet_params`` (``--json``, ``--plot densenet.png``).
 Read next: ``scratchnet/models/densenet.py`` (``DenseLayer``, ``DenseBlock``, ``Transition``),
@@ -39,13 +39,22 @@ from scratchnet.models.densenet import DenseBlock, DenseLayer, Transition
 from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, DenseNet (2) = Huang et al. 2017, Table 1"
-LECTURE_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32), 264: (6, 12, 64, 48)}
-PAPER_K, PAPER_COMPRESSION = 32, 0.5  # Huang et al. 2017, Sec. 3: "k = 32" on ImageNet, theta = 0.5 (DenseNet-BC)
-# torchvision 0.29: DenseNet*_Weights.IMAGENET1K_V1.meta["num_params"] and ["_ops"] (multiply-adds, 10^9).
-# torchvision has no DenseNet-264; its DenseNet class with growth_rate=32, block_config=(6, 12, 64, 48)
-# and 64 stem channels has 33,337,704 parameters and 5.752 x 10^9 multiply-adds (counted with torch).
-# (num_params, meta["_ops"] as printed: G multiply-adds); DenseNet-264 is not in torchvision: counted on
-# torchvision.models.DenseNet(32, (6, 12, 64, 48), 64).
+LECTURE_BLOCKS = {
+    121: (6, 12, 24, 16),
+    169: (6, 12, 32, 32),
+    201: (6, 12, 48, 32),
+    264: (6, 12, 64, 48),
+}
+PAPER_K, PAPER_COMPRESSION = (
+    32,
+    0.5,
+)  # Huang et al. 2017, Sec. 3: "k = 32" on ImageNet, theta = 0.5 (DenseNet-BC)
+# torchvision 0.29: DenseNet*_Weights.IMAGENET1K_V1.meta["num_params"] and ["_ops"] (multiply-adds,
+# 10^9). torchvision has no DenseNet-264; its DenseNet class with growth_rate=32, block_config=(6,
+# 12, 64, 48) and 64 stem channels has 33,337,704 parameters and 5.752 x 10^9 multiply-adds (counted
+# with torch).
+# (num_params, meta["_ops"] as printed: G multiply-adds); DenseNet-264 is not in torchvision:
+# counted on torchvision.models.DenseNet(32, (6, 12, 64, 48), 64).
 TORCHVISION = {
     121: (7_978_856, "2.834"),
     169: (14_149_480, "3.36"),
@@ -58,7 +67,8 @@ CONSTRUCTORS = {121: densenet121, 169: densenet169, 201: densenet201, 264: dense
 
 def structure(model: nn.Module) -> dict[str, Any]:
     """Blocks, growth rate, bottleneck width and compression, read off the modules; channels from a
-    real forward pass on a 32x32 image; multiply-adds of a 224x224 image (convs x 49, see resnet_flops).
+    real forward pass on a 32x32 image; multiply-adds of a 224x224 image (convs x 49, see
+    resnet_flops).
     """
     s = summary(model, (3, SMALL, SMALL))
     blocks = [m for m in model.features.children() if isinstance(m, DenseBlock)]
@@ -76,7 +86,11 @@ def structure(model: nn.Module) -> dict[str, Any]:
         "k": k,
         "bottleneck": first_layer.conv1.out_channels,
         "compression": transitions[0].conv.out_channels / transitions[0].conv.in_channels,
-        "transition": (transitions[0].conv.kernel_size, transitions[0].pool.kernel_size, transitions[0].pool.stride),
+        "transition": (
+            transitions[0].conv.kernel_size,
+            transitions[0].pool.kernel_size,
+            transitions[0].pool.stride,
+        ),
         "channels": channels,
         "layers": weighted,
         "params": count_parameters(model),
@@ -85,27 +99,42 @@ def structure(model: nn.Module) -> dict[str, Any]:
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("densenet_params", "DenseNet-121 to 264: growth, transitions, parameters (slides DenseNet (1)-(2))")
-    found, models, layer_count_mismatch = {}, {}, None
+    report = Report(
+        "densenet_params",
+        "DenseNet-121 to 264: growth, transitions, parameters (slides DenseNet (1)-(2))",
+    )
+    found, models = {}, {}
     for depth, make in CONSTRUCTORS.items():
         models[depth] = make()
         found[depth] = structure(models[depth])
 
+    d121 = block_structure(report, found)
+    cost = parameters_and_multiply_adds(report, found)
+    layer_rows = cost_of_one_dense_layer(report, models, d121)
+    exercises(report)
+
+    report.data.update(structure=found, cost=cost, layers=layer_rows)
+    return finish(report, args, plot)
+
+
+def block_structure(report: Report, found: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Step 1: the block structure read off the models: layers per block, growth, transitions."""
     report.say(
-        "Step 1. The block structure, read off the models: the number of DenseLayers in each DenseBlock, the growth "
-        "rate k (out_channels of a layer's 3x3 conv) and the channels between the stages, taken from summary() of a "
-        "real forward pass. 'stem' is after the 7x7 conv and the max pool; 'b1' after dense block 1, 't1' after "
-        "transition 1, and so on. All four are DenseNet-BC, the paper's ImageNet models: B for the bottleneck "
-        "(a 1x1 conv to 4k maps before each 3x3 conv), C for compression (each transition keeps a share "
+        "Step 1. The block structure, read off the models: the number of DenseLayers in each "
+        "DenseBlock, the growth rate k (out_channels of a layer's 3x3 conv) and the channels "
+        "between the stages, taken from summary() of a real forward pass. 'stem' is after the "
+        "7x7 conv and the max pool; 'b1' after dense block 1, 't1' after transition 1, and so "
+        "on. All four are DenseNet-BC, the paper's ImageNet models: B for the bottleneck (a 1x1 "
+        "conv to 4k maps before each 3x3 conv), C for compression (each transition keeps a share "
         "theta = 0.5 of the channels)."
     )
-    rows = []
+    rows, layer_count_mismatch = [], None
     for depth, f in found.items():
         ch = f["channels"]
         rows.append(
@@ -124,7 +153,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
             }
         )
         report.check(
-            f"DenseNet-{depth}: layers per block", list(f["blocks"]), list(LECTURE_BLOCKS[depth]), SLIDE, quiet=True
+            f"DenseNet-{depth}: layers per block",
+            list(f["blocks"]),
+            list(LECTURE_BLOCKS[depth]),
+            SLIDE,
+            quiet=True,
         )
         for i, L in enumerate(f["blocks"]):  # c_out = c_in + L k, in a real forward pass
             before = ch[2 * i]
@@ -141,9 +174,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
             depth,
             "the name",
             quiet=True,
-            why=f"The rule that gives 121, 169 and 201 gives {f['layers']} for blocks {f['blocks']}: 1 + 2 x "
-            f"{sum(f['blocks'])} + 3 + 1. The name in the paper is off by one; the block sizes are the paper's "
-            "and are what the ported models use.",
+            why=f"The rule that gives 121, 169 and 201 gives {f['layers']} for blocks "
+            f"{f['blocks']}: 1 + 2 x {sum(f['blocks'])} + 3 + 1. The name in the paper is off by "
+            "one; the block sizes are the paper's and are what the ported models use.",
         )
         if not named.agrees:
             layer_count_mismatch = named
@@ -169,7 +202,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         fmt=lambda v: f"{v} of 4",
     )
     report.check("growth rate k", d121["k"], PAPER_K, "Huang et al. 2017, Sec. 3 (ImageNet)")
-    report.check("bottleneck width (1x1 conv maps)", d121["bottleneck"], 4 * PAPER_K, "Huang et al. 2017: 4k")
+    report.check(
+        "bottleneck width (1x1 conv maps)", d121["bottleneck"], 4 * PAPER_K, "Huang et al. 2017: 4k"
+    )
     report.check(
         "transition: keeps this share of the channels",
         d121["compression"],
@@ -184,15 +219,20 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     report.show(layer_count_mismatch)
     report.say(
-        f"Every block adds L x k channels: DenseNet-121's first block turns {d121['channels'][0]} into "
-        f"{d121['channels'][0]} + 6 x {d121['k']} = {d121['channels'][1]}, and transition 1 halves that to "
-        f"{d121['channels'][2]}. The name counts the layers with weights: the stem conv, two convs per dense layer, "
-        f"one conv per transition and the classifier: 1 + 2 x {sum(d121['blocks'])} + 3 + 1 = {d121['layers']}; "
-        f"likewise {found[169]['layers']} and {found[201]['layers']}, but {found[264]['layers']} for DenseNet-264 "
-        "(above)."
+        f"Every block adds L x k channels: DenseNet-121's first block turns {d121['channels'][0]} "
+        f"into {d121['channels'][0]} + 6 x {d121['k']} = {d121['channels'][1]}, and transition 1 "
+        f"halves that to {d121['channels'][2]}. The name counts the layers with weights: the stem "
+        "conv, two convs per dense layer, one conv per transition and the classifier: 1 + 2 x "
+        f"{sum(d121['blocks'])} + 3 + 1 = {d121['layers']}; likewise {found[169]['layers']} and "
+        f"{found[201]['layers']}, but {found[264]['layers']} for DenseNet-264 (above)."
     )
+    return d121
 
-    # -- Step 2: parameters and multiply-adds, vs torchvision and ResNet-50
+
+def parameters_and_multiply_adds(
+    report: Report, found: dict[int, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Step 2: parameters and multiply-adds against torchvision's, and ResNet-50's."""
     resnet = resnet50()
     resnet_macs = summary(resnet, (3, SMALL, SMALL))
     cost = []
@@ -209,7 +249,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         )
         source = "torchvision" if depth != 264 else "torchvision DenseNet(32, (6, 12, 64, 48), 64)"
         report.check(f"DenseNet-{depth} parameters", f["params"], params_ref, source, quiet=True)
-        report.check(f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref + "G", source, quiet=True)
+        report.check(
+            f"DenseNet-{depth} multiply-adds", f["macs"], macs_ref + "G", source, quiet=True
+        )
     cost.append(
         {
             "network": "ResNet-50",
@@ -220,9 +262,10 @@ def main(argv: Sequence[str] | None = None) -> Report:
         }
     )
     report.say(
-        "Step 2. Parameters (count_parameters) and multiply-adds of one 224x224 image (summary() on 32x32, convs x 49 "
-        "as in resnet_flops), beside torchvision's published figures (DenseNet-264 is not in torchvision: its "
-        "reference is torchvision's DenseNet class with DenseNet-264's blocks). ResNet-50 for comparison."
+        "Step 2. Parameters (count_parameters) and multiply-adds of one 224x224 image (summary() "
+        "on 32x32, convs x 49 as in resnet_flops), beside torchvision's published figures "
+        "(DenseNet-264 is not in torchvision: its reference is torchvision's DenseNet class with "
+        "DenseNet-264's blocks). ResNet-50 for comparison."
     )
     report.table(
         "cost",
@@ -236,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         ],
         cost,
     )
-    agreeing = sum(c.agrees for c in report.checks if c.name.endswith(("parameters", "multiply-adds")))
+    agreeing = sum(
+        c.agrees for c in report.checks if c.name.endswith(("parameters", "multiply-adds"))
+    )
     report.check(
         "parameters and multiply-adds equal to torchvision's",
         agreeing,
@@ -247,13 +292,18 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     r50 = cost[-1]
     report.say(
-        f"DenseNet-121 is deeper than ResNet-50 (121 vs 50 layers) with "
+        "DenseNet-121 is deeper than ResNet-50 (121 vs 50 layers) with "
         f"{r50['params'] / found[121]['params']:.1f}x fewer parameters and "
-        f"{r50['macs'] / found[121]['macs']:.1f}x fewer multiply-adds; even DenseNet-201 has fewer parameters than "
-        "ResNet-50."
+        f"{r50['macs'] / found[121]['macs']:.1f}x fewer multiply-adds; even DenseNet-201 has "
+        "fewer parameters than ResNet-50."
     )
+    return cost
 
-    # -- Step 3: why so few: the cost of one dense layer grows only with its input channels
+
+def cost_of_one_dense_layer(
+    report: Report, models: dict[int, nn.Module], d121: Any
+) -> list[dict[str, Any]]:
+    """Step 3: why so few: a dense layer's cost grows only with its input channels."""
     block3 = models[121].features.denseblock3
     first, last = block3.denselayer1, getattr(block3, f"denselayer{block3.num_layers}")
     layer_rows = []
@@ -268,10 +318,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
             }
         )
     report.say(
-        "Step 3. Why so few parameters? A dense layer's 1x1 conv shrinks however many maps it receives to "
-        f"{d121['bottleneck']} (4k), and its 3x3 conv makes only k = {d121['k']} new maps, so its cost grows only "
-        f"linearly with its input: in_channels x {d121['bottleneck']} for the 1x1, a fixed {d121['bottleneck']} x 9 x "
-        f"{d121['k']} for the 3x3 (DenseNet-121, block 3):"
+        "Step 3. Why so few parameters? A dense layer's 1x1 conv shrinks however many maps it "
+        f"receives to {d121['bottleneck']} (4k), and its 3x3 conv makes only k = {d121['k']} new "
+        "maps, so its cost grows only linearly with its input: in_channels x "
+        f"{d121['bottleneck']} for the 1x1, a fixed {d121['bottleneck']} x 9 x {d121['k']} for "
+        "the 3x3 (DenseNet-121, block 3):"
     )
     report.table(
         "layers",
@@ -293,25 +344,30 @@ def main(argv: Sequence[str] | None = None) -> Report:
     )
     c = last.conv1.in_channels
     report.say(
-        f"A plain 3x3 conv from {c} to {c} maps would have {c} x {c} x 9 = {c * c * 9 / 1e6:.1f}M weights; the last "
-        f"dense layer reads all {c} earlier maps through the concatenation and pays for only {d121['k']} new ones "
-        f"({fmt_int(count_parameters(last))} parameters)."
+        f"A plain 3x3 conv from {c} to {c} maps would have {c} x {c} x 9 = {c * c * 9 / 1e6:.1f}M "
+        f"weights; the last dense layer reads all {c} earlier maps through the concatenation and "
+        f"pays for only {d121['k']} new ones ({fmt_int(count_parameters(last))} parameters)."
     )
+    return layer_rows
+
+
+def exercises(report: Report) -> None:
+    """The exercises (the answers are in ``--json``)."""
     report.exercise(
-        "DenseNet-121's block 2 has 12 dense layers and starts with 128 maps. How many maps leave it, and how "
-        "many does transition 2 pass on?",
+        "DenseNet-121's block 2 has 12 dense layers and starts with 128 maps. How many maps "
+        "leave it, and how many does transition 2 pass on?",
         {"block": 128 + 12 * 32, "transition": (128 + 12 * 32) // 2},
     )
     report.exercise(
-        "How many weights does the 1x1 conv of a dense layer with 512 input maps have (k = 32, 4k maps out)?",
+        "How many weights does the 1x1 conv of a dense layer with 512 input maps have (k = 32, 4k "
+        "maps out)?",
         512 * 4 * 32,
     )
     report.exercise(
-        "Without the transitions' compression (theta = 1), how many maps would enter DenseNet-121's block 4?",
+        "Without the transitions' compression (theta = 1), how many maps would enter "
+        "DenseNet-121's block 4?",
         64 + 6 * 32 + 12 * 32 + 24 * 32,
     )
-    report.data.update(structure=found, cost=cost, layers=layer_rows)
-    return finish(report, args, plot)
 
 
 def _first(x: int | tuple[int, ...]) -> int:

@@ -7,10 +7,11 @@ Inception-v3 (Szegedy et al. 2016) replaces big kernels by stacks of small ones:
   (3 + 3) / 9 = 67%, 33% fewer (slide GoogLeNet (10)); for n = 7, 14 / 49 = 29%.
 
 This lesson builds each pair from real ``nn.Conv2d`` layers (C channels in and out, no biases),
-counts their weights with ``.parameters()`` and their multiply-adds with ``scratchnet.analysis.summary``,
-and checks with ``receptive_field`` and by back-propagation that both members of a pair see the same
-patch. Then it recomputes slide GoogLeNet (11): shrinking a 35x35x320 grid to 17x17x640 by pooling
-first, by convolving first (about 4x the work), or by both side by side (Inception-v3's way).
+counts their weights with ``.parameters()`` and their multiply-adds with
+``scratchnet.analysis.summary``, and checks with ``receptive_field`` and by back-propagation that
+both members of a pair see the same patch. Then it recomputes slide GoogLeNet (11): shrinking a
+35x35x320 grid to 17x17x640 by pooling first, by convolving first (about 4x the work), or by both
+side by side (Inception-v3's way).
 
 Run it: ``python -m scratchnet.lessons.factorization`` (``--json``, ``--plot fact.png``).
 Read next: ``scratchnet/models/inception.py`` (``InceptionA``: 5x5 as two 3x3, ``InceptionC``: 1x7
@@ -43,12 +44,37 @@ from scratchnet.viz.result import RunResult
 C = 64  # channels in and out of every pair; the ratios do not depend on C
 GRID = 17  # spatial size at which the multiply-adds are counted (Inception-v3's 17x17 stage)
 
-# (name, the big layer's kernel, the factorised stack's kernels, the source's ratio as printed, and where)
+# (name, the big layer's kernel, the factorised stack's kernels, the source's ratio as printed, and
+# where)
 PAIRS: list[tuple[str, tuple[int, int], list[tuple[int, int]], str | None, str]] = [
-    ("5x5 -> 3x3 + 3x3", (5, 5), [(3, 3), (3, 3)], "72%", 'lecture, GoogLeNet (9): "(9+9)/25 = 72"'),
-    ("3x3 -> 1x3 + 3x1", (3, 3), [(1, 3), (3, 1)], "66.6%", 'lecture, GoogLeNet (10): "(3+3)/9 = 66.6"'),
-    ("7x7 -> 1x7 + 7x1", (7, 7), [(1, 7), (7, 1)], None, "Inception-v3's 17x17 modules (InceptionC)"),
-    ("3x3 -> 2x2 + 2x2", (3, 3), [(2, 2), (2, 2)], "89%", 'Szegedy et al. 2016, Sec. 3.2: "only 11% saving"'),
+    (
+        "5x5 -> 3x3 + 3x3",
+        (5, 5),
+        [(3, 3), (3, 3)],
+        "72%",
+        'lecture, GoogLeNet (9): "(9+9)/25 = 72"',
+    ),
+    (
+        "3x3 -> 1x3 + 3x1",
+        (3, 3),
+        [(1, 3), (3, 1)],
+        "66.6%",
+        'lecture, GoogLeNet (10): "(3+3)/9 = 66.6"',
+    ),
+    (
+        "7x7 -> 1x7 + 7x1",
+        (7, 7),
+        [(1, 7), (7, 1)],
+        None,
+        "Inception-v3's 17x17 modules (InceptionC)",
+    ),
+    (
+        "3x3 -> 2x2 + 2x2",
+        (3, 3),
+        [(2, 2), (2, 2)],
+        "89%",
+        'Szegedy et al. 2016, Sec. 3.2: "only 11% saving"',
+    ),
 ]
 
 
@@ -77,10 +103,10 @@ def compare_pair(big: tuple[int, int], small: list[tuple[int, int]]) -> dict[str
 
 
 def grid_reduction(report: Report) -> dict[str, Any]:
-    """Step 3: 35x35x320 -> 17x17x640 three ways, with one 3x3 conv standing in for the Inception module."""
+    """Step 3: 35x35x320 -> 17x17x640 three ways, one 3x3 conv standing in for Inception."""
 
     class ConvAndPool(nn.Module):
-        """Inception-v3's idea in its simplest form: a stride-2 conv and a stride-2 pool side by side."""
+        """Inception-v3's idea at its simplest: a stride-2 conv and a stride-2 pool side by side."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -104,15 +130,18 @@ def grid_reduction(report: Report) -> dict[str, Any]:
     for name, net in ways.items():
         in_channels = 288 if isinstance(net, InceptionB) else 320
         s = summary(net, (in_channels, 35, 35))
-        rows.append({"way": name, "output": _output_shape(net, s), "macs": s.macs, "params": s.total_params})
+        rows.append(
+            {"way": name, "output": _output_shape(net, s), "macs": s.macs, "params": s.total_params}
+        )
     pool_first, conv_first, both, _ = (r["macs"] for r in rows)
     report.say(
-        "Step 3. Reducing the grid (slide GoogLeNet (11)): 35x35x320 to 17x17x640. We let one 3x3 conv from 320 "
-        "to 640 channels stand in for the Inception module (the paper's argument counts the expensive conv; "
-        "any module gives the same ratio) and count multiply-adds with summary(): pooling first is cheap but "
-        "throws away three quarters of the positions before any filter sees them (a 'representational "
-        "bottleneck'); convolving first keeps them and costs about 4x; Inception-v3 does both at once, "
-        "a stride-2 conv beside a stride-2 pool, concatenated."
+        "Step 3. Reducing the grid (slide GoogLeNet (11)): 35x35x320 to 17x17x640. We let one "
+        "3x3 conv from 320 to 640 channels stand in for the Inception module (the paper's "
+        "argument counts the expensive conv; any module gives the same ratio) and count "
+        "multiply-adds with summary(): pooling first is cheap but throws away three quarters of "
+        "the positions before any filter sees them (a 'representational bottleneck'); convolving "
+        "first keeps them and costs about 4x; Inception-v3 does both at once, a stride-2 conv "
+        "beside a stride-2 pool, concatenated."
     )
     report.table(
         "grid_reduction",
@@ -155,18 +184,33 @@ def _output_shape(net: nn.Module, s: Any) -> tuple[int, ...]:
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("factorization", "Factorising convolutions: fewer weights, same field (slides GoogLeNet (9)-(11))")
+    report = Report(
+        "factorization",
+        "Factorising convolutions: fewer weights, same field (slides GoogLeNet (9)-(11))",
+    )
+
+    rows = pairs_table(report)
+    what_is_saved(report, rows)
+    exercises(report)
+
+    report.data["grid_reduction"] = grid_reduction(report)
+    return finish(report, args, plot)
+
+
+def pairs_table(report: Report) -> list[dict[str, Any]]:
+    """Steps 1 and 2: each big conv against the stack that replaces it: weights and field."""
     report.say(
-        f"Steps 1 and 2. Each pair below is a big conv and the stack that replaces it, built from nn.Conv2d with "
-        f"C = {C} channels in and out and no biases. 'weights' is count_parameters(), 'multiply-adds' is "
-        f"summary(...).macs on a {GRID}x{GRID} grid (Inception-v3's 17x17 stage), 'field' is what "
-        "receptive_field() computes and 'measured' what back-propagating one output pixel shows."
+        "Steps 1 and 2. Each pair below is a big conv and the stack that replaces it, built from "
+        f"nn.Conv2d with C = {C} channels in and out and no biases. 'weights' is "
+        f"count_parameters(), 'multiply-adds' is summary(...).macs on a {GRID}x{GRID} grid "
+        "(Inception-v3's 17x17 stage), 'field' is what receptive_field() computes and 'measured' "
+        "what back-propagating one output pixel shows."
     )
     rows = []
     for name, big, small, ratio_ref, source in PAIRS:
@@ -188,7 +232,13 @@ def main(argv: Sequence[str] | None = None) -> Report:
             }
         )
         if ratio_ref is not None:
-            report.check_rounded(f"{name}: weights of the stack / the big conv", ratio, ratio_ref, source, fmt=fmt_pct)
+            report.check_rounded(
+                f"{name}: weights of the stack / the big conv",
+                ratio,
+                ratio_ref,
+                source,
+                fmt=fmt_pct,
+            )
         report.check(
             f"{name}: receptive field, stack (measured) vs big conv",
             rows[-1]["measured"],
@@ -213,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> Report:
         ],
         rows,
     )
+    return rows
+
+
+def what_is_saved(report: Report, rows: list[dict[str, Any]]) -> None:
+    """The savings against the slides' percentages, and the rule behind them."""
     five, three, seven, two = rows
     report.check(
         "5x5 -> two 3x3: saving",
@@ -240,30 +295,32 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "Per pair of channels a k x k kernel has k^2 weights, so the ratios are "
         + ", ".join(f"{r['stack_params'] // (C * C)}/{r['big_params'] // (C * C)}" for r in rows)
         + ", "
-        f"whatever C is; the multiply-adds shrink by the same ratio, since every weight is used once per output "
-        f"pixel (the 2x2 pair, which cannot be padded symmetrically, also shrinks the grid from {GRID} to "
-        f"{GRID - 2}). Every stack sees the same patch as its big conv (field = measured). The asymmetric "
-        f"1 x n + n x 1 saves more the bigger n is ({fmt_pct(seven['saving'])} for n = 7), and beats splitting a "
-        f"3x3 into two 2x2 ({fmt_pct(two['saving'])} saved), the alternative the paper sets "
-        "it against (it asks whether 2x2 convs would do, and shows that asymmetric ones do better). The stacks "
-        "also have "
-        "room for a ReLU between their convs (Inception-v3 puts BatchNorm + ReLU after every conv): more non-linearity "
-        "for fewer weights."
+        "whatever C is; the multiply-adds shrink by the same ratio, since every weight is used "
+        "once per output pixel (the 2x2 pair, which cannot be padded symmetrically, also shrinks "
+        f"the grid from {GRID} to {GRID - 2}). Every stack sees the same patch as its big conv "
+        "(field = measured). The asymmetric 1 x n + n x 1 saves more the bigger n is "
+        f"({fmt_pct(seven['saving'])} for n = 7), and beats splitting a 3x3 into two 2x2 "
+        f"({fmt_pct(two['saving'])} saved), the alternative the paper sets it against (it asks "
+        "whether 2x2 convs would do, and shows that asymmetric ones do better). The stacks also "
+        "have room for a ReLU between their convs (Inception-v3 puts BatchNorm + ReLU after "
+        "every conv): more non-linearity for fewer weights."
     )
     report.data["pairs"] = rows
+
+
+def exercises(report: Report) -> None:
+    """The exercises (the answers are in ``--json``)."""
     report.exercise(
-        "A 5x5 conv from 192 to 32 channels: how many weights has it, and how many has its replacement by "
-        "two 3x3 convs (192 -> 32 -> 32)?",
+        "A 5x5 conv from 192 to 32 channels: how many weights has it, and how many has its "
+        "replacement by two 3x3 convs (192 -> 32 -> 32)?",
         {"5x5": 25 * 192 * 32, "two 3x3": 9 * 192 * 32 + 9 * 32 * 32},
     )
     report.exercise("What share of a 5x5 conv's weights does 1x5 + 5x1 keep?", "10/25 = 40%")
     report.exercise(
-        "Pooling 17x17 to 8x8 (3x3, stride 2, no padding) before a conv instead of after: by what exact "
-        "factor does the conv's cost drop?",
+        "Pooling 17x17 to 8x8 (3x3, stride 2, no padding) before a conv instead of after: by "
+        "what exact factor does the conv's cost drop?",
         (17 / 8) ** 2,
     )
-    report.data["grid_reduction"] = grid_reduction(report)
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
@@ -272,7 +329,12 @@ def plot(fig: Any, report: Report) -> None:
     ax = fig.subplots()
     x = range(len(rows))
     ax.bar([i - 0.2 for i in x], [r["big_params"] / 1e3 for r in rows], width=0.4, label="big conv")
-    ax.bar([i + 0.2 for i in x], [r["stack_params"] / 1e3 for r in rows], width=0.4, label="factorised stack")
+    ax.bar(
+        [i + 0.2 for i in x],
+        [r["stack_params"] / 1e3 for r in rows],
+        width=0.4,
+        label="factorised stack",
+    )
     for i, r in enumerate(rows):
         ax.text(i + 0.2, r["stack_params"] / 1e3, f"{r['ratio']:.0%}", ha="center", va="bottom")
     ax.set_xticks(list(x), [r["pair"] for r in rows])

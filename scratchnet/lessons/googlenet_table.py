@@ -22,7 +22,8 @@ the paper, or the depthwise-separable first layer of TF-slim's BN-Inception (2,7
 with K = 1000, 34,019,328 multiply-adds = 34M).
 
 Run it: ``python -m scratchnet.lessons.googlenet_table`` (``--json``, ``--plot googlenet.png``).
-Read next: ``scratchnet/models/googlenet.py`` (the table, row by row), ``scratchnet/analysis/summary.py``.
+Read next: ``scratchnet/models/googlenet.py`` (the table, row by row),
+``scratchnet/analysis/summary.py``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ from scratchnet.viz.result import RunResult
 SOURCE = "lecture, GoogLeNet (6) = Szegedy et al. 2015, Table 1"
 K, M = 1024, 1e6  # the table's units for params and ops (see the module docstring)
 
-# The table as printed: type -> (patch size/stride, output size, depth, widths, params in K, ops in M).
-# widths: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); None where the column is empty.
+# The table as printed: type -> (patch size/stride, output size, depth, widths, params in K, ops in
+# M). widths: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); None where the column is
+# empty.
 PAPER: dict[str, tuple[str, str, int, tuple[int | None, ...], float | None, float | None]] = {
     "convolution 1": ("7x7/2", "112x112x64", 1, (None, None, None, None, None, None), 2.7, 34),
     "max pool 1": ("3x3/2", "56x56x64", 0, (None,) * 6, None, None),
@@ -71,7 +73,9 @@ PAPER: dict[str, tuple[str, str, int, tuple[int | None, ...], float | None, floa
     "linear": ("", "1x1x1000", 1, (None,) * 6, 1000, 1),
 }
 WIDTH_KEYS = ("n1x1", "n3x3red", "n3x3", "n5x5red", "n5x5", "pool_proj")
-PAPER_BUDGET = 1.5e9  # Section 5: "a computational budget of 1.5 billion multiply-adds at inference time"
+PAPER_BUDGET = (
+    1.5e9  # Section 5: "a computational budget of 1.5 billion multiply-adds at inference time"
+)
 
 
 def table_rows(model: nn.Module) -> list[dict[str, Any]]:
@@ -105,10 +109,14 @@ def table_rows(model: nn.Module) -> list[dict[str, Any]]:
         shape = s[names[-1]].output_shape  # (1, C, H, W) or (1, C) after the linear layer
         row: dict[str, Any] = {"type": label, "modules": "+".join(names)}
         row["patch"] = _patch(modules[-1], previous_shape)  # conv2 + conv3: the 3x3's patch
-        row["output"] = f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else f"1x1x{shape[1]}"
+        row["output"] = (
+            f"{shape[2]}x{shape[3]}x{shape[1]}" if len(shape) == 4 else f"1x1x{shape[1]}"
+        )
         row["depth"] = _depth(modules)
         row.update(_widths(modules))
-        weights = sum(count_weights(m)[0] for m in modules)  # conv and linear weights: no biases, no BN
+        weights = sum(
+            count_weights(m)[0] for m in modules
+        )  # conv and linear weights: no biases, no BN
         row["params"] = weights if weights else None
         row["ops"] = sum(s[n].macs for n in names) or None
         rows.append(row)
@@ -136,7 +144,9 @@ def _depth(modules: list[nn.Module]) -> int:
     if isinstance(modules[0], Inception):
         branches = [modules[0].branch1, modules[0].branch2, modules[0].branch3, modules[0].branch4]
         return max(sum(isinstance(m, nn.Conv2d) for m in b.modules()) for b in branches)
-    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for module in modules for m in module.modules())
+    return sum(
+        isinstance(m, (nn.Conv2d, nn.Linear)) for module in modules for m in module.modules()
+    )
 
 
 def _widths(modules: list[nn.Module]) -> dict[str, int | None]:
@@ -149,7 +159,10 @@ def _widths(modules: list[nn.Module]) -> dict[str, int | None]:
         widths["n5x5red"], widths["n5x5"] = (m.conv.out_channels for m in first.branch3)
         widths["pool_proj"] = first.branch4[1].conv.out_channels
     elif len(modules) == 2:  # conv2 (1x1) + conv3 (3x3): the table's "#3x3 reduce" and "#3x3"
-        widths["n3x3red"], widths["n3x3"] = modules[0].conv.out_channels, modules[1].conv.out_channels
+        widths["n3x3red"], widths["n3x3"] = (
+            modules[0].conv.out_channels,
+            modules[1].conv.out_channels,
+        )
     return widths
 
 
@@ -166,21 +179,24 @@ def _short(check: Any) -> str:
     return f"{100 * check.gap:+.1f}%"
 
 
-def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: bool, ops_ok: bool) -> str:
+def _why(
+    row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: bool, ops_ok: bool
+) -> str:
     """Explain a disagreeing row from its own numbers."""
     h, w = (int(v) for v in row["output"].split("x")[:2])
     implied_ops = paper_params * K * h * w / M  # the ops the paper's params entry would give
     if params_ok != ops_ok:
         bad, good = ("params", "ops") if ops_ok else ("ops", "params")
         return (
-            f"Its {good} entry fits the widths printed in the row, its {bad} entry does not: no rounding of "
-            f"the row's {fmt_int(row[bad])} gives it. Which count the paper made here it does not say."
+            f"Its {good} entry fits the widths printed in the row, its {bad} entry does not: no "
+            f"rounding of the row's {fmt_int(row[bad])} gives it. Which count the paper made here "
+            "it does not say."
         )
     if round(implied_ops) == round(paper_ops):
         return (
-            f"The paper's params and ops agree with each other ({paper_params:g}K x 1024 x {h} x {w} = "
-            f"{implied_ops:.1f}M), but not with the widths the row prints, whose {fmt_int(row['params'])} "
-            "weights we count: the paper counted a different layer here."
+            f"The paper's params and ops agree with each other ({paper_params:g}K x 1024 x {h} x "
+            f"{w} = {implied_ops:.1f}M), but not with the widths the row prints, whose "
+            f"{fmt_int(row['params'])} weights we count: the paper counted a different layer here."
         )
     return "Neither entry fits the widths the row prints, under any rounding."
 
@@ -188,51 +204,74 @@ def _why(row: dict[str, Any], paper_params: float, paper_ops: float, params_ok: 
 def _conv1_hypotheses(report: Report, conv1: dict[str, Any]) -> None:
     """Conv 1 prints 2.7K and 34M; the plain 7x7 conv has 9,408 weights and 118M multiply-adds."""
     separable = [
-        nn.Conv2d(3, 24, 7, stride=2, padding=3, groups=3, bias=False),  # depthwise, depth multiplier 8
+        nn.Conv2d(
+            3, 24, 7, stride=2, padding=3, groups=3, bias=False
+        ),  # depthwise, depth multiplier 8
         nn.Conv2d(24, 64, 1, bias=False),  # pointwise
     ]
     weights = [layer.weight.numel() for layer in separable]
     macs = [w * 112 * 112 for w in weights]  # both layers output 112x112
     report.say(
-        "Step 3. Convolution 1 prints 2.7K params and 34M ops; a 7x7/2 conv 3 -> 64 has 7*7*3*64 = "
-        f"{fmt_int(conv1['params'])} weights and {fmt_int(conv1['ops'])} multiply-adds, 3.4x the printed "
-        "figures. Two hypotheses fit what we know:",
-        "  (a) a slip in the paper: the row describes the plain 7x7 conv and its numbers are wrong.\n"
-        "  (b) the row counts a depthwise-separable 7x7 conv: each of the 3 input channels gets 8 filters "
-        "(depth multiplier 8, 24 maps), then a 1x1 conv mixes the 24 maps into 64. TF-slim, TensorFlow's "
-        "library of reference models, builds BN-Inception (GoogLeNet with batch normalisation, Inception-v2) "
-        "with exactly this first layer.\n"
-        f"      weights: 7*7*3*8 + 24*64 = {weights[0]:,} + {weights[1]:,} = {sum(weights):,}\n"
-        f"      multiply-adds: 112*112*({weights[0]:,} + {weights[1]:,}) = {sum(macs):,}",
-        "Hypothesis (b) reproduces both printed figures, but the weights only with K = 1000 (2.712K -> 2.7K); "
-        "with the K = 1024 of the other rows it would print 2.6K. The paper says nothing of a separable "
-        "conv, so neither reading is proven; the table above counts the plain conv, as torchvision does.",
+        "Step 3. Convolution 1 prints 2.7K params and 34M ops; a 7x7/2 conv 3 -> 64 has 7*7*3*64 "
+        f"= {fmt_int(conv1['params'])} weights and {fmt_int(conv1['ops'])} multiply-adds, 3.4x "
+        "the printed figures. Two hypotheses fit what we know:",
+        "  (a) a slip in the paper: the row describes the plain 7x7 conv and its numbers are "
+        "wrong.\n  (b) the row counts a depthwise-separable 7x7 conv: each of the 3 input "
+        "channels gets 8 filters (depth multiplier 8, 24 maps), then a 1x1 conv mixes the 24 "
+        "maps into 64. TF-slim, TensorFlow's library of reference models, builds BN-Inception "
+        "(GoogLeNet with batch normalisation, Inception-v2) with exactly this first layer.\n     "
+        f" weights: 7*7*3*8 + 24*64 = {weights[0]:,} + {weights[1]:,} = {sum(weights):,}\n      "
+        f"multiply-adds: 112*112*({weights[0]:,} + {weights[1]:,}) = {sum(macs):,}",
+        "Hypothesis (b) reproduces both printed figures, but the weights only with K = 1000 "
+        "(2.712K -> 2.7K); with the K = 1024 of the other rows it would print 2.6K. The paper "
+        "says nothing of a separable conv, so neither reading is proven; the table above counts "
+        "the plain conv, as torchvision does.",
     )
-    report.check("conv 1 as a depthwise-separable 7x7: weights", sum(weights), "2.7K", SOURCE + ", K = 1000")
+    report.check(
+        "conv 1 as a depthwise-separable 7x7: weights", sum(weights), "2.7K", SOURCE + ", K = 1000"
+    )
     report.check("conv 1 as a depthwise-separable 7x7: multiply-adds", sum(macs), "34M", SOURCE)
     report.data["conv1_separable"] = {"weights": weights, "macs": macs}
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("googlenet_table", "GoogLeNet's table, recomputed (slide GoogLeNet (6), paper Table 1)")
+    report = Report(
+        "googlenet_table", "GoogLeNet's table, recomputed (slide GoogLeNet (6), paper Table 1)"
+    )
     # The paper's layout: 5x5 convs in the third branch (torchvision has 3x3 there) and 40% dropout
     # (torchvision 20%); no auxiliary heads, which the table does not list. init_weights=False: the
     # values do not matter here, only the shapes.
     model = googlenet(aux_logits=False, paper_5x5=True, dropout=0.4, init_weights=False)
     rows = table_rows(model)
+
+    costed = layout_and_cost_tables(report, rows)
+    conv1 = rows[0]
+    _conv1_hypotheses(report, conv1)
+    total_weights, total_ops, errors = totals(report, rows, costed, conv1, model)
+    exercises(report, rows, conv1)
+
+    report.data.update(
+        rows=rows, total_weights=total_weights, total_ops=total_ops, params_errors=errors
+    )
+    return finish(report, args, plot)
+
+
+def layout_and_cost_tables(report: Report, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps 1 and 2: the layout and the cost of every row of the paper's table, checked."""
     report.say(
-        "We build scratchnet.models.googlenet(paper_5x5=True, dropout=0.4, aux_logits=False), the paper's "
-        "layout (torchvision's uses a 3x3 conv in the '5x5' branch and 20% dropout), run summary() on one "
-        "224x224 image, and fill the table from the model. params = conv and linear weights, no biases and "
-        "no BatchNorm (batch normalisation came after the paper), in K = 1024; ops = multiply-adds in "
-        "M = 10^6. Each entry's verdict: exact; nearest or floor (our count rounded to the nearest unit, or "
-        "down, gives the printed figure); or the gap when no rounding does."
+        "We build scratchnet.models.googlenet(paper_5x5=True, dropout=0.4, aux_logits=False), "
+        "the paper's layout (torchvision's uses a 3x3 conv in the '5x5' branch and 20% dropout), "
+        "run summary() on one 224x224 image, and fill the table from the model. params = conv "
+        "and linear weights, no biases and no BatchNorm (batch normalisation came after the "
+        "paper), in K = 1024; ops = multiply-adds in M = 10^6. Each entry's verdict: exact; "
+        "nearest or floor (our count rounded to the nearest unit, or down, gives the printed "
+        "figure); or the gap when no rounding does."
     )
     disagreements = []  # shown under the table
     for row in rows:
@@ -254,9 +293,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
                 patch,
                 SOURCE,
                 quiet=True,
-                why="The model follows torchvision's layout, which pools with a 2x2 window before (5a). With "
-                "ceil_mode=True (the output size is rounded up, so a partial window at the edge still counts) "
-                "the output is 7x7 either way.",
+                why="The model follows torchvision's layout, which pools with a 2x2 window before "
+                "(5a). With ceil_mode=True (the output size is rounded up, so a partial window "
+                "at the edge still counts) the output is 7x7 either way.",
             )
             if not patch_check.agrees:
                 disagreements.append(patch_check)
@@ -264,9 +303,16 @@ def main(argv: Sequence[str] | None = None) -> Report:
         if paper_params is None:
             continue
         params = report.check_rounded(
-            f"{row['type']}: params", row["params"], f"{paper_params:g}K", SOURCE, kilo=K, fmt=_fmt("K")
+            f"{row['type']}: params",
+            row["params"],
+            f"{paper_params:g}K",
+            SOURCE,
+            kilo=K,
+            fmt=_fmt("K"),
         )
-        ops = report.check_rounded(f"{row['type']}: ops", row["ops"], f"{paper_ops:g}M", SOURCE, fmt=_fmt("M"))
+        ops = report.check_rounded(
+            f"{row['type']}: ops", row["ops"], f"{paper_ops:g}M", SOURCE, fmt=_fmt("M")
+        )
         row["params_ok"], row["ops_ok"] = params.agrees, ops.agrees
         row["params_verdict"], row["ops_verdict"] = _short(params), _short(ops)
         why = _why(row, paper_params, paper_ops, params.agrees, ops.agrees)
@@ -282,8 +328,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
 
     report.table(
         "googlenet",
-        "Step 1. The layout: patch size/stride, output size, depth, the widths of each Inception module "
-        "(#3x3r and #5x5r: the 1x1 reductions before the 3x3 and 5x5 convs; proj: the 1x1 after the pool)",
+        "Step 1. The layout: patch size/stride, output size, depth, the widths of each Inception "
+        "module (#3x3r and #5x5r: the 1x1 reductions before the 3x3 and 5x5 convs; proj: the 1x1 "
+        "after the pool)",
         [
             Column("type", "type", align="<"),
             Column("patch", "patch/stride", align="<"),
@@ -299,11 +346,15 @@ def main(argv: Sequence[str] | None = None) -> Report:
         rows,
     )
     layout_ok = sum(r["layout_ok"] for r in rows)
-    report.say(f"Type, output size, depth and the six widths agree with the paper in {layout_ok} of {len(rows)} rows.")
+    report.say(
+        f"Type, output size, depth and the six widths agree with the paper in {layout_ok} of "
+        f"{len(rows)} rows."
+    )
     costed = [r for r in rows if r["paper_params"] is not None]
     report.table(
         "googlenet_cost",
-        "Step 2. The cost: params in K = 1024 weights, ops in M = 10^6 multiply-adds, ours vs the paper's",
+        "Step 2. The cost: params in K = 1024 weights, ops in M = 10^6 multiply-adds, ours vs the "
+        "paper's",
         [
             Column("type", "type", align="<"),
             Column("params", "params (K)", lambda v: f"{v / K:,.2f}"),
@@ -318,15 +369,18 @@ def main(argv: Sequence[str] | None = None) -> Report:
     n_params = sum(r["params_ok"] for r in costed)
     n_ops = sum(r["ops_ok"] for r in costed)
     report.say(
-        f"{n_params} of {len(costed)} params entries and {n_ops} of {len(costed)} ops entries are reproduced "
-        "by a rounding; each of the others, and each truncation, is explained below."
+        f"{n_params} of {len(costed)} params entries and {n_ops} of {len(costed)} ops entries are "
+        "reproduced by a rounding; each of the others, and each truncation, is explained below."
     )
     for check in disagreements:
         report.show(check)
+    return costed
 
-    conv1 = rows[0]
-    _conv1_hypotheses(report, conv1)
 
+def totals(
+    report: Report, rows: list[dict[str, Any]], costed: Any, conv1: dict[str, Any], model: nn.Module
+) -> tuple[int, int, dict[str, float]]:
+    """Step 4: the totals of the ops and params columns, against the paper's sums."""
     total_weights = sum(r["params"] or 0 for r in rows)
     total_ops = sum(r["ops"] or 0 for r in rows)
     paper_ops_sum = sum(p[5] or 0 for p in PAPER.values()) * M
@@ -339,8 +393,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
         total_ops,
         "1.5G",
         "Szegedy et al. 2015, Sec. 5: 1.5 billion",
-        why=f"The paper's ops column adds up to {paper_ops_sum / 1e9:.2f}G, its 1.5 billion; the real conv1 "
-        f"alone costs {conv1['ops'] / M - PAPER['convolution 1'][5]:.0f}M more than the 34M printed.",
+        why=f"The paper's ops column adds up to {paper_ops_sum / 1e9:.2f}G, its 1.5 billion; the "
+        f"real conv1 alone costs {conv1['ops'] / M - PAPER['convolution 1'][5]:.0f}M more than "
+        "the 34M printed.",
     )
     report.check(
         "total weights (conv + linear), in K = 1024",
@@ -349,29 +404,34 @@ def main(argv: Sequence[str] | None = None) -> Report:
         "the table's params column added up",
         shown=f"{paper_params_sum:,.1f}K",
         fmt=lambda v: f"{v:,.2f}K",
-        why="The column is not printed as a total, so only an exact match would count. The two sums are "
-        "close only because row errors cancel: "
+        why="The column is not printed as a total, so only an exact match would count. The two "
+        "sums are close only because row errors cancel: "
         + ", ".join(f"{name.replace('inception ', '')} {100 * e:+.1f}%" for name, e in big)
         + ". Biases and BatchNorm come on top: "
         f"{fmt_int(sum(p.numel() for p in model.parameters()))} parameters in all.",
     )
+    return total_weights, total_ops, errors
+
+
+def exercises(report: Report, rows: list[dict[str, Any]], conv1: dict[str, Any]) -> None:
+    """The exercises, answered from the same rows (the answers are in ``--json``)."""
     inception_3a = next(r for r in rows if r["type"] == "inception (3a)")
     report.exercise(
-        "How many multiply-adds does inception (3a) save by its 1x1 reductions? Compare a module with the "
-        "same output widths and no #3x3r, #5x5r or pool proj convs, fed the 192 input channels directly.",
+        "How many multiply-adds does inception (3a) save by its 1x1 reductions? Compare a module "
+        "with the same output widths and no #3x3r, #5x5r or pool proj convs, fed the 192 input "
+        "channels directly.",
         28 * 28 * (192 * 64 + 9 * 192 * 128 + 25 * 192 * 32) - inception_3a["ops"],
     )
     report.exercise(
-        "By what factor does the depthwise-separable conv 1 of hypothesis (b) cut the plain conv's weights?",
+        "By what factor does the depthwise-separable conv 1 of hypothesis (b) cut the plain "
+        "conv's weights?",
         round(conv1["params"] / sum(report.data["conv1_separable"]["weights"]), 2),
     )
     report.exercise(
-        "Inception (5b) takes 832 channels in. How many weights does its #1x1 branch have, and what share "
-        "of the module's weights is that?",
+        "Inception (5b) takes 832 channels in. How many weights does its #1x1 branch have, and "
+        "what share of the module's weights is that?",
         {"weights": 832 * 384, "share": round(832 * 384 / rows[-4]["params"], 4)},
     )
-    report.data.update(rows=rows, total_weights=total_weights, total_ops=total_ops, params_errors=errors)
-    return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
@@ -380,7 +440,10 @@ def plot(fig: Any, report: Report) -> None:
     labels = [r["type"].replace("inception ", "").replace("convolution", "conv") for r in rows]
     ax = fig.subplots()
     x = range(len(rows))
-    for offset, key, scale, label in ((-0.2, "params", K, "params (K = 1024)"), (0.2, "ops", M, "ops (M = 10^6)")):
+    for offset, key, scale, label in (
+        (-0.2, "params", K, "params (K = 1024)"),
+        (0.2, "ops", M, "ops (M = 10^6)"),
+    ):
         ratios = [r[key] / scale / r[f"paper_{key}"] for r in rows]
         ax.bar([i + offset for i in x], ratios, width=0.4, label=label)
     ax.axhline(1.0, color="black", linewidth=0.8)

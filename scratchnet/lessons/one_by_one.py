@@ -12,8 +12,9 @@ both. This lesson runs the 4 -> 2 example on real numbers, then builds inception
 ``scratchnet.models.googlenet.Inception`` and counts weights and multiply-adds with ``summary``.
 
 Run it: ``python -m scratchnet.lessons.one_by_one`` (``--json``, ``--plot inception.png``).
-Read next: ``scratchnet/models/googlenet.py`` (``Inception(reduce=...)``), ``scratchnet/ops/conv.py``
-(a 1x1 conv is im2col with one position per pixel: a plain matrix product), ``scratchnet/models/nin.py``.
+Read next: ``scratchnet/models/googlenet.py`` (``Inception(reduce=...)``),
+``scratchnet/ops/conv.py`` (a 1x1 conv is im2col with one position per pixel: a plain matrix
+product), ``scratchnet/models/nin.py``.
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ import numpy as np
 import scratchnet
 from scratchnet import nn
 from scratchnet.analysis import summary
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, fmt_si, parse_args, run_lesson
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    fmt_si,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models.googlenet import Inception
 from scratchnet.viz.result import RunResult
 
 TABLE = "lecture, GoogLeNet (6), inception (3a)"
-# The table's (3a) row: params 159K, ops 128M (K = 1024 for params, M = 10^6 for ops: see googlenet_table).
+# The table's (3a) row: params 159K, ops 128M (K = 1024 for params, M = 10^6 for ops: see
+# googlenet_table).
 TABLE_3A_PARAMS, TABLE_3A_OPS = "159K", "128M"  # as printed; the table's K is 1024
 
 # Inception (3a) and (3b) of the table: in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
@@ -44,19 +55,24 @@ BRANCHES = {"branch1": "1x1", "branch2": "3x3", "branch3": "5x5", "branch4": "po
 def four_to_two(report: Report) -> dict[str, Any]:
     """Step 1: a real nn.Conv2d(4, 2, kernel_size=1) on four 3x3 maps with small whole numbers."""
     layer = nn.Conv2d(4, 2, kernel_size=1, bias=False)
-    weights = np.array([[1, 2, 0, -1], [0, 1, 1, 1]], dtype=np.float32)  # (out 2, in 4): easy to follow by hand
+    weights = np.array(
+        [[1, 2, 0, -1], [0, 1, 1, 1]], dtype=np.float32
+    )  # (out 2, in 4): easy to follow by hand
     with scratchnet.no_grad():
         layer.weight.copy_(weights.reshape(2, 4, 1, 1))
-    maps = np.arange(4 * 3 * 3, dtype=np.float32).reshape(1, 4, 3, 3) % 5  # (N=1, C=4, H=3, W=3), values 0..4
+    maps = (
+        np.arange(4 * 3 * 3, dtype=np.float32).reshape(1, 4, 3, 3) % 5
+    )  # (N=1, C=4, H=3, W=3), values 0..4
     with scratchnet.no_grad():
         out = layer(scratchnet.tensor(maps))  # (1, 2, 3, 3)
         relu_out = nn.ReLU()(out)
     by_hand = np.einsum("oc,nchw->nohw", weights, maps)  # every pixel: (2x4 matrix) @ (4 values)
     pixel = maps[0, :, 0, 2]
     report.say(
-        "Step 1. Four maps in, two maps out (slide GoogLeNet (4)). We build nn.Conv2d(4, 2, kernel_size=1), set its "
-        f"{layer.weight.numel()} weights to small whole numbers and apply it to four 3x3 maps. At every pixel the 1x1 "
-        "conv multiplies the 4 values found there by a 2x4 weight matrix:",
+        "Step 1. Four maps in, two maps out (slide GoogLeNet (4)). We build nn.Conv2d(4, 2, "
+        f"kernel_size=1), set its {layer.weight.numel()} weights to small whole numbers and apply "
+        "it to four 3x3 maps. At every pixel the 1x1 conv multiplies the 4 values found there by "
+        "a 2x4 weight matrix:",
         "  W = " + _matrix(weights) + "\n"
         f"  pixel (0, 2): inputs {_vector(pixel)} -> W @ inputs = {_vector(weights @ pixel)}",
     )
@@ -67,7 +83,10 @@ def four_to_two(report: Report) -> dict[str, Any]:
         rows.append({"map": f"output {o}", "values": _grid(out.numpy()[0, o])})
         rows.append({"map": f"ReLU(output {o})", "values": _grid(relu_out.numpy()[0, o])})
     report.table(
-        "four_to_two", "", [Column("map", "map", align="<"), Column("values", "rows of the 3x3 map", align="<")], rows
+        "four_to_two",
+        "",
+        [Column("map", "map", align="<"), Column("values", "rows of the 3x3 map", align="<")],
+        rows,
     )
     report.check(
         "1x1 conv output = W @ (input at each pixel)",
@@ -77,20 +96,29 @@ def four_to_two(report: Report) -> dict[str, Any]:
         shown="True",
     )
     report.check(
-        "output maps", out.shape[1], 2, 'lecture, GoogLeNet (4): "4개의 입력 feature map이 2개의 출력 feature map으로"'
+        "output maps",
+        out.shape[1],
+        2,
+        'lecture, GoogLeNet (4): "4개의 입력 feature map이 2개의 출력 feature map으로"',
     )
     report.check(
-        "weights of the 1x1 conv (4 in x 2 out)", count_parameters(layer), 4 * 2, "one weight per (in, out) pair"
+        "weights of the 1x1 conv (4 in x 2 out)",
+        count_parameters(layer),
+        4 * 2,
+        "one weight per (in, out) pair",
     )
     report.say(
-        "The spatial size is untouched; only the number of maps changes. Negative outputs are cut to 0 by the ReLU, "
-        "so a 1x1 conv + ReLU is a small non-linear network applied at every pixel, the 'MLP' of Network in Network."
+        "The spatial size is untouched; only the number of maps changes. Negative outputs are "
+        "cut to 0 by the ReLU, so a 1x1 conv + ReLU is a small non-linear network applied at "
+        "every pixel, the 'MLP' of Network in Network."
     )
     return {"weights": weights.tolist(), "input": maps.tolist(), "output": out.numpy().tolist()}
 
 
 def _grid(a: np.ndarray) -> str:
-    return " | ".join(" ".join(f"{v + 0:3g}" for v in row) for row in a)  # + 0 turns ReLU's -0.0 into 0
+    return " | ".join(
+        " ".join(f"{v + 0:3g}" for v in row) for row in a
+    )  # + 0 turns ReLU's -0.0 into 0
 
 
 def _vector(v: np.ndarray) -> str:
@@ -108,7 +136,9 @@ def module_costs(module: Inception, size: int) -> dict[str, Any]:
     for row in s.rows:
         if row.type != "Conv2d":
             continue
-        branch = branches.setdefault(row.name.split(".")[0], {"layers": [], "weights": 0, "macs": 0})
+        branch = branches.setdefault(
+            row.name.split(".")[0], {"layers": [], "weights": 0, "macs": 0}
+        )
         conv = module.get_submodule(row.name)
         k = conv.kernel_size[0] if isinstance(conv.kernel_size, tuple) else conv.kernel_size
         branch["layers"].append(f"{k}x{k} {conv.in_channels}->{conv.out_channels}")
@@ -162,11 +192,12 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
             }
         )
     report.say(
-        f"Step 2. Inception (3a) at 28x28x{WIDTHS_3A[0]}, built twice with scratchnet.models.googlenet.Inception("
-        f"{', '.join(map(str, WIDTHS_3A))}, paper_5x5=True): reduce=False is the naive module of figure (a), "
-        "reduce=True figure (b). "
-        "'weights' are conv weights (the paper's networks have no BatchNorm), 'multiply-adds' come from summary(). "
-        "('paper_5x5=True': torchvision, whose layout the model follows, uses a 3x3 in the 5x5 branch.)"
+        f"Step 2. Inception (3a) at 28x28x{WIDTHS_3A[0]}, built twice with "
+        f"scratchnet.models.googlenet.Inception({', '.join(map(str, WIDTHS_3A))}, "
+        "paper_5x5=True): reduce=False is the naive module of figure (a), reduce=True figure "
+        "(b). 'weights' are conv weights (the paper's networks have no BatchNorm), "
+        "'multiply-adds' come from summary(). ('paper_5x5=True': torchvision, whose layout the "
+        "model follows, uses a 3x3 in the 5x5 branch.)"
     )
     report.table(
         "inception_3a",
@@ -180,18 +211,26 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
         ],
         rows,
     )
-    params_check = report.check_rounded("(3a) with reductions: weights", reduced["weights"], TABLE_3A_PARAMS,
-                                        TABLE, kilo=1024)
+    params_check = report.check_rounded(
+        "(3a) with reductions: weights", reduced["weights"], TABLE_3A_PARAMS, TABLE, kilo=1024
+    )
     params_check.note = (
-        "The table's K is 1024: 163,328 / 1024 = 159.5, which the table truncates to 159 (rounded to nearest it "
-        "would print 160); see googlenet_table."
+        "The table's K is 1024: 163,328 / 1024 = 159.5, which the table truncates to 159 "
+        "(rounded to nearest it would print 160); see googlenet_table."
     )
     report.show(params_check)
     report.check("(3a) with reductions: multiply-adds", reduced["macs"], TABLE_3A_OPS, TABLE)
-    report.check("(3a) output maps with reductions", reduced["out_channels"], 256, "lecture, GoogLeNet (6): 28x28x256")
+    report.check(
+        "(3a) output maps with reductions",
+        reduced["out_channels"],
+        256,
+        "lecture, GoogLeNet (6): 28x28x256",
+    )
 
     # The naive module's output is wider than its input; the next module then costs even more.
-    naive_3b = module_costs(Inception(naive["out_channels"], *WIDTHS_3B[1:], reduce=False, paper_5x5=True), 28)
+    naive_3b = module_costs(
+        Inception(naive["out_channels"], *WIDTHS_3B[1:], reduce=False, paper_5x5=True), 28
+    )
     reduced_3b = module_costs(Inception(*WIDTHS_3B, reduce=True, paper_5x5=True), 28)
     chain = [
         {
@@ -209,10 +248,10 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
     ]
     report.say(
         f"The naive module costs {naive['macs'] / reduced['macs']:.1f}x the multiply-adds and "
-        f"{naive['weights'] / reduced['weights']:.1f}x the weights, and because its pool branch passes all "
-        f"{naive['in_channels']} maps on, it outputs {naive['out_channels']} maps instead of "
-        f"{reduced['out_channels']}. Stack a second naive module (with (3b)'s widths) on top and the width keeps "
-        "growing, and so does the cost:"
+        f"{naive['weights'] / reduced['weights']:.1f}x the weights, and because its pool branch "
+        f"passes all {naive['in_channels']} maps on, it outputs {naive['out_channels']} maps "
+        f"instead of {reduced['out_channels']}. Stack a second naive module (with (3b)'s widths) "
+        "on top and the width keeps growing, and so does the cost:"
     )
     report.table(
         "two_modules",
@@ -226,31 +265,35 @@ def naive_vs_reduced(report: Report) -> dict[str, Any]:
         chain,
     )
     report.say(
-        f"The 1x1 reductions cut the channels to {WIDTHS_3A[2]} and {WIDTHS_3A[4]} before the 3x3 and 5x5 convs and "
-        f"to {WIDTHS_3A[6]} after the pool: "
-        "cheap (a 1x1 conv has one weight per pair of maps), and each adds a ReLU. This is what lets GoogLeNet "
-        "stack nine such modules (googlenet_table)."
+        f"The 1x1 reductions cut the channels to {WIDTHS_3A[2]} and {WIDTHS_3A[4]} before the 3x3 "
+        f"and 5x5 convs and to {WIDTHS_3A[6]} after the pool: cheap (a 1x1 conv has one weight "
+        "per pair of maps), and each adds a ReLU. This is what lets GoogLeNet stack nine such "
+        "modules (googlenet_table)."
     )
     return {"naive": naive, "reduced": reduced, "chain": chain}
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("one_by_one", "1x1 convolutions and the Inception module (slides GoogLeNet (2)-(5))")
+    report = Report(
+        "one_by_one", "1x1 convolutions and the Inception module (slides GoogLeNet (2)-(5))"
+    )
     report.data["four_to_two"] = four_to_two(report)
     report.data["inception_3a"] = naive_vs_reduced(report)
     report.exercise(
-        "A 1x1 conv turns 28x28x192 into 28x28x16. How many weights (no bias) and multiply-adds does it cost?",
+        "A 1x1 conv turns 28x28x192 into 28x28x16. How many weights (no bias) and multiply-adds "
+        "does it cost?",
         {"weights": 192 * 16, "macs": 28 * 28 * 192 * 16},
     )
     report.exercise(
-        "In the naive (3a), the pool branch passes all 192 maps on. How many maps does the module output, "
-        "and how many weights would a 3x3 conv to 128 maps in the next module need on that input?",
+        "In the naive (3a), the pool branch passes all 192 maps on. How many maps does the "
+        "module output, and how many weights would a 3x3 conv to 128 maps in the next module "
+        "need on that input?",
         {"maps": 64 + 128 + 32 + 192, "weights": 9 * (64 + 128 + 32 + 192) * 128},
     )
     report.exercise(
@@ -266,11 +309,17 @@ def plot(fig: Any, report: Report) -> None:
     data = report.data["inception_3a"]
     ax = fig.subplots()
     labels = list(BRANCHES.values())
-    for offset, key, name in ((-0.2, "naive", "naive (a)"), (0.2, "reduced", "with 1x1 reductions (b)")):
+    for offset, key, name in (
+        (-0.2, "naive", "naive (a)"),
+        (0.2, "reduced", "with 1x1 reductions (b)"),
+    ):
         branches = data[key]["branches"]
         values = [branches[b]["macs"] / 1e6 if b in branches else 0 for b in BRANCHES]
         ax.bar(
-            [i + offset for i in range(len(labels))], values, width=0.4, label=f"{name}: {data[key]['macs'] / 1e6:.0f}M"
+            [i + offset for i in range(len(labels))],
+            values,
+            width=0.4,
+            label=f"{name}: {data[key]['macs'] / 1e6:.0f}M",
         )
     ax.set_xticks(range(len(labels)), [f"{b} branch" for b in labels])
     ax.set_ylabel("multiply-adds (millions), 28x28x192 input")

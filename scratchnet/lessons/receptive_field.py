@@ -28,15 +28,23 @@ from typing import Any
 
 from scratchnet import nn
 from scratchnet.analysis import empirical_receptive_field, receptive_field
-from scratchnet.lessons._common import Column, Report, count_parameters, finish, fmt_int, parse_args, run_lesson
+from scratchnet.lessons._common import (
+    Column,
+    Report,
+    count_parameters,
+    finish,
+    fmt_int,
+    parse_args,
+    run_lesson,
+)
 from scratchnet.models import resnet50
 from scratchnet.models.vgg import CONFIGS, make_layers
 from scratchnet.viz.result import RunResult
 
 SLIDE = "lecture, VGGNet (2)"
-# Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks" (Distill 2019) and
-# the table of their library's README (github.com/google-research/receptive_field), computed on the
-# TF-slim models: vgg_16 (end point pool5) 212, resnet_v1_50 483.
+# Araujo, Norris & Sim, "Computing Receptive Fields of Convolutional Neural Networks" (Distill 2019)
+# and the table of their library's README (github.com/google-research/receptive_field), computed on
+# the TF-slim models: vgg_16 (end point pool5) 212, resnet_v1_50 483.
 DISTILL = "Araujo et al. 2019, receptive_field README"
 VGG16_POOL5, VGG16_CONV5_3 = 212, 196  # conv5_3 = 212 - (2 - 1) * 16, one step before pool5
 RESNET50_V1 = 483
@@ -48,12 +56,18 @@ def seven_vs_three(report: Report) -> dict[str, Any]:
     """Step 1: a 7x7 conv + ReLU against three (3x3 conv + ReLU), same C in and out, no biases."""
     one = nn.Sequential(nn.Conv2d(C, C, 7, padding=3, bias=False), nn.ReLU())
     stack = nn.Sequential(
-        *[layer for _ in range(3) for layer in (nn.Conv2d(C, C, 3, padding=1, bias=False), nn.ReLU())]
+        *[
+            layer
+            for _ in range(3)
+            for layer in (nn.Conv2d(C, C, 3, padding=1, bias=False), nn.ReLU())
+        ]
     )
     rows = []
     for name, net in (("one 7x7 conv", one), ("three 3x3 convs", stack)):
         fields = receptive_field(net, (C, 15, 15))
-        measured = empirical_receptive_field(net, (C, 15, 15), layer=fields.rows[-1].name, batch_size=1)
+        measured = empirical_receptive_field(
+            net, (C, 15, 15), layer=fields.rows[-1].name, batch_size=1
+        )
         rows.append(
             {
                 "stack": name,
@@ -65,10 +79,10 @@ def seven_vs_three(report: Report) -> dict[str, Any]:
             }
         )
     report.say(
-        f"Step 1. One 7x7 conv vs three stacked 3x3 convs, both from C = {C} to C = {C} channels, stride 1, "
-        "no biases, each conv followed by a ReLU. Parameters come from .parameters(); the receptive field "
-        "from scratchnet.analysis.receptive_field and, measured, from back-propagating one output pixel "
-        "of a 15x15 input (empirical_receptive_field)."
+        f"Step 1. One 7x7 conv vs three stacked 3x3 convs, both from C = {C} to C = {C} channels, "
+        "stride 1, no biases, each conv followed by a ReLU. Parameters come from .parameters(); "
+        "the receptive field from scratchnet.analysis.receptive_field and, measured, from "
+        "back-propagating one output pixel of a 15x15 input (empirical_receptive_field)."
     )
     report.table(
         "seven_vs_three",
@@ -92,7 +106,11 @@ def seven_vs_three(report: Report) -> dict[str, Any]:
         shown=f"3x(3x3xC) = {3 * 9 * C:,}",
     )
     report.check(
-        "7x7 conv, weights per output channel", seven["per_filter"], 7 * 7 * C, SLIDE, shown=f"7x7xC = {49 * C:,}"
+        "7x7 conv, weights per output channel",
+        seven["per_filter"],
+        7 * 7 * C,
+        SLIDE,
+        shown=f"7x7xC = {49 * C:,}",
     )
     report.check(
         "receptive field, three 3x3 (theory = measured = 7x7)",
@@ -102,20 +120,30 @@ def seven_vs_three(report: Report) -> dict[str, Any]:
         shown=f"{seven['rf']} (the 7x7's)",
         note="'The same effective receptive field'.",
     )
-    report.check("non-linearities, three 3x3 vs one 7x7", three["relus"], 3, SLIDE, shown="3 ('more non-linearities')")
+    report.check(
+        "non-linearities, three 3x3 vs one 7x7",
+        three["relus"],
+        3,
+        SLIDE,
+        shown="3 ('more non-linearities')",
+    )
     report.say(
-        f"With C channels in and out the 7x7 layer has 7*7*C*C = 49C^2 weights, the stack 3*(3*3*C*C) = 27C^2: "
-        f"{three['params'] / seven['params']:.0%} of the weights ({1 - three['params'] / seven['params']:.0%} fewer) "
-        "for the same 7x7 view, and two more ReLUs to make the function more non-linear. The slide counts "
-        "one output channel (one filter): 3x(3x3xC) vs 7x7xC."
+        "With C channels in and out the 7x7 layer has 7*7*C*C = 49C^2 weights, the stack "
+        f"3*(3*3*C*C) = 27C^2: {three['params'] / seven['params']:.0%} of the weights "
+        f"({1 - three['params'] / seven['params']:.0%} fewer) for the same 7x7 view, and two more "
+        "ReLUs to make the function more non-linear. The slide counts one output channel (one "
+        "filter): 3x(3x3xC) vs 7x7xC."
     )
     return {"seven": seven, "three": three}
 
 
 def vgg_fields(report: Report) -> list[dict[str, Any]]:
-    """Step 2: receptive field, jump and start of every conv and pool of VGG16, with the rule spelled out."""
-    features = make_layers(CONFIGS["D"])  # vgg16().features: the same function builds the model's layers
-    # Only geometry matters, and it is the same at any input size: 32x32 is the cheapest VGG16 accepts.
+    """Step 2: receptive field, jump and start of each conv and pool of VGG16, rule spelled out."""
+    features = make_layers(
+        CONFIGS["D"]
+    )  # vgg16().features: the same function builds the model's layers
+    # Only geometry matters, and it is the same at any input size: 32x32 is the cheapest VGG16
+    # accepts.
     fields = receptive_field(features, (3, 32, 32))
     rows, r, j = [], 1, 1
     block, conv = 1, 0
@@ -145,11 +173,14 @@ def vgg_fields(report: Report) -> list[dict[str, Any]]:
                 "start": row.start[0],
             }
         )
-        report.check(f"{name} field: rule vs graph walk", r, row.size[0], "receptive_field()", quiet=True)
+        report.check(
+            f"{name} field: rule vs graph walk", r, row.size[0], "receptive_field()", quiet=True
+        )
     report.say(
-        "Step 2. The field grows layer by layer: r_out = r + (k - 1) * j and j_out = j * stride. Each 3x3 conv "
-        "adds 2 jumps, each 2x2 pool adds 1 and doubles the jump. 'start' is the centre of the first output "
-        "pixel's field in input pixels (pixel i of row 0 of a layer sees around start + i * jump)."
+        "Step 2. The field grows layer by layer: r_out = r + (k - 1) * j and j_out = j * stride. "
+        "Each 3x3 conv adds 2 jumps, each 2x2 pool adds 1 and doubles the jump. 'start' is the "
+        "centre of the first output pixel's field in input pixels (pixel i of row 0 of a layer "
+        "sees around start + i * jump)."
     )
     report.table(
         "vgg16",
@@ -165,24 +196,31 @@ def vgg_fields(report: Report) -> list[dict[str, Any]]:
         rows,
     )
     by_name = {row["layer"]: row for row in rows}
-    report.check("VGG16 conv5_3 receptive field", by_name["conv5_3"]["rf"], VGG16_CONV5_3, DISTILL + " (pool5 - 16)")
+    report.check(
+        "VGG16 conv5_3 receptive field",
+        by_name["conv5_3"]["rf"],
+        VGG16_CONV5_3,
+        DISTILL + " (pool5 - 16)",
+    )
     report.check("VGG16 pool5 receptive field", by_name["pool5"]["rf"], VGG16_POOL5, DISTILL)
     growth = [by_name[f"conv3_{i}"]["rf"] - by_name["pool2"]["rf"] for i in (1, 2, 3)]
     report.say(
-        f"Inside a block each conv adds 2 jumps: conv3_1, conv3_2 and conv3_3 see {growth[0]}, {growth[1]} and "
-        f"{growth[2]} pixels more than pool2 (jump 4). At jump 1, n stacked 3x3 convs see 2n + 1 pixels, so "
-        f"three see 7, as in Step 1. By pool5 the field of one output pixel is {by_name['pool5']['rf']}x"
-        f"{by_name['pool5']['rf']}; Step 3 measures how much of it lies inside the 224x224 image."
+        f"Inside a block each conv adds 2 jumps: conv3_1, conv3_2 and conv3_3 see {growth[0]}, "
+        f"{growth[1]} and {growth[2]} pixels more than pool2 (jump 4). At jump 1, n stacked 3x3 "
+        "convs see 2n + 1 pixels, so three see 7, as in Step 1. By pool5 the field of one output "
+        f"pixel is {by_name['pool5']['rf']}x{by_name['pool5']['rf']}; Step 3 measures how much of "
+        "it lies inside the 224x224 image."
     )
     return rows
 
 
 IMAGE = 224
-NARROW = 8  # channels divided by this in the measured copies: the geometry, not the width, sets the field
+# channels divided by this in the measured copies: the geometry, not the width, sets the field
+NARROW = 8
 
 
 def measure_corner_and_centre(model: nn.Module, layer: str, theory: Any) -> list[dict[str, Any]]:
-    """Back-propagate from pixel (0, 0) and from the centre pixel of ``layer`` at 224x224: what each sees.
+    """Back-propagate from pixel (0, 0) and the centre of ``layer`` at 224x224: what each sees.
 
     ``theory`` is the layer's Field (size, jump, start); the rule's interval for pixel i is
     start + i * jump -/+ (size - 1) / 2, and the image keeps only its part inside 0..223.
@@ -196,7 +234,9 @@ def measure_corner_and_centre(model: nn.Module, layer: str, theory: Any) -> list
         else:
             side = last  # the map's size, known after the first measurement
             position = (side // 2, side // 2)
-        measured = empirical_receptive_field(model, (3, IMAGE, IMAGE), layer=layer, position=position, batch_size=2)
+        measured = empirical_receptive_field(
+            model, (3, IMAGE, IMAGE), layer=layer, position=position, batch_size=2
+        )
         if last is None:
             last = _map_size(theory)
         centre = theory.start[0] + position[0] * theory.jump[0]
@@ -216,13 +256,15 @@ def measure_corner_and_centre(model: nn.Module, layer: str, theory: Any) -> list
 
 
 def _map_size(field: Any) -> int:
-    """Output map size at 224x224 for a stride-``jump`` network that halves with floor: 224 / jump."""
+    """Output map size at 224x224 of a stride-``jump`` net that halves with floor: 224 / jump."""
     return IMAGE // field.jump[0]
 
 
 def measured_corners(report: Report) -> dict[str, Any]:
-    """Step 3: the part of the field that lies inside the image, measured for VGG16's pool5 and ResNet-50."""
-    vgg = make_layers([v if v == "M" else v // NARROW for v in CONFIGS["D"]])  # vgg16().features, narrow
+    """Step 3: the part of the field inside the image, measured for VGG16's pool5 and ResNet-50."""
+    vgg = make_layers(
+        [v if v == "M" else v // NARROW for v in CONFIGS["D"]]
+    )  # vgg16().features, narrow
     vgg_theory = receptive_field(vgg, (3, 32, 32)).rows[-1].field
     resnet = resnet50(widths=tuple(w // NARROW for w in (64, 128, 256, 512)))
     resnet_theory = receptive_field(resnet, (3, 32, 32))["layer4"].field
@@ -234,13 +276,14 @@ def measured_corners(report: Report) -> dict[str, Any]:
         for row in measure_corner_and_centre(model, layer, theory):
             rows.append({"network": network, "size": theory.size[0], **row})
     report.say(
-        "Step 3. The field's size is not what a pixel sees. A 212-pixel field centred on pixel 15.5 reaches "
-        "from -90 to 121: the part before 0 lies on the zero padding around the image, which holds no "
-        "information. So we measure, at 224x224: a random image goes through the network, the gradient of "
-        "one output pixel (every channel) is set to random numbers and back-propagated, and the input "
-        "pixels with a non-zero gradient are the ones that pixel depends on. We do it for the corner pixel "
-        "(0, 0) and the centre pixel. To keep it fast we measure copies with the same kernels, strides and "
-        f"paddings and 1/{NARROW} of the channels (the field depends only on the geometry); rows and columns "
+        "Step 3. The field's size is not what a pixel sees. A 212-pixel field centred on pixel "
+        "15.5 reaches from -90 to 121: the part before 0 lies on the zero padding around the "
+        "image, which holds no information. So we measure, at 224x224: a random image goes "
+        "through the network, the gradient of one output pixel (every channel) is set to random "
+        "numbers and back-propagated, and the input pixels with a non-zero gradient are the ones "
+        "that pixel depends on. We do it for the corner pixel (0, 0) and the centre pixel. To "
+        "keep it fast we measure copies with the same kernels, strides and paddings and "
+        f"1/{NARROW} of the channels (the field depends only on the geometry); rows and columns "
         "give the same ranges."
     )
     report.table(
@@ -268,31 +311,35 @@ def measured_corners(report: Report) -> dict[str, Any]:
     vgg_corner, resnet_corner = rows[0], rows[2]
     report.say(
         f"So VGG16's pool5 pixel (0, 0) sees rows and columns {vgg_corner['measured']} only, "
-        f"{vgg_corner['seen']} of 224, although its field is 212 wide; the centre pixel sees its whole field, "
-        f"{rows[1]['measured']}. ResNet-50's field (427 in torchvision's layout) is wider than the image, yet its "
-        f"corner pixel sees rows {resnet_corner['measured']}: half the field hangs over the padding. Only "
-        "pixels near the centre of layer4 see the whole image."
+        f"{vgg_corner['seen']} of 224, although its field is 212 wide; the centre pixel sees its "
+        f"whole field, {rows[1]['measured']}. ResNet-50's field (427 in torchvision's layout) is "
+        f"wider than the image, yet its corner pixel sees rows {resnet_corner['measured']}: half "
+        "the field hangs over the padding. Only pixels near the centre of layer4 see the whole "
+        "image."
     )
     report.check(
         "ResNet-50 layer4 corner pixel sees the whole image",
         resnet_corner["whole_image"],
         True,
         "the claim 'every pixel of layer4 depends on the whole image'",
-        why=f"It sees rows {resnet_corner['measured']}: a field centred on pixel 0 reaches 213 to each side, "
-        "and the half before 0 is padding.",
+        why=f"It sees rows {resnet_corner['measured']}: a field centred on pixel 0 reaches 213 to "
+        "each side, and the half before 0 is padding.",
     )
     return {"rows": rows}
 
 
 def resnet_fields(report: Report) -> list[dict[str, Any]]:
-    """Step 4: ResNet-50's last layer, in torchvision's layout and the paper's (stride in the first 1x1)."""
+    """Step 4: ResNet-50's last layer in torchvision's layout and the paper's (stride in 1x1)."""
     rows = []
     for layout, stride_in_1x1 in (
         ("torchvision (stride on the 3x3)", False),
         ("paper (stride on the first 1x1)", True),
     ):
-        # Geometry only: the smallest input and 1/NARROW of the channels give the same fields, faster.
-        model = resnet50(stride_in_1x1=stride_in_1x1, widths=tuple(w // NARROW for w in (64, 128, 256, 512)))
+        # Geometry only: the smallest input and 1/NARROW of the channels give the same fields,
+        # faster.
+        model = resnet50(
+            stride_in_1x1=stride_in_1x1, widths=tuple(w // NARROW for w in (64, 128, 256, 512))
+        )
         fields = receptive_field(model, (3, 32, 32))
         main_path = _main_path_rule(model)
         for stage in ("maxpool", "layer1", "layer2", "layer3", "layer4"):
@@ -306,11 +353,11 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
                 }
             )
     report.say(
-        "Step 4. ResNet-50's fields, by the rule. Branches meet at every residual addition; the field "
-        "there is the union of the two branches' fields, and the shortcut's (a 1x1 conv or nothing) is always "
-        "the smaller one, so the rule "
-        "along the main path of 3x3 convs ('main path' below) gives the same numbers as the graph walk. Where "
-        "the stride-2 sits matters: on the first 1x1, the 3x3 after it already runs at the doubled jump."
+        "Step 4. ResNet-50's fields, by the rule. Branches meet at every residual addition; the "
+        "field there is the union of the two branches' fields, and the shortcut's (a 1x1 conv or "
+        "nothing) is always the smaller one, so the rule along the main path of 3x3 convs ('main "
+        "path' below) gives the same numbers as the graph walk. Where the stride-2 sits matters: "
+        "on the first 1x1, the 3x3 after it already runs at the doubled jump."
     )
     report.table(
         "resnet50",
@@ -331,8 +378,8 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
         paper_rf,
         RESNET50_V1,
         DISTILL,
-        note="The TF-slim ResNet-50 v1 that Araujo et al. measured strides the 3x3 of the last block "
-        "of a stage instead; its field happens to add up to the same 483.",
+        note="The TF-slim ResNet-50 v1 that Araujo et al. measured strides the 3x3 of the last "
+        "block of a stage instead; its field happens to add up to the same 483.",
     )
     report.check(
         "ResNet-50 layer4, torchvision's layout: graph walk vs main-path rule",
@@ -341,16 +388,17 @@ def resnet_fields(report: Report) -> list[dict[str, Any]]:
         "the rule along the main path",
     )
     report.say(
-        f"Both fields, {torchvision_rf} and {paper_rf} pixels, are larger than the 224x224 image, but as Step 3 "
-        "measured, a field that large does not mean every pixel sees the whole image: a corner pixel's field "
-        "is centred near the corner. And inside the field, pixels near its centre count far more than those "
-        "at its edge, so the 'effective' field is smaller still (Luo et al. 2016)."
+        f"Both fields, {torchvision_rf} and {paper_rf} pixels, are larger than the 224x224 image, "
+        "but as Step 3 measured, a field that large does not mean every pixel sees the whole "
+        "image: a corner pixel's field is centred near the corner. And inside the field, pixels "
+        "near its centre count far more than those at its edge, so the 'effective' field is "
+        "smaller still (Luo et al. 2016)."
     )
     return rows
 
 
 def _main_path_rule(model: nn.Module) -> dict[str, int]:
-    """The rule r += (k - 1) * j, j *= s along conv1, the max pool and every block's conv1-conv2-conv3."""
+    """The rule r += (k - 1) * j, j *= s along conv1, max pool, each block's conv1-conv2-conv3."""
     r, j, out = 1, 1, {}
 
     def step(layer: Any) -> None:
@@ -371,37 +419,40 @@ def _main_path_rule(model: nn.Module) -> dict[str, int]:
 
 
 def run(**options: Any) -> RunResult:
-    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (see ``_common.run_lesson``)."""
+    """The lesson for a notebook: a :class:`scratchnet.viz.RunResult` (``_common.run_lesson``)."""
     return run_lesson(main, __doc__, options)
 
 
 def main(argv: Sequence[str] | None = None) -> Report:
     args = parse_args(argv, __doc__)
-    report = Report("receptive_field", "Receptive fields: 3x3 stacks, VGG16 and ResNet-50 (slide VGGNet (2))")
+    report = Report(
+        "receptive_field", "Receptive fields: 3x3 stacks, VGG16 and ResNet-50 (slide VGGNet (2))"
+    )
     report.data["step1"] = seven_vs_three(report)
     report.data["vgg16"] = vgg_fields(report)
     report.data["measured"] = measured_corners(report)
     report.data["resnet50"] = resnet_fields(report)
     vgg = {r["layer"]: r for r in report.data["vgg16"]}
     report.exercise(
-        "How many 3x3 convs (stride 1, no pooling) must be stacked for a receptive field of 224 or more?",
+        "How many 3x3 convs (stride 1, no pooling) must be stacked for a receptive field of 224 "
+        "or more?",
         112,
     )
     report.exercise(
-        "VGG16's pool5 has jump 32 and start 15.5. Which input rows does pool5 pixel (6, 6), the last one, "
-        "see at 224x224?",
+        "VGG16's pool5 has jump 32 and start 15.5. Which input rows does pool5 pixel (6, 6), the "
+        "last one, see at 224x224?",
         f"{round(15.5 + 6 * 32 - 105.5)}..{min(223, round(15.5 + 6 * 32 + 105.5))}",
     )
     report.exercise(
-        "conv4_3's field is 92 pixels with jump 8. How far apart are the centres of two neighbouring "
-        "conv4_3 pixels' fields, and how many input rows do their fields share?",
+        "conv4_3's field is 92 pixels with jump 8. How far apart are the centres of two "
+        "neighbouring conv4_3 pixels' fields, and how many input rows do their fields share?",
         {"apart": vgg["conv4_3"]["jump"], "shared": vgg["conv4_3"]["rf"] - vgg["conv4_3"]["jump"]},
     )
     return finish(report, args, plot)
 
 
 def plot(fig: Any, report: Report) -> None:
-    """Receptive field against depth: VGG16 layer by layer, ResNet-50 stage by stage, both layouts."""
+    """Receptive field vs depth: VGG16 layer by layer, ResNet-50 stage by stage, both layouts."""
     left, right = fig.subplots(1, 2)
     vgg = report.data["vgg16"]
     left.plot(range(len(vgg)), [r["rf"] for r in vgg], "o-")

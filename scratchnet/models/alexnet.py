@@ -1,4 +1,4 @@
-"""AlexNet (Krizhevsky, Sutskever & Hinton 2012), the baseline GoogLeNet and VGG are measured against.
+"""AlexNet (Krizhevsky, Sutskever & Hinton 2012), the baseline of GoogLeNet and VGG.
 
 Five convolutions (11x11/4, 5x5, then three 3x3), three max pools, three fully connected layers
 with dropout: the network whose 60 million parameters GoogLeNet's paper compares itself with
@@ -11,13 +11,15 @@ which 58,631,144 (96%) are in the three fully connected layers. As in VGG, an
 ``AdaptiveAvgPool2d((6, 6))`` brings the last feature map to 6x6 at any input size (at 224x224 it
 is already 6x6).
 
-Shapes at 224x224: 3 -> 64 x 55 x 55 -> pool 27 -> 192 x 27 x 27 -> pool 13 -> 384, 256, 256 x 13 x 13
+Shapes at 224x224: 3 -> 64 x 55 x 55 -> pool 27 -> 192 x 27 x 27 -> pool 13 -> 384, 256, 256 x 13 x
+13
 -> pool 6 -> 9216 -> 4096 -> 4096 -> num_classes.
 """
 
 from __future__ import annotations
 
-from scratchnet import flatten, nn
+from scratchnet import nn
+from scratchnet.nn.functional import flatten
 from scratchnet.tensor import Tensor
 
 __all__ = ["AlexNet", "alexnet"]
@@ -55,7 +57,7 @@ class AlexNet(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        """(N, 3, H, W) -> (N, num_classes) logits; H, W >= 63 (the smallest input the pools accept)."""
+        """(N, 3, H, W) -> (N, num_classes) logits; H, W >= 63 (the smallest the pools accept)."""
         x = self.features(x)  # (N, 256, 6, 6) at 224x224
         x = self.avgpool(x)  # (N, 256, 6, 6)
         x = flatten(x, 1)  # (N, 9216)

@@ -1,8 +1,9 @@
-"""DenseNet-BC (Huang et al. 2017, "Densely Connected Convolutional Networks"), slides "DenseNet (1)-(2)".
+"""DenseNet-BC (Huang et al. 2017, "Densely Connected Convolutional Networks"), DenseNet (1)-(2).
 
 Inside a dense block, layer l sees the concatenation of every earlier output (slide "DenseNet (1)"):
 
-    x_l = H_l([x_0, x_1, ..., x_{l-1}]),   H_l = BN-ReLU-1x1 conv (4k maps)-BN-ReLU-3x3 conv (k maps)
+    x_l = H_l([x_0, x_1, ..., x_{l-1}]),   H_l = BN-ReLU-1x1 conv (4k maps)-BN-ReLU-3x3 conv (k
+    maps)
 
 so each layer adds only ``k`` (the growth rate) channels, and a block of L layers turns c channels
 into c + L k. "B" is the 1x1 bottleneck of ``bn_size * k`` maps; "C" the compression: a transition
@@ -23,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import scratchnet
 from scratchnet import nn
+from scratchnet.nn.functional import cat
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -80,8 +81,8 @@ class DenseBlock(nn.Module):
         features = [x]
         for i in range(self.num_layers):
             layer = getattr(self, f"denselayer{i + 1}")
-            features.append(layer(scratchnet.cat(features, 1)))  # [x_0, ..., x_{l-1}] -> x_l
-        return scratchnet.cat(features, 1)
+            features.append(layer(cat(features, 1)))  # [x_0, ..., x_{l-1}] -> x_l
+        return cat(features, 1)
 
 
 class Transition(nn.Sequential):
@@ -156,7 +157,8 @@ class DenseNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.classifier = nn.Linear(channels, num_classes)
 
-        # torchvision's initialisation: He-normal convs (fan_in), BN scale 1 and shift 0, zero biases.
+        # torchvision's initialisation: He-normal convs (fan_in), BN scale 1 and shift 0, zero
+        # biases.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight)

@@ -8,14 +8,15 @@ An Inception module runs 1x1, 3x3 and 5x5 convolutions and a 3x3 max pool side b
 concatenates their outputs along channels, so the next layer sees features at several scales
 (slide "GoogLeNet (5)"). In the naive form (figure (a)) the 3x3 and 5x5 convs see all input channels
 and the pool passes them all through, so the cost and the width grow with every module; the form
-actually used (figure (b)) puts a 1x1 conv in front of the 3x3 and 5x5 ("reduce") and behind the pool
-("pool proj") to cut channels first. ``Inception(..., reduce=False)`` builds figure (a).
+actually used (figure (b)) puts a 1x1 conv in front of the 3x3 and 5x5 ("reduce") and behind the
+pool ("pool proj") to cut channels first. ``Inception(..., reduce=False)`` builds figure (a).
 
 The layout is torchvision's, so ``state_dict()`` keys and shapes match (``conv1.conv.weight``,
 ``inception3a.branch2.1.bn.running_mean``, ``aux1.fc2.bias``, ...). torchvision differs from the
 paper as follows; we keep its choices so that its weights load:
 
-- every conv is ``BasicConv2d``: conv (no bias) + BatchNorm (eps 0.001) + ReLU (BN postdates the paper);
+- every conv is ``BasicConv2d``: conv (no bias) + BatchNorm (eps 0.001) + ReLU (BN postdates the
+  paper);
 - the "5x5" branch uses a **3x3** conv (torchvision issue #906, kept for its pretrained weights);
   ``googlenet(paper_5x5=True)`` builds the paper's 5x5 instead;
 - the auxiliary heads average-pool adaptively to 4x4 (the paper: 5x5 average pool, stride 3, which
@@ -33,8 +34,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.nn import functional as F
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -49,10 +51,11 @@ __all__ = [
 
 
 def transform_input(x: Tensor) -> Tensor:
-    """Map an image normalised with ImageNet's mean/std to the [-1, 1] range Google's weights expect.
+    """Map an image normalised with ImageNet's mean/std to the [-1, 1] range of Google's weights.
 
     torchvision's ``transform_input=True`` for GoogLeNet and Inception-v3: per channel c,
-    ``x * std_c / 0.5 + (mean_c - 0.5) / 0.5`` undoes the usual normalisation and applies (x - 0.5) / 0.5.
+    ``x * std_c / 0.5 + (mean_c - 0.5) / 0.5`` undoes the usual normalisation and applies (x - 0.5)
+    / 0.5.
     """
     x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
     x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
@@ -103,7 +106,8 @@ class Inception(nn.Module):
         The columns of the paper's Table 1 (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
     reduce : bool
         True: figure (b), with the 1x1 reductions. False: figure (a), the naive module; the "reduce"
-        and "pool proj" widths are then unused and the pool branch passes all ``in_channels`` through.
+        and "pool proj" widths are then unused and the pool branch passes all ``in_channels``
+        through.
     paper_5x5 : bool
         The third branch's kernel: 5x5 as in the paper, or (default) 3x3 as torchvision.
 
@@ -205,9 +209,9 @@ class GoogLeNet(nn.Module):
     num_classes : int
         Size of the classifier (and of the auxiliary classifiers).
     aux_logits : bool
-        Build the two auxiliary classifiers (after inception 4a and 4d). In training mode the forward
-        then returns ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)``; in eval mode, or without
-        them, the logits alone.
+        Build the two auxiliary classifiers (after inception 4a and 4d). In training mode the
+        forward then returns ``GoogLeNetOutputs(logits, aux_logits2, aux_logits1)``; in eval mode,
+        or without them, the logits alone.
     transform_input : bool
         Re-normalise an input normalised with ImageNet's mean/std to the (x - 0.5) / 0.5 scaling the
         original (ported) weights expect, as torchvision does.
@@ -216,7 +220,8 @@ class GoogLeNet(nn.Module):
     paper_5x5 : bool
         5x5 convs in the third branch, as the paper (default: torchvision's 3x3).
     dropout, dropout_aux : float
-        Before the classifier (the paper's 40%; torchvision uses 0.2) and in the auxiliary heads (0.7).
+        Before the classifier (the paper's 40%; torchvision uses 0.2) and in the auxiliary heads
+        (0.7).
     """
 
     def __init__(
@@ -302,7 +307,7 @@ def googlenet(
     dropout: float = 0.2,
     dropout_aux: float = 0.7,
 ) -> GoogLeNet:
-    """GoogLeNet (Inception v1) with torchvision's layout; 6,624,904 parameters without aux heads."""
+    """GoogLeNet (Inception v1), torchvision's layout; 6,624,904 parameters without aux heads."""
     return GoogLeNet(
         num_classes=num_classes,
         aux_logits=aux_logits,

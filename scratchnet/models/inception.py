@@ -1,4 +1,4 @@
-"""Inception-v3 (Szegedy et al. 2016, "Rethinking the Inception Architecture"), slides "GoogLeNet (9)-(11)".
+"""Inception-v3 (Szegedy et al. 2016, "Rethinking the Inception Architecture"), GoogLeNet (9)-(11).
 
 Three ideas on top of GoogLeNet, each a module below:
 
@@ -20,17 +20,18 @@ modules keep a 5x5 branch beside the factorised double 3x3). All convs are
 released model does; the paper's "BN-auxiliary" also normalises the head's fully connected layer.
 
 Parameters at 1000 classes: 27,161,264 with the auxiliary head, 23,834,568 without (torchvision's).
-Input 299x299; the smallest input without the auxiliary head is 75x75, with it (in training mode) 299x299
-(the head needs a 17x17 map).
+Input 299x299; the smallest input without the auxiliary head is 75x75, with it (in training mode)
+299x299 (the head needs a 17x17 map).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.models.googlenet import BasicConv2d, transform_input
 from scratchnet.nn import functional as F
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -47,7 +48,7 @@ __all__ = [
 
 
 class InceptionOutputs(NamedTuple):
-    """What ``Inception3`` returns in training mode with the auxiliary head (torchvision's order)."""
+    """What ``Inception3`` returns in training mode with the aux head (torchvision's order)."""
 
     logits: Tensor
     aux_logits: Tensor
@@ -213,11 +214,13 @@ class Inception3(nn.Module):
         Build the auxiliary classifier (after Mixed_6e). In training mode the forward then returns
         ``InceptionOutputs(logits, aux_logits)``; otherwise the logits alone.
     transform_input : bool
-        Re-normalise an ImageNet-normalised input to the (x - 0.5) / 0.5 scaling of Google's weights.
+        Re-normalise an ImageNet-normalised input to the (x - 0.5) / 0.5 scaling of Google's
+        weights.
     init_weights : bool
-        torchvision's initialisation: truncated normal with std 0.1 for every conv and linear weight,
-        0.001 for the auxiliary classifier's fc (torchvision also marks the aux head's ``conv1`` with
-        std 0.01, but on the wrapper, not on the conv, so 0.1 is what it gets; we do the same).
+        torchvision's initialisation: truncated normal with std 0.1 for every conv and linear
+        weight, 0.001 for the auxiliary classifier's fc (torchvision also marks the aux head's
+        ``conv1`` with std 0.01, but on the wrapper, not on the conv, so 0.1 is what it gets; we do
+        the same).
     dropout : float
         Before the classifier.
     """
@@ -293,7 +296,7 @@ def inception_v3(
     init_weights: bool = True,
     dropout: float = 0.5,
 ) -> Inception3:
-    """Inception-v3 with torchvision's layout; 27,161,264 parameters (23,834,568 without aux head)."""
+    """Inception-v3, torchvision's layout; 27,161,264 parameters (23,834,568 without aux head)."""
     return Inception3(
         num_classes=num_classes,
         aux_logits=aux_logits,

@@ -1,4 +1,4 @@
-"""Inception-ResNet-v1 and -v2 (Szegedy et al. 2017, the Inception-v4 paper), slides "ResNet (6)-(9)".
+"""Inception-ResNet-v1 and -v2 (Szegedy et al. 2017, the Inception-v4 paper), ResNet (6)-(9).
 
 An Inception-ResNet block is an Inception module used as the residual branch of a ResNet block:
 the branches are concatenated, a 1x1 conv *without* activation ("Linear" in the figures) brings the
@@ -19,10 +19,10 @@ Inception-v3's, which has 23,834,568 parameters without its auxiliary head).
 
 Inception-ResNet-v2 follows the **released** model (TF-slim's ``inception_resnet_v2``, ported as
 Cadene's ``pretrainedmodels.inceptionresnetv2`` and timm's ``inception_resnet_v2``), with the same
-``state_dict()`` keys (``conv2d_1a.conv.weight``, ``repeat.0.branch2.2.bn.weight``, ``block8.conv2d.bias``,
-``last_linear.weight``): 55,843,464 parameters at 1000 classes (the figure published for the PyTorch
-ports), 55,845,001 at 1001 (the TF-slim checkpoint's classes: background + 1000).
-It differs from the paper's figures as follows:
+``state_dict()`` keys (``conv2d_1a.conv.weight``, ``repeat.0.branch2.2.bn.weight``,
+``block8.conv2d.bias``, ``last_linear.weight``): 55,843,464 parameters at 1000 classes (the figure
+published for the PyTorch ports), 55,845,001 at 1001 (the TF-slim checkpoint's classes: background +
+1000). It differs from the paper's figures as follows:
 
 ========================  ==============================  =================================
                           paper (Figs. 3, 15-19)          released (what we build)
@@ -39,10 +39,11 @@ n = 256, 256, 384, 384). The smallest input is 75x75 for both networks.
 
 from __future__ import annotations
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.models.googlenet import BasicConv2d
 from scratchnet.models.inception_v4 import ReductionA
 from scratchnet.nn import functional as F
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -72,7 +73,8 @@ class InceptionResNetA(nn.Module):
 
     Notes
     -----
-    Shapes: (N, in_channels, H, W) -> branches (N, 32 + 32 + ch3x3dbl[2], H, W) -> (N, in_channels, H, W).
+    Shapes: (N, in_channels, H, W) -> branches (N, 32 + 32 + ch3x3dbl[2], H, W) -> (N, in_channels,
+    H, W).
     """
 
     def __init__(
@@ -105,7 +107,8 @@ class InceptionResNetB(nn.Module):
     """Inception-ResNet-B (17x17; v1: Fig. 11, v2: Fig. 17): 1x1 | 1x1-1x7-7x1, residual.
 
     ``ch1x1`` is the first branch's width (v1 128, v2 192), ``ch7x7`` the second's three widths
-    (v1 (128, 128, 128), v2 (128, 160, 192)). Shapes: (N, in_channels, H, W) -> (N, in_channels, H, W).
+    (v1 (128, 128, 128), v2 (128, 160, 192)). Shapes: (N, in_channels, H, W) -> (N, in_channels, H,
+    W).
     """
 
     def __init__(
@@ -168,9 +171,9 @@ class InceptionResNetC(nn.Module):
 class InceptionResNetReductionB(nn.Module):
     """Reduction-B of the Inception-ResNets (v1: Fig. 12, v2: Fig. 18), 17x17 -> 8x8, all valid.
 
-    1x1 256-3x3/2 384 | 1x1 256-3x3/2 ``ch_b1`` | 1x1 256-3x3 ``ch_b2[0]``-3x3/2 ``ch_b2[1]`` | 3x3/2 max
-    pool (v1: 256 and (256, 256); v2: 288 and (288, 320)). Shapes: (N, in_channels, H, W) ->
-    (N, 384 + ch_b1 + ch_b2[1] + in_channels, (H - 3) // 2 + 1, (W - 3) // 2 + 1).
+    1x1 256-3x3/2 384 | 1x1 256-3x3/2 ``ch_b1`` | 1x1 256-3x3 ``ch_b2[0]``-3x3/2 ``ch_b2[1]`` |
+    3x3/2 max pool (v1: 256 and (256, 256); v2: 288 and (288, 320)). Shapes: (N, in_channels, H, W)
+    -> (N, 384 + ch_b1 + ch_b2[1] + in_channels, (H - 3) // 2 + 1, (W - 3) // 2 + 1).
     """
 
     def __init__(
@@ -197,7 +200,7 @@ class InceptionResNetReductionB(nn.Module):
 
 
 class Mixed5b(nn.Module):
-    """End of the released v2 stem: Inception-v3's 35x35 module, (N, 192, 35, 35) -> (N, 320, 35, 35).
+    """End of the released v2 stem, Inception-v3's 35x35 module: (N, 192, 35, 35) -> (N, 320, ., .).
 
     1x1 96 | 1x1 48-5x5 64 | 1x1 64-3x3 96-3x3 96 | avgpool-1x1 64.
     """

@@ -13,8 +13,8 @@ Inception-ResNet-v2: 256, 256, 384, 384).
 
 We follow the **released** model (TF-slim's ``inception_v4``, ported to PyTorch as Cadene's
 ``pretrainedmodels.inceptionv4`` and timm's ``inception_v4``), with the same ``state_dict()`` keys
-(``features.0.conv.weight`` ... ``features.21.branch3.1.bn.running_var``, ``last_linear.weight``). It
-matches the paper's figures except the order of the asymmetric pairs in two branches:
+(``features.0.conv.weight`` ... ``features.21.branch3.1.bn.running_var``, ``last_linear.weight``).
+It matches the paper's figures except the order of the asymmetric pairs in two branches:
 
 - Inception-B, 7x7-double branch: released 1x1 192, 7x1 192, 1x7 224, 7x1 224, 1x7 256; Fig. 5
   draws 1x7 192, 7x1 224, 1x7 224, 7x1 256 (same widths, so the same parameter count);
@@ -31,8 +31,9 @@ Parameters: 42,679,816 at 1000 classes (the figure published for the PyTorch por
 
 from __future__ import annotations
 
-from scratchnet import cat, flatten, nn
+from scratchnet import nn
 from scratchnet.models.googlenet import BasicConv2d
+from scratchnet.nn.functional import cat, flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -55,7 +56,9 @@ def _avg_pool() -> nn.AvgPool2d:
 
 
 class Mixed3a(nn.Module):
-    """Stem, first split (Fig. 3): 3x3/2 max pool | 3x3/2 conv 96. (N, 64, 147, 147) -> (N, 160, 73, 73)."""
+    """Stem, first split (Fig. 3): 3x3/2 max pool | 3x3/2 conv 96. (N, 64, 147, 147) -> (N, 160, 73,
+    73).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,7 +70,9 @@ class Mixed3a(nn.Module):
 
 
 class Mixed4a(nn.Module):
-    """Stem, second split: 1x1-3x3 | 1x1-7x1-1x7-3x3, both ending valid. (N, 160, 73, 73) -> (N, 192, 71, 71)."""
+    """Stem, second split: 1x1-3x3 | 1x1-7x1-1x7-3x3, both ending valid. (N, 160, 73, 73) -> (N,
+    192, 71, 71).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -138,7 +143,14 @@ class ReductionA(nn.Module):
     Inception-v4: (N, 384, 35, 35) -> (N, 1024, 17, 17).
     """
 
-    def __init__(self, in_channels: int, k: int, l: int, m: int, n: int) -> None:  # noqa: E741 (the paper's l)
+    def __init__(
+        self,
+        in_channels: int,
+        k: int,
+        l: int,  # noqa: E741 (the paper's l)
+        m: int,
+        n: int,
+    ) -> None:
         super().__init__()
         self.branch0 = BasicConv2d(in_channels, n, kernel_size=3, stride=2)
         self.branch1 = nn.Sequential(
@@ -204,7 +216,8 @@ class ReductionB(nn.Module):
 
 
 class InceptionV4C(nn.Module):
-    """Inception-C (Fig. 6), 8x8: 1x1 256 | 1x1 384-(1x3, 3x1) | 1x1 384-3x1 448-1x3 512-(1x3, 3x1) | pool.
+    """Inception-C (Fig. 6), 8x8: 1x1 256 | 1x1 384-(1x3, 3x1) | 1x1 384-3x1 448-1x3 512-(1x3, 3x1)
+    | pool.
 
     The pairs in parentheses run side by side (256 channels each), as in Inception-v3's
     ``InceptionE``. Shapes: (N, 1536, H, W) -> (N, 256 + 512 + 512 + 256 = 1536, H, W).

@@ -1,9 +1,10 @@
 """Network In Network (Lin, Chen & Yan 2013), slides "GoogLeNet (2)-(4)".
 
 A conventional conv layer is a *linear* filter followed by a nonlinearity. NIN replaces it with an
-**mlpconv** layer: a small multilayer perceptron slid over the image. A conv of size k x k followed by
-two 1x1 convs is exactly such an MLP applied to every k x k patch (the 1x1 convs are the MLP's hidden
-and output layers, shared across positions), so ``MLPConv`` is three convs, each followed by ReLU.
+**mlpconv** layer: a small multilayer perceptron slid over the image. A conv of size k x k followed
+by two 1x1 convs is exactly such an MLP applied to every k x k patch (the 1x1 convs are the MLP's
+hidden and output layers, shared across positions), so ``MLPConv`` is three convs, each followed by
+ReLU.
 
 The second idea is the head: no fully connected layers. The last mlpconv outputs one feature map
 per class, and **global average pooling** turns each map into that class's score (slide
@@ -13,8 +14,10 @@ reduce channels (slide "GoogLeNet (4)") and average pooling before its single li
 Two networks:
 
 - ``nin()``, for ImageNet (224x224), the Caffe Model Zoo's NIN-ImageNet model: mlpconvs of
-  11x11/4 (96), 5x5 (256), 3x3 (384), 3x3 (1024 -> num_classes); 7,595,176 parameters at 1000 classes.
-- ``nin_cifar()``, for 32x32 images, the paper's CIFAR-10 network (Sections 4.1-4.2: three mlpconvs) with
+  11x11/4 (96), 5x5 (256), 3x3 (384), 3x3 (1024 -> num_classes); 7,595,176 parameters at 1000
+  classes.
+- ``nin_cifar()``, for 32x32 images, the paper's CIFAR-10 network (Sections 4.1-4.2: three mlpconvs)
+  with
   the widths of the authors' released Caffe configuration: 5x5 (192-160-96), 5x5 (192-192-192),
   3x3 (192-192-num_classes); 966,986 parameters at 10 classes.
 
@@ -27,7 +30,8 @@ before the last block; dropout has no parameters, so the counts agree). The pool
 
 from __future__ import annotations
 
-from scratchnet import flatten, nn
+from scratchnet import nn
+from scratchnet.nn.functional import flatten
 from scratchnet.tensor import Tensor
 
 __all__ = ["NIN", "MLPConv", "nin", "nin_cifar"]

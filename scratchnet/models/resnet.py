@@ -23,7 +23,8 @@ Three switches reproduce the experiments of the lecture:
   "ResNet v1.5"); ``True`` puts it on the first 1x1 conv, as the paper did (fewer multiply-adds:
   3.8e9 vs 4.1e9 for ResNet-50, see ``scratchnet.summary``).
 * ``variant``: where BN and ReLU sit around the addition, the five units of slide "ResNet (5)"
-  (He et al. 2016, "Identity Mappings in Deep Residual Networks", Fig. 4); see ``BLOCK_ORDERS``.
+  (He et al. 2016, "Identity Mappings in Deep Residual Networks", Fig. 4). This file writes out
+  unit (a), the original; ``preact_resnet.py`` writes out (b)-(e) beside it.
 
 CIFAR-sized networks (``resnet56``) are in ``resnet_cifar.py``, pre-activation ones in
 ``preact_resnet.py``; both use the classes below.
@@ -56,30 +57,11 @@ __all__ = [
     "resnet152",
 ]
 
-# The five residual units of slide "ResNet (5)" (He et al. 2016, Fig. 4 (a)-(e)): the order of the
-# layers on the residual branch, and what follows the addition, for a block with two 3x3 convs.
-#                     residual branch F(x)                                  after  x + F(x)
-_BASIC_ORDERS = {
-    "original": (("conv1", "bn1", "relu", "conv2", "bn2"), ("relu",)),  # (a)
-    "bn_after_add": (("conv1", "bn1", "relu", "conv2"), ("bn2", "relu")),  # (b)
-    "relu_before_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu"), ()),  # (c)
-    "relu_preact": (("relu", "conv1", "bn1", "relu", "conv2", "bn2"), ()),  # (d)
-    "full_preact": (("bn1", "relu", "conv1", "bn2", "relu", "conv2"), ()),  # (e)
-}
-# The same five for the bottleneck block (1x1, 3x3, 1x1).
-_BOTTLENECK_ORDERS = {
-    "original": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"), ("relu",)),
-    "bn_after_add": (("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3"), ("bn3", "relu")),
-    "relu_before_add": (
-        ("conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"),
-        (),
-    ),
-    "relu_preact": (("relu", "conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3"), ()),
-    "full_preact": (("bn1", "relu", "conv1", "bn2", "relu", "conv2", "bn3", "relu", "conv3"), ()),
-}
-#: The names accepted by ``variant=``: (a) original, (b) BN after addition, (c) ReLU before
-#: addition, (d) ReLU-only pre-activation, (e) full pre-activation (the best in He et al. 2016).
-RESIDUAL_VARIANTS = tuple(_BASIC_ORDERS)
+#: The residual units of slide "ResNet (5)" (He et al. 2016, Fig. 4 (a)-(e)), by the name
+#: ``variant=`` takes: (a) original, (b) BN after addition, (c) ReLU before addition, (d) ReLU-only
+#: pre-activation, (e) full pre-activation (the best in He et al. 2016). (a) is written out below;
+#: (b)-(e) are subclasses in ``preact_resnet.py``, each with its own forward.
+RESIDUAL_VARIANTS = ("original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact")
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -88,60 +70,77 @@ def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 
 
 def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    """1x1 convolution without bias: mixes channels, changes their number (slide "GoogLeNet (4)")."""
+    """1x1 convolution without bias: mixes channels, changes their number (slide GoogLeNet (4))."""
     return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
 
 
-class _ResidualBlock(nn.Module):
-    """The forward shared by both blocks: run the branch, add the shortcut, run what follows.
+def inplace_relu() -> nn.ReLU:
+    """The ReLU of every ResNet layer: in place, as torchvision's (so ``print(model)`` matches).
 
-    The layer order comes from ``_BASIC_ORDERS`` / ``_BOTTLENECK_ORDERS`` so that the five variants
-    are five rows of a table rather than five classes. In the pre-activation variants (d, e) a
-    projection shortcut takes the pre-activated input (what enters conv1), as He et al.'s code does;
-    an identity shortcut always carries x unchanged.
+    Each one overwrites a tensor that nothing else reads -- a BN output, or the sum F(x) + x just
+    made -- so it saves one activation-sized buffer per ReLU and changes no value or gradient
+    (``tests/test_inplace.py`` checks the units against an out-of-place run). It is never applied
+    to a block's input x: the shortcut still needs x (unit (d) uses ``F.relu`` there).
+    """
+    return nn.ReLU(inplace=True)
+
+
+def _unit_class(block: type[_ResidualBlock], variant: str) -> type[_ResidualBlock]:
+    """The residual unit ``variant`` built like ``block`` (``BasicBlock`` or ``Bottleneck``)."""
+    if variant not in RESIDUAL_VARIANTS:
+        raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
+    if variant == "original":
+        return block
+    # (b)-(e) subclass the blocks of this file, so their file imports this one: import it here.
+    from scratchnet.models.preact_resnet import residual_unit
+
+    return residual_unit(block, variant)
+
+
+class _ResidualBlock(nn.Module):
+    """What ``BasicBlock`` and ``Bottleneck`` share: the shortcut, and building a unit by name.
+
+    ``BasicBlock(..., variant="full_preact")`` returns the unit of that name, a subclass in
+    ``preact_resnet.py`` with its own forward; the default, variant (a), is the class itself.
     """
 
-    orders: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+    variant = "original"
 
-    def _set_variant(self, variant: str, downsample: nn.Module | None, residual: bool) -> None:
-        if variant not in RESIDUAL_VARIANTS:
-            raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
+    def __new__(cls, *args: Any, **kwargs: Any) -> _ResidualBlock:
+        variant = kwargs.get("variant", args[4] if len(args) > 4 else "original")
+        if cls in (BasicBlock, Bottleneck):  # a subclass (SE, pre-activation, ...) is what it is
+            cls = _unit_class(cls, variant)
+        return super().__new__(cls)
+
+    def _set_shortcut(self, downsample: nn.Module | None, residual: bool) -> None:
         if downsample is not None and not residual:
             raise ValueError(
                 "a plain block (residual=False) has no shortcut, so it takes no downsample"
             )
-        self.variant, self.residual = variant, residual
-        self.branch_order, self.after_add_order = self.orders[variant]
+        self.residual = residual
+        self.downsample = downsample  # torchvision's name, kept for its state_dict keys
 
-    def run(self, names: tuple[str, ...], x: Tensor) -> Tensor:
-        """Apply the submodules called ``names`` in order."""
-        for name in names:
-            x = getattr(self, name)(x)
-        return x
-
-    def forward(self, x: Tensor) -> Tensor:
-        first_conv = self.branch_order.index("conv1")
-        if self.branch_order[:first_conv] == (
-            "relu",
-        ):  # (d): out of place, the shortcut still needs x
-            preactivated = F.relu(x)
-        else:
-            preactivated = self.run(self.branch_order[:first_conv], x)  # x itself unless (e)
-        out = self.run(self.branch_order[first_conv:], preactivated)  # F(x)
-        if self.residual:
-            shortcut = x if self.downsample is None else self.downsample(preactivated)
-            out = out + shortcut  # the residual connection: y = F(x) + x
-        return self.run(self.after_add_order, out)
+    def shortcut(self, x: Tensor) -> Tensor:
+        """The identity x, or x brought to the output's shape (option A or B) by ``downsample``."""
+        return x if self.downsample is None else self.downsample(x)
 
 
 class BasicBlock(_ResidualBlock):
     """Two 3x3 convs and a shortcut (slide "ResNet (4)", left). ResNet-18/34, CIFAR ResNets.
 
+    The unit of slide "ResNet (3)", variant (a) of slide "ResNet (5)"::
+
+        out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))
+
+    ``shortcut(x)`` is x itself, or ``downsample(x)`` where the block changes the shape (option B's
+    1x1 conv + BN, or option A's ``ZeroPadShortcut``); ``residual=False`` drops it: the plain
+    network of the degradation experiment. ``BasicBlock(..., variant="full_preact")`` builds the
+    unit (b)-(e) of that name from ``preact_resnet.py`` instead.
+
     Shapes: (N, in_channels, H, W) -> (N, channels, H / stride, W / stride).
     """
 
     expansion = 1  # output channels = channels * expansion
-    orders = _BASIC_ORDERS
 
     def __init__(
         self,
@@ -153,18 +152,27 @@ class BasicBlock(_ResidualBlock):
         residual: bool = True,
     ) -> None:
         super().__init__()
-        self._set_variant(variant, downsample, residual)
-        preact = variant == "full_preact"  # BN normalises a conv's input instead of its output
         self.conv1 = conv3x3(in_channels, channels, stride)
-        self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
-        self.relu = nn.ReLU(inplace=True)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = inplace_relu()
         self.conv2 = conv3x3(channels, channels)
         self.bn2 = nn.BatchNorm2d(channels)
-        self.downsample = downsample
+        self._set_shortcut(downsample, residual)  # registered last, as torchvision's downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, channels, H / stride, W / stride)
+        out = self.bn2(self.conv2(out))  # F(x)
+        if self.residual:
+            out = out + self.shortcut(x)  # the residual connection: F(x) + x
+        return self.relu(out)
 
 
 class Bottleneck(_ResidualBlock):
-    """1x1 reduce, 3x3, 1x1 expand (x4) and a shortcut (slide "ResNet (4)", right). ResNet-50/101/152.
+    """1x1 reduce, 3x3, 1x1 expand (x4), a shortcut (slide "ResNet (4)", right). ResNet-50/101/152.
+
+    Variant (a) of slide "ResNet (5)", as ``BasicBlock`` with three convs::
+
+        out = relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x)))))))) + shortcut(x))
 
     The 1x1 convs make the 3x3 work on ``channels`` instead of ``4 * channels`` maps: 3x3 convs on
     64 channels inside a 256-channel network, about 17x fewer multiply-adds than two 3x3 on 256.
@@ -173,7 +181,6 @@ class Bottleneck(_ResidualBlock):
     """
 
     expansion = 4
-    orders = _BOTTLENECK_ORDERS
 
     def __init__(
         self,
@@ -186,19 +193,26 @@ class Bottleneck(_ResidualBlock):
         stride_in_1x1: bool = False,
     ) -> None:
         super().__init__()
-        self._set_variant(variant, downsample, residual)
-        preact = variant == "full_preact"
         out_channels = channels * self.expansion
-        # The paper (and Caffe's ResNet) strides the first 1x1; torchvision ("v1.5") strides the 3x3,
-        # which sees every input pixel instead of one in four: +0.23e9 multiply-adds for ResNet-50.
+        # The paper (and Caffe's ResNet) strides the first 1x1; torchvision ("v1.5") strides the
+        # 3x3, which sees every input pixel instead of one in four: +0.23e9 multiply-adds for
+        # ResNet-50.
         self.conv1 = conv1x1(in_channels, channels, stride if stride_in_1x1 else 1)
-        self.bn1 = nn.BatchNorm2d(in_channels if preact else channels)
+        self.bn1 = nn.BatchNorm2d(channels)
         self.conv2 = conv3x3(channels, channels, 1 if stride_in_1x1 else stride)
         self.bn2 = nn.BatchNorm2d(channels)
         self.conv3 = conv1x1(channels, out_channels)
-        self.bn3 = nn.BatchNorm2d(channels if preact else out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = inplace_relu()
+        self._set_shortcut(downsample, residual)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))  # (N, channels, H, W): 1x1 reduces
+        out = self.relu(self.bn2(self.conv2(out)))  # (N, channels, H / stride, W / stride)
+        out = self.bn3(self.conv3(out))  # (N, 4 * channels, ., .): 1x1 expands; F(x)
+        if self.residual:
+            out = out + self.shortcut(x)  # F(x) + x
+        return self.relu(out)
 
 
 class ZeroPadShortcut(nn.Module):
@@ -233,7 +247,8 @@ class ResNet(nn.Module):
         ``True``: one 3x3 conv, no max pooling (32x32 inputs, He et al. 2015, Sec. 4.2).
         ``False``: 7x7 stride-2 conv and 3x3 stride-2 max pooling (224x224 inputs).
     shortcut : {"B", "A", "none"}
-        Projection, zero-padding identity, or no shortcut (a plain network); see the module docstring.
+        Projection, zero-padding identity, or no shortcut (a plain network): see the module
+        docstring.
     variant : str
         One of ``RESIDUAL_VARIANTS``: where BN and ReLU sit around the addition.
     block_kwargs : dict, optional
@@ -270,22 +285,23 @@ class ResNet(nn.Module):
         super().__init__()
         if replace_stride_with_dilation is not None and any(replace_stride_with_dilation):
             raise NotImplementedError(
-                "ResNet(replace_stride_with_dilation=...) (dilated stages, for segmentation) is not supported"
+                "ResNet(replace_stride_with_dilation=...) (dilated stages, for segmentation) "
+                "is not supported"
             )
         self.own_block = issubclass(block, _ResidualBlock)
         if self.own_block and (groups != 1 or width_per_group != 64 or norm_layer is not None):
             raise ValueError(
-                f"ResNet({block.__name__}): groups, width_per_group and norm_layer are passed to a block class "
-                "of your own (torchvision's protocol); scratchnet's BasicBlock and Bottleneck do not take them"
+                f"ResNet({block.__name__}): groups, width_per_group and norm_layer are passed to "
+                "a block class of your own (torchvision's protocol); scratchnet's BasicBlock and "
+                "Bottleneck do not take them"
             )
-        self.groups, self.base_width, self.dilation = (
-            groups,
-            width_per_group,
-            1,
-        )  # torchvision's names
+        # torchvision's names, read by a block class written for torchvision's ResNet
+        self.groups, self.base_width, self.dilation = groups, width_per_group, 1
         self.norm_layer = norm_layer or nn.BatchNorm2d
         if shortcut not in ("A", "B", "none"):
             raise ValueError(f"shortcut must be 'A', 'B' or 'none', got {shortcut!r}")
+        if variant not in RESIDUAL_VARIANTS:
+            raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
         if len(layers) != len(widths):
             raise ValueError(f"{len(layers)} stages of blocks but {len(widths)} widths")
         self.variant, self.shortcut, self.num_stages = variant, shortcut, len(layers)
@@ -298,10 +314,11 @@ class ResNet(nn.Module):
             self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
         if variant != "full_preact":  # a pre-activation net normalises at the start of each block
             self.bn1 = self.norm_layer(widths[0])
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = (
-            nn.Identity() if cifar_stem else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        )
+        self.relu = inplace_relu()
+        if cifar_stem:
+            self.maxpool = nn.Identity()
+        else:
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         for i, (width, count) in enumerate(zip(widths, layers, strict=True)):
             stage = self._make_layer(block, width, count, stride=1 if i == 0 else 2)
             setattr(self, f"layer{i + 1}", stage)
@@ -318,9 +335,7 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.constant_(m.weight, 1)
                 nn.init.constant_(m.bias, 0)
-        if (
-            zero_init_residual
-        ):  # each block starts as the identity (Goyal et al. 2017), as torchvision does
+        if zero_init_residual:  # each block starts as the identity (Goyal et al. 2017)
             for m in self.modules():
                 if isinstance(m, Bottleneck | BasicBlock):
                     last_bn = m.bn3 if isinstance(m, Bottleneck) else m.bn2
@@ -349,30 +364,20 @@ class ResNet(nn.Module):
                 downsample = nn.Sequential(
                     conv1x1(self.in_channels, out_channels, stride), self.norm_layer(out_channels)
                 )
-        if (
-            not self.own_block
-        ):  # a block written for torchvision: its arguments, as torchvision passes them
+        if not self.own_block:  # a block written for torchvision: its arguments, its way
             tv = {
                 "groups": self.groups,
                 "base_width": self.base_width,
                 "dilation": 1,
                 "norm_layer": self.norm_layer,
             }
-            blocks = [
-                block(
-                    self.in_channels,
-                    channels,
-                    stride,
-                    downsample,
-                    *tv.values(),
-                    **self.block_kwargs,
-                )
-            ]
+            first = block(
+                self.in_channels, channels, stride, downsample, *tv.values(), **self.block_kwargs
+            )
             self.in_channels = out_channels
-            blocks += [
-                block(out_channels, channels, **tv, **self.block_kwargs) for _ in range(1, count)
-            ]
-            return nn.Sequential(*blocks)
+            kwargs = dict(tv, **self.block_kwargs)
+            rest = [block(out_channels, channels, **kwargs) for _ in range(1, count)]
+            return nn.Sequential(first, *rest)
         kwargs = dict(self.block_kwargs, variant=self.variant, residual=self.shortcut != "none")
         blocks = [block(self.in_channels, channels, stride, downsample, **kwargs)]
         self.in_channels = out_channels
@@ -384,10 +389,8 @@ class ResNet(nn.Module):
         if self.variant != "full_preact":
             x = self.relu(self.bn1(x))
         x = self.maxpool(x)  # (N, 64, H/4, W/4)
-        for i in range(self.num_stages):
-            x = getattr(self, f"layer{i + 1}")(
-                x
-            )  # ImageNet layer4: (N, 512 * expansion, H/32, W/32)
+        for i in range(self.num_stages):  # ImageNet layer4: (N, 512 * expansion, H/32, W/32)
+            x = getattr(self, f"layer{i + 1}")(x)
         if self.variant == "full_preact":
             x = self.relu(self.bn_final(x))
         elif self.variant == "relu_preact":  # the last unit ends with BN, not ReLU
@@ -406,9 +409,7 @@ def _resnet(
 ) -> ResNet:
     if stride_in_1x1:
         if block is not Bottleneck:
-            raise ValueError(
-                "stride_in_1x1 applies to the Bottleneck networks (50, 101, 152 layers)"
-            )
+            raise ValueError("stride_in_1x1 applies to the Bottleneck networks (50, 101, 152)")
         kwargs["block_kwargs"] = dict(kwargs.get("block_kwargs") or {}, stride_in_1x1=True)
     return ResNet(block, layers, num_classes, **kwargs)
 
@@ -438,8 +439,8 @@ def resnet101(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs:
 
 
 def resnet152(num_classes: int = 1000, *, stride_in_1x1: bool = False, **kwargs: Any) -> ResNet:
-    """ResNet-152: Bottleneck, [3, 8, 36, 3]; 60,192,808 parameters, 11.5e9 multiply-adds (11.3e9 with
-    ``stride_in_1x1=True``).
+    """ResNet-152: Bottleneck, [3, 8, 36, 3]; 60,192,808 parameters, 11.5e9 multiply-adds
+    (11.3e9 with ``stride_in_1x1=True``).
     """
     return _resnet(Bottleneck, [3, 8, 36, 3], num_classes, stride_in_1x1, **kwargs)
 
@@ -454,7 +455,7 @@ def plain18(num_classes: int = 1000, **kwargs: Any) -> ResNet:
 
 
 def plain34(num_classes: int = 1000, **kwargs: Any) -> ResNet:
-    """Plain-34: ResNet-34's layers, no shortcuts (trains worse than plain-18, slide "ResNet (1)")."""
+    """Plain-34: ResNet-34's layers, no shortcuts; trains worse than plain-18 (slide ResNet (1))."""
     return resnet34(num_classes, shortcut="none", **kwargs)
 
 

@@ -42,7 +42,8 @@ def cifar_resnet(
 ) -> ResNet:
     """A ResNet for 32x32 images with ``depth = 6n + 2`` layers (three stages of n BasicBlocks).
 
-    ``kwargs`` go to ``ResNet`` (``variant``, ``widths``, ...). ``shortcut="none"`` gives a plain net.
+    ``kwargs`` go to ``ResNet`` (``variant``, ``widths``, ...). ``shortcut="none"`` gives a plain
+    net.
     """
     if (depth - 2) % 6:
         raise ValueError(
@@ -74,12 +75,12 @@ def resnet56(num_classes: int = 10, **kwargs: Any) -> ResNet:
 
 
 def resnet110(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    """ResNet-110 for CIFAR (n = 18), the network of He et al. 2016's shortcut study (``variant=``)."""
+    """ResNet-110 for CIFAR (n = 18), the network of He et al. 2016's unit study (``variant=``)."""
     return cifar_resnet(110, num_classes, **kwargs)
 
 
 def resnet1202(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    """ResNet-1202 for CIFAR (n = 200): 19,421,274 parameters, overfits (He et al. 2015, Sec. 4.2)."""
+    """ResNet-1202 for CIFAR (n = 200): 19,421,274 parameters; overfits (He et al. 2015, 4.2)."""
     return cifar_resnet(1202, num_classes, **kwargs)
 
 
@@ -99,7 +100,7 @@ def plain44(num_classes: int = 10, **kwargs: Any) -> ResNet:
 
 
 def plain56(num_classes: int = 10, **kwargs: Any) -> ResNet:
-    """Plain-56: trains to a higher error than plain-20 (slide "ResNet (1)", the degradation problem)."""
+    """Plain-56: trains to a higher error than plain-20 (slide ResNet (1): the degradation)."""
     return cifar_resnet(56, num_classes, shortcut="none", **kwargs)
 
 

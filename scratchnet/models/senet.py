@@ -75,29 +75,34 @@ class SEBlock(nn.Module):
 
 
 class _SEUnit:
-    """The forward of an SE residual unit: the original ResNet unit with an SE block placed by ``design``."""
+    """An SE residual unit: the original unit (a) with an SE block placed by ``design``.
+
+    ``standard`` scales F(x) before the addition (Hu et al. 2018, Fig. 3); ``pre`` scales the
+    branch's input, ``post`` the unit's output, ``identity`` the shortcut (slide "Attentions (6)").
+    """
 
     def _add_se(self, in_channels: int, out_channels: int, reduction: int, design: str) -> None:
         if design not in SE_DESIGNS:
             raise ValueError(f"design must be one of {SE_DESIGNS}, got {design!r}")
-        if self.variant != "original":
-            raise ValueError(
-                "SE blocks are built on the original residual unit (variant='original')"
-            )
         self.design = design
         self.se = SEBlock(in_channels if design == "pre" else out_channels, reduction)
 
     def forward(self, x: Tensor) -> Tensor:
-        branch, after_add = self.orders["original"]  # conv-BN-ReLU ... conv-BN;  then ReLU
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.se(x) if self.design == "pre" else x
-        out = self.run(branch, out)  # F(x)
+        identity = self.shortcut(x)
+        out = self.residual_branch(self.se(x) if self.design == "pre" else x)  # F(x)
         if self.design == "standard":
             out = self.se(out)
         elif self.design == "identity":
             identity = self.se(identity)
-        out = self.run(after_add, out + identity)
+        out = self.relu(out + identity)
         return self.se(out) if self.design == "post" else out
+
+
+def _check_original(variant: str, residual: bool) -> None:
+    if variant != "original":
+        raise ValueError("SE blocks are built on the original residual unit (variant='original')")
+    if not residual:
+        raise ValueError("an SE unit is a residual unit: residual=False is not supported")
 
 
 class SEBasicBlock(_SEUnit, BasicBlock):
@@ -115,8 +120,13 @@ class SEBasicBlock(_SEUnit, BasicBlock):
         reduction: int = 16,
         design: str = "standard",
     ) -> None:
+        _check_original(variant, residual)
         BasicBlock.__init__(self, in_channels, channels, stride, downsample, variant, residual)
         self._add_se(in_channels, channels * self.expansion, reduction, design)
+
+    def residual_branch(self, x: Tensor) -> Tensor:
+        """F(x) of ``BasicBlock``: bn2(conv2(relu(bn1(conv1(x)))))."""
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
 
 
 class SEBottleneck(_SEUnit, Bottleneck):
@@ -135,10 +145,17 @@ class SEBottleneck(_SEUnit, Bottleneck):
         reduction: int = 16,
         design: str = "standard",
     ) -> None:
+        _check_original(variant, residual)
         Bottleneck.__init__(
             self, in_channels, channels, stride, downsample, variant, residual, stride_in_1x1
         )
         self._add_se(in_channels, channels * self.expansion, reduction, design)
+
+    def residual_branch(self, x: Tensor) -> Tensor:
+        """F(x) of ``Bottleneck``: 1x1 reduce, 3x3, 1x1 expand, each with BN (ReLU between)."""
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.bn3(self.conv3(out))
 
 
 class SEInception(nn.Module):

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scratchnet import flatten, nn
+from scratchnet import nn
+from scratchnet.nn.functional import flatten
 from scratchnet.tensor import Tensor
 
 __all__ = [
@@ -104,9 +105,10 @@ CONFIGS: dict[str, list[int | str]] = {
 def make_layers(config: list[int | str], batch_norm: bool = False) -> nn.Sequential:
     """The convolutional part of a VGG from one column of ``CONFIGS``.
 
-    Each int becomes Conv2d(3x3, padding 1) [+ BatchNorm2d] + ReLU, each "M" a MaxPool2d(2, 2), all in
-    one ``nn.Sequential`` so the keys are numbered as torchvision's (``features.0``, ``features.1``...).
-    BatchNorm was not in the paper (it came a year later); the ``_bn`` variants are torchvision's.
+    Each int becomes Conv2d(3x3, padding 1) [+ BatchNorm2d] + ReLU, each "M" a MaxPool2d(2, 2), all
+    in one ``nn.Sequential`` so the keys are numbered as torchvision's (``features.0``,
+    ``features.1``...). BatchNorm was not in the paper (it came a year later); the ``_bn`` variants
+    are torchvision's.
     """
     layers: list[nn.Module] = []
     in_channels = 3  # RGB
@@ -129,7 +131,8 @@ class VGG(nn.Module):
     Parameters
     ----------
     features : nn.Sequential
-        The convolutional part, usually ``make_layers(CONFIGS[...])``; it must end with 512 channels.
+        The convolutional part, usually ``make_layers(CONFIGS[...])``; it must end with 512
+        channels.
     num_classes : int
         Size of the last layer.
     init_weights : bool
@@ -139,7 +142,8 @@ class VGG(nn.Module):
 
     Notes
     -----
-    Shapes for a 224x224 input: (N, 3, 224, 224) -features-> (N, 512, 7, 7) -avgpool-> (N, 512, 7, 7)
+    Shapes for a 224x224 input: (N, 3, 224, 224) -features-> (N, 512, 7, 7) -avgpool-> (N, 512, 7,
+    7)
     -flatten-> (N, 25088) -classifier-> (N, num_classes).
 
     The initialisation is torchvision's: He (Kaiming) normal with fan_out for the convolutions,

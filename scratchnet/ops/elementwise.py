@@ -100,7 +100,8 @@ def div(a: Any, b: Any, *, out: Tensor | None = None) -> Tensor:
 def write_out(name: str, result: Tensor, out: Tensor | None) -> Tensor:
     """PyTorch's ``out=``: write ``result`` into ``out`` (cast to its dtype) and return ``out``.
 
-    As in PyTorch, the graph does not go through ``out``: it is refused where a gradient would be needed.
+    As in PyTorch, the graph does not go through ``out``: it is refused where a gradient would be
+    needed.
     """
     if out is None:
         return result
@@ -289,7 +290,9 @@ def relu_backward(gy: Array, y: Array) -> Array:
 
 
 def relu(x: Tensor) -> Tensor:
-    """max(x, 0).  d relu/dx = 0 where x <= 0 (also at 0), else 1 (also for a NaN, as in PyTorch)."""
+    """max(x, 0).  d relu/dx = 0 where x <= 0 (also at 0),
+    else 1 (also for a NaN, as in PyTorch).
+    """
     return ReluFunction()(x)
 
 
@@ -348,7 +351,9 @@ class MaximumFunction(Function):
 
 
 def maximum(a: Any, b: Any) -> Tensor:
-    """Element-wise max.  Gradient to the larger input (halved on each at a tie, whole to both at a NaN)."""
+    """Element-wise max.  Gradient to the larger input
+    (halved on each at a tie, whole to both at a NaN).
+    """
     a, b = _operands("maximum", a, b)
     return MaximumFunction()(a, b)
 
@@ -383,8 +388,9 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         condition.dtype != bool
     ):  # PyTorch refuses too: a float mask is usually a forgotten comparison
         raise TypeError(
-            f"where: condition must be boolean, got dtype {condition.dtype} of shape {tuple(condition.shape)}; "
-            "compare first, e.g. where(x > 0, a, b), or convert with .bool()"
+            f"where: condition must be boolean, got dtype {condition.dtype} of shape "
+            f"{tuple(condition.shape)}; compare first, e.g. "
+            "where(x > 0, a, b), or convert with .bool()"
         )
     broadcast_shape("where", condition.shape, broadcast_shape("where", a.shape, b.shape))
     return WhereFunction(condition)(a, b)
@@ -403,7 +409,9 @@ class CastFunction(Function):
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
-    """X converted to ``dtype``.  The gradient is converted back (none flows to an integer result)."""
+    """X converted to ``dtype``.  The gradient is
+    converted back (none flows to an integer result).
+    """
     if x.dtype == np.dtype(dtype):
         return x
     return CastFunction(np.dtype(dtype))(x)
@@ -442,12 +450,15 @@ def clone(x: Tensor) -> Tensor:
 
 
 def _floating(x: Tensor) -> Tensor:
-    """X itself if it is floating, else x as float32: ``int / int`` and ``exp(int)`` are float32, as in PyTorch."""
+    """X itself if it is floating, else x as float32:
+    ``int / int`` and ``exp(int)`` are float32, as in PyTorch.
+    """
     return x if x.dtype.kind in "fc" else cast(x, DEFAULT_FLOAT)
 
 
 def _operands(op: str, a: Any, b: Any, broadcast: bool = True) -> tuple[Tensor, Tensor]:
-    """Turn both operands into tensors of one dtype and (if ``broadcast``) check that their shapes broadcast.
+    """Turn both operands into tensors of one dtype and
+    (if ``broadcast``) check that their shapes broadcast.
 
     A Python number takes the dtype of the tensor it meets, so ``x * 2.0`` stays float32 (as in
     PyTorch), and an integer tensor meeting a float becomes float (``result_dtype`` has the rule).
@@ -462,7 +473,7 @@ def _operands(op: str, a: Any, b: Any, broadcast: bool = True) -> tuple[Tensor, 
     return a, b
 
 
-# --------------------------------------------------------------------------- trigonometric (issue 14)
+# ------------------------------------------------------------------------- trigonometric (issue 14)
 # sin and friends: tutorials fit polynomials to sin(x) ("Learning PyTorch with Examples"), and
 # d2l's plotting helpers draw them.
 

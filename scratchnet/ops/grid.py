@@ -1,4 +1,5 @@
-"""``meshgrid``: coordinate grids from 1-D tensors (for plotting a function over a plane, as d2l does).
+"""``meshgrid``: coordinate grids from 1-D tensors
+(for plotting a function over a plane, as d2l does).
 
 Each output is an input reshaped to one axis and broadcast over the others, so the backward is
 ``broadcast_to``'s: the gradient of each output is summed back to its 1-D input.

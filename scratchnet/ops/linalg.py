@@ -47,7 +47,8 @@ class MatMulFunction(Function):
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product with NumPy's rules: (..., M, K) @ (..., K, N) -> (..., M, N), batch dims broadcast.
+    """Matrix product with NumPy's rules: (..., M, K) @
+    (..., K, N) -> (..., M, N), batch dims broadcast.
 
     d(AB)/dA = G B^T,  d(AB)/dB = A^T G  (G the upstream gradient).
 
@@ -66,7 +67,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if k_a != k_b:
         raise ValueError(
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last dim of the first "
-            f"({k_a}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} dim of the second ({k_b})"
+            f"({k_a}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} "
+            f"dim of the second ({k_b})"
         )
     if a.ndim > 2 and b.ndim > 2:
         try:
@@ -120,14 +122,16 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def bmm(a: Tensor, b: Tensor) -> Tensor:
-    """Batched matrix product without broadcasting (``torch.bmm``): (B, M, K) @ (B, K, N) -> (B, M, N).
+    """Batched matrix product without broadcasting
+    (``torch.bmm``): (B, M, K) @ (B, K, N) -> (B, M, N).
 
     The same op as ``matmul`` (and the same backward: G B^T and A^T G per batch element), with
     PyTorch's stricter check: both operands 3-D, equal batch sizes.
     """
     if a.ndim != 3 or b.ndim != 3:
         raise RuntimeError(
-            f"bmm: both operands must be 3-D, (B, M, K) and (B, K, N), got shapes {a.shape} and {b.shape}"
+            "bmm: both operands must be 3-D, (B, M, K) and "
+            f"(B, K, N), got shapes {a.shape} and {b.shape}"
         )
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(f"bmm: batch sizes differ: {a.shape} and {b.shape}")

@@ -71,7 +71,8 @@ def expand(x: Tensor, *sizes: int) -> Tensor:
     lead = len(sizes) - x.ndim  # new leading dimensions
     if lead < 0 or -1 in sizes[:lead]:
         raise ValueError(
-            f"expand: cannot expand shape {x.shape} to {tuple(sizes)} (-1 only keeps an existing dim)"
+            f"expand: cannot expand shape {x.shape} to "
+            f"{tuple(sizes)} (-1 only keeps an existing dim)"
         )
     shape = tuple(x.shape[i - lead] if size == -1 else size for i, size in enumerate(sizes))
     return broadcast_to(x, shape)
@@ -123,11 +124,13 @@ def mean(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = Fa
 
 
 def _check_floating(op: str, x: Tensor) -> None:
-    """A mean of integers or booleans has no dtype to stay in: PyTorch refuses it, and so does scratchnet."""
+    """A mean of integers or booleans has no dtype to stay in:
+    PyTorch refuses it, and so does scratchnet.
+    """
     if x.dtype.kind not in "fc":
         raise TypeError(
-            f"{op}(): input of dtype {x.dtype} (shape {x.shape}) must be floating point or complex, "
-            f"as in PyTorch; convert it first, e.g. x.float().{op}()"
+            f"{op}(): input of dtype {x.dtype} (shape {x.shape}) must be floating point or "
+            f"complex, as in PyTorch; convert it first, e.g. x.float().{op}()"
         )
 
 
@@ -182,9 +185,10 @@ def var(
     dims = normalize_dims(dim, x.ndim)
     if _count(x.shape, dims) - correction <= 0:
         warnings.warn(
-            f"var(): degrees of freedom is <= 0 for input of shape {x.shape} reduced over dim={dim} "
-            f"({_count(x.shape, dims)} values, correction={correction}): the result is NaN or inf, "
-            "as in PyTorch; pass correction=0 (unbiased=False) for the variance of one value",
+            f"var(): degrees of freedom is <= 0 for input of shape {x.shape} reduced over "
+            f"dim={dim} ({_count(x.shape, dims)} values, correction={correction}): the result is "
+            "NaN or inf, as in PyTorch; pass correction=0 "
+            "(unbiased=False) for the variance of one value",
             UserWarning,  # PyTorch's category for this warning
             stacklevel=2,
         )

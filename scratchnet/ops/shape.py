@@ -58,7 +58,9 @@ view = reshape
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dimensions ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) for start_dim=1."""
+    """Merge dimensions ``start_dim..end_dim`` into one:
+    (N, C, H, W) -> (N, C*H*W) for start_dim=1.
+    """
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = _axis("flatten", start_dim, x.ndim), _axis("flatten", end_dim, x.ndim)
@@ -200,7 +202,8 @@ def _split_integers(index: Any) -> tuple[Any, Any]:
         elif part is Ellipsis:
             select.append(Ellipsis)
             rest.append(Ellipsis)
-        else:  # a slice or an array: consumes one dimension (a boolean array, one per its dimension)
+        else:
+            # a slice or an array: consumes one dimension (a boolean array, one per its dimension)
             consumed = (
                 part.ndim if getattr(part, "dtype", None) is not None and part.dtype == bool else 1
             )
@@ -210,7 +213,9 @@ def _split_integers(index: Any) -> tuple[Any, Any]:
 
 
 def _is_integer(part: Any) -> bool:
-    """A Python or NumPy integer, or a 0-d integer array (a 0-d index tensor): PyTorch selects with it."""
+    """A Python or NumPy integer, or a 0-d integer array
+    (a 0-d index tensor): PyTorch selects with it.
+    """
     if isinstance(part, bool):
         return False
     if isinstance(part, int | np.integer):
@@ -219,10 +224,11 @@ def _is_integer(part: Any) -> bool:
 
 
 def _index_on(index: Any, device: str) -> Any:
-    """The index with its integer/boolean arrays on the data's device (a NumPy index for a GPU tensor).
+    """The index with its integer/boolean arrays on
+    the data's device (a NumPy index for a GPU tensor).
 
-    A list of ints or bools (``x[[0, 0, 2]]``) is the array it stands for, as in NumPy; as an array it
-    is moved like one, and ``add.at`` in backward receives the same array on every device.
+    A list of ints or bools (``x[[0, 0, 2]]``) is the array it stands for, as in NumPy; as an array
+    it is moved like one, and ``add.at`` in backward receives the same array on every device.
     """
     if isinstance(index, tuple):
         return tuple(_index_on(i, device) for i in index)
@@ -332,7 +338,9 @@ class SplitFunction(Function):
 def split(
     x: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
 ) -> tuple[Tensor, ...]:
-    """Cut x along ``dim`` into pieces of ``split_size`` (the last may be smaller) or of the given sizes."""
+    """Cut x along ``dim`` into pieces of ``split_size``
+    (the last may be smaller) or of the given sizes.
+    """
     if x.ndim == 0:
         raise ValueError("split: a 0-d tensor has no dimension to split")
     axis = _axis("split", dim, x.ndim)
@@ -346,14 +354,17 @@ def split(
         sizes = list(split_size_or_sections)
         if sum(sizes) != length:
             raise ValueError(
-                f"split: sizes {sizes} do not add up to {length}, the size of dim {dim} of {x.shape}"
+                f"split: sizes {sizes} do not add up to "
+                f"{length}, the size of dim {dim} of {x.shape}"
             )
     outputs = SplitFunction(sizes, axis)(x)
     return outputs if isinstance(outputs, tuple) else (outputs,)
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """Cut x into ``chunks`` nearly equal pieces along ``dim`` (PyTorch's rule: ceil-sized pieces)."""
+    """Cut x into ``chunks`` nearly equal pieces along
+    ``dim`` (PyTorch's rule: ceil-sized pieces).
+    """
     if chunks <= 0:
         raise ValueError(f"chunk: the number of chunks must be positive, got {chunks}")
     if x.ndim == 0:
@@ -386,7 +397,8 @@ def pad(x: Tensor, pad: Sequence[int], mode: str = "constant", value: float = 0.
         raise NotImplementedError(f"pad: only mode='constant' is implemented, got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(
-            f"pad: expected an even number of at most {2 * x.ndim} values for shape {x.shape}, got {tuple(pad)}"
+            f"pad: expected an even number of at most {2 * x.ndim} "
+            f"values for shape {x.shape}, got {tuple(pad)}"
         )
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: negative padding {tuple(pad)} is not supported")

@@ -56,7 +56,8 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
                 label += f"\\n{tuple(t.shape)} {t.dtype}"
             fill = "lightblue" if id(t) in names else ("lightgrey" if t.is_leaf else "white")
             lines.append(
-                f'  {node} [label="{_escape(label)}", shape=ellipse, style=filled, fillcolor={fill}];'
+                f'  {node} [label="{_escape(label)}", shape=ellipse, style=filled, '
+                f"fillcolor={fill}];"
             )
         return node
 
@@ -74,10 +75,12 @@ def to_dot(output: Tensor, model: Any = None, show_shapes: bool = True, title: s
         seen_functions.add(id(function))
         if function.inputs is None:
             raise RuntimeError(
-                "to_dot: the graph was freed by backward(); export before backward, or call backward(retain_graph=True)"
+                "to_dot: the graph was freed by backward(); export before backward, or call "
+                "backward(retain_graph=True)"
             )
         lines.append(
-            f'  {function_node} [label="{function.name}", shape=box, style=filled, fillcolor=orange];'
+            f'  {function_node} [label="{function.name}", shape=box, style=filled, '
+            "fillcolor=orange];"
         )
         for x in function.inputs:
             lines.append(f"  {tensor_node(x, 'input' if x.is_leaf else '')} -> {function_node};")

@@ -255,7 +255,7 @@ def plot_images(
     overlays: np.ndarray | None = None,
     columns: int = 8,
 ) -> Any:
-    """A grid of images (N, C, H, W), optionally titled and with heat maps (N, H, W) laid over them."""
+    """A grid of images (N, C, H, W), optionally titled, with heat maps (N, H, W) laid over them."""
     images = np.asarray(images, dtype=np.float32)
     shown = images.transpose(0, 2, 3, 1) if images.shape[1] == 3 else images[:, 0]
     return _grid(

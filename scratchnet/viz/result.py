@@ -1,7 +1,7 @@
 """What a lesson's or a demo's ``run(**options)`` returns, for a notebook or a script.
 
-Every lesson (``scratchnet.lessons.<name>``) and every demo (``scratchnet.demos.<name>``) has, beside
-its command line, a function ``run(**options)`` whose keyword options are the command line's
+Every lesson (``scratchnet.lessons.<name>``) and every demo (``scratchnet.demos.<name>``) has,
+beside its command line, a function ``run(**options)`` whose keyword options are the command line's
 options (``--epochs 3`` is ``run(epochs=3)``). It returns a :class:`RunResult`:
 
 * ``numbers``: a JSON-serialisable dict of what was computed (per-seed values, effects, spreads,
@@ -22,7 +22,7 @@ from typing import Any
 
 @dataclass
 class RunResult:
-    """The outcome of one lesson or demo run: ``numbers`` (JSON-safe), ``figures`` (open), ``text``."""
+    """What a lesson or demo run gives: ``numbers`` (JSON-safe), ``figures`` (open), ``text``."""
 
     numbers: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +50,7 @@ class RunResult:
         return f"RunResult({len(self.numbers)} numbers, figures: {names})"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        # IPython's pretty printer: a notebook cell ending in ``run(...)`` shows what the CLI prints;
-        # the figures, being open matplotlib figures, are shown inline by the notebook backend.
+        # IPython's pretty printer: a notebook cell ending in ``run(...)`` shows what the CLI
+        # prints; the figures, being open matplotlib figures, are shown inline by the notebook
+        # backend.
         printer.text(self.text if not cycle else "RunResult(...)")
