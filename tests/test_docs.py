@@ -15,6 +15,7 @@ import ast
 import contextlib
 import functools
 import importlib
+import importlib.util
 import io
 import json
 import re
@@ -169,6 +170,13 @@ def resolves(dotted: str) -> bool:
         try:
             obj = importlib.import_module(".".join(parts[:i]))
         except ImportError:
+            if i == len(parts) - 1:
+                # The module may be there but need what this machine lacks (cupy_gpu needs
+                # CuPy): then read its source for the name instead.
+                with contextlib.suppress(ImportError):
+                    spec = importlib.util.find_spec(".".join(parts[:i]))
+                    if spec is not None and spec.origin:
+                        return parts[i] in _top_level_names(Path(spec.origin))
             continue
         try:
             for part in parts[i:]:
@@ -177,6 +185,18 @@ def resolves(dotted: str) -> bool:
             return False
         return True
     return False
+
+
+def _top_level_names(path: Path) -> set[str]:
+    """The names a module's source defines at its top level (assignments, defs, classes)."""
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
 
 
 def broken_pointers(where: str, text: str) -> list[str]:

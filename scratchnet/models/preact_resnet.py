@@ -41,10 +41,11 @@ from typing import Any
 import scratchnet.nn.functional as F
 from scratchnet import nn
 from scratchnet.models.resnet import (
-    RESIDUAL_VARIANTS,
+    RESIDUAL_UNITS,
     BasicBlock,
     Bottleneck,
     ResNet,
+    _unit_class,
     conv1x1,
     conv3x3,
     inplace_relu,
@@ -233,22 +234,20 @@ class PreActBottleneck(Bottleneck):
         return out + _preact_shortcut(self, x, pre) if self.residual else out
 
 
-#: Unit name -> (the unit built on BasicBlock, the unit built on Bottleneck).
-RESIDUAL_UNITS: dict[str, tuple[type[BasicBlock], type[Bottleneck]]] = {
-    "original": (BasicBlock, Bottleneck),
-    "bn_after_add": (BNAfterAddBasicBlock, BNAfterAddBottleneck),
-    "relu_before_add": (ReLUBeforeAddBasicBlock, ReLUBeforeAddBottleneck),
-    "relu_preact": (ReLUPreActBasicBlock, ReLUPreActBottleneck),
-    "full_preact": (PreActBasicBlock, PreActBottleneck),
-}
+# The units of this file, entered in resnet.py's table, where BasicBlock(..., variant=) finds them.
+RESIDUAL_UNITS.update(
+    {
+        "bn_after_add": (BNAfterAddBasicBlock, BNAfterAddBottleneck),
+        "relu_before_add": (ReLUBeforeAddBasicBlock, ReLUBeforeAddBottleneck),
+        "relu_preact": (ReLUPreActBasicBlock, ReLUPreActBottleneck),
+        "full_preact": (PreActBasicBlock, PreActBottleneck),
+    }
+)
 
 
 def residual_unit(block: type[BasicBlock | Bottleneck], variant: str) -> type:
     """The class of unit ``variant`` (a name in ``RESIDUAL_VARIANTS``) built like ``block``."""
-    if variant not in RESIDUAL_UNITS:
-        raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
-    basic, bottleneck = RESIDUAL_UNITS[variant]
-    return bottleneck if issubclass(block, Bottleneck) else basic
+    return _unit_class(block, variant)
 
 
 def preact_resnet18(num_classes: int = 1000, **kwargs: Any) -> ResNet:

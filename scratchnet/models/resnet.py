@@ -63,6 +63,12 @@ __all__ = [
 #: (b)-(e) are subclasses in ``preact_resnet.py``, each with its own forward.
 RESIDUAL_VARIANTS = ("original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact")
 
+#: Unit name -> (the unit built like BasicBlock, the one built like Bottleneck). (a) is entered
+#: below its classes; ``preact_resnet.py`` enters (b)-(e) when it is imported, which importing
+#: ``scratchnet.models`` does. A table rather than an import: (b)-(e) subclass the blocks of this
+#: file, so this file must not import theirs (that would be an import cycle).
+RESIDUAL_UNITS: dict[str, tuple[type, type]] = {}
+
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
     """3x3 convolution with padding 1 and no bias (the BN that follows has one)."""
@@ -89,12 +95,8 @@ def _unit_class(block: type[_ResidualBlock], variant: str) -> type[_ResidualBloc
     """The residual unit ``variant`` built like ``block`` (``BasicBlock`` or ``Bottleneck``)."""
     if variant not in RESIDUAL_VARIANTS:
         raise ValueError(f"variant must be one of {RESIDUAL_VARIANTS}, got {variant!r}")
-    if variant == "original":
-        return block
-    # (b)-(e) subclass the blocks of this file, so their file imports this one: import it here.
-    from scratchnet.models.preact_resnet import residual_unit
-
-    return residual_unit(block, variant)
+    basic, bottleneck = RESIDUAL_UNITS[variant]
+    return bottleneck if issubclass(block, Bottleneck) else basic
 
 
 class _ResidualBlock(nn.Module):
@@ -213,6 +215,9 @@ class Bottleneck(_ResidualBlock):
         if self.residual:
             out = out + self.shortcut(x)  # F(x) + x
         return self.relu(out)
+
+
+RESIDUAL_UNITS["original"] = (BasicBlock, Bottleneck)
 
 
 class ZeroPadShortcut(nn.Module):
