@@ -197,6 +197,20 @@ def _write_through_detach(lib):
     return y.sum()
 
 
+def _write_through_a_state_dict_value(lib):
+    layer = lib.nn.Linear(2, 1)
+    loss = (layer.weight * layer.weight).sum()  # Mul saves the weight
+    layer.state_dict()["weight"].mul_(0.5)  # a detached view of the weight, as in PyTorch
+    return loss
+
+
+def _load_state_dict_between_forward_and_backward(lib):
+    layer = lib.nn.Linear(2, 1)
+    loss = (layer.weight * layer.weight).sum()
+    layer.load_state_dict({"weight": lib.zeros(1, 2), "bias": lib.zeros(1)})  # copies in place
+    return loss
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -206,6 +220,8 @@ def _write_through_detach(lib):
         _optimizer_step_between_forward_and_backward,
         _write_through_a_view,
         _write_through_detach,
+        _write_through_a_state_dict_value,
+        _load_state_dict_between_forward_and_backward,
     ],
 )
 def test_backward_refuses_an_array_changed_since_it_was_saved(case, torch):
