@@ -11,7 +11,8 @@
    each ``backward`` the Function checks that nothing it saved was changed in place since forward
    (``check_saved_versions``), and after it that each gradient has its input's shape
    (``check_gradients``). A leaf's gradient is accumulated, DeZero's one line:
-   ``x.grad = gx if x.grad is None else x.grad + gx``.
+   ``x.grad = gx if x.grad is None else x.grad + gx`` (the sum written into the existing
+   ``.grad``, as PyTorch does).
 4. **In-place changes** (``apply_inplace``): ``x += y``, ``x.relu_()``, ``x[i] = v`` inside a
    graph are recorded like any op, and counted in the tensor's version.
 
@@ -403,9 +404,26 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
 
 
 def accumulate(x: Tensor, gx: Array, kept: set[int]) -> None:
-    """Add the gradient ``gx`` into ``x.grad``: DeZero's one line, on arrays."""
-    total = gx if x.grad is None else x.grad.array + gx
+    """Add the gradient ``gx`` into ``x.grad``: DeZero's one line, on arrays.
+
+    A leaf's ``.grad`` is added to in place, as PyTorch does: whoever holds that Tensor (a list of
+    gradients kept for logging, a hook) sees the sum, not a stale first gradient. A ``.grad`` the
+    sum cannot be written into (set by the user to another dtype, device or a read-only array) is
+    replaced, and so is a retained non-leaf gradient (PyTorch also makes a new one there).
+    """
+    grad = x.grad
+    if grad is not None and x.is_leaf and _can_add_into(grad.array, gx, x.dtype):
+        grad.array += gx
+        grad._bump_version()
+        return
+    total = gx if grad is None else grad.array + gx
     x.grad = Tensor(_owned_gradient(total, x.dtype, kept))
+
+
+def _can_add_into(grad: Array, gx: Array, dtype: np.dtype) -> bool:
+    """True if ``grad += gx`` is PyTorch's in-place accumulation: same shape, dtype and device."""
+    writeable = getattr(getattr(grad, "flags", None), "writeable", False)
+    return writeable and grad.dtype == dtype and grad.shape == gx.shape and type(grad) is type(gx)
 
 
 def _owned_gradient(g: Array, dtype: np.dtype, kept: set[int]) -> Array:

@@ -46,6 +46,30 @@ def test_leaf_gradients_accumulate_across_backward_calls():
     assert x.grad.tolist() == [4.0, 4.0]
 
 
+def _held_gradient(lib):
+    """A .grad kept by the user (a logger, a list of gradients) across backward and zero_grad."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    h.retain_grad()  # a retained non-leaf gradient is replaced, not added to in place
+    loss = (h * 2).sum()
+    loss.backward(retain_graph=True)
+    held, held_h = x.grad, h.grad
+    loss.backward()
+    after_second = [held is x.grad, held.tolist(), held_h is h.grad, held_h.tolist()]
+    optimizer = lib.optim.SGD([x], lr=0.1)
+    optimizer.zero_grad(set_to_none=False)
+    after_zero = [held is x.grad, held.tolist()]
+    layer = lib.nn.Linear(2, 1)
+    layer(x).sum().backward()
+    held_weight = layer.weight.grad
+    layer.zero_grad(set_to_none=False)
+    return after_second, after_zero, [held_weight is layer.weight.grad, held_weight.tolist()]
+
+
+def test_a_leaf_gradient_accumulates_and_zeroes_in_place_as_in_torch(torch):
+    assert _held_gradient(sn) == _held_gradient(torch)
+
+
 def test_gradient_arrays_are_never_shared_or_read_only():
     """An add sends one array to both inputs and a sum a read-only broadcast view: each leaf must
     still own a writable .grad, or an optimizer changing one .grad in place would corrupt

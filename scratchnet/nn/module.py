@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scratchnet.backend import is_cuda_array, to_device
+from scratchnet.engine import no_grad
 from scratchnet.tensor import Tensor, parse_to
 
 
@@ -377,7 +378,8 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad = Tensor(param.grad.array * 0)
+                with no_grad():  # in place, as PyTorch: whoever holds param.grad sees the zeros
+                    param.grad.zero_()
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move to ``"cpu"``/``"cuda"``/a ``device``,
