@@ -406,13 +406,15 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
 def accumulate(x: Tensor, gx: Array, kept: set[int]) -> None:
     """Add the gradient ``gx`` into ``x.grad``: DeZero's one line, on arrays.
 
-    A leaf's ``.grad`` is added to in place, as PyTorch does: whoever holds that Tensor (a list of
-    gradients kept for logging, a hook) sees the sum, not a stale first gradient. A ``.grad`` the
-    sum cannot be written into (set by the user to another dtype, device or a read-only array) is
-    replaced, and so is a retained non-leaf gradient (PyTorch also makes a new one there).
+    A leaf's ``.grad`` from an earlier backward is added to in place, as PyTorch does: whoever
+    holds that Tensor (a list of gradients kept for logging) sees the sum, not a stale gradient.
+    A new Tensor is made instead for a ``.grad`` this walk took without a copy (``kept``: that
+    array may still be on its way to another input, x + w sends one array to both), one the sum
+    cannot be written into (set by the user to another dtype, device or a read-only array), and a
+    retained non-leaf gradient (PyTorch also makes a new one there).
     """
     grad = x.grad
-    if grad is not None and x.is_leaf and _can_add_into(grad.array, gx, x.dtype):
+    if grad is not None and x.is_leaf and _can_add_into(grad.array, gx, x.dtype, kept):
         grad.array += gx
         grad._bump_version()
         return
@@ -420,10 +422,13 @@ def accumulate(x: Tensor, gx: Array, kept: set[int]) -> None:
     x.grad = Tensor(_owned_gradient(total, x.dtype, kept))
 
 
-def _can_add_into(grad: Array, gx: Array, dtype: np.dtype) -> bool:
-    """True if ``grad += gx`` is PyTorch's in-place accumulation: same shape, dtype and device."""
+def _can_add_into(grad: Array, gx: Array, dtype: np.dtype, kept: set[int]) -> bool:
+    """True if ``grad += gx`` is PyTorch's in-place accumulation: a writeable array of the same
+    shape, dtype and device that is not one of this walk's own arrays.
+    """
     writeable = getattr(getattr(grad, "flags", None), "writeable", False)
-    return writeable and grad.dtype == dtype and grad.shape == gx.shape and type(grad) is type(gx)
+    same = grad.dtype == dtype and grad.shape == gx.shape and type(grad) is type(gx)
+    return writeable and same and id(grad) not in kept
 
 
 def _owned_gradient(g: Array, dtype: np.dtype, kept: set[int]) -> Array:

@@ -66,8 +66,17 @@ def _held_gradient(lib):
     return after_second, after_zero, [held_weight is layer.weight.grad, held_weight.tolist()]
 
 
+def _shared_gradient_array(lib):
+    """x + w sends one array to x and to w; x then gets more before w's gradient is read."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    w, a = x * 1, x * 2  # a's Mul runs before w's: it adds into x.grad while w still waits
+    ((x + w) * lib.tensor([3.0, 5.0])).sum().add(a.sum()).backward()
+    return x.grad.tolist()
+
+
 def test_a_leaf_gradient_accumulates_and_zeroes_in_place_as_in_torch(torch):
     assert _held_gradient(sn) == _held_gradient(torch)
+    assert _shared_gradient_array(sn) == _shared_gradient_array(torch) == [8.0, 12.0]
 
 
 def test_gradient_arrays_are_never_shared_or_read_only():
