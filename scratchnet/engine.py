@@ -393,6 +393,8 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
         for x, gx in zip(function.inputs, gxs, strict=True):
             if gx is None or not x.requires_grad:
                 continue
+            if id(gx) not in kept and _held_by(function, gx):
+                kept.add(id(gx))  # a .grad gets a copy: it must not share the op's memory
             if x.creator is None:  # a leaf: its .grad is what the walk is for
                 accumulate(x, gx, kept)
             else:  # sum what x receives from each of its consumers, then run its creator
@@ -429,6 +431,21 @@ def _can_add_into(grad: Array, gx: Array, dtype: np.dtype, kept: set[int]) -> bo
     writeable = getattr(getattr(grad, "flags", None), "writeable", False)
     same = grad.dtype == dtype and grad.shape == gx.shape and type(grad) is type(gx)
     return writeable and same and id(grad) not in kept
+
+
+def _held_by(function: Function, g: Array) -> bool:
+    """True if ``g`` lives in memory ``function`` holds: an input's or a saved array's.
+
+    A backward may return such an array as it is (``return ctx.saved_tensors[0]``, ``return
+    self.w``); as a ``.grad`` it would then change with that tensor, and change it when the
+    optimizer or the next backward writes into the ``.grad``.
+    """
+    if not getattr(getattr(g, "flags", None), "owndata", False):
+        return False  # a view: _owned_gradient copies it anyway
+    held = [t.array for t in function.inputs or ()]
+    for value in vars(function).values():
+        held.append(value.array if isinstance(value, Tensor) else value)
+    return any(_is_array(h) and _memory_of(h) is g for h in held)
 
 
 def _owned_gradient(g: Array, dtype: np.dtype, kept: set[int]) -> Array:

@@ -74,9 +74,35 @@ def _shared_gradient_array(lib):
     return x.grad.tolist()
 
 
+def _gradient_returned_from_saved_memory(lib):
+    """A custom backward that returns a saved tensor as it is: the .grad must not be that tensor."""
+
+    class TimesY(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (y,) = ctx.saved_tensors
+            return y, None  # d(x * y).sum() / dx, valid for a sum only
+
+    x, y = lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor([3.0, 4.0])
+    loss = TimesY.apply(x, y).sum()
+    loss.backward(retain_graph=True)
+    with lib.no_grad():
+        x.grad.mul_(10)  # what gradient clipping or an optimizer may do to a .grad
+    loss.backward()
+    return x.grad.tolist(), y.tolist()
+
+
 def test_a_leaf_gradient_accumulates_and_zeroes_in_place_as_in_torch(torch):
     assert _held_gradient(sn) == _held_gradient(torch)
     assert _shared_gradient_array(sn) == _shared_gradient_array(torch) == [8.0, 12.0]
+    expected = ([33.0, 44.0], [3.0, 4.0])
+    assert _gradient_returned_from_saved_memory(sn) == _gradient_returned_from_saved_memory(torch)
+    assert _gradient_returned_from_saved_memory(sn) == expected
 
 
 def test_gradient_arrays_are_never_shared_or_read_only():
