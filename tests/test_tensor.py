@@ -108,6 +108,8 @@ def test_any_all_argmax():
         and x.argmax(1).tolist() == [1, 0]
         and x.argmin(0, keepdim=True).tolist() == [[0, 1]]
     )
+    # Over all elements, keepdim keeps every dimension at size 1 (PyTorch's shape (1, 1))
+    assert x.argmax(keepdim=True).tolist() == [[2]] and x.argmin(keepdim=True).shape == (1, 1)
 
 
 def test_identity_hash_and_elementwise_equality():

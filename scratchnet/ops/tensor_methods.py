@@ -580,8 +580,9 @@ def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
 
 def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
     xp = get_xp(x.array)
-    if dim is None:
-        return Tensor(xp.asarray(getattr(xp, name)(x.array), dtype=np.int64))
+    if dim is None:  # the index into the flattened tensor; keepdim keeps every dim, at size 1
+        index = xp.asarray(getattr(xp, name)(x.array), dtype=np.int64)
+        return Tensor(index.reshape((1,) * x.ndim) if keepdim else index)
     index = getattr(xp, name)(x.array, axis=dim)
     return Tensor(xp.expand_dims(index, dim) if keepdim else index)
 
