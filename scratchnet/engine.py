@@ -185,6 +185,9 @@ class Function:
             self.input_versions = [
                 0 if t._version_counter is None else t._version_counter[0] for t in inputs
             ]
+            # Where each input's gradient goes: its creator now. An in-place op may give the input
+            # a new creator later (y.add_(1) after z = y * 3); z's gradient still goes to the old.
+            self.input_creators = [t.creator for t in inputs]
             if self.makes_view:  # otherwise every output is new, at version 0 (see output_versions)
                 self.output_versions = [r._version for r in results]
             self.generation = max([t.generation for t in inputs])
@@ -301,7 +304,7 @@ class Function:
         # creator and output index, or the leaf itself), cheap; next_functions builds the nodes
         # if asked.
         self.freed_steps = tuple(_step_back(x) for x in self.inputs or ())
-        self.inputs = None
+        self.inputs = self.input_creators = None
         self.freed = True
 
     @property
@@ -390,8 +393,10 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
         function.check_gradients(gxs)
         if _GradMode.detect_anomaly:
             check_finite(function, "backward", gxs, function.inputs)
-        for x, gx in zip(function.inputs, gxs, strict=True):
-            if gx is None or not x.requires_grad:
+        for x, creator, gx in zip(function.inputs, function.input_creators, gxs, strict=True):
+            if x.creator is not creator:  # changed in place since: the old values' stand-in
+                x = _stand_in_of(x, creator)
+            if gx is None or x is None or not x.requires_grad:
                 continue
             if id(gx) not in kept and _held_by(function, gx):
                 kept.add(id(gx))  # a .grad gets a copy: it must not share the op's memory
@@ -403,6 +408,25 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
                 schedule(x.creator)
         if not retain_graph:
             function.free()
+
+
+def _stand_in_of(x: Tensor, creator: Function | None) -> Tensor | None:
+    """The tensor that holds x's place as ``creator``'s output since x was changed in place.
+
+    ``apply_inplace`` gave x a new creator and put a stand-in (same array) among the old
+    creator's outputs; an op that read x before the change sends its gradient there, as PyTorch
+    does. None if x had no creator then: a tensor that did not require grad, so no gradient.
+    """
+    if creator is None:
+        return None
+    for ref in creator.outputs:
+        stand_in = ref()
+        if stand_in is not None and stand_in.array is x.array:
+            return stand_in
+    raise RuntimeError(
+        f"backward: a tensor of shape {x.shape} was changed in place after {creator.name} made "
+        "it, and the graph no longer holds its old values; clone() it before the change"
+    )
 
 
 def accumulate(x: Tensor, gx: Array, kept: set[int]) -> None:

@@ -101,10 +101,22 @@ def _inplace_chain(x, w):  # the issue's example, then more
     return y.relu_()  # Relu saves its output: changing y after this would be refused
 
 
+def _read_before_the_change(x, w):
+    """Ops that read y before an in-place change send their gradient to y's old values."""
+    y = x * w
+    before = y * 3 + y[2] * 2  # Mul and an index read y as it was
+    y.add_(1)
+    y[0] = y[1] * 4  # the value is read from y itself, before it is written
+    after = y * 2
+    y.relu_()
+    return before + after + y
+
+
 @pytest.mark.parametrize(
     "build",
     [
         _inplace_chain,
+        _read_before_the_change,
         lambda x, w: F.relu(x * w, inplace=True) + x,
         lambda x, w: (x * 1).add_(w, alpha=2).sub_(x).div_(w),
         lambda x, w: (x * 3).copy_(w),
@@ -114,7 +126,7 @@ def _inplace_chain(x, w):  # the issue's example, then more
             else x.new_zeros(3).add_(w).mul_(x)
         ),
     ],
-    ids=["chain", "F.relu-inplace", "add-sub-div", "copy_", "into-a-constant"],
+    ids=["chain", "read-before", "F.relu-inplace", "add-sub-div", "copy_", "into-a-constant"],
 )
 def test_inplace_ops_in_a_graph_give_pytorchs_gradients(build, torch):
     ours, theirs = _grads(sn, build), _grads(torch, build)
