@@ -263,7 +263,10 @@ class Tensor:
         return np.asarray(to_device(self.array, "cpu"), dtype=dtype)
 
     def contiguous(self) -> Tensor:
-        return self
+        """The tensor itself if its memory is in C order, else a C-ordered copy (``clone()``), as in
+        PyTorch: a write into ``x.T.contiguous()`` does not reach x.
+        """
+        return self if self.array.flags.c_contiguous else self.clone()
 
     def __index__(self) -> int:
         """A one-element integer tensor used as a Python index: ``items[i]``, ``range(n)``."""

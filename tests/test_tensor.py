@@ -112,6 +112,20 @@ def test_any_all_argmax():
     assert x.argmax(keepdim=True).tolist() == [[2]] and x.argmin(keepdim=True).shape == (1, 1)
 
 
+def _contiguous_facts(lib):
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    same = x.contiguous() is x
+    y = x.T.contiguous()  # a transposed view is not contiguous: a copy
+    (y * lib.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    with lib.no_grad():
+        y[0, 0] = 9.0
+    return [same, x.tolist(), x.grad.tolist(), y.tolist()]
+
+
+def test_contiguous_copies_a_non_contiguous_view_as_in_torch(torch):
+    assert _contiguous_facts(sn) == _contiguous_facts(torch)
+
+
 def test_identity_hash_and_elementwise_equality():
     a, b = sn.tensor([1.0]), sn.tensor([1.0])
     assert len({a, b}) == 2 and (a == b).item()
