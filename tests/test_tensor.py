@@ -126,6 +126,23 @@ def test_contiguous_copies_a_non_contiguous_view_as_in_torch(torch):
     assert _contiguous_facts(sn) == _contiguous_facts(torch)
 
 
+def _view_facts(lib):
+    x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    flat = x.view(6)  # contiguous: the same memory
+    flat[0] = 0.0
+    columns = x.T[1:].view(2, 2)  # a slice of the transpose: no copy needed
+    columns[0, 0] = 7.0
+    try:
+        x.T.view(6)  # would need a copy: refused
+    except RuntimeError as error:
+        refused = str(error).split(" (")[0]
+    return [x.tolist(), refused, list(columns.shape)]
+
+
+def test_view_refuses_what_needs_a_copy_as_in_torch(torch):
+    assert _view_facts(sn) == _view_facts(torch)
+
+
 def test_identity_hash_and_elementwise_equality():
     a, b = sn.tensor([1.0]), sn.tensor([1.0])
     assert len({a, b}) == 2 and (a == b).item()

@@ -347,7 +347,15 @@ class TensorMethods:
         return shape_ops.reshape(self, *shape)
 
     def view(self, *shape: Any) -> Tensor:
-        return shape_ops.reshape(self, *shape)
+        """The same memory seen in another shape; PyTorch's error where that needs a copy."""
+        viewed = shape_ops.reshape(self, *shape)
+        if self.array.size and not get_xp(self.array).may_share_memory(viewed.array, self.array):
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (shape "
+                f"{self.shape} as {viewed.shape}: at least one dimension spans across two "
+                "contiguous subspaces). Use .reshape(...) instead, which copies"
+            )
+        return viewed
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return shape_ops.flatten(self, start_dim, end_dim)
