@@ -303,7 +303,7 @@ class Function:
         # The graph's shape outlives its arrays, as in PyTorch: keep each input's step back (its
         # creator and output index, or the leaf itself), cheap; next_functions builds the nodes
         # if asked.
-        self.freed_steps = tuple(_step_back(x) for x in self.inputs or ())
+        self.freed_steps = tuple(map(_step_back, self.inputs or (), self.input_creators or ()))
         self.inputs = self.input_creators = None
         self.freed = True
 
@@ -615,7 +615,7 @@ def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     ):  # freed by backward: the steps it recorded then (never called: none)
         recorded = getattr(function, "freed_steps", ())
     else:
-        recorded = tuple(_step_back(x) for x in function.inputs)
+        recorded = tuple(map(_step_back, function.inputs, function.input_creators))
     steps: list[tuple[Any, int]] = []
     for creator, index_or_leaf in recorded:
         if creator is not None:
@@ -627,10 +627,14 @@ def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     return tuple(steps)
 
 
-def _step_back(x: Tensor) -> tuple[Any, Any]:
-    """Where input ``x``'s gradient goes next: ``(creator, output index)``, ``(None, leaf)`` or
-    ``(None, None)``.
+def _step_back(x: Tensor, creator: Function | None) -> tuple[Any, Any]:
+    """Where input ``x`` (made by ``creator`` when the op read it) sends its gradient next:
+    ``(creator, output index)``, ``(None, leaf)`` or ``(None, None)``.
     """
+    if x.creator is not creator:  # changed in place since: its old values' stand-in
+        x = _stand_in_of(x, creator)
+        if x is None:
+            return (None, None)
     if x.creator is not None:
         outputs = x.creator.outputs
         index = 0 if len(outputs) == 1 else next(i for i, ref in enumerate(outputs) if ref() is x)

@@ -134,6 +134,19 @@ def test_inplace_ops_in_a_graph_give_pytorchs_gradients(build, torch):
         np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+def test_next_functions_keep_the_edges_an_op_recorded_before_an_inplace_change():
+    x = sn.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    made_y, z = y.grad_fn, y * 3
+    y.add_(1)  # y's grad_fn is now the Add; z read y before, from the Mul
+    assert z.grad_fn.next_functions[0][0] is made_y
+    assert y.grad_fn.next_functions[0][0] is made_y
+    constant = sn.ones(2)
+    product = constant * x
+    constant.add_(x)  # did not require grad when the product read it: no edge
+    assert product.grad_fn.next_functions[0] == (None, 0)
+
+
 def test_inplace_relu_in_a_network_matches_pytorch(torch):
     net = nn.Sequential(
         nn.Linear(4, 5), nn.ReLU(inplace=True), nn.Linear(5, 2), nn.ReLU(inplace=True)
