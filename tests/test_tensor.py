@@ -143,6 +143,33 @@ def test_view_refuses_what_needs_a_copy_as_in_torch(torch):
     assert _view_facts(sn) == _view_facts(torch)
 
 
+def _assign_grad(lib, make):
+    x = lib.zeros(2, requires_grad=True)
+    try:
+        x.grad = make(lib)
+    except (TypeError, RuntimeError) as error:
+        return type(error).__name__, str(error).split(" Please")[0].replace("'", "")
+    return x.grad.tolist()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.ones(2),
+        lambda lib: lib.zeros(3),
+        lambda lib: lib.zeros(2, 1),  # would broadcast into a (2, 2) .grad at the next backward
+        lambda lib: lib.zeros(2, dtype=lib.float64),
+        lambda lib: np.zeros(2, np.float32),
+    ],
+    ids=["ok", "size", "broadcastable", "dtype", "ndarray"],
+)
+def test_assigned_grad_must_match_the_tensor_as_in_torch(make, torch):
+    ours, theirs = _assign_grad(sn, make), _assign_grad(torch, make)
+    assert ours[0] == theirs[0]
+    if ours[0] == "RuntimeError" and "size" in theirs[1]:
+        assert ours[1] == theirs[1]
+
+
 def test_identity_hash_and_elementwise_equality():
     a, b = sn.tensor([1.0]), sn.tensor([1.0])
     assert len({a, b}) == 2 and (a == b).item()
