@@ -170,6 +170,24 @@ def test_assigned_grad_must_match_the_tensor_as_in_torch(make, torch):
         assert ours[1] == theirs[1]
 
 
+def _to_copies(lib):
+    x = lib.ones(2, requires_grad=True)
+    calls = [
+        x.to("cpu", copy=True),
+        x.to(lib.float32, copy=True),
+        x.to(x, copy=True),
+        x.to("cpu", lib.float32, False, True),  # positional non_blocking, copy
+        x.to("cpu", copy=False),
+        x.to(lib.float32),
+    ]
+    calls[0].sum().backward()  # a copy still passes the gradient back
+    return [y is x for y in calls], x.grad.tolist()
+
+
+def test_to_with_copy_true_returns_a_new_tensor_as_in_torch(torch):
+    assert _to_copies(sn) == _to_copies(torch)
+
+
 def test_identity_hash_and_elementwise_equality():
     a, b = sn.tensor([1.0]), sn.tensor([1.0])
     assert len({a, b}) == 2 and (a == b).item()

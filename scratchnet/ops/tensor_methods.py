@@ -68,7 +68,9 @@ class TensorMethods:
             result = elementwise.cast(result, dtype)
         if target_device is not None:
             result = elementwise.to_device(result, str(target_device))
-        return result
+        flags = [arg for arg in args if isinstance(arg, bool)]  # positional non_blocking, copy
+        copy = kwargs.get("copy", len(flags) > 1 and flags[1])
+        return elementwise.clone(result) if copy and result is self else result
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
