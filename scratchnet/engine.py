@@ -452,7 +452,7 @@ def _can_add_into(grad: Array, gx: Array, dtype: np.dtype, kept: set[int]) -> bo
     """True if ``grad += gx`` is PyTorch's in-place accumulation: a writeable array of the same
     shape, dtype and device that is not one of this walk's own arrays.
     """
-    writeable = getattr(getattr(grad, "flags", None), "writeable", False)
+    writeable = getattr(getattr(grad, "flags", None), "writeable", True)  # CuPy: always
     same = grad.dtype == dtype and grad.shape == gx.shape and type(grad) is type(gx)
     return writeable and same and id(grad) not in kept
 
