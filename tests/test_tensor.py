@@ -188,6 +188,27 @@ def test_to_with_copy_true_returns_a_new_tensor_as_in_torch(torch):
     assert _to_copies(sn) == _to_copies(torch)
 
 
+def _argmax_edges(lib):
+    results = []
+    for call in [
+        lambda: lib.zeros(0).argmax(),
+        lambda: lib.zeros(0, 3).argmax(0),
+        lambda: lib.zeros(0, 3).argmax(1, keepdim=True),
+        lambda: lib.ones(2, 3).argmax(3),
+        lambda: lib.ones(2, 3).argmin(-3),
+        lambda: lib.tensor(3.0).argmax(-1, keepdim=True),
+    ]:
+        try:
+            results.append(list(call().shape))
+        except IndexError as error:
+            results.append(str(error).split(" (")[0].split(",")[0].rstrip(".").lower())
+    return results
+
+
+def test_argmax_empty_and_out_of_range_dims_as_in_torch(torch):
+    assert _argmax_edges(sn) == _argmax_edges(torch)
+
+
 def test_identity_hash_and_elementwise_equality():
     a, b = sn.tensor([1.0]), sn.tensor([1.0])
     assert len({a, b}) == 2 and (a == b).item()

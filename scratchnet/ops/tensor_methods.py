@@ -590,6 +590,22 @@ def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
 
 def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
     xp = get_xp(x.array)
+    if dim is not None and not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-max(x.ndim, 1)}, "
+            f"{max(x.ndim, 1) - 1}], but got {dim}): {name}() of a tensor of shape {x.shape}"
+        )
+    if x.array.size == 0 and dim is None:
+        raise IndexError(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0 (shape "
+            f"{x.shape})."
+        )
+    if x.array.size == 0 and x.shape[dim] == 0:
+        raise IndexError(
+            f"{name}(): Expected reduction dim {dim} to have non-zero size (shape {x.shape})."
+        )
+    if x.ndim == 0:  # dim 0 or -1 of a 0-d tensor: its only element
+        return Tensor(xp.asarray(0, dtype=np.int64))
     if dim is None:  # the index into the flattened tensor; keepdim keeps every dim, at size 1
         index = xp.asarray(getattr(xp, name)(x.array), dtype=np.int64)
         return Tensor(index.reshape((1,) * x.ndim) if keepdim else index)
