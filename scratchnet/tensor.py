@@ -358,9 +358,20 @@ def _to_array(data: Any, float_dtype: Any = DEFAULT_FLOAT) -> Array:
             f"cannot make a tensor from {type(data).__name__} {data!r:.50} "
             f"(NumPy dtype {array.dtype})"
         )
-    if array.dtype == np.float64:
+    if array.dtype == np.float64 and not _holds_numpy_float64(data):
         array = array.astype(float_dtype, copy=False)
     return array
+
+
+def _holds_numpy_float64(data: Any) -> bool:
+    """True if a (nested) list holds a NumPy float64 scalar or array: PyTorch keeps float64 then
+    (``[np.float64(1.0), 2.0]``), where Python floats alone give the default float32.
+    """
+    if isinstance(data, np.ndarray | np.generic):
+        return data.dtype == np.float64
+    if isinstance(data, list | tuple):
+        return any(_holds_numpy_float64(item) for item in data)
+    return False
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:

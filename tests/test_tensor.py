@@ -34,6 +34,22 @@ def test_tensor_from_numpy_keeps_dtype_and_copies():
     assert y.dtype == np.float32 and x.dtype == np.float64
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        [np.float64(1.0), 2.0],
+        [[np.float64(1.0)], [2.0]],
+        [np.array([1.0, 2.0]), np.array([3.0, 4.0])],
+        [1.0, np.float32(2.0)],
+        [np.int64(1), 2.5],
+    ],
+    ids=["float64-scalar", "nested", "float64-arrays", "float32-scalar", "int-and-float"],
+)
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
+def test_lists_of_numpy_scalars_keep_their_dtype_as_in_torch(data, torch):
+    assert str(sn.tensor(data).dtype) == str(torch.tensor(data).dtype).removeprefix("torch.")
+
+
 def test_tensor_class_wraps_without_copy():
     a = np.zeros(3, np.float64)
     x = sn.Tensor(a)
