@@ -11,7 +11,8 @@
    each ``backward`` the Function checks that nothing it saved was changed in place since forward
    (``check_saved_versions``), and after it that each gradient has its input's shape
    (``check_gradients``). A leaf's gradient is accumulated, DeZero's one line:
-   ``x.grad = gx if x.grad is None else x.grad + gx``.
+   ``x.grad = gx if x.grad is None else x.grad + gx`` (the sum written into the existing
+   ``.grad``, as PyTorch does).
 4. **In-place changes** (``apply_inplace``): ``x += y``, ``x.relu_()``, ``x[i] = v`` inside a
    graph are recorded like any op, and counted in the tensor's version.
 
@@ -184,6 +185,9 @@ class Function:
             self.input_versions = [
                 0 if t._version_counter is None else t._version_counter[0] for t in inputs
             ]
+            # Where each input's gradient goes: its creator now. An in-place op may give the input
+            # a new creator later (y.add_(1) after z = y * 3); z's gradient still goes to the old.
+            self.input_creators = [t.creator for t in inputs]
             if self.makes_view:  # otherwise every output is new, at version 0 (see output_versions)
                 self.output_versions = [r._version for r in results]
             self.generation = max([t.generation for t in inputs])
@@ -299,8 +303,8 @@ class Function:
         # The graph's shape outlives its arrays, as in PyTorch: keep each input's step back (its
         # creator and output index, or the leaf itself), cheap; next_functions builds the nodes
         # if asked.
-        self.freed_steps = tuple(_step_back(x) for x in self.inputs or ())
-        self.inputs = None
+        self.freed_steps = tuple(map(_step_back, self.inputs or (), self.input_creators or ()))
+        self.inputs = self.input_creators = None
         self.freed = True
 
     @property
@@ -389,9 +393,13 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
         function.check_gradients(gxs)
         if _GradMode.detect_anomaly:
             check_finite(function, "backward", gxs, function.inputs)
-        for x, gx in zip(function.inputs, gxs, strict=True):
-            if gx is None or not x.requires_grad:
+        for x, creator, gx in zip(function.inputs, function.input_creators, gxs, strict=True):
+            if x.creator is not creator:  # changed in place since: the old values' stand-in
+                x = _stand_in_of(x, creator)
+            if gx is None or x is None or not x.requires_grad:
                 continue
+            if id(gx) not in kept and _held_by(function, gx):
+                kept.add(id(gx))  # a .grad gets a copy: it must not share the op's memory
             if x.creator is None:  # a leaf: its .grad is what the walk is for
                 accumulate(x, gx, kept)
             else:  # sum what x receives from each of its consumers, then run its creator
@@ -402,10 +410,66 @@ def run_backward(root: Tensor, seed: Array, retain_graph: bool) -> None:
             function.free()
 
 
+def _stand_in_of(x: Tensor, creator: Function | None) -> Tensor | None:
+    """The tensor that holds x's place as ``creator``'s output since x was changed in place.
+
+    ``apply_inplace`` gave x a new creator and put a stand-in (same array) among the old
+    creator's outputs; an op that read x before the change sends its gradient there, as PyTorch
+    does. None if x had no creator then: a tensor that did not require grad, so no gradient.
+    """
+    if creator is None:
+        return None
+    for ref in creator.outputs:
+        stand_in = ref()
+        if stand_in is not None and stand_in.array is x.array:
+            return stand_in
+    raise RuntimeError(
+        f"backward: a tensor of shape {x.shape} was changed in place after {creator.name} made "
+        "it, and the graph no longer holds its old values; clone() it before the change"
+    )
+
+
 def accumulate(x: Tensor, gx: Array, kept: set[int]) -> None:
-    """Add the gradient ``gx`` into ``x.grad``: DeZero's one line, on arrays."""
-    total = gx if x.grad is None else x.grad.array + gx
+    """Add the gradient ``gx`` into ``x.grad``: DeZero's one line, on arrays.
+
+    A leaf's ``.grad`` from an earlier backward is added to in place, as PyTorch does: whoever
+    holds that Tensor (a list of gradients kept for logging) sees the sum, not a stale gradient.
+    A new Tensor is made instead for a ``.grad`` this walk took without a copy (``kept``: that
+    array may still be on its way to another input, x + w sends one array to both), one the sum
+    cannot be written into (set by the user to another dtype, device or a read-only array), and a
+    retained non-leaf gradient (PyTorch also makes a new one there).
+    """
+    grad = x.grad
+    if grad is not None and x.is_leaf and _can_add_into(grad.array, gx, x.dtype, kept):
+        grad.array += gx
+        grad._bump_version()
+        return
+    total = gx if grad is None else grad.array + gx
     x.grad = Tensor(_owned_gradient(total, x.dtype, kept))
+
+
+def _can_add_into(grad: Array, gx: Array, dtype: np.dtype, kept: set[int]) -> bool:
+    """True if ``grad += gx`` is PyTorch's in-place accumulation: a writeable array of the same
+    shape, dtype and device that is not one of this walk's own arrays.
+    """
+    writeable = getattr(getattr(grad, "flags", None), "writeable", True)  # CuPy: always
+    same = grad.dtype == dtype and grad.shape == gx.shape and type(grad) is type(gx)
+    return writeable and same and id(grad) not in kept
+
+
+def _held_by(function: Function, g: Array) -> bool:
+    """True if ``g`` lives in memory ``function`` holds: an input's or a saved array's.
+
+    A backward may return such an array as it is (``return ctx.saved_tensors[0]``, ``return
+    self.w``); as a ``.grad`` it would then change with that tensor, and change it when the
+    optimizer or the next backward writes into the ``.grad``.
+    """
+    if not getattr(getattr(g, "flags", None), "owndata", False):
+        return False  # a view: _owned_gradient copies it anyway
+    held = [t.array for t in function.inputs or ()]
+    for value in vars(function).values():
+        held.append(value.array if isinstance(value, Tensor) else value)
+    return any(_is_array(h) and _memory_of(h) is g for h in held)
 
 
 def _owned_gradient(g: Array, dtype: np.dtype, kept: set[int]) -> Array:
@@ -551,7 +615,7 @@ def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     ):  # freed by backward: the steps it recorded then (never called: none)
         recorded = getattr(function, "freed_steps", ())
     else:
-        recorded = tuple(_step_back(x) for x in function.inputs)
+        recorded = tuple(map(_step_back, function.inputs, function.input_creators))
     steps: list[tuple[Any, int]] = []
     for creator, index_or_leaf in recorded:
         if creator is not None:
@@ -563,10 +627,14 @@ def next_functions_of(function: Function) -> tuple[tuple[Any, int], ...]:
     return tuple(steps)
 
 
-def _step_back(x: Tensor) -> tuple[Any, Any]:
-    """Where input ``x``'s gradient goes next: ``(creator, output index)``, ``(None, leaf)`` or
-    ``(None, None)``.
+def _step_back(x: Tensor, creator: Function | None) -> tuple[Any, Any]:
+    """Where input ``x`` (made by ``creator`` when the op read it) sends its gradient next:
+    ``(creator, output index)``, ``(None, leaf)`` or ``(None, None)``.
     """
+    if x.creator is not creator:  # changed in place since: its old values' stand-in
+        x = _stand_in_of(x, creator)
+        if x is None:
+            return (None, None)
     if x.creator is not None:
         outputs = x.creator.outputs
         index = 0 if len(outputs) == 1 else next(i for i, ref in enumerate(outputs) if ref() is x)

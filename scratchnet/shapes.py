@@ -34,16 +34,19 @@ def broadcast_shape(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[in
 
 
 def normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    """``dim`` (int, sequence or None for all) as a sorted tuple of non-negative axes.
+    """``dim`` (int, sequence, or None for all) as a sorted tuple of non-negative axes.
 
-    Negative dims count from the end (-1 is the last). A 0-d tensor accepts dim 0 and -1, as in
-    PyTorch, and has no axis to reduce: the result is ``()``.
+    Negative dims count from the end (-1 is the last). An empty sequence also means all, as in
+    PyTorch's reductions (``x.sum(dim=[])`` is the sum of every element). A 0-d tensor accepts
+    dim 0 and -1, as in PyTorch, and has no axis to reduce: the result is ``()``.
     """
-    if dim is None:
+    dims = (dim,) if isinstance(dim, int) or dim is None else tuple(dim)
+    if dim is None or not dims:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
     rank = max(ndim, 1)
     for d in dims:
+        if isinstance(d, bool):  # an int to Python, not a dimension to PyTorch
+            raise TypeError(f"dim must be an int or a sequence of ints, got {dim!r}")
         if not -rank <= d < rank:
             raise IndexError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
     axes = sorted(d % rank for d in dims)

@@ -57,12 +57,12 @@ class Tensor:
     __slots__ = (
         "__weakref__",
         "_base",
+        "_grad",
         "_retains_grad",
         "_version_counter",
         "array",  # the values: a NumPy (CPU) or CuPy (GPU) array
         "creator",
         "generation",
-        "grad",
         "requires_grad",
     )
 
@@ -70,7 +70,7 @@ class Tensor:
         if not (isinstance(data, np.ndarray) or type(data).__module__.startswith("cupy")):
             data = _to_array(data)
         self.array: Array = data
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None  # .grad: d loss / d this tensor, once backward has run
         self.creator: Any = None  # the Function that produced this tensor (None for a leaf)
         self.generation = 0  # 1 + the generation of the creator: the walk's ordering key
         self._retains_grad = False
@@ -113,6 +113,36 @@ class Tensor:
                 f"dtype, got {value.dtype}"
             )
         self.array = value.array
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient d loss / d this tensor, summed by ``backward`` (None until then)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        """``x.grad = g``: g must be None or a Tensor of x's shape, dtype and device (PyTorch's
+        rule), or backward and the optimizer would add it to x by broadcasting, silently.
+        """
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    "assigned grad expected to be a Tensor or None but got grad of type "
+                    f"{type(value).__module__}.{type(value).__qualname__}"
+                )
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size {list(value.shape)} to a tensor of "
+                    f"size {list(self.shape)}. Please ensure that the gradient and the tensor are "
+                    "the same size"
+                )
+            if value.dtype != self.dtype or value.device != self.device:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of dtype {value.dtype} on {value.device} to "
+                    f"a tensor of dtype {self.dtype} on {self.device}; convert it first, e.g. "
+                    "g.to(x.dtype)"
+                )
+        self._grad = value
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -263,7 +293,10 @@ class Tensor:
         return np.asarray(to_device(self.array, "cpu"), dtype=dtype)
 
     def contiguous(self) -> Tensor:
-        return self
+        """The tensor itself if its memory is in C order, else a C-ordered copy (``clone()``), as in
+        PyTorch: a write into ``x.T.contiguous()`` does not reach x.
+        """
+        return self if self.array.flags.c_contiguous else self.clone()
 
     def __index__(self) -> int:
         """A one-element integer tensor used as a Python index: ``items[i]``, ``range(n)``."""
@@ -325,9 +358,20 @@ def _to_array(data: Any, float_dtype: Any = DEFAULT_FLOAT) -> Array:
             f"cannot make a tensor from {type(data).__name__} {data!r:.50} "
             f"(NumPy dtype {array.dtype})"
         )
-    if array.dtype == np.float64:
+    if array.dtype == np.float64 and not _holds_numpy_float64(data):
         array = array.astype(float_dtype, copy=False)
     return array
+
+
+def _holds_numpy_float64(data: Any) -> bool:
+    """True if a (nested) list holds a NumPy float64 scalar or array: PyTorch keeps float64 then
+    (``[np.float64(1.0), 2.0]``), where Python floats alone give the default float32.
+    """
+    if isinstance(data, np.ndarray | np.generic):
+        return data.dtype == np.float64
+    if isinstance(data, list | tuple):
+        return any(_holds_numpy_float64(item) for item in data)
+    return False
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:

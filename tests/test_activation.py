@@ -192,3 +192,28 @@ def test_inplace_relu_overwrites_its_input_as_pytorch():
     y = nn.ReLU(inplace=True)(x)
     assert y is x and x.array is memory and x._version == 1
     np.testing.assert_array_equal(x.array, [0.0, 2.0])
+
+
+_INPLACE_LAYERS = {
+    "ReLU6": lambda lib: lib.nn.ReLU6(inplace=True),
+    "LeakyReLU": lambda lib: lib.nn.LeakyReLU(0.1, inplace=True),
+    "F.leaky_relu": lambda lib: lambda h: lib.nn.functional.leaky_relu(h, 0.1, inplace=True),
+    "F.relu6": lambda lib: lambda h: lib.nn.functional.relu6(h, inplace=True),
+    "Dropout(1)": lambda lib: lib.nn.Dropout(1.0, inplace=True),  # every unit dropped
+}
+
+
+def _inplace_in_a_graph(lib, layer):
+    x = lib.tensor([[-1.5, 0.5, 7.0], [0.3, -0.2, 1.0]], requires_grad=True)
+    h = x * 2
+    y = _INPLACE_LAYERS[layer](lib)(h)  # h itself now holds the activation
+    (h * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    return [y is h, h.tolist(), x.grad.tolist()]
+
+
+@pytest.mark.parametrize("layer", list(_INPLACE_LAYERS))
+def test_inplace_activations_overwrite_their_input_as_pytorch(layer, torch):
+    ours, theirs = _inplace_in_a_graph(sn, layer), _inplace_in_a_graph(torch, layer)
+    assert ours[0] and ours[0] == theirs[0]
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-6)
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6)

@@ -46,6 +46,65 @@ def test_leaf_gradients_accumulate_across_backward_calls():
     assert x.grad.tolist() == [4.0, 4.0]
 
 
+def _held_gradient(lib):
+    """A .grad kept by the user (a logger, a list of gradients) across backward and zero_grad."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    h.retain_grad()  # a retained non-leaf gradient is replaced, not added to in place
+    loss = (h * 2).sum()
+    loss.backward(retain_graph=True)
+    held, held_h = x.grad, h.grad
+    loss.backward()
+    after_second = [held is x.grad, held.tolist(), held_h is h.grad, held_h.tolist()]
+    optimizer = lib.optim.SGD([x], lr=0.1)
+    optimizer.zero_grad(set_to_none=False)
+    after_zero = [held is x.grad, held.tolist()]
+    layer = lib.nn.Linear(2, 1)
+    layer(x).sum().backward()
+    held_weight = layer.weight.grad
+    layer.zero_grad(set_to_none=False)
+    return after_second, after_zero, [held_weight is layer.weight.grad, held_weight.tolist()]
+
+
+def _shared_gradient_array(lib):
+    """x + w sends one array to x and to w; x then gets more before w's gradient is read."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    w, a = x * 1, x * 2  # a's Mul runs before w's: it adds into x.grad while w still waits
+    ((x + w) * lib.tensor([3.0, 5.0])).sum().add(a.sum()).backward()
+    return x.grad.tolist()
+
+
+def _gradient_returned_from_saved_memory(lib):
+    """A custom backward that returns a saved tensor as it is: the .grad must not be that tensor."""
+
+    class TimesY(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (y,) = ctx.saved_tensors
+            return y, None  # d(x * y).sum() / dx, valid for a sum only
+
+    x, y = lib.tensor([1.0, 2.0], requires_grad=True), lib.tensor([3.0, 4.0])
+    loss = TimesY.apply(x, y).sum()
+    loss.backward(retain_graph=True)
+    with lib.no_grad():
+        x.grad.mul_(10)  # what gradient clipping or an optimizer may do to a .grad
+    loss.backward()
+    return x.grad.tolist(), y.tolist()
+
+
+def test_a_leaf_gradient_accumulates_and_zeroes_in_place_as_in_torch(torch):
+    assert _held_gradient(sn) == _held_gradient(torch)
+    assert _shared_gradient_array(sn) == _shared_gradient_array(torch) == [8.0, 12.0]
+    expected = ([33.0, 44.0], [3.0, 4.0])
+    assert _gradient_returned_from_saved_memory(sn) == _gradient_returned_from_saved_memory(torch)
+    assert _gradient_returned_from_saved_memory(sn) == expected
+
+
 def test_gradient_arrays_are_never_shared_or_read_only():
     """An add sends one array to both inputs and a sum a read-only broadcast view: each leaf must
     still own a writable .grad, or an optimizer changing one .grad in place would corrupt

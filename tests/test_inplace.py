@@ -101,10 +101,22 @@ def _inplace_chain(x, w):  # the issue's example, then more
     return y.relu_()  # Relu saves its output: changing y after this would be refused
 
 
+def _read_before_the_change(x, w):
+    """Ops that read y before an in-place change send their gradient to y's old values."""
+    y = x * w
+    before = y * 3 + y[2] * 2  # Mul and an index read y as it was
+    y.add_(1)
+    y[0] = y[1] * 4  # the value is read from y itself, before it is written
+    after = y * 2
+    y.relu_()
+    return before + after + y
+
+
 @pytest.mark.parametrize(
     "build",
     [
         _inplace_chain,
+        _read_before_the_change,
         lambda x, w: F.relu(x * w, inplace=True) + x,
         lambda x, w: (x * 1).add_(w, alpha=2).sub_(x).div_(w),
         lambda x, w: (x * 3).copy_(w),
@@ -114,12 +126,25 @@ def _inplace_chain(x, w):  # the issue's example, then more
             else x.new_zeros(3).add_(w).mul_(x)
         ),
     ],
-    ids=["chain", "F.relu-inplace", "add-sub-div", "copy_", "into-a-constant"],
+    ids=["chain", "read-before", "F.relu-inplace", "add-sub-div", "copy_", "into-a-constant"],
 )
 def test_inplace_ops_in_a_graph_give_pytorchs_gradients(build, torch):
     ours, theirs = _grads(sn, build), _grads(torch, build)
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_next_functions_keep_the_edges_an_op_recorded_before_an_inplace_change():
+    x = sn.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    made_y, z = y.grad_fn, y * 3
+    y.add_(1)  # y's grad_fn is now the Add; z read y before, from the Mul
+    assert z.grad_fn.next_functions[0][0] is made_y
+    assert y.grad_fn.next_functions[0][0] is made_y
+    constant = sn.ones(2)
+    product = constant * x
+    constant.add_(x)  # did not require grad when the product read it: no edge
+    assert product.grad_fn.next_functions[0] == (None, 0)
 
 
 def test_inplace_relu_in_a_network_matches_pytorch(torch):
@@ -197,6 +222,20 @@ def _write_through_detach(lib):
     return y.sum()
 
 
+def _write_through_a_state_dict_value(lib):
+    layer = lib.nn.Linear(2, 1)
+    loss = (layer.weight * layer.weight).sum()  # Mul saves the weight
+    layer.state_dict()["weight"].mul_(0.5)  # a detached view of the weight, as in PyTorch
+    return loss
+
+
+def _load_state_dict_between_forward_and_backward(lib):
+    layer = lib.nn.Linear(2, 1)
+    loss = (layer.weight * layer.weight).sum()
+    layer.load_state_dict({"weight": lib.zeros(1, 2), "bias": lib.zeros(1)})  # copies in place
+    return loss
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -206,6 +245,8 @@ def _write_through_detach(lib):
         _optimizer_step_between_forward_and_backward,
         _write_through_a_view,
         _write_through_detach,
+        _write_through_a_state_dict_value,
+        _load_state_dict_between_forward_and_backward,
     ],
 )
 def test_backward_refuses_an_array_changed_since_it_was_saved(case, torch):

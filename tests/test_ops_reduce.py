@@ -34,6 +34,11 @@ CASES = {
     "max-0d-dim": (lambda x: x.max(-1).values, ()),
     "amax": (lambda x: x.amax(dim=(0, 1)), (3, 4, 2)),
     "amin-keepdim": (lambda x: x.amin(dim=1, keepdim=True), (3, 4)),
+    # An empty dim list reduces over every dimension, as in PyTorch (squeeze(()) drops none).
+    "sum-empty-dims": (lambda x: x.sum(dim=[]), (2, 3)),
+    "mean-empty-dims-keepdim": (lambda x: x.mean((), keepdim=True), (2, 3)),
+    "amax-empty-dims": (lambda x: x.amax(()), (2, 3)),
+    "squeeze-empty-dims": (lambda x: x.squeeze(()), (1, 3)),
     "expand": (lambda x: x.expand(2, 3, 4), (3, 1)),
     "expand-minus-one": (lambda x: x.expand(5, -1, 4), (3, 1)),
     "broadcast_to": (lambda x: x.broadcast_to((2, 3, 4)), (1, 4)),

@@ -375,6 +375,19 @@ def test_ctx_style_function_errors():
     with pytest.raises(RuntimeError, match=r"incorrect number of gradients \(expected 2, got 1\)"):
         TooFew.apply(sn.ones(2, requires_grad=True), 2.0).sum().backward()
 
+    class TrailingNones(sn.autograd.Function):  # extra Nones are accepted, as in PyTorch
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3, None, None
+
+    x = sn.ones(2, requires_grad=True)
+    TrailingNones.apply(x).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
     class Square(sn.Function):  # scratchnet's own style: forward(self, array)
         def forward(self, x):
             return x * x

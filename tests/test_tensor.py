@@ -34,6 +34,22 @@ def test_tensor_from_numpy_keeps_dtype_and_copies():
     assert y.dtype == np.float32 and x.dtype == np.float64
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        [np.float64(1.0), 2.0],
+        [[np.float64(1.0)], [2.0]],
+        [np.array([1.0, 2.0]), np.array([3.0, 4.0])],
+        [1.0, np.float32(2.0)],
+        [np.int64(1), 2.5],
+    ],
+    ids=["float64-scalar", "nested", "float64-arrays", "float32-scalar", "int-and-float"],
+)
+@pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
+def test_lists_of_numpy_scalars_keep_their_dtype_as_in_torch(data, torch):
+    assert str(sn.tensor(data).dtype) == str(torch.tensor(data).dtype).removeprefix("torch.")
+
+
 def test_tensor_class_wraps_without_copy():
     a = np.zeros(3, np.float64)
     x = sn.Tensor(a)
@@ -108,6 +124,105 @@ def test_any_all_argmax():
         and x.argmax(1).tolist() == [1, 0]
         and x.argmin(0, keepdim=True).tolist() == [[0, 1]]
     )
+    # Over all elements, keepdim keeps every dimension at size 1 (PyTorch's shape (1, 1))
+    assert x.argmax(keepdim=True).tolist() == [[2]] and x.argmin(keepdim=True).shape == (1, 1)
+
+
+def _contiguous_facts(lib):
+    x = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    same = x.contiguous() is x
+    y = x.T.contiguous()  # a transposed view is not contiguous: a copy
+    (y * lib.tensor([[1.0, 2.0], [3.0, 4.0]])).sum().backward()
+    with lib.no_grad():
+        y[0, 0] = 9.0
+    return [same, x.tolist(), x.grad.tolist(), y.tolist()]
+
+
+def test_contiguous_copies_a_non_contiguous_view_as_in_torch(torch):
+    assert _contiguous_facts(sn) == _contiguous_facts(torch)
+
+
+def _view_facts(lib):
+    x = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    flat = x.view(6)  # contiguous: the same memory
+    flat[0] = 0.0
+    columns = x.T[1:].view(2, 2)  # a slice of the transpose: no copy needed
+    columns[0, 0] = 7.0
+    try:
+        x.T.view(6)  # would need a copy: refused
+    except RuntimeError as error:
+        refused = str(error).split(" (")[0]
+    return [x.tolist(), refused, list(columns.shape)]
+
+
+def test_view_refuses_what_needs_a_copy_as_in_torch(torch):
+    assert _view_facts(sn) == _view_facts(torch)
+
+
+def _assign_grad(lib, make):
+    x = lib.zeros(2, requires_grad=True)
+    try:
+        x.grad = make(lib)
+    except (TypeError, RuntimeError) as error:
+        return type(error).__name__, str(error).split(" Please")[0].replace("'", "")
+    return x.grad.tolist()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lib: lib.ones(2),
+        lambda lib: lib.zeros(3),
+        lambda lib: lib.zeros(2, 1),  # would broadcast into a (2, 2) .grad at the next backward
+        lambda lib: lib.zeros(2, dtype=lib.float64),
+        lambda lib: np.zeros(2, np.float32),
+    ],
+    ids=["ok", "size", "broadcastable", "dtype", "ndarray"],
+)
+def test_assigned_grad_must_match_the_tensor_as_in_torch(make, torch):
+    ours, theirs = _assign_grad(sn, make), _assign_grad(torch, make)
+    assert ours[0] == theirs[0]
+    if ours[0] == "RuntimeError" and "size" in theirs[1]:
+        assert ours[1] == theirs[1]
+
+
+def _to_copies(lib):
+    x = lib.ones(2, requires_grad=True)
+    calls = [
+        x.to("cpu", copy=True),
+        x.to(lib.float32, copy=True),
+        x.to(x, copy=True),
+        x.to("cpu", lib.float32, False, True),  # positional non_blocking, copy
+        x.to("cpu", copy=False),
+        x.to(lib.float32),
+    ]
+    calls[0].sum().backward()  # a copy still passes the gradient back
+    return [y is x for y in calls], x.grad.tolist()
+
+
+def test_to_with_copy_true_returns_a_new_tensor_as_in_torch(torch):
+    assert _to_copies(sn) == _to_copies(torch)
+
+
+def _argmax_edges(lib):
+    results = []
+    for call in [
+        lambda: lib.zeros(0).argmax(),
+        lambda: lib.zeros(0, 3).argmax(0),
+        lambda: lib.zeros(0, 3).argmax(1, keepdim=True),
+        lambda: lib.ones(2, 3).argmax(3),
+        lambda: lib.ones(2, 3).argmin(-3),
+        lambda: lib.tensor(3.0).argmax(-1, keepdim=True),
+    ]:
+        try:
+            results.append(list(call().shape))
+        except IndexError as error:
+            results.append(str(error).split(" (")[0].split(",")[0].rstrip(".").lower())
+    return results
+
+
+def test_argmax_empty_and_out_of_range_dims_as_in_torch(torch):
+    assert _argmax_edges(sn) == _argmax_edges(torch)
 
 
 def test_identity_hash_and_elementwise_equality():

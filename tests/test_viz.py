@@ -138,6 +138,10 @@ def test_grad_cam_leaves_grads_and_mode_alone():
     assert cams.shape == (1, 5, 5) and 0 <= cams.min() and cams.max() <= 1
     assert model.training
     assert {name: p.grad for name, p in model.named_parameters()} == before
+    model(sn.ones(1, 1, 5, 5)).sum().backward()  # gradients of a training step, kept as they are
+    before = {name: p.grad.tolist() for name, p in model.named_parameters()}
+    grad_cam(model, model[2], np.ones((1, 1, 5, 5), np.float32))
+    assert {name: p.grad.tolist() for name, p in model.named_parameters()} == before
 
 
 def test_pointing_game_and_plot(tmp_path):

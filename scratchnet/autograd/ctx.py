@@ -109,6 +109,8 @@ class CtxFunction(Function):
         with no_grad():
             grads = self.definition.backward(self, *[Tensor(g) for g in gys])
         grads = grads if isinstance(grads, tuple) else (grads,)
+        if len(grads) > len(self.args) and all(g is None for g in grads[len(self.args) :]):
+            grads = grads[: len(self.args)]  # trailing Nones are accepted, as in PyTorch
         if len(grads) != len(self.args):
             raise RuntimeError(
                 f"function {self.name}Backward returned an incorrect number of gradients "

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scratchnet.backend import is_cuda_array, to_device
+from scratchnet.engine import no_grad
 from scratchnet.tensor import Tensor, parse_to
 
 
@@ -377,7 +378,8 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad is not None:
-                param.grad = Tensor(param.grad.array * 0)
+                with no_grad():  # in place, as PyTorch: whoever holds param.grad sees the zeros
+                    param.grad.zero_()
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Move to ``"cpu"``/``"cuda"``/a ``device``,
@@ -433,19 +435,20 @@ class Module:
         dotted name, as detached Tensors (PyTorch's rule).
 
         The keys are PyTorch's (``features.0.weight``, ``bn1.running_mean``,
-        ``bn1.num_batches_tracked``). Each value is a new Tensor, not requiring a gradient, that
-        SHARES its array with the parameter, as in PyTorch: the dict follows the model as it trains
-        and is cheap to build. To keep a snapshot (the best epoch's weights), copy it:
-        ``copy.deepcopy(model.state_dict())`` or ``{k: v.clone() for k, v in ...}``.
+        ``bn1.num_batches_tracked``). Each value is ``param.detach()``, as in PyTorch: a new Tensor,
+        not requiring a gradient, that SHARES its array (and version counter) with the parameter:
+        the dict follows the model as it trains and is cheap to build. To keep a snapshot (the best
+        epoch's weights), copy it: ``copy.deepcopy(model.state_dict())`` or
+        ``{k: v.clone() for k, v in ...}``.
         ``keep_vars=True`` gives the parameters themselves.
         """
         destination = {} if destination is None else destination
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else Tensor(param.array)
+                destination[prefix + name] = param if keep_vars else param.detach()
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers:
-                destination[prefix + name] = buffer if keep_vars else Tensor(buffer.array)
+                destination[prefix + name] = buffer if keep_vars else buffer.detach()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(
@@ -526,6 +529,8 @@ class Module:
                 # PyTorch's lazy-layer rule: shaped by what is loaded
                 own[key].materialize(array.shape)
             own[key].array[...] = array  # in place: the parameter objects stay the same
+            # PyTorch's copy_: a graph that saved the old values can no longer use them
+            own[key]._bump_version()
         for module in self.modules():
             if hasattr(module, "finish_lazy_load"):
                 # a lazy layer now shaped: it becomes the eager one

@@ -74,6 +74,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(x: Tensor, dim: int | tuple[int, ...] | None = None) -> Tensor:
     """Drop size-1 dimensions (only ``dim`` if given; a ``dim`` of another size is left alone)."""
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        return reshape(x, x.shape)  # squeeze(()): no dimension named, none dropped (PyTorch)
     dims = range(x.ndim) if dim is None else normalize_dims(dim, x.ndim)
     shape = tuple(size for i, size in enumerate(x.shape) if not (i in dims and size == 1))
     return reshape(x, shape)

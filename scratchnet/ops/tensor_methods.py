@@ -68,7 +68,9 @@ class TensorMethods:
             result = elementwise.cast(result, dtype)
         if target_device is not None:
             result = elementwise.to_device(result, str(target_device))
-        return result
+        flags = [arg for arg in args if isinstance(arg, bool)]  # positional non_blocking, copy
+        copy = kwargs.get("copy", len(flags) > 1 and flags[1])
+        return elementwise.clone(result) if copy and result is self else result
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -347,7 +349,15 @@ class TensorMethods:
         return shape_ops.reshape(self, *shape)
 
     def view(self, *shape: Any) -> Tensor:
-        return shape_ops.reshape(self, *shape)
+        """The same memory seen in another shape; PyTorch's error where that needs a copy."""
+        viewed = shape_ops.reshape(self, *shape)
+        if self.array.size and not get_xp(self.array).may_share_memory(viewed.array, self.array):
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (shape "
+                f"{self.shape} as {viewed.shape}: at least one dimension spans across two "
+                "contiguous subspaces). Use .reshape(...) instead, which copies"
+            )
+        return viewed
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return shape_ops.flatten(self, start_dim, end_dim)
@@ -580,8 +590,25 @@ def _compare(a: Tensor, b: Any, ufunc: str) -> Tensor:
 
 def _argext(x: Tensor, dim: int | None, keepdim: bool, name: str) -> Tensor:
     xp = get_xp(x.array)
-    if dim is None:
-        return Tensor(xp.asarray(getattr(xp, name)(x.array), dtype=np.int64))
+    if dim is not None and not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-max(x.ndim, 1)}, "
+            f"{max(x.ndim, 1) - 1}], but got {dim}): {name}() of a tensor of shape {x.shape}"
+        )
+    if x.array.size == 0 and dim is None:
+        raise IndexError(
+            f"{name}(): Expected reduction dim to be specified for input.numel() == 0 (shape "
+            f"{x.shape})."
+        )
+    if x.array.size == 0 and x.shape[dim] == 0:
+        raise IndexError(
+            f"{name}(): Expected reduction dim {dim} to have non-zero size (shape {x.shape})."
+        )
+    if x.ndim == 0:  # dim 0 or -1 of a 0-d tensor: its only element
+        return Tensor(xp.asarray(0, dtype=np.int64))
+    if dim is None:  # the index into the flattened tensor; keepdim keeps every dim, at size 1
+        index = xp.asarray(getattr(xp, name)(x.array), dtype=np.int64)
+        return Tensor(index.reshape((1,) * x.ndim) if keepdim else index)
     index = getattr(xp, name)(x.array, axis=dim)
     return Tensor(xp.expand_dims(index, dim) if keepdim else index)
 

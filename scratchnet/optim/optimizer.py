@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from scratchnet.backend import Array, get_xp, to_device
+from scratchnet.engine import no_grad
 from scratchnet.tensor import Tensor
 
 
@@ -84,7 +85,8 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad = Tensor(get_xp(p.array).zeros_like(p.array))
+                    with no_grad():  # in place, as PyTorch: whoever holds p.grad sees the zeros
+                        p.grad.zero_()
 
     def step(self) -> None:
         """Update every parameter that has a gradient, one group after the other."""

@@ -57,6 +57,8 @@ def grad_cam(
     handle = module.register_forward_hook(keep_activation)
     was_training = model.training
     old_grads = {id(p): p.grad for p in model.parameters()}
+    for p in model.parameters():
+        p.grad = None  # backward adds into a .grad in place: it must not reach the saved ones
     model.eval()
     try:
         logits = model(x)
