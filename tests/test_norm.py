@@ -178,6 +178,10 @@ def test_errors():
         batch_norm(x, sn.zeros(4), sn.ones(3), training=True)
     with pytest.raises(ValueError, match=r"eval mode"):
         batch_norm(x, None, None, training=False)
+    # PyTorch's rule: both running statistics or neither (one alone was an AttributeError)
+    for stats in ((sn.zeros(3), None), (None, sn.ones(3))):
+        with pytest.raises(ValueError, match=r"running_mean and running_var.*both"):
+            batch_norm(x, *stats, training=True)
     with pytest.raises(ValueError, match=r"\(N, C\).*got shape \(3,\)"):
         batch_norm(sn.randn(3), None, None, training=True)
 

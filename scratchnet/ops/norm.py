@@ -185,6 +185,11 @@ def batch_norm_with_stats(
             "batch_norm: expected more than 1 value per channel when training, got input of shape "
             f"{input.shape}"
         )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(
+            "batch_norm: running_mean and running_var must both be given or both be None, got "
+            f"running_mean={_described(running_mean)} and running_var={_described(running_var)}"
+        )
     if not training and (running_mean is None or running_var is None):
         raise ValueError(
             "batch_norm: running_mean and running_var must be given in eval mode (training=False)"
@@ -212,3 +217,7 @@ def batch_norm_with_stats(
     if not training:
         return y, None, None
     return y, function.batch_mean, function.batch_var
+
+
+def _described(t: Tensor | None) -> str:
+    return "None" if t is None else f"a Tensor of shape {t.shape}"
