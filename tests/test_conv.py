@@ -5,6 +5,8 @@ The fast conv2d against this reference is in tests/test_kernels.py.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from helpers import assert_close, random_tensors
@@ -154,6 +156,22 @@ def test_string_padding_matches_torch(torch, padding, kernel):
     y.backward(torch.tensor(np.random.default_rng(1).standard_normal(y.shape)))
     for a, e in zip(ours, [y, x.grad, w.grad, b.grad], strict=True):
         assert_close(a, e.detach().numpy(), 1e-10)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_an_empty_batch_gives_empty_results_as_in_torch(torch, kernels):
+    # N = 0: PyTorch computes (an empty output, a zero weight gradient); the reference used to
+    # fail in a reshape with -1, ambiguous for zero values.
+    x, w = sn.zeros((0, 4, 5, 5), requires_grad=True), sn.ones((6, 2, 3, 3), requires_grad=True)
+    with backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext():
+        y = conv2d(x, w, padding=1, groups=2)
+        y.sum().backward()
+    tx, tw = torch.zeros(0, 4, 5, 5, requires_grad=True), torch.ones(6, 2, 3, 3, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=1, groups=2)
+    ty.sum().backward()
+    for ours, theirs in [(y, ty), (x.grad, tx.grad), (w.grad, tw.grad)]:
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.array, theirs.detach().numpy())
 
 
 # --------------------------------------------------------------------------- behaviour

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from helpers import assert_close
@@ -205,6 +207,27 @@ def test_adaptive_pools_match_torch(torch, shape, out, dtype):
         assert_close(ours[1], theirs[1], rtol)
         if kwargs:
             np.testing.assert_array_equal(ours[2], theirs[2])
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_an_empty_batch_gives_empty_results_as_in_torch(torch, kernels):
+    # N = 0: PyTorch computes; max pooling's backward (both paths) and the adaptive max pooling
+    # used to fail in a reshape with -1, ambiguous for zero values.
+    pools = [
+        ("max_pool2d", max_pool2d, {"kernel_size": 2}),
+        ("avg_pool2d", avg_pool2d, {"kernel_size": 2}),
+        ("adaptive_max_pool2d", adaptive_max_pool2d, {"output_size": 3}),
+        ("adaptive_avg_pool2d", adaptive_avg_pool2d, {"output_size": 3}),
+    ]
+    for name, pool, kwargs in pools:
+        x = sn.zeros((0, 3, 7, 8), requires_grad=True)
+        with backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext():
+            y = pool(x, **kwargs)
+            y.sum().backward()
+        tx = torch.zeros(0, 3, 7, 8, requires_grad=True)
+        ty = getattr(torch.nn.functional, name)(tx, **kwargs)
+        ty.sum().backward()
+        assert y.shape == tuple(ty.shape) and x.grad.shape == tuple(tx.grad.shape), name
 
 
 def test_googlenet_ceil_mode_pool_matches_torch(torch):

@@ -90,7 +90,8 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     planes = xp.arange(N * C).reshape(N * C, 1)  # (N*C, 1), broadcast against (N*C, OH*OW)
     # add.at, not gx[...] += gy: with overlapping windows one element can win several windows,
     # and += with repeated indices would keep only one of their gradients.
-    xp.add.at(gx, (planes, indices.reshape(N * C, -1)), gy.reshape(N * C, -1))
+    positions = gy.shape[2] * gy.shape[3]  # OH*OW (not -1: ambiguous for an empty batch)
+    xp.add.at(gx, (planes, indices.reshape(N * C, positions)), gy.reshape(N * C, positions))
     return gx.reshape(x_shape)
 
 
@@ -322,7 +323,8 @@ class AdaptiveMaxPool2dFunction(Function):
         self.indices = xp.empty((N, C, OH, OW), dtype=xp.int64)
         for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
             for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
-                window = x[:, :, h0:h1, w0:w1].reshape(N, C, -1)  # (N, C, window height * width)
+                area = (h1 - h0) * (w1 - w0)
+                window = x[:, :, h0:h1, w0:w1].reshape(N, C, area)  # (N, C, window's values)
                 k = window.argmax(axis=2)  # (N, C)
                 y[:, :, oh, ow] = xp.take_along_axis(window, k[..., None], axis=2)[..., 0]
                 self.indices[:, :, oh, ow] = (h0 + k // (w1 - w0)) * W + (w0 + k % (w1 - w0))
