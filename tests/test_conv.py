@@ -158,6 +158,28 @@ def test_string_padding_matches_torch(torch, padding, kernel):
         assert_close(a, e.detach().numpy(), 1e-10)
 
 
+@pytest.mark.parametrize("stride", [1, 2])  # 1: the 1x1 conv takes the pointwise path
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_views_of_input_and_weight_match_torch(torch, kernel, stride):
+    # Transposed views of the input and of the weight: the fast path's weight gradient was all
+    # zeros (a gradient written into a copy), and its input gradient a Numba TypingError.
+    x0 = np.random.default_rng(0).standard_normal((2, 3, 7, 8)).astype(np.float32)
+    w0 = np.random.default_rng(1).standard_normal((4, 3, kernel, kernel)).astype(np.float32)
+    g = (
+        np.random.default_rng(2)
+        .standard_normal((2, 4, 8, 7))
+        .astype(np.float32)[..., ::stride, ::stride]
+    )
+    results = []
+    for lib, conv in ((sn, conv2d), (torch, torch.nn.functional.conv2d)):
+        x, w = lib.tensor(x0, requires_grad=True), lib.tensor(w0, requires_grad=True)
+        y = conv(x.transpose(2, 3), w.transpose(2, 3), stride=stride, padding=kernel // 2)
+        (y * lib.tensor(np.ascontiguousarray(g))).sum().backward()
+        results.append([t.detach().numpy() for t in (y, x.grad, w.grad)])
+    for ours, theirs in zip(*results, strict=True):
+        assert_close(ours, theirs, 1e-4)
+
+
 @pytest.mark.parametrize("kernels", ["fast", "reference"])
 def test_an_empty_batch_gives_empty_results_as_in_torch(torch, kernels):
     # N = 0: PyTorch computes (an empty output, a zero weight gradient); the reference used to
