@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from scratchnet.backend import Array, device_of, fast_function, get_xp
 from scratchnet.function import Function, not_a_tensor
+from scratchnet.ops.linalg import check_same_dtype
 from scratchnet.tensor import Tensor
 
 
@@ -180,6 +181,18 @@ def batch_norm_with_stats(
                 f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, "
                 f"got {t.shape}"
             )
+    # One dtype, as for conv2d and linear: NumPy would compute a float32 layer's statistics of a
+    # float64 input in float64 without a word, where PyTorch refuses.
+    check_same_dtype(
+        "batch_norm",
+        {
+            "input": input,
+            "running_mean": running_mean,
+            "running_var": running_var,
+            "weight": weight,
+            "bias": bias,
+        },
+    )
     if training and input.array.size // C <= 1:
         raise ValueError(
             "batch_norm: expected more than 1 value per channel when training, got input of shape "
