@@ -206,6 +206,11 @@ def _checked_target(
             f"shape {tuple(t.shape)} (class-probability targets are not supported); convert with "
             "target.long()"
         )
+    if t.dtype not in (np.int64, np.uint8):  # PyTorch's rule, also for int32 (NumPy would pass)
+        raise TypeError(
+            f"{op}: expected target dtype int64 (long) or uint8, got {t.dtype} of shape "
+            f"{tuple(t.shape)}; convert with target.long()"
+        )
     if tuple(t.shape) != expected:
         raise ValueError(
             f"{op}: target of shape {tuple(t.shape)} does not match input of shape {x.shape}; "
