@@ -210,6 +210,25 @@ def test_adaptive_pools_match_torch(torch, shape, out, dtype):
 
 
 @pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_integer_pooling_matches_torch(torch, kernels):
+    # Integers stay integers (the mean truncated toward zero). The reference used to pad max
+    # pooling with -inf (an OverflowError for integers) and to return float64 means.
+    x = np.random.default_rng(0).integers(-9, 10, (2, 3, 5, 6))  # int64
+    pools = [
+        ("max_pool2d", max_pool2d, {"kernel_size": 3, "stride": 2, "padding": 1}, x),
+        ("max_pool2d", max_pool2d, {"kernel_size": 2, "padding": 1}, (x + 9).astype(np.uint8)),
+        ("avg_pool2d", avg_pool2d, {"kernel_size": 2, "ceil_mode": True}, x),
+        ("avg_pool2d", avg_pool2d, {"kernel_size": 3, "padding": 1, "count_include_pad": False}, x),
+    ]
+    for name, pool, kwargs, values in pools:
+        with backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext():
+            ours = pool(sn.tensor(values), **kwargs).array
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(values), **kwargs).numpy()
+        assert ours.dtype == values.dtype, (name, kwargs)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
 def test_an_empty_batch_gives_empty_results_as_in_torch(torch, kernels):
     # N = 0: PyTorch computes; max pooling's backward (both paths) and the adaptive max pooling
     # used to fail in a reshape with -1, ambiguous for zero values.

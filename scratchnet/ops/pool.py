@@ -51,7 +51,9 @@ def max_pool2d_forward(
     _, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
         x.shape, kernel_size, stride, padding, dilation, ceil_mode
     )
-    # Padding is -inf, which never wins a max (padding with 0 would beat an all-negative window).
+    # Padding is -inf, which never wins a max (padding with 0 would beat an all-negative window);
+    # integers have no -inf, and their smallest value never wins either.
+    lowest = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
     col = im2col(
         x.reshape(N * C, 1, H, W),
         kernel_size,
@@ -59,7 +61,7 @@ def max_pool2d_forward(
         padding,
         dilation,
         ceil_mode,
-        pad_value=-math.inf,
+        pad_value=lowest,
     )
     k = col.argmax(axis=0)  # (N*C*OH*OW,): the winner's position in its window, i * KW + j
     y = xp.take_along_axis(col, k[None], axis=0)  # (1, N*C*OH*OW)
@@ -140,7 +142,9 @@ def avg_pool2d_forward(
     divisor = _divisor(
         x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype, xp
     )
-    return col.sum(axis=0).reshape(N, C, *divisor.shape) / divisor  # (N, C, OH, OW)
+    means = col.sum(axis=0).reshape(N, C, *divisor.shape) / divisor  # (N, C, OH, OW)
+    # Integers stay integers, the mean truncated toward zero (C's division), as in PyTorch.
+    return means if x.dtype.kind == "f" else means.astype(x.dtype)
 
 
 def avg_pool2d_backward(
