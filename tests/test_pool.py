@@ -210,6 +210,29 @@ def test_adaptive_pools_match_torch(torch, shape, out, dtype):
 
 
 @pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_changing_the_returned_indices_does_not_change_the_gradient(kernels):
+    # The returned indices were the array backward reads: indices.zero_() sent every gradient to
+    # element 0 (PyTorch raises; here they are a copy, and the gradient stays right).
+    x0 = distinct_values((1, 2, 4, 6), np.float64).array
+    for pool, kwargs in (
+        (max_pool2d, {"kernel_size": 2}),
+        (adaptive_max_pool2d, {"output_size": 3}),
+    ):
+        grads = []
+        for change in (False, True):
+            x = sn.tensor(x0, requires_grad=True)
+            with (
+                backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext()
+            ):
+                y, indices = pool(x, return_indices=True, **kwargs)
+                if change:
+                    indices.zero_()
+                y.sum().backward()
+            grads.append(x.grad.array)
+        np.testing.assert_array_equal(grads[1], grads[0])
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
 def test_integer_pooling_matches_torch(torch, kernels):
     # Integers stay integers (the mean truncated toward zero). The reference used to pad max
     # pooling with -inf (an OverflowError for integers) and to return float64 means.

@@ -222,7 +222,9 @@ def max_pool2d(
     # The one dispatch point: the fast sibling of MaxPool2dFunction for x's device, or it.
     function_class = fast_function(x.array, MaxPool2dFunction)
     function = function_class(window(kernel_size, stride, padding, dilation), ceil_mode)
-    y, indices = function(x), function.indices
+    # A copy of the indices: backward reads function.indices, which an in-place change to the
+    # returned tensor (indices += offset) must not reach.
+    y, indices = function(x), function.indices.copy()
     if not batched:
         y, indices = squeeze(y, 0), indices[0]
     return (y, Tensor(indices)) if return_indices else y
@@ -373,7 +375,7 @@ def adaptive_max_pool2d(
         y, indices = max_pool2d(x, (H // OH, W // OW), return_indices=True)
     else:
         function = AdaptiveMaxPool2dFunction((OH, OW))
-        y, indices = function(x), Tensor(function.indices)
+        y, indices = function(x), Tensor(function.indices.copy())  # a copy, as in max_pool2d
     if not batched:
         y, indices = squeeze(y, 0), Tensor(indices.array[0])
     return (y, indices) if return_indices else y
