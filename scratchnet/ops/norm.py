@@ -181,6 +181,11 @@ def batch_norm_with_stats(
                 f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, "
                 f"got {t.shape}"
             )
+    if input.dtype.kind != "f":  # the normalised values would be truncated to integers
+        raise TypeError(
+            f"batch_norm: expected a floating-point input, got {input.dtype} of shape "
+            f"{input.shape}; convert it, e.g. x.float()"
+        )
     # One dtype, as for conv2d and linear: NumPy would compute a float32 layer's statistics of a
     # float64 input in float64 without a word, where PyTorch refuses.
     check_same_dtype(
