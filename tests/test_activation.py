@@ -106,6 +106,24 @@ def test_softmax_needs_a_dim():
 # --------------------------------------------------------------------------- dropout
 
 
+def test_integer_inputs_are_refused_as_in_torch(torch):
+    # PyTorch: "not implemented for 'Long'". scratchnet computed them: softmax in float64, and
+    # leaky_relu's and dropout's scaled values truncated back to integers by dropout.
+    x = np.arange(-6, 6).reshape(3, 4)  # int64
+    ops = [
+        ("softmax", {"dim": 1}),
+        ("log_softmax", {"dim": 1}),
+        ("leaky_relu", {"negative_slope": 0.5}),
+        ("dropout", {"p": 0.5}),
+    ]
+    for name, kwargs in ops:
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            getattr(torch.nn.functional, name)(torch.tensor(x), **kwargs)
+        with pytest.raises(TypeError, match=rf"{name}\(\): input of dtype int64"):
+            getattr(F, name)(sn.tensor(x), **kwargs)
+    assert F.dropout(sn.tensor(x), 0.5, training=False).dtype == np.int64  # the identity: allowed
+
+
 def test_dropout_mask_statistics_and_scale():
     p = 0.3
     x = sn.ones(200, 500)

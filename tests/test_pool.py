@@ -229,6 +229,16 @@ def test_changing_the_returned_indices_does_not_change_the_gradient(kernels):
         np.testing.assert_array_equal(grads[1], grads[0])
 
 
+def test_integer_adaptive_pooling_is_refused_as_in_torch(torch):
+    # PyTorch: "not implemented for 'Long'"; the adaptive means were truncated to integers.
+    x = np.arange(24).reshape(1, 2, 3, 4)  # int64
+    for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            getattr(torch.nn.functional, name)(torch.tensor(x), (2, 3))
+        with pytest.raises(TypeError, match=rf"{name}\(\): input of dtype int64"):
+            getattr(sn.nn.functional, name)(sn.tensor(x), (2, 3))
+
+
 @pytest.mark.parametrize("kernels", ["fast", "reference"])
 def test_integer_pooling_matches_torch(torch, kernels):
     # Integers stay integers (the mean truncated toward zero). The reference used to pad max

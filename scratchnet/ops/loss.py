@@ -26,6 +26,7 @@ import numpy as np
 from scratchnet.backend import Array, fast_kernel, get_xp
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.elementwise import _operands
+from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -154,6 +155,7 @@ def cross_entropy(
     """
     op = "cross_entropy"
     t = _checked_target(op, input, target, ignore_index, label_smoothing, reduction)
+    check_floating(op, input)  # logits of integers: PyTorch refuses (no log_softmax for them)
     plain = weight is None and not label_smoothing and input.ndim == 2 and input.shape[1] > 0
     if plain and input.dtype.kind == "f":
         kept = (t != ignore_index).sum()

@@ -35,6 +35,7 @@ from __future__ import annotations
 from scratchnet.backend import Array, device_of, fast_function, get_xp
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.linalg import check_same_dtype
+from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
 
 
@@ -181,11 +182,7 @@ def batch_norm_with_stats(
                 f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, "
                 f"got {t.shape}"
             )
-    if input.dtype.kind != "f":  # the normalised values would be truncated to integers
-        raise TypeError(
-            f"batch_norm: expected a floating-point input, got {input.dtype} of shape "
-            f"{input.shape}; convert it, e.g. x.float()"
-        )
+    check_floating("batch_norm", input)  # integers would truncate the normalised values
     # One dtype, as for conv2d and linear: NumPy would compute a float32 layer's statistics of a
     # float64 input in float64 without a word, where PyTorch refuses.
     check_same_dtype(

@@ -23,6 +23,7 @@ import math
 from scratchnet.backend import Array, fast_function, get_xp
 from scratchnet.function import Function
 from scratchnet.ops.im2col import IntPair, Window, col2im, im2col, pair, window, window_geometry
+from scratchnet.ops.reduce import check_floating
 from scratchnet.ops.shape import squeeze, unsqueeze
 from scratchnet.tensor import Tensor
 
@@ -350,6 +351,7 @@ def adaptive_avg_pool2d(
     columns; ``None`` in ``output_size`` keeps that dimension. (N, C, H, W) -> (N, C, OH, OW).
     """
     x, batched = _as_batch("adaptive_avg_pool2d", input)
+    check_floating("adaptive_avg_pool2d", x)  # PyTorch: not implemented for integers
     (H, W), (OH, OW) = x.shape[2:], _adaptive_size("adaptive_avg_pool2d", x, output_size)
     if (OH, OW) == (1, 1):
         y = global_avg_pool2d(x)
@@ -370,6 +372,7 @@ def adaptive_max_pool2d(
     Windows as in :func:`adaptive_avg_pool2d`; ``return_indices`` as in :func:`max_pool2d`.
     """
     x, batched = _as_batch("adaptive_max_pool2d", input)
+    check_floating("adaptive_max_pool2d", x)  # PyTorch: not implemented for integers
     (H, W), (OH, OW) = x.shape[2:], _adaptive_size("adaptive_max_pool2d", x, output_size)
     if H % OH == 0 and W % OW == 0:
         y, indices = max_pool2d(x, (H // OH, W // OW), return_indices=True)
