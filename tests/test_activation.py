@@ -204,6 +204,30 @@ def test_activation_modules_and_functional_names():
         )
 
 
+def test_inplace_relu6_leaky_relu_and_dropout_overwrite_their_input_as_pytorch(torch):
+    # inplace=True was accepted and ignored: y + h below silently saw the old h.
+    values = np.linspace(-8, 8, 12).reshape(3, 4)
+    for name, kwargs in [("relu6", {}), ("leaky_relu", {"negative_slope": 0.2})]:
+        results = []
+        for lib, functional in ((sn, F), (torch, torch.nn.functional)):
+            w = lib.tensor(values, requires_grad=True)
+            h = w * 2
+            y = getattr(functional, name)(h, inplace=True, **kwargs)
+            (y + h).sum().backward()  # h is y now
+            results.append((y is h, h.detach().numpy(), w.grad.numpy()))
+        ours, theirs = results
+        assert ours[0] and theirs[0], name
+        np.testing.assert_allclose(ours[1], theirs[1])
+        np.testing.assert_allclose(ours[2], theirs[2])
+    x = sn.ones(200)
+    assert F.dropout(x, 0.5, training=True, inplace=True) is x
+    assert set(np.unique(x.array)) == {0.0, 2.0}  # x itself dropped and rescaled
+    layers = [nn.ReLU6(inplace=True), nn.LeakyReLU(0.1, inplace=True), nn.Dropout(inplace=True)]
+    for module in layers:
+        x = sn.tensor([-1.0, 7.0])
+        assert module(x) is x and x._version == 1, module
+
+
 def test_inplace_relu_overwrites_its_input_as_pytorch():
     x = sn.tensor([-1.0, 2.0])
     memory = x.array

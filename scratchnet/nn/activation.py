@@ -6,7 +6,7 @@ Each is a thin Module around the op of the same name (``scratchnet.ops.elementwi
 ``nn.ReLU(inplace=True)`` (in every torchvision model) overwrites its input, as in PyTorch, and
 saves memory the same way; if backward still needs the old values (a ResNet's skip connection
 that saved them, for one), backward raises instead of computing a wrong gradient (the version
-counter, see ``Tensor``). The other layers accept ``inplace=True`` but return a new tensor.
+counter, see ``Tensor``). So do ``nn.ReLU6`` and ``nn.LeakyReLU`` with ``inplace=True``.
 """
 
 from __future__ import annotations
@@ -32,32 +32,28 @@ class ReLU(Module):
 
 
 class ReLU6(Module):
-    """min(max(x, 0), 6) element-wise.  ``inplace`` is
-    accepted but the output is always a new tensor.
-    """
+    """min(max(x, 0), 6) element-wise.  ``inplace=True`` overwrites the input and returns it."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return relu6(input)
+        return relu6(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
-    """X for x > 0, else negative_slope * x.  ``inplace``
-    is accepted but the output is always a new tensor.
-    """
+    """X for x > 0, else negative_slope * x.  ``inplace=True`` overwrites the input, returns it."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return leaky_relu(input, self.negative_slope)
+        return leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")

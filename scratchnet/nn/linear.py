@@ -104,7 +104,7 @@ class Dropout(Module):
     """Zero each element with probability ``p`` in training
     (scaling the rest by 1/(1-p)); identity in eval.
 
-    ``inplace`` is accepted for PyTorch compatibility; the output is always a new tensor.
+    ``inplace=True`` overwrites the input in training and returns it, as in PyTorch.
     Shapes: any, unchanged.
     """
 
@@ -115,7 +115,7 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, input: Tensor) -> Tensor:
-        return dropout(input, self.p, self.training)
+        return dropout(input, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

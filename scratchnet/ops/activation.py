@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from scratchnet import rng
 from scratchnet.backend import Array, get_xp
+from scratchnet.engine import apply_inplace
 from scratchnet.function import Function
 from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
@@ -31,8 +32,10 @@ class Relu6Function(Function):
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6).  d/dx = 1 for 0 < x < 6, else 0 (also at 0 and 6).
 
-    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    ``inplace=True`` overwrites ``input`` and returns it, as in PyTorch.
     """
+    if inplace:
+        return apply_inplace(input, "relu6_", relu6)
     return Relu6Function()(input)
 
 
@@ -54,9 +57,11 @@ class LeakyReluFunction(Function):
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """X for x > 0, negative_slope * x otherwise.  d/dx = 1 or negative_slope.
 
-    ``inplace`` is accepted for PyTorch compatibility; the result is always a new tensor.
+    ``inplace=True`` overwrites ``input`` and returns it, as in PyTorch.
     """
     check_floating("leaky_relu", input)  # PyTorch: not implemented for integers
+    if inplace:
+        return apply_inplace(input, "leaky_relu_", leaky_relu, negative_slope)
     return LeakyReluFunction(negative_slope)(input)
 
 
@@ -146,8 +151,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 
     The mask is drawn on the input's device (``scratchnet.rng.random``): on the CPU from
     ``scratchnet.rng.generator()``, on the GPU from CuPy's generator, so no mask crosses from the
-    CPU at every step; ``manual_seed`` makes both reproducible. ``inplace`` is accepted for PyTorch
-    compatibility; the result is always a new tensor.
+    CPU at every step; ``manual_seed`` makes both reproducible. ``inplace=True`` overwrites
+    ``input`` and returns it, as in PyTorch.
     """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
@@ -158,4 +163,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     # p = 1 drops everything; the scale 1 / (1 - p) would be inf, so the mask is all zeros.
     scale = 0.0 if p == 1 else 1 / (1 - p)
     mask = keep.astype(input.dtype) * input.dtype.type(scale)
+    if inplace:
+        return apply_inplace(input, "dropout_", DropoutFunction(mask))
     return DropoutFunction(mask)(input)
