@@ -128,9 +128,10 @@ def check_floating(op: str, x: Tensor) -> None:
     PyTorch refuses it, and so does scratchnet.
     """
     if x.dtype.kind not in "fc":
+        method = f".{op}()" if hasattr(Tensor, op) else ""  # x.float().mean(), or x.float()
         raise TypeError(
             f"{op}(): input of dtype {x.dtype} (shape {x.shape}) must be floating point or "
-            "complex, as in PyTorch; convert it first, e.g. x.float()"
+            f"complex, as in PyTorch; convert it first, e.g. x.float(){method}"
         )
 
 
