@@ -210,14 +210,16 @@ def fast_kernels_for(x: Array, family: str = "window") -> ModuleType | None:
     """The fast-kernel module of ``family`` for x's device, or None: then the reference runs.
 
     None also when the fast path is switched off (``SCRATCHNET_KERNELS=reference``), when the
-    family has no module for this device, or when the module cannot be imported (Numba missing,
-    reported once with a warning).
+    family has no module for this device, for a float16 array on the CPU, or when the module
+    cannot be imported (Numba missing, reported once with a warning).
     """
     if not _use_fast_kernels:
         return None
     device = device_of(x)
     if (family, device) not in KERNEL_MODULES:
         return None
+    if device == "cpu" and x.dtype == np.float16:
+        return None  # Numba has no float16 arithmetic; the NumPy reference computes half floats
     name = KERNEL_MODULES[(family, device)][0]
     if name not in _loaded:  # the first call only: later ones are one dict lookup
         _loaded[name] = _import_kernels(name, device)

@@ -106,6 +106,24 @@ def test_softmax_needs_a_dim():
 # --------------------------------------------------------------------------- dropout
 
 
+def test_integer_inputs_are_refused_as_in_torch(torch):
+    # PyTorch: "not implemented for 'Long'". scratchnet computed them: softmax in float64, and
+    # leaky_relu's and dropout's scaled values truncated back to integers by dropout.
+    x = np.arange(-6, 6).reshape(3, 4)  # int64
+    ops = [
+        ("softmax", {"dim": 1}),
+        ("log_softmax", {"dim": 1}),
+        ("leaky_relu", {"negative_slope": 0.5}),
+        ("dropout", {"p": 0.5}),
+    ]
+    for name, kwargs in ops:
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            getattr(torch.nn.functional, name)(torch.tensor(x), **kwargs)
+        with pytest.raises(TypeError, match=rf"{name}\(\): input of dtype int64"):
+            getattr(F, name)(sn.tensor(x), **kwargs)
+    assert F.dropout(sn.tensor(x), 0.5, training=False).dtype == np.int64  # the identity: allowed
+
+
 def test_dropout_mask_statistics_and_scale():
     p = 0.3
     x = sn.ones(200, 500)
@@ -184,6 +202,30 @@ def test_activation_modules_and_functional_names():
         np.testing.assert_array_equal(
             module(x.detach().clone() if overwrites else x).array, expected.array
         )
+
+
+def test_inplace_relu6_leaky_relu_and_dropout_overwrite_their_input_as_pytorch(torch):
+    # inplace=True was accepted and ignored: y + h below silently saw the old h.
+    values = np.linspace(-8, 8, 12).reshape(3, 4)
+    for name, kwargs in [("relu6", {}), ("leaky_relu", {"negative_slope": 0.2})]:
+        results = []
+        for lib, functional in ((sn, F), (torch, torch.nn.functional)):
+            w = lib.tensor(values, requires_grad=True)
+            h = w * 2
+            y = getattr(functional, name)(h, inplace=True, **kwargs)
+            (y + h).sum().backward()  # h is y now
+            results.append((y is h, h.detach().numpy(), w.grad.numpy()))
+        ours, theirs = results
+        assert ours[0] and theirs[0], name
+        np.testing.assert_allclose(ours[1], theirs[1])
+        np.testing.assert_allclose(ours[2], theirs[2])
+    x = sn.ones(200)
+    assert F.dropout(x, 0.5, training=True, inplace=True) is x
+    assert set(np.unique(x.array)) == {0.0, 2.0}  # x itself dropped and rescaled
+    layers = [nn.ReLU6(inplace=True), nn.LeakyReLU(0.1, inplace=True), nn.Dropout(inplace=True)]
+    for module in layers:
+        x = sn.tensor([-1.0, 7.0])
+        assert module(x) is x and x._version == 1, module
 
 
 def test_inplace_relu_overwrites_its_input_as_pytorch():

@@ -5,6 +5,8 @@ The fast conv2d against this reference is in tests/test_kernels.py.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from helpers import assert_close, random_tensors
@@ -154,6 +156,44 @@ def test_string_padding_matches_torch(torch, padding, kernel):
     y.backward(torch.tensor(np.random.default_rng(1).standard_normal(y.shape)))
     for a, e in zip(ours, [y, x.grad, w.grad, b.grad], strict=True):
         assert_close(a, e.detach().numpy(), 1e-10)
+
+
+@pytest.mark.parametrize("stride", [1, 2])  # 1: the 1x1 conv takes the pointwise path
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_views_of_input_and_weight_match_torch(torch, kernel, stride):
+    # Transposed views of the input and of the weight: the fast path's weight gradient was all
+    # zeros (a gradient written into a copy), and its input gradient a Numba TypingError.
+    x0 = np.random.default_rng(0).standard_normal((2, 3, 7, 8)).astype(np.float32)
+    w0 = np.random.default_rng(1).standard_normal((4, 3, kernel, kernel)).astype(np.float32)
+    g = (
+        np.random.default_rng(2)
+        .standard_normal((2, 4, 8, 7))
+        .astype(np.float32)[..., ::stride, ::stride]
+    )
+    results = []
+    for lib, conv in ((sn, conv2d), (torch, torch.nn.functional.conv2d)):
+        x, w = lib.tensor(x0, requires_grad=True), lib.tensor(w0, requires_grad=True)
+        y = conv(x.transpose(2, 3), w.transpose(2, 3), stride=stride, padding=kernel // 2)
+        (y * lib.tensor(np.ascontiguousarray(g))).sum().backward()
+        results.append([t.detach().numpy() for t in (y, x.grad, w.grad)])
+    for ours, theirs in zip(*results, strict=True):
+        assert_close(ours, theirs, 1e-4)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_an_empty_batch_gives_empty_results_as_in_torch(torch, kernels):
+    # N = 0: PyTorch computes (an empty output, a zero weight gradient); the reference used to
+    # fail in a reshape with -1, ambiguous for zero values.
+    x, w = sn.zeros((0, 4, 5, 5), requires_grad=True), sn.ones((6, 2, 3, 3), requires_grad=True)
+    with backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext():
+        y = conv2d(x, w, padding=1, groups=2)
+        y.sum().backward()
+    tx, tw = torch.zeros(0, 4, 5, 5, requires_grad=True), torch.ones(6, 2, 3, 3, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, padding=1, groups=2)
+    ty.sum().backward()
+    for ours, theirs in [(y, ty), (x.grad, tx.grad), (w.grad, tw.grad)]:
+        assert ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.array, theirs.detach().numpy())
 
 
 # --------------------------------------------------------------------------- behaviour

@@ -92,6 +92,34 @@ def test_dispatch_picks_the_fast_kernels():
         assert backend.fast_function(np.zeros(1), Conv2dFunction) is Conv2dFunction
 
 
+def test_float16_runs_the_reference_where_numba_has_no_half_floats():
+    # Numba cannot compute in float16: the fast path used to raise its bare NotImplementedError
+    # where the reference (and PyTorch) computes.
+    x = random_array((2, 3, 6, 6), np.float16)
+    weight, logits = random_array((4, 3, 3, 3), np.float16, seed=1), x[:, :, 0, 0]
+    ops = [
+        (lambda t: F.conv2d(t, sn.tensor(weight), padding=1), x),
+        (lambda t: F.max_pool2d(t, 2), x),
+        (lambda t: F.avg_pool2d(t, 2), x),
+        (F.relu, x),
+        (lambda t: F.batch_norm(t, None, None, training=True), x),
+        (lambda t: F.cross_entropy(t, sn.tensor([0, 2])), logits),
+    ]
+    for op, values in ops:
+        fast_result = _value_and_grad(op, values)
+        reference_result = on_reference_kernels(_value_and_grad, op, values)
+        for ours, reference in zip(fast_result, reference_result, strict=True):
+            assert ours.dtype == np.float16
+            np.testing.assert_array_equal(ours, reference)
+
+
+def _value_and_grad(op, values):
+    t = sn.tensor(values, requires_grad=True)
+    y = op(t)
+    y.sum().backward()
+    return y.array, t.grad.array
+
+
 # --------------------------------------------------------------------------- the registry
 
 

@@ -238,6 +238,13 @@ def test_cross_entropy_target_errors():
         TypeError, match=r"integer class indices in \[0, 10\), got dtype float32 of shape \(8,\)"
     ):
         cross_entropy(x, sn.zeros(8))
+    for dtype in (np.int32, np.int16, np.int8):  # PyTorch: "expected ... Long or Byte"
+        for loss in (cross_entropy, nll_loss):
+            with pytest.raises(TypeError, match=rf"int64 \(long\) or uint8, got {dtype.__name__}"):
+                loss(x, sn.zeros(8, dtype=dtype))
+    assert cross_entropy(x, sn.zeros(8, dtype=np.uint8)).item() > 0  # uint8 is accepted
+    with pytest.raises(TypeError, match=r"cross_entropy\(\): input of dtype int64"):
+        cross_entropy(sn.zeros((8, 10), dtype=np.int64), sn.zeros(8, dtype=np.int64))
     with pytest.raises(
         ValueError, match=r"target of shape \(8, 1\) does not match input of shape \(8, 10\)"
     ):

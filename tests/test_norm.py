@@ -178,6 +178,21 @@ def test_errors():
         batch_norm(x, sn.zeros(4), sn.ones(3), training=True)
     with pytest.raises(ValueError, match=r"eval mode"):
         batch_norm(x, None, None, training=False)
+    # One dtype, as PyTorch (a float32 layer silently computed a float64 input in float64)
+    x64 = sn.randn(4, 3, 2, 2, dtype=np.float64)
+    with pytest.raises(TypeError, match=r"batch_norm: expected one dtype.*input float64"):
+        batch_norm(x64, None, None, sn.ones(3), training=True)
+    with pytest.raises(TypeError, match=r"running_mean float64"):
+        batch_norm(x, sn.zeros(3, dtype=np.float64), sn.ones(3), training=False)
+    with pytest.raises(TypeError, match=r"expected one dtype"):
+        sn.nn.BatchNorm2d(3)(x64)
+    # PyTorch: "not implemented for 'Long'" (the normalised values were truncated to integers)
+    with pytest.raises(TypeError, match=r"batch_norm\(\): input of dtype int64"):
+        batch_norm(sn.zeros((4, 3), dtype=np.int64), None, None, training=True)
+    # PyTorch's rule: both running statistics or neither (one alone was an AttributeError)
+    for stats in ((sn.zeros(3), None), (None, sn.ones(3))):
+        with pytest.raises(ValueError, match=r"running_mean and running_var.*both"):
+            batch_norm(x, *stats, training=True)
     with pytest.raises(ValueError, match=r"\(N, C\).*got shape \(3,\)"):
         batch_norm(sn.randn(3), None, None, training=True)
 

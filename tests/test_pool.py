@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from helpers import assert_close
@@ -205,6 +207,76 @@ def test_adaptive_pools_match_torch(torch, shape, out, dtype):
         assert_close(ours[1], theirs[1], rtol)
         if kwargs:
             np.testing.assert_array_equal(ours[2], theirs[2])
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_changing_the_returned_indices_does_not_change_the_gradient(kernels):
+    # The returned indices were the array backward reads: indices.zero_() sent every gradient to
+    # element 0 (PyTorch raises; here they are a copy, and the gradient stays right).
+    x0 = distinct_values((1, 2, 4, 6), np.float64).array
+    path = backend.reference_kernels if kernels == "reference" else contextlib.nullcontext
+    pools = [(max_pool2d, {"kernel_size": 2}), (adaptive_max_pool2d, {"output_size": 3})]
+    for pool, kwargs in pools:  # 4x6 to 3x3: overlapping windows, the adaptive Function itself
+        grads = []
+        for change in (False, True):
+            x = sn.tensor(x0, requires_grad=True)
+            with path():
+                y, indices = pool(x, return_indices=True, **kwargs)
+                if change:
+                    indices.zero_()
+                y.sum().backward()
+            grads.append(x.grad.array)
+        np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_integer_adaptive_pooling_is_refused_as_in_torch(torch):
+    # PyTorch: "not implemented for 'Long'"; the adaptive means were truncated to integers.
+    x = np.arange(24).reshape(1, 2, 3, 4)  # int64
+    for name in ("adaptive_avg_pool2d", "adaptive_max_pool2d"):
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            getattr(torch.nn.functional, name)(torch.tensor(x), (2, 3))
+        with pytest.raises(TypeError, match=rf"{name}\(\): input of dtype int64"):
+            getattr(sn.nn.functional, name)(sn.tensor(x), (2, 3))
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_integer_pooling_matches_torch(torch, kernels):
+    # Integers stay integers (the mean truncated toward zero). The reference used to pad max
+    # pooling with -inf (an OverflowError for integers) and to return float64 means.
+    x = np.random.default_rng(0).integers(-9, 10, (2, 3, 5, 6))  # int64
+    pools = [
+        ("max_pool2d", max_pool2d, {"kernel_size": 3, "stride": 2, "padding": 1}, x),
+        ("max_pool2d", max_pool2d, {"kernel_size": 2, "padding": 1}, (x + 9).astype(np.uint8)),
+        ("avg_pool2d", avg_pool2d, {"kernel_size": 2, "ceil_mode": True}, x),
+        ("avg_pool2d", avg_pool2d, {"kernel_size": 3, "padding": 1, "count_include_pad": False}, x),
+    ]
+    for name, pool, kwargs, values in pools:
+        with backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext():
+            ours = pool(sn.tensor(values), **kwargs).array
+        theirs = getattr(torch.nn.functional, name)(torch.tensor(values), **kwargs).numpy()
+        assert ours.dtype == values.dtype, (name, kwargs)
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("kernels", ["fast", "reference"])
+def test_an_empty_batch_gives_empty_results_as_in_torch(torch, kernels):
+    # N = 0: PyTorch computes; max pooling's backward (both paths) and the adaptive max pooling
+    # used to fail in a reshape with -1, ambiguous for zero values.
+    pools = [
+        ("max_pool2d", max_pool2d, {"kernel_size": 2}),
+        ("avg_pool2d", avg_pool2d, {"kernel_size": 2}),
+        ("adaptive_max_pool2d", adaptive_max_pool2d, {"output_size": 3}),
+        ("adaptive_avg_pool2d", adaptive_avg_pool2d, {"output_size": 3}),
+    ]
+    for name, pool, kwargs in pools:
+        x = sn.zeros((0, 3, 7, 8), requires_grad=True)
+        with backend.reference_kernels() if kernels == "reference" else contextlib.nullcontext():
+            y = pool(x, **kwargs)
+            y.sum().backward()
+        tx = torch.zeros(0, 3, 7, 8, requires_grad=True)
+        ty = getattr(torch.nn.functional, name)(tx, **kwargs)
+        ty.sum().backward()
+        assert y.shape == tuple(ty.shape) and x.grad.shape == tuple(tx.grad.shape), name
 
 
 def test_googlenet_ceil_mode_pool_matches_torch(torch):

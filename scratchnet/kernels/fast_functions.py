@@ -117,8 +117,10 @@ class FastConv2dFunction(Conv2dFunction):
         x, weight, G = self.x, self.weight, self.groups
         OC = weight.shape[0]
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
-        gx = xp.empty_like(x) if self._needs_grad(0) else None
-        gw = xp.zeros_like(weight) if self._needs_grad(1) else None  # None: a frozen weight
+        # New C-ordered arrays, not empty_like/zeros_like, which copy the layout of a transposed or
+        # flipped view: col2im needs a contiguous gx, and gw_rows must be a view of gw, not a copy.
+        gx = xp.empty(x.shape, dtype=x.dtype) if self._needs_grad(0) else None
+        gw = xp.zeros(weight.shape, dtype=weight.dtype) if self._needs_grad(1) else None
         gw_rows = None if gw is None else gw.reshape(w_rows.shape)  # a view of gw
         gw_chunk = None if gw is None else xp.empty_like(w_rows)  # one chunk's share, reused
         for batch, col_buffer, rows_buffer in self._chunks(x, OC):

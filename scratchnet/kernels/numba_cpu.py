@@ -390,8 +390,9 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     """Fast :func:`scratchnet.ops.pool.max_pool2d_backward`: scatter gy to the winners."""
     N, C, H, W = x_shape
     gx = np.empty(x_shape, dtype=gy.dtype)
-    gy3 = np.ascontiguousarray(gy).reshape(N, C, -1)
-    indices3 = np.ascontiguousarray(indices, dtype=np.int64).reshape(N, C, -1)
+    P = gy.shape[2] * gy.shape[3]  # OH*OW (not -1: ambiguous for an empty batch)
+    gy3 = np.ascontiguousarray(gy).reshape(N, C, P)
+    indices3 = np.ascontiguousarray(indices, dtype=np.int64).reshape(N, C, P)
     _max_pool2d_backward(gx.size + gy.size, gy3, indices3, gx.reshape(N, C, H * W))
     return gx
 

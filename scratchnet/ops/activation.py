@@ -14,6 +14,7 @@ from scratchnet import rng
 from scratchnet.backend import Array, get_xp
 from scratchnet.engine import apply_inplace
 from scratchnet.function import Function
+from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
 
 
@@ -58,6 +59,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
     ``inplace=True`` overwrites ``input`` and returns it, as in PyTorch (see ``Tensor.relu_``).
     """
+    check_floating("leaky_relu", input)  # PyTorch: not implemented for integers
     if inplace:
         return apply_inplace(input, "leaky_relu_", leaky_relu, negative_slope)
     return LeakyReluFunction(negative_slope)(input)
@@ -118,6 +120,7 @@ def log_softmax(input: Tensor, dim: int | None = None) -> Tensor:
 
 
 def _check_dim(op: str, x: Tensor, dim: int | None) -> int:
+    check_floating(op, x)  # PyTorch: not implemented for integers
     if dim is None:
         raise ValueError(
             f"{op}: pass dim explicitly, e.g. dim=1 for logits of shape (N, num_classes); got "
@@ -155,6 +158,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout: probability p must be in [0, 1], got {p}")
     if not training or p == 0:
         return input
+    check_floating("dropout", input)  # 1 / (1 - p) would be truncated (PyTorch refuses)
     keep = rng.random(input.shape, get_xp(input.array)) >= p  # True with probability 1 - p
     # p = 1 drops everything; the scale 1 / (1 - p) would be inf, so the mask is all zeros.
     scale = 0.0 if p == 1 else 1 / (1 - p)

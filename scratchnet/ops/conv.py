@@ -47,10 +47,11 @@ class Conv2dFunction(Function):
     def forward(self, x: Array, weight: Array, bias: Array | None = None) -> Array:
         xp = get_xp(x)
         self.x, self.weight, self.has_bias = x, weight, bias is not None
-        (N, _, H, W), (OC, _, KH, KW), G = x.shape, weight.shape, self.groups
+        (N, C, H, W), (OC, _, KH, KW), G = x.shape, weight.shape, self.groups
         OH, OW = conv_output_size((H, W), (KH, KW), self.window)
         col = im2col(x, *self.window)  # (C*KH*KW, N*OH*OW)
-        col = col.reshape(G, -1, N * OH * OW)  # (G, C/G*KH*KW, N*OH*OW)
+        # Sizes spelt out, not -1: with an empty batch (N = 0) -1 would be ambiguous.
+        col = col.reshape(G, C // G * KH * KW, N * OH * OW)  # (G, C/G*KH*KW, N*OH*OW)
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
         y_rows = w_rows @ col  # (G, OC/G, N*OH*OW)
         y = y_rows.reshape(OC, N, OH, OW).transpose(1, 0, 2, 3)  # (N, OC, OH, OW)
@@ -61,12 +62,13 @@ class Conv2dFunction(Function):
     def backward(self, gy: Array) -> tuple[Array | None, ...]:
         x, weight, G = self.x, self.weight, self.groups
         N, OC, OH, OW = gy.shape
+        C, KH, KW = x.shape[1], *weight.shape[2:]
         gy_rows = gy.transpose(1, 0, 2, 3).reshape(G, OC // G, N * OH * OW)  # (G, OC/G, N*OH*OW)
         w_rows = weight.reshape(G, OC // G, -1)  # (G, OC/G, C/G*KH*KW)
-        col = im2col(x, *self.window).reshape(G, -1, N * OH * OW)  # (G, C/G*KH*KW, N*OH*OW)
+        col = im2col(x, *self.window).reshape(G, C // G * KH * KW, N * OH * OW)
         gw = (gy_rows @ col.transpose(0, 2, 1)).reshape(weight.shape)  # dL/dW = gy_rows col^T
         gcol = w_rows.transpose(0, 2, 1) @ gy_rows  # (G, C/G*KH*KW, N*OH*OW): dL/dcol = W^T gy
-        gx = col2im(gcol.reshape(-1, N * OH * OW), x.shape, *self.window)  # (N, C, H, W)
+        gx = col2im(gcol.reshape(C * KH * KW, N * OH * OW), x.shape, *self.window)  # (N, C, H, W)
         if not self.has_bias:
             return gx, gw
         return gx, gw, gy.sum(axis=(0, 2, 3))  # dL/db: (OC,)

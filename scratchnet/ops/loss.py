@@ -26,6 +26,7 @@ import numpy as np
 from scratchnet.backend import Array, fast_kernel, get_xp
 from scratchnet.function import Function, not_a_tensor
 from scratchnet.ops.elementwise import _operands
+from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -154,6 +155,7 @@ def cross_entropy(
     """
     op = "cross_entropy"
     t = _checked_target(op, input, target, ignore_index, label_smoothing, reduction)
+    check_floating(op, input)  # logits of integers: PyTorch refuses (no log_softmax for them)
     plain = weight is None and not label_smoothing and input.ndim == 2 and input.shape[1] > 0
     if plain and input.dtype.kind == "f":
         kept = (t != ignore_index).sum()
@@ -205,6 +207,11 @@ def _checked_target(
             f"{op}: target must hold integer class indices in [0, {C}), got dtype {t.dtype} of "
             f"shape {tuple(t.shape)} (class-probability targets are not supported); convert with "
             "target.long()"
+        )
+    if t.dtype not in (np.int64, np.uint8):  # PyTorch's rule, also for int32 (NumPy would pass)
+        raise TypeError(
+            f"{op}: expected target dtype int64 (long) or uint8, got {t.dtype} of shape "
+            f"{tuple(t.shape)}; convert with target.long()"
         )
     if tuple(t.shape) != expected:
         raise ValueError(

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from scratchnet.backend import Array, device_of, fast_function, get_xp
 from scratchnet.function import Function, not_a_tensor
+from scratchnet.ops.linalg import check_same_dtype
+from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
 
 
@@ -180,10 +182,28 @@ def batch_norm_with_stats(
                 f"batch_norm: {name} must have shape ({C},) for input of shape {input.shape}, "
                 f"got {t.shape}"
             )
+    check_floating("batch_norm", input)  # integers would truncate the normalised values
+    # One dtype, as for conv2d and linear: NumPy would compute a float32 layer's statistics of a
+    # float64 input in float64 without a word, where PyTorch refuses.
+    check_same_dtype(
+        "batch_norm",
+        {
+            "input": input,
+            "running_mean": running_mean,
+            "running_var": running_var,
+            "weight": weight,
+            "bias": bias,
+        },
+    )
     if training and input.array.size // C <= 1:
         raise ValueError(
             "batch_norm: expected more than 1 value per channel when training, got input of shape "
             f"{input.shape}"
+        )
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(
+            "batch_norm: running_mean and running_var must both be given or both be None, got "
+            f"running_mean={_described(running_mean)} and running_var={_described(running_var)}"
         )
     if not training and (running_mean is None or running_var is None):
         raise ValueError(
@@ -212,3 +232,7 @@ def batch_norm_with_stats(
     if not training:
         return y, None, None
     return y, function.batch_mean, function.batch_var
+
+
+def _described(t: Tensor | None) -> str:
+    return "None" if t is None else f"a Tensor of shape {t.shape}"

@@ -23,6 +23,7 @@ import math
 from scratchnet.backend import Array, fast_function, get_xp
 from scratchnet.function import Function
 from scratchnet.ops.im2col import IntPair, Window, col2im, im2col, pair, window, window_geometry
+from scratchnet.ops.reduce import check_floating
 from scratchnet.ops.shape import squeeze, unsqueeze
 from scratchnet.tensor import Tensor
 
@@ -51,7 +52,9 @@ def max_pool2d_forward(
     _, KW, SH, SW, PH, PW, DH, DW, OH, OW = window_geometry(
         x.shape, kernel_size, stride, padding, dilation, ceil_mode
     )
-    # Padding is -inf, which never wins a max (padding with 0 would beat an all-negative window).
+    # Padding is -inf, which never wins a max (padding with 0 would beat an all-negative window);
+    # integers have no -inf, and their smallest value never wins either.
+    lowest = -math.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
     col = im2col(
         x.reshape(N * C, 1, H, W),
         kernel_size,
@@ -59,7 +62,7 @@ def max_pool2d_forward(
         padding,
         dilation,
         ceil_mode,
-        pad_value=-math.inf,
+        pad_value=lowest,
     )
     k = col.argmax(axis=0)  # (N*C*OH*OW,): the winner's position in its window, i * KW + j
     y = xp.take_along_axis(col, k[None], axis=0)  # (1, N*C*OH*OW)
@@ -90,7 +93,8 @@ def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int,
     planes = xp.arange(N * C).reshape(N * C, 1)  # (N*C, 1), broadcast against (N*C, OH*OW)
     # add.at, not gx[...] += gy: with overlapping windows one element can win several windows,
     # and += with repeated indices would keep only one of their gradients.
-    xp.add.at(gx, (planes, indices.reshape(N * C, -1)), gy.reshape(N * C, -1))
+    positions = gy.shape[2] * gy.shape[3]  # OH*OW (not -1: ambiguous for an empty batch)
+    xp.add.at(gx, (planes, indices.reshape(N * C, positions)), gy.reshape(N * C, positions))
     return gx.reshape(x_shape)
 
 
@@ -139,7 +143,9 @@ def avg_pool2d_forward(
     divisor = _divisor(
         x.shape, kernel_size, stride, padding, ceil_mode, count_include_pad, x.dtype, xp
     )
-    return col.sum(axis=0).reshape(N, C, *divisor.shape) / divisor  # (N, C, OH, OW)
+    means = col.sum(axis=0).reshape(N, C, *divisor.shape) / divisor  # (N, C, OH, OW)
+    # Integers stay integers, the mean truncated toward zero (C's division), as in PyTorch.
+    return means if x.dtype.kind == "f" else means.astype(x.dtype)
 
 
 def avg_pool2d_backward(
@@ -217,7 +223,9 @@ def max_pool2d(
     # The one dispatch point: the fast sibling of MaxPool2dFunction for x's device, or it.
     function_class = fast_function(x.array, MaxPool2dFunction)
     function = function_class(window(kernel_size, stride, padding, dilation), ceil_mode)
-    y, indices = function(x), function.indices
+    # A copy of the indices: backward reads function.indices, which an in-place change to the
+    # returned tensor (indices += offset) must not reach.
+    y, indices = function(x), function.indices.copy()
     if not batched:
         y, indices = squeeze(y, 0), indices[0]
     return (y, Tensor(indices)) if return_indices else y
@@ -322,7 +330,8 @@ class AdaptiveMaxPool2dFunction(Function):
         self.indices = xp.empty((N, C, OH, OW), dtype=xp.int64)
         for oh, (h0, h1) in enumerate(_adaptive_windows(H, OH)):
             for ow, (w0, w1) in enumerate(_adaptive_windows(W, OW)):
-                window = x[:, :, h0:h1, w0:w1].reshape(N, C, -1)  # (N, C, window height * width)
+                area = (h1 - h0) * (w1 - w0)
+                window = x[:, :, h0:h1, w0:w1].reshape(N, C, area)  # (N, C, window's values)
                 k = window.argmax(axis=2)  # (N, C)
                 y[:, :, oh, ow] = xp.take_along_axis(window, k[..., None], axis=2)[..., 0]
                 self.indices[:, :, oh, ow] = (h0 + k // (w1 - w0)) * W + (w0 + k % (w1 - w0))
@@ -342,6 +351,7 @@ def adaptive_avg_pool2d(
     columns; ``None`` in ``output_size`` keeps that dimension. (N, C, H, W) -> (N, C, OH, OW).
     """
     x, batched = _as_batch("adaptive_avg_pool2d", input)
+    check_floating("adaptive_avg_pool2d", x)  # PyTorch: not implemented for integers
     (H, W), (OH, OW) = x.shape[2:], _adaptive_size("adaptive_avg_pool2d", x, output_size)
     if (OH, OW) == (1, 1):
         y = global_avg_pool2d(x)
@@ -362,12 +372,13 @@ def adaptive_max_pool2d(
     Windows as in :func:`adaptive_avg_pool2d`; ``return_indices`` as in :func:`max_pool2d`.
     """
     x, batched = _as_batch("adaptive_max_pool2d", input)
+    check_floating("adaptive_max_pool2d", x)  # PyTorch: not implemented for integers
     (H, W), (OH, OW) = x.shape[2:], _adaptive_size("adaptive_max_pool2d", x, output_size)
     if H % OH == 0 and W % OW == 0:
         y, indices = max_pool2d(x, (H // OH, W // OW), return_indices=True)
     else:
         function = AdaptiveMaxPool2dFunction((OH, OW))
-        y, indices = function(x), Tensor(function.indices)
+        y, indices = function(x), Tensor(function.indices.copy())  # a copy, as in max_pool2d
     if not batched:
         y, indices = squeeze(y, 0), Tensor(indices.array[0])
     return (y, indices) if return_indices else y

@@ -119,18 +119,19 @@ class MeanFunction(Function):
 @accepts_numpy_names  # torch also takes NumPy's axis= and keepdims=
 def mean(x: Tensor, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim`` (all if None).  d/dx_i = 1/n for each of the n averaged elements."""
-    _check_floating("mean", x)
+    check_floating("mean", x)
     return MeanFunction(normalize_dims(dim, x.ndim), keepdim)(x)
 
 
-def _check_floating(op: str, x: Tensor) -> None:
-    """A mean of integers or booleans has no dtype to stay in:
+def check_floating(op: str, x: Tensor) -> None:
+    """A mean (or a softmax, a normalisation...) of integers or booleans has no dtype to stay in:
     PyTorch refuses it, and so does scratchnet.
     """
     if x.dtype.kind not in "fc":
+        method = f".{op}()" if hasattr(Tensor, op) else ""  # x.float().mean(), or x.float()
         raise TypeError(
             f"{op}(): input of dtype {x.dtype} (shape {x.shape}) must be floating point or "
-            f"complex, as in PyTorch; convert it first, e.g. x.float().{op}()"
+            f"complex, as in PyTorch; convert it first, e.g. x.float(){method}"
         )
 
 
@@ -179,7 +180,7 @@ def var(
 
     d var / dx_i = 2 (x_i - mean) / (n - correction).
     """
-    _check_floating("var", x)
+    check_floating("var", x)
     if unbiased is not None:
         correction = 1 if unbiased else 0
     dims = normalize_dims(dim, x.ndim)
