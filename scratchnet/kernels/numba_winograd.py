@@ -64,8 +64,14 @@ PARTS = 64
 # products cost twice as much and Winograd wins on every layer (one run of 3 rounds):
 #   0.55 (0.46-0.58), 0.63 (0.50-0.90), 0.63 (0.61-0.76), 0.73 (0.70-0.93), 0.87 (0.67-0.90)
 # in the order above, the 8x8 layer last.
+# But a whole float32 training step with 2 threads (wall clock, a quiet machine, best step of 5,
+# median of 3 interleaved runs) was slower with Winograd on the layers above 28x28 than without:
+#   ResNet-20 (64x3x32x32): 517 ms with the rule above, 403 ms with SCRATCHNET_WINOGRAD=off
+#   VGG-11-BN (16x3x64x64): 1157 ms with it, 1052 ms without
+# (the transforms scale worse over two threads than the BLAS does). So in float32 the automatic
+# choice is im2col everywhere until a 2-thread measurement per layer shows a win; float64 keeps
+# the single-thread rule (not yet measured with 2 threads).
 WINOGRAD_MIN_MAP = {
-    np.dtype(np.float32): 28 * 28,  # H * W at least this: the smallest map measured to win
     np.dtype(np.float64): 8 * 8,  # every map measured wins, 8x8 the smallest
 }
 WINOGRAD_MIN_CHANNELS = 16  # C and K at least this (the fewest measured; fewer: untested)
