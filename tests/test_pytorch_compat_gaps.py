@@ -479,12 +479,15 @@ def test_load_takes_torchs_keywords_and_mps_is_not_available(tmp_path, torch):
 def test_an_epoch_with_workers_leaves_no_worker_processes():
     import multiprocessing
 
+    # Only this loader's workers count: an earlier test's persistent workers, shut down without
+    # waiting when their loader was collected, may still be exiting.
+    before = set(multiprocessing.active_children())
     loader = DataLoader(TensorDataset(np.arange(12, dtype=np.float32)), batch_size=3, num_workers=2)
     assert [b[0].tolist() for b in loader][-1] == [9.0, 10.0, 11.0]
     it = iter(loader)
     next(it)
     it.close()  # a loop left early (break): its workers stop too
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) <= before
 
 
 # --- found in review: each gave a silently wrong result before -----------------------------------
