@@ -294,7 +294,7 @@ def test_conv2d_runs_winograd_where_chosen_and_matches_the_reference(monkeypatch
     for fast in ("on", "off"):
         for got, want in zip(results[fast], results["reference"], strict=True):
             scale = max(1.0, float(np.abs(want).max()))
-            np.testing.assert_allclose(got, want, rtol=0, atol=tolerance * scale * 10)
+            np.testing.assert_allclose(got, want, rtol=0, atol=tolerance * scale)
 
 
 def test_conv2d_auto_picks_winograd_only_where_the_rule_says(monkeypatch):

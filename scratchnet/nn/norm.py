@@ -14,7 +14,7 @@ import numpy as np
 from scratchnet.creation import ones, tensor, zeros
 from scratchnet.function import no_grad
 from scratchnet.nn.module import Module, Parameter
-from scratchnet.ops.norm import batch_norm_with_stats
+from scratchnet.ops.norm import batch_norm_with_stats, update_running_stats
 from scratchnet.tensor import Tensor
 
 
@@ -90,9 +90,9 @@ class _BatchNorm(Module):
             if momentum is None:  # a cumulative average: batch k weighs 1/k
                 momentum = 1.0 / int(self.num_batches_tracked.array)
             # running = (1 - momentum) running + momentum batch statistic (var: the unbiased one)
-            mean, var = self.running_mean.array, self.running_var.array
-            mean[...] = (1 - momentum) * mean + momentum * batch_mean
-            var[...] = (1 - momentum) * var + momentum * batch_var
+            update_running_stats(
+                self.running_mean, self.running_var, batch_mean, batch_var, momentum
+            )
         return y
 
     def extra_repr(self) -> str:

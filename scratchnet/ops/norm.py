@@ -142,11 +142,21 @@ def batch_norm(
         input, running_mean, running_var, weight, bias, training, eps
     )
     if training and running_mean is not None:
-        # F.batch_norm moves the running statistics it is given, as nn.BatchNorm2d does beside its
-        # num_batches_tracked: running = (1 - momentum) running + momentum batch statistic.
-        running_mean.array[...] = (1 - momentum) * running_mean.array + momentum * batch_mean
-        running_var.array[...] = (1 - momentum) * running_var.array + momentum * batch_var
+        # F.batch_norm moves the running statistics it is given, as nn.BatchNorm2d does.
+        update_running_stats(running_mean, running_var, batch_mean, batch_var, momentum)
     return y
+
+
+def update_running_stats(
+    running_mean: Tensor, running_var: Tensor, batch_mean: Array, batch_var: Array, momentum: float
+) -> None:
+    """Move the running statistics: running = (1 - momentum) running + momentum batch statistic.
+
+    In place, straight into the arrays (no graph, no version change, as in PyTorch); the variance
+    moves towards the unbiased batch variance.
+    """
+    running_mean.array[...] = (1 - momentum) * running_mean.array + momentum * batch_mean
+    running_var.array[...] = (1 - momentum) * running_var.array + momentum * batch_var
 
 
 def batch_norm_with_stats(
