@@ -288,6 +288,40 @@ def test_large_inputs_take_the_threaded_path():
     assert_same(fast.avg_pool2d_backward(gy, x.shape, 3, 2, 1), expected, np.float32)
 
 
+@pytest.mark.parametrize(
+    "x_shape, window",
+    [
+        ((3, 5, 9, 8), (3, 1, 1, 1)),  # a same convolution: whole runs
+        ((2, 4, 7, 7), ((2, 3), 2, (1, 0), (1, 2))),  # row by row
+        ((7, 16, 16, 16), (3, 1, 1, 1)),  # a chunk of 7 images, above the threshold
+    ],
+)
+def test_the_conv_column_kernels_agree_threaded_and_serial(x_shape, window):
+    """Both builds of im2col, col2im and the reorders (THREADED_MIN_WORK["columns"] picks)."""
+    x = random_array(x_shape, np.float32)
+    col_ref = reference_im2col.im2col(x, *window)
+    gcol = random_array(col_ref.shape, np.float32, seed=1)
+    gx_ref = reference_im2col.col2im(gcol, x_shape, *window)
+    g = reference_im2col.window_geometry(x_shape, *window, ceil_mode=False)
+    rows = gcol[: x_shape[1]]  # (OC, N*OH*OW) with OC = C
+    nchw_ref = rows.reshape(x_shape[1], x_shape[0], -1).transpose(1, 0, 2)  # (N, OC, OH*OW)
+    bias = random_array(x_shape[1], np.float32, seed=2)
+    for build in ("serial", "threaded"):
+        col = np.empty_like(col_ref)
+        getattr(fast._im2col, build)(x, *g, 0.0, col)
+        np.testing.assert_array_equal(col, col_ref, err_msg=build)
+        gx = np.empty(x_shape, np.float32)
+        getattr(fast._col2im, build)(gcol.copy(), *g, True, gx)
+        assert_same(gx, gx_ref, np.float32)
+        out = np.empty(nchw_ref.shape, np.float32)  # C order (empty_like keeps the transpose)
+        getattr(fast._rows_to_nchw, build)(rows, bias, out)
+        np.testing.assert_array_equal(out, nchw_ref + bias[:, None], err_msg=build)
+        back = np.empty_like(rows)
+        getattr(fast._nchw_to_rows, build)(np.ascontiguousarray(nchw_ref), back)
+        np.testing.assert_array_equal(back, rows, err_msg=build)
+    assert (col_ref.size >= THREADED_MIN_WORK["columns"]) == (x_shape[0] == 7)
+
+
 # --------------------------------------------------------------------------- the fast Functions
 
 

@@ -88,9 +88,8 @@ def _valid_outputs(size, kernel, stride, padding, dilation, count):
     for i in range(kernel):
         offset = i * dilation - padding
         first = 0 if offset >= 0 else (-offset + stride - 1) // stride  # ceil(-offset / stride)
-        last = (
-            (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
-        )  # one past the last
+        # one past the last output inside
+        last = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
         hi[i] = min(last, count)
         lo[i] = min(first, hi[i])
     return lo, hi
@@ -139,24 +138,21 @@ def _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW,
         _fill(col_flat, block + oh * OW + ow_hi[j], OW - ow_hi[j], value)
 
 
-@njit(cache=True)
+@threaded_kernel(family="columns")
 def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
     N, C, H, W = x.shape
     P = OH * OW
     x_flat, col_flat = x.reshape(-1), col.reshape(-1)
-    oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)  # per kernel row i: the output rows inside
-    ow_lo, ow_hi = _valid_outputs(
-        W, KW, SW, PW, DW, OW
-    )  # per kernel column j: the output columns inside
+    # Per kernel row i: the output rows inside; per kernel column j: the output columns inside.
+    oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)
+    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)
     rows_follow = SH == 1 and SW == 1 and OW == W  # a same convolution: see _run
     # One row of col, (c, i, j), at a time, for all images.
-    for r in range(C * KH * KW):
+    for r in prange(C * KH * KW):
         c, i, j = r // (KH * KW), (r // KW) % KH, r % KW
         for n in range(N):
             block = (r * N + n) * P  # col[r, n*P]: where image n's OH x OW outputs start
-            _fill(
-                col_flat, block, oh_lo[i] * OW, pad_value
-            )  # output rows that read the top padding
+            _fill(col_flat, block, oh_lo[i] * OW, pad_value)  # rows that read the top padding
             if rows_follow and oh_hi[i] - oh_lo[i] > 1 and ow_hi[j] > ow_lo[j]:
                 # Copy the whole run at once: one long loop the compiler vectorises, where the row
                 # by row copy below makes 8-element loops on ResNet's 8x8 planes (5x slower).
@@ -167,20 +163,17 @@ def _im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, pad_value, col):
                 _fill_padding_columns(
                     col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, pad_value
                 )
-                _fill(col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value)
-                continue
-            for oh in range(oh_lo[i], oh_hi[i]):
-                out = block + oh * OW
-                h = oh * SH - PH + i * DH
-                first = (
-                    ((n * C + c) * H + h) * W + ow_lo[j] * SW + j * DW - PW
-                )  # x[n, c, h, first column]
-                _fill(col_flat, out, ow_lo[j], pad_value)
-                _copy(col_flat, out + ow_lo[j], x_flat, first, ow_hi[j] - ow_lo[j], SW)
-                _fill(col_flat, out + ow_hi[j], OW - ow_hi[j], pad_value)
-            _fill(
-                col_flat, block + oh_hi[i] * OW, (OH - oh_hi[i]) * OW, pad_value
-            )  # ... the bottom padding
+            else:
+                for oh in range(oh_lo[i], oh_hi[i]):
+                    out = block + oh * OW
+                    h = oh * SH - PH + i * DH
+                    # x[n, c, h, the first column inside]
+                    first = ((n * C + c) * H + h) * W + ow_lo[j] * SW + j * DW - PW
+                    _fill(col_flat, out, ow_lo[j], pad_value)
+                    _copy(col_flat, out + ow_lo[j], x_flat, first, ow_hi[j] - ow_lo[j], SW)
+                    _fill(col_flat, out + ow_hi[j], OW - ow_hi[j], pad_value)
+            bottom = (OH - oh_hi[i]) * OW  # outputs of the rows that read the bottom padding
+            _fill(col_flat, block + oh_hi[i] * OW, bottom, pad_value)
 
 
 def im2col(
@@ -198,11 +191,11 @@ def im2col(
     N, C = x.shape[:2]
     if out is None:
         out = np.empty((C * g.KH * g.KW, N * g.OH * g.OW), dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), *g, pad_value, out)
+    _im2col(out.size, np.ascontiguousarray(x), *g, pad_value, out)
     return out
 
 
-@njit(cache=True)
+@threaded_kernel(family="columns")
 def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
     N, C, H, W = gx.shape
     P = OH * OW
@@ -210,19 +203,15 @@ def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
     oh_lo, oh_hi = _valid_outputs(H, KH, SH, PH, DH, OH)
     ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)
     rows_follow = SH == 1 and SW == 1 and OW == W  # a same convolution: see _run
-    for task in range(N * C):  # one (image, channel) plane at a time
+    for task in prange(N * C):  # one (image, channel) plane at a time
         n, c = task // C, task % C
         plane = task * H * W  # gx[n, c, 0, 0]
         _fill(gx_flat, plane, H * W, 0)
         for i in range(KH):
             for j in range(KW):
                 block = (((c * KH + i) * KW + j) * N + n) * P  # col[(c, i, j), n*P]
-                if (
-                    overwrite_col
-                    and rows_follow
-                    and oh_hi[i] - oh_lo[i] > 1
-                    and ow_hi[j] > ow_lo[j]
-                ):
+                one_run = rows_follow and oh_hi[i] - oh_lo[i] > 1 and ow_hi[j] > ow_lo[j]
+                if overwrite_col and one_run:
                     # Add the whole run at once. It also spans the entries of col that fell on the
                     # padding columns: zeroed first (the caller allowed it), they add nothing.
                     _fill_padding_columns(col_flat, block, i, j, oh_lo, oh_hi, ow_lo, ow_hi, OW, 0)
@@ -234,14 +223,8 @@ def _col2im(col, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, overwrite_col, gx):
                 for oh in range(oh_lo[i], oh_hi[i]):  # rows outside fell on the padding: dropped
                     h = oh * SH - PH + i * DH
                     first = plane + h * W + ow_lo[j] * SW + j * DW - PW
-                    _add(
-                        gx_flat,
-                        first,
-                        SW,
-                        col_flat,
-                        block + oh * OW + ow_lo[j],
-                        ow_hi[j] - ow_lo[j],
-                    )
+                    inside = block + oh * OW + ow_lo[j]  # col's first entry read inside x
+                    _add(gx_flat, first, SW, col_flat, inside, ow_hi[j] - ow_lo[j])
 
 
 def col2im(
@@ -261,18 +244,18 @@ def col2im(
         out = np.empty(x_shape, dtype=col.dtype)
     contiguous = np.ascontiguousarray(col)
     # A copy made just above is ours to overwrite; the caller's col only if it allowed it.
-    _col2im(contiguous, *g, overwrite_col or contiguous is not col, out)
+    _col2im(col.size, contiguous, *g, overwrite_col or contiguous is not col, out)
     return out
 
 
 # --------------------------------------------------------------------------- layout reorders
 
 
-@njit(cache=True)
+@threaded_kernel(family="columns")
 def _rows_to_nchw(rows, bias, out):
     N, OC, P = out.shape
     rows_flat, out_flat = rows.reshape(-1), out.reshape(-1)
-    for task in range(N * OC):
+    for task in prange(N * OC):
         n, o = task // OC, task % OC
         b = bias[o]
         src, dst = np.uint64((o * N + n) * P), np.uint64(task * P)  # rows[o, n*P], out[n, o, 0]
@@ -285,15 +268,15 @@ def rows_to_nchw(rows: Array, out: Array, bias: Array | None = None) -> Array:
     N, OC = out.shape[:2]
     if bias is None:
         bias = np.zeros(OC, dtype=rows.dtype)  # adding 0 keeps one compiled kernel
-    _rows_to_nchw(np.ascontiguousarray(rows), bias, out.reshape(N, OC, -1))
+    _rows_to_nchw(out.size, np.ascontiguousarray(rows), bias, out.reshape(N, OC, -1))
     return out
 
 
-@njit(cache=True)
+@threaded_kernel(family="columns")
 def _nchw_to_rows(y, out):
     N, OC, P = y.shape
     y_flat, out_flat = y.reshape(-1), out.reshape(-1)
-    for task in range(N * OC):
+    for task in prange(N * OC):
         n, o = task // OC, task % OC
         _copy(out_flat, (o * N + n) * P, y_flat, task * P, P, 1)  # out[o, n*P:(n+1)*P] = y[n, o]
 
@@ -303,7 +286,7 @@ def nchw_to_rows(y: Array, out: Array | None = None) -> Array:
     N, OC, OH, OW = y.shape
     if out is None:
         out = np.empty((OC, N * OH * OW), dtype=y.dtype)
-    _nchw_to_rows(np.ascontiguousarray(y).reshape(N, OC, OH * OW), out)
+    _nchw_to_rows(out.size, np.ascontiguousarray(y).reshape(N, OC, OH * OW), out)
     return out
 
 
@@ -315,15 +298,11 @@ def _max_pool2d_forward(x, KH, KW, SH, SW, PH, PW, DH, DW, y, indices):
     N, C, H, W = x.shape
     OH, OW = y.shape[2:]
     x_flat, y_flat, indices_flat = x.reshape(-1), y.reshape(-1), indices.reshape(-1)
-    i_lo, i_hi = _window_bounds(
-        H, KH, SH, PH, DH, OH
-    )  # per output row: the kernel rows inside the input
-    j_lo, _ = _window_bounds(
-        W, KW, SW, PW, DW, OW
-    )  # per output column: its first kernel column inside
-    ow_lo, ow_hi = _valid_outputs(
-        W, KW, SW, PW, DW, OW
-    )  # per kernel column: the output columns inside
+    # Per output row: the kernel rows inside the input; per output column: its first kernel
+    # column inside; per kernel column: the output columns inside.
+    i_lo, i_hi = _window_bounds(H, KH, SH, PH, DH, OH)
+    j_lo, _ = _window_bounds(W, KW, SW, PW, DW, OW)
+    ow_lo, ow_hi = _valid_outputs(W, KW, SW, PW, DW, OW)
     # One (image, channel) plane per task, one output row at a time.
     for task in prange(N * C):
         plane = np.uint64(task * H * W)
@@ -381,9 +360,8 @@ def _max_pool2d_backward(gy, indices, gx):
         plane = np.uint64(task * HW)
         _fill(gx_flat, plane, HW, 0)
         for p in range(np.uint64(task * P), np.uint64((task + 1) * P)):
-            gx_flat[plane + np.uint64(indices_flat[p])] += gy_flat[
-                p
-            ]  # one element may win several windows
+            # += : one element may win several windows
+            gx_flat[plane + np.uint64(indices_flat[p])] += gy_flat[p]
 
 
 def max_pool2d_backward(gy: Array, indices: Array, x_shape: tuple[int, int, int, int]) -> Array:
@@ -407,11 +385,8 @@ def _avg_windows(size, kernel, stride, padding, count, count_include_pad):
     The divisor counts the padding (``count_include_pad``) up to the end of the padded input, where
     a ceil-mode window may hang over; otherwise only the input elements.
     """
-    start, end, divisor = (
-        np.zeros(count, np.int64),
-        np.zeros(count, np.int64),
-        np.zeros(count, np.int64),
-    )
+    start, end = np.zeros(count, np.int64), np.zeros(count, np.int64)
+    divisor = np.zeros(count, np.int64)
     for o in range(count):
         first = o * stride - padding
         last = min(first + kernel, size + padding)

@@ -23,15 +23,30 @@ _threaded_launch = threading.Lock()
 
 # Below this much work a kernel runs on one thread, per family of backend.KERNEL_MODULES (each
 # kernel's caller passes its work as the first argument). Waking the other threads costs 10-30 us
-# (much more when the machine is busy), more than a small job itself.
+# on a quiet machine, more than a small job itself; on a busy one, a time slice (4-8 ms) whenever
+# the other core is taken, at any size. Measured on the 2-core Xeon (AVX-512, 2 MiB L2 per core)
+# with 2 threads, threaded / serial wall clock, median (range) of 9 interleaved rounds, best of 20
+# calls each (tools of docs/performance.md's "threads" section):
+#   elements            2^17                2^18                2^19
+#   norm mean/var       260 (149-298)       0.54 (0.52-0.57)    0.47 (0.46-0.47)
+#   norm grad sums      0.60 (0.56-228)     0.49 (0.48-0.60)    0.53 (0.50-0.53)
+#   norm a g + b x + c  0.48 (0.47-0.49)    0.26 (0.23-0.32)    0.52 (0.48-0.55)
+#   ReLU forward        0.62 (0.60-0.67)    0.35 (0.32-0.41)    0.38 (0.36-0.39)
+#   ReLU backward       0.47 (0.40-0.48)    0.28 (0.25-109)     0.51 (0.50-0.53)
+# (a ratio in the hundreds is a round where the second thread waited for a time slice). From 2^18
+# elements (1 MiB of float32) every kernel ran in 0.26-0.54 of its one-thread time: an input
+# that fits the caches is still split well over two cores, whose L2s are separate.
 THREADED_MIN_WORK = {
     # pooling: output elements x window elements, the number of loop iterations
     "window": 2**16,
-    # batch norm: input elements. It is limited by memory bandwidth, and an input below 4 MiB of
-    # float32 stays in the CPU's caches, where one thread is fastest
-    "norm": 2**20,
-    # ReLU: elements (2 MiB of float32), also bandwidth-bound
-    "activation": 2**19,
+    # batch norm: input elements (was 2**20, "below 4 MiB one thread is fastest": not so here)
+    "norm": 2**18,
+    # ReLU: elements, also bandwidth-bound (was 2**19)
+    "activation": 2**18,
+    # the conv's im2col, col2im and reorders: elements written. Two threads took 0.37-0.59 of one
+    # thread's time on ResNet-20's column chunks (2.6-4.7e5 elements), 0.9-1.9x on its reorders
+    # of 0.6-1.1e5 elements, which stay on one thread (numba_cpu's module docstring)
+    "columns": 2**17,
 }
 
 
@@ -48,14 +63,14 @@ def threaded_kernel(
     """
     if loops is None:
         return lambda f: threaded_kernel(f, family=family, **options)
-    min_work = THREADED_MIN_WORK[family]  # a KeyError for a misspelt family
+    THREADED_MIN_WORK[family]  # a KeyError for a misspelt family, at once
     serial = types.FunctionType(loops.__code__, loops.__globals__, loops.__name__ + "_serial")
     serial.__qualname__ = loops.__qualname__ + "_serial"
     threaded = njit(parallel=True, cache=True, **options)(loops)
     serial = njit(cache=True, **options)(serial)
 
     def run(work: int, *args: Any) -> Any:
-        if work < min_work:
+        if work < THREADED_MIN_WORK[family]:
             return serial(*args)
         with _threaded_launch:
             return threaded(*args)

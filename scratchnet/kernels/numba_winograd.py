@@ -47,31 +47,48 @@ from scratchnet.ops.winograd import (
 TILE_BUFFER_BYTES = 2**19
 # Each kernel's outer loop runs in this many parts (threads take parts), each allocating its
 # scratch rows once: an allocation per (image, channel) pair cost more than the transform itself
-# (a microsecond each, 4096 of them in a ResNet-20 layer).
+# (a microsecond each, 4096 of them in a ResNet-20 layer). A chunk with fewer (image, channel)
+# pairs than PARTS runs one part per pair: Numba hands each thread a contiguous half of the parts,
+# so 32 pairs (two 16-channel images) in 64 parts left the second thread's half empty.
 PARTS = 64
 
 # --------------------------------------------------------------------------- the selection rule
-# Measured by tools/bench_winograd.py (float32, CPU time of one thread: the 2-core machine of this
-# project was shared with a dozen jobs, where wall-clock ratios swung from 0.01 to 85), Winograd
-# time / im2col time for forward + both gradients, median (range) over two runs of 3 and 5 rounds:
-#   (64, 16, 32, 32) -> 16    0.76 (0.66-0.92), 0.86 (0.81-1.22)    wins
-#   (32, 64, 32, 32) -> 64    0.74 (0.58-0.86), 0.91 (0.83-1.22)    wins
-#   (16, 128, 28, 28) -> 128  0.74 (0.58-0.87), 1.03 (0.72-1.12)    wins, less clearly
-#   (64, 32, 16, 16) -> 32    0.96 (0.89-1.20), 1.11 (1.01-1.88)    loses
-#   (64, 64, 8, 8) -> 64      1.02 (0.96-1.27), 1.12 (1.01-1.32)    loses
-# On a small map the rows of tiles are short and the transforms' per-row work dominates; the
-# 16 GEMMs are (K, C) @ (C, P) with small K and C, far from the BLAS's peak. In float64 the
-# products cost twice as much and Winograd wins on every layer (one run of 3 rounds):
+# Winograd time / im2col time of conv2d forward + both gradients (the whole F.conv2d call), float32,
+# median (range) over 3 interleaved rounds, best of 3 calls: CPU time of one thread, the measure
+# that survived this project's shared 2-core machine (load average 5-10 during the session; see
+# below for 2 threads). The layers of ResNet-20 (batch 64), VGG-11-BN (16x3x64x64), VGG-16
+# (1x3x224x224) and benchmarks/conv.py, every 3x3 stride-1 layer with C >= 16:
+#   map      (N, C) -> K          ratio              map      (N, C) -> K          ratio
+#   224x224  (1, 64) -> 64        0.77 (0.75-0.79)   16x16    (64, 32) -> 32       1.07 (1.04-1.11)
+#   112x112  (1, 64) -> 128       0.78 (0.76-0.80)   16x16    (16, 128) -> 256     1.07 (1.01-1.11)
+#   112x112  (1, 128) -> 128      0.71 (0.69-0.71)   16x16    (16, 256) -> 256     0.97 (0.97-0.97)
+#   56x56    (8, 64) -> 64        0.85 (0.68-0.95)   14x14    (1, 512) -> 512      4.60 (4.55-5.01)
+#   56x56    (1, 128) -> 256      0.93 (0.88-0.98)   8x8      (64, 64) -> 64       0.99 (0.98-1.07)
+#   56x56    (1, 256) -> 256      0.84 (0.83-0.85)   8x8      (32, 256) -> 256     1.10 (0.97-1.40)
+#   32x32    (64, 16) -> 16       0.80 (0.76-0.81)   8x8      (16, 256) -> 512     1.70 (1.68-1.72)
+#   32x32    (32, 64) -> 64       0.74 (0.74-0.84)   8x8      (16, 512) -> 512     1.83 (1.79-1.86)
+#   32x32    (16, 64) -> 128      0.88 (0.85-0.95)   4x4      (16, 512) -> 512     1.66 (1.65-1.66)
+#   28x28    (1, 256) -> 512      1.77 (1.56-1.81)
+#   28x28    (1, 512) -> 512      1.89 (1.89-1.97)
+# Winograd wins on every map of 32x32 and more (0.71-0.93), ties or loses below. On a small map
+# the rows of tiles are short, the transforms' per-row work dominates, and the 16 products
+# (K, C) @ (C, P) have few tiles P for many channels: at 512 channels and 28x28 or less, reading
+# the 16 transformed filters (16 K C values, recomputed every call) costs more than the 2.25x
+# fewer multiplications save. So the rule is the map size, H * W >= 32 * 32.
+# Two threads, wall clock (what a training step sees), could not rank the two on this machine:
+# with 5-10 runnable jobs on 2 cores, each of im2col's large threaded BLAS products waited for
+# its second thread to be scheduled, and im2col took 2-10x its one-thread CPU time (a
+# (64, 16, 32, 32) layer 160-380 ms against 37 ms), while Winograd's small, single-threaded
+# products did not wait: every layer measured "won" 0.1-0.6 there. Two defects of the transforms
+# on 2 threads are fixed (see PARTS): with 16 channels, the chunk's 32 (image, channel) pairs all
+# ran on one thread. Whole training steps, 2 threads, SCRATCHNET_WINOGRAD=auto against off: see
+# docs/concepts/winograd.md. In float64 the products cost twice as much and Winograd wins on
+# every layer measured (one thread, one run of 3 rounds), down to 8x8:
 #   0.55 (0.46-0.58), 0.63 (0.50-0.90), 0.63 (0.61-0.76), 0.73 (0.70-0.93), 0.87 (0.67-0.90)
-# in the order above, the 8x8 layer last.
-# But a whole float32 training step with 2 threads (wall clock, a quiet machine, best step of 5,
-# median of 3 interleaved runs) was slower with Winograd on the layers above 28x28 than without:
-#   ResNet-20 (64x3x32x32): 517 ms with the rule above, 403 ms with SCRATCHNET_WINOGRAD=off
-#   VGG-11-BN (16x3x64x64): 1157 ms with it, 1052 ms without
-# (the transforms scale worse over two threads than the BLAS does). So in float32 the automatic
-# choice is im2col everywhere until a 2-thread measurement per layer shows a win; float64 keeps
-# the single-thread rule (not yet measured with 2 threads).
+# for (64, 16, 32, 32) -> 16, (32, 64, 32, 32) -> 64, (16, 128, 28, 28) -> 128,
+# (64, 32, 16, 16) -> 32 and (64, 64, 8, 8) -> 64.
 WINOGRAD_MIN_MAP = {
+    np.dtype(np.float32): 32 * 32,  # every map of 32x32 and more wins, every smaller one ties/loses
     np.dtype(np.float64): 8 * 8,  # every map measured wins, 8x8 the smallest
 }
 WINOGRAD_MIN_CHANNELS = 16  # C and K at least this (the fewest measured; fewer: untested)
@@ -203,10 +220,11 @@ def _input_transform(x, PH, PW, TH, TW, V):
     """
     N, C, H, W = x.shape
     width = BLOCK * TW + KERNEL - 1  # the padded columns the tiles read
-    for part in prange(PARTS):  # scratch allocated once per part, not per nc
+    parts = min(PARTS, N * C)  # fewer tasks than PARTS: one part each
+    for part in prange(parts):  # scratch allocated once per part, not per nc
         rows = np.zeros((TILE, width), dtype=x.dtype)  # 4 padded input rows; zeros: padding
         t = np.empty((TILE, width), dtype=x.dtype)  # B^T rows
-        for nc in range(part, N * C, PARTS):
+        for nc in range(part, N * C, parts):
             n, c = nc // C, nc % C
             for th in range(TH):
                 for i in range(TILE):
@@ -234,9 +252,10 @@ def _input_transform(x, PH, PW, TH, TW, V):
 def _filter_transform(w, U):
     """U[xi*4 + nu, k, c] = (G g G^T)[xi, nu] for the 3x3 filter g = w[k, c]."""
     K, C = w.shape[:2]
-    for part in prange(PARTS):  # scratch allocated once per part, not per kc
+    parts = min(PARTS, K * C)  # fewer tasks than PARTS: one part each
+    for part in prange(parts):  # scratch allocated once per part, not per kc
         e = np.empty((KERNEL, TILE), dtype=w.dtype)  # g G^T: G applied to each row
-        for kc in range(part, K * C, PARTS):
+        for kc in range(part, K * C, parts):
             k, c = kc // C, kc % C
             for i in range(KERNEL):
                 g0, g1, g2 = w[k, c, i, 0], w[k, c, i, 1], w[k, c, i, 2]
@@ -259,9 +278,10 @@ def _output_transform(M, bias, TH, TW, y):
     xi), then A^T down the 4 rows of ``s`` into the 2 output rows.
     """
     N, K, OH, OW = y.shape
-    for part in prange(PARTS):  # scratch allocated once per part, not per nk
+    parts = min(PARTS, N * K)  # fewer tasks than PARTS: one part each
+    for part in prange(parts):  # scratch allocated once per part, not per nk
         s = np.empty((TILE, BLOCK * TW), dtype=M.dtype)  # m A, for a whole row of tiles
-        for nk in range(part, N * K, PARTS):
+        for nk in range(part, N * K, parts):
             n, k = nk // K, nk % K
             for th in range(TH):
                 p0 = (n * TH + th) * TW
@@ -287,10 +307,11 @@ def _gradient_transform(gy, TH, TW, gy_hat):
     2 columns of ``h``.
     """
     N, K, OH, OW = gy.shape
-    for part in prange(PARTS):  # scratch allocated once per part, not per nk
+    parts = min(PARTS, N * K)  # fewer tasks than PARTS: one part each
+    for part in prange(parts):  # scratch allocated once per part, not per nk
         rows = np.zeros((BLOCK, BLOCK * TW), dtype=gy.dtype)  # zeros: past the output's edge
         h = np.empty((TILE, BLOCK * TW), dtype=gy.dtype)  # A g
-        for nk in range(part, N * K, PARTS):
+        for nk in range(part, N * K, parts):
             n, k = nk // K, nk % K
             for th in range(TH):
                 for i in range(BLOCK):
@@ -317,9 +338,10 @@ def _gradient_transform(gy, TH, TW, gy_hat):
 def _weight_output_transform(M, gw):
     """gw[k, c] = G^T m G, m = M[:, k, c] as 4x4: the weight gradient's 3x3 from its 4x4 sum."""
     K, C = gw.shape[:2]
-    for part in prange(PARTS):  # scratch allocated once per part, not per kc
+    parts = min(PARTS, K * C)  # fewer tasks than PARTS: one part each
+    for part in prange(parts):  # scratch allocated once per part, not per kc
         r = np.empty((TILE, KERNEL), dtype=M.dtype)  # m G: G^T applied to each row
-        for kc in range(part, K * C, PARTS):
+        for kc in range(part, K * C, parts):
             k, c = kc // C, kc % C
             for i in range(TILE):
                 m0, m1 = M[i * TILE + 0, k, c], M[i * TILE + 1, k, c]
