@@ -241,14 +241,11 @@ def test_the_setting_overrides_the_rule(monkeypatch):
 
 def test_the_rule_picks_winograd_where_it_measured_faster():
     wins = fast_module().winograd_wins
-    # float32 (WINOGRAD_MIN_MAP's table): maps of 32x32 and more win, smaller ones tie or lose
-    assert wins(64, 16, 16, 32, 32, np.float32)  # ResNet-20's first stage
-    assert wins(1, 64, 64, 224, 224, np.float32)  # VGG-16's first blocks
-    assert wins(1, 256, 256, 56, 56, np.float32)
-    assert not wins(1, 512, 512, 28, 28, np.float32)  # 1.9x slower
+    # float32: slower in 2-thread training steps (see WINOGRAD_MIN_MAP's comment), so never
+    assert not wins(64, 16, 16, 32, 32, np.float32)  # ResNet-20's first stage
+    assert not wins(1, 64, 64, 224, 224, np.float32)  # VGG-16: 1.15x slower steps
     assert not wins(64, 32, 32, 16, 16, np.float32)  # ResNet-20's second stage: im2col
     assert not wins(64, 64, 64, 8, 8, np.float32)  # and its third
-    assert not wins(16, 512, 512, 4, 4, np.float32)
     assert not wins(64, 8, 16, 32, 32, np.float32)  # fewer channels than measured
     assert not wins(64, 16, 16, 32, 32, np.float16)
     assert wins(64, 64, 64, 8, 8, np.float64)  # float64's products cost twice as much
@@ -305,9 +302,7 @@ def test_conv2d_auto_picks_winograd_only_where_the_rule_says(monkeypatch):
     w = sn.zeros(16, 16, 3, 3, dtype=sn.float64)
     x = sn.zeros(1, 16, 28, 28, dtype=sn.float64, requires_grad=True)  # float64: Winograd
     assert F.conv2d(x, w, padding=1).creator.algorithm == "winograd"
-    x = sn.zeros(1, 16, 28, 28, requires_grad=True)  # float32 below 32x32: im2col
+    x = sn.zeros(1, 16, 28, 28, requires_grad=True)  # float32: im2col (2-thread steps)
     assert F.conv2d(x, w.float(), padding=1).creator.algorithm == "im2col"
-    x = sn.zeros(1, 16, 32, 32, requires_grad=True)  # float32 from 32x32: Winograd
-    assert F.conv2d(x, w.float(), padding=1).creator.algorithm == "winograd"
     x = sn.zeros(1, 16, 28, 28, dtype=sn.float64, requires_grad=True)  # stride 2: cannot
     assert F.conv2d(x, w, padding=1, stride=2).creator.algorithm == "im2col"

@@ -25,8 +25,8 @@ _threaded_launch = threading.Lock()
 # kernel's caller passes its work as the first argument). Waking the other threads costs 10-30 us
 # on a quiet machine, more than a small job itself; on a busy one, a time slice (4-8 ms) whenever
 # the other core is taken, at any size. Measured on the 2-core Xeon (AVX-512, 2 MiB L2 per core)
-# with 2 threads, threaded / serial wall clock, median (range) of 9 interleaved rounds, best of 20
-# calls each (tools of docs/performance.md's "threads" section):
+# with 2 threads, the ``threaded`` / ``serial`` build of each kernel, wall clock, median (range) of
+# interleaved rounds (9 at 2^17 and 2^18, 5 at 2^19), best of 20 calls each:
 #   elements            2^17                2^18                2^19
 #   norm mean/var       260 (149-298)       0.54 (0.52-0.57)    0.47 (0.46-0.47)
 #   norm grad sums      0.60 (0.56-228)     0.49 (0.48-0.60)    0.53 (0.50-0.53)
@@ -43,9 +43,11 @@ THREADED_MIN_WORK = {
     "norm": 2**18,
     # ReLU: elements, also bandwidth-bound (was 2**19)
     "activation": 2**18,
-    # the conv's im2col, col2im and reorders: elements written. Two threads took 0.37-0.59 of one
-    # thread's time on ResNet-20's column chunks (2.6-4.7e5 elements), 0.9-1.9x on its reorders
-    # of 0.6-1.1e5 elements, which stay on one thread (numba_cpu's module docstring)
+    # the conv's im2col, col2im and reorders: elements written. On ResNet-20's column chunks
+    # (7 images, 2.6e5-1e6 elements) im2col and col2im alone took 0.42-0.83 of one thread's time
+    # (median of 5 rounds, best of 20; im2col's two larger chunks waited for a time slice in most
+    # rounds), the reorders of 0.3-1.1e5 elements 0.89-1.87: they stay on one thread. The whole
+    # conv2d: numba_cpu's module docstring
     "columns": 2**17,
 }
 

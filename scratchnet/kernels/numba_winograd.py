@@ -70,25 +70,31 @@ PARTS = 64
 #   32x32    (16, 64) -> 128      0.88 (0.85-0.95)   4x4      (16, 512) -> 512     1.66 (1.65-1.66)
 #   28x28    (1, 256) -> 512      1.77 (1.56-1.81)
 #   28x28    (1, 512) -> 512      1.89 (1.89-1.97)
-# Winograd wins on every map of 32x32 and more (0.71-0.93), ties or loses below. On a small map
-# the rows of tiles are short, the transforms' per-row work dominates, and the 16 products
-# (K, C) @ (C, P) have few tiles P for many channels: at 512 channels and 28x28 or less, reading
-# the 16 transformed filters (16 K C values, recomputed every call) costs more than the 2.25x
-# fewer multiplications save. So the rule is the map size, H * W >= 32 * 32.
-# Two threads, wall clock (what a training step sees), could not rank the two on this machine:
-# with 5-10 runnable jobs on 2 cores, each of im2col's large threaded BLAS products waited for
-# its second thread to be scheduled, and im2col took 2-10x its one-thread CPU time (a
-# (64, 16, 32, 32) layer 160-380 ms against 37 ms), while Winograd's small, single-threaded
-# products did not wait: every layer measured "won" 0.1-0.6 there. Two defects of the transforms
-# on 2 threads are fixed (see PARTS): with 16 channels, the chunk's 32 (image, channel) pairs all
-# ran on one thread. Whole training steps, 2 threads, SCRATCHNET_WINOGRAD=auto against off: see
-# docs/concepts/winograd.md. In float64 the products cost twice as much and Winograd wins on
-# every layer measured (one thread, one run of 3 rounds), down to 8x8:
+# Per layer, Winograd wins on every map of 32x32 and more (0.71-0.93), ties or loses below. On a
+# small map the rows of tiles are short, the transforms' per-row work dominates, and the 16
+# products (K, C) @ (C, P) have few tiles P for many channels: at 512 channels and 28x28 or less,
+# reading the 16 transformed filters (16 K C values, recomputed every call) costs more than the
+# 2.25x fewer multiplications save.
+# Two threads, wall clock, per layer, could not rank the two on this machine: with 5-10 runnable
+# jobs on 2 cores, each of im2col's large threaded BLAS products waited for its second thread to
+# be scheduled (a (64, 16, 32, 32) layer 160-380 ms against 37 ms of CPU time), while Winograd's
+# small, single-threaded products did not wait: every layer "won" 0.1-0.6 there. One defect of the
+# transforms on 2 threads is fixed (see PARTS): with 16 channels, a chunk's 32 (image, channel)
+# pairs all ran on one thread. Whole training steps, 2 threads, Winograd where the table says it
+# wins against SCRATCHNET_WINOGRAD=off (the same process, toggled between steps, interleaved
+# rounds, best of 2-3 steps each, median (range) of the per-round ratios):
+#   ResNet-20 (64x3x32x32), Winograd on 32x32:    1.11 (0.40-2.19), 8 rounds; 1.66 (0.41-3.02) in 5
+#                                                 rounds of fresh processes; 517 vs 403 ms (quiet)
+#   VGG-16 (1x3x224x224), Winograd from 56x56:    1.15 (1.09-1.57), 5 rounds, slower in every one
+# So the per-layer win of one thread's work does not survive two threads and a whole step (why
+# was not isolated here: the transforms are memory-bound, and the tiles of a large map are fresh
+# allocations on every call), and in float32 the automatic choice stays im2col for every layer;
+# SCRATCHNET_WINOGRAD=on takes Winograd where it can. In float64 the products cost twice as much and Winograd wins on every
+# layer measured (one thread, one run of 3 rounds), down to 8x8:
 #   0.55 (0.46-0.58), 0.63 (0.50-0.90), 0.63 (0.61-0.76), 0.73 (0.70-0.93), 0.87 (0.67-0.90)
 # for (64, 16, 32, 32) -> 16, (32, 64, 32, 32) -> 64, (16, 128, 28, 28) -> 128,
-# (64, 32, 16, 16) -> 32 and (64, 64, 8, 8) -> 64.
+# (64, 32, 16, 16) -> 32 and (64, 64, 8, 8) -> 64 (not yet measured with 2 threads).
 WINOGRAD_MIN_MAP = {
-    np.dtype(np.float32): 32 * 32,  # every map of 32x32 and more wins, every smaller one ties/loses
     np.dtype(np.float64): 8 * 8,  # every map measured wins, 8x8 the smallest
 }
 WINOGRAD_MIN_CHANNELS = 16  # C and K at least this (the fewest measured; fewer: untested)
