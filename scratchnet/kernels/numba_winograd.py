@@ -89,8 +89,8 @@ PARTS = 64
 # So the per-layer win of one thread's work does not survive two threads and a whole step (why
 # was not isolated here: the transforms are memory-bound, and the tiles of a large map are fresh
 # allocations on every call), and in float32 the automatic choice stays im2col for every layer;
-# SCRATCHNET_WINOGRAD=on takes Winograd where it can. In float64 the products cost twice as much and Winograd wins on every
-# layer measured (one thread, one run of 3 rounds), down to 8x8:
+# SCRATCHNET_WINOGRAD=on takes Winograd where it can. In float64 the products cost twice as much
+# and Winograd wins on every layer measured (one thread, one run of 3 rounds), down to 8x8:
 #   0.55 (0.46-0.58), 0.63 (0.50-0.90), 0.63 (0.61-0.76), 0.73 (0.70-0.93), 0.87 (0.67-0.90)
 # for (64, 16, 32, 32) -> 16, (32, 64, 32, 32) -> 64, (16, 128, 28, 28) -> 128,
 # (64, 32, 16, 16) -> 32 and (64, 64, 8, 8) -> 64 (not yet measured with 2 threads).
