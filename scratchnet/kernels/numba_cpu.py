@@ -17,10 +17,12 @@ Why they are faster than the NumPy reference:
   writes only its own, so there is no race and no lock. Small calls run on one thread
   (``THREADED_MIN_WORK["columns"]`` in ``numba_threads``). conv2d forward + backward on
   ResNet-20's three 3x3 layers took 0.41, 0.65 and 0.50 of its one-thread-kernel time with them
-  threaded (2 threads, wall clock, median of 5 interleaved rounds, best of 15), and a whole
-  ResNet-20 training step 0.49 (0.17-0.52) of its time (6 rounds, a machine at load 6-7), where an
-  earlier machine had measured the opposite (BLAS threads spinning after each product: up to 1.4x
-  slower);
+  threaded (2 threads, wall clock, median of 5 interleaved rounds, best of 15). A whole ResNet-20
+  training step, with the norm and ReLU thresholds of ``numba_threads`` lowered too: 0.18
+  (0.13-0.21) of its time on a machine at load 6-7, where one-thread kernels between threaded
+  products collapsed to 2-4 s a step, and 0.94 (0.19-1.08) at load 1.5-3 (416 against 441 ms):
+  the gain is mostly robustness to a busy machine. An earlier machine had measured threading them
+  slower (BLAS threads spinning after each product: up to 1.4x);
 * no temporary arrays and no float64 promotion;
 * every bound is computed once per kernel (``_valid_outputs``), not per element, and the inner
   loops index flat arrays with unsigned integers. Numba checks every signed index for a negative
