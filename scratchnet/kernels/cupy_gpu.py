@@ -533,8 +533,13 @@ def channel_mean_var(x3: Array) -> tuple[Array, Array]:
     return mean, var.astype(x3.dtype, copy=False)
 
 
-def channel_grad_sums(g3: Array, x3: Array, mean: Array) -> tuple[Array, Array]:
-    """Sum g and sum g (x - mean) per channel: (N, C, M) twice -> (C,), (C,)."""
+def channel_grad_sums(
+    g3: Array, x3: Array, mean: Array, relu_out: None = None
+) -> tuple[Array, Array]:
+    """Sum g and sum g (x - mean) per channel: (N, C, M) twice -> (C,), (C,).
+
+    ``relu_out`` is always None: the GPU class does not fuse BN + ReLU (no ``relu_in_place``).
+    """
     sum_g = g3.sum(axis=(0, 2))  # (C,)
     sum_g_centered = _centered_product_sum(g3, x3, _per_channel(mean, x3), axis=(0, 2))  # (C,)
     return sum_g, sum_g_centered
@@ -545,8 +550,10 @@ def channel_affine(x3: Array, scale: Array, shift: Array) -> Array:
     return _affine(x3, _per_channel(scale, x3), _per_channel(shift, x3))
 
 
-def channel_affine2(g3: Array, x3: Array, a: Array, b: Array, c: Array) -> Array:
-    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M)."""
+def channel_affine2(
+    g3: Array, x3: Array, a: Array, b: Array, c: Array, relu_out: None = None
+) -> Array:
+    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M); ``relu_out`` is always None."""
     return _affine2(g3, x3, _per_channel(a, g3), _per_channel(b, g3), _per_channel(c, g3))
 
 

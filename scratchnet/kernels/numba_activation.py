@@ -36,6 +36,14 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
     return y
 
 
+def relu_in_place(x: np.ndarray) -> None:
+    """max(x, 0) written over x (C-contiguous): one pass, no allocation; ``Tensor.relu_``'s kernel.
+
+    The forward loop reads each element before it writes it, so it may write over its input.
+    """
+    _relu_forward(x.size, x.reshape(-1), x.dtype.type(0), x.reshape(-1))
+
+
 @threaded_kernel(family="activation")
 def _relu_backward(gy, y, zero, gx):
     for k in prange(gy.size):
