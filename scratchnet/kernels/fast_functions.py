@@ -286,7 +286,8 @@ class FastBatchNormFunction(BatchNormFunction):
     channel_affine2: ClassVar[Kernel]  # (g3, x3, a, b, c, relu_out=None)
     # max(x, 0) over a C-contiguous array, in place; None: this device does not fuse BN + ReLU.
     relu_in_place: ClassVar[Kernel | None] = None
-    relu_output: Array | None = None  # set on the node that absorbed a ReLU: relu(y), saved
+    absorbed_relu = False  # True on the node that absorbed a ReLU, which saves relu(y) as:
+    relu_output: Array | None = None
 
     def absorb_relu_(self, tensor: Tensor) -> bool:
         """Run ``tensor.relu_()`` as part of this node, if it is safe; True if it did.
@@ -303,7 +304,7 @@ class FastBatchNormFunction(BatchNormFunction):
             self.relu_in_place is not None
             and self.training
             and not getattr(self, "rows", True)
-            and self.relu_output is None  # not absorbed one already (relu_ twice)
+            and not self.absorbed_relu  # relu_ twice: the second is a Relu node
             and not self.freed
             and self.inputs is not None  # recorded in a graph
             and is_grad_enabled()
@@ -319,6 +320,7 @@ class FastBatchNormFunction(BatchNormFunction):
         fused = copy.copy(self)  # shares the saved arrays, which neither node writes
         self.relu_in_place(tensor.array)
         tensor._bump_version()
+        fused.absorbed_relu = True
         fused.relu_output = tensor.array  # saved: a change after the ReLU is caught at backward
         rebase_fused(tensor, fused)
         return True
@@ -328,7 +330,7 @@ class FastBatchNormFunction(BatchNormFunction):
         """``BatchNorm``, or ``BatchNormRelu`` for a node that absorbed a ReLU (PyTorch shows the
         ReLU's node there: ReluBackward0).
         """
-        return super().name + ("Relu" if self.relu_output is not None else "")
+        return super().name + ("Relu" if self.absorbed_relu else "")
 
     def free(self) -> None:
         self.__dict__.pop("stand_in", None)  # the old place of the output (see absorb_relu_)
