@@ -527,9 +527,8 @@ def channel_mean_var(x3: Array) -> tuple[Array, Array]:
     """Mean and biased variance per channel, in two passes: (N, C, M) -> (C,), (C,)."""
     n = x3.shape[0] * x3.shape[2]
     mean = x3.mean(axis=(0, 2))  # (C,)
-    var = (
-        _squared_deviation_sum(x3, _per_channel(mean, x3), axis=(0, 2)) / n
-    )  # no (N, C, M) temporary
+    # The sum of squared deviations in one kernel: no (N, C, M) temporary.
+    var = _squared_deviation_sum(x3, _per_channel(mean, x3), axis=(0, 2)) / n
     return mean, var.astype(x3.dtype, copy=False)
 
 
