@@ -9,9 +9,9 @@ the engine's ``Function``), so a ``tensor.py`` that imported them would close an
 Importing ``scratchnet`` (or any ``scratchnet.ops`` module) installs them; ``help(Tensor.sum)``
 shows each one's docstring as usual.
 
-In-place methods (``add_``, ``relu_``, ``x[i] = v``, ``copy_``, ...) run the out-of-place op and
-hand the change to the engine (``engine.apply_inplace``), which records it in the graph and counts
-it in the tensor's version.
+In-place methods (``add_``, ``x[i] = v``, ``copy_``, ...) run the out-of-place op and hand the
+change to the engine (``engine.apply_inplace``), which records it in the graph and counts it in
+the tensor's version; ``relu_`` writes over the tensor itself (``ops/activation.py``).
 """
 
 from __future__ import annotations
