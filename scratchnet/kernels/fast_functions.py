@@ -286,19 +286,19 @@ class FastBatchNormFunction(BatchNormFunction):
     channel_affine2: ClassVar[Kernel]  # (g3, x3, a, b, c, relu_out=None)
     # max(x, 0) over a C-contiguous array, in place; None: this device does not fuse BN + ReLU.
     relu_in_place: ClassVar[Kernel | None] = None
-    absorbed_relu = False  # True on the node that absorbed a ReLU, which saves relu(y) as:
-    relu_output: Array | None = None
+    absorbed_relu = False  # True on a node that absorbed a ReLU (absorb_relu_)
+    relu_output: Array | None = None  # that node's saved relu(y): its backward's mask
 
     def absorb_relu_(self, tensor: Tensor) -> bool:
         """Run ``tensor.relu_()`` as part of this node, if it is safe; True if it did.
 
         Safe: grad mode is on and ``tensor`` is this training node's own output, untouched since
-        (same version, not a view), of 3 or more dimensions, float32 or float64, on a device with
-        the kernels. The ReLU then writes over the tensor (one pass, no copy, version + 1), and a
-        copy of this node that masks g in its backward becomes the tensor's creator; this node
-        keeps a stand-in output (``engine.rebase_fused``), so an op that read the BN output before
-        the ReLU still gets its unmasked gradient. Anything else returns False: ``relu_`` then
-        records a Relu node as for any tensor.
+        (same version, not a view), an (N, C, M) input with M > 1, float32 or float64, on a device
+        with the kernels. The ReLU then writes over the tensor (one pass, no copy, version + 1),
+        and a copy of this node that masks g in its backward becomes the tensor's creator; this
+        node keeps a stand-in output (``engine.rebase_fused``), so an op that read the BN output
+        before the ReLU still gets its unmasked gradient. Anything else returns False: ``relu_``
+        then records a Relu node as for any tensor.
         """
         fuses = (
             self.relu_in_place is not None
