@@ -14,7 +14,7 @@ from device_checks import NumPyChannelKernels
 from helpers import assert_close, assert_same, random_array
 
 import scratchnet as sn
-from scratchnet import backend, nn
+from scratchnet import backend
 from scratchnet.nn import functional as F
 
 MODIFIED = "modified by an inplace operation"
@@ -69,7 +69,10 @@ def test_fused_bn_relu_matches_unfused_and_torch(shape, affine, dtype):
         shape, affine, dtype, lambda t: t.relu_(), lib=torch
     )
     for ours, unfused, theirs in zip(
-        [y, *grads, *stats], [y_ref, *grads_ref, *stats_ref], [y_torch, *grads_torch, *stats_torch]
+        [y, *grads, *stats],
+        [y_ref, *grads_ref, *stats_ref],
+        [y_torch, *grads_torch, *stats_torch],
+        strict=True,
     ):
         assert_close(ours, _as_numpy(unfused), rtol=TOLERANCE[dtype])
         assert_close(ours, _as_numpy(theirs), rtol=TOLERANCE[dtype])
@@ -134,7 +137,7 @@ def test_no_fusion_where_unsafe(case):
         assert y.grad_fn.name == "Relu"
         y.sum().backward()
         results.append((y.detach().numpy(), x.grad.numpy()))
-    for fused, unfused in zip(*results):
+    for fused, unfused in zip(*results, strict=True):
         np.testing.assert_array_equal(fused, unfused)
 
 
@@ -197,7 +200,7 @@ def test_reader_of_the_bn_output_before_relu_gets_the_unmasked_gradient():
         w1, w2 = (lib.tensor(random_array((4, 3, 5, 5), seed=s)) for s in (1, 2))
         (z * w1 + y * w2).sum().backward()
         grads.append([x.grad, bn.weight.grad, bn.bias.grad])
-    for ours, theirs in zip(*grads):
+    for ours, theirs in zip(*grads, strict=True):
         assert_close(ours, _as_numpy(theirs), rtol=1e-10)
 
 
@@ -230,6 +233,7 @@ def test_masked_channel_kernels_match_numpy(dtype):
     for ours, expected in zip(
         numba_norm.channel_grad_sums(g3, x3, mean, relu_out),
         NumPyChannelKernels.channel_grad_sums(g3, x3, mean, relu_out),
+        strict=True,
     ):
         assert_same(ours, expected.astype(dtype), dtype)
     assert_same(
