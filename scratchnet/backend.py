@@ -155,7 +155,7 @@ KERNEL_MODULES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("norm", "cuda"): ("scratchnet.kernels.cupy_gpu", ("BatchNormFunction",)),
     ("activation", "cpu"): (
         "scratchnet.kernels.numba_activation",
-        ("relu_forward", "relu_backward", "relu_in_place"),
+        ("relu_forward", "relu_backward"),
     ),
     # "loss": cross-entropy's plain case (N, C) in one pass over the logits, on the CPU only.
     ("loss", "cpu"): (

@@ -504,9 +504,6 @@ def apply_inplace(tensor: Tensor, name: str, op: Any, *operands: Any) -> Tensor:
        creator (PyTorch "rebases" it the same way). Arrays the op saved from the old values are
        copied first (Mul saves its input), and the op's saved output now points to this memory,
        so a later in-place change is caught (Relu saves its output).
-    4. An op may instead write over its input (``relu_``'s ``ReluInPlaceFunction``): its result
-       is then the tensor's own memory, there is nothing to copy, and its input (the stand-in)
-       is expected at the new version, as its output is.
     """
     recording = _GradMode.enabled
     if recording and tensor.requires_grad and tensor.is_leaf:
@@ -538,10 +535,9 @@ def apply_inplace(tensor: Tensor, name: str, op: Any, *operands: Any) -> Tensor:
     check_in_place_result(tensor, name, result.array)
     _hand_place_over(tensor, stand_in)
     function = result.creator
-    wrote_over = result.array is tensor.array  # step 4: the old values are gone already
     # Saved old values of the tensor are copied, as PyTorch saves "original self"; but as the
     # other operand too (y.mul_(y)) it is saved by reference, and backward will refuse it.
-    keeps_old_values = not wrote_over and not any(o is tensor for o in operands)
+    keeps_old_values = not any(o is tensor for o in operands)
     memory = _memory_of(tensor.array)
     for key, value in list(vars(function).items()):
         if keeps_old_values and _is_array(value) and _memory_of(value) is memory:
@@ -553,8 +549,7 @@ def apply_inplace(tensor: Tensor, name: str, op: Any, *operands: Any) -> Tensor:
     function.outputs = [weakref.ref(tensor)]
     # Expect the memory as it is now: the old values it held were copied above.
     function.output_versions = [tensor._version]
-    function.makes_view &= not wrote_over  # its output is the tensor itself, not a view of it
-    if keeps_old_values or wrote_over:
+    if keeps_old_values:
         function.input_versions = [
             tensor._version if t is stand_in else v
             for t, v in zip(function.inputs, function.input_versions, strict=True)
@@ -599,13 +594,9 @@ def _hand_place_over(tensor: Tensor, stand_in: Tensor) -> None:
 
 
 def write_in_place(tensor: Tensor, name: str, array: Array) -> None:
-    """Write ``array`` (an in-place op's result) into the tensor's memory; count the change.
-
-    An op that wrote over the tensor itself (``array`` is its memory) leaves only the count.
-    """
+    """Write ``array`` (an in-place op's result) into the tensor's memory; count the change."""
     check_in_place_result(tensor, name, array)
-    if array is not tensor.array:
-        tensor.array[...] = array
+    tensor.array[...] = array
     tensor._bump_version()
 
 

@@ -1,6 +1,6 @@
 """Numba siblings of ReLU's forward and backward (``scratchnet.ops.elementwise.relu_forward`` and
-``relu_backward``) and of ``scratchnet.ops.activation.relu_in_place``: the same signature and
-result, one pass over memory each.
+``relu_backward``): the same signature and result, one pass over memory each; and the ReLU that
+the fast batch norm absorbs (``relu_in_place``).
 
 The NumPy reference runs on one core, and its backward makes two passes and a temporary (a boolean
 mask, then a product with it); these make one pass each and, on an input large enough (VGG's and
@@ -38,7 +38,8 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
 
 
 def relu_in_place(x: np.ndarray) -> None:
-    """Mirrors ``ops.activation.relu_in_place``: max(x, 0) written over x, one pass, no allocation.
+    """max(x, 0) written over x, one pass, no allocation: the ReLU a training batch norm absorbs
+    (``kernels/fast_functions.py: FastBatchNormFunction.absorb_relu_``).
 
     The forward loop reads each element before it writes it, so it may write over its input.
     """

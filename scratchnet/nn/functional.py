@@ -29,7 +29,7 @@ from scratchnet.tensor import Tensor
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """max(x, 0), as a new tensor; ``inplace=True`` overwrites ``input`` and returns it.
 
-    In place it is ``input.relu_()`` (``ops.activation.relu_``), as in PyTorch.
+    In place it is ``input.relu_()``, as in PyTorch.
     """
     return input.relu_() if inplace else _relu(input)
 

@@ -1,8 +1,7 @@
-"""Activations beyond ``elementwise.py``'s: relu_, relu6, leaky_relu, softmax, log_softmax, dropout.
+"""Activations beyond ``elementwise.py``'s: relu6, leaky_relu, softmax, log_softmax, dropout.
 
-``relu``, ``sigmoid`` and ``tanh`` live in ``elementwise.py``; this file holds the in-place ReLU
-of every ResNet and DenseNet block (``nn.ReLU(inplace=True)``) and the ones the CNNs of the
-lecture add on top: ReLU6 (MobileNet), leaky ReLU, the softmax at the end of every classifier
+``relu``, ``sigmoid`` and ``tanh`` live in ``elementwise.py``; this file holds the ones the CNNs of
+the lecture add on top: ReLU6 (MobileNet), leaky ReLU, the softmax at the end of every classifier
 (slide "GoogLeNet (6)": softmax over 1000 classes), and dropout in the fully connected heads
 (VGG, AlexNet, GoogLeNet's 40% dropout).
 
@@ -12,59 +11,11 @@ Shapes: every op keeps the input's shape.
 from __future__ import annotations
 
 from scratchnet import rng
-from scratchnet.backend import Array, fast_kernel, get_xp
+from scratchnet.backend import Array, get_xp
 from scratchnet.engine import apply_inplace
 from scratchnet.function import Function
-from scratchnet.ops.elementwise import ReluFunction, relu
 from scratchnet.ops.reduce import check_floating
 from scratchnet.tensor import Tensor
-
-
-class ReluInPlaceFunction(ReluFunction):
-    """ReLU written over its input: one pass, no output array and no copy (``relu_``).
-
-    The backward is ReLU's, which reads only the output: the input's old values are not needed,
-    so writing over them loses nothing the gradient needs. ``engine.apply_inplace`` sees the
-    result in the tensor's own memory and copies nothing.
-    """
-
-    def forward(self, x: Array) -> Array:
-        fast = fast_kernel(x, "relu_in_place", family="activation")
-        relu_in_place(x) if fast is None else fast(x)
-        self.y = x  # saved: a later change of the tensor is caught at backward
-        return x
-
-    @property
-    def name(self) -> str:
-        return "Relu"  # the same node as ReLU's, as PyTorch shows it (ReluBackward0)
-
-
-def relu_in_place(x: Array) -> None:
-    """max(x, 0) written over x (a NaN stays NaN)."""
-    get_xp(x).maximum(x, 0, out=x)
-
-
-def relu_(input: Tensor) -> Tensor:
-    """max(x, 0) in place: ``Tensor.relu_``, ``F.relu(x, inplace=True)``, ``nn.ReLU(inplace=True)``.
-
-    Three paths, the same result and gradient (d relu/dx = 0 where x <= 0, else 1):
-
-    1. The tensor's creator absorbs the ReLU (``absorb_relu_``): the fast batch norm in training,
-       whose backward then masks g itself (``kernels/fast_functions.py``); no Relu node.
-    2. A floating, writeable tensor: ``ReluInPlaceFunction`` writes over it in one pass.
-    3. Otherwise (integers, a read-only array): ReLU out of place, written back by
-       ``apply_inplace``, which also raises PyTorch's errors (a leaf that requires grad, a view
-       in a graph).
-    """
-    absorb_relu_ = getattr(input.creator, "absorb_relu_", None)
-    if absorb_relu_ is not None and absorb_relu_(input):
-        return input
-    writes_over = input.dtype.kind == "f" and getattr(input.array.flags, "writeable", True)
-    return apply_inplace(input, "relu_", _relu_over_input if writes_over else relu)
-
-
-def _relu_over_input(x: Tensor) -> Tensor:
-    return ReluInPlaceFunction()(x)
 
 
 class Relu6Function(Function):

@@ -9,9 +9,9 @@ the engine's ``Function``), so a ``tensor.py`` that imported them would close an
 Importing ``scratchnet`` (or any ``scratchnet.ops`` module) installs them; ``help(Tensor.sum)``
 shows each one's docstring as usual.
 
-In-place methods (``add_``, ``x[i] = v``, ``copy_``, ...) run the out-of-place op and hand the
-change to the engine (``engine.apply_inplace``), which records it in the graph and counts it in
-the tensor's version; ``relu_`` writes over the tensor itself (``ops/activation.py``).
+In-place methods (``add_``, ``relu_``, ``x[i] = v``, ``copy_``, ...) run the out-of-place op and
+hand the change to the engine (``engine.apply_inplace``), which records it in the graph and counts
+it in the tensor's version.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from scratchnet import engine
 from scratchnet.backend import get_xp, to_device
 from scratchnet.dtypes import dtype_of_type_string, type_string
 from scratchnet.engine import apply_inplace, is_grad_enabled
-from scratchnet.ops import activation, elementwise, linalg, reduce
+from scratchnet.ops import elementwise, linalg, reduce
 from scratchnet.ops import shape as shape_ops
 from scratchnet.ops import sort as sort_ops
 from scratchnet.shapes import accepts_numpy_names, broadcast_shape, size_of
@@ -124,8 +124,16 @@ class TensorMethods:
     clip_ = clamp_
 
     def relu_(self) -> Tensor:
-        """max(x, 0), in place: what ``nn.ReLU(inplace=True)`` does (``activation.relu_``)."""
-        return activation.relu_(self)
+        """max(x, 0), in place: what ``nn.ReLU(inplace=True)`` does.
+
+        The tensor's creator may absorb the ReLU (``absorb_relu_``: the fast batch norm in
+        training masks its own backward, so no Relu node is recorded; see
+        ``kernels/fast_functions.py``); otherwise a Relu node is recorded as for any in-place op.
+        """
+        absorb_relu_ = getattr(self.creator, "absorb_relu_", None)
+        if absorb_relu_ is not None and absorb_relu_(self):
+            return self
+        return apply_inplace(self, "relu_", elementwise.relu)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
         """Write ``value`` where the boolean ``mask`` (broadcast to this shape) is true."""
