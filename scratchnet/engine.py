@@ -529,18 +529,11 @@ def apply_inplace(tensor: Tensor, name: str, op: Any, *operands: Any) -> Tensor:
         write_in_place(tensor, name, result.array)
         return tensor
 
-    stand_in = Tensor(tensor.array)  # the old values' place in the graph
-    stand_in._version_counter = tensor._shared_version_counter()
-    if tensor.creator is not None:
-        stand_in.creator, stand_in.generation = tensor.creator, tensor.generation
-        stand_in.requires_grad = True
+    stand_in = _stand_in_for(tensor)
     result = op(stand_in, *[stand_in if o is tensor else o for o in operands])
     # Checked before the graph changes: a refused op leaves it as it was.
     check_in_place_result(tensor, name, result.array)
-    if tensor.creator is not None:
-        tensor.creator.outputs = [
-            weakref.ref(stand_in) if ref() is tensor else ref for ref in tensor.creator.outputs
-        ]
+    _hand_place_over(tensor, stand_in)
     function = result.creator
     # Saved old values of the tensor are copied, as PyTorch saves "original self"; but as the
     # other operand too (y.mul_(y)) it is saved by reference, and backward will refuse it.
@@ -563,6 +556,41 @@ def apply_inplace(tensor: Tensor, name: str, op: Any, *operands: Any) -> Tensor:
         ]
     tensor.creator, tensor.generation, tensor.requires_grad = function, result.generation, True
     return tensor
+
+
+def rebase_fused(tensor: Tensor, function: Function) -> None:
+    """Make ``function`` (a copy of the tensor's creator that has absorbed an in-place op, which
+    has already written the tensor and bumped its version) the tensor's creator.
+
+    As in ``apply_inplace``, a stand-in takes the tensor's old place among the old creator's
+    outputs, so an op that read the old values still sends its gradient to the old creator;
+    ``function.stand_in`` keeps it alive until ``function`` is freed.
+    """
+    stand_in = _stand_in_for(tensor)
+    _hand_place_over(tensor, stand_in)
+    function.stand_in = stand_in
+    function.outputs = [weakref.ref(tensor)]
+    function.output_versions = [tensor._version]  # the memory as it is now
+    function.order = next(_call_counter)  # the heap must never compare two Functions
+    tensor.creator = function
+
+
+def _stand_in_for(tensor: Tensor) -> Tensor:
+    """A tensor with the same memory and version counter, to hold the tensor's old graph place."""
+    stand_in = Tensor(tensor.array)
+    stand_in._version_counter = tensor._shared_version_counter()
+    if tensor.creator is not None:
+        stand_in.creator, stand_in.generation = tensor.creator, tensor.generation
+        stand_in.requires_grad = True
+    return stand_in
+
+
+def _hand_place_over(tensor: Tensor, stand_in: Tensor) -> None:
+    """Put ``stand_in`` where ``tensor`` stood among its creator's outputs."""
+    if tensor.creator is not None:
+        tensor.creator.outputs = [
+            weakref.ref(stand_in) if ref() is tensor else ref for ref in tensor.creator.outputs
+        ]
 
 
 def write_in_place(tensor: Tensor, name: str, array: Array) -> None:

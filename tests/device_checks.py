@@ -48,7 +48,8 @@ class NumPyChannelKernels:
         return mean, ((x3 - mean[:, None]) ** 2).mean(axis=(0, 2))
 
     @staticmethod
-    def channel_grad_sums(g3, x3, mean):  # sum g, sum g (x - mean), per channel
+    def channel_grad_sums(g3, x3, mean, relu_out=None):  # sum g, sum g (x - mean), per channel
+        g3 = g3 if relu_out is None else np.where(relu_out <= 0, 0, g3)  # ReLU's mask
         return g3.sum(axis=(0, 2)), (g3 * (x3 - mean[:, None])).sum(axis=(0, 2))
 
     @staticmethod
@@ -56,7 +57,8 @@ class NumPyChannelKernels:
         return x3 * scale[:, None] + shift[:, None]
 
     @staticmethod
-    def channel_affine2(g3, x3, a, b, c):  # a g + b x + c per channel
+    def channel_affine2(g3, x3, a, b, c, relu_out=None):  # a g + b x + c per channel
+        g3 = g3 if relu_out is None else np.where(relu_out <= 0, 0, g3)
         return g3 * a[:, None] + x3 * b[:, None] + c[:, None]
 
 

@@ -527,14 +527,18 @@ def channel_mean_var(x3: Array) -> tuple[Array, Array]:
     """Mean and biased variance per channel, in two passes: (N, C, M) -> (C,), (C,)."""
     n = x3.shape[0] * x3.shape[2]
     mean = x3.mean(axis=(0, 2))  # (C,)
-    var = (
-        _squared_deviation_sum(x3, _per_channel(mean, x3), axis=(0, 2)) / n
-    )  # no (N, C, M) temporary
+    # The sum of squared deviations in one kernel: no (N, C, M) temporary.
+    var = _squared_deviation_sum(x3, _per_channel(mean, x3), axis=(0, 2)) / n
     return mean, var.astype(x3.dtype, copy=False)
 
 
-def channel_grad_sums(g3: Array, x3: Array, mean: Array) -> tuple[Array, Array]:
-    """Sum g and sum g (x - mean) per channel: (N, C, M) twice -> (C,), (C,)."""
+def channel_grad_sums(
+    g3: Array, x3: Array, mean: Array, relu_out: None = None
+) -> tuple[Array, Array]:
+    """Sum g and sum g (x - mean) per channel: (N, C, M) twice -> (C,), (C,).
+
+    ``relu_out`` is always None: the GPU class does not fuse BN + ReLU (no ``relu_in_place``).
+    """
     sum_g = g3.sum(axis=(0, 2))  # (C,)
     sum_g_centered = _centered_product_sum(g3, x3, _per_channel(mean, x3), axis=(0, 2))  # (C,)
     return sum_g, sum_g_centered
@@ -545,8 +549,10 @@ def channel_affine(x3: Array, scale: Array, shift: Array) -> Array:
     return _affine(x3, _per_channel(scale, x3), _per_channel(shift, x3))
 
 
-def channel_affine2(g3: Array, x3: Array, a: Array, b: Array, c: Array) -> Array:
-    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M)."""
+def channel_affine2(
+    g3: Array, x3: Array, a: Array, b: Array, c: Array, relu_out: None = None
+) -> Array:
+    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M); ``relu_out`` is always None."""
     return _affine2(g3, x3, _per_channel(a, g3), _per_channel(b, g3), _per_channel(c, g3))
 
 

@@ -24,15 +24,20 @@ Where the speed comes from:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar
 
+import numpy as np
+
 from scratchnet.backend import Array, get_xp
+from scratchnet.engine import is_grad_enabled, rebase_fused
 from scratchnet.ops.conv import Conv2dFunction, conv_output_size
 from scratchnet.ops.im2col import Window
 from scratchnet.ops.norm import BatchNormFunction
 from scratchnet.ops.pool import AvgPool2dFunction, MaxPool2dFunction
+from scratchnet.tensor import Tensor
 
 Kernel = Callable[..., Any]
 
@@ -268,12 +273,68 @@ class FastBatchNormFunction(BatchNormFunction):
 
     For (N, C) inputs (M = 1) NumPy's reductions down the rows are already as fast: the
     reference's forward and backward run.
+
+    BN + ReLU in training (``absorb_relu_``): ``y.relu_()`` on the untouched output of a training
+    node runs in place in one pass, and the node's backward masks g (0 where relu(y) <= 0, as
+    ReLU's backward does) inside ``channel_grad_sums`` and ``channel_affine2``: no ReLU node, no
+    masked-gradient array, no ReLU backward pass.
     """
 
     channel_mean_var: ClassVar[Kernel]
-    channel_grad_sums: ClassVar[Kernel]
+    channel_grad_sums: ClassVar[Kernel]  # (g3, x3, mean, relu_out=None)
     channel_affine: ClassVar[Kernel]
-    channel_affine2: ClassVar[Kernel]
+    channel_affine2: ClassVar[Kernel]  # (g3, x3, a, b, c, relu_out=None)
+    # max(x, 0) over a C-contiguous array, in place; None: this device does not fuse BN + ReLU.
+    relu_in_place: ClassVar[Kernel | None] = None
+    absorbed_relu = False  # True on a node that absorbed a ReLU (absorb_relu_)
+    relu_output: Array | None = None  # that node's saved relu(y): its backward's mask
+
+    def absorb_relu_(self, tensor: Tensor) -> bool:
+        """Run ``tensor.relu_()`` as part of this node, if it is safe; True if it did.
+
+        Safe: grad mode is on and ``tensor`` is this training node's own output, untouched since
+        (same version, not a view), an (N, C, M) input with M > 1, float32 or float64, on a device
+        with the kernels. The ReLU then writes over the tensor (one pass, no copy, version + 1),
+        and a copy of this node that masks g in its backward becomes the tensor's creator; this
+        node keeps a stand-in output (``engine.rebase_fused``), so an op that read the BN output
+        before the ReLU still gets its unmasked gradient. Anything else returns False: ``relu_``
+        then records a Relu node as for any tensor.
+        """
+        fuses = (
+            self.relu_in_place is not None
+            and self.training
+            and not getattr(self, "rows", True)
+            and not self.absorbed_relu  # relu_ twice: the second is a Relu node
+            and not self.freed
+            and self.inputs is not None  # recorded in a graph
+            and is_grad_enabled()
+            and tensor.creator is self
+            and tensor._base is None
+            and tensor._version == (self.output_versions or [0])[0]
+            and tensor.dtype in (np.float32, np.float64)
+            and tensor.array.flags.c_contiguous
+            and tensor.array.flags.writeable
+        )
+        if not fuses:
+            return False
+        fused = copy.copy(self)  # shares the saved arrays, which neither node writes
+        self.relu_in_place(tensor.array)
+        tensor._bump_version()
+        fused.absorbed_relu = True
+        fused.relu_output = tensor.array  # saved: a change after the ReLU is caught at backward
+        rebase_fused(tensor, fused)
+        return True
+
+    @property
+    def name(self) -> str:
+        """``BatchNorm``, or ``BatchNormRelu`` for a node that absorbed a ReLU (PyTorch shows the
+        ReLU's node there: ReluBackward0).
+        """
+        return super().name + ("Relu" if self.absorbed_relu else "")
+
+    def free(self) -> None:
+        self.__dict__.pop("stand_in", None)  # the old place of the output (see absorb_relu_)
+        super().free()
 
     def forward(self, x: Array, *affine: Array) -> Array:
         xp = get_xp(x)
@@ -304,14 +365,17 @@ class FastBatchNormFunction(BatchNormFunction):
         x3, mean, inv_std, gamma = self.x3, self.mean, self.inv_std, self.gamma
         g3 = xp.ascontiguousarray(gy).reshape(x3.shape)  # (N, C, M)
         n = x3.shape[0] * x3.shape[2]
-        sum_g, sum_g_centered = self.channel_grad_sums(g3, x3, mean)  # sum g, sum g (x - mean)
+        # With an absorbed ReLU, g is masked inside the kernels: 0 where relu(y) <= 0.
+        relu_out = None if self.relu_output is None else self.relu_output.reshape(x3.shape)
+        # sum g, sum g (x - mean)
+        sum_g, sum_g_centered = self.channel_grad_sums(g3, x3, mean, relu_out)
         grad_beta = sum_g
         grad_gamma = sum_g_centered * inv_std  # sum g x_hat
         if self.training:
             a = gamma * inv_std
             b = -a * inv_std * grad_gamma / n
             c = -a * grad_beta / n - b * mean
-            gx = self.channel_affine2(g3, x3, a, b, c)  # (N, C, M)
+            gx = self.channel_affine2(g3, x3, a, b, c, relu_out)  # (N, C, M)
         else:  # y = x * scale + shift exactly: dL/dx = g * scale
             gx = self.channel_affine(g3, self.scale, xp.zeros_like(self.scale))  # (N, C, M)
         grads: list[Array | None] = [gx.reshape(gy.shape)]

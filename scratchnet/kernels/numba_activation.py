@@ -1,5 +1,6 @@
 """Numba siblings of ReLU's forward and backward (``scratchnet.ops.elementwise.relu_forward`` and
-``relu_backward``): the same signature and result, one pass over memory each.
+``relu_backward``): the same signature and result, one pass over memory each; and the ReLU that
+the fast batch norm absorbs (``relu_in_place``).
 
 The NumPy reference runs on one core, and its backward makes two passes and a temporary (a boolean
 mask, then a product with it); these make one pass each and, on an input large enough (VGG's and
@@ -34,6 +35,18 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
     y = np.empty_like(x)
     _relu_forward(x.size, x.reshape(-1), x.dtype.type(0), y.reshape(-1))
     return y
+
+
+def relu_in_place(x: np.ndarray) -> None:
+    """max(x, 0) written over x, one pass, no allocation: the ReLU a training batch norm absorbs
+    (``kernels/fast_functions.py: FastBatchNormFunction.absorb_relu_``).
+
+    The forward loop reads each element before it writes it, so it may write over its input.
+    """
+    if not x.flags.c_contiguous:  # reshape(-1) would copy, and the result would be lost
+        np.maximum(x, 0, out=x)
+        return
+    _relu_forward(x.size, x.reshape(-1), x.dtype.type(0), x.reshape(-1))
 
 
 @threaded_kernel(family="activation")

@@ -22,6 +22,7 @@ import numpy as np
 from numba import prange
 
 from scratchnet.kernels.fast_functions import FastBatchNormFunction
+from scratchnet.kernels.numba_activation import relu_in_place
 from scratchnet.kernels.numba_threads import threaded_kernel
 
 # Let LLVM reorder the float additions so the sums vectorise; no 'nnan'/'ninf' flags, so NaN and Inf
@@ -56,7 +57,7 @@ def channel_mean_var(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @threaded_kernel(family="norm", fastmath=_FAST)
-def _channel_grad_sums(g3, x3, mean, sum_g, sum_g_centered):
+def _channel_grad_sums(g3, x3, mean, relu_out, zero, sum_g, sum_g_centered):
     N, C, M = x3.shape
     for c in prange(C):
         mu = mean[c]
@@ -65,18 +66,25 @@ def _channel_grad_sums(g3, x3, mean, sum_g, sum_g_centered):
         for i in range(N):
             for m in range(M):
                 g = g3[i, c, m]
+                if relu_out is not None:  # pruned by Numba when None: the plain kernel
+                    g = zero if relu_out[i, c, m] <= zero else g  # ReLU's mask, as relu_backward
                 s0 += g
                 s1 += g * (x3[i, c, m] - mu)
         sum_g[c], sum_g_centered[c] = s0, s1
 
 
 def channel_grad_sums(
-    g3: np.ndarray, x3: np.ndarray, mean: np.ndarray
+    g3: np.ndarray, x3: np.ndarray, mean: np.ndarray, relu_out: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum g and sum g (x - mean) per channel, in one pass: (N, C, M) twice -> (C,), (C,)."""
+    """Sum g and sum g (x - mean) per channel, in one pass: (N, C, M) twice -> (C,), (C,).
+
+    With ``relu_out`` (the (N, C, M) output of a ReLU applied to this batch norm's output), g is
+    first masked as ReLU's backward does: 0 where relu_out <= 0.
+    """
     C = x3.shape[1]
     sum_g, sum_g_centered = np.empty(C), np.empty(C)
-    _channel_grad_sums(x3.size, g3, x3, mean, sum_g, sum_g_centered)
+    zero = g3.dtype.type(0)
+    _channel_grad_sums(x3.size, g3, x3, mean, relu_out, zero, sum_g, sum_g_centered)
     return sum_g.astype(g3.dtype), sum_g_centered.astype(g3.dtype)
 
 
@@ -98,21 +106,31 @@ def channel_affine(x3: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> np.n
 
 
 @threaded_kernel(family="norm", fastmath=_FAST)
-def _channel_affine2(g3, x3, a, b, c, out):
+def _channel_affine2(g3, x3, a, b, c, relu_out, zero, out):
     N, C, M = x3.shape
     for task in prange(N * C):
         i, k = task // C, task % C
         ak, bk, ck = a[k], b[k], c[k]
         for m in range(M):
-            out[i, k, m] = ak * g3[i, k, m] + bk * x3[i, k, m] + ck
+            g = g3[i, k, m]
+            if relu_out is not None:  # pruned by Numba when None: the plain kernel
+                g = zero if relu_out[i, k, m] <= zero else g
+            out[i, k, m] = ak * g + bk * x3[i, k, m] + ck
 
 
 def channel_affine2(
-    g3: np.ndarray, x3: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray
+    g3: np.ndarray,
+    x3: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    relu_out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M)."""
+    """A g + b x + c per channel: (N, C, M) twice -> (N, C, M); g masked by ``relu_out`` if given
+    (0 where relu_out <= 0, as in ``channel_grad_sums``).
+    """
     out = np.empty_like(g3)
-    _channel_affine2(x3.size, g3, x3, a, b, c, out)
+    _channel_affine2(x3.size, g3, x3, a, b, c, relu_out, g3.dtype.type(0), out)
     return out
 
 
@@ -123,3 +141,4 @@ class BatchNormFunction(FastBatchNormFunction):
     channel_grad_sums = staticmethod(channel_grad_sums)
     channel_affine = staticmethod(channel_affine)
     channel_affine2 = staticmethod(channel_affine2)
+    relu_in_place = staticmethod(relu_in_place)

@@ -27,8 +27,9 @@ from scratchnet.tensor import Tensor
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0).  ``inplace=True`` overwrites ``input``
-    and returns it (``input.relu_()``), as in PyTorch.
+    """max(x, 0), as a new tensor; ``inplace=True`` overwrites ``input`` and returns it.
+
+    In place it is ``input.relu_()``, as in PyTorch.
     """
     return input.relu_() if inplace else _relu(input)
 

@@ -124,7 +124,15 @@ class TensorMethods:
     clip_ = clamp_
 
     def relu_(self) -> Tensor:
-        """max(x, 0), in place: what ``nn.ReLU(inplace=True)`` does."""
+        """max(x, 0), in place: what ``nn.ReLU(inplace=True)`` does.
+
+        The tensor's creator may absorb the ReLU (``absorb_relu_``: the fast batch norm in
+        training masks its own backward, so no Relu node is recorded; see
+        ``kernels/fast_functions.py``); otherwise a Relu node is recorded as for any in-place op.
+        """
+        absorb_relu_ = getattr(self.creator, "absorb_relu_", None)
+        if absorb_relu_ is not None and absorb_relu_(self):
+            return self
         return apply_inplace(self, "relu_", elementwise.relu)
 
     def masked_fill_(self, mask: Any, value: Any) -> Tensor:
