@@ -64,10 +64,24 @@ def test_the_byte_cap_holds():
     assert np.shares_memory(kept, half)
 
 
+def test_one_buffer_per_size_class():
+    pool = ScratchPool(64 * MiB)
+    with pool.borrow(np, MiB, np.uint8) as one:
+        pass
+    with pool.borrow(np, 3 * MiB // 2, np.uint8) as larger:  # replaces the 1 MiB idle buffer
+        assert not np.shares_memory(one, larger)
+    (kept,) = pool.buffers()
+    with pool.borrow(np, MiB, np.uint8) as again:  # served by the larger one
+        assert np.shares_memory(again, kept)
+    with pool.borrow(np, 1000, np.uint8) as small:  # 1.5 MiB is too large to lend for 1000 bytes
+        assert not np.shares_memory(small, kept)
+    assert len(pool.buffers()) == 2
+
+
 def test_a_buffer_comes_back_when_the_block_raises():
     pool = ScratchPool(MiB)
-    with pytest.raises(ZeroDivisionError), pool.borrow(np, 100, np.float32):
-        1 / 0  # noqa: B018
+    with pytest.raises(RuntimeError, match="the block fails"), pool.borrow(np, 100, np.float32):
+        raise RuntimeError("the block fails")
     assert pool.idle_bytes() > 0 and len(pool.buffers()) == 1
 
 

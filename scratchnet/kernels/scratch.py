@@ -16,9 +16,10 @@ silent wrong result. ``borrow`` makes the lifetime visible in the code: the buff
 
 The rules, in order:
 
-* ``borrow(xp, shape, dtype)`` lends the smallest idle buffer that holds the request (a view of
-  it with the requested shape and dtype), or allocates a new one. A lent buffer is out of the
-  pool until it is returned, so nested requests get distinct memory, and so do two threads.
+* ``borrow(xp, shape, dtype)`` lends the smallest idle buffer that holds the request and is at
+  most ``FIT_RATIO`` times its size (a view of it with the requested shape and dtype), or
+  allocates a new one, which replaces the idle buffers it can stand in for. A lent buffer is out
+  of the pool until it is returned, so nested requests get distinct memory, and so do threads.
 * On return the buffer is kept, then the least recently used idle buffers are dropped until the
   idle ones hold at most ``cap_bytes``. A request above the cap is served and dropped on return.
 * The cap is ``SCRATCHNET_SCRATCH_MB`` MiB (default ``DEFAULT_SCRATCH_MB``); ``0`` turns the
@@ -48,6 +49,7 @@ SCRATCH_SETTING = "SCRATCHNET_SCRATCH_MB"
 # weight-gradient chunk. Nothing holds more than this between calls.
 DEFAULT_SCRATCH_MB = 32
 _GRAIN = 64 * 2**10  # sizes are rounded up to 64 KiB, so near-equal requests share a buffer
+FIT_RATIO = 4  # the most an idle buffer may exceed a request and still serve it
 
 
 class ScratchPool:
@@ -115,16 +117,19 @@ class ScratchPool:
 
     def _take(self, nbytes: int) -> np.ndarray:
         with self._lock:
-            fits = [b for b in self._idle if b.nbytes >= nbytes]
+            fits = [b for b in self._idle if _fits(nbytes, b.nbytes)]
             if fits:
                 buffer = min(fits, key=lambda b: b.nbytes)  # the smallest that fits
                 self._idle = [b for b in self._idle if b is not buffer]
-            else:
-                buffer = None
-        if buffer is None:  # allocated outside the lock: other threads need not wait for it
-            buffer = np.empty(-(-max(nbytes, 1) // _GRAIN) * _GRAIN, dtype=np.uint8)
+                self._lent[id(buffer)] = buffer
+                return buffer
+        # A new buffer, allocated outside the lock: other threads need not wait for it.
+        buffer = np.empty(-(-max(nbytes, 1) // _GRAIN) * _GRAIN, dtype=np.uint8)
         with self._lock:
             self._lent[id(buffer)] = buffer
+            # It can serve whatever the idle buffers it fits served: drop those, so the pool
+            # keeps one buffer per size class, not one per layer shape.
+            self._idle = [b for b in self._idle if not _fits(b.nbytes, buffer.nbytes)]
         return buffer
 
     def _give_back(self, buffer: np.ndarray) -> None:
@@ -135,6 +140,13 @@ class ScratchPool:
             self._idle.append(buffer)  # the most recently used, last
             while sum(b.nbytes for b in self._idle) > self.cap_bytes:
                 self._idle.pop(0)  # evict the least recently used
+
+
+def _fits(nbytes: int, buffer_nbytes: int) -> bool:
+    """Whether a buffer serves a request: it holds it and is at most ``FIT_RATIO`` times larger
+    (a small request must not take the large buffer that the next large one needs).
+    """
+    return nbytes <= buffer_nbytes <= FIT_RATIO * max(nbytes, _GRAIN)
 
 
 # The pool of the fast kernels, made once from the environment.
