@@ -120,8 +120,10 @@ def test_other_devices_allocate_their_own_way():
 
 
 @pytest.fixture
-def fast_conv():
+def fast_conv(monkeypatch):
+    """The fast kernels' pool, turned on (it is off by default) and empty."""
     pytest.importorskip("numba", reason="the scratch pool serves the Numba kernels")
+    monkeypatch.setattr(scratch.POOL, "cap_bytes", 32 * MiB)
     scratch.POOL.clear()
     yield
     scratch.POOL.clear()
@@ -147,6 +149,18 @@ def test_the_conv_reuses_its_buffers_on_the_second_call(fast_conv):
     assert {b.ctypes.data for b in scratch.POOL.buffers()} == owned  # no new buffer
     for got, want in zip(second, first, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_pool_is_off_by_default_and_then_keeps_nothing(monkeypatch):
+    pytest.importorskip("numba", reason="the scratch pool serves the Numba kernels")
+    monkeypatch.delenv(scratch.SCRATCH_SETTING, raising=False)
+    assert scratch.DEFAULT_SCRATCH_MB == 0 and ScratchPool.from_env().cap_bytes == 0
+    monkeypatch.setattr(scratch.POOL, "cap_bytes", 0)
+    scratch.POOL.clear()
+    rng = np.random.default_rng(0)
+    x, gy = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 4, 6, 6))
+    conv_step(x, rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4), gy)
+    assert scratch.POOL.buffers() == []
 
 
 def test_two_threads_get_the_serial_results(fast_conv, monkeypatch):

@@ -15,7 +15,9 @@ Where the speed comes from:
   built a few images at a time into one reused buffer (``column_budget``: a CPU cache's worth; on a
   GPU the whole batch, since a small chunk leaves the GPU idle), the products write into reused
   buffers (``out=``), the reorder to (N, OC, OH, OW) adds the bias on the way, col2im may write
-  over its scratch input, and a 1x1 convolution skips im2col altogether (``conv_algorithm``);
+  over its scratch input, and a 1x1 convolution skips im2col altogether (``conv_algorithm``).
+  The scratch buffers are borrowed (``kernels/scratch.py``: kept across calls when its pool is
+  turned on, plain allocations by default) and never leave the call;
 * batch norm: the backward is rewritten per channel as dL/dx = a g + b x + c, one pass that never
   forms x_hat (see ``FastBatchNormFunction``); the statistics take one kernel.
 

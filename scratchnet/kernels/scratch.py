@@ -1,11 +1,22 @@
-"""A small, bounded pool of scratch buffers for the temporaries of the fast kernels.
+"""A small, bounded pool of scratch buffers for the temporaries of the fast kernels: OFF by default.
 
-Why: a fresh large NumPy array is fresh memory. glibc serves a block above its mmap threshold
-(128 KiB at first, raised up to 32 MiB as such blocks are freed) by ``mmap`` and hands it back to
-the kernel at ``free``, so the next call's array of the same size is new zero pages again, each
-touched for the first time: one page fault (a trip into the kernel, ~0.25 us plus zeroing 4 KiB)
-per 4 KiB. A VGG-11-BN step on 16x3x64x64 re-faulted the weight-gradient chunk of its 512-channel
-layers (9 MiB) in every backward this way. The pool keeps such buffers between calls instead.
+Why it exists: a fresh large NumPy array can be fresh memory, and every 4 KiB page of fresh
+memory costs a page fault when first written (a trip into the kernel, ~0.25 us, plus zeroing the
+page). An allocator that hands every large block back to the kernel at ``free`` (a fixed mmap
+threshold, musl, some others) makes each call's column matrix new zero pages again; the pool keeps
+such buffers between calls instead.
+
+Why it is off (measured, docs/performance.md "Issue 19, the scratch pool"): with glibc's default
+malloc the temporaries do not fault in the steady state. glibc raises its mmap threshold to the
+largest block freed so far (up to 32 MiB), so after the first step every column buffer comes from
+the heap, and a freed one is handed to the next array that fits - glibc's free lists already are
+a scratch pool, shared with the outputs. The faults that remain (2,531 per ResNet-20 step in
+``faults.py``'s loop, 6,082 in the benchmark's) are outputs, activations and gradients, written
+on heap pages that glibc trimmed off the top of the heap when the previous step freed them. A
+pool must never hold those, and holding the temporaries takes their memory away from the outputs
+that reused it: with a 32 MiB cap, faults per step went 6,082 -> 5,570 on ResNet-20 but
+4,272 -> 5,765 on the small CNN and 8,845 -> 12,769 on VGG-11-BN, and every peak grew (ResNet-20
+121 -> 128 MiB). ``SCRATCHNET_SCRATCH_MB=32`` turns it on where the allocator does not recycle.
 
 What it serves: ONLY temporaries that die inside one forward or one backward call - the column
 matrix and the rows buffer of the chunked im2col convolution, its weight-gradient chunk, the
@@ -44,10 +55,10 @@ import numpy as np
 from scratchnet.backend import Array
 
 SCRATCH_SETTING = "SCRATCHNET_SCRATCH_MB"
-# Holds what one convolution borrows at once with room to spare: an 8 MiB column chunk
-# (numba_cpu.COLUMN_BUFFER_BYTES), its rows buffer, and a VGG 512-channel layer's 9 MiB
-# weight-gradient chunk. Nothing holds more than this between calls.
-DEFAULT_SCRATCH_MB = 32
+# Off: with glibc's malloc the pool was measured to add faults and peak memory (see above). 32 MiB
+# is the cap to choose when turning it on: an 8 MiB column chunk (numba_cpu.COLUMN_BUFFER_BYTES)
+# with its rows, and a VGG 512-channel layer's 9 MiB weight-gradient chunk, with room to spare.
+DEFAULT_SCRATCH_MB = 0
 _GRAIN = 64 * 2**10  # sizes are rounded up to 64 KiB, so near-equal requests share a buffer
 FIT_RATIO = 4  # the most an idle buffer may exceed a request and still serve it
 
@@ -71,7 +82,7 @@ class ScratchPool:
 
     @classmethod
     def from_env(cls) -> ScratchPool:
-        """A pool with the cap of ``SCRATCHNET_SCRATCH_MB`` (MiB, default 32; 0 disables)."""
+        """A pool with the cap of ``SCRATCHNET_SCRATCH_MB`` (MiB, default 0: off)."""
         text = os.environ.get(SCRATCH_SETTING, "").strip() or str(DEFAULT_SCRATCH_MB)
         try:
             megabytes = float(text)
