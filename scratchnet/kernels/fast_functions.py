@@ -153,10 +153,10 @@ class FastConv2dFunction(Conv2dFunction):
     def _chunks(self, x: Array, OC: int):
         """Split the batch into runs of images whose column matrix fits ``column_budget``.
 
-        Yields (batch slice, col buffer, rows buffer): the two parts of one scratch buffer
-        borrowed from the pool (``kernels/scratch.py``) for the whole loop and given back when it
-        ends, reused by every chunk as contiguous views of the right shape. They die with the
-        call: nothing the caller returns or saves may be a view of them.
+        Yields (batch slice, col buffer, rows buffer): two scratch buffers borrowed
+        (``kernels/scratch.py``) for the whole loop and given back when it ends, reused by every
+        chunk as contiguous views of the right shape. They die with the call: nothing the caller
+        returns or saves may be a view of them.
         """
         xp = get_xp(x)
         N, C = x.shape[:2]
@@ -164,8 +164,10 @@ class FastConv2dFunction(Conv2dFunction):
         OH, OW = self._output_size(x)
         R, P = C * KH * KW, OH * OW  # rows of col, and positions per image
         images = max(1, min(N, self.column_budget(x) // (R * P * x.itemsize)))
-        with borrow(xp, (R + OC) * images * P, x.dtype) as scratch:  # one buffer, two parts
-            col_buffer, rows_buffer = scratch[: R * images * P], scratch[R * images * P :]
+        with (
+            borrow(xp, R * images * P, x.dtype) as col_buffer,
+            borrow(xp, OC * images * P, x.dtype) as rows_buffer,
+        ):
             for start in range(0, N, images):
                 n = min(images, N - start)
                 yield (
