@@ -10,13 +10,14 @@ Why it is off (measured, docs/performance.md "Issue 19, the scratch pool"): with
 malloc the temporaries do not fault in the steady state. glibc raises its mmap threshold to the
 largest block freed so far (up to 32 MiB), so after the first step every column buffer comes from
 the heap, and a freed one is handed to the next array that fits - glibc's free lists already are
-a scratch pool, shared with the outputs. The faults that remain (2,531 per ResNet-20 step in
-``faults.py``'s loop, 6,082 in the benchmark's) are outputs, activations and gradients, written
+a scratch pool, shared with the outputs. The faults that remain (2,531 per ResNet-20 step in a
+plain training loop, 6,082 in the benchmark's) are outputs, activations and gradients, written
 on heap pages that glibc trimmed off the top of the heap when the previous step freed them. A
 pool must never hold those, and holding the temporaries takes their memory away from the outputs
-that reused it: with a 32 MiB cap, faults per step went 6,082 -> 5,570 on ResNet-20 but
-4,272 -> 5,765 on the small CNN and 8,845 -> 12,769 on VGG-11-BN, and every peak grew (ResNet-20
-121 -> 128 MiB). ``SCRATCHNET_SCRATCH_MB=32`` turns it on where the allocator does not recycle.
+that reused it: with a 32 MiB cap, faults per step went 6,082 -> 5,570-8,643 on ResNet-20,
+4,272 -> 5,765 on the small CNN, 8,845 -> 12,769 on VGG-11-BN, and every peak grew (ResNet-20
+121 -> 127 MiB). Where the allocator does not recycle (glibc with ``MALLOC_MMAP_THRESHOLD_=131072``)
+it pays: ResNet-20 83,171 -> 59,072 faults per step. ``SCRATCHNET_SCRATCH_MB=32`` turns it on.
 
 What it serves: ONLY temporaries that die inside one forward or one backward call - the column
 matrix and the rows buffer of the chunked im2col convolution, its weight-gradient chunk, the
