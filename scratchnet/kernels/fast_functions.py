@@ -128,12 +128,13 @@ class FastConv2dFunction(Conv2dFunction):
         gw_rows = None if gw is None else gw.reshape(w_rows.shape)  # a view of gw
         # One chunk's share of gw, reused, computed transposed: col @ gy^T (an (R, OC) result)
         # runs 1.3-1.9x faster in OpenBLAS than gy @ col^T on these shapes (docs/performance.md).
-        # A scratch buffer: it dies with this call, and a fresh one was re-faulted every call.
+        # A scratch buffer (kernels/scratch.py): it dies with this call.
         chunk_t_shape = w_rows.transpose(0, 2, 1).shape  # (G, C/G*KH*KW, OC/G)
-        no_gw = nullcontext(None)
-        with borrow(xp, chunk_t_shape, weight.dtype) if gw is not None else no_gw as gw_chunk_t:
+        gw_scratch = nullcontext() if gw is None else borrow(xp, chunk_t_shape, weight.dtype)
+        with gw_scratch as gw_chunk_t:
             for batch, col_buffer, rows_buffer in self._chunks(x, OC):
-                gy_rows = self.nchw_to_rows(gy[batch], out=rows_buffer.reshape(OC, -1))
+                gy_rows = rows_buffer.reshape(OC, -1)  # (OC, n*P)
+                gy_rows = self.nchw_to_rows(gy[batch], out=gy_rows)
                 gy_rows = gy_rows.reshape(G, OC // G, -1)  # (G, OC/G, n*P)
                 if gw_rows is not None:
                     col = self.im2col(x[batch], *self.window, out=col_buffer)  # (C*KH*KW, n*P)
