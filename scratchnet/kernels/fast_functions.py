@@ -15,7 +15,9 @@ Where the speed comes from:
   built a few images at a time into one reused buffer (``column_budget``: a CPU cache's worth; on a
   GPU the whole batch, since a small chunk leaves the GPU idle), the products write into reused
   buffers (``out=``), the reorder to (N, OC, OH, OW) adds the bias on the way, col2im may write
-  over its scratch input, and a 1x1 convolution skips im2col altogether (``conv_algorithm``);
+  over its scratch input, and a 1x1 convolution skips im2col altogether (``conv_algorithm``).
+  The scratch buffers are borrowed (``kernels/scratch.py``: kept across calls when its pool is
+  turned on, plain allocations by default) and never leave the call;
 * batch norm: the backward is rewritten per channel as dL/dx = a g + b x + c, one pass that never
   forms x_hat (see ``FastBatchNormFunction``); the statistics take one kernel.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from contextlib import nullcontext
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -33,6 +36,7 @@ import numpy as np
 
 from scratchnet.backend import Array, get_xp
 from scratchnet.engine import is_grad_enabled, rebase_fused
+from scratchnet.kernels.scratch import borrow
 from scratchnet.ops.conv import Conv2dFunction, conv_output_size
 from scratchnet.ops.im2col import Window
 from scratchnet.ops.norm import BatchNormFunction
@@ -129,29 +133,36 @@ class FastConv2dFunction(Conv2dFunction):
         gw_rows = None if gw is None else gw.reshape(w_rows.shape)  # a view of gw
         # One chunk's share of gw, reused, computed transposed: col @ gy^T (an (R, OC) result)
         # runs 1.3-1.9x faster in OpenBLAS than gy @ col^T on these shapes (docs/performance.md).
-        gw_chunk_t = None if gw is None else xp.empty_like(w_rows.transpose(0, 2, 1))
-        for batch, col_buffer, rows_buffer in self._chunks(x, OC):
-            gy_rows = self.nchw_to_rows(gy[batch], out=rows_buffer.reshape(OC, -1))  # (OC, n*P)
-            gy_rows = gy_rows.reshape(G, OC // G, -1)  # (G, OC/G, n*P)
-            if gw_rows is not None:
-                col = self.im2col(x[batch], *self.window, out=col_buffer)  # (C*KH*KW, n*P)
-                col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*P)
-                gw_chunk_t = xp.matmul(col, gy_rows.transpose(0, 2, 1), out=gw_chunk_t)
-                gw_rows += gw_chunk_t.transpose(0, 2, 1)  # (G, OC/G, C/G*KH*KW)
-            if gx is not None:
-                # dL/dcol = W^T dL/dy, written over the column buffer (its columns are used up),
-                # then added onto x's windows by col2im, which may zero parts of it on the way.
-                gcol_buffer = col_buffer.reshape(G, -1, gy_rows.shape[2])
-                gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=gcol_buffer)
-                gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*P)
-                self.col2im(gcol, x[batch].shape, *self.window, out=gx[batch], overwrite_col=True)
+        # A scratch buffer (kernels/scratch.py): it dies with this call.
+        chunk_t_shape = w_rows.transpose(0, 2, 1).shape  # (G, C/G*KH*KW, OC/G)
+        gw_scratch = nullcontext() if gw is None else borrow(xp, chunk_t_shape, weight.dtype)
+        with gw_scratch as gw_chunk_t:
+            for batch, col_buffer, rows_buffer in self._chunks(x, OC):
+                gy_rows = rows_buffer.reshape(OC, -1)  # (OC, n*P)
+                gy_rows = self.nchw_to_rows(gy[batch], out=gy_rows)
+                gy_rows = gy_rows.reshape(G, OC // G, -1)  # (G, OC/G, n*P)
+                if gw_rows is not None:
+                    col = self.im2col(x[batch], *self.window, out=col_buffer)  # (C*KH*KW, n*P)
+                    col = col.reshape(G, -1, col.shape[1])  # (G, C/G*KH*KW, n*P)
+                    xp.matmul(col, gy_rows.transpose(0, 2, 1), out=gw_chunk_t)
+                    gw_rows += gw_chunk_t.transpose(0, 2, 1)  # (G, OC/G, C/G*KH*KW)
+                if gx is not None:
+                    # dL/dcol = W^T dL/dy, written over the column buffer (its columns are used
+                    # up), then added onto x's windows by col2im, which may zero parts of it.
+                    gcol_buffer = col_buffer.reshape(G, -1, gy_rows.shape[2])
+                    gcol = xp.matmul(w_rows.transpose(0, 2, 1), gy_rows, out=gcol_buffer)
+                    gcol = gcol.reshape(-1, gcol.shape[2])  # (C*KH*KW, n*P)
+                    gx_n = gx[batch]  # (n, C, H, W), a view of gx
+                    self.col2im(gcol, gx_n.shape, *self.window, out=gx_n, overwrite_col=True)
         return gx, gw
 
     def _chunks(self, x: Array, OC: int):
         """Split the batch into runs of images whose column matrix fits ``column_budget``.
 
-        Yields (batch slice, col buffer, rows buffer); the two buffers are allocated once and
-        reused by every chunk, as contiguous views of the right shape.
+        Yields (batch slice, col buffer, rows buffer): two scratch buffers borrowed
+        (``kernels/scratch.py``) for the whole loop and given back when it ends, reused by every
+        chunk as contiguous views of the right shape. They die with the call: nothing the caller
+        returns or saves may be a view of them.
         """
         xp = get_xp(x)
         N, C = x.shape[:2]
@@ -159,15 +170,17 @@ class FastConv2dFunction(Conv2dFunction):
         OH, OW = self._output_size(x)
         R, P = C * KH * KW, OH * OW  # rows of col, and positions per image
         images = max(1, min(N, self.column_budget(x) // (R * P * x.itemsize)))
-        col_buffer = xp.empty(R * images * P, dtype=x.dtype)
-        rows_buffer = xp.empty(OC * images * P, dtype=x.dtype)
-        for start in range(0, N, images):
-            n = min(images, N - start)
-            yield (
-                slice(start, start + n),
-                col_buffer[: R * n * P].reshape(R, n * P),
-                rows_buffer[: OC * n * P].reshape(self.groups, OC // self.groups, n * P),
-            )
+        with (
+            borrow(xp, R * images * P, x.dtype) as col_buffer,
+            borrow(xp, OC * images * P, x.dtype) as rows_buffer,
+        ):
+            for start in range(0, N, images):
+                n = min(images, N - start)
+                yield (
+                    slice(start, start + n),
+                    col_buffer[: R * n * P].reshape(R, n * P),
+                    rows_buffer[: OC * n * P].reshape(self.groups, OC // self.groups, n * P),
+                )
 
     def _output_size(self, x: Array) -> tuple[int, int]:
         return conv_output_size(x.shape[2:], self.window.kernel_size, self.window)

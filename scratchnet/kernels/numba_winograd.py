@@ -29,6 +29,7 @@ from numba import prange
 
 from scratchnet.backend import Array
 from scratchnet.kernels.numba_threads import threaded_kernel
+from scratchnet.kernels.scratch import borrow
 from scratchnet.ops.im2col import IntPair
 from scratchnet.ops.winograd import (
     BLOCK,
@@ -161,21 +162,25 @@ def winograd_conv2d_forward(
     x, w = _contiguous(x), _contiguous(w.astype(x.dtype, copy=False))
     N, C, K = x.shape[0], x.shape[1], w.shape[0]
     TH, TW = tile_counts(OH, OW)
-    U = np.empty((TILE * TILE, K, C), dtype=x.dtype)  # (16, K, C)
-    _filter_transform(K * C * 16, w, U)
     bias = np.zeros(K, dtype=x.dtype) if bias is None else _contiguous(bias.astype(x.dtype))
     y = np.empty((N, K, OH, OW), dtype=x.dtype)
     images = _images_per_chunk(N, max(C, K) * TH * TW, x.itemsize)
-    V = np.empty(TILE * TILE * C * images * TH * TW, dtype=x.dtype)  # reused by every chunk
-    M = np.empty(TILE * TILE * K * images * TH * TW, dtype=x.dtype)
-    for start in range(0, N, images):
-        n = min(images, N - start)
-        P = n * TH * TW
-        x_n, y_n = x[start : start + n], y[start : start + n]  # this chunk's images
-        V_n = V[: TILE * TILE * C * P].reshape(TILE * TILE, C, P)  # (16, C, P)
-        _input_transform(x_n.size * 4, x_n, PH, PW, TH, TW, V_n)  # work: 4 values per input
-        M_n = np.matmul(U, V_n, out=M[: TILE * TILE * K * P].reshape(TILE * TILE, K, P))
-        _output_transform(y_n.size, M_n, bias, TH, TW, y_n)
+    # The transformed filters U, tiles V and products M are scratch (kernels/scratch.py): they
+    # die with this call, and V and M are reused by every chunk.
+    with (
+        borrow(np, (TILE * TILE, K, C), x.dtype) as U,  # (16, K, C)
+        borrow(np, TILE * TILE * C * images * TH * TW, x.dtype) as V,
+        borrow(np, TILE * TILE * K * images * TH * TW, x.dtype) as M,
+    ):
+        _filter_transform(K * C * 16, w, U)
+        for start in range(0, N, images):
+            n = min(images, N - start)
+            P = n * TH * TW
+            x_n, y_n = x[start : start + n], y[start : start + n]  # this chunk's images
+            V_n = V[: TILE * TILE * C * P].reshape(TILE * TILE, C, P)  # (16, C, P)
+            _input_transform(x_n.size * 4, x_n, PH, PW, TH, TW, V_n)  # work: 4 values per input
+            M_n = np.matmul(U, V_n, out=M[: TILE * TILE * K * P].reshape(TILE * TILE, K, P))
+            _output_transform(y_n.size, M_n, bias, TH, TW, y_n)
     return y
 
 
@@ -196,21 +201,25 @@ def winograd_conv2d_backward_weight(x: Array, gy: Array, padding: IntPair) -> Ar
     x, gy = _contiguous(x), _contiguous(gy.astype(x.dtype, copy=False))
     N, C, K = x.shape[0], x.shape[1], gy.shape[1]
     images = _images_per_chunk(N, max(C, K) * TH * TW, x.itemsize)
-    V = np.empty(TILE * TILE * C * images * TH * TW, dtype=x.dtype)
-    gy_hat = np.empty(TILE * TILE * K * images * TH * TW, dtype=x.dtype)
-    M = np.zeros((TILE * TILE, K, C), dtype=x.dtype)  # (16, K, C): summed over the chunks
-    M_chunk = np.empty_like(M)
-    for start in range(0, N, images):
-        n = min(images, N - start)
-        P = n * TH * TW
-        x_n, gy_n = x[start : start + n], gy[start : start + n]  # this chunk's images
-        V_n = V[: TILE * TILE * C * P].reshape(TILE * TILE, C, P)  # (16, C, P)
-        _input_transform(x_n.size * 4, x_n, PH, PW, TH, TW, V_n)
-        gy_hat_n = gy_hat[: TILE * TILE * K * P].reshape(TILE * TILE, K, P)  # (16, K, P)
-        _gradient_transform(gy_n.size * 4, gy_n, TH, TW, gy_hat_n)
-        M += np.matmul(gy_hat_n, V_n.transpose(0, 2, 1), out=M_chunk)  # (16, K, C)
     gw = np.empty((K, C, KERNEL, KERNEL), dtype=x.dtype)
-    _weight_output_transform(K * C * 16, M, gw)
+    # Scratch as in the forward: tiles, transformed gradients and the summed products.
+    with (
+        borrow(np, TILE * TILE * C * images * TH * TW, x.dtype) as V,
+        borrow(np, TILE * TILE * K * images * TH * TW, x.dtype) as gy_hat,
+        borrow(np, (TILE * TILE, K, C), x.dtype) as M,  # (16, K, C): summed over the chunks
+        borrow(np, (TILE * TILE, K, C), x.dtype) as M_chunk,
+    ):
+        M[...] = 0
+        for start in range(0, N, images):
+            n = min(images, N - start)
+            P = n * TH * TW
+            x_n, gy_n = x[start : start + n], gy[start : start + n]  # this chunk's images
+            V_n = V[: TILE * TILE * C * P].reshape(TILE * TILE, C, P)  # (16, C, P)
+            _input_transform(x_n.size * 4, x_n, PH, PW, TH, TW, V_n)
+            gy_hat_n = gy_hat[: TILE * TILE * K * P].reshape(TILE * TILE, K, P)  # (16, K, P)
+            _gradient_transform(gy_n.size * 4, gy_n, TH, TW, gy_hat_n)
+            M += np.matmul(gy_hat_n, V_n.transpose(0, 2, 1), out=M_chunk)  # (16, K, C)
+        _weight_output_transform(K * C * 16, M, gw)
     return gw
 
 
