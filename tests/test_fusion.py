@@ -23,6 +23,24 @@ TOLERANCE = {np.float32: 1e-4, np.float64: 1e-10}
 SHAPES = [(4, 3, 5, 5), (6, 4, 7), (8, 5)]  # 4D, 3D (N, C, L), 2D (N, C)
 
 
+@pytest.fixture(autouse=True)
+def fusion_on(monkeypatch):
+    """The fusion is opt-in (SCRATCHNET_FUSE_BN_RELU=1): these tests turn it on."""
+    monkeypatch.setenv("SCRATCHNET_FUSE_BN_RELU", "1")
+
+
+def test_fusion_is_off_by_default_and_the_setting_is_checked(monkeypatch):
+    bn = sn.nn.BatchNorm2d(3)
+    monkeypatch.delenv("SCRATCHNET_FUSE_BN_RELU")
+    x = sn.tensor(random_array((4, 3, 5, 5), np.float32), requires_grad=True)
+    assert bn(x).relu_().grad_fn.name == "Relu"
+    monkeypatch.setenv("SCRATCHNET_FUSE_BN_RELU", "yes")
+    with pytest.raises(ValueError, match="SCRATCHNET_FUSE_BN_RELU"):
+        bn(x).relu_()
+    monkeypatch.setenv("SCRATCHNET_FUSE_BN_RELU", "1")
+    assert bn(x).relu_().grad_fn.name == "BatchNormRelu"
+
+
 def _bn(shape, affine, dtype, lib=sn):
     module = (lib.nn.BatchNorm2d if len(shape) == 4 else lib.nn.BatchNorm1d)(
         shape[1], affine=affine

@@ -27,6 +27,7 @@ Where the speed comes from:
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from contextlib import nullcontext
 from types import ModuleType
@@ -269,6 +270,24 @@ class FastAvgPool2dFunction(AvgPool2dFunction):
 # --------------------------------------------------------------------------- batch normalization
 
 
+FUSION_SETTING = "SCRATCHNET_FUSE_BN_RELU"  # 1: fuse BN + ReLU in training; 0 (default): not
+
+
+def fusion_enabled() -> bool:
+    """Whether ``FastBatchNormFunction.absorb_relu_`` may fuse (``SCRATCHNET_FUSE_BN_RELU``).
+
+    Off by default, from measurements on the 2-core Xeon (docs/performance.md, "BN+ReLU
+    fusion"): fused, a BN + ReLU layer ran in 0.64-0.92 of its time, but whole ResNet-20
+    training steps did not get faster (360 vs 357 ms, median of 6 interleaved rounds) and took 3x
+    the page faults (7,577 vs 2,275 per step): with fewer large arrays freed, glibc's malloc keeps
+    handing memory back to the system and faulting it in again.
+    """
+    value = os.environ.get(FUSION_SETTING, "0").strip()
+    if value not in ("0", "1"):
+        raise ValueError(f"{FUSION_SETTING}={value!r}: expected 0 or 1")
+    return value == "1"
+
+
 class FastBatchNormFunction(BatchNormFunction):
     """Fast :class:`scratchnet.ops.norm.BatchNormFunction`: the paper's backward in one pass.
 
@@ -311,10 +330,12 @@ class FastBatchNormFunction(BatchNormFunction):
         and a copy of this node that masks g in its backward becomes the tensor's creator; this
         node keeps a stand-in output (``engine.rebase_fused``), so an op that read the BN output
         before the ReLU still gets its unmasked gradient. Anything else returns False: ``relu_``
-        then records a Relu node as for any tensor.
+        then records a Relu node as for any tensor. Off unless ``SCRATCHNET_FUSE_BN_RELU=1``
+        (``fusion_enabled``).
         """
         fuses = (
             self.relu_in_place is not None
+            and fusion_enabled()
             and self.training
             and not getattr(self, "rows", True)
             and not self.absorbed_relu  # relu_ twice: the second is a Relu node

@@ -12,17 +12,15 @@ Why they are faster than the NumPy reference:
 
 * one pass over memory: the reference makes KH*KW strided copies (im2col) or a padded copy plus an
   im2col (pooling); these loops read each input element once and write each output element once;
-* both CPU cores: ``prange`` splits the rows of col (im2col), the (image, channel) planes
-  (col2im, pooling) or the (image, channel) rows (the reorders) between threads, and every thread
-  writes only its own, so there is no race and no lock. Small calls run on one thread
-  (``THREADED_MIN_WORK["columns"]`` in ``numba_threads``). conv2d forward + backward on
-  ResNet-20's three 3x3 layers took 0.41, 0.65 and 0.50 of its one-thread-kernel time with them
-  threaded (2 threads, wall clock, median of 5 interleaved rounds, best of 15). A whole ResNet-20
-  training step, with the norm and ReLU thresholds of ``numba_threads`` lowered too: 0.18
-  (0.13-0.21) of its time on a machine at load 6-7, where one-thread kernels between threaded
-  products collapsed to 2-4 s a step, and 0.94 (0.19-1.08) at load 1.5-3 (416 against 441 ms):
-  the gain is mostly robustness to a busy machine. An earlier machine had measured threading them
-  slower (BLAS threads spinning after each product: up to 1.4x);
+* both CPU cores where it pays: ``prange`` splits the rows of col (im2col), the (image, channel)
+  planes (col2im, pooling) or the (image, channel) rows (the reorders) between threads, and every
+  thread writes only its own, so there is no race and no lock. Whether a call runs threaded is
+  ``THREADED_MIN_WORK`` in ``numba_threads``. The conv's column kernels stay on one thread there:
+  alone they ran in 0.41-0.65 of one thread's time, but inside whole training steps on a quiet
+  machine threading them made steps slower (ResNet-20 386 vs 354 ms), because each one follows an
+  OpenBLAS product whose threads keep spinning on the other core (on a machine at load 6-7 the
+  threaded ones were instead far faster: 0.18 of the time, where one-thread kernels waited for a
+  core);
 * no temporary arrays and no float64 promotion;
 * every bound is computed once per kernel (``_valid_outputs``), not per element, and the inner
   loops index flat arrays with unsigned integers. Numba checks every signed index for a negative

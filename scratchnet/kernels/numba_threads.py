@@ -43,12 +43,14 @@ THREADED_MIN_WORK = {
     "norm": 2**18,
     # ReLU: elements, also bandwidth-bound (was 2**19)
     "activation": 2**18,
-    # the conv's im2col, col2im and reorders: elements written. On ResNet-20's column chunks
-    # (7 images, 2.6e5-1e6 elements) im2col and col2im alone took 0.42-0.83 of one thread's time
-    # (median of 5 rounds, best of 20; im2col's two larger chunks waited for a time slice in most
-    # rounds), the reorders of 0.3-1.1e5 elements 0.89-1.87: they stay on one thread. The whole
-    # conv2d: numba_cpu's module docstring
-    "columns": 2**17,
+    # the conv's im2col, col2im and reorders: elements written. Alone, on ResNet-20's column
+    # chunks (7 images, 2.6e5-1e6 elements), im2col and col2im threaded took 0.42-0.83 of one
+    # thread's time; but inside whole training steps on the quiet machine they made steps slower
+    # (ResNet-20 386 vs 354 ms, small CNN 23.6 vs 19.0 ms, median of 5 interleaved rounds): each
+    # runs right after an OpenBLAS product, whose threads keep spinning on the other core for
+    # ~100 ms (docs/performance.md, "spin_ms"). So they stay on one thread: the bound is above
+    # the largest column chunk (numba_cpu.COLUMN_BUFFER_BYTES = 2**21 float32 elements).
+    "columns": 2**22,
 }
 
 
